@@ -1,0 +1,86 @@
+# Tabularium: top-level entry points (CMake does the building).
+#
+#   make run     install what is missing, build, run tabulariumd in the
+#                foreground on config/run.conf (Maildir + SQLite under ./var,
+#                LMTP on 127.0.0.1:2424)
+#   make test    install what the tests need, build normally and with
+#                ASan+UBSan, run the whole ctest suite (real Postfix included)
+#   make bench   throughput/memory benchmark against Dovecot LMTP and smtp-sink
+#   make format  clang-format the sources;  make check-format  verify it
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+RUN_PKGS  = cmake make gcc pkg-config libgmime-3.0-dev libsqlite3-dev libssl-dev
+TEST_PKGS = $(RUN_PKGS) postfix postfix-pcre sqlite3 python3 clang-format valgrind
+BENCH_PKGS = $(TEST_PKGS) dovecot-core dovecot-lmtpd
+
+SOURCES = $(wildcard common/*.[ch] lmtpd/*.[ch] backends/*.[ch] backends/*/*.[ch] \
+                     search/*.[ch] tests/unit/*.[ch])
+
+.PHONY: all build asan run test test-unit bench format check-format deps-run deps-test \
+        deps-bench clean
+
+all: build
+
+# Install Debian packages only when one is missing; quiet and idempotent.
+# Postfix is preseeded to "No configuration": the tests run private instances.
+define apt_install
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root or install them)"; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps-run:
+	$(call apt_install,$(RUN_PKGS))
+
+deps-test:
+	$(call apt_install,$(TEST_PKGS))
+
+deps-bench:
+	$(call apt_install,$(BENCH_PKGS))
+
+$(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+$(ASAN_BUILD)/Makefile:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTAB_SANITIZE=ON >/dev/null
+
+build: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+asan: $(ASAN_BUILD)/Makefile
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: deps-run build
+	@mkdir -p var
+	$(BUILD)/tabulariumd -f -c config/run.conf
+
+test: deps-test build asan check-format
+	cd $(BUILD) && ctest --output-on-failure -j 2
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j 2 -LE postfix
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+bench: deps-bench build
+	bash bench/bench.sh
+
+format:
+	clang-format -i $(SOURCES)
+
+check-format:
+	@bad=$$(for f in $(SOURCES); do clang-format --dry-run -Werror $$f >/dev/null 2>&1 || echo $$f; done); \
+	if [ -n "$$bad" ]; then echo "not clang-formatted (run make format):"; echo "$$bad"; exit 1; fi; \
+	echo "clang-format: ok"
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

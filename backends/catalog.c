@@ -1,0 +1,177 @@
+/*
+ * NAME
+ *	catalog 3
+ * SUMMARY
+ *	catalog driver registry and the failing catalog
+ * SYNOPSIS
+ *	struct catalog *cat = catalog_open("sqlite:/var/lib/tabularium/catalog.db", cfg, &err);
+ *	struct catalog *cat = catalog_open_or_failing(cfg->archive_catalog, cfg);
+ *	catalog_close(&cat);
+ * DESCRIPTION
+ *	Maps the "type" of a "type:rest" specification to a driver
+ *	constructor through one table, as Postfix's dict_open() does; the
+ *	constructor receives "rest". Adding a driver means one table line.
+ *
+ *	catalog_open_or_failing() is for the daemon: a catalog that cannot
+ *	be opened (database down, bad path) must turn into 451 replies, not
+ *	a dead worker, so it yields a "failing" catalog whose every call
+ *	returns TAB_RETRY with the open error.
+ *
+ *	Must never interpret the driver-specific part of a specification.
+ * DIAGNOSTICS
+ *	catalog_open() returns NULL and an error naming the specification
+ *	and the known types, or the driver's own open error. The failing
+ *	catalog logs the open error once when created and on every call.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/catalog.h"
+#include "common/log.h"
+#include "common/strlist.h"
+
+typedef struct catalog *catalog_open_fn(const char *spec, const struct tab_config *cfg,
+                                        const char **error_r);
+
+static const struct catalog_type {
+    const char *type;
+    catalog_open_fn *open;
+} catalog_types[] = {
+    {"sqlite", catalog_sqlite_open},
+};
+
+#define CATALOG_NTYPES (sizeof(catalog_types) / sizeof(catalog_types[0]))
+
+/* Errors found before any driver exists; valid until the next open. */
+static char catalog_open_error[1024];
+
+static void catalog_known_types(char *buf, size_t size)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < CATALOG_NTYPES && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", catalog_types[i].type);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r)
+{
+    char known[256];
+    const char *colon;
+    size_t type_len;
+
+    *error_r = catalog_open_error;
+    catalog_known_types(known, sizeof(known));
+    if (spec == NULL || *spec == '\0') {
+        snprintf(catalog_open_error, sizeof(catalog_open_error),
+                 "no catalog configured (archive_catalog = type:spec; known types: %s)", known);
+        return NULL;
+    }
+    colon = strchr(spec, ':');
+    if (colon == NULL) {
+        snprintf(catalog_open_error, sizeof(catalog_open_error),
+                 "catalog \"%s\": expected type:spec (known types: %s)", spec, known);
+        return NULL;
+    }
+    type_len = (size_t)(colon - spec);
+    for (size_t i = 0; i < CATALOG_NTYPES; i++) {
+        if (strlen(catalog_types[i].type) == type_len &&
+            strncmp(catalog_types[i].type, spec, type_len) == 0)
+            return catalog_types[i].open(colon + 1, cfg, error_r);
+    }
+    snprintf(catalog_open_error, sizeof(catalog_open_error),
+             "catalog \"%s\": unknown type \"%.*s\" (known types: %s)", spec, (int)type_len, spec,
+             known);
+    return NULL;
+}
+
+/* The failing catalog: remembers why the real one could not be opened. */
+struct catalog_failing {
+    struct catalog cat; /* first: handed out as struct catalog */
+    char *error;
+};
+
+static enum tab_result catalog_failing_result(struct catalog *cat, const char **error_r)
+{
+    struct catalog_failing *f = (struct catalog_failing *)cat;
+
+    log_error("%s", f->error);
+    *error_r = f->error;
+    return TAB_RETRY;
+}
+
+static enum tab_result catalog_failing_known_recipients(struct catalog *cat, const char *queue_id,
+                                                        const char *sha256, struct strlist *rcpts_r,
+                                                        const char **error_r)
+{
+    (void)queue_id;
+    (void)sha256;
+    (void)rcpts_r;
+    return catalog_failing_result(cat, error_r);
+}
+
+static enum tab_result catalog_failing_add(struct catalog *cat, const struct archive_record *rec,
+                                           const char **error_r)
+{
+    (void)rec;
+    return catalog_failing_result(cat, error_r);
+}
+
+static enum tab_result catalog_failing_search(struct catalog *cat, const struct search_query *q,
+                                              catalog_row_fn *fn, void *ctx, const char **error_r)
+{
+    (void)q;
+    (void)fn;
+    (void)ctx;
+    return catalog_failing_result(cat, error_r);
+}
+
+static enum tab_result catalog_failing_get(struct catalog *cat, const char *archive_id,
+                                           struct archive_record *rec_r, const char **error_r)
+{
+    (void)archive_id;
+    memset(rec_r, 0, sizeof(*rec_r));
+    return catalog_failing_result(cat, error_r);
+}
+
+static void catalog_failing_close(struct catalog *cat)
+{
+    struct catalog_failing *f = (struct catalog_failing *)cat;
+
+    free(f->error);
+    free(f);
+}
+
+struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg)
+{
+    struct catalog_failing *f;
+    struct catalog *cat;
+    const char *error;
+
+    cat = catalog_open(spec, cfg, &error);
+    if (cat != NULL)
+        return cat;
+    f = xcalloc(1, sizeof(*f));
+    f->error = xasprintf("catalog unavailable: %s", error);
+    log_error("%s", f->error);
+    f->cat.name = "failing";
+    f->cat.known_recipients = catalog_failing_known_recipients;
+    f->cat.add = catalog_failing_add;
+    f->cat.search = catalog_failing_search;
+    f->cat.get = catalog_failing_get;
+    f->cat.close = catalog_failing_close;
+    return &f->cat;
+}
+
+void catalog_close(struct catalog **cat)
+{
+    if (cat == NULL || *cat == NULL)
+        return;
+    (*cat)->close(*cat);
+    *cat = NULL;
+}

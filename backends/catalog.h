@@ -1,0 +1,71 @@
+/*
+ * NAME
+ *	catalog 3h
+ * SUMMARY
+ *	catalog driver interface and registry
+ * DESCRIPTION
+ *	The catalog indexes archived messages. One message is keyed on
+ *	(queue id, SHA-256 of the original); a later transaction for the same
+ *	message (Postfix split or retried its recipients) adds its stored copy
+ *	and its new recipients to that message instead of a second one.
+ *
+ *	add() returns TAB_OK only after commit (durable). Drivers are opened
+ *	from "type:spec" through one table in catalog.c; open failures give
+ *	NULL (CLI) or a failing driver (daemon), as in store.h.
+ * DIAGNOSTICS
+ *	*error_r points at a driver-owned message valid until the next call.
+ */
+#ifndef TAB_CATALOG_H
+#define TAB_CATALOG_H
+
+#include <time.h>
+
+#include "backends/record.h"
+#include "common/config.h"
+#include "common/result.h"
+#include "common/strlist.h"
+
+struct search_query {
+    const char *from;       /* substring of envelope sender or header From */
+    const char *to;         /* substring of any envelope recipient, header To or Cc */
+    const char *subject;    /* substring of the decoded subject */
+    const char *message_id; /* exact Message-ID (angle brackets optional) */
+    time_t since;           /* 0: unbounded; compared with Date (arrival if none) */
+    time_t until;           /* 0: unbounded; exclusive */
+    long limit;             /* 0: no limit */
+};
+
+/* Called once per match, newest first; rec is freed after the call.
+ * Return non-zero to stop early. */
+typedef int catalog_row_fn(const struct archive_record *rec, void *ctx);
+
+struct catalog {
+    const char *name; /* driver name: "sqlite" */
+    /* Recipients already archived for (queue_id, sha256); empty when the
+     * message is new. queue_id "" never matches. */
+    enum tab_result (*known_recipients)(struct catalog *cat, const char *queue_id,
+                                        const char *sha256, struct strlist *rcpts_r,
+                                        const char **error_r);
+    /* Record a stored copy. If (queue_id, sha256) is already known (and
+     * queue_id is not ""), the copy and any new recipients join that
+     * message; otherwise a new message is created with rec->archive_id. */
+    enum tab_result (*add)(struct catalog *cat, const struct archive_record *rec,
+                           const char **error_r);
+    enum tab_result (*search)(struct catalog *cat, const struct search_query *q,
+                              catalog_row_fn *fn, void *ctx, const char **error_r);
+    /* Fill rec for one archive id (of the message or of any of its copies).
+     * TAB_PERM with "not found" when unknown. */
+    enum tab_result (*get)(struct catalog *cat, const char *archive_id,
+                           struct archive_record *rec_r, const char **error_r);
+    void (*close)(struct catalog *cat);
+};
+
+struct catalog *catalog_open(const char *spec, const struct tab_config *cfg,
+                             const char **error_r);
+struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);
+void catalog_close(struct catalog **cat);
+
+struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
+                                    const char **error_r);
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * NAME
+ *	maildir 3
+ * SUMMARY
+ *	archive store driver: one file per archive message in a Maildir
+ * SYNOPSIS
+ *	archive_store = maildir:/var/lib/tabularium/Maildir
+ *
+ *	struct store *st = store_open("maildir:/var/lib/tabularium/Maildir", cfg, &err);
+ *	r = st->put(st, rec, fd, spool_path, &location, &err);	location: "new/<name>"
+ *	r = st->get(st, location, out_fd, &err);
+ * DESCRIPTION
+ *	Stores each wrapped copy as PATH/new/<arrival>.<archive id>.<host>,
+ *	so any Maildir reader (Dovecot, mutt, an IMAP server for auditors)
+ *	can open the archive. PATH/{tmp,new,cur} are created (mode 0700) when
+ *	the store opens.
+ *
+ *	put() first hard-links the spool file into tmp/ (the spool and the
+ *	Maildir share a file system in the default layout, so the message
+ *	is not copied at all); when that fails it copies from the
+ *	descriptor. Then: fsync the file, rename tmp/ -> new/, fsync new/.
+ *	That is the minimum for durability (one file and one directory
+ *	fsync per message): the rename is a single journal transaction, so
+ *	tmp/ needs no fsync of its own, and a crash before the rename only
+ *	leaves a tmp/ file that was never acknowledged.
+ *
+ *	Names are unique because the archive id is (it carries the time in
+ *	microseconds and the pid); when the same record is stored twice, a
+ *	"Q<n>" suffix on the unique part picks the next free name instead of
+ *	overwriting the earlier copy. (Only exact names in new/ and cur/ are
+ *	checked: scanning cur/ for "<name>:2,<flags>" on every put would cost
+ *	more than the rare repeat is worth. Such a repeat may reuse the base
+ *	name in new/, but rename never replaces a file in cur/.)
+ *
+ *	get() accepts only "new/<name>" or "cur/<name>" with a plain file
+ *	name, never a path that leaves the Maildir. A message that a Maildir
+ *	reader moved from new/ to cur/ (possibly adding ":2,<flags>") is
+ *	still found.
+ *
+ *	This driver never modifies or removes the spool file it is given,
+ *	never deletes a message from new/ or cur/ except its own copy when
+ *	put() fails, and never follows symbolic links inside the Maildir.
+ * DIAGNOSTICS
+ *	TAB_RETRY with a message naming the path and the system error for
+ *	every I/O failure, including a full disk or quota; the tmp/ file is
+ *	removed first. TAB_PERM for an archive id that is unsafe in a file
+ *	name and for a location get() does not accept or cannot find.
+ *	store_maildir_open() fails for a relative path or when the
+ *	directories cannot be created.
+ */
+#include "backends/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/archive_id.h"
+#include "common/safe_file.h"
+#include "common/strlist.h"
+
+/* Bounds the name search when one record is stored again and again. */
+#define MAILDIR_MAX_NAME_TRIES 1000
+/* Longest file name most file systems accept (NAME_MAX). */
+#define MAILDIR_NAME_MAX 255
+
+struct maildir_store {
+    struct store st; /* first: the driver calls receive &st */
+    char *dir;       /* PATH, as configured */
+    char *new_dir;   /* PATH/new, fsync'd after every put */
+    char *host;      /* host name with '/' and ':' escaped for Maildir names */
+    char error[PATH_MAX + 512];
+};
+
+/* No store exists yet when opening fails. */
+static char maildir_open_error[PATH_MAX + 512];
+
+static enum tab_result maildir_fail(struct maildir_store *md, enum tab_result r,
+                                    const char **error_r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static enum tab_result maildir_fail(struct maildir_store *md, enum tab_result r,
+                                    const char **error_r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(md->error, sizeof(md->error), fmt, ap);
+    va_end(ap);
+    *error_r = md->error;
+    return r;
+}
+
+/* Maildir names use "\057" for '/' and "\072" for ':' in the host part
+ * (':' starts the info suffix, '/' would be a directory). */
+static char *maildir_escape_host(const char *host)
+{
+    size_t len = strlen(host);
+    char *out = xmalloc(len * 4 + 1);
+    char *p = out;
+
+    for (const char *s = host; *s != '\0'; s++) {
+        if (*s == '/') {
+            memcpy(p, "\\057", 4);
+            p += 4;
+        } else if (*s == ':') {
+            memcpy(p, "\\072", 4);
+            p += 4;
+        } else {
+            *p++ = *s;
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
+/* 1: dir/sub/name exists, 0: it does not, -1: cannot tell (errno). */
+static int maildir_exists(const struct maildir_store *md, const char *sub, const char *name)
+{
+    char *path = xasprintf("%s/%s/%s", md->dir, sub, name);
+    struct stat st;
+    int ret = lstat(path, &st) == 0 ? 1 : errno == ENOENT ? 0 : -1;
+    int saved = errno;
+
+    free(path);
+    errno = saved;
+    return ret;
+}
+
+static enum tab_result maildir_put(struct store *st, const struct archive_record *rec, int fd,
+                                   const char *path, char **location_r, const char **error_r)
+{
+    struct maildir_store *md = (struct maildir_store *)st;
+    char *name = NULL, *tmp_path = NULL, *new_path = NULL;
+    int out = -1;
+    int try_link = path != NULL;
+    int linked = 0, tmp_exists = 0, new_exists = 0;
+    long long when = rec->arrival > 0 ? (long long)rec->arrival : (long long)time(NULL);
+    struct stat st_in, st_tmp;
+    enum tab_result r = TAB_RETRY;
+
+    *location_r = NULL;
+    if (!archive_id_valid(rec->archive_id))
+        return maildir_fail(md, TAB_PERM, error_r, "maildir %s: archive id \"%.*s\" is not valid",
+                            md->dir, ARCHIVE_ID_LEN, rec->archive_id);
+    if (fstat(fd, &st_in) < 0)
+        return maildir_fail(md, TAB_RETRY, error_r, "maildir %s: cannot stat input: %s", md->dir,
+                            strerror(errno));
+
+    for (unsigned int k = 0;; k++) {
+        if (k == MAILDIR_MAX_NAME_TRIES) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir %s: no free name for archive id %s",
+                             md->dir, rec->archive_id);
+            goto out;
+        }
+        free(name);
+        free(tmp_path);
+        name = k == 0 ? xasprintf("%lld.%s.%s", when, rec->archive_id, md->host)
+                      : xasprintf("%lld.%sQ%u.%s", when, rec->archive_id, k, md->host);
+        tmp_path = xasprintf("%s/tmp/%s", md->dir, name);
+
+        int in_new = maildir_exists(md, "new", name);
+        int in_cur = in_new == 0 ? maildir_exists(md, "cur", name) : 0;
+        if (in_new < 0 || in_cur < 0) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir %s: cannot check name %s: %s",
+                             md->dir, name, strerror(errno));
+            goto out;
+        }
+        if (in_new || in_cur)
+            continue;
+
+        if (try_link) {
+            if (link(path, tmp_path) == 0) {
+                tmp_exists = 1;
+                /* link() does not follow a symlink and path might not name
+                 * fd's file: only the very same inode will do. */
+                if (lstat(tmp_path, &st_tmp) == 0 && st_tmp.st_dev == st_in.st_dev &&
+                    st_tmp.st_ino == st_in.st_ino) {
+                    linked = 1;
+                    break;
+                }
+                if (unlink(tmp_path) < 0) {
+                    r = maildir_fail(md, TAB_RETRY, error_r, "maildir %s: cannot remove %s: %s",
+                                     md->dir, tmp_path, strerror(errno));
+                    goto out;
+                }
+                tmp_exists = 0;
+            } else if (errno == EEXIST) {
+                continue;
+            }
+            /* EXDEV and every other link failure: copying still works. */
+            try_link = 0;
+        }
+        out = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out >= 0) {
+            tmp_exists = 1;
+            break;
+        }
+        if (errno != EEXIST) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot create %s: %s", tmp_path,
+                             strerror(errno));
+            goto out;
+        }
+    }
+
+    if (linked) {
+        /* The spool writer may not have synced: the link makes this our copy. */
+        if (fsync(fd) < 0) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s", tmp_path,
+                             strerror(errno));
+            goto out;
+        }
+    } else {
+        if (lseek(fd, 0, SEEK_SET) < 0 || safe_copy_fd(fd, out, -1) < 0) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot copy to %s: %s", tmp_path,
+                             strerror(errno));
+            goto out;
+        }
+        if (fstat(out, &st_tmp) < 0 || fsync(out) < 0) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s", tmp_path,
+                             strerror(errno));
+            goto out;
+        }
+        int fd_out = out;
+        out = -1;
+        if (close(fd_out) < 0) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot close %s: %s", tmp_path,
+                             strerror(errno));
+            goto out;
+        }
+    }
+    /* A spool file shorter than the wrapper wrote must not be archived. */
+    if (rec->wrapped_size != 0 && (uint64_t)st_tmp.st_size != rec->wrapped_size) {
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: %s has %lld bytes, expected %llu",
+                         tmp_path, (long long)st_tmp.st_size,
+                         (unsigned long long)rec->wrapped_size);
+        goto out;
+    }
+
+    new_path = xasprintf("%s/%s", md->new_dir, name);
+    if (rename(tmp_path, new_path) < 0) {
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot rename %s to %s: %s", tmp_path,
+                         new_path, strerror(errno));
+        goto out;
+    }
+    tmp_exists = 0;
+    new_exists = 1;
+    if (safe_fsync_dir(md->new_dir) < 0) {
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s", md->new_dir,
+                         strerror(errno));
+        goto out;
+    }
+    new_exists = 0;
+    *location_r = xasprintf("new/%s", name);
+    r = TAB_OK;
+
+out:
+    /* Cleanup after a failure that is already being reported: a second
+     * error here would only hide the first one. */
+    if (out >= 0)
+        (void)close(out);
+    if (tmp_exists)
+        (void)unlink(tmp_path);
+    if (new_exists)
+        (void)unlink(new_path);
+    free(name);
+    free(tmp_path);
+    free(new_path);
+    return r;
+}
+
+/* "new/<name>" or "cur/<name>" with a plain, non-hidden file name. */
+static int maildir_location_ok(const char *location)
+{
+    const char *name;
+
+    if (location == NULL ||
+        (strncmp(location, "new/", 4) != 0 && strncmp(location, "cur/", 4) != 0))
+        return 0;
+    name = location + 4;
+    return *name != '\0' && *name != '.' && strchr(name, '/') == NULL &&
+           strlen(name) <= MAILDIR_NAME_MAX;
+}
+
+/* A reader moved new/<name> to cur/<name> or cur/<name>:2,<flags>. */
+static int maildir_open_moved(const struct maildir_store *md, const char *name)
+{
+    size_t len = strlen(name);
+    char *cur_dir = xasprintf("%s/cur", md->dir);
+    char *path = NULL;
+    struct dirent *de;
+    DIR *dir;
+    int in = -1;
+
+    path = xasprintf("%s/%s", cur_dir, name);
+    in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in >= 0 || errno != ENOENT)
+        goto out;
+    if ((dir = opendir(cur_dir)) == NULL)
+        goto out;
+    errno = ENOENT;
+    while ((de = readdir(dir)) != NULL) {
+        if (strncmp(de->d_name, name, len) == 0 && de->d_name[len] == ':') {
+            free(path);
+            path = xasprintf("%s/%s", cur_dir, de->d_name);
+            in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            break;
+        }
+    }
+    int saved = in >= 0 ? 0 : errno;
+    (void)closedir(dir); /* read-only directory stream: nothing to lose */
+    errno = saved;
+out:
+    free(cur_dir);
+    free(path);
+    return in;
+}
+
+static enum tab_result maildir_get(struct store *st, const char *location, int out_fd,
+                                   const char **error_r)
+{
+    struct maildir_store *md = (struct maildir_store *)st;
+    char *path = NULL;
+    struct stat sb;
+    enum tab_result r = TAB_RETRY;
+    int in;
+
+    if (!maildir_location_ok(location))
+        return maildir_fail(md, TAB_PERM, error_r, "maildir %s: bad location \"%s\"", md->dir,
+                            location != NULL ? location : "");
+    path = xasprintf("%s/%s", md->dir, location);
+    in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0 && errno == ENOENT && strncmp(location, "new/", 4) == 0)
+        in = maildir_open_moved(md, location + 4);
+    if (in < 0) {
+        int saved = errno;
+        /* Missing or a planted symlink: asking again will not help. */
+        r = maildir_fail(md, saved == ENOENT || saved == ELOOP ? TAB_PERM : TAB_RETRY, error_r,
+                         "maildir: cannot open %s: %s", path, strerror(saved));
+        goto out;
+    }
+    if (fstat(in, &sb) < 0) {
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot stat %s: %s", path,
+                         strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        r = maildir_fail(md, TAB_PERM, error_r, "maildir: %s is not a regular file", path);
+        goto out;
+    }
+    if (safe_copy_fd(in, out_fd, -1) < 0) {
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot copy %s: %s", path,
+                         strerror(errno));
+        goto out;
+    }
+    r = TAB_OK;
+out:
+    if (in >= 0)
+        (void)close(in); /* opened read-only: close cannot lose data */
+    free(path);
+    return r;
+}
+
+static void maildir_close(struct store *st)
+{
+    struct maildir_store *md = (struct maildir_store *)st;
+
+    free(md->dir);
+    free(md->new_dir);
+    free(md->host);
+    free(md);
+}
+
+static const char *maildir_host_name(const struct tab_config *cfg, char *buf, size_t size)
+{
+    if (cfg != NULL && cfg->myhostname != NULL && *cfg->myhostname != '\0')
+        return cfg->myhostname;
+    if (gethostname(buf, size) == 0) {
+        buf[size - 1] = '\0';
+        if (*buf != '\0')
+            return buf;
+    }
+    return "localhost";
+}
+
+struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
+                                 const char **error_r)
+{
+    static const char *const subdirs[] = {"tmp", "new", "cur"};
+    struct maildir_store *md = NULL;
+    char host_buf[256];
+    char *dir = NULL;
+    struct stat sb;
+    size_t len;
+    int created;
+
+    if (spec == NULL || spec[0] != '/') {
+        /* The daemon changes directory and may chroot: relative is a trap. */
+        snprintf(maildir_open_error, sizeof(maildir_open_error),
+                 "maildir path \"%s\" is not absolute", spec != NULL ? spec : "");
+        goto fail;
+    }
+    if (strlen(spec) > PATH_MAX - 64) {
+        snprintf(maildir_open_error, sizeof(maildir_open_error), "maildir path is too long");
+        goto fail;
+    }
+    dir = xstrdup(spec);
+    for (len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
+        dir[len - 1] = '\0';
+    created = stat(dir, &sb) < 0 && errno == ENOENT;
+    if (safe_mkdir_p(dir, 0700) < 0) {
+        snprintf(maildir_open_error, sizeof(maildir_open_error), "maildir: cannot create %s: %s",
+                 dir, strerror(errno));
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+        char *sub = xasprintf("%s/%s", dir, subdirs[i]);
+        int ret = safe_mkdir_p(sub, 0700);
+        if (ret < 0)
+            snprintf(maildir_open_error, sizeof(maildir_open_error),
+                     "maildir: cannot create %s: %s", sub, strerror(errno));
+        free(sub);
+        if (ret < 0)
+            goto fail;
+    }
+    /* New directories must survive a crash before the first message is
+     * acknowledged into them; an existing Maildir was synced when made. */
+    if (safe_fsync_dir(dir) < 0 || (created && safe_fsync_parent(dir) < 0)) {
+        snprintf(maildir_open_error, sizeof(maildir_open_error), "maildir: cannot fsync %s: %s",
+                 dir, strerror(errno));
+        goto fail;
+    }
+
+    md = xcalloc(1, sizeof(*md));
+    md->st.name = "maildir";
+    md->st.put = maildir_put;
+    md->st.get = maildir_get;
+    md->st.close = maildir_close;
+    md->dir = dir;
+    md->new_dir = xasprintf("%s/new", dir);
+    md->host = maildir_escape_host(maildir_host_name(cfg, host_buf, sizeof(host_buf)));
+    return &md->st;
+
+fail:
+    free(dir);
+    *error_r = maildir_open_error;
+    return NULL;
+}

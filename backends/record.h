@@ -1,0 +1,84 @@
+/*
+ * NAME
+ *	record 3h
+ * SUMMARY
+ *	one archived message as the store and the catalog see it
+ * DESCRIPTION
+ *	Filled by lmtpd (envelope, index fields, hashes) before store_put()
+ *	and catalog_add(); filled by a catalog's search/get for the CLI.
+ *	All strings are heap-owned by the record; record_free() releases
+ *	them and zeroes the struct. Strings are UTF-8 or raw 8-bit as
+ *	received: consumers must escape for their medium (SQL parameters,
+ *	JSON, headers) and never trust them in a path.
+ */
+#ifndef TAB_RECORD_H
+#define TAB_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/archive_id.h"
+#include "common/sha256.h"
+
+#define ENVELOPE_COMPLETE "complete"
+#define ENVELOPE_INCOMPLETE "incomplete"
+
+/* One envelope recipient of the original message. */
+struct record_rcpt {
+    char *address;      /* decoded original recipient, e.g. bob@example.com */
+    char *archive_rcpt; /* RCPT TO as received, e.g. archive+bob=example.com@archive.test */
+    char *orcpt;        /* ORCPT= parameter or NULL */
+    char *notify;       /* NOTIFY= parameter or NULL */
+};
+
+/* A From/To/Cc header address. */
+struct record_addr {
+    char *name;    /* display name decoded to UTF-8, or NULL */
+    char *address; /* addr-spec, or NULL for a group/undisclosed list */
+};
+
+struct record_addrs {
+    struct record_addr *v;
+    size_t n;
+};
+
+struct archive_record {
+    char archive_id[ARCHIVE_ID_SIZE];
+    char *queue_id;        /* Postfix queue id (XFORWARD IDENT), "" unknown */
+    char *envelope_from;   /* "" for the null sender */
+    const char *envelope_status; /* ENVELOPE_COMPLETE | ENVELOPE_INCOMPLETE (static) */
+    struct record_rcpt *rcpts;
+    size_t n_rcpts;
+    char *mail_params; /* MAIL FROM parameters as received: "SIZE=1 BODY=8BITMIME" */
+    char *xforward;    /* XFORWARD attributes as received: "NAME=x ADDR=y IDENT=z" */
+
+    /* index fields from the original's header (lmtpd/index_fields.c) */
+    struct record_addrs hdr_from, hdr_to, hdr_cc;
+    char *date;       /* Date: in UTC "YYYY-MM-DDTHH:MM:SSZ"; NULL missing/unparseable */
+    char *date_raw;   /* Date: value exactly as received (folding kept), or NULL */
+    char *subject;    /* decoded to UTF-8, or NULL when absent */
+    char *subject_raw; /* Subject: value exactly as received (folding, encoded-words), or NULL */
+    char *message_id; /* Message-ID without angle brackets, or NULL */
+
+    time_t arrival; /* when DATA ended */
+    uint64_t size;  /* bytes of the original (after dot-unstuffing) */
+    char sha256[SHA256_HEX_SIZE];         /* of the original */
+    uint64_t wrapped_size;                /* bytes of the archive message */
+    char wrapped_sha256[SHA256_HEX_SIZE]; /* of the archive message */
+
+    char *store;    /* store driver name, e.g. "maildir" */
+    char *location; /* where the store put the archive message (driver-specific) */
+};
+
+void record_free(struct archive_record *rec);
+void record_add_rcpt(struct archive_record *rec, const char *address, const char *archive_rcpt,
+                     const char *orcpt, const char *notify);
+void record_addrs_add(struct record_addrs *a, const char *name, const char *address);
+/* "YYYY-MM-DDTHH:MM:SSZ" for t into buf (size >= 21). */
+void record_format_time(time_t t, char buf[21]);
+/* Parse "YYYY-MM-DD" or an ISO 8601 timestamp (with Z or +hh:mm, or local
+ * date treated as UTC). 0 ok, -1 malformed. */
+int record_parse_time(const char *s, time_t *t_r);
+
+#endif

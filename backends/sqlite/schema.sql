@@ -1,0 +1,81 @@
+-- Tabularium SQLite catalog, schema version 1 (PRAGMA user_version = 1).
+--
+-- Reference copy for operators and reviewers. The source of truth is the
+-- string sqlite_schema_v1 in backends/sqlite/sqlite.c, which creates the
+-- schema; docs/schema.md documents it as a stable interface.
+-- Times are UTC text "YYYY-MM-DDTHH:MM:SSZ", so text order is time order.
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    archive_id TEXT NOT NULL UNIQUE,
+    queue_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    message_id TEXT,
+    envelope_from TEXT NOT NULL,
+    envelope_status TEXT NOT NULL CHECK (envelope_status IN ('complete', 'incomplete')),
+    date TEXT,
+    date_raw TEXT,
+    subject TEXT,
+    subject_raw TEXT,
+    arrival TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mail_params TEXT,
+    xforward TEXT
+);
+CREATE UNIQUE INDEX messages_queue_sha ON messages (queue_id, sha256) WHERE queue_id <> '';
+CREATE INDEX messages_message_id ON messages (message_id);
+CREATE INDEX messages_when ON messages (COALESCE(date, arrival));
+
+CREATE TABLE copies (
+    id INTEGER PRIMARY KEY,
+    message INTEGER NOT NULL REFERENCES messages (id),
+    archive_id TEXT NOT NULL UNIQUE,
+    store TEXT NOT NULL,
+    location TEXT NOT NULL,
+    wrapped_sha256 TEXT NOT NULL,
+    wrapped_size INTEGER NOT NULL,
+    stored TEXT NOT NULL
+);
+CREATE INDEX copies_message ON copies (message);
+
+CREATE TABLE recipients (
+    message INTEGER NOT NULL REFERENCES messages (id),
+    address TEXT NOT NULL COLLATE NOCASE,
+    archive_rcpt TEXT,
+    orcpt TEXT,
+    notify TEXT,
+    copy INTEGER REFERENCES copies (id),
+    UNIQUE (message, address)
+);
+CREATE INDEX recipients_address ON recipients (address);
+CREATE INDEX recipients_copy ON recipients (copy);
+
+CREATE TABLE header_addresses (
+    message INTEGER NOT NULL REFERENCES messages (id),
+    field TEXT NOT NULL CHECK (field IN ('from', 'to', 'cc')),
+    position INTEGER NOT NULL,
+    name TEXT,
+    address TEXT
+);
+CREATE INDEX header_addresses_message ON header_addresses (message, field, position);
+
+CREATE VIEW message_overview AS
+SELECT m.id,
+       m.archive_id,
+       m.queue_id,
+       COALESCE(m.date, m.arrival) AS date_or_arrival,
+       m.envelope_from,
+       (SELECT group_concat(COALESCE(h.address, h.name), ', ')
+          FROM header_addresses h
+         WHERE h.message = m.id AND h.field = 'from') AS header_from,
+       (SELECT group_concat(r.address, ', ')
+          FROM recipients r WHERE r.message = m.id) AS recipients,
+       (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,
+       m.subject,
+       m.message_id,
+       m.size,
+       m.envelope_status,
+       (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies
+  FROM messages m;
+
+PRAGMA user_version = 1;

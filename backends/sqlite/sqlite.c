@@ -1,0 +1,966 @@
+/*
+ * NAME
+ *	sqlite 3
+ * SUMMARY
+ *	SQLite catalog driver
+ * SYNOPSIS
+ *	archive_catalog = sqlite:/var/lib/tabularium/catalog.db
+ * DESCRIPTION
+ *	Owns one SQLite database file: its versioned schema (PRAGMA
+ *	user_version, documented in docs/schema.md as a public interface
+ *	that operators query with sqlite3), its connection settings and the
+ *	SQL that implements struct catalog.
+ *
+ *	Several worker processes write the same file at once. WAL lets
+ *	readers and the single writer proceed together; busy_timeout makes a
+ *	writer wait for the lock instead of failing; BEGIN IMMEDIATE takes
+ *	the write lock up front, so a transaction never has to upgrade a read
+ *	lock (which SQLite may refuse without calling the busy handler).
+ *	synchronous=FULL makes COMMIT durable before add() returns TAB_OK.
+ *	Statements for the per-message path are prepared once at open.
+ *
+ *	Must never put user text into SQL: every value is a bound
+ *	parameter; search() assembles its WHERE clause from constant
+ *	fragments only, and escapes LIKE metacharacters in user text.
+ *	Must never open a database whose schema is newer than this code.
+ * DIAGNOSTICS
+ *	Every SQLite failure is TAB_RETRY (busy, locked, I/O, disk full,
+ *	corruption, read-only: none is the client's fault) with a message
+ *	"sqlite PATH: WHAT: SQLITE MESSAGE". get() of an unknown archive id
+ *	is TAB_PERM. Open errors are returned in a static buffer that stays
+ *	valid until the next catalog_sqlite_open().
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "backends/catalog.h"
+#include "common/log.h"
+#include "common/safe_file.h"
+#include "common/strlist.h"
+
+#define SQLITE_SCHEMA_VERSION 1
+#define SQLITE_BUSY_TIMEOUT_MS 30000
+
+/*
+ * Schema steps: sqlite_schema_steps[v] upgrades version v to v + 1. The
+ * step and the new user_version commit in one transaction, so a crash
+ * leaves either the old or the new schema. Version 1 is documented in
+ * docs/schema.md; backends/sqlite/schema.sql is a reference copy.
+ */
+static const char sqlite_schema_v1[] =
+    "CREATE TABLE messages ("
+    " id INTEGER PRIMARY KEY,"
+    " archive_id TEXT NOT NULL UNIQUE,"
+    " queue_id TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " message_id TEXT,"
+    " envelope_from TEXT NOT NULL,"
+    " envelope_status TEXT NOT NULL CHECK (envelope_status IN ('complete', 'incomplete')),"
+    " date TEXT,"
+    " date_raw TEXT,"
+    " subject TEXT,"
+    " subject_raw TEXT,"
+    " arrival TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " mail_params TEXT,"
+    " xforward TEXT);"
+    "CREATE UNIQUE INDEX messages_queue_sha ON messages (queue_id, sha256)"
+    " WHERE queue_id <> '';"
+    "CREATE INDEX messages_message_id ON messages (message_id);"
+    "CREATE INDEX messages_when ON messages (COALESCE(date, arrival));"
+    "CREATE TABLE copies ("
+    " id INTEGER PRIMARY KEY,"
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " archive_id TEXT NOT NULL UNIQUE,"
+    " store TEXT NOT NULL,"
+    " location TEXT NOT NULL,"
+    " wrapped_sha256 TEXT NOT NULL,"
+    " wrapped_size INTEGER NOT NULL,"
+    " stored TEXT NOT NULL);"
+    "CREATE INDEX copies_message ON copies (message);"
+    "CREATE TABLE recipients ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " address TEXT NOT NULL COLLATE NOCASE,"
+    " archive_rcpt TEXT,"
+    " orcpt TEXT,"
+    " notify TEXT,"
+    " copy INTEGER REFERENCES copies (id),"
+    " UNIQUE (message, address));"
+    "CREATE INDEX recipients_address ON recipients (address);"
+    "CREATE INDEX recipients_copy ON recipients (copy);"
+    "CREATE TABLE header_addresses ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " field TEXT NOT NULL CHECK (field IN ('from', 'to', 'cc')),"
+    " position INTEGER NOT NULL,"
+    " name TEXT,"
+    " address TEXT);"
+    "CREATE INDEX header_addresses_message ON header_addresses (message, field, position);"
+    "CREATE VIEW message_overview AS"
+    " SELECT m.id, m.archive_id, m.queue_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
+    "  m.envelope_from,"
+    "  (SELECT group_concat(COALESCE(h.address, h.name), ', ') FROM header_addresses h"
+    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"
+    "  (SELECT group_concat(r.address, ', ') FROM recipients r"
+    "    WHERE r.message = m.id) AS recipients,"
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies"
+    " FROM messages m;";
+
+static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
+    sqlite_schema_v1,
+};
+
+/* Statements prepared once at open. */
+enum sqlite_stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_FIND_MESSAGE,
+    ST_INSERT_MESSAGE,
+    ST_INSERT_COPY,
+    ST_INSERT_RCPT,
+    ST_INSERT_ADDR,
+    ST_KNOWN_RCPTS,
+    ST_MESSAGE_BY_ID,
+    ST_MESSAGE_BY_ARCHIVE_ID,
+    ST_COPY_BY_ARCHIVE_ID,
+    ST_FIRST_COPY,
+    ST_COPY_BY_ID,
+    ST_RCPTS,
+    ST_ADDRS,
+    ST_COUNT
+};
+
+static const char *const sqlite_stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    /* queue_id <> '' lets the planner use the partial unique index. */
+    [ST_FIND_MESSAGE] = "SELECT id FROM messages"
+                        " WHERE queue_id = ?1 AND sha256 = ?2 AND queue_id <> ''",
+    [ST_INSERT_MESSAGE] =
+        "INSERT INTO messages (archive_id, queue_id, sha256, message_id, envelope_from,"
+        " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
+        " mail_params, xforward)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [ST_INSERT_COPY] = "INSERT INTO copies (message, archive_id, store, location,"
+                       " wrapped_sha256, wrapped_size, stored)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_INSERT_RCPT] = "INSERT OR IGNORE INTO recipients"
+                       " (message, address, archive_rcpt, orcpt, notify, copy)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_INSERT_ADDR] = "INSERT INTO header_addresses (message, field, position, name, address)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_KNOWN_RCPTS] = "SELECT r.address FROM recipients r JOIN messages m ON m.id = r.message"
+                       " WHERE m.queue_id = ?1 AND m.sha256 = ?2 AND m.queue_id <> ''"
+                       " ORDER BY r.rowid",
+    [ST_MESSAGE_BY_ID] =
+        "SELECT archive_id, queue_id, sha256, message_id, envelope_from, envelope_status,"
+        " date, date_raw, subject, subject_raw, arrival, size, mail_params, xforward"
+        " FROM messages WHERE id = ?1",
+    [ST_MESSAGE_BY_ARCHIVE_ID] = "SELECT id FROM messages WHERE archive_id = ?1",
+    [ST_COPY_BY_ARCHIVE_ID] = "SELECT id, message FROM copies WHERE archive_id = ?1",
+    [ST_FIRST_COPY] = "SELECT store, location, wrapped_sha256, wrapped_size FROM copies"
+                      " WHERE message = ?1 ORDER BY id LIMIT 1",
+    [ST_COPY_BY_ID] = "SELECT store, location, wrapped_sha256, wrapped_size FROM copies"
+                      " WHERE id = ?1",
+    [ST_RCPTS] = "SELECT address, archive_rcpt, orcpt, notify FROM recipients"
+                 " WHERE message = ?1 ORDER BY rowid",
+    [ST_ADDRS] = "SELECT field, name, address FROM header_addresses"
+                 " WHERE message = ?1 ORDER BY position, rowid",
+};
+
+struct sqlite_catalog {
+    struct catalog cat; /* first: the driver is handed out as struct catalog */
+    sqlite3 *db;
+    char *path;
+    char *error; /* last error, owned; what *error_r points at */
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+static char sqlite_open_error[1024];
+
+static struct sqlite_catalog *sqlite_catalog_of(struct catalog *cat)
+{
+    return (struct sqlite_catalog *)cat;
+}
+
+static enum tab_result sqlite_fail(struct sqlite_catalog *sc, enum tab_result r,
+                                   const char **error_r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static enum tab_result sqlite_fail(struct sqlite_catalog *sc, enum tab_result r,
+                                   const char **error_r, const char *fmt, ...)
+{
+    va_list ap;
+    char *what;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&what, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        what = xstrdup("(out of memory formatting the error)");
+    free(sc->error);
+    sc->error = xasprintf("sqlite %s: %s", sc->path, what);
+    free(what);
+    *error_r = sc->error;
+    return r;
+}
+
+/* Call right after the failing step/bind, before reset or rollback
+ * replace SQLite's message. */
+static enum tab_result sqlite_fail_db(struct sqlite_catalog *sc, const char **error_r,
+                                      const char *what)
+{
+    return sqlite_fail(sc, TAB_RETRY, error_r, "%s: %s", what, sqlite3_errmsg(sc->db));
+}
+
+static void sqlite_stmt_done(sqlite3_stmt *st)
+{
+    /* reset() repeats the step's error code, already handled by the caller. */
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+}
+
+/* Bind s, or NULL when s is NULL. The caller keeps s alive until
+ * sqlite_stmt_done(), so SQLite need not copy it. */
+static int sqlite_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s == NULL)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static char *sqlite_column_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s;
+
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return NULL;
+    s = sqlite3_column_text(st, i);
+    if (s == NULL) /* out of memory converting to text */
+        return NULL;
+    return xstrndup((const char *)s, (size_t)sqlite3_column_bytes(st, i));
+}
+
+/* Copy a text column into a fixed buffer ("" when NULL, truncated to fit). */
+static void sqlite_column_copy(sqlite3_stmt *st, int i, char *buf, size_t size)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    snprintf(buf, size, "%s", s ? (const char *)s : "");
+}
+
+/* The original failure is what the caller reports; a failed ROLLBACK is
+ * only logged (SQLite rolls back a hot journal on the next open anyway). */
+static void sqlite_rollback(struct sqlite_catalog *sc)
+{
+    int rc;
+
+    if (sqlite3_get_autocommit(sc->db))
+        return; /* SQLite already rolled back (e.g. after SQLITE_FULL) */
+    rc = sqlite3_step(sc->st[ST_ROLLBACK]);
+    if (rc != SQLITE_DONE)
+        log_error("sqlite %s: rollback: %s", sc->path, sqlite3_errmsg(sc->db));
+    sqlite_stmt_done(sc->st[ST_ROLLBACK]);
+}
+
+/*
+ * LIKE pattern that matches s as a literal substring: "%" + s + "%" with
+ * the metacharacters %, _ and the escape character \ prefixed by \.
+ * Used with ESCAPE '\'.
+ */
+static char *sqlite_like_substring(const char *s)
+{
+    size_t len = strlen(s);
+    char *p, *w;
+
+    if (len > (SIZE_MAX - 3) / 2)
+        abort(); /* cannot happen for a C string in memory */
+    p = w = xmalloc(2 * len + 3);
+    *w++ = '%';
+    for (; *s != '\0'; s++) {
+        if (*s == '%' || *s == '_' || *s == '\\')
+            *w++ = '\\';
+        *w++ = *s;
+    }
+    *w++ = '%';
+    *w = '\0';
+    return p;
+}
+
+/* Message-ID as the catalog stores it: no surrounding white space, no <>. */
+static char *sqlite_message_id_bare(const char *s)
+{
+    const char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (end - s >= 2 && *s == '<' && end[-1] == '>') {
+        s++;
+        end--;
+    }
+    return xstrndup(s, (size_t)(end - s));
+}
+
+/* Append rows of ST_RCPTS / ST_ADDRS for message_id to rec. */
+static int sqlite_load_lists(struct sqlite_catalog *sc, sqlite3_int64 message_id,
+                             struct archive_record *rec)
+{
+    sqlite3_stmt *st = sc->st[ST_RCPTS];
+    int rc;
+
+    if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        record_add_rcpt(
+            rec, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3));
+    if (rc != SQLITE_DONE)
+        return -1;
+    sqlite_stmt_done(st);
+
+    st = sc->st[ST_ADDRS];
+    if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *field = (const char *)sqlite3_column_text(st, 0);
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        const char *address = (const char *)sqlite3_column_text(st, 2);
+        struct record_addrs *a;
+
+        if (field == NULL)
+            continue;
+        if (strcmp(field, "from") == 0)
+            a = &rec->hdr_from;
+        else if (strcmp(field, "to") == 0)
+            a = &rec->hdr_to;
+        else if (strcmp(field, "cc") == 0)
+            a = &rec->hdr_cc;
+        else
+            continue; /* the CHECK constraint makes this unreachable */
+        record_addrs_add(a, name, address);
+    }
+    if (rc != SQLITE_DONE)
+        return -1;
+    sqlite_stmt_done(st);
+    return 0;
+}
+
+/*
+ * Fill rec from message message_id and its copy copy_id (0: the first
+ * copy). The statements are reset whatever happens; on failure the caller
+ * reads sqlite3_errmsg() before its next SQLite call.
+ */
+static enum tab_result sqlite_load(struct sqlite_catalog *sc, sqlite3_int64 message_id,
+                                   sqlite3_int64 copy_id, struct archive_record *rec,
+                                   const char **error_r)
+{
+    sqlite3_stmt *st = sc->st[ST_MESSAGE_BY_ID];
+    enum tab_result r = TAB_OK;
+    const char *status;
+    char *arrival = NULL;
+    int rc;
+
+    memset(rec, 0, sizeof(*rec));
+    if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK)
+        goto db_error;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        /* A row vanished between search and load: another process removed it. */
+        r = sqlite_fail(sc, TAB_RETRY, error_r, "message row %lld disappeared",
+                        (long long)message_id);
+        goto out;
+    }
+    if (rc != SQLITE_ROW)
+        goto db_error;
+    sqlite_column_copy(st, 0, rec->archive_id, sizeof(rec->archive_id));
+    rec->queue_id = sqlite_column_dup(st, 1);
+    sqlite_column_copy(st, 2, rec->sha256, sizeof(rec->sha256));
+    rec->message_id = sqlite_column_dup(st, 3);
+    rec->envelope_from = sqlite_column_dup(st, 4);
+    status = (const char *)sqlite3_column_text(st, 5);
+    rec->envelope_status = status != NULL && strcmp(status, ENVELOPE_COMPLETE) == 0
+                               ? ENVELOPE_COMPLETE
+                               : ENVELOPE_INCOMPLETE;
+    rec->date = sqlite_column_dup(st, 6);
+    rec->date_raw = sqlite_column_dup(st, 7);
+    rec->subject = sqlite_column_dup(st, 8);
+    rec->subject_raw = sqlite_column_dup(st, 9);
+    arrival = sqlite_column_dup(st, 10);
+    if (arrival == NULL || record_parse_time(arrival, &rec->arrival) < 0)
+        rec->arrival = 0;
+    rec->size = (uint64_t)sqlite3_column_int64(st, 11);
+    rec->mail_params = sqlite_column_dup(st, 12);
+    rec->xforward = sqlite_column_dup(st, 13);
+    if (rec->queue_id == NULL)
+        rec->queue_id = xstrdup("");
+    if (rec->envelope_from == NULL)
+        rec->envelope_from = xstrdup("");
+    sqlite_stmt_done(st);
+
+    st = sc->st[copy_id ? ST_COPY_BY_ID : ST_FIRST_COPY];
+    if (sqlite3_bind_int64(st, 1, copy_id ? copy_id : message_id) != SQLITE_OK)
+        goto db_error;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rec->store = sqlite_column_dup(st, 0);
+        rec->location = sqlite_column_dup(st, 1);
+        sqlite_column_copy(st, 2, rec->wrapped_sha256, sizeof(rec->wrapped_sha256));
+        rec->wrapped_size = (uint64_t)sqlite3_column_int64(st, 3);
+    } else if (rc != SQLITE_DONE) {
+        goto db_error;
+    }
+    sqlite_stmt_done(st);
+
+    if (sqlite_load_lists(sc, message_id, rec) < 0)
+        goto db_error;
+    goto out;
+
+db_error:
+    r = sqlite_fail_db(sc, error_r, "read message");
+out:
+    if (r != TAB_OK) {
+        sqlite_stmt_done(sc->st[ST_MESSAGE_BY_ID]);
+        sqlite_stmt_done(sc->st[ST_FIRST_COPY]);
+        sqlite_stmt_done(sc->st[ST_COPY_BY_ID]);
+        sqlite_stmt_done(sc->st[ST_RCPTS]);
+        sqlite_stmt_done(sc->st[ST_ADDRS]);
+        record_free(rec);
+    }
+    free(arrival);
+    return r;
+}
+
+static enum tab_result sqlite_known_recipients(struct catalog *cat, const char *queue_id,
+                                               const char *sha256, struct strlist *rcpts_r,
+                                               const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st = sc->st[ST_KNOWN_RCPTS];
+    enum tab_result r = TAB_OK;
+    int rc;
+
+    if (queue_id == NULL || *queue_id == '\0')
+        return TAB_OK;
+    if (sqlite_bind_text(st, 1, queue_id) != SQLITE_OK ||
+        sqlite_bind_text(st, 2, sha256) != SQLITE_OK) {
+        r = sqlite_fail_db(sc, error_r, "known recipients");
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *address = sqlite3_column_text(st, 0);
+        if (address == NULL) { /* NOT NULL column: only out of memory gets here */
+            r = sqlite_fail(sc, TAB_RETRY, error_r, "known recipients: %s",
+                            sqlite3_errstr(SQLITE_NOMEM));
+            goto out;
+        }
+        strlist_add(rcpts_r, (const char *)address);
+    }
+    if (rc != SQLITE_DONE)
+        r = sqlite_fail_db(sc, error_r, "known recipients");
+out:
+    sqlite_stmt_done(st);
+    return r;
+}
+
+/* Step an INSERT (or other statement without rows) and reset it. */
+static int sqlite_exec_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        sqlite_stmt_done(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int sqlite_insert_addrs(struct sqlite_catalog *sc, sqlite3_int64 message_id,
+                               const char *field, const struct record_addrs *a)
+{
+    sqlite3_stmt *st = sc->st[ST_INSERT_ADDR];
+
+    for (size_t i = 0; i < a->n; i++) {
+        if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+            sqlite_bind_text(st, 2, field) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)i) != SQLITE_OK ||
+            sqlite_bind_text(st, 4, a->v[i].name) != SQLITE_OK ||
+            sqlite_bind_text(st, 5, a->v[i].address) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static enum tab_result sqlite_add(struct catalog *cat, const struct archive_record *rec,
+                                  const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    const char *queue_id = rec->queue_id ? rec->queue_id : "";
+    const char *what = "begin";
+    sqlite3_stmt *st;
+    sqlite3_int64 message_id = 0, copy_id;
+    char arrival[21], stored[21];
+    int created = 0, rc;
+    enum tab_result r = TAB_OK;
+
+    if (rec->store == NULL || rec->location == NULL)
+        return sqlite_fail(sc, TAB_PERM, error_r, "add %s: record has no store location",
+                           rec->archive_id);
+    if (rec->size > INT64_MAX || rec->wrapped_size > INT64_MAX)
+        return sqlite_fail(sc, TAB_PERM, error_r, "add %s: size out of range", rec->archive_id);
+    record_format_time(rec->arrival, arrival);
+    record_format_time(time(NULL), stored);
+
+    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
+        goto db_error;
+
+    what = "find message";
+    if (*queue_id != '\0') {
+        st = sc->st[ST_FIND_MESSAGE];
+        if (sqlite_bind_text(st, 1, queue_id) != SQLITE_OK ||
+            sqlite_bind_text(st, 2, rec->sha256) != SQLITE_OK)
+            goto db_error;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            message_id = sqlite3_column_int64(st, 0);
+        else if (rc != SQLITE_DONE)
+            goto db_error;
+        sqlite_stmt_done(st);
+    }
+
+    if (message_id == 0) {
+        what = "insert message";
+        st = sc->st[ST_INSERT_MESSAGE];
+        if (sqlite_bind_text(st, 1, rec->archive_id) != SQLITE_OK ||
+            sqlite_bind_text(st, 2, queue_id) != SQLITE_OK ||
+            sqlite_bind_text(st, 3, rec->sha256) != SQLITE_OK ||
+            sqlite_bind_text(st, 4, rec->message_id) != SQLITE_OK ||
+            sqlite_bind_text(st, 5, rec->envelope_from ? rec->envelope_from : "") != SQLITE_OK ||
+            sqlite_bind_text(st, 6,
+                             rec->envelope_status ? rec->envelope_status : ENVELOPE_INCOMPLETE) !=
+                SQLITE_OK ||
+            sqlite_bind_text(st, 7, rec->date) != SQLITE_OK ||
+            sqlite_bind_text(st, 8, rec->date_raw) != SQLITE_OK ||
+            sqlite_bind_text(st, 9, rec->subject) != SQLITE_OK ||
+            sqlite_bind_text(st, 10, rec->subject_raw) != SQLITE_OK ||
+            sqlite_bind_text(st, 11, arrival) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 12, (sqlite3_int64)rec->size) != SQLITE_OK ||
+            sqlite_bind_text(st, 13, rec->mail_params) != SQLITE_OK ||
+            sqlite_bind_text(st, 14, rec->xforward) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+            goto db_error;
+        message_id = sqlite3_last_insert_rowid(sc->db);
+        created = 1;
+    }
+
+    what = "insert copy";
+    st = sc->st[ST_INSERT_COPY];
+    if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+        sqlite_bind_text(st, 2, rec->archive_id) != SQLITE_OK ||
+        sqlite_bind_text(st, 3, rec->store) != SQLITE_OK ||
+        sqlite_bind_text(st, 4, rec->location) != SQLITE_OK ||
+        sqlite_bind_text(st, 5, rec->wrapped_sha256) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)rec->wrapped_size) != SQLITE_OK ||
+        sqlite_bind_text(st, 7, stored) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+        goto db_error;
+    copy_id = sqlite3_last_insert_rowid(sc->db);
+
+    what = "insert recipient";
+    st = sc->st[ST_INSERT_RCPT];
+    for (size_t i = 0; i < rec->n_rcpts; i++) {
+        const struct record_rcpt *rcpt = &rec->rcpts[i];
+        if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+            sqlite_bind_text(st, 2, rcpt->address ? rcpt->address : "") != SQLITE_OK ||
+            sqlite_bind_text(st, 3, rcpt->archive_rcpt) != SQLITE_OK ||
+            sqlite_bind_text(st, 4, rcpt->orcpt) != SQLITE_OK ||
+            sqlite_bind_text(st, 5, rcpt->notify) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 6, copy_id) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+            goto db_error;
+    }
+
+    /* The first transaction's header is the message's header: a retried
+     * transaction carries the same bytes (same SHA-256). */
+    if (created) {
+        what = "insert header address";
+        if (sqlite_insert_addrs(sc, message_id, "from", &rec->hdr_from) < 0 ||
+            sqlite_insert_addrs(sc, message_id, "to", &rec->hdr_to) < 0 ||
+            sqlite_insert_addrs(sc, message_id, "cc", &rec->hdr_cc) < 0)
+            goto db_error;
+    }
+
+    what = "commit";
+    st = sc->st[ST_COMMIT];
+    if (sqlite_exec_stmt(st) < 0)
+        goto db_error;
+    return TAB_OK;
+
+db_error:
+    r = sqlite_fail(sc, TAB_RETRY, error_r, "add %s: %s: %s", rec->archive_id, what,
+                    sqlite3_errmsg(sc->db));
+    for (int i = 0; i < ST_COUNT; i++)
+        if (i != ST_ROLLBACK)
+            sqlite_stmt_done(sc->st[i]);
+    sqlite_rollback(sc);
+    return r;
+}
+
+/*
+ * The WHERE clause is built from the constant fragments below, chosen by
+ * which fields of q are set; user text only ever reaches SQLite through
+ * the named parameters.
+ */
+static const char sqlite_search_from[] =
+    " AND (m.envelope_from LIKE :from ESCAPE '\\'"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
+    " AND (h.address LIKE :from ESCAPE '\\' OR h.name LIKE :from ESCAPE '\\')))";
+static const char sqlite_search_to[] =
+    " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
+    " AND r.address LIKE :to ESCAPE '\\')"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
+    " AND h.field IN ('to', 'cc')"
+    " AND (h.address LIKE :to ESCAPE '\\' OR h.name LIKE :to ESCAPE '\\')))";
+static const char sqlite_search_subject[] = " AND m.subject LIKE :subject ESCAPE '\\'";
+static const char sqlite_search_message_id[] = " AND m.message_id = :message_id";
+static const char sqlite_search_since[] = " AND COALESCE(m.date, m.arrival) >= :since";
+static const char sqlite_search_until[] = " AND COALESCE(m.date, m.arrival) < :until";
+
+static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
+{
+    int i = sqlite3_bind_parameter_index(st, name);
+    if (i == 0)
+        return SQLITE_RANGE;
+    return sqlite3_bind_text(st, i, value, -1, SQLITE_STATIC);
+}
+
+static enum tab_result sqlite_search(struct catalog *cat, const struct search_query *q,
+                                     catalog_row_fn *fn, void *ctx, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    char *like_from = NULL, *like_to = NULL, *like_subject = NULL, *message_id = NULL;
+    char since[21], until[21];
+    sqlite3_stmt *st = NULL;
+    enum tab_result r = TAB_OK;
+    char *sql;
+    int rc;
+
+    sql = xasprintf("SELECT m.id FROM messages m WHERE 1%s%s%s%s%s%s"
+                    " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC%s",
+                    q->from ? sqlite_search_from : "", q->to ? sqlite_search_to : "",
+                    q->subject ? sqlite_search_subject : "",
+                    q->message_id ? sqlite_search_message_id : "",
+                    q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "",
+                    q->limit > 0 ? " LIMIT :limit" : "");
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+
+    if (q->from) {
+        like_from = sqlite_like_substring(q->from);
+        if (sqlite_bind_named(st, ":from", like_from) != SQLITE_OK)
+            goto db_error;
+    }
+    if (q->to) {
+        like_to = sqlite_like_substring(q->to);
+        if (sqlite_bind_named(st, ":to", like_to) != SQLITE_OK)
+            goto db_error;
+    }
+    if (q->subject) {
+        like_subject = sqlite_like_substring(q->subject);
+        if (sqlite_bind_named(st, ":subject", like_subject) != SQLITE_OK)
+            goto db_error;
+    }
+    if (q->message_id) {
+        message_id = sqlite_message_id_bare(q->message_id);
+        if (sqlite_bind_named(st, ":message_id", message_id) != SQLITE_OK)
+            goto db_error;
+    }
+    if (q->since) {
+        record_format_time(q->since, since);
+        if (sqlite_bind_named(st, ":since", since) != SQLITE_OK)
+            goto db_error;
+    }
+    if (q->until) {
+        record_format_time(q->until, until);
+        if (sqlite_bind_named(st, ":until", until) != SQLITE_OK)
+            goto db_error;
+    }
+    if (q->limit > 0 &&
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), q->limit) != SQLITE_OK)
+        goto db_error;
+
+    /* While st is active the connection holds one read transaction, so
+     * the per-row loads see the same snapshot as the search. */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct archive_record rec;
+        int stop;
+
+        r = sqlite_load(sc, sqlite3_column_int64(st, 0), 0, &rec, error_r);
+        if (r != TAB_OK)
+            goto out;
+        stop = fn(&rec, ctx);
+        record_free(&rec);
+        if (stop)
+            goto out;
+    }
+    if (rc == SQLITE_DONE)
+        goto out;
+
+db_error:
+    r = sqlite_fail_db(sc, error_r, "search");
+out:
+    (void)sqlite3_finalize(st);
+    free(sql);
+    free(like_from);
+    free(like_to);
+    free(like_subject);
+    free(message_id);
+    return r;
+}
+
+static enum tab_result sqlite_get(struct catalog *cat, const char *archive_id,
+                                  struct archive_record *rec_r, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st = sc->st[ST_MESSAGE_BY_ARCHIVE_ID];
+    sqlite3_int64 message_id = 0, copy_id = 0;
+    enum tab_result r;
+    int rc;
+
+    memset(rec_r, 0, sizeof(*rec_r));
+    if (sqlite_bind_text(st, 1, archive_id) != SQLITE_OK)
+        goto db_error;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        message_id = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        goto db_error;
+    sqlite_stmt_done(st);
+
+    if (message_id == 0) {
+        st = sc->st[ST_COPY_BY_ARCHIVE_ID];
+        if (sqlite_bind_text(st, 1, archive_id) != SQLITE_OK)
+            goto db_error;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            copy_id = sqlite3_column_int64(st, 0);
+            message_id = sqlite3_column_int64(st, 1);
+        } else if (rc != SQLITE_DONE) {
+            goto db_error;
+        }
+        sqlite_stmt_done(st);
+    }
+    if (message_id == 0)
+        return sqlite_fail(sc, TAB_PERM, error_r, "archive id %s not found", archive_id);
+    return sqlite_load(sc, message_id, copy_id, rec_r, error_r);
+
+db_error:
+    r = sqlite_fail_db(sc, error_r, "get");
+    sqlite_stmt_done(st);
+    return r;
+}
+
+static void sqlite_close(struct catalog *cat)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+
+    for (int i = 0; i < ST_COUNT; i++)
+        (void)sqlite3_finalize(sc->st[i]);
+    /* All statements are finalized, so close cannot fail with BUSY; any
+     * other failure leaves nothing uncommitted (add() commits or rolls back). */
+    if (sc->db != NULL && sqlite3_close(sc->db) != SQLITE_OK)
+        log_warn("sqlite %s: close: %s", sc->path, sqlite3_errmsg(sc->db));
+    free(sc->path);
+    free(sc->error);
+    free(sc);
+}
+
+static int sqlite_user_version(sqlite3 *db, int *version_r)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version_r = sqlite3_column_int(st, 0);
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int sqlite_version_check(const char *path, int version)
+{
+    if (version > SQLITE_SCHEMA_VERSION) {
+        snprintf(sqlite_open_error, sizeof(sqlite_open_error),
+                 "sqlite %s: catalog schema version %d is newer than the version %d this "
+                 "tabularium knows; upgrade tabularium",
+                 path, version, SQLITE_SCHEMA_VERSION);
+        return -1;
+    }
+    if (version < 0) {
+        snprintf(sqlite_open_error, sizeof(sqlite_open_error),
+                 "sqlite %s: invalid catalog schema version %d", path, version);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Bring the schema to SQLITE_SCHEMA_VERSION. A current schema needs no
+ * write lock (workers starting together do not queue, a write-protected
+ * file can still be read); otherwise the version is read again inside one
+ * write transaction, so that workers opening a new file at the same time
+ * create it once. -1 with the message in sqlite_open_error.
+ */
+static int sqlite_schema_upgrade(sqlite3 *db, const char *path)
+{
+    const char *what = "read user_version";
+    char set_version[64];
+    int version = 0;
+
+    if (sqlite_user_version(db, &version) < 0)
+        goto db_error;
+    if (sqlite_version_check(path, version) < 0)
+        return -1;
+    if (version == SQLITE_SCHEMA_VERSION)
+        return 0;
+
+    what = "begin";
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto db_error;
+    what = "read user_version";
+    if (sqlite_user_version(db, &version) < 0)
+        goto db_error;
+    if (sqlite_version_check(path, version) < 0) {
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    for (; version < SQLITE_SCHEMA_VERSION; version++) {
+        what = "create schema";
+        if (sqlite3_exec(db, sqlite_schema_steps[version], NULL, NULL, NULL) != SQLITE_OK)
+            goto db_error;
+        /* PRAGMA takes no parameters; the value is our own integer. */
+        snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);
+        if (sqlite3_exec(db, set_version, NULL, NULL, NULL) != SQLITE_OK)
+            goto db_error;
+        if (version > 0)
+            log_info("sqlite %s: catalog schema upgraded to version %d", path, version + 1);
+    }
+    what = "commit";
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto db_error;
+    return 0;
+
+db_error:
+    snprintf(sqlite_open_error, sizeof(sqlite_open_error), "sqlite %s: %s (schema version %d): %s",
+             path, what, version, sqlite3_errmsg(db));
+    if (!sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* mkdir -p the directory that holds path; a bare file name needs none. */
+static int sqlite_make_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    int ret;
+
+    if (slash == NULL || slash == path)
+        return 0;
+    dir = xstrndup(path, (size_t)(slash - path));
+    ret = safe_mkdir_p(dir, 0750);
+    if (ret < 0)
+        snprintf(sqlite_open_error, sizeof(sqlite_open_error),
+                 "sqlite %s: cannot create directory %s: %s", path, dir, strerror(errno));
+    free(dir);
+    return ret;
+}
+
+struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
+                                    const char **error_r)
+{
+    static const char *const pragmas[] = {
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+    };
+    struct sqlite_catalog *sc = NULL;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    const char *what;
+    const char *mode;
+
+    (void)cfg;
+    *error_r = sqlite_open_error;
+    if (spec == NULL || *spec == '\0') {
+        snprintf(sqlite_open_error, sizeof(sqlite_open_error),
+                 "sqlite catalog: empty database path (expected sqlite:/path/to/catalog.db)");
+        return NULL;
+    }
+    if (sqlite_make_parent(spec) < 0)
+        return NULL;
+
+    what = "open";
+    if (sqlite3_open_v2(spec, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK)
+        goto db_error;
+    /* Before anything that locks: switching to WAL needs the lock too. */
+    what = "busy_timeout";
+    if (sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS) != SQLITE_OK)
+        goto db_error;
+    what = "journal_mode";
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        goto db_error;
+    mode = (const char *)sqlite3_column_text(st, 0);
+    if (mode == NULL || strcmp(mode, "wal") != 0)
+        log_warn("sqlite %s: journal_mode is %s, not wal: concurrent workers will wait longer",
+                 spec, mode ? mode : "unknown");
+    (void)sqlite3_finalize(st);
+    st = NULL;
+    for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
+        what = pragmas[i];
+        if (sqlite3_exec(db, pragmas[i], NULL, NULL, NULL) != SQLITE_OK)
+            goto db_error;
+    }
+    if (sqlite_schema_upgrade(db, spec) < 0)
+        goto fail;
+
+    sc = xcalloc(1, sizeof(*sc));
+    sc->db = db;
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(db, sqlite_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &sc->st[i],
+                               NULL) != SQLITE_OK) {
+            what = "prepare";
+            goto db_error;
+        }
+    }
+    sc->path = xstrdup(spec);
+    sc->cat.name = "sqlite";
+    sc->cat.known_recipients = sqlite_known_recipients;
+    sc->cat.add = sqlite_add;
+    sc->cat.search = sqlite_search;
+    sc->cat.get = sqlite_get;
+    sc->cat.close = sqlite_close;
+    return &sc->cat;
+
+db_error:
+    snprintf(sqlite_open_error, sizeof(sqlite_open_error), "sqlite %s: %s: %s", spec, what,
+             db != NULL ? sqlite3_errmsg(db) : "out of memory");
+fail:
+    (void)sqlite3_finalize(st);
+    if (sc != NULL) {
+        for (int i = 0; i < ST_COUNT; i++)
+            (void)sqlite3_finalize(sc->st[i]);
+        free(sc);
+    }
+    (void)sqlite3_close(db);
+    return NULL;
+}

@@ -1,0 +1,161 @@
+/*
+ * NAME
+ *	store 3
+ * SUMMARY
+ *	archive store registry: open a driver from "type:spec"
+ * SYNOPSIS
+ *	#include "backends/store.h"
+ *
+ *	struct store *st = store_open_or_failing(cfg->archive_store, cfg);
+ *	r = st->put(st, rec, fd, path, &location, &error);
+ *	store_close(&st);
+ * DESCRIPTION
+ *	The one table that maps a store type ("maildir", later "s3" and
+ *	"pgsql") to its driver constructor, as Postfix's dict_open() does
+ *	for lookup tables. A new driver is one line in store_table.
+ *
+ *	store_open_or_failing() is what the daemon uses: a store that
+ *	cannot be opened (disk not mounted, server down, typo in the
+ *	configuration) must not kill the worker, because a worker that dies
+ *	before answering makes Postfix retry without a reason in the log.
+ *	The failing store answers every call with TAB_RETRY and the open
+ *	error, so the trouble shows in every 451 reply and log line.
+ *
+ *	This module never stores anything itself and never decides what a
+ *	result means for the LMTP client.
+ * DIAGNOSTICS
+ *	store_open() returns NULL and a message for a spec without a type,
+ *	an unknown type, or a driver that fails to open; the message lists
+ *	the known types. store_open_or_failing() logs the same message with
+ *	log_error() once, when it opens.
+ */
+#include "backends/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/strlist.h"
+
+typedef struct store *(*store_open_fn)(const char *spec, const struct tab_config *cfg,
+                                       const char **error_r);
+
+static const struct store_type {
+    const char *type;
+    store_open_fn open;
+} store_table[] = {
+    {"maildir", store_maildir_open},
+};
+
+#define STORE_TABLE_LEN (sizeof(store_table) / sizeof(store_table[0]))
+
+/* store_open() has no store yet to own its message. */
+static char store_error[1024];
+
+/* "maildir, s3" for error messages. */
+static void store_known_types(char *buf, size_t size)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < STORE_TABLE_LEN && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s", i > 0 ? ", " : "", store_table[i].type);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+struct store *store_open(const char *spec, const struct tab_config *cfg, const char **error_r)
+{
+    char known[256];
+    const char *colon;
+    size_t type_len;
+
+    store_known_types(known, sizeof(known));
+    if (spec == NULL)
+        spec = "";
+    colon = strchr(spec, ':');
+    if (colon == NULL) {
+        snprintf(store_error, sizeof(store_error),
+                 "store \"%s\" has no type: expected type:spec; known: %s", spec, known);
+        *error_r = store_error;
+        return NULL;
+    }
+    type_len = (size_t)(colon - spec);
+    for (size_t i = 0; i < STORE_TABLE_LEN; i++) {
+        if (strlen(store_table[i].type) == type_len &&
+            strncmp(store_table[i].type, spec, type_len) == 0)
+            return store_table[i].open(colon + 1, cfg, error_r);
+    }
+    snprintf(store_error, sizeof(store_error), "unknown store type \"%.*s\" in \"%s\"; known: %s",
+             (int)type_len, spec, spec, known);
+    *error_r = store_error;
+    return NULL;
+}
+
+/* The stand-in for a store that could not be opened. */
+struct store_failing {
+    struct store st; /* first: the driver calls receive &st */
+    char *error;     /* why the real store did not open */
+};
+
+static enum tab_result store_failing_put(struct store *st, const struct archive_record *rec, int fd,
+                                         const char *path, char **location_r, const char **error_r)
+{
+    struct store_failing *f = (struct store_failing *)st;
+
+    (void)rec;
+    (void)fd;
+    (void)path;
+    *location_r = NULL;
+    *error_r = f->error;
+    return TAB_RETRY;
+}
+
+static enum tab_result store_failing_get(struct store *st, const char *location, int out_fd,
+                                         const char **error_r)
+{
+    struct store_failing *f = (struct store_failing *)st;
+
+    (void)location;
+    (void)out_fd;
+    *error_r = f->error;
+    return TAB_RETRY;
+}
+
+static void store_failing_close(struct store *st)
+{
+    struct store_failing *f = (struct store_failing *)st;
+
+    free(f->error);
+    free(f);
+}
+
+struct store *store_open_or_failing(const char *spec, const struct tab_config *cfg)
+{
+    const char *error = NULL;
+    struct store *st = store_open(spec, cfg, &error);
+    struct store_failing *f;
+
+    if (st != NULL)
+        return st;
+    log_error("archive_store=%s, status=failing, error=%s; deliveries will be deferred",
+              spec != NULL ? spec : "", error);
+    f = xcalloc(1, sizeof(*f));
+    f->st.name = "failing";
+    f->st.put = store_failing_put;
+    f->st.get = store_failing_get;
+    f->st.close = store_failing_close;
+    f->error = xstrdup(error);
+    return &f->st;
+}
+
+void store_close(struct store **st)
+{
+    if (*st == NULL)
+        return;
+    (*st)->close(*st);
+    *st = NULL;
+}

@@ -1,0 +1,50 @@
+/*
+ * NAME
+ *	store 3h
+ * SUMMARY
+ *	archive store driver interface and registry
+ * SYNOPSIS
+ *	struct store *st = store_open("maildir:/var/lib/tabularium/Maildir", cfg, &err);
+ *	r = st->put(st, rec, fd, path, &location, &err);
+ * DESCRIPTION
+ *	A store keeps archive messages (the wrapped copies). put() returns
+ *	TAB_OK only when the bytes are durable (fsync'd or committed) and
+ *	sets *location_r to a heap string that get() understands. Drivers
+ *	are opened from "type:spec" through one table in store.c.
+ *
+ *	store_open() returns NULL with an error for a bad spec (the CLI
+ *	reports it); store_open_or_failing() returns a failing driver
+ *	instead, whose calls return TAB_RETRY with the open error, so the
+ *	daemon answers 451 rather than dying.
+ * DIAGNOSTICS
+ *	*error_r points at a driver-owned message valid until the next call.
+ */
+#ifndef TAB_STORE_H
+#define TAB_STORE_H
+
+#include "backends/record.h"
+#include "common/config.h"
+#include "common/result.h"
+
+struct store {
+    const char *name; /* driver name: "maildir" */
+    /* Store the wrapped copy: fd is open for reading at offset 0 and holds
+     * rec->wrapped_size bytes; path names the same file (a spool file the
+     * driver may link() but must not modify or remove). */
+    enum tab_result (*put)(struct store *st, const struct archive_record *rec, int fd,
+                           const char *path, char **location_r, const char **error_r);
+    /* Write the stored archive message at location to out_fd. */
+    enum tab_result (*get)(struct store *st, const char *location, int out_fd,
+                           const char **error_r);
+    void (*close)(struct store *st);
+};
+
+struct store *store_open(const char *spec, const struct tab_config *cfg, const char **error_r);
+struct store *store_open_or_failing(const char *spec, const struct tab_config *cfg);
+void store_close(struct store **st);
+
+/* Driver constructors (one per backends/<driver>/), called by store.c. */
+struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
+                                 const char **error_r);
+
+#endif

@@ -1,0 +1,424 @@
+#!/bin/bash
+# NAME
+#	bench.sh - LMTP throughput, CPU and memory of tabulariumd against its peers
+# SYNOPSIS
+#	bench/bench.sh                      (make bench)
+#	BENCH_QUICK=1 bench/bench.sh        (500 x 4 KiB, 100 x 100 KiB)
+# DESCRIPTION
+#	In one run, on loopback only, starts three LMTP servers on free ports:
+#	    smtp-sink -L          the protocol ceiling (stores nothing)
+#	    Dovecot LMTP          into Maildir (tests/lib/dovecot-lmtp.sh), the peer
+#	    tabulariumd           maildir store + sqlite catalog, config written here
+#	and drives each with Postfix's smtp-source -L ($BENCH_SESSIONS sessions)
+#	through four cases: small and large messages, with a new connection per
+#	message and with connection reuse (-d). Every case runs $BENCH_RUNS
+#	times; the median of each figure is reported. Stores are emptied before
+#	every run (tabulariumd is restarted on an empty data directory).
+#
+#	CPU is utime+stime+cutime+cstime from /proc/PID/stat summed over the
+#	server's process tree (the process started and all its descendants,
+#	found through PPID), read before and after a run: exited children are
+#	counted through their parent's cutime/cstime.
+#
+#	Memory: VmHWM (peak RSS) of the tabulariumd workers, on a freshly
+#	started daemon, before and after one $BENCH_BIG_SIZE byte message; the
+#	same for Dovecot's lmtp processes, for comparison.
+#
+#	Writes a markdown report to stdout and to $BENCH_OUT
+#	(bench/results-latest.md). Every server it started is stopped on exit.
+#	Needs root (Dovecot, smtp-sink -u).
+# ENVIRONMENT (defaults)
+#	TABULARIUMD=./build/tabulariumd   missing binary: its rows are skipped
+#	BENCH_SKIP_TAB=0 BENCH_SKIP_DOVECOT=0 BENCH_SKIP_SINK=0 BENCH_SKIP_RSS=0
+#	BENCH_QUICK=0  BENCH_RUNS=3  BENCH_SESSIONS=10
+#	BENCH_SMALL_COUNT=5000 (500 quick)  BENCH_SMALL_SIZE=4096
+#	BENCH_LARGE_COUNT=1000 (100 quick)  BENCH_LARGE_SIZE=102400
+#	BENCH_BIG_SIZE=52428800  BENCH_DOVECOT_FSYNC=optimized  BENCH_TAB_PROCS=10
+#	BENCH_RUN_TIMEOUT=300 (seconds per smtp-source run)
+#	BENCH_MAX_SECONDS=3600 (no new run starts after this)
+#	BENCH_TMP=${TMPDIR:-/tmp}  BENCH_KEEP=0 (1: keep the work directory)
+#	BENCH_OUT=bench/results-latest.md
+# DIAGNOSTICS
+#	A failed or timed-out run is reported as "failed" in the table and makes
+#	the exit status 1; the other rows are still measured. Exit 2 when a
+#	prerequisite (root, smtp-source, python3) is missing.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+export TAB_SRC=$SRC
+# shellcheck source=../tests/lib/common.sh
+. "$SRC/tests/lib/common.sh"
+
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 1 ] && q=1 || q=0
+SMALL_N=${BENCH_SMALL_COUNT:-$([ $q = 1 ] && echo 500 || echo 5000)}
+LARGE_N=${BENCH_LARGE_COUNT:-$([ $q = 1 ] && echo 100 || echo 1000)}
+SMALL_SIZE=${BENCH_SMALL_SIZE:-4096}
+LARGE_SIZE=${BENCH_LARGE_SIZE:-102400}
+BIG_SIZE=${BENCH_BIG_SIZE:-52428800}
+K=${BENCH_RUNS:-3}
+SESSIONS=${BENCH_SESSIONS:-10}
+FSYNC=${BENCH_DOVECOT_FSYNC:-optimized}
+TAB_PROCS=${BENCH_TAB_PROCS:-10}
+RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
+MAX_SECONDS=${BENCH_MAX_SECONDS:-3600}
+OUT=${BENCH_OUT:-$HERE/results-latest.md}
+SENDER=bench@sender.test
+RCPT=archive+rcpt=bench.test@archive.test
+
+[ "$(id -u)" = 0 ] || { echo "bench.sh: must run as root (Dovecot, smtp-sink)" >&2; exit 2; }
+SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+[ -x "$SOURCE" ] && [ -x "$SINK" ] || { echo "bench.sh: smtp-source/smtp-sink missing (package postfix)" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "bench.sh: python3 missing" >&2; exit 2; }
+CLK_TCK=$(getconf CLK_TCK)
+
+W=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/tabularium-bench.XXXXXX") || exit 2
+chmod 755 "$W" # Dovecot delivers as vmail below it
+REPORT=$W/report.md
+STATUS=0
+SINK_PID=
+
+cleanup() {
+    trap - EXIT INT TERM
+    [ -z "$SINK_PID" ] || { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
+    stop_tabulariumd >/dev/null || true
+    DIR=$W/dovecot MAILROOT=$W/dovecot-mail "$SRC/tests/lib/dovecot-lmtp.sh" stop >/dev/null 2>&1
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        echo "bench.sh: work directory kept: $W" >&2
+    else
+        rm -rf "$W"
+    fi
+}
+trap cleanup EXIT
+trap 'echo "bench.sh: interrupted" >&2; exit 130' INT TERM
+
+say() { echo "$*" >&2; }
+
+# procstat.py: the /proc readings, in one place. "ticks PID": summed CPU ticks
+# of PID's process tree; "hwm PID [COMM]": "pid comm VmHWM-kB" for each
+# descendant of PID (only those named COMM when given).
+cat >"$W/procstat.py" <<'EOF'
+import os, sys
+
+def table():
+    procs = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        rest = s[s.rindex(")") + 2:].split()
+        # rest[0] is field 3 (state): ppid is field 4, utime..cstime 14..17
+        procs[int(d)] = (int(rest[1]), comm, sum(int(x) for x in rest[11:15]))
+    return procs
+
+def tree(procs, root):
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(c for c, v in procs.items() if v[0] == p)
+    return out
+
+def hwm(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+cmd, root = sys.argv[1], int(sys.argv[2])
+procs = table()
+if root not in procs:
+    sys.exit("no process %d" % root)
+members = tree(procs, root)
+if cmd == "ticks":
+    print(sum(procs[p][2] for p in members))
+elif cmd == "hwm":
+    want = sys.argv[3] if len(sys.argv) > 3 else None
+    for p in members[1:]:
+        if want is None or procs[p][1] == want:
+            print(p, procs[p][1], hwm(p))
+EOF
+
+ticks_of() { python3 "$W/procstat.py" ticks "$1"; }
+
+free_port() {
+    python3 -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+median() { sort -g | awk '{a[NR]=$1} END{if(NR==0){print "";exit} print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+
+size_label() {
+    if [ $(($1 % 1048576)) = 0 ]; then
+        echo "$(($1 / 1048576)) MiB"
+    elif [ $(($1 % 1024)) = 0 ]; then
+        echo "$(($1 / 1024)) KiB"
+    else
+        echo "$1 B"
+    fi
+}
+
+# --- servers --------------------------------------------------------------
+
+declare -A PORT ROOT LABEL
+TARGETS=()
+
+start_sink() {
+    PORT[sink]=$(free_port)
+    "$SINK" -L -u nobody -m 1000 "127.0.0.1:${PORT[sink]}" 1000 >"$W/smtp-sink.out" 2>&1 </dev/null &
+    SINK_PID=$!
+    ROOT[sink]=$SINK_PID
+    wait_for_socket "inet:127.0.0.1:${PORT[sink]}" 10
+}
+
+start_dovecot() {
+    PORT[dovecot]=$(free_port)
+    DIR=$W/dovecot MAILROOT=$W/dovecot-mail \
+        "$SRC/tests/lib/dovecot-lmtp.sh" start "${PORT[dovecot]}" "$FSYNC" >&2 || return 1
+    ROOT[dovecot]=$(cat "$W/dovecot/run/master.pid")
+}
+
+reset_dovecot() { rm -rf "${W:?}/dovecot-mail/"*; }
+
+# A restarted Dovecot, so that no lmtp process remembers earlier peaks.
+fresh_dovecot() {
+    DIR=$W/dovecot MAILROOT=$W/dovecot-mail "$SRC/tests/lib/dovecot-lmtp.sh" stop >/dev/null
+    reset_dovecot
+    start_dovecot
+}
+
+write_tab_config() {
+    PORT[tab]=$(free_port)
+    mkdir -p "$W/tab"
+    cat >"$W/tab/tabularium.conf" <<EOF
+# written by bench/bench.sh
+data_directory = $W/tab/data
+queue_directory = $W/tab/data/queue
+archive_store = maildir:$W/tab/data/Maildir
+archive_catalog = sqlite:$W/tab/data/catalog.db
+lmtp_listen = inet:127.0.0.1:${PORT[tab]}
+process_limit = $TAB_PROCS
+max_use = 100000
+message_size_limit = $((BIG_SIZE * 2))
+EOF
+}
+
+# A fresh, empty data directory and a freshly started daemon.
+reset_tab() {
+    stop_tabulariumd >/dev/null || say "bench.sh: tabulariumd needed SIGKILL to stop"
+    rm -rf "$W/tab/data"
+    mkdir -p "$W/tab/data/queue"
+    TAB_DAEMON_LOG=$W/tab/tabulariumd.log start_tabulariumd "$W/tab/tabularium.conf" || return 1
+    ROOT[tab]=$TAB_DAEMON_PID
+}
+
+fresh_tab() { reset_tab; }
+
+reset_sink() { :; }
+
+# --- measurement ----------------------------------------------------------
+
+declare -A RATE MBS CPU
+CASES=()
+
+# run_case TARGET CASE N SIZE REUSE(0|1): K runs, medians into RATE/MBS/CPU.
+run_case() {
+    local t=$1 c=$2 n=$3 size=$4 reuse=$5 i rates= cpus= t0 t1 c0 c1 rate cpu dflag=
+    [ "$reuse" = 1 ] && dflag=-d
+    for i in $(seq "$K"); do
+        if [ $SECONDS -ge "$MAX_SECONDS" ]; then
+            say "bench.sh: BENCH_MAX_SECONDS=$MAX_SECONDS reached, skipping the rest"
+            break
+        fi
+        "reset_$t" || { say "bench.sh: $t: reset failed"; break; }
+        sync
+        c0=$(ticks_of "${ROOT[$t]}") || break
+        t0=$(date +%s.%N)
+        if ! timeout "$RUN_TIMEOUT" "$SOURCE" -L $dflag -s "$SESSIONS" -m "$n" -l "$size" \
+            -f "$SENDER" -t "$RCPT" "127.0.0.1:${PORT[$t]}" >"$W/source.out" 2>&1; then
+            say "bench.sh: $t / $c run $i: smtp-source failed or timed out:"
+            tail -3 "$W/source.out" >&2
+            rates=
+            break
+        fi
+        t1=$(date +%s.%N)
+        c1=$(ticks_of "${ROOT[$t]}") || break
+        rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n/(b-a)}')
+        cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN{printf "%.3f", d/hz/n*1000}')
+        say "  $t / $c run $i: $rate msgs/s, $cpu CPU s/1000 msgs"
+        rates+="$rate "
+        cpus+="$cpu "
+    done
+    if [ -z "$rates" ] || [ "$(echo $rates | wc -w)" -lt "$K" ]; then
+        RATE[$t|$c]=failed
+        MBS[$t|$c]=-
+        CPU[$t|$c]=-
+        STATUS=1
+        return
+    fi
+    RATE[$t|$c]=$(printf '%s\n' $rates | median)
+    MBS[$t|$c]=$(awk -v r="${RATE[$t|$c]}" -v s="$size" 'BEGIN{printf "%.2f", r*s/1e6}')
+    CPU[$t|$c]=$(printf '%s\n' $cpus | median)
+}
+
+# rss_probe TARGET [COMM]: on a fresh server, VmHWM of its workers before and
+# after one BIG_SIZE message. Sets RSS_IDLE, RSS_PEAK, RSS_DELTA (kB).
+rss_probe() {
+    local t=$1 comm=${2:-} before after idle
+    "fresh_$t" || return 1
+    sleep 0.5
+    before=$(python3 "$W/procstat.py" hwm "${ROOT[$t]}" $comm)
+    [ -n "$before" ] || { say "bench.sh: $t: no worker processes found"; return 1; }
+    idle=$(echo "$before" | awk '$3>m{m=$3} END{print m+0}')
+    if ! timeout "$RUN_TIMEOUT" "$SOURCE" -L -s 1 -m 1 -l "$BIG_SIZE" -f "$SENDER" -t "$RCPT" \
+        "127.0.0.1:${PORT[$t]}" >"$W/source.out" 2>&1; then
+        say "bench.sh: $t: the $(size_label "$BIG_SIZE") message failed:"
+        tail -3 "$W/source.out" >&2
+        return 1
+    fi
+    after=$(python3 "$W/procstat.py" hwm "${ROOT[$t]}" $comm)
+    # A worker that did not exist before is compared with the idle peak.
+    RSS_IDLE=$idle
+    RSS_PEAK=$(echo "$after" | awk '$3>m{m=$3} END{print m+0}')
+    RSS_DELTA=$(awk -v idle="$idle" 'NR==FNR{b[$1]=$3; next}
+        {d=$3-(($1 in b)?b[$1]:idle); if(d>m)m=d} END{print m+0}' \
+        <(echo "$before") <(echo "$after"))
+}
+
+# --- main -----------------------------------------------------------------
+
+say "bench.sh: work directory $W"
+if [ "${BENCH_SKIP_SINK:-0}" != 1 ]; then
+    start_sink && TARGETS+=(sink) || { say "bench.sh: smtp-sink did not start"; STATUS=1; }
+fi
+LABEL[sink]="smtp-sink -L (ceiling)"
+if [ "${BENCH_SKIP_DOVECOT:-0}" != 1 ]; then
+    start_dovecot && TARGETS+=(dovecot) || { say "bench.sh: Dovecot did not start"; STATUS=1; }
+fi
+LABEL[dovecot]="Dovecot LMTP → Maildir (mail_fsync=$FSYNC)"
+TAB_NOTE=
+if [ "${BENCH_SKIP_TAB:-0}" = 1 ]; then
+    TAB_NOTE="tabulariumd skipped (BENCH_SKIP_TAB=1)"
+elif [ ! -x "$TABULARIUMD" ]; then
+    TAB_NOTE="tabulariumd skipped: no executable at $TABULARIUMD (build it, or set TABULARIUMD)"
+else
+    write_tab_config
+    if reset_tab; then
+        TARGETS+=(tab)
+    else
+        TAB_NOTE="tabulariumd skipped: it did not start (log below)"
+        STATUS=1
+    fi
+fi
+LABEL[tab]="tabulariumd maildir+sqlite"
+[ -z "$TAB_NOTE" ] || say "bench.sh: $TAB_NOTE"
+
+for spec in "$SMALL_N $SMALL_SIZE 0" "$SMALL_N $SMALL_SIZE 1" \
+    "$LARGE_N $LARGE_SIZE 0" "$LARGE_N $LARGE_SIZE 1"; do
+    set -- $spec
+    c="$1 × $(size_label "$2"), $([ "$3" = 1 ] && echo "reuse (-d)" || echo "new conn")"
+    CASES+=("$c")
+    for t in "${TARGETS[@]}"; do
+        say "bench.sh: $t / $c"
+        run_case "$t" "$c" "$1" "$2" "$3"
+    done
+done
+
+declare -A RSS
+if [ "${BENCH_SKIP_RSS:-0}" != 1 ]; then
+    for t in "${TARGETS[@]}"; do
+        case $t in
+        tab) comm= ;;
+        dovecot) comm=lmtp ;;
+        *) continue ;;
+        esac
+        say "bench.sh: $t: peak RSS with one $(size_label "$BIG_SIZE") message"
+        if rss_probe "$t" $comm; then
+            RSS[$t]=$(awk -v l="${LABEL[$t]}" -v i="$RSS_IDLE" -v p="$RSS_PEAK" -v d="$RSS_DELTA" \
+                'BEGIN{printf "| %s | %.1f | %.1f | %.1f |", l, i/1024, p/1024, d/1024}')
+        else
+            RSS[$t]="| ${LABEL[$t]} | failed | failed | failed |"
+            STATUS=1
+        fi
+    done
+fi
+
+ratio() { # ratio A B: A/B with two decimals, or n/a
+    awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0>0 && b+0>0) printf "%.2f", a/b; else print "n/a" }'
+}
+
+{
+    echo "# Tabularium LMTP benchmark"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); host: $(uname -srm), $(nproc) CPUs" \
+        "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
+    echo "- commit: $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown);" \
+        "tabulariumd: $([ -x "$TABULARIUMD" ] && echo "$TABULARIUMD" || echo absent)"
+    echo "- client: smtp-source -L, $SESSIONS sessions, 1 recipient, sizes are smtp-source -l;" \
+        "median of $K runs$([ $q = 1 ] && echo ", QUICK mode")"
+    echo "- CPU: server process tree (utime+stime+children), seconds per 1000 messages; MB/s = msgs/s × size / 10^6"
+    [ -z "$TAB_NOTE" ] || echo "- **$TAB_NOTE**"
+    echo
+    echo "| target | case | msgs/s | MB/s | CPU s / 1000 msgs |"
+    echo "|---|---|---:|---:|---:|"
+    for c in "${CASES[@]}"; do
+        for t in "${TARGETS[@]}"; do
+            echo "| ${LABEL[$t]} | $c | ${RATE[$t|$c]} | ${MBS[$t|$c]} | ${CPU[$t|$c]} |"
+        done
+    done
+    echo
+    echo "## Ratios (msgs/s)"
+    echo
+    if [[ " ${TARGETS[*]} " == *" tab "* ]]; then
+        echo "| case | tabulariumd / Dovecot | target | tabulariumd / smtp-sink |"
+        echo "|---|---:|---|---:|"
+        for c in "${CASES[@]}"; do
+            r=$(ratio "${RATE[tab|$c]:-}" "${RATE[dovecot|$c]:-}")
+            case $c in
+            *"$(size_label "$SMALL_SIZE"),"*) want=2.0 ;;
+            *) want=1.5 ;;
+            esac
+            verdict=$(awk -v r="$r" -v w="$want" 'BEGIN{ if (r=="n/a") print "≥ " w "×: n/a";
+                else if (r+0 >= w+0) print "≥ " w "×: met"; else print "≥ " w "×: **NOT met**" }')
+            echo "| $c | $r | $verdict | $(ratio "${RATE[tab|$c]:-}" "${RATE[sink|$c]:-}") |"
+        done
+    else
+        echo "No tabulariumd rows in this run. Dovecot / smtp-sink:"
+        echo
+        echo "| case | Dovecot / smtp-sink |"
+        echo "|---|---:|"
+        for c in "${CASES[@]}"; do
+            echo "| $c | $(ratio "${RATE[dovecot|$c]:-}" "${RATE[sink|$c]:-}") |"
+        done
+    fi
+    if [ ${#RSS[@]} -gt 0 ]; then
+        echo
+        echo "## Peak RSS (VmHWM, MiB) with one $(size_label "$BIG_SIZE") message"
+        echo
+        echo "| target | idle worker | worker after | increase (target < 4 MiB for tabulariumd) |"
+        echo "|---|---:|---:|---:|"
+        for t in tab dovecot; do
+            [ -z "${RSS[$t]:-}" ] || echo "${RSS[$t]}"
+        done
+    fi
+    if [[ "$TAB_NOTE" == *"log below"* ]]; then
+        echo
+        echo '```'
+        tail -20 "$W/tab/tabulariumd.log" 2>/dev/null
+        echo '```'
+    fi
+} >"$REPORT"
+
+cat "$REPORT"
+cp "$REPORT" "$OUT" && say "bench.sh: report written to $OUT"
+exit $STATUS

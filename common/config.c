@@ -1,0 +1,462 @@
+/*
+ * NAME
+ *	config 3
+ * SUMMARY
+ *	parameter table, tabularium.conf parsing, $name expansion, dumps
+ * DESCRIPTION
+ *	One table (config_params) gives each parameter its name, type,
+ *	default, range and help text; the struct field is found by offset.
+ *	Values are kept raw (as written, for -n) and expanded (for use):
+ *	"$name" / "${name}" refer to other parameters, as in Postfix main.cf.
+ *
+ *	File syntax: "name = value"; "#" starts a comment line; a line that
+ *	starts with white space continues the previous one; blank lines are
+ *	ignored. Later settings override earlier ones; -o overrides the file.
+ * DIAGNOSTICS
+ *	Errors name the file, line and parameter: "tabularium.conf, line 7:
+ *	unknown parameter \"proces_limit\"". Callers exit with status 2.
+ */
+#include "common/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/strlist.h"
+
+enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_TIME, CONFIG_SIZE, CONFIG_MODE };
+
+struct config_param {
+    const char *name;
+    enum config_type type;
+    const char *def; /* raw default; may refer to $other */
+    long long min, max;
+    size_t offset;
+    const char *help;
+};
+
+#define CFG(field) offsetof(struct tab_config, field)
+
+static const struct config_param config_params[] = {
+    {"data_directory", CONFIG_STR, "/var/lib/tabularium", 0, 0, CFG(data_directory),
+     "top directory of the archive's own data (relative: to the current directory at start)"},
+    {"queue_directory", CONFIG_STR, "$data_directory/spool", 0, 0, CFG(queue_directory),
+     "spool for messages being received; scratch space, cleaned at start"},
+    {"archive_store", CONFIG_STR, "maildir:$data_directory/Maildir", 0, 0, CFG(archive_store),
+     "where archive messages are stored: maildir:PATH"},
+    {"archive_catalog", CONFIG_STR, "sqlite:$data_directory/catalog.db", 0, 0,
+     CFG(archive_catalog), "where archived messages are indexed: sqlite:PATH"},
+    {"lmtp_listen", CONFIG_STR, "inet:127.0.0.1:2424", 0, 0, CFG(lmtp_listen),
+     "LMTP listener: inet:HOST:PORT or unix:PATH"},
+    {"lmtp_socket_mode", CONFIG_MODE, "0660", 0, 07777, CFG(lmtp_socket_mode),
+     "permissions of a unix:PATH listener (octal)"},
+    {"lmtp_socket_owner", CONFIG_STR, "", 0, 0, CFG(lmtp_socket_owner),
+     "owner of a unix:PATH listener (empty: the daemon's user)"},
+    {"lmtp_socket_group", CONFIG_STR, "", 0, 0, CFG(lmtp_socket_group),
+     "group of a unix:PATH listener, e.g. postfix (empty: the daemon's group)"},
+    {"process_limit", CONFIG_INT, "4", 1, 1000, CFG(process_limit),
+     "number of worker processes, each serving one LMTP session at a time"},
+    {"max_use", CONFIG_INT, "100", 1, INT_MAX, CFG(max_use),
+     "sessions a worker serves before it is replaced"},
+    {"myhostname", CONFIG_STR, "", 0, 0, CFG(myhostname),
+     "host name in the greeting and in archive Message-IDs (empty: the system's name)"},
+    {"lmtp_timeout", CONFIG_TIME, "300s", 1, 86400, CFG(lmtp_timeout),
+     "idle time allowed while waiting for the client (s, m, h suffixes)"},
+    {"lmtp_line_length_limit", CONFIG_INT, "2048", 512, 1048576, CFG(lmtp_line_length_limit),
+     "longest command line accepted, in bytes (message lines are unlimited)"},
+    {"lmtp_recipient_limit", CONFIG_INT, "1000", 1, 1000000, CFG(lmtp_recipient_limit),
+     "recipients accepted per transaction (more get 452 and are retried)"},
+    {"message_size_limit", CONFIG_SIZE, "0", 0, LLONG_MAX, CFG(message_size_limit),
+     "largest message accepted, in bytes (k, m, g suffixes); 0 = no limit"},
+    {"recipient_encoding_prefix", CONFIG_STR, "archive+", 0, 0, CFG(recipient_encoding_prefix),
+     "local-part prefix of archive recipients that encode the original recipient"},
+    {"syslog_name", CONFIG_STR, "tabularium", 0, 0, CFG(syslog_name),
+     "program name in syslog lines"},
+};
+
+#define CONFIG_NPARAMS (sizeof(config_params) / sizeof(config_params[0]))
+
+static const struct config_param *config_find(const char *name, size_t *index_r)
+{
+    for (size_t i = 0; i < CONFIG_NPARAMS; i++)
+        if (strcmp(config_params[i].name, name) == 0) {
+            if (index_r)
+                *index_r = i;
+            return &config_params[i];
+        }
+    return NULL;
+}
+
+static void *config_field(struct tab_config *cfg, const struct config_param *p)
+{
+    return (char *)cfg + p->offset;
+}
+
+void config_init(struct tab_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->raw = xcalloc(CONFIG_NPARAMS, sizeof(char *));
+    for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
+        cfg->raw[i] = xstrdup(config_params[i].def);
+        if (config_params[i].type == CONFIG_STR)
+            *(char **)config_field(cfg, &config_params[i]) = xstrdup("");
+    }
+}
+
+void config_free(struct tab_config *cfg)
+{
+    if (cfg->raw == NULL)
+        return;
+    for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
+        free(cfg->raw[i]);
+        if (config_params[i].type == CONFIG_STR)
+            free(*(char **)config_field(cfg, &config_params[i]));
+    }
+    free(cfg->raw);
+    free(cfg->source_file);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *config_file(const struct tab_config *cfg)
+{
+    return cfg->source_file;
+}
+
+/* Parse a number with an optional unit suffix; -1 on syntax errors. */
+static int config_parse_number(const struct config_param *p, const char *value, long long *v_r,
+                               const char **why_r)
+{
+    char *end;
+    long long mult = 1;
+
+    if (!isdigit((unsigned char)value[0])) {
+        *why_r = "not a number";
+        return -1;
+    }
+    errno = 0;
+    long long v = strtoll(value, &end, p->type == CONFIG_MODE ? 8 : 10);
+    if (errno != 0) {
+        *why_r = "number out of range";
+        return -1;
+    }
+    if (p->type == CONFIG_TIME && *end != '\0' && end[1] == '\0') {
+        switch (*end++) {
+        case 's': mult = 1; break;
+        case 'm': mult = 60; break;
+        case 'h': mult = 3600; break;
+        case 'd': mult = 86400; break;
+        case 'w': mult = 604800; break;
+        default: end--; break;
+        }
+    } else if (p->type == CONFIG_SIZE && *end != '\0' && end[1] == '\0') {
+        switch (tolower((unsigned char)*end++)) {
+        case 'k': mult = 1024; break;
+        case 'm': mult = 1024 * 1024; break;
+        case 'g': mult = 1024LL * 1024 * 1024; break;
+        default: end--; break;
+        }
+    }
+    if (*end != '\0') {
+        *why_r = p->type == CONFIG_TIME   ? "bad time value (use e.g. 300s, 5m, 1h)"
+                 : p->type == CONFIG_SIZE ? "bad size value (use e.g. 10240000, 10m, 1g)"
+                 : p->type == CONFIG_MODE ? "bad octal mode (use e.g. 0660)"
+                                          : "not a number";
+        return -1;
+    }
+    if (v > LLONG_MAX / mult) {
+        *why_r = "number out of range";
+        return -1;
+    }
+    v *= mult;
+    if (v < p->min || v > p->max) {
+        *why_r = "value out of range";
+        return -1;
+    }
+    *v_r = v;
+    return 0;
+}
+
+/* Syntax-check a raw value early (before expansion) when it has no $. */
+static int config_check_value(const struct config_param *p, const char *value, char **error_r,
+                              const char *where)
+{
+    const char *why = NULL;
+    long long v;
+
+    if (p->type == CONFIG_STR || strchr(value, '$') != NULL)
+        return 0;
+    if (config_parse_number(p, value, &v, &why) == 0)
+        return 0;
+    if (why && strcmp(why, "value out of range") == 0)
+        *error_r = xasprintf("%sbad value \"%s\" for parameter \"%s\": %s (%lld..%lld)", where,
+                             value, p->name, why, p->min, p->max);
+    else
+        *error_r =
+            xasprintf("%sbad value \"%s\" for parameter \"%s\": %s", where, value, p->name, why);
+    return -1;
+}
+
+static int config_set_raw(struct tab_config *cfg, const char *name, const char *value,
+                          char **error_r, const char *where)
+{
+    size_t i;
+    const struct config_param *p = config_find(name, &i);
+
+    if (p == NULL) {
+        *error_r = xasprintf("%sunknown parameter \"%s\"", where, name);
+        return -1;
+    }
+    if (config_check_value(p, value, error_r, where) < 0)
+        return -1;
+    free(cfg->raw[i]);
+    cfg->raw[i] = xstrdup(value);
+    return 0;
+}
+
+int config_set(struct tab_config *cfg, const char *name, const char *value, char **error_r)
+{
+    return config_set_raw(cfg, name, value, error_r, "-o: ");
+}
+
+static char *config_trim(char *s)
+{
+    char *e;
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* Apply one logical line (continuations already joined). */
+static int config_apply_line(struct tab_config *cfg, const char *path, int lineno, char *line,
+                             char **error_r)
+{
+    char where[600];
+    char *eq = strchr(line, '=');
+
+    snprintf(where, sizeof(where), "%s, line %d: ", path, lineno);
+    if (eq == NULL) {
+        *error_r = xasprintf("%smissing '=' in \"%.60s\"", where, config_trim(line));
+        return -1;
+    }
+    *eq = '\0';
+    char *name = config_trim(line);
+    char *value = config_trim(eq + 1);
+    if (*name == '\0') {
+        *error_r = xasprintf("%smissing parameter name before '='", where);
+        return -1;
+    }
+    return config_set_raw(cfg, name, value, error_r, where);
+}
+
+int config_load(struct tab_config *cfg, const char *path, char **error_r)
+{
+    FILE *fp;
+    char *line = NULL, *logical = NULL;
+    size_t cap = 0, loglen = 0;
+    int lineno = 0, logical_lineno = 0, rc = 0;
+
+    fp = fopen(path ? path : CONFIG_DEFAULT_FILE, "r");
+    if (fp == NULL) {
+        if (path == NULL && errno == ENOENT)
+            return 0;
+        *error_r = xasprintf("cannot open %s: %s", path ? path : CONFIG_DEFAULT_FILE,
+                             strerror(errno));
+        return -1;
+    }
+    if (path == NULL)
+        path = CONFIG_DEFAULT_FILE;
+    free(cfg->source_file);
+    cfg->source_file = xstrdup(path);
+    for (;;) {
+        ssize_t n = getline(&line, &cap, fp);
+        if (n >= 0)
+            lineno++;
+        if (n > 0 && line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (n > 0 && line[n - 1] == '\r')
+            line[--n] = '\0';
+        int blank_or_comment = n >= 0 && (line[strspn(line, " \t")] == '\0' ||
+                                          line[strspn(line, " \t")] == '#');
+        if (n >= 0 && blank_or_comment)
+            continue;
+        if (n >= 0 && (line[0] == ' ' || line[0] == '\t')) {
+            if (logical == NULL) {
+                *error_r = xasprintf("%s, line %d: continuation line without a parameter", path,
+                                     lineno);
+                rc = -1;
+                break;
+            }
+            logical = xrealloc(logical, loglen + (size_t)n + 2);
+            logical[loglen++] = ' ';
+            memcpy(logical + loglen, line, (size_t)n + 1);
+            loglen += (size_t)n;
+            continue;
+        }
+        if (logical != NULL) {
+            rc = config_apply_line(cfg, path, logical_lineno, logical, error_r);
+            free(logical);
+            logical = NULL;
+            if (rc < 0)
+                break;
+        }
+        if (n < 0)
+            break;
+        logical = xstrdup(line);
+        loglen = (size_t)n;
+        logical_lineno = lineno;
+    }
+    if (rc == 0 && ferror(fp)) {
+        *error_r = xasprintf("%s: read error: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(logical);
+    free(line);
+    fclose(fp);
+    return rc;
+}
+
+/* Expand $name and ${name} in raw; depth guards against $a -> $b -> $a. */
+static char *config_expand(const struct tab_config *cfg, const char *raw, int depth,
+                           char **error_r)
+{
+    size_t cap = strlen(raw) + 64, len = 0;
+    char *out = xmalloc(cap);
+
+    if (depth > 10) {
+        *error_r = xasprintf("parameter expansion too deep (a loop?) in \"%s\"", raw);
+        free(out);
+        return NULL;
+    }
+    for (const char *s = raw; *s;) {
+        const char *val = NULL;
+        char *exp = NULL;
+        if (*s == '$') {
+            char name[128];
+            size_t n = 0;
+            const char *t = s + 1;
+            int braced = *t == '{';
+            if (braced)
+                t++;
+            while ((isalnum((unsigned char)t[n]) || t[n] == '_') && n < sizeof(name) - 1)
+                n++;
+            memcpy(name, t, n);
+            name[n] = '\0';
+            if (n == 0 || (braced && t[n] != '}')) {
+                *error_r = xasprintf("bad parameter reference in \"%s\"", raw);
+                free(out);
+                return NULL;
+            }
+            size_t idx;
+            if (config_find(name, &idx) == NULL) {
+                *error_r = xasprintf("unknown parameter \"$%s\" in \"%s\"", name, raw);
+                free(out);
+                return NULL;
+            }
+            exp = config_expand(cfg, cfg->raw[idx], depth + 1, error_r);
+            if (exp == NULL) {
+                free(out);
+                return NULL;
+            }
+            val = exp;
+            s = t + n + (braced ? 1 : 0);
+        }
+        size_t add = val ? strlen(val) : 1;
+        if (len + add + 1 > cap) {
+            cap = (len + add + 1) * 2;
+            out = xrealloc(out, cap);
+        }
+        if (val) {
+            memcpy(out + len, val, add);
+        } else {
+            out[len] = *s++;
+        }
+        len += add;
+        free(exp);
+    }
+    out[len] = '\0';
+    return out;
+}
+
+int config_finish(struct tab_config *cfg, char **error_r)
+{
+    for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
+        const struct config_param *p = &config_params[i];
+        char *err = NULL;
+        char *v = config_expand(cfg, cfg->raw[i], 0, &err);
+        if (v == NULL) {
+            *error_r = xasprintf("parameter \"%s\": %s", p->name, err);
+            free(err);
+            return -1;
+        }
+        if (p->type == CONFIG_STR) {
+            char **field = config_field(cfg, p);
+            free(*field);
+            *field = v;
+            continue;
+        }
+        long long num;
+        const char *why = NULL;
+        if (config_parse_number(p, v, &num, &why) < 0) {
+            *error_r = xasprintf("bad value \"%s\" for parameter \"%s\": %s", v, p->name, why);
+            free(v);
+            return -1;
+        }
+        free(v);
+        if (p->type == CONFIG_SIZE)
+            *(long long *)config_field(cfg, p) = num;
+        else
+            *(int *)config_field(cfg, p) = (int)num;
+    }
+    if (cfg->myhostname[0] == '\0') {
+        char host[256];
+        if (gethostname(host, sizeof(host) - 1) < 0)
+            snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        free(cfg->myhostname);
+        cfg->myhostname = xstrdup(host);
+    }
+    for (const char *h = cfg->myhostname; *h; h++)
+        if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-') {
+            *error_r = xasprintf("bad value \"%s\" for parameter \"myhostname\": "
+                                 "letters, digits, '.' and '-' only",
+                                 cfg->myhostname);
+            return -1;
+        }
+    if (strncmp(cfg->lmtp_listen, "inet:", 5) != 0 && strncmp(cfg->lmtp_listen, "unix:", 5) != 0) {
+        *error_r = xasprintf("bad value \"%s\" for parameter \"lmtp_listen\": "
+                             "use inet:HOST:PORT or unix:PATH",
+                             cfg->lmtp_listen);
+        return -1;
+    }
+    if (strchr(cfg->archive_store, ':') == NULL || strchr(cfg->archive_catalog, ':') == NULL) {
+        *error_r = xasprintf("archive_store and archive_catalog take type:spec "
+                             "(e.g. maildir:/var/lib/tabularium/Maildir)");
+        return -1;
+    }
+    return 0;
+}
+
+void config_print(const struct tab_config *cfg, FILE *out, int non_default_only, int defaults)
+{
+    for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
+        const char *v = defaults ? config_params[i].def : cfg->raw[i];
+        if (non_default_only && strcmp(cfg->raw[i], config_params[i].def) == 0)
+            continue;
+        fprintf(out, "%s =%s%s\n", config_params[i].name, *v ? " " : "", v);
+    }
+}
+
+void config_print_reference(FILE *out)
+{
+    for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
+        const struct config_param *p = &config_params[i];
+        fprintf(out, "# %s\n#%s =%s%s\n\n", p->help, p->name, *p->def ? " " : "", p->def);
+    }
+}

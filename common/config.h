@@ -1,0 +1,70 @@
+/*
+ * NAME
+ *	config 3h
+ * SUMMARY
+ *	tabularium.conf: the parameter table, parsing, $name expansion, dumps
+ * DESCRIPTION
+ *	Parameters are main.cf-style "name = value" lines, "#" comments,
+ *	continuation lines that start with white space. "$name" and "${name}"
+ *	in a value expand to another parameter's value. Every parameter has
+ *	one entry in config.c's table (name, type, default, range, one line of
+ *	help); config/tabularium.conf lists the same, and a test checks that.
+ *
+ *	No global configuration: everything that needs a setting receives a
+ *	const struct tab_config *.
+ * DIAGNOSTICS
+ *	config_load() and config_set() return -1 and a message naming the
+ *	file, the line and the parameter for unknown names and bad values.
+ */
+#ifndef TAB_CONFIG_H
+#define TAB_CONFIG_H
+
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_FILE "/etc/tabularium/tabularium.conf"
+
+struct tab_config {
+    /* where things live */
+    char *data_directory;
+    char *queue_directory;
+    char *archive_store;   /* type:spec, e.g. maildir:/var/lib/tabularium/Maildir */
+    char *archive_catalog; /* type:spec, e.g. sqlite:/var/lib/tabularium/catalog.db */
+    /* listener and processes */
+    char *lmtp_listen; /* inet:HOST:PORT | unix:PATH */
+    int lmtp_socket_mode;
+    char *lmtp_socket_owner; /* "" = the daemon's user */
+    char *lmtp_socket_group; /* "" = the daemon's group */
+    int process_limit;
+    int max_use;
+    /* protocol */
+    char *myhostname;
+    int lmtp_timeout;           /* seconds */
+    int lmtp_line_length_limit; /* bytes, command lines */
+    int lmtp_recipient_limit;
+    long long message_size_limit; /* bytes, 0 = no limit */
+    char *recipient_encoding_prefix;
+    /* logging */
+    char *syslog_name;
+
+    /* private to config.c: the file read and the raw (unexpanded) values */
+    char *source_file;
+    char **raw;
+};
+
+/* Defaults only. Call config_free() when done. */
+void config_init(struct tab_config *cfg);
+/* Read path (NULL: CONFIG_DEFAULT_FILE, silently absent). 0 ok, -1 error. */
+int config_load(struct tab_config *cfg, const char *path, char **error_r);
+/* name=value from the command line (-o), same checks as a file line. */
+int config_set(struct tab_config *cfg, const char *name, const char *value, char **error_r);
+/* Expand $names and check cross-parameter constraints; after loading. */
+int config_finish(struct tab_config *cfg, char **error_r);
+/* "name = value" lines: all (-d: defaults) or only non-default ones (-n). */
+void config_print(const struct tab_config *cfg, FILE *out, int non_default_only, int defaults);
+/* Print the table as an annotated reference (what config/tabularium.conf holds). */
+void config_print_reference(FILE *out);
+void config_free(struct tab_config *cfg);
+/* The file name config_load() read, or NULL. */
+const char *config_file(const struct tab_config *cfg);
+
+#endif

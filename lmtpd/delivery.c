@@ -1,0 +1,186 @@
+/*
+ * NAME
+ *	delivery 3
+ * SUMMARY
+ *	archive delivery of one LMTP transaction; reply code policy
+ * DESCRIPTION
+ *	Steps, in order: envelope decoding (archive+user=domain@... gives the
+ *	original recipient; anything else makes the envelope incomplete),
+ *	catalog look-up of recipients already archived for (queue id,
+ *	SHA-256) — Postfix retries a message with the same queue id —, index
+ *	fields (GMime, header only), the wrapped copy in a second spool file,
+ *	store_put, catalog_add. Only then 250.
+ *
+ *	A later transaction of a message already in the catalog stores a
+ *	further wrapped copy that lists only the recipients not yet archived,
+ *	and the catalog joins it to the same message. Recipients already
+ *	archived get 250 at once.
+ *
+ *	This file is the only place that turns outcomes into reply codes:
+ *	OK -> 250 2.0.0; RETRY or PERM from any step -> 451 4.3.0 (a PERM
+ *	from a driver is our trouble, not the client's); the operator's size
+ *	limit -> 552 5.3.4.
+ * DIAGNOSTICS
+ *	One log line per transaction, archive id first:
+ *	"ID: queue_id=Q, from=<s>, nrcpt=N, size=S, sha256=H, store=maildir,
+ *	location=L, status=stored" (or status=duplicate, status=deferred (why)).
+ */
+#include "lmtpd/delivery.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/strlist.h"
+#include "lmtpd/envelope.h"
+#include "lmtpd/index_fields.h"
+#include "lmtpd/wrap.h"
+
+const char *delivery_spool_failure_reply(enum spool_status st)
+{
+    switch (st) {
+    case SPOOL_TOOBIG:
+        return "552 5.3.4 Message size exceeds fixed limit";
+    case SPOOL_IO_ERROR:
+        return "451 4.3.0 Temporary failure: cannot spool message";
+    default:
+        return "451 4.3.0 Temporary failure";
+    }
+}
+
+static void delivery_reply_all(struct delivery_txn *txn, char **replies, const char *fmt,
+                               const char *arg)
+{
+    for (size_t i = 0; i < txn->n_rcpts; i++)
+        if (replies[i] == NULL)
+            replies[i] = xasprintf(fmt, txn->rcpts[i].addr, arg);
+}
+
+/* Fill the record's envelope part; returns how many recipients are new. */
+static size_t delivery_envelope(struct delivery_ctx *ctx, struct delivery_txn *txn,
+                                struct archive_record *rec, const struct strlist *known,
+                                char **replies)
+{
+    size_t fresh = 0;
+
+    memcpy(rec->archive_id, txn->archive_id, sizeof(rec->archive_id));
+    rec->queue_id = xstrdup(txn->queue_id);
+    rec->envelope_from = xstrdup(txn->sender);
+    rec->envelope_status = ENVELOPE_COMPLETE;
+    rec->mail_params = xstrdup(txn->mail_params);
+    rec->xforward = xstrdup(txn->xforward);
+    rec->arrival = txn->arrival;
+    rec->size = txn->info.size;
+    memcpy(rec->sha256, txn->sha256, sizeof(rec->sha256));
+    for (size_t i = 0; i < txn->n_rcpts; i++) {
+        struct delivery_rcpt *r = &txn->rcpts[i];
+        char *decoded = envelope_decode_recipient(r->addr, ctx->cfg->recipient_encoding_prefix);
+        const char *address = decoded ? decoded : r->addr;
+        if (decoded == NULL)
+            rec->envelope_status = ENVELOPE_INCOMPLETE;
+        if (strlist_has_nocase(known, address)) {
+            replies[i] = xasprintf("250 2.0.0 <%s> already archived", r->addr);
+        } else {
+            int dup = 0;
+            for (size_t j = 0; j < rec->n_rcpts; j++)
+                dup |= strcasecmp(rec->rcpts[j].address, address) == 0;
+            if (!dup)
+                record_add_rcpt(rec, address, r->addr, r->orcpt, r->notify);
+            fresh++;
+        }
+        free(decoded);
+    }
+    return fresh;
+}
+
+void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **replies)
+{
+    struct archive_record rec;
+    struct strlist known = STRLIST_INIT;
+    const char *error = NULL;
+    const char *step = NULL;
+    char *wrap_path = NULL;
+    char *location = NULL;
+    int wrap_fd = -1;
+    enum tab_result r;
+
+    memset(&rec, 0, sizeof(rec));
+    for (size_t i = 0; i < txn->n_rcpts; i++)
+        replies[i] = NULL;
+
+    if (txn->queue_id[0] != '\0') {
+        r = ctx->catalog->known_recipients(ctx->catalog, txn->queue_id, txn->sha256, &known,
+                                           &error);
+        if (r != TAB_OK) {
+            step = "catalog lookup";
+            goto fail;
+        }
+    }
+    if (delivery_envelope(ctx, txn, &rec, &known, replies) == 0) {
+        log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, status=duplicate "
+                 "(all recipients already archived)",
+                 txn->archive_id, txn->queue_id, txn->sender, txn->n_rcpts,
+                 (unsigned long long)txn->info.size, txn->sha256);
+        goto out;
+    }
+    if (index_fields_extract(txn->orig_fd, &rec, &error) < 0) {
+        step = "header parsing";
+        goto fail;
+    }
+    wrap_fd = spool_create(ctx->cfg->queue_directory, txn->archive_id, "wrap", &wrap_path, &error);
+    if (wrap_fd < 0) {
+        step = "spool";
+        goto fail;
+    }
+    if (wrap_write(&rec, &txn->info, txn->orig_fd, wrap_fd, ctx->cfg->myhostname, &error) < 0) {
+        step = "wrap";
+        goto fail;
+    }
+    if (lseek(wrap_fd, 0, SEEK_SET) < 0) {
+        error = strerror(errno);
+        step = "wrap";
+        goto fail;
+    }
+    r = ctx->store->put(ctx->store, &rec, wrap_fd, wrap_path, &location, &error);
+    if (r != TAB_OK) {
+        step = "store";
+        goto fail;
+    }
+    rec.store = xstrdup(ctx->store->name);
+    rec.location = location;
+    location = NULL;
+    r = ctx->catalog->add(ctx->catalog, &rec, &error);
+    if (r != TAB_OK) {
+        /* The stored copy stays: an orphan is harmless, a lost message is not.
+         * Postfix retries and the retry stores and catalogs again. */
+        step = "catalog";
+        goto fail;
+    }
+    delivery_reply_all(txn, replies, "250 2.0.0 <%s> archived as %s", txn->archive_id);
+    log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, store=%s, "
+             "location=%s, envelope=%s, status=stored",
+             txn->archive_id, txn->queue_id, txn->sender, rec.n_rcpts,
+             (unsigned long long)rec.size, rec.sha256, rec.store, rec.location,
+             rec.envelope_status);
+    goto out;
+
+fail:
+    log_error("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, status=deferred (%s failed: %s)",
+              txn->archive_id, txn->queue_id, txn->sender, txn->n_rcpts,
+              (unsigned long long)txn->info.size, step, error ? error : "unknown error");
+    delivery_reply_all(txn, replies, "451 4.3.0 <%s> Temporary failure: %s, try again later",
+                       step);
+out:
+    if (wrap_fd >= 0)
+        close(wrap_fd);
+    if (wrap_path != NULL) {
+        unlink(wrap_path);
+        free(wrap_path);
+    }
+    free(location);
+    strlist_free(&known);
+    record_free(&rec);
+}

@@ -1,0 +1,195 @@
+/*
+ * NAME
+ *	lmtp_io 3
+ * SUMMARY
+ *	buffered, timed LMTP stream I/O
+ * DESCRIPTION
+ *	Owns the input buffer (fixed size, grows only up to the line limit)
+ *	and the reply buffer. Never holds more than one command line or one
+ *	buffer of message data in memory.
+ * DIAGNOSTICS
+ *	Read errors and timeouts are statuses; write errors mark the stream
+ *	broken (the session then ends without further replies).
+ */
+#include "lmtpd/lmtp_io.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/safe_file.h"
+#include "common/strlist.h"
+
+#define LMTP_IO_BUFSIZE 65536
+
+struct lmtp_io {
+    int in_fd, out_fd;
+    int timeout;
+    volatile sig_atomic_t *stop_flag;
+    char *in;
+    size_t in_cap, in_start, in_end;
+    int discarding; /* inside an over-long line, dropping bytes up to LF */
+    char *out;
+    size_t out_len, out_cap;
+    int broken;
+};
+
+struct lmtp_io *lmtp_io_new(int in_fd, int out_fd, int timeout, volatile sig_atomic_t *stop_flag)
+{
+    struct lmtp_io *io = xcalloc(1, sizeof(*io));
+    io->in_fd = in_fd;
+    io->out_fd = out_fd;
+    io->timeout = timeout;
+    io->stop_flag = stop_flag;
+    io->in_cap = LMTP_IO_BUFSIZE;
+    io->in = xmalloc(io->in_cap + 1);
+    io->out_cap = 4096;
+    io->out = xmalloc(io->out_cap);
+    return io;
+}
+
+void lmtp_io_free(struct lmtp_io **_io)
+{
+    struct lmtp_io *io = *_io;
+    if (io == NULL)
+        return;
+    free(io->in);
+    free(io->out);
+    free(io);
+    *_io = NULL;
+}
+
+int lmtp_io_flush(struct lmtp_io *io)
+{
+    if (io->out_len == 0 || io->broken)
+        return io->broken ? -1 : 0;
+    if (safe_write_all(io->out_fd, io->out, io->out_len) < 0)
+        io->broken = 1;
+    io->out_len = 0;
+    return io->broken ? -1 : 0;
+}
+
+int lmtp_io_broken(const struct lmtp_io *io)
+{
+    return io->broken;
+}
+
+void lmtp_io_reply(struct lmtp_io *io, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof(line) - 3)
+        n = sizeof(line) - 3;
+    line[n++] = '\r';
+    line[n++] = '\n';
+    if (io->out_len + (size_t)n > io->out_cap) {
+        io->out_cap = (io->out_len + (size_t)n) * 2;
+        io->out = xrealloc(io->out, io->out_cap);
+    }
+    memcpy(io->out + io->out_len, line, (size_t)n);
+    io->out_len += (size_t)n;
+}
+
+/* Read more input; replies are flushed first because the client may be
+ * waiting for them before it sends more (end of a pipelined batch). */
+static enum lmtp_io_status lmtp_io_fill(struct lmtp_io *io, int allow_stop)
+{
+    if (lmtp_io_flush(io) < 0)
+        return LMTP_IO_ERROR;
+    if (io->in_start > 0) {
+        memmove(io->in, io->in + io->in_start, io->in_end - io->in_start);
+        io->in_end -= io->in_start;
+        io->in_start = 0;
+    }
+    if (io->in_end == io->in_cap)
+        return LMTP_IO_ERROR; /* caller's limit exceeds the buffer: programmer error */
+    for (;;) {
+        struct pollfd pfd = {.fd = io->in_fd, .events = POLLIN};
+        if (allow_stop && io->stop_flag && *io->stop_flag)
+            return LMTP_IO_STOP;
+        int rc = poll(&pfd, 1, io->timeout * 1000);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            return LMTP_IO_ERROR;
+        if (rc == 0)
+            return LMTP_IO_TIMEOUT;
+        ssize_t n = read(io->in_fd, io->in + io->in_end, io->in_cap - io->in_end);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n < 0)
+            return errno == ECONNRESET ? LMTP_IO_EOF : LMTP_IO_ERROR;
+        if (n == 0)
+            return LMTP_IO_EOF;
+        io->in_end += (size_t)n;
+        return LMTP_IO_OK;
+    }
+}
+
+enum lmtp_io_status lmtp_io_read_line(struct lmtp_io *io, size_t limit, int allow_stop,
+                                      char **line_r, size_t *len_r)
+{
+    size_t scanned = 0;
+
+    if (limit > io->in_cap - 2)
+        limit = io->in_cap - 2;
+    for (;;) {
+        char *start = io->in + io->in_start;
+        size_t avail = io->in_end - io->in_start;
+        char *lf = memchr(start + scanned, '\n', avail - scanned);
+        if (lf != NULL) {
+            size_t len = (size_t)(lf - start);
+            io->in_start += len + 1;
+            if (io->discarding) {
+                io->discarding = 0;
+                return LMTP_IO_TOOLONG;
+            }
+            if (len > 0 && start[len - 1] == '\r')
+                len--;
+            if (len > limit)
+                return LMTP_IO_TOOLONG;
+            start[len] = '\0';
+            *line_r = start;
+            *len_r = len;
+            return LMTP_IO_OK;
+        }
+        if (avail > limit + 1) {
+            /* Over-long: drop what we have and keep dropping up to LF. */
+            io->discarding = 1;
+            io->in_start = io->in_end = 0;
+            avail = 0;
+        }
+        scanned = avail;
+        enum lmtp_io_status st = lmtp_io_fill(io, allow_stop);
+        if (st != LMTP_IO_OK)
+            return st;
+    }
+}
+
+enum lmtp_io_status lmtp_io_peek(struct lmtp_io *io, const char **data_r, size_t *len_r)
+{
+    if (io->in_end == io->in_start) {
+        io->in_start = io->in_end = 0;
+        enum lmtp_io_status st = lmtp_io_fill(io, 0);
+        if (st != LMTP_IO_OK)
+            return st;
+    }
+    *data_r = io->in + io->in_start;
+    *len_r = io->in_end - io->in_start;
+    return LMTP_IO_OK;
+}
+
+void lmtp_io_consume(struct lmtp_io *io, size_t n)
+{
+    io->in_start += n;
+}

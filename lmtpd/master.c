@@ -1,0 +1,506 @@
+/*
+ * NAME
+ *	master 3
+ * SUMMARY
+ *	tabulariumd process management: listener, workers, signals
+ * DESCRIPTION
+ *	The master binds lmtp_listen, prepares the spool, checks that the
+ *	store and catalog open (creating the catalog schema once, before any
+ *	worker races for it), and keeps process_limit workers running. Each
+ *	worker accepts connections on the shared socket and serves one LMTP
+ *	session at a time, keeping its store and catalog handles across
+ *	sessions, and exits after max_use sessions.
+ *
+ *	Signals: SIGTERM stops: workers finish the transaction they are in
+ *	(a stop only interrupts the wait for the next command), then the
+ *	master removes a unix socket and exits. SIGHUP reloads the
+ *	configuration: on success workers are replaced (each finishes its
+ *	current session first), the listener is rebound if lmtp_listen
+ *	changed; on error the old configuration stays in force. A worker that
+ *	dies is replaced; its spool leftovers are removed.
+ * DIAGNOSTICS
+ *	Startup problems that make the configuration unusable (bad listener,
+ *	unknown driver type) exit with status 2 and a message. A store or
+ *	catalog that cannot be opened is logged and the daemon keeps running:
+ *	workers then answer 451 so Postfix keeps the mail queued.
+ */
+#include "lmtpd/master.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/catalog.h"
+#include "backends/store.h"
+#include "common/log.h"
+#include "common/safe_file.h"
+#include "lmtpd/index_fields.h"
+#include "lmtpd/lmtp_session.h"
+#include "lmtpd/spool.h"
+
+static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld;
+static volatile sig_atomic_t worker_stop;
+
+struct master_worker {
+    pid_t pid;
+    time_t started;
+};
+
+int master_load_config(const struct master_options *opts, struct tab_config *cfg, char **error_r)
+{
+    config_init(cfg);
+    if (config_load(cfg, opts->config_path, error_r) < 0)
+        goto fail;
+    for (size_t i = 0; i < opts->overrides.n; i++) {
+        const char *o = opts->overrides.v[i];
+        const char *eq = strchr(o, '=');
+        if (eq == NULL) {
+            *error_r = xasprintf("-o %s: use -o name=value", o);
+            goto fail;
+        }
+        char *name = xstrndup(o, (size_t)(eq - o));
+        int rc = config_set(cfg, name, eq + 1, error_r);
+        free(name);
+        if (rc < 0)
+            goto fail;
+    }
+    if (config_finish(cfg, error_r) < 0)
+        goto fail;
+    return 0;
+fail:
+    config_free(cfg);
+    return -1;
+}
+
+static void master_signal(int sig)
+{
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        master_got_term = 1;
+        break;
+    case SIGHUP:
+        master_got_hup = 1;
+        break;
+    case SIGCHLD:
+        master_got_chld = 1;
+        break;
+    }
+}
+
+static void worker_signal(int sig)
+{
+    (void)sig;
+    worker_stop = 1;
+}
+
+static void master_set_handler(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a stop must interrupt accept() and poll() */
+    sigaction(sig, &sa, NULL);
+}
+
+/* Bind the listener. -1 with a message on error. */
+static int master_listen(const struct tab_config *cfg, char **error_r)
+{
+    const char *spec = cfg->lmtp_listen;
+    int fd = -1;
+
+    if (strncmp(spec, "unix:", 5) == 0) {
+        const char *path = spec + 5;
+        struct sockaddr_un sun;
+        struct stat st;
+        if (strlen(path) >= sizeof(sun.sun_path) || *path == '\0') {
+            *error_r = xasprintf("lmtp_listen: bad unix socket path \"%s\"", path);
+            return -1;
+        }
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        strcpy(sun.sun_path, path);
+        if (lstat(path, &st) == 0) {
+            if (!S_ISSOCK(st.st_mode)) {
+                *error_r = xasprintf("lmtp_listen: %s exists and is not a socket", path);
+                return -1;
+            }
+            unlink(path);
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+            *error_r = xasprintf("lmtp_listen: cannot bind %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        if (chmod(path, (mode_t)cfg->lmtp_socket_mode) < 0) {
+            *error_r = xasprintf("lmtp_listen: chmod %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        uid_t uid = (uid_t)-1;
+        gid_t gid = (gid_t)-1;
+        if (cfg->lmtp_socket_owner[0]) {
+            struct passwd *pw = getpwnam(cfg->lmtp_socket_owner);
+            if (pw == NULL) {
+                *error_r = xasprintf("lmtp_socket_owner: unknown user \"%s\"",
+                                     cfg->lmtp_socket_owner);
+                goto fail;
+            }
+            uid = pw->pw_uid;
+        }
+        if (cfg->lmtp_socket_group[0]) {
+            struct group *gr = getgrnam(cfg->lmtp_socket_group);
+            if (gr == NULL) {
+                *error_r = xasprintf("lmtp_socket_group: unknown group \"%s\"",
+                                     cfg->lmtp_socket_group);
+                goto fail;
+            }
+            gid = gr->gr_gid;
+        }
+        if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
+            *error_r = xasprintf("lmtp_listen: chown %s: %s", path, strerror(errno));
+            goto fail;
+        }
+    } else {
+        /* inet:HOST:PORT, HOST may be [v6addr] */
+        char *hostport = xstrdup(spec + 5);
+        char *colon = strrchr(hostport, ':');
+        struct addrinfo hints, *ai = NULL;
+        int on = 1, gai;
+        if (colon == NULL || colon[1] == '\0') {
+            *error_r = xasprintf("lmtp_listen: use inet:HOST:PORT (got \"%s\")", spec);
+            free(hostport);
+            return -1;
+        }
+        *colon = '\0';
+        char *host = hostport;
+        if (*host == '[' && host[strlen(host) - 1] == ']') {
+            host[strlen(host) - 1] = '\0';
+            host++;
+        }
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+        gai = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &ai);
+        if (gai != 0) {
+            *error_r = xasprintf("lmtp_listen: %s: %s", spec, gai_strerror(gai));
+            free(hostport);
+            return -1;
+        }
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            *error_r = xasprintf("lmtp_listen: cannot bind %s: %s", spec, strerror(errno));
+            freeaddrinfo(ai);
+            free(hostport);
+            goto fail;
+        }
+        freeaddrinfo(ai);
+        free(hostport);
+    }
+    if (listen(fd, 128) < 0) {
+        *error_r = xasprintf("lmtp_listen: listen %s: %s", spec, strerror(errno));
+        goto fail;
+    }
+    return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static void master_unlink_listener(const struct tab_config *cfg)
+{
+    if (strncmp(cfg->lmtp_listen, "unix:", 5) == 0)
+        unlink(cfg->lmtp_listen + 5);
+}
+
+/* Spool directory, and a first open of store and catalog: creates the
+ * Maildir and the catalog schema once, and reports problems at start. */
+static int master_prepare(const struct tab_config *cfg, int check_drivers, char **error_r)
+{
+    const char *err = NULL;
+
+    if (safe_mkdir_p(cfg->queue_directory, 0700) < 0) {
+        *error_r = xasprintf("queue_directory %s: %s", cfg->queue_directory, strerror(errno));
+        return -1;
+    }
+    if (!check_drivers)
+        return 0;
+    struct store *st = store_open(cfg->archive_store, cfg, &err);
+    if (st == NULL)
+        log_error("archive_store = %s: %s; deliveries will be deferred (451)", cfg->archive_store,
+                  err);
+    store_close(&st);
+    struct catalog *cat = catalog_open(cfg->archive_catalog, cfg, &err);
+    if (cat == NULL)
+        log_error("archive_catalog = %s: %s; deliveries will be deferred (451)",
+                  cfg->archive_catalog, err);
+    catalog_close(&cat);
+    return 0;
+}
+
+static void master_client_name(int fd, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family == AF_UNIX) {
+        snprintf(buf, size, "local");
+        return;
+    }
+    if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(buf, size, "unknown");
+        return;
+    }
+    snprintf(buf, size, "%s:%s", host, port);
+}
+
+static void worker_open(const struct tab_config *cfg, struct delivery_ctx *ctx)
+{
+    index_fields_init();
+    ctx->cfg = cfg;
+    ctx->store = store_open_or_failing(cfg->archive_store, cfg);
+    ctx->catalog = catalog_open_or_failing(cfg->archive_catalog, cfg);
+}
+
+static void worker_close(struct delivery_ctx *ctx)
+{
+    store_close(&ctx->store);
+    catalog_close(&ctx->catalog);
+    index_fields_deinit();
+}
+
+static void worker_main(int listen_fd, const struct tab_config *cfg)
+{
+    struct delivery_ctx ctx;
+    sigset_t none;
+    int uses = 0;
+
+    master_set_handler(SIGTERM, worker_signal);
+    master_set_handler(SIGHUP, worker_signal);
+    signal(SIGINT, SIG_IGN); /* ^C in the foreground reaches the master, which stops us */
+    signal(SIGCHLD, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    worker_open(cfg, &ctx);
+    while (uses < cfg->max_use && !worker_stop) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EINTR && errno != ECONNABORTED) {
+                log_error("accept: %s", strerror(errno));
+                sleep(1);
+            }
+            continue;
+        }
+        char client[NI_MAXHOST + NI_MAXSERV + 2];
+        master_client_name(fd, client, sizeof(client));
+        lmtp_session_run(fd, fd, client, &ctx, &worker_stop);
+        close(fd);
+        uses++;
+    }
+    worker_close(&ctx);
+    _exit(0);
+}
+
+int master_run_stdio(const struct tab_config *cfg)
+{
+    struct delivery_ctx ctx;
+    char *error = NULL;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (master_prepare(cfg, 0, &error) < 0) {
+        log_error("%s", error);
+        free(error);
+        return 1;
+    }
+    worker_open(cfg, &ctx);
+    int rc = lmtp_session_run(STDIN_FILENO, STDOUT_FILENO, "stdin", &ctx, NULL);
+    worker_close(&ctx);
+    return rc == 0 ? 0 : 1;
+}
+
+static pid_t master_spawn(int listen_fd, const struct tab_config *cfg)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0)
+        worker_main(listen_fd, cfg);
+    return pid;
+}
+
+static void master_signal_workers(struct master_worker *w, int n, int sig)
+{
+    for (int i = 0; i < n; i++)
+        if (w[i].pid > 0)
+            kill(w[i].pid, sig);
+}
+
+/* Reap finished workers; returns how many died abnormally soon after start. */
+static int master_reap(struct master_worker *w, int n, const struct tab_config *cfg)
+{
+    int status, quick_deaths = 0;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < n; i++) {
+            if (w[i].pid != pid)
+                continue;
+            int bad = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+            if (bad) {
+                if (WIFSIGNALED(status))
+                    log_warn("worker %ld killed by signal %d", (long)pid, WTERMSIG(status));
+                else
+                    log_warn("worker %ld exited with status %d", (long)pid, WEXITSTATUS(status));
+                if (time(NULL) - w[i].started < 1)
+                    quick_deaths++;
+            }
+            spool_cleanup(cfg->queue_directory, (long)pid);
+            w[i].pid = 0;
+        }
+    }
+    return quick_deaths;
+}
+
+static int master_count(const struct master_worker *w, int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += w[i].pid > 0;
+    return c;
+}
+
+int master_run(const struct master_options *opts, struct tab_config *cfg)
+{
+    struct master_worker *workers;
+    int nslots, listen_fd;
+    char *error = NULL;
+    sigset_t block, old;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (master_prepare(cfg, 1, &error) < 0 || (listen_fd = master_listen(cfg, &error)) < 0) {
+        log_error("%s", error);
+        fprintf(stderr, "tabulariumd: fatal: %s\n", error);
+        free(error);
+        return 2;
+    }
+    /* Detach only now, so that startup errors still reach the terminal. */
+    if (!opts->foreground && daemon(1, 0) < 0) {
+        log_error("cannot detach: %s", strerror(errno));
+        return 1;
+    }
+    spool_cleanup(cfg->queue_directory, 0);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    master_set_handler(SIGTERM, master_signal);
+    master_set_handler(SIGINT, master_signal);
+    master_set_handler(SIGHUP, master_signal);
+    master_set_handler(SIGCHLD, master_signal);
+
+    nslots = 1000 * 2;
+    workers = xcalloc((size_t)nslots, sizeof(*workers));
+    log_info("daemon started -- version %s, configuration %s, listening on %s, %d workers",
+             TAB_VERSION, config_file(cfg) ? config_file(cfg) : "(built-in defaults)",
+             cfg->lmtp_listen, cfg->process_limit);
+    for (;;) {
+        int quick = master_reap(workers, nslots, cfg);
+        if (master_got_term)
+            break;
+        if (master_got_hup) {
+            struct tab_config fresh;
+            master_got_hup = 0;
+            if (master_load_config(opts, &fresh, &error) < 0 ||
+                master_prepare(&fresh, 1, &error) < 0) {
+                log_error("reload failed, keeping the running configuration: %s", error);
+                free(error);
+                error = NULL;
+            } else {
+                if (strcmp(fresh.lmtp_listen, cfg->lmtp_listen) != 0 ||
+                    fresh.lmtp_socket_mode != cfg->lmtp_socket_mode ||
+                    strcmp(fresh.lmtp_socket_owner, cfg->lmtp_socket_owner) != 0 ||
+                    strcmp(fresh.lmtp_socket_group, cfg->lmtp_socket_group) != 0) {
+                    int fd = master_listen(&fresh, &error);
+                    if (fd < 0) {
+                        log_error("reload failed, keeping the running configuration: %s", error);
+                        free(error);
+                        error = NULL;
+                        config_free(&fresh);
+                        goto respawn;
+                    }
+                    close(listen_fd);
+                    if (strcmp(fresh.lmtp_listen, cfg->lmtp_listen) != 0)
+                        master_unlink_listener(cfg);
+                    listen_fd = fd;
+                }
+                config_free(cfg);
+                *cfg = fresh;
+                master_signal_workers(workers, nslots, SIGHUP);
+                log_info("reload -- configuration %s, listening on %s, %d workers",
+                         config_file(cfg) ? config_file(cfg) : "(built-in defaults)",
+                         cfg->lmtp_listen, cfg->process_limit);
+            }
+        }
+    respawn:
+        if (quick > 0) {
+            log_warn("workers die right after start; waiting 1 second before the next");
+            sleep(1);
+        }
+        while (master_count(workers, nslots) < cfg->process_limit) {
+            int slot = 0;
+            while (workers[slot].pid > 0)
+                slot++;
+            pid_t pid = master_spawn(listen_fd, cfg);
+            if (pid < 0) {
+                sleep(1);
+                break;
+            }
+            workers[slot].pid = pid;
+            workers[slot].started = time(NULL);
+        }
+        if (!master_got_chld && !master_got_hup && !master_got_term)
+            sigsuspend(&old);
+        master_got_chld = 0;
+    }
+
+    log_info("terminating on signal; waiting for workers to finish their transactions");
+    master_signal_workers(workers, nslots, SIGTERM);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    for (int waited = 0; master_count(workers, nslots) > 0; waited++) {
+        master_reap(workers, nslots, cfg);
+        if (waited == 600) { /* 60 s: a worker stuck in a store call */
+            log_warn("workers still busy after 60 s; killing them");
+            master_signal_workers(workers, nslots, SIGKILL);
+        }
+        usleep(100000);
+    }
+    close(listen_fd);
+    master_unlink_listener(cfg);
+    spool_cleanup(cfg->queue_directory, 0);
+    free(workers);
+    log_info("daemon stopped");
+    return 0;
+}

@@ -1,0 +1,249 @@
+/*
+ * NAME
+ *	spool 3
+ * SUMMARY
+ *	the DATA reader and per-transaction spool files
+ * DESCRIPTION
+ *	spool_receive() is a byte-level state machine over the input buffer,
+ *	so a message never has to fit in memory and no line is too long. It
+ *	recognises the end of data as "." alone on a line (CRLF or bare LF
+ *	line endings), removes one leading dot from other lines that start
+ *	with one, and writes everything else unchanged: CR, LF, NUL and 8-bit
+ *	bytes are the original's and stay so. SHA-256, size and the facts
+ *	the wrapper needs (struct spool_info) are computed on the way.
+ *
+ *	When the size limit is passed or the spool file cannot be written, it
+ *	keeps reading (and dropping) to the end of data so the session stays in
+ *	step with the client, and reports why.
+ * DIAGNOSTICS
+ *	SPOOL_IO_ERROR with the reason; SPOOL_LOST when the client vanished.
+ */
+#include "lmtpd/spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/safe_file.h"
+#include "common/sha256.h"
+#include "common/strlist.h"
+#include "lmtpd/lmtp_io.h"
+
+#define SPOOL_WBUF 65536
+
+int spool_create(const char *queue_dir, const char *archive_id, const char *suffix, char **path_r,
+                 const char **error_r)
+{
+    static char errbuf[512];
+    char *path = xasprintf("%s/%ld.%s.%s", queue_dir, (long)getpid(), archive_id, suffix);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        snprintf(errbuf, sizeof(errbuf), "cannot create spool file %s: %s", path,
+                 strerror(errno));
+        *error_r = errbuf;
+        free(path);
+        return -1;
+    }
+    *path_r = path;
+    return fd;
+}
+
+/* Where the reader is within a line. */
+enum spool_line_state {
+    SPOOL_LINE_START, /* at the first byte of a line */
+    SPOOL_LINE_DOT,   /* the line so far is a single "." */
+    SPOOL_LINE_DOTCR, /* the line so far is ".\r" */
+    SPOOL_LINE_MID,   /* inside a line */
+};
+
+struct spool_writer {
+    int fd;
+    int failed;
+    int saved_errno;
+    int dropping; /* over the limit or failed: count, do not keep */
+    long long limit;
+    char buf[SPOOL_WBUF];
+    size_t len;
+    struct sha256_ctx *sha;
+    struct spool_info *info;
+    uint64_t line_len;
+    int prev_cr;
+};
+
+static void spool_flush(struct spool_writer *w)
+{
+    if (w->len > 0 && !w->dropping && safe_write_all(w->fd, w->buf, w->len) < 0) {
+        w->failed = 1;
+        w->saved_errno = errno;
+        w->dropping = 1;
+    }
+    w->len = 0;
+}
+
+/* Account for and keep data bytes (already unstuffed). */
+static void spool_put(struct spool_writer *w, const char *p, size_t n)
+{
+    struct spool_info *info = w->info;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\n') {
+            if (!w->prev_cr)
+                info->has_bare_cr_lf = 1;
+            uint64_t len = w->line_len - (w->prev_cr ? 1 : 0);
+            if (len > info->max_line)
+                info->max_line = len;
+            w->line_len = 0;
+        } else {
+            if (w->prev_cr)
+                info->has_bare_cr_lf = 1;
+            w->line_len++;
+            if (c >= 0x80)
+                info->has_8bit = 1;
+            else if (c == 0)
+                info->has_nul = 1;
+        }
+        w->prev_cr = c == '\r';
+    }
+    if (n > 0)
+        info->ends_with_newline = p[n - 1] == '\n';
+    info->size += n;
+    if (w->limit > 0 && info->size > (uint64_t)w->limit)
+        w->dropping = 1;
+    if (w->dropping)
+        return;
+    sha256_update(w->sha, p, n);
+    while (n > 0) {
+        size_t room = sizeof(w->buf) - w->len;
+        size_t take = n < room ? n : room;
+        memcpy(w->buf + w->len, p, take);
+        w->len += take;
+        p += take;
+        n -= take;
+        if (w->len == sizeof(w->buf))
+            spool_flush(w);
+    }
+}
+
+enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
+                                struct spool_info *info, char sha256_hex[65],
+                                const char **error_r)
+{
+    static char errbuf[512];
+    struct spool_writer *w = xcalloc(1, sizeof(*w));
+    enum spool_line_state state = SPOOL_LINE_START;
+    enum spool_status result;
+
+    memset(info, 0, sizeof(*info));
+    w->fd = fd;
+    w->limit = limit;
+    w->info = info;
+    w->sha = sha256_new();
+    for (;;) {
+        const char *data;
+        size_t len, i = 0;
+        enum lmtp_io_status st = lmtp_io_peek(io, &data, &len);
+        if (st != LMTP_IO_OK) {
+            result = SPOOL_LOST;
+            *error_r = st == LMTP_IO_TIMEOUT ? "timeout during DATA" : "lost connection during DATA";
+            goto out;
+        }
+        while (i < len) {
+            char c = data[i];
+            switch (state) {
+            case SPOOL_LINE_START:
+                if (c == '.') {
+                    state = SPOOL_LINE_DOT;
+                    i++;
+                    continue;
+                }
+                state = SPOOL_LINE_MID;
+                continue;
+            case SPOOL_LINE_DOT:
+                if (c == '\n') { /* ".\n": end of data (lenient: bare LF) */
+                    lmtp_io_consume(io, i + 1);
+                    result = SPOOL_OK;
+                    goto done;
+                }
+                if (c == '\r') {
+                    state = SPOOL_LINE_DOTCR;
+                    i++;
+                    continue;
+                }
+                /* ".x": the dot was stuffing; x starts the real line */
+                state = SPOOL_LINE_MID;
+                continue;
+            case SPOOL_LINE_DOTCR:
+                if (c == '\n') {
+                    lmtp_io_consume(io, i + 1);
+                    result = SPOOL_OK;
+                    goto done;
+                }
+                /* ".\r" not followed by LF: the line's content is "\r..." */
+                spool_put(w, "\r", 1);
+                state = SPOOL_LINE_MID;
+                continue;
+            case SPOOL_LINE_MID: {
+                const char *lf = memchr(data + i, '\n', len - i);
+                size_t n = lf ? (size_t)(lf - (data + i)) + 1 : len - i;
+                spool_put(w, data + i, n);
+                i += n;
+                if (lf)
+                    state = SPOOL_LINE_START;
+                continue;
+            }
+            }
+        }
+        lmtp_io_consume(io, len);
+    }
+done:
+    spool_flush(w);
+    if (w->failed) {
+        snprintf(errbuf, sizeof(errbuf), "spool write error: %s", strerror(w->saved_errno));
+        *error_r = errbuf;
+        result = SPOOL_IO_ERROR;
+    } else if (w->dropping) {
+        result = SPOOL_TOOBIG;
+        *error_r = "message too big";
+    } else {
+        result = SPOOL_OK;
+    }
+out:
+    sha256_final_hex(w->sha, sha256_hex);
+    free(w);
+    return result;
+}
+
+void spool_cleanup(const char *queue_dir, long pid)
+{
+    DIR *dir = opendir(queue_dir);
+    struct dirent *de;
+    char prefix[32];
+
+    if (dir == NULL)
+        return;
+    snprintf(prefix, sizeof(prefix), "%ld.", pid);
+    while ((de = readdir(dir)) != NULL) {
+        const char *name = de->d_name;
+        size_t len = strlen(name);
+        if (name[0] == '.')
+            continue;
+        if (len < 6 || (strcmp(name + len - 5, ".orig") != 0 && strcmp(name + len - 5, ".wrap") != 0))
+            continue;
+        if (pid != 0 && strncmp(name, prefix, strlen(prefix)) != 0)
+            continue;
+        char *path = xasprintf("%s/%s", queue_dir, name);
+        if (unlink(path) == 0)
+            log_info("removed stale spool file %s", path);
+        else if (errno != ENOENT)
+            log_warn("cannot remove stale spool file %s: %s", path, strerror(errno));
+        free(path);
+    }
+    closedir(dir);
+}

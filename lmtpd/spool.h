@@ -1,0 +1,50 @@
+/*
+ * NAME
+ *	spool 3h
+ * SUMMARY
+ *	per-transaction spool files under queue_directory
+ * DESCRIPTION
+ *	The DATA reader streams the original into a spool file and notes
+ *	what the wrapper must know about its bytes (struct spool_info); the
+ *	wrapper writes the archive message into a second spool file. Spool
+ *	files are named "<pid>.<archive id>.{orig,wrap}" so that the master can
+ *	remove a dead worker's leftovers. They are scratch space: nothing is
+ *	acknowledged until the store has its own durable copy.
+ */
+#ifndef TAB_SPOOL_H
+#define TAB_SPOOL_H
+
+#include <stdint.h>
+
+/* What the wrapper needs to choose a Content-Transfer-Encoding. */
+struct spool_info {
+    uint64_t size;        /* bytes after dot-unstuffing */
+    uint64_t max_line;    /* longest line, without its line ending */
+    int has_8bit;         /* any byte >= 0x80 */
+    int has_nul;          /* any NUL byte */
+    int has_bare_cr_lf;   /* a LF not preceded by CR, or a CR not followed by LF */
+    int ends_with_newline; /* last byte is LF (else the wrapper adds CRLF before the boundary) */
+};
+
+struct lmtp_io;
+
+enum spool_status {
+    SPOOL_OK = 0,
+    SPOOL_TOOBIG,    /* message_size_limit exceeded: data read to its end, not kept */
+    SPOOL_IO_ERROR,  /* spool file write failed: data read to its end, not kept */
+    SPOOL_LOST,      /* the client went away or timed out before the end of data */
+};
+
+/* Create "<queue_dir>/<pid>.<archive_id>.<suffix>" (O_EXCL, mode 0600). *path_r heap. */
+int spool_create(const char *queue_dir, const char *archive_id, const char *suffix, char **path_r,
+                 const char **error_r);
+/* Stream DATA from io into fd up to the "." line: dot-unstuffing, any line
+ * length, NUL and 8-bit bytes, bare LF, a last line without CRLF. Fills
+ * info and the SHA-256 of the original. limit 0 = none. */
+enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
+                                struct spool_info *info, char sha256_hex[65],
+                                const char **error_r);
+/* Remove leftovers: every spool file when pid is 0, else those of pid. */
+void spool_cleanup(const char *queue_dir, long pid);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * NAME
+ *	check 3h
+ * SUMMARY
+ *	minimal unit-test harness
+ * DESCRIPTION
+ *	CHECK(cond) and CHECK_STR(a, b) record a failure with file and line
+ *	and go on; check_done() prints "N passed, N failed" and returns the
+ *	exit status. check_tmpdir() gives a fresh directory per test program
+ *	under $TAB_TEST_TMP (or /tmp).
+ */
+#ifndef TAB_CHECK_H
+#define TAB_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int check_passed, check_failed;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            check_passed++;                                                                        \
+        } else {                                                                                   \
+            check_failed++;                                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *check_a_ = (a), *check_b_ = (b);                                               \
+        if (check_a_ != NULL && check_b_ != NULL && strcmp(check_a_, check_b_) == 0) {             \
+            check_passed++;                                                                        \
+        } else {                                                                                   \
+            check_failed++;                                                                        \
+            fprintf(stderr, "%s:%d: CHECK_STR failed: %s\n  got:      %s\n  expected: %s\n",     \
+                    __FILE__, __LINE__, #a, check_a_ ? check_a_ : "(null)",                        \
+                    check_b_ ? check_b_ : "(null)");                                               \
+        }                                                                                          \
+    } while (0)
+
+static inline int check_done(void)
+{
+    printf("%d passed, %d failed\n", check_passed, check_failed);
+    return check_failed == 0 ? 0 : 1;
+}
+
+/* A new empty directory for this test program; static storage. */
+static inline const char *check_tmpdir(const char *name)
+{
+    static char path[4096];
+    const char *base = getenv("TAB_TEST_TMP");
+    char cmd[2 * sizeof(path) + 64];
+    if (base == NULL || *base == '\0')
+        base = "/tmp";
+    snprintf(path, sizeof(path), "%s/%s.%ld", base, name, (long)getpid());
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s'", path, path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "cannot create %s\n", path);
+        exit(2);
+    }
+    return path;
+}
+
+#endif

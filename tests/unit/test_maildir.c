@@ -1,0 +1,424 @@
+/*
+ * NAME
+ *	test_maildir
+ * SUMMARY
+ *	unit test for backends/store.c and backends/maildir/maildir.c
+ * DESCRIPTION
+ *	Stores a binary spool file through the link path and the copy
+ *	fallback and compares the bytes in new/ with the spool; checks the
+ *	location, an empty tmp/, unique names for a record stored twice,
+ *	get() to a file and a pipe (also after a reader moved the message
+ *	to cur/), the locations get() refuses, I/O failures that must leave
+ *	no tmp/ file behind, and the registry's errors and failing store.
+ */
+#include "backends/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+
+#include "check.h"
+
+static char maildir[4200];
+static char spool_path[4300];
+static char *spool_data;
+static size_t spool_len;
+
+static char *slurp(const char *path, size_t *len_r)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    *len_r = 0;
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)n + 1);
+        if (buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+            buf[n] = '\0';
+            *len_r = (size_t)n;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* 1 when the file at path holds exactly data[0..len). */
+static int file_equals(const char *path, const char *data, size_t len)
+{
+    size_t got_len;
+    char *got = slurp(path, &got_len);
+    int same = got != NULL && got_len == len && memcmp(got, data, len) == 0;
+
+    free(got);
+    return same;
+}
+
+static int count_entries(const char *sub)
+{
+    char path[4400];
+    struct dirent *de;
+    DIR *d;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/%s", maildir, sub);
+    if ((d = opendir(path)) == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+}
+
+/* A wrapped copy with CRLF, bare LF, NUL and 8-bit bytes, > one copy buffer. */
+static void make_spool(const char *dir)
+{
+    static const char head[] = "From: <alice@example.com>\r\nTo: <bob@example.com>\r\n"
+                               "Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\n";
+    size_t body = 200000;
+
+    spool_len = sizeof(head) - 1 + body;
+    spool_data = malloc(spool_len);
+    memcpy(spool_data, head, sizeof(head) - 1);
+    for (size_t i = 0; i < body; i++)
+        spool_data[sizeof(head) - 1 + i] = (char)((i * 31 + 7) % 256);
+    snprintf(spool_path, sizeof(spool_path), "%s/spool.wrap", dir);
+    write_file(spool_path, spool_data, spool_len);
+}
+
+static void init_record(struct archive_record *rec, const char *id)
+{
+    memset(rec, 0, sizeof(*rec));
+    memcpy(rec->archive_id, id, ARCHIVE_ID_SIZE);
+    rec->arrival = 1700000000;
+    rec->wrapped_size = spool_len;
+}
+
+static void test_put_link_and_get(struct store *st)
+{
+    struct archive_record rec;
+    const char *err = "unset";
+    char *loc = NULL, *loc2 = NULL;
+    char path[4500];
+    struct stat sb_spool, sb_stored;
+    int fd = open(spool_path, O_RDONLY);
+
+    init_record(&rec, "0123456789ABCDEF0123");
+    CHECK(st->put(st, &rec, fd, spool_path, &loc, &err) == TAB_OK);
+    CHECK_STR(loc, "new/1700000000.0123456789ABCDEF0123.mx\\0571\\072test.example");
+    snprintf(path, sizeof(path), "%s/%s", maildir, loc ? loc : "");
+    CHECK(file_equals(path, spool_data, spool_len));
+    /* the link path: same inode as the spool file, no copy */
+    CHECK(stat(spool_path, &sb_spool) == 0 && stat(path, &sb_stored) == 0);
+    CHECK(sb_spool.st_ino == sb_stored.st_ino && sb_spool.st_nlink == 2);
+    /* the spool itself is untouched */
+    CHECK(file_equals(spool_path, spool_data, spool_len));
+    CHECK(count_entries("tmp") == 0);
+    CHECK(count_entries("new") == 1);
+
+    /* the same record again: a second, distinct file, the first kept */
+    CHECK(st->put(st, &rec, fd, spool_path, &loc2, &err) == TAB_OK);
+    CHECK_STR(loc2, "new/1700000000.0123456789ABCDEF0123Q1.mx\\0571\\072test.example");
+    CHECK(count_entries("new") == 2);
+    CHECK(file_equals(path, spool_data, spool_len));
+    snprintf(path, sizeof(path), "%s/%s", maildir, loc2 ? loc2 : "");
+    CHECK(file_equals(path, spool_data, spool_len));
+    CHECK(count_entries("tmp") == 0);
+
+    /* get() to a file */
+    char out_path[4400];
+    snprintf(out_path, sizeof(out_path), "%s/../get.out", maildir);
+    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(st->get(st, loc, out, &err) == TAB_OK);
+    CHECK(close(out) == 0);
+    CHECK(file_equals(out_path, spool_data, spool_len));
+
+    /* get() to a pipe, read by a child while the parent writes */
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        char *buf = malloc(spool_len + 1);
+        size_t off = 0;
+        ssize_t n;
+        while ((n = read(p[0], buf + off, spool_len + 1 - off)) > 0)
+            off += (size_t)n;
+        _exit(off == spool_len && memcmp(buf, spool_data, spool_len) == 0 ? 0 : 1);
+    }
+    close(p[0]);
+    CHECK(st->get(st, loc2, p[1], &err) == TAB_OK);
+    close(p[1]);
+    int status = -1;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* a Maildir reader moved the message to cur/ and added flags */
+    char moved[4500];
+    snprintf(path, sizeof(path), "%s/%s", maildir, loc);
+    snprintf(moved, sizeof(moved), "%s/cur/%s:2,S", maildir, loc + 4);
+    CHECK(rename(path, moved) == 0);
+    out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(st->get(st, loc, out, &err) == TAB_OK);
+    CHECK(close(out) == 0);
+    CHECK(file_equals(out_path, spool_data, spool_len));
+    /* a third put never overwrites either earlier copy */
+    char *loc3 = NULL;
+    CHECK(st->put(st, &rec, fd, spool_path, &loc3, &err) == TAB_OK);
+    CHECK(loc3 != NULL && strcmp(loc3, loc2) != 0);
+    CHECK(file_equals(moved, spool_data, spool_len));
+    snprintf(path, sizeof(path), "%s/%s", maildir, loc2);
+    CHECK(file_equals(path, spool_data, spool_len));
+    CHECK(count_entries("new") == 2 && count_entries("cur") == 1 && count_entries("tmp") == 0);
+
+    close(fd);
+    free(loc);
+    free(loc2);
+    free(loc3);
+}
+
+static void test_put_copy(struct store *st, const char *dir)
+{
+    struct archive_record rec;
+    const char *err = "unset";
+    char *loc = NULL;
+    char path[4500], other[4400];
+    struct stat sb_spool, sb_stored;
+    int fd = open(spool_path, O_RDONLY);
+
+    /* no path: copy from the descriptor */
+    init_record(&rec, "0123456789ABCDEF0124");
+    CHECK(st->put(st, &rec, fd, NULL, &loc, &err) == TAB_OK);
+    snprintf(path, sizeof(path), "%s/%s", maildir, loc ? loc : "");
+    CHECK(file_equals(path, spool_data, spool_len));
+    CHECK(stat(spool_path, &sb_spool) == 0 && stat(path, &sb_stored) == 0);
+    CHECK(sb_spool.st_ino != sb_stored.st_ino);
+    CHECK((sb_stored.st_mode & 07777) == 0600);
+    CHECK(count_entries("tmp") == 0);
+    free(loc);
+    loc = NULL;
+
+    /* a path on which link() fails, and a descriptor not at offset 0 */
+    init_record(&rec, "0123456789ABCDEF0125");
+    CHECK(lseek(fd, 1000, SEEK_SET) == 1000);
+    snprintf(other, sizeof(other), "%s/no-such-spool", dir);
+    CHECK(st->put(st, &rec, fd, other, &loc, &err) == TAB_OK);
+    snprintf(path, sizeof(path), "%s/%s", maildir, loc ? loc : "");
+    CHECK(file_equals(path, spool_data, spool_len));
+    free(loc);
+    loc = NULL;
+
+    /* a path naming a different file: the descriptor's bytes are stored */
+    init_record(&rec, "0123456789ABCDEF0126");
+    snprintf(other, sizeof(other), "%s/other-file", dir);
+    write_file(other, "not the message\n", 16);
+    CHECK(st->put(st, &rec, fd, other, &loc, &err) == TAB_OK);
+    snprintf(path, sizeof(path), "%s/%s", maildir, loc ? loc : "");
+    CHECK(file_equals(path, spool_data, spool_len));
+    CHECK(file_equals(other, "not the message\n", 16));
+    CHECK(count_entries("tmp") == 0);
+    free(loc);
+    close(fd);
+}
+
+static void test_put_failures(struct store *st, const char *dir)
+{
+    struct archive_record rec;
+    const char *err = "unset";
+    char *loc = NULL;
+    int fd = open(spool_path, O_RDONLY);
+    int n_new = count_entries("new");
+
+    /* an archive id that is not safe in a path */
+    init_record(&rec, "0123456789ABCDEF0123");
+    memcpy(rec.archive_id, "../../../etc/passwd", 20);
+    CHECK(st->put(st, &rec, fd, spool_path, &loc, &err) == TAB_PERM);
+    CHECK(loc == NULL);
+    CHECK(strstr(err, "archive id") != NULL);
+
+    /* the spool file is shorter than the wrapper said */
+    init_record(&rec, "0123456789ABCDEF0127");
+    rec.wrapped_size = spool_len + 1;
+    CHECK(st->put(st, &rec, fd, spool_path, &loc, &err) == TAB_RETRY);
+    CHECK(loc == NULL);
+    CHECK(strstr(err, "expected") != NULL);
+    CHECK(count_entries("tmp") == 0 && count_entries("new") == n_new);
+    CHECK(st->put(st, &rec, fd, NULL, &loc, &err) == TAB_RETRY);
+    CHECK(count_entries("tmp") == 0 && count_entries("new") == n_new);
+
+    /* the file system refuses the data (EFBIG stands in for ENOSPC):
+     * RETRY naming the tmp file and the error, and no tmp file left */
+    struct rlimit old, small;
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    small = old;
+    small.rlim_cur = 4096;
+    CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    init_record(&rec, "0123456789ABCDEF0128");
+    CHECK(st->put(st, &rec, fd, NULL, &loc, &err) == TAB_RETRY);
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK(loc == NULL);
+    CHECK(strstr(err, "/tmp/1700000000.0123456789ABCDEF0128.") != NULL);
+    CHECK(strstr(err, strerror(EFBIG)) != NULL);
+    CHECK(count_entries("tmp") == 0 && count_entries("new") == n_new);
+
+    /* tmp/ is gone and a file is in its place */
+    char tmp_dir[4400];
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", maildir);
+    CHECK(rmdir(tmp_dir) == 0);
+    write_file(tmp_dir, "", 0);
+    init_record(&rec, "0123456789ABCDEF0129");
+    CHECK(st->put(st, &rec, fd, spool_path, &loc, &err) == TAB_RETRY);
+    CHECK(loc == NULL);
+    CHECK(strstr(err, tmp_dir) != NULL && strstr(err, strerror(ENOTDIR)) != NULL);
+    CHECK(count_entries("new") == n_new);
+    CHECK(unlink(tmp_dir) == 0 && mkdir(tmp_dir, 0700) == 0);
+    (void)dir;
+    close(fd);
+}
+
+static void test_get_refused(struct store *st)
+{
+    const char *err = "unset";
+    const char *bad[] = {
+        "../x",    "new/../../etc/passwd", "tmp/x", "new/", "new/.hidden",
+        "cur/a/b", "/etc/passwd",          "new",   "",     "NEW/x",
+        "new//x",
+    };
+    int fd = open("/dev/null", O_WRONLY);
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = "unset";
+        enum tab_result r = st->get(st, bad[i], fd, &err);
+        if (r != TAB_PERM || strstr(err, "bad location") == NULL) {
+            fprintf(stderr, "location \"%s\": result %d, error %s\n", bad[i], (int)r, err);
+            CHECK(0);
+        } else {
+            CHECK(1);
+        }
+    }
+    CHECK(st->get(st, NULL, fd, &err) == TAB_PERM);
+    /* well-formed but absent */
+    CHECK(st->get(st, "new/1.NOSUCH.host", fd, &err) == TAB_PERM);
+    CHECK(strstr(err, "new/1.NOSUCH.host") != NULL && strstr(err, strerror(ENOENT)) != NULL);
+    CHECK(st->get(st, "cur/1.NOSUCH.host", fd, &err) == TAB_PERM);
+    /* a symbolic link planted in new/ is not followed */
+    char link_path[4400];
+    snprintf(link_path, sizeof(link_path), "%s/new/evil", maildir);
+    CHECK(symlink("/etc/passwd", link_path) == 0);
+    CHECK(st->get(st, "new/evil", fd, &err) == TAB_PERM);
+    CHECK(unlink(link_path) == 0);
+    close(fd);
+}
+
+static void test_open_errors(const char *dir)
+{
+    const char *err = NULL;
+    char spec[4500], file[4400];
+    struct stat sb;
+
+    CHECK(store_open("nosuch:x", NULL, &err) == NULL);
+    CHECK_STR(err, "unknown store type \"nosuch\" in \"nosuch:x\"; known: maildir");
+    err = NULL;
+    CHECK(store_open("maildir", NULL, &err) == NULL);
+    CHECK_STR(err, "store \"maildir\" has no type: expected type:spec; known: maildir");
+    err = NULL;
+    CHECK(store_open(":/x", NULL, &err) == NULL);
+    CHECK_STR(err, "unknown store type \"\" in \":/x\"; known: maildir");
+    err = NULL;
+    CHECK(store_open("maildir:relative/path", NULL, &err) == NULL);
+    CHECK_STR(err, "maildir path \"relative/path\" is not absolute");
+    err = NULL;
+    CHECK(store_open("maildir:", NULL, &err) == NULL);
+    CHECK(err != NULL);
+
+    /* a Maildir under a regular file cannot be created */
+    snprintf(file, sizeof(file), "%s/regularfile", dir);
+    write_file(file, "x", 1);
+    snprintf(spec, sizeof(spec), "maildir:%s/sub", file);
+    err = NULL;
+    CHECK(store_open(spec, NULL, &err) == NULL);
+    CHECK(err != NULL && strstr(err, file) != NULL && strstr(err, strerror(ENOTDIR)) != NULL);
+    char *open_error = strdup(err != NULL ? err : "");
+
+    struct store *st = store_open_or_failing(spec, NULL);
+    CHECK(st != NULL);
+    CHECK_STR(st->name, "failing");
+    struct archive_record rec;
+    init_record(&rec, "0123456789ABCDEF0130");
+    char *loc = (char *)"sentinel";
+    err = NULL;
+    int fd = open(spool_path, O_RDONLY);
+    CHECK(st->put(st, &rec, fd, spool_path, &loc, &err) == TAB_RETRY);
+    CHECK(loc == NULL);
+    CHECK_STR(err, open_error);
+    err = NULL;
+    CHECK(st->get(st, "new/x", fd, &err) == TAB_RETRY);
+    CHECK_STR(err, open_error);
+    close(fd);
+    store_close(&st);
+    CHECK(st == NULL);
+    store_close(&st); /* closing NULL is harmless */
+    free(open_error);
+
+    /* a fresh Maildir gets tmp, new, cur with mode 0700; opening twice is fine */
+    snprintf(spec, sizeof(spec), "maildir:%s/deep/er/Maildir/", dir);
+    st = store_open_or_failing(spec, NULL);
+    CHECK_STR(st->name, "maildir");
+    store_close(&st);
+    st = store_open(spec, NULL, &err);
+    CHECK(st != NULL);
+    store_close(&st);
+    snprintf(file, sizeof(file), "%s/deep/er/Maildir/cur", dir);
+    CHECK(stat(file, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 07777) == 0700);
+}
+
+int main(void)
+{
+    const char *dir = check_tmpdir("test_maildir");
+    char spec[4500];
+    const char *err = NULL;
+    struct tab_config cfg;
+    struct store *st;
+
+    make_spool(dir);
+    snprintf(maildir, sizeof(maildir), "%s/Maildir", dir);
+    snprintf(spec, sizeof(spec), "maildir:%s", maildir);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.myhostname = (char *)"mx/1:test.example";
+    st = store_open(spec, &cfg, &err);
+    CHECK(st != NULL);
+    if (st == NULL) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return check_done();
+    }
+    CHECK_STR(st->name, "maildir");
+    CHECK(count_entries("tmp") == 0 && count_entries("new") == 0 && count_entries("cur") == 0);
+
+    test_put_link_and_get(st);
+    test_put_copy(st, dir);
+    test_put_failures(st, dir);
+    test_get_refused(st);
+    store_close(&st);
+    CHECK(st == NULL);
+    test_open_errors(dir);
+    free(spool_data);
+    return check_done();
+}
