@@ -59,7 +59,9 @@ static void catalog_known_types(char *buf, size_t size)
     }
 }
 
-struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r)
+/* The driver for spec's type; NULL and a message for a bad spec. */
+static const struct catalog_type *catalog_lookup(const char *spec, const char **rest_r,
+                                                 const char **error_r)
 {
     char known[256];
     const char *colon;
@@ -81,13 +83,29 @@ struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, con
     type_len = (size_t)(colon - spec);
     for (size_t i = 0; i < CATALOG_NTYPES; i++) {
         if (strlen(catalog_types[i].type) == type_len &&
-            strncmp(catalog_types[i].type, spec, type_len) == 0)
-            return catalog_types[i].open(colon + 1, cfg, error_r);
+            strncmp(catalog_types[i].type, spec, type_len) == 0) {
+            *rest_r = colon + 1;
+            return &catalog_types[i];
+        }
     }
     snprintf(catalog_open_error, sizeof(catalog_open_error),
              "catalog \"%s\": unknown type \"%.*s\" (known types: %s)", spec, (int)type_len, spec,
              known);
     return NULL;
+}
+
+int catalog_spec_check(const char *spec, const char **error_r)
+{
+    const char *rest;
+    return catalog_lookup(spec, &rest, error_r) != NULL ? 0 : -1;
+}
+
+struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r)
+{
+    const char *rest;
+    const struct catalog_type *t = catalog_lookup(spec, &rest, error_r);
+
+    return t != NULL ? t->open(rest, cfg, error_r) : NULL;
 }
 
 /* The failing catalog: remembers why the real one could not be opened. */

@@ -62,6 +62,8 @@ struct catalog {
 
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg,
                              const char **error_r);
+/* 0 when spec names a known driver type (a configuration check). */
+int catalog_spec_check(const char *spec, const char **error_r);
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);
 void catalog_close(struct catalog **cat);
 

@@ -67,7 +67,9 @@ static void store_known_types(char *buf, size_t size)
     }
 }
 
-struct store *store_open(const char *spec, const struct tab_config *cfg, const char **error_r)
+/* The driver for spec's type; NULL and a message for a bad spec. */
+static const struct store_type *store_lookup(const char *spec, const char **rest_r,
+                                             const char **error_r)
 {
     char known[256];
     const char *colon;
@@ -86,13 +88,29 @@ struct store *store_open(const char *spec, const struct tab_config *cfg, const c
     type_len = (size_t)(colon - spec);
     for (size_t i = 0; i < STORE_TABLE_LEN; i++) {
         if (strlen(store_table[i].type) == type_len &&
-            strncmp(store_table[i].type, spec, type_len) == 0)
-            return store_table[i].open(colon + 1, cfg, error_r);
+            strncmp(store_table[i].type, spec, type_len) == 0) {
+            *rest_r = colon + 1;
+            return &store_table[i];
+        }
     }
     snprintf(store_error, sizeof(store_error), "unknown store type \"%.*s\" in \"%s\"; known: %s",
              (int)type_len, spec, spec, known);
     *error_r = store_error;
     return NULL;
+}
+
+int store_spec_check(const char *spec, const char **error_r)
+{
+    const char *rest;
+    return store_lookup(spec, &rest, error_r) != NULL ? 0 : -1;
+}
+
+struct store *store_open(const char *spec, const struct tab_config *cfg, const char **error_r)
+{
+    const char *rest;
+    const struct store_type *t = store_lookup(spec, &rest, error_r);
+
+    return t != NULL ? t->open(rest, cfg, error_r) : NULL;
 }
 
 /* The stand-in for a store that could not be opened. */

@@ -40,6 +40,8 @@ struct store {
 };
 
 struct store *store_open(const char *spec, const struct tab_config *cfg, const char **error_r);
+/* 0 when spec names a known driver type (a configuration check). */
+int store_spec_check(const char *spec, const char **error_r);
 struct store *store_open_or_failing(const char *spec, const struct tab_config *cfg);
 void store_close(struct store **st);
 

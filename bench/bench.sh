@@ -20,9 +20,10 @@
 #	found through PPID), read before and after a run: exited children are
 #	counted through their parent's cutime/cstime.
 #
-#	Memory: VmHWM (peak RSS) of the tabulariumd workers, on a freshly
-#	started daemon, before and after one $BENCH_BIG_SIZE byte message; the
-#	same for Dovecot's lmtp processes, for comparison.
+#	Memory: VmHWM (peak RSS) of the tabulariumd worker of a freshly started
+#	daemon with process_limit = 1: idle, after one small warm-up message and
+#	after one $BENCH_BIG_SIZE byte message; the same for Dovecot's lmtp
+#	processes, for comparison.
 #
 #	Writes a markdown report to stdout and to $BENCH_OUT
 #	(bench/results-latest.md). Every server it started is stopped on exit.
@@ -91,6 +92,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# smtp-source runs under "timeout --foreground": it stays in our process group,
+# so Ctrl-C ends it and, through its signal status, this script too.
 trap 'echo "bench.sh: interrupted" >&2; exit 130' INT TERM
 
 say() { echo "$*" >&2; }
@@ -197,17 +200,17 @@ fresh_dovecot() {
     start_dovecot
 }
 
+# write_tab_config FILE PROCESS_LIMIT
 write_tab_config() {
-    PORT[tab]=$(free_port)
     mkdir -p "$W/tab"
-    cat >"$W/tab/tabularium.conf" <<EOF
+    cat >"$1" <<EOF
 # written by bench/bench.sh
 data_directory = $W/tab/data
 queue_directory = $W/tab/data/queue
 archive_store = maildir:$W/tab/data/Maildir
 archive_catalog = sqlite:$W/tab/data/catalog.db
 lmtp_listen = inet:127.0.0.1:${PORT[tab]}
-process_limit = $TAB_PROCS
+process_limit = $2
 max_use = 100000
 message_size_limit = $((BIG_SIZE * 2))
 EOF
@@ -218,11 +221,16 @@ reset_tab() {
     stop_tabulariumd >/dev/null || say "bench.sh: tabulariumd needed SIGKILL to stop"
     rm -rf "$W/tab/data"
     mkdir -p "$W/tab/data/queue"
-    TAB_DAEMON_LOG=$W/tab/tabulariumd.log start_tabulariumd "$W/tab/tabularium.conf" || return 1
+    TAB_DAEMON_LOG=$W/tab/tabulariumd.log start_tabulariumd "$TAB_CONF" || return 1
     ROOT[tab]=$TAB_DAEMON_PID
 }
 
-fresh_tab() { reset_tab; }
+# One worker only, so the warm-up and the big message meet the same process.
+fresh_tab() {
+    TAB_CONF=$W/tab/tabularium-rss.conf
+    write_tab_config "$TAB_CONF" 1
+    reset_tab
+}
 
 reset_sink() { :; }
 
@@ -233,7 +241,7 @@ CASES=()
 
 # run_case TARGET CASE N SIZE REUSE(0|1): K runs, medians into RATE/MBS/CPU.
 run_case() {
-    local t=$1 c=$2 n=$3 size=$4 reuse=$5 i rates= cpus= t0 t1 c0 c1 rate cpu dflag=
+    local t=$1 c=$2 n=$3 size=$4 reuse=$5 i rates='' cpus='' t0 t1 c0 c1 rate cpu dflag=''
     [ "$reuse" = 1 ] && dflag=-d
     for i in $(seq "$K"); do
         if [ $SECONDS -ge "$MAX_SECONDS" ]; then
@@ -244,7 +252,7 @@ run_case() {
         sync
         c0=$(ticks_of "${ROOT[$t]}") || break
         t0=$(date +%s.%N)
-        if ! timeout "$RUN_TIMEOUT" "$SOURCE" -L $dflag -s "$SESSIONS" -m "$n" -l "$size" \
+        if ! timeout --foreground "$RUN_TIMEOUT" "$SOURCE" -L $dflag -s "$SESSIONS" -m "$n" -l "$size" \
             -f "$SENDER" -t "$RCPT" "127.0.0.1:${PORT[$t]}" >"$W/source.out" 2>&1; then
             say "bench.sh: $t / $c run $i: smtp-source failed or timed out:"
             tail -3 "$W/source.out" >&2
@@ -271,28 +279,37 @@ run_case() {
     CPU[$t|$c]=$(printf '%s\n' $cpus | median)
 }
 
-# rss_probe TARGET [COMM]: on a fresh server, VmHWM of its workers before and
-# after one BIG_SIZE message. Sets RSS_IDLE, RSS_PEAK, RSS_DELTA (kB).
+# rss_probe TARGET [COMM]: on a fresh server, VmHWM of its workers when idle,
+# after one SMALL_SIZE message (warm-up: libraries, caches, catalog pages
+# touched once) and after one BIG_SIZE message. Sets RSS_IDLE, RSS_WARM,
+# RSS_PEAK (largest VmHWM at each point) and RSS_GROWTH (largest growth of
+# one worker from warm to after the big message), all in kB.
 rss_probe() {
-    local t=$1 comm=${2:-} before after idle
+    local t=$1 comm=${2:-} idle warm after
     "fresh_$t" || return 1
     sleep 0.5
-    before=$(python3 "$W/procstat.py" hwm "${ROOT[$t]}" $comm)
-    [ -n "$before" ] || { say "bench.sh: $t: no worker processes found"; return 1; }
-    idle=$(echo "$before" | awk '$3>m{m=$3} END{print m+0}')
-    if ! timeout "$RUN_TIMEOUT" "$SOURCE" -L -s 1 -m 1 -l "$BIG_SIZE" -f "$SENDER" -t "$RCPT" \
-        "127.0.0.1:${PORT[$t]}" >"$W/source.out" 2>&1; then
-        say "bench.sh: $t: the $(size_label "$BIG_SIZE") message failed:"
+    idle=$(python3 "$W/procstat.py" hwm "${ROOT[$t]}" $comm)
+    [ -n "$idle" ] || { say "bench.sh: $t: no worker processes found"; return 1; }
+    rss_send "$t" "$SMALL_SIZE" || return 1
+    warm=$(python3 "$W/procstat.py" hwm "${ROOT[$t]}" $comm)
+    rss_send "$t" "$BIG_SIZE" || return 1
+    after=$(python3 "$W/procstat.py" hwm "${ROOT[$t]}" $comm)
+    RSS_IDLE=$(echo "$idle" | awk '$3>m{m=$3} END{print m+0}')
+    RSS_WARM=$(echo "$warm" | awk '$3>m{m=$3} END{print m+0}')
+    RSS_PEAK=$(echo "$after" | awk '$3>m{m=$3} END{print m+0}')
+    # A worker that did not exist at warm-up is compared with the warm peak.
+    RSS_GROWTH=$(awk -v base="$RSS_WARM" 'NR==FNR{b[$1]=$3; next}
+        {d=$3-(($1 in b)?b[$1]:base); if(d>m)m=d} END{print m+0}' \
+        <(echo "$warm") <(echo "$after"))
+}
+
+rss_send() { # rss_send TARGET SIZE: one message, one session
+    if ! timeout --foreground "$RUN_TIMEOUT" "$SOURCE" -L -s 1 -m 1 -l "$2" -f "$SENDER" \
+        -t "$RCPT" "127.0.0.1:${PORT[$1]}" >"$W/source.out" 2>&1; then
+        say "bench.sh: $1: the $(size_label "$2") message failed:"
         tail -3 "$W/source.out" >&2
         return 1
     fi
-    after=$(python3 "$W/procstat.py" hwm "${ROOT[$t]}" $comm)
-    # A worker that did not exist before is compared with the idle peak.
-    RSS_IDLE=$idle
-    RSS_PEAK=$(echo "$after" | awk '$3>m{m=$3} END{print m+0}')
-    RSS_DELTA=$(awk -v idle="$idle" 'NR==FNR{b[$1]=$3; next}
-        {d=$3-(($1 in b)?b[$1]:idle); if(d>m)m=d} END{print m+0}' \
-        <(echo "$before") <(echo "$after"))
 }
 
 # --- main -----------------------------------------------------------------
@@ -312,7 +329,9 @@ if [ "${BENCH_SKIP_TAB:-0}" = 1 ]; then
 elif [ ! -x "$TABULARIUMD" ]; then
     TAB_NOTE="tabulariumd skipped: no executable at $TABULARIUMD (build it, or set TABULARIUMD)"
 else
-    write_tab_config
+    PORT[tab]=$(free_port)
+    TAB_CONF=$W/tab/tabularium.conf
+    write_tab_config "$TAB_CONF" "$TAB_PROCS"
     if reset_tab; then
         TARGETS+=(tab)
     else
@@ -344,10 +363,10 @@ if [ "${BENCH_SKIP_RSS:-0}" != 1 ]; then
         esac
         say "bench.sh: $t: peak RSS with one $(size_label "$BIG_SIZE") message"
         if rss_probe "$t" $comm; then
-            RSS[$t]=$(awk -v l="${LABEL[$t]}" -v i="$RSS_IDLE" -v p="$RSS_PEAK" -v d="$RSS_DELTA" \
-                'BEGIN{printf "| %s | %.1f | %.1f | %.1f |", l, i/1024, p/1024, d/1024}')
+            RSS[$t]=$(awk -v l="${LABEL[$t]}" -v i="$RSS_IDLE" -v w="$RSS_WARM" -v p="$RSS_PEAK" \
+                -v d="$RSS_GROWTH" 'BEGIN{printf "| %s | %.1f | %.1f | %.1f | %.1f |", l, i/1024, w/1024, p/1024, d/1024}')
         else
-            RSS[$t]="| ${LABEL[$t]} | failed | failed | failed |"
+            RSS[$t]="| ${LABEL[$t]} | failed | failed | failed | failed |"
             STATUS=1
         fi
     done
@@ -405,8 +424,12 @@ ratio() { # ratio A B: A/B with two decimals, or n/a
         echo
         echo "## Peak RSS (VmHWM, MiB) with one $(size_label "$BIG_SIZE") message"
         echo
-        echo "| target | idle worker | worker after | increase (target < 4 MiB for tabulariumd) |"
-        echo "|---|---:|---:|---:|"
+        echo "Largest VmHWM of a worker: fresh, after one $(size_label "$SMALL_SIZE") warm-up message, after the"
+        echo "big message; growth = the largest rise of one worker caused by the big message."
+        echo "tabulariumd runs with process_limit = 1 here, so both messages meet the same worker."
+        echo
+        echo "| target | idle | after warm-up | after big message | growth (tabulariumd target < 4 MiB) |"
+        echo "|---|---:|---:|---:|---:|"
         for t in tab dovecot; do
             [ -z "${RSS[$t]:-}" ] || echo "${RSS[$t]}"
         done

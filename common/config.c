@@ -293,10 +293,12 @@ int config_load(struct tab_config *cfg, const char *path, char **error_r)
                 rc = -1;
                 break;
             }
-            logical = xrealloc(logical, loglen + (size_t)n + 2);
+            /* The line break and the indentation become one space. */
+            size_t skip = strspn(line, " \t");
+            logical = xrealloc(logical, loglen + (size_t)n - skip + 2);
             logical[loglen++] = ' ';
-            memcpy(logical + loglen, line, (size_t)n + 1);
-            loglen += (size_t)n;
+            memcpy(logical + loglen, line + skip, (size_t)n - skip + 1);
+            loglen += (size_t)n - skip;
             continue;
         }
         if (logical != NULL) {

@@ -186,8 +186,7 @@ static int domain_ok(const char *d, size_t len)
     return 1;
 }
 
-int envelope_parse_path(const char *arg, char **addr_r, const char **params_r,
-                        const char **error_r)
+int envelope_parse_path(const char *arg, char **addr_r, const char **params_r, const char **error_r)
 {
     const char *p = arg;
     const char *start, *end;

@@ -23,7 +23,7 @@ struct spool_info {
     int has_8bit;         /* any byte >= 0x80 */
     int has_nul;          /* any NUL byte */
     int has_bare_cr_lf;   /* a LF not preceded by CR, or a CR not followed by LF */
-    int ends_with_newline; /* last byte is LF (else the wrapper adds CRLF before the boundary) */
+    int ends_with_newline; /* last byte is LF */
 };
 
 struct lmtp_io;

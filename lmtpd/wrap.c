@@ -61,7 +61,8 @@
 #define WRAP_LINE_MAX 998
 #define WRAP_BOUNDARY_PREFIX "=_tabularium_"
 #define WRAP_RANDOM_HEX 16
-#define WRAP_BOUNDARY_SIZE (sizeof(WRAP_BOUNDARY_PREFIX) - 1 + ARCHIVE_ID_LEN + 1 + WRAP_RANDOM_HEX + 1)
+#define WRAP_BOUNDARY_SIZE                                                                         \
+    (sizeof(WRAP_BOUNDARY_PREFIX) - 1 + ARCHIVE_ID_LEN + 1 + WRAP_RANDOM_HEX + 1)
 
 /*
  * Test seam, deliberately absent from wrap.h: a unit test cannot produce
@@ -445,15 +446,17 @@ static int write_attempt(const struct spool_info *info, int orig_fd, struct wrap
         off += (uint64_t)n;
     }
 
-    if ((!info->ends_with_newline && out_str(o, "\r\n", error_r) < 0) ||
+    /* RFC 2046: the CRLF before a delimiter belongs to the delimiter, so it
+     * is always added; a MIME parser then extracts the original exactly. */
+    if (out_str(o, "\r\n", error_r) < 0 ||
         out_str(o, pat, error_r) < 0 || out_str(o, "--\r\n", error_r) < 0 ||
         out_flush(o, error_r) < 0)
         return -1;
     return 0;
 }
 
-int wrap_write(struct archive_record *rec, const struct spool_info *info, int orig_fd,
-               int out_fd, const char *myhostname, const char **error_r)
+int wrap_write(struct archive_record *rec, const struct spool_info *info, int orig_fd, int out_fd,
+               const char *myhostname, const char **error_r)
 {
     struct wrap_text header = {NULL, 0, 0};
     struct wrap_out out = {out_fd, NULL, 0, NULL, 0};

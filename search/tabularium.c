@@ -1,5 +1,305 @@
-/* placeholder: being written */
-int main(void)
+/*
+ * NAME
+ *	tabularium 1
+ * SUMMARY
+ *	Tabularium archive command-line tool
+ * SYNOPSIS
+ *	tabularium [-c FILE] [-o name=value]... COMMAND [ARGS]
+ * DESCRIPTION
+ *	Parses the global options, finds COMMAND in the command table and
+ *	runs it (search/cli.h). Owns the configuration and the drivers the
+ *	commands use: they are opened on a command's first request, their
+ *	errors are printed here, and they are closed after the command.
+ *
+ *	Must never create a catalog or a store: a read-only tool pointed at
+ *	the wrong configuration should say so, not leave an empty database
+ *	or Maildir behind. So the sqlite file and the Maildir directory must
+ *	exist before their drivers are opened.
+ *
+ *	A new command is one row in cli_commands[] and one search/cli_X.c.
+ * DIAGNOSTICS
+ *	Exit 2 with a message on stderr for usage errors, configuration
+ *	errors and catalog/store open errors. Otherwise the command's status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backends/catalog.h"
+#include "backends/store.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/strlist.h"
+#include "lmtpd/master.h"
+#include "search/cli.h"
+
+struct cli_command {
+    const char *name;
+    cli_command_fn *run;
+    const char *summary; /* one line for the command list */
+    const char *help;    /* the command's --help text */
+};
+
+static int tabularium_help_command(struct cli_context *ctx, int argc, char **argv);
+
+static const struct cli_command cli_commands[] = {
+    {"search", cli_search, "list archived messages that match", cli_search_help},
+    {"show", cli_show, "print an archived message, verified", cli_show_help},
+    {"help", tabularium_help_command, "this text, or a command's help", NULL},
+};
+
+#define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
+
+/* main()'s side of struct cli_context. */
+struct tabularium_state {
+    struct master_options opts;
+    struct tab_config cfg;
+    int cfg_state; /* 0 not loaded, 1 loaded, -1 failed */
+    struct catalog *catalog;
+    struct store *store;
+};
+
+static void tabularium_usage_line(FILE *out)
 {
-    return 2;
+    fputs("usage: tabularium [-c FILE] [-o name=value]... COMMAND [ARGS] (tabularium help)\n", out);
+}
+
+static void tabularium_help(FILE *out)
+{
+    fputs("NAME\n"
+          "    tabularium - search and read the Tabularium mail archive\n"
+          "\n"
+          "SYNOPSIS\n"
+          "    tabularium [-c FILE] [-o name=value]... COMMAND [ARGS]\n"
+          "    tabularium COMMAND --help\n"
+          "\n"
+          "DESCRIPTION\n"
+          "    Reads the catalog and the store that tabulariumd(8) fills, as named\n"
+          "    by archive_catalog and archive_store in the configuration. It never\n"
+          "    creates them.\n"
+          "\n"
+          "COMMANDS\n",
+          out);
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+        fprintf(out, "    %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fputs("\n"
+          "OPTIONS\n"
+          "    -c FILE        configuration file (default " CONFIG_DEFAULT_FILE ")\n"
+          "    -o name=value  override a parameter (may be repeated)\n"
+          "    -V, --version  print the version\n"
+          "    -h, --help     this text\n"
+          "\n"
+          "EXIT STATUS\n"
+          "    0  found (search matched, show wrote a verified message)\n"
+          "    1  nothing found (no match, unknown archive id)\n"
+          "    2  usage or configuration error, catalog or store cannot be read\n"
+          "    3  integrity check failed (show: hash or size differs from the\n"
+          "       catalog; the bytes were already written to stdout)\n"
+          "\n"
+          "EXAMPLES\n"
+          "    tabularium search --to bob@example.com --since 2026-11-01\n"
+          "    tabularium search --subject invoice --until 2026-11-30 --json\n"
+          "    tabularium search --message-id '<1234@example.com>'\n"
+          "    tabularium show 6932F1A00A1B2C3D4E5F > archived.eml\n"
+          "    tabularium show --original 6932F1A00A1B2C3D4E5F | sha256sum\n"
+          "    tabularium -o data_directory=/srv/archive search --limit 10\n"
+          "\n"
+          "SEE ALSO\n"
+          "    tabulariumd(8), config/tabularium.conf\n",
+          out);
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++) {
+        if (cli_commands[i].help == NULL)
+            continue;
+        fprintf(out, "\n%s COMMAND\n\n", cli_commands[i].name);
+        fputs(cli_commands[i].help, out);
+    }
+}
+
+static const struct cli_command *tabularium_find_command(const char *name)
+{
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+        if (strcmp(cli_commands[i].name, name) == 0)
+            return &cli_commands[i];
+    return NULL;
+}
+
+/* tabularium help [COMMAND] */
+static int tabularium_help_command(struct cli_context *ctx, int argc, char **argv)
+{
+    const struct cli_command *cmd;
+
+    (void)ctx;
+    if (argc < 2) {
+        tabularium_help(stdout);
+        return CLI_EXIT_FOUND;
+    }
+    cmd = tabularium_find_command(argv[1]);
+    if (cmd == NULL || cmd->help == NULL) {
+        fprintf(stderr, "tabularium help: unknown command \"%s\"\n", argv[1]);
+        return CLI_EXIT_USAGE;
+    }
+    fputs(cmd->help, stdout);
+    return CLI_EXIT_FOUND;
+}
+
+static int tabularium_config(struct tabularium_state *ts)
+{
+    char *error = NULL;
+
+    if (ts->cfg_state == 0) {
+        if (master_load_config(&ts->opts, &ts->cfg, &error) < 0) {
+            fprintf(stderr, "tabularium: %s\n", error);
+            free(error);
+            ts->cfg_state = -1;
+        } else {
+            ts->cfg_state = 1;
+        }
+    }
+    return ts->cfg_state > 0 ? 0 : -1;
+}
+
+/* The path after "type:" when spec is of that type, else NULL. */
+static const char *tabularium_spec_path(const char *spec, const char *type)
+{
+    size_t n = strlen(type);
+
+    if (strncmp(spec, type, n) == 0 && spec[n] == ':')
+        return spec + n + 1;
+    return NULL;
+}
+
+static struct catalog *tabularium_catalog(struct cli_context *ctx)
+{
+    struct tabularium_state *ts = ctx->priv;
+    const char *spec, *path, *error;
+    struct stat sb;
+
+    if (ts->catalog != NULL)
+        return ts->catalog;
+    if (tabularium_config(ts) < 0)
+        return NULL;
+    spec = ts->cfg.archive_catalog;
+    path = tabularium_spec_path(spec, "sqlite");
+    if (path != NULL && stat(path, &sb) < 0) {
+        if (errno == ENOENT)
+            fprintf(stderr,
+                    "tabularium: no catalog at %s (has tabulariumd run with this"
+                    " configuration?)\n",
+                    path);
+        else
+            fprintf(stderr, "tabularium: cannot open catalog %s: %s\n", spec, strerror(errno));
+        return NULL;
+    }
+    ts->catalog = catalog_open(spec, &ts->cfg, &error);
+    if (ts->catalog == NULL)
+        fprintf(stderr, "tabularium: cannot open catalog %s: %s\n", spec, error);
+    return ts->catalog;
+}
+
+static struct store *tabularium_store(struct cli_context *ctx)
+{
+    struct tabularium_state *ts = ctx->priv;
+    const char *spec, *path, *error;
+    struct stat sb;
+
+    if (ts->store != NULL)
+        return ts->store;
+    if (tabularium_config(ts) < 0)
+        return NULL;
+    spec = ts->cfg.archive_store;
+    path = tabularium_spec_path(spec, "maildir");
+    if (path != NULL && stat(path, &sb) < 0) {
+        if (errno == ENOENT)
+            fprintf(stderr,
+                    "tabularium: no store at %s (has tabulariumd run with this"
+                    " configuration?)\n",
+                    path);
+        else
+            fprintf(stderr, "tabularium: cannot open store %s: %s\n", spec, strerror(errno));
+        return NULL;
+    }
+    ts->store = store_open(spec, &ts->cfg, &error);
+    if (ts->store == NULL)
+        fprintf(stderr, "tabularium: cannot open store %s: %s\n", spec, error);
+    return ts->store;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct tabularium_state ts;
+    struct cli_context ctx;
+    const struct cli_command *cmd;
+    int c, status;
+
+    memset(&ts, 0, sizeof(ts));
+    /* Driver errors are printed by the commands; the log is for details. */
+    log_init("tabularium", 1, 0);
+    opterr = 0;
+    /* "+": stop at the command name, its options are its own. */
+    while ((c = getopt_long(argc, argv, "+:c:o:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            ts.opts.config_path = optarg;
+            break;
+        case 'o':
+            strlist_add(&ts.opts.overrides, optarg);
+            break;
+        case 'h':
+            tabularium_help(stdout);
+            status = CLI_EXIT_FOUND;
+            goto out;
+        case 'V':
+            printf("tabularium %s\n", TAB_VERSION);
+            status = CLI_EXIT_FOUND;
+            goto out;
+        case ':':
+            fprintf(stderr, "tabularium: option %s needs a value\n", argv[optind - 1]);
+            tabularium_usage_line(stderr);
+            status = CLI_EXIT_USAGE;
+            goto out;
+        default:
+            fprintf(stderr, "tabularium: unknown option %s\n", argv[optind - 1]);
+            tabularium_usage_line(stderr);
+            status = CLI_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (optind >= argc) {
+        tabularium_usage_line(stderr);
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    cmd = tabularium_find_command(argv[optind]);
+    if (cmd == NULL) {
+        fprintf(stderr, "tabularium: unknown command \"%s\"\n", argv[optind]);
+        tabularium_usage_line(stderr);
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.catalog = tabularium_catalog;
+    ctx.store = tabularium_store;
+    ctx.priv = &ts;
+    status = cmd->run(&ctx, argc - optind, argv + optind);
+    if (fflush(stdout) != 0 && status != CLI_EXIT_USAGE) {
+        fprintf(stderr, "tabularium: cannot write to stdout: %s\n", strerror(errno));
+        status = CLI_EXIT_USAGE;
+    }
+
+out:
+    catalog_close(&ts.catalog);
+    store_close(&ts.store);
+    if (ts.cfg_state > 0)
+        config_free(&ts.cfg);
+    strlist_free(&ts.opts.overrides);
+    return status;
 }

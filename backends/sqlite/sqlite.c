@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -866,6 +867,49 @@ db_error:
     return -1;
 }
 
+static long long sqlite_now_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+        return 0; /* cannot fail for CLOCK_MONOTONIC on Linux */
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Switch the file to WAL. Workers opening a new file together race for
+ * the exclusive lock this needs, and SQLite answers SQLITE_BUSY at once,
+ * without calling the busy handler, when waiting could deadlock; so retry
+ * here for as long as the busy timeout would have waited. -1 leaves the
+ * error in sqlite3_errmsg(db).
+ */
+static int sqlite_set_wal(sqlite3 *db, const char *path)
+{
+    long long deadline = sqlite_now_ms() + SQLITE_BUSY_TIMEOUT_MS;
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    const unsigned char *mode;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_BUSY && sqlite_now_ms() < deadline) {
+        (void)sqlite3_reset(st);
+        (void)nanosleep(&pause, NULL);
+    }
+    if (rc != SQLITE_ROW) {
+        (void)sqlite3_finalize(st);
+        return -1;
+    }
+    mode = sqlite3_column_text(st, 0);
+    /* Some file systems cannot hold the WAL index: still correct, slower. */
+    if (mode == NULL || strcmp((const char *)mode, "wal") != 0)
+        log_warn("sqlite %s: journal_mode is %s, not wal: concurrent workers will wait longer",
+                 path, mode ? (const char *)mode : "unknown");
+    (void)sqlite3_finalize(st);
+    return 0;
+}
+
 /* mkdir -p the directory that holds path; a bare file name needs none. */
 static int sqlite_make_parent(const char *path)
 {
@@ -893,9 +937,7 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     };
     struct sqlite_catalog *sc = NULL;
     sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
     const char *what;
-    const char *mode;
 
     (void)cfg;
     *error_r = sqlite_open_error;
@@ -916,15 +958,8 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     if (sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS) != SQLITE_OK)
         goto db_error;
     what = "journal_mode";
-    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW)
+    if (sqlite_set_wal(db, spec) < 0)
         goto db_error;
-    mode = (const char *)sqlite3_column_text(st, 0);
-    if (mode == NULL || strcmp(mode, "wal") != 0)
-        log_warn("sqlite %s: journal_mode is %s, not wal: concurrent workers will wait longer",
-                 spec, mode ? mode : "unknown");
-    (void)sqlite3_finalize(st);
-    st = NULL;
     for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
         what = pragmas[i];
         if (sqlite3_exec(db, pragmas[i], NULL, NULL, NULL) != SQLITE_OK)
@@ -955,7 +990,6 @@ db_error:
     snprintf(sqlite_open_error, sizeof(sqlite_open_error), "sqlite %s: %s: %s", spec, what,
              db != NULL ? sqlite3_errmsg(db) : "out of memory");
 fail:
-    (void)sqlite3_finalize(st);
     if (sc != NULL) {
         for (int i = 0; i < ST_COUNT; i++)
             (void)sqlite3_finalize(sc->st[i]);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # NAME
 #	common.sh - shell helpers for Tabularium's script tests (sourced, bash)
 # SYNOPSIS
@@ -137,7 +138,7 @@ wait_for_socket() {
 tab_conf_get() {
     local conf=$1 name=$2 depth=${3:-0} line value ref out
     [ "$depth" -lt 10 ] || die "tab_conf_get: \$$name expands recursively in $conf"
-    line=$(grep -E "^[[:space:]]*$name[[:space:]]*=" "$conf" | tail -1) || return 1
+    line=$(grep -E "^[[:space:]]*${name}[[:space:]]*=" "$conf" | tail -1) || return 1
     value=${line#*=}
     value=${value#"${value%%[![:space:]]*}"}
     value=${value%"${value##*[![:space:]]}"}

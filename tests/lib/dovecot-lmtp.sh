@@ -19,14 +19,15 @@
 #	"start" is idempotent: an instance already running with the same port
 #	and fsync mode is left alone; otherwise it is restarted.
 # ENVIRONMENT (defaults)
-#	DIR=${TMPDIR:-/tmp}/tabularium-dovecot  MAILROOT=${TMPDIR:-/tmp}/tabularium-dovecot-mail
+#	DIR=${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot
+#	MAILROOT=${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot-mail
 #	MAIL_USER=vmail  LISTEN=127.0.0.1
 # DIAGNOSTICS
 #	Exit 1 with a message (and the tail of $DIR/dovecot.log) when Dovecot
 #	is missing or does not come up; "status" exits 1 when not running.
 set -euo pipefail
-DIR=${DIR:-${TMPDIR:-/tmp}/tabularium-dovecot}
-MAILROOT=${MAILROOT:-${TMPDIR:-/tmp}/tabularium-dovecot-mail}
+DIR=${DIR:-${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot}
+MAILROOT=${MAILROOT:-${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot-mail}
 MAIL_USER=${MAIL_USER:-vmail}
 LISTEN=${LISTEN:-127.0.0.1}
 CMD=${1:-}

@@ -24,7 +24,8 @@
 #	"stop" is safe to call from a trap: it never fails, waits for the master
 #	to go, and kills what is left of this instance (by pid) after a timeout.
 # ENVIRONMENT (defaults)
-#	PFDIR=${TMPDIR:-/tmp}/tabularium-mta  SMTP_PORT=10025  ARCHIVE_DOMAIN=archive.test
+#	PFDIR=${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-mta
+#	SMTP_PORT=10025  ARCHIVE_DOMAIN=archive.test
 #	RCPT_LIMIT=50 (lmtp_destination_recipient_limit)
 #	XFORWARD=yes (lmtp_send_xforward_command)
 #	BACKOFF=5s (minimal/maximal_backoff_time, queue_run_delay)
@@ -35,7 +36,7 @@
 #	Exit 0 on success; 1 with a message on stderr (and the tail of
 #	$PFDIR/maillog when Postfix itself failed); 2 for a usage error.
 set -euo pipefail
-PFDIR=${PFDIR:-${TMPDIR:-/tmp}/tabularium-mta}
+PFDIR=${PFDIR:-${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-mta}
 SMTP_PORT=${SMTP_PORT:-10025}
 ARCHIVE_DOMAIN=${ARCHIVE_DOMAIN:-archive.test}
 RCPT_LIMIT=${RCPT_LIMIT:-50}
@@ -251,7 +252,7 @@ mailq) postqueue -c "$CONF" -p ;;
 log) cat "$PFDIR/maillog" 2>/dev/null || true ;;
 wait-empty) do_wait_empty "$@" ;;
 *)
-    sed -n '2,8p' "$0" | sed 's/^#//'
+    sed -n '2,9p' "$0" | sed 's/^#//'
     exit 2
     ;;
 esac

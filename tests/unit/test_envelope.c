@@ -84,7 +84,9 @@ static void test_paths(void)
     path_bad("<a@\"x\".org>", "invalid domain");
     path_bad("<bob@exa\rmple.com>", "control character");
     path_bad("<bob@example.com\r\nRCPT TO:<x@y>>", "control character");
-    path_bad("<bo\x01" "b@example.com>", "control character");
+    path_bad("<bo\x01"
+             "b@example.com>",
+             "control character");
     path_bad("<bob\x7f@example.com>", "control character");
     path_bad("<\"a\rb\"@x.org>", "control character");
     path_bad("<\"a\\\rb\"@x.org>", "control character");
@@ -98,12 +100,11 @@ static void test_paths(void)
         CHECK(memchr(buf, '\0', sizeof(buf) - 1) != NULL);
         path_bad(buf, "missing >");
     }
-
 }
 
 static void test_long_paths(void)
 {
-    char arg[600], want[600];
+    char arg[620], want[600];
     char *addr = NULL;
     const char *params, *error = NULL;
 
@@ -131,8 +132,8 @@ static void test_params(void)
     struct strlist l = STRLIST_INIT;
     const char *error = NULL;
 
-    CHECK(envelope_parse_params("SIZE=123 body=8BITMIME SMTPUTF8 NOTIFY=NEVER ORCPT=rfc822;x@y",
-                                &l, &error) == 0);
+    CHECK(envelope_parse_params("SIZE=123 body=8BITMIME SMTPUTF8 NOTIFY=NEVER ORCPT=rfc822;x@y", &l,
+                                &error) == 0);
     CHECK(l.n == 5);
     if (l.n == 5) {
         CHECK_STR(l.v[0], "SIZE=123");
@@ -201,7 +202,8 @@ static void test_decode(void)
     decode_is("archive+john=doe=example.com@archive.test", "archive+", "john=doe@example.com");
     decode_is("Archive+Bob=Example.COM@archive.test", "archive+", "Bob@Example.COM");
     decode_is("ARCHIVE+bob=example.com@archive.test", "archive+", "bob@example.com");
-    decode_is("archive+first.last=sub.example.org@a.test", "archive+", "first.last@sub.example.org");
+    decode_is("archive+first.last=sub.example.org@a.test", "archive+",
+              "first.last@sub.example.org");
     decode_is("\"archive+a b=x.org\"@archive.test", "archive+", "\"a b\"@x.org");
     decode_is("\"archive+a,b=x.org\"@archive.test", "archive+", "\"a,b\"@x.org");
     decode_is("\"archive+a\\\"b=x.org\"@archive.test", "archive+", "\"a\\\"b\"@x.org");

@@ -1,0 +1,53 @@
+/*
+ * NAME
+ *	cli 3h
+ * SUMMARY
+ *	the tabularium CLI's commands and what main() hands them
+ * DESCRIPTION
+ *	search/tabularium.c parses the global options (-c, -o), looks the
+ *	command up in its table and calls it with the arguments that follow
+ *	the command name (argv[0] is the command name) and a struct
+ *	cli_context. A command parses its own options (getopt_long, each
+ *	accepts --help), and asks the context for the catalog and the store
+ *	only once its arguments are known to be good: main() owns the
+ *	configuration and the drivers, opens them on first use, reports
+ *	their errors and closes them after the command returns.
+ *
+ *	A command returns the exit status (CLI_EXIT_*), having printed any
+ *	error to stderr as "tabularium COMMAND: what went wrong".
+ */
+#ifndef TAB_CLI_H
+#define TAB_CLI_H
+
+#include "backends/catalog.h"
+#include "backends/store.h"
+#include "common/config.h"
+
+/* Exit status of every command (documented in tabularium -h). */
+#define CLI_EXIT_FOUND 0
+#define CLI_EXIT_NOT_FOUND 1
+#define CLI_EXIT_USAGE 2 /* usage, configuration, or catalog/store access error */
+#define CLI_EXIT_INTEGRITY 3
+
+struct cli_context {
+    /* Open (first call) or return the catalog / store of the configuration.
+     * On failure they print the reason and return NULL: exit CLI_EXIT_USAGE.
+     * The catalog is never created: a missing sqlite file is an error. */
+    struct catalog *(*catalog)(struct cli_context *ctx);
+    struct store *(*store)(struct cli_context *ctx);
+    void *priv; /* main()'s state */
+};
+
+typedef int cli_command_fn(struct cli_context *ctx, int argc, char **argv);
+
+/* tabularium search [--from ADDR] [--to ADDR] [--subject TEXT] [--since DATE]
+ *                   [--until DATE] [--message-id ID] [--limit N] [--json] */
+int cli_search(struct cli_context *ctx, int argc, char **argv);
+/* tabularium show [--original] ARCHIVE-ID */
+int cli_show(struct cli_context *ctx, int argc, char **argv);
+
+/* The man-style text of each command's --help (also in tabularium -h). */
+extern const char cli_search_help[];
+extern const char cli_show_help[];
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * NAME
+ *	cli_search 3
+ * SUMMARY
+ *	tabularium search: list archived messages that match
+ * SYNOPSIS
+ *	tabularium search [--from ADDR] [--to ADDR] [--subject TEXT]
+ *		[--since DATE] [--until DATE] [--message-id ID] [--limit N] [--json]
+ * DESCRIPTION
+ *	Turns the command line into a struct search_query, runs it on the
+ *	catalog and prints one line per message, newest first: a readable
+ *	text line, or with --json one JSON object per line (JSON Lines) with
+ *	a fixed set of keys that scripts may rely on.
+ *
+ *	Dates: --since DATE includes DATE; --until YYYY-MM-DD includes that
+ *	whole day (UTC), --until TIMESTAMP includes that second. Both compare
+ *	with the message's Date: header, or its arrival time when it has none.
+ *
+ *	Owns the meaning of the options and the two output layouts; the
+ *	matching itself belongs to the catalog driver. Must never print a
+ *	string from the catalog except through struct cli_output, which
+ *	escapes it for JSON or strips control characters for a terminal.
+ * DIAGNOSTICS
+ *	Exit 0 when something matched, 1 when nothing did, 2 for a bad
+ *	option or value, a configuration or catalog error, or a write error
+ *	on stdout.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/record.h"
+#include "common/strlist.h"
+#include "search/cli.h"
+#include "search/cli_output.h"
+
+/* Envelope recipients named in a text line before "(+N more)". */
+#define CLI_SEARCH_TEXT_RCPTS 2
+
+const char cli_search_help[] =
+    "NAME\n"
+    "    tabularium search - list archived messages that match\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    tabularium search [--from ADDR] [--to ADDR] [--subject TEXT]\n"
+    "                      [--since DATE] [--until DATE] [--message-id ID]\n"
+    "                      [--limit N] [--json]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Prints the archived messages that match every option given (all of\n"
+    "    them when none is), newest first, one line each:\n"
+    "        ARCHIVE-ID  DATE  <SENDER>  -> RCPT, RCPT (+N)  SUBJECT\n"
+    "    DATE is the Date: header in UTC, or the arrival time when the\n"
+    "    message has none. Control characters are shown as \"?\".\n"
+    "\n"
+    "OPTIONS\n"
+    "    --from ADDR       ADDR occurs (case-insensitively) in the envelope\n"
+    "                      sender or a From: header address or name\n"
+    "    --to ADDR         ADDR occurs in any envelope recipient (Bcc\n"
+    "                      recipients included) or a To:/Cc: address or name\n"
+    "    --subject TEXT    TEXT occurs in the decoded Subject: (ASCII letters\n"
+    "                      compare case-insensitively)\n"
+    "    --since DATE      dated at or after DATE\n"
+    "    --until DATE      dated at or before DATE: YYYY-MM-DD includes that\n"
+    "                      whole day (UTC), a timestamp includes that second\n"
+    "    --message-id ID   exactly this Message-ID (angle brackets optional)\n"
+    "    --limit N         print at most N messages (the newest)\n"
+    "    --json            one JSON object per line with the keys archive_id,\n"
+    "                      queue_id, message_id, envelope_from, envelope_to,\n"
+    "                      envelope_status, header_from, header_to, header_cc,\n"
+    "                      date, arrival, subject, size, sha256,\n"
+    "                      wrapped_sha256, location\n"
+    "    -h, --help        this text\n"
+    "\n"
+    "    DATE is YYYY-MM-DD (UTC) or an ISO 8601 timestamp such as\n"
+    "    2026-11-25T16:40:10Z or 2026-11-25T17:40+01:00 (no zone: UTC).\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 at least one message matched, 1 none did, 2 usage or\n"
+    "    configuration error.\n";
+
+struct cli_search_state {
+    struct cli_output *out;
+    int json;
+    long matches;
+};
+
+static int cli_search_usage_error(const char *fmt, const char *arg)
+{
+    fputs("tabularium search: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (tabularium search --help)\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/*
+ * DATE for --since / --until. An --until day means "up to the end of that
+ * day" and a timestamp "up to the end of that second"; the catalog's
+ * bound is exclusive, hence the step to the next day or second.
+ */
+static int cli_search_parse_date(const char *opt, const char *arg, int until, time_t *t_r)
+{
+    time_t t;
+
+    if (record_parse_time(arg, &t) < 0) {
+        fprintf(stderr,
+                "tabularium search: %s \"%s\": expected YYYY-MM-DD or an ISO 8601 timestamp"
+                " (YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM])\n",
+                opt, arg);
+        return -1;
+    }
+    /* The catalog reads 0 as "no bound"; times before 1970 are not mail. */
+    if (t <= 0) {
+        fprintf(stderr, "tabularium search: %s \"%s\": dates before 1970 are not supported\n", opt,
+                arg);
+        return -1;
+    }
+    if (until)
+        t += strlen(arg) == 10 ? 86400 : 1; /* "YYYY-MM-DD" is the only 10-byte form */
+    *t_r = t;
+    return 0;
+}
+
+static int cli_search_parse_limit(const char *arg, long *limit_r)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || n < 1) {
+        fprintf(stderr, "tabularium search: --limit \"%s\": expected a number from 1 to %ld\n", arg,
+                LONG_MAX);
+        return -1;
+    }
+    *limit_r = n;
+    return 0;
+}
+
+/* "Name <addr>", "addr", or the group name; NULL when there is nothing. */
+static char *cli_search_addr_string(const struct record_addr *a)
+{
+    if (a->name != NULL && *a->name != '\0' && a->address != NULL)
+        return xasprintf("%s <%s>", a->name, a->address);
+    if (a->address != NULL)
+        return xstrdup(a->address);
+    if (a->name != NULL)
+        return xstrdup(a->name);
+    return NULL;
+}
+
+static void cli_search_json_addrs(struct cli_output *o, const char *key,
+                                  const struct record_addrs *addrs)
+{
+    o->map_key(o, key);
+    o->begin_list(o);
+    for (size_t i = 0; i < addrs->n; i++) {
+        char *s = cli_search_addr_string(&addrs->v[i]);
+        if (s != NULL)
+            o->string(o, s);
+        free(s);
+    }
+    o->end(o);
+}
+
+static void cli_search_json_row(struct cli_output *o, const struct archive_record *rec)
+{
+    char arrival[21];
+
+    o->begin_map(o);
+    o->map_key(o, "archive_id");
+    o->string(o, rec->archive_id);
+    o->map_key(o, "queue_id");
+    o->string(o, rec->queue_id);
+    o->map_key(o, "message_id");
+    o->string(o, rec->message_id);
+    o->map_key(o, "envelope_from");
+    o->string(o, rec->envelope_from);
+    o->map_key(o, "envelope_to");
+    o->begin_list(o);
+    for (size_t i = 0; i < rec->n_rcpts; i++)
+        o->string(o, rec->rcpts[i].address);
+    o->end(o);
+    o->map_key(o, "envelope_status");
+    o->string(o, rec->envelope_status);
+    cli_search_json_addrs(o, "header_from", &rec->hdr_from);
+    cli_search_json_addrs(o, "header_to", &rec->hdr_to);
+    cli_search_json_addrs(o, "header_cc", &rec->hdr_cc);
+    o->map_key(o, "date");
+    o->string(o, rec->date);
+    o->map_key(o, "arrival");
+    if (rec->arrival != 0) {
+        record_format_time(rec->arrival, arrival);
+        o->string(o, arrival);
+    } else {
+        o->null(o);
+    }
+    o->map_key(o, "subject");
+    o->string(o, rec->subject);
+    o->map_key(o, "size");
+    o->integer(o, rec->size > INT64_MAX ? INT64_MAX : (int64_t)rec->size);
+    o->map_key(o, "sha256");
+    o->string(o, rec->sha256);
+    o->map_key(o, "wrapped_sha256");
+    o->string(o, rec->wrapped_sha256[0] != '\0' ? rec->wrapped_sha256 : NULL);
+    o->map_key(o, "location");
+    if (rec->store != NULL && rec->location != NULL) {
+        char *loc = xasprintf("%s:%s", rec->store, rec->location);
+        o->string(o, loc);
+        free(loc);
+    } else {
+        o->null(o);
+    }
+    o->end(o);
+}
+
+/* "-> a@x, b@y (+3)": the envelope recipients, or the header To/Cc
+ * addresses when the envelope did not carry them. */
+static char *cli_search_text_rcpts(const struct archive_record *rec)
+{
+    const struct record_addrs *lists[2] = {&rec->hdr_to, &rec->hdr_cc};
+    struct strlist all = STRLIST_INIT;
+    size_t shown, len = 0;
+    char *s, *w;
+
+    if (rec->n_rcpts > 0) {
+        for (size_t i = 0; i < rec->n_rcpts; i++)
+            if (rec->rcpts[i].address != NULL)
+                strlist_add(&all, rec->rcpts[i].address);
+    } else {
+        for (size_t l = 0; l < 2; l++)
+            for (size_t i = 0; i < lists[l]->n; i++)
+                if (lists[l]->v[i].address != NULL)
+                    strlist_add(&all, lists[l]->v[i].address);
+    }
+    shown = all.n < CLI_SEARCH_TEXT_RCPTS ? all.n : CLI_SEARCH_TEXT_RCPTS;
+    for (size_t i = 0; i < shown; i++)
+        len += strlen(all.v[i]) + 2;
+    w = s = xmalloc(len + 3 + 32);
+    w += sprintf(w, "->");
+    for (size_t i = 0; i < shown; i++)
+        w += sprintf(w, "%s%s", i == 0 ? " " : ", ", all.v[i]);
+    if (all.n == 0)
+        sprintf(w, " (none)");
+    else if (all.n > shown)
+        sprintf(w, " (+%zu)", all.n - shown);
+    strlist_free(&all);
+    return s;
+}
+
+static void cli_search_text_row(struct cli_output *o, const struct archive_record *rec)
+{
+    char when[21];
+    char *from, *rcpts;
+
+    if (rec->date != NULL)
+        snprintf(when, sizeof(when), "%s", rec->date);
+    else
+        record_format_time(rec->arrival, when);
+    from = xasprintf("<%s>", rec->envelope_from != NULL ? rec->envelope_from : "");
+    rcpts = cli_search_text_rcpts(rec);
+
+    o->begin_map(o);
+    o->string(o, rec->archive_id);
+    o->string(o, when);
+    o->string(o, from);
+    o->string(o, rcpts);
+    o->string(o, rec->subject != NULL ? rec->subject : "(no subject)");
+    o->end(o);
+    free(from);
+    free(rcpts);
+}
+
+static int cli_search_row(const struct archive_record *rec, void *ctx)
+{
+    struct cli_search_state *s = ctx;
+
+    if (s->json)
+        cli_search_json_row(s->out, rec);
+    else
+        cli_search_text_row(s->out, rec);
+    s->out->separator(s->out);
+    s->matches++;
+    /* A reader that went away: stop instead of reading the whole catalog. */
+    return ferror(stdout) ? 1 : 0;
+}
+
+int cli_search(struct cli_context *ctx, int argc, char **argv)
+{
+    enum { OPT_FROM = 256, OPT_TO, OPT_SUBJECT, OPT_SINCE, OPT_UNTIL, OPT_MESSAGE_ID, OPT_LIMIT };
+    static const struct option longopts[] = {
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"subject", required_argument, NULL, OPT_SUBJECT},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"until", required_argument, NULL, OPT_UNTIL},
+        {"message-id", required_argument, NULL, OPT_MESSAGE_ID},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct search_query q;
+    struct cli_search_state state = {NULL, 0, 0};
+    struct catalog *cat;
+    const char *error;
+    enum tab_result r;
+    int c, status;
+
+    memset(&q, 0, sizeof(q));
+    optind = 0; /* glibc: start over, argv[0] is the command name */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FROM:
+            q.from = optarg;
+            break;
+        case OPT_TO:
+            q.to = optarg;
+            break;
+        case OPT_SUBJECT:
+            q.subject = optarg;
+            break;
+        case OPT_SINCE:
+            if (cli_search_parse_date("--since", optarg, 0, &q.since) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_UNTIL:
+            if (cli_search_parse_date("--until", optarg, 1, &q.until) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_MESSAGE_ID:
+            q.message_id = optarg;
+            break;
+        case OPT_LIMIT:
+            if (cli_search_parse_limit(optarg, &q.limit) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'j':
+            state.json = 1;
+            break;
+        case 'h':
+            fputs(cli_search_help, stdout);
+            return CLI_EXIT_FOUND;
+        case ':':
+            return cli_search_usage_error("option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_search_usage_error("unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_search_usage_error("unexpected argument \"%s\"", argv[optind]);
+
+    cat = ctx->catalog(ctx);
+    if (cat == NULL)
+        return CLI_EXIT_USAGE;
+    state.out = state.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
+    r = cat->search(cat, &q, cli_search_row, &state, &error);
+    cli_output_free(&state.out);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "tabularium search: cannot write to stdout: %s\n", strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    if (r != TAB_OK) {
+        fprintf(stderr, "tabularium search: %s\n", error);
+        return CLI_EXIT_USAGE;
+    }
+    status = state.matches > 0 ? CLI_EXIT_FOUND : CLI_EXIT_NOT_FOUND;
+    return status;
+}
