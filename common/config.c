@@ -28,7 +28,9 @@
 
 #include "common/strlist.h"
 
-enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_TIME, CONFIG_SIZE, CONFIG_MODE };
+/* CONFIG_PATH: a string made absolute (relative to the current directory
+ * at start), so that workers and drivers never depend on the cwd. */
+enum config_type { CONFIG_STR, CONFIG_PATH, CONFIG_INT, CONFIG_TIME, CONFIG_SIZE, CONFIG_MODE };
 
 struct config_param {
     const char *name;
@@ -42,9 +44,9 @@ struct config_param {
 #define CFG(field) offsetof(struct tab_config, field)
 
 static const struct config_param config_params[] = {
-    {"data_directory", CONFIG_STR, "/var/lib/tabularium", 0, 0, CFG(data_directory),
+    {"data_directory", CONFIG_PATH, "/var/lib/tabularium", 0, 0, CFG(data_directory),
      "top directory of the archive's own data (relative: to the current directory at start)"},
-    {"queue_directory", CONFIG_STR, "$data_directory/spool", 0, 0, CFG(queue_directory),
+    {"queue_directory", CONFIG_PATH, "$data_directory/spool", 0, 0, CFG(queue_directory),
      "spool for messages being received; scratch space, cleaned at start"},
     {"archive_store", CONFIG_STR, "maildir:$data_directory/Maildir", 0, 0, CFG(archive_store),
      "where archive messages are stored: maildir:PATH"},
@@ -96,13 +98,18 @@ static void *config_field(struct tab_config *cfg, const struct config_param *p)
     return (char *)cfg + p->offset;
 }
 
+static int config_is_string(const struct config_param *p)
+{
+    return p->type == CONFIG_STR || p->type == CONFIG_PATH;
+}
+
 void config_init(struct tab_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->raw = xcalloc(CONFIG_NPARAMS, sizeof(char *));
     for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
         cfg->raw[i] = xstrdup(config_params[i].def);
-        if (config_params[i].type == CONFIG_STR)
+        if (config_is_string(&config_params[i]))
             *(char **)config_field(cfg, &config_params[i]) = xstrdup("");
     }
 }
@@ -113,7 +120,7 @@ void config_free(struct tab_config *cfg)
         return;
     for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
         free(cfg->raw[i]);
-        if (config_params[i].type == CONFIG_STR)
+        if (config_is_string(&config_params[i]))
             free(*(char **)config_field(cfg, &config_params[i]));
     }
     free(cfg->raw);
@@ -187,7 +194,7 @@ static int config_check_value(const struct config_param *p, const char *value, c
     const char *why = NULL;
     long long v;
 
-    if (p->type == CONFIG_STR || strchr(value, '$') != NULL)
+    if (config_is_string(p) || strchr(value, '$') != NULL)
         return 0;
     if (config_parse_number(p, value, &v, &why) == 0)
         return 0;
@@ -324,6 +331,24 @@ int config_load(struct tab_config *cfg, const char *path, char **error_r)
     return rc;
 }
 
+static char *config_expand(const struct tab_config *cfg, const char *raw, int depth,
+                           char **error_r);
+
+/* The expanded value of parameter idx; paths made absolute. */
+static char *config_value(const struct tab_config *cfg, size_t idx, int depth, char **error_r)
+{
+    char *v = config_expand(cfg, cfg->raw[idx], depth, error_r);
+    if (v != NULL && config_params[idx].type == CONFIG_PATH && v[0] != '/' && v[0] != '\0') {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof(cwd)) != NULL) {
+            char *abs = xasprintf("%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, v);
+            free(v);
+            v = abs;
+        }
+    }
+    return v;
+}
+
 /* Expand $name and ${name} in raw; depth guards against $a -> $b -> $a. */
 static char *config_expand(const struct tab_config *cfg, const char *raw, int depth,
                            char **error_r)
@@ -361,7 +386,7 @@ static char *config_expand(const struct tab_config *cfg, const char *raw, int de
                 free(out);
                 return NULL;
             }
-            exp = config_expand(cfg, cfg->raw[idx], depth + 1, error_r);
+            exp = config_value(cfg, idx, depth + 1, error_r);
             if (exp == NULL) {
                 free(out);
                 return NULL;
@@ -391,13 +416,13 @@ int config_finish(struct tab_config *cfg, char **error_r)
     for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
         const struct config_param *p = &config_params[i];
         char *err = NULL;
-        char *v = config_expand(cfg, cfg->raw[i], 0, &err);
+        char *v = config_value(cfg, i, 0, &err);
         if (v == NULL) {
             *error_r = xasprintf("parameter \"%s\": %s", p->name, err);
             free(err);
             return -1;
         }
-        if (p->type == CONFIG_STR) {
+        if (config_is_string(p)) {
             char **field = config_field(cfg, p);
             free(*field);
             *field = v;

@@ -406,7 +406,8 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     if (master_prepare(cfg, 1, &error) < 0 || (listen_fd = master_listen(cfg, &error)) < 0) {
         log_error("%s", error);
-        fprintf(stderr, "tabulariumd: fatal: %s\n", error);
+        if (!opts->foreground) /* the log went to syslog: say it here too */
+            fprintf(stderr, "tabulariumd: fatal: %s\n", error);
         free(error);
         return 2;
     }
