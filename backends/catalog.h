@@ -51,8 +51,8 @@ struct catalog {
      * message; otherwise a new message is created with rec->archive_id. */
     enum tab_result (*add)(struct catalog *cat, const struct archive_record *rec,
                            const char **error_r);
-    enum tab_result (*search)(struct catalog *cat, const struct search_query *q,
-                              catalog_row_fn *fn, void *ctx, const char **error_r);
+    enum tab_result (*search)(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
+                              void *ctx, const char **error_r);
     /* Fill rec for one archive id (of the message or of any of its copies).
      * TAB_PERM with "not found" when unknown. */
     enum tab_result (*get)(struct catalog *cat, const char *archive_id,
@@ -60,8 +60,7 @@ struct catalog {
     void (*close)(struct catalog *cat);
 };
 
-struct catalog *catalog_open(const char *spec, const struct tab_config *cfg,
-                             const char **error_r);
+struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r);
 /* 0 when spec names a known driver type (a configuration check). */
 int catalog_spec_check(const char *spec, const char **error_r);
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);

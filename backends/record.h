@@ -45,8 +45,8 @@ struct record_addrs {
 
 struct archive_record {
     char archive_id[ARCHIVE_ID_SIZE];
-    char *queue_id;        /* Postfix queue id (XFORWARD IDENT), "" unknown */
-    char *envelope_from;   /* "" for the null sender */
+    char *queue_id;              /* Postfix queue id (XFORWARD IDENT), "" unknown */
+    char *envelope_from;         /* "" for the null sender */
     const char *envelope_status; /* ENVELOPE_COMPLETE | ENVELOPE_INCOMPLETE (static) */
     struct record_rcpt *rcpts;
     size_t n_rcpts;
@@ -55,14 +55,14 @@ struct archive_record {
 
     /* index fields from the original's header (lmtpd/index_fields.c) */
     struct record_addrs hdr_from, hdr_to, hdr_cc;
-    char *date;       /* Date: in UTC "YYYY-MM-DDTHH:MM:SSZ"; NULL missing/unparseable */
-    char *date_raw;   /* Date: value exactly as received (folding kept), or NULL */
-    char *subject;    /* decoded to UTF-8, or NULL when absent */
+    char *date;        /* Date: in UTC "YYYY-MM-DDTHH:MM:SSZ"; NULL missing/unparseable */
+    char *date_raw;    /* Date: value exactly as received (folding kept), or NULL */
+    char *subject;     /* decoded to UTF-8, or NULL when absent */
     char *subject_raw; /* Subject: value exactly as received (folding, encoded-words), or NULL */
-    char *message_id; /* Message-ID without angle brackets, or NULL */
+    char *message_id;  /* Message-ID without angle brackets, or NULL */
 
-    time_t arrival; /* when DATA ended */
-    uint64_t size;  /* bytes of the original (after dot-unstuffing) */
+    time_t arrival;                       /* when DATA ended */
+    uint64_t size;                        /* bytes of the original (after dot-unstuffing) */
     char sha256[SHA256_HEX_SIZE];         /* of the original */
     uint64_t wrapped_size;                /* bytes of the archive message */
     char wrapped_sha256[SHA256_HEX_SIZE]; /* of the archive message */

@@ -50,8 +50,8 @@ static const struct config_param config_params[] = {
      "spool for messages being received; scratch space, cleaned at start"},
     {"archive_store", CONFIG_STR, "maildir:$data_directory/Maildir", 0, 0, CFG(archive_store),
      "where archive messages are stored: maildir:PATH"},
-    {"archive_catalog", CONFIG_STR, "sqlite:$data_directory/catalog.db", 0, 0,
-     CFG(archive_catalog), "where archived messages are indexed: sqlite:PATH"},
+    {"archive_catalog", CONFIG_STR, "sqlite:$data_directory/catalog.db", 0, 0, CFG(archive_catalog),
+     "where archived messages are indexed: sqlite:PATH"},
     {"lmtp_listen", CONFIG_STR, "inet:127.0.0.1:2424", 0, 0, CFG(lmtp_listen),
      "LMTP listener: inet:HOST:PORT or unix:PATH"},
     {"lmtp_socket_mode", CONFIG_MODE, "0660", 0, 07777, CFG(lmtp_socket_mode),
@@ -152,19 +152,39 @@ static int config_parse_number(const struct config_param *p, const char *value, 
     }
     if (p->type == CONFIG_TIME && *end != '\0' && end[1] == '\0') {
         switch (*end++) {
-        case 's': mult = 1; break;
-        case 'm': mult = 60; break;
-        case 'h': mult = 3600; break;
-        case 'd': mult = 86400; break;
-        case 'w': mult = 604800; break;
-        default: end--; break;
+        case 's':
+            mult = 1;
+            break;
+        case 'm':
+            mult = 60;
+            break;
+        case 'h':
+            mult = 3600;
+            break;
+        case 'd':
+            mult = 86400;
+            break;
+        case 'w':
+            mult = 604800;
+            break;
+        default:
+            end--;
+            break;
         }
     } else if (p->type == CONFIG_SIZE && *end != '\0' && end[1] == '\0') {
         switch (tolower((unsigned char)*end++)) {
-        case 'k': mult = 1024; break;
-        case 'm': mult = 1024 * 1024; break;
-        case 'g': mult = 1024LL * 1024 * 1024; break;
-        default: end--; break;
+        case 'k':
+            mult = 1024;
+            break;
+        case 'm':
+            mult = 1024 * 1024;
+            break;
+        case 'g':
+            mult = 1024LL * 1024 * 1024;
+            break;
+        default:
+            end--;
+            break;
         }
     }
     if (*end != '\0') {
@@ -273,8 +293,8 @@ int config_load(struct tab_config *cfg, const char *path, char **error_r)
     if (fp == NULL) {
         if (path == NULL && errno == ENOENT)
             return 0;
-        *error_r = xasprintf("cannot open %s: %s", path ? path : CONFIG_DEFAULT_FILE,
-                             strerror(errno));
+        *error_r =
+            xasprintf("cannot open %s: %s", path ? path : CONFIG_DEFAULT_FILE, strerror(errno));
         return -1;
     }
     if (path == NULL)
@@ -289,14 +309,14 @@ int config_load(struct tab_config *cfg, const char *path, char **error_r)
             line[--n] = '\0';
         if (n > 0 && line[n - 1] == '\r')
             line[--n] = '\0';
-        int blank_or_comment = n >= 0 && (line[strspn(line, " \t")] == '\0' ||
-                                          line[strspn(line, " \t")] == '#');
+        int blank_or_comment =
+            n >= 0 && (line[strspn(line, " \t")] == '\0' || line[strspn(line, " \t")] == '#');
         if (n >= 0 && blank_or_comment)
             continue;
         if (n >= 0 && (line[0] == ' ' || line[0] == '\t')) {
             if (logical == NULL) {
-                *error_r = xasprintf("%s, line %d: continuation line without a parameter", path,
-                                     lineno);
+                *error_r =
+                    xasprintf("%s, line %d: continuation line without a parameter", path, lineno);
                 rc = -1;
                 break;
             }
@@ -350,8 +370,7 @@ static char *config_value(const struct tab_config *cfg, size_t idx, int depth, c
 }
 
 /* Expand $name and ${name} in raw; depth guards against $a -> $b -> $a. */
-static char *config_expand(const struct tab_config *cfg, const char *raw, int depth,
-                           char **error_r)
+static char *config_expand(const struct tab_config *cfg, const char *raw, int depth, char **error_r)
 {
     size_t cap = strlen(raw) + 64, len = 0;
     char *out = xmalloc(cap);

@@ -21,7 +21,10 @@ struct strlist {
     size_t cap;
 };
 
-#define STRLIST_INIT {NULL, 0, 0}
+#define STRLIST_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void strlist_add(struct strlist *l, const char *s);
 void strlist_add_n(struct strlist *l, const char *s, size_t len);

@@ -162,17 +162,15 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     delivery_reply_all(txn, replies, "250 2.0.0 <%s> archived as %s", txn->archive_id);
     log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, store=%s, "
              "location=%s, envelope=%s, status=stored",
-             txn->archive_id, txn->queue_id, txn->sender, rec.n_rcpts,
-             (unsigned long long)rec.size, rec.sha256, rec.store, rec.location,
-             rec.envelope_status);
+             txn->archive_id, txn->queue_id, txn->sender, rec.n_rcpts, (unsigned long long)rec.size,
+             rec.sha256, rec.store, rec.location, rec.envelope_status);
     goto out;
 
 fail:
     log_error("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, status=deferred (%s failed: %s)",
               txn->archive_id, txn->queue_id, txn->sender, txn->n_rcpts,
               (unsigned long long)txn->info.size, step, error ? error : "unknown error");
-    delivery_reply_all(txn, replies, "451 4.3.0 <%s> Temporary failure: %s, try again later",
-                       step);
+    delivery_reply_all(txn, replies, "451 4.3.0 <%s> Temporary failure: %s, try again later", step);
 out:
     if (wrap_fd >= 0)
         close(wrap_fd);

@@ -307,8 +307,8 @@ static void lmtp_cmd_data(struct lmtp_session *s, char *args)
     }
     memset(&txn, 0, sizeof(txn));
     archive_id_new(txn.archive_id);
-    txn.orig_fd = spool_create(s->cfg->queue_directory, txn.archive_id, "orig", &txn.orig_path,
-                               &error);
+    txn.orig_fd =
+        spool_create(s->cfg->queue_directory, txn.archive_id, "orig", &txn.orig_path, &error);
     if (txn.orig_fd < 0) {
         log_error("%s: %s", txn.archive_id, error);
         lmtp_io_reply(s->io, "451 4.3.0 Temporary failure: cannot spool message");
@@ -316,8 +316,8 @@ static void lmtp_cmd_data(struct lmtp_session *s, char *args)
         return;
     }
     lmtp_io_reply(s->io, "354 End data with <CR><LF>.<CR><LF>");
-    enum spool_status st = spool_receive(s->io, txn.orig_fd, s->cfg->message_size_limit,
-                                         &txn.info, txn.sha256, &error);
+    enum spool_status st = spool_receive(s->io, txn.orig_fd, s->cfg->message_size_limit, &txn.info,
+                                         txn.sha256, &error);
     if (st == SPOOL_LOST) {
         log_warn("%s: %s from %s after %llu bytes", txn.archive_id, error, s->client,
                  (unsigned long long)txn.info.size);
@@ -326,8 +326,8 @@ static void lmtp_cmd_data(struct lmtp_session *s, char *args)
     }
     replies = xcalloc(s->n_rcpts, sizeof(*replies));
     if (st != SPOOL_OK) {
-        log_warn("%s: from=<%s>, nrcpt=%zu, size=%llu, status=%s (%s)", txn.archive_id,
-                 s->sender, s->n_rcpts, (unsigned long long)txn.info.size,
+        log_warn("%s: from=<%s>, nrcpt=%zu, size=%llu, status=%s (%s)", txn.archive_id, s->sender,
+                 s->n_rcpts, (unsigned long long)txn.info.size,
                  st == SPOOL_TOOBIG ? "rejected" : "deferred", error);
         for (size_t i = 0; i < s->n_rcpts; i++)
             lmtp_io_reply(s->io, "%s", delivery_spool_failure_reply(st));
@@ -394,8 +394,7 @@ static void lmtp_cmd_help(struct lmtp_session *s, char *args)
 
 static void lmtp_cmd_xforward(struct lmtp_session *s, char *args)
 {
-    static const char *attrs[] = {"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE",
-                                  NULL};
+    static const char *attrs[] = {"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE", NULL};
     struct strlist params = STRLIST_INIT;
     const char *error;
 
@@ -435,10 +434,18 @@ static const struct lmtp_command {
     const char *name;
     lmtp_cmd_fn *fn;
 } lmtp_commands[] = {
-    {"LHLO", lmtp_cmd_lhlo}, {"MAIL", lmtp_cmd_mail},         {"RCPT", lmtp_cmd_rcpt},
-    {"DATA", lmtp_cmd_data}, {"RSET", lmtp_cmd_rset},         {"NOOP", lmtp_cmd_noop},
-    {"QUIT", lmtp_cmd_quit}, {"VRFY", lmtp_cmd_vrfy},         {"HELP", lmtp_cmd_help},
-    {"HELO", lmtp_cmd_helo}, {"EHLO", lmtp_cmd_helo},         {"XFORWARD", lmtp_cmd_xforward},
+    {"LHLO", lmtp_cmd_lhlo},
+    {"MAIL", lmtp_cmd_mail},
+    {"RCPT", lmtp_cmd_rcpt},
+    {"DATA", lmtp_cmd_data},
+    {"RSET", lmtp_cmd_rset},
+    {"NOOP", lmtp_cmd_noop},
+    {"QUIT", lmtp_cmd_quit},
+    {"VRFY", lmtp_cmd_vrfy},
+    {"HELP", lmtp_cmd_help},
+    {"HELO", lmtp_cmd_helo},
+    {"EHLO", lmtp_cmd_helo},
+    {"XFORWARD", lmtp_cmd_xforward},
     {NULL, NULL},
 };
 

@@ -155,8 +155,8 @@ static int master_listen(const struct tab_config *cfg, char **error_r)
         if (cfg->lmtp_socket_owner[0]) {
             struct passwd *pw = getpwnam(cfg->lmtp_socket_owner);
             if (pw == NULL) {
-                *error_r = xasprintf("lmtp_socket_owner: unknown user \"%s\"",
-                                     cfg->lmtp_socket_owner);
+                *error_r =
+                    xasprintf("lmtp_socket_owner: unknown user \"%s\"", cfg->lmtp_socket_owner);
                 goto fail;
             }
             uid = pw->pw_uid;
@@ -164,8 +164,8 @@ static int master_listen(const struct tab_config *cfg, char **error_r)
         if (cfg->lmtp_socket_group[0]) {
             struct group *gr = getgrnam(cfg->lmtp_socket_group);
             if (gr == NULL) {
-                *error_r = xasprintf("lmtp_socket_group: unknown group \"%s\"",
-                                     cfg->lmtp_socket_group);
+                *error_r =
+                    xasprintf("lmtp_socket_group: unknown group \"%s\"", cfg->lmtp_socket_group);
                 goto fail;
             }
             gid = gr->gr_gid;

@@ -11,15 +11,14 @@
 #include "common/strlist.h"
 
 struct master_options {
-    const char *config_path;    /* -c, or NULL for the default file */
-    struct strlist overrides;   /* -o name=value, re-applied on reload */
-    int foreground;             /* -f */
-    int verbose;                /* -v */
+    const char *config_path;  /* -c, or NULL for the default file */
+    struct strlist overrides; /* -o name=value, re-applied on reload */
+    int foreground;           /* -f */
+    int verbose;              /* -v */
 };
 
 /* Load, override and finish a configuration as main() and SIGHUP do. */
-int master_load_config(const struct master_options *opts, struct tab_config *cfg,
-                       char **error_r);
+int master_load_config(const struct master_options *opts, struct tab_config *cfg, char **error_r);
 /* Run the daemon until SIGTERM. Returns the exit status. */
 int master_run(const struct master_options *opts, struct tab_config *cfg);
 /* One LMTP session on stdin/stdout (-S). Returns the exit status. */

@@ -44,8 +44,7 @@ int spool_create(const char *queue_dir, const char *archive_id, const char *suff
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, 0600);
 
     if (fd < 0) {
-        snprintf(errbuf, sizeof(errbuf), "cannot create spool file %s: %s", path,
-                 strerror(errno));
+        snprintf(errbuf, sizeof(errbuf), "cannot create spool file %s: %s", path, strerror(errno));
         *error_r = errbuf;
         free(path);
         return -1;
@@ -132,8 +131,7 @@ static void spool_put(struct spool_writer *w, const char *p, size_t n)
 }
 
 enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
-                                struct spool_info *info, char sha256_hex[65],
-                                const char **error_r)
+                                struct spool_info *info, char sha256_hex[65], const char **error_r)
 {
     static char errbuf[512];
     struct spool_writer *w = xcalloc(1, sizeof(*w));
@@ -151,7 +149,8 @@ enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
         enum lmtp_io_status st = lmtp_io_peek(io, &data, &len);
         if (st != LMTP_IO_OK) {
             result = SPOOL_LOST;
-            *error_r = st == LMTP_IO_TIMEOUT ? "timeout during DATA" : "lost connection during DATA";
+            *error_r =
+                st == LMTP_IO_TIMEOUT ? "timeout during DATA" : "lost connection during DATA";
             goto out;
         }
         while (i < len) {
@@ -234,7 +233,8 @@ void spool_cleanup(const char *queue_dir, long pid)
         size_t len = strlen(name);
         if (name[0] == '.')
             continue;
-        if (len < 6 || (strcmp(name + len - 5, ".orig") != 0 && strcmp(name + len - 5, ".wrap") != 0))
+        if (len < 6 ||
+            (strcmp(name + len - 5, ".orig") != 0 && strcmp(name + len - 5, ".wrap") != 0))
             continue;
         if (pid != 0 && strncmp(name, prefix, strlen(prefix)) != 0)
             continue;

@@ -18,11 +18,11 @@
 
 /* What the wrapper needs to choose a Content-Transfer-Encoding. */
 struct spool_info {
-    uint64_t size;        /* bytes after dot-unstuffing */
-    uint64_t max_line;    /* longest line, without its line ending */
-    int has_8bit;         /* any byte >= 0x80 */
-    int has_nul;          /* any NUL byte */
-    int has_bare_cr_lf;   /* a LF not preceded by CR, or a CR not followed by LF */
+    uint64_t size;         /* bytes after dot-unstuffing */
+    uint64_t max_line;     /* longest line, without its line ending */
+    int has_8bit;          /* any byte >= 0x80 */
+    int has_nul;           /* any NUL byte */
+    int has_bare_cr_lf;    /* a LF not preceded by CR, or a CR not followed by LF */
     int ends_with_newline; /* last byte is LF */
 };
 
@@ -30,9 +30,9 @@ struct lmtp_io;
 
 enum spool_status {
     SPOOL_OK = 0,
-    SPOOL_TOOBIG,    /* message_size_limit exceeded: data read to its end, not kept */
-    SPOOL_IO_ERROR,  /* spool file write failed: data read to its end, not kept */
-    SPOOL_LOST,      /* the client went away or timed out before the end of data */
+    SPOOL_TOOBIG,   /* message_size_limit exceeded: data read to its end, not kept */
+    SPOOL_IO_ERROR, /* spool file write failed: data read to its end, not kept */
+    SPOOL_LOST,     /* the client went away or timed out before the end of data */
 };
 
 /* Create "<queue_dir>/<pid>.<archive_id>.<suffix>" (O_EXCL, mode 0600). *path_r heap. */
@@ -42,8 +42,7 @@ int spool_create(const char *queue_dir, const char *archive_id, const char *suff
  * length, NUL and 8-bit bytes, bare LF, a last line without CRLF. Fills
  * info and the SHA-256 of the original. limit 0 = none. */
 enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
-                                struct spool_info *info, char sha256_hex[65],
-                                const char **error_r);
+                                struct spool_info *info, char sha256_hex[65], const char **error_r);
 /* Remove leftovers: every spool file when pid is 0, else those of pid. */
 void spool_cleanup(const char *queue_dir, long pid);
 

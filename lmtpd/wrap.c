@@ -448,9 +448,8 @@ static int write_attempt(const struct spool_info *info, int orig_fd, struct wrap
 
     /* RFC 2046: the CRLF before a delimiter belongs to the delimiter, so it
      * is always added; a MIME parser then extracts the original exactly. */
-    if (out_str(o, "\r\n", error_r) < 0 ||
-        out_str(o, pat, error_r) < 0 || out_str(o, "--\r\n", error_r) < 0 ||
-        out_flush(o, error_r) < 0)
+    if (out_str(o, "\r\n", error_r) < 0 || out_str(o, pat, error_r) < 0 ||
+        out_str(o, "--\r\n", error_r) < 0 || out_flush(o, error_r) < 0)
         return -1;
     return 0;
 }

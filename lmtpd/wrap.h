@@ -30,7 +30,7 @@
 /* myhostname: right-hand side of the new Message-ID. out_fd must be empty
  * and positioned at 0 (it may be truncated and rewritten if the first
  * boundary turned out to occur in the original). */
-int wrap_write(struct archive_record *rec, const struct spool_info *info, int orig_fd,
-               int out_fd, const char *myhostname, const char **error_r);
+int wrap_write(struct archive_record *rec, const struct spool_info *info, int orig_fd, int out_fd,
+               const char *myhostname, const char **error_r);
 
 #endif

@@ -244,8 +244,7 @@ static void check_wrap(struct archive_record *rec, const char *orig, size_t len,
                 (int)(out_len - i < 120 ? out_len - i : 120), out + i,
                 (int)(elen - i < 120 ? elen - i : 120), exp + i);
     }
-    CHECK(
-        attachment_matches(out, out_len, boundary, rec->sha256));
+    CHECK(attachment_matches(out, out_len, boundary, rec->sha256));
     sha_of(out, out_len, hex);
     CHECK_STR(rec->wrapped_sha256, hex);
     CHECK(rec->wrapped_size == out_len);
