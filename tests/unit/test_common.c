@@ -1,0 +1,114 @@
+/*
+ * NAME
+ *	test_common 1
+ * SUMMARY
+ *	unit tests for archive_id, sha256 and strlist
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "common/archive_id.h"
+#include "common/sha256.h"
+#include "common/strlist.h"
+
+static void test_archive_id(void)
+{
+    char a[ARCHIVE_ID_SIZE], b[ARCHIVE_ID_SIZE];
+    int distinct = 1, ordered = 1;
+
+    archive_id_new(a);
+    CHECK(archive_id_valid(a));
+    for (int i = 0; i < 10000; i++) {
+        archive_id_new(b);
+        distinct &= strcmp(a, b) != 0;
+        ordered &= memcmp(a, b, 13) < 0; /* time part increases within a process */
+        memcpy(a, b, sizeof(a));
+    }
+    CHECK(distinct);
+    CHECK(ordered);
+    CHECK(!archive_id_valid(NULL));
+    CHECK(!archive_id_valid(""));
+    CHECK(!archive_id_valid("6B070F6A6089D03379F"));   /* 19 */
+    CHECK(!archive_id_valid("6B070F6A6089D03379F3A")); /* 21 */
+    CHECK(!archive_id_valid("6b070f6a6089d03379f3"));  /* lower case */
+    CHECK(!archive_id_valid("../../../../etc/passw"));
+    CHECK(archive_id_valid("6B070F6A6089D03379F3"));
+
+    /* two processes in the same microsecond still differ (pid field) */
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        archive_id_new(b);
+        if (write(p[1], b, sizeof(b)) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    archive_id_new(a);
+    CHECK(read(p[0], b, sizeof(b)) == (ssize_t)sizeof(b));
+    waitpid(pid, NULL, 0);
+    CHECK(strcmp(a + 13, b + 13) != 0 || strcmp(a, b) != 0);
+    CHECK(memcmp(a + 13, b + 13, 5) != 0);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_sha256(const char *dir)
+{
+    char hex[SHA256_HEX_SIZE];
+    struct sha256_ctx *ctx = sha256_new();
+    sha256_final_hex(ctx, hex);
+    CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    ctx = sha256_new();
+    sha256_update(ctx, "a", 1);
+    sha256_update(ctx, "bc", 2);
+    sha256_final_hex(ctx, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+    char *path = xasprintf("%s/data", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0 && write(fd, "xxabc", 5) == 5);
+    CHECK(lseek(fd, 2, SEEK_SET) == 2);
+    CHECK(sha256_fd(fd, -1, hex) == 0);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(lseek(fd, 2, SEEK_SET) == 2);
+    CHECK(sha256_fd(fd, 3, hex) == 0);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(lseek(fd, 2, SEEK_SET) == 2);
+    CHECK(sha256_fd(fd, 4, hex) == -1); /* the file is shorter than asked */
+    close(fd);
+    free(path);
+}
+
+static void test_strlist(void)
+{
+    struct strlist l = STRLIST_INIT;
+    for (int i = 0; i < 100; i++) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "Item%d@Example.COM", i);
+        strlist_add(&l, buf);
+    }
+    strlist_add_n(&l, "abcdef", 3);
+    CHECK(l.n == 101);
+    CHECK_STR(l.v[100], "abc");
+    CHECK(strlist_has_nocase(&l, "item42@example.com"));
+    CHECK(!strlist_has_nocase(&l, "item42@example.co"));
+    strlist_free(&l);
+    CHECK(l.n == 0 && l.v == NULL);
+    char *s = xasprintf("%s-%d", "x", 5);
+    CHECK_STR(s, "x-5");
+    free(s);
+}
+
+int main(void)
+{
+    const char *dir = check_tmpdir("test_common");
+    test_archive_id();
+    test_sha256(dir);
+    test_strlist();
+    return check_done();
+}
