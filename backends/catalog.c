@@ -124,11 +124,13 @@ static enum tab_result catalog_failing_result(struct catalog *cat, const char **
 }
 
 static enum tab_result catalog_failing_known_recipients(struct catalog *cat, const char *queue_id,
-                                                        const char *sha256, struct strlist *rcpts_r,
+                                                        const char *sha256, const char *message_id,
+                                                        struct strlist *rcpts_r,
                                                         const char **error_r)
 {
     (void)queue_id;
     (void)sha256;
+    (void)message_id;
     (void)rcpts_r;
     return catalog_failing_result(cat, error_r);
 }

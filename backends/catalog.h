@@ -41,14 +41,17 @@ typedef int catalog_row_fn(const struct archive_record *rec, void *ctx);
 
 struct catalog {
     const char *name; /* driver name: "sqlite" */
-    /* Recipients already archived for (queue_id, sha256); empty when the
-     * message is new. queue_id "" never matches. */
+    /* Recipients already archived for the message with this key: (queue_id,
+     * sha256), or, when the queue id is unknown (""), (message_id, sha256)
+     * among messages without a queue id. Empty when the message is new or
+     * both queue_id and message_id are unknown. */
     enum tab_result (*known_recipients)(struct catalog *cat, const char *queue_id,
-                                        const char *sha256, struct strlist *rcpts_r,
-                                        const char **error_r);
-    /* Record a stored copy. If (queue_id, sha256) is already known (and
-     * queue_id is not ""), the copy and any new recipients join that
-     * message; otherwise a new message is created with rec->archive_id. */
+                                        const char *sha256, const char *message_id,
+                                        struct strlist *rcpts_r, const char **error_r);
+    /* Record a stored copy. If the message is already known (the key of
+     * known_recipients: queue id or Message-ID, with the SHA-256), the copy
+     * and any new recipients join it; otherwise a new message is created
+     * with rec->archive_id. */
     enum tab_result (*add)(struct catalog *cat, const struct archive_record *rec,
                            const char **error_r);
     enum tab_result (*search)(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,

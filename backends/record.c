@@ -70,6 +70,8 @@ void record_free(struct archive_record *rec)
     free(rec->subject);
     free(rec->subject_raw);
     free(rec->message_id);
+    free(rec->received_id);
+    free(rec->loop_archive_id);
     free(rec->store);
     free(rec->location);
     memset(rec, 0, sizeof(*rec));

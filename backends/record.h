@@ -60,6 +60,8 @@ struct archive_record {
     char *subject;     /* decoded to UTF-8, or NULL when absent */
     char *subject_raw; /* Subject: value exactly as received (folding, encoded-words), or NULL */
     char *message_id;  /* Message-ID without angle brackets, or NULL */
+    char *received_id; /* queue id in the topmost Received: if Postfix added it, or NULL */
+    char *loop_archive_id; /* X-Tabularium-Archive-Id of the original, or NULL */
 
     time_t arrival;                       /* when DATA ended */
     uint64_t size;                        /* bytes of the original (after dot-unstuffing) */

@@ -67,7 +67,6 @@ static size_t delivery_envelope(struct delivery_ctx *ctx, struct delivery_txn *t
     size_t fresh = 0;
 
     memcpy(rec->archive_id, txn->archive_id, sizeof(rec->archive_id));
-    rec->queue_id = xstrdup(txn->queue_id);
     rec->envelope_from = xstrdup(txn->sender);
     rec->envelope_status = ENVELOPE_COMPLETE;
     rec->mail_params = xstrdup(txn->mail_params);
@@ -96,6 +95,53 @@ static size_t delivery_envelope(struct delivery_ctx *ctx, struct delivery_txn *t
     return fresh;
 }
 
+/* Postfix's queue id: XFORWARD IDENT, else the topmost Received: that
+ * Postfix added (mail from sendmail/pickup has no XFORWARD). Without either,
+ * the catalog keys the message on Message-ID + SHA-256. */
+static void delivery_queue_id(struct delivery_txn *txn, struct archive_record *rec)
+{
+    const char *id = txn->queue_id;
+    const char *source = "xforward";
+
+    if (*id == '\0' && rec->received_id != NULL) {
+        id = rec->received_id;
+        source = "received";
+    }
+    free(rec->queue_id);
+    rec->queue_id = xstrdup(id);
+    if (*id != '\0')
+        log_debug("%s: queue_id=%s from %s", txn->archive_id, id, source);
+    else if (rec->message_id != NULL)
+        log_info("%s: no queue id (no XFORWARD IDENT, no Postfix Received:); keyed on "
+                 "message_id=<%s> and sha256",
+                 txn->archive_id, rec->message_id);
+    else
+        log_info("%s: no queue id and no Message-ID; retried deliveries of this message "
+                 "cannot be merged",
+                 txn->archive_id);
+}
+
+/* The draft's no_archive: a copy that is already one of our archive
+ * messages (its X-Tabularium-Archive-Id names a catalog entry) is
+ * acknowledged and not archived again. */
+static enum tab_result delivery_is_loop(struct delivery_ctx *ctx, const struct archive_record *rec,
+                                        int *loop_r, const char **error_r)
+{
+    struct archive_record known;
+    enum tab_result r;
+
+    *loop_r = 0;
+    if (rec->loop_archive_id == NULL)
+        return TAB_OK;
+    memset(&known, 0, sizeof(known));
+    r = ctx->catalog->get(ctx->catalog, rec->loop_archive_id, &known, error_r);
+    if (r == TAB_OK)
+        *loop_r = 1;
+    record_free(&known);
+    /* PERM is "not found": another site's archive copy is archived normally. */
+    return r == TAB_PERM ? TAB_OK : r;
+}
+
 void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **replies)
 {
     struct archive_record rec;
@@ -104,31 +150,44 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     const char *step = NULL;
     char *wrap_path = NULL;
     char *location = NULL;
-    int wrap_fd = -1;
+    int wrap_fd = -1, loop;
     enum tab_result r;
 
     memset(&rec, 0, sizeof(rec));
     for (size_t i = 0; i < txn->n_rcpts; i++)
         replies[i] = NULL;
 
-    if (txn->queue_id[0] != '\0') {
-        r = ctx->catalog->known_recipients(ctx->catalog, txn->queue_id, txn->sha256, &known,
-                                           &error);
-        if (r != TAB_OK) {
-            step = "catalog lookup";
-            goto fail;
-        }
+    if (index_fields_extract(txn->orig_fd, &rec, &error) < 0) {
+        step = "header parsing";
+        goto fail;
+    }
+    delivery_queue_id(txn, &rec);
+    r = delivery_is_loop(ctx, &rec, &loop, &error);
+    if (r != TAB_OK) {
+        step = "catalog lookup";
+        goto fail;
+    }
+    if (loop) {
+        delivery_reply_all(txn, replies, "250 2.0.0 <%s> is archive copy %s: not archived again",
+                           rec.loop_archive_id);
+        log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, status=loop "
+                 "(already archive copy %s)",
+                 txn->archive_id, rec.queue_id, txn->sender, txn->n_rcpts,
+                 (unsigned long long)txn->info.size, txn->sha256, rec.loop_archive_id);
+        goto out;
+    }
+    r = ctx->catalog->known_recipients(ctx->catalog, rec.queue_id, txn->sha256, rec.message_id,
+                                       &known, &error);
+    if (r != TAB_OK) {
+        step = "catalog lookup";
+        goto fail;
     }
     if (delivery_envelope(ctx, txn, &rec, &known, replies) == 0) {
         log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, status=duplicate "
                  "(all recipients already archived)",
-                 txn->archive_id, txn->queue_id, txn->sender, txn->n_rcpts,
+                 txn->archive_id, rec.queue_id, txn->sender, txn->n_rcpts,
                  (unsigned long long)txn->info.size, txn->sha256);
         goto out;
-    }
-    if (index_fields_extract(txn->orig_fd, &rec, &error) < 0) {
-        step = "header parsing";
-        goto fail;
     }
     wrap_fd = spool_create(ctx->cfg->queue_directory, txn->archive_id, "wrap", &wrap_path, &error);
     if (wrap_fd < 0) {
@@ -162,14 +221,15 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     delivery_reply_all(txn, replies, "250 2.0.0 <%s> archived as %s", txn->archive_id);
     log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, store=%s, "
              "location=%s, envelope=%s, status=stored",
-             txn->archive_id, txn->queue_id, txn->sender, rec.n_rcpts, (unsigned long long)rec.size,
+             txn->archive_id, rec.queue_id, txn->sender, rec.n_rcpts, (unsigned long long)rec.size,
              rec.sha256, rec.store, rec.location, rec.envelope_status);
     goto out;
 
 fail:
     log_error("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, status=deferred (%s failed: %s)",
-              txn->archive_id, txn->queue_id, txn->sender, txn->n_rcpts,
-              (unsigned long long)txn->info.size, step, error ? error : "unknown error");
+              txn->archive_id, rec.queue_id ? rec.queue_id : txn->queue_id, txn->sender,
+              txn->n_rcpts, (unsigned long long)txn->info.size, step,
+              error ? error : "unknown error");
     delivery_reply_all(txn, replies, "451 4.3.0 <%s> Temporary failure: %s, try again later", step);
 out:
     if (wrap_fd >= 0)

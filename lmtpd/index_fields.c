@@ -39,6 +39,7 @@
  *	cannot be read.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -248,6 +249,34 @@ static void parse_message_id(struct archive_record *rec, const char *raw)
 }
 
 /* Field names compare case-insensitively (RFC 5322 1.2.2). */
+/* The queue id in a Received: header that Postfix wrote ("... (Postfix)
+ * with ESMTP id 4XyZ1abc for ..." or "by host (Postfix, from userid 0)
+ * id 4XyZ1abc; ..."); NULL for another MTA's header. */
+static char *parse_received_id(const char *raw)
+{
+    char *text = unfold(raw);
+    char *id = NULL;
+    const char *p;
+
+    if (strstr(text, "(Postfix") == NULL)
+        goto out;
+    for (p = text; (p = strstr(p, "id ")) != NULL; p += 3) {
+        if (p != text && p[-1] != ' ' && p[-1] != '\t')
+            continue;
+        const char *q = p + 3;
+        size_t n = 0;
+        while (isalnum((unsigned char)q[n]))
+            n++;
+        if (n >= 5 && n <= 64 && (q[n] == '\0' || q[n] == ' ' || q[n] == ';' || q[n] == '\t')) {
+            id = xstrndup(q, n);
+            break;
+        }
+    }
+out:
+    free(text);
+    return id;
+}
+
 static int field_is(const char *line, size_t name_len, const char *name)
 {
     return strlen(name) == name_len && strncasecmp(line, name, name_len) == 0;
@@ -257,7 +286,7 @@ int index_fields_extract(int fd, struct archive_record *rec, const char **error_
 {
     char *buf;
     size_t len, i = 0;
-    int seen_date = 0, seen_subject = 0, seen_mid = 0;
+    int seen_date = 0, seen_subject = 0, seen_mid = 0, seen_received = 0, seen_loop = 0;
 
     if (read_header_block(fd, &buf, &len, error_r) < 0)
         return -1;
@@ -325,6 +354,16 @@ int index_fields_extract(int fd, struct archive_record *rec, const char **error_
         } else if (field_is(buf + line, name_len, "Message-ID") && !seen_mid) {
             seen_mid = 1;
             parse_message_id(rec, raw);
+        } else if (field_is(buf + line, name_len, "Received") && !seen_received) {
+            seen_received = 1; /* only the topmost one: added by the MTA that delivers to us */
+            set_field(&rec->received_id, parse_received_id(raw));
+        } else if (field_is(buf + line, name_len, "X-Tabularium-Archive-Id") && !seen_loop) {
+            seen_loop = 1;
+            char *id = unfold(raw);
+            if (archive_id_valid(id))
+                set_field(&rec->loop_archive_id, id);
+            else
+                free(id);
         }
         free(raw);
     }

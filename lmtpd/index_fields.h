@@ -7,7 +7,9 @@
  *	The only module that uses GMime. Reads the header of the original
  *	(never the body, never more than INDEX_FIELDS_HEADER_MAX bytes) and fills
  *	rec->hdr_from/hdr_to/hdr_cc, date (UTC), date_raw, subject (decoded
- *	to UTF-8), subject_raw, message_id. Broken or missing headers are not
+ *	to UTF-8), subject_raw, message_id, received_id (the queue id in the
+ *	topmost Received: when Postfix wrote it) and loop_archive_id (our own
+ *	X-Tabularium-Archive-Id, for the loop guard). Broken or missing headers are not
  *	errors: the field stays NULL (date) or empty (addresses).
  * DIAGNOSTICS
  *	-1 only when the file cannot be read.

@@ -52,7 +52,8 @@
 #include "lmtpd/spool.h"
 
 static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld;
-static volatile sig_atomic_t worker_stop;
+static volatile sig_atomic_t worker_stop;   /* SIGTERM: end the session at the next command */
+static volatile sig_atomic_t worker_reload; /* SIGHUP: exit after the current session */
 
 struct master_worker {
     pid_t pid;
@@ -103,8 +104,10 @@ static void master_signal(int sig)
 
 static void worker_signal(int sig)
 {
-    (void)sig;
-    worker_stop = 1;
+    if (sig == SIGHUP)
+        worker_reload = 1;
+    else
+        worker_stop = 1;
 }
 
 static void master_set_handler(int sig, void (*fn)(int))
@@ -307,7 +310,7 @@ static void worker_main(int listen_fd, const struct tab_config *cfg)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     worker_open(cfg, &ctx);
-    while (uses < cfg->max_use && !worker_stop) {
+    while (uses < cfg->max_use && !worker_stop && !worker_reload) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EINTR && errno != ECONNABORTED) {

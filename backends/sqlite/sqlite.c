@@ -125,11 +125,13 @@ enum sqlite_stmt {
     ST_COMMIT,
     ST_ROLLBACK,
     ST_FIND_MESSAGE,
+    ST_FIND_MESSAGE_BY_MSGID,
     ST_INSERT_MESSAGE,
     ST_INSERT_COPY,
     ST_INSERT_RCPT,
     ST_INSERT_ADDR,
     ST_KNOWN_RCPTS,
+    ST_KNOWN_RCPTS_BY_MSGID,
     ST_MESSAGE_BY_ID,
     ST_MESSAGE_BY_ARCHIVE_ID,
     ST_COPY_BY_ARCHIVE_ID,
@@ -147,6 +149,11 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
     /* queue_id <> '' lets the planner use the partial unique index. */
     [ST_FIND_MESSAGE] = "SELECT id FROM messages"
                         " WHERE queue_id = ?1 AND sha256 = ?2 AND queue_id <> ''",
+    /* Without a queue id (no XFORWARD, no Postfix Received:), the same
+     * Message-ID and the same bytes identify the message. */
+    [ST_FIND_MESSAGE_BY_MSGID] = "SELECT id FROM messages"
+                                 " WHERE message_id = ?1 AND sha256 = ?2 AND queue_id = ''"
+                                 " ORDER BY id LIMIT 1",
     [ST_INSERT_MESSAGE] =
         "INSERT INTO messages (archive_id, queue_id, sha256, message_id, envelope_from,"
         " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
@@ -163,6 +170,10 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
     [ST_KNOWN_RCPTS] = "SELECT r.address FROM recipients r JOIN messages m ON m.id = r.message"
                        " WHERE m.queue_id = ?1 AND m.sha256 = ?2 AND m.queue_id <> ''"
                        " ORDER BY r.rowid",
+    [ST_KNOWN_RCPTS_BY_MSGID] =
+        "SELECT r.address FROM recipients r WHERE r.message ="
+        " (SELECT id FROM messages WHERE message_id = ?1 AND sha256 = ?2 AND queue_id = ''"
+        " ORDER BY id LIMIT 1) ORDER BY r.rowid",
     [ST_MESSAGE_BY_ID] =
         "SELECT archive_id, queue_id, sha256, message_id, envelope_from, envelope_status,"
         " date, date_raw, subject, subject_raw, arrival, size, mail_params, xforward"
@@ -445,16 +456,20 @@ out:
 }
 
 static enum tab_result sqlite_known_recipients(struct catalog *cat, const char *queue_id,
-                                               const char *sha256, struct strlist *rcpts_r,
-                                               const char **error_r)
+                                               const char *sha256, const char *message_id,
+                                               struct strlist *rcpts_r, const char **error_r)
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
     sqlite3_stmt *st = sc->st[ST_KNOWN_RCPTS];
     enum tab_result r = TAB_OK;
     int rc;
 
-    if (queue_id == NULL || *queue_id == '\0')
-        return TAB_OK;
+    if (queue_id == NULL || *queue_id == '\0') {
+        if (message_id == NULL || *message_id == '\0')
+            return TAB_OK;
+        queue_id = message_id;
+        st = sc->st[ST_KNOWN_RCPTS_BY_MSGID];
+    }
     if (sqlite_bind_text(st, 1, queue_id) != SQLITE_OK ||
         sqlite_bind_text(st, 2, sha256) != SQLITE_OK) {
         r = sqlite_fail_db(sc, error_r, "known recipients");
@@ -525,9 +540,9 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
         goto db_error;
 
     what = "find message";
-    if (*queue_id != '\0') {
-        st = sc->st[ST_FIND_MESSAGE];
-        if (sqlite_bind_text(st, 1, queue_id) != SQLITE_OK ||
+    if (*queue_id != '\0' || (rec->message_id != NULL && *rec->message_id != '\0')) {
+        st = sc->st[*queue_id != '\0' ? ST_FIND_MESSAGE : ST_FIND_MESSAGE_BY_MSGID];
+        if (sqlite_bind_text(st, 1, *queue_id != '\0' ? queue_id : rec->message_id) != SQLITE_OK ||
             sqlite_bind_text(st, 2, rec->sha256) != SQLITE_OK)
             goto db_error;
         rc = sqlite3_step(st);

@@ -546,7 +546,7 @@ static void test_merge(void)
     CHECK_SQL("SELECT count(*) FROM messages WHERE queue_id = '4XyZ1'", "2");
 
     /* known_recipients */
-    CHECK(cat->known_recipients(cat, "4XyZ1", SHA_A, &known, &error) == TAB_OK);
+    CHECK(cat->known_recipients(cat, "4XyZ1", SHA_A, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 4);
     if (known.n == 4) {
         CHECK_STR(known.v[0], "bob@example.com");
@@ -554,11 +554,11 @@ static void test_merge(void)
     }
     CHECK(strlist_has_nocase(&known, "Dave@Secret.Example"));
     strlist_free(&known);
-    CHECK(cat->known_recipients(cat, "4XyZ1", SHA_C, &known, &error) == TAB_OK);
+    CHECK(cat->known_recipients(cat, "4XyZ1", SHA_C, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 0);
-    CHECK(cat->known_recipients(cat, "", SHA_C, &known, &error) == TAB_OK);
+    CHECK(cat->known_recipients(cat, "", SHA_C, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 0);
-    CHECK(cat->known_recipients(cat, "nosuch", SHA_A, &known, &error) == TAB_OK);
+    CHECK(cat->known_recipients(cat, "nosuch", SHA_A, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 0);
     strlist_free(&known);
 
@@ -837,7 +837,7 @@ static void test_open_errors(const char *dir)
     CHECK(error != NULL && strstr(error, "catalog unavailable") != NULL);
     CHECK(error != NULL && strstr(error, "cannot create directory") != NULL);
     record_free(&rec);
-    CHECK(cat->known_recipients(cat, "4XyZ1", SHA_A, &known, &error) == TAB_RETRY);
+    CHECK(cat->known_recipients(cat, "4XyZ1", SHA_A, NULL, &known, &error) == TAB_RETRY);
     CHECK(known.n == 0);
     memset(&q, 0, sizeof(q));
     CHECK(cat->search(cat, &q, collect_row, NULL, &error) == TAB_RETRY);

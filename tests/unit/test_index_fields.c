@@ -421,6 +421,41 @@ static void test_big_headers(void)
     free(buf);
 }
 
+/* Queue id from the topmost Received: only when Postfix wrote it; the loop
+ * guard's X-Tabularium-Archive-Id only when well-formed. */
+static void test_received_and_loop_id(void)
+{
+    static const struct {
+        const char *msg, *received_id, *loop_id;
+    } cases[] = {
+        {"Received: by gw.example (Postfix, from userid 0)\r\n\tid 4XyZ1aBcD2; Wed, 25 Nov "
+         "2026 10:00:00 +0100\r\nReceived: by x (Postfix) id 4OTHER99\r\n\r\n",
+         "4XyZ1aBcD2", NULL},
+        {"Received: from c.example (c.example [192.0.2.1])\r\n\tby mx.example (Postfix) with "
+         "ESMTPS id 4Q2w3e4R5t\r\n\tfor <b@example.com>; Wed, 25 Nov 2026\r\n\r\n",
+         "4Q2w3e4R5t", NULL},
+        {"Received: from c by mx (Exim 4.96) with esmtp id 1t2u3v-000ABC-9z\r\n\r\n", NULL, NULL},
+        {"Subject: x\r\nReceived: by mx (Postfix) id AB\r\n\r\n", NULL, NULL}, /* too short */
+        {"X-Tabularium-Archive-Id: 6B070F6A6089D03379F3\r\n\r\n", NULL, "6B070F6A6089D03379F3"},
+        {"X-Tabularium-Archive-Id: ../../etc/passwd\r\n\r\n", NULL, NULL},
+        {"x-tabularium-archive-id:\r\n 6B070F6A6089D03379F3\r\n\r\n", NULL, "6B070F6A6089D03379F3"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct archive_record rec;
+        memset(&rec, 0, sizeof(rec));
+        CHECK(extract(cases[i].msg, strlen(cases[i].msg), &rec) == 0);
+        if (cases[i].received_id)
+            CHECK_STR(rec.received_id, cases[i].received_id);
+        else
+            CHECK(rec.received_id == NULL);
+        if (cases[i].loop_id)
+            CHECK_STR(rec.loop_archive_id, cases[i].loop_id);
+        else
+            CHECK(rec.loop_archive_id == NULL);
+        record_free(&rec);
+    }
+}
+
 int main(void)
 {
     tmpdir = check_tmpdir("test_index_fields");
@@ -435,6 +470,7 @@ int main(void)
     test_no_body();
     test_nul_bytes();
     test_big_headers();
+    test_received_and_loop_id();
     index_fields_deinit();
     return check_done();
 }
