@@ -21,17 +21,21 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *log_ident = "tabularium";
+static char log_ident[64] = "tabularium";
 static int log_to_stderr = 1;
 static int log_is_verbose;
 
 void log_init(const char *ident, int to_stderr, int verbose)
 {
-    log_ident = ident;
+    /* A copy: the caller's string may be freed (a reload frees the old
+     * configuration), and openlog() keeps the pointer it is given. */
+    snprintf(log_ident, sizeof(log_ident), "%s", ident);
     log_to_stderr = to_stderr;
     log_is_verbose = verbose;
-    if (!to_stderr)
-        openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    if (!to_stderr) {
+        closelog();
+        openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    }
 }
 
 int log_verbose(void)

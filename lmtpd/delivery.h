@@ -43,7 +43,7 @@ struct delivery_txn {
     struct delivery_rcpt *rcpts;
     size_t n_rcpts;
     int orig_fd;
-    char *orig_path;
+    const char *orig_path;
     struct spool_info info;
     char sha256[SHA256_HEX_SIZE];
     time_t arrival;

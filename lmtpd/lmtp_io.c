@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,9 +116,15 @@ static enum lmtp_io_status lmtp_io_fill(struct lmtp_io *io, int allow_stop)
         return LMTP_IO_ERROR; /* caller's limit exceeds the buffer: programmer error */
     for (;;) {
         struct pollfd pfd = {.fd = io->in_fd, .events = POLLIN};
+        struct timespec ts = {.tv_sec = io->timeout, .tv_nsec = 0};
+        sigset_t open_mask;
         if (allow_stop && io->stop_flag && *io->stop_flag)
             return LMTP_IO_STOP;
-        int rc = poll(&pfd, 1, io->timeout * 1000);
+        /* Workers keep SIGTERM/SIGHUP blocked and let them in only while
+         * waiting here for a command: a stop can neither be lost between
+         * the check above and the wait, nor interrupt DATA or a delivery. */
+        sigemptyset(&open_mask);
+        int rc = ppoll(&pfd, 1, &ts, allow_stop ? &open_mask : NULL);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc < 0)

@@ -307,8 +307,7 @@ static void lmtp_cmd_data(struct lmtp_session *s, char *args)
     }
     memset(&txn, 0, sizeof(txn));
     archive_id_new(txn.archive_id);
-    txn.orig_fd =
-        spool_create(s->cfg->queue_directory, txn.archive_id, "orig", &txn.orig_path, &error);
+    txn.orig_fd = spool_orig_open(s->cfg->queue_directory, &txn.orig_path, &error);
     if (txn.orig_fd < 0) {
         log_error("%s: %s", txn.archive_id, error);
         lmtp_io_reply(s->io, "451 4.3.0 Temporary failure: cannot spool message");
@@ -351,11 +350,7 @@ out:
     free(replies);
     free(txn.xforward);
     free(txn.queue_id);
-    close(txn.orig_fd);
-    if (unlink(txn.orig_path) < 0)
-        log_warn("%s: cannot remove spool file %s: %s", txn.archive_id, txn.orig_path,
-                 strerror(errno));
-    free(txn.orig_path);
+    spool_orig_release();
     lmtp_session_reset(s);
 }
 

@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -216,7 +217,7 @@ static int master_listen(const struct tab_config *cfg, char **error_r)
         freeaddrinfo(ai);
         free(hostport);
     }
-    if (listen(fd, 128) < 0) {
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || listen(fd, 128) < 0) {
         *error_r = xasprintf("lmtp_listen: listen %s: %s", spec, strerror(errno));
         goto fail;
     }
@@ -292,6 +293,7 @@ static void worker_open(const struct tab_config *cfg, struct delivery_ctx *ctx)
 
 static void worker_close(struct delivery_ctx *ctx)
 {
+    spool_orig_close();
     store_close(&ctx->store);
     catalog_close(&ctx->catalog);
     index_fields_deinit();
@@ -307,13 +309,25 @@ static void worker_main(int listen_fd, const struct tab_config *cfg)
     master_set_handler(SIGHUP, worker_signal);
     signal(SIGINT, SIG_IGN); /* ^C in the foreground reaches the master, which stops us */
     signal(SIGCHLD, SIG_DFL);
+    /* SIGTERM and SIGHUP stay blocked (inherited from the master) except
+     * inside ppoll(): a signal is then never lost between testing the flags
+     * and waiting, and never interrupts a delivery. */
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
     worker_open(cfg, &ctx);
     while (uses < cfg->max_use && !worker_stop && !worker_reload) {
+        struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
+        if (ppoll(&pfd, 1, NULL, &none) < 0) {
+            if (errno != EINTR) {
+                log_error("poll: %s", strerror(errno));
+                sleep(1);
+            }
+            continue;
+        }
+        /* The listener is non-blocking: another worker may have taken it. */
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EINTR && errno != ECONNABORTED) {
+            if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK &&
+                errno != ECONNABORTED) {
                 log_error("accept: %s", strerror(errno));
                 sleep(1);
             }

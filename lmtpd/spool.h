@@ -35,6 +35,14 @@ enum spool_status {
     SPOOL_LOST,     /* the client went away or timed out before the end of data */
 };
 
+/* The process's spool file for originals, "<queue_dir>/<pid>.orig": created
+ * once, then emptied and reused by every transaction. Returns it truncated
+ * and positioned at 0; *path_r is static. spool_orig_release() empties it
+ * after a transaction; spool_orig_close() removes it (worker exit). */
+int spool_orig_open(const char *queue_dir, const char **path_r, const char **error_r);
+void spool_orig_release(void);
+void spool_orig_close(void);
+
 /* Create "<queue_dir>/<pid>.<archive_id>.<suffix>" (O_EXCL, mode 0600). *path_r heap. */
 int spool_create(const char *queue_dir, const char *archive_id, const char *suffix, char **path_r,
                  const char **error_r);
