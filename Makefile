@@ -12,7 +12,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-RUN_PKGS  = cmake make gcc pkg-config libgmime-3.0-dev libsqlite3-dev libssl-dev
+RUN_PKGS  = cmake make gcc pkg-config libgmime-3.0-dev libsqlite3-dev libssl-dev swaks
 TEST_PKGS = $(RUN_PKGS) postfix postfix-pcre sqlite3 python3 clang-format valgrind
 BENCH_PKGS = $(TEST_PKGS) dovecot-core dovecot-lmtpd
 
