@@ -28,34 +28,11 @@ static char spool_path[4300];
 static char *spool_data;
 static size_t spool_len;
 
-static char *slurp(const char *path, size_t *len_r)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    *len_r = 0;
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-            buf[n] = '\0';
-            *len_r = (size_t)n;
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 /* 1 when the file at path holds exactly data[0..len). */
 static int file_equals(const char *path, const char *data, size_t len)
 {
     size_t got_len;
-    char *got = slurp(path, &got_len);
+    char *got = check_slurp(path, &got_len);
     int same = got != NULL && got_len == len && memcmp(got, data, len) == 0;
 
     free(got);

@@ -18,29 +18,6 @@
 #include "check.h"
 
 /* Whole file as a heap string (binary-safe with *len_r). */
-static char *slurp(const char *path, size_t *len_r)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    *len_r = 0;
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-            buf[n] = '\0';
-            *len_r = (size_t)n;
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 static void test_write_all(const char *dir)
 {
     char path[4200];
@@ -58,7 +35,7 @@ static void test_write_all(const char *dir)
     CHECK(safe_write_all(fd, big, big_len) == 0);
     CHECK(safe_write_all(fd, "", 0) == 0);
     CHECK(close(fd) == 0);
-    got = slurp(path, &got_len);
+    got = check_slurp(path, &got_len);
     CHECK(got != NULL && got_len == big_len && memcmp(got, big, big_len) == 0);
     free(got);
 
@@ -112,7 +89,7 @@ static void test_copy_fd(const char *dir)
     /* then the rest to EOF, appended */
     CHECK(safe_copy_fd(in, out, -1) == 0);
     CHECK(close(out) == 0);
-    got = slurp(dst, &got_len);
+    got = check_slurp(dst, &got_len);
     CHECK_STR(got, "3456789abcdefghij");
     free(got);
 
@@ -122,7 +99,7 @@ static void test_copy_fd(const char *dir)
     CHECK(safe_copy_fd(in, out, 0) == 0);
     CHECK(safe_copy_fd(in, out, 4) == 0);
     CHECK(close(out) == 0);
-    got = slurp(dst, &got_len);
+    got = check_slurp(dst, &got_len);
     CHECK_STR(got, "0123");
     free(got);
 
@@ -138,7 +115,7 @@ static void test_copy_fd(const char *dir)
     out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     CHECK(safe_copy_fd(in, out, -1) == 0);
     CHECK(close(out) == 0);
-    got = slurp(dst, &got_len);
+    got = check_slurp(dst, &got_len);
     CHECK(got != NULL && got_len == 0);
     free(got);
     close(in);
