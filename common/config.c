@@ -60,7 +60,7 @@ static const struct config_param config_params[] = {
      "owner of a unix:PATH listener (empty: the daemon's user)"},
     {"lmtp_socket_group", CONFIG_STR, "", 0, 0, CFG(lmtp_socket_group),
      "group of a unix:PATH listener, e.g. postfix (empty: the daemon's group)"},
-    {"process_limit", CONFIG_INT, "4", 1, 1000, CFG(process_limit),
+    {"process_limit", CONFIG_INT, "8", 1, 1000, CFG(process_limit),
      "number of worker processes, each serving one LMTP session at a time"},
     {"max_use", CONFIG_INT, "100", 1, INT_MAX, CFG(max_use),
      "sessions a worker serves before it is replaced"},

@@ -16,7 +16,15 @@
  *	writer wait for the lock instead of failing; BEGIN IMMEDIATE takes
  *	the write lock up front, so a transaction never has to upgrade a read
  *	lock (which SQLite may refuse without calling the busy handler).
- *	synchronous=FULL makes COMMIT durable before add() returns TAB_OK.
+ *	Group commit: the connection runs with synchronous=NORMAL, so COMMIT
+ *	appends to the WAL without syncing while it holds the write lock;
+ *	add() then fdatasync()s the WAL file itself, after the lock is
+ *	released, and returns TAB_OK only when that succeeded. Workers' syncs
+ *	then overlap (the file system commits them together) instead of
+ *	queueing behind one lock: the commit is just as durable before 250,
+ *	and the lock is held for microseconds instead of a disk flush.
+ *	(SQLite still syncs the WAL before each checkpoint, and the database
+ *	after it.)
  *	Statements for the per-message path are prepared once at open.
  *
  *	Must never put user text into SQL: every value is a bound
@@ -31,12 +39,15 @@
  *	valid until the next catalog_sqlite_open().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -194,7 +205,10 @@ struct sqlite_catalog {
     struct catalog cat; /* first: the driver is handed out as struct catalog */
     sqlite3 *db;
     char *path;
-    char *error; /* last error, owned; what *error_r points at */
+    char *error;     /* last error, owned; what *error_r points at */
+    char *wal_path;  /* PATH-wal */
+    int wal_fd;      /* open on wal_path for fdatasync, or -1 */
+    int wal_pending; /* a commit's durability is unconfirmed (its sync failed) */
     sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -455,6 +469,39 @@ out:
     return r;
 }
 
+/*
+ * Make every committed transaction durable: fdatasync the WAL through our
+ * own descriptor (reopened if SQLite replaced the file). Called after
+ * COMMIT, outside the write lock. A missing WAL means a checkpoint has
+ * moved everything into the database file, which SQLite synced.
+ */
+static int sqlite_sync_wal(struct sqlite_catalog *sc)
+{
+    struct stat fst, pst;
+
+    if (sc->wal_fd >= 0 && (stat(sc->wal_path, &pst) < 0 || fstat(sc->wal_fd, &fst) < 0 ||
+                            fst.st_ino != pst.st_ino || fst.st_dev != pst.st_dev)) {
+        close(sc->wal_fd);
+        sc->wal_fd = -1;
+    }
+    if (sc->wal_fd < 0) {
+        sc->wal_fd = open(sc->wal_path, O_RDONLY | O_CLOEXEC);
+        if (sc->wal_fd < 0) {
+            if (errno != ENOENT)
+                goto fail;
+            sc->wal_pending = 0;
+            return 0;
+        }
+    }
+    if (fdatasync(sc->wal_fd) < 0)
+        goto fail;
+    sc->wal_pending = 0;
+    return 0;
+fail:
+    sc->wal_pending = 1;
+    return -1;
+}
+
 static enum tab_result sqlite_known_recipients(struct catalog *cat, const char *queue_id,
                                                const char *sha256, const char *message_id,
                                                struct strlist *rcpts_r, const char **error_r)
@@ -486,6 +533,9 @@ static enum tab_result sqlite_known_recipients(struct catalog *cat, const char *
     }
     if (rc != SQLITE_DONE)
         r = sqlite_fail_db(sc, error_r, "known recipients");
+    /* "Already archived" must mean durable too, also after a failed sync. */
+    if (r == TAB_OK && rcpts_r->n > 0 && sc->wal_pending && sqlite_sync_wal(sc) < 0)
+        r = sqlite_fail(sc, TAB_RETRY, error_r, "sync %s: %s", sc->wal_path, strerror(errno));
 out:
     sqlite_stmt_done(st);
     return r;
@@ -616,6 +666,9 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
     st = sc->st[ST_COMMIT];
     if (sqlite_exec_stmt(st) < 0)
         goto db_error;
+    if (sqlite_sync_wal(sc) < 0)
+        return sqlite_fail(sc, TAB_RETRY, error_r, "add %s: sync %s: %s", rec->archive_id,
+                           sc->wal_path, strerror(errno));
     return TAB_OK;
 
 db_error:
@@ -792,6 +845,9 @@ static void sqlite_close(struct catalog *cat)
      * other failure leaves nothing uncommitted (add() commits or rolls back). */
     if (sc->db != NULL && sqlite3_close(sc->db) != SQLITE_OK)
         log_warn("sqlite %s: close: %s", sc->path, sqlite3_errmsg(sc->db));
+    if (sc->wal_fd >= 0)
+        close(sc->wal_fd);
+    free(sc->wal_path);
     free(sc->path);
     free(sc->error);
     free(sc);
@@ -925,6 +981,29 @@ static int sqlite_set_wal(sqlite3 *db, const char *path)
     return 0;
 }
 
+/*
+ * Busy handler: wait for another worker's commit in short steps. SQLite's
+ * own busy_timeout handler sleeps 1, 2, 5, 10, ... 100 ms while a commit
+ * holds the write lock for well under a millisecond; under load most of
+ * a delivery's time went into those sleeps (measured with strace). Gives
+ * up after SQLITE_BUSY_TIMEOUT_MS in total; the caller then answers 451.
+ */
+static int sqlite_busy_wait(void *ctx, int count)
+{
+    static long long started; /* one wait at a time: the process is single-threaded */
+    struct timespec pause = {0, 100 * 1000}; /* 0.1 ms */
+
+    (void)ctx;
+    if (count == 0)
+        started = sqlite_now_ms();
+    else if (sqlite_now_ms() - started >= SQLITE_BUSY_TIMEOUT_MS)
+        return 0;
+    if (count > 200)
+        pause.tv_nsec = 1000 * 1000; /* a long transaction (a reader's checkpoint?) */
+    (void)nanosleep(&pause, NULL);
+    return 1;
+}
+
 /* mkdir -p the directory that holds path; a bare file name needs none. */
 static int sqlite_make_parent(const char *path)
 {
@@ -947,7 +1026,7 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
                                     const char **error_r)
 {
     static const char *const pragmas[] = {
-        "PRAGMA synchronous = FULL",
+        "PRAGMA synchronous = NORMAL", /* + fdatasync of the WAL after COMMIT, see above */
         "PRAGMA foreign_keys = ON",
     };
     struct sqlite_catalog *sc = NULL;
@@ -969,8 +1048,8 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
                         NULL) != SQLITE_OK)
         goto db_error;
     /* Before anything that locks: switching to WAL needs the lock too. */
-    what = "busy_timeout";
-    if (sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS) != SQLITE_OK)
+    what = "busy handler";
+    if (sqlite3_busy_handler(db, sqlite_busy_wait, NULL) != SQLITE_OK)
         goto db_error;
     what = "journal_mode";
     if (sqlite_set_wal(db, spec) < 0)
@@ -985,6 +1064,8 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
 
     sc = xcalloc(1, sizeof(*sc));
     sc->db = db;
+    sc->wal_fd = -1;
+    sc->wal_path = xasprintf("%s-wal", spec);
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(db, sqlite_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &sc->st[i],
                                NULL) != SQLITE_OK) {
