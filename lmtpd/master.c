@@ -240,14 +240,14 @@ static int master_prepare(const struct tab_config *cfg, int check_drivers, char 
 {
     const char *err = NULL;
 
-    if (safe_mkdir_p(cfg->queue_directory, 0700) < 0) {
-        *error_r = xasprintf("queue_directory %s: %s", cfg->queue_directory, strerror(errno));
-        return -1;
-    }
     /* An unknown driver type is a configuration error, not a passing fault. */
     if (store_spec_check(cfg->archive_store, &err) < 0 ||
         catalog_spec_check(cfg->archive_catalog, &err) < 0) {
         *error_r = xstrdup(err);
+        return -1;
+    }
+    if (safe_mkdir_p(cfg->queue_directory, 0700) < 0) {
+        *error_r = xasprintf("queue_directory %s: %s", cfg->queue_directory, strerror(errno));
         return -1;
     }
     if (!check_drivers)

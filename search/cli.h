@@ -22,6 +22,7 @@
 #include "backends/catalog.h"
 #include "backends/store.h"
 #include "common/config.h"
+#include "lmtpd/master.h"
 
 /* Exit status of every command (documented in tabularium -h). */
 #define CLI_EXIT_FOUND 0
@@ -35,6 +36,9 @@ struct cli_context {
      * The catalog is never created: a missing sqlite file is an error. */
     struct catalog *(*catalog)(struct cli_context *ctx);
     struct store *(*store)(struct cli_context *ctx);
+    /* The global -c / -o options, for a command that loads the
+     * configuration itself (doctor reports a bad one as a finding). */
+    const struct master_options *opts;
     void *priv; /* main()'s state */
 };
 
@@ -45,9 +49,12 @@ typedef int cli_command_fn(struct cli_context *ctx, int argc, char **argv);
 int cli_search(struct cli_context *ctx, int argc, char **argv);
 /* tabularium show [--original] ARCHIVE-ID */
 int cli_show(struct cli_context *ctx, int argc, char **argv);
+/* tabularium doctor [--postconf-dir DIR | --postconf-file FILE [--master-file FILE]] [--json] */
+int cli_doctor(struct cli_context *ctx, int argc, char **argv);
 
 /* The man-style text of each command's --help (also in tabularium -h). */
 extern const char cli_search_help[];
 extern const char cli_show_help[];
+extern const char cli_doctor_help[];
 
 #endif

@@ -48,6 +48,7 @@ static int tabularium_help_command(struct cli_context *ctx, int argc, char **arg
 static const struct cli_command cli_commands[] = {
     {"search", cli_search, "list archived messages that match", cli_search_help},
     {"show", cli_show, "print an archived message, verified", cli_show_help},
+    {"doctor", cli_doctor, "check the Postfix and Tabularium settings", cli_doctor_help},
     {"help", tabularium_help_command, "this text, or a command's help", NULL},
 };
 
@@ -93,8 +94,9 @@ static void tabularium_help(FILE *out)
           "    -h, --help     this text\n"
           "\n"
           "EXIT STATUS\n"
-          "    0  found (search matched, show wrote a verified message)\n"
-          "    1  nothing found (no match, unknown archive id)\n"
+          "    0  found (search matched, show wrote a verified message);\n"
+          "       doctor: no errors (warnings allowed)\n"
+          "    1  nothing found (no match, unknown archive id); doctor: errors found\n"
           "    2  usage or configuration error, catalog or store cannot be read\n"
           "    3  integrity check failed (show: hash or size differs from the\n"
           "       catalog; the bytes were already written to stdout)\n"
@@ -106,6 +108,7 @@ static void tabularium_help(FILE *out)
           "    tabularium show 6932F1A00A1B2C3D4E5F > archived.eml\n"
           "    tabularium show --original 6932F1A00A1B2C3D4E5F | sha256sum\n"
           "    tabularium -o data_directory=/srv/archive search --limit 10\n"
+          "    tabularium doctor      # is Postfix set up to archive everything?\n"
           "\n"
           "SEE ALSO\n"
           "    tabulariumd(8), config/tabularium.conf\n",
@@ -289,6 +292,7 @@ int main(int argc, char **argv)
     ctx.catalog = tabularium_catalog;
     ctx.store = tabularium_store;
     ctx.priv = &ts;
+    ctx.opts = &ts.opts;
     status = cmd->run(&ctx, argc - optind, argv + optind);
     if (fflush(stdout) != 0 && status != CLI_EXIT_USAGE) {
         fprintf(stderr, "tabularium: cannot write to stdout: %s\n", strerror(errno));
