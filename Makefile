@@ -6,20 +6,22 @@
 #   make test    install what the tests need, build normally and with
 #                ASan+UBSan, run the whole ctest suite (real Postfix included)
 #   make bench   throughput/memory benchmark against Dovecot LMTP and smtp-sink
+#   make fuzz    run the libFuzzer targets for FUZZ_SECONDS each
 #   make format  clang-format the sources;  make check-format  verify it
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-RUN_PKGS  = cmake make gcc pkg-config libgmime-3.0-dev libsqlite3-dev libssl-dev swaks
-TEST_PKGS = $(RUN_PKGS) postfix postfix-pcre sqlite3 python3 clang-format valgrind
+RUN_PKGS  = cmake make gcc pkg-config libgmime-3.0-dev libsqlite3-dev libssl-dev libpq-dev swaks
+TEST_PKGS = $(RUN_PKGS) postfix postfix-pcre sqlite3 python3 clang-format valgrind \
+            clang libclang-rt-14-dev postgresql
 BENCH_PKGS = $(TEST_PKGS) dovecot-core dovecot-lmtpd
 
 SOURCES = $(wildcard common/*.[ch] lmtpd/*.[ch] backends/*.[ch] backends/*/*.[ch] \
                      search/*.[ch] tests/unit/*.[ch])
 
-.PHONY: all build asan run test test-unit bench format check-format deps-run deps-test \
+.PHONY: all build asan run test test-unit bench fuzz format check-format deps-run deps-test \
         deps-bench clean
 
 all: build
@@ -72,7 +74,12 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
 bench: deps-bench build
-	bash bench/bench.sh
+	TABULARIUMD=$(BUILD)/tabulariumd bash bench/bench.sh
+
+# libFuzzer targets, each for FUZZ_SECONDS (tests/fuzz/README.md)
+FUZZ_SECONDS ?= 60
+fuzz: deps-test
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 format:
 	clang-format -i $(SOURCES)

@@ -33,6 +33,10 @@ struct search_query {
     time_t since;           /* 0: unbounded; compared with Date (arrival if none) */
     time_t until;           /* 0: unbounded; exclusive */
     long limit;             /* 0: no limit */
+    const char *text;       /* full-text query over subject and body text, websearch syntax:
+                               words (AND), "a phrase", OR, -word (NOT) */
+    const char *attachment; /* substring of an attachment's file name */
+    int has_attachment;     /* 1: only messages with at least one attachment */
 };
 
 /* Called once per match, newest first; rec is freed after the call.

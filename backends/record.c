@@ -72,6 +72,12 @@ void record_free(struct archive_record *rec)
     free(rec->message_id);
     free(rec->received_id);
     free(rec->loop_archive_id);
+    free(rec->body_text);
+    for (size_t i = 0; i < rec->n_attachments; i++) {
+        free(rec->attachments[i].filename);
+        free(rec->attachments[i].content_type);
+    }
+    free(rec->attachments);
     free(rec->store);
     free(rec->location);
     memset(rec, 0, sizeof(*rec));
@@ -96,6 +102,16 @@ void record_add_rcpt(struct archive_record *rec, const char *address, const char
     r->archive_rcpt = record_dup(archive_rcpt);
     r->orcpt = record_dup(orcpt);
     r->notify = record_dup(notify);
+}
+
+void record_add_attachment(struct archive_record *rec, const char *filename,
+                           const char *content_type)
+{
+    rec->attachments =
+        xrealloc(rec->attachments, (rec->n_attachments + 1) * sizeof(*rec->attachments));
+    rec->attachments[rec->n_attachments].filename = filename ? xstrdup(filename) : NULL;
+    rec->attachments[rec->n_attachments].content_type = content_type ? xstrdup(content_type) : NULL;
+    rec->n_attachments++;
 }
 
 void record_addrs_add(struct record_addrs *a, const char *name, const char *address)

@@ -43,6 +43,13 @@ struct record_addrs {
     size_t n;
 };
 
+/* An attachment of the original (a MIME part with a file name or a
+ * non-text content type). */
+struct record_attachment {
+    char *filename;     /* decoded to UTF-8, or NULL */
+    char *content_type; /* "type/subtype", lower case */
+};
+
 struct archive_record {
     char archive_id[ARCHIVE_ID_SIZE];
     char *queue_id;              /* Postfix queue id (XFORWARD IDENT), "" unknown */
@@ -63,6 +70,13 @@ struct archive_record {
     char *received_id; /* queue id in the topmost Received: if Postfix added it, or NULL */
     char *loop_archive_id; /* X-Tabularium-Archive-Id of the original, or NULL */
 
+    /* full-text index (lmtpd/index_fields.c, read from the body in bounded
+     * memory): decoded text of text/plain and text/html parts, tags
+     * stripped, UTF-8, at most INDEX_FIELDS_TEXT_MAX bytes; NULL if none */
+    char *body_text;
+    struct record_attachment *attachments;
+    size_t n_attachments;
+
     time_t arrival;                       /* when DATA ended */
     uint64_t size;                        /* bytes of the original (after dot-unstuffing) */
     char sha256[SHA256_HEX_SIZE];         /* of the original */
@@ -76,6 +90,8 @@ struct archive_record {
 void record_free(struct archive_record *rec);
 void record_add_rcpt(struct archive_record *rec, const char *address, const char *archive_rcpt,
                      const char *orcpt, const char *notify);
+void record_add_attachment(struct archive_record *rec, const char *filename,
+                           const char *content_type);
 void record_addrs_add(struct record_addrs *a, const char *name, const char *address);
 /* "YYYY-MM-DDTHH:MM:SSZ" for t into buf (size >= 21). */
 void record_format_time(time_t t, char buf[21]);
