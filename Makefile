@@ -21,7 +21,7 @@ BENCH_PKGS = $(TEST_PKGS) dovecot-core dovecot-lmtpd
 SOURCES = $(wildcard common/*.[ch] lmtpd/*.[ch] backends/*.[ch] backends/*/*.[ch] \
                      search/*.[ch] tests/unit/*.[ch])
 
-.PHONY: all build asan run test test-unit bench fuzz format check-format deps-run deps-test \
+.PHONY: account all build asan run test test-unit bench fuzz format check-format deps-run deps-test \
         deps-bench clean
 
 all: build
@@ -41,10 +41,19 @@ define apt_install
 	fi
 endef
 
-deps-run:
+# The unprivileged account tabulariumd's workers run as (mail_owner).
+MAIL_OWNER ?= tabularium
+account:
+	@if [ "$$(id -u)" = 0 ] && ! id $(MAIL_OWNER) >/dev/null 2>&1; then \
+	  echo "creating system account $(MAIL_OWNER)"; \
+	  useradd --system --home-dir /var/lib/tabularium --no-create-home \
+	          --shell /usr/sbin/nologin $(MAIL_OWNER); \
+	fi
+
+deps-run: account
 	$(call apt_install,$(RUN_PKGS))
 
-deps-test:
+deps-test: account
 	$(call apt_install,$(TEST_PKGS))
 
 deps-bench:

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/strlist.h"
 
 /* CONFIG_PATH: a string made absolute (relative to the current directory
@@ -60,6 +61,10 @@ static const struct config_param config_params[] = {
      "owner of a unix:PATH listener (empty: the daemon's user)"},
     {"lmtp_socket_group", CONFIG_STR, "", 0, 0, CFG(lmtp_socket_group),
      "group of a unix:PATH listener, e.g. postfix (empty: the daemon's group)"},
+    {"mail_owner", CONFIG_STR, "tabularium", 0, 0, CFG(mail_owner),
+     "unprivileged account that receives, stores and indexes mail when started as root"},
+    {"lmtp_client_access", CONFIG_STR, "127.0.0.0/8, ::1/128", 0, 0, CFG(lmtp_client_access),
+     "networks allowed to connect to an inet: listener (others get 421)"},
     {"process_limit", CONFIG_INT, "8", 1, 1000, CFG(process_limit),
      "number of worker processes, each serving one LMTP session at a time"},
     {"max_use", CONFIG_INT, "100", 1, INT_MAX, CFG(max_use),
@@ -479,6 +484,18 @@ int config_finish(struct tab_config *cfg, char **error_r)
         *error_r = xasprintf("bad value \"%s\" for parameter \"lmtp_listen\": "
                              "use inet:HOST:PORT or unix:PATH",
                              cfg->lmtp_listen);
+        return -1;
+    }
+    struct cidr_list nets;
+    char *why = NULL;
+    if (cidr_list_parse(cfg->lmtp_client_access, &nets, &why) < 0) {
+        *error_r = xasprintf("bad value for parameter \"lmtp_client_access\": %s", why);
+        free(why);
+        return -1;
+    }
+    cidr_list_free(&nets);
+    if (cfg->mail_owner[0] == '\0') {
+        *error_r = xasprintf("parameter \"mail_owner\" must name an account");
         return -1;
     }
     if (strchr(cfg->archive_store, ':') == NULL || strchr(cfg->archive_catalog, ':') == NULL) {

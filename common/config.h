@@ -32,8 +32,10 @@ struct tab_config {
     /* listener and processes */
     char *lmtp_listen; /* inet:HOST:PORT | unix:PATH */
     int lmtp_socket_mode;
-    char *lmtp_socket_owner; /* "" = the daemon's user */
-    char *lmtp_socket_group; /* "" = the daemon's group */
+    char *lmtp_socket_owner;  /* "" = the daemon's user */
+    char *lmtp_socket_group;  /* "" = the daemon's group */
+    char *mail_owner;         /* the unprivileged account workers run as */
+    char *lmtp_client_access; /* networks allowed to connect to an inet listener */
     int process_limit;
     int max_use;
     /* protocol */

@@ -46,7 +46,9 @@
 
 #include "backends/catalog.h"
 #include "backends/store.h"
+#include "common/cidr.h"
 #include "common/log.h"
+#include "common/privs.h"
 #include "common/safe_file.h"
 #include "lmtpd/index_fields.h"
 #include "lmtpd/lmtp_session.h"
@@ -122,7 +124,7 @@ static void master_set_handler(int sig, void (*fn)(int))
 }
 
 /* Bind the listener. -1 with a message on error. */
-static int master_listen(const struct tab_config *cfg, char **error_r)
+static int master_listen(const struct tab_config *cfg, const struct privs *privs, char **error_r)
 {
     const char *spec = cfg->lmtp_listen;
     int fd = -1;
@@ -154,8 +156,9 @@ static int master_listen(const struct tab_config *cfg, char **error_r)
             *error_r = xasprintf("lmtp_listen: chmod %s: %s", path, strerror(errno));
             goto fail;
         }
-        uid_t uid = (uid_t)-1;
-        gid_t gid = (gid_t)-1;
+        /* By default the socket belongs to mail_owner, like the files. */
+        uid_t uid = privs->active ? privs->uid : (uid_t)-1;
+        gid_t gid = privs->active ? privs->gid : (gid_t)-1;
         if (cfg->lmtp_socket_owner[0]) {
             struct passwd *pw = getpwnam(cfg->lmtp_socket_owner);
             if (pw == NULL) {
@@ -234,24 +237,28 @@ static void master_unlink_listener(const struct tab_config *cfg)
         unlink(cfg->lmtp_listen + 5);
 }
 
-/* Spool directory, and a first open of store and catalog: creates the
- * Maildir and the catalog schema once, and reports problems at start. */
-static int master_prepare(const struct tab_config *cfg, int check_drivers, char **error_r)
+/* Open store and catalog once as mail_owner: creates the Maildir and the
+ * catalog schema with the right owner before workers race for them, and
+ * reports problems at start. Runs in a child so the master keeps root. */
+static void master_check_drivers(const struct tab_config *cfg, const struct privs *privs)
 {
     const char *err = NULL;
+    char *error = NULL;
+    pid_t pid = fork();
 
-    /* An unknown driver type is a configuration error, not a passing fault. */
-    if (store_spec_check(cfg->archive_store, &err) < 0 ||
-        catalog_spec_check(cfg->archive_catalog, &err) < 0) {
-        *error_r = xstrdup(err);
-        return -1;
+    if (pid < 0) {
+        log_error("fork: %s", strerror(errno));
+        return;
     }
-    if (safe_mkdir_p(cfg->queue_directory, 0700) < 0) {
-        *error_r = xasprintf("queue_directory %s: %s", cfg->queue_directory, strerror(errno));
-        return -1;
+    if (pid > 0) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return;
     }
-    if (!check_drivers)
-        return 0;
+    if (privs_drop(privs, &error) < 0) {
+        log_error("%s", error);
+        _exit(1);
+    }
     struct store *st = store_open(cfg->archive_store, cfg, &err);
     if (st == NULL)
         log_error("archive_store = %s: %s; deliveries will be deferred (451)", cfg->archive_store,
@@ -262,6 +269,35 @@ static int master_prepare(const struct tab_config *cfg, int check_drivers, char 
         log_error("archive_catalog = %s: %s; deliveries will be deferred (451)",
                   cfg->archive_catalog, err);
     catalog_close(&cat);
+    _exit(0);
+}
+
+/* Configuration checks that need no driver, the account, and the data
+ * and spool directories owned by it (created when missing). */
+static int master_prepare(const struct tab_config *cfg, struct privs *privs, char **error_r)
+{
+    const char *err = NULL;
+
+    /* An unknown driver type is a configuration error, not a passing fault. */
+    if (store_spec_check(cfg->archive_store, &err) < 0 ||
+        catalog_spec_check(cfg->archive_catalog, &err) < 0) {
+        *error_r = xstrdup(err);
+        return -1;
+    }
+    if (privs_init(cfg->mail_owner, privs, error_r) < 0)
+        return -1;
+    /* Nothing we create is for other users to read: archived mail. */
+    umask(077);
+    const char *dirs[] = {cfg->data_directory, cfg->queue_directory};
+    for (size_t i = 0; i < 2; i++) {
+        if (safe_mkdir_p(dirs[i], 0700) < 0) {
+            *error_r = xasprintf("%s %s: %s", i ? "queue_directory" : "data_directory", dirs[i],
+                                 strerror(errno));
+            return -1;
+        }
+        if (privs_chown(privs, dirs[i], error_r) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -299,11 +335,33 @@ static void worker_close(struct delivery_ctx *ctx)
     index_fields_deinit();
 }
 
-static void worker_main(int listen_fd, const struct tab_config *cfg)
+/* lmtp_client_access: only listed networks may talk to an inet listener
+ * (unix-socket clients are controlled by the socket's permissions). */
+static int worker_client_allowed(int fd, const struct cidr_list *access)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    if (ss.ss_family == AF_UNIX)
+        return 1;
+    return cidr_list_match(access, (struct sockaddr *)&ss);
+}
+
+static void worker_main(int listen_fd, const struct tab_config *cfg, const struct privs *privs)
 {
     struct delivery_ctx ctx;
+    struct cidr_list access;
     sigset_t none;
     int uses = 0;
+    char *error = NULL;
+
+    if (privs_drop(privs, &error) < 0 ||
+        cidr_list_parse(cfg->lmtp_client_access, &access, &error) < 0) {
+        log_error("worker: %s", error);
+        _exit(1);
+    }
 
     master_set_handler(SIGTERM, worker_signal);
     master_set_handler(SIGHUP, worker_signal);
@@ -335,11 +393,20 @@ static void worker_main(int listen_fd, const struct tab_config *cfg)
         }
         char client[NI_MAXHOST + NI_MAXSERV + 2];
         master_client_name(fd, client, sizeof(client));
-        lmtp_session_run(fd, fd, client, &ctx, &worker_stop);
+        if (!worker_client_allowed(fd, &access)) {
+            static const char denied[] = "421 4.7.1 Error: access denied (lmtp_client_access)\r\n";
+            log_warn("reject: connect from %s: not in lmtp_client_access", client);
+            if (safe_write_all(fd, denied, sizeof(denied) - 1) < 0) {
+                /* The client is gone already. */
+            }
+        } else {
+            lmtp_session_run(fd, fd, client, &ctx, &worker_stop);
+        }
         close(fd);
         uses++;
     }
     worker_close(&ctx);
+    cidr_list_free(&access);
     _exit(0);
 }
 
@@ -348,11 +415,13 @@ int master_run_stdio(const struct tab_config *cfg)
     struct delivery_ctx ctx;
     char *error = NULL;
 
+    struct privs privs;
+
     signal(SIGPIPE, SIG_IGN);
-    if (master_prepare(cfg, 0, &error) < 0) {
+    if (master_prepare(cfg, &privs, &error) < 0 || privs_drop(&privs, &error) < 0) {
         log_error("%s", error);
         free(error);
-        return 1;
+        return 2;
     }
     worker_open(cfg, &ctx);
     int rc = lmtp_session_run(STDIN_FILENO, STDOUT_FILENO, "stdin", &ctx, NULL);
@@ -360,7 +429,7 @@ int master_run_stdio(const struct tab_config *cfg)
     return rc == 0 ? 0 : 1;
 }
 
-static pid_t master_spawn(int listen_fd, const struct tab_config *cfg)
+static pid_t master_spawn(int listen_fd, const struct tab_config *cfg, const struct privs *privs)
 {
     pid_t pid = fork();
     if (pid < 0) {
@@ -368,7 +437,7 @@ static pid_t master_spawn(int listen_fd, const struct tab_config *cfg)
         return -1;
     }
     if (pid == 0)
-        worker_main(listen_fd, cfg);
+        worker_main(listen_fd, cfg, privs);
     return pid;
 }
 
@@ -419,9 +488,11 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
     int nslots, listen_fd;
     char *error = NULL;
     sigset_t block, old;
+    struct privs privs;
 
     signal(SIGPIPE, SIG_IGN);
-    if (master_prepare(cfg, 1, &error) < 0 || (listen_fd = master_listen(cfg, &error)) < 0) {
+    if (master_prepare(cfg, &privs, &error) < 0 ||
+        (listen_fd = master_listen(cfg, &privs, &error)) < 0) {
         log_error("%s", error);
         if (!opts->foreground) /* the log went to syslog: say it here too */
             fprintf(stderr, "tabulariumd: fatal: %s\n", error);
@@ -434,6 +505,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
         return 1;
     }
     spool_cleanup(cfg->queue_directory, 0);
+    master_check_drivers(cfg, &privs);
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
@@ -456,18 +528,21 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             break;
         if (master_got_hup) {
             struct tab_config fresh;
+            struct privs fresh_privs;
             master_got_hup = 0;
-            if (master_load_config(opts, &fresh, &error) < 0 ||
-                master_prepare(&fresh, 1, &error) < 0) {
+            int loaded = master_load_config(opts, &fresh, &error) == 0;
+            if (!loaded || master_prepare(&fresh, &fresh_privs, &error) < 0) {
                 log_error("reload failed, keeping the running configuration: %s", error);
                 free(error);
                 error = NULL;
+                if (loaded)
+                    config_free(&fresh);
             } else {
                 if (strcmp(fresh.lmtp_listen, cfg->lmtp_listen) != 0 ||
                     fresh.lmtp_socket_mode != cfg->lmtp_socket_mode ||
                     strcmp(fresh.lmtp_socket_owner, cfg->lmtp_socket_owner) != 0 ||
                     strcmp(fresh.lmtp_socket_group, cfg->lmtp_socket_group) != 0) {
-                    int fd = master_listen(&fresh, &error);
+                    int fd = master_listen(&fresh, &fresh_privs, &error);
                     if (fd < 0) {
                         log_error("reload failed, keeping the running configuration: %s", error);
                         free(error);
@@ -482,6 +557,8 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
                 }
                 config_free(cfg);
                 *cfg = fresh;
+                privs = fresh_privs;
+                master_check_drivers(cfg, &privs);
                 master_signal_workers(workers, nslots, SIGHUP);
                 log_info("reload -- configuration %s, listening on %s, %d workers",
                          config_file(cfg) ? config_file(cfg) : "(built-in defaults)",
@@ -497,7 +574,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             int slot = 0;
             while (workers[slot].pid > 0)
                 slot++;
-            pid_t pid = master_spawn(listen_fd, cfg);
+            pid_t pid = master_spawn(listen_fd, cfg, &privs);
             if (pid < 0) {
                 sleep(1);
                 break;
