@@ -41,6 +41,7 @@ struct tab_config {
     /* protocol */
     char *myhostname;
     int lmtp_timeout;           /* seconds */
+    int lmtp_min_data_rate;     /* bytes/s, 0 = off */
     int lmtp_line_length_limit; /* bytes, command lines */
     int lmtp_recipient_limit;
     long long message_size_limit; /* bytes, 0 = no limit */

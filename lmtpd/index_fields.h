@@ -2,15 +2,25 @@
  * NAME
  *	index_fields 3h
  * SUMMARY
- *	catalog fields from the original's header, with GMime
+ *	catalog fields from the original's header and body, with GMime
  * DESCRIPTION
- *	The only module that uses GMime. Reads the header of the original
- *	(never the body, never more than INDEX_FIELDS_HEADER_MAX bytes) and fills
+ *	The only module that uses GMime.
+ *
+ *	index_fields_extract() reads the header of the original (never more
+ *	than INDEX_FIELDS_HEADER_MAX bytes) and fills
  *	rec->hdr_from/hdr_to/hdr_cc, date (UTC), date_raw, subject (decoded
  *	to UTF-8), subject_raw, message_id, received_id (the queue id in the
  *	topmost Received: when Postfix wrote it) and loop_archive_id (our own
  *	X-Tabularium-Archive-Id, for the loop guard). Broken or missing headers are not
  *	errors: the field stays NULL (date) or empty (addresses).
+ *
+ *	index_fields_extract_body() reads the whole original once, in
+ *	bounded memory whatever its size or MIME structure, and fills
+ *	rec->body_text (the decoded text of the inline text/plain and
+ *	text/html parts, tags stripped, white space collapsed, valid UTF-8,
+ *	at most INDEX_FIELDS_TEXT_MAX bytes; NULL when there is none) and
+ *	rec->attachments (at most INDEX_FIELDS_ATTACHMENTS_MAX). Broken MIME
+ *	is not an error: what can be read is indexed.
  * DIAGNOSTICS
  *	-1 only when the file cannot be read.
  */
@@ -20,6 +30,11 @@
 #include "backends/record.h"
 
 #define INDEX_FIELDS_HEADER_MAX (1024 * 1024)
+/* Bytes of body text indexed per message (the rest is not searchable). */
+#define INDEX_FIELDS_TEXT_MAX (1024 * 1024)
+/* Attachments recorded per message, and bytes of a recorded file name. */
+#define INDEX_FIELDS_ATTACHMENTS_MAX 1000
+#define INDEX_FIELDS_FILENAME_MAX 255
 
 /* GMime setup/teardown; once per process. */
 void index_fields_init(void);
@@ -27,5 +42,8 @@ void index_fields_deinit(void);
 
 /* fd: the original, read with pread from offset 0. */
 int index_fields_extract(int fd, struct archive_record *rec, const char **error_r);
+/* fd: the original, read with pread from offset 0 to EOF. Replaces
+ * rec->body_text and appends to rec->attachments. */
+int index_fields_extract_body(int fd, struct archive_record *rec, const char **error_r);
 
 #endif

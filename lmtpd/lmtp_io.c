@@ -29,6 +29,10 @@
 struct lmtp_io {
     int in_fd, out_fd;
     int timeout;
+    long long deadline_ms;   /* the current command line or DATA must be done by then */
+    long long data_start_ms; /* DATA: when it started, for the minimum rate */
+    unsigned long long data_bytes;
+    int min_data_rate; /* bytes/s DATA must keep up after the first timeout; 0 off */
     volatile sig_atomic_t *stop_flag;
     char *in;
     size_t in_cap, in_start, in_end;
@@ -103,6 +107,13 @@ void lmtp_io_reply(struct lmtp_io *io, const char *fmt, ...)
 
 /* Read more input; replies are flushed first because the client may be
  * waiting for them before it sends more (end of a pipelined batch). */
+static long long lmtp_io_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static enum lmtp_io_status lmtp_io_fill(struct lmtp_io *io, int allow_stop)
 {
     if (lmtp_io_flush(io) < 0)
@@ -116,7 +127,12 @@ static enum lmtp_io_status lmtp_io_fill(struct lmtp_io *io, int allow_stop)
         return LMTP_IO_ERROR; /* caller's limit exceeds the buffer: programmer error */
     for (;;) {
         struct pollfd pfd = {.fd = io->in_fd, .events = POLLIN};
-        struct timespec ts = {.tv_sec = io->timeout, .tv_nsec = 0};
+        /* A deadline, not an idle timer: a client that trickles one byte
+         * at a time (slow loris) cannot hold a worker past it. */
+        long long left = io->deadline_ms - lmtp_io_now_ms();
+        if (left <= 0)
+            return LMTP_IO_TIMEOUT;
+        struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
         sigset_t open_mask;
         if (allow_stop && io->stop_flag && *io->stop_flag)
             return LMTP_IO_STOP;
@@ -150,6 +166,7 @@ enum lmtp_io_status lmtp_io_read_line(struct lmtp_io *io, size_t limit, int allo
 
     if (limit > io->in_cap - 2)
         limit = io->in_cap - 2;
+    io->deadline_ms = lmtp_io_now_ms() + (long long)io->timeout * 1000;
     for (;;) {
         char *start = io->in + io->in_start;
         size_t avail = io->in_end - io->in_start;
@@ -183,9 +200,24 @@ enum lmtp_io_status lmtp_io_read_line(struct lmtp_io *io, size_t limit, int allo
     }
 }
 
+void lmtp_io_data_begin(struct lmtp_io *io, int min_data_rate)
+{
+    io->data_start_ms = lmtp_io_now_ms();
+    io->data_bytes = 0;
+    io->min_data_rate = min_data_rate;
+}
+
 enum lmtp_io_status lmtp_io_peek(struct lmtp_io *io, const char **data_r, size_t *len_r)
 {
     if (io->in_end == io->in_start) {
+        /* DATA may take as long as the timeout plus what the minimum rate
+         * allows for the bytes received so far; without a rate, each wait
+         * gets the full timeout. */
+        if (io->min_data_rate > 0)
+            io->deadline_ms = io->data_start_ms + (long long)io->timeout * 1000 +
+                              (long long)(io->data_bytes * 1000 / (unsigned)io->min_data_rate);
+        else
+            io->deadline_ms = lmtp_io_now_ms() + (long long)io->timeout * 1000;
         io->in_start = io->in_end = 0;
         enum lmtp_io_status st = lmtp_io_fill(io, 0);
         if (st != LMTP_IO_OK)
@@ -199,4 +231,5 @@ enum lmtp_io_status lmtp_io_peek(struct lmtp_io *io, const char **data_r, size_t
 void lmtp_io_consume(struct lmtp_io *io, size_t n)
 {
     io->in_start += n;
+    io->data_bytes += n;
 }

@@ -10,7 +10,9 @@
  *	and written only when the client has no further input waiting, which
  *	is what PIPELINING needs: one write per batch of commands.
  *
- *	Every wait for input is bounded by the timeout and may be cut short
+ *	A command line must arrive within the timeout (a deadline, not an
+ *	idle timer), DATA at the minimum rate after it. Every wait for input
+ *	may be cut short
  *	by a stop request (SIGTERM/SIGHUP) when the caller allows it.
  */
 #ifndef TAB_LMTP_IO_H
@@ -39,6 +41,10 @@ void lmtp_io_free(struct lmtp_io **io);
  * wait while allow_stop is set. */
 enum lmtp_io_status lmtp_io_read_line(struct lmtp_io *io, size_t limit, int allow_stop,
                                       char **line_r, size_t *len_r);
+/* Start of DATA: from now on lmtp_io_peek() gives the client the timeout
+ * plus one second per min_data_rate bytes received (0: the timeout for
+ * each wait, an idle timer). */
+void lmtp_io_data_begin(struct lmtp_io *io, int min_data_rate);
 /* Make unread input available (waiting when none is buffered); the bytes
  * are at *data_r / *len_r until lmtp_io_consume(). Never honours stop. */
 enum lmtp_io_status lmtp_io_peek(struct lmtp_io *io, const char **data_r, size_t *len_r);

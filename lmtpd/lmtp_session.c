@@ -315,11 +315,14 @@ static void lmtp_cmd_data(struct lmtp_session *s, char *args)
         return;
     }
     lmtp_io_reply(s->io, "354 End data with <CR><LF>.<CR><LF>");
+    lmtp_io_data_begin(s->io, s->cfg->lmtp_min_data_rate);
     enum spool_status st = spool_receive(s->io, txn.orig_fd, s->cfg->message_size_limit, &txn.info,
                                          txn.sha256, &error);
-    if (st == SPOOL_LOST) {
+    if (st == SPOOL_LOST || st == SPOOL_TIMEOUT) {
         log_warn("%s: %s from %s after %llu bytes", txn.archive_id, error, s->client,
                  (unsigned long long)txn.info.size);
+        if (st == SPOOL_TIMEOUT)
+            lmtp_io_reply(s->io, "421 4.4.2 %s Error: timeout exceeded", s->cfg->myhostname);
         s->quit = 1;
         goto out;
     }

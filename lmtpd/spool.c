@@ -16,7 +16,8 @@
  *	keeps reading (and dropping) to the end of data so the session stays in
  *	step with the client, and reports why.
  * DIAGNOSTICS
- *	SPOOL_IO_ERROR with the reason; SPOOL_LOST when the client vanished.
+ *	SPOOL_IO_ERROR with the reason; SPOOL_LOST when the client vanished,
+ *	SPOOL_TIMEOUT when it was too slow.
  */
 #include "lmtpd/spool.h"
 
@@ -204,7 +205,7 @@ enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
         size_t len, i = 0;
         enum lmtp_io_status st = lmtp_io_peek(io, &data, &len);
         if (st != LMTP_IO_OK) {
-            result = SPOOL_LOST;
+            result = st == LMTP_IO_TIMEOUT ? SPOOL_TIMEOUT : SPOOL_LOST;
             *error_r =
                 st == LMTP_IO_TIMEOUT ? "timeout during DATA" : "lost connection during DATA";
             goto out;

@@ -32,7 +32,8 @@ enum spool_status {
     SPOOL_OK = 0,
     SPOOL_TOOBIG,   /* message_size_limit exceeded: data read to its end, not kept */
     SPOOL_IO_ERROR, /* spool file write failed: data read to its end, not kept */
-    SPOOL_LOST,     /* the client went away or timed out before the end of data */
+    SPOOL_LOST,     /* the client went away before the end of data */
+    SPOOL_TIMEOUT,  /* the client was too slow (lmtp_timeout, lmtp_min_data_rate) */
 };
 
 /* The process's spool file for originals, "<queue_dir>/<pid>.orig": created
