@@ -29,9 +29,9 @@
  *	Subject: is omitted). Bare-LF folding in a copied value becomes CRLF;
  *	the other bytes, 8-bit included, are copied as they are.
  *
- *	The end of the part follows lmtpd/spool.h: when the original ends
- *	with LF the closing delimiter follows it directly, otherwise CRLF is
- *	added first.
+ *	The original is followed by CRLF and the close delimiter: RFC 2046
+ *	makes that CRLF part of the delimiter, so a MIME parser returns the
+ *	original exactly, whether or not it ended with a line break.
  * DIAGNOSTICS
  *	-1 with *error_r (static storage, overwritten by the next call) on
  *	read or write errors, a short original, an invalid archive id, or
