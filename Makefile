@@ -7,6 +7,7 @@
 #                ASan+UBSan, run the whole ctest suite (real Postfix included)
 #   make bench   throughput/memory benchmark against Dovecot LMTP and smtp-sink
 #   make fuzz    run the libFuzzer targets for FUZZ_SECONDS each
+#   make faults  the long fault suite (tests/faults, docs/faults.md)
 #   make format  clang-format the sources;  make check-format  verify it
 
 BUILD      ?= build
@@ -21,7 +22,7 @@ BENCH_PKGS = $(TEST_PKGS) dovecot-core dovecot-lmtpd
 SOURCES = $(wildcard common/*.[ch] lmtpd/*.[ch] backends/*.[ch] backends/*/*.[ch] \
                      search/*.[ch] tests/unit/*.[ch])
 
-.PHONY: account all build asan run test test-unit bench fuzz format check-format deps-run deps-test \
+.PHONY: account all build asan run test test-unit faults bench fuzz format check-format deps-run deps-test \
         deps-bench clean
 
 all: build
@@ -81,6 +82,10 @@ test: deps-test build asan check-format
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
+
+# The fault suite's long version (tests/faults, docs/faults.md); make test runs the short one.
+faults: deps-test build
+	FAULTS_LONG=1 ctest --test-dir $(BUILD) -L faults --output-on-failure
 
 bench: deps-bench build
 	TABULARIUMD=$(BUILD)/tabulariumd bash bench/bench.sh

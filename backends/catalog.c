@@ -39,6 +39,7 @@ static const struct catalog_type {
     catalog_open_fn *open;
 } catalog_types[] = {
     {"sqlite", catalog_sqlite_open},
+    {"pgsql", catalog_pgsql_open},
 };
 
 #define CATALOG_NTYPES (sizeof(catalog_types) / sizeof(catalog_types[0]))
@@ -159,6 +160,16 @@ static enum tab_result catalog_failing_get(struct catalog *cat, const char *arch
     return catalog_failing_result(cat, error_r);
 }
 
+static enum tab_result catalog_failing_forward_status(struct catalog *cat, const char *archive_id,
+                                                      const char *status, const char *detail,
+                                                      const char **error_r)
+{
+    (void)archive_id;
+    (void)status;
+    (void)detail;
+    return catalog_failing_result(cat, error_r);
+}
+
 static void catalog_failing_close(struct catalog *cat)
 {
     struct catalog_failing *f = (struct catalog_failing *)cat;
@@ -184,6 +195,7 @@ struct catalog *catalog_open_or_failing(const char *spec, const struct tab_confi
     f->cat.add = catalog_failing_add;
     f->cat.search = catalog_failing_search;
     f->cat.get = catalog_failing_get;
+    f->cat.forward_status = catalog_failing_forward_status;
     f->cat.close = catalog_failing_close;
     return &f->cat;
 }

@@ -64,6 +64,15 @@ struct catalog {
      * TAB_PERM with "not found" when unknown. */
     enum tab_result (*get)(struct catalog *cat, const char *archive_id,
                            struct archive_record *rec_r, const char **error_r);
+    /* Record what became of the forwarded copy archive_id (lmtpd/forwarder.c,
+     * tabularium queue): status "deferred" (still queued; detail: the last
+     * reason), "sent" (detail: the remote reply), "held" (detail: why),
+     * "queued" (released from hold by the operator), "deleted" (removed by
+     * the operator). One row per copy, replaced by each call, with the
+     * time. No row: queued and not tried yet, or forwarding is off. May be
+     * NULL in a driver without it: callers check. */
+    enum tab_result (*forward_status)(struct catalog *cat, const char *archive_id,
+                                      const char *status, const char *detail, const char **error_r);
     void (*close)(struct catalog *cat);
 };
 
@@ -75,5 +84,7 @@ void catalog_close(struct catalog **cat);
 
 struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
                                     const char **error_r);
+struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,
+                                   const char **error_r);
 
 #endif

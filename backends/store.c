@@ -46,6 +46,7 @@ static const struct store_type {
     store_open_fn open;
 } store_table[] = {
     {"maildir", store_maildir_open},
+    {"pgsql", store_pgsql_open},
 };
 
 #define STORE_TABLE_LEN (sizeof(store_table) / sizeof(store_table[0]))
@@ -159,8 +160,10 @@ struct store *store_open_or_failing(const char *spec, const struct tab_config *c
 
     if (st != NULL)
         return st;
-    log_error("archive_store=%s, status=failing, error=%s; deliveries will be deferred",
-              spec != NULL ? spec : "", error);
+    char *shown = config_redact(spec != NULL ? spec : "");
+    log_error("archive_store=%s, status=failing, error=%s; deliveries will be deferred", shown,
+              error);
+    free(shown);
     f = xcalloc(1, sizeof(*f));
     f->st.name = "failing";
     f->st.put = store_failing_put;

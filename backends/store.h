@@ -48,5 +48,7 @@ void store_close(struct store **st);
 /* Driver constructors (one per backends/<driver>/), called by store.c. */
 struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
                                  const char **error_r);
+struct store *store_pgsql_open(const char *spec, const struct tab_config *cfg,
+                               const char **error_r);
 
 #endif

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/cidr.h"
@@ -85,6 +86,35 @@ static const struct config_param config_params[] = {
      "local-part prefix of archive recipients that encode the original recipient"},
     {"syslog_name", CONFIG_STR, "tabularium", 0, 0, CFG(syslog_name),
      "program name in syslog lines"},
+    {"forward_recipient", CONFIG_STR, "", 0, 0, CFG(forward_recipient),
+     "send every archive copy by SMTP to this address as well (empty: no forwarding)"},
+    {"forward_relayhost", CONFIG_STR, "", 0, 0, CFG(forward_relayhost),
+     "SMTP server for forwarded copies: [host]:port, or host[:port] with MX lookup "
+     "(empty: MX of forward_recipient's domain)"},
+    {"forward_sender", CONFIG_STR, "envelope", 0, 0, CFG(forward_sender),
+     "MAIL FROM of forwarded copies: envelope (the original sender), <> or an address"},
+    {"forward_minimal_backoff", CONFIG_TIME, "300s", 1, 86400 * 7, CFG(forward_minimal_backoff),
+     "wait after the first failed forwarding attempt; doubles after each failure"},
+    {"forward_maximal_backoff", CONFIG_TIME, "4000s", 1, 86400 * 7, CFG(forward_maximal_backoff),
+     "longest wait between two forwarding attempts"},
+    {"forward_maximal_queue_lifetime", CONFIG_TIME, "0", 0, 86400 * 365,
+     CFG(forward_maximal_queue_lifetime),
+     "after this long a deferred copy moves to the hold queue (0: retry forever)"},
+    {"forward_tls_security_level", CONFIG_STR, "may", 0, 0, CFG(forward_tls_security_level),
+     "STARTTLS for forwarding: none, may, encrypt (required) or verify (required, "
+     "certificate and host name checked)"},
+    {"forward_tls_ca_file", CONFIG_PATH, "", 0, 0, CFG(forward_tls_ca_file),
+     "trusted CA certificates (PEM) for verify (empty: the system's default CAs)"},
+    {"forward_sasl_password_file", CONFIG_PATH, "", 0, 0, CFG(forward_sasl_password_file),
+     "file with \"username password\" for SMTP AUTH, mode 0600 (empty: no AUTH)"},
+    {"forward_helo_name", CONFIG_STR, "$myhostname", 0, 0, CFG(forward_helo_name),
+     "host name sent in EHLO when forwarding"},
+    {"forward_connect_timeout", CONFIG_TIME, "30s", 1, 3600, CFG(forward_connect_timeout),
+     "time allowed to connect to the forwarding server and receive its greeting"},
+    {"forward_command_timeout", CONFIG_TIME, "300s", 1, 3600, CFG(forward_command_timeout),
+     "time allowed for each SMTP command and its reply when forwarding"},
+    {"forward_data_timeout", CONFIG_TIME, "600s", 1, 7200, CFG(forward_data_timeout),
+     "time allowed for each write of message data and for the reply after it"},
 };
 
 #define CONFIG_NPARAMS (sizeof(config_params) / sizeof(config_params[0]))
@@ -437,6 +467,55 @@ static char *config_expand(const struct tab_config *cfg, const char *raw, int de
     return out;
 }
 
+/* The forward_* parameters that have a syntax of their own. */
+static int config_check_forward(struct tab_config *cfg, char **error_r)
+{
+    static const char *const levels[] = {"none", "may", "encrypt", "verify"};
+    int level_ok = 0;
+
+    /* $myhostname is empty until config_finish() fills it in. */
+    if (cfg->forward_helo_name[0] == '\0') {
+        free(cfg->forward_helo_name);
+        cfg->forward_helo_name = xstrdup(cfg->myhostname);
+    }
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        level_ok |= strcmp(cfg->forward_tls_security_level, levels[i]) == 0;
+    if (!level_ok) {
+        *error_r = xasprintf("bad value \"%s\" for parameter \"forward_tls_security_level\": "
+                             "use none, may, encrypt or verify",
+                             cfg->forward_tls_security_level);
+        return -1;
+    }
+    if (cfg->forward_minimal_backoff > cfg->forward_maximal_backoff) {
+        *error_r = xasprintf("forward_minimal_backoff (%ds) is longer than "
+                             "forward_maximal_backoff (%ds)",
+                             cfg->forward_minimal_backoff, cfg->forward_maximal_backoff);
+        return -1;
+    }
+    /* Addresses go into SMTP commands and queue files: no white space,
+     * no control characters, no angle brackets. */
+    const char *addrs[] = {cfg->forward_recipient, cfg->forward_sender};
+    const char *names[] = {"forward_recipient", "forward_sender"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *a = addrs[i];
+        if (i == 1 && (strcmp(a, "envelope") == 0 || strcmp(a, "<>") == 0))
+            continue;
+        for (const unsigned char *c = (const unsigned char *)a; *c; c++)
+            if (*c <= ' ' || *c == 0x7f || *c == '<' || *c == '>') {
+                *error_r = xasprintf("bad value \"%s\" for parameter \"%s\": "
+                                     "an address without <>, spaces or control characters",
+                                     a, names[i]);
+                return -1;
+            }
+        if ((i == 0 && *a != '\0' && strchr(a, '@') == NULL) || (i == 1 && *a == '\0')) {
+            *error_r = xasprintf("bad value \"%s\" for parameter \"%s\": %s", a, names[i],
+                                 i == 0 ? "use user@domain" : "use envelope, <> or an address");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int config_finish(struct tab_config *cfg, char **error_r)
 {
     for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
@@ -500,6 +579,8 @@ int config_finish(struct tab_config *cfg, char **error_r)
         *error_r = xasprintf("parameter \"mail_owner\" must name an account");
         return -1;
     }
+    if (config_check_forward(cfg, error_r) < 0)
+        return -1;
     if (strchr(cfg->archive_store, ':') == NULL || strchr(cfg->archive_catalog, ':') == NULL) {
         *error_r = xasprintf("archive_store and archive_catalog take type:spec "
                              "(e.g. maildir:/var/lib/tabularium/Maildir)");
@@ -508,13 +589,66 @@ int config_finish(struct tab_config *cfg, char **error_r)
     return 0;
 }
 
+char *config_redact(const char *value)
+{
+    /* Each redaction consumes at least 4 bytes and writes at most 5 more
+     * than it consumed: 3 * len + 16 is always enough. */
+    char *out = xmalloc(3 * strlen(value) + 16), *o = out;
+    const char *p = value;
+
+    while (*p) {
+        /* URI user info: "://user:secret@" */
+        if (strncmp(p, "://", 3) == 0) {
+            const char *auth = p + 3, *end = auth + strcspn(auth, "/?#@");
+            const char *colon = memchr(auth, ':', (size_t)(end - auth));
+            if (*end == '@' && colon != NULL) {
+                memcpy(o, p, (size_t)(colon - p) + 1);
+                o += colon - p + 1;
+                memcpy(o, "*****", 5);
+                o += 5;
+                p = end;
+                continue;
+            }
+        }
+        /* key=value and query forms: "password=secret", "password = 'se cret'" */
+        if ((p == value || !isalnum((unsigned char)p[-1])) && strncasecmp(p, "password", 8) == 0) {
+            const char *q = p + 8;
+            while (*q == ' ')
+                q++;
+            if (*q == '=') {
+                q++;
+                while (*q == ' ')
+                    q++;
+                if (*q == '\'') {
+                    for (q++; *q && *q != '\''; q++)
+                        if (*q == '\\' && q[1])
+                            q++;
+                    if (*q)
+                        q++;
+                } else {
+                    q += strcspn(q, " &;");
+                }
+                memcpy(o, "password=*****", 14);
+                o += 14;
+                p = q;
+                continue;
+            }
+        }
+        *o++ = *p++;
+    }
+    *o = '\0';
+    return out;
+}
+
 void config_print(const struct tab_config *cfg, FILE *out, int non_default_only, int defaults)
 {
     for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
         const char *v = defaults ? config_params[i].def : cfg->raw[i];
         if (non_default_only && strcmp(cfg->raw[i], config_params[i].def) == 0)
             continue;
-        fprintf(out, "%s =%s%s\n", config_params[i].name, *v ? " " : "", v);
+        char *shown = config_redact(v); /* -n output is pasted into mails and tickets */
+        fprintf(out, "%s =%s%s\n", config_params[i].name, *shown ? " " : "", shown);
+        free(shown);
     }
 }
 

@@ -48,6 +48,21 @@ struct tab_config {
     char *recipient_encoding_prefix;
     /* logging */
     char *syslog_name;
+    /* forwarding of archive copies to an external archive (lmtpd/forwarder.c) */
+    char *forward_recipient;            /* "" = off */
+    char *forward_relayhost;            /* [host]:port, host:port or host (MX); "" = MX of the
+                                           recipient's domain */
+    char *forward_sender;               /* envelope | <> | address */
+    int forward_minimal_backoff;        /* seconds */
+    int forward_maximal_backoff;        /* seconds */
+    int forward_maximal_queue_lifetime; /* seconds, 0 = forever; then: hold */
+    char *forward_tls_security_level;   /* none | may | encrypt | verify */
+    char *forward_tls_ca_file;
+    char *forward_sasl_password_file; /* "username password", "" = no AUTH */
+    char *forward_helo_name;
+    int forward_connect_timeout;
+    int forward_command_timeout;
+    int forward_data_timeout;
 
     /* private to config.c: the file read and the raw (unexpanded) values */
     char *source_file;
@@ -67,6 +82,10 @@ void config_print(const struct tab_config *cfg, FILE *out, int non_default_only,
 /* Print the table as an annotated reference (what config/tabularium.conf holds). */
 void config_print_reference(FILE *out);
 void config_free(struct tab_config *cfg);
+/* A copy of a driver spec fit for logs and -n: a password in key=value
+ * form ("password=..."), in a URI's user info ("://user:secret@") or in
+ * a query ("?password=...") is replaced by "*****". Heap. */
+char *config_redact(const char *value);
 /* The file name config_load() read, or NULL. */
 const char *config_file(const struct tab_config *cfg);
 

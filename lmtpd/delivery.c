@@ -8,8 +8,9 @@
  *	original recipient; anything else makes the envelope incomplete),
  *	catalog look-up of recipients already archived for (queue id,
  *	SHA-256) — Postfix retries a message with the same queue id —, index
- *	fields (GMime, header only), the wrapped copy in a second spool file,
- *	store_put, catalog_add. Only then 250.
+ *	fields (GMime: header fields; body text and attachments in bounded memory), the wrapped copy
+ *in a second spool file, store_put, the forward queue (lmtpd/forward_queue.h, when
+ *	forward_recipient is set), catalog_add. Only then 250.
  *
  *	A later transaction of a message already in the catalog stores a
  *	further wrapped copy that lists only the recipients not yet archived,
@@ -36,6 +37,7 @@
 #include "common/log.h"
 #include "common/strlist.h"
 #include "lmtpd/envelope.h"
+#include "lmtpd/forward_queue.h"
 #include "lmtpd/index_fields.h"
 #include "lmtpd/wrap.h"
 
@@ -150,7 +152,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     const char *step = NULL;
     char *wrap_path = NULL;
     char *location = NULL;
-    int wrap_fd = -1, loop;
+    int wrap_fd = -1, loop, forward_queued = 0;
     enum tab_result r;
 
     memset(&rec, 0, sizeof(rec));
@@ -159,6 +161,10 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
 
     if (index_fields_extract(txn->orig_fd, &rec, &error) < 0) {
         step = "header parsing";
+        goto fail;
+    }
+    if (index_fields_extract_body(txn->orig_fd, &rec, &error) < 0) {
+        step = "body indexing";
         goto fail;
     }
     delivery_queue_id(txn, &rec);
@@ -211,18 +217,37 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     rec.store = xstrdup(ctx->store->name);
     rec.location = location;
     location = NULL;
+    /* Forwarding: the copy is in the forward queue (durable, and locked
+     * through wrap_fd until it is closed) before the catalog commit, so a
+     * 250 implies it will be forwarded. A crash between the two leaves a
+     * queued copy without a catalog row: Postfix retries, and the external
+     * archive may get the message twice (two archive ids) -- never zero. */
+    if (ctx->cfg->forward_recipient[0] != '\0') {
+        if (forward_queue_add(ctx->cfg, &rec, wrap_fd, wrap_path, &error) < 0) {
+            step = "forward queue";
+            goto fail;
+        }
+        forward_queued = 1;
+    }
     r = ctx->catalog->add(ctx->catalog, &rec, &error);
     if (r != TAB_OK) {
         /* The stored copy stays: an orphan is harmless, a lost message is not.
          * Postfix retries and the retry stores and catalogs again. */
         step = "catalog";
+        if (forward_queued) {
+            const char *qerr = NULL;
+            /* Best effort: a copy left queued is forwarded once more. */
+            if (forward_queue_remove(ctx->cfg->queue_directory, txn->archive_id, &qerr) < 0)
+                log_warn("%s: %s", txn->archive_id, qerr);
+        }
         goto fail;
     }
     delivery_reply_all(txn, replies, "250 2.0.0 <%s> archived as %s", txn->archive_id);
     log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, store=%s, "
-             "location=%s, envelope=%s, status=stored",
+             "location=%s, envelope=%s%s, status=stored",
              txn->archive_id, rec.queue_id, txn->sender, rec.n_rcpts, (unsigned long long)rec.size,
-             rec.sha256, rec.store, rec.location, rec.envelope_status);
+             rec.sha256, rec.store, rec.location, rec.envelope_status,
+             forward_queued ? ", forward=queued" : "");
     goto out;
 
 fail:

@@ -267,6 +267,10 @@ static char *lmtp_queue_id(const struct strlist *xforward)
     const char *ident = envelope_param(xforward, "IDENT");
     if (ident == NULL || *ident == '\0' || strcmp(ident, "[UNAVAILABLE]") == 0)
         return xstrdup("");
+    if (strlen(ident) > 64) { /* Postfix ids are 10-20 characters; same bound as Received: */
+        log_warn("ignoring over-long XFORWARD IDENT");
+        return xstrdup("");
+    }
     for (const char *p = ident; *p; p++)
         if (!isalnum((unsigned char)*p)) {
             log_warn("ignoring XFORWARD IDENT with unexpected characters");

@@ -9,7 +9,9 @@
  *	worker races for it), and keeps process_limit workers running. Each
  *	worker accepts connections on the shared socket and serves one LMTP
  *	session at a time, keeping its store and catalog handles across
- *	sessions, and exits after max_use sessions.
+ *	sessions, and exits after max_use sessions. When forward_recipient
+ *	is set, one forwarder process (lmtpd/forwarder.c) runs beside them,
+ *	as mail_owner, and is restarted when it dies.
  *
  *	Signals: SIGTERM stops: workers finish the transaction they are in
  *	(a stop only interrupts the wait for the next command), then the
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -50,6 +53,7 @@
 #include "common/log.h"
 #include "common/privs.h"
 #include "common/safe_file.h"
+#include "lmtpd/forwarder.h"
 #include "lmtpd/index_fields.h"
 #include "lmtpd/lmtp_session.h"
 #include "lmtpd/spool.h"
@@ -62,6 +66,10 @@ struct master_worker {
     pid_t pid;
     time_t started;
 };
+
+/* The forwarder (lmtpd/forwarder.c): one process while forward_recipient
+ * is set, supervised like a worker. */
+static struct master_worker master_forwarder;
 
 int master_load_config(const struct master_options *opts, struct tab_config *cfg, char **error_r)
 {
@@ -260,14 +268,18 @@ static void master_check_drivers(const struct tab_config *cfg, const struct priv
         _exit(1);
     }
     struct store *st = store_open(cfg->archive_store, cfg, &err);
-    if (st == NULL)
-        log_error("archive_store = %s: %s; deliveries will be deferred (451)", cfg->archive_store,
-                  err);
+    if (st == NULL) {
+        char *shown = config_redact(cfg->archive_store);
+        log_error("archive_store = %s: %s; deliveries will be deferred (451)", shown, err);
+        free(shown);
+    }
     store_close(&st);
     struct catalog *cat = catalog_open(cfg->archive_catalog, cfg, &err);
-    if (cat == NULL)
-        log_error("archive_catalog = %s: %s; deliveries will be deferred (451)",
-                  cfg->archive_catalog, err);
+    if (cat == NULL) {
+        char *shown = config_redact(cfg->archive_catalog);
+        log_error("archive_catalog = %s: %s; deliveries will be deferred (451)", shown, err);
+        free(shown);
+    }
     catalog_close(&cat);
     _exit(0);
 }
@@ -349,7 +361,8 @@ static int worker_client_allowed(int fd, const struct cidr_list *access)
     return cidr_list_match(access, (struct sockaddr *)&ss);
 }
 
-static void worker_main(int listen_fd, const struct tab_config *cfg, const struct privs *privs)
+static void worker_main(int listen_fd, const struct tab_config *cfg, const struct privs *privs,
+                        pid_t master)
 {
     struct delivery_ctx ctx;
     struct cidr_list access;
@@ -360,6 +373,15 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
     if (privs_drop(privs, &error) < 0 ||
         cidr_list_parse(cfg->lmtp_client_access, &access, &error) < 0) {
         log_error("worker: %s", error);
+        _exit(1);
+    }
+    /* A worker must not outlive its master (SIGKILL, crash): it would keep
+     * the listener bound, so a restarted daemon could not bind it, and
+     * nobody would replace it. SIGTERM: finish the transaction, then go.
+     * Set after privs_drop(), which clears it; getppid() covers a master
+     * that died before this line. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
+        log_error("worker: the master is gone or cannot be watched; exiting");
         _exit(1);
     }
 
@@ -431,14 +453,34 @@ int master_run_stdio(const struct tab_config *cfg)
 
 static pid_t master_spawn(int listen_fd, const struct tab_config *cfg, const struct privs *privs)
 {
+    pid_t master = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         log_error("fork: %s", strerror(errno));
         return -1;
     }
     if (pid == 0)
-        worker_main(listen_fd, cfg, privs);
+        worker_main(listen_fd, cfg, privs, master);
     return pid;
+}
+
+/* Start the forwarder when forwarding is on and it is not running. */
+static void master_spawn_forwarder(int listen_fd, const struct tab_config *cfg,
+                                   const struct privs *privs)
+{
+    if (cfg->forward_recipient[0] == '\0' || master_forwarder.pid > 0)
+        return;
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("fork: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        close(listen_fd);
+        _exit(forwarder_main(cfg, privs));
+    }
+    master_forwarder.pid = pid;
+    master_forwarder.started = time(NULL);
 }
 
 static void master_signal_workers(struct master_worker *w, int n, int sig)
@@ -469,6 +511,17 @@ static int master_reap(struct master_worker *w, int n, const struct tab_config *
             }
             spool_cleanup(cfg->queue_directory, (long)pid);
             w[i].pid = 0;
+        }
+        if (pid == master_forwarder.pid) {
+            if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                if (WIFSIGNALED(status))
+                    log_warn("forwarder %ld killed by signal %d", (long)pid, WTERMSIG(status));
+                else
+                    log_warn("forwarder %ld exited with status %d", (long)pid, WEXITSTATUS(status));
+                if (time(NULL) - master_forwarder.started < 1)
+                    quick_deaths++;
+            }
+            master_forwarder.pid = 0;
         }
     }
     return quick_deaths;
@@ -560,6 +613,8 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
                 privs = fresh_privs;
                 master_check_drivers(cfg, &privs);
                 master_signal_workers(workers, nslots, SIGHUP);
+                /* It ends its current attempt and is restarted with the new settings. */
+                master_signal_workers(&master_forwarder, 1, SIGTERM);
                 log_info("reload -- configuration %s, listening on %s, %d workers",
                          config_file(cfg) ? config_file(cfg) : "(built-in defaults)",
                          cfg->lmtp_listen, cfg->process_limit);
@@ -582,6 +637,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             workers[slot].pid = pid;
             workers[slot].started = time(NULL);
         }
+        master_spawn_forwarder(listen_fd, cfg, &privs);
         if (!master_got_chld && !master_got_hup && !master_got_term)
             sigsuspend(&old);
         master_got_chld = 0;
@@ -589,12 +645,15 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
 
     log_info("terminating on signal; waiting for workers to finish their transactions");
     master_signal_workers(workers, nslots, SIGTERM);
+    master_signal_workers(&master_forwarder, 1, SIGTERM);
     sigprocmask(SIG_SETMASK, &old, NULL);
-    for (int waited = 0; master_count(workers, nslots) > 0; waited++) {
+    for (int waited = 0; master_count(workers, nslots) + master_count(&master_forwarder, 1) > 0;
+         waited++) {
         master_reap(workers, nslots, cfg);
         if (waited == 600) { /* 60 s: a worker stuck in a store call */
             log_warn("workers still busy after 60 s; killing them");
             master_signal_workers(workers, nslots, SIGKILL);
+            master_signal_workers(&master_forwarder, 1, SIGKILL);
         }
         usleep(100000);
     }

@@ -292,9 +292,16 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
     char date[40];
 
     mb = envelope_header_mailbox(rec->envelope_from != NULL ? rec->envelope_from : "");
-    text_str(t, "From: ");
-    text_str(t, mb);
-    text_str(t, "\r\n");
+    /* A mailbox cannot be folded: one that would make the line longer than
+     * 998 bytes (a 512-byte address full of characters that need quoting)
+     * becomes an empty group (RFC 6854); the catalog keeps the sender. */
+    if (strlen(mb) > WRAP_LINE_MAX - 6)
+        text_str(t, "From: envelope-sender-too-long:;\r\n");
+    else {
+        text_str(t, "From: ");
+        text_str(t, mb);
+        text_str(t, "\r\n");
+    }
     free(mb);
 
     for (size_t i = 0; i < rec->n_rcpts; i++) {
@@ -336,7 +343,7 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
     free(host);
 
     queue_id = filter(rec->queue_id != NULL ? rec->queue_id : "", "");
-    if (queue_id[0] != '\0') {
+    if (queue_id[0] != '\0' && strlen(queue_id) <= WRAP_LINE_MAX - 23) {
         text_str(t, "X-Tabularium-Queue-Id: ");
         text_str(t, queue_id);
         text_str(t, "\r\n");

@@ -51,10 +51,17 @@ int cli_search(struct cli_context *ctx, int argc, char **argv);
 int cli_show(struct cli_context *ctx, int argc, char **argv);
 /* tabularium doctor [--postconf-dir DIR | --postconf-file FILE [--master-file FILE]] [--json] */
 int cli_doctor(struct cli_context *ctx, int argc, char **argv);
+/* tabularium queue list | show ID | retry ID | retry --all | delete ID --force */
+int cli_queue(struct cli_context *ctx, int argc, char **argv);
+
+/* tabularium db init|upgrade|status [--conninfo CONNINFO] [--version N] */
+int cli_db(struct cli_context *ctx, int argc, char **argv);
 
 /* The man-style text of each command's --help (also in tabularium -h). */
 extern const char cli_search_help[];
 extern const char cli_show_help[];
 extern const char cli_doctor_help[];
+extern const char cli_queue_help[];
+extern const char cli_db_help[];
 
 #endif

@@ -5,7 +5,8 @@
  *	tabularium search: list archived messages that match
  * SYNOPSIS
  *	tabularium search [--from ADDR] [--to ADDR] [--subject TEXT]
- *		[--since DATE] [--until DATE] [--message-id ID] [--limit N] [--json]
+ *		[--since DATE] [--until DATE] [--message-id ID] [--text WORDS]
+ *		[--attachment NAME] [--has-attachment] [--limit N] [--json]
  * DESCRIPTION
  *	Turns the command line into a struct search_query, runs it on the
  *	catalog and prints one line per message, newest first: a readable
@@ -47,6 +48,7 @@ const char cli_search_help[] =
     "SYNOPSIS\n"
     "    tabularium search [--from ADDR] [--to ADDR] [--subject TEXT]\n"
     "                      [--since DATE] [--until DATE] [--message-id ID]\n"
+    "                      [--text WORDS] [--attachment NAME] [--has-attachment]\n"
     "                      [--limit N] [--json]\n"
     "\n"
     "DESCRIPTION\n"
@@ -67,16 +69,32 @@ const char cli_search_help[] =
     "    --until DATE      dated at or before DATE: YYYY-MM-DD includes that\n"
     "                      whole day (UTC), a timestamp includes that second\n"
     "    --message-id ID   exactly this Message-ID (angle brackets optional)\n"
+    "    --text WORDS      full-text search in the subject and the body text\n"
+    "                      (text and HTML parts; attachments are not read):\n"
+    "                      every word must occur, in any case and with or\n"
+    "                      without accents; \"a phrase\" must occur as is;\n"
+    "                      a OR b needs either; -word must not occur.\n"
+    "                      Nothing else is syntax: * : ^ ( ) are just text\n"
+    "    --attachment NAME\n"
+    "                      NAME occurs in the file name of an attachment\n"
+    "                      (case-insensitively for ASCII letters)\n"
+    "    --has-attachment  the message has at least one attachment (a part\n"
+    "                      with a file name, or one that is not text)\n"
     "    --limit N         print at most N messages (the newest)\n"
     "    --json            one JSON object per line with the keys archive_id,\n"
     "                      queue_id, message_id, envelope_from, envelope_to,\n"
     "                      envelope_status, header_from, header_to, header_cc,\n"
     "                      date, arrival, subject, size, sha256,\n"
-    "                      wrapped_sha256, location\n"
+    "                      wrapped_sha256, location, attachments (a list of\n"
+    "                      {\"filename\": NAME or null, \"content_type\": TYPE})\n"
     "    -h, --help        this text\n"
     "\n"
     "    DATE is YYYY-MM-DD (UTC) or an ISO 8601 timestamp such as\n"
     "    2026-11-25T16:40:10Z or 2026-11-25T17:40+01:00 (no zone: UTC).\n"
+    "\n"
+    "    Only the first MiB of a message's text (after decoding) is\n"
+    "    searchable, and messages archived before full-text search was\n"
+    "    added are found by --text through their subject only.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 at least one message matched, 1 none did, 2 usage or\n"
@@ -214,6 +232,17 @@ static void cli_search_json_row(struct cli_output *o, const struct archive_recor
     } else {
         o->null(o);
     }
+    o->map_key(o, "attachments");
+    o->begin_list(o);
+    for (size_t i = 0; i < rec->n_attachments; i++) {
+        o->begin_map(o);
+        o->map_key(o, "filename");
+        o->string(o, rec->attachments[i].filename);
+        o->map_key(o, "content_type");
+        o->string(o, rec->attachments[i].content_type);
+        o->end(o);
+    }
+    o->end(o);
     o->end(o);
 }
 
@@ -290,7 +319,18 @@ static int cli_search_row(const struct archive_record *rec, void *ctx)
 
 int cli_search(struct cli_context *ctx, int argc, char **argv)
 {
-    enum { OPT_FROM = 256, OPT_TO, OPT_SUBJECT, OPT_SINCE, OPT_UNTIL, OPT_MESSAGE_ID, OPT_LIMIT };
+    enum {
+        OPT_FROM = 256,
+        OPT_TO,
+        OPT_SUBJECT,
+        OPT_SINCE,
+        OPT_UNTIL,
+        OPT_MESSAGE_ID,
+        OPT_LIMIT,
+        OPT_TEXT,
+        OPT_ATTACHMENT,
+        OPT_HAS_ATTACHMENT
+    };
     static const struct option longopts[] = {
         {"from", required_argument, NULL, OPT_FROM},
         {"to", required_argument, NULL, OPT_TO},
@@ -299,6 +339,9 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
         {"until", required_argument, NULL, OPT_UNTIL},
         {"message-id", required_argument, NULL, OPT_MESSAGE_ID},
         {"limit", required_argument, NULL, OPT_LIMIT},
+        {"text", required_argument, NULL, OPT_TEXT},
+        {"attachment", required_argument, NULL, OPT_ATTACHMENT},
+        {"has-attachment", no_argument, NULL, OPT_HAS_ATTACHMENT},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -338,6 +381,15 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
         case OPT_LIMIT:
             if (cli_search_parse_limit(optarg, &q.limit) < 0)
                 return CLI_EXIT_USAGE;
+            break;
+        case OPT_TEXT:
+            q.text = optarg;
+            break;
+        case OPT_ATTACHMENT:
+            q.attachment = optarg;
+            break;
+        case OPT_HAS_ATTACHMENT:
+            q.has_attachment = 1;
             break;
         case 'j':
             state.json = 1;

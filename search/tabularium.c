@@ -49,6 +49,8 @@ static const struct cli_command cli_commands[] = {
     {"search", cli_search, "list archived messages that match", cli_search_help},
     {"show", cli_show, "print an archived message, verified", cli_show_help},
     {"doctor", cli_doctor, "check the Postfix and Tabularium settings", cli_doctor_help},
+    {"queue", cli_queue, "list, retry or delete copies waiting to be forwarded", cli_queue_help},
+    {"db", cli_db, "create or upgrade the PostgreSQL schema", cli_db_help},
     {"help", tabularium_help_command, "this text, or a command's help", NULL},
 };
 
@@ -109,6 +111,7 @@ static void tabularium_help(FILE *out)
           "    tabularium show --original 6932F1A00A1B2C3D4E5F | sha256sum\n"
           "    tabularium -o data_directory=/srv/archive search --limit 10\n"
           "    tabularium doctor      # is Postfix set up to archive everything?\n"
+          "    tabularium queue list  # copies waiting for forward_recipient\n"
           "\n"
           "SEE ALSO\n"
           "    tabulariumd(8), config/tabularium.conf\n",

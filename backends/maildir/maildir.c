@@ -64,10 +64,12 @@
 #include <unistd.h>
 
 #include "common/archive_id.h"
+#include "common/log.h"
 #include "common/safe_file.h"
 #include "common/strlist.h"
 
 /* Bounds the name search when one record is stored again and again. */
+#define MAILDIR_TMP_MAX_AGE (36 * 3600)
 #define MAILDIR_MAX_NAME_TRIES 1000
 /* Longest file name most file systems accept (NAME_MAX). */
 #define MAILDIR_NAME_MAX 255
@@ -391,6 +393,31 @@ static const char *maildir_host_name(const struct tab_config *cfg, char *buf, si
     return "localhost";
 }
 
+/* Files left in tmp/ by a delivery that was killed half way were never
+ * acknowledged; remove them once they are older than any delivery could
+ * take (the Maildir convention's 36 hours). Never fails the open. */
+static void maildir_clean_tmp(const char *dir)
+{
+    char *tmp = xasprintf("%s/tmp", dir);
+    DIR *d = opendir(tmp);
+    struct dirent *de;
+    time_t now = time(NULL);
+
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        struct stat sb;
+        if (de->d_name[0] == '.')
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+            now - sb.st_mtime > MAILDIR_TMP_MAX_AGE) {
+            if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                log_info("maildir: removed stale %s/%s (unacknowledged)", tmp, de->d_name);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+    free(tmp);
+}
+
 struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
                                  const char **error_r)
 {
@@ -439,6 +466,7 @@ struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
         goto fail;
     }
 
+    maildir_clean_tmp(dir);
     md = xcalloc(1, sizeof(*md));
     md->st.name = "maildir";
     md->st.put = maildir_put;

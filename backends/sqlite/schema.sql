@@ -1,8 +1,10 @@
--- Tabularium SQLite catalog, schema version 1 (PRAGMA user_version = 1).
+-- Tabularium SQLite catalog, schema version 2 (PRAGMA user_version = 2).
 --
 -- Reference copy for operators and reviewers. The source of truth is the
--- string sqlite_schema_v1 in backends/sqlite/sqlite.c, which creates the
--- schema; docs/schema.md documents it as a stable interface.
+-- strings sqlite_schema_v1 and sqlite_schema_v2 in backends/sqlite/sqlite.c:
+-- a new file gets version 1 and then the version 2 step; a version 1 file
+-- gets only the step. docs/schema.md documents the result as a stable
+-- interface.
 -- Times are UTC text "YYYY-MM-DDTHH:MM:SSZ", so text order is time order.
 
 CREATE TABLE messages (
@@ -79,3 +81,24 @@ SELECT m.id,
   FROM messages m;
 
 PRAGMA user_version = 1;
+
+-- Version 2: full-text search and attachments.
+
+-- One row per message, rowid = messages.id: the decoded Subject: and the
+-- body text (text/plain and text/html parts, tags stripped, at most 1 MiB).
+-- Not contentless: SQLite 3.40 cannot delete rows from a contentless FTS5
+-- table without the original text, and expiring a message must remove its
+-- words. Messages archived before version 2 have a NULL body.
+CREATE VIRTUAL TABLE message_text USING fts5(subject, body,
+    tokenize = 'unicode61 remove_diacritics 2');
+INSERT INTO message_text (rowid, subject, body) SELECT id, subject, NULL FROM messages;
+
+CREATE TABLE attachments (
+    message INTEGER NOT NULL REFERENCES messages (id),
+    position INTEGER NOT NULL,
+    filename TEXT,
+    content_type TEXT NOT NULL
+);
+CREATE INDEX attachments_message ON attachments (message, position);
+
+PRAGMA user_version = 2;

@@ -56,14 +56,15 @@
 #include "common/safe_file.h"
 #include "common/strlist.h"
 
-#define SQLITE_SCHEMA_VERSION 1
+#define SQLITE_SCHEMA_VERSION 2
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 
 /*
  * Schema steps: sqlite_schema_steps[v] upgrades version v to v + 1. The
  * step and the new user_version commit in one transaction, so a crash
- * leaves either the old or the new schema. Version 1 is documented in
- * docs/schema.md; backends/sqlite/schema.sql is a reference copy.
+ * leaves either the old or the new schema. The versions are documented in
+ * docs/schema.md; backends/sqlite/schema.sql is a reference copy of the
+ * result.
  */
 static const char sqlite_schema_v1[] =
     "CREATE TABLE messages ("
@@ -126,8 +127,27 @@ static const char sqlite_schema_v1[] =
     "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies"
     " FROM messages m;";
 
+/*
+ * Version 2: full-text search and attachments. message_text keeps its own
+ * copy of the text (not contentless): SQLite 3.40 (Debian 12) cannot
+ * delete a row from a contentless FTS5 table without the original text,
+ * and expiring a message must remove its words from the index too.
+ * Messages archived before the upgrade are searchable by subject only.
+ */
+static const char sqlite_schema_v2[] =
+    "CREATE VIRTUAL TABLE message_text USING fts5(subject, body,"
+    " tokenize = 'unicode61 remove_diacritics 2');"
+    "INSERT INTO message_text (rowid, subject, body) SELECT id, subject, NULL FROM messages;"
+    "CREATE TABLE attachments ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " position INTEGER NOT NULL,"
+    " filename TEXT,"
+    " content_type TEXT NOT NULL);"
+    "CREATE INDEX attachments_message ON attachments (message, position);";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
     sqlite_schema_v1,
+    sqlite_schema_v2,
 };
 
 /* Statements prepared once at open. */
@@ -150,6 +170,9 @@ enum sqlite_stmt {
     ST_COPY_BY_ID,
     ST_RCPTS,
     ST_ADDRS,
+    ST_INSERT_TEXT,
+    ST_INSERT_ATTACHMENT,
+    ST_ATTACHMENTS,
     ST_COUNT
 };
 
@@ -199,6 +222,11 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
                  " WHERE message = ?1 ORDER BY rowid",
     [ST_ADDRS] = "SELECT field, name, address FROM header_addresses"
                  " WHERE message = ?1 ORDER BY position, rowid",
+    [ST_INSERT_TEXT] = "INSERT INTO message_text (rowid, subject, body) VALUES (?1, ?2, ?3)",
+    [ST_INSERT_ATTACHMENT] = "INSERT INTO attachments (message, position, filename, content_type)"
+                             " VALUES (?1, ?2, ?3, ?4)",
+    [ST_ATTACHMENTS] = "SELECT filename, content_type FROM attachments"
+                       " WHERE message = ?1 ORDER BY position",
 };
 
 struct sqlite_catalog {
@@ -340,7 +368,7 @@ static char *sqlite_message_id_bare(const char *s)
     return xstrndup(s, (size_t)(end - s));
 }
 
-/* Append rows of ST_RCPTS / ST_ADDRS for message_id to rec. */
+/* Append rows of ST_RCPTS / ST_ADDRS / ST_ATTACHMENTS for message_id to rec. */
 static int sqlite_load_lists(struct sqlite_catalog *sc, sqlite3_int64 message_id,
                              struct archive_record *rec)
 {
@@ -378,6 +406,16 @@ static int sqlite_load_lists(struct sqlite_catalog *sc, sqlite3_int64 message_id
             continue; /* the CHECK constraint makes this unreachable */
         record_addrs_add(a, name, address);
     }
+    if (rc != SQLITE_DONE)
+        return -1;
+    sqlite_stmt_done(st);
+
+    st = sc->st[ST_ATTACHMENTS];
+    if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        record_add_attachment(rec, (const char *)sqlite3_column_text(st, 0),
+                              (const char *)sqlite3_column_text(st, 1));
     if (rc != SQLITE_DONE)
         return -1;
     sqlite_stmt_done(st);
@@ -463,6 +501,7 @@ out:
         sqlite_stmt_done(sc->st[ST_COPY_BY_ID]);
         sqlite_stmt_done(sc->st[ST_RCPTS]);
         sqlite_stmt_done(sc->st[ST_ADDRS]);
+        sqlite_stmt_done(sc->st[ST_ATTACHMENTS]);
         record_free(rec);
     }
     free(arrival);
@@ -566,6 +605,25 @@ static int sqlite_insert_addrs(struct sqlite_catalog *sc, sqlite3_int64 message_
     return 0;
 }
 
+static int sqlite_insert_attachments(struct sqlite_catalog *sc, sqlite3_int64 message_id,
+                                     const struct archive_record *rec)
+{
+    sqlite3_stmt *st = sc->st[ST_INSERT_ATTACHMENT];
+
+    for (size_t i = 0; i < rec->n_attachments; i++) {
+        const struct record_attachment *a = &rec->attachments[i];
+        if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)i) != SQLITE_OK ||
+            sqlite_bind_text(st, 3, a->filename) != SQLITE_OK ||
+            sqlite_bind_text(st, 4,
+                             a->content_type ? a->content_type : "application/octet-stream") !=
+                SQLITE_OK ||
+            sqlite_exec_stmt(st) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static enum tab_result sqlite_add(struct catalog *cat, const struct archive_record *rec,
                                   const char **error_r)
 {
@@ -660,6 +718,15 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
             sqlite_insert_addrs(sc, message_id, "to", &rec->hdr_to) < 0 ||
             sqlite_insert_addrs(sc, message_id, "cc", &rec->hdr_cc) < 0)
             goto db_error;
+        what = "insert text";
+        st = sc->st[ST_INSERT_TEXT];
+        if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+            sqlite_bind_text(st, 2, rec->subject) != SQLITE_OK ||
+            sqlite_bind_text(st, 3, rec->body_text) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+            goto db_error;
+        what = "insert attachment";
+        if (sqlite_insert_attachments(sc, message_id, rec) < 0)
+            goto db_error;
     }
 
     what = "commit";
@@ -701,6 +768,149 @@ static const char sqlite_search_message_id[] = " AND m.message_id = :message_id"
 static const char sqlite_search_since[] = " AND COALESCE(m.date, m.arrival) >= :since";
 static const char sqlite_search_until[] = " AND COALESCE(m.date, m.arrival) < :until";
 
+/* Full text: q->text after sqlite_fts_query() (":text" needs at least one
+ * word that is not negated; ":text_not" holds only negated words). */
+static const char sqlite_search_text[] =
+    " AND m.id IN (SELECT rowid FROM message_text WHERE message_text MATCH :text)";
+static const char sqlite_search_text_not[] =
+    " AND m.id NOT IN (SELECT rowid FROM message_text WHERE message_text MATCH :text_not)";
+static const char sqlite_search_text_empty[] = " AND 0";
+static const char sqlite_search_attachment[] =
+    " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id"
+    " AND a.filename LIKE :attachment ESCAPE '\\')";
+static const char sqlite_search_has_attachment[] =
+    " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id)";
+
+/* Append s to *buf as an FTS5 string: in double quotes, quotes doubled.
+ * Inside a string every character is text to the tokenizer: no column
+ * filter, NEAR, prefix "*", "^" or operator can come from user input. */
+static void sqlite_fts_append_string(struct strlist *out, const char *s, size_t len)
+{
+    char *q = xmalloc(2 * len + 3), *w = q;
+
+    *w++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"')
+            *w++ = '"';
+        *w++ = s[i];
+    }
+    *w++ = '"';
+    *w = '\0';
+    strlist_add(out, q);
+    free(q);
+}
+
+/* A term the tokenizer splits into nothing ("*", "--", "...") would turn
+ * the whole query into "match nothing"; such terms are dropped. */
+static int sqlite_fts_has_token(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+            return 1;
+    }
+    return 0;
+}
+
+static void sqlite_strlist_take(struct strlist *l, char *s)
+{
+    strlist_add(l, s);
+    free(s);
+}
+
+/* l's strings joined by sep, in parentheses when paren and more than one. */
+static char *sqlite_join(const struct strlist *l, const char *sep, int paren)
+{
+    size_t len = 3, seplen = strlen(sep);
+    char *out, *w;
+
+    for (size_t i = 0; i < l->n; i++)
+        len += strlen(l->v[i]) + seplen;
+    w = out = xmalloc(len);
+    if (paren && l->n > 1)
+        *w++ = '(';
+    for (size_t i = 0; i < l->n; i++) {
+        if (i > 0) {
+            memcpy(w, sep, seplen);
+            w += seplen;
+        }
+        memcpy(w, l->v[i], strlen(l->v[i]));
+        w += strlen(l->v[i]);
+    }
+    if (paren && l->n > 1)
+        *w++ = ')';
+    *w = '\0';
+    return out;
+}
+
+/*
+ * Translate websearch syntax (as PostgreSQL's websearch_to_tsquery) into
+ * an FTS5 query: words and "quoted phrases" must all match; "a OR b"
+ * matches either; -word and -"a phrase" must not match. Every word and
+ * phrase becomes an FTS5 string, so no input is an FTS5 syntax error.
+ * *pos_r: the positive part, or NULL when there is none; *neg_r: the
+ * negated terms joined with OR, or NULL.
+ */
+static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
+{
+    struct strlist groups = STRLIST_INIT, group = STRLIST_INIT, neg = STRLIST_INIT;
+    const char *p = text;
+    int pending_or = 0;
+
+    while (*p != '\0') {
+        const char *start;
+        size_t len;
+        int negated = 0;
+
+        if (strchr(" \t\r\n\f\v", *p) != NULL) {
+            p++;
+            continue;
+        }
+        if (*p == '-' && p[1] != '\0' && strchr(" \t\r\n\f\v", p[1]) == NULL) {
+            negated = 1;
+            p++;
+        }
+        if (*p == '"') {
+            start = ++p;
+            while (*p != '\0' && *p != '"')
+                p++;
+            len = (size_t)(p - start);
+            if (*p == '"')
+                p++;
+        } else {
+            start = p;
+            while (*p != '\0' && *p != '"' && strchr(" \t\r\n\f\v", *p) == NULL)
+                p++;
+            len = (size_t)(p - start);
+            if (!negated && len == 2 && memcmp(start, "OR", 2) == 0) {
+                pending_or = 1;
+                continue;
+            }
+        }
+        if (!sqlite_fts_has_token(start, len)) {
+            pending_or = 0;
+            continue;
+        }
+        if (negated) {
+            sqlite_fts_append_string(&neg, start, len);
+        } else {
+            if (!pending_or && group.n > 0) {
+                sqlite_strlist_take(&groups, sqlite_join(&group, " OR ", 1));
+                strlist_free(&group);
+            }
+            sqlite_fts_append_string(&group, start, len);
+        }
+        pending_or = 0;
+    }
+    if (group.n > 0)
+        sqlite_strlist_take(&groups, sqlite_join(&group, " OR ", 1));
+    *pos_r = groups.n > 0 ? sqlite_join(&groups, " AND ", 0) : NULL;
+    *neg_r = neg.n > 0 ? sqlite_join(&neg, " OR ", 0) : NULL;
+    strlist_free(&groups);
+    strlist_free(&group);
+    strlist_free(&neg);
+}
+
 static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
 {
     int i = sqlite3_bind_parameter_index(st, name);
@@ -714,19 +924,36 @@ static enum tab_result sqlite_search(struct catalog *cat, const struct search_qu
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
     char *like_from = NULL, *like_to = NULL, *like_subject = NULL, *message_id = NULL;
+    char *like_attachment = NULL, *fts_pos = NULL, *fts_neg = NULL, *fts_match = NULL;
+    const char *text_sql = "", *text_not_sql = "";
     char since[21], until[21];
     sqlite3_stmt *st = NULL;
     enum tab_result r = TAB_OK;
     char *sql;
     int rc;
 
-    sql = xasprintf("SELECT m.id FROM messages m WHERE 1%s%s%s%s%s%s"
-                    " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC%s",
-                    q->from ? sqlite_search_from : "", q->to ? sqlite_search_to : "",
-                    q->subject ? sqlite_search_subject : "",
-                    q->message_id ? sqlite_search_message_id : "",
-                    q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "",
-                    q->limit > 0 ? " LIMIT :limit" : "");
+    if (q->text != NULL) {
+        sqlite_fts_query(q->text, &fts_pos, &fts_neg);
+        if (fts_pos != NULL && fts_neg != NULL) {
+            fts_match = xasprintf("%s NOT (%s)", fts_pos, fts_neg);
+            text_sql = sqlite_search_text;
+        } else if (fts_pos != NULL) {
+            fts_match = xstrdup(fts_pos);
+            text_sql = sqlite_search_text;
+        } else if (fts_neg != NULL) {
+            text_not_sql = sqlite_search_text_not;
+        } else {
+            text_sql = sqlite_search_text_empty; /* nothing to look for */
+        }
+    }
+    sql = xasprintf(
+        "SELECT m.id FROM messages m WHERE 1%s%s%s%s%s%s%s%s%s%s"
+        " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC%s",
+        q->from ? sqlite_search_from : "", q->to ? sqlite_search_to : "",
+        q->subject ? sqlite_search_subject : "", q->message_id ? sqlite_search_message_id : "",
+        q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "", text_sql,
+        text_not_sql, q->attachment ? sqlite_search_attachment : "",
+        q->has_attachment ? sqlite_search_has_attachment : "", q->limit > 0 ? " LIMIT :limit" : "");
     if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
         goto db_error;
 
@@ -760,6 +987,16 @@ static enum tab_result sqlite_search(struct catalog *cat, const struct search_qu
         if (sqlite_bind_named(st, ":until", until) != SQLITE_OK)
             goto db_error;
     }
+    if (fts_match != NULL && sqlite_bind_named(st, ":text", fts_match) != SQLITE_OK)
+        goto db_error;
+    if (fts_pos == NULL && fts_neg != NULL &&
+        sqlite_bind_named(st, ":text_not", fts_neg) != SQLITE_OK)
+        goto db_error;
+    if (q->attachment) {
+        like_attachment = sqlite_like_substring(q->attachment);
+        if (sqlite_bind_named(st, ":attachment", like_attachment) != SQLITE_OK)
+            goto db_error;
+    }
     if (q->limit > 0 &&
         sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), q->limit) != SQLITE_OK)
         goto db_error;
@@ -790,6 +1027,10 @@ out:
     free(like_to);
     free(like_subject);
     free(message_id);
+    free(like_attachment);
+    free(fts_pos);
+    free(fts_neg);
+    free(fts_match);
     return r;
 }
 
@@ -895,7 +1136,7 @@ static int sqlite_schema_upgrade(sqlite3 *db, const char *path)
 {
     const char *what = "read user_version";
     char set_version[64];
-    int version = 0;
+    int version = 0, created;
 
     if (sqlite_user_version(db, &version) < 0)
         goto db_error;
@@ -914,6 +1155,7 @@ static int sqlite_schema_upgrade(sqlite3 *db, const char *path)
         (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
+    created = version == 0;
     for (; version < SQLITE_SCHEMA_VERSION; version++) {
         what = "create schema";
         if (sqlite3_exec(db, sqlite_schema_steps[version], NULL, NULL, NULL) != SQLITE_OK)
@@ -922,7 +1164,7 @@ static int sqlite_schema_upgrade(sqlite3 *db, const char *path)
         snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);
         if (sqlite3_exec(db, set_version, NULL, NULL, NULL) != SQLITE_OK)
             goto db_error;
-        if (version > 0)
+        if (!created)
             log_info("sqlite %s: catalog schema upgraded to version %d", path, version + 1);
     }
     what = "commit";

@@ -155,6 +155,29 @@ static void test_print(const char *dir)
     config_free(&cfg);
 }
 
+/* Secrets in driver specs never reach logs or -n output. */
+static void test_redact(void)
+{
+    static const char *const cases[][2] = {
+        {"pgsql:host=/run/pg dbname=arch password=s3cret user=tab",
+         "pgsql:host=/run/pg dbname=arch password=***** user=tab"},
+        {"pgsql:password = 'with space\\' quote' dbname=a", "pgsql:password=***** dbname=a"},
+        {"pgsql:postgresql://tab:p%40ss@db.example/arch?sslmode=require",
+         "pgsql:postgresql://tab:*****@db.example/arch?sslmode=require"},
+        {"pgsql:postgresql:///arch?host=/run/pg&password=x&user=t",
+         "pgsql:postgresql:///arch?host=/run/pg&password=*****&user=t"},
+        {"pgsql:postgresql://u:@h/d", "pgsql:postgresql://u:*****@h/d"},
+        {"maildir:/var/lib/tabularium/Maildir", "maildir:/var/lib/tabularium/Maildir"},
+        {"s3:https://s3.example.com/bucket", "s3:https://s3.example.com/bucket"},
+        {"pgsql:mypassword=1", "pgsql:mypassword=1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = config_redact(cases[i][0]);
+        CHECK_STR(got, cases[i][1]);
+        free(got);
+    }
+}
+
 int main(void)
 {
     const char *dir = check_tmpdir("test_config");
@@ -162,5 +185,6 @@ int main(void)
     test_values(dir);
     test_errors(dir);
     test_print(dir);
+    test_redact();
     return check_done();
 }

@@ -7,15 +7,40 @@
  *	Writes originals to files (CRLF, bare LF, folded and encoded
  *	headers, 8-bit, NUL bytes, missing and broken fields, huge headers)
  *	and checks every catalog field the module fills, byte for byte.
+ *
+ *	Body text and attachments: multipart/alternative, transfer
+ *	encodings and charsets, HTML stripping, nested message/rfc822,
+ *	RFC 2231/2047 file names, broken MIME, the text cap, the attachment
+ *	caps, and the peak memory (VmHWM) of 50 MB parts and of a message of
+ *	300 000 tiny parts.
  */
 #include "tests/unit/check.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 
 #include "backends/record.h"
 #include "lmtpd/index_fields.h"
 
 static const char *tmpdir;
+
+/* AddressSanitizer keeps freed blocks in a quarantine (256 MB by default)
+ * that test_body_memory would see as peak RSS; it measures what the
+ * extraction holds, not what it has freed. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifdef TEST_ASAN
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "quarantine_size_mb=1";
+}
+#endif
 
 /* Extract from len bytes of msg into a fresh *rec; returns the result. */
 static int extract(const char *msg, size_t len, struct archive_record *rec)
@@ -456,10 +481,654 @@ static void test_received_and_loop_id(void)
     }
 }
 
+/* Header and body extraction, as delivery runs them. */
+static int extract_all(const char *msg, size_t len, struct archive_record *rec)
+{
+    char path[4200];
+    const char *error = NULL;
+    int fd, r;
+
+    if (extract(msg, len, rec) != 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/orig", tmpdir);
+    fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    r = index_fields_extract_body(fd, rec, &error);
+    if (r != 0)
+        fprintf(stderr, "extract_body: %s\n", error ? error : "(no error)");
+    close(fd);
+    return r;
+}
+
+#define EXTRACT_ALL(lit, rec) extract_all((lit), sizeof(lit) - 1, (rec))
+
+static void check_attachment(const struct archive_record *rec, size_t i, const char *filename,
+                             const char *content_type)
+{
+    CHECK(i < rec->n_attachments);
+    if (i >= rec->n_attachments)
+        return;
+    if (filename == NULL)
+        CHECK(rec->attachments[i].filename == NULL);
+    else
+        CHECK_STR(rec->attachments[i].filename, filename);
+    CHECK_STR(rec->attachments[i].content_type, content_type);
+}
+
+static void test_body_plain(void)
+{
+    struct archive_record rec;
+
+    /* no MIME header at all: text/plain; white space and NUL collapse */
+    CHECK(EXTRACT_ALL("Subject: plain\r\n\r\nHello,\r\n\r\n  this is\tthe body.\r\n", &rec) == 0);
+    CHECK_STR(rec.body_text, "Hello, this is the body.");
+    CHECK(rec.n_attachments == 0);
+    record_free(&rec);
+
+    {
+        static const char msg[] = "Subject: nul\r\n\r\nbefore\0after\x01\x7f"
+                                  "end\r\n";
+        CHECK(extract_all(msg, sizeof(msg) - 1, &rec) == 0);
+        CHECK_STR(rec.body_text, "before after end");
+        record_free(&rec);
+    }
+
+    /* no body, an empty body, a body of white space: NULL, not "" */
+    CHECK(EXTRACT_ALL("Subject: header only\r\n", &rec) == 0);
+    CHECK(rec.body_text == NULL);
+    record_free(&rec);
+    CHECK(EXTRACT_ALL("Subject: empty\r\n\r\n", &rec) == 0);
+    CHECK(rec.body_text == NULL);
+    record_free(&rec);
+    CHECK(EXTRACT_ALL("Subject: blank\r\n\r\n \r\n\t\r\n", &rec) == 0);
+    CHECK(rec.body_text == NULL);
+    record_free(&rec);
+    CHECK(extract_all("", 0, &rec) == 0);
+    CHECK(rec.body_text == NULL && rec.n_attachments == 0);
+    record_free(&rec);
+
+    /* undeclared 8-bit: UTF-8 where valid, Latin-1 where not */
+    CHECK(EXTRACT_ALL("Subject: 8bit\r\n\r\nK\xc3\xb6ln und K\xf6ln\r\n", &rec) == 0);
+    CHECK_STR(rec.body_text, "K\xc3\xb6ln und K\xc3\xb6ln");
+    record_free(&rec);
+
+    /* a second extraction replaces the text */
+    CHECK(EXTRACT_ALL("\r\nfirst\r\n", &rec) == 0);
+    {
+        const char *error = NULL;
+        char path[4200];
+        int fd;
+        snprintf(path, sizeof(path), "%s/orig", tmpdir);
+        fd = open(path, O_RDWR | O_TRUNC);
+        CHECK(fd >= 0 && write(fd, "\r\nsecond\r\n", 10) == 10);
+        CHECK(index_fields_extract_body(fd, &rec, &error) == 0);
+        CHECK_STR(rec.body_text, "second");
+        close(fd);
+    }
+    record_free(&rec);
+
+    /* unreadable fd: the one real error */
+    {
+        const char *error = NULL;
+        memset(&rec, 0, sizeof(rec));
+        CHECK(index_fields_extract_body(-1, &rec, &error) == -1);
+        CHECK(error != NULL);
+        CHECK(rec.body_text == NULL);
+        record_free(&rec);
+    }
+}
+
+static void test_body_alternative(void)
+{
+    struct archive_record rec;
+
+    /* plain first: the HTML alternative adds nothing */
+    CHECK(EXTRACT_ALL("MIME-Version: 1.0\r\n"
+                      "Content-Type: multipart/alternative; boundary=\"alt\"\r\n"
+                      "\r\n"
+                      "This is the preamble, not indexed.\r\n"
+                      "--alt\r\n"
+                      "Content-Type: text/plain; charset=us-ascii\r\n"
+                      "\r\n"
+                      "Plain words here.\r\n"
+                      "--alt\r\n"
+                      "Content-Type: text/html; charset=us-ascii\r\n"
+                      "\r\n"
+                      "<p>Html words here.</p>\r\n"
+                      "--alt--\r\n"
+                      "Epilogue, not indexed.\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "Plain words here.");
+    CHECK(rec.n_attachments == 0);
+    record_free(&rec);
+
+    /* an empty plain alternative: the HTML one is indexed; a related
+     * part's image is an attachment */
+    CHECK(EXTRACT_ALL("Content-Type: multipart/alternative; boundary=alt\r\n"
+                      "\r\n"
+                      "--alt\r\n"
+                      "Content-Type: text/plain\r\n"
+                      "\r\n"
+                      "\r\n"
+                      "--alt\r\n"
+                      "Content-Type: multipart/related; boundary=rel\r\n"
+                      "\r\n"
+                      "--rel\r\n"
+                      "Content-Type: text/html\r\n"
+                      "\r\n"
+                      "<div>Only <i>html</i></div>\r\n"
+                      "--rel\r\n"
+                      "Content-Type: image/png\r\n"
+                      "Content-Transfer-Encoding: base64\r\n"
+                      "\r\n"
+                      "iVBORw0KGgo=\r\n"
+                      "--rel--\r\n"
+                      "--alt--\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "Only html");
+    CHECK(rec.n_attachments == 1);
+    check_attachment(&rec, 0, NULL, "image/png");
+    record_free(&rec);
+}
+
+static void test_body_encodings(void)
+{
+    struct archive_record rec;
+
+    /* quoted-printable ISO-8859-1 with a soft line break */
+    CHECK(EXTRACT_ALL("MIME-Version: 1.0\r\n"
+                      "Content-Type: text/plain; charset=\"ISO-8859-1\"\r\n"
+                      "Content-Transfer-Encoding: quoted-printable\r\n"
+                      "\r\n"
+                      "Caf=E9 cr=E8me br=FBl=\r\n"
+                      "=E9e =3D done\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+                             "e = done");
+    record_free(&rec);
+
+    /* base64 UTF-8, split across lines at odd places; folded Content-Type */
+    CHECK(EXTRACT_ALL("Content-Type: text/plain;\r\n"
+                      "\tcharset=utf-8\r\n"
+                      "Content-Transfer-Encoding: BASE64\r\n"
+                      "\r\n"
+                      "R3LDvMOfZSBh\r\n"
+                      "dXMgS8O2bG4g4oKs\r\n"
+                      "\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "Gr\xc3\xbc\xc3\x9f"
+                             "e aus K\xc3\xb6ln \xe2\x82\xac");
+    record_free(&rec);
+
+    /* windows-1252 and KOI8-R through iconv */
+    CHECK(EXTRACT_ALL("Content-Type: text/plain; charset=windows-1252\r\n\r\n"
+                      "\x93quoted\x94 \x80 5\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "\xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x82\xac 5");
+    record_free(&rec);
+    CHECK(
+        EXTRACT_ALL("Content-Type: text/plain; charset=koi8-r\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n",
+                    &rec) == 0);
+    CHECK_STR(rec.body_text, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");
+    record_free(&rec);
+
+    /* declared UTF-8 that is not: U+FFFD, never invalid bytes */
+    CHECK(EXTRACT_ALL("Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                      "a\xff"
+                      "b \xc3 c \xed\xa0\x80 d \xf4\x90\x80\x80 e \xc0\xaf f\xe2\x82\r\n",
+                      &rec) == 0);
+    CHECK(rec.body_text != NULL && utf8_valid(rec.body_text));
+    CHECK_STR(rec.body_text, "a\xef\xbf\xbd"
+                             "b \xef\xbf\xbd c \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                             " d \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd e "
+                             "\xef\xbf\xbd\xef\xbf\xbd f\xef\xbf\xbd");
+    record_free(&rec);
+
+    /* an unknown charset: valid UTF-8 kept, the rest U+FFFD */
+    CHECK(EXTRACT_ALL("Content-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
+                      "ok \xc3\xa9 \xe9t\xe9\r\n",
+                      &rec) == 0);
+    CHECK(rec.body_text != NULL && utf8_valid(rec.body_text));
+    CHECK_STR(rec.body_text, "ok \xc3\xa9 \xef\xbf\xbdt\xef\xbf\xbd");
+    record_free(&rec);
+
+    /* base64 with garbage in it: what decodes is kept */
+    CHECK(EXTRACT_ALL("Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                      "aGVs!!bG8g\r\n***\r\nd29ybGQ=\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "hello world");
+    record_free(&rec);
+}
+
+static void test_body_html(void)
+{
+    struct archive_record rec;
+
+    CHECK(EXTRACT_ALL("Content-Type: text/html; charset=utf-8\r\n"
+                      "\r\n"
+                      "<!DOCTYPE html><html><head><title>T</title>\r\n"
+                      "<style type=\"text/css\">p { color: red } secretstyle</style>\r\n"
+                      "<SCRIPT>var x = '<b>secretscript</b>'; if (a < b) {}</SCRIPT >\r\n"
+                      "</head><body><p class='a>b'>Hello&nbsp;<b>W</b>orld &amp; "
+                      "&lt;friends&gt;\r\n"
+                      "&#233;t&#xE9; &quot;q&quot; &bogus; a < b &amp</p>\r\n"
+                      "<!-- secretcomment <p> -->after<br/>line&#0;x&#99999999;y\r\n"
+                      "</body></html>\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "T Hello World & <friends> \xc3\xa9t\xc3\xa9 \"q\" &bogus; a < b "
+                             "& after line\xef\xbf\xbdx\xef\xbf\xbdy");
+    CHECK(rec.body_text != NULL && strstr(rec.body_text, "secret") == NULL);
+    record_free(&rec);
+
+    /* an HTML attachment is not body text */
+    CHECK(EXTRACT_ALL("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                      "--b\r\nContent-Type: text/html\r\n\r\n<p>inline</p>\r\n"
+                      "--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; "
+                      "filename=page.html\r\n\r\n<p>attached</p>\r\n--b--\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "inline");
+    CHECK(rec.n_attachments == 1);
+    check_attachment(&rec, 0, "page.html", "text/html");
+    record_free(&rec);
+}
+
+static void test_body_nested(void)
+{
+    struct archive_record rec;
+
+    /* an inner boundary that extends the outer one, a forwarded message
+     * with its own multipart, and a digest whose parts default to
+     * message/rfc822 */
+    CHECK(EXTRACT_ALL("Content-Type: multipart/mixed; boundary=\"b\"\r\n"
+                      "\r\n"
+                      "--b\r\n"
+                      "\r\n"
+                      "outer text\r\n"
+                      "--b\r\n"
+                      "Content-Type: message/rfc822\r\n"
+                      "Content-Disposition: attachment; filename=\"fwd.eml\"\r\n"
+                      "\r\n"
+                      "Subject: forwarded\r\n"
+                      "Content-Type: multipart/alternative; boundary=\"b1\"\r\n"
+                      "\r\n"
+                      "--b1\r\n"
+                      "Content-Type: text/plain\r\n"
+                      "\r\n"
+                      "inner plain\r\n"
+                      "--b1\r\n"
+                      "Content-Type: text/html\r\n"
+                      "\r\n"
+                      "<p>inner html</p>\r\n"
+                      "--b1--\r\n"
+                      "--b\r\n"
+                      "Content-Type: multipart/digest; boundary=d\r\n"
+                      "\r\n"
+                      "--d\r\n"
+                      "\r\n"
+                      "Subject: digest one\r\n"
+                      "\r\n"
+                      "digest body\r\n"
+                      "--d--\r\n"
+                      "--b\r\n"
+                      "Content-Type: application/pdf; name=inner.pdf\r\n"
+                      "\r\n"
+                      "%PDF\r\n"
+                      "--b--\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "outer text inner plain digest body");
+    CHECK(rec.n_attachments == 2);
+    check_attachment(&rec, 0, "fwd.eml", "message/rfc822");
+    check_attachment(&rec, 1, "inner.pdf", "application/pdf");
+    record_free(&rec);
+}
+
+static void test_attachments(void)
+{
+    struct archive_record rec;
+
+    CHECK(
+        EXTRACT_ALL("Content-Type: multipart/mixed; boundary=\"=_x\"\r\n"
+                    "\r\n"
+                    "--=_x\r\n"
+                    "Content-Type: text/plain\r\n"
+                    "\r\n"
+                    "see attached\r\n"
+                    "--=_x\r\n"
+                    "Content-Type: application/pdf\r\n"
+                    "Content-Disposition: attachment;\r\n"
+                    " filename*=UTF-8''%E2%82%AC%20rates.pdf\r\n"
+                    "Content-Transfer-Encoding: base64\r\n"
+                    "\r\n"
+                    "JVBERi0=\r\n"
+                    "--=_x\r\n"
+                    "Content-Type: APPLICATION/VND.MS-EXCEL; name=\"=?UTF-8?B?w6RiYy54bHM=?=\"\r\n"
+                    "\r\n"
+                    "x\r\n"
+                    "--=_x\r\n"
+                    "Content-Type: text/plain; charset=utf-8\r\n"
+                    "Content-Disposition: attachment;\r\n"
+                    " filename*0*=UTF-8''Gr%C3%BC;\r\n"
+                    " filename*1=\"sse.txt\"\r\n"
+                    "\r\n"
+                    "attached text is not body text\r\n"
+                    "--=_x\r\n"
+                    "Content-Type: text/plain\r\n"
+                    "Content-Disposition: inline; filename=notes.txt\r\n"
+                    "\r\n"
+                    "inline notes\r\n"
+                    "--=_x\r\n"
+                    "Content-Type: image/gif\r\n"
+                    "\r\n"
+                    "GIF89a\r\n"
+                    "--=_x\r\n"
+                    "Content-Type: application/octet-stream\r\n"
+                    "Content-Disposition: attachment; filename=\"caf\xe9.bin\"\r\n"
+                    "\r\n"
+                    "--=_x\r\n"
+                    "Content-Type: text/plain\r\n"
+                    "Content-Disposition: attachment\r\n"
+                    "\r\n"
+                    "nameless\r\n"
+                    "--=_x--\r\n",
+                    &rec) == 0);
+    CHECK_STR(rec.body_text, "see attached inline notes");
+    CHECK(rec.n_attachments == 7);
+    check_attachment(&rec, 0, "\xe2\x82\xac rates.pdf", "application/pdf");
+    check_attachment(&rec, 1,
+                     "\xc3\xa4"
+                     "bc.xls",
+                     "application/vnd.ms-excel");
+    check_attachment(&rec, 2, "Gr\xc3\xbcsse.txt", "text/plain");
+    check_attachment(&rec, 3, "notes.txt", "text/plain");
+    check_attachment(&rec, 4, NULL, "image/gif");
+    CHECK(rec.n_attachments > 5 && rec.attachments[5].filename != NULL &&
+          utf8_valid(rec.attachments[5].filename));
+    check_attachment(&rec, 6, NULL, "text/plain");
+    record_free(&rec);
+}
+
+static void test_attachment_caps(void)
+{
+    struct archive_record rec;
+    size_t cap = 1024 * 1024, len = 0;
+    char *buf = malloc(cap);
+    char name[400];
+
+    CHECK(buf != NULL);
+    if (buf == NULL)
+        return;
+    /* a 300-byte name of 2-byte characters: cut to 255 bytes or less,
+     * on a character boundary */
+    for (int i = 0; i < 150; i++)
+        memcpy(name + 2 * i, "\xc3\xa9", 2);
+    name[300] = '\0';
+    len = (size_t)snprintf(buf, cap,
+                           "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                           "--b\r\nContent-Type: application/zip; name=\"%s\"\r\n\r\nx\r\n",
+                           name);
+    for (int i = 0; i < INDEX_FIELDS_ATTACHMENTS_MAX + 5; i++)
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "--b\r\nContent-Type: image/png; name=p%d.png\r\n\r\nx\r\n", i);
+    len += (size_t)snprintf(buf + len, cap - len,
+                            "--b\r\nContent-Type: text/plain\r\n\r\nlast words\r\n--b--\r\n");
+    CHECK(extract_all(buf, len, &rec) == 0);
+    CHECK(rec.n_attachments == INDEX_FIELDS_ATTACHMENTS_MAX);
+    CHECK(rec.n_attachments > 0 && rec.attachments[0].filename != NULL &&
+          strlen(rec.attachments[0].filename) == 254 && utf8_valid(rec.attachments[0].filename));
+    check_attachment(&rec, INDEX_FIELDS_ATTACHMENTS_MAX - 1, "p998.png", "image/png");
+    CHECK_STR(rec.body_text, "last words");
+    record_free(&rec);
+    free(buf);
+}
+
+static void test_broken_mime(void)
+{
+    struct archive_record rec;
+
+    /* a multipart without a boundary: its content is not indexed */
+    CHECK(EXTRACT_ALL("Content-Type: multipart/mixed\r\n\r\n--x\r\n\r\nhidden\r\n--x--\r\n",
+                      &rec) == 0);
+    CHECK(rec.body_text == NULL);
+    CHECK(rec.n_attachments == 0);
+    record_free(&rec);
+
+    /* the boundary never comes: the preamble is not text */
+    CHECK(EXTRACT_ALL("Content-Type: multipart/mixed; boundary=nowhere\r\n\r\nhidden\r\n", &rec) ==
+          0);
+    CHECK(rec.body_text == NULL);
+    record_free(&rec);
+
+    /* no close delimiter, and a part header without the empty line */
+    CHECK(EXTRACT_ALL("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                      "--b\r\nContent-Type: image/jpeg\r\n"
+                      "--b\r\nContent-Type: text/plain\r\n\r\nstill found\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "still found");
+    CHECK(rec.n_attachments == 1);
+    check_attachment(&rec, 0, NULL, "image/jpeg");
+    record_free(&rec);
+
+    /* an unparsable Content-Type is text/plain (RFC 2045 5.2) */
+    CHECK(EXTRACT_ALL("Content-Type: garbage;;;\r\n\r\nreadable\r\n", &rec) == 0);
+    CHECK_STR(rec.body_text, "readable");
+    CHECK(rec.n_attachments == 0);
+    record_free(&rec);
+
+    /* "--b" followed by other text is not a delimiter; "--b--" closes
+     * the multipart even with trailing junk */
+    CHECK(EXTRACT_ALL("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                      "--b\r\n\r\none\r\n--bx two\r\n--b-- junk\r\nepilogue\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "one --bx two");
+    record_free(&rec);
+
+    /* 40 nested multiparts: text below INDEX_FIELDS_MIME_DEPTH is found,
+     * deeper text is not, and nothing crashes */
+    {
+        char *buf = malloc(64 * 1024);
+        size_t len = 0;
+        CHECK(buf != NULL);
+        if (buf == NULL)
+            return;
+        len += (size_t)sprintf(buf + len, "Subject: deep\r\n");
+        for (int i = 0; i < 40; i++) {
+            len += (size_t)sprintf(
+                buf + len, "Content-Type: multipart/mixed; boundary=\"l%d\"\r\n\r\n--l%d\r\n", i,
+                i);
+            if (i == 10)
+                len += (size_t)sprintf(buf + len, "\r\nshallow\r\n--l%d\r\n", i);
+        }
+        len += (size_t)sprintf(buf + len, "\r\ndeep\r\n");
+        CHECK(extract_all(buf, len, &rec) == 0);
+        CHECK_STR(rec.body_text, "shallow");
+        record_free(&rec);
+        free(buf);
+    }
+
+    /* a message that ends inside a base64 text part and a QP escape */
+    CHECK(EXTRACT_ALL("Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+                      "\r\nend=4",
+                      &rec) == 0);
+    CHECK(rec.body_text != NULL && strncmp(rec.body_text, "end", 3) == 0 &&
+          utf8_valid(rec.body_text));
+    record_free(&rec);
+}
+
+/* Write the file in pieces: the test itself must not hold 50 MB. */
+static void write_all(int fd, const char *s, size_t n)
+{
+    if (n == 0)
+        n = strlen(s);
+    if (write(fd, s, n) != (ssize_t)n) {
+        fprintf(stderr, "write failed\n");
+        exit(2);
+    }
+}
+
+static long vm_hwm_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* Reset the peak RSS to the current RSS (Linux 4.0+). */
+static int vm_hwm_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    int ok;
+
+    if (f == NULL)
+        return -1;
+    ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/*
+ * Peak memory of extracting a 50 MB base64 text part followed by a 50 MB
+ * base64 attachment, and of a 10 MB message of 300 000 tiny parts:
+ * the extraction must stay within a few MB over the text cap.
+ */
+static void test_body_memory(void)
+{
+    struct archive_record rec;
+    char path[4200];
+    char line[80];
+    const char *error = NULL;
+    long before, after;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/big", tmpdir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    write_all(fd,
+              "Subject: big\r\nContent-Type: multipart/mixed; boundary=big\r\n\r\n"
+              "--big\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              "Content-Transfer-Encoding: base64\r\n\r\n",
+              0);
+    /* 76 base64 characters = 57 bytes "word word ..." per line */
+    memcpy(line, "d29yZCB3b3JkIHdvcmQgd29yZCB3b3JkIHdvcmQgd29yZCB3b3JkIHdvcmQgd29yZCB3b3JkIHdv\r\n",
+           78);
+    for (int i = 0; i < 50 * 1024 * 1024 / 78; i++)
+        write_all(fd, line, 78);
+    write_all(fd,
+              "--big\r\nContent-Type: application/zip; name=big.zip\r\n"
+              "Content-Transfer-Encoding: base64\r\n\r\n",
+              89);
+    for (int i = 0; i < 50 * 1024 * 1024 / 78; i++)
+        write_all(fd, line, 78);
+    write_all(fd, "--big--\r\n", 0);
+
+    memset(&rec, 0, sizeof(rec));
+    CHECK(vm_hwm_reset() == 0);
+    before = vm_hwm_kb();
+    CHECK(index_fields_extract_body(fd, &rec, &error) == 0);
+    after = vm_hwm_kb();
+    close(fd);
+    printf("body extraction of a 100 MB message: VmHWM %ld kB -> %ld kB (+%ld kB)\n", before, after,
+           after - before);
+    CHECK(before > 0 && after - before < 8 * 1024);
+    CHECK(rec.body_text != NULL && strlen(rec.body_text) <= INDEX_FIELDS_TEXT_MAX &&
+          strlen(rec.body_text) > INDEX_FIELDS_TEXT_MAX - 8);
+    CHECK(rec.body_text != NULL && strncmp(rec.body_text, "word word word", 14) == 0);
+    CHECK(rec.n_attachments == 1);
+    check_attachment(&rec, 0, "big.zip", "application/zip");
+    record_free(&rec);
+
+    /* GMime's parser needs about 2 KB per part; the scanner needs none */
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    write_all(fd, "Content-Type: multipart/mixed; boundary=b\r\n\r\n", 0);
+    for (int i = 0; i < 300000; i++)
+        write_all(fd, "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n", 0);
+    write_all(fd, "--b--\r\n", 0);
+    CHECK(vm_hwm_reset() == 0);
+    before = vm_hwm_kb();
+    CHECK(index_fields_extract_body(fd, &rec, &error) == 0);
+    after = vm_hwm_kb();
+    close(fd);
+    printf("body extraction of 300000 parts: VmHWM %ld kB -> %ld kB (+%ld kB)\n", before, after,
+           after - before);
+    CHECK(before > 0 && after - before < 8 * 1024);
+    CHECK(rec.body_text != NULL && strlen(rec.body_text) == 300000 * 2 - 1);
+    record_free(&rec);
+    unlink(path);
+}
+
+static void test_text_cap(void)
+{
+    struct archive_record rec;
+    size_t n = 3 * 1024 * 1024, len;
+    char *buf = malloc(n + 64);
+
+    CHECK(buf != NULL);
+    if (buf == NULL)
+        return;
+    /* 3-byte characters without white space: the cap falls inside one */
+    len = (size_t)sprintf(buf, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+    for (size_t i = 0; i + 3 <= n; i += 3, len += 3)
+        memcpy(buf + len, "\xe2\x82\xac", 3);
+    CHECK(extract_all(buf, len, &rec) == 0);
+    CHECK(rec.body_text != NULL && strlen(rec.body_text) == INDEX_FIELDS_TEXT_MAX / 3 * 3);
+    CHECK(rec.body_text != NULL && utf8_valid(rec.body_text));
+    record_free(&rec);
+
+    /* text of a later part stops at the cap too */
+    len = (size_t)sprintf(buf, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n");
+    memset(buf + len, 'a', INDEX_FIELDS_TEXT_MAX - 4);
+    len += INDEX_FIELDS_TEXT_MAX - 4;
+    len += (size_t)sprintf(buf + len, "\r\n--b\r\n\r\nbb cc\r\n--b--\r\n");
+    CHECK(extract_all(buf, len, &rec) == 0);
+    CHECK(rec.body_text != NULL && strlen(rec.body_text) == INDEX_FIELDS_TEXT_MAX - 1);
+    CHECK(rec.body_text != NULL && strcmp(rec.body_text + INDEX_FIELDS_TEXT_MAX - 4, " bb") == 0);
+    record_free(&rec);
+    free(buf);
+}
+
+/* Byte-at-a-time reads are not possible through pread, but lines longer
+ * than the 64 KiB read buffer are: a delimiter right after one is found. */
+static void test_long_lines(void)
+{
+    struct archive_record rec;
+    size_t len;
+    char *buf = malloc(300 * 1024);
+
+    CHECK(buf != NULL);
+    if (buf == NULL)
+        return;
+    len = (size_t)sprintf(buf, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                               "Content-Type: image/png\r\n\r\n");
+    memset(buf + len, 'A', 200 * 1024);
+    len += 200 * 1024;
+    len += (size_t)sprintf(buf + len, "\r\n--b\r\n\r\nafter the long line\r\n--b--\r\n");
+    CHECK(extract_all(buf, len, &rec) == 0);
+    CHECK_STR(rec.body_text, "after the long line");
+    CHECK(rec.n_attachments == 1);
+    record_free(&rec);
+    free(buf);
+}
+
 int main(void)
 {
     tmpdir = check_tmpdir("test_index_fields");
     index_fields_init();
+    /* first, while the heap is small */
+    test_body_memory();
     test_crlf_basic();
     test_bare_lf();
     test_folded_encoded_subject();
@@ -471,6 +1140,16 @@ int main(void)
     test_nul_bytes();
     test_big_headers();
     test_received_and_loop_id();
+    test_body_plain();
+    test_body_alternative();
+    test_body_encodings();
+    test_body_html();
+    test_body_nested();
+    test_attachments();
+    test_attachment_caps();
+    test_broken_mime();
+    test_text_cap();
+    test_long_lines();
     index_fields_deinit();
     return check_done();
 }

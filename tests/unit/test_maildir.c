@@ -312,13 +312,13 @@ static void test_open_errors(const char *dir)
     struct stat sb;
 
     CHECK(store_open("nosuch:x", NULL, &err) == NULL);
-    CHECK_STR(err, "unknown store type \"nosuch\" in \"nosuch:x\"; known: maildir");
+    CHECK_STR(err, "unknown store type \"nosuch\" in \"nosuch:x\"; known: maildir, pgsql");
     err = NULL;
     CHECK(store_open("maildir", NULL, &err) == NULL);
-    CHECK_STR(err, "store \"maildir\" has no type: expected type:spec; known: maildir");
+    CHECK_STR(err, "store \"maildir\" has no type: expected type:spec; known: maildir, pgsql");
     err = NULL;
     CHECK(store_open(":/x", NULL, &err) == NULL);
-    CHECK_STR(err, "unknown store type \"\" in \":/x\"; known: maildir");
+    CHECK_STR(err, "unknown store type \"\" in \":/x\"; known: maildir, pgsql");
     err = NULL;
     CHECK(store_open("maildir:relative/path", NULL, &err) == NULL);
     CHECK_STR(err, "maildir path \"relative/path\" is not absolute");
@@ -367,6 +367,27 @@ static void test_open_errors(const char *dir)
     CHECK(stat(file, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 07777) == 0700);
 }
 
+/* Leftovers of killed deliveries in tmp/ go once older than 36 hours. */
+static void test_tmp_cleanup(const char *spec, struct tab_config *cfg)
+{
+    char old_path[4600], fresh_path[4600];
+    struct timespec times[2] = {{time(NULL) - 37 * 3600, 0}, {time(NULL) - 37 * 3600, 0}};
+    const char *err = NULL;
+    FILE *f;
+
+    snprintf(old_path, sizeof(old_path), "%s/tmp/1.OLD.host", maildir);
+    snprintf(fresh_path, sizeof(fresh_path), "%s/tmp/2.FRESH.host", maildir);
+    CHECK((f = fopen(old_path, "w")) != NULL && fclose(f) == 0);
+    CHECK((f = fopen(fresh_path, "w")) != NULL && fclose(f) == 0);
+    CHECK(utimensat(AT_FDCWD, old_path, times, 0) == 0);
+    struct store *st = store_open(spec, cfg, &err);
+    CHECK(st != NULL);
+    CHECK(access(old_path, F_OK) < 0);
+    CHECK(access(fresh_path, F_OK) == 0);
+    store_close(&st);
+    CHECK(unlink(fresh_path) == 0);
+}
+
 int main(void)
 {
     const char *dir = check_tmpdir("test_maildir");
@@ -395,6 +416,7 @@ int main(void)
     test_get_refused(st);
     store_close(&st);
     CHECK(st == NULL);
+    test_tmp_cleanup(spec, &cfg);
     test_open_errors(dir);
     free(spool_data);
     return check_done();

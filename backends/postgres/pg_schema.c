@@ -1,0 +1,366 @@
+/*
+ * NAME
+ *	pg_schema 3
+ * SUMMARY
+ *	versioned migrations of the PostgreSQL store and catalog schema
+ * SYNOPSIS
+ *	#include "backends/postgres/pg_schema.h"
+ *
+ *	pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &error);	db init
+ *	pg_schema_check(pg, name, &error);					driver open
+ * DESCRIPTION
+ *	Owns the SQL text of every schema version. pg_schema_steps[v]
+ *	takes version v to v + 1; a migration run applies the steps and
+ *	records each in schema_version, all in one transaction under an
+ *	advisory lock, so concurrent runs serialise and a failure leaves
+ *	the previous version intact. docs/schema-pgsql.md documents the
+ *	result as a public interface: steps only ever add (tables, nullable
+ *	or generated columns, indexes, view columns at the end).
+ *
+ *	Version 1 is the catalog model of the SQLite driver (messages,
+ *	copies, recipients, header_addresses, with timestamptz times), the
+ *	store's tables (store_objects, store_chunks) and the views of the
+ *	documentation. Version 2 adds full-text search (body_text, a
+ *	generated tsvector over subject and body text with a GIN index) and
+ *	attachments.
+ *
+ *	Only tabularium db runs migrations; the drivers only check the
+ *	version, and refuse an older schema (it lacks what they write) and a
+ *	newer one (older code must not write what it does not understand).
+ * DIAGNOSTICS
+ *	-1 with a heap message: the server's error with the step that
+ *	failed, a database that is not UTF8, a schema that is missing (db
+ *	upgrade), present but older (db init), or newer than this code.
+ */
+#include "backends/postgres/pg_schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/strlist.h"
+
+/* pg_advisory_xact_lock key of migrations ("TABU" in ASCII). */
+#define PG_SCHEMA_LOCK_KEY "1413563989"
+
+static const char pg_schema_v1[] =
+    "CREATE TABLE schema_version ("
+    " version integer PRIMARY KEY,"
+    " applied timestamptz NOT NULL DEFAULT now(),"
+    " tabularium text NOT NULL);"
+
+    "CREATE TABLE messages ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " archive_id text NOT NULL UNIQUE,"
+    " queue_id text NOT NULL,"
+    " sha256 text NOT NULL,"
+    " message_id text,"
+    " envelope_from text NOT NULL,"
+    " envelope_status text NOT NULL CHECK (envelope_status IN ('complete', 'incomplete')),"
+    " date timestamptz,"
+    " date_raw text,"
+    " subject text,"
+    " subject_raw text,"
+    " arrival timestamptz NOT NULL,"
+    " size bigint NOT NULL CHECK (size >= 0),"
+    " mail_params text,"
+    " xforward text);"
+    "CREATE UNIQUE INDEX messages_queue_sha ON messages (queue_id, sha256) WHERE queue_id <> '';"
+    "CREATE INDEX messages_message_id ON messages (message_id, sha256);"
+    "CREATE INDEX messages_when ON messages ((COALESCE(date, arrival)));"
+    "CREATE INDEX messages_arrival ON messages (arrival);"
+    "CREATE INDEX messages_envelope_from ON messages (lower(envelope_from));"
+
+    "CREATE TABLE copies ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " message bigint NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
+    " archive_id text NOT NULL UNIQUE,"
+    " store text NOT NULL,"
+    " location text NOT NULL,"
+    " wrapped_sha256 text NOT NULL,"
+    " wrapped_size bigint NOT NULL CHECK (wrapped_size >= 0),"
+    " stored timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX copies_message ON copies (message);"
+
+    "CREATE TABLE recipients ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " message bigint NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
+    " address text NOT NULL,"
+    " archive_rcpt text,"
+    " orcpt text,"
+    " notify text,"
+    " copy bigint REFERENCES copies (id) ON DELETE SET NULL);"
+    "CREATE UNIQUE INDEX recipients_message_address ON recipients (message, lower(address));"
+    "CREATE INDEX recipients_address ON recipients (lower(address));"
+    "CREATE INDEX recipients_copy ON recipients (copy);"
+
+    "CREATE TABLE header_addresses ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " message bigint NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
+    " field text NOT NULL CHECK (field IN ('from', 'to', 'cc')),"
+    " position integer NOT NULL,"
+    " name text,"
+    " address text);"
+    "CREATE INDEX header_addresses_message ON header_addresses (message, field, position);"
+    "CREATE INDEX header_addresses_address ON header_addresses (lower(address));"
+
+    "CREATE TABLE store_objects ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " archive_id text NOT NULL,"
+    " size bigint NOT NULL CHECK (size >= 0),"
+    " sha256 text NOT NULL,"
+    " stored timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX store_objects_archive_id ON store_objects (archive_id);"
+    "CREATE TABLE store_chunks ("
+    " object bigint NOT NULL REFERENCES store_objects (id) ON DELETE CASCADE,"
+    " seq integer NOT NULL CHECK (seq >= 0),"
+    " data bytea NOT NULL,"
+    " PRIMARY KEY (object, seq));"
+
+    "CREATE VIEW message_overview AS"
+    " SELECT m.id, m.archive_id, m.queue_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
+    "  m.envelope_from,"
+    "  (SELECT string_agg(COALESCE(h.address, h.name), ', ' ORDER BY h.position)"
+    "    FROM header_addresses h WHERE h.message = m.id AND h.field = 'from') AS header_from,"
+    "  (SELECT string_agg(r.address, ', ' ORDER BY r.id) FROM recipients r"
+    "    WHERE r.message = m.id) AS recipients,"
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies"
+    " FROM messages m;"
+
+    "CREATE VIEW recipient_messages AS"
+    " SELECT r.address AS recipient, m.id AS message, m.archive_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
+    "  m.envelope_from, m.subject, m.message_id, m.envelope_status,"
+    "  NOT EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
+    "   AND h.field IN ('to', 'cc') AND lower(h.address) = lower(r.address)) AS bcc,"
+    "  c.archive_id AS copy_archive_id"
+    " FROM recipients r JOIN messages m ON m.id = r.message"
+    " LEFT JOIN copies c ON c.id = r.copy;"
+
+    "CREATE VIEW sender_daily_counts AS"
+    " SELECT (m.arrival AT TIME ZONE 'UTC')::date AS day, m.envelope_from AS sender,"
+    "  count(*) AS messages, sum(m.size) AS bytes"
+    " FROM messages m GROUP BY 1, 2;"
+
+    "CREATE VIEW incomplete_envelopes AS"
+    " SELECT m.id AS message, m.archive_id, m.arrival, m.envelope_from, m.subject, m.message_id,"
+    "  (SELECT string_agg(r.address, ', ' ORDER BY r.id) FROM recipients r"
+    "    WHERE r.message = m.id) AS envelope_recipients,"
+    "  (SELECT string_agg(h.address, ', ' ORDER BY h.field DESC, h.position)"
+    "    FROM header_addresses h WHERE h.message = m.id AND h.field IN ('to', 'cc'))"
+    "   AS header_recipients"
+    " FROM messages m WHERE m.envelope_status = 'incomplete';";
+
+static const char pg_schema_v2[] =
+    "ALTER TABLE messages ADD COLUMN body_text text;"
+    /* 'simple': no stemming, no stop words, so every language's words
+     * are found as written (case-folded by the database's locale). */
+    "ALTER TABLE messages ADD COLUMN fts tsvector GENERATED ALWAYS AS"
+    " (to_tsvector('simple'::regconfig, COALESCE(subject, '') || ' ' || COALESCE(body_text, '')))"
+    " STORED;"
+    "CREATE INDEX messages_fts ON messages USING gin (fts);"
+    "CREATE TABLE attachments ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " message bigint NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
+    " position integer NOT NULL,"
+    " filename text,"
+    " content_type text);"
+    "CREATE INDEX attachments_message ON attachments (message, position);"
+    "CREATE OR REPLACE VIEW message_overview AS"
+    " SELECT m.id, m.archive_id, m.queue_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
+    "  m.envelope_from,"
+    "  (SELECT string_agg(COALESCE(h.address, h.name), ', ' ORDER BY h.position)"
+    "    FROM header_addresses h WHERE h.message = m.id AND h.field = 'from') AS header_from,"
+    "  (SELECT string_agg(r.address, ', ' ORDER BY r.id) FROM recipients r"
+    "    WHERE r.message = m.id) AS recipients,"
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,"
+    "  (SELECT count(*) FROM attachments a WHERE a.message = m.id) AS attachments"
+    " FROM messages m;";
+
+static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
+    pg_schema_v1,
+    pg_schema_v2,
+};
+
+/* The server's message on one line, as a heap string with a prefix. */
+static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what)
+{
+    const char *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg);
+    char *line = xstrdup(msg != NULL && *msg != '\0' ? msg : "unknown error");
+    char *out;
+    size_t len = strlen(line);
+
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+        line[--len] = '\0';
+    for (char *p = line; *p != '\0'; p++)
+        if (*p == '\n')
+            *p = ' ';
+    out = xasprintf("%s: %s", what, line);
+    free(line);
+    return out;
+}
+
+/* Run a statement without parameters that returns at most one value. */
+static int pg_schema_query(PGconn *pg, const char *sql, const char *what, char **value_r,
+                           char **error_r)
+{
+    PGresult *res = PQexec(pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (value_r != NULL)
+        *value_r = NULL;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        *error_r = pg_schema_error(pg, res, what);
+        PQclear(res);
+        return -1;
+    }
+    if (value_r != NULL && st == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        *value_r = xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+int pg_schema_version(PGconn *pg, int *version_r, char **error_r)
+{
+    char *value = NULL;
+
+    *version_r = 0;
+    if (pg_schema_query(pg, "SELECT to_regclass('schema_version') IS NOT NULL",
+                        "read schema version", &value, error_r) < 0)
+        return -1;
+    if (value == NULL || strcmp(value, "t") != 0) {
+        free(value);
+        return 0;
+    }
+    free(value);
+    if (pg_schema_query(pg, "SELECT COALESCE(max(version), 0) FROM schema_version",
+                        "read schema version", &value, error_r) < 0)
+        return -1;
+    *version_r = value != NULL ? atoi(value) : 0;
+    free(value);
+    return 0;
+}
+
+int pg_schema_check(PGconn *pg, const char *name, char **error_r)
+{
+    int version;
+    char *error = NULL;
+
+    if (pg_schema_version(pg, &version, &error) < 0) {
+        *error_r = xasprintf("pgsql %s: %s", name, error);
+        free(error);
+        return -1;
+    }
+    if (version == PG_SCHEMA_VERSION)
+        return 0;
+    if (version == 0)
+        *error_r = xasprintf("pgsql %s: the database has no tabularium schema: run tabularium"
+                             " db init",
+                             name);
+    else if (version < PG_SCHEMA_VERSION)
+        *error_r = xasprintf("pgsql %s: schema version %d is older than the version %d this"
+                             " tabularium needs: run tabularium db upgrade",
+                             name, version, PG_SCHEMA_VERSION);
+    else
+        *error_r = xasprintf("pgsql %s: schema version %d is newer than the version %d this"
+                             " tabularium knows: upgrade tabularium",
+                             name, version, PG_SCHEMA_VERSION);
+    return -1;
+}
+
+static int pg_schema_record(PGconn *pg, int version, char **error_r)
+{
+    char v[16];
+    const char *values[2] = {v, TAB_VERSION};
+    PGresult *res;
+
+    snprintf(v, sizeof(v), "%d", version);
+    res = PQexecParams(pg, "INSERT INTO schema_version (version, tabularium) VALUES ($1, $2)", 2,
+                       NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *error_r = pg_schema_error(pg, res, "record schema version");
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r, char **error_r)
+{
+    char *value = NULL, *what;
+    int version = 0;
+
+    *from_r = *to_r = 0;
+    if (target < 1 || target > PG_SCHEMA_VERSION) {
+        *error_r = xasprintf("schema version %d does not exist (this tabularium knows 1 to %d)",
+                             target, PG_SCHEMA_VERSION);
+        return -1;
+    }
+    if (pg_schema_query(pg, "BEGIN", "begin", NULL, error_r) < 0)
+        return -1;
+    if (pg_schema_query(pg, "SELECT pg_advisory_xact_lock(" PG_SCHEMA_LOCK_KEY ")", "lock schema",
+                        NULL, error_r) < 0 ||
+        pg_schema_version(pg, &version, error_r) < 0)
+        goto fail;
+    *from_r = *to_r = version;
+    if (version > PG_SCHEMA_VERSION) {
+        *error_r = xasprintf("schema version %d is newer than the version %d this tabularium"
+                             " knows: upgrade tabularium",
+                             version, PG_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (version == 0 && !create) {
+        *error_r = xstrdup("the database has no tabularium schema: run tabularium db init");
+        goto fail;
+    }
+    if (version > 0 && create && version < target) {
+        *error_r = xasprintf("the database has schema version %d already: run tabularium db"
+                             " upgrade",
+                             version);
+        goto fail;
+    }
+    if (version > target) {
+        *error_r = xasprintf("schema version %d is newer than the requested version %d;"
+                             " migrations never go back",
+                             version, target);
+        goto fail;
+    }
+    if (version == 0) {
+        /* Text columns hold UTF-8 and full-text search needs to know it. */
+        if (pg_schema_query(pg, "SHOW server_encoding", "server encoding", &value, error_r) < 0)
+            goto fail;
+        if (value == NULL || strcmp(value, "UTF8") != 0) {
+            *error_r = xasprintf("the database encoding is %s; tabularium needs UTF8"
+                                 " (createdb -E UTF8 --locale=C.UTF-8 ...)",
+                                 value != NULL ? value : "unknown");
+            free(value);
+            goto fail;
+        }
+        free(value);
+    }
+    for (; version < target; version++) {
+        what = xasprintf("migrate to schema version %d", version + 1);
+        if (pg_schema_query(pg, pg_schema_steps[version], what, NULL, error_r) < 0) {
+            free(what);
+            goto fail;
+        }
+        free(what);
+        if (pg_schema_record(pg, version + 1, error_r) < 0)
+            goto fail;
+    }
+    if (pg_schema_query(pg, "COMMIT", "commit", NULL, error_r) < 0)
+        return -1;
+    *to_r = version;
+    return 0;
+
+fail:
+    PQclear(PQexec(pg, "ROLLBACK"));
+    return -1;
+}

@@ -1,0 +1,219 @@
+/*
+ * NAME
+ *	cli_db 3
+ * SUMMARY
+ *	tabularium db: create, upgrade and inspect the PostgreSQL schema
+ * SYNOPSIS
+ *	tabularium db init|upgrade|status [--conninfo CONNINFO] [--version N]
+ * DESCRIPTION
+ *	The only writer of the PostgreSQL schema (backends/postgres/
+ *	pg_schema.c): the daemon checks the version and refuses to work on
+ *	another one, so schema changes happen when the operator says so.
+ *	Without --conninfo it works on the conninfo of archive_catalog and,
+ *	if different, of archive_store, when they are "pgsql:".
+ *
+ *	init creates the schema in a database without one and does nothing
+ *	when it is there already; upgrade brings an existing schema to the
+ *	version this tabularium needs (or --version N, for staged upgrades);
+ *	status prints the version. All three may be run any number of times.
+ *
+ *	Opens its own connection (no driver: a driver refuses a schema of
+ *	the wrong version). Never prints a password (conninfo is redacted).
+ * DIAGNOSTICS
+ *	Exit 0 when done (status: the schema is current), 1 when status
+ *	finds no schema or another version, 2 for usage, configuration and
+ *	database errors, with "tabularium db: pgsql NAME: what went wrong".
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/postgres/pg_conn.h"
+#include "backends/postgres/pg_schema.h"
+#include "common/config.h"
+#include "common/strlist.h"
+#include "lmtpd/master.h"
+#include "search/cli.h"
+
+#define CLI_DB_PREFIX "pgsql:"
+
+const char cli_db_help[] =
+    "NAME\n"
+    "    tabularium db - create and upgrade the PostgreSQL schema\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    tabularium db init|upgrade|status [--conninfo CONNINFO] [--version N]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    For archive_catalog = pgsql:CONNINFO and archive_store = pgsql:CONNINFO.\n"
+    "    tabulariumd never changes the schema: it checks the version when it\n"
+    "    connects and defers deliveries (451) while the schema is missing, older\n"
+    "    or newer than it needs. Run db init once before the first start, and\n"
+    "    db upgrade after installing a newer tabularium, then reload tabulariumd.\n"
+    "\n"
+    "    init       create the schema in a database without one; a database\n"
+    "               that has it already is left alone\n"
+    "    upgrade    apply the migrations from the schema's version to the one\n"
+    "               this tabularium needs, in one transaction\n"
+    "    status     print the schema version\n"
+    "\n"
+    "OPTIONS\n"
+    "    --conninfo CONNINFO  the database (a libpq URI or key=value string);\n"
+    "                         default: the pgsql conninfo of archive_catalog and\n"
+    "                         archive_store\n"
+    "    --version N          init/upgrade to version N instead of the newest\n"
+    "    -h, --help           this text\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 done (status: schema current), 1 status: no schema or another version,\n"
+    "    2 usage, configuration or database error\n";
+
+static int cli_db_usage_error(const char *fmt, const char *arg)
+{
+    fputs("tabularium db: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nusage: tabularium db init|upgrade|status [--conninfo CONNINFO] [--version N]\n",
+          stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/* The pgsql conninfos of the configuration, each once. */
+static int cli_db_targets(struct cli_context *ctx, struct strlist *targets)
+{
+    struct tab_config cfg;
+    char *error = NULL;
+    const char *specs[2];
+
+    if (master_load_config(ctx->opts, &cfg, &error) < 0) {
+        fprintf(stderr, "tabularium db: %s\n", error);
+        free(error);
+        return -1;
+    }
+    specs[0] = cfg.archive_catalog;
+    specs[1] = cfg.archive_store;
+    for (size_t i = 0; i < 2; i++) {
+        const char *spec = specs[i];
+        if (spec == NULL || strncmp(spec, CLI_DB_PREFIX, strlen(CLI_DB_PREFIX)) != 0)
+            continue;
+        spec += strlen(CLI_DB_PREFIX);
+        if (targets->n == 0 || strcmp(targets->v[0], spec) != 0)
+            strlist_add(targets, spec);
+    }
+    config_free(&cfg);
+    if (targets->n == 0) {
+        fprintf(stderr, "tabularium db: neither archive_catalog nor archive_store is"
+                        " pgsql:CONNINFO; give --conninfo\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* One database; the exit status for it. */
+static int cli_db_run(const char *action, const char *conninfo, int target)
+{
+    char *name = pg_conn_redact(conninfo), *error = NULL;
+    int status = CLI_EXIT_FOUND, version, from, to;
+    PGconn *pg;
+
+    pg = pg_conn_connect_plain(conninfo, &error);
+    if (pg == NULL) {
+        fprintf(stderr, "tabularium db: %s\n", error);
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if (strcmp(action, "status") == 0) {
+        if (pg_schema_version(pg, &version, &error) < 0) {
+            fprintf(stderr, "tabularium db: pgsql %s: %s\n", name, error);
+            status = CLI_EXIT_USAGE;
+        } else if (version == 0) {
+            printf("pgsql %s: no tabularium schema (run tabularium db init)\n", name);
+            status = CLI_EXIT_NOT_FOUND;
+        } else if (version < PG_SCHEMA_VERSION) {
+            printf("pgsql %s: schema version %d, this tabularium needs %d (run tabularium db"
+                   " upgrade)\n",
+                   name, version, PG_SCHEMA_VERSION);
+            status = CLI_EXIT_NOT_FOUND;
+        } else if (version > PG_SCHEMA_VERSION) {
+            printf("pgsql %s: schema version %d, newer than the version %d this tabularium"
+                   " knows\n",
+                   name, version, PG_SCHEMA_VERSION);
+            status = CLI_EXIT_NOT_FOUND;
+        } else {
+            printf("pgsql %s: schema version %d (current)\n", name, version);
+        }
+        goto out;
+    }
+    if (pg_schema_migrate(pg, target, strcmp(action, "init") == 0, &from, &to, &error) < 0) {
+        fprintf(stderr, "tabularium db: pgsql %s: %s\n", name, error);
+        status = CLI_EXIT_USAGE;
+    } else if (from == to) {
+        printf("pgsql %s: schema version %d already, nothing to do\n", name, to);
+    } else if (from == 0) {
+        printf("pgsql %s: schema created, version %d\n", name, to);
+    } else {
+        printf("pgsql %s: schema upgraded from version %d to %d\n", name, from, to);
+    }
+out:
+    free(error);
+    free(name);
+    PQfinish(pg);
+    return status;
+}
+
+int cli_db(struct cli_context *ctx, int argc, char **argv)
+{
+    enum { OPT_CONNINFO = 256, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"conninfo", required_argument, NULL, OPT_CONNINFO},
+        {"version", required_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct strlist targets = STRLIST_INIT;
+    const char *action = NULL, *conninfo = NULL;
+    int c, target = PG_SCHEMA_VERSION, status = CLI_EXIT_FOUND;
+    char *end;
+
+    optind = 0; /* glibc: start over, argv[0] is the command name */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONNINFO:
+            conninfo = optarg;
+            break;
+        case OPT_VERSION:
+            target = (int)strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || target < 1 || target > PG_SCHEMA_VERSION)
+                return cli_db_usage_error("--version: no such schema version \"%s\"", optarg);
+            break;
+        case 'h':
+            fputs(cli_db_help, stdout);
+            return CLI_EXIT_FOUND;
+        case ':':
+            return cli_db_usage_error("option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_db_usage_error("unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_db_usage_error("%s", "init, upgrade or status?");
+    action = argv[optind++];
+    if (strcmp(action, "init") != 0 && strcmp(action, "upgrade") != 0 &&
+        strcmp(action, "status") != 0)
+        return cli_db_usage_error("unknown action \"%s\"", action);
+    if (optind < argc)
+        return cli_db_usage_error("unexpected argument \"%s\"", argv[optind]);
+
+    if (conninfo != NULL)
+        strlist_add(&targets, conninfo);
+    else if (cli_db_targets(ctx, &targets) < 0)
+        return CLI_EXIT_USAGE;
+    for (size_t i = 0; i < targets.n; i++) {
+        int s = cli_db_run(action, targets.v[i], target);
+        if (s > status)
+            status = s;
+    }
+    strlist_free(&targets);
+    return status;
+}

@@ -1,0 +1,802 @@
+/*
+ * NAME
+ *	test_catalog_pgsql 1
+ * SUMMARY
+ *	unit tests of the PostgreSQL store and catalog drivers, on a real server
+ * DESCRIPTION
+ *	Uses the database named by $TAB_PGSQL_CONNINFO (tests/integration/
+ *	pgsql.test passes a fresh one), or else starts a private server of
+ *	its own with tests/lib/pg.sh (found next to this source file) and
+ *	removes it at the end: the test never skips. It creates the schema
+ *	with pg_schema_migrate(), as tabularium db init does.
+ *
+ *	Rows are checked with plain SQL on a second connection: the schema
+ *	is a public interface. Covers: merging on (queue id, SHA-256) and on
+ *	(Message-ID, SHA-256); get() by message and copy archive id; full-text
+ *	search over subject and body text (UTF-8 words and case folding,
+ *	phrases, OR, -NOT, hostile query text that must stay text);
+ *	substring filters with LIKE metacharacters; attachments; invalid
+ *	UTF-8 in a record; the store's chunked bytes (NUL bytes, several
+ *	chunks) streamed back by get(); one transaction for store and
+ *	catalog (a failing catalog insert rolls back the stored bytes; a
+ *	connection killed between put and add stores nothing; a session
+ *	ended by the server during COMMIT is resolved as rolled back); the store
+ *	alone commits itself; reconnection after the server ended the
+ *	session; schema version refusals (none, older, newer); conninfo
+ *	redaction and the UTF-8 cleaner.
+ * DIAGNOSTICS
+ *	Exit 0 when every check passed; failures name file and line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "backends/catalog.h"
+#include "backends/postgres/pg_conn.h"
+#include "backends/postgres/pg_schema.h"
+#include "backends/record.h"
+#include "backends/store.h"
+#include "common/log.h"
+#include "common/strlist.h"
+
+/* check.h's check_tmpdir() trips -Wformat-truncation. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+#include "tests/unit/check.h"
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+static const char SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char SHA_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+static const char SHA_C[] = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+
+static char conninfo[4096];   /* the test database */
+static char spec[4200];       /* "pgsql:" conninfo */
+static char server_dir[4200]; /* our own server, or "" */
+static char pg_sh[4200];
+static PGconn *admin; /* the second connection that checks rows */
+static unsigned long next_id = 1;
+
+static void make_id(char id[ARCHIVE_ID_SIZE])
+{
+    snprintf(id, ARCHIVE_ID_SIZE, "%020lX", 0xA0000000UL + next_id++);
+}
+
+/* One value of a query without parameters on the admin connection. */
+static char *sql_value(const char *sql)
+{
+    PGresult *res = PQexec(admin, sql);
+    char *v = NULL;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        v = xstrdup(PQgetvalue(res, 0, 0));
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+        fprintf(stderr, "sql %s: %s", sql, PQerrorMessage(admin));
+    PQclear(res);
+    return v;
+}
+
+/* sql_value() with one text parameter, compared with want. */
+static int sql_is(const char *sql, const char *param, const char *want)
+{
+    const char *values[1] = {param};
+    PGresult *res = PQexecParams(admin, sql, param != NULL ? 1 : 0, NULL, values, NULL, NULL, 0);
+    int ok = 0;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+        const char *got = PQgetisnull(res, 0, 0) ? "(null)" : PQgetvalue(res, 0, 0);
+        ok = strcmp(got, want) == 0;
+        if (!ok)
+            fprintf(stderr, "sql %s [%s]: got \"%s\", want \"%s\"\n", sql, param ? param : "", got,
+                    want);
+    } else {
+        fprintf(stderr, "sql %s: %s\n", sql, PQerrorMessage(admin));
+    }
+    PQclear(res);
+    return ok;
+}
+
+static int sql_exec(const char *sql)
+{
+    PGresult *res = PQexec(admin, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+    if (!ok)
+        fprintf(stderr, "sql %s: %s", sql, PQerrorMessage(admin));
+    PQclear(res);
+    return ok;
+}
+
+/* A conninfo for database db on the test server (from the admin session). */
+static char *conninfo_for(const char *db)
+{
+    const char *host = PQhost(admin), *port = PQport(admin), *user = PQuser(admin);
+
+    return xasprintf("host='%s' port='%s' user='%s' dbname='%s'", host, port, user, db);
+}
+
+static void fill(struct archive_record *rec, const char *queue_id, const char *sha,
+                 const char *message_id, const char *subject, const char *body)
+{
+    memset(rec, 0, sizeof(*rec));
+    make_id(rec->archive_id);
+    rec->queue_id = xstrdup(queue_id);
+    rec->envelope_from = xstrdup("sender@example.com");
+    rec->envelope_status = ENVELOPE_COMPLETE;
+    rec->message_id = message_id ? xstrdup(message_id) : NULL;
+    rec->subject = subject ? xstrdup(subject) : NULL;
+    rec->subject_raw = subject ? xstrdup(subject) : NULL;
+    rec->body_text = body ? xstrdup(body) : NULL;
+    rec->date = xstrdup("2024-01-15T10:00:00Z");
+    rec->arrival = 1705312800 + (time_t)next_id; /* distinct, for a stable order */
+    rec->size = 100;
+    snprintf(rec->sha256, sizeof(rec->sha256), "%s", sha);
+    snprintf(rec->wrapped_sha256, sizeof(rec->wrapped_sha256), "%s", SHA_C);
+    rec->wrapped_size = 200;
+    rec->store = xstrdup("maildir");
+    rec->location = xasprintf("new/%s", rec->archive_id);
+    record_addrs_add(&rec->hdr_from, "Sender", "sender@example.com");
+}
+
+/* search → comma-separated subjects, in result order */
+static int collect(const struct archive_record *rec, void *ctx)
+{
+    struct strlist *l = ctx;
+    strlist_add(l, rec->subject ? rec->subject : "(none)");
+    return 0;
+}
+
+static char *search_subjects(struct catalog *cat, const struct search_query *q, enum tab_result *r)
+{
+    struct strlist l = STRLIST_INIT;
+    const char *error = NULL;
+    size_t len = 1;
+    char *out;
+
+    *r = cat->search(cat, q, collect, &l, &error);
+    if (*r != TAB_OK)
+        fprintf(stderr, "search: %s\n", error);
+    for (size_t i = 0; i < l.n; i++)
+        len += strlen(l.v[i]) + 1;
+    out = xmalloc(len);
+    out[0] = '\0';
+    for (size_t i = 0; i < l.n; i++) {
+        if (i > 0)
+            strcat(out, ",");
+        strcat(out, l.v[i]);
+    }
+    strlist_free(&l);
+    return out;
+}
+
+/* CHECK_STR of a search by text */
+static void check_text(struct catalog *cat, const char *text, const char *want)
+{
+    struct search_query q;
+    enum tab_result r;
+    char *got;
+
+    memset(&q, 0, sizeof(q));
+    q.text = text;
+    got = search_subjects(cat, &q, &r);
+    CHECK(r == TAB_OK);
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "text search [%s]\n", text);
+    CHECK_STR(got, want);
+    free(got);
+}
+
+static enum tab_result add(struct catalog *cat, struct archive_record *rec)
+{
+    const char *error = NULL;
+    enum tab_result r = cat->add(cat, rec, &error);
+    if (r != TAB_OK)
+        fprintf(stderr, "add %s: %s\n", rec->archive_id, error);
+    return r;
+}
+
+static void test_redact_and_utf8(void)
+{
+    char *s;
+
+    s = pg_conn_redact("host=/tmp user=x password=secret dbname=tab");
+    CHECK(strstr(s, "secret") == NULL);
+    CHECK(strstr(s, "dbname='tab'") != NULL && strstr(s, "host='/tmp'") != NULL);
+    free(s);
+    s = pg_conn_redact("postgresql://u:secret1@/tab?host=/tmp&password=secret2");
+    CHECK(strstr(s, "secret") == NULL);
+    CHECK(strstr(s, "user='u'") != NULL);
+    free(s);
+    s = pg_conn_redact("postgresql:///tab?host=/tmp");
+    CHECK_STR(s, "postgresql:///tab?host=/tmp");
+    free(s);
+    s = pg_conn_redact("tabularium");
+    CHECK_STR(s, "tabularium");
+    free(s);
+
+    s = pg_conn_utf8("caf\xe9 Z\xc3\xbcrich \xed\xa0\x80!", 0); /* Latin-1, valid, surrogate */
+    CHECK_STR(s, "caf\xef\xbf\xbd Z\xc3\xbcrich \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!");
+    free(s);
+    s = pg_conn_utf8("ab\xc3\xbc", 3); /* never cuts a character in half */
+    CHECK_STR(s, "ab");
+    free(s);
+    CHECK(pg_conn_utf8(NULL, 0) == NULL);
+}
+
+static void test_schema_refusals(void)
+{
+    const char *error = NULL;
+    char *ci, *sp, *err = NULL;
+    struct catalog *cat;
+    struct store *st;
+    PGconn *pg;
+    int from, to;
+
+    CHECK(sql_exec("DROP DATABASE IF EXISTS tab_unit_schema"));
+    CHECK(sql_exec("CREATE DATABASE tab_unit_schema"));
+    ci = conninfo_for("tab_unit_schema");
+    sp = xasprintf("pgsql:%s", ci);
+
+    cat = catalog_open(sp, NULL, &error);
+    CHECK(cat == NULL);
+    CHECK(error != NULL && strstr(error, "no tabularium schema: run tabularium db init") != NULL);
+    st = store_open(sp, NULL, &error);
+    CHECK(st == NULL);
+    CHECK(error != NULL && strstr(error, "run tabularium db init") != NULL);
+
+    pg = pg_conn_connect_plain(ci, &err);
+    CHECK(pg != NULL);
+    CHECK(pg_schema_migrate(pg, 1, 1, &from, &to, &err) == 0 && from == 0 && to == 1);
+    cat = catalog_open(sp, NULL, &error);
+    CHECK(cat == NULL);
+    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 2 this"
+                                         " tabularium needs: run tabularium db upgrade") != NULL);
+    /* init refuses an older schema, upgrade does it; both are idempotent */
+    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) < 0);
+    CHECK(err != NULL && strstr(err, "run tabularium db upgrade") != NULL);
+    free(err);
+    err = NULL;
+    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 1 &&
+          to == 2);
+    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 2 &&
+          to == 2);
+    cat = catalog_open(sp, NULL, &error);
+    CHECK(cat != NULL);
+    catalog_close(&cat);
+
+    PQclear(PQexec(pg, "INSERT INTO schema_version (version, tabularium) VALUES (99, 'future')"));
+    cat = catalog_open(sp, NULL, &error);
+    CHECK(cat == NULL);
+    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 2 this"
+                                         " tabularium knows: upgrade tabularium") != NULL);
+    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) < 0);
+    free(err);
+    PQfinish(pg);
+
+    /* a malformed conninfo is an open error, and no password shows */
+    cat = catalog_open("pgsql:host=/tmp password=hunter2 port", NULL, &error);
+    CHECK(cat == NULL);
+    CHECK(error != NULL && strstr(error, "conninfo") != NULL);
+    CHECK(error != NULL && strstr(error, "hunter2") == NULL);
+    CHECK(sql_exec("DROP DATABASE tab_unit_schema WITH (FORCE)"));
+    free(ci);
+    free(sp);
+}
+
+static void test_merge_and_get(struct catalog *cat)
+{
+    struct archive_record a, b, c, d, got;
+    struct strlist known = STRLIST_INIT;
+    const char *error = NULL;
+    char id_a[ARCHIVE_ID_SIZE], id_b[ARCHIVE_ID_SIZE];
+
+    /* (queue id, sha256): the second transaction joins the first */
+    fill(&a, "QMERGE1", SHA_A, "m1@example.com", "merge one", NULL);
+    record_add_rcpt(&a, "alice@example.com", "archive+alice=example.com@archive.test", NULL, NULL);
+    record_add_rcpt(&a, "bob@example.com", NULL, "rfc822;bob@example.com", "NEVER");
+    record_addrs_add(&a.hdr_to, "Alice", "alice@example.com");
+    CHECK(add(cat, &a) == TAB_OK);
+    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 2 && strcmp(known.v[0], "alice@example.com") == 0 &&
+          strcmp(known.v[1], "bob@example.com") == 0);
+    strlist_free(&known);
+
+    fill(&b, "QMERGE1", SHA_A, "m1@example.com", "merge one", NULL);
+    record_add_rcpt(&b, "BOB@example.com", NULL, NULL, NULL); /* same, case folded */
+    record_add_rcpt(&b, "carol@example.com", NULL, NULL, NULL);
+    CHECK(add(cat, &b) == TAB_OK);
+    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 3 && strcmp(known.v[2], "carol@example.com") == 0);
+    strlist_free(&known);
+    CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QMERGE1", "1"));
+    CHECK(sql_is("SELECT count(*) FROM copies c JOIN messages m ON m.id = c.message"
+                 " WHERE m.queue_id = $1",
+                 "QMERGE1", "2"));
+    CHECK(sql_is("SELECT string_agg(r.address, ',' ORDER BY r.id) FROM recipients r"
+                 " JOIN messages m ON m.id = r.message WHERE m.archive_id = $1",
+                 a.archive_id, "alice@example.com,bob@example.com,carol@example.com"));
+    CHECK(sql_is("SELECT string_agg(recipient || ':' || bcc, ',' ORDER BY recipient)"
+                 " FROM recipient_messages WHERE message_id = $1",
+                 "m1@example.com",
+                 "alice@example.com:false,bob@example.com:true,carol@example.com:true"));
+    /* another SHA-256 with the same queue id is another message */
+    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 0);
+
+    /* get() by the message's and by the second copy's archive id */
+    snprintf(id_a, sizeof(id_a), "%s", a.archive_id);
+    snprintf(id_b, sizeof(id_b), "%s", b.archive_id);
+    CHECK(cat->get(cat, id_a, &got, &error) == TAB_OK);
+    CHECK_STR(got.archive_id, id_a);
+    CHECK_STR(got.location, a.location);
+    CHECK_STR(got.queue_id, "QMERGE1");
+    CHECK_STR(got.sha256, SHA_A);
+    CHECK_STR(got.date, "2024-01-15T10:00:00Z");
+    CHECK(got.arrival == a.arrival);
+    CHECK(got.n_rcpts == 3);
+    CHECK(got.n_rcpts == 3 && got.rcpts[1].orcpt != NULL &&
+          strcmp(got.rcpts[1].orcpt, "rfc822;bob@example.com") == 0);
+    CHECK(got.hdr_to.n == 1 && strcmp(got.hdr_to.v[0].name, "Alice") == 0);
+    CHECK(got.hdr_from.n == 1);
+    record_free(&got);
+    CHECK(cat->get(cat, id_b, &got, &error) == TAB_OK);
+    CHECK_STR(got.archive_id, id_a);     /* the message */
+    CHECK_STR(got.location, b.location); /* the copy asked for */
+    record_free(&got);
+    CHECK(cat->get(cat, "FFFFFFFFFFFFFFFFFFFF", &got, &error) == TAB_PERM);
+    CHECK(error != NULL && strstr(error, "not found") != NULL);
+
+    /* no queue id: (Message-ID, sha256) */
+    fill(&c, "", SHA_B, "nq@example.com", "no queue id", NULL);
+    record_add_rcpt(&c, "dave@example.com", NULL, NULL, NULL);
+    CHECK(add(cat, &c) == TAB_OK);
+    fill(&d, "", SHA_B, "nq@example.com", "no queue id", NULL);
+    record_add_rcpt(&d, "erin@example.com", NULL, NULL, NULL);
+    CHECK(add(cat, &d) == TAB_OK);
+    CHECK(cat->known_recipients(cat, "", SHA_B, "nq@example.com", &known, &error) == TAB_OK);
+    CHECK(known.n == 2);
+    strlist_free(&known);
+    CHECK(sql_is("SELECT count(*) FROM messages WHERE message_id = $1", "nq@example.com", "1"));
+    CHECK(cat->known_recipients(cat, "", SHA_B, "", &known, &error) == TAB_OK && known.n == 0);
+
+    record_free(&a);
+    record_free(&b);
+    record_free(&c);
+    record_free(&d);
+}
+
+static void test_fts_and_filters(struct catalog *cat)
+{
+    static const struct {
+        const char *subject, *body;
+    } docs[] = {
+        {"Budget", "The quarterly numbers for Z\xc3\xbcrich look good. Gr\xc3\xbc\xc3\x9f"
+                   "e aus K\xc3\xb6ln"},
+        {"Draft", "draft of the quarterly report, not final"},
+        {"Report", "report quarterly: misc"},
+        {"Hostile", "He said \"50% off\" \\ backslash O'Reilly 100%_done; DROP TABLE x; --"},
+        {"100% sure", NULL},
+        {"1000 things", NULL},
+        {"caf\xe9 latin1", "na\xefve bytes"},
+    };
+    struct archive_record rec;
+    struct search_query q;
+    enum tab_result r;
+    char *got;
+
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        char sha[SHA256_HEX_SIZE];
+        snprintf(sha, sizeof(sha), "%064zx", i + 1);
+        fill(&rec, "", sha, NULL, docs[i].subject, docs[i].body);
+        if (i == 0) {
+            record_add_attachment(&rec, "Invoice 2024.PDF", "application/pdf");
+            record_add_attachment(&rec, NULL, "image/png");
+        }
+        if (i == 3)
+            record_add_attachment(&rec, "100%_off.txt", "text/plain");
+        CHECK(add(cat, &rec) == TAB_OK);
+        record_free(&rec);
+    }
+    /* invalid UTF-8 was stored as U+FFFD */
+    CHECK(
+        sql_is("SELECT count(*) FROM messages WHERE subject = $1", "caf\xef\xbf\xbd latin1", "1"));
+
+    /* newest first: Hostile (i=3) before Report (i=2) ... */
+    check_text(cat, "quarterly", "Report,Draft,Budget");
+    check_text(cat, "quarterly report", "Report,Draft");
+    check_text(cat, "\"quarterly report\"", "Draft");
+    check_text(cat, "z\xc3\xbcrich OR draft", "Draft,Budget");
+    check_text(cat, "quarterly -draft", "Report,Budget");
+    check_text(cat, "K\xc3\x96LN", "Budget"); /* upper-case UTF-8 */
+    check_text(cat,
+               "gr\xc3\xbc\xc3\x9f"
+               "e",
+               "Budget");                /* ß */
+    check_text(cat, "budget", "Budget"); /* the subject is indexed too */
+    check_text(cat, "O'Reilly", "Hostile");
+    check_text(cat, "\"50% off\"", "Hostile");
+    check_text(cat, "'); DROP TABLE messages; --", "");
+    check_text(cat, "\\' \\\\ %", "");
+    check_text(cat, "\"unbalanced", "");
+    check_text(cat, "", "");
+    /* invalid UTF-8 in the query is cleaned as the record was: same words */
+    check_text(cat, "na\xefve", "caf\xef\xbf\xbd latin1");
+    CHECK(sql_is("SELECT count(*) FROM messages WHERE subject = 'Hostile'", NULL, "1"));
+
+    memset(&q, 0, sizeof(q));
+    q.subject = "100%";
+    got = search_subjects(cat, &q, &r);
+    CHECK(r == TAB_OK);
+    CHECK_STR(got, "100% sure");
+    free(got);
+    q.subject = "_";
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "");
+    free(got);
+
+    memset(&q, 0, sizeof(q));
+    q.attachment = "invoice 2024.pdf"; /* case-insensitive substring */
+    got = search_subjects(cat, &q, &r);
+    CHECK(r == TAB_OK);
+    CHECK_STR(got, "Budget");
+    free(got);
+    q.attachment = "%_o";
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "Hostile");
+    free(got);
+    q.attachment = "%";
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "Hostile");
+    free(got);
+    memset(&q, 0, sizeof(q));
+    q.has_attachment = 1;
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "Hostile,Budget");
+    free(got);
+    q.text = "quarterly";
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "Budget");
+    free(got);
+    CHECK(sql_is("SELECT string_agg(COALESCE(filename, '-') || ' ' || content_type, ','"
+                 " ORDER BY position) FROM attachments a JOIN messages m ON m.id = a.message"
+                 " WHERE m.subject = $1",
+                 "Budget", "Invoice 2024.PDF application/pdf,- image/png"));
+
+    memset(&q, 0, sizeof(q));
+    q.from = "SENDER@example";
+    q.limit = 2;
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "caf\xef\xbf\xbd latin1,1000 things");
+    free(got);
+    memset(&q, 0, sizeof(q));
+    q.to = "carol@";
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "merge one");
+    free(got);
+    q.to = "alice"; /* header To display name or address */
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "merge one");
+    free(got);
+    memset(&q, 0, sizeof(q));
+    q.message_id = " <nq@example.com> ";
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "no queue id");
+    free(got);
+    memset(&q, 0, sizeof(q));
+    q.since = 1705312800 + 1; /* everything has Date: 2024-01-15T10:00:00Z */
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "");
+    free(got);
+    q.since = 1705312800;
+    q.until = 1705312801;
+    q.subject = "merge";
+    got = search_subjects(cat, &q, &r);
+    CHECK_STR(got, "merge one");
+    free(got);
+}
+
+/* The server ends the session during COMMIT (a deferred trigger
+ * terminates its own backend): the driver asks a new session what became
+ * of the transaction and reports it rolled back. */
+static void test_commit_lost(struct catalog *cat)
+{
+    struct archive_record rec;
+    const char *error = NULL;
+
+    CHECK(sql_exec("CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS"
+                   " $$BEGIN IF NEW.subject = 'kill at commit' THEN"
+                   " PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(1);"
+                   " END IF; RETURN NULL; END$$"));
+    CHECK(sql_exec("CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON messages"
+                   " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+                   " EXECUTE FUNCTION kill_at_commit()"));
+    fill(&rec, "QKILL", SHA_A, NULL, "kill at commit", NULL);
+    record_add_rcpt(&rec, "kill@example.com", NULL, NULL, NULL);
+    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(error != NULL && strstr(error, "commit failed: commit: ") != NULL &&
+          strstr(error, "; rolled back") != NULL);
+    if (error != NULL && strstr(error, "rolled back") == NULL)
+        fprintf(stderr, "commit lost: %s\n", error);
+    CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QKILL", "0"));
+    CHECK(sql_exec("DROP TRIGGER kill_at_commit ON messages"));
+    CHECK(sql_exec("DROP FUNCTION kill_at_commit()"));
+    /* the same record again, on the new session */
+    CHECK(add(cat, &rec) == TAB_OK);
+    CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QKILL", "1"));
+    record_free(&rec);
+}
+
+/* A file of n bytes with NULs and every byte value; its path in path_r. */
+static int make_file(const char *dir, const char *name, size_t n, char **path_r)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w+b");
+    int fd;
+
+    for (size_t i = 0; f != NULL && i < n; i++)
+        fputc((int)((i * 7 + i / 256) & 0xFF), f);
+    if (f == NULL || fclose(f) != 0) {
+        free(path);
+        return -1;
+    }
+    fd = open(path, O_RDONLY);
+    *path_r = path;
+    return fd;
+}
+
+static int same_files(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *da = check_slurp(a, &la), *db = check_slurp(b, &lb);
+    int same = da != NULL && db != NULL && la == lb && memcmp(da, db, la) == 0;
+
+    free(da);
+    free(db);
+    return same;
+}
+
+static void test_store_and_transaction(struct catalog *cat, const char *dir)
+{
+    struct archive_record rec;
+    struct store *st, *alone;
+    const char *error = NULL;
+    char *path, *out_path, *location = NULL, *pid, *sql;
+    char alone_spec[4300];
+    int fd, out;
+    size_t size = 2 * 1024 * 1024 + 12345; /* three chunks */
+
+    st = store_open(spec, NULL, &error);
+    CHECK(st != NULL);
+    if (st == NULL)
+        return;
+    CHECK_STR(st->name, "pgsql");
+
+    /* success: bytes and rows commit together */
+    fd = make_file(dir, "copy1", size, &path);
+    CHECK(fd >= 0);
+    fill(&rec, "QSTORE1", SHA_C, NULL, "stored", "stored body");
+    rec.wrapped_size = size;
+    free(rec.store);
+    free(rec.location);
+    rec.store = NULL;
+    rec.location = NULL;
+    CHECK(st->put(st, &rec, fd, path, &location, &error) == TAB_OK);
+    close(fd);
+    CHECK(location != NULL && strncmp(location, "pgsql:", 6) == 0);
+    /* not visible to others before the catalog commits */
+    CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
+    rec.store = xstrdup("pgsql");
+    rec.location = location;
+    CHECK(add(cat, &rec) == TAB_OK);
+    CHECK(sql_is("SELECT count(*) || ' ' || sum(length(data)) FROM store_chunks c"
+                 " JOIN store_objects o ON o.id = c.object WHERE o.archive_id = $1",
+                 rec.archive_id, "3 2109497"));
+    CHECK(sql_is("SELECT location FROM copies WHERE archive_id = $1", rec.archive_id, location));
+    out_path = xasprintf("%s/copy1.out", dir);
+    out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(st->get(st, location, out, &error) == TAB_OK);
+    close(out);
+    CHECK(same_files(path, out_path));
+    CHECK(st->get(st, "pgsql:999999", out, &error) == TAB_PERM);
+    CHECK(st->get(st, "pgsql:1; DROP TABLE x", out, &error) == TAB_PERM);
+    CHECK(st->get(st, "new/x", out, &error) == TAB_PERM);
+    unlink(path);
+    free(path);
+    free(out_path);
+    record_free(&rec);
+
+    /* a catalog insert that fails (CHECK constraint) rolls back the bytes */
+    fd = make_file(dir, "copy2", 1000, &path);
+    fill(&rec, "QSTORE2", SHA_C, NULL, "rolled back", NULL);
+    rec.envelope_status = "bogus";
+    rec.wrapped_size = 1000;
+    free(rec.store);
+    free(rec.location);
+    rec.location = NULL;
+    CHECK(st->put(st, &rec, fd, path, &rec.location, &error) == TAB_OK);
+    close(fd);
+    rec.store = xstrdup("pgsql");
+    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(error != NULL && strstr(error, "messages_envelope_status_check") != NULL);
+    CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
+    CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QSTORE2", "0"));
+    unlink(path);
+    free(path);
+    record_free(&rec);
+
+    /* the session is killed between put and add: nothing is cataloged */
+    fd = make_file(dir, "copy3", 1000, &path);
+    fill(&rec, "QSTORE3", SHA_C, NULL, "killed", NULL);
+    rec.wrapped_size = 1000;
+    free(rec.store);
+    free(rec.location);
+    rec.location = NULL;
+    CHECK(st->put(st, &rec, fd, path, &rec.location, &error) == TAB_OK);
+    close(fd);
+    rec.store = xstrdup("pgsql");
+    pid = sql_value("SELECT pid FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
+                    " AND datname = current_database()");
+    CHECK(pid != NULL);
+    sql = xasprintf("SELECT pg_terminate_backend(%s)", pid ? pid : "0");
+    CHECK(sql_exec(sql));
+    free(sql);
+    free(pid);
+    usleep(200 * 1000);
+    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QSTORE3", "0"));
+    CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
+    /* and the next delivery reconnects */
+    free(rec.location);
+    rec.location = NULL;
+    make_id(rec.archive_id);
+    fd = open(path, O_RDONLY);
+    CHECK(st->put(st, &rec, fd, path, &rec.location, &error) == TAB_OK);
+    close(fd);
+    CHECK(add(cat, &rec) == TAB_OK);
+    CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QSTORE3", "1"));
+    record_free(&rec);
+
+    /* an idle session ended by the server: the next call reconnects */
+    pid = sql_value("SELECT pid FROM pg_stat_activity WHERE application_name ="
+                    " 'test_catalog_pgsql' AND datname = current_database()"
+                    " AND pid <> pg_backend_pid()");
+    CHECK(pid != NULL);
+    sql = xasprintf("SELECT pg_terminate_backend(%s)", pid ? pid : "0");
+    CHECK(sql_exec(sql));
+    free(sql);
+    free(pid);
+    usleep(200 * 1000);
+    {
+        struct strlist known = STRLIST_INIT;
+        CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
+        CHECK(known.n == 3);
+        strlist_free(&known);
+    }
+
+    /* a store on a conninfo no catalog shares commits by itself */
+    snprintf(alone_spec, sizeof(alone_spec), "%s%sapplication_name=alone", spec,
+             strchr(spec, '?') ? "&" : (strncmp(spec, "pgsql:postgres", 14) == 0 ? "?" : " "));
+    alone = store_open(alone_spec, NULL, &error);
+    CHECK(alone != NULL);
+    if (alone != NULL) {
+        fill(&rec, "QALONE", SHA_C, NULL, "alone", NULL);
+        rec.wrapped_size = 1000;
+        free(rec.location);
+        rec.location = NULL;
+        fd = open(path, O_RDONLY);
+        CHECK(alone->put(alone, &rec, fd, path, &rec.location, &error) == TAB_OK);
+        close(fd);
+        CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id,
+                     "1"));
+        record_free(&rec);
+        store_close(&alone);
+    }
+    unlink(path);
+    free(path);
+    store_close(&st);
+}
+
+/* Start a private server with tests/lib/pg.sh; 0 and conninfo set, or -1. */
+static int start_server(const char *dir)
+{
+    char *cmd, *file;
+    size_t len;
+    char *text;
+
+    snprintf(pg_sh, sizeof(pg_sh), "%s", __FILE__);
+    *strrchr(pg_sh, '/') = '\0';
+    strncat(pg_sh, "/../lib/pg.sh", sizeof(pg_sh) - strlen(pg_sh) - 1);
+    snprintf(server_dir, sizeof(server_dir), "%s/pg", dir);
+    file = xasprintf("%s/conninfo", dir);
+    cmd = xasprintf("bash '%s' start '%s' >'%s'", pg_sh, server_dir, file);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "cannot start a PostgreSQL server: %s\n", cmd);
+        free(cmd);
+        free(file);
+        server_dir[0] = '\0';
+        return -1;
+    }
+    free(cmd);
+    text = check_slurp(file, &len);
+    free(file);
+    if (text == NULL || len == 0) {
+        free(text);
+        return -1;
+    }
+    text[strcspn(text, "\n")] = '\0';
+    snprintf(conninfo, sizeof(conninfo), "%s", text);
+    free(text);
+    return 0;
+}
+
+static void stop_server(void)
+{
+    char *cmd;
+
+    if (server_dir[0] == '\0')
+        return;
+    cmd = xasprintf("bash '%s' destroy '%s'", pg_sh, server_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot stop the server in %s\n", server_dir);
+    free(cmd);
+}
+
+int main(void)
+{
+    const char *dir = check_tmpdir("test_catalog_pgsql");
+    const char *env = getenv("TAB_PGSQL_CONNINFO");
+    const char *error = NULL;
+    struct catalog *cat;
+    char *err = NULL;
+    int from, to;
+
+    log_init("test_catalog_pgsql", 1, 0);
+    if (env != NULL && *env != '\0') {
+        snprintf(conninfo, sizeof(conninfo), "%s", env);
+    } else if (start_server(dir) < 0) {
+        CHECK(!"a PostgreSQL server for the test");
+        return check_done();
+    }
+    snprintf(spec, sizeof(spec), "pgsql:%s", conninfo);
+    admin = pg_conn_connect_plain(conninfo, &err);
+    CHECK(admin != NULL);
+    if (admin == NULL) {
+        fprintf(stderr, "%s\n", err);
+        free(err);
+        stop_server();
+        return check_done();
+    }
+    PQclear(PQexec(admin, "SET client_min_messages = warning"));
+    CHECK(pg_schema_migrate(admin, PG_SCHEMA_VERSION, 1, &from, &to, &err) == 0);
+    if (err != NULL)
+        fprintf(stderr, "%s\n", err);
+
+    test_redact_and_utf8();
+    test_schema_refusals();
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL) {
+        fprintf(stderr, "catalog_open: %s\n", error);
+    } else {
+        CHECK_STR(cat->name, "pgsql");
+        test_merge_and_get(cat);
+        test_fts_and_filters(cat);
+        test_commit_lost(cat);
+        test_store_and_transaction(cat, dir);
+        catalog_close(&cat);
+    }
+    PQfinish(admin);
+    stop_server();
+    return check_done();
+}
