@@ -23,6 +23,7 @@
  *	and the known types, or the driver's own open error. The failing
  *	catalog logs the open error once when created and on every call.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,41 @@ struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, con
     const struct catalog_type *t = catalog_lookup(spec, &rest, error_r);
 
     return t != NULL ? t->open(rest, cfg, error_r) : NULL;
+}
+
+char *catalog_like_substring(const char *s)
+{
+    size_t len = strlen(s);
+    char *p, *w;
+
+    if (len > (SIZE_MAX - 3) / 2)
+        abort(); /* cannot happen for a C string in memory */
+    p = w = xmalloc(2 * len + 3);
+    *w++ = '%';
+    for (; *s != '\0'; s++) {
+        if (*s == '%' || *s == '_' || *s == '\\')
+            *w++ = '\\';
+        *w++ = *s;
+    }
+    *w++ = '%';
+    *w = '\0';
+    return p;
+}
+
+char *catalog_message_id_bare(const char *s)
+{
+    const char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (end - s >= 2 && *s == '<' && end[-1] == '>') {
+        s++;
+        end--;
+    }
+    return xstrndup(s, (size_t)(end - s));
 }
 
 /* The failing catalog: remembers why the real one could not be opened. */

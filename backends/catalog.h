@@ -76,6 +76,13 @@ struct catalog {
     void (*close)(struct catalog *cat);
 };
 
+/* Helpers for drivers, so that every catalog reads a query the same way. */
+/* LIKE/ILIKE pattern matching s as a literal substring with ESCAPE '\\':
+ * "%" + s + "%" with %, _ and \\ escaped. Heap. */
+char *catalog_like_substring(const char *s);
+/* A Message-ID as stored: blanks and one pair of angle brackets removed. Heap. */
+char *catalog_message_id_bare(const char *s);
+
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r);
 /* 0 when spec names a known driver type (a configuration check). */
 int catalog_spec_check(const char *spec, const char **error_r);

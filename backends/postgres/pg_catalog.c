@@ -224,43 +224,6 @@ static enum tab_result pg_catalog_exec(struct pg_catalog *pc, enum pg_catalog_st
     return pg_conn_exec(pc->conn, &pg_catalog_stmts[i], values, NULL, NULL, res_r, error_r);
 }
 
-/* Message-ID as the catalog stores it: no surrounding white space, no <>. */
-static char *pg_catalog_message_id_bare(const char *s)
-{
-    const char *end;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    if (end - s >= 2 && *s == '<' && end[-1] == '>') {
-        s++;
-        end--;
-    }
-    return xstrndup(s, (size_t)(end - s));
-}
-
-/* ILIKE pattern that matches s as a literal substring (ESCAPE '\'). */
-static char *pg_catalog_like_substring(const char *s)
-{
-    size_t len = strlen(s);
-    char *p, *w;
-
-    if (len > (SIZE_MAX - 3) / 2)
-        abort(); /* cannot happen for a C string in memory */
-    p = w = xmalloc(2 * len + 3);
-    *w++ = '%';
-    for (; *s != '\0'; s++) {
-        if (*s == '%' || *s == '_' || *s == '\\')
-            *w++ = '\\';
-        *w++ = *s;
-    }
-    *w++ = '%';
-    *w = '\0';
-    return p;
-}
-
 /* Fill rec from message mid and copy copy_id ("" : the first copy). */
 static enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const char *copy_id,
                                        struct archive_record *rec, const char **error_r)
@@ -632,7 +595,7 @@ static void pg_catalog_where(char **sql, const char *fragment, const char **valu
 
 static const char *pg_catalog_like(struct strlist *arena, const char *s)
 {
-    char *like = pg_catalog_like_substring(s);
+    char *like = catalog_like_substring(s);
     const char *clean = pg_catalog_text(arena, like, 0);
 
     free(like);
@@ -660,7 +623,7 @@ static enum tab_result pg_catalog_search(struct catalog *cat, const struct searc
         pg_catalog_where(&sql, pg_catalog_search_subject, values, &n,
                          pg_catalog_like(&arena, q->subject));
     if (q->message_id) {
-        char *bare = pg_catalog_message_id_bare(q->message_id);
+        char *bare = catalog_message_id_bare(q->message_id);
         pg_catalog_where(&sql, pg_catalog_search_message_id, values, &n,
                          pg_catalog_text(&arena, bare, 0));
         free(bare);

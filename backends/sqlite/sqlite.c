@@ -327,47 +327,6 @@ static void sqlite_rollback(struct sqlite_catalog *sc)
     sqlite_stmt_done(sc->st[ST_ROLLBACK]);
 }
 
-/*
- * LIKE pattern that matches s as a literal substring: "%" + s + "%" with
- * the metacharacters %, _ and the escape character \ prefixed by \.
- * Used with ESCAPE '\'.
- */
-static char *sqlite_like_substring(const char *s)
-{
-    size_t len = strlen(s);
-    char *p, *w;
-
-    if (len > (SIZE_MAX - 3) / 2)
-        abort(); /* cannot happen for a C string in memory */
-    p = w = xmalloc(2 * len + 3);
-    *w++ = '%';
-    for (; *s != '\0'; s++) {
-        if (*s == '%' || *s == '_' || *s == '\\')
-            *w++ = '\\';
-        *w++ = *s;
-    }
-    *w++ = '%';
-    *w = '\0';
-    return p;
-}
-
-/* Message-ID as the catalog stores it: no surrounding white space, no <>. */
-static char *sqlite_message_id_bare(const char *s)
-{
-    const char *end;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    if (end - s >= 2 && *s == '<' && end[-1] == '>') {
-        s++;
-        end--;
-    }
-    return xstrndup(s, (size_t)(end - s));
-}
-
 /* Append rows of ST_RCPTS / ST_ADDRS / ST_ATTACHMENTS for message_id to rec. */
 static int sqlite_load_lists(struct sqlite_catalog *sc, sqlite3_int64 message_id,
                              struct archive_record *rec)
@@ -958,22 +917,22 @@ static enum tab_result sqlite_search(struct catalog *cat, const struct search_qu
         goto db_error;
 
     if (q->from) {
-        like_from = sqlite_like_substring(q->from);
+        like_from = catalog_like_substring(q->from);
         if (sqlite_bind_named(st, ":from", like_from) != SQLITE_OK)
             goto db_error;
     }
     if (q->to) {
-        like_to = sqlite_like_substring(q->to);
+        like_to = catalog_like_substring(q->to);
         if (sqlite_bind_named(st, ":to", like_to) != SQLITE_OK)
             goto db_error;
     }
     if (q->subject) {
-        like_subject = sqlite_like_substring(q->subject);
+        like_subject = catalog_like_substring(q->subject);
         if (sqlite_bind_named(st, ":subject", like_subject) != SQLITE_OK)
             goto db_error;
     }
     if (q->message_id) {
-        message_id = sqlite_message_id_bare(q->message_id);
+        message_id = catalog_message_id_bare(q->message_id);
         if (sqlite_bind_named(st, ":message_id", message_id) != SQLITE_OK)
             goto db_error;
     }
@@ -993,7 +952,7 @@ static enum tab_result sqlite_search(struct catalog *cat, const struct search_qu
         sqlite_bind_named(st, ":text_not", fts_neg) != SQLITE_OK)
         goto db_error;
     if (q->attachment) {
-        like_attachment = sqlite_like_substring(q->attachment);
+        like_attachment = catalog_like_substring(q->attachment);
         if (sqlite_bind_named(st, ":attachment", like_attachment) != SQLITE_OK)
             goto db_error;
     }
