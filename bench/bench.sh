@@ -9,16 +9,25 @@
 #	    smtp-sink -L          the protocol ceiling (stores nothing)
 #	    Dovecot LMTP          into Maildir (tests/lib/dovecot-lmtp.sh), the peer
 #	    tabulariumd           maildir store + sqlite catalog, config written here
+#	    tabulariumd pgsql     archive_store = archive_catalog = pgsql:CONNINFO on
+#	                          a private PostgreSQL server (tests/lib/pg.sh:
+#	                          initdb in the work directory, unix socket only),
+#	                          when one can be started; else its rows are
+#	                          skipped and the report says why
 #	and drives each with Postfix's smtp-source -L ($BENCH_SESSIONS sessions)
 #	through four cases: small and large messages, with a new connection per
 #	message and with connection reuse (-d). Every case runs $BENCH_RUNS
 #	times; the median of each figure is reported. Stores are emptied before
-#	every run (tabulariumd is restarted on an empty data directory).
+#	every run (tabulariumd is restarted on an empty data directory; for
+#	pgsql the database is dropped, created and "tabularium db init"ed).
+#	Only one tabulariumd runs at a time: each run starts its own.
 #
 #	CPU is utime+stime+cutime+cstime from /proc/PID/stat summed over the
 #	server's process tree (the process started and all its descendants,
 #	found through PPID), read before and after a run: exited children are
-#	counted through their parent's cutime/cstime.
+#	counted through their parent's cutime/cstime. For the pgsql rows the
+#	PostgreSQL server's process tree (postmaster, backends, WAL writer,
+#	checkpointer) is added: it does that target's storing.
 #
 #	Memory: VmHWM (peak RSS) of the tabulariumd worker of a freshly started
 #	daemon with process_limit = 1: idle, after one small warm-up message and
@@ -31,6 +40,7 @@
 # ENVIRONMENT (defaults)
 #	TABULARIUMD=./build/tabulariumd   missing binary: its rows are skipped
 #	BENCH_SKIP_TAB=0 BENCH_SKIP_DOVECOT=0 BENCH_SKIP_SINK=0 BENCH_SKIP_RSS=0
+#	BENCH_SKIP_PGSQL=0  PG_BIN=/usr/lib/postgresql/15/bin (tests/lib/pg.sh)
 #	BENCH_QUICK=0  BENCH_RUNS=3  BENCH_SESSIONS=10
 #	BENCH_SMALL_COUNT=5000 (500 quick)  BENCH_SMALL_SIZE=4096
 #	BENCH_LARGE_COUNT=1000 (100 quick)  BENCH_LARGE_SIZE=102400
@@ -49,6 +59,8 @@ SRC=$(cd "$HERE/.." && pwd)
 export TAB_SRC=$SRC
 # shellcheck source=../tests/lib/common.sh
 . "$SRC/tests/lib/common.sh"
+# shellcheck source=../tests/lib/pg.sh
+. "$SRC/tests/lib/pg.sh"
 
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 1 ] && q=1 || q=0
@@ -80,10 +92,13 @@ REPORT=$W/report.md
 STATUS=0
 SINK_PID=
 
+say() { echo "$*" >&2; }
+
 cleanup() {
     trap - EXIT INT TERM
     [ -z "$SINK_PID" ] || { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
     stop_tabulariumd >/dev/null || true
+    [ -z "$PG_DIR" ] || pg_destroy >/dev/null 2>&1 || say "bench.sh: the PostgreSQL server in $PG_DIR did not stop"
     DIR=$W/dovecot MAILROOT=$W/dovecot-mail "$SRC/tests/lib/dovecot-lmtp.sh" stop >/dev/null 2>&1
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         echo "bench.sh: work directory kept: $W" >&2
@@ -95,8 +110,6 @@ trap cleanup EXIT
 # smtp-source runs under "timeout --foreground": it stays in our process group,
 # so Ctrl-C ends it and, through its signal status, this script too.
 trap 'echo "bench.sh: interrupted" >&2; exit 130' INT TERM
-
-say() { echo "$*" >&2; }
 
 # procstat.py: the /proc readings, in one place. "ticks PID": summed CPU ticks
 # of PID's process tree; "hwm PID [COMM]": "pid comm VmHWM-kB" for each
@@ -144,7 +157,12 @@ if root not in procs:
     sys.exit("no process %d" % root)
 members = tree(procs, root)
 if cmd == "ticks":
-    print(sum(procs[p][2] for p in members))
+    # "ticks PID [PID...]": the sum over several trees
+    for r in sys.argv[3:]:
+        if int(r) not in procs:
+            sys.exit("no process %s" % r)
+        members += tree(procs, int(r))
+    print(sum(procs[p][2] for p in set(members)))
 elif cmd == "hwm":
     want = sys.argv[3] if len(sys.argv) > 3 else None
     for p in members[1:]:
@@ -152,7 +170,9 @@ elif cmd == "hwm":
             print(p, procs[p][1], hwm(p))
 EOF
 
-ticks_of() { python3 "$W/procstat.py" ticks "$1"; }
+# ticks_of "PID [PID...]": CPU ticks of those process trees
+# shellcheck disable=SC2086
+ticks_of() { python3 "$W/procstat.py" ticks $1; }
 
 free_port() {
     python3 -c 'import socket
@@ -234,14 +254,60 @@ fresh_tab() {
 
 reset_sink() { :; }
 
+# --- tabulariumd on PostgreSQL ----------------------------------------------
+
+PG_ADMIN=
+PG_WHY=
+
+# start_pgsql: a private server in $W/pg, the schema, the daemon's config.
+start_pgsql() {
+    # not in $(...): pg_start sets PG_DIR, PG_SOCKDIR, PG_CONNINFO here
+    pg_start "$W/pg" >/dev/null 2>"$W/pg-start.err" ||
+        { PG_WHY=$(tr '\n' ' ' <"$W/pg-start.err" | sed 's/ *$//'); return 1; }
+    PG_ADMIN="postgresql:///postgres?host=$PG_SOCKDIR&user=postgres"
+    mkdir -p "$W/tabpg"
+    PG_TAB_CONF=$W/tabpg/tabularium.conf
+    cat >"$PG_TAB_CONF" <<EOF
+# written by bench/bench.sh
+data_directory = $W/tabpg/data
+queue_directory = $W/tabpg/data/queue
+archive_store = pgsql:$PG_CONNINFO
+archive_catalog = pgsql:$PG_CONNINFO
+lmtp_listen = inet:127.0.0.1:${PORT[pg]}
+process_limit = $TAB_PROCS
+max_use = 100000
+message_size_limit = $((BIG_SIZE * 2))
+EOF
+    reset_pg || { PG_WHY="the daemon or tabularium db init failed (log below)"; return 1; }
+}
+
+# An empty database with the current schema and a freshly started daemon.
+reset_pg() {
+    local tabcli
+    tabcli=$(dirname "$TABULARIUMD")/tabularium
+    stop_tabulariumd >/dev/null || say "bench.sh: tabulariumd needed SIGKILL to stop"
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$PG_ADMIN" \
+        -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
+        -c "CREATE DATABASE $PG_DB TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'" \
+        >>"$W/tabpg/reset.log" 2>&1 || { say "bench.sh: pgsql: cannot recreate the database"; return 1; }
+    "$tabcli" -c "$PG_TAB_CONF" db init >>"$W/tabpg/reset.log" 2>&1 ||
+        { say "bench.sh: pgsql: tabularium db init failed: $(tail -1 "$W/tabpg/reset.log")"; return 1; }
+    rm -rf "$W/tabpg/data"
+    mkdir -p "$W/tabpg/data/queue"
+    TAB_DAEMON_LOG=$W/tabpg/tabulariumd.log start_tabulariumd "$PG_TAB_CONF" || return 1
+    PG_POSTMASTER=$(head -1 "$PG_DIR/pgdata/postmaster.pid")
+    ROOT[pg]="$TAB_DAEMON_PID $PG_POSTMASTER"
+}
+
 # --- measurement ----------------------------------------------------------
 
-declare -A RATE MBS CPU
+declare -A RATE MBS CPU PGCPU
 CASES=()
 
 # run_case TARGET CASE N SIZE REUSE(0|1): K runs, medians into RATE/MBS/CPU.
 run_case() {
     local t=$1 c=$2 n=$3 size=$4 reuse=$5 i rates='' cpus='' t0 t1 c0 c1 rate cpu dflag=''
+    local p0=0 p1=0 pgcpus=''
     [ "$reuse" = 1 ] && dflag=-d
     for i in $(seq "$K"); do
         if [ $SECONDS -ge "$MAX_SECONDS" ]; then
@@ -251,6 +317,7 @@ run_case() {
         "reset_$t" || { say "bench.sh: $t: reset failed"; break; }
         sync
         c0=$(ticks_of "${ROOT[$t]}") || break
+        [ "$t" != pg ] || p0=$(ticks_of "$PG_POSTMASTER") || break
         t0=$(date +%s.%N)
         if ! timeout --foreground "$RUN_TIMEOUT" "$SOURCE" -L $dflag -s "$SESSIONS" -m "$n" -l "$size" \
             -f "$SENDER" -t "$RCPT" "127.0.0.1:${PORT[$t]}" >"$W/source.out" 2>&1; then
@@ -261,6 +328,8 @@ run_case() {
         fi
         t1=$(date +%s.%N)
         c1=$(ticks_of "${ROOT[$t]}") || break
+        [ "$t" != pg ] || p1=$(ticks_of "$PG_POSTMASTER") || break
+        pgcpus+="$(awk -v d=$((p1 - p0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN{printf "%.3f", d/hz/n*1000}') "
         rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n/(b-a)}')
         cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN{printf "%.3f", d/hz/n*1000}')
         say "  $t / $c run $i: $rate msgs/s, $cpu CPU s/1000 msgs"
@@ -277,6 +346,7 @@ run_case() {
     RATE[$t|$c]=$(printf '%s\n' $rates | median)
     MBS[$t|$c]=$(awk -v r="${RATE[$t|$c]}" -v s="$size" 'BEGIN{printf "%.2f", r*s/1e6}')
     CPU[$t|$c]=$(printf '%s\n' $cpus | median)
+    [ "$t" != pg ] || PGCPU[$c]=$(printf '%s\n' $pgcpus | median)
 }
 
 # rss_probe TARGET [COMM]: on a fresh server, VmHWM of its workers when idle,
@@ -341,6 +411,21 @@ else
 fi
 LABEL[tab]="tabulariumd maildir+sqlite"
 [ -z "$TAB_NOTE" ] || say "bench.sh: $TAB_NOTE"
+PG_NOTE=
+if [ "${BENCH_SKIP_PGSQL:-0}" = 1 ]; then
+    PG_NOTE="tabulariumd pgsql skipped (BENCH_SKIP_PGSQL=1)"
+elif [ ! -x "$TABULARIUMD" ]; then
+    PG_NOTE="tabulariumd pgsql skipped: no executable at $TABULARIUMD"
+else
+    PORT[pg]=$(free_port)
+    if start_pgsql; then
+        TARGETS+=(pg)
+    else
+        PG_NOTE="tabulariumd pgsql skipped: PostgreSQL could not be used: $PG_WHY"
+    fi
+fi
+LABEL[pg]="tabulariumd pgsql store+catalog"
+[ -z "$PG_NOTE" ] || say "bench.sh: $PG_NOTE"
 
 for spec in "$SMALL_N $SMALL_SIZE 0" "$SMALL_N $SMALL_SIZE 1" \
     "$LARGE_N $LARGE_SIZE 0" "$LARGE_N $LARGE_SIZE 1"; do
@@ -353,7 +438,7 @@ for spec in "$SMALL_N $SMALL_SIZE 0" "$SMALL_N $SMALL_SIZE 1" \
     done
 done
 
-declare -A RSS
+declare -A RSS=()
 if [ "${BENCH_SKIP_RSS:-0}" != 1 ]; then
     for t in "${TARGETS[@]}"; do
         case $t in
@@ -372,6 +457,11 @@ if [ "${BENCH_SKIP_RSS:-0}" != 1 ]; then
     done
 fi
 
+verdict() { # verdict RATIO WANT: "≥ WANT×: met" etc.
+    awk -v r="$1" -v w="$2" 'BEGIN{ if (r=="n/a") print "≥ " w "×: n/a";
+        else if (r+0 >= w+0) print "≥ " w "×: met"; else print "≥ " w "×: **NOT met**" }'
+}
+
 ratio() { # ratio A B: A/B with two decimals, or n/a
     awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0>0 && b+0>0) printf "%.2f", a/b; else print "n/a" }'
 }
@@ -387,6 +477,10 @@ ratio() { # ratio A B: A/B with two decimals, or n/a
         "median of $K runs$([ $q = 1 ] && echo ", QUICK mode")"
     echo "- CPU: server process tree (utime+stime+children), seconds per 1000 messages; MB/s = msgs/s × size / 10^6"
     [ -z "$TAB_NOTE" ] || echo "- **$TAB_NOTE**"
+    [ -z "$PG_NOTE" ] || echo "- **$PG_NOTE**"
+    [[ " ${TARGETS[*]} " != *" pg "* ]] || echo "- pgsql: PostgreSQL $("$PG_BIN/postgres" -V | awk '{print $3}')," \
+        "private server (shared_buffers = 32MB, fsync and synchronous_commit on);" \
+        "its CPU is included in the pgsql rows"
     echo
     echo "| target | case | msgs/s | MB/s | CPU s / 1000 msgs |"
     echo "|---|---|---:|---:|---:|"
@@ -398,18 +492,19 @@ ratio() { # ratio A B: A/B with two decimals, or n/a
     echo
     echo "## Ratios (msgs/s)"
     echo
-    if [[ " ${TARGETS[*]} " == *" tab "* ]]; then
-        echo "| case | tabulariumd / Dovecot | target | tabulariumd / smtp-sink |"
-        echo "|---|---:|---|---:|"
+    if [[ " ${TARGETS[*]} " == *" tab "* ]] || [[ " ${TARGETS[*]} " == *" pg "* ]]; then
+        echo "| case | tabulariumd / Dovecot | target | tabulariumd / smtp-sink |" \
+            "tabulariumd-pgsql / Dovecot | target | tabulariumd-pgsql / smtp-sink |"
+        echo "|---|---:|---|---:|---:|---|---:|"
         for c in "${CASES[@]}"; do
+            small=0
+            [[ "$c" != *"$(size_label "$SMALL_SIZE"),"* ]] || small=1
             r=$(ratio "${RATE[tab|$c]:-}" "${RATE[dovecot|$c]:-}")
-            case $c in
-            *"$(size_label "$SMALL_SIZE"),"*) want=2.0 ;;
-            *) want=1.5 ;;
-            esac
-            verdict=$(awk -v r="$r" -v w="$want" 'BEGIN{ if (r=="n/a") print "≥ " w "×: n/a";
-                else if (r+0 >= w+0) print "≥ " w "×: met"; else print "≥ " w "×: **NOT met**" }')
-            echo "| $c | $r | $verdict | $(ratio "${RATE[tab|$c]:-}" "${RATE[sink|$c]:-}") |"
+            [ $small = 1 ] && want=2.0 || want=1.5
+            rp=$(ratio "${RATE[pg|$c]:-}" "${RATE[dovecot|$c]:-}")
+            echo "| $c | $r | $(verdict "$r" "$want") | $(ratio "${RATE[tab|$c]:-}" "${RATE[sink|$c]:-}")" \
+                "| $rp | $([ $small = 1 ] && verdict "$rp" 1.0 || echo "—")" \
+                "| $(ratio "${RATE[pg|$c]:-}" "${RATE[sink|$c]:-}") |"
         done
     else
         echo "No tabulariumd rows in this run. Dovecot / smtp-sink:"
@@ -418,6 +513,17 @@ ratio() { # ratio A B: A/B with two decimals, or n/a
         echo "|---|---:|"
         for c in "${CASES[@]}"; do
             echo "| $c | $(ratio "${RATE[dovecot|$c]:-}" "${RATE[sink|$c]:-}") |"
+        done
+    fi
+    if [[ " ${TARGETS[*]} " == *" pg "* ]]; then
+        echo
+        echo "## tabulariumd pgsql: where the CPU goes (seconds per 1000 msgs)"
+        echo
+        echo "| case | total | tabulariumd processes | PostgreSQL server |"
+        echo "|---|---:|---:|---:|"
+        for c in "${CASES[@]}"; do
+            echo "| $c | ${CPU[pg|$c]} | $(awk -v a="${CPU[pg|$c]}" -v b="${PGCPU[$c]:-}" \
+                'BEGIN{ if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%.3f", a-b; else print "-" }') | ${PGCPU[$c]:--} |"
         done
     fi
     if [ ${#RSS[@]} -gt 0 ]; then
@@ -438,6 +544,12 @@ ratio() { # ratio A B: A/B with two decimals, or n/a
         echo
         echo '```'
         tail -20 "$W/tab/tabulariumd.log" 2>/dev/null
+        echo '```'
+    fi
+    if [[ "$PG_NOTE" == *"log below"* ]]; then
+        echo
+        echo '```'
+        tail -10 "$W/tabpg/reset.log" "$W/tabpg/tabulariumd.log" 2>/dev/null
         echo '```'
     fi
 } >"$REPORT"

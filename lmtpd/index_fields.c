@@ -649,6 +649,39 @@ static int html_inline_tag(const char *name)
     return 0;
 }
 
+/* HTML 4 entity names for U+00A0..U+00FF, in code point order (case matters:
+ * &Uuml; is not &uuml;), and a few common ones beyond Latin-1. */
+static const char *const html_latin1[96] = {
+    "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",
+    "copy",   "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn",
+    "sup2",   "sup3",   "acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",
+    "raquo",  "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde",
+    "Auml",   "Aring",  "AElig",  "Ccedil", "Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave",
+    "Iacute", "Icirc",  "Iuml",   "ETH",    "Ntilde", "Ograve", "Oacute", "Ocirc",  "Otilde",
+    "Ouml",   "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",  "Uuml",   "Yacute", "THORN",
+    "szlig",  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",  "aelig",  "ccedil",
+    "egrave", "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",   "eth",
+    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave",
+    "uacute", "ucirc",  "uuml",   "yacute", "thorn",  "yuml"};
+static const struct {
+    const char *name;
+    gunichar c;
+} html_more[] = {{"ndash", 0x2013}, {"mdash", 0x2014}, {"lsquo", 0x2018},  {"rsquo", 0x2019},
+                 {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"hellip", 0x2026}, {"bull", 0x2022},
+                 {"euro", 0x20AC},  {"trade", 0x2122}};
+
+/* A named entity that needs its ";": 0 when unknown. */
+static gunichar html_named_entity(const char *e)
+{
+    for (size_t i = 0; i < 96; i++)
+        if (strcmp(e, html_latin1[i]) == 0)
+            return (gunichar)(0xA0 + i);
+    for (size_t i = 0; i < sizeof(html_more) / sizeof(html_more[0]); i++)
+        if (strcmp(e, html_more[i].name) == 0)
+            return html_more[i].c;
+    return 0;
+}
+
 /* The entity collected after "&"; terminated: it ended with ";". As
  * browsers do, the few known names are decoded without ";" too. */
 static void html_entity_end(struct mime_scan *sc, int terminated)
@@ -681,6 +714,8 @@ static void html_entity_end(struct mime_scan *sc, int terminated)
                 c = named[i].c;
                 known = 1;
             }
+        if (!known && terminated && (c = html_named_entity(e)) != 0)
+            known = 1;
     }
     if (known) {
         text_put_unichar(sc, c);

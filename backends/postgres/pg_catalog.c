@@ -576,7 +576,7 @@ static const char pg_catalog_search_since[] =
 static const char pg_catalog_search_until[] =
     " AND COALESCE(m.date, m.arrival) < to_timestamp($@::double precision)";
 static const char pg_catalog_search_text[] =
-    " AND m.fts @@ websearch_to_tsquery('simple'::regconfig, $@)";
+    " AND m.fts @@ websearch_to_tsquery('tabularium'::regconfig, translate($@, '<>', '  '))";
 static const char pg_catalog_search_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id"
     " AND a.filename ILIKE $@ ESCAPE '\\')";

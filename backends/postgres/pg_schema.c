@@ -183,9 +183,24 @@ static const char pg_schema_v2[] =
     "  (SELECT count(*) FROM attachments a WHERE a.message = m.id) AS attachments"
     " FROM messages m;";
 
+/* Full-text search as the SQLite catalog does it: accents ignored
+ * (unaccent, a trusted extension since PostgreSQL 13), and '<' '>' read as
+ * spaces, or the parser takes "<word>" for an XML tag and drops the word. */
+static const char pg_schema_v3[] =
+    "CREATE EXTENSION IF NOT EXISTS unaccent;"
+    "CREATE TEXT SEARCH CONFIGURATION tabularium (COPY = simple);"
+    "ALTER TEXT SEARCH CONFIGURATION tabularium"
+    " ALTER MAPPING FOR hword, hword_part, word WITH unaccent, simple;"
+    "ALTER TABLE messages DROP COLUMN fts;"
+    "ALTER TABLE messages ADD COLUMN fts tsvector GENERATED ALWAYS AS"
+    " (to_tsvector('tabularium'::regconfig, translate(COALESCE(subject, '') || ' ' ||"
+    " COALESCE(body_text, ''), '<>', '  '))) STORED;"
+    "CREATE INDEX messages_fts ON messages USING gin (fts);";
+
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
     pg_schema_v1,
     pg_schema_v2,
+    pg_schema_v3,
 };
 
 /* The server's message on one line, as a heap string with a prefix. */

@@ -102,3 +102,15 @@ CREATE TABLE attachments (
 CREATE INDEX attachments_message ON attachments (message, position);
 
 PRAGMA user_version = 2;
+
+-- Version 3: what became of each copy forwarded to forward_recipient
+-- (docs/forwarding.md). One row per copy, replaced by each outcome:
+-- deferred, sent, held, queued (released from hold), deleted.
+CREATE TABLE forwards (
+    archive_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    detail TEXT,
+    updated TEXT NOT NULL
+);
+
+PRAGMA user_version = 3;

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,7 +57,7 @@
 #include "common/safe_file.h"
 #include "common/strlist.h"
 
-#define SQLITE_SCHEMA_VERSION 2
+#define SQLITE_SCHEMA_VERSION 3
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 
 /*
@@ -145,9 +146,22 @@ static const char sqlite_schema_v2[] =
     " content_type TEXT NOT NULL);"
     "CREATE INDEX attachments_message ON attachments (message, position);";
 
+/*
+ * Version 3: what became of each copy forwarded to forward_recipient
+ * (lmtpd/forwarder.c, tabularium queue): one row per copy, replaced by
+ * each outcome. No foreign key: the forwarder may report on a copy whose
+ * catalog commit failed (delivery withdrew it a moment too late).
+ */
+static const char sqlite_schema_v3[] = "CREATE TABLE forwards ("
+                                       " archive_id TEXT PRIMARY KEY,"
+                                       " status TEXT NOT NULL,"
+                                       " detail TEXT,"
+                                       " updated TEXT NOT NULL);";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
     sqlite_schema_v1,
     sqlite_schema_v2,
+    sqlite_schema_v3,
 };
 
 /* Statements prepared once at open. */
@@ -173,6 +187,7 @@ enum sqlite_stmt {
     ST_INSERT_TEXT,
     ST_INSERT_ATTACHMENT,
     ST_ATTACHMENTS,
+    ST_FORWARD_STATUS,
     ST_COUNT
 };
 
@@ -227,6 +242,10 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
                              " VALUES (?1, ?2, ?3, ?4)",
     [ST_ATTACHMENTS] = "SELECT filename, content_type FROM attachments"
                        " WHERE message = ?1 ORDER BY position",
+    [ST_FORWARD_STATUS] = "INSERT INTO forwards (archive_id, status, detail, updated)"
+                          " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (archive_id) DO UPDATE"
+                          " SET status = excluded.status, detail = excluded.detail,"
+                          " updated = excluded.updated",
 };
 
 struct sqlite_catalog {
@@ -810,24 +829,85 @@ static char *sqlite_join(const struct strlist *l, const char *sep, int paren)
  * *pos_r: the positive part, or NULL when there is none; *neg_r: the
  * negated terms joined with OR, or NULL.
  */
+/* Whether a word or phrase other than "or" follows (for the OR operator). */
+/* Query separators: white space, and '<' '>' which the PostgreSQL catalog
+ * reads as spaces too (its parser would take "<word>" for a tag). */
+#define SQLITE_FTS_SPACE " \t\r\n\f\v<>"
+
+static int sqlite_fts_is_or(const char *p, size_t len)
+{
+    return len == 2 && strncasecmp(p, "OR", 2) == 0;
+}
+
+/* Whether a word or phrase follows (an "or" after "or" is the word). */
+static int sqlite_fts_next_is_term(const char *p)
+{
+    while (*p != '\0' && strchr(SQLITE_FTS_SPACE, *p) != NULL)
+        p++;
+    return *p != '\0';
+}
+
+/* One OR-separated clause: all of pos, none of neg. */
+struct sqlite_fts_clause {
+    struct strlist pos, neg;
+};
+
+/* Close the current clause into clauses (FTS5 text) or, when it has no
+ * positive term, keep its negations apart in *only_neg (usable only when it
+ * is the whole query: FTS5 cannot express "everything except"). */
+static void sqlite_fts_close(struct sqlite_fts_clause *c, struct strlist *clauses,
+                             struct strlist *only_neg, int *neg_clauses)
+{
+    if (c->pos.n > 0) {
+        char *and = sqlite_join(&c->pos, " AND ", 1);
+        if (c->neg.n > 0) {
+            char * or = sqlite_join(&c->neg, " OR ", 0);
+            sqlite_strlist_take(clauses, xasprintf("(%s NOT (%s))", and, or));
+            free(or);
+            free(and);
+        } else {
+            sqlite_strlist_take(clauses, and);
+        }
+    } else if (c->neg.n > 0) {
+        (*neg_clauses)++;
+        for (size_t i = 0; i < c->neg.n; i++)
+            strlist_add(only_neg, c->neg.v[i]);
+    }
+    strlist_free(&c->pos);
+    strlist_free(&c->neg);
+}
+
+/*
+ * websearch_to_tsquery semantics, as the PostgreSQL catalog has them: terms
+ * are ANDed, "or" (any case) between two terms separates clauses and binds
+ * looser than AND ("a b or c" is (a AND b) OR c), "-term" and "- term"
+ * exclude within their clause, a leading, trailing or second "or" is the
+ * word "or". Known difference: a clause of exclusions only ("a or -b") can
+ * stand alone ("-b": everything without b) but is dropped next to others.
+ */
 static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
 {
-    struct strlist groups = STRLIST_INIT, group = STRLIST_INIT, neg = STRLIST_INIT;
+    struct strlist clauses = STRLIST_INIT, only_neg = STRLIST_INIT;
+    struct sqlite_fts_clause c = {STRLIST_INIT, STRLIST_INIT};
     const char *p = text;
-    int pending_or = 0;
+    int pending_or = 0, neg_clauses = 0;
 
     while (*p != '\0') {
         const char *start;
         size_t len;
         int negated = 0;
 
-        if (strchr(" \t\r\n\f\v", *p) != NULL) {
+        if (strchr(SQLITE_FTS_SPACE, *p) != NULL) {
             p++;
             continue;
         }
-        if (*p == '-' && p[1] != '\0' && strchr(" \t\r\n\f\v", p[1]) == NULL) {
+        if (*p == '-') { /* "-word" and "- word" both exclude the word */
             negated = 1;
             p++;
+            while (*p != '\0' && strchr(SQLITE_FTS_SPACE, *p) != NULL)
+                p++;
+            if (*p == '\0')
+                break;
         }
         if (*p == '"') {
             start = ++p;
@@ -838,36 +918,28 @@ static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
                 p++;
         } else {
             start = p;
-            while (*p != '\0' && *p != '"' && strchr(" \t\r\n\f\v", *p) == NULL)
+            while (*p != '\0' && *p != '"' && strchr(SQLITE_FTS_SPACE, *p) == NULL)
                 p++;
             len = (size_t)(p - start);
-            if (!negated && len == 2 && memcmp(start, "OR", 2) == 0) {
+            if (!negated && !pending_or && sqlite_fts_is_or(start, len) && c.pos.n + c.neg.n > 0 &&
+                sqlite_fts_next_is_term(p)) {
                 pending_or = 1;
                 continue;
             }
         }
-        if (!sqlite_fts_has_token(start, len)) {
-            pending_or = 0;
+        if (!sqlite_fts_has_token(start, len))
             continue;
+        if (pending_or) {
+            sqlite_fts_close(&c, &clauses, &only_neg, &neg_clauses);
+            pending_or = 0;
         }
-        if (negated) {
-            sqlite_fts_append_string(&neg, start, len);
-        } else {
-            if (!pending_or && group.n > 0) {
-                sqlite_strlist_take(&groups, sqlite_join(&group, " OR ", 1));
-                strlist_free(&group);
-            }
-            sqlite_fts_append_string(&group, start, len);
-        }
-        pending_or = 0;
+        sqlite_fts_append_string(negated ? &c.neg : &c.pos, start, len);
     }
-    if (group.n > 0)
-        sqlite_strlist_take(&groups, sqlite_join(&group, " OR ", 1));
-    *pos_r = groups.n > 0 ? sqlite_join(&groups, " AND ", 0) : NULL;
-    *neg_r = neg.n > 0 ? sqlite_join(&neg, " OR ", 0) : NULL;
-    strlist_free(&groups);
-    strlist_free(&group);
-    strlist_free(&neg);
+    sqlite_fts_close(&c, &clauses, &only_neg, &neg_clauses);
+    *pos_r = clauses.n > 0 ? sqlite_join(&clauses, " OR ", 0) : NULL;
+    *neg_r = clauses.n == 0 && neg_clauses == 1 ? sqlite_join(&only_neg, " OR ", 0) : NULL;
+    strlist_free(&clauses);
+    strlist_free(&only_neg);
 }
 
 static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
@@ -1033,6 +1105,32 @@ db_error:
     r = sqlite_fail_db(sc, error_r, "get");
     sqlite_stmt_done(st);
     return r;
+}
+
+/* One statement in autocommit mode: a status is never part of an add(). */
+static enum tab_result sqlite_forward_status(struct catalog *cat, const char *archive_id,
+                                             const char *status, const char *detail,
+                                             const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st = sc->st[ST_FORWARD_STATUS];
+    char updated[21];
+    enum tab_result r;
+
+    record_format_time(time(NULL), updated);
+    if (sqlite_bind_text(st, 1, archive_id) != SQLITE_OK ||
+        sqlite_bind_text(st, 2, status) != SQLITE_OK ||
+        sqlite_bind_text(st, 3, detail) != SQLITE_OK ||
+        sqlite_bind_text(st, 4, updated) != SQLITE_OK || sqlite_exec_stmt(st) < 0) {
+        r = sqlite_fail(sc, TAB_RETRY, error_r, "forward status %s: %s", archive_id,
+                        sqlite3_errmsg(sc->db));
+        sqlite_stmt_done(st);
+        return r;
+    }
+    if (sqlite_sync_wal(sc) < 0)
+        return sqlite_fail(sc, TAB_RETRY, error_r, "forward status %s: sync %s: %s", archive_id,
+                           sc->wal_path, strerror(errno));
+    return TAB_OK;
 }
 
 static void sqlite_close(struct catalog *cat)
@@ -1280,6 +1378,7 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     sc->cat.add = sqlite_add;
     sc->cat.search = sqlite_search;
     sc->cat.get = sqlite_get;
+    sc->cat.forward_status = sqlite_forward_status;
     sc->cat.close = sqlite_close;
     return &sc->cat;
 

@@ -260,7 +260,7 @@ static void test_schema_refusals(void)
     CHECK(pg_schema_migrate(pg, 1, 1, &from, &to, &err) == 0 && from == 0 && to == 1);
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 2 this"
+    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 3 this"
                                          " tabularium needs: run tabularium db upgrade") != NULL);
     /* init refuses an older schema, upgrade does it; both are idempotent */
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) < 0);
@@ -268,9 +268,9 @@ static void test_schema_refusals(void)
     free(err);
     err = NULL;
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 1 &&
-          to == 2);
-    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 2 &&
-          to == 2);
+          to == 3);
+    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 3 &&
+          to == 3);
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
@@ -278,7 +278,7 @@ static void test_schema_refusals(void)
     PQclear(PQexec(pg, "INSERT INTO schema_version (version, tabularium) VALUES (99, 'future')"));
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 2 this"
+    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 3 this"
                                          " tabularium knows: upgrade tabularium") != NULL);
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) < 0);
     free(err);

@@ -733,6 +733,15 @@ static void test_body_html(void)
     CHECK(rec.n_attachments == 1);
     check_attachment(&rec, 0, "page.html", "text/html");
     record_free(&rec);
+
+    /* HTML 4 Latin-1 names (case matters) and common typographic ones */
+    CHECK(EXTRACT_ALL("Content-Type: text/html\r\n\r\n"
+                      "<p>Gr&uuml;&szlig;e f&uuml;r &Uuml;bersicht &euro;5 &ndash; &hellip; "
+                      "&yuml;&Yacute; &UUML; &uuml</p>\r\n",
+                      &rec) == 0);
+    CHECK_STR(rec.body_text, "Gr\xc3\xbc\xc3\x9f" "e f\xc3\xbcr \xc3\x9c" "bersicht \xe2\x82\xac" "5 "
+                             "\xe2\x80\x93 \xe2\x80\xa6 \xc3\xbf\xc3\x9d &UUML; &uuml");
+    record_free(&rec);
 }
 
 static void test_body_nested(void)
