@@ -739,7 +739,10 @@ static void test_body_html(void)
                       "<p>Gr&uuml;&szlig;e f&uuml;r &Uuml;bersicht &euro;5 &ndash; &hellip; "
                       "&yuml;&Yacute; &UUML; &uuml</p>\r\n",
                       &rec) == 0);
-    CHECK_STR(rec.body_text, "Gr\xc3\xbc\xc3\x9f" "e f\xc3\xbcr \xc3\x9c" "bersicht \xe2\x82\xac" "5 "
+    CHECK_STR(rec.body_text, "Gr\xc3\xbc\xc3\x9f"
+                             "e f\xc3\xbcr \xc3\x9c"
+                             "bersicht \xe2\x82\xac"
+                             "5 "
                              "\xe2\x80\x93 \xe2\x80\xa6 \xc3\xbf\xc3\x9d &UUML; &uuml");
     record_free(&rec);
 }
