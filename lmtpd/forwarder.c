@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -419,7 +420,7 @@ static int forwarder_watch(const char *queue_dir)
     return fd;
 }
 
-int forwarder_main(const struct tab_config *cfg, const struct privs *privs)
+int forwarder_main(const struct tab_config *cfg, const struct privs *privs, pid_t master)
 {
     struct forwarder f;
     struct sigaction sa;
@@ -436,6 +437,14 @@ int forwarder_main(const struct tab_config *cfg, const struct privs *privs)
     if (privs_drop(privs, &error) < 0) {
         log_error("forwarder: %s", error);
         free(error);
+        forwarder_forget_secrets(&f);
+        return 1;
+    }
+    /* A master killed with SIGKILL must not leave a second forwarder
+     * behind for the next start (as the workers do; set after privs_drop(),
+     * which clears it; getppid() covers a master already gone). */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
+        log_error("forwarder: the master is gone or cannot be watched; exiting");
         forwarder_forget_secrets(&f);
         return 1;
     }

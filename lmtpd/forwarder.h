@@ -14,15 +14,16 @@
 #ifndef TAB_FORWARDER_H
 #define TAB_FORWARDER_H
 
+#include <sys/types.h>
 #include <time.h>
 
 #include "common/config.h"
 #include "common/privs.h"
 
 /* The child's whole life: read the SASL password file (still as root),
- * drop privileges, deliver until SIGTERM or SIGHUP. Returns the exit
- * status. */
-int forwarder_main(const struct tab_config *cfg, const struct privs *privs);
+ * drop privileges, deliver until SIGTERM or SIGHUP, or until master (the
+ * parent's pid) dies. Returns the exit status. */
+int forwarder_main(const struct tab_config *cfg, const struct privs *privs, pid_t master);
 
 /* Wait before attempt number attempts + 1: minimal backoff doubled after
  * each failure, at most maximal backoff. */

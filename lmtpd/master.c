@@ -470,6 +470,7 @@ static void master_spawn_forwarder(int listen_fd, const struct tab_config *cfg,
 {
     if (cfg->forward_recipient[0] == '\0' || master_forwarder.pid > 0)
         return;
+    pid_t master = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         log_error("fork: %s", strerror(errno));
@@ -477,7 +478,7 @@ static void master_spawn_forwarder(int listen_fd, const struct tab_config *cfg,
     }
     if (pid == 0) {
         close(listen_fd);
-        _exit(forwarder_main(cfg, privs));
+        _exit(forwarder_main(cfg, privs, master));
     }
     master_forwarder.pid = pid;
     master_forwarder.started = time(NULL);

@@ -19,8 +19,9 @@
  *	connects again in plaintext; encrypt requires TLS and does not check
  *	the certificate; verify requires TLS, a certificate chain to a CA in
  *	forward_tls_ca_file (or the system's) and the relay's host name (or
- *	IP address) in the certificate. Input that a server sent ahead of its
- *	STARTTLS reply is an injection attempt and ends the session.
+ *	IP address) in the certificate. Input that a server sent behind its
+ *	STARTTLS reply (an injection attempt) is never read as if it came
+ *	through TLS: it counts as a failed handshake.
  *	Credentials go only over TLS.
  *
  *	The copy is sent exactly as it is: DATA with dot-stuffing for a copy
@@ -724,11 +725,11 @@ static int smtp_starttls(struct smtp_session *s, struct smtp_result *res)
         return -1;
     }
     if (s->in_pos != s->in_len) {
-        smtp_result_set(res, SMTP_DEFERRED, "4.7.5",
-                        "host %s[%s] sent data ahead of the TLS handshake (STARTTLS injection?)",
-                        s->host, s->addr);
-        s->broken = 1;
-        return -1;
+        /* Never read as if it came through TLS; a failed handshake. */
+        snprintf(why, sizeof(why),
+                 "the server sent data ahead of the TLS handshake "
+                 "(STARTTLS injection?)");
+        goto handshake_fail;
     }
     ERR_clear_error();
     s->ssl_ctx = SSL_CTX_new(TLS_client_method());

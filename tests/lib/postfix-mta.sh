@@ -221,7 +221,7 @@ do_wait_empty() {
     end=$((SECONDS + t))
     while :; do
         f=$(find "$PFDIR/spool/maildrop" "$PFDIR/spool/incoming" "$PFDIR/spool/active" \
-            "$PFDIR/spool/deferred" "$PFDIR/spool/hold" -type f 2>/dev/null | head -1)
+            "$PFDIR/spool/deferred" "$PFDIR/spool/hold" -type f -print -quit 2>/dev/null)
         [ -z "$f" ] && return 0
         [ $SECONDS -ge "$end" ] && break
         sleep 0.2

@@ -16,7 +16,9 @@
  *	corrupt .env. The backoff doubles from forward_minimal_backoff up to
  *	forward_maximal_backoff. smtp_message_scan() tells 7-bit, 8-bit and
  *	binary copies apart (NUL, bare CR, bare LF, 999-byte lines, no final
- *	CRLF).
+ *	CRLF). The SQLite catalog keeps one forward status row per copy,
+ *	replaced by each outcome (schema version 3); the failing catalog
+ *	answers RETRY.
  */
 #include "lmtpd/forward_queue.h"
 
@@ -26,6 +28,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include "backends/catalog.h"
 #include "check.h"
 #include "lmtpd/forwarder.h"
 #include "lmtpd/smtp_client.h"
@@ -341,6 +346,60 @@ static void test_scan(const char *dir)
     test_scan_one(dir, line, 1001, 0, 1);
 }
 
+/* The catalog side: the SQLite driver keeps one row per forwarded copy,
+ * replaced by each outcome; the failing catalog answers RETRY. */
+static void test_catalog_status(const char *dir)
+{
+    struct tab_config cfg;
+    char *cerr = NULL;
+    const char *err = NULL;
+    char *spec = xasprintf("sqlite:%s/catalog.db", dir);
+    char *path = xasprintf("%s/catalog.db", dir);
+    struct catalog *cat;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    config_init(&cfg);
+    CHECK(config_finish(&cfg, &cerr) == 0);
+    cat = catalog_open(spec, &cfg, &err);
+    CHECK(cat != NULL && cat->forward_status != NULL);
+    if (cat == NULL || cat->forward_status == NULL)
+        goto out;
+    CHECK(cat->forward_status(cat, "6B0719A3C1F7E0012A05", "deferred",
+                              "connect to x[192.0.2.1]:25: Connection refused", &err) == TAB_OK);
+    CHECK(cat->forward_status(cat, "6B0719A3C1F7E0012A05", "sent", "250 2.0.0 Ok: queued as X",
+                              &err) == TAB_OK);
+    CHECK(cat->forward_status(cat, "6B0719A3C1F7E0012A06", "held", "550 5.1.1 no", &err) == TAB_OK);
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db,
+                             "SELECT archive_id || '|' || status || '|' || detail || '|' ||"
+                             " length(updated) FROM forwards ORDER BY archive_id",
+                             -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0),
+              "6B0719A3C1F7E0012A05|sent|250 2.0.0 Ok: queued as X|20");
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0),
+              "6B0719A3C1F7E0012A06|held|550 5.1.1 no|20");
+    CHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_finalize(st);
+    CHECK(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) >= 3);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    catalog_close(&cat);
+
+    cat = catalog_open_or_failing("sqlite:/proc/nonexistent/catalog.db", &cfg);
+    CHECK(cat->forward_status != NULL);
+    CHECK(cat->forward_status(cat, "6B0719A3C1F7E0012A05", "sent", "x", &err) == TAB_RETRY);
+    CHECK(err != NULL && strstr(err, "catalog unavailable") != NULL);
+out:
+    catalog_close(&cat);
+    config_free(&cfg);
+    free(spec);
+    free(path);
+}
+
 int main(void)
 {
     const char *dir = check_tmpdir("test_forward_queue");
@@ -351,5 +410,6 @@ int main(void)
     test_sweep(dir);
     test_backoff();
     test_scan(dir);
+    test_catalog_status(dir);
     return check_done();
 }
