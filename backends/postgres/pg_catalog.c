@@ -78,10 +78,17 @@ enum pg_catalog_stmt {
     PC_RCPTS,
     PC_ADDRS,
     PC_ATTACHMENTS,
+    PC_FORWARD_STATUS,
     PC_COUNT
 };
 
 static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
+    [PC_FORWARD_STATUS] = {"tab_cat_forward_status", "forward status",
+                           "INSERT INTO forwards (archive_id, status, detail, updated)"
+                           " VALUES ($1, $2, $3, now()) ON CONFLICT (archive_id) DO UPDATE"
+                           " SET status = EXCLUDED.status, detail = EXCLUDED.detail,"
+                           " updated = EXCLUDED.updated",
+                           3, 0},
     [PC_LOCK_KEY] = {"tab_cat_lock_key", "lock message key",
                      "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", 1, 0},
     [PC_FIND_MESSAGE] = {"tab_cat_find_message", "find message",
@@ -724,6 +731,25 @@ out:
     return r;
 }
 
+/* One row per forwarded copy, replaced by each outcome; outside any store
+ * transaction (the forwarder has its own connection), so it commits at once. */
+static enum tab_result pg_catalog_forward_status(struct catalog *cat, const char *archive_id,
+                                                 const char *status, const char *detail,
+                                                 const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *values[3] = {pg_catalog_text(&arena, archive_id, 0),
+                             pg_catalog_text(&arena, status, 0),
+                             detail != NULL ? pg_catalog_text(&arena, detail, 0) : NULL};
+    PGresult *res = NULL;
+    enum tab_result r = pg_catalog_exec(pc, PC_FORWARD_STATUS, values, &res, error_r);
+
+    PQclear(res);
+    strlist_free(&arena);
+    return r;
+}
+
 static void pg_catalog_close(struct catalog *cat)
 {
     struct pg_catalog *pc = pg_catalog_of(cat);
@@ -749,6 +775,7 @@ struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cf
     pc->cat.add = pg_catalog_add;
     pc->cat.search = pg_catalog_search;
     pc->cat.get = pg_catalog_get;
+    pc->cat.forward_status = pg_catalog_forward_status;
     pc->cat.close = pg_catalog_close;
     return &pc->cat;
 }

@@ -197,10 +197,19 @@ static const char pg_schema_v3[] =
     " COALESCE(body_text, ''), '<>', '  '))) STORED;"
     "CREATE INDEX messages_fts ON messages USING gin (fts);";
 
+/* What became of each copy forwarded to forward_recipient (the forwarder
+ * and tabularium queue write it; as the SQLite catalog's forwards table). */
+static const char pg_schema_v4[] = "CREATE TABLE forwards ("
+                                   " archive_id text PRIMARY KEY,"
+                                   " status text NOT NULL,"
+                                   " detail text,"
+                                   " updated timestamptz NOT NULL);";
+
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
     pg_schema_v1,
     pg_schema_v2,
     pg_schema_v3,
+    pg_schema_v4,
 };
 
 /* The server's message on one line, as a heap string with a prefix. */

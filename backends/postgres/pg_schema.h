@@ -18,7 +18,7 @@
 #include <libpq-fe.h>
 
 /* The version this tabularium reads and writes. */
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 
 /* The schema's version: 0 when the database has no schema_version table. */
 int pg_schema_version(PGconn *pg, int *version_r, char **error_r);

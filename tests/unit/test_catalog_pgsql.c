@@ -260,7 +260,7 @@ static void test_schema_refusals(void)
     CHECK(pg_schema_migrate(pg, 1, 1, &from, &to, &err) == 0 && from == 0 && to == 1);
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 3 this"
+    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 4 this"
                                          " tabularium needs: run tabularium db upgrade") != NULL);
     /* init refuses an older schema, upgrade does it; both are idempotent */
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) < 0);
@@ -268,9 +268,9 @@ static void test_schema_refusals(void)
     free(err);
     err = NULL;
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 1 &&
-          to == 3);
-    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 3 &&
-          to == 3);
+          to == 4);
+    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 4 &&
+          to == 4);
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
@@ -278,7 +278,7 @@ static void test_schema_refusals(void)
     PQclear(PQexec(pg, "INSERT INTO schema_version (version, tabularium) VALUES (99, 'future')"));
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 3 this"
+    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 4 this"
                                          " tabularium knows: upgrade tabularium") != NULL);
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) < 0);
     free(err);
@@ -292,6 +292,27 @@ static void test_schema_refusals(void)
     CHECK(sql_exec("DROP DATABASE tab_unit_schema WITH (FORCE)"));
     free(ci);
     free(sp);
+}
+
+/* The forwarder's record of each copy: one row, replaced by each outcome. */
+static void test_forward_status(struct catalog *cat)
+{
+    const char *error = NULL;
+
+    CHECK(cat->forward_status != NULL);
+    if (cat->forward_status == NULL)
+        return;
+    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "deferred", "connect refused", &error) ==
+          TAB_OK);
+    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "sent", "250 2.0.0 Ok: queued as X",
+                              &error) == TAB_OK);
+    CHECK(sql_is("SELECT status || '|' || detail FROM forwards WHERE archive_id = $1",
+                 "6B070F6A6089D03379F3", "sent|250 2.0.0 Ok: queued as X"));
+    CHECK(
+        sql_is("SELECT count(*) FROM forwards WHERE archive_id = $1", "6B070F6A6089D03379F3", "1"));
+    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F4", "held", NULL, &error) == TAB_OK);
+    CHECK(sql_is("SELECT coalesce(detail, 'null') FROM forwards WHERE archive_id = $1",
+                 "6B070F6A6089D03379F4", "null"));
 }
 
 static void test_merge_and_get(struct catalog *cat)
@@ -791,6 +812,7 @@ int main(void)
     } else {
         CHECK_STR(cat->name, "pgsql");
         test_merge_and_get(cat);
+        test_forward_status(cat);
         test_fts_and_filters(cat);
         test_commit_lost(cat);
         test_store_and_transaction(cat, dir);
