@@ -99,6 +99,27 @@ int strlist_has_nocase(const struct strlist *l, const char *s)
     return 0;
 }
 
+char *strlist_join(const struct strlist *l, const char *sep)
+{
+    size_t seplen = strlen(sep), len = 1;
+    char *out, *w;
+
+    for (size_t i = 0; i < l->n; i++)
+        len += strlen(l->v[i]) + (i > 0 ? seplen : 0);
+    w = out = xmalloc(len);
+    for (size_t i = 0; i < l->n; i++) {
+        size_t n = strlen(l->v[i]);
+        if (i > 0) {
+            memcpy(w, sep, seplen);
+            w += seplen;
+        }
+        memcpy(w, l->v[i], n);
+        w += n;
+    }
+    *w = '\0';
+    return out;
+}
+
 void strlist_free(struct strlist *l)
 {
     for (size_t i = 0; i < l->n; i++)

@@ -30,6 +30,8 @@ void strlist_add(struct strlist *l, const char *s);
 void strlist_add_n(struct strlist *l, const char *s, size_t len);
 /* Case-insensitive (ASCII) membership test, as mail addresses compare. */
 int strlist_has_nocase(const struct strlist *l, const char *s);
+/* The strings joined by sep, as a new heap string ("" for an empty list). */
+char *strlist_join(const struct strlist *l, const char *sep);
 void strlist_free(struct strlist *l);
 
 /* malloc/strdup that abort on failure. */

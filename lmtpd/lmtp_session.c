@@ -279,18 +279,6 @@ static char *lmtp_queue_id(const struct strlist *xforward)
     return xstrdup(ident);
 }
 
-static char *lmtp_join(const struct strlist *l)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < l->n; i++)
-        len += strlen(l->v[i]) + 1;
-    char *out = xmalloc(len), *p = out;
-    for (size_t i = 0; i < l->n; i++)
-        p += sprintf(p, "%s%s", i ? " " : "", l->v[i]);
-    *p = '\0';
-    return out;
-}
-
 static void lmtp_cmd_data(struct lmtp_session *s, char *args)
 {
     struct delivery_txn txn;
@@ -344,7 +332,7 @@ static void lmtp_cmd_data(struct lmtp_session *s, char *args)
     txn.mail_params = s->mail_params;
     txn.rcpts = s->rcpts;
     txn.n_rcpts = s->n_rcpts;
-    txn.xforward = lmtp_join(&s->xforward);
+    txn.xforward = strlist_join(&s->xforward, " ");
     txn.queue_id = lmtp_queue_id(&s->xforward);
     delivery_run(s->ctx, &txn, replies);
     for (size_t i = 0; i < s->n_rcpts; i++)

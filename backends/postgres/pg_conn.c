@@ -123,7 +123,6 @@ char *pg_conn_redact(const char *conninfo)
     struct strlist parts = STRLIST_INIT;
     char *err = NULL, *out;
     int has_password = 0;
-    size_t len = 1;
 
     if (!pg_conn_is_conninfo(conninfo))
         return xstrdup(conninfo);
@@ -145,15 +144,7 @@ char *pg_conn_redact(const char *conninfo)
         if (o->val != NULL && *o->val != '\0' && strcmp(o->keyword, "password") != 0)
             pg_conn_append_quoted(&parts, o->keyword, o->val);
     PQconninfoFree(opts);
-    for (size_t i = 0; i < parts.n; i++)
-        len += strlen(parts.v[i]) + 1;
-    out = xmalloc(len);
-    out[0] = '\0';
-    for (size_t i = 0; i < parts.n; i++) {
-        if (i > 0)
-            strcat(out, " ");
-        strcat(out, parts.v[i]);
-    }
+    out = strlist_join(&parts, " ");
     strlist_free(&parts);
     return out;
 }

@@ -799,25 +799,12 @@ static void sqlite_strlist_take(struct strlist *l, char *s)
 /* l's strings joined by sep, in parentheses when paren and more than one. */
 static char *sqlite_join(const struct strlist *l, const char *sep, int paren)
 {
-    size_t len = 3, seplen = strlen(sep);
-    char *out, *w;
+    char *joined = strlist_join(l, sep);
 
-    for (size_t i = 0; i < l->n; i++)
-        len += strlen(l->v[i]) + seplen;
-    w = out = xmalloc(len);
-    if (paren && l->n > 1)
-        *w++ = '(';
-    for (size_t i = 0; i < l->n; i++) {
-        if (i > 0) {
-            memcpy(w, sep, seplen);
-            w += seplen;
-        }
-        memcpy(w, l->v[i], strlen(l->v[i]));
-        w += strlen(l->v[i]);
-    }
-    if (paren && l->n > 1)
-        *w++ = ')';
-    *w = '\0';
+    if (!paren || l->n < 2)
+        return joined;
+    char *out = xasprintf("(%s)", joined);
+    free(joined);
     return out;
 }
 

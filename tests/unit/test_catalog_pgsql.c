@@ -47,15 +47,7 @@
 #include "common/log.h"
 #include "common/strlist.h"
 
-/* check.h's check_tmpdir() trips -Wformat-truncation. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-#endif
 #include "tests/unit/check.h"
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 static const char SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char SHA_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -161,21 +153,12 @@ static char *search_subjects(struct catalog *cat, const struct search_query *q, 
 {
     struct strlist l = STRLIST_INIT;
     const char *error = NULL;
-    size_t len = 1;
     char *out;
 
     *r = cat->search(cat, q, collect, &l, &error);
     if (*r != TAB_OK)
         fprintf(stderr, "search: %s\n", error);
-    for (size_t i = 0; i < l.n; i++)
-        len += strlen(l.v[i]) + 1;
-    out = xmalloc(len);
-    out[0] = '\0';
-    for (size_t i = 0; i < l.n; i++) {
-        if (i > 0)
-            strcat(out, ",");
-        strcat(out, l.v[i]);
-    }
+    out = strlist_join(&l, ",");
     strlist_free(&l);
     return out;
 }

@@ -37,16 +37,7 @@
 #include "common/log.h"
 #include "common/strlist.h"
 
-/* check.h's check_tmpdir() trips -Wformat-truncation (cmd[4200] holds
- * two 4096-byte paths); remove once check.h sizes cmd for both. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-#endif
 #include "tests/unit/check.h"
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 static char db_path[4200];
 static char db_spec[4300];
