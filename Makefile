@@ -72,8 +72,17 @@ build: $(BUILD)/Makefile
 asan: $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# The daemon's workers run as $(MAIL_OWNER): when this checkout sits in a
+# directory that account cannot enter (root's home), ./var becomes a link to
+# a directory under /var/lib/tabularium that it can.
 run: deps-run build
 	@mkdir -p var
+	@if [ "$$(id -u)" = 0 ] && ! runuser -u $(MAIL_OWNER) -- test -x "$(CURDIR)/var/." 2>/dev/null; then \
+	  alt=/var/lib/tabularium/run-$$(printf %s "$(CURDIR)" | md5sum | cut -c1-8); \
+	  echo "$(CURDIR) is not reachable by $(MAIL_OWNER): ./var -> $$alt"; \
+	  mkdir -p $$alt && chown $(MAIL_OWNER): $$alt && chmod 0700 $$alt && \
+	  { [ -L var ] || rmdir var; } && ln -sfn $$alt var; \
+	fi
 	$(BUILD)/tabulariumd -f -c config/run.conf
 
 test: deps-test build asan check-format

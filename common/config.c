@@ -403,6 +403,14 @@ static char *config_value(const struct tab_config *cfg, size_t idx, int depth, c
             v = abs;
         }
     }
+    /* An existing directory by its real path: workers running as mail_owner
+     * need not be able to walk a symlink's own parents (make run's ./var). */
+    char *real = v != NULL && config_params[idx].type == CONFIG_PATH ? realpath(v, NULL) : NULL;
+    if (real != NULL) {
+        free(v);
+        v = xstrdup(real);
+        free(real);
+    }
     return v;
 }
 

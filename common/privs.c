@@ -19,6 +19,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/strlist.h"
@@ -61,6 +62,38 @@ int privs_chown(const struct privs *p, const char *path, char **error_r)
         return -1;
     }
     return 0;
+}
+
+int privs_check_access(const struct privs *p, const char *path, char **error_r)
+{
+    int status;
+    pid_t pid;
+
+    if (!p->active)
+        return 0;
+    pid = fork();
+    if (pid < 0) {
+        *error_r = xasprintf("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        char *ignored = NULL;
+        if (privs_drop(p, &ignored) < 0)
+            _exit(2);
+        _exit(access(path, W_OK | X_OK) == 0 ? 0 : errno == EACCES ? 1 : 3);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            *error_r = xasprintf("waitpid: %s", strerror(errno));
+            return -1;
+        }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    *error_r = xasprintf("%s is not reachable by mail_owner (uid %ld): a directory above it is "
+                         "private to another user; choose a location that account can enter "
+                         "(e.g. under /var/lib), or make the parents searchable (chmod o+x)",
+                         path, (long)p->uid);
+    return -1;
 }
 
 int privs_drop(const struct privs *p, char **error_r)

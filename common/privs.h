@@ -26,6 +26,9 @@ struct privs {
 int privs_init(const char *mail_owner, struct privs *p, char **error_r);
 /* Make path owned by the account (only when active). */
 int privs_chown(const struct privs *p, const char *path, char **error_r);
+/* 0 when the account can enter and write directory path (checked in a
+ * child that drops to it); -1 with a message naming the path otherwise. */
+int privs_check_access(const struct privs *p, const char *path, char **error_r);
 /* Become the account for good (no-op when not active). */
 int privs_drop(const struct privs *p, char **error_r);
 

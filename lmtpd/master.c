@@ -310,6 +310,9 @@ static int master_prepare(const struct tab_config *cfg, struct privs *privs, cha
         if (privs_chown(privs, dirs[i], error_r) < 0)
             return -1;
     }
+    /* Fail at start, loudly, rather than answer 451 to every delivery. */
+    if (privs_check_access(privs, cfg->queue_directory, error_r) < 0)
+        return -1;
     return 0;
 }
 
