@@ -76,6 +76,7 @@ struct pg_conn {
     pid_t pid;               /* the process that owns pg */
     int stores, catalogs;    /* references by role */
     int txn;                 /* a transaction is open (or was, until rolled back) */
+    int lost;                /* dropped after a failure: log the reconnect */
     char xid[32];            /* its transaction id, for a COMMIT whose reply was lost */
     char *handover;          /* location of the store's open transaction */
     struct strlist prepared; /* statement names prepared on pg */
@@ -360,7 +361,7 @@ static int pg_conn_ready(struct pg_conn *c, const char **error_r)
                      "the connection broke during a transaction: rolled back by the server");
         return -1;
     }
-    lost = c->pg != NULL;
+    lost = c->pg != NULL || c->lost;
     pg_conn_drop(c, 1);
     if (pg_conn_connect(c, &error) < 0) {
         pg_conn_fail(c, TAB_RETRY, error_r, "%s", error);
@@ -369,6 +370,7 @@ static int pg_conn_ready(struct pg_conn *c, const char **error_r)
     }
     if (lost)
         log_info("pgsql %s: reconnected", c->name);
+    c->lost = 0;
     return 0;
 }
 
@@ -425,6 +427,7 @@ enum tab_result pg_conn_exec(struct pg_conn *c, const struct pg_stmt *st, const 
         PQclear(res);
         if (PQstatus(c->pg) == CONNECTION_BAD) {
             pg_conn_drop(c, 1);
+            c->lost = 1;
             if (attempt == 0 && idle) {
                 log_warn("pgsql %s: connection lost (%s); reconnecting", c->name, line);
                 free(line);
@@ -592,6 +595,7 @@ void pg_conn_rollback(struct pg_conn *c)
         log_error("pgsql %s: rollback: %s; closing the connection", c->name, line);
         free(line);
         pg_conn_drop(c, 1);
+        c->lost = 1;
     }
     PQclear(res);
 }
