@@ -78,6 +78,7 @@ struct archive_record {
     size_t n_attachments;
 
     time_t arrival;                       /* when DATA ended */
+    time_t retain_until;                  /* arrival + retention_period; 0 = forever */
     uint64_t size;                        /* bytes of the original (after dot-unstuffing) */
     char sha256[SHA256_HEX_SIZE];         /* of the original */
     uint64_t wrapped_size;                /* bytes of the archive message */

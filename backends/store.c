@@ -144,6 +144,12 @@ static enum tab_result store_failing_get(struct store *st, const char *location,
     return TAB_RETRY;
 }
 
+static enum tab_result store_failing_remove(struct store *st, const char *location,
+                                            const char **error_r)
+{
+    return store_failing_get(st, location, -1, error_r);
+}
+
 static void store_failing_close(struct store *st)
 {
     struct store_failing *f = (struct store_failing *)st;
@@ -168,6 +174,7 @@ struct store *store_open_or_failing(const char *spec, const struct tab_config *c
     f->st.name = "failing";
     f->st.put = store_failing_put;
     f->st.get = store_failing_get;
+    f->st.remove = store_failing_remove;
     f->st.close = store_failing_close;
     f->error = xstrdup(error);
     return &f->st;

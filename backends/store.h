@@ -36,6 +36,15 @@ struct store {
     /* Write the stored archive message at location to out_fd. */
     enum tab_result (*get)(struct store *st, const char *location, int out_fd,
                            const char **error_r);
+    /* Remove the archive message at location (retention expiry): TAB_OK
+     * also when it is already gone; TAB_PERM when the store refuses for
+     * good (e.g. an S3 object still under Object Lock). */
+    enum tab_result (*remove)(struct store *st, const char *location, const char **error_r);
+    /* Set (on = 1) or clear the store's own legal hold on location. NULL
+     * when the store has none: the catalog's holds are then what expire
+     * obeys. */
+    enum tab_result (*legal_hold)(struct store *st, const char *location, int on,
+                                  const char **error_r);
     void (*close)(struct store *st);
 };
 
@@ -50,5 +59,6 @@ struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
                                  const char **error_r);
 struct store *store_pgsql_open(const char *spec, const struct tab_config *cfg,
                                const char **error_r);
+struct store *store_s3_open(const char *spec, const struct tab_config *cfg, const char **error_r);
 
 #endif

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/cidr.h"
+#include "common/retention.h"
 #include "common/strlist.h"
 
 /* CONFIG_PATH: a string made absolute (relative to the current directory
@@ -115,6 +116,28 @@ static const struct config_param config_params[] = {
      "time allowed for each SMTP command and its reply when forwarding"},
     {"forward_data_timeout", CONFIG_TIME, "600s", 1, 7200, CFG(forward_data_timeout),
      "time allowed for each write of message data and for the reply after it"},
+    {"retention_period", CONFIG_STR, "", 0, 0, CFG(retention_period),
+     "how long each message is kept (Nd, Nw, Ny); empty = forever"},
+    {"s3_region", CONFIG_STR, "us-east-1", 0, 0, CFG(s3_region),
+     "region the S3 requests are signed for (SigV4)"},
+    {"s3_addressing", CONFIG_STR, "path", 0, 0, CFG(s3_addressing),
+     "path (https://host/bucket/key) or virtual (https://bucket.host/key)"},
+    {"s3_credentials_file", CONFIG_PATH, "", 0, 0, CFG(s3_credentials_file),
+     "file with access_key_id and secret_access_key; empty = AWS_* environment"},
+    {"s3_tls_ca_file", CONFIG_PATH, "", 0, 0, CFG(s3_tls_ca_file),
+     "CA certificates for an https endpoint; empty = the system's"},
+    {"s3_tls_verify", CONFIG_STR, "yes", 0, 0, CFG(s3_tls_verify),
+     "check the endpoint's certificate and host name (yes | no)"},
+    {"s3_object_lock_mode", CONFIG_STR, "none", 0, 0, CFG(s3_object_lock_mode),
+     "Object Lock on each PUT: none, governance or compliance (needs retention_period)"},
+    {"s3_multipart_threshold", CONFIG_SIZE, "64m", 5 * 1024 * 1024, LLONG_MAX,
+     CFG(s3_multipart_threshold), "archive copies larger than this use multipart upload"},
+    {"s3_part_size", CONFIG_SIZE, "16m", 5 * 1024 * 1024, 5LL * 1024 * 1024 * 1024,
+     CFG(s3_part_size), "size of each part of a multipart upload"},
+    {"s3_connect_timeout", CONFIG_TIME, "10s", 1, 3600, CFG(s3_connect_timeout),
+     "time allowed to connect to the S3 endpoint"},
+    {"s3_timeout", CONFIG_TIME, "60s", 1, 3600, CFG(s3_timeout),
+     "time an S3 request may make no progress before it is abandoned (451)"},
 };
 
 #define CONFIG_NPARAMS (sizeof(config_params) / sizeof(config_params[0]))
@@ -524,6 +547,54 @@ static int config_check_forward(struct tab_config *cfg, char **error_r)
     return 0;
 }
 
+/* One of the words in a NULL-terminated list, or an error naming them. */
+static int config_check_word(const char *name, const char *value, const char *const *words,
+                             char **error_r)
+{
+    struct strlist all = {0};
+    char *joined;
+
+    for (size_t i = 0; words[i] != NULL; i++) {
+        if (strcmp(value, words[i]) == 0) {
+            strlist_free(&all);
+            return 0;
+        }
+        strlist_add(&all, words[i]);
+    }
+    joined = strlist_join(&all, ", ");
+    *error_r =
+        xasprintf("bad value \"%s\" for parameter \"%s\": use one of %s", value, name, joined);
+    free(joined);
+    strlist_free(&all);
+    return -1;
+}
+
+/* retention_period and the s3_* words. */
+static int config_check_s3(struct tab_config *cfg, char **error_r)
+{
+    static const char *const addressing[] = {"path", "virtual", NULL};
+    static const char *const yesno[] = {"yes", "no", NULL};
+    static const char *const lock[] = {"none", "governance", "compliance", NULL};
+    struct retention ret;
+    const char *why;
+
+    if (retention_parse(cfg->retention_period, &ret, &why) < 0) {
+        *error_r = xasprintf("bad value \"%s\" for parameter \"retention_period\": %s",
+                             cfg->retention_period, why);
+        return -1;
+    }
+    if (config_check_word("s3_addressing", cfg->s3_addressing, addressing, error_r) < 0 ||
+        config_check_word("s3_tls_verify", cfg->s3_tls_verify, yesno, error_r) < 0 ||
+        config_check_word("s3_object_lock_mode", cfg->s3_object_lock_mode, lock, error_r) < 0)
+        return -1;
+    if (strcmp(cfg->s3_object_lock_mode, "none") != 0 && !ret.set) {
+        *error_r = xasprintf("s3_object_lock_mode = %s needs a retention_period",
+                             cfg->s3_object_lock_mode);
+        return -1;
+    }
+    return 0;
+}
+
 int config_finish(struct tab_config *cfg, char **error_r)
 {
     for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
@@ -588,6 +659,8 @@ int config_finish(struct tab_config *cfg, char **error_r)
         return -1;
     }
     if (config_check_forward(cfg, error_r) < 0)
+        return -1;
+    if (config_check_s3(cfg, error_r) < 0)
         return -1;
     if (strchr(cfg->archive_store, ':') == NULL || strchr(cfg->archive_catalog, ':') == NULL) {
         *error_r = xasprintf("archive_store and archive_catalog take type:spec "

@@ -63,6 +63,19 @@ struct tab_config {
     int forward_connect_timeout;
     int forward_command_timeout;
     int forward_data_timeout;
+    /* retention (common/retention.c): "" = keep forever */
+    char *retention_period; /* Nd, Nw or Ny */
+    /* the S3 store (backends/s3/) */
+    char *s3_region;
+    char *s3_addressing;              /* path | virtual */
+    char *s3_credentials_file;        /* "access_key_id = ..." / "secret_access_key = ..." */
+    char *s3_tls_ca_file;             /* "" = the system's CA store */
+    char *s3_tls_verify;              /* yes | no */
+    char *s3_object_lock_mode;        /* none | governance | compliance */
+    long long s3_multipart_threshold; /* bytes; larger copies use multipart upload */
+    long long s3_part_size;           /* bytes per part */
+    int s3_connect_timeout;           /* seconds */
+    int s3_timeout;                   /* seconds without progress before giving up */
 
     /* private to config.c: the file read and the raw (unexpanded) values */
     char *source_file;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/retention.h"
 #include "common/strlist.h"
 #include "lmtpd/envelope.h"
 #include "lmtpd/forward_queue.h"
@@ -74,6 +75,7 @@ static size_t delivery_envelope(struct delivery_ctx *ctx, struct delivery_txn *t
     rec->mail_params = xstrdup(txn->mail_params);
     rec->xforward = xstrdup(txn->xforward);
     rec->arrival = txn->arrival;
+    rec->retain_until = retention_until_spec(ctx->cfg->retention_period, txn->arrival);
     rec->size = txn->info.size;
     memcpy(rec->sha256, txn->sha256, sizeof(rec->sha256));
     for (size_t i = 0; i < txn->n_rcpts; i++) {

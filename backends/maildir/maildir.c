@@ -371,6 +371,51 @@ out:
     return r;
 }
 
+/* Unlink the copy (new/ or, if a mail reader moved it, cur/) and fsync
+ * its directory, so an expiry that was recorded stays done. */
+static enum tab_result maildir_remove(struct store *st, const char *location, const char **error_r)
+{
+    struct maildir_store *md = (struct maildir_store *)st;
+    char *path, *dir;
+    enum tab_result r = TAB_OK;
+    int in;
+
+    if (!maildir_location_ok(location))
+        return maildir_fail(md, TAB_PERM, error_r, "maildir %s: bad location \"%s\"", md->dir,
+                            location != NULL ? location : "");
+    errno = 0;
+    path = xasprintf("%s/%s", md->dir, location);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot remove %s: %s", path,
+                         strerror(errno));
+    } else if (errno == ENOENT && strncmp(location, "new/", 4) == 0 &&
+               (in = maildir_open_moved(md, location + 4)) >= 0) {
+        /* A mail reader moved it to cur/ and added flags: unlink that name. */
+        char proc[64], target[4096];
+        ssize_t n;
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", in);
+        n = readlink(proc, target, sizeof(target) - 1);
+        (void)close(in); /* opened read-only: close cannot lose data */
+        if (n <= 0 || (target[n] = '\0', unlink(target) < 0 && errno != ENOENT))
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot remove %s from cur/: %s",
+                             location + 4, strerror(errno));
+        if (n > 0) {
+            free(path);
+            path = xstrdup(target);
+        }
+    }
+    if (r == TAB_OK) {
+        dir = xstrdup(path);
+        *strrchr(dir, '/') = '\0';
+        if (safe_fsync_dir(dir) < 0)
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s", dir,
+                             strerror(errno));
+        free(dir);
+    }
+    free(path);
+    return r;
+}
+
 static void maildir_close(struct store *st)
 {
     struct maildir_store *md = (struct maildir_store *)st;
@@ -471,6 +516,7 @@ struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
     md->st.name = "maildir";
     md->st.put = maildir_put;
     md->st.get = maildir_get;
+    md->st.remove = maildir_remove;
     md->st.close = maildir_close;
     md->dir = dir;
     md->new_dir = xasprintf("%s/new", dir);

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "backends/record.h"
 #include "common/archive_id.h"
+#include "common/retention.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
 
@@ -117,9 +119,45 @@ static void test_strlist(void)
     free(s);
 }
 
+static time_t utc(const char *s)
+{
+    time_t t = 0;
+    CHECK(record_parse_time(s, &t) == 0);
+    return t;
+}
+
+/* Retention ends on the calendar date, never a day early. */
+static void test_retention(void)
+{
+    struct retention r;
+    const char *why = NULL;
+
+    CHECK(retention_parse("", &r, &why) == 0 && !r.set);
+    CHECK(retention_until(&r, 1000) == 0);
+    CHECK(retention_parse("90d", &r, &why) == 0 && r.set && r.count == 90 && r.unit == 'd');
+    CHECK(retention_until(&r, utc("2026-01-01T00:00:00Z")) == utc("2026-04-01T00:00:00Z"));
+    CHECK(retention_parse("2w", &r, &why) == 0);
+    CHECK(retention_until(&r, utc("2026-11-25T10:00:00Z")) == utc("2026-12-09T10:00:00Z"));
+    CHECK(retention_parse("7y", &r, &why) == 0);
+    CHECK(retention_until(&r, utc("2026-03-01T12:34:56Z")) == utc("2033-03-01T12:34:56Z"));
+    /* 29 February to a year without one: 1 March, later not earlier */
+    CHECK(retention_parse("1y", &r, &why) == 0);
+    CHECK(retention_until(&r, utc("2028-02-29T08:00:00Z")) == utc("2029-03-01T08:00:00Z"));
+    CHECK(retention_until_spec("10y", utc("2026-11-25T00:00:00Z")) == utc("2036-11-25T00:00:00Z"));
+    CHECK(retention_until_spec("", 5) == 0);
+    const char *bad[] = {"7",   "y",   "7x",   "-1d",    "0d",
+                         "7 y", "7yy", "101y", "36526d", "99999999999999999999d",
+                         "1.5y"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        CHECK(retention_parse(bad[i], &r, &why) == -1 && why != NULL);
+    }
+}
+
 int main(void)
 {
     const char *dir = check_tmpdir("test_common");
+    test_retention();
     test_archive_id();
     test_sha256(dir);
     test_strlist();
