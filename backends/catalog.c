@@ -17,6 +17,11 @@
  *	a dead worker, so it yields a "failing" catalog whose every call
  *	returns TAB_RETRY with the open error.
  *
+ *	The chain encoding (catalog_chain_encode) lives here, next to the
+ *	registry, so that every driver hashes a link the same way; it is a
+ *	public format (docs/integrity.md): changing it breaks every chain
+ *	already written.
+ *
  *	Must never interpret the driver-specific part of a specification.
  * DIAGNOSTICS
  *	catalog_open() returns NULL and an error naming the specification
@@ -30,6 +35,7 @@
 
 #include "backends/catalog.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "common/strlist.h"
 
 typedef struct catalog *catalog_open_fn(const char *spec, const struct tab_config *cfg,
@@ -143,6 +149,118 @@ char *catalog_message_id_bare(const char *s)
         end--;
     }
     return xstrndup(s, (size_t)(end - s));
+}
+
+/* Growable byte buffer for the chain encoding. */
+struct chain_buf {
+    char *p;
+    size_t len, cap;
+};
+
+static void chain_buf_add(struct chain_buf *b, const char *s, size_t n)
+{
+    if (n > SIZE_MAX - b->len - 1)
+        abort(); /* cannot happen for strings in memory */
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* "name value\n" with backslash and LF in value escaped as \\ and \n. */
+static void chain_buf_field(struct chain_buf *b, const char *name, const char *value)
+{
+    chain_buf_add(b, name, strlen(name));
+    chain_buf_add(b, " ", 1);
+    for (const char *v = value != NULL ? value : ""; *v != '\0'; v++) {
+        if (*v == '\\')
+            chain_buf_add(b, "\\\\", 2);
+        else if (*v == '\n')
+            chain_buf_add(b, "\\n", 2);
+        else
+            chain_buf_add(b, v, 1);
+    }
+    chain_buf_add(b, "\n", 1);
+}
+
+static void chain_buf_number(struct chain_buf *b, const char *name, unsigned long long n)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%llu", n);
+    chain_buf_field(b, name, num);
+}
+
+static void chain_buf_time(struct chain_buf *b, const char *name, time_t t)
+{
+    char when[21];
+    record_format_time(t, when);
+    chain_buf_field(b, name, when);
+}
+
+static int chain_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *catalog_chain_encode(const struct chain_link *link, size_t *len_r)
+{
+    struct chain_buf b = {NULL, 0, 0};
+    const char **rcpts = NULL;
+
+    chain_buf_field(&b, "tabularium-chain", "1");
+    chain_buf_number(&b, "seq", (unsigned long long)link->seq);
+    chain_buf_field(&b, "prev", link->prev_hash);
+    chain_buf_field(&b, "archive-id", link->archive_id);
+    chain_buf_time(&b, "arrival", link->arrival);
+    chain_buf_field(&b, "queue-id", link->queue_id);
+    chain_buf_field(&b, "from", link->envelope_from);
+    /* Byte order, whatever order the rows come back in. */
+    if (link->rcpts.n > 0) {
+        rcpts = xmalloc(link->rcpts.n * sizeof(*rcpts));
+        for (size_t i = 0; i < link->rcpts.n; i++)
+            rcpts[i] = link->rcpts.v[i];
+        qsort(rcpts, link->rcpts.n, sizeof(*rcpts), chain_strcmp);
+    }
+    for (size_t i = 0; i < link->rcpts.n; i++)
+        chain_buf_field(&b, "rcpt", rcpts[i]);
+    free(rcpts);
+    chain_buf_field(&b, "sha256", link->sha256);
+    chain_buf_number(&b, "size", link->size);
+    chain_buf_field(&b, "wrapped-sha256", link->wrapped_sha256);
+    chain_buf_number(&b, "wrapped-size", link->wrapped_size);
+    chain_buf_field(&b, "store", link->store);
+    chain_buf_field(&b, "location", link->location);
+    if (link->retain_until == 0)
+        chain_buf_field(&b, "retain-until", "forever");
+    else
+        chain_buf_time(&b, "retain-until", link->retain_until);
+    *len_r = b.len;
+    return b.p;
+}
+
+void catalog_chain_hash(const struct chain_link *link, char hash[SHA256_HEX_SIZE])
+{
+    struct sha256_ctx *ctx = sha256_new();
+    size_t len;
+    char *enc = catalog_chain_encode(link, &len);
+
+    sha256_update(ctx, enc, len);
+    sha256_final_hex(ctx, hash);
+    free(enc);
+}
+
+void catalog_chain_link_free(struct chain_link *link)
+{
+    free(link->queue_id);
+    free(link->envelope_from);
+    strlist_free(&link->rcpts);
+    free(link->store);
+    free(link->location);
+    free(link->expired_by);
+    memset(link, 0, sizeof(*link));
 }
 
 /* The failing catalog: remembers why the real one could not be opened. */

@@ -9,7 +9,9 @@
  *	message (Postfix split or retried its recipients) adds its stored copy
  *	and its new recipients to that message instead of a second one.
  *
- *	add() returns TAB_OK only after commit (durable). Drivers are opened
+ *	add() returns TAB_OK only after commit (durable), and appends the
+ *	copy to the tamper-evident chain in the same transaction (struct
+ *	chain_link; docs/integrity.md). Drivers are opened
  *	from "type:spec" through one table in catalog.c; open failures give
  *	NULL (CLI) or a failing driver (daemon), as in store.h.
  * DIAGNOSTICS
@@ -18,6 +20,7 @@
 #ifndef TAB_CATALOG_H
 #define TAB_CATALOG_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "backends/record.h"
@@ -42,6 +45,72 @@ struct search_query {
 /* Called once per match, newest first; rec is freed after the call.
  * Return non-zero to stop early. */
 typedef int catalog_row_fn(const struct archive_record *rec, void *ctx);
+
+/* One line of the audit table. */
+struct catalog_audit_row {
+    int64_t id;
+    time_t at;
+    const char *user, *action, *detail;
+};
+typedef int catalog_audit_fn(const struct catalog_audit_row *row, void *ctx);
+
+/*
+ * One link of the tamper-evident chain: one stored copy (one add()). The
+ * hash covers the fields below in the encoding of catalog_chain_encode()
+ * (docs/integrity.md), with the values exactly as the catalog stores them.
+ */
+enum chain_link_kind {
+    CHAIN_COPY,            /* a copies row (message fields from its message row) */
+    CHAIN_EXPIRED,         /* removed by expire: seq, archive id, hash, expired, user */
+    CHAIN_MESSAGE_NO_COPY, /* a messages row without any copy: archive id only */
+};
+
+struct chain_link {
+    enum chain_link_kind kind;
+    int64_t seq;         /* 0: the row carries no seq */
+    int message_missing; /* CHAIN_COPY whose messages row is gone */
+    char prev_hash[SHA256_HEX_SIZE];
+    char hash[SHA256_HEX_SIZE];
+    char archive_id[ARCHIVE_ID_SIZE];         /* of the copy */
+    char message_archive_id[ARCHIVE_ID_SIZE]; /* of its message */
+    time_t arrival;                           /* of the copy's transaction */
+    char *queue_id;
+    char *envelope_from;
+    struct strlist rcpts;         /* the recipients this copy added, sorted (strcmp) */
+    char sha256[SHA256_HEX_SIZE]; /* of the original */
+    uint64_t size;
+    char wrapped_sha256[SHA256_HEX_SIZE];
+    uint64_t wrapped_size;
+    char *store;
+    char *location;
+    time_t retain_until; /* 0: forever */
+    time_t expired;      /* CHAIN_EXPIRED: when */
+    char *expired_by;    /* CHAIN_EXPIRED: who */
+};
+typedef int catalog_chain_fn(const struct chain_link *link, void *ctx);
+
+/* A chain head as seal prints it: count = seq of the head link. */
+struct chain_seal {
+    time_t at;
+    int64_t seq;
+    char hash[SHA256_HEX_SIZE];
+};
+
+struct catalog_hold_row {
+    const char *case_name, *archive_id, *user;
+    time_t added;
+};
+typedef int catalog_hold_fn(const struct catalog_hold_row *row, void *ctx);
+
+struct catalog_stats {
+    int64_t messages, copies, bytes, wrapped_bytes, incomplete, held, expired;
+    time_t oldest, newest; /* arrival; 0 when empty */
+    /* forward state: copies per forwards.status */
+    int64_t fwd_deferred, fwd_sent, fwd_held, fwd_queued, fwd_deleted;
+};
+/* period: "day" or "month"; key "YYYY-MM-DD" / "YYYY-MM" (arrival, UTC). */
+typedef int catalog_stats_row_fn(const char *period, const char *key, int64_t messages,
+                                 int64_t bytes, void *ctx);
 
 struct catalog {
     const char *name; /* driver name: "sqlite" */
@@ -73,6 +142,54 @@ struct catalog {
      * NULL in a driver without it: callers check. */
     enum tab_result (*forward_status)(struct catalog *cat, const char *archive_id,
                                       const char *status, const char *detail, const char **error_r);
+
+    /* --- Integrity, retention, holds, audit (docs/integrity.md). Every
+     * method below may be NULL in a driver without it: callers check. --- */
+
+    /* Append one line to the audit table: who (login name or uid), what
+     * (action: "show", "export", "hold add", "expire", "queue delete",
+     * ...) and detail (the ids or the query, free text). Commits at once,
+     * in its own transaction. */
+    enum tab_result (*audit)(struct catalog *cat, const char *user, const char *action,
+                             const char *detail, const char **error_r);
+    /* Audit lines since (0: all), oldest first. */
+    enum tab_result (*audit_list)(struct catalog *cat, time_t since, catalog_audit_fn *fn,
+                                  void *ctx, const char **error_r);
+    /* Every link of the chain in seq order: the stored copies, the records
+     * removed by expire (CHAIN_EXPIRED), then copies that carry no seq
+     * and messages without any copy; and the chain head (at: now). One
+     * snapshot. */
+    enum tab_result (*chain_walk)(struct catalog *cat, struct chain_seal *head_r,
+                                  catalog_chain_fn *fn, void *ctx, const char **error_r);
+    /* The chain head (seq 0 and 64 zeros for an empty chain). */
+    enum tab_result (*chain_head)(struct catalog *cat, struct chain_seal *head_r,
+                                  const char **error_r);
+    /* Store the current head as a seal (time now) and return it. */
+    enum tab_result (*seal)(struct catalog *cat, struct chain_seal *seal_r, const char **error_r);
+    /* Put (on) or take (off) message archive_id on/off hold for case_name.
+     * *holds_r: how many cases hold the message afterwards. TAB_PERM "not
+     * found" for an unknown message (archive_id may name any of its
+     * copies); adding an existing hold or releasing a missing one is no
+     * error (*changed_r = 0). locations_r gets the location of each
+     * copy, for the store's own legal hold. */
+    enum tab_result (*hold)(struct catalog *cat, const char *archive_id, const char *case_name,
+                            int on, const char *user, int *changed_r, int *holds_r,
+                            struct strlist *locations_r, const char **error_r);
+    /* Holds of case_name (NULL: all), by case then message. */
+    enum tab_result (*hold_list)(struct catalog *cat, const char *case_name, catalog_hold_fn *fn,
+                                 void *ctx, const char **error_r);
+    /* Messages whose every copy is past its retain-until at now and that no
+     * case holds, oldest first; one callback per copy. */
+    enum tab_result (*expire_candidates)(struct catalog *cat, time_t now, catalog_chain_fn *fn,
+                                         void *ctx, const char **error_r);
+    /* Remove message archive_id and its rows, recording each of its copies
+     * (seq, archive id, hash) in the expired table, in one transaction.
+     * Refuses (TAB_PERM) a message that is held or not past retention. */
+    enum tab_result (*expire_remove)(struct catalog *cat, const char *archive_id, time_t now,
+                                     const char *user, const char **error_r);
+    /* Overview for tabularium stats. */
+    enum tab_result (*stats)(struct catalog *cat, struct catalog_stats *stats_r,
+                             catalog_stats_row_fn *fn, void *ctx, const char **error_r);
     void (*close)(struct catalog *cat);
 };
 
@@ -82,6 +199,15 @@ struct catalog {
 char *catalog_like_substring(const char *s);
 /* A Message-ID as stored: blanks and one pair of angle brackets removed. Heap. */
 char *catalog_message_id_bare(const char *s);
+
+/* The chain hash of link (its seq, prev_hash and fields) as hex into
+ * hash (SHA256_HEX_SIZE); docs/integrity.md documents the encoding. */
+void catalog_chain_hash(const struct chain_link *link, char hash[SHA256_HEX_SIZE]);
+/* The canonical encoding itself (heap, *len_r bytes), for tests and docs. */
+char *catalog_chain_encode(const struct chain_link *link, size_t *len_r);
+/* Free link's heap fields and zero it. */
+void catalog_chain_link_free(struct chain_link *link);
+#define CHAIN_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r);
 /* 0 when spec names a known driver type (a configuration check). */

@@ -57,11 +57,45 @@ int cli_queue(struct cli_context *ctx, int argc, char **argv);
 /* tabularium db init|upgrade|status [--conninfo CONNINFO] [--version N] */
 int cli_db(struct cli_context *ctx, int argc, char **argv);
 
+/* tabularium verify [--since DATE] [--sample N] [--against FILE] [--json] */
+int cli_verify(struct cli_context *ctx, int argc, char **argv);
+/* tabularium seal [--json] */
+int cli_seal(struct cli_context *ctx, int argc, char **argv);
+/* tabularium hold add|release --case NAME [filters | IDs] | hold list [--case NAME] [--json] */
+int cli_hold(struct cli_context *ctx, int argc, char **argv);
+/* tabularium expire [--dry-run] [--json] */
+int cli_expire(struct cli_context *ctx, int argc, char **argv);
+/* tabularium stats [--json] */
+int cli_stats(struct cli_context *ctx, int argc, char **argv);
+/* tabularium audit [--since DATE] [--json] */
+int cli_audit(struct cli_context *ctx, int argc, char **argv);
+
+/* Append one row to the catalog's audit table (search/cli_stats.c): call
+ * it BEFORE an action that reads message content or changes data, and
+ * stop when it returns -1 (the reason is printed). 0 also for a catalog
+ * without an audit table. */
+int cli_audit_record(struct cli_context *ctx, const char *action, const char *detail);
+/* "login (uid N)" or "root (uid 0, sudo by alice)", heap. */
+char *cli_audit_user(void);
+/* tabularium export [FILTERS | --id ID...] --format mbox|eml|maildir --output PATH
+ *                   [--original | --wrapped] [--json] */
+int cli_export(struct cli_context *ctx, int argc, char **argv);
+/* tabularium verify-export [--manifest FILE] [--json] PATH */
+int cli_verify_export(struct cli_context *ctx, int argc, char **argv);
+
 /* The man-style text of each command's --help (also in tabularium -h). */
 extern const char cli_search_help[];
 extern const char cli_show_help[];
 extern const char cli_doctor_help[];
 extern const char cli_queue_help[];
 extern const char cli_db_help[];
+extern const char cli_export_help[];
+extern const char cli_verify_export_help[];
+extern const char cli_verify_help[];
+extern const char cli_seal_help[];
+extern const char cli_hold_help[];
+extern const char cli_expire_help[];
+extern const char cli_stats_help[];
+extern const char cli_audit_help[];
 
 #endif

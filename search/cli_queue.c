@@ -275,6 +275,8 @@ static int cli_queue_delete(struct cli_context *ctx, const struct tab_config *cf
                 "archive keeps its own); use --force to delete it anyway\n",
                 id, e.recipient);
         rc = CLI_EXIT_USAGE;
+    } else if (cli_audit_record(ctx, "queue delete", id) < 0) {
+        rc = CLI_EXIT_USAGE; /* nothing is deleted unrecorded */
     } else if (forward_queue_delete(cfg->queue_directory, &e, &error) < 0) {
         fprintf(stderr, "tabularium queue: %s\n", error);
         rc = CLI_EXIT_USAGE;

@@ -16,6 +16,8 @@
  *	Dates: --since DATE includes DATE; --until YYYY-MM-DD includes that
  *	whole day (UTC), --until TIMESTAMP includes that second. Both compare
  *	with the message's Date: header, or its arrival time when it has none.
+ *	The filter options themselves are parsed by search/cli_filters.c,
+ *	which export shares.
  *
  *	Owns the meaning of the options and the two output layouts; the
  *	matching itself belongs to the catalog driver. Must never print a
@@ -28,7 +30,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "backends/record.h"
 #include "common/strlist.h"
 #include "search/cli.h"
+#include "search/cli_filters.h"
 #include "search/cli_output.h"
 
 /* Envelope recipients named in a text line before "(+N more)". */
@@ -114,50 +116,6 @@ static int cli_search_usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs(" (tabularium search --help)\n", stderr);
     return CLI_EXIT_USAGE;
-}
-
-/*
- * DATE for --since / --until. An --until day means "up to the end of that
- * day" and a timestamp "up to the end of that second"; the catalog's
- * bound is exclusive, hence the step to the next day or second.
- */
-static int cli_search_parse_date(const char *opt, const char *arg, int until, time_t *t_r)
-{
-    time_t t;
-
-    if (record_parse_time(arg, &t) < 0) {
-        fprintf(stderr,
-                "tabularium search: %s \"%s\": expected YYYY-MM-DD or an ISO 8601 timestamp"
-                " (YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM])\n",
-                opt, arg);
-        return -1;
-    }
-    /* The catalog reads 0 as "no bound"; times before 1970 are not mail. */
-    if (t <= 0) {
-        fprintf(stderr, "tabularium search: %s \"%s\": dates before 1970 are not supported\n", opt,
-                arg);
-        return -1;
-    }
-    if (until)
-        t += strlen(arg) == 10 ? 86400 : 1; /* "YYYY-MM-DD" is the only 10-byte form */
-    *t_r = t;
-    return 0;
-}
-
-static int cli_search_parse_limit(const char *arg, long *limit_r)
-{
-    char *end;
-    long n;
-
-    errno = 0;
-    n = strtol(arg, &end, 10);
-    if (errno != 0 || end == arg || *end != '\0' || n < 1) {
-        fprintf(stderr, "tabularium search: --limit \"%s\": expected a number from 1 to %ld\n", arg,
-                LONG_MAX);
-        return -1;
-    }
-    *limit_r = n;
-    return 0;
 }
 
 /* "Name <addr>", "addr", or the group name; NULL when there is nothing. */
@@ -321,107 +279,74 @@ static int cli_search_row(const struct archive_record *rec, void *ctx)
 
 int cli_search(struct cli_context *ctx, int argc, char **argv)
 {
-    enum {
-        OPT_FROM = 256,
-        OPT_TO,
-        OPT_SUBJECT,
-        OPT_SINCE,
-        OPT_UNTIL,
-        OPT_MESSAGE_ID,
-        OPT_LIMIT,
-        OPT_TEXT,
-        OPT_ATTACHMENT,
-        OPT_HAS_ATTACHMENT
-    };
-    static const struct option longopts[] = {
-        {"from", required_argument, NULL, OPT_FROM},
-        {"to", required_argument, NULL, OPT_TO},
-        {"subject", required_argument, NULL, OPT_SUBJECT},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"until", required_argument, NULL, OPT_UNTIL},
-        {"message-id", required_argument, NULL, OPT_MESSAGE_ID},
-        {"limit", required_argument, NULL, OPT_LIMIT},
-        {"text", required_argument, NULL, OPT_TEXT},
-        {"attachment", required_argument, NULL, OPT_ATTACHMENT},
-        {"has-attachment", no_argument, NULL, OPT_HAS_ATTACHMENT},
+    static const struct option own_opts[] = {
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct search_query q;
+    struct option longopts[CLI_FILTER_NOPTIONS + sizeof(own_opts) / sizeof(own_opts[0])];
+    struct cli_filters f = CLI_FILTERS_INIT;
     struct cli_search_state state = {NULL, 0, 0};
     struct catalog *cat;
     const char *error;
     enum tab_result r;
     int c, status;
 
-    memset(&q, 0, sizeof(q));
+    memcpy(longopts, cli_filter_options, sizeof(cli_filter_options));
+    memcpy(longopts + CLI_FILTER_NOPTIONS, own_opts, sizeof(own_opts));
     optind = 0; /* glibc: start over, argv[0] is the command name */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (cli_filters_option(&f, "search", c, optarg)) {
+        case 1:
+            continue;
+        case -1:
+            status = CLI_EXIT_USAGE;
+            goto out;
+        default:
+            break;
+        }
         switch (c) {
-        case OPT_FROM:
-            q.from = optarg;
-            break;
-        case OPT_TO:
-            q.to = optarg;
-            break;
-        case OPT_SUBJECT:
-            q.subject = optarg;
-            break;
-        case OPT_SINCE:
-            if (cli_search_parse_date("--since", optarg, 0, &q.since) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_UNTIL:
-            if (cli_search_parse_date("--until", optarg, 1, &q.until) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_MESSAGE_ID:
-            q.message_id = optarg;
-            break;
-        case OPT_LIMIT:
-            if (cli_search_parse_limit(optarg, &q.limit) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_TEXT:
-            q.text = optarg;
-            break;
-        case OPT_ATTACHMENT:
-            q.attachment = optarg;
-            break;
-        case OPT_HAS_ATTACHMENT:
-            q.has_attachment = 1;
-            break;
         case 'j':
             state.json = 1;
             break;
         case 'h':
             fputs(cli_search_help, stdout);
-            return CLI_EXIT_FOUND;
+            status = CLI_EXIT_FOUND;
+            goto out;
         case ':':
-            return cli_search_usage_error("option %s needs a value", argv[optind - 1]);
+            status = cli_search_usage_error("option %s needs a value", argv[optind - 1]);
+            goto out;
         default:
-            return cli_search_usage_error("unknown option %s", argv[optind - 1]);
+            status = cli_search_usage_error("unknown option %s", argv[optind - 1]);
+            goto out;
         }
     }
-    if (optind < argc)
-        return cli_search_usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (optind < argc) {
+        status = cli_search_usage_error("unexpected argument \"%s\"", argv[optind]);
+        goto out;
+    }
 
     cat = ctx->catalog(ctx);
-    if (cat == NULL)
-        return CLI_EXIT_USAGE;
+    if (cat == NULL) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
     state.out = state.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
-    r = cat->search(cat, &q, cli_search_row, &state, &error);
+    r = cat->search(cat, &f.q, cli_search_row, &state, &error);
     cli_output_free(&state.out);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "tabularium search: cannot write to stdout: %s\n", strerror(errno));
-        return CLI_EXIT_USAGE;
+        status = CLI_EXIT_USAGE;
+        goto out;
     }
     if (r != TAB_OK) {
         fprintf(stderr, "tabularium search: %s\n", error);
-        return CLI_EXIT_USAGE;
+        status = CLI_EXIT_USAGE;
+        goto out;
     }
     status = state.matches > 0 ? CLI_EXIT_FOUND : CLI_EXIT_NOT_FOUND;
+out:
+    cli_filters_free(&f);
     return status;
 }

@@ -180,6 +180,11 @@ int cli_show(struct cli_context *ctx, int argc, char **argv)
         status = CLI_EXIT_USAGE;
         goto out;
     }
+    /* Recorded before a byte is read: nothing is shown unrecorded. */
+    if (cli_audit_record(ctx, original ? "show --original" : "show", id) < 0) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
     status = cli_show_stream(st, &rec, original);
 out:
     record_free(&rec);

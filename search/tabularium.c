@@ -51,6 +51,17 @@ static const struct cli_command cli_commands[] = {
     {"doctor", cli_doctor, "check the Postfix and Tabularium settings", cli_doctor_help},
     {"queue", cli_queue, "list, retry or delete copies waiting to be forwarded", cli_queue_help},
     {"db", cli_db, "create or upgrade the PostgreSQL schema", cli_db_help},
+    {"verify", cli_verify, "prove that no archived message was altered or removed",
+     cli_verify_help},
+    {"seal", cli_seal, "print and store the head of the integrity chain", cli_seal_help},
+    {"hold", cli_hold, "put messages on legal hold for a case, or release them", cli_hold_help},
+    {"expire", cli_expire, "remove messages past their retention and not on hold", cli_expire_help},
+    {"audit", cli_audit, "who read or changed what in the archive", cli_audit_help},
+    {"stats", cli_stats, "messages and bytes per day and month, queue state", cli_stats_help},
+    {"export", cli_export, "copy messages out as mbox, eml or Maildir, with a manifest",
+     cli_export_help},
+    {"verify-export", cli_verify_export, "check an export against its manifest (offline)",
+     cli_verify_export_help},
     {"help", tabularium_help_command, "this text, or a command's help", NULL},
 };
 

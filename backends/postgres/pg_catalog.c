@@ -22,6 +22,16 @@
  *	between), add() refuses: index rows must never point at bytes that
  *	were rolled back.
  *
+ *	add() ends by appending the copy to the tamper-evident chain
+ *	(docs/integrity.md): SELECT ... FROM chain_head FOR UPDATE, hash
+ *	the link over the values as stored, write seq/prev_hash/hash into
+ *	the copy, move the head. The row lock is taken last and held only
+ *	until the commit, so concurrent workers queue there briefly and
+ *	write one chain in commit order. The integrity methods (chain walk,
+ *	seals, holds, expiry, audit, stats) use unnamed statements; a hold
+ *	takes FOR SHARE and expire_remove() FOR UPDATE on the message row,
+ *	so the two never overlap on one message.
+ *
  *	Text goes to the server as UTF-8: invalid bytes in a field become
  *	U+FFFD (the stored copy keeps the original bytes), and body text is
  *	cut at PG_CATALOG_TEXT_MAX bytes, below what one tsvector can hold.
@@ -33,7 +43,9 @@
  *	parameters itself, and escapes LIKE metacharacters in user text.
  * DIAGNOSTICS
  *	Every database failure is TAB_RETRY with "pgsql NAME: WHAT: SERVER
- *	MESSAGE", after ROLLBACK. get() of an unknown archive id is TAB_PERM.
+ *	MESSAGE", after ROLLBACK. get() and hold() of an unknown archive id
+ *	are TAB_PERM, as is expire_remove() of a message that is held,
+ *	unknown or not past its retention.
  *	Open fails for a malformed conninfo or a schema of another version
  *	("run tabularium db upgrade").
  */
@@ -48,6 +60,7 @@
 #include <time.h>
 
 #include "backends/postgres/pg_conn.h"
+#include "backends/postgres/pg_schema.h"
 #include "common/log.h"
 #include "common/strlist.h"
 
@@ -79,6 +92,9 @@ enum pg_catalog_stmt {
     PC_ADDRS,
     PC_ATTACHMENTS,
     PC_FORWARD_STATUS,
+    PC_CHAIN_LOCK,
+    PC_CHAIN_LINK_COPY,
+    PC_CHAIN_SET_HEAD,
     PC_COUNT
 };
 
@@ -89,16 +105,25 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
                            " SET status = EXCLUDED.status, detail = EXCLUDED.detail,"
                            " updated = EXCLUDED.updated",
                            3, 0},
+    /* Held until commit: every add() waits here for the one before. */
+    [PC_CHAIN_LOCK] = {"tab_cat_chain_lock", "lock chain head",
+                       "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE", 0, 0},
+    [PC_CHAIN_LINK_COPY] = {"tab_cat_chain_link_copy", "chain copy",
+                            "UPDATE copies SET seq = $1::bigint, prev_hash = $2, hash = $3"
+                            " WHERE id = $4::bigint",
+                            4, 0},
+    [PC_CHAIN_SET_HEAD] = {"tab_cat_chain_set_head", "move chain head",
+                           "UPDATE chain_head SET seq = $1::bigint, hash = $2 WHERE id = 1", 2, 0},
     [PC_LOCK_KEY] = {"tab_cat_lock_key", "lock message key",
                      "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", 1, 0},
     [PC_FIND_MESSAGE] = {"tab_cat_find_message", "find message",
-                         "SELECT id FROM messages"
+                         "SELECT id, envelope_from, size FROM messages"
                          " WHERE queue_id = $1 AND sha256 = $2 AND queue_id <> ''",
                          2, 0},
     /* Without a queue id, the same Message-ID and the same bytes identify
      * the message. */
     [PC_FIND_MESSAGE_BY_MSGID] = {"tab_cat_find_message_by_msgid", "find message",
-                                  "SELECT id FROM messages"
+                                  "SELECT id, envelope_from, size FROM messages"
                                   " WHERE message_id = $1 AND sha256 = $2 AND queue_id = ''"
                                   " ORDER BY id LIMIT 1",
                                   2, 0},
@@ -112,9 +137,11 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
          15, 0},
     [PC_INSERT_COPY] = {"tab_cat_insert_copy", "insert copy",
                         "INSERT INTO copies (message, archive_id, store, location,"
-                        " wrapped_sha256, wrapped_size)"
-                        " VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint) RETURNING id",
-                        6, 0},
+                        " wrapped_sha256, wrapped_size, arrival, retain_until)"
+                        " VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint,"
+                        " to_timestamp($7::double precision), to_timestamp($8::double precision))"
+                        " RETURNING id",
+                        8, 0},
     [PC_INSERT_RCPT] = {"tab_cat_insert_rcpt", "insert recipient",
                         "INSERT INTO recipients (message, address, archive_rcpt, orcpt, notify,"
                         " copy) VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint)"
@@ -150,11 +177,13 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
     [PC_COPY_BY_ARCHIVE_ID] = {"tab_cat_copy_by_archive_id", "get",
                                "SELECT id, message FROM copies WHERE archive_id = $1", 1, 0},
     [PC_FIRST_COPY] = {"tab_cat_first_copy", "read copy",
-                       "SELECT store, location, wrapped_sha256, wrapped_size FROM copies"
+                       "SELECT store, location, wrapped_sha256, wrapped_size,"
+                       " extract(epoch FROM retain_until)::bigint FROM copies"
                        " WHERE message = $1::bigint ORDER BY id LIMIT 1",
                        1, 0},
     [PC_COPY_BY_ID] = {"tab_cat_copy_by_id", "read copy",
-                       "SELECT store, location, wrapped_sha256, wrapped_size FROM copies"
+                       "SELECT store, location, wrapped_sha256, wrapped_size,"
+                       " extract(epoch FROM retain_until)::bigint FROM copies"
                        " WHERE id = $1::bigint",
                        1, 0},
     [PC_RCPTS] = {"tab_cat_rcpts", "read recipients",
@@ -289,6 +318,8 @@ static enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, c
         rec->location = pg_catalog_dup(res, 0, 1);
         pg_catalog_copy(res, 0, 2, rec->wrapped_sha256, sizeof(rec->wrapped_sha256));
         rec->wrapped_size = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+        if (!PQgetisnull(res, 0, 4))
+            rec->retain_until = (time_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10);
     }
     PQclear(res);
     res = NULL;
@@ -377,7 +408,7 @@ static enum tab_result pg_catalog_insert_addrs(struct pg_catalog *pc, const char
 /* The message row for rec: found by its key, or created (*created_r). */
 static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct archive_record *rec,
                                           struct strlist *arena, const char **mid_r, int *created_r,
-                                          const char **error_r)
+                                          struct chain_link *link, const char **error_r)
 {
     const char *queue_id = pg_catalog_text(arena, rec->queue_id ? rec->queue_id : "", 0);
     const char *message_id = pg_catalog_text(arena, rec->message_id, 0);
@@ -404,7 +435,11 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
         if (r != TAB_OK)
             return r;
         if (PQntuples(res) > 0) {
+            /* The chain records the message as its first copy stored it. */
             *mid_r = pg_catalog_printf(arena, "%s", PQgetvalue(res, 0, 0));
+            free(link->envelope_from);
+            link->envelope_from = xstrdup(PQgetvalue(res, 0, 1));
+            link->size = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
             PQclear(res);
             return TAB_OK;
         }
@@ -441,15 +476,60 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
     return TAB_OK;
 }
 
+/*
+ * Make link the new head of the chain: lock the head row (concurrent
+ * add()s queue here until this transaction ends, so the chain is one
+ * line in commit order), hash, write seq and hashes into the copy, move
+ * the head.
+ */
+static enum tab_result pg_catalog_chain_append(struct pg_catalog *pc, const char *copy_id,
+                                               struct chain_link *link, struct strlist *arena,
+                                               const char **error_r)
+{
+    PGresult *res;
+    enum tab_result r = pg_catalog_exec(pc, PC_CHAIN_LOCK, NULL, &res, error_r);
+    const char *seq;
+
+    if (r != TAB_OK)
+        return r;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return pg_conn_fail(pc->conn, TAB_RETRY, error_r, "chain head row missing");
+    }
+    link->seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10) + 1;
+    snprintf(link->prev_hash, sizeof(link->prev_hash), "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    catalog_chain_hash(link, link->hash);
+    seq = pg_catalog_printf(arena, "%lld", (long long)link->seq);
+    {
+        const char *values[4] = {seq, link->prev_hash, link->hash, copy_id};
+        r = pg_catalog_exec(pc, PC_CHAIN_LINK_COPY, values, &res, error_r);
+        if (r != TAB_OK)
+            return r;
+        PQclear(res);
+    }
+    {
+        const char *values[2] = {seq, link->hash};
+        r = pg_catalog_exec(pc, PC_CHAIN_SET_HEAD, values, &res, error_r);
+        if (r != TAB_OK)
+            return r;
+        PQclear(res);
+    }
+    return TAB_OK;
+}
+
 static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record *rec,
                                       const char **error_r)
 {
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
     const char *mid = NULL, *copy_id;
+    struct chain_link link;
     PGresult *res = NULL;
     enum tab_result r;
     int created;
+
+    memset(&link, 0, sizeof(link));
 
     if (rec->store == NULL || rec->location == NULL) {
         pg_conn_rollback(pc->conn);
@@ -475,16 +555,34 @@ static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_
             return r;
     }
 
-    r = pg_catalog_message(pc, rec, &arena, &mid, &created, error_r);
+    /* The chain link of this copy, with the values as stored (UTF-8-clean). */
+    snprintf(link.archive_id, sizeof(link.archive_id), "%s", rec->archive_id);
+    link.arrival = rec->arrival;
+    link.queue_id = xstrdup(pg_catalog_text(&arena, rec->queue_id ? rec->queue_id : "", 0));
+    link.envelope_from =
+        xstrdup(pg_catalog_text(&arena, rec->envelope_from ? rec->envelope_from : "", 0));
+    snprintf(link.sha256, sizeof(link.sha256), "%s", pg_catalog_text(&arena, rec->sha256, 0));
+    link.size = rec->size;
+    snprintf(link.wrapped_sha256, sizeof(link.wrapped_sha256), "%s", rec->wrapped_sha256);
+    link.wrapped_size = rec->wrapped_size;
+    link.store = xstrdup(pg_catalog_text(&arena, rec->store, 0));
+    link.location = xstrdup(pg_catalog_text(&arena, rec->location, 0));
+    link.retain_until = rec->retain_until;
+
+    r = pg_catalog_message(pc, rec, &arena, &mid, &created, &link, error_r);
     if (r != TAB_OK)
         goto fail;
     {
-        const char *values[6] = {mid,
-                                 rec->archive_id,
-                                 pg_catalog_text(&arena, rec->store, 0),
-                                 pg_catalog_text(&arena, rec->location, 0),
-                                 rec->wrapped_sha256,
-                                 pg_catalog_printf(&arena, "%" PRIu64, rec->wrapped_size)};
+        const char *values[8] = {
+            mid,
+            rec->archive_id,
+            link.store,
+            link.location,
+            rec->wrapped_sha256,
+            pg_catalog_printf(&arena, "%" PRIu64, rec->wrapped_size),
+            pg_catalog_printf(&arena, "%lld", (long long)rec->arrival),
+            rec->retain_until ? pg_catalog_printf(&arena, "%lld", (long long)rec->retain_until)
+                              : NULL};
         r = pg_catalog_exec(pc, PC_INSERT_COPY, values, &res, error_r);
     }
     if (r != TAB_OK)
@@ -506,6 +604,9 @@ static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_
         r = pg_catalog_exec(pc, PC_INSERT_RCPT, values, &res, error_r);
         if (r != TAB_OK)
             goto fail;
+        /* The rows this copy added are the ones its link covers. */
+        if (strcmp(PQcmdTuples(res), "1") == 0)
+            strlist_add(&link.rcpts, values[1]);
         PQclear(res);
         res = NULL;
     }
@@ -532,14 +633,21 @@ static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_
         }
     }
 
+    /* Last: the chain head stays locked only until the commit. */
+    r = pg_catalog_chain_append(pc, copy_id, &link, &arena, error_r);
+    if (r != TAB_OK)
+        goto fail;
+
     r = pg_conn_commit(pc->conn, error_r);
     strlist_free(&arena);
+    catalog_chain_link_free(&link);
     return r;
 
 fail:
     PQclear(res);
     pg_conn_rollback(pc->conn);
     strlist_free(&arena);
+    catalog_chain_link_free(&link);
     return r;
 }
 
@@ -750,6 +858,513 @@ static enum tab_result pg_catalog_forward_status(struct catalog *cat, const char
     return r;
 }
 
+/*
+ * Integrity, retention, holds, audit (docs/integrity.md), as the SQLite
+ * driver. Not on the delivery path: unnamed statements.
+ */
+
+/* Run sql (n text parameters) once; *res_r for the caller to PQclear(). */
+static enum tab_result pg_catalog_run(struct pg_catalog *pc, const char *what, const char *sql,
+                                      int n, const char *const *values, PGresult **res_r,
+                                      const char **error_r)
+{
+    struct pg_stmt st = {NULL, what, sql, n, 0};
+    return pg_conn_exec(pc->conn, &st, values, NULL, NULL, res_r, error_r);
+}
+
+/* The same, for statements whose result is not needed. */
+static enum tab_result pg_catalog_do(struct pg_catalog *pc, const char *what, const char *sql,
+                                     int n, const char *const *values, const char **error_r)
+{
+    PGresult *res = NULL;
+    enum tab_result r = pg_catalog_run(pc, what, sql, n, values, &res, error_r);
+
+    PQclear(res);
+    return r;
+}
+
+static const char pg_catalog_chain_sql[] =
+    "SELECT 0," PG_CHAIN_COLUMNS ", NULL::bigint, NULL::text"
+    " FROM copies c LEFT JOIN messages m ON m.id = c.message"
+    " UNION ALL"
+    " SELECT 1, e.seq, e.prev_hash, e.hash, e.archive_id, e.message_archive_id, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, extract(epoch FROM e.retain_until)::bigint, 0, 0,"
+    " extract(epoch FROM e.expired)::bigint, e.operator FROM expired e"
+    " ORDER BY 2 NULLS LAST, 18";
+
+/* Call fn for every link of rows (with rcpts); stops when fn says so. */
+static int pg_catalog_chain_rows(PGresult *rows, const struct pg_chain_rcpts *rcpts,
+                                 catalog_chain_fn *fn, void *ctx)
+{
+    for (int i = 0; i < PQntuples(rows); i++) {
+        struct chain_link link;
+        int stop;
+
+        pg_chain_fill(rows, i, rcpts, &link);
+        stop = fn(&link, ctx);
+        catalog_chain_link_free(&link);
+        if (stop)
+            return 1;
+    }
+    return 0;
+}
+
+static enum tab_result pg_catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,
+                                             catalog_chain_fn *fn, void *ctx, const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct pg_chain_rcpts rcpts = {NULL, NULL, 0};
+    PGresult *rows = NULL, *res = NULL;
+    enum tab_result r;
+    int began, stop;
+
+    memset(head_r, 0, sizeof(*head_r));
+    head_r->at = time(NULL);
+    r = pg_conn_begin_read(pc->conn, &began, error_r);
+    if (r != TAB_OK)
+        return r;
+    r = pg_catalog_run(pc, "chain head", "SELECT seq, hash FROM chain_head WHERE id = 1", 0, NULL,
+                       &res, error_r);
+    if (r != TAB_OK)
+        goto out;
+    if (PQntuples(res) == 1) {
+        head_r->seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(head_r->hash, sizeof(head_r->hash), "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    res = NULL;
+    r = pg_catalog_run(pc, "chain", pg_catalog_chain_sql, 0, NULL, &rows, error_r);
+    if (r != TAB_OK)
+        goto out;
+    r = pg_catalog_run(pc, "chain recipients", PG_CHAIN_RCPTS, 0, NULL, &res, error_r);
+    if (r != TAB_OK)
+        goto out;
+    pg_chain_rcpts_load(&rcpts, res);
+    res = NULL;
+    r = pg_catalog_run(pc, "chain",
+                       "SELECT archive_id FROM messages m WHERE NOT EXISTS"
+                       " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
+                       0, NULL, &res, error_r);
+    if (r != TAB_OK)
+        goto out;
+    if (began) {
+        r = pg_conn_commit(pc->conn, error_r);
+        began = 0;
+        if (r != TAB_OK)
+            goto out;
+    }
+    stop = pg_catalog_chain_rows(rows, &rcpts, fn, ctx);
+    for (int i = 0; !stop && i < PQntuples(res); i++) {
+        struct chain_link link;
+        memset(&link, 0, sizeof(link));
+        link.kind = CHAIN_MESSAGE_NO_COPY;
+        snprintf(link.message_archive_id, sizeof(link.message_archive_id), "%s",
+                 PQgetvalue(res, i, 0));
+        memcpy(link.archive_id, link.message_archive_id, sizeof(link.archive_id));
+        stop = fn(&link, ctx);
+    }
+out:
+    if (began)
+        pg_conn_rollback(pc->conn);
+    pg_chain_rcpts_free(&rcpts);
+    PQclear(rows);
+    PQclear(res);
+    return r;
+}
+
+static enum tab_result pg_catalog_chain_head(struct catalog *cat, struct chain_seal *head_r,
+                                             const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    PGresult *res;
+    enum tab_result r;
+
+    memset(head_r, 0, sizeof(*head_r));
+    head_r->at = time(NULL);
+    r = pg_catalog_run(pc, "chain head", "SELECT seq, hash FROM chain_head WHERE id = 1", 0, NULL,
+                       &res, error_r);
+    if (r != TAB_OK)
+        return r;
+    if (PQntuples(res) == 1) {
+        head_r->seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(head_r->hash, sizeof(head_r->hash), "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return TAB_OK;
+}
+
+static enum tab_result pg_catalog_seal(struct catalog *cat, struct chain_seal *seal_r,
+                                       const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    PGresult *res;
+    enum tab_result r;
+
+    memset(seal_r, 0, sizeof(*seal_r));
+    r = pg_catalog_run(pc, "seal",
+                       "INSERT INTO seals (sealed, seq, hash) SELECT now(), seq, hash"
+                       " FROM chain_head WHERE id = 1"
+                       " RETURNING extract(epoch FROM sealed)::bigint, seq, hash",
+                       0, NULL, &res, error_r);
+    if (r != TAB_OK)
+        return r;
+    if (PQntuples(res) == 1) {
+        seal_r->at = (time_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        seal_r->seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        snprintf(seal_r->hash, sizeof(seal_r->hash), "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return TAB_OK;
+}
+
+static enum tab_result pg_catalog_audit(struct catalog *cat, const char *user, const char *action,
+                                        const char *detail, const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *values[3] = {pg_catalog_text(&arena, user, 0), pg_catalog_text(&arena, action, 0),
+                             pg_catalog_text(&arena, detail, 0)};
+    enum tab_result r = pg_catalog_do(pc, "audit",
+                                      "INSERT INTO audit (operator, action, detail)"
+                                      " VALUES ($1, $2, $3)",
+                                      3, values, error_r);
+
+    strlist_free(&arena);
+    return r;
+}
+
+static enum tab_result pg_catalog_audit_list(struct catalog *cat, time_t since,
+                                             catalog_audit_fn *fn, void *ctx, const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *values[1] = {pg_catalog_printf(&arena, "%lld", (long long)since)};
+    PGresult *res;
+    enum tab_result r;
+
+    r = pg_catalog_run(pc, "audit list",
+                       "SELECT id, extract(epoch FROM at)::bigint, operator, action, detail"
+                       " FROM audit WHERE at >= to_timestamp($1::double precision) ORDER BY id",
+                       1, values, &res, error_r);
+    strlist_free(&arena);
+    if (r != TAB_OK)
+        return r;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct catalog_audit_row row = {
+            strtoll(PQgetvalue(res, i, 0), NULL, 10),
+            (time_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
+            PQgetvalue(res, i, 2),
+            PQgetvalue(res, i, 3),
+            pg_catalog_value(res, i, 4),
+        };
+        if (fn(&row, ctx))
+            break;
+    }
+    PQclear(res);
+    return TAB_OK;
+}
+
+static enum tab_result pg_catalog_hold(struct catalog *cat, const char *archive_id,
+                                       const char *case_name, int on, const char *user,
+                                       int *changed_r, int *holds_r, struct strlist *locations_r,
+                                       const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *id = pg_catalog_text(&arena, archive_id, 0);
+    const char *values[1] = {id};
+    char *message = NULL, *mid = NULL;
+    PGresult *res = NULL;
+    enum tab_result r;
+
+    *changed_r = *holds_r = 0;
+    r = pg_conn_begin(pc->conn, error_r);
+    if (r != TAB_OK)
+        goto out;
+    r = pg_catalog_run(pc, "hold",
+                       "SELECT id, archive_id FROM messages WHERE archive_id = $1"
+                       " UNION ALL SELECT m.id, m.archive_id FROM copies c"
+                       " JOIN messages m ON m.id = c.message WHERE c.archive_id = $1"
+                       " LIMIT 1",
+                       1, values, &res, error_r);
+    if (r != TAB_OK)
+        goto out;
+    if (PQntuples(res) > 0) {
+        mid = xstrdup(PQgetvalue(res, 0, 0));
+        message = xstrdup(PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    res = NULL;
+    if (mid != NULL) {
+        /* Conflicts with expire's FOR UPDATE: a hold and an expiry of
+         * one message never overlap. */
+        const char *lv[1] = {mid};
+        r = pg_catalog_run(pc, "hold", "SELECT 1 FROM messages WHERE id = $1::bigint FOR SHARE", 1,
+                           lv, &res, error_r);
+        if (r != TAB_OK)
+            goto out;
+        if (PQntuples(res) == 0) {
+            free(mid);
+            mid = NULL;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    if (mid == NULL) {
+        r = pg_conn_fail(pc->conn, TAB_PERM, error_r, "archive id %s not found", archive_id);
+        goto out;
+    }
+    {
+        const char *hv[3] = {message, pg_catalog_text(&arena, case_name, 0),
+                             pg_catalog_text(&arena, user, 0)};
+        r = pg_catalog_run(pc, "hold",
+                           on ? "INSERT INTO holds (archive_id, case_name, operator)"
+                                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+                              : "DELETE FROM holds WHERE archive_id = $1 AND case_name = $2",
+                           on ? 3 : 2, hv, &res, error_r);
+        if (r != TAB_OK)
+            goto out;
+        *changed_r = strcmp(PQcmdTuples(res), "0") != 0;
+        PQclear(res);
+        res = NULL;
+    }
+    {
+        const char *lv[2] = {message, mid};
+        r = pg_catalog_run(pc, "hold",
+                           "SELECT (SELECT count(*) FROM holds WHERE archive_id = $1), location"
+                           " FROM copies WHERE message = $2::bigint ORDER BY id",
+                           2, lv, &res, error_r);
+        if (r != TAB_OK)
+            goto out;
+        for (int i = 0; i < PQntuples(res); i++) {
+            *holds_r = atoi(PQgetvalue(res, i, 0));
+            if (locations_r != NULL)
+                strlist_add(locations_r, PQgetvalue(res, i, 1));
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    r = pg_conn_commit(pc->conn, error_r);
+out:
+    if (r != TAB_OK)
+        pg_conn_rollback(pc->conn);
+    PQclear(res);
+    free(message);
+    free(mid);
+    strlist_free(&arena);
+    return r;
+}
+
+static enum tab_result pg_catalog_hold_list(struct catalog *cat, const char *case_name,
+                                            catalog_hold_fn *fn, void *ctx, const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *values[1] = {case_name != NULL ? pg_catalog_text(&arena, case_name, 0) : NULL};
+    PGresult *res;
+    enum tab_result r;
+
+    r = pg_catalog_run(pc, "hold list",
+                       "SELECT case_name, archive_id, operator, extract(epoch FROM added)::bigint"
+                       " FROM holds WHERE $1::text IS NULL OR case_name = $1"
+                       " ORDER BY case_name, archive_id",
+                       1, values, &res, error_r);
+    strlist_free(&arena);
+    if (r != TAB_OK)
+        return r;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct catalog_hold_row row = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                                       PQgetvalue(res, i, 2),
+                                       (time_t)strtoll(PQgetvalue(res, i, 3), NULL, 10)};
+        if (fn(&row, ctx))
+            break;
+    }
+    PQclear(res);
+    return TAB_OK;
+}
+
+/* A message may go when every copy has a retain-until not after $1 and
+ * no case holds it. */
+#define PG_EXPIRABLE                                                                               \
+    " NOT EXISTS (SELECT 1 FROM copies c2 WHERE c2.message = m.id"                                 \
+    "  AND (c2.retain_until IS NULL OR c2.retain_until > to_timestamp($1::double precision)))"     \
+    " AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.archive_id = m.archive_id)"
+
+static enum tab_result pg_catalog_expire_candidates(struct catalog *cat, time_t now,
+                                                    catalog_chain_fn *fn, void *ctx,
+                                                    const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    struct pg_chain_rcpts rcpts = {NULL, NULL, 0};
+    const char *values[1] = {pg_catalog_printf(&arena, "%lld", (long long)now)};
+    PGresult *rows = NULL, *res = NULL;
+    enum tab_result r;
+    int began;
+
+    r = pg_conn_begin_read(pc->conn, &began, error_r);
+    if (r != TAB_OK)
+        goto out;
+    r = pg_catalog_run(pc, "expire candidates",
+                       "SELECT 0," PG_CHAIN_COLUMNS ", NULL::bigint, NULL::text"
+                       " FROM copies c JOIN messages m ON m.id = c.message"
+                       " WHERE" PG_EXPIRABLE " ORDER BY m.id, c.id",
+                       1, values, &rows, error_r);
+    if (r != TAB_OK)
+        goto out;
+    r = pg_catalog_run(pc, "expire candidates", PG_CHAIN_RCPTS, 0, NULL, &res, error_r);
+    if (r != TAB_OK)
+        goto out;
+    pg_chain_rcpts_load(&rcpts, res);
+    res = NULL;
+    if (began) {
+        r = pg_conn_commit(pc->conn, error_r);
+        began = 0;
+        if (r != TAB_OK)
+            goto out;
+    }
+    (void)pg_catalog_chain_rows(rows, &rcpts, fn, ctx);
+out:
+    if (began)
+        pg_conn_rollback(pc->conn);
+    pg_chain_rcpts_free(&rcpts);
+    PQclear(rows);
+    PQclear(res);
+    strlist_free(&arena);
+    return r;
+}
+
+static enum tab_result pg_catalog_expire_remove(struct catalog *cat, const char *archive_id,
+                                                time_t now, const char *user, const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *values[3] = {pg_catalog_printf(&arena, "%lld", (long long)now),
+                             pg_catalog_text(&arena, archive_id, 0),
+                             pg_catalog_text(&arena, user, 0)};
+    PGresult *res = NULL;
+    const char *mid;
+    enum tab_result r;
+
+    r = pg_conn_begin(pc->conn, error_r);
+    if (r != TAB_OK)
+        goto out;
+    /* FOR UPDATE: a hold added meanwhile waits for this transaction. */
+    r = pg_catalog_run(
+        pc, "expire",
+        "SELECT m.id FROM messages m WHERE m.archive_id = $2"
+        " AND EXISTS (SELECT 1 FROM copies c WHERE c.message = m.id) AND" PG_EXPIRABLE
+        " FOR UPDATE",
+        2, values, &res, error_r);
+    if (r != TAB_OK)
+        goto out;
+    if (PQntuples(res) == 0) {
+        r = pg_conn_fail(pc->conn, TAB_PERM, error_r,
+                         "expire %s: not found, held, or not past its retention", archive_id);
+        goto out;
+    }
+    mid = pg_catalog_printf(&arena, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+    {
+        const char *ev[3] = {mid, values[0], values[2]};
+        r = pg_catalog_do(pc, "expire",
+                          "INSERT INTO expired (seq, archive_id, message_archive_id, prev_hash,"
+                          " hash, retain_until, expired, operator)"
+                          " SELECT c.seq, c.archive_id, m.archive_id, c.prev_hash, c.hash,"
+                          " c.retain_until, to_timestamp($2::double precision), $3"
+                          " FROM copies c JOIN messages m ON m.id = c.message"
+                          " WHERE c.message = $1::bigint AND c.seq IS NOT NULL",
+                          3, ev, error_r);
+        if (r != TAB_OK)
+            goto out;
+    }
+    {
+        const char *dv[1] = {mid};
+        /* copies, recipients, header_addresses, attachments cascade. */
+        r = pg_catalog_do(pc, "expire", "DELETE FROM messages WHERE id = $1::bigint", 1, dv,
+                          error_r);
+        if (r != TAB_OK)
+            goto out;
+    }
+    r = pg_conn_commit(pc->conn, error_r);
+out:
+    if (r != TAB_OK)
+        pg_conn_rollback(pc->conn);
+    PQclear(res);
+    strlist_free(&arena);
+    return r;
+}
+
+static enum tab_result pg_catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
+                                        catalog_stats_row_fn *fn, void *ctx, const char **error_r)
+{
+    static const char totals[] =
+        "SELECT (SELECT count(*) FROM messages), (SELECT COALESCE(sum(size), 0) FROM messages),"
+        " (SELECT count(*) FROM copies), (SELECT COALESCE(sum(wrapped_size), 0) FROM copies),"
+        " (SELECT count(*) FROM messages WHERE envelope_status = 'incomplete'),"
+        " (SELECT count(DISTINCT archive_id) FROM holds), (SELECT count(*) FROM expired),"
+        " (SELECT count(*) FROM forwards WHERE status = 'deferred'),"
+        " (SELECT count(*) FROM forwards WHERE status = 'sent'),"
+        " (SELECT count(*) FROM forwards WHERE status = 'held'),"
+        " (SELECT count(*) FROM forwards WHERE status = 'queued'),"
+        " (SELECT count(*) FROM forwards WHERE status = 'deleted'),"
+        " (SELECT COALESCE(extract(epoch FROM min(arrival))::bigint, 0) FROM messages),"
+        " (SELECT COALESCE(extract(epoch FROM max(arrival))::bigint, 0) FROM messages)";
+    static const struct {
+        const char *period;
+        const char *sql;
+    } periods[] = {
+        {"day", "SELECT to_char(arrival AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(*), sum(size)"
+                " FROM messages GROUP BY 1 ORDER BY 1"},
+        {"month", "SELECT to_char(arrival AT TIME ZONE 'UTC', 'YYYY-MM'), count(*), sum(size)"
+                  " FROM messages GROUP BY 1 ORDER BY 1"},
+    };
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct catalog_stats *s = stats_r;
+    PGresult *res = NULL;
+    enum tab_result r;
+    int began;
+    int64_t *fields[] = {&s->messages,   &s->bytes,    &s->copies,     &s->wrapped_bytes,
+                         &s->incomplete, &s->held,     &s->expired,    &s->fwd_deferred,
+                         &s->fwd_sent,   &s->fwd_held, &s->fwd_queued, &s->fwd_deleted};
+
+    memset(s, 0, sizeof(*s));
+    r = pg_conn_begin_read(pc->conn, &began, error_r);
+    if (r != TAB_OK)
+        return r;
+    r = pg_catalog_run(pc, "stats", totals, 0, NULL, &res, error_r);
+    if (r != TAB_OK)
+        goto out;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        *fields[i] = strtoll(PQgetvalue(res, 0, (int)i), NULL, 10);
+    s->oldest = (time_t)strtoll(PQgetvalue(res, 0, 12), NULL, 10);
+    s->newest = (time_t)strtoll(PQgetvalue(res, 0, 13), NULL, 10);
+    PQclear(res);
+    res = NULL;
+    for (size_t p = 0; fn != NULL && p < sizeof(periods) / sizeof(periods[0]); p++) {
+        int stop = 0;
+        r = pg_catalog_run(pc, "stats", periods[p].sql, 0, NULL, &res, error_r);
+        if (r != TAB_OK)
+            goto out;
+        for (int i = 0; !stop && i < PQntuples(res); i++)
+            stop = fn(periods[p].period, PQgetvalue(res, i, 0),
+                      strtoll(PQgetvalue(res, i, 1), NULL, 10),
+                      strtoll(PQgetvalue(res, i, 2), NULL, 10), ctx);
+        PQclear(res);
+        res = NULL;
+    }
+    if (began) {
+        r = pg_conn_commit(pc->conn, error_r);
+        began = 0;
+    }
+out:
+    if (began)
+        pg_conn_rollback(pc->conn);
+    PQclear(res);
+    return r;
+}
+
 static void pg_catalog_close(struct catalog *cat)
 {
     struct pg_catalog *pc = pg_catalog_of(cat);
@@ -776,6 +1391,16 @@ struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cf
     pc->cat.search = pg_catalog_search;
     pc->cat.get = pg_catalog_get;
     pc->cat.forward_status = pg_catalog_forward_status;
+    pc->cat.audit = pg_catalog_audit;
+    pc->cat.audit_list = pg_catalog_audit_list;
+    pc->cat.chain_walk = pg_catalog_chain_walk;
+    pc->cat.chain_head = pg_catalog_chain_head;
+    pc->cat.seal = pg_catalog_seal;
+    pc->cat.hold = pg_catalog_hold;
+    pc->cat.hold_list = pg_catalog_hold_list;
+    pc->cat.expire_candidates = pg_catalog_expire_candidates;
+    pc->cat.expire_remove = pg_catalog_expire_remove;
+    pc->cat.stats = pg_catalog_stats;
     pc->cat.close = pg_catalog_close;
     return &pc->cat;
 }

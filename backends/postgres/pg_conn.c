@@ -364,6 +364,8 @@ static int pg_conn_ready(struct pg_conn *c, const char **error_r)
     lost = c->pg != NULL || c->lost;
     pg_conn_drop(c, 1);
     if (pg_conn_connect(c, &error) < 0) {
+        /* Still lost: the reconnection that finally works says so. */
+        c->lost = lost;
         pg_conn_fail(c, TAB_RETRY, error_r, "%s", error);
         free(error);
         return -1;

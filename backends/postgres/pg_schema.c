@@ -22,7 +22,10 @@
  *	store's tables (store_objects, store_chunks) and the views of the
  *	documentation. Version 2 adds full-text search (body_text, a
  *	generated tsvector over subject and body text with a GIN index) and
- *	attachments.
+ *	attachments. Versions 3 and 4 add the full-text configuration and
+ *	the forwards table; version 5 the integrity chain, retention, holds,
+ *	seals and the audit table (docs/integrity.md), and chains the copies
+ *	written before it (in id order) in the same transaction.
  *
  *	Only tabularium db runs migrations; the drivers only check the
  *	version, and refuse an older schema (it lacks what they write) and a
@@ -34,6 +37,7 @@
  */
 #include "backends/postgres/pg_schema.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,12 +209,212 @@ static const char pg_schema_v4[] = "CREATE TABLE forwards ("
                                    " detail text,"
                                    " updated timestamptz NOT NULL);";
 
+/*
+ * Integrity, retention, holds and audit (docs/integrity.md), as the
+ * SQLite catalog's version 4: each copy is one link of the chain;
+ * chain_head is the row every add() locks (SELECT ... FOR UPDATE) and
+ * moves, so concurrent workers write one chain in commit order. Copies
+ * from before are chained by pg_schema_chain_existing() in the same
+ * transaction.
+ */
+static const char pg_schema_v5[] =
+    "ALTER TABLE copies ADD COLUMN arrival timestamptz;"
+    "ALTER TABLE copies ADD COLUMN retain_until timestamptz;"
+    "ALTER TABLE copies ADD COLUMN seq bigint;"
+    "ALTER TABLE copies ADD COLUMN prev_hash text;"
+    "ALTER TABLE copies ADD COLUMN hash text;"
+    "UPDATE copies c SET arrival = m.arrival FROM messages m WHERE m.id = c.message;"
+    "CREATE UNIQUE INDEX copies_seq ON copies (seq);"
+    "CREATE INDEX copies_retain_until ON copies (retain_until);"
+    "CREATE TABLE chain_head ("
+    " id integer PRIMARY KEY CHECK (id = 1),"
+    " seq bigint NOT NULL,"
+    " hash text NOT NULL);"
+    "INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '" CHAIN_GENESIS "');"
+    "CREATE TABLE expired ("
+    " seq bigint PRIMARY KEY,"
+    " archive_id text NOT NULL,"
+    " message_archive_id text NOT NULL,"
+    " prev_hash text NOT NULL,"
+    " hash text NOT NULL,"
+    " retain_until timestamptz,"
+    " expired timestamptz NOT NULL,"
+    " operator text NOT NULL);"
+    "CREATE TABLE seals ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " sealed timestamptz NOT NULL,"
+    " seq bigint NOT NULL,"
+    " hash text NOT NULL);"
+    "CREATE TABLE holds ("
+    " archive_id text NOT NULL,"
+    " case_name text NOT NULL,"
+    " added timestamptz NOT NULL DEFAULT now(),"
+    " operator text NOT NULL,"
+    " PRIMARY KEY (archive_id, case_name));"
+    "CREATE INDEX holds_case ON holds (case_name);"
+    "CREATE TABLE audit ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " at timestamptz NOT NULL DEFAULT now(),"
+    " operator text NOT NULL,"
+    " action text NOT NULL,"
+    " detail text);";
+
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
-    pg_schema_v1,
-    pg_schema_v2,
-    pg_schema_v3,
-    pg_schema_v4,
+    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4, pg_schema_v5,
 };
+
+static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);
+
+static int pg_chain_copy_cmp(const void *key, const void *elem)
+{
+    long long k = *(const long long *)key, e = *(const long long *)elem;
+    return k < e ? -1 : k > e;
+}
+
+void pg_chain_rcpts_load(struct pg_chain_rcpts *r, PGresult *res)
+{
+    r->res = res;
+    r->n = PQntuples(res);
+    r->copy = xmalloc((size_t)(r->n > 0 ? r->n : 1) * sizeof(*r->copy));
+    for (int i = 0; i < r->n; i++)
+        r->copy[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+}
+
+void pg_chain_rcpts_free(struct pg_chain_rcpts *r)
+{
+    PQclear(r->res);
+    free(r->copy);
+    memset(r, 0, sizeof(*r));
+}
+
+static void pg_chain_copy_text(const PGresult *res, int row, int col, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+static char *pg_chain_dup(const PGresult *res, int row, int col)
+{
+    return xstrdup(PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+static long long pg_chain_number(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+void pg_chain_fill(const PGresult *res, int row, const struct pg_chain_rcpts *rcpts,
+                   struct chain_link *link)
+{
+    long long copy;
+    const long long *hit;
+
+    memset(link, 0, sizeof(*link));
+    link->kind = pg_chain_number(res, row, 0) == 1 ? CHAIN_EXPIRED : CHAIN_COPY;
+    link->seq = pg_chain_number(res, row, 1);
+    pg_chain_copy_text(res, row, 2, link->prev_hash, sizeof(link->prev_hash));
+    pg_chain_copy_text(res, row, 3, link->hash, sizeof(link->hash));
+    pg_chain_copy_text(res, row, 4, link->archive_id, sizeof(link->archive_id));
+    pg_chain_copy_text(res, row, 5, link->message_archive_id, sizeof(link->message_archive_id));
+    link->retain_until = (time_t)pg_chain_number(res, row, 15);
+    if (link->kind == CHAIN_EXPIRED) {
+        link->expired = (time_t)pg_chain_number(res, row, 18);
+        link->expired_by = pg_chain_dup(res, row, 19);
+        return;
+    }
+    link->arrival = (time_t)pg_chain_number(res, row, 6);
+    link->queue_id = pg_chain_dup(res, row, 7);
+    link->envelope_from = pg_chain_dup(res, row, 8);
+    pg_chain_copy_text(res, row, 9, link->sha256, sizeof(link->sha256));
+    link->size = (uint64_t)pg_chain_number(res, row, 10);
+    pg_chain_copy_text(res, row, 11, link->wrapped_sha256, sizeof(link->wrapped_sha256));
+    link->wrapped_size = (uint64_t)pg_chain_number(res, row, 12);
+    link->store = pg_chain_dup(res, row, 13);
+    link->location = pg_chain_dup(res, row, 14);
+    link->message_missing = (int)pg_chain_number(res, row, 16);
+    copy = pg_chain_number(res, row, 17);
+    hit = rcpts->n > 0 ? bsearch(&copy, rcpts->copy, (size_t)rcpts->n, sizeof(*rcpts->copy),
+                                 pg_chain_copy_cmp)
+                       : NULL;
+    if (hit == NULL)
+        return;
+    /* bsearch finds any row of the copy: back up to its first. */
+    while (hit > rcpts->copy && hit[-1] == copy)
+        hit--;
+    for (int i = (int)(hit - rcpts->copy); i < rcpts->n && rcpts->copy[i] == copy; i++)
+        strlist_add(&link->rcpts, PQgetvalue(rcpts->res, i, 1));
+}
+
+/* Version 5 on a database with copies: chain them in id order. */
+static int pg_schema_chain_existing(PGconn *pg, char **error_r)
+{
+    static const char rows_sql[] = "SELECT 0," PG_CHAIN_COLUMNS ", NULL, NULL"
+                                   " FROM copies c LEFT JOIN messages m ON m.id = c.message"
+                                   " ORDER BY c.id";
+    struct pg_chain_rcpts rcpts = {NULL, NULL, 0};
+    PGresult *rows = PQexec(pg, rows_sql), *res;
+    char prev[SHA256_HEX_SIZE] = CHAIN_GENESIS;
+    long long seq = 0;
+    int ret = -1;
+
+    if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
+        *error_r = pg_schema_error(pg, rows, "chain existing copies");
+        PQclear(rows);
+        return -1;
+    }
+    res = PQexec(pg, PG_CHAIN_RCPTS);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *error_r = pg_schema_error(pg, res, "chain existing copies");
+        PQclear(res);
+        PQclear(rows);
+        return -1;
+    }
+    pg_chain_rcpts_load(&rcpts, res);
+    for (int i = 0; i < PQntuples(rows); i++) {
+        struct chain_link link;
+        char seq_text[32];
+        const char *values[4];
+
+        pg_chain_fill(rows, i, &rcpts, &link);
+        link.seq = ++seq;
+        memcpy(link.prev_hash, prev, sizeof(prev));
+        catalog_chain_hash(&link, link.hash);
+        memcpy(prev, link.hash, sizeof(prev));
+        snprintf(seq_text, sizeof(seq_text), "%lld", seq);
+        values[0] = seq_text;
+        values[1] = link.prev_hash;
+        values[2] = link.hash;
+        values[3] = PQgetvalue(rows, i, 17);
+        res = PQexecParams(pg,
+                           "UPDATE copies SET seq = $1::bigint, prev_hash = $2, hash = $3"
+                           " WHERE id = $4::bigint",
+                           4, NULL, values, NULL, NULL, 0);
+        catalog_chain_link_free(&link);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            *error_r = pg_schema_error(pg, res, "chain existing copies");
+            PQclear(res);
+            goto out;
+        }
+        PQclear(res);
+    }
+    {
+        char seq_text[32];
+        const char *values[2] = {seq_text, prev};
+        snprintf(seq_text, sizeof(seq_text), "%lld", seq);
+        res = PQexecParams(pg, "UPDATE chain_head SET seq = $1::bigint, hash = $2 WHERE id = 1", 2,
+                           NULL, values, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            *error_r = pg_schema_error(pg, res, "chain existing copies");
+            PQclear(res);
+            goto out;
+        }
+        PQclear(res);
+    }
+    ret = 0;
+out:
+    pg_chain_rcpts_free(&rcpts);
+    PQclear(rows);
+    return ret;
+}
 
 /* The server's message on one line, as a heap string with a prefix. */
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what)
@@ -376,6 +580,8 @@ int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r
             goto fail;
         }
         free(what);
+        if (version + 1 == 5 && pg_schema_chain_existing(pg, error_r) < 0)
+            goto fail;
         if (pg_schema_record(pg, version + 1, error_r) < 0)
             goto fail;
     }

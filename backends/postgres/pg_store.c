@@ -25,6 +25,8 @@
  *
  *	get() streams the chunks in order to the descriptor, one chunk in
  *	memory at a time, and checks the total against the object's size.
+ *	remove() deletes the object and its chunks (retention expiry); it
+ *	has no legal hold of its own (the catalog's holds protect it).
  *
  *	Never modifies or removes the spool file; never formats user text
  *	into SQL.
@@ -58,7 +60,7 @@ struct pg_store {
     struct pg_conn *conn;
 };
 
-enum pg_store_stmt { PS_INSERT_OBJECT, PS_INSERT_CHUNK, PS_OBJECT, PS_CHUNK, PS_COUNT };
+enum pg_store_stmt { PS_INSERT_OBJECT, PS_INSERT_CHUNK, PS_OBJECT, PS_CHUNK, PS_REMOVE, PS_COUNT };
 
 static const struct pg_stmt pg_store_stmts[PS_COUNT] = {
     [PS_INSERT_OBJECT] = {"tab_store_insert_object", "insert object",
@@ -74,6 +76,9 @@ static const struct pg_stmt pg_store_stmts[PS_COUNT] = {
     [PS_CHUNK] = {"tab_store_chunk", "read chunk",
                   "SELECT data FROM store_chunks WHERE object = $1::bigint AND seq = $2::integer",
                   2, 1},
+    /* The chunks go with it (ON DELETE CASCADE). */
+    [PS_REMOVE] = {"tab_store_remove", "remove object",
+                   "DELETE FROM store_objects WHERE id = $1::bigint", 1, 0},
 };
 
 static struct pg_store *pg_store_of(struct store *st)
@@ -253,6 +258,29 @@ static enum tab_result pg_store_get(struct store *st, const char *location, int 
     return TAB_OK;
 }
 
+/* Retention expiry: one statement in autocommit mode (tabularium expire
+ * is the only caller and removes the catalog rows afterwards); an object
+ * already gone is no error. */
+static enum tab_result pg_store_remove(struct store *st, const char *location, const char **error_r)
+{
+    struct pg_store *ps = pg_store_of(st);
+    long long id = pg_store_location_id(location);
+    char object[32];
+    const char *values[1] = {object};
+    PGresult *res;
+    enum tab_result r;
+
+    if (id == 0)
+        return pg_conn_fail(ps->conn, TAB_PERM, error_r, "bad location \"%s\"",
+                            location != NULL ? location : "");
+    snprintf(object, sizeof(object), "%lld", id);
+    r = pg_conn_exec(ps->conn, &pg_store_stmts[PS_REMOVE], values, NULL, NULL, &res, error_r);
+    if (r != TAB_OK)
+        return r;
+    PQclear(res);
+    return TAB_OK;
+}
+
 static void pg_store_close(struct store *st)
 {
     struct pg_store *ps = pg_store_of(st);
@@ -275,6 +303,7 @@ struct store *store_pgsql_open(const char *spec, const struct tab_config *cfg, c
     ps->st.name = "pgsql";
     ps->st.put = pg_store_put;
     ps->st.get = pg_store_get;
+    ps->st.remove = pg_store_remove;
     ps->st.close = pg_store_close;
     return &ps->st;
 }

@@ -114,3 +114,56 @@ CREATE TABLE forwards (
 );
 
 PRAGMA user_version = 3;
+
+-- Version 4: integrity, retention, holds and audit (docs/integrity.md).
+-- Each copy is one link of the tamper-evident chain; the upgrade chains
+-- the copies that exist already, in id order (done in C, in the same
+-- transaction: SQLite has no SHA-256 function).
+ALTER TABLE copies ADD COLUMN arrival TEXT;
+ALTER TABLE copies ADD COLUMN retain_until TEXT;
+ALTER TABLE copies ADD COLUMN seq INTEGER;
+ALTER TABLE copies ADD COLUMN prev_hash TEXT;
+ALTER TABLE copies ADD COLUMN hash TEXT;
+UPDATE copies SET arrival = (SELECT m.arrival FROM messages m WHERE m.id = copies.message);
+CREATE UNIQUE INDEX copies_seq ON copies (seq);
+CREATE INDEX copies_retain_until ON copies (retain_until);
+CREATE TABLE chain_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO chain_head (id, seq, hash)
+    VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE expired (
+    seq INTEGER PRIMARY KEY,
+    archive_id TEXT NOT NULL,
+    message_archive_id TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    retain_until TEXT,
+    expired TEXT NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE TABLE seals (
+    id INTEGER PRIMARY KEY,
+    sealed TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE holds (
+    archive_id TEXT NOT NULL,
+    case_name TEXT NOT NULL,
+    added TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    PRIMARY KEY (archive_id, case_name)
+);
+CREATE INDEX holds_case ON holds (case_name);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT
+);
+
+PRAGMA user_version = 4;

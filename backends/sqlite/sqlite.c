@@ -27,6 +27,17 @@
  *	after it.)
  *	Statements for the per-message path are prepared once at open.
  *
+ *	Every add() ends by appending its copy to the tamper-evident chain
+ *	(docs/integrity.md): it reads chain_head, hashes the copy's link
+ *	(catalog_chain_hash) over the values as stored, writes seq,
+ *	prev_hash and hash into the copy and moves the head, all inside the
+ *	same BEGIN IMMEDIATE transaction, so concurrent workers write one
+ *	chain in commit order. The integrity methods (chain walk, seals,
+ *	holds, expiry, audit, stats) are not on the delivery path and
+ *	prepare their statements per call; expire_remove() re-checks
+ *	retention and holds inside its write transaction and records each
+ *	removed link in the expired table.
+ *
  *	Must never put user text into SQL: every value is a bound
  *	parameter; search() assembles its WHERE clause from constant
  *	fragments only, and escapes LIKE metacharacters in user text.
@@ -34,8 +45,9 @@
  * DIAGNOSTICS
  *	Every SQLite failure is TAB_RETRY (busy, locked, I/O, disk full,
  *	corruption, read-only: none is the client's fault) with a message
- *	"sqlite PATH: WHAT: SQLITE MESSAGE". get() of an unknown archive id
- *	is TAB_PERM. Open errors are returned in a static buffer that stays
+ *	"sqlite PATH: WHAT: SQLITE MESSAGE". get() and hold() of an unknown
+ *	archive id are TAB_PERM, as is expire_remove() of a message that is
+ *	held, unknown or not past its retention. Open errors are returned in a static buffer that stays
  *	valid until the next catalog_sqlite_open().
  */
 #include <errno.h>
@@ -57,7 +69,7 @@
 #include "common/safe_file.h"
 #include "common/strlist.h"
 
-#define SQLITE_SCHEMA_VERSION 3
+#define SQLITE_SCHEMA_VERSION 4
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 
 /*
@@ -158,10 +170,61 @@ static const char sqlite_schema_v3[] = "CREATE TABLE forwards ("
                                        " detail TEXT,"
                                        " updated TEXT NOT NULL);";
 
+/*
+ * Version 4: integrity, retention, holds and audit (docs/integrity.md).
+ * Each copy is one link of the tamper-evident chain (seq, prev_hash,
+ * hash) and carries its transaction's arrival and its retain-until;
+ * chain_head is the one row every add() reads and moves under the write
+ * lock. Copies that exist before the upgrade are chained in id order by
+ * sqlite_chain_existing() in the same transaction.
+ */
+static const char sqlite_schema_v4[] =
+    "ALTER TABLE copies ADD COLUMN arrival TEXT;"
+    "ALTER TABLE copies ADD COLUMN retain_until TEXT;"
+    "ALTER TABLE copies ADD COLUMN seq INTEGER;"
+    "ALTER TABLE copies ADD COLUMN prev_hash TEXT;"
+    "ALTER TABLE copies ADD COLUMN hash TEXT;"
+    "UPDATE copies SET arrival = (SELECT m.arrival FROM messages m WHERE m.id = copies.message);"
+    "CREATE UNIQUE INDEX copies_seq ON copies (seq);"
+    "CREATE INDEX copies_retain_until ON copies (retain_until);"
+    "CREATE TABLE chain_head ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq INTEGER NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '" CHAIN_GENESIS "');"
+    "CREATE TABLE expired ("
+    " seq INTEGER PRIMARY KEY,"
+    " archive_id TEXT NOT NULL,"
+    " message_archive_id TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " retain_until TEXT,"
+    " expired TEXT NOT NULL,"
+    " operator TEXT NOT NULL);"
+    "CREATE TABLE seals ("
+    " id INTEGER PRIMARY KEY,"
+    " sealed TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "CREATE TABLE holds ("
+    " archive_id TEXT NOT NULL,"
+    " case_name TEXT NOT NULL,"
+    " added TEXT NOT NULL,"
+    " operator TEXT NOT NULL,"
+    " PRIMARY KEY (archive_id, case_name));"
+    "CREATE INDEX holds_case ON holds (case_name);"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY,"
+    " at TEXT NOT NULL,"
+    " operator TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " detail TEXT);";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
     sqlite_schema_v1,
     sqlite_schema_v2,
     sqlite_schema_v3,
+    sqlite_schema_v4,
 };
 
 /* Statements prepared once at open. */
@@ -188,6 +251,9 @@ enum sqlite_stmt {
     ST_INSERT_ATTACHMENT,
     ST_ATTACHMENTS,
     ST_FORWARD_STATUS,
+    ST_CHAIN_HEAD,
+    ST_CHAIN_LINK_COPY,
+    ST_CHAIN_SET_HEAD,
     ST_COUNT
 };
 
@@ -196,11 +262,11 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     /* queue_id <> '' lets the planner use the partial unique index. */
-    [ST_FIND_MESSAGE] = "SELECT id FROM messages"
+    [ST_FIND_MESSAGE] = "SELECT id, envelope_from, size FROM messages"
                         " WHERE queue_id = ?1 AND sha256 = ?2 AND queue_id <> ''",
     /* Without a queue id (no XFORWARD, no Postfix Received:), the same
      * Message-ID and the same bytes identify the message. */
-    [ST_FIND_MESSAGE_BY_MSGID] = "SELECT id FROM messages"
+    [ST_FIND_MESSAGE_BY_MSGID] = "SELECT id, envelope_from, size FROM messages"
                                  " WHERE message_id = ?1 AND sha256 = ?2 AND queue_id = ''"
                                  " ORDER BY id LIMIT 1",
     [ST_INSERT_MESSAGE] =
@@ -209,8 +275,8 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
         " mail_params, xforward)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [ST_INSERT_COPY] = "INSERT INTO copies (message, archive_id, store, location,"
-                       " wrapped_sha256, wrapped_size, stored)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       " wrapped_sha256, wrapped_size, stored, arrival, retain_until)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_INSERT_RCPT] = "INSERT OR IGNORE INTO recipients"
                        " (message, address, archive_rcpt, orcpt, notify, copy)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -229,10 +295,10 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
         " FROM messages WHERE id = ?1",
     [ST_MESSAGE_BY_ARCHIVE_ID] = "SELECT id FROM messages WHERE archive_id = ?1",
     [ST_COPY_BY_ARCHIVE_ID] = "SELECT id, message FROM copies WHERE archive_id = ?1",
-    [ST_FIRST_COPY] = "SELECT store, location, wrapped_sha256, wrapped_size FROM copies"
-                      " WHERE message = ?1 ORDER BY id LIMIT 1",
-    [ST_COPY_BY_ID] = "SELECT store, location, wrapped_sha256, wrapped_size FROM copies"
-                      " WHERE id = ?1",
+    [ST_FIRST_COPY] = "SELECT store, location, wrapped_sha256, wrapped_size, retain_until"
+                      " FROM copies WHERE message = ?1 ORDER BY id LIMIT 1",
+    [ST_COPY_BY_ID] = "SELECT store, location, wrapped_sha256, wrapped_size, retain_until"
+                      " FROM copies WHERE id = ?1",
     [ST_RCPTS] = "SELECT address, archive_rcpt, orcpt, notify FROM recipients"
                  " WHERE message = ?1 ORDER BY rowid",
     [ST_ADDRS] = "SELECT field, name, address FROM header_addresses"
@@ -246,6 +312,9 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
                           " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (archive_id) DO UPDATE"
                           " SET status = excluded.status, detail = excluded.detail,"
                           " updated = excluded.updated",
+    [ST_CHAIN_HEAD] = "SELECT seq, hash FROM chain_head WHERE id = 1",
+    [ST_CHAIN_LINK_COPY] = "UPDATE copies SET seq = ?1, prev_hash = ?2, hash = ?3 WHERE id = ?4",
+    [ST_CHAIN_SET_HEAD] = "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1",
 };
 
 struct sqlite_catalog {
@@ -330,6 +399,17 @@ static void sqlite_column_copy(sqlite3_stmt *st, int i, char *buf, size_t size)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
     snprintf(buf, size, "%s", s ? (const char *)s : "");
+}
+
+/* A time column ("YYYY-MM-DDTHH:MM:SSZ"); 0 for NULL or malformed. */
+static time_t sqlite_column_time(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    time_t t;
+
+    if (s == NULL || record_parse_time((const char *)s, &t) < 0)
+        return 0;
+    return t;
 }
 
 /* The original failure is what the caller reports; a failed ROLLBACK is
@@ -461,6 +541,7 @@ static enum tab_result sqlite_load(struct sqlite_catalog *sc, sqlite3_int64 mess
         rec->location = sqlite_column_dup(st, 1);
         sqlite_column_copy(st, 2, rec->wrapped_sha256, sizeof(rec->wrapped_sha256));
         rec->wrapped_size = (uint64_t)sqlite3_column_int64(st, 3);
+        rec->retain_until = sqlite_column_time(st, 4);
     } else if (rc != SQLITE_DONE) {
         goto db_error;
     }
@@ -602,6 +683,38 @@ static int sqlite_insert_attachments(struct sqlite_catalog *sc, sqlite3_int64 me
     return 0;
 }
 
+/*
+ * Make link (filled but for seq and hashes) the new head of the chain:
+ * read the head, hash, write seq/prev_hash/hash into copy copy_id, move
+ * the head. Inside the caller's write transaction. -1: see sqlite3_errmsg.
+ */
+static int sqlite_chain_append(struct sqlite_catalog *sc, sqlite3_int64 copy_id,
+                               struct chain_link *link)
+{
+    sqlite3_stmt *st = sc->st[ST_CHAIN_HEAD];
+
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite_stmt_done(st);
+        return -1;
+    }
+    link->seq = sqlite3_column_int64(st, 0) + 1;
+    sqlite_column_copy(st, 1, link->prev_hash, sizeof(link->prev_hash));
+    sqlite_stmt_done(st);
+    catalog_chain_hash(link, link->hash);
+
+    st = sc->st[ST_CHAIN_LINK_COPY];
+    if (sqlite3_bind_int64(st, 1, link->seq) != SQLITE_OK ||
+        sqlite_bind_text(st, 2, link->prev_hash) != SQLITE_OK ||
+        sqlite_bind_text(st, 3, link->hash) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, copy_id) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+        return -1;
+    st = sc->st[ST_CHAIN_SET_HEAD];
+    if (sqlite3_bind_int64(st, 1, link->seq) != SQLITE_OK ||
+        sqlite_bind_text(st, 2, link->hash) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+        return -1;
+    return 0;
+}
+
 static enum tab_result sqlite_add(struct catalog *cat, const struct archive_record *rec,
                                   const char **error_r)
 {
@@ -610,7 +723,8 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
     const char *what = "begin";
     sqlite3_stmt *st;
     sqlite3_int64 message_id = 0, copy_id;
-    char arrival[21], stored[21];
+    char arrival[21], stored[21], retain_until[21];
+    struct chain_link link;
     int created = 0, rc;
     enum tab_result r = TAB_OK;
 
@@ -621,6 +735,21 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
         return sqlite_fail(sc, TAB_PERM, error_r, "add %s: size out of range", rec->archive_id);
     record_format_time(rec->arrival, arrival);
     record_format_time(time(NULL), stored);
+    record_format_time(rec->retain_until, retain_until);
+
+    /* The chain link of this copy, with the values as stored. */
+    memset(&link, 0, sizeof(link));
+    snprintf(link.archive_id, sizeof(link.archive_id), "%s", rec->archive_id);
+    link.arrival = rec->arrival;
+    link.queue_id = xstrdup(queue_id);
+    link.envelope_from = xstrdup(rec->envelope_from ? rec->envelope_from : "");
+    snprintf(link.sha256, sizeof(link.sha256), "%s", rec->sha256);
+    link.size = rec->size;
+    snprintf(link.wrapped_sha256, sizeof(link.wrapped_sha256), "%s", rec->wrapped_sha256);
+    link.wrapped_size = rec->wrapped_size;
+    link.store = xstrdup(rec->store);
+    link.location = xstrdup(rec->location);
+    link.retain_until = rec->retain_until;
 
     if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
         goto db_error;
@@ -632,10 +761,17 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
             sqlite_bind_text(st, 2, rec->sha256) != SQLITE_OK)
             goto db_error;
         rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
+        if (rc == SQLITE_ROW) {
+            /* The chain records the message as stored by its first copy. */
             message_id = sqlite3_column_int64(st, 0);
-        else if (rc != SQLITE_DONE)
+            free(link.envelope_from);
+            link.envelope_from = sqlite_column_dup(st, 1);
+            if (link.envelope_from == NULL)
+                link.envelope_from = xstrdup("");
+            link.size = (uint64_t)sqlite3_column_int64(st, 2);
+        } else if (rc != SQLITE_DONE) {
             goto db_error;
+        }
         sqlite_stmt_done(st);
     }
 
@@ -671,7 +807,10 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
         sqlite_bind_text(st, 4, rec->location) != SQLITE_OK ||
         sqlite_bind_text(st, 5, rec->wrapped_sha256) != SQLITE_OK ||
         sqlite3_bind_int64(st, 6, (sqlite3_int64)rec->wrapped_size) != SQLITE_OK ||
-        sqlite_bind_text(st, 7, stored) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+        sqlite_bind_text(st, 7, stored) != SQLITE_OK ||
+        sqlite_bind_text(st, 8, arrival) != SQLITE_OK ||
+        sqlite_bind_text(st, 9, rec->retain_until ? retain_until : NULL) != SQLITE_OK ||
+        sqlite_exec_stmt(st) < 0)
         goto db_error;
     copy_id = sqlite3_last_insert_rowid(sc->db);
 
@@ -686,6 +825,9 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
             sqlite_bind_text(st, 5, rcpt->notify) != SQLITE_OK ||
             sqlite3_bind_int64(st, 6, copy_id) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
             goto db_error;
+        /* The rows this copy added are the ones its link covers. */
+        if (sqlite3_changes(sc->db) > 0)
+            strlist_add(&link.rcpts, rcpt->address ? rcpt->address : "");
     }
 
     /* The first transaction's header is the message's header: a retried
@@ -707,10 +849,17 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
             goto db_error;
     }
 
+    /* Last, so the chain is in commit order: BEGIN IMMEDIATE already
+     * serialises writers, one head row read and two row updates. */
+    what = "chain";
+    if (sqlite_chain_append(sc, copy_id, &link) < 0)
+        goto db_error;
+
     what = "commit";
     st = sc->st[ST_COMMIT];
     if (sqlite_exec_stmt(st) < 0)
         goto db_error;
+    catalog_chain_link_free(&link);
     if (sqlite_sync_wal(sc) < 0)
         return sqlite_fail(sc, TAB_RETRY, error_r, "add %s: sync %s: %s", rec->archive_id,
                            sc->wal_path, strerror(errno));
@@ -723,6 +872,7 @@ db_error:
         if (i != ST_ROLLBACK)
             sqlite_stmt_done(sc->st[i]);
     sqlite_rollback(sc);
+    catalog_chain_link_free(&link);
     return r;
 }
 
@@ -1120,6 +1270,649 @@ static enum tab_result sqlite_forward_status(struct catalog *cat, const char *ar
     return TAB_OK;
 }
 
+/*
+ * Integrity, retention, holds, audit (docs/integrity.md). Not on the
+ * delivery path: statements are prepared per call.
+ */
+
+/* Columns of a chain row, as sqlite_chain_fill() reads them. */
+#define SQLITE_CHAIN_COLUMNS                                                                       \
+    " c.seq, c.prev_hash, c.hash, c.archive_id, m.archive_id, c.arrival, m.queue_id,"              \
+    " m.envelope_from, m.sha256, m.size, c.wrapped_sha256, c.wrapped_size, c.store,"               \
+    " c.location, c.retain_until, m.id IS NULL, c.id"
+
+/* The last column orders links without a seq after the others. */
+static const char sqlite_chain_copies[] =
+    "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL, COALESCE(c.seq, 9223372036854775807)"
+    " FROM copies c LEFT JOIN messages m ON m.id = c.message"
+    " UNION ALL"
+    " SELECT 1, e.seq, e.prev_hash, e.hash, e.archive_id, e.message_archive_id, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.retain_until, 0, 0, e.expired, e.operator,"
+    " e.seq FROM expired e"
+    " ORDER BY 21, 18";
+
+static const char sqlite_chain_rcpts[] =
+    "SELECT address FROM recipients WHERE copy = ?1 ORDER BY address COLLATE BINARY";
+
+/* Fill link from the current row of a chain query (first column: kind)
+ * and the recipients of its copy. -1: see sqlite3_errmsg. */
+static int sqlite_chain_fill(sqlite3_stmt *row, sqlite3_stmt *rcpts, struct chain_link *link)
+{
+    char *s;
+    int rc;
+
+    memset(link, 0, sizeof(*link));
+    link->kind = sqlite3_column_int(row, 0) == 1 ? CHAIN_EXPIRED : CHAIN_COPY;
+    link->seq = sqlite3_column_type(row, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(row, 1);
+    sqlite_column_copy(row, 2, link->prev_hash, sizeof(link->prev_hash));
+    sqlite_column_copy(row, 3, link->hash, sizeof(link->hash));
+    sqlite_column_copy(row, 4, link->archive_id, sizeof(link->archive_id));
+    sqlite_column_copy(row, 5, link->message_archive_id, sizeof(link->message_archive_id));
+    link->retain_until = sqlite_column_time(row, 15);
+    if (link->kind == CHAIN_EXPIRED) {
+        link->expired = sqlite_column_time(row, 18);
+        link->expired_by = sqlite_column_dup(row, 19);
+        return 0;
+    }
+    link->arrival = sqlite_column_time(row, 6);
+    s = sqlite_column_dup(row, 7);
+    link->queue_id = s != NULL ? s : xstrdup("");
+    s = sqlite_column_dup(row, 8);
+    link->envelope_from = s != NULL ? s : xstrdup("");
+    sqlite_column_copy(row, 9, link->sha256, sizeof(link->sha256));
+    link->size = (uint64_t)sqlite3_column_int64(row, 10);
+    sqlite_column_copy(row, 11, link->wrapped_sha256, sizeof(link->wrapped_sha256));
+    link->wrapped_size = (uint64_t)sqlite3_column_int64(row, 12);
+    link->store = sqlite_column_dup(row, 13);
+    link->location = sqlite_column_dup(row, 14);
+    link->message_missing = sqlite3_column_int(row, 16);
+
+    if (sqlite3_bind_int64(rcpts, 1, sqlite3_column_int64(row, 17)) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(rcpts)) == SQLITE_ROW) {
+        const unsigned char *a = sqlite3_column_text(rcpts, 0);
+        strlist_add(&link->rcpts, a != NULL ? (const char *)a : "");
+    }
+    sqlite_stmt_done(rcpts);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Schema step 4 on a catalog that has copies already: chain them in id
+ * order (their arrival is their message's). Inside the upgrade
+ * transaction. -1: see sqlite3_errmsg.
+ */
+static int sqlite_chain_existing(sqlite3 *db)
+{
+    static const char rows_sql[] = "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL"
+                                   " FROM copies c LEFT JOIN messages m ON m.id = c.message"
+                                   " ORDER BY c.id";
+    sqlite3_stmt *rows = NULL, *rcpts = NULL, *update = NULL, *head = NULL;
+    struct chain_link link;
+    char prev[SHA256_HEX_SIZE] = CHAIN_GENESIS;
+    int64_t seq = 0;
+    int rc, ret = -1;
+
+    memset(&link, 0, sizeof(link));
+    if (sqlite3_prepare_v2(db, rows_sql, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "UPDATE copies SET seq = ?1, prev_hash = ?2, hash = ?3 WHERE id = ?4",
+                           -1, &update, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1", -1, &head,
+                           NULL) != SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        sqlite3_int64 copy_id = sqlite3_column_int64(rows, 17);
+
+        if (sqlite_chain_fill(rows, rcpts, &link) < 0)
+            goto out;
+        link.seq = ++seq;
+        memcpy(link.prev_hash, prev, sizeof(prev));
+        catalog_chain_hash(&link, link.hash);
+        memcpy(prev, link.hash, sizeof(prev));
+        if (sqlite3_bind_int64(update, 1, seq) != SQLITE_OK ||
+            sqlite3_bind_text(update, 2, link.prev_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(update, 3, link.hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(update, 4, copy_id) != SQLITE_OK || sqlite_exec_stmt(update) < 0)
+            goto out;
+        catalog_chain_link_free(&link);
+    }
+    if (rc != SQLITE_DONE)
+        goto out;
+    if (sqlite3_bind_int64(head, 1, seq) != SQLITE_OK ||
+        sqlite3_bind_text(head, 2, prev, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite_exec_stmt(head) < 0)
+        goto out;
+    ret = 0;
+out:
+    catalog_chain_link_free(&link);
+    (void)sqlite3_finalize(rows);
+    (void)sqlite3_finalize(rcpts);
+    (void)sqlite3_finalize(update);
+    (void)sqlite3_finalize(head);
+    return ret;
+}
+
+/* A read transaction around several statements: one snapshot. */
+static int sqlite_begin_read(struct sqlite_catalog *sc)
+{
+    return sqlite3_exec(sc->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static void sqlite_end(struct sqlite_catalog *sc)
+{
+    if (!sqlite3_get_autocommit(sc->db))
+        (void)sqlite3_exec(sc->db, "COMMIT", NULL, NULL, NULL);
+}
+
+static int sqlite_read_head(struct sqlite_catalog *sc, struct chain_seal *head_r);
+
+static enum tab_result sqlite_chain_walk(struct catalog *cat, struct chain_seal *head_r,
+                                         catalog_chain_fn *fn, void *ctx, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *rows = NULL, *rcpts = NULL;
+    struct chain_link link;
+    enum tab_result r = TAB_OK;
+    int rc, stop = 0;
+
+    memset(&link, 0, sizeof(link));
+    memset(head_r, 0, sizeof(*head_r));
+    head_r->at = time(NULL);
+    if (sqlite_begin_read(sc) < 0 || sqlite_read_head(sc, head_r) < 0 ||
+        sqlite3_prepare_v2(sc->db, sqlite_chain_copies, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK)
+        goto db_error;
+    while (!stop && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        if (sqlite_chain_fill(rows, rcpts, &link) < 0)
+            goto db_error;
+        stop = fn(&link, ctx);
+        catalog_chain_link_free(&link);
+    }
+    if (!stop && rc != SQLITE_DONE)
+        goto db_error;
+    (void)sqlite3_finalize(rows);
+    rows = NULL;
+    if (!stop) {
+        if (sqlite3_prepare_v2(sc->db,
+                               "SELECT archive_id FROM messages m WHERE NOT EXISTS"
+                               " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
+                               -1, &rows, NULL) != SQLITE_OK)
+            goto db_error;
+        while (!stop && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+            link.kind = CHAIN_MESSAGE_NO_COPY;
+            sqlite_column_copy(rows, 0, link.message_archive_id, sizeof(link.message_archive_id));
+            memcpy(link.archive_id, link.message_archive_id, sizeof(link.archive_id));
+            stop = fn(&link, ctx);
+            catalog_chain_link_free(&link);
+        }
+        if (!stop && rc != SQLITE_DONE)
+            goto db_error;
+    }
+    goto out;
+db_error:
+    r = sqlite_fail_db(sc, error_r, "chain");
+out:
+    catalog_chain_link_free(&link);
+    (void)sqlite3_finalize(rows);
+    (void)sqlite3_finalize(rcpts);
+    sqlite_end(sc);
+    return r;
+}
+
+static int sqlite_read_head(struct sqlite_catalog *sc, struct chain_seal *head_r)
+{
+    sqlite3_stmt *st = sc->st[ST_CHAIN_HEAD];
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        head_r->seq = sqlite3_column_int64(st, 0);
+        sqlite_column_copy(st, 1, head_r->hash, sizeof(head_r->hash));
+    }
+    sqlite_stmt_done(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static enum tab_result sqlite_chain_head(struct catalog *cat, struct chain_seal *head_r,
+                                         const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+
+    memset(head_r, 0, sizeof(*head_r));
+    head_r->at = time(NULL);
+    if (sqlite_read_head(sc, head_r) < 0)
+        return sqlite_fail_db(sc, error_r, "chain head");
+    return TAB_OK;
+}
+
+/* Run sql with text parameters (NULL: SQL NULL) to completion. */
+static int sqlite_exec_params(struct sqlite_catalog *sc, const char *sql, int n,
+                              const char *const *values)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (sqlite_bind_text(st, i + 1, values[i]) != SQLITE_OK) {
+            (void)sqlite3_finalize(st);
+            return -1;
+        }
+    rc = sqlite3_step(st);
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Commit a write transaction and make it durable. */
+static enum tab_result sqlite_commit(struct sqlite_catalog *sc, const char *what,
+                                     const char **error_r)
+{
+    if (sqlite_exec_stmt(sc->st[ST_COMMIT]) < 0) {
+        enum tab_result r = sqlite_fail_db(sc, error_r, what);
+        sqlite_stmt_done(sc->st[ST_COMMIT]);
+        sqlite_rollback(sc);
+        return r;
+    }
+    if (sqlite_sync_wal(sc) < 0)
+        return sqlite_fail(sc, TAB_RETRY, error_r, "%s: sync %s: %s", what, sc->wal_path,
+                           strerror(errno));
+    return TAB_OK;
+}
+
+static enum tab_result sqlite_write_fail(struct sqlite_catalog *sc, const char *what,
+                                         const char **error_r)
+{
+    enum tab_result r = sqlite_fail_db(sc, error_r, what);
+    sqlite_stmt_done(sc->st[ST_BEGIN]);
+    sqlite_rollback(sc);
+    return r;
+}
+
+static enum tab_result sqlite_seal(struct catalog *cat, struct chain_seal *seal_r,
+                                   const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    char at[21], seq[32];
+
+    memset(seal_r, 0, sizeof(*seal_r));
+    seal_r->at = time(NULL);
+    record_format_time(seal_r->at, at);
+    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0 || sqlite_read_head(sc, seal_r) < 0)
+        return sqlite_write_fail(sc, "seal", error_r);
+    snprintf(seq, sizeof(seq), "%lld", (long long)seal_r->seq);
+    {
+        const char *values[3] = {at, seq, seal_r->hash};
+        if (sqlite_exec_params(sc, "INSERT INTO seals (sealed, seq, hash) VALUES (?1, ?2, ?3)", 3,
+                               values) < 0)
+            return sqlite_write_fail(sc, "seal", error_r);
+    }
+    return sqlite_commit(sc, "seal", error_r);
+}
+
+static enum tab_result sqlite_audit(struct catalog *cat, const char *user, const char *action,
+                                    const char *detail, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    char at[21];
+    const char *values[4] = {at, user, action, detail};
+
+    record_format_time(time(NULL), at);
+    if (sqlite_exec_params(sc,
+                           "INSERT INTO audit (at, operator, action, detail)"
+                           " VALUES (?1, ?2, ?3, ?4)",
+                           4, values) < 0)
+        return sqlite_fail_db(sc, error_r, "audit");
+    if (sqlite_sync_wal(sc) < 0)
+        return sqlite_fail(sc, TAB_RETRY, error_r, "audit: sync %s: %s", sc->wal_path,
+                           strerror(errno));
+    return TAB_OK;
+}
+
+static enum tab_result sqlite_audit_list(struct catalog *cat, time_t since, catalog_audit_fn *fn,
+                                         void *ctx, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st;
+    char from[21];
+    int rc;
+
+    record_format_time(since, from);
+    if (sqlite3_prepare_v2(sc->db,
+                           "SELECT id, at, operator, action, detail FROM audit"
+                           " WHERE at >= ?1 ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlite_fail_db(sc, error_r, "audit list");
+    if (sqlite_bind_text(st, 1, since ? from : "") != SQLITE_OK) {
+        (void)sqlite3_finalize(st);
+        return sqlite_fail_db(sc, error_r, "audit list");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct catalog_audit_row row = {
+            sqlite3_column_int64(st, 0),
+            sqlite_column_time(st, 1),
+            (const char *)sqlite3_column_text(st, 2),
+            (const char *)sqlite3_column_text(st, 3),
+            (const char *)sqlite3_column_text(st, 4),
+        };
+        if (fn(&row, ctx))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        enum tab_result r = sqlite_fail_db(sc, error_r, "audit list");
+        (void)sqlite3_finalize(st);
+        return r;
+    }
+    (void)sqlite3_finalize(st);
+    return TAB_OK;
+}
+
+/* The archive id of the message that archive_id names (itself or one of
+ * its copies) into message_r; 0 found, 1 unknown, -1 error. */
+static int sqlite_message_of(struct sqlite_catalog *sc, const char *archive_id,
+                             char message_r[ARCHIVE_ID_SIZE], sqlite3_int64 *id_r)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(sc->db,
+                           "SELECT id, archive_id FROM messages WHERE archive_id = ?1"
+                           " UNION ALL SELECT m.id, m.archive_id FROM copies c"
+                           " JOIN messages m ON m.id = c.message WHERE c.archive_id = ?1"
+                           " LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite_bind_text(st, 1, archive_id) != SQLITE_OK) {
+        (void)sqlite3_finalize(st);
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id_r = sqlite3_column_int64(st, 0);
+        sqlite_column_copy(st, 1, message_r, ARCHIVE_ID_SIZE);
+    }
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+static enum tab_result sqlite_hold(struct catalog *cat, const char *archive_id,
+                                   const char *case_name, int on, const char *user, int *changed_r,
+                                   int *holds_r, struct strlist *locations_r, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    char message[ARCHIVE_ID_SIZE], at[21];
+    sqlite3_int64 mid = 0;
+    sqlite3_stmt *st = NULL;
+    int found, rc;
+
+    *changed_r = *holds_r = 0;
+    record_format_time(time(NULL), at);
+    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
+        return sqlite_write_fail(sc, "hold", error_r);
+    found = sqlite_message_of(sc, archive_id, message, &mid);
+    if (found < 0)
+        return sqlite_write_fail(sc, "hold", error_r);
+    if (found > 0) {
+        sqlite_rollback(sc);
+        return sqlite_fail(sc, TAB_PERM, error_r, "archive id %s not found", archive_id);
+    }
+    {
+        const char *values[4] = {message, case_name, at, user};
+        if (sqlite_exec_params(sc,
+                               on ? "INSERT OR IGNORE INTO holds (archive_id, case_name, added,"
+                                    " operator) VALUES (?1, ?2, ?3, ?4)"
+                                  : "DELETE FROM holds WHERE archive_id = ?1 AND case_name = ?2",
+                               on ? 4 : 2, values) < 0)
+            return sqlite_write_fail(sc, "hold", error_r);
+        *changed_r = sqlite3_changes(sc->db) > 0;
+    }
+    if (sqlite3_prepare_v2(sc->db,
+                           "SELECT (SELECT count(*) FROM holds WHERE archive_id = ?1), location"
+                           " FROM copies WHERE message = ?2 ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite_bind_text(st, 1, message) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, mid) != SQLITE_OK) {
+        (void)sqlite3_finalize(st);
+        return sqlite_write_fail(sc, "hold", error_r);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *holds_r = sqlite3_column_int(st, 0);
+        if (locations_r != NULL && sqlite3_column_text(st, 1) != NULL)
+            strlist_add(locations_r, (const char *)sqlite3_column_text(st, 1));
+    }
+    (void)sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlite_write_fail(sc, "hold", error_r);
+    return sqlite_commit(sc, "hold", error_r);
+}
+
+static enum tab_result sqlite_hold_list(struct catalog *cat, const char *case_name,
+                                        catalog_hold_fn *fn, void *ctx, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(sc->db,
+                           "SELECT case_name, archive_id, operator, added FROM holds"
+                           " WHERE ?1 IS NULL OR case_name = ?1 ORDER BY case_name, archive_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlite_fail_db(sc, error_r, "hold list");
+    if (sqlite_bind_text(st, 1, case_name) != SQLITE_OK) {
+        (void)sqlite3_finalize(st);
+        return sqlite_fail_db(sc, error_r, "hold list");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct catalog_hold_row row = {
+            (const char *)sqlite3_column_text(st, 0),
+            (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2),
+            sqlite_column_time(st, 3),
+        };
+        if (fn(&row, ctx))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        enum tab_result r = sqlite_fail_db(sc, error_r, "hold list");
+        (void)sqlite3_finalize(st);
+        return r;
+    }
+    (void)sqlite3_finalize(st);
+    return TAB_OK;
+}
+
+/* A message may go when every copy has a retain-until not after ?1 and
+ * no case holds it. */
+#define SQLITE_EXPIRABLE                                                                           \
+    " NOT EXISTS (SELECT 1 FROM copies c2 WHERE c2.message = m.id"                                 \
+    "  AND (c2.retain_until IS NULL OR c2.retain_until > ?1))"                                     \
+    " AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.archive_id = m.archive_id)"
+
+static enum tab_result sqlite_expire_candidates(struct catalog *cat, time_t now,
+                                                catalog_chain_fn *fn, void *ctx,
+                                                const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *rows = NULL, *rcpts = NULL;
+    struct chain_link link;
+    char when[21];
+    enum tab_result r = TAB_OK;
+    int rc, stop = 0;
+
+    memset(&link, 0, sizeof(link));
+    record_format_time(now, when);
+    if (sqlite_begin_read(sc) < 0 ||
+        sqlite3_prepare_v2(sc->db,
+                           "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL"
+                           " FROM copies c JOIN messages m ON m.id = c.message"
+                           " WHERE" SQLITE_EXPIRABLE " ORDER BY m.id, c.id",
+                           -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK ||
+        sqlite_bind_text(rows, 1, when) != SQLITE_OK)
+        goto db_error;
+    while (!stop && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        if (sqlite_chain_fill(rows, rcpts, &link) < 0)
+            goto db_error;
+        stop = fn(&link, ctx);
+        catalog_chain_link_free(&link);
+    }
+    if (!stop && rc != SQLITE_DONE)
+        goto db_error;
+    goto out;
+db_error:
+    r = sqlite_fail_db(sc, error_r, "expire candidates");
+out:
+    catalog_chain_link_free(&link);
+    (void)sqlite3_finalize(rows);
+    (void)sqlite3_finalize(rcpts);
+    sqlite_end(sc);
+    return r;
+}
+
+static enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id, time_t now,
+                                            const char *user, const char **error_r)
+{
+    static const char *const deletes[] = {
+        "DELETE FROM recipients WHERE message = ?1",
+        "DELETE FROM header_addresses WHERE message = ?1",
+        "DELETE FROM attachments WHERE message = ?1",
+        "DELETE FROM message_text WHERE rowid = ?1",
+        "DELETE FROM copies WHERE message = ?1",
+        "DELETE FROM messages WHERE id = ?1",
+    };
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    char when[21], mid_text[32];
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    record_format_time(now, when);
+    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
+        return sqlite_write_fail(sc, "expire", error_r);
+    if (sqlite3_prepare_v2(
+            sc->db,
+            "SELECT m.id FROM messages m WHERE m.archive_id = ?2"
+            " AND EXISTS (SELECT 1 FROM copies c WHERE c.message = m.id) AND" SQLITE_EXPIRABLE,
+            -1, &st, NULL) != SQLITE_OK ||
+        sqlite_bind_text(st, 1, when) != SQLITE_OK ||
+        sqlite_bind_text(st, 2, archive_id) != SQLITE_OK) {
+        (void)sqlite3_finalize(st);
+        return sqlite_write_fail(sc, "expire", error_r);
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(mid_text, sizeof(mid_text), "%lld", (long long)sqlite3_column_int64(st, 0));
+    (void)sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        sqlite_rollback(sc);
+        return sqlite_fail(sc, TAB_PERM, error_r,
+                           "expire %s: not found, held, or not past its retention", archive_id);
+    }
+    if (rc != SQLITE_ROW)
+        return sqlite_write_fail(sc, "expire", error_r);
+    {
+        const char *values[3] = {mid_text, when, user};
+        if (sqlite_exec_params(sc,
+                               "INSERT INTO expired (seq, archive_id, message_archive_id,"
+                               " prev_hash, hash, retain_until, expired, operator)"
+                               " SELECT c.seq, c.archive_id, m.archive_id, c.prev_hash, c.hash,"
+                               " c.retain_until, ?2, ?3 FROM copies c"
+                               " JOIN messages m ON m.id = c.message"
+                               " WHERE c.message = ?1 AND c.seq IS NOT NULL",
+                               3, values) < 0)
+            return sqlite_write_fail(sc, "expire", error_r);
+    }
+    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
+        const char *values[1] = {mid_text};
+        if (sqlite_exec_params(sc, deletes[i], 1, values) < 0)
+            return sqlite_write_fail(sc, "expire", error_r);
+    }
+    return sqlite_commit(sc, "expire", error_r);
+}
+
+/* One number from sql (no parameters); -1 on error. */
+static int sqlite_count(struct sqlite_catalog *sc, const char *sql, int64_t *n_r)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    *n_r = 0;
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n_r = sqlite3_column_int64(st, 0);
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static enum tab_result sqlite_stats(struct catalog *cat, struct catalog_stats *stats_r,
+                                    catalog_stats_row_fn *fn, void *ctx, const char **error_r)
+{
+    static const struct {
+        const char *period;
+        const char *sql;
+    } periods[] = {
+        {"day", "SELECT substr(arrival, 1, 10), count(*), total(size) FROM messages"
+                " GROUP BY 1 ORDER BY 1"},
+        {"month", "SELECT substr(arrival, 1, 7), count(*), total(size) FROM messages"
+                  " GROUP BY 1 ORDER BY 1"},
+    };
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    struct catalog_stats *s = stats_r;
+    sqlite3_stmt *st = NULL;
+    enum tab_result r = TAB_OK;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    if (sqlite_begin_read(sc) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM messages", &s->messages) < 0 ||
+        sqlite_count(sc, "SELECT CAST(total(size) AS INTEGER) FROM messages", &s->bytes) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM copies", &s->copies) < 0 ||
+        sqlite_count(sc, "SELECT CAST(total(wrapped_size) AS INTEGER) FROM copies",
+                     &s->wrapped_bytes) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM messages WHERE envelope_status = 'incomplete'",
+                     &s->incomplete) < 0 ||
+        sqlite_count(sc, "SELECT count(DISTINCT archive_id) FROM holds", &s->held) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM expired", &s->expired) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'deferred'",
+                     &s->fwd_deferred) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'sent'", &s->fwd_sent) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'held'", &s->fwd_held) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'queued'", &s->fwd_queued) <
+            0 ||
+        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'deleted'",
+                     &s->fwd_deleted) < 0)
+        goto db_error;
+    if (sqlite3_prepare_v2(sc->db, "SELECT min(arrival), max(arrival) FROM messages", -1, &st,
+                           NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        goto db_error;
+    s->oldest = sqlite_column_time(st, 0);
+    s->newest = sqlite_column_time(st, 1);
+    (void)sqlite3_finalize(st);
+    st = NULL;
+    for (size_t p = 0; fn != NULL && p < sizeof(periods) / sizeof(periods[0]); p++) {
+        if (sqlite3_prepare_v2(sc->db, periods[p].sql, -1, &st, NULL) != SQLITE_OK)
+            goto db_error;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (fn(periods[p].period, (const char *)sqlite3_column_text(st, 0),
+                   sqlite3_column_int64(st, 1), (int64_t)sqlite3_column_double(st, 2), ctx))
+                break;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            goto db_error;
+        (void)sqlite3_finalize(st);
+        st = NULL;
+    }
+    goto out;
+db_error:
+    r = sqlite_fail_db(sc, error_r, "stats");
+out:
+    (void)sqlite3_finalize(st);
+    sqlite_end(sc);
+    return r;
+}
+
 static void sqlite_close(struct catalog *cat)
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
@@ -1203,6 +1996,9 @@ static int sqlite_schema_upgrade(sqlite3 *db, const char *path)
     for (; version < SQLITE_SCHEMA_VERSION; version++) {
         what = "create schema";
         if (sqlite3_exec(db, sqlite_schema_steps[version], NULL, NULL, NULL) != SQLITE_OK)
+            goto db_error;
+        what = "chain existing copies";
+        if (version + 1 == 4 && sqlite_chain_existing(db) < 0)
             goto db_error;
         /* PRAGMA takes no parameters; the value is our own integer. */
         snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);
@@ -1366,6 +2162,16 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     sc->cat.search = sqlite_search;
     sc->cat.get = sqlite_get;
     sc->cat.forward_status = sqlite_forward_status;
+    sc->cat.audit = sqlite_audit;
+    sc->cat.audit_list = sqlite_audit_list;
+    sc->cat.chain_walk = sqlite_chain_walk;
+    sc->cat.chain_head = sqlite_chain_head;
+    sc->cat.seal = sqlite_seal;
+    sc->cat.hold = sqlite_hold;
+    sc->cat.hold_list = sqlite_hold_list;
+    sc->cat.expire_candidates = sqlite_expire_candidates;
+    sc->cat.expire_remove = sqlite_expire_remove;
+    sc->cat.stats = sqlite_stats;
     sc->cat.close = sqlite_close;
     return &sc->cat;
 

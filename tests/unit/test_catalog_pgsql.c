@@ -243,17 +243,61 @@ static void test_schema_refusals(void)
     CHECK(pg_schema_migrate(pg, 1, 1, &from, &to, &err) == 0 && from == 0 && to == 1);
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 4 this"
+    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 5 this"
                                          " tabularium needs: run tabularium db upgrade") != NULL);
     /* init refuses an older schema, upgrade does it; both are idempotent */
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) < 0);
     CHECK(err != NULL && strstr(err, "run tabularium db upgrade") != NULL);
     free(err);
     err = NULL;
+    /* a copy written before the chain existed (two recipients, fed in
+     * reverse byte order) */
+    PQclear(PQexec(pg, "INSERT INTO messages (archive_id, queue_id, sha256, envelope_from,"
+                       " envelope_status, arrival, size) VALUES ('6B0700000000000000A1', 'Q1',"
+                       " 'aaaa', 'old@x.test', 'complete', to_timestamp(1700000000), 10);"
+                       "INSERT INTO copies (message, archive_id, store, location, wrapped_sha256,"
+                       " wrapped_size) VALUES (1, '6B0700000000000000A1', 'maildir', 'new/old',"
+                       " 'bbbb', 20);"
+                       "INSERT INTO recipients (message, address, copy) VALUES (1, 'z@y.test', 1),"
+                       " (1, 'B@y.test', 1)"));
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 1 &&
-          to == 4);
-    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 4 &&
-          to == 4);
+          to == PG_SCHEMA_VERSION);
+    /* the upgrade chained it: link 1, its arrival the message's, recomputable */
+    {
+        struct chain_link link;
+        PGresult *res = PQexec(pg, "SELECT c.seq, c.prev_hash, c.hash, h.seq, h.hash = c.hash,"
+                                   " extract(epoch FROM c.arrival)::bigint"
+                                   " FROM copies c, chain_head h");
+        CHECK(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
+        if (PQntuples(res) == 1) {
+            CHECK_STR(PQgetvalue(res, 0, 0), "1");
+            CHECK_STR(PQgetvalue(res, 0, 1), CHAIN_GENESIS);
+            CHECK_STR(PQgetvalue(res, 0, 3), "1");
+            CHECK_STR(PQgetvalue(res, 0, 4), "t");
+            CHECK_STR(PQgetvalue(res, 0, 5), "1700000000");
+            memset(&link, 0, sizeof(link));
+            link.seq = 1;
+            memcpy(link.prev_hash, CHAIN_GENESIS, sizeof(link.prev_hash));
+            snprintf(link.archive_id, sizeof(link.archive_id), "6B0700000000000000A1");
+            link.arrival = 1700000000;
+            link.queue_id = xstrdup("Q1");
+            link.envelope_from = xstrdup("old@x.test");
+            strlist_add(&link.rcpts, "z@y.test");
+            strlist_add(&link.rcpts, "B@y.test");
+            snprintf(link.sha256, sizeof(link.sha256), "aaaa");
+            link.size = 10;
+            snprintf(link.wrapped_sha256, sizeof(link.wrapped_sha256), "bbbb");
+            link.wrapped_size = 20;
+            link.store = xstrdup("maildir");
+            link.location = xstrdup("new/old");
+            catalog_chain_hash(&link, link.hash);
+            CHECK_STR(PQgetvalue(res, 0, 2), link.hash);
+            catalog_chain_link_free(&link);
+        }
+        PQclear(res);
+    }
+    CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 &&
+          from == PG_SCHEMA_VERSION && to == PG_SCHEMA_VERSION);
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
@@ -261,7 +305,7 @@ static void test_schema_refusals(void)
     PQclear(PQexec(pg, "INSERT INTO schema_version (version, tabularium) VALUES (99, 'future')"));
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 4 this"
+    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 5 this"
                                          " tabularium knows: upgrade tabularium") != NULL);
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) < 0);
     free(err);

@@ -260,7 +260,7 @@ static void test_add_and_rows(void)
     CHECK(cat == NULL);
 
     /* What an operator sees with sqlite3, through another connection. */
-    CHECK_SQL("PRAGMA user_version", "3");
+    CHECK_SQL("PRAGMA user_version", "4");
     CHECK_SQL("PRAGMA journal_mode", "wal");
     CHECK_SQL("SELECT id, archive_id, queue_id, sha256, message_id, envelope_from,"
               " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
@@ -700,6 +700,50 @@ static int add_many(unsigned long first, int n, const char *who, int ready_fd, i
     return failures;
 }
 
+/* What a chain walk saw: links in order, each recomputing to its hash and
+ * naming its predecessor's. */
+struct chain_check {
+    long links, bad;
+    int64_t last_seq;
+    char last_hash[SHA256_HEX_SIZE];
+};
+
+static int chain_check_link(const struct chain_link *link, void *ctx)
+{
+    struct chain_check *c = ctx;
+    char hash[SHA256_HEX_SIZE];
+
+    if (link->kind != CHAIN_COPY) {
+        c->bad++;
+        return 0;
+    }
+    catalog_chain_hash(link, hash);
+    if (strcmp(hash, link->hash) != 0 || link->seq != c->last_seq + 1 ||
+        strcmp(link->prev_hash, c->last_hash) != 0)
+        c->bad++;
+    c->links++;
+    c->last_seq = link->seq;
+    memcpy(c->last_hash, link->hash, sizeof(c->last_hash));
+    return 0;
+}
+
+/* The number of links of cat's chain; -1 if any is wrong or the head
+ * does not match the last link. */
+static long chain_links(struct catalog *cat)
+{
+    struct chain_check c = {0, 0, 0, CHAIN_GENESIS};
+    struct chain_seal head;
+    const char *error;
+
+    if (cat->chain_walk(cat, &head, chain_check_link, &c, &error) != TAB_OK) {
+        fprintf(stderr, "chain walk: %s\n", error);
+        return -1;
+    }
+    if (c.bad > 0 || head.seq != c.last_seq || strcmp(head.hash, c.last_hash) != 0)
+        return -1;
+    return c.links;
+}
+
 /* Two processes, two connections, one file: the busy timeout serialises them. */
 static void test_concurrent(void)
 {
@@ -738,6 +782,18 @@ static void test_concurrent(void)
               " WHERE m.subject = 'load'",
               "800");
     CHECK_SQL("PRAGMA integrity_check", "ok");
+    /* two writers, one chain: every copy a link, in commit order */
+    {
+        const char *error;
+        struct catalog *cat = catalog_open(db_spec, NULL, &error);
+        CHECK(cat != NULL);
+        if (cat != NULL) {
+            long links = chain_links(cat);
+            CHECK(links >= 400);
+            CHECK_SQL("SELECT count(*) = count(seq) AND count(*) = max(seq) FROM copies", "1");
+            catalog_close(&cat);
+        }
+    }
     printf("concurrent: parent added 200 in %.3f s while the child added 200\n",
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_usec - t0.tv_usec) / 1e6);
 }
@@ -795,7 +851,7 @@ static void test_concurrent_create(const char *dir, int round)
     }
     CHECK_SQL_AT(path, "SELECT count(*), min(archive_id), max(archive_id) FROM messages",
                  "8|0000000000000000012C|00000000000000000133");
-    CHECK_SQL_AT(path, "PRAGMA user_version", "3");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "4");
 }
 
 static void test_open_errors(const char *dir)
@@ -1107,7 +1163,13 @@ static void test_upgrade_v1(const char *dir)
         fprintf(stderr, "open v1: %s\n", error);
         return;
     }
-    CHECK_SQL_AT(path, "PRAGMA user_version", "3");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "4");
+    /* the copies from before the upgrade are chained, in id order */
+    CHECK_SQL_AT(path,
+                 "SELECT id, seq, length(hash), arrival = (SELECT arrival FROM messages"
+                 " WHERE id = copies.message) FROM copies ORDER BY id",
+                 "1|1|64|1\n2|2|64|1");
+    CHECK(chain_links(cat) == 2);
     CHECK_SQL_AT(path, "SELECT id, archive_id, subject FROM messages ORDER BY id",
                  "1|000000000000000000A1|Archived long ago\n2|000000000000000000A2|NULL");
     CHECK_SQL_AT(path, "SELECT rowid, subject, body FROM message_text ORDER BY rowid",
@@ -1135,13 +1197,14 @@ static void test_upgrade_v1(const char *dir)
     CHECK_STR(search_ids(cat, &q), "3");
     memset(&q, 0, sizeof(q));
     CHECK_STR(search_ids(cat, &q), "3,162,161");
+    CHECK(chain_links(cat) == 3);
     catalog_close(&cat);
 
     /* opening again changes nothing */
     cat = catalog_open(spec, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
-    CHECK_SQL_AT(path, "PRAGMA user_version", "3");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "4");
     CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "3");
 }
 

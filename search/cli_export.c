@@ -1,0 +1,2246 @@
+/*
+ * NAME
+ *	cli_export 3
+ * SUMMARY
+ *	tabularium export and verify-export: messages out, with a chain of custody
+ * SYNOPSIS
+ *	tabularium export [FILTERS | --id ID...] --format mbox|eml|maildir
+ *		--output PATH [--original | --wrapped] [--json]
+ *	tabularium verify-export [--manifest FILE] [--json] PATH
+ * DESCRIPTION
+ *	export selects messages (the search filters of search/cli_filters.c,
+ *	or archive ids), streams each stored copy through search/archive_read.c
+ *	into the output, oldest first, and writes a JSON manifest: who
+ *	exported what, when, where from, with which query, and for every
+ *	message the catalog's SHA-256 of the original and of the wrapped
+ *	copy next to the SHA-256 and size of the bytes exported. Every copy
+ *	is checked against the catalog while it is written; one that differs
+ *	fails the whole export.
+ *
+ *	Formats: mbox is mboxrd (a "From " line with the envelope sender and
+ *	the arrival time, every line matching ^>*From  gets one more ">", a
+ *	blank line after each message; line endings as stored). eml is one
+ *	file per message, ARCHIVE-ID.eml. maildir is a Maildir whose new/
+ *	holds ARRIVAL.ARCHIVE-ID.export files, which sort by arrival.
+ *
+ *	The output is built under a temporary name beside PATH (a file for
+ *	mbox, a 0700 directory for eml and maildir; files 0600, each one
+ *	fsync'ed) and renamed to PATH only when every message was exported
+ *	and verified, so PATH is either a complete export or absent. An
+ *	existing PATH is only replaced when it is empty.
+ *
+ *	verify-export needs neither catalog nor store: it re-reads the
+ *	export and checks it against the manifest, including that the
+ *	exported bytes (for mbox: after undoing the quoting) hash to the
+ *	catalog SHA-256 the manifest recorded. The manifest is read with
+ *	SQLite's JSON functions on an in-memory database: the one complete
+ *	JSON parser the project links already.
+ *
+ *	Never holds a message in memory; never trusts a path from a manifest
+ *	(only NAME.eml, new/NAME, cur/NAME or tmp/NAME with a plain NAME) or
+ *	a string from the catalog (JSON-escaped; the "From " line's sender
+ *	has white space and control characters replaced by "_").
+ * DIAGNOSTICS
+ *	export: exit 0 exported and verified, 1 nothing matched or an unknown
+ *	archive id, 2 usage, configuration, catalog, store or write error, 3
+ *	integrity: a stored copy differs from the catalog or is missing (one
+ *	line on stderr per archive id; nothing is written to PATH). The
+ *	export is in the catalog's audit log (cli_audit_record()) before
+ *	any message is read; when that row cannot be written, nothing is
+ *	read (exit 2).
+ *	verify-export: exit 0 clean, 2 usage or the manifest cannot be read,
+ *	3 findings (each on its own line, or in the JSON "findings" list).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/record.h"
+#include "common/archive_id.h"
+#include "common/config.h"
+#include "common/safe_file.h"
+#include "common/sha256.h"
+#include "common/strlist.h"
+#include "lmtpd/master.h"
+#include "search/archive_read.h"
+#include "search/cli.h"
+#include "search/cli_filters.h"
+#include "search/cli_output.h"
+
+#define EXPORT_MANIFEST_VERSION 1
+#define EXPORT_MANIFEST_NAME "manifest.json"
+#define EXPORT_MANIFEST_SUFFIX ".manifest.json"
+#define EXPORT_BUF_SIZE 65536
+/* A manifest is about 700 bytes per message: this is over a million
+ * messages, and below SQLite's default limit on a string (10^9 bytes). */
+#define EXPORT_MANIFEST_MAX (900L * 1000 * 1000)
+
+const char cli_export_help[] =
+    "NAME\n"
+    "    tabularium export - copy archived messages out, with a manifest\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    tabularium export [FILTERS | --id ARCHIVE-ID...] --format mbox|eml|maildir\n"
+    "                      --output PATH [--original | --wrapped] [--json]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Writes the messages that match FILTERS (the options of tabularium\n"
+    "    search: --from --to --subject --since --until --message-id --text\n"
+    "    --attachment --has-attachment --limit; see tabularium search --help),\n"
+    "    or the messages named by --id, to PATH, oldest first, and a manifest\n"
+    "    beside them (JSON): the tool version, the time (UTC), the operator\n"
+    "    (login name and uid), the host, the catalog and store, the exact\n"
+    "    query, and for every message its archive id, arrival, queue id,\n"
+    "    envelope, Message-ID, the catalog's SHA-256 of the original and of\n"
+    "    the wrapped copy, and the SHA-256 and size of the bytes exported;\n"
+    "    finally the SHA-256 of the export as a whole.\n"
+    "\n"
+    "    Every message is checked against the catalog while it is exported.\n"
+    "    If one differs or its stored copy is missing, the export fails,\n"
+    "    names each such archive id and leaves nothing at PATH. PATH is\n"
+    "    written under a temporary name and renamed when complete; an\n"
+    "    existing PATH that is not empty is never overwritten. Files are\n"
+    "    created 0600, directories 0700.\n"
+    "\n"
+    "    The export (user, query, number of messages) is recorded in the\n"
+    "    audit log (tabularium audit) before any message is read.\n"
+    "\n"
+    "    Hand the export over together with its manifest; the receiving side\n"
+    "    checks it with tabularium verify-export (no archive needed).\n"
+    "\n"
+    "FORMATS\n"
+    "    mbox     one file, mboxrd: each message starts with a line\n"
+    "             \"From SENDER DATE\" (envelope sender, MAILER-DAEMON for <>;\n"
+    "             arrival time in UTC, asctime format), every line that\n"
+    "             matches ^>*From  gets one more \">\", and a blank line ends\n"
+    "             the message. Line endings are kept as stored (CRLF stays\n"
+    "             CRLF). The manifest is PATH.manifest.json and records the\n"
+    "             byte offset and length of each message in the file.\n"
+    "    eml      a directory with one file per message, ARCHIVE-ID.eml,\n"
+    "             and manifest.json\n"
+    "    maildir  a Maildir (tmp, new, cur) whose new/ holds one file per\n"
+    "             message, ARRIVAL.ARCHIVE-ID.export (sorts by arrival), and\n"
+    "             manifest.json. Open a copy in a mail client, not the\n"
+    "             export: a client renames the files it reads.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --format FORMAT  mbox, eml or maildir (required)\n"
+    "    --output PATH    the mbox file or the directory to create (required)\n"
+    "    --original       export each original message exactly as it was\n"
+    "                     received (the default): what a court or a mail\n"
+    "                     client usually wants. Its envelope (sender and\n"
+    "                     every recipient, Bcc included) is in the manifest.\n"
+    "    --wrapped        export the stored archive message instead: the\n"
+    "                     envelope in its header, the original attached as\n"
+    "                     message/rfc822. The envelope then travels inside\n"
+    "                     each message.\n"
+    "    --id ARCHIVE-ID  export this message (may be repeated; not together\n"
+    "                     with FILTERS)\n"
+    "    --json           print the summary as one JSON object\n"
+    "    -h, --help       this text\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 exported and verified, 1 nothing matched or no message with an\n"
+    "    archive id given, 2 usage, configuration, catalog, store or write\n"
+    "    error, 3 integrity check failed (a stored copy differs from the\n"
+    "    catalog or is missing; each archive id is named on stderr).\n"
+    "\n"
+    "EXAMPLES\n"
+    "    tabularium export --to bob@example.com --since 2026-01-01 \\\n"
+    "        --format mbox --output /srv/case-17/bob.mbox\n"
+    "    tabularium export --id 6932F1A00A1B2C3D4E5F --id 6932F1A00A1B2C3D4E60 \\\n"
+    "        --format eml --output /srv/case-17/eml\n"
+    "    tabularium export --text 'merger OR acquisition' --wrapped \\\n"
+    "        --format maildir --output /srv/case-17/Maildir --json\n"
+    "    sha256sum /srv/case-17/bob.mbox /srv/case-17/bob.mbox.manifest.json\n";
+
+const char cli_verify_export_help[] =
+    "NAME\n"
+    "    tabularium verify-export - check an export against its manifest\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    tabularium verify-export [--manifest FILE] [--json] PATH\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Re-reads an export made by tabularium export (an mbox file, or an\n"
+    "    eml or maildir directory) and checks it against its manifest\n"
+    "    (PATH.manifest.json beside an mbox file, PATH/manifest.json in a\n"
+    "    directory): the number of messages, every file's or mbox entry's\n"
+    "    SHA-256 and size, the mbox offsets, files that are missing or that\n"
+    "    the manifest does not list, the SHA-256 of the export as a whole,\n"
+    "    and that every message's exported bytes (for mbox after undoing\n"
+    "    the quoting) hash to the catalog SHA-256 recorded in the manifest.\n"
+    "\n"
+    "    Needs no configuration, catalog or store: it runs wherever the\n"
+    "    export was handed over. It cannot tell a manifest that was altered\n"
+    "    along with the export: compare the manifest's own SHA-256\n"
+    "    (sha256sum) with the one noted when the export was handed over.\n"
+    "\n"
+    "    Each finding is one line: KIND: WHAT: DETAIL, where KIND is\n"
+    "    missing, extra, altered, catalog-mismatch, layout, count,\n"
+    "    export-sha256 or manifest. A last line sums up.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --manifest FILE  the manifest, when it is not at its usual place\n"
+    "    --json           one JSON object: path, manifest, format, content,\n"
+    "                     messages, export_sha256 (as computed), clean, and\n"
+    "                     findings (a list of {kind, archive_id, file, detail})\n"
+    "    -h, --help       this text\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 the export matches its manifest, 2 usage error or the manifest\n"
+    "    cannot be read, 3 findings.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    tabularium verify-export /media/usb/bob.mbox\n"
+    "    tabularium verify-export --json /media/usb/case-17-eml\n"
+    "    tabularium verify-export --manifest ./received.json /media/usb/bob.mbox\n";
+
+enum export_format { EXPORT_MBOX, EXPORT_EML, EXPORT_MAILDIR };
+static const char *const export_format_names[] = {"mbox", "eml", "maildir"};
+
+static int export_format_parse(const char *s, enum export_format *f_r)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, export_format_names[i]) == 0) {
+            *f_r = (enum export_format)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* --- paths ---------------------------------------------------------------- */
+
+/* path without trailing slashes (but "/" stays "/"). Heap. */
+static char *export_path_clean(const char *path)
+{
+    char *p = xstrdup(path);
+    size_t n = strlen(p);
+
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    return p;
+}
+
+/* The directory part of path ("." when there is none). Heap. */
+static char *export_path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        return xstrdup(".");
+    if (slash == path)
+        return xstrdup("/");
+    return xstrndup(path, (size_t)(slash - path));
+}
+
+static const char *export_path_base(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash == NULL ? path : slash + 1;
+}
+
+/* 0 when path may become the output: absent, an empty regular file
+ * (want_dir 0) or an empty directory (want_dir 1); *exists_r says which. */
+static int export_output_check(const char *path, int want_dir, int *exists_r)
+{
+    struct stat sb;
+    struct dirent *de;
+    DIR *d;
+
+    *exists_r = 0;
+    if (lstat(path, &sb) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        fprintf(stderr, "tabularium export: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    *exists_r = 1;
+    if (!want_dir) {
+        if (S_ISREG(sb.st_mode) && sb.st_size == 0)
+            return 0;
+        fprintf(stderr, "tabularium export: %s exists and is not empty: refusing to overwrite it\n",
+                path);
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "tabularium export: %s exists and is not a directory\n", path);
+        return -1;
+    }
+    d = opendir(path);
+    if (d == NULL) {
+        fprintf(stderr, "tabularium export: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            break;
+    (void)closedir(d); /* read-only: nothing to lose */
+    if (de != NULL) {
+        fprintf(stderr, "tabularium export: %s exists and is not empty: refusing to overwrite it\n",
+                path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Rename tmp to path; when path did not exist, never replace one that
+ * appeared meanwhile. 0 ok, -1 errno. */
+static int export_publish(const char *tmp, const char *path, int existed)
+{
+    struct stat sb;
+
+    if (!existed) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+            return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+            return -1;
+        /* A file system without RENAME_NOREPLACE: check, then rename. */
+        if (lstat(path, &sb) == 0) {
+            errno = EEXIST;
+            return -1;
+        }
+    }
+    return rename(tmp, path);
+}
+
+static int export_remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    if (remove(path) < 0)
+        fprintf(stderr, "tabularium export: cannot remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+/* Remove the temporary directory this export created (and only that). */
+static void export_remove_tree(const char *dir)
+{
+    (void)nftw(dir, export_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* --- buffered, hashed output ---------------------------------------------- */
+
+/*
+ * Where a message's bytes go: a file, through a buffer, hashed as the
+ * exported bytes of this message (hash, bytes) and, for mbox, of the
+ * whole file (whole, file_bytes). For mbox it also carries the mboxrd
+ * quoting state of the current line.
+ */
+struct export_sink {
+    int fd;
+    char *buf;
+    size_t buf_len;
+    struct sha256_ctx *hash; /* this message's exported bytes */
+    uint64_t bytes;
+    struct sha256_ctx *whole; /* mbox: the whole file */
+    uint64_t file_bytes;
+    /* mboxrd: at a line start, '>' counted and a prefix of "From " seen */
+    int line_start;
+    uint64_t gt;
+    size_t from_len;
+    uint64_t content_bytes; /* bytes of the message itself (unquoted) */
+    char content_last;
+};
+
+static int export_sink_flush(struct export_sink *s)
+{
+    if (s->buf_len == 0)
+        return 0;
+    if (safe_write_all(s->fd, s->buf, s->buf_len) < 0)
+        return -1;
+    s->buf_len = 0;
+    return 0;
+}
+
+static int export_sink_put(struct export_sink *s, const char *data, size_t len)
+{
+    sha256_update(s->hash, data, len);
+    if (s->whole != NULL)
+        sha256_update(s->whole, data, len);
+    s->bytes += len;
+    s->file_bytes += len;
+    while (len > 0) {
+        size_t n = EXPORT_BUF_SIZE - s->buf_len;
+        if (n > len)
+            n = len;
+        memcpy(s->buf + s->buf_len, data, n);
+        s->buf_len += n;
+        data += n;
+        len -= n;
+        if (s->buf_len == EXPORT_BUF_SIZE && export_sink_flush(s) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int export_sink_put_gt(struct export_sink *s, uint64_t n)
+{
+    static const char gts[] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
+
+    while (n > 0) {
+        size_t k = n < sizeof(gts) - 1 ? (size_t)n : sizeof(gts) - 1;
+        if (export_sink_put(s, gts, k) < 0)
+            return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+/* archive_emit_fn for eml and maildir: the bytes as they are. */
+static int export_emit_plain(const char *buf, size_t len, void *ctx)
+{
+    return export_sink_put(ctx, buf, len);
+}
+
+/* What a line start held back: the '>'s and a partial "From ". */
+static int export_mbox_release(struct export_sink *s)
+{
+    if (export_sink_put_gt(s, s->gt) < 0 || export_sink_put(s, "From ", s->from_len) < 0)
+        return -1;
+    s->line_start = 0;
+    s->gt = 0;
+    s->from_len = 0;
+    return 0;
+}
+
+/* archive_emit_fn for mbox: mboxrd, one more '>' before ^>*From . */
+static int export_emit_mboxrd(const char *buf, size_t len, void *ctx)
+{
+    struct export_sink *s = ctx;
+    size_t i = 0;
+
+    if (len > 0) {
+        s->content_bytes += len;
+        s->content_last = buf[len - 1];
+    }
+    while (i < len) {
+        if (s->line_start) {
+            char c = buf[i];
+            if (s->from_len == 0 && c == '>') {
+                s->gt++;
+                i++;
+                continue;
+            }
+            if (c == "From "[s->from_len]) {
+                i++;
+                if (++s->from_len == 5) {
+                    if (export_sink_put(s, ">", 1) < 0 || export_mbox_release(s) < 0)
+                        return -1;
+                }
+                continue;
+            }
+            if (export_mbox_release(s) < 0)
+                return -1;
+        }
+        /* Inside a line: copy through its end. */
+        const char *nl = memchr(buf + i, '\n', len - i);
+        size_t n = nl == NULL ? len - i : (size_t)(nl - (buf + i)) + 1;
+        if (export_sink_put(s, buf + i, n) < 0)
+            return -1;
+        i += n;
+        if (nl != NULL)
+            s->line_start = 1;
+    }
+    return 0;
+}
+
+/* --- the export ----------------------------------------------------------- */
+
+struct export_item {
+    char id[ARCHIVE_ID_SIZE];
+    time_t arrival;
+};
+
+/* A message file of an eml or maildir export, for the whole-export hash. */
+struct export_file {
+    char *path; /* relative to the export directory */
+    char sha256[SHA256_HEX_SIZE];
+};
+
+struct export_run {
+    enum export_format format;
+    int original;
+    int json;
+    char *output;       /* PATH, cleaned */
+    char *manifest;     /* the manifest's final path */
+    char *tmp;          /* mbox: temporary file; eml/maildir: temporary directory */
+    char *manifest_tmp; /* the manifest's temporary path */
+    int output_existed;
+    int manifest_existed;
+    int fd;   /* mbox file */
+    FILE *mf; /* manifest */
+    struct cli_output *mo;
+    struct export_sink sink;
+    struct export_item *items;
+    size_t n_items, cap_items;
+    struct export_file *files;
+    size_t n_files;
+    size_t exported;
+    struct strlist failed; /* archive ids that failed the check */
+    char export_sha256[SHA256_HEX_SIZE];
+    uint64_t export_size;
+    char manifest_sha256[SHA256_HEX_SIZE];
+};
+
+static void export_items_add(struct export_run *run, const char *id, time_t arrival)
+{
+    if (run->n_items == run->cap_items) {
+        run->cap_items = run->cap_items ? run->cap_items * 2 : 64;
+        run->items = xrealloc(run->items, run->cap_items * sizeof(*run->items));
+    }
+    snprintf(run->items[run->n_items].id, ARCHIVE_ID_SIZE, "%s", id);
+    run->items[run->n_items].arrival = arrival;
+    run->n_items++;
+}
+
+static int export_item_cmp(const void *a, const void *b)
+{
+    const struct export_item *x = a, *y = b;
+
+    if (x->arrival != y->arrival)
+        return x->arrival < y->arrival ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static int export_file_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct export_file *)a)->path, ((const struct export_file *)b)->path);
+}
+
+static int export_collect(const struct archive_record *rec, void *ctx)
+{
+    export_items_add(ctx, rec->archive_id, rec->arrival);
+    return 0;
+}
+
+/* Oldest first, each message once. */
+static void export_items_sort(struct export_run *run)
+{
+    size_t w = 0;
+
+    qsort(run->items, run->n_items, sizeof(*run->items), export_item_cmp);
+    for (size_t i = 0; i < run->n_items; i++)
+        if (w == 0 || strcmp(run->items[w - 1].id, run->items[i].id) != 0)
+            run->items[w++] = run->items[i];
+    run->n_items = w;
+}
+
+/* The SHA-256 of the "HEX  PATH\n" lines (sha256sum's output) of the
+ * message files in byte order of their paths. */
+static void export_files_digest(struct export_file *files, size_t n, char hex[SHA256_HEX_SIZE])
+{
+    struct sha256_ctx *h = sha256_new();
+
+    qsort(files, n, sizeof(*files), export_file_cmp);
+    for (size_t i = 0; i < n; i++) {
+        sha256_update(h, files[i].sha256, 64);
+        sha256_update(h, "  ", 2);
+        sha256_update(h, files[i].path, strlen(files[i].path));
+        sha256_update(h, "\n", 1);
+    }
+    sha256_final_hex(h, hex);
+}
+
+/* ",\n  \"key\": " before each top-level manifest value (keys are ours). */
+static void export_manifest_key(struct export_run *run, const char *key, int first)
+{
+    fprintf(run->mf, "%s\n  \"%s\": ", first ? "{" : ",", key);
+}
+
+static void export_manifest_time(struct cli_output *o, time_t t)
+{
+    char buf[21];
+
+    record_format_time(t, buf);
+    o->string(o, buf);
+}
+
+/* The user the export runs as, for the manifest. */
+struct export_operator {
+    char user[256]; /* login name of the uid, or "uid N" */
+    uid_t uid;
+    const char *login; /* getlogin(): who logged in (through sudo too), or NULL */
+};
+
+static void export_operator(struct export_operator *op)
+{
+    struct passwd *pw;
+
+    op->uid = getuid();
+    pw = getpwuid(op->uid);
+    if (pw != NULL)
+        snprintf(op->user, sizeof(op->user), "%s", pw->pw_name);
+    else
+        snprintf(op->user, sizeof(op->user), "uid %lu", (unsigned long)op->uid);
+    op->login = getlogin();
+}
+
+static void export_manifest_head(struct export_run *run, const struct tab_config *cfg,
+                                 const struct cli_filters *filters, const struct strlist *ids,
+                                 const struct export_operator *op, time_t now)
+{
+    struct cli_output *o = run->mo;
+    char host[256];
+    char *redacted, *audit_user;
+
+    if (gethostname(host, sizeof(host)) < 0)
+        snprintf(host, sizeof(host), "unknown");
+    host[sizeof(host) - 1] = '\0';
+
+    export_manifest_key(run, "manifest_version", 1);
+    o->integer(o, EXPORT_MANIFEST_VERSION);
+    export_manifest_key(run, "tool", 0);
+    o->string(o, "tabularium " TAB_VERSION);
+    export_manifest_key(run, "exported_at", 0);
+    export_manifest_time(o, now);
+    export_manifest_key(run, "operator", 0);
+    o->begin_map(o);
+    o->map_key(o, "user");
+    o->string(o, op->user);
+    o->map_key(o, "uid");
+    o->integer(o, (int64_t)op->uid);
+    o->map_key(o, "login");
+    o->string(o, op->login);
+    o->map_key(o, "audit_user"); /* as the audit log names the user */
+    audit_user = cli_audit_user();
+    o->string(o, audit_user);
+    free(audit_user);
+    o->end(o);
+    export_manifest_key(run, "host", 0);
+    o->string(o, host);
+    export_manifest_key(run, "catalog", 0);
+    redacted = config_redact(cfg->archive_catalog);
+    o->string(o, redacted);
+    free(redacted);
+    export_manifest_key(run, "store", 0);
+    redacted = config_redact(cfg->archive_store);
+    o->string(o, redacted);
+    free(redacted);
+    export_manifest_key(run, "query", 0);
+    o->begin_map(o);
+    o->map_key(o, "filters");
+    o->begin_list(o);
+    for (size_t i = 0; i < filters->given.n; i++)
+        o->string(o, filters->given.v[i]);
+    o->end(o);
+    o->map_key(o, "ids");
+    o->begin_list(o);
+    for (size_t i = 0; i < ids->n; i++)
+        o->string(o, ids->v[i]);
+    o->end(o);
+    o->end(o);
+    export_manifest_key(run, "format", 0);
+    o->string(o, export_format_names[run->format]);
+    export_manifest_key(run, "content", 0);
+    o->string(o, run->original ? "original" : "wrapped");
+    if (run->format == EXPORT_MBOX) {
+        export_manifest_key(run, "mbox_file", 0);
+        o->string(o, export_path_base(run->output));
+    }
+    export_manifest_key(run, "messages", 0);
+    fputc('[', run->mf);
+}
+
+/* One message's manifest entry; file is NULL for mbox. */
+static void export_manifest_message(struct export_run *run, const struct archive_record *rec,
+                                    const char *file, uint64_t offset, const char *sha256,
+                                    uint64_t size)
+{
+    struct cli_output *o = run->mo;
+
+    fputs(run->exported > 0 ? ",\n    " : "\n    ", run->mf);
+    o->begin_map(o);
+    o->map_key(o, "archive_id");
+    o->string(o, rec->archive_id);
+    o->map_key(o, "arrival");
+    export_manifest_time(o, rec->arrival);
+    o->map_key(o, "queue_id");
+    o->string(o, rec->queue_id);
+    o->map_key(o, "envelope_from");
+    o->string(o, rec->envelope_from);
+    o->map_key(o, "envelope_to");
+    o->begin_list(o);
+    for (size_t i = 0; i < rec->n_rcpts; i++)
+        o->string(o, rec->rcpts[i].address);
+    o->end(o);
+    o->map_key(o, "message_id");
+    o->string(o, rec->message_id);
+    o->map_key(o, "sha256");
+    o->string(o, rec->sha256);
+    o->map_key(o, "size");
+    o->integer(o, (int64_t)rec->size);
+    o->map_key(o, "wrapped_sha256");
+    o->string(o, rec->wrapped_sha256);
+    o->map_key(o, "wrapped_size");
+    o->integer(o, (int64_t)rec->wrapped_size);
+    if (file != NULL) {
+        o->map_key(o, "file");
+        o->string(o, file);
+    } else {
+        o->map_key(o, "offset");
+        o->integer(o, (int64_t)offset);
+        o->map_key(o, "length");
+        o->integer(o, (int64_t)size);
+    }
+    o->map_key(o, "exported_sha256");
+    o->string(o, sha256);
+    o->map_key(o, "exported_size");
+    o->integer(o, (int64_t)size);
+    o->end(o);
+}
+
+static void export_manifest_tail(struct export_run *run)
+{
+    struct cli_output *o = run->mo;
+
+    fputs(run->exported > 0 ? "\n  ]" : "]", run->mf);
+    export_manifest_key(run, "message_count", 0);
+    o->integer(o, (int64_t)run->exported);
+    export_manifest_key(run, "export_sha256", 0);
+    o->string(o, run->export_sha256);
+    export_manifest_key(run, "export_size", 0);
+    o->integer(o, (int64_t)run->export_size);
+    fputs("\n}\n", run->mf);
+}
+
+/* The mbox "From " line: sender (white space and controls as "_") and
+ * the arrival in UTC, asctime layout. */
+static int export_mbox_from_line(struct export_sink *s, const struct archive_record *rec)
+{
+    const char *from = rec->envelope_from;
+    char date[64];
+    struct tm tm;
+    char *sender;
+    int ret;
+
+    if (from == NULL || *from == '\0')
+        from = "MAILER-DAEMON";
+    sender = xstrdup(from);
+    for (unsigned char *p = (unsigned char *)sender; *p != '\0'; p++)
+        if (*p <= 0x20 || *p == 0x7F)
+            *p = '_';
+    if (gmtime_r(&rec->arrival, &tm) == NULL ||
+        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm) == 0)
+        snprintf(date, sizeof(date), "Thu Jan  1 00:00:00 1970");
+    ret = export_sink_put(s, "From ", 5) < 0 || export_sink_put(s, sender, strlen(sender)) < 0 ||
+                  export_sink_put(s, " ", 1) < 0 || export_sink_put(s, date, strlen(date)) < 0 ||
+                  export_sink_put(s, "\n", 1) < 0
+              ? -1
+              : 0;
+    free(sender);
+    return ret;
+}
+
+/*
+ * Stream rec into the sink and check it against the catalog. Returns
+ * 0 verified, 1 integrity failure (printed, id recorded), -1 abort
+ * (printed: a write, store or system error).
+ */
+static int export_stream(struct export_run *run, struct store *st, const struct archive_record *rec,
+                         const char *what)
+{
+    struct archive_read_result res;
+    char why[1024];
+    archive_emit_fn *fn = run->format == EXPORT_MBOX ? export_emit_mboxrd : export_emit_plain;
+
+    if (archive_read(st, rec, run->original ? ARCHIVE_EMIT_ORIGINAL : ARCHIVE_EMIT_WRAPPED, fn,
+                     &run->sink, &res) < 0) {
+        switch (res.status) {
+        case ARCHIVE_READ_MISSING:
+            fprintf(stderr,
+                    "tabularium export: %s: integrity check failed: the stored copy %s:%s cannot"
+                    " be read: %s\n",
+                    rec->archive_id, rec->store, rec->location, res.error);
+            strlist_add(&run->failed, rec->archive_id);
+            return 1;
+        case ARCHIVE_READ_EMIT_FAIL:
+            fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, what,
+                    strerror(res.error_errno));
+            return -1;
+        case ARCHIVE_READ_SYSTEM:
+            fprintf(stderr, "tabularium export: %s: cannot read from the store: %s\n",
+                    rec->archive_id, strerror(res.error_errno));
+            return -1;
+        default:
+            fprintf(stderr, "tabularium export: %s: reading %s:%s from the store failed: %s\n",
+                    rec->archive_id, rec->store, rec->location, res.error);
+            return -1;
+        }
+    }
+    if (archive_read_verdict(rec, &res, 1, why, sizeof(why)) < 0) {
+        fprintf(stderr, "tabularium export: %s: integrity check failed: %s\n", rec->archive_id,
+                why);
+        strlist_add(&run->failed, rec->archive_id);
+        return 1;
+    }
+    return 0;
+}
+
+/* Start a message in the sink: fresh per-message hash and quoting state. */
+static void export_sink_begin(struct export_sink *s)
+{
+    s->hash = sha256_new();
+    s->bytes = 0;
+    s->line_start = 1;
+    s->gt = 0;
+    s->from_len = 0;
+    s->content_bytes = 0;
+    s->content_last = '\n';
+}
+
+/* One message into the mbox file. Returns as export_stream(). */
+static int export_one_mbox(struct export_run *run, struct store *st,
+                           const struct archive_record *rec)
+{
+    struct export_sink *s = &run->sink;
+    uint64_t offset = s->file_bytes;
+    char sha[SHA256_HEX_SIZE];
+    int r;
+
+    export_sink_begin(s);
+    if (export_mbox_from_line(s, rec) < 0) {
+        fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, run->tmp,
+                strerror(errno));
+        r = -1;
+        goto out;
+    }
+    r = export_stream(run, st, rec, run->tmp);
+    if (r != 0)
+        goto out;
+    /* The held-back start of a last line, its line end, the blank line. */
+    if (export_mbox_release(s) < 0 ||
+        (s->content_bytes > 0 && s->content_last != '\n' && export_sink_put(s, "\n", 1) < 0) ||
+        export_sink_put(s, "\n", 1) < 0) {
+        fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, run->tmp,
+                strerror(errno));
+        r = -1;
+        goto out;
+    }
+out:
+    sha256_final_hex(s->hash, sha);
+    s->hash = NULL;
+    if (r == 0) {
+        export_manifest_message(run, rec, NULL, offset, sha, s->bytes);
+        run->exported++;
+    }
+    return r;
+}
+
+/* One message into its own file (eml, maildir). Returns as export_stream(). */
+static int export_one_file(struct export_run *run, struct store *st,
+                           const struct archive_record *rec)
+{
+    struct export_sink *s = &run->sink;
+    char sha[SHA256_HEX_SIZE];
+    char *rel, *path, *tmp_path = NULL;
+    int r = -1;
+
+    if (run->format == EXPORT_EML) {
+        rel = xasprintf("%s.eml", rec->archive_id);
+        path = xasprintf("%s/%s", run->tmp, rel);
+    } else {
+        rel = xasprintf("new/%010lld.%s.export", (long long)rec->arrival, rec->archive_id);
+        path = xasprintf("%s/%s", run->tmp, rel);
+        tmp_path = xasprintf("%s/tmp/%s", run->tmp, rel + 4);
+    }
+    s->fd = open(tmp_path != NULL ? tmp_path : path,
+                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s->fd < 0) {
+        fprintf(stderr, "tabularium export: %s: cannot create %s: %s\n", rec->archive_id,
+                tmp_path != NULL ? tmp_path : path, strerror(errno));
+        free(rel);
+        free(path);
+        free(tmp_path);
+        return -1;
+    }
+    export_sink_begin(s);
+    r = export_stream(run, st, rec, path);
+    if (r == 0 && (export_sink_flush(s) < 0 || fsync(s->fd) < 0)) {
+        fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, path,
+                strerror(errno));
+        r = -1;
+    }
+    s->buf_len = 0;
+    if (close(s->fd) < 0 && r == 0) {
+        fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, path,
+                strerror(errno));
+        r = -1;
+    }
+    s->fd = -1;
+    /* Maildir delivery: complete in tmp/, then into new/. */
+    if (r == 0 && tmp_path != NULL && rename(tmp_path, path) < 0) {
+        fprintf(stderr, "tabularium export: %s: cannot rename %s to %s: %s\n", rec->archive_id,
+                tmp_path, path, strerror(errno));
+        r = -1;
+    }
+    sha256_final_hex(s->hash, sha);
+    s->hash = NULL;
+    if (r == 0) {
+        export_manifest_message(run, rec, rel, 0, sha, s->bytes);
+        run->exported++;
+        run->export_size += s->bytes;
+        run->files = xrealloc(run->files, (run->n_files + 1) * sizeof(*run->files));
+        run->files[run->n_files].path = rel;
+        memcpy(run->files[run->n_files].sha256, sha, SHA256_HEX_SIZE);
+        run->n_files++;
+        rel = NULL;
+    }
+    free(rel);
+    free(path);
+    free(tmp_path);
+    return r;
+}
+
+/* Create the temporary output (and the manifest's temporary file).
+ * 0 ok, -1 printed. */
+static int export_prepare(struct export_run *run)
+{
+    char *dir = export_path_dir(run->output);
+    const char *base = export_path_base(run->output);
+    int mfd = -1, ret = -1;
+
+    if (run->format == EXPORT_MBOX) {
+        run->tmp = xasprintf("%s/.%s.export-XXXXXX", dir, base);
+        run->fd = mkostemp(run->tmp, O_CLOEXEC);
+        if (run->fd < 0) {
+            fprintf(stderr, "tabularium export: cannot create a file in %s: %s\n", dir,
+                    strerror(errno));
+            free(run->tmp);
+            run->tmp = NULL;
+            goto out;
+        }
+        run->manifest_tmp = xasprintf("%s/.%s" EXPORT_MANIFEST_SUFFIX ".export-XXXXXX", dir, base);
+        mfd = mkostemp(run->manifest_tmp, O_CLOEXEC);
+    } else {
+        run->tmp = xasprintf("%s/.%s.export-XXXXXX", dir, base);
+        if (mkdtemp(run->tmp) == NULL) {
+            fprintf(stderr, "tabularium export: cannot create a directory in %s: %s\n", dir,
+                    strerror(errno));
+            free(run->tmp);
+            run->tmp = NULL;
+            goto out;
+        }
+        if (run->format == EXPORT_MAILDIR) {
+            static const char *const subs[] = {"tmp", "new", "cur"};
+            for (int i = 0; i < 3; i++) {
+                char *sub = xasprintf("%s/%s", run->tmp, subs[i]);
+                int r = mkdir(sub, 0700);
+                if (r < 0)
+                    fprintf(stderr, "tabularium export: cannot create %s: %s\n", sub,
+                            strerror(errno));
+                free(sub);
+                if (r < 0)
+                    goto out;
+            }
+        }
+        run->manifest_tmp = xasprintf("%s/" EXPORT_MANIFEST_NAME, run->tmp);
+        mfd = open(run->manifest_tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
+    if (mfd < 0) {
+        fprintf(stderr, "tabularium export: cannot create the manifest %s: %s\n", run->manifest_tmp,
+                strerror(errno));
+        free(run->manifest_tmp);
+        run->manifest_tmp = NULL;
+        goto out;
+    }
+    run->mf = fdopen(mfd, "w");
+    if (run->mf == NULL) {
+        fprintf(stderr, "tabularium export: %s: %s\n", run->manifest_tmp, strerror(errno));
+        (void)close(mfd); /* nothing written yet */
+        goto out;
+    }
+    run->mo = cli_output_json_new(run->mf);
+    ret = 0;
+out:
+    free(dir);
+    return ret;
+}
+
+/* Undo export_prepare(): nothing of a failed export stays behind. */
+static void export_discard(struct export_run *run)
+{
+    if (run->mf != NULL) {
+        (void)fclose(run->mf); /* being removed */
+        run->mf = NULL;
+    }
+    if (run->fd >= 0) {
+        (void)close(run->fd); /* being removed */
+        run->fd = -1;
+    }
+    if (run->tmp == NULL)
+        return;
+    if (run->format == EXPORT_MBOX) {
+        if (unlink(run->tmp) < 0 && errno != ENOENT)
+            fprintf(stderr, "tabularium export: cannot remove %s: %s\n", run->tmp, strerror(errno));
+        if (run->manifest_tmp != NULL && unlink(run->manifest_tmp) < 0 && errno != ENOENT)
+            fprintf(stderr, "tabularium export: cannot remove %s: %s\n", run->manifest_tmp,
+                    strerror(errno));
+    } else {
+        export_remove_tree(run->tmp);
+    }
+}
+
+/* Finish the manifest: flush, fsync, close; its SHA-256. 0 ok, -1 printed. */
+static int export_manifest_close(struct export_run *run)
+{
+    int fd, ok;
+
+    export_manifest_tail(run);
+    cli_output_free(&run->mo);
+    fd = fileno(run->mf);
+    ok = fflush(run->mf) == 0 && !ferror(run->mf) && fsync(fd) == 0 &&
+         lseek(fd, 0, SEEK_SET) == 0 && sha256_fd(fd, -1, run->manifest_sha256) == 0;
+    if (fclose(run->mf) != 0)
+        ok = 0;
+    run->mf = NULL;
+    if (!ok) {
+        fprintf(stderr, "tabularium export: cannot write the manifest %s: %s\n", run->manifest_tmp,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Complete the temporary output: sync it, compute the export's SHA-256,
+ * finish the manifest. 0 ok, -1 printed. */
+static int export_seal(struct export_run *run)
+{
+    if (run->format == EXPORT_MBOX) {
+        if (export_sink_flush(&run->sink) < 0 || fsync(run->fd) < 0) {
+            fprintf(stderr, "tabularium export: cannot write %s: %s\n", run->tmp, strerror(errno));
+            return -1;
+        }
+        if (close(run->fd) < 0) {
+            run->fd = -1;
+            fprintf(stderr, "tabularium export: cannot write %s: %s\n", run->tmp, strerror(errno));
+            return -1;
+        }
+        run->fd = -1;
+        sha256_final_hex(run->sink.whole, run->export_sha256);
+        run->sink.whole = NULL;
+        run->export_size = run->sink.file_bytes;
+    } else {
+        export_files_digest(run->files, run->n_files, run->export_sha256);
+    }
+    if (export_manifest_close(run) < 0)
+        return -1;
+    if (run->format != EXPORT_MBOX) {
+        char *sub = xasprintf("%s/new", run->tmp);
+        int bad = (run->format == EXPORT_MAILDIR && safe_fsync_dir(sub) < 0) ||
+                  safe_fsync_dir(run->tmp) < 0;
+        free(sub);
+        if (bad) {
+            fprintf(stderr, "tabularium export: cannot sync %s: %s\n", run->tmp, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Rename the sealed output (and an mbox's manifest) into place. 0 ok,
+ * -1 printed; then nothing is at PATH. */
+static int export_install(struct export_run *run)
+{
+    if (export_publish(run->tmp, run->output, run->output_existed) < 0) {
+        fprintf(stderr, "tabularium export: cannot rename %s to %s: %s\n", run->tmp, run->output,
+                strerror(errno));
+        return -1;
+    }
+    free(run->tmp);
+    run->tmp = NULL;
+    if (run->format == EXPORT_MBOX &&
+        export_publish(run->manifest_tmp, run->manifest, run->manifest_existed) < 0) {
+        fprintf(stderr, "tabularium export: cannot rename %s to %s: %s\n", run->manifest_tmp,
+                run->manifest, strerror(errno));
+        if (unlink(run->output) < 0)
+            fprintf(stderr, "tabularium export: cannot remove %s: %s\n", run->output,
+                    strerror(errno));
+        if (unlink(run->manifest_tmp) < 0)
+            fprintf(stderr, "tabularium export: cannot remove %s: %s\n", run->manifest_tmp,
+                    strerror(errno));
+        return -1;
+    }
+    if (safe_fsync_parent(run->output) < 0) {
+        fprintf(stderr, "tabularium export: cannot sync the directory of %s: %s\n", run->output,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* What the audit log keeps of this export (free text). Heap. */
+static char *export_audit_detail(const struct export_run *run, const struct cli_filters *filters,
+                                 const struct strlist *ids)
+{
+    char *query = strlist_join(&filters->given, " ");
+    char *idl = strlist_join(ids, ",");
+    char *s = xasprintf("format=%s content=%s output=%s query=[%s] ids=[%s] messages=%zu",
+                        export_format_names[run->format], run->original ? "original" : "wrapped",
+                        run->output, query, idl, run->n_items);
+    free(query);
+    free(idl);
+    return s;
+}
+
+static void export_summary(const struct export_run *run)
+{
+    if (run->json) {
+        struct cli_output *o = cli_output_json_new(stdout);
+        o->begin_map(o);
+        o->map_key(o, "output");
+        o->string(o, run->output);
+        o->map_key(o, "manifest");
+        o->string(o, run->manifest);
+        o->map_key(o, "format");
+        o->string(o, export_format_names[run->format]);
+        o->map_key(o, "content");
+        o->string(o, run->original ? "original" : "wrapped");
+        o->map_key(o, "messages");
+        o->integer(o, (int64_t)run->exported);
+        o->map_key(o, "export_sha256");
+        o->string(o, run->export_sha256);
+        o->map_key(o, "export_size");
+        o->integer(o, (int64_t)run->export_size);
+        o->map_key(o, "manifest_sha256");
+        o->string(o, run->manifest_sha256);
+        o->end(o);
+        o->separator(o);
+        cli_output_free(&o);
+        return;
+    }
+    printf("exported %zu message%s (%s, %s) to %s\n", run->exported, run->exported == 1 ? "" : "s",
+           export_format_names[run->format], run->original ? "original" : "wrapped", run->output);
+    printf("export sha256 %s\n", run->export_sha256);
+    printf("manifest %s sha256 %s\n", run->manifest, run->manifest_sha256);
+}
+
+static int export_usage_error(const char *fmt, const char *arg)
+{
+    fputs("tabularium export: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (tabularium export --help)\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/* Select the messages: the query, or each --id looked up. Returns an
+ * exit status, CLI_EXIT_FOUND when run->items has something. */
+static int export_select(struct export_run *run, struct catalog *cat,
+                         const struct cli_filters *filters, const struct strlist *ids)
+{
+    struct archive_record rec;
+    const char *error;
+    enum tab_result r;
+
+    if (ids->n == 0) {
+        r = cat->search(cat, &filters->q, export_collect, run, &error);
+        if (r != TAB_OK) {
+            fprintf(stderr, "tabularium export: %s\n", error);
+            return CLI_EXIT_USAGE;
+        }
+        if (run->n_items == 0) {
+            fprintf(stderr, "tabularium export: no message matches: nothing exported\n");
+            return CLI_EXIT_NOT_FOUND;
+        }
+    } else {
+        for (size_t i = 0; i < ids->n; i++) {
+            r = cat->get(cat, ids->v[i], &rec, &error);
+            if (r == TAB_PERM) {
+                fprintf(stderr,
+                        "tabularium export: no message with archive id %s: nothing exported\n",
+                        ids->v[i]);
+                return CLI_EXIT_NOT_FOUND;
+            }
+            if (r != TAB_OK) {
+                fprintf(stderr, "tabularium export: %s\n", error);
+                return CLI_EXIT_USAGE;
+            }
+            export_items_add(run, rec.archive_id, rec.arrival);
+            record_free(&rec);
+        }
+    }
+    export_items_sort(run);
+    return CLI_EXIT_FOUND;
+}
+
+/* Export every selected message. Returns an exit status. */
+static int export_messages(struct export_run *run, struct catalog *cat, struct store *st)
+{
+    struct archive_record rec;
+    const char *error;
+    enum tab_result r;
+    int failed;
+
+    for (size_t i = 0; i < run->n_items; i++) {
+        const char *id = run->items[i].id;
+
+        r = cat->get(cat, id, &rec, &error);
+        if (r != TAB_OK) {
+            fprintf(stderr, "tabularium export: %s: %s\n", id,
+                    r == TAB_PERM ? "no longer in the catalog" : error);
+            return CLI_EXIT_USAGE;
+        }
+        if (rec.store == NULL || rec.location == NULL) {
+            fprintf(stderr,
+                    "tabularium export: %s: integrity check failed: no stored copy recorded\n", id);
+            strlist_add(&run->failed, id);
+            record_free(&rec);
+            continue;
+        }
+        if (strcmp(st->name, rec.store) != 0) {
+            fprintf(stderr,
+                    "tabularium export: %s is in a %s store, but archive_store is a %s store\n", id,
+                    rec.store, st->name);
+            record_free(&rec);
+            return CLI_EXIT_USAGE;
+        }
+        failed = run->format == EXPORT_MBOX ? export_one_mbox(run, st, &rec)
+                                            : export_one_file(run, st, &rec);
+        record_free(&rec);
+        if (failed < 0)
+            return CLI_EXIT_USAGE;
+    }
+    return run->failed.n > 0 ? CLI_EXIT_INTEGRITY : CLI_EXIT_FOUND;
+}
+
+static void export_run_free(struct export_run *run)
+{
+    char unused[SHA256_HEX_SIZE];
+
+    if (run->sink.hash != NULL)
+        sha256_final_hex(run->sink.hash, unused); /* the only way to free a context */
+    if (run->sink.whole != NULL)
+        sha256_final_hex(run->sink.whole, unused);
+    cli_output_free(&run->mo);
+    free(run->sink.buf);
+    free(run->output);
+    free(run->manifest);
+    free(run->tmp);
+    free(run->manifest_tmp);
+    free(run->items);
+    for (size_t i = 0; i < run->n_files; i++)
+        free(run->files[i].path);
+    free(run->files);
+    strlist_free(&run->failed);
+}
+
+int cli_export(struct cli_context *ctx, int argc, char **argv)
+{
+    static const struct option own_opts[] = {
+        {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'O'},
+        {"original", no_argument, NULL, 'o'},     {"wrapped", no_argument, NULL, 'w'},
+        {"id", required_argument, NULL, 'i'},     {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    struct option longopts[CLI_FILTER_NOPTIONS + sizeof(own_opts) / sizeof(own_opts[0])];
+    struct cli_filters filters = CLI_FILTERS_INIT;
+    struct strlist ids = STRLIST_INIT;
+    struct export_run run;
+    struct export_operator op;
+    struct tab_config cfg;
+    struct catalog *cat;
+    struct store *st;
+    const char *format = NULL, *output = NULL;
+    char *error = NULL, *detail;
+    int c, status, cfg_loaded = 0, content_given = 0, audited;
+    time_t now;
+
+    memset(&run, 0, sizeof(run));
+    run.fd = -1;
+    run.sink.fd = -1;
+    run.original = 1;
+    memcpy(longopts, cli_filter_options, sizeof(cli_filter_options));
+    memcpy(longopts + CLI_FILTER_NOPTIONS, own_opts, sizeof(own_opts));
+    optind = 0; /* glibc: start over, argv[0] is the command name */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (cli_filters_option(&filters, "export", c, optarg)) {
+        case 1:
+            continue;
+        case -1:
+            status = CLI_EXIT_USAGE;
+            goto out;
+        default:
+            break;
+        }
+        switch (c) {
+        case 'f':
+            format = optarg;
+            break;
+        case 'O':
+            output = optarg;
+            break;
+        case 'o':
+        case 'w':
+            if (content_given && run.original != (c == 'o')) {
+                status = export_usage_error("%s", "--original and --wrapped exclude each other");
+                goto out;
+            }
+            content_given = 1;
+            run.original = c == 'o';
+            break;
+        case 'i':
+            if (!archive_id_valid(optarg)) {
+                status =
+                    export_usage_error("--id \"%s\": not an archive id (20 hex digits)", optarg);
+                goto out;
+            }
+            strlist_add(&ids, optarg);
+            break;
+        case 'j':
+            run.json = 1;
+            break;
+        case 'h':
+            fputs(cli_export_help, stdout);
+            status = CLI_EXIT_FOUND;
+            goto out;
+        case ':':
+            status = export_usage_error("option %s needs a value", argv[optind - 1]);
+            goto out;
+        default:
+            status = export_usage_error("unknown option %s", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        status = export_usage_error("unexpected argument \"%s\"", argv[optind]);
+        goto out;
+    }
+    if (format == NULL || output == NULL) {
+        status = export_usage_error("%s", "--format and --output are required");
+        goto out;
+    }
+    if (export_format_parse(format, &run.format) < 0) {
+        status = export_usage_error("--format \"%s\": expected mbox, eml or maildir", format);
+        goto out;
+    }
+    if (*output == '\0') {
+        status = export_usage_error("%s", "--output: empty path");
+        goto out;
+    }
+    if (ids.n > 0 && cli_filters_any(&filters)) {
+        status = export_usage_error("%s", "--id and search filters exclude each other");
+        goto out;
+    }
+    run.output = export_path_clean(output);
+    if (strcmp(export_path_base(run.output), ".") == 0 ||
+        strcmp(export_path_base(run.output), "..") == 0 || strcmp(run.output, "/") == 0) {
+        status =
+            export_usage_error("--output \"%s\": name the file or directory to create", output);
+        goto out;
+    }
+    run.manifest = run.format == EXPORT_MBOX ? xasprintf("%s" EXPORT_MANIFEST_SUFFIX, run.output)
+                                             : xasprintf("%s/" EXPORT_MANIFEST_NAME, run.output);
+    if (export_output_check(run.output, run.format != EXPORT_MBOX, &run.output_existed) < 0 ||
+        (run.format == EXPORT_MBOX &&
+         export_output_check(run.manifest, 0, &run.manifest_existed) < 0)) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+
+    /* The manifest names the catalog and the store: this command reads
+     * the configuration too, the way main() does. */
+    if (master_load_config(ctx->opts, &cfg, &error) < 0) {
+        fprintf(stderr, "tabularium export: %s\n", error);
+        free(error);
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    cfg_loaded = 1;
+    cat = ctx->catalog(ctx);
+    if (cat == NULL) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    status = export_select(&run, cat, &filters, &ids);
+    if (status != CLI_EXIT_FOUND)
+        goto out;
+    st = ctx->store(ctx);
+    if (st == NULL) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+
+    /* Recorded before any message is read (search/cli_stats.c). */
+    detail = export_audit_detail(&run, &filters, &ids);
+    audited = cli_audit_record(ctx, "export", detail);
+    free(detail);
+    if (audited < 0) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+
+    now = time(NULL);
+    export_operator(&op);
+    if (export_prepare(&run) < 0) {
+        export_discard(&run);
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    run.sink.buf = xmalloc(EXPORT_BUF_SIZE);
+    if (run.format == EXPORT_MBOX) {
+        run.sink.fd = run.fd;
+        run.sink.whole = sha256_new();
+    }
+    export_manifest_head(&run, &cfg, &filters, &ids, &op, now);
+    status = export_messages(&run, cat, st);
+    if (status == CLI_EXIT_INTEGRITY)
+        fprintf(stderr,
+                "tabularium export: %zu of %zu messages failed the integrity check:"
+                " nothing exported\n",
+                run.failed.n, run.n_items);
+    else if (status == CLI_EXIT_FOUND && (export_seal(&run) < 0 || export_install(&run) < 0))
+        status = CLI_EXIT_USAGE;
+    if (status == CLI_EXIT_FOUND)
+        export_summary(&run);
+    else
+        export_discard(&run);
+out:
+    if (cfg_loaded)
+        config_free(&cfg);
+    export_run_free(&run);
+    cli_filters_free(&filters);
+    strlist_free(&ids);
+    return status;
+}
+
+/* --- verify-export -------------------------------------------------------- */
+
+struct verify_message {
+    int64_t index;
+    char *archive_id;
+    char *file;             /* eml/maildir */
+    int64_t offset, length; /* mbox */
+    char exported_sha256[SHA256_HEX_SIZE];
+    int64_t exported_size;
+    char content_sha256[SHA256_HEX_SIZE]; /* the catalog's, of what was exported */
+    int64_t content_size;
+    int ok; /* the manifest entry is well-formed */
+};
+
+struct verify_finding {
+    const char *kind;
+    char *archive_id; /* or NULL */
+    char *file;       /* or NULL */
+    char *detail;
+};
+
+struct verify_run {
+    const char *path;
+    char *manifest_path;
+    enum export_format format;
+    int original;
+    int json;
+    char *mbox_file;
+    char export_sha256[SHA256_HEX_SIZE]; /* as the manifest says */
+    int64_t export_size;
+    int64_t message_count;
+    struct verify_message *msgs;
+    size_t n_msgs;
+    char computed_sha256[SHA256_HEX_SIZE];
+    struct verify_finding *findings;
+    size_t n_findings;
+};
+
+static void verify_finding(struct verify_run *v, const char *kind, const char *id, const char *file,
+                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void verify_finding(struct verify_run *v, const char *kind, const char *id, const char *file,
+                           const char *fmt, ...)
+{
+    struct verify_finding *f;
+    va_list ap;
+    char *detail;
+
+    va_start(ap, fmt);
+    if (vasprintf(&detail, fmt, ap) < 0)
+        abort(); /* out of memory, as xasprintf */
+    va_end(ap);
+    v->findings = xrealloc(v->findings, (v->n_findings + 1) * sizeof(*v->findings));
+    f = &v->findings[v->n_findings++];
+    f->kind = kind;
+    f->archive_id = id != NULL ? xstrdup(id) : NULL;
+    f->file = file != NULL ? xstrdup(file) : NULL;
+    f->detail = detail;
+}
+
+static int verify_is_sha256(const char *s)
+{
+    if (s == NULL || strlen(s) != 64)
+        return 0;
+    for (; *s != '\0'; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* A manifest file name the export could have written: NAME.eml for eml;
+ * tmp/NAME, new/NAME or cur/NAME for maildir; NAME is a plain name. */
+static int verify_safe_file(enum export_format format, const char *file)
+{
+    const char *name = file;
+
+    if (file == NULL)
+        return 0;
+    if (format == EXPORT_MAILDIR) {
+        if (strncmp(file, "new/", 4) != 0 && strncmp(file, "cur/", 4) != 0 &&
+            strncmp(file, "tmp/", 4) != 0)
+            return 0;
+        name = file + 4;
+    }
+    if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+        strchr(name, '/') != NULL)
+        return 0;
+    if (format == EXPORT_EML && strcmp(name, EXPORT_MANIFEST_NAME) == 0)
+        return 0;
+    return 1;
+}
+
+static char *verify_column(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t != NULL && sqlite3_column_type(st, col) == SQLITE_TEXT ? xstrdup((const char *)t)
+                                                                    : NULL;
+}
+
+static int64_t verify_int(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_INTEGER ? sqlite3_column_int64(st, col) : -1;
+}
+
+/* Read the whole manifest file. NULL (printed) when it cannot be read. */
+static char *verify_read_manifest(const char *path, size_t *len_r)
+{
+    struct stat sb;
+    char *buf;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    size_t got = 0;
+
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        fprintf(stderr, "tabularium verify-export: cannot read the manifest %s: %s\n", path,
+                strerror(errno));
+        if (fd >= 0)
+            (void)close(fd); /* read-only */
+        return NULL;
+    }
+    if (!S_ISREG(sb.st_mode) || sb.st_size > EXPORT_MANIFEST_MAX) {
+        fprintf(stderr, "tabularium verify-export: %s is not a manifest (%s)\n", path,
+                S_ISREG(sb.st_mode) ? "larger than 900 MB" : "not a regular file");
+        (void)close(fd); /* read-only */
+        return NULL;
+    }
+    buf = xmalloc((size_t)sb.st_size + 1);
+    while (got < (size_t)sb.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "tabularium verify-export: cannot read the manifest %s: %s\n", path,
+                    n < 0 ? strerror(errno) : "it shrank while being read");
+            (void)close(fd); /* read-only */
+            free(buf);
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    (void)close(fd); /* read-only */
+    buf[got] = '\0';
+    *len_r = got;
+    return buf;
+}
+
+/*
+ * Parse the manifest into v. Returns 0 when it could be used (findings
+ * about single entries recorded), -1 when it is no manifest at all (a
+ * finding recorded), -2 on an SQLite failure (printed).
+ */
+static int verify_parse_manifest(struct verify_run *v, const char *text, size_t len)
+{
+    static const char valid_sql[] = "SELECT json_valid(?1)";
+    static const char head_sql[] =
+        "SELECT json_extract(?1, '$.manifest_version'), json_extract(?1, '$.format'), "
+        "json_extract(?1, '$.content'), json_extract(?1, '$.export_sha256'), "
+        "json_extract(?1, '$.export_size'), json_extract(?1, '$.message_count'), "
+        "json_type(?1, '$.messages'), json_extract(?1, '$.mbox_file')";
+    static const char msg_sql[] =
+        "SELECT key, json_extract(value, '$.archive_id'), json_extract(value, '$.file'), "
+        "json_extract(value, '$.offset'), json_extract(value, '$.length'), "
+        "json_extract(value, '$.exported_sha256'), json_extract(value, '$.exported_size'), "
+        "json_extract(value, '$.sha256'), json_extract(value, '$.size'), "
+        "json_extract(value, '$.wrapped_sha256'), json_extract(value, '$.wrapped_size') "
+        "FROM json_each(?1, '$.messages') ORDER BY key";
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *format = NULL, *content = NULL, *sha = NULL, *type = NULL;
+    int ret = -2, rc;
+
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(db, valid_sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        goto sql_error;
+    /* json_valid() first: the JSON functions fail on malformed text. */
+    if (sqlite3_column_int(st, 0) != 1 || memchr(text, '\0', len) != NULL) {
+        verify_finding(v, "manifest", NULL, v->manifest_path, "not valid JSON");
+        ret = -1;
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db, head_sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC) != SQLITE_OK)
+        goto sql_error;
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        goto sql_error;
+    format = verify_column(st, 1);
+    content = verify_column(st, 2);
+    sha = verify_column(st, 3);
+    type = verify_column(st, 6);
+    v->mbox_file = verify_column(st, 7);
+    if (verify_int(st, 0) != EXPORT_MANIFEST_VERSION || format == NULL ||
+        export_format_parse(format, &v->format) < 0 || content == NULL ||
+        (strcmp(content, "original") != 0 && strcmp(content, "wrapped") != 0) ||
+        !verify_is_sha256(sha) || type == NULL || strcmp(type, "array") != 0) {
+        verify_finding(v, "manifest", NULL, v->manifest_path,
+                       "not a tabularium export manifest (version %d): manifest_version, format,"
+                       " content, export_sha256 or messages missing or malformed",
+                       EXPORT_MANIFEST_VERSION);
+        ret = -1;
+        goto out;
+    }
+    v->original = strcmp(content, "original") == 0;
+    memcpy(v->export_sha256, sha, SHA256_HEX_SIZE);
+    v->export_size = verify_int(st, 4);
+    v->message_count = verify_int(st, 5);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (sqlite3_prepare_v2(db, msg_sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC) != SQLITE_OK)
+        goto sql_error;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct verify_message *m;
+        char *esha, *csha;
+        int base = v->original ? 7 : 9;
+
+        v->msgs = xrealloc(v->msgs, (v->n_msgs + 1) * sizeof(*v->msgs));
+        m = &v->msgs[v->n_msgs++];
+        memset(m, 0, sizeof(*m));
+        m->index = sqlite3_column_int64(st, 0);
+        m->archive_id = verify_column(st, 1);
+        m->file = verify_column(st, 2);
+        m->offset = verify_int(st, 3);
+        m->length = verify_int(st, 4);
+        esha = verify_column(st, 5);
+        m->exported_size = verify_int(st, 6);
+        csha = verify_column(st, base);
+        m->content_size = verify_int(st, base + 1);
+        m->ok = m->archive_id != NULL && archive_id_valid(m->archive_id) &&
+                verify_is_sha256(esha) && verify_is_sha256(csha) && m->exported_size >= 0 &&
+                m->content_size >= 0 &&
+                (v->format == EXPORT_MBOX ? m->offset >= 0 && m->length == m->exported_size
+                                          : verify_safe_file(v->format, m->file));
+        if (m->ok) {
+            memcpy(m->exported_sha256, esha, SHA256_HEX_SIZE);
+            memcpy(m->content_sha256, csha, SHA256_HEX_SIZE);
+        } else {
+            verify_finding(v, "manifest", m->archive_id, m->file,
+                           "message %" PRId64 " of the manifest: archive_id, file (a plain"
+                           " name), offset, length, exported_sha256, exported_size or the"
+                           " catalog's SHA-256 and size missing or malformed",
+                           m->index + 1);
+        }
+        free(esha);
+        free(csha);
+    }
+    if (rc != SQLITE_DONE)
+        goto sql_error;
+    ret = 0;
+    goto out;
+sql_error:
+    fprintf(stderr, "tabularium verify-export: reading the manifest: %s\n",
+            db != NULL ? sqlite3_errmsg(db) : "cannot open SQLite");
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(format);
+    free(content);
+    free(sha);
+    free(type);
+    return ret;
+}
+
+/* --- verify-export: mbox --------------------------------------------------- */
+
+/* Undo mboxrd quoting of one entry, hashing the first content_size bytes
+ * of the result and keeping what follows (the line ends the export added). */
+struct verify_unquote {
+    int from_line; /* still in the "From " line */
+    int line_start;
+    uint64_t gt;
+    size_t from_len;
+    uint64_t content_left;
+    struct sha256_ctx *content;
+    char last; /* last byte of the content */
+    uint64_t tail_bytes;
+    int tail_not_lf; /* a byte after the content that is not "\n" */
+    int first_line_ok;
+    size_t first_len;
+};
+
+static void verify_unquote_out(struct verify_unquote *u, const char *p, size_t n)
+{
+    size_t k = n < u->content_left ? n : (size_t)u->content_left;
+
+    if (k > 0) {
+        sha256_update(u->content, p, k);
+        u->content_left -= k;
+        u->last = p[k - 1];
+    }
+    for (size_t i = k; i < n; i++)
+        if (p[i] != '\n')
+            u->tail_not_lf = 1;
+    u->tail_bytes += n - k;
+}
+
+static void verify_unquote_gt(struct verify_unquote *u, uint64_t n)
+{
+    static const char gts[] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
+
+    while (n > 0) {
+        size_t k = n < sizeof(gts) - 1 ? (size_t)n : sizeof(gts) - 1;
+        verify_unquote_out(u, gts, k);
+        n -= k;
+    }
+}
+
+static void verify_unquote(struct verify_unquote *u, const char *buf, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        if (u->from_line) {
+            if (u->first_len < 5 && buf[i] != "From "[u->first_len])
+                u->first_line_ok = 0;
+            u->first_len++;
+            if (buf[i++] == '\n') {
+                u->from_line = 0;
+                u->line_start = 1;
+            }
+            continue;
+        }
+        if (u->line_start) {
+            char c = buf[i];
+            if (u->from_len == 0 && c == '>') {
+                u->gt++;
+                i++;
+                continue;
+            }
+            if (c == "From "[u->from_len]) {
+                i++;
+                if (++u->from_len == 5) {
+                    /* ">From " was "From ": one '>' less */
+                    verify_unquote_gt(u, u->gt > 0 ? u->gt - 1 : 0);
+                    verify_unquote_out(u, "From ", 5);
+                    u->line_start = 0;
+                    u->gt = 0;
+                    u->from_len = 0;
+                }
+                continue;
+            }
+            verify_unquote_gt(u, u->gt);
+            verify_unquote_out(u, "From ", u->from_len);
+            u->line_start = 0;
+            u->gt = 0;
+            u->from_len = 0;
+        }
+        const char *nl = memchr(buf + i, '\n', len - i);
+        size_t n = nl == NULL ? len - i : (size_t)(nl - (buf + i)) + 1;
+        verify_unquote_out(u, buf + i, n);
+        i += n;
+        if (nl != NULL)
+            u->line_start = 1;
+    }
+}
+
+static int verify_offset_cmp(const void *a, const void *b)
+{
+    const struct verify_message *x = *(struct verify_message *const *)a;
+    const struct verify_message *y = *(struct verify_message *const *)b;
+
+    if (x->offset != y->offset)
+        return x->offset < y->offset ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Check one entry of the mbox (m->ok) read from fd. */
+static void verify_mbox_entry(struct verify_run *v, int fd, const struct verify_message *m,
+                              char *buf, int64_t file_size)
+{
+    struct verify_unquote u;
+    struct sha256_ctx *entry = sha256_new();
+    char entry_sha[SHA256_HEX_SIZE], content_sha[SHA256_HEX_SIZE];
+    int64_t pos = m->offset, end = m->offset + m->length;
+    uint64_t tail_want;
+
+    memset(&u, 0, sizeof(u));
+    u.from_line = 1;
+    u.first_line_ok = 1;
+    u.content_left = (uint64_t)m->content_size;
+    u.content = sha256_new();
+    u.last = '\n';
+    if (end > file_size)
+        end = file_size;
+    while (pos < end) {
+        size_t want = end - pos < EXPORT_BUF_SIZE ? (size_t)(end - pos) : EXPORT_BUF_SIZE;
+        ssize_t n = pread(fd, buf, want, pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            verify_finding(v, "altered", m->archive_id, v->mbox_file,
+                           "cannot read bytes %" PRId64 "..%" PRId64 ": %s", pos, end,
+                           n < 0 ? strerror(errno) : "end of file");
+            break;
+        }
+        sha256_update(entry, buf, (size_t)n);
+        verify_unquote(&u, buf, (size_t)n);
+        pos += n;
+    }
+    sha256_final_hex(entry, entry_sha);
+    sha256_final_hex(u.content, content_sha);
+    if (pos < m->offset + m->length) {
+        verify_finding(v, "altered", m->archive_id, v->mbox_file,
+                       "the file ends at byte %" PRId64 ", inside this message (offset %" PRId64
+                       ", length %" PRId64 ")",
+                       file_size, m->offset, m->length);
+        return;
+    }
+    if (strcmp(entry_sha, m->exported_sha256) != 0) {
+        verify_finding(v, "altered", m->archive_id, v->mbox_file,
+                       "bytes %" PRId64 "..%" PRId64 " have SHA-256 %s; the manifest says %s",
+                       m->offset, m->offset + m->length, entry_sha, m->exported_sha256);
+        return;
+    }
+    tail_want = m->content_size > 0 && u.last != '\n' ? 2 : 1;
+    if (!u.first_line_ok || u.from_line || u.content_left > 0 || u.tail_not_lf ||
+        u.tail_bytes != tail_want) {
+        verify_finding(v, "layout", m->archive_id, v->mbox_file,
+                       "the entry at offset %" PRId64 " is not a \"From \" line, %" PRId64
+                       " bytes of message and a blank line",
+                       m->offset, m->content_size);
+        return;
+    }
+    if (strcmp(content_sha, m->content_sha256) != 0)
+        verify_finding(v, "catalog-mismatch", m->archive_id, v->mbox_file,
+                       "the message unquoted has SHA-256 %s; the catalog's SHA-256 of the %s"
+                       " in the manifest is %s",
+                       content_sha, v->original ? "original" : "wrapped copy", m->content_sha256);
+}
+
+static void verify_mbox(struct verify_run *v)
+{
+    struct verify_message **order;
+    struct stat sb;
+    char *buf;
+    int64_t pos = 0;
+    size_t n = 0;
+    int fd;
+
+    errno = 0;
+    fd = open(v->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        verify_finding(v, "missing", NULL, v->path, "cannot read the mbox file: %s",
+                       fd >= 0 && errno == 0 ? "not a regular file" : strerror(errno));
+        if (fd >= 0)
+            (void)close(fd); /* read-only */
+        return;
+    }
+    if (v->mbox_file != NULL && strcmp(v->mbox_file, export_path_base(v->path)) != 0)
+        verify_finding(v, "layout", NULL, v->path,
+                       "the manifest was written for the mbox file \"%s\"", v->mbox_file);
+    free(v->mbox_file);
+    v->mbox_file = xstrdup(export_path_base(v->path));
+
+    order = xcalloc(v->n_msgs + 1, sizeof(*order));
+    for (size_t i = 0; i < v->n_msgs; i++)
+        if (v->msgs[i].ok)
+            order[n++] = &v->msgs[i];
+    qsort(order, n, sizeof(*order), verify_offset_cmp);
+    buf = xmalloc(EXPORT_BUF_SIZE);
+    for (size_t i = 0; i < n; i++) {
+        const struct verify_message *m = order[i];
+        if (m->offset > pos)
+            verify_finding(v, "extra", NULL, v->mbox_file,
+                           "bytes %" PRId64 "..%" PRId64 " belong to no message of the manifest",
+                           pos, m->offset);
+        else if (m->offset < pos)
+            verify_finding(v, "layout", m->archive_id, v->mbox_file,
+                           "offset %" PRId64 " overlaps the message before (which ends at %" PRId64
+                           ")",
+                           m->offset, pos);
+        verify_mbox_entry(v, fd, m, buf, (int64_t)sb.st_size);
+        if (m->offset + m->length > pos)
+            pos = m->offset + m->length;
+    }
+    if ((int64_t)sb.st_size > pos)
+        verify_finding(v, "extra", NULL, v->mbox_file,
+                       "bytes %" PRId64 "..%" PRId64 " after the last message", pos,
+                       (int64_t)sb.st_size);
+    if (sha256_fd(fd, -1, v->computed_sha256) < 0)
+        verify_finding(v, "altered", NULL, v->mbox_file, "cannot read the file: %s",
+                       strerror(errno));
+    else if (strcmp(v->computed_sha256, v->export_sha256) != 0 ||
+             (int64_t)sb.st_size != v->export_size)
+        verify_finding(v, "export-sha256", NULL, v->mbox_file,
+                       "the file has SHA-256 %s and %" PRId64
+                       " bytes; the manifest says %s and %" PRId64,
+                       v->computed_sha256, (int64_t)sb.st_size, v->export_sha256, v->export_size);
+    (void)close(fd); /* read-only */
+    free(buf);
+    free(order);
+}
+
+/* --- verify-export: eml and maildir ---------------------------------------- */
+
+static int verify_file_cmp(const void *a, const void *b)
+{
+    const struct verify_message *x = *(struct verify_message *const *)a;
+    const struct verify_message *y = *(struct verify_message *const *)b;
+    return strcmp(x->file, y->file);
+}
+
+/* Every file under the export directory (relative), and directories
+ * that an export of this format does not have. */
+static void verify_list_dir(struct verify_run *v, int dfd, const char *prefix, int depth,
+                            struct strlist *files)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *de;
+
+    if (d == NULL) {
+        verify_finding(v, "missing", NULL, prefix[0] ? prefix : v->path,
+                       "cannot read the directory: %s", strerror(errno));
+        (void)close(dfd); /* read-only */
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        struct stat sb;
+        char *rel;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        rel = xasprintf("%s%s", prefix, de->d_name);
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+            verify_finding(v, "extra", NULL, rel, "cannot stat: %s", strerror(errno));
+        } else if (S_ISDIR(sb.st_mode)) {
+            int sub =
+                depth == 0 && v->format == EXPORT_MAILDIR &&
+                (strcmp(rel, "tmp") == 0 || strcmp(rel, "new") == 0 || strcmp(rel, "cur") == 0);
+            int fd =
+                sub ? openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    : -1;
+            if (!sub) {
+                verify_finding(v, "extra", NULL, rel, "a directory the export does not have");
+            } else if (fd < 0) {
+                verify_finding(v, "missing", NULL, rel, "cannot open the directory: %s",
+                               strerror(errno));
+            } else {
+                char *p = xasprintf("%s/", rel);
+                verify_list_dir(v, fd, p, depth + 1, files);
+                free(p);
+            }
+        } else if (!(depth == 0 && strcmp(rel, EXPORT_MANIFEST_NAME) == 0)) {
+            strlist_add(files, rel);
+        }
+        free(rel);
+    }
+    (void)closedir(d); /* read-only */
+}
+
+static int verify_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void verify_dir(struct verify_run *v)
+{
+    struct strlist present = STRLIST_INIT;
+    struct verify_message **order;
+    struct sha256_ctx *whole = sha256_new();
+    size_t n = 0, j = 0;
+    int dfd = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), lfd;
+
+    if (dfd < 0) {
+        verify_finding(v, "missing", NULL, v->path, "cannot open the directory: %s",
+                       strerror(errno));
+        sha256_final_hex(whole, v->computed_sha256);
+        return;
+    }
+    lfd = dup(dfd);
+    if (lfd < 0)
+        verify_finding(v, "missing", NULL, v->path, "cannot read the directory: %s",
+                       strerror(errno));
+    else
+        verify_list_dir(v, lfd, "", 0, &present);
+    qsort(present.v, present.n, sizeof(*present.v), verify_str_cmp);
+
+    order = xcalloc(v->n_msgs + 1, sizeof(*order));
+    for (size_t i = 0; i < v->n_msgs; i++)
+        if (v->msgs[i].ok)
+            order[n++] = &v->msgs[i];
+    qsort(order, n, sizeof(*order), verify_file_cmp);
+    for (size_t i = 0; i < n; i++) {
+        const struct verify_message *m = order[i];
+        char sha[SHA256_HEX_SIZE];
+        struct stat sb;
+        int fd;
+
+        if (i > 0 && strcmp(order[i - 1]->file, m->file) == 0) {
+            verify_finding(v, "manifest", m->archive_id, m->file,
+                           "listed for two messages of the manifest");
+            continue;
+        }
+        /* Files on disk that sort before this one are not in the manifest. */
+        while (j < present.n && strcmp(present.v[j], m->file) < 0) {
+            verify_finding(v, "extra", NULL, present.v[j], "not in the manifest");
+            j++;
+        }
+        if (j < present.n && strcmp(present.v[j], m->file) == 0)
+            j++;
+        fd = openat(dfd, m->file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 && errno == ELOOP) {
+            verify_finding(v, "altered", m->archive_id, m->file,
+                           "a symbolic link, not the exported file");
+            continue;
+        }
+        if (fd < 0) {
+            verify_finding(v, "missing", m->archive_id, m->file, "%s", strerror(errno));
+            continue;
+        }
+        if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sha256_fd(fd, -1, sha) < 0) {
+            verify_finding(v, "altered", m->archive_id, m->file, "not a readable regular file");
+            (void)close(fd); /* read-only */
+            continue;
+        }
+        (void)close(fd); /* read-only */
+        sha256_update(whole, sha, 64);
+        sha256_update(whole, "  ", 2);
+        sha256_update(whole, m->file, strlen(m->file));
+        sha256_update(whole, "\n", 1);
+        if (strcmp(sha, m->exported_sha256) != 0 || (int64_t)sb.st_size != m->exported_size)
+            verify_finding(v, "altered", m->archive_id, m->file,
+                           "SHA-256 %s, %" PRId64 " bytes; the manifest says %s, %" PRId64 " bytes",
+                           sha, (int64_t)sb.st_size, m->exported_sha256, m->exported_size);
+        else if (strcmp(sha, m->content_sha256) != 0 || m->exported_size != m->content_size)
+            verify_finding(v, "catalog-mismatch", m->archive_id, m->file,
+                           "SHA-256 %s, %" PRId64 " bytes; the catalog's SHA-256 of the %s in"
+                           " the manifest is %s, %" PRId64 " bytes",
+                           sha, m->exported_size, v->original ? "original" : "wrapped copy",
+                           m->content_sha256, m->content_size);
+    }
+    for (; j < present.n; j++)
+        verify_finding(v, "extra", NULL, present.v[j], "not in the manifest");
+    sha256_final_hex(whole, v->computed_sha256);
+    if (strcmp(v->computed_sha256, v->export_sha256) != 0)
+        verify_finding(v, "export-sha256", NULL, NULL,
+                       "the message files give SHA-256 %s; the manifest says %s",
+                       v->computed_sha256, v->export_sha256);
+    (void)close(dfd); /* read-only */
+    strlist_free(&present);
+    free(order);
+}
+
+static void verify_report(const struct verify_run *v, int usable)
+{
+    size_t n = v->n_msgs;
+
+    if (v->json) {
+        struct cli_output *o = cli_output_json_new(stdout);
+        o->begin_map(o);
+        o->map_key(o, "path");
+        o->string(o, v->path);
+        o->map_key(o, "manifest");
+        o->string(o, v->manifest_path);
+        o->map_key(o, "format");
+        o->string(o, usable ? export_format_names[v->format] : NULL);
+        o->map_key(o, "content");
+        o->string(o, usable ? (v->original ? "original" : "wrapped") : NULL);
+        o->map_key(o, "messages");
+        o->integer(o, (int64_t)n);
+        o->map_key(o, "export_sha256");
+        o->string(o, usable ? v->computed_sha256 : NULL);
+        o->map_key(o, "clean");
+        o->boolean(o, v->n_findings == 0);
+        o->map_key(o, "findings");
+        o->begin_list(o);
+        for (size_t i = 0; i < v->n_findings; i++) {
+            o->begin_map(o);
+            o->map_key(o, "kind");
+            o->string(o, v->findings[i].kind);
+            o->map_key(o, "archive_id");
+            o->string(o, v->findings[i].archive_id);
+            o->map_key(o, "file");
+            o->string(o, v->findings[i].file);
+            o->map_key(o, "detail");
+            o->string(o, v->findings[i].detail);
+            o->end(o);
+        }
+        o->end(o);
+        o->end(o);
+        o->separator(o);
+        cli_output_free(&o);
+        return;
+    }
+    /* Text: through the printer, so that names from the manifest or the
+     * directory cannot carry terminal controls. */
+    struct cli_output *o = cli_output_text_new(stdout);
+    for (size_t i = 0; i < v->n_findings; i++) {
+        const struct verify_finding *f = &v->findings[i];
+        char *line;
+        if (f->archive_id != NULL && f->file != NULL)
+            line = xasprintf("%s: %s (%s): %s", f->kind, f->archive_id, f->file, f->detail);
+        else
+            line = xasprintf("%s: %s: %s", f->kind,
+                             f->archive_id != NULL ? f->archive_id
+                             : f->file != NULL     ? f->file
+                                                   : v->path,
+                             f->detail);
+        o->string(o, line);
+        o->separator(o);
+        free(line);
+    }
+    cli_output_free(&o);
+    if (v->n_findings == 0)
+        printf("%s: %zu message%s verified against the manifest: clean\n", v->path, n,
+               n == 1 ? "" : "s");
+    else
+        printf("%s: %zu message%s in the manifest: %zu finding%s\n", v->path, n, n == 1 ? "" : "s",
+               v->n_findings, v->n_findings == 1 ? "" : "s");
+}
+
+static int verify_usage_error(const char *fmt, const char *arg)
+{
+    fputs("tabularium verify-export: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (tabularium verify-export --help)\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_verify_export(struct cli_context *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"manifest", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct verify_run v;
+    struct stat sb;
+    const char *manifest = NULL;
+    char *text = NULL, *path = NULL;
+    size_t len = 0;
+    int c, is_dir, parsed, status;
+
+    (void)ctx; /* offline: no configuration, catalog or store */
+    memset(&v, 0, sizeof(v));
+    optind = 0; /* glibc: start over, argv[0] is the command name */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            manifest = optarg;
+            break;
+        case 'j':
+            v.json = 1;
+            break;
+        case 'h':
+            fputs(cli_verify_export_help, stdout);
+            return CLI_EXIT_FOUND;
+        case ':':
+            return verify_usage_error("option %s needs a value", argv[optind - 1]);
+        default:
+            return verify_usage_error("unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return verify_usage_error("%s", "the export's PATH is missing");
+    if (argc - optind > 1)
+        return verify_usage_error("unexpected argument \"%s\"", argv[optind + 1]);
+    path = export_path_clean(argv[optind]);
+    v.path = path;
+    if (stat(path, &sb) < 0) {
+        fprintf(stderr, "tabularium verify-export: %s: %s\n", path, strerror(errno));
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    is_dir = S_ISDIR(sb.st_mode);
+    if (manifest != NULL)
+        v.manifest_path = xstrdup(manifest);
+    else
+        v.manifest_path = is_dir ? xasprintf("%s/" EXPORT_MANIFEST_NAME, path)
+                                 : xasprintf("%s" EXPORT_MANIFEST_SUFFIX, path);
+    text = verify_read_manifest(v.manifest_path, &len);
+    if (text == NULL) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    parsed = verify_parse_manifest(&v, text, len);
+    if (parsed == -2) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if (parsed == 0) {
+        if ((v.format == EXPORT_MBOX) == is_dir) {
+            verify_finding(&v, "layout", NULL, path,
+                           "the manifest describes %s export, but %s is %s",
+                           v.format == EXPORT_MBOX ? "an mbox" : "a directory", path,
+                           is_dir ? "a directory" : "a file");
+            parsed = -1;
+        } else if (v.message_count != (int64_t)v.n_msgs) {
+            verify_finding(&v, "count", NULL, v.manifest_path,
+                           "the manifest lists %zu messages but says message_count %" PRId64,
+                           v.n_msgs, v.message_count);
+        }
+    }
+    if (parsed == 0) {
+        if (v.format == EXPORT_MBOX)
+            verify_mbox(&v);
+        else
+            verify_dir(&v);
+    }
+    verify_report(&v, parsed == 0);
+    status = v.n_findings == 0 ? CLI_EXIT_FOUND : CLI_EXIT_INTEGRITY;
+out:
+    free(text);
+    free(path);
+    free(v.manifest_path);
+    free(v.mbox_file);
+    for (size_t i = 0; i < v.n_msgs; i++) {
+        free(v.msgs[i].archive_id);
+        free(v.msgs[i].file);
+    }
+    free(v.msgs);
+    for (size_t i = 0; i < v.n_findings; i++) {
+        free(v.findings[i].archive_id);
+        free(v.findings[i].file);
+        free(v.findings[i].detail);
+    }
+    free(v.findings);
+    return status;
+}

@@ -1,0 +1,149 @@
+/*
+ * NAME
+ *	cli_filters 3
+ * SUMMARY
+ *	parse the search filter options into a struct search_query
+ * DESCRIPTION
+ *	Dates: --since DATE includes DATE; --until YYYY-MM-DD includes that
+ *	whole day (UTC), --until TIMESTAMP includes that second. The
+ *	catalog's until bound is exclusive, hence the step to the next day
+ *	or second. Both compare with the message's Date: header, or its
+ *	arrival time when it has none (the catalog driver's business).
+ *
+ *	Owns the meaning of the option values; never looks at the catalog.
+ * DIAGNOSTICS
+ *	A bad value is one line on stderr naming the command, the option and
+ *	the value, and -1.
+ */
+#include "search/cli_filters.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/record.h"
+
+const struct option cli_filter_options[CLI_FILTER_NOPTIONS] = {
+    {"from", required_argument, NULL, CLI_FILTER_FROM},
+    {"to", required_argument, NULL, CLI_FILTER_TO},
+    {"subject", required_argument, NULL, CLI_FILTER_SUBJECT},
+    {"since", required_argument, NULL, CLI_FILTER_SINCE},
+    {"until", required_argument, NULL, CLI_FILTER_UNTIL},
+    {"message-id", required_argument, NULL, CLI_FILTER_MESSAGE_ID},
+    {"limit", required_argument, NULL, CLI_FILTER_LIMIT},
+    {"text", required_argument, NULL, CLI_FILTER_TEXT},
+    {"attachment", required_argument, NULL, CLI_FILTER_ATTACHMENT},
+    {"has-attachment", no_argument, NULL, CLI_FILTER_HAS_ATTACHMENT},
+};
+
+static int cli_filters_parse_date(const char *cmd, const char *opt, const char *arg, int until,
+                                  time_t *t_r)
+{
+    time_t t;
+
+    if (record_parse_time(arg, &t) < 0) {
+        fprintf(stderr,
+                "tabularium %s: %s \"%s\": expected YYYY-MM-DD or an ISO 8601 timestamp"
+                " (YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM])\n",
+                cmd, opt, arg);
+        return -1;
+    }
+    /* The catalog reads 0 as "no bound"; times before 1970 are not mail. */
+    if (t <= 0) {
+        fprintf(stderr, "tabularium %s: %s \"%s\": dates before 1970 are not supported\n", cmd, opt,
+                arg);
+        return -1;
+    }
+    if (until)
+        t += strlen(arg) == 10 ? 86400 : 1; /* "YYYY-MM-DD" is the only 10-byte form */
+    *t_r = t;
+    return 0;
+}
+
+static int cli_filters_parse_limit(const char *cmd, const char *arg, long *limit_r)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || n < 1) {
+        fprintf(stderr, "tabularium %s: --limit \"%s\": expected a number from 1 to %ld\n", cmd,
+                arg, LONG_MAX);
+        return -1;
+    }
+    *limit_r = n;
+    return 0;
+}
+
+static const char *cli_filters_name(int c)
+{
+    for (size_t i = 0; i < CLI_FILTER_NOPTIONS; i++)
+        if (cli_filter_options[i].val == c)
+            return cli_filter_options[i].name;
+    return "?";
+}
+
+int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char *arg)
+{
+    struct search_query *q = &f->q;
+    char *given;
+
+    switch (c) {
+    case CLI_FILTER_FROM:
+        q->from = arg;
+        break;
+    case CLI_FILTER_TO:
+        q->to = arg;
+        break;
+    case CLI_FILTER_SUBJECT:
+        q->subject = arg;
+        break;
+    case CLI_FILTER_SINCE:
+        if (cli_filters_parse_date(cmd, "--since", arg, 0, &q->since) < 0)
+            return -1;
+        break;
+    case CLI_FILTER_UNTIL:
+        if (cli_filters_parse_date(cmd, "--until", arg, 1, &q->until) < 0)
+            return -1;
+        break;
+    case CLI_FILTER_MESSAGE_ID:
+        q->message_id = arg;
+        break;
+    case CLI_FILTER_LIMIT:
+        if (cli_filters_parse_limit(cmd, arg, &q->limit) < 0)
+            return -1;
+        break;
+    case CLI_FILTER_TEXT:
+        q->text = arg;
+        break;
+    case CLI_FILTER_ATTACHMENT:
+        q->attachment = arg;
+        break;
+    case CLI_FILTER_HAS_ATTACHMENT:
+        q->has_attachment = 1;
+        break;
+    default:
+        return 0;
+    }
+    if (c == CLI_FILTER_HAS_ATTACHMENT)
+        given = xasprintf("--%s", cli_filters_name(c));
+    else
+        given = xasprintf("--%s=%s", cli_filters_name(c), arg);
+    strlist_add(&f->given, given);
+    free(given);
+    return 1;
+}
+
+int cli_filters_any(const struct cli_filters *f)
+{
+    return f->given.n > 0;
+}
+
+void cli_filters_free(struct cli_filters *f)
+{
+    strlist_free(&f->given);
+    memset(&f->q, 0, sizeof(f->q));
+}
