@@ -47,6 +47,7 @@ static const struct store_type {
 } store_table[] = {
     {"maildir", store_maildir_open},
     {"pgsql", store_pgsql_open},
+    {"s3", store_s3_open},
 };
 
 #define STORE_TABLE_LEN (sizeof(store_table) / sizeof(store_table[0]))

@@ -56,6 +56,8 @@ int cli_queue(struct cli_context *ctx, int argc, char **argv);
 
 /* tabularium db init|upgrade|status [--conninfo CONNINFO] [--version N] */
 int cli_db(struct cli_context *ctx, int argc, char **argv);
+/* tabularium retention show [--json] | apply [--dry-run] [--replace] */
+int cli_retention(struct cli_context *ctx, int argc, char **argv);
 
 /* tabularium verify [--since DATE] [--sample N] [--against FILE] [--json] */
 int cli_verify(struct cli_context *ctx, int argc, char **argv);
@@ -97,5 +99,6 @@ extern const char cli_hold_help[];
 extern const char cli_expire_help[];
 extern const char cli_stats_help[];
 extern const char cli_audit_help[];
+extern const char cli_retention_help[];
 
 #endif

@@ -58,6 +58,8 @@ static const struct cli_command cli_commands[] = {
     {"expire", cli_expire, "remove messages past their retention and not on hold", cli_expire_help},
     {"audit", cli_audit, "who read or changed what in the archive", cli_audit_help},
     {"stats", cli_stats, "messages and bytes per day and month, queue state", cli_stats_help},
+    {"retention", cli_retention, "the S3 bucket's lifecycle rule and Object Lock",
+     cli_retention_help},
     {"export", cli_export, "copy messages out as mbox, eml or Maildir, with a manifest",
      cli_export_help},
     {"verify-export", cli_verify_export, "check an export against its manifest (offline)",
@@ -98,7 +100,7 @@ static void tabularium_help(FILE *out)
           "COMMANDS\n",
           out);
     for (size_t i = 0; i < CLI_NCOMMANDS; i++)
-        fprintf(out, "    %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+        fprintf(out, "    %-14s %s\n", cli_commands[i].name, cli_commands[i].summary);
     fputs("\n"
           "OPTIONS\n"
           "    -c FILE        configuration file (default " CONFIG_DEFAULT_FILE ")\n"

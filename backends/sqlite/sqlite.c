@@ -47,8 +47,8 @@
  *	corruption, read-only: none is the client's fault) with a message
  *	"sqlite PATH: WHAT: SQLITE MESSAGE". get() and hold() of an unknown
  *	archive id are TAB_PERM, as is expire_remove() of a message that is
- *	held, unknown or not past its retention. Open errors are returned in a static buffer that stays
- *	valid until the next catalog_sqlite_open().
+ *	held, unknown or not past its retention. Open errors are returned in
+ *	a static buffer that stays valid until the next catalog_sqlite_open().
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -251,3 +251,41 @@ stop_tabulariumd() {
     done
     return $killed
 }
+
+# time_shim DIR: build DIR/later.so, an LD_PRELOAD library whose time()
+# is the real one plus $TAB_TEST_TIME_SHIFT seconds, and print its path.
+# For the CLI only (expire's "now"); nothing in the archive is touched.
+# Only calls from the program itself are shifted: libcurl signs S3
+# requests with the real time (the server refuses a skewed clock).
+time_shim() {
+    cat >"$1/later.c" <<'EOF_SHIM'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+time_t time(time_t *t)
+{
+    time_t (*real)(time_t *) = (time_t (*)(time_t *))dlsym(RTLD_NEXT, "time");
+    const char *shift = getenv("TAB_TEST_TIME_SHIFT");
+    Dl_info caller;
+    int in_library = dladdr(__builtin_return_address(0), &caller) != 0 &&
+                     caller.dli_fname != NULL && strstr(caller.dli_fname, ".so") != NULL;
+    time_t now = real(NULL) + (shift && !in_library ? atol(shift) : 0);
+    if (t)
+        *t = now;
+    return now;
+}
+EOF_SHIM
+    cc -shared -fPIC -o "$1/later.so" "$1/later.c" -ldl || return 1
+    echo "$1/later.so"
+}
+
+# tab_later SECONDS CMD...: run CMD with the time shim SECONDS ahead
+# ($TAB_TIME_SHIM from time_shim).
+tab_later() {
+    local shift=$1
+    shift
+    TAB_TEST_TIME_SHIFT=$shift LD_PRELOAD=$TAB_TIME_SHIM \
+        ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "$@"
+}

@@ -312,13 +312,13 @@ static void test_open_errors(const char *dir)
     struct stat sb;
 
     CHECK(store_open("nosuch:x", NULL, &err) == NULL);
-    CHECK_STR(err, "unknown store type \"nosuch\" in \"nosuch:x\"; known: maildir, pgsql");
+    CHECK_STR(err, "unknown store type \"nosuch\" in \"nosuch:x\"; known: maildir, pgsql, s3");
     err = NULL;
     CHECK(store_open("maildir", NULL, &err) == NULL);
-    CHECK_STR(err, "store \"maildir\" has no type: expected type:spec; known: maildir, pgsql");
+    CHECK_STR(err, "store \"maildir\" has no type: expected type:spec; known: maildir, pgsql, s3");
     err = NULL;
     CHECK(store_open(":/x", NULL, &err) == NULL);
-    CHECK_STR(err, "unknown store type \"\" in \":/x\"; known: maildir, pgsql");
+    CHECK_STR(err, "unknown store type \"\" in \":/x\"; known: maildir, pgsql, s3");
     err = NULL;
     CHECK(store_open("maildir:relative/path", NULL, &err) == NULL);
     CHECK_STR(err, "maildir path \"relative/path\" is not absolute");

@@ -1,0 +1,424 @@
+/*
+ * NAME
+ *	cli_retention 3
+ * SUMMARY
+ *	tabularium retention: the S3 bucket's lifecycle rule and Object Lock
+ * SYNOPSIS
+ *	tabularium retention show [--json]
+ *	tabularium retention apply [--dry-run] [--replace]
+ * DESCRIPTION
+ *	show prints what the bucket of an s3 archive_store holds: its Object
+ *	Lock configuration (enabled, default retention) and its lifecycle
+ *	rules, and whether Tabularium's rule matches retention_period.
+ *
+ *	apply writes the lifecycle configuration that makes the bucket
+ *	forget what retention_period no longer requires: current objects
+ *	under the store's prefix expire after the period (in days, never
+ *	fewer than the period), non-current versions one day after that,
+ *	incomplete multipart uploads after one day. Object Lock still
+ *	protects every version until its retain-until: lifecycle can only
+ *	remove what the lock already releases.
+ *
+ *	A PUT of a lifecycle configuration replaces all rules of the
+ *	bucket, so apply refuses when the bucket has rules of its own
+ *	(another ID) unless --replace is given.
+ *
+ *	Never deletes an object itself and never changes the Object Lock
+ *	configuration (a COMPLIANCE default cannot be undone).
+ * DIAGNOSTICS
+ *	Exit 0 done (show: Tabularium's rule is in place and matches);
+ *	1 show: no rule or a rule that differs from retention_period;
+ *	2 usage, configuration or S3 error (as "tabularium retention: ...").
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/s3/s3.h"
+#include "common/config.h"
+#include "common/strlist.h"
+#include "lmtpd/master.h"
+#include "search/cli.h"
+#include "search/cli_output.h"
+
+const char cli_retention_help[] =
+    "NAME\n"
+    "    tabularium retention - the S3 bucket's lifecycle rule and Object Lock\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    tabularium retention show [--json]\n"
+    "    tabularium retention apply [--dry-run] [--replace]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    For an s3: archive_store. Every object tabulariumd uploads carries\n"
+    "    its Object Lock retain-until (s3_object_lock_mode, retention_period);\n"
+    "    the bucket's lifecycle rule is what removes it once that has passed.\n"
+    "\n"
+    "    show    the bucket's Object Lock configuration and lifecycle rules,\n"
+    "            and whether the rule \"" TAB_S3_LIFECYCLE_RULE "\" matches\n"
+    "            retention_period\n"
+    "    apply   write that rule: objects under the store's prefix expire\n"
+    "            after retention_period (in days; years count 365 days plus\n"
+    "            one per started four years), non-current versions one day\n"
+    "            later, incomplete multipart uploads after one day. Object\n"
+    "            Lock still refuses to delete a version before its retain-\n"
+    "            until date.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --json      show: one JSON object\n"
+    "    --dry-run   apply: print the lifecycle configuration, change nothing\n"
+    "    --replace   apply: replace the bucket's lifecycle configuration even\n"
+    "                when it has rules that Tabularium did not write\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 done (show: the rule is in place and matches retention_period),\n"
+    "    1 show: the rule is missing or differs, 2 usage, configuration or S3\n"
+    "    error.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    tabularium retention apply --dry-run\n"
+    "    tabularium retention apply\n"
+    "    tabularium retention show\n"
+    "    tabularium retention show --json | jq .lifecycle\n";
+
+static int cli_retention_usage(const char *msg, const char *arg)
+{
+    fputs("tabularium retention: ", stderr);
+    fprintf(stderr, msg, arg);
+    fputs(" (tabularium retention --help)\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/* One lifecycle rule as show prints it. */
+struct cli_lc_rule {
+    char *id, *status, *prefix;
+    long long days, noncurrent, abort_days; /* -1: absent */
+};
+
+static long long cli_retention_number(const char *xml, const char *outer, const char *tag)
+{
+    char *block = s3_xml_element(xml, outer, NULL);
+    char *v = block != NULL ? s3_xml_value(block, tag) : NULL;
+    long long n = v != NULL && *v != '\0' ? strtoll(v, NULL, 10) : -1;
+
+    free(v);
+    free(block);
+    return n;
+}
+
+static size_t cli_retention_rules(const char *xml, struct cli_lc_rule **rules_r)
+{
+    struct cli_lc_rule *rules = NULL;
+    size_t n = 0;
+    const char *p = xml, *next;
+    char *rule;
+
+    while (p != NULL && (rule = s3_xml_element(p, "Rule", &next)) != NULL) {
+        struct cli_lc_rule r;
+        char *filter = s3_xml_element(rule, "Filter", NULL);
+        r.id = s3_xml_value(rule, "ID");
+        r.status = s3_xml_value(rule, "Status");
+        /* <Filter><Prefix> (current) or a bare <Prefix> (old style) */
+        r.prefix = s3_xml_value(filter != NULL ? filter : rule, "Prefix");
+        r.days = cli_retention_number(rule, "Expiration", "Days");
+        r.noncurrent = cli_retention_number(rule, "NoncurrentVersionExpiration", "NoncurrentDays");
+        r.abort_days =
+            cli_retention_number(rule, "AbortIncompleteMultipartUpload", "DaysAfterInitiation");
+        rules = xrealloc(rules, (n + 1) * sizeof(*rules));
+        rules[n++] = r;
+        free(filter);
+        free(rule);
+        p = next;
+    }
+    *rules_r = rules;
+    return n;
+}
+
+static void cli_retention_rules_free(struct cli_lc_rule *rules, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rules[i].id);
+        free(rules[i].status);
+        free(rules[i].prefix);
+    }
+    free(rules);
+}
+
+/* The bucket's store, or NULL after a message. */
+static struct store *cli_retention_store(struct cli_context *ctx, const struct tab_config *cfg)
+{
+    struct store *st;
+
+    if (strncmp(cfg->archive_store, "s3:", 3) != 0) {
+        fprintf(stderr,
+                "tabularium retention: archive_store is not an s3: store; retention of other "
+                "stores is done by tabularium expire\n");
+        return NULL;
+    }
+    st = ctx->store(ctx);
+    if (st == NULL || strcmp(st->name, "s3") != 0)
+        return NULL;
+    return st;
+}
+
+static void cli_retention_opt_int(struct cli_output *o, const char *key, long long n)
+{
+    o->map_key(o, key);
+    if (n < 0)
+        o->null(o);
+    else
+        o->integer(o, n);
+}
+
+static int cli_retention_show(struct cli_context *ctx, const struct tab_config *cfg, int json)
+{
+    struct store *st = cli_retention_store(ctx, cfg);
+    char *lifecycle = NULL, *lock = NULL, *lock_enabled = NULL, *rule = NULL;
+    char *def_mode = NULL;
+    const char *error = NULL;
+    struct cli_lc_rule *rules = NULL;
+    size_t n = 0;
+    long long want = s3_retention_days(cfg->retention_period);
+    long long def_days = -1, def_years = -1;
+    const char *prefix;
+    char *want_prefix;
+    int in_sync = 0;
+
+    if (st == NULL)
+        return CLI_EXIT_USAGE;
+    if (s3_store_bucket_config(st, &lifecycle, &lock, &error) != TAB_OK) {
+        fprintf(stderr, "tabularium retention: %s\n", error);
+        return CLI_EXIT_USAGE;
+    }
+    prefix = s3_store_prefix(st);
+    want_prefix = xasprintf("%s%s", prefix, *prefix != '\0' ? "/" : "");
+    if (lock != NULL) {
+        lock_enabled = s3_xml_value(lock, "ObjectLockEnabled");
+        rule = s3_xml_element(lock, "DefaultRetention", NULL);
+        if (rule != NULL) {
+            char *v;
+            def_mode = s3_xml_value(rule, "Mode");
+            if ((v = s3_xml_value(rule, "Days")) != NULL)
+                def_days = strtoll(v, NULL, 10);
+            free(v);
+            if ((v = s3_xml_value(rule, "Years")) != NULL)
+                def_years = strtoll(v, NULL, 10);
+            free(v);
+        }
+    }
+    if (lifecycle != NULL)
+        n = cli_retention_rules(lifecycle, &rules);
+    for (size_t i = 0; i < n; i++)
+        if (rules[i].id != NULL && strcmp(rules[i].id, TAB_S3_LIFECYCLE_RULE) == 0 &&
+            rules[i].status != NULL && strcmp(rules[i].status, "Enabled") == 0 &&
+            rules[i].days == want && rules[i].prefix != NULL &&
+            strcmp(rules[i].prefix, want_prefix) == 0)
+            in_sync = want > 0;
+
+    if (json) {
+        struct cli_output *o = cli_output_json_new(stdout);
+        o->begin_map(o);
+        o->map_key(o, "bucket");
+        o->string(o, s3_store_bucket(st));
+        o->map_key(o, "prefix");
+        o->string(o, want_prefix);
+        o->map_key(o, "retention_period");
+        o->string(o, cfg->retention_period);
+        cli_retention_opt_int(o, "retention_days", want > 0 ? want : -1);
+        o->map_key(o, "s3_object_lock_mode");
+        o->string(o, cfg->s3_object_lock_mode);
+        o->map_key(o, "object_lock");
+        o->begin_map(o);
+        o->map_key(o, "enabled");
+        o->boolean(o, lock_enabled != NULL && strcmp(lock_enabled, "Enabled") == 0);
+        o->map_key(o, "default_mode");
+        o->string(o, def_mode);
+        cli_retention_opt_int(o, "default_days", def_days);
+        cli_retention_opt_int(o, "default_years", def_years);
+        o->end(o);
+        o->map_key(o, "lifecycle");
+        o->begin_list(o);
+        for (size_t i = 0; i < n; i++) {
+            o->begin_map(o);
+            o->map_key(o, "id");
+            o->string(o, rules[i].id);
+            o->map_key(o, "status");
+            o->string(o, rules[i].status);
+            o->map_key(o, "prefix");
+            o->string(o, rules[i].prefix);
+            cli_retention_opt_int(o, "expiration_days", rules[i].days);
+            cli_retention_opt_int(o, "noncurrent_days", rules[i].noncurrent);
+            cli_retention_opt_int(o, "abort_incomplete_days", rules[i].abort_days);
+            o->end(o);
+        }
+        o->end(o);
+        o->map_key(o, "in_sync");
+        o->boolean(o, in_sync);
+        o->end(o);
+        o->separator(o);
+        cli_output_free(&o);
+    } else {
+        printf("bucket: %s\n", s3_store_bucket(st));
+        printf("prefix: %s\n", *want_prefix != '\0' ? want_prefix : "(whole bucket)");
+        if (want > 0)
+            printf("retention_period: %s (%lld days)\n", cfg->retention_period, want);
+        else
+            printf("retention_period: (keep forever)\n");
+        printf("s3_object_lock_mode: %s\n", cfg->s3_object_lock_mode);
+        if (lock_enabled == NULL)
+            printf("object lock: not configured\n");
+        else if (def_mode == NULL)
+            printf("object lock: %s, no default retention\n", lock_enabled);
+        else
+            printf("object lock: %s, default retention %s %lld %s\n", lock_enabled, def_mode,
+                   def_days >= 0 ? def_days : def_years, def_days >= 0 ? "days" : "years");
+        if (n == 0)
+            printf("lifecycle: no rules\n");
+        for (size_t i = 0; i < n; i++) {
+            printf("lifecycle rule %s: %s, prefix \"%s\"", rules[i].id ? rules[i].id : "(no id)",
+                   rules[i].status ? rules[i].status : "?", rules[i].prefix ? rules[i].prefix : "");
+            if (rules[i].days >= 0)
+                printf(", expire after %lld days", rules[i].days);
+            if (rules[i].noncurrent >= 0)
+                printf(", non-current versions after %lld days", rules[i].noncurrent);
+            if (rules[i].abort_days >= 0)
+                printf(", incomplete uploads after %lld days", rules[i].abort_days);
+            printf("\n");
+        }
+        if (want <= 0)
+            printf("status: retention_period is empty: nothing expires\n");
+        else if (in_sync)
+            printf("status: in sync with retention_period\n");
+        else
+            printf("status: rule %s missing or different from retention_period "
+                   "(run tabularium retention apply)\n",
+                   TAB_S3_LIFECYCLE_RULE);
+    }
+    cli_retention_rules_free(rules, n);
+    free(want_prefix);
+    free(def_mode);
+    free(rule);
+    free(lock_enabled);
+    free(lifecycle);
+    free(lock);
+    return in_sync ? CLI_EXIT_FOUND : CLI_EXIT_NOT_FOUND;
+}
+
+static int cli_retention_apply(struct cli_context *ctx, const struct tab_config *cfg, int dry_run,
+                               int replace)
+{
+    long long days = s3_retention_days(cfg->retention_period);
+    struct store *st;
+    char *xml, *lifecycle = NULL, *lock = NULL;
+    const char *error = NULL;
+    struct cli_lc_rule *rules = NULL;
+    size_t n = 0;
+    int rc = CLI_EXIT_FOUND;
+
+    if (days <= 0) {
+        fprintf(stderr, "tabularium retention: retention_period is empty (keep forever): "
+                        "no lifecycle rule to write\n");
+        return CLI_EXIT_USAGE;
+    }
+    st = cli_retention_store(ctx, cfg);
+    if (st == NULL)
+        return CLI_EXIT_USAGE;
+    xml = s3_lifecycle_xml(s3_store_prefix(st), days);
+    if (dry_run) {
+        printf("%s\n", xml);
+        free(xml);
+        return CLI_EXIT_FOUND;
+    }
+    if (s3_store_bucket_config(st, &lifecycle, &lock, &error) != TAB_OK) {
+        fprintf(stderr, "tabularium retention: %s\n", error);
+        rc = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if (lifecycle != NULL)
+        n = cli_retention_rules(lifecycle, &rules);
+    for (size_t i = 0; i < n && !replace; i++) {
+        if (rules[i].id == NULL || strcmp(rules[i].id, TAB_S3_LIFECYCLE_RULE) != 0) {
+            fprintf(stderr,
+                    "tabularium retention: bucket %s has lifecycle rule \"%s\" that Tabularium "
+                    "did not write; writing ours would remove it (use --replace)\n",
+                    s3_store_bucket(st), rules[i].id ? rules[i].id : "(no id)");
+            rc = CLI_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (s3_store_put_lifecycle(st, xml, &error) != TAB_OK) {
+        fprintf(stderr, "tabularium retention: %s\n", error);
+        rc = CLI_EXIT_USAGE;
+        goto out;
+    }
+    printf("bucket %s: lifecycle rule %s written: objects under \"%s%s\" expire after %lld "
+           "days, non-current versions 1 day later\n",
+           s3_store_bucket(st), TAB_S3_LIFECYCLE_RULE, s3_store_prefix(st),
+           *s3_store_prefix(st) != '\0' ? "/" : "", days);
+out:
+    cli_retention_rules_free(rules, n);
+    free(lifecycle);
+    free(lock);
+    free(xml);
+    return rc;
+}
+
+int cli_retention(struct cli_context *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"replace", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct tab_config cfg;
+    char *error = NULL;
+    const char *action;
+    int json = 0, dry_run = 0, replace = 0, c, rc;
+
+    opterr = 0;
+    optind = 0; /* glibc: start over, argv[0] is the command name */
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = 1;
+            break;
+        case 'n':
+            dry_run = 1;
+            break;
+        case 'r':
+            replace = 1;
+            break;
+        case 'h':
+            fputs(cli_retention_help, stdout);
+            return CLI_EXIT_FOUND;
+        default:
+            return cli_retention_usage("unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_retention_usage("%s", "missing action: show or apply");
+    action = argv[optind++];
+    if (optind < argc)
+        return cli_retention_usage("unexpected argument \"%s\"", argv[optind]);
+    if (strcmp(action, "show") == 0) {
+        if (dry_run || replace)
+            return cli_retention_usage("%s", "show takes only --json");
+    } else if (strcmp(action, "apply") == 0) {
+        if (json)
+            return cli_retention_usage("%s", "apply takes --dry-run and --replace");
+    } else {
+        return cli_retention_usage("unknown action \"%s\" (show, apply)", action);
+    }
+    if (master_load_config(ctx->opts, &cfg, &error) < 0) {
+        fprintf(stderr, "tabularium retention: %s\n", error);
+        free(error);
+        return CLI_EXIT_USAGE;
+    }
+    rc = strcmp(action, "show") == 0 ? cli_retention_show(ctx, &cfg, json)
+                                     : cli_retention_apply(ctx, &cfg, dry_run, replace);
+    config_free(&cfg);
+    return rc;
+}
