@@ -29,6 +29,11 @@
 #	PostgreSQL server's process tree (postmaster, backends, WAL writer,
 #	checkpointer) is added: it does that target's storing.
 #
+#	Latency: bench/lmtp_latency.py sends LAT_SMALL/LAT_LARGE messages with
+#	connection reuse, with 1 session and with $BENCH_SESSIONS at once,
+#	and reports p50/p90/p99/max of the time from the end of DATA (the
+#	final "." sent) to the recipient's reply, for every target.
+#
 #	Memory: VmHWM (peak RSS) of the tabulariumd worker of a freshly started
 #	daemon with process_limit = 1: idle, after one small warm-up message and
 #	after one $BENCH_BIG_SIZE byte message; the same for Dovecot's lmtp
@@ -41,6 +46,8 @@
 #	TABULARIUMD=./build/tabulariumd   missing binary: its rows are skipped
 #	BENCH_SKIP_TAB=0 BENCH_SKIP_DOVECOT=0 BENCH_SKIP_SINK=0 BENCH_SKIP_RSS=0
 #	BENCH_SKIP_PGSQL=0  PG_BIN=/usr/lib/postgresql/15/bin (tests/lib/pg.sh)
+#	BENCH_SKIP_LAT=0  BENCH_LAT_SMALL_COUNT=1000 (200 quick)
+#	BENCH_LAT_LARGE_COUNT=300 (100 quick)
 #	BENCH_QUICK=0  BENCH_RUNS=3  BENCH_SESSIONS=10
 #	BENCH_SMALL_COUNT=5000 (500 quick)  BENCH_SMALL_SIZE=4096
 #	BENCH_LARGE_COUNT=1000 (100 quick)  BENCH_LARGE_SIZE=102400
@@ -66,6 +73,8 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 1 ] && q=1 || q=0
 SMALL_N=${BENCH_SMALL_COUNT:-$([ $q = 1 ] && echo 500 || echo 5000)}
 LARGE_N=${BENCH_LARGE_COUNT:-$([ $q = 1 ] && echo 100 || echo 1000)}
+LAT_SMALL_N=${BENCH_LAT_SMALL_COUNT:-$([ $q = 1 ] && echo 200 || echo 1000)}
+LAT_LARGE_N=${BENCH_LAT_LARGE_COUNT:-$([ $q = 1 ] && echo 100 || echo 300)}
 SMALL_SIZE=${BENCH_SMALL_SIZE:-4096}
 LARGE_SIZE=${BENCH_LARGE_SIZE:-102400}
 BIG_SIZE=${BENCH_BIG_SIZE:-52428800}
@@ -438,6 +447,38 @@ for spec in "$SMALL_N $SMALL_SIZE 0" "$SMALL_N $SMALL_SIZE 1" \
     done
 done
 
+# Latency: bench/lmtp_latency.py, end of DATA to the reply, on a freshly
+# reset server, with one session (nothing else running) and with
+# $SESSIONS sessions at once (the load of the throughput runs).
+declare -A LAT=()
+LAT_CASES=()
+if [ "${BENCH_SKIP_LAT:-0}" != 1 ]; then
+    for spec in "$LAT_SMALL_N $SMALL_SIZE 1" "$LAT_SMALL_N $SMALL_SIZE $SESSIONS" \
+        "$LAT_LARGE_N $LARGE_SIZE 1" "$LAT_LARGE_N $LARGE_SIZE $SESSIONS"; do
+        set -- $spec
+        c="$1 × $(size_label "$2"), $3 session$([ "$3" = 1 ] || echo s)"
+        LAT_CASES+=("$c")
+        for t in "${TARGETS[@]}"; do
+            if [ $SECONDS -ge "$MAX_SECONDS" ]; then
+                LAT[$t|$c]="| skipped (BENCH_MAX_SECONDS) | | | | |"
+                continue
+            fi
+            say "bench.sh: $t / latency $c"
+            "reset_$t" || { LAT[$t|$c]="| reset failed | | | | |"; STATUS=1; continue; }
+            if out=$(timeout --foreground "$RUN_TIMEOUT" python3 "$HERE/lmtp_latency.py" 127.0.0.1 \
+                "${PORT[$t]}" "$1" "$2" "$3" 2>&1); then
+                LAT[$t|$c]=$(echo "$out" | awk '{for(i=1;i<=NF;i++){split($i,a,"=");v[a[1]]=a[2]}}
+                    END{printf "| %s | %s | %s | %s | %s |", v["p50"], v["p90"], v["p99"], v["max"], v["greeting_max"]}')
+                say "  $out"
+            else
+                say "bench.sh: $t / latency $c failed: $out"
+                LAT[$t|$c]="| failed | | | | |"
+                STATUS=1
+            fi
+        done
+    done
+fi
+
 declare -A RSS=()
 if [ "${BENCH_SKIP_RSS:-0}" != 1 ]; then
     for t in "${TARGETS[@]}"; do
@@ -524,6 +565,24 @@ ratio() { # ratio A B: A/B with two decimals, or n/a
         for c in "${CASES[@]}"; do
             echo "| $c | ${CPU[pg|$c]} | $(awk -v a="${CPU[pg|$c]}" -v b="${PGCPU[$c]:-}" \
                 'BEGIN{ if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%.3f", a-b; else print "-" }') | ${PGCPU[$c]:--} |"
+        done
+    fi
+    if [ ${#LAT_CASES[@]} -gt 0 ]; then
+        echo
+        echo "## Latency: end of DATA to the reply (ms)"
+        echo
+        echo "bench/lmtp_latency.py: the clock starts when the terminating \".\" has been"
+        echo "sent (the body is already transferred) and stops at the recipient's reply;"
+        echo "connection reuse; N messages spread over the sessions; nearest-rank percentiles."
+        echo "\"greeting\": the longest wait of a session from connect() to the 220 greeting"
+        echo "(sessions beyond tabulariumd's process_limit wait in the listen queue)."
+        echo
+        echo "| target | case | p50 | p90 | p99 | max | greeting |"
+        echo "|---|---|---:|---:|---:|---:|---:|"
+        for c in "${LAT_CASES[@]}"; do
+            for t in "${TARGETS[@]}"; do
+                echo "| ${LABEL[$t]} | $c ${LAT[$t|$c]:-| - | - | - | - | - |}"
+            done
         done
     fi
     if [ ${#RSS[@]} -gt 0 ]; then

@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ int spool_create(const char *queue_dir, const char *archive_id, const char *suff
  * inodes) the largest cost in the daemon's profile. */
 static int spool_orig_fd = -1;
 static char *spool_orig_path;
+static int spool_orig_empty; /* truncated since the last spool_orig_open() */
 
 int spool_orig_open(const char *queue_dir, const char **path_r, const char **error_r)
 {
@@ -79,7 +81,9 @@ int spool_orig_open(const char *queue_dir, const char **path_r, const char **err
         spool_orig_path = path;
     } else {
         free(path);
-        if (ftruncate(spool_orig_fd, 0) < 0 || lseek(spool_orig_fd, 0, SEEK_SET) < 0) {
+        /* Already emptied by spool_orig_release(): only rewind. */
+        if ((!spool_orig_empty && ftruncate(spool_orig_fd, 0) < 0) ||
+            lseek(spool_orig_fd, 0, SEEK_SET) < 0) {
             snprintf(errbuf, sizeof(errbuf), "cannot reset spool file %s: %s", spool_orig_path,
                      strerror(errno));
             *error_r = errbuf;
@@ -87,6 +91,7 @@ int spool_orig_open(const char *queue_dir, const char **path_r, const char **err
             return -1;
         }
     }
+    spool_orig_empty = 0;
     *path_r = spool_orig_path;
     return spool_orig_fd;
 }
@@ -94,8 +99,12 @@ int spool_orig_open(const char *queue_dir, const char **path_r, const char **err
 void spool_orig_release(void)
 {
     /* Do not keep message content around between transactions. */
-    if (spool_orig_fd >= 0 && ftruncate(spool_orig_fd, 0) < 0)
+    if (spool_orig_fd < 0)
+        return;
+    if (ftruncate(spool_orig_fd, 0) < 0)
         log_warn("cannot empty spool file %s: %s", spool_orig_path, strerror(errno));
+    else
+        spool_orig_empty = 1;
 }
 
 void spool_orig_close(void)
@@ -108,6 +117,7 @@ void spool_orig_close(void)
     free(spool_orig_path);
     spool_orig_fd = -1;
     spool_orig_path = NULL;
+    spool_orig_empty = 0;
 }
 
 /* Where the reader is within a line. */
@@ -124,22 +134,85 @@ struct spool_writer {
     int saved_errno;
     int dropping; /* over the limit or failed: count, do not keep */
     long long limit;
-    char buf[SPOOL_WBUF];
     size_t len;
     struct sha256_ctx *sha;
     struct spool_info *info;
     uint64_t line_len;
     int prev_cr;
+    char buf[SPOOL_WBUF]; /* last: only the fields above are initialised */
 };
 
+/* Bytes are hashed as they leave the buffer: one SHA-256 update per 64 KiB
+ * instead of one per line. Data dropped after the limit or a write error
+ * is never hashed, but then the transaction fails anyway. */
 static void spool_flush(struct spool_writer *w)
 {
-    if (w->len > 0 && !w->dropping && safe_write_all(w->fd, w->buf, w->len) < 0) {
-        w->failed = 1;
-        w->saved_errno = errno;
-        w->dropping = 1;
+    if (w->len > 0 && !w->dropping) {
+        sha256_update(w->sha, w->buf, w->len);
+        if (safe_write_all(w->fd, w->buf, w->len) < 0) {
+            w->failed = 1;
+            w->saved_errno = errno;
+            w->dropping = 1;
+        }
     }
     w->len = 0;
+}
+
+/* 1 when any of the n bytes at p has its high bit set. */
+static int spool_any_8bit(const unsigned char *p, size_t n)
+{
+    uint64_t acc = 0, word;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&word, p + i, 8);
+        acc |= word;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return (acc & 0x8080808080808080ULL) != 0;
+}
+
+/*
+ * The facts of struct spool_info for n bytes, a line at a time: memchr
+ * finds the line ends, and each line is checked as a whole (8-bit, NUL, a
+ * CR inside it) only while the answer is still unknown. Same result as
+ * looking at every byte: a CR counts towards the line length, a CR not
+ * followed by LF or a LF not preceded by CR is "bare".
+ */
+static void spool_scan(struct spool_writer *w, const unsigned char *p, size_t n)
+{
+    struct spool_info *info = w->info;
+    const unsigned char *end = p + n;
+
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        const unsigned char *stop = nl != NULL ? nl : end;
+        size_t seg = (size_t)(stop - p);
+
+        if (seg > 0) {
+            if (w->prev_cr)
+                info->has_bare_cr_lf = 1; /* the CR before this segment */
+            if (!info->has_8bit && spool_any_8bit(p, seg))
+                info->has_8bit = 1;
+            if (!info->has_nul && memchr(p, '\0', seg) != NULL)
+                info->has_nul = 1;
+            if (!info->has_bare_cr_lf && seg > 1 && memchr(p, '\r', seg - 1) != NULL)
+                info->has_bare_cr_lf = 1;
+            w->line_len += seg;
+            w->prev_cr = stop[-1] == '\r';
+        }
+        if (nl == NULL)
+            break;
+        if (!w->prev_cr)
+            info->has_bare_cr_lf = 1;
+        uint64_t len = w->line_len - (w->prev_cr ? 1 : 0);
+        if (len > info->max_line)
+            info->max_line = len;
+        w->line_len = 0;
+        w->prev_cr = 0;
+        p = nl + 1;
+    }
 }
 
 /* Account for and keep data bytes (already unstuffed). */
@@ -147,34 +220,15 @@ static void spool_put(struct spool_writer *w, const char *p, size_t n)
 {
     struct spool_info *info = w->info;
 
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\n') {
-            if (!w->prev_cr)
-                info->has_bare_cr_lf = 1;
-            uint64_t len = w->line_len - (w->prev_cr ? 1 : 0);
-            if (len > info->max_line)
-                info->max_line = len;
-            w->line_len = 0;
-        } else {
-            if (w->prev_cr)
-                info->has_bare_cr_lf = 1;
-            w->line_len++;
-            if (c >= 0x80)
-                info->has_8bit = 1;
-            else if (c == 0)
-                info->has_nul = 1;
-        }
-        w->prev_cr = c == '\r';
-    }
-    if (n > 0)
-        info->ends_with_newline = p[n - 1] == '\n';
+    if (n == 0)
+        return;
+    spool_scan(w, (const unsigned char *)p, n);
+    info->ends_with_newline = p[n - 1] == '\n';
     info->size += n;
     if (w->limit > 0 && info->size > (uint64_t)w->limit)
         w->dropping = 1;
     if (w->dropping)
         return;
-    sha256_update(w->sha, p, n);
     while (n > 0) {
         size_t room = sizeof(w->buf) - w->len;
         size_t take = n < room ? n : room;
@@ -191,11 +245,14 @@ enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
                                 struct spool_info *info, char sha256_hex[65], const char **error_r)
 {
     static char errbuf[512];
-    struct spool_writer *w = xcalloc(1, sizeof(*w));
+    /* Not calloc: zeroing the 64 KiB buffer for every message was a tenth
+     * of the instructions of a 4 KiB delivery. */
+    struct spool_writer *w = xmalloc(sizeof(*w));
     enum spool_line_state state = SPOOL_LINE_START;
     enum spool_status result;
 
     memset(info, 0, sizeof(*info));
+    memset(w, 0, offsetof(struct spool_writer, buf));
     w->fd = fd;
     w->limit = limit;
     w->info = info;
@@ -246,12 +303,21 @@ enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
                 state = SPOOL_LINE_MID;
                 continue;
             case SPOOL_LINE_MID: {
-                const char *lf = memchr(data + i, '\n', len - i);
-                size_t n = lf ? (size_t)(lf - (data + i)) + 1 : len - i;
+                /* Every complete line up to one that starts with a dot
+                 * (or to the end of the buffer) in one piece. */
+                size_t j = i, n;
+                const char *lf;
+                state = SPOOL_LINE_MID;
+                while ((lf = memchr(data + j, '\n', len - j)) != NULL) {
+                    j = (size_t)(lf - data) + 1;
+                    if (j == len || data[j] == '.') {
+                        state = SPOOL_LINE_START;
+                        break;
+                    }
+                }
+                n = lf != NULL ? j - i : len - i;
                 spool_put(w, data + i, n);
                 i += n;
-                if (lf)
-                    state = SPOOL_LINE_START;
                 continue;
             }
             }

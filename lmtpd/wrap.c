@@ -392,11 +392,24 @@ static int make_boundary(const char *archive_id, unsigned attempt,
  */
 static int scan_collides(const char *pat, size_t plen, int *state, const char *p, size_t n)
 {
+    const char *end = p + n;
     int s = *state;
 
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (s >= 0 && c == pat[s]) {
+    while (p < end) {
+        if (s < 0) {
+            /* Nothing to match before the next line end: find it with
+             * memchr instead of looking at every byte. */
+            const char *lf = memchr(p, '\n', (size_t)(end - p));
+            const char *cr = memchr(p, '\r', (size_t)((lf != NULL ? lf : end) - p));
+            const char *eol = cr != NULL ? cr : lf;
+            if (eol == NULL)
+                break;
+            p = eol + 1;
+            s = 0;
+            continue;
+        }
+        char c = *p++;
+        if (c == pat[s]) {
             if ((size_t)++s == plen)
                 return 1;
         } else if (c == '\n' || c == '\r') {
@@ -412,7 +425,7 @@ static int scan_collides(const char *pat, size_t plen, int *state, const char *p
 /* One attempt; 1 when the boundary occurs in the original (start over). */
 static int write_attempt(const struct spool_info *info, int orig_fd, struct wrap_out *o,
                          const struct wrap_text *header, const char *boundary, const char *cte,
-                         char *rbuf, const char **error_r)
+                         const char **error_r)
 {
     char pat[WRAP_BOUNDARY_SIZE + 2];
     size_t plen;
@@ -433,9 +446,20 @@ static int write_attempt(const struct spool_info *info, int orig_fd, struct wrap
         out_str(o, "\r\nContent-Disposition: inline\r\n\r\n", error_r) < 0)
         return -1;
 
+    /* The original is read straight into the output buffer (no second
+     * copy), checked for the boundary and hashed there. */
     while (off < info->size) {
-        size_t want = info->size - off > WRAP_CHUNK ? WRAP_CHUNK : (size_t)(info->size - off);
-        ssize_t n = pread(orig_fd, rbuf, want, (off_t)off);
+        size_t room = WRAP_CHUNK - o->len;
+        size_t want;
+        ssize_t n;
+
+        if (room == 0) {
+            if (out_flush(o, error_r) < 0)
+                return -1;
+            room = WRAP_CHUNK;
+        }
+        want = info->size - off > room ? room : (size_t)(info->size - off);
+        n = pread(orig_fd, o->buf + o->len, want, (off_t)off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -446,10 +470,11 @@ static int write_attempt(const struct spool_info *info, int orig_fd, struct wrap
             *error_r = "the original is shorter than its recorded size";
             return -1;
         }
-        if (scan_collides(pat, plen, &state, rbuf, (size_t)n))
+        if (scan_collides(pat, plen, &state, o->buf + o->len, (size_t)n))
             return 1;
-        if (out_put(o, rbuf, (size_t)n, error_r) < 0)
-            return -1;
+        sha256_update(o->sha, o->buf + o->len, (size_t)n);
+        o->size += (uint64_t)n;
+        o->len += (size_t)n;
         off += (uint64_t)n;
     }
 
@@ -468,7 +493,6 @@ int wrap_write(struct archive_record *rec, const struct spool_info *info, int or
     struct wrap_out out = {out_fd, NULL, 0, NULL, 0};
     const char *cte = choose_cte(info);
     char boundary[WRAP_BOUNDARY_SIZE];
-    char *rbuf = NULL;
     int ret = -1, r = 1;
 
     if (!archive_id_valid(rec->archive_id)) {
@@ -478,14 +502,13 @@ int wrap_write(struct archive_record *rec, const struct spool_info *info, int or
     build_header(rec, myhostname, &header);
     out.buf = xmalloc(WRAP_CHUNK);
     out.sha = sha256_new();
-    rbuf = xmalloc(WRAP_CHUNK);
 
     for (unsigned attempt = 0; attempt < WRAP_TRIES; attempt++) {
         if (attempt > 0 && out_reset(&out, error_r) < 0)
             goto out;
         if (make_boundary(rec->archive_id, attempt, boundary, error_r) < 0)
             goto out;
-        r = write_attempt(info, orig_fd, &out, &header, boundary, cte, rbuf, error_r);
+        r = write_attempt(info, orig_fd, &out, &header, boundary, cte, error_r);
         if (r <= 0)
             break;
     }
@@ -505,7 +528,6 @@ out:
         sha256_final_hex(out.sha, scratch);
     }
     free(out.buf);
-    free(rbuf);
     free(header.p);
     return ret;
 }
