@@ -67,7 +67,7 @@ static const struct config_param config_params[] = {
      "unprivileged account that receives, stores and indexes mail when started as root"},
     {"lmtp_client_access", CONFIG_STR, "127.0.0.0/8, ::1/128", 0, 0, CFG(lmtp_client_access),
      "networks allowed to connect to an inet: listener (others get 421)"},
-    {"process_limit", CONFIG_INT, "8", 1, 1000, CFG(process_limit),
+    {"process_limit", CONFIG_INT, "20", 1, 1000, CFG(process_limit),
      "number of worker processes, each serving one LMTP session at a time"},
     {"max_use", CONFIG_INT, "100", 1, INT_MAX, CFG(max_use),
      "sessions a worker serves before it is replaced"},

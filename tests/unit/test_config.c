@@ -50,7 +50,7 @@ static void test_defaults(void)
     CHECK_STR(cfg.archive_catalog, "sqlite:/var/lib/tabularium/catalog.db");
     CHECK_STR(cfg.lmtp_listen, "inet:127.0.0.1:2424");
     CHECK(cfg.lmtp_socket_mode == 0660);
-    CHECK(cfg.process_limit == 8);
+    CHECK(cfg.process_limit == 20);
     CHECK(cfg.lmtp_timeout == 300);
     CHECK(cfg.message_size_limit == 0);
     CHECK(cfg.lmtp_recipient_limit == 1000);
