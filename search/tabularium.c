@@ -86,7 +86,7 @@ static void tabularium_usage_line(FILE *out)
 static void tabularium_help(FILE *out)
 {
     fputs("NAME\n"
-          "    tabularium - search and read the Tabularium mail archive\n"
+          "    tabularium - search, read, verify and manage the Tabularium mail archive\n"
           "\n"
           "SYNOPSIS\n"
           "    tabularium [-c FILE] [-o name=value]... COMMAND [ARGS]\n"
@@ -95,7 +95,9 @@ static void tabularium_help(FILE *out)
           "DESCRIPTION\n"
           "    Reads the catalog and the store that tabulariumd(8) fills, as named\n"
           "    by archive_catalog and archive_store in the configuration. It never\n"
-          "    creates them.\n"
+          "    creates them. Commands that read message content or change data\n"
+          "    (show, export, hold, expire, queue delete) are recorded in the audit\n"
+          "    log first. Each command's --help has its options and examples.\n"
           "\n"
           "COMMANDS\n",
           out);
@@ -109,12 +111,12 @@ static void tabularium_help(FILE *out)
           "    -h, --help     this text\n"
           "\n"
           "EXIT STATUS\n"
-          "    0  found (search matched, show wrote a verified message);\n"
-          "       doctor: no errors (warnings allowed)\n"
+          "    0  found (search matched, show wrote a verified message, verify\n"
+          "       found nothing wrong); doctor: no errors (warnings allowed)\n"
           "    1  nothing found (no match, unknown archive id); doctor: errors found\n"
           "    2  usage or configuration error, catalog or store cannot be read\n"
-          "    3  integrity check failed (show: hash or size differs from the\n"
-          "       catalog; the bytes were already written to stdout)\n"
+          "    3  integrity check failed (show, export: hash or size differs from\n"
+          "       the catalog; verify, verify-export: any finding)\n"
           "\n"
           "EXAMPLES\n"
           "    tabularium search --to bob@example.com --since 2026-11-01\n"
@@ -125,9 +127,14 @@ static void tabularium_help(FILE *out)
           "    tabularium -o data_directory=/srv/archive search --limit 10\n"
           "    tabularium doctor      # is Postfix set up to archive everything?\n"
           "    tabularium queue list  # copies waiting for forward_recipient\n"
+          "    tabularium verify && tabularium seal >> /srv/seals.txt\n"
+          "    tabularium hold add --case acme-2026 --from ceo@example.com\n"
+          "    tabularium export --to bob@example.com --format mbox --output bob.mbox\n"
+          "    tabularium verify-export bob.mbox\n"
           "\n"
           "SEE ALSO\n"
-          "    tabulariumd(8), config/tabularium.conf\n",
+          "    tabulariumd(8), config/tabularium.conf, docs/integrity.md,\n"
+          "    docs/export.md, docs/s3.md\n",
           out);
     for (size_t i = 0; i < CLI_NCOMMANDS; i++) {
         if (cli_commands[i].help == NULL)
