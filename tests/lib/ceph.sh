@@ -118,10 +118,17 @@ C
     for _ in $(seq 80); do ceph $c --connect-timeout 2 mon stat >/dev/null 2>&1 && break; sleep 0.25; done
     uuid=$(cat /proc/sys/kernel/random/uuid)
     osd_id=$(ceph $c osd create "$uuid") || _ceph_fail "osd create failed" mon.a || return 1
-    ceph-osd $c -i "$osd_id" --mkfs --osd-uuid "$uuid" 2>"$d/log/osd-mkfs.err" || return 1
-    ceph $c osd crush add-bucket localhost host >/dev/null 2>&1 &&
-        ceph $c osd crush move localhost root=default >/dev/null 2>&1 &&
-        ceph $c osd crush add "osd.$osd_id" 1.0 host=localhost >/dev/null 2>&1 || return 1
+    ceph-osd $c -i "$osd_id" --mkfs --osd-uuid "$uuid" 2>"$d/log/osd-mkfs.err" ||
+        { echo "ceph_start: ceph-osd --mkfs failed: $(tail -3 "$d/log/osd-mkfs.err")" >&2; return 1; }
+    # A monitor that has just formed a quorum may refuse a command once.
+    for try in 1 2 3; do
+        ceph $c osd crush add-bucket localhost host >/dev/null 2>>"$d/log/crush.err" &&
+            ceph $c osd crush move localhost root=default >/dev/null 2>>"$d/log/crush.err" &&
+            ceph $c osd crush add "osd.$osd_id" 1.0 host=localhost >/dev/null 2>>"$d/log/crush.err" &&
+            break
+        [ "$try" = 3 ] && { echo "ceph_start: crush map: $(tail -3 "$d/log/crush.err")" >&2; return 1; }
+        sleep 1
+    done
     # A fresh monitor now and then answers the OSD's first command with
     # "wrong fsid" and ceph-osd exits: that passes, so try again.
     for try in 1 2 3; do
