@@ -44,9 +44,10 @@ typedef struct catalog *catalog_open_fn(const char *spec, const struct tab_confi
 static const struct catalog_type {
     const char *type;
     catalog_open_fn *open;
+    int indexes_later; /* has index_pending: lmtpd/indexer.c is needed */
 } catalog_types[] = {
-    {"sqlite", catalog_sqlite_open},
-    {"pgsql", catalog_pgsql_open},
+    {"sqlite", catalog_sqlite_open, 1},
+    {"pgsql", catalog_pgsql_open, 0},
 };
 
 #define CATALOG_NTYPES (sizeof(catalog_types) / sizeof(catalog_types[0]))
@@ -106,6 +107,14 @@ int catalog_spec_check(const char *spec, const char **error_r)
 {
     const char *rest;
     return catalog_lookup(spec, &rest, error_r) != NULL ? 0 : -1;
+}
+
+int catalog_spec_indexes_later(const char *spec)
+{
+    const char *rest, *error;
+    const struct catalog_type *t = catalog_lookup(spec, &rest, &error);
+
+    return t != NULL && t->indexes_later;
 }
 
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r)

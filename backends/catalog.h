@@ -104,6 +104,7 @@ typedef int catalog_hold_fn(const struct catalog_hold_row *row, void *ctx);
 
 struct catalog_stats {
     int64_t messages, copies, bytes, wrapped_bytes, incomplete, held, expired;
+    int64_t text_pending;  /* messages not yet in the full-text index (index_pending) */
     time_t oldest, newest; /* arrival; 0 when empty */
     /* forward state: copies per forwards.status */
     int64_t fwd_deferred, fwd_sent, fwd_held, fwd_queued, fwd_deleted;
@@ -190,6 +191,18 @@ struct catalog {
     /* Overview for tabularium stats. */
     enum tab_result (*stats)(struct catalog *cat, struct catalog_stats *stats_r,
                              catalog_stats_row_fn *fn, void *ctx, const char **error_r);
+
+    /* Full-text indexing off the delivery path (lmtpd/indexer.c). A
+     * driver that has it makes add() store the text durably but
+     * unindexed, and search() with q->text index what is pending first
+     * when it can write (so no caller misses mail); this moves up to
+     * max_rows pending messages into the full-text index in one short
+     * transaction. *done_r: how many it moved (0: nothing was pending).
+     * max_rows 0 only counts. left_r (may be NULL): how many are still
+     * pending afterwards (a count(*): not for every batch). NULL in a
+     * driver that indexes inside add() (PostgreSQL). */
+    enum tab_result (*index_pending)(struct catalog *cat, int max_rows, int *done_r,
+                                     int64_t *left_r, const char **error_r);
     void (*close)(struct catalog *cat);
 };
 
@@ -212,6 +225,9 @@ void catalog_chain_link_free(struct chain_link *link);
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r);
 /* 0 when spec names a known driver type (a configuration check). */
 int catalog_spec_check(const char *spec, const char **error_r);
+/* 1 when spec's driver has index_pending (the master then runs the
+ * indexer), without opening it. */
+int catalog_spec_indexes_later(const char *spec);
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);
 void catalog_close(struct catalog **cat);
 

@@ -9,9 +9,11 @@
  *	worker races for it), and keeps process_limit workers running. Each
  *	worker accepts connections on the shared socket and serves one LMTP
  *	session at a time, keeping its store and catalog handles across
- *	sessions, and exits after max_use sessions. When forward_recipient
- *	is set, one forwarder process (lmtpd/forwarder.c) runs beside them,
- *	as mail_owner, and is restarted when it dies.
+ *	sessions, and exits after max_use sessions. Beside them run, as
+ *	mail_owner, one forwarder (lmtpd/forwarder.c) when forward_recipient
+ *	is set, and one indexer (lmtpd/indexer.c) when the catalog driver
+ *	indexes full text after the delivery (SQLite); each is restarted when
+ *	it dies, after a pause of a second when it died right after start.
  *
  *	Signals: SIGTERM stops: workers finish the transaction they are in
  *	(a stop only interrupts the wait for the next command), then the
@@ -55,6 +57,7 @@
 #include "common/safe_file.h"
 #include "lmtpd/forwarder.h"
 #include "lmtpd/index_fields.h"
+#include "lmtpd/indexer.h"
 #include "lmtpd/lmtp_session.h"
 #include "lmtpd/spool.h"
 
@@ -67,9 +70,30 @@ struct master_worker {
     time_t started;
 };
 
-/* The forwarder (lmtpd/forwarder.c): one process while forward_recipient
- * is set, supervised like a worker. */
-static struct master_worker master_forwarder;
+static int master_wants_forwarder(const struct tab_config *cfg)
+{
+    return cfg->forward_recipient[0] != '\0';
+}
+
+static int master_wants_indexer(const struct tab_config *cfg)
+{
+    return catalog_spec_indexes_later(cfg->archive_catalog);
+}
+
+/* Single processes beside the workers, supervised alike: started while
+ * wanted by the configuration, restarted when they die, stopped with
+ * SIGTERM at reload (the new one gets the new configuration) and stop. */
+static struct master_helper {
+    const char *name;
+    int (*wanted)(const struct tab_config *cfg);
+    int (*main)(const struct tab_config *cfg, const struct privs *privs, pid_t master);
+    struct master_worker proc;
+} master_helpers[] = {
+    {"forwarder", master_wants_forwarder, forwarder_main, {0, 0}},
+    {"indexer", master_wants_indexer, indexer_main, {0, 0}},
+};
+
+#define MASTER_NHELPERS (sizeof(master_helpers) / sizeof(master_helpers[0]))
 
 int master_load_config(const struct master_options *opts, struct tab_config *cfg, char **error_r)
 {
@@ -499,24 +523,28 @@ static pid_t master_spawn(int listen_fd, const struct tab_config *cfg, const str
     return pid;
 }
 
-/* Start the forwarder when forwarding is on and it is not running. */
-static void master_spawn_forwarder(int listen_fd, const struct tab_config *cfg,
-                                   const struct privs *privs)
+/* Start each helper process that the configuration wants and that is
+ * not running. */
+static void master_spawn_helpers(int listen_fd, const struct tab_config *cfg,
+                                 const struct privs *privs)
 {
-    if (cfg->forward_recipient[0] == '\0' || master_forwarder.pid > 0)
-        return;
-    pid_t master = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        log_error("fork: %s", strerror(errno));
-        return;
+    for (size_t i = 0; i < MASTER_NHELPERS; i++) {
+        struct master_helper *h = &master_helpers[i];
+        if (h->proc.pid > 0 || !h->wanted(cfg))
+            continue;
+        pid_t master = getpid();
+        pid_t pid = fork();
+        if (pid < 0) {
+            log_error("fork: %s", strerror(errno));
+            return;
+        }
+        if (pid == 0) {
+            close(listen_fd);
+            _exit(h->main(cfg, privs, master));
+        }
+        h->proc.pid = pid;
+        h->proc.started = time(NULL);
     }
-    if (pid == 0) {
-        close(listen_fd);
-        _exit(forwarder_main(cfg, privs, master));
-    }
-    master_forwarder.pid = pid;
-    master_forwarder.started = time(NULL);
 }
 
 static void master_signal_workers(struct master_worker *w, int n, int sig)
@@ -524,6 +552,12 @@ static void master_signal_workers(struct master_worker *w, int n, int sig)
     for (int i = 0; i < n; i++)
         if (w[i].pid > 0)
             kill(w[i].pid, sig);
+}
+
+static void master_signal_helpers(int sig)
+{
+    for (size_t i = 0; i < MASTER_NHELPERS; i++)
+        master_signal_workers(&master_helpers[i].proc, 1, sig);
 }
 
 /* Reap finished workers; returns how many died abnormally soon after start. */
@@ -548,16 +582,20 @@ static int master_reap(struct master_worker *w, int n, const struct tab_config *
             spool_cleanup(cfg->queue_directory, (long)pid);
             w[i].pid = 0;
         }
-        if (pid == master_forwarder.pid) {
+        for (size_t i = 0; i < MASTER_NHELPERS; i++) {
+            struct master_helper *h = &master_helpers[i];
+            if (pid != h->proc.pid)
+                continue;
             if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
                 if (WIFSIGNALED(status))
-                    log_warn("forwarder %ld killed by signal %d", (long)pid, WTERMSIG(status));
+                    log_warn("%s %ld killed by signal %d", h->name, (long)pid, WTERMSIG(status));
                 else
-                    log_warn("forwarder %ld exited with status %d", (long)pid, WEXITSTATUS(status));
-                if (time(NULL) - master_forwarder.started < 1)
+                    log_warn("%s %ld exited with status %d", h->name, (long)pid,
+                             WEXITSTATUS(status));
+                if (time(NULL) - h->proc.started < 1)
                     quick_deaths++;
             }
-            master_forwarder.pid = 0;
+            h->proc.pid = 0;
         }
     }
     return quick_deaths;
@@ -568,6 +606,14 @@ static int master_count(const struct master_worker *w, int n)
     int c = 0;
     for (int i = 0; i < n; i++)
         c += w[i].pid > 0;
+    return c;
+}
+
+static int master_count_helpers(void)
+{
+    int c = 0;
+    for (size_t i = 0; i < MASTER_NHELPERS; i++)
+        c += master_count(&master_helpers[i].proc, 1);
     return c;
 }
 
@@ -649,8 +695,9 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
                 privs = fresh_privs;
                 master_check_drivers(cfg, &privs);
                 master_signal_workers(workers, nslots, SIGHUP);
-                /* It ends its current attempt and is restarted with the new settings. */
-                master_signal_workers(&master_forwarder, 1, SIGTERM);
+                /* They end their current attempt or batch and are
+                 * restarted with the new settings. */
+                master_signal_helpers(SIGTERM);
                 log_info("reload -- configuration %s, listening on %s, %d workers",
                          config_file(cfg) ? config_file(cfg) : "(built-in defaults)",
                          cfg->lmtp_listen, cfg->process_limit);
@@ -673,7 +720,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             workers[slot].pid = pid;
             workers[slot].started = time(NULL);
         }
-        master_spawn_forwarder(listen_fd, cfg, &privs);
+        master_spawn_helpers(listen_fd, cfg, &privs);
         if (!master_got_chld && !master_got_hup && !master_got_term)
             sigsuspend(&old);
         master_got_chld = 0;
@@ -681,15 +728,14 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
 
     log_info("terminating on signal; waiting for workers to finish their transactions");
     master_signal_workers(workers, nslots, SIGTERM);
-    master_signal_workers(&master_forwarder, 1, SIGTERM);
+    master_signal_helpers(SIGTERM);
     sigprocmask(SIG_SETMASK, &old, NULL);
-    for (int waited = 0; master_count(workers, nslots) + master_count(&master_forwarder, 1) > 0;
-         waited++) {
+    for (int waited = 0; master_count(workers, nslots) + master_count_helpers() > 0; waited++) {
         master_reap(workers, nslots, cfg);
         if (waited == 600) { /* 60 s: a worker stuck in a store call */
             log_warn("workers still busy after 60 s; killing them");
             master_signal_workers(workers, nslots, SIGKILL);
-            master_signal_workers(&master_forwarder, 1, SIGKILL);
+            master_signal_helpers(SIGKILL);
         }
         usleep(100000);
     }

@@ -1151,6 +1151,7 @@ static int export_select(struct export_run *run, struct catalog *cat,
             fprintf(stderr, "tabularium export: %s\n", error);
             return CLI_EXIT_USAGE;
         }
+        cli_filters_note_unindexed(filters, cat, "export");
         if (run->n_items == 0) {
             fprintf(stderr, "tabularium export: no message matches: nothing exported\n");
             return CLI_EXIT_NOT_FOUND;

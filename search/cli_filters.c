@@ -10,7 +10,12 @@
  *	or second. Both compare with the message's Date: header, or its
  *	arrival time when it has none (the catalog driver's business).
  *
- *	Owns the meaning of the option values; never looks at the catalog.
+ *	Owns the meaning of the option values. Looks at the catalog only
+ *	for cli_filters_note_unindexed(): a --text query on a catalog that
+ *	indexes full text after delivery (SQLite) indexes what is pending
+ *	first (the driver's search() does it when it can write); what is
+ *	still pending after the search, e.g. because the user cannot write
+ *	to the catalog, is said on stderr, since --text cannot find it.
  * DIAGNOSTICS
  *	A bad value is one line on stderr naming the command, the option and
  *	the value, and -1.
@@ -18,6 +23,7 @@
 #include "search/cli_filters.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +141,23 @@ int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char
     strlist_add(&f->given, given);
     free(given);
     return 1;
+}
+
+void cli_filters_note_unindexed(const struct cli_filters *f, struct catalog *cat, const char *cmd)
+{
+    const char *error;
+    int64_t left = 0;
+    int done;
+
+    if (f->q.text == NULL || cat->index_pending == NULL)
+        return;
+    if (cat->index_pending(cat, 0, &done, &left, &error) != TAB_OK)
+        fprintf(stderr, "tabularium %s: note: cannot count the messages not indexed yet: %s\n", cmd,
+                error);
+    else if (left > 0)
+        fprintf(stderr,
+                "tabularium %s: note: %" PRId64 " %s not indexed for full-text search yet\n", cmd,
+                left, left == 1 ? "message is" : "messages are");
 }
 
 int cli_filters_any(const struct cli_filters *f)

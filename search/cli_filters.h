@@ -65,6 +65,12 @@ struct cli_filters {
 /* c and arg as getopt_long returned them: 1 when c is a filter option
  * (now in f), 0 when it is not one, -1 for a bad value (printed). */
 int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char *arg);
+/* After cat->search() with f: when f has --text and cat indexes full
+ * text after delivery, say on stderr "tabularium CMD: note: N messages
+ * are not indexed for full-text search yet" if any are (the search
+ * could not find them: the user cannot write to the catalog, or it
+ * stopped indexing them after 30 s). */
+void cli_filters_note_unindexed(const struct cli_filters *f, struct catalog *cat, const char *cmd);
 /* 1 when at least one filter was given. */
 int cli_filters_any(const struct cli_filters *f);
 void cli_filters_free(struct cli_filters *f);

@@ -334,6 +334,7 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
             status = CLI_EXIT_USAGE;
             goto out;
         }
+        cli_filters_note_unindexed(&f, cat, "hold");
         if (ids.n == 0) {
             fprintf(stderr, "tabularium hold: no message matches\n");
             status = CLI_EXIT_NOT_FOUND;

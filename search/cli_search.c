@@ -99,6 +99,10 @@ const char cli_search_help[] =
     "    Only the first MiB of a message's text (after decoding) is\n"
     "    searchable, and messages archived before full-text search was\n"
     "    added are found by --text through their subject only.\n"
+    "    With the sqlite catalog, the daemon's indexer adds a message to the\n"
+    "    full-text index within seconds of its delivery; --text first\n"
+    "    indexes whatever is still waiting, or, when the catalog is not\n"
+    "    writable for you, says on stderr how many messages it could not see.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 at least one message matched, 1 none did, 2 usage or\n"
@@ -335,6 +339,8 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
     state.out = state.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
     r = cat->search(cat, &f.q, cli_search_row, &state, &error);
     cli_output_free(&state.out);
+    if (r == TAB_OK)
+        cli_filters_note_unindexed(&f, cat, "search");
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "tabularium search: cannot write to stdout: %s\n", strerror(errno));
         status = CLI_EXIT_USAGE;

@@ -11,7 +11,8 @@
  *	if (cli_audit_record(ctx, "show", archive_id) < 0) ...refuse...
  * DESCRIPTION
  *	stats prints the catalog's totals (messages and bytes, stored
- *	copies, incomplete envelopes, holds, expired records), the forward
+ *	copies, incomplete envelopes, holds, expired records, messages
+ *	the indexer has not put into the full-text index yet), the forward
  *	queue state from the forwards table, the oldest and newest arrival,
  *	and messages and bytes per month and per day (UTC).
  *
@@ -58,7 +59,9 @@ const char cli_stats_help[] =
     "    the stored copies and their bytes (wrapped), messages with an\n"
     "    incomplete envelope (archived through always_bcc or sender_bcc_maps:\n"
     "    recipients taken from To/Cc), messages on hold, records removed by\n"
-    "    expire, the forward queue by status (deferred, sent, held, queued,\n"
+    "    expire, messages not yet in the full-text index (the indexer adds\n"
+    "    them within seconds; search --text indexes them itself first), the\n"
+    "    forward queue by status (deferred, sent, held, queued,\n"
     "    deleted), the oldest and newest arrival, then messages and bytes per\n"
     "    month and per day (arrival, UTC).\n"
     "\n"
@@ -186,7 +189,7 @@ static void stats_json(const struct catalog_stats *s, const struct stats_rows *r
         {"messages", s->messages},     {"bytes", s->bytes},
         {"copies", s->copies},         {"wrapped_bytes", s->wrapped_bytes},
         {"incomplete", s->incomplete}, {"held", s->held},
-        {"expired", s->expired},
+        {"expired", s->expired},       {"not_indexed", s->text_pending},
     };
     const struct {
         const char *key;
@@ -249,6 +252,7 @@ static void stats_text(const struct catalog_stats *s, const struct stats_rows *r
     printf("incomplete envelopes: %" PRId64 "\n", s->incomplete);
     printf("on hold:              %" PRId64 "\n", s->held);
     printf("expired:              %" PRId64 "\n", s->expired);
+    printf("not yet indexed:      %" PRId64 " (full-text index)\n", s->text_pending);
     printf("forward queue:        deferred=%" PRId64 " sent=%" PRId64 " held=%" PRId64
            " queued=%" PRId64 " deleted=%" PRId64 "\n",
            s->fwd_deferred, s->fwd_sent, s->fwd_held, s->fwd_queued, s->fwd_deleted);

@@ -1,9 +1,9 @@
--- Tabularium SQLite catalog, schema version 2 (PRAGMA user_version = 2).
+-- Tabularium SQLite catalog, schema version 5 (PRAGMA user_version = 5).
 --
 -- Reference copy for operators and reviewers. The source of truth is the
--- strings sqlite_schema_v1 and sqlite_schema_v2 in backends/sqlite/sqlite.c:
--- a new file gets version 1 and then the version 2 step; a version 1 file
--- gets only the step. docs/schema.md documents the result as a stable
+-- strings sqlite_schema_v1 to sqlite_schema_v5 in backends/sqlite/sqlite.c:
+-- a new file gets version 1 and then each later step; an older file gets
+-- the steps it lacks. docs/schema.md documents the result as a stable
 -- interface.
 -- Times are UTC text "YYYY-MM-DDTHH:MM:SSZ", so text order is time order.
 
@@ -167,3 +167,16 @@ CREATE TABLE audit (
 );
 
 PRAGMA user_version = 4;
+
+-- Version 5: full-text indexing off the delivery path. A delivery stores
+-- the subject and body text here, in its own transaction (durable before
+-- the 250); the daemon's indexer (lmtpd/indexer.c) moves rows into
+-- message_text in short transactions, and a full-text search indexes what
+-- is left first. A row here is a message that FTS5 queries cannot see yet.
+CREATE TABLE text_pending (
+    message INTEGER PRIMARY KEY REFERENCES messages (id),
+    subject TEXT,
+    body TEXT
+);
+
+PRAGMA user_version = 5;

@@ -27,6 +27,15 @@
  *	after it.)
  *	Statements for the per-message path are prepared once at open.
  *
+ *	Full text is indexed after the delivery, not in it: add() stores
+ *	the subject and body text in text_pending (plain rows, durable with
+ *	the rest of the transaction), and index_pending(), called by the
+ *	daemon's indexer (lmtpd/indexer.c), moves them into the FTS5 table
+ *	message_text in short transactions (the FTS5 tokenizer was most of
+ *	add()'s work). search() with a text query first indexes whatever is
+ *	still pending, when the connection can write, so no caller misses a
+ *	message; index_pending(cat, 0, ...) counts what it could not.
+ *
  *	Every add() ends by appending its copy to the tamper-evident chain
  *	(docs/integrity.md): it reads chain_head, hashes the copy's link
  *	(catalog_chain_hash) over the values as stored, writes seq,
@@ -69,8 +78,15 @@
 #include "common/safe_file.h"
 #include "common/strlist.h"
 
-#define SQLITE_SCHEMA_VERSION 4
+#define SQLITE_SCHEMA_VERSION 5
 #define SQLITE_BUSY_TIMEOUT_MS 30000
+/* One index_pending() transaction holds the write lock that deliveries
+ * wait for: it moves at most this many rows, and stops adding rows once
+ * it has moved this much text. */
+#define SQLITE_INDEX_BATCH_ROWS 50
+#define SQLITE_INDEX_BATCH_BYTES (2 * 1024 * 1024)
+/* How long search() indexes pending text before a full-text query. */
+#define SQLITE_SEARCH_INDEX_MS 30000
 
 /*
  * Schema steps: sqlite_schema_steps[v] upgrades version v to v + 1. The
@@ -220,11 +236,21 @@ static const char sqlite_schema_v4[] =
     " action TEXT NOT NULL,"
     " detail TEXT);";
 
+/*
+ * Version 5: full-text indexing off the delivery path. add() stores the
+ * subject and body text in text_pending, in its own transaction (so the
+ * text is as durable as the rest of the message before the 250);
+ * index_pending() (lmtpd/indexer.c, and search() before a --text query)
+ * moves rows from there into message_text. Every message in
+ * text_pending is a message whose words search cannot match yet.
+ */
+static const char sqlite_schema_v5[] = "CREATE TABLE text_pending ("
+                                       " message INTEGER PRIMARY KEY REFERENCES messages (id),"
+                                       " subject TEXT,"
+                                       " body TEXT);";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
-    sqlite_schema_v1,
-    sqlite_schema_v2,
-    sqlite_schema_v3,
-    sqlite_schema_v4,
+    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4, sqlite_schema_v5,
 };
 
 /* Statements prepared once at open. */
@@ -248,6 +274,9 @@ enum sqlite_stmt {
     ST_RCPTS,
     ST_ADDRS,
     ST_INSERT_TEXT,
+    ST_PENDING_NEXT,
+    ST_INDEX_TEXT,
+    ST_PENDING_DELETE,
     ST_INSERT_ATTACHMENT,
     ST_ATTACHMENTS,
     ST_FORWARD_STATUS,
@@ -303,7 +332,11 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
                  " WHERE message = ?1 ORDER BY rowid",
     [ST_ADDRS] = "SELECT field, name, address FROM header_addresses"
                  " WHERE message = ?1 ORDER BY position, rowid",
-    [ST_INSERT_TEXT] = "INSERT INTO message_text (rowid, subject, body) VALUES (?1, ?2, ?3)",
+    [ST_INSERT_TEXT] = "INSERT INTO text_pending (message, subject, body) VALUES (?1, ?2, ?3)",
+    [ST_PENDING_NEXT] = "SELECT message, subject, body FROM text_pending WHERE message > ?1"
+                        " ORDER BY message LIMIT 1",
+    [ST_INDEX_TEXT] = "INSERT INTO message_text (rowid, subject, body) VALUES (?1, ?2, ?3)",
+    [ST_PENDING_DELETE] = "DELETE FROM text_pending WHERE message <= ?1",
     [ST_INSERT_ATTACHMENT] = "INSERT INTO attachments (message, position, filename, content_type)"
                              " VALUES (?1, ?2, ?3, ?4)",
     [ST_ATTACHMENTS] = "SELECT filename, content_type FROM attachments"
@@ -1079,6 +1112,35 @@ static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
     strlist_free(&only_neg);
 }
 
+static enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, int *done_r,
+                                            int64_t *left_r, const char **error_r);
+static long long sqlite_now_ms(void);
+
+/*
+ * Before a full-text query: index what add() left in text_pending, so
+ * that the query sees every archived message, whoever asks (search,
+ * export, hold). In batches, so deliveries get the write lock between
+ * them, and for at most SQLITE_SEARCH_INDEX_MS. A read-only connection
+ * or a failure leaves the rest to the indexer; the caller can count it
+ * with index_pending(cat, 0, ...).
+ */
+static void sqlite_index_before_search(struct sqlite_catalog *sc)
+{
+    long long deadline = sqlite_now_ms() + SQLITE_SEARCH_INDEX_MS;
+    const char *error;
+    int done;
+
+    if (sqlite3_db_readonly(sc->db, "main") == 1)
+        return;
+    do {
+        if (sqlite_index_pending(&sc->cat, SQLITE_INDEX_BATCH_ROWS, &done, NULL, &error) !=
+            TAB_OK) {
+            log_debug("%s", error);
+            return;
+        }
+    } while (done > 0 && sqlite_now_ms() < deadline);
+}
+
 static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
 {
     int i = sqlite3_bind_parameter_index(st, name);
@@ -1101,6 +1163,7 @@ static enum tab_result sqlite_search(struct catalog *cat, const struct search_qu
     int rc;
 
     if (q->text != NULL) {
+        sqlite_index_before_search(sc);
         sqlite_fts_query(q->text, &fts_pos, &fts_neg);
         if (fts_pos != NULL && fts_neg != NULL) {
             fts_match = xasprintf("%s NOT (%s)", fts_pos, fts_neg);
@@ -1778,6 +1841,7 @@ static enum tab_result sqlite_expire_remove(struct catalog *cat, const char *arc
         "DELETE FROM header_addresses WHERE message = ?1",
         "DELETE FROM attachments WHERE message = ?1",
         "DELETE FROM message_text WHERE rowid = ?1",
+        "DELETE FROM text_pending WHERE message = ?1",
         "DELETE FROM copies WHERE message = ?1",
         "DELETE FROM messages WHERE id = ?1",
     };
@@ -1875,6 +1939,7 @@ static enum tab_result sqlite_stats(struct catalog *cat, struct catalog_stats *s
                      &s->incomplete) < 0 ||
         sqlite_count(sc, "SELECT count(DISTINCT archive_id) FROM holds", &s->held) < 0 ||
         sqlite_count(sc, "SELECT count(*) FROM expired", &s->expired) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM text_pending", &s->text_pending) < 0 ||
         sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'deferred'",
                      &s->fwd_deferred) < 0 ||
         sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'sent'", &s->fwd_sent) < 0 ||
@@ -1910,6 +1975,93 @@ db_error:
 out:
     (void)sqlite3_finalize(st);
     sqlite_end(sc);
+    return r;
+}
+
+/*
+ * Move up to max_rows rows (and about SQLITE_INDEX_BATCH_BYTES of text)
+ * from text_pending into message_text, oldest first, in one write
+ * transaction: the FTS5 insert and the DELETE commit together, so a
+ * crash leaves the rows pending, never lost or indexed twice. No
+ * fdatasync: a commit lost to a power failure only leaves the rows
+ * pending again. Checks for work before taking the write lock, so an
+ * idle indexer costs one indexed read. left_r (may be NULL): the rows
+ * still pending after the batch, counted outside the transaction.
+ */
+static enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, int *done_r,
+                                            int64_t *left_r, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *next = sc->st[ST_PENDING_NEXT], *ins = sc->st[ST_INDEX_TEXT], *st;
+    const char *what = "read pending text";
+    sqlite3_int64 last = 0;
+    size_t bytes = 0;
+    enum tab_result r;
+    int done = 0, rc;
+
+    *done_r = 0;
+    if (left_r != NULL)
+        *left_r = 0;
+    if (max_rows > 0) {
+        if (sqlite3_bind_int64(next, 1, 0) != SQLITE_OK)
+            goto db_error;
+        rc = sqlite3_step(next);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            goto db_error;
+        sqlite_stmt_done(next);
+        if (rc == SQLITE_DONE)
+            max_rows = 0; /* nothing to do: no write lock */
+    }
+    if (max_rows > 0) {
+        what = "begin";
+        if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
+            goto db_error;
+        while (done < max_rows && bytes < SQLITE_INDEX_BATCH_BYTES) {
+            what = "read pending text";
+            if (sqlite3_bind_int64(next, 1, last) != SQLITE_OK)
+                goto db_error;
+            rc = sqlite3_step(next);
+            if (rc == SQLITE_DONE)
+                break;
+            if (rc != SQLITE_ROW)
+                goto db_error;
+            last = sqlite3_column_int64(next, 0);
+            bytes += (size_t)sqlite3_column_bytes(next, 1) + (size_t)sqlite3_column_bytes(next, 2);
+            what = "index text";
+            /* bind_value copies: the row's values die with the next step. */
+            if (sqlite3_bind_int64(ins, 1, last) != SQLITE_OK ||
+                sqlite3_bind_value(ins, 2, sqlite3_column_value(next, 1)) != SQLITE_OK ||
+                sqlite3_bind_value(ins, 3, sqlite3_column_value(next, 2)) != SQLITE_OK ||
+                sqlite_exec_stmt(ins) < 0)
+                goto db_error;
+            sqlite_stmt_done(next);
+            done++;
+        }
+        sqlite_stmt_done(next);
+        /* Rows are taken in order from the first one, under the write
+         * lock: every pending row up to last has just been indexed. */
+        what = "delete pending text";
+        st = sc->st[ST_PENDING_DELETE];
+        if (done > 0 && (sqlite3_bind_int64(st, 1, last) != SQLITE_OK || sqlite_exec_stmt(st) < 0))
+            goto db_error;
+        what = "commit";
+        if (sqlite_exec_stmt(sc->st[ST_COMMIT]) < 0)
+            goto db_error;
+    }
+    *done_r = done;
+    if (left_r != NULL && sqlite_count(sc, "SELECT count(*) FROM text_pending", left_r) < 0)
+        return sqlite_fail_db(sc, error_r, "index pending text: count");
+    return TAB_OK;
+
+db_error:
+    r = sqlite_fail(sc, TAB_RETRY, error_r, "index pending text: %s: %s", what,
+                    sqlite3_errmsg(sc->db));
+    sqlite_stmt_done(next);
+    sqlite_stmt_done(ins);
+    sqlite_stmt_done(sc->st[ST_PENDING_DELETE]);
+    sqlite_stmt_done(sc->st[ST_BEGIN]);
+    sqlite_stmt_done(sc->st[ST_COMMIT]);
+    sqlite_rollback(sc);
     return r;
 }
 
@@ -2172,6 +2324,7 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     sc->cat.expire_candidates = sqlite_expire_candidates;
     sc->cat.expire_remove = sqlite_expire_remove;
     sc->cat.stats = sqlite_stats;
+    sc->cat.index_pending = sqlite_index_pending;
     sc->cat.close = sqlite_close;
     return &sc->cat;
 

@@ -372,16 +372,18 @@ class Run:
 
 
 def children(pid):
+    """The live workers of master pid (not its full-text indexer, "tab-indexer")."""
     kids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % d) as f:
-                st = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+                comm, rest = f.read().split("(", 1)[1].rsplit(")", 1)
+                st = rest.split()
+        except (OSError, ValueError):
             continue
-        if st[0] != "Z" and int(st[1]) == pid:
+        if st[0] != "Z" and int(st[1]) == pid and comm != "tab-indexer":
             kids.append(int(d))
     return kids
 

@@ -14,7 +14,10 @@
  *	registry's errors and the failing catalog. Full-text search (FTS5
  *	words, phrases, OR, NOT, hostile query text that must stay text),
  *	attachments, and the in-place upgrade of a version 1 file (to the
- *	current version 3, which adds the forwards table).
+ *	current version). Full-text indexing off the delivery path: add()
+ *	leaves the text in text_pending, index_pending() moves it in
+ *	batches bounded by rows and bytes, a text search indexes what is
+ *	pending first, expire removes a pending row.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -256,11 +259,35 @@ static void test_add_and_rows(void)
     make_record1(&rec);
     CHECK(cat->add(cat, &rec, &error) == TAB_OK);
     record_free(&rec);
+
+    /* add() stores the text durably but unindexed; index_pending() moves
+     * it into the full-text index (lmtpd/indexer.c calls it). */
+    CHECK_SQL("SELECT message, subject, body FROM text_pending",
+              "1|Quarterly Report|Revenue grew in all regions.");
+    CHECK_SQL("SELECT count(*) FROM message_text", "0");
+    CHECK_SQL("SELECT count(*) FROM message_text WHERE message_text MATCH 'regions'", "0");
+    {
+        struct catalog_stats st;
+        int64_t left = -1;
+        int done = -1;
+
+        CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.text_pending == 1);
+        /* max_rows 0 only counts */
+        CHECK(cat->index_pending(cat, 0, &done, &left, &error) == TAB_OK);
+        CHECK(done == 0 && left == 1);
+        CHECK_SQL("SELECT count(*) FROM text_pending", "1");
+        CHECK(cat->index_pending(cat, 50, &done, &left, &error) == TAB_OK);
+        CHECK(done == 1 && left == 0);
+        CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
+        CHECK(done == 0);
+        CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.text_pending == 0);
+    }
+    CHECK_SQL("SELECT count(*) FROM text_pending", "0");
     catalog_close(&cat);
     CHECK(cat == NULL);
 
     /* What an operator sees with sqlite3, through another connection. */
-    CHECK_SQL("PRAGMA user_version", "4");
+    CHECK_SQL("PRAGMA user_version", "5");
     CHECK_SQL("PRAGMA journal_mode", "wal");
     CHECK_SQL("SELECT id, archive_id, queue_id, sha256, message_id, envelope_from,"
               " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
@@ -533,7 +560,9 @@ static void test_merge(void)
 
     CHECK_SQL("SELECT count(*) FROM messages WHERE queue_id = '4XyZ1'", "1");
     /* text and attachments were recorded with the message, not again */
-    CHECK_SQL("SELECT count(*) FROM message_text WHERE rowid = 1", "1");
+    CHECK_SQL("SELECT (SELECT count(*) FROM message_text WHERE rowid = 1)"
+              " + (SELECT count(*) FROM text_pending WHERE message = 1)",
+              "1");
     CHECK_SQL("SELECT count(*) FROM attachments WHERE message = 1", "2");
     CHECK_SQL("SELECT message, archive_id, location FROM copies WHERE message = 1 ORDER BY id",
               "1|00000000000000000001|cur/1.eml\n1|0000000000000000000A|cur/10.eml");
@@ -851,7 +880,7 @@ static void test_concurrent_create(const char *dir, int round)
     }
     CHECK_SQL_AT(path, "SELECT count(*), min(archive_id), max(archive_id) FROM messages",
                  "8|0000000000000000012C|00000000000000000133");
-    CHECK_SQL_AT(path, "PRAGMA user_version", "4");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "5");
 }
 
 static void test_open_errors(const char *dir)
@@ -986,7 +1015,12 @@ static void test_fulltext(const char *dir)
     add_text(cat, 3, NULL, NULL);
     add_text(cat, 4, "Re: report", "R\xc3\xa9sum\xc3\xa9 of the meeting: the numbers look fine");
     add_text(cat, 5, "hostile", "* ^ ( ) : x AND y OR z NOT w");
+    /* pending until the first full-text search, which indexes them first */
+    CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "0");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "5");
+    CHECK_STR(text_ids(cat, "quarterly"), "1");
     CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "5");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
 
     /* words: all must match, in subject or body, any case, no diacritics */
     CHECK_STR(text_ids(cat, "quarterly"), "1");
@@ -1163,7 +1197,8 @@ static void test_upgrade_v1(const char *dir)
         fprintf(stderr, "open v1: %s\n", error);
         return;
     }
-    CHECK_SQL_AT(path, "PRAGMA user_version", "4");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "5");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
     /* the copies from before the upgrade are chained, in id order */
     CHECK_SQL_AT(path,
                  "SELECT id, seq, length(hash), arrival = (SELECT arrival FROM messages"
@@ -1204,8 +1239,91 @@ static void test_upgrade_v1(const char *dir)
     cat = catalog_open(spec, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
-    CHECK_SQL_AT(path, "PRAGMA user_version", "4");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "5");
     CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "3");
+}
+
+/* index_pending() of n rows at most; checks the outcome, returns done. */
+static int index_batch(struct catalog *cat, int max_rows, int64_t want_left)
+{
+    const char *error = NULL;
+    int64_t left = -1;
+    int done = -1;
+
+    CHECK(cat->index_pending(cat, max_rows, &done, &left, &error) == TAB_OK);
+    CHECK(left == want_left);
+    if (left != want_left)
+        fprintf(stderr, "index_pending: left %lld, expected %lld\n", (long long)left,
+                (long long)want_left);
+    return done;
+}
+
+/*
+ * Full-text indexing off the delivery path: batches stop at max_rows and
+ * at about 2 MB of text, take the oldest rows first, make them
+ * searchable; expire removes a message that was never indexed.
+ */
+static void test_index_pending(const char *dir)
+{
+    struct archive_record rec;
+    struct catalog *cat;
+    const char *error = NULL;
+    char path[4300], spec[4400], qid[32];
+    char *big;
+
+    snprintf(path, sizeof(path), "%s/pending/catalog.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL && cat->index_pending != NULL);
+    if (cat == NULL)
+        return;
+    for (unsigned long i = 1; i <= 60; i++) {
+        snprintf(qid, sizeof(qid), "IP%lu", i);
+        make_record(&rec, i, qid, SHA_A, "s@example.org", "small", NULL, "2025-02-01T00:00:00Z");
+        rec.body_text = xasprintf("body of message w%lu", i);
+        add_or_die(cat, &rec);
+    }
+    CHECK_SQL_AT(path, "SELECT count(*), min(message), max(message) FROM text_pending", "60|1|60");
+    CHECK_STR(index_batch(cat, 0, 60) == 0 ? "counted" : "moved", "counted");
+    CHECK(index_batch(cat, 50, 10) == 50);
+    CHECK_SQL_AT(path, "SELECT count(*), min(message) FROM text_pending", "10|51");
+    CHECK_SQL_AT(path, "SELECT count(*), min(rowid), max(rowid) FROM message_text", "50|1|50");
+    CHECK_SQL_AT(path, "SELECT rowid FROM message_text WHERE message_text MATCH 'w42'", "42");
+
+    /* three messages of 1 MiB of text: a batch stops at 2 MiB */
+    big = xmalloc(1024 * 1024 + 1);
+    memset(big, 'x', 1024 * 1024);
+    big[1024 * 1024] = '\0';
+    memcpy(big, "bigword ", 8);
+    for (unsigned long i = 61; i <= 63; i++) {
+        snprintf(qid, sizeof(qid), "IP%lu", i);
+        make_record(&rec, i, qid, SHA_A, "s@example.org", "big", NULL, "2025-02-01T00:00:00Z");
+        rec.body_text = xstrdup(big);
+        add_or_die(cat, &rec);
+    }
+    free(big);
+    CHECK(index_batch(cat, 50, 1) == 12); /* the 10 small ones and two big ones */
+    CHECK_SQL_AT(path, "SELECT message, length(body) FROM text_pending", "63|1048576");
+    /* not indexed yet, but a --text search indexes it first */
+    CHECK_SQL_AT(path,
+                 "SELECT group_concat(rowid) FROM message_text WHERE message_text"
+                 " MATCH 'bigword'",
+                 "61,62");
+    CHECK_STR(text_ids(cat, "bigword"), "63,62,61");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
+    CHECK(index_batch(cat, 50, 0) == 0);
+
+    /* expire removes a message whose text is still pending */
+    make_record(&rec, 64, "IP64", SHA_A, "s@example.org", "old", NULL, "2020-01-01T00:00:00Z");
+    rec.body_text = xstrdup("expiring words");
+    rec.retain_until = parse_time("2021-01-01T00:00:00Z");
+    add_or_die(cat, &rec);
+    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending WHERE message = 64", "1");
+    CHECK(cat->expire_remove(cat, "00000000000000000040", time(NULL), "test", &error) == TAB_OK);
+    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM messages WHERE id = 64", "0");
+    CHECK_STR(text_ids(cat, "expiring"), "");
+    catalog_close(&cat);
 }
 
 int main(void)
@@ -1229,5 +1347,6 @@ int main(void)
     test_open_errors(dir);
     test_fulltext(dir);
     test_upgrade_v1(dir);
+    test_index_pending(dir);
     return check_done();
 }
