@@ -269,12 +269,11 @@ static void master_unlink_listener(const struct tab_config *cfg)
         unlink(cfg->lmtp_listen + 5);
 }
 
-/* Open store and catalog once as mail_owner: creates the Maildir and the
- * catalog schema with the right owner before workers race for them, and
- * reports problems at start. Runs in a child so the master keeps root. */
-static void master_check_drivers(const struct tab_config *cfg, const struct privs *privs)
+/* Run fn(cfg) in a child process as mail_owner and wait for it, so that
+ * what it creates belongs to mail_owner and the master keeps root. */
+static void master_as_owner(const struct tab_config *cfg, const struct privs *privs,
+                            void (*fn)(const struct tab_config *cfg))
 {
-    const char *err = NULL;
     char *error = NULL;
     pid_t pid = fork();
 
@@ -291,7 +290,18 @@ static void master_check_drivers(const struct tab_config *cfg, const struct priv
         log_error("%s", error);
         _exit(1);
     }
+    fn(cfg);
+    _exit(0);
+}
+
+/* Open store and catalog once: creates the Maildir and the catalog schema
+ * with the right owner before workers race for them, and reports problems
+ * at start. */
+static void master_open_drivers(const struct tab_config *cfg)
+{
+    const char *err = NULL;
     struct store *st = store_open(cfg->archive_store, cfg, &err);
+
     if (st == NULL) {
         char *shown = config_redact(cfg->archive_store);
         log_error("archive_store = %s: %s; deliveries will be deferred (451)", shown, err);
@@ -305,39 +315,30 @@ static void master_check_drivers(const struct tab_config *cfg, const struct priv
         free(shown);
     }
     catalog_close(&cat);
-    _exit(0);
+}
+
+static void master_check_drivers(const struct tab_config *cfg, const struct privs *privs)
+{
+    master_as_owner(cfg, privs, master_open_drivers);
 }
 
 /* After a clean stop, the last process to close an SQLite catalog folds
  * its write-ahead log into catalog.db and removes it; workers closing at
  * the same moment can each leave that to the other, so a copy of
  * catalog.db taken after the stop could lack the last transactions. One
- * more open and close, alone and as mail_owner, settles it. */
-static void master_close_catalog(const struct tab_config *cfg, const struct privs *privs)
+ * more open and close, alone, settles it. */
+static void master_reopen_catalog(const struct tab_config *cfg)
 {
     const char *err = NULL;
-    char *error = NULL;
-    pid_t pid;
-
-    if (strncmp(cfg->archive_catalog, "sqlite:", 7) != 0)
-        return;
-    pid = fork();
-    if (pid < 0) {
-        log_error("fork: %s", strerror(errno));
-        return;
-    }
-    if (pid > 0) {
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        return;
-    }
-    if (privs_drop(privs, &error) < 0) {
-        log_error("%s", error);
-        _exit(1);
-    }
     struct catalog *cat = catalog_open(cfg->archive_catalog, cfg, &err);
+
     catalog_close(&cat);
-    _exit(0);
+}
+
+static void master_close_catalog(const struct tab_config *cfg, const struct privs *privs)
+{
+    if (strncmp(cfg->archive_catalog, "sqlite:", 7) == 0)
+        master_as_owner(cfg, privs, master_reopen_catalog);
 }
 
 /* Configuration checks that need no driver, the account, and the data
