@@ -59,6 +59,7 @@
 #include "common/log.h"
 #include "common/strlist.h"
 #include "lmtpd/forward_queue.h"
+#include "lmtpd/master.h"
 #include "lmtpd/smtp_client.h"
 
 /* How long an idle session is kept for the next due entry. */
@@ -423,7 +424,6 @@ static int forwarder_watch(const char *queue_dir)
 int forwarder_main(const struct tab_config *cfg, const struct privs *privs, pid_t master)
 {
     struct forwarder f;
-    struct sigaction sa;
     sigset_t none;
     char *error = NULL;
     const char *qerr = NULL;
@@ -448,14 +448,7 @@ int forwarder_main(const struct tab_config *cfg, const struct privs *privs, pid_
         forwarder_forget_secrets(&f);
         return 1;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = forwarder_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGINT, SIG_IGN); /* ^C reaches the master, which stops us */
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
+    master_helper_signals(forwarder_signal);
     /* SIGTERM and SIGHUP stay blocked (as the master left them) except in
      * ppoll(): an attempt in progress is finished, not torn. */
     sigemptyset(&none);

@@ -36,6 +36,7 @@
  *	for it (the master would only restart it).
  */
 #include "lmtpd/indexer.h"
+#include "lmtpd/master.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -87,7 +88,6 @@ static void indexer_sleep(long ms, const sigset_t *unblocked)
 int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t master)
 {
     struct catalog *cat = NULL;
-    struct sigaction sa;
     sigset_t none;
     char *error = NULL;
     char *last_error = NULL;
@@ -106,14 +106,7 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
     }
     /* "tab-indexer" in ps and top, apart from the workers. */
     (void)prctl(PR_SET_NAME, INDEXER_PROCESS_NAME);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = indexer_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGINT, SIG_IGN); /* ^C reaches the master, which stops us */
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
+    master_helper_signals(indexer_signal);
     /* SIGTERM and SIGHUP stay blocked (as the master left them) except
      * in indexer_sleep(). */
     sigemptyset(&none);

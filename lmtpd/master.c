@@ -269,6 +269,20 @@ static void master_unlink_listener(const struct tab_config *cfg)
         unlink(cfg->lmtp_listen + 5);
 }
 
+void master_helper_signals(void (*handler)(int))
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGINT, SIG_IGN); /* ^C reaches the master, which stops the helper */
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 /* Run fn(cfg) in a child process as mail_owner and wait for it, so that
  * what it creates belongs to mail_owner and the master keeps root. */
 static void master_as_owner(const struct tab_config *cfg, const struct privs *privs,

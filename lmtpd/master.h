@@ -23,5 +23,10 @@ int master_load_config(const struct master_options *opts, struct tab_config *cfg
 int master_run(const struct master_options *opts, struct tab_config *cfg);
 /* One LMTP session on stdin/stdout (-S). Returns the exit status. */
 int master_run_stdio(const struct tab_config *cfg);
+/* For a helper process (forwarder, indexer): handler for SIGTERM and
+ * SIGHUP (they stay blocked as the master left them, until the helper
+ * waits with a mask that lets them in), ^C left to the master, SIGPIPE
+ * ignored, SIGCHLD default. */
+void master_helper_signals(void (*handler)(int));
 
 #endif
