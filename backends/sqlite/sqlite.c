@@ -1471,6 +1471,21 @@ static void sqlite_end(struct sqlite_catalog *sc)
 
 static int sqlite_read_head(struct sqlite_catalog *sc, struct chain_seal *head_r);
 
+/* Each row of rows as a chain link to fn (rcpts reads its recipients);
+ * *stop_r is set when fn asks to stop. -1 on a database error. */
+static int sqlite_chain_emit(sqlite3_stmt *rows, sqlite3_stmt *rcpts, struct chain_link *link,
+                             catalog_chain_fn *fn, void *ctx, int *stop_r)
+{
+    int rc = SQLITE_DONE;
+
+    while (!*stop_r && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        if (sqlite_chain_fill(rows, rcpts, link) < 0)
+            return -1;
+        *stop_r = fn(link, ctx);
+        catalog_chain_link_free(link);
+    }
+    return *stop_r || rc == SQLITE_DONE ? 0 : -1;
+}
 static enum tab_result sqlite_chain_walk(struct catalog *cat, struct chain_seal *head_r,
                                          catalog_chain_fn *fn, void *ctx, const char **error_r)
 {
@@ -1487,13 +1502,7 @@ static enum tab_result sqlite_chain_walk(struct catalog *cat, struct chain_seal 
         sqlite3_prepare_v2(sc->db, sqlite_chain_copies, -1, &rows, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK)
         goto db_error;
-    while (!stop && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
-        if (sqlite_chain_fill(rows, rcpts, &link) < 0)
-            goto db_error;
-        stop = fn(&link, ctx);
-        catalog_chain_link_free(&link);
-    }
-    if (!stop && rc != SQLITE_DONE)
+    if (sqlite_chain_emit(rows, rcpts, &link, fn, ctx, &stop) < 0)
         goto db_error;
     (void)sqlite3_finalize(rows);
     rows = NULL;
@@ -1801,7 +1810,7 @@ static enum tab_result sqlite_expire_candidates(struct catalog *cat, time_t now,
     struct chain_link link;
     char when[21];
     enum tab_result r = TAB_OK;
-    int rc, stop = 0;
+    int stop = 0;
 
     memset(&link, 0, sizeof(link));
     record_format_time(now, when);
@@ -1814,13 +1823,7 @@ static enum tab_result sqlite_expire_candidates(struct catalog *cat, time_t now,
         sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK ||
         sqlite_bind_text(rows, 1, when) != SQLITE_OK)
         goto db_error;
-    while (!stop && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
-        if (sqlite_chain_fill(rows, rcpts, &link) < 0)
-            goto db_error;
-        stop = fn(&link, ctx);
-        catalog_chain_link_free(&link);
-    }
-    if (!stop && rc != SQLITE_DONE)
+    if (sqlite_chain_emit(rows, rcpts, &link, fn, ctx, &stop) < 0)
         goto db_error;
     goto out;
 db_error:
