@@ -85,6 +85,10 @@ int cli_export(struct cli_context *ctx, int argc, char **argv);
 /* tabularium verify-export [--manifest FILE] [--json] PATH */
 int cli_verify_export(struct cli_context *ctx, int argc, char **argv);
 
+/* "tabularium CMD: " + fmt (with arg) + " (tabularium CMD --help)" on
+ * stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+
 /* The man-style text of each command's --help (also in tabularium -h). */
 extern const char cli_search_help[];
 extern const char cli_show_help[];

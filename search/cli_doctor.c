@@ -1949,14 +1949,6 @@ out:
 
 /* ---- the command ---------------------------------------------------------- */
 
-static int doctor_usage_error(const char *fmt, const char *arg)
-{
-    fputs("tabularium doctor: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (tabularium doctor --help)\n", stderr);
-    return CLI_EXIT_USAGE;
-}
-
 static void doctor_free(struct doctor *d)
 {
     if (d->have_cfg)
@@ -2011,17 +2003,18 @@ int cli_doctor(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_doctor_help, stdout);
             return CLI_EXIT_FOUND;
         case ':':
-            return doctor_usage_error("option %s needs a value", argv[optind - 1]);
+            return cli_usage_error("doctor", "option %s needs a value", argv[optind - 1]);
         default:
-            return doctor_usage_error("unknown option %s", argv[optind - 1]);
+            return cli_usage_error("doctor", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return doctor_usage_error("unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("doctor", "unexpected argument \"%s\"", argv[optind]);
     if (d.postconf_dir != NULL && d.postconf_file != NULL)
-        return doctor_usage_error("%s", "--postconf-dir and --postconf-file exclude each other");
+        return cli_usage_error("doctor", "%s",
+                               "--postconf-dir and --postconf-file exclude each other");
     if (d.master_file != NULL && d.postconf_file == NULL)
-        return doctor_usage_error("%s", "--master-file goes with --postconf-file");
+        return cli_usage_error("doctor", "%s", "--master-file goes with --postconf-file");
 
     d.out = d.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
     if (master_load_config(opts, &d.cfg, &d.cfg_error) == 0)

@@ -1128,14 +1128,6 @@ static void export_summary(const struct export_run *run)
     printf("manifest %s sha256 %s\n", run->manifest, run->manifest_sha256);
 }
 
-static int export_usage_error(const char *fmt, const char *arg)
-{
-    fputs("tabularium export: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (tabularium export --help)\n", stderr);
-    return CLI_EXIT_USAGE;
-}
-
 /* Select the messages: the query, or each --id looked up. Returns an
  * exit status, CLI_EXIT_FOUND when run->items has something. */
 static int export_select(struct export_run *run, struct catalog *cat,
@@ -1287,7 +1279,8 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
         case 'o':
         case 'w':
             if (content_given && run.original != (c == 'o')) {
-                status = export_usage_error("%s", "--original and --wrapped exclude each other");
+                status =
+                    cli_usage_error("export", "%s", "--original and --wrapped exclude each other");
                 goto out;
             }
             content_given = 1;
@@ -1295,8 +1288,8 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
             break;
         case 'i':
             if (!archive_id_valid(optarg)) {
-                status =
-                    export_usage_error("--id \"%s\": not an archive id (20 hex digits)", optarg);
+                status = cli_usage_error("export", "--id \"%s\": not an archive id (20 hex digits)",
+                                         optarg);
                 goto out;
             }
             strlist_add(&ids, optarg);
@@ -1309,38 +1302,39 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
             status = CLI_EXIT_FOUND;
             goto out;
         case ':':
-            status = export_usage_error("option %s needs a value", argv[optind - 1]);
+            status = cli_usage_error("export", "option %s needs a value", argv[optind - 1]);
             goto out;
         default:
-            status = export_usage_error("unknown option %s", argv[optind - 1]);
+            status = cli_usage_error("export", "unknown option %s", argv[optind - 1]);
             goto out;
         }
     }
     if (optind < argc) {
-        status = export_usage_error("unexpected argument \"%s\"", argv[optind]);
+        status = cli_usage_error("export", "unexpected argument \"%s\"", argv[optind]);
         goto out;
     }
     if (format == NULL || output == NULL) {
-        status = export_usage_error("%s", "--format and --output are required");
+        status = cli_usage_error("export", "%s", "--format and --output are required");
         goto out;
     }
     if (export_format_parse(format, &run.format) < 0) {
-        status = export_usage_error("--format \"%s\": expected mbox, eml or maildir", format);
+        status =
+            cli_usage_error("export", "--format \"%s\": expected mbox, eml or maildir", format);
         goto out;
     }
     if (*output == '\0') {
-        status = export_usage_error("%s", "--output: empty path");
+        status = cli_usage_error("export", "%s", "--output: empty path");
         goto out;
     }
     if (ids.n > 0 && cli_filters_any(&filters)) {
-        status = export_usage_error("%s", "--id and search filters exclude each other");
+        status = cli_usage_error("export", "%s", "--id and search filters exclude each other");
         goto out;
     }
     run.output = export_path_clean(output);
     if (strcmp(export_path_base(run.output), ".") == 0 ||
         strcmp(export_path_base(run.output), "..") == 0 || strcmp(run.output, "/") == 0) {
-        status =
-            export_usage_error("--output \"%s\": name the file or directory to create", output);
+        status = cli_usage_error("export", "--output \"%s\": name the file or directory to create",
+                                 output);
         goto out;
     }
     run.manifest = run.format == EXPORT_MBOX ? xasprintf("%s" EXPORT_MANIFEST_SUFFIX, run.output)
@@ -2135,14 +2129,6 @@ static void verify_report(const struct verify_run *v, int usable)
                v->n_findings, v->n_findings == 1 ? "" : "s");
 }
 
-static int verify_usage_error(const char *fmt, const char *arg)
-{
-    fputs("tabularium verify-export: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (tabularium verify-export --help)\n", stderr);
-    return CLI_EXIT_USAGE;
-}
-
 int cli_verify_export(struct cli_context *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -2174,15 +2160,15 @@ int cli_verify_export(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_verify_export_help, stdout);
             return CLI_EXIT_FOUND;
         case ':':
-            return verify_usage_error("option %s needs a value", argv[optind - 1]);
+            return cli_usage_error("verify-export", "option %s needs a value", argv[optind - 1]);
         default:
-            return verify_usage_error("unknown option %s", argv[optind - 1]);
+            return cli_usage_error("verify-export", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return verify_usage_error("%s", "the export's PATH is missing");
+        return cli_usage_error("verify-export", "%s", "the export's PATH is missing");
     if (argc - optind > 1)
-        return verify_usage_error("unexpected argument \"%s\"", argv[optind + 1]);
+        return cli_usage_error("verify-export", "unexpected argument \"%s\"", argv[optind + 1]);
     path = export_path_clean(argv[optind]);
     v.path = path;
     if (stat(path, &sb) < 0) {

@@ -120,14 +120,6 @@ const char cli_expire_help[] =
     "    0 done (also when nothing was due), 2 usage, configuration, catalog\n"
     "    or store error, or a message that could not be removed.\n";
 
-static int hold_usage(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "tabularium %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (tabularium %s --help)\n", cmd);
-    return CLI_EXIT_USAGE;
-}
-
 static int hold_collect_id(const struct archive_record *rec, void *ctx)
 {
     strlist_add(ctx, rec->archive_id);
@@ -226,10 +218,10 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
         return CLI_EXIT_FOUND;
     }
     if (argc < 2)
-        return hold_usage("hold", "%s", "add, release or list expected");
+        return cli_usage_error("hold", "%s", "add, release or list expected");
     sub = argv[1];
     if (strcmp(sub, "add") != 0 && strcmp(sub, "release") != 0 && strcmp(sub, "list") != 0)
-        return hold_usage("hold", "unknown subcommand \"%s\"", sub);
+        return cli_usage_error("hold", "unknown subcommand \"%s\"", sub);
     on = strcmp(sub, "add") == 0;
 
     memcpy(longopts, cli_filter_options, sizeof(cli_filter_options));
@@ -255,14 +247,14 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
             return CLI_EXIT_FOUND;
         case ':':
             cli_filters_free(&f);
-            return hold_usage("hold", "option %s needs a value", argv[optind - 1]);
+            return cli_usage_error("hold", "option %s needs a value", argv[optind - 1]);
         default:
             switch (cli_filters_option(&f, "hold", c, optarg)) {
             case 1:
                 if (!on) {
                     cli_filters_free(&f);
-                    return hold_usage("hold", "search filters only with hold add (%s)",
-                                      argv[optind - 1]);
+                    return cli_usage_error("hold", "search filters only with hold add (%s)",
+                                           argv[optind - 1]);
                 }
                 continue;
             case -1:
@@ -270,38 +262,38 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
                 return CLI_EXIT_USAGE;
             default:
                 cli_filters_free(&f);
-                return hold_usage("hold", "unknown option %s", argv[optind - 1]);
+                return cli_usage_error("hold", "unknown option %s", argv[optind - 1]);
             }
         }
     }
     if (strcmp(sub, "list") != 0) {
         if (case_name == NULL || *case_name == '\0') {
             cli_filters_free(&f);
-            return hold_usage("hold", "%s", "--case NAME is required");
+            return cli_usage_error("hold", "%s", "--case NAME is required");
         }
         if (json) {
             cli_filters_free(&f);
-            return hold_usage("hold", "%s", "--json only with hold list");
+            return cli_usage_error("hold", "%s", "--json only with hold list");
         }
     } else if (optind < argc || cli_filters_any(&f)) {
         cli_filters_free(&f);
-        return hold_usage("hold", "%s", "hold list takes only --case and --json");
+        return cli_usage_error("hold", "%s", "hold list takes only --case and --json");
     }
     for (int i = optind; i < argc; i++) {
         if (!archive_id_valid(argv[i])) {
             cli_filters_free(&f);
-            return hold_usage("hold", "\"%s\" is not an archive id (20 hex digits)", argv[i]);
+            return cli_usage_error("hold", "\"%s\" is not an archive id (20 hex digits)", argv[i]);
         }
         strlist_add(&ids, argv[i]);
     }
     if (on && ids.n == 0 && !cli_filters_any(&f)) {
         cli_filters_free(&f);
-        return hold_usage("hold", "%s", "hold add needs archive ids or search filters");
+        return cli_usage_error("hold", "%s", "hold add needs archive ids or search filters");
     }
     if (on && ids.n > 0 && cli_filters_any(&f)) {
         cli_filters_free(&f);
         strlist_free(&ids);
-        return hold_usage("hold", "%s", "give archive ids or search filters, not both");
+        return cli_usage_error("hold", "%s", "give archive ids or search filters, not both");
     }
 
     cat = ctx->catalog(ctx);
@@ -480,11 +472,11 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_expire_help, stdout);
             return CLI_EXIT_FOUND;
         default:
-            return hold_usage("expire", "unknown option %s", argv[optind - 1]);
+            return cli_usage_error("expire", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return hold_usage("expire", "unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("expire", "unexpected argument \"%s\"", argv[optind]);
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;

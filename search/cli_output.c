@@ -16,6 +16,8 @@
  *	as the Unicode standard recommends.
  *
  *	Must never decide what is printed: that is the command's business.
+ *	Also the one usage-error line every command prints (cli_usage_error,
+ *	search/cli.h).
  * DIAGNOSTICS
  *	Misuse of the nesting (see cli_output.h) aborts with a message. Write
  *	errors stay in the stdio stream for the caller to check.
@@ -27,6 +29,7 @@
 #include <string.h>
 
 #include "common/strlist.h"
+#include "search/cli.h"
 
 #define CLI_OUTPUT_FFFD "\xEF\xBF\xBD"
 
@@ -311,4 +314,12 @@ void cli_output_free(struct cli_output **o)
         return;
     free(cli_printer_of(*o));
     *o = NULL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tabularium %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (tabularium %s --help)\n", cmd);
+    return CLI_EXIT_USAGE;
 }

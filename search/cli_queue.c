@@ -76,14 +76,6 @@ const char cli_queue_help[] =
     "    configuration or queue access error, or the copy is being\n"
     "    delivered right now (try again).\n";
 
-static int cli_queue_usage(const char *msg, const char *arg)
-{
-    fputs("tabularium queue: ", stderr);
-    fprintf(stderr, msg, arg);
-    fputs(" (tabularium queue --help)\n", stderr);
-    return CLI_EXIT_USAGE;
-}
-
 static void cli_queue_time(time_t t, char buf[21])
 {
     if (t <= 0)
@@ -317,30 +309,31 @@ int cli_queue(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_queue_help, stdout);
             return CLI_EXIT_FOUND;
         default:
-            return cli_queue_usage("unknown option %s", argv[optind - 1]);
+            return cli_usage_error("queue", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return cli_queue_usage("%s", "missing action: list, show, retry or delete");
+        return cli_usage_error("queue", "%s", "missing action: list, show, retry or delete");
     action = argv[optind++];
     if (optind < argc)
         id = argv[optind++];
     if (optind < argc)
-        return cli_queue_usage("unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("queue", "unexpected argument \"%s\"", argv[optind]);
     if (strcmp(action, "list") == 0) {
         if (id != NULL || all || force)
-            return cli_queue_usage("%s", "list takes no arguments");
+            return cli_usage_error("queue", "%s", "list takes no arguments");
     } else if (strcmp(action, "retry") == 0) {
         if ((id == NULL) == !all || force)
-            return cli_queue_usage("%s", "use retry ARCHIVE-ID or retry --all");
+            return cli_usage_error("queue", "%s", "use retry ARCHIVE-ID or retry --all");
     } else if (strcmp(action, "show") == 0 || strcmp(action, "delete") == 0) {
         if (id == NULL || all || (force && action[0] == 's'))
-            return cli_queue_usage("use %s ARCHIVE-ID", action);
+            return cli_usage_error("queue", "use %s ARCHIVE-ID", action);
     } else {
-        return cli_queue_usage("unknown action \"%s\" (list, show, retry, delete)", action);
+        return cli_usage_error("queue", "unknown action \"%s\" (list, show, retry, delete)",
+                               action);
     }
     if (id != NULL && !archive_id_valid(id))
-        return cli_queue_usage("\"%s\" is not an archive id", id);
+        return cli_usage_error("queue", "\"%s\" is not an archive id", id);
 
     if (master_load_config(ctx->opts, &cfg, &error) < 0) {
         fprintf(stderr, "tabularium queue: %s\n", error);

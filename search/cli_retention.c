@@ -82,14 +82,6 @@ const char cli_retention_help[] =
     "    tabularium retention show\n"
     "    tabularium retention show --json | jq .lifecycle\n";
 
-static int cli_retention_usage(const char *msg, const char *arg)
-{
-    fputs("tabularium retention: ", stderr);
-    fprintf(stderr, msg, arg);
-    fputs(" (tabularium retention --help)\n", stderr);
-    return CLI_EXIT_USAGE;
-}
-
 /* One lifecycle rule as show prints it. */
 struct cli_lc_rule {
     char *id, *status, *prefix;
@@ -395,22 +387,22 @@ int cli_retention(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_retention_help, stdout);
             return CLI_EXIT_FOUND;
         default:
-            return cli_retention_usage("unknown option %s", argv[optind - 1]);
+            return cli_usage_error("retention", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return cli_retention_usage("%s", "missing action: show or apply");
+        return cli_usage_error("retention", "%s", "missing action: show or apply");
     action = argv[optind++];
     if (optind < argc)
-        return cli_retention_usage("unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("retention", "unexpected argument \"%s\"", argv[optind]);
     if (strcmp(action, "show") == 0) {
         if (dry_run || replace)
-            return cli_retention_usage("%s", "show takes only --json");
+            return cli_usage_error("retention", "%s", "show takes only --json");
     } else if (strcmp(action, "apply") == 0) {
         if (json)
-            return cli_retention_usage("%s", "apply takes --dry-run and --replace");
+            return cli_usage_error("retention", "%s", "apply takes --dry-run and --replace");
     } else {
-        return cli_retention_usage("unknown action \"%s\" (show, apply)", action);
+        return cli_usage_error("retention", "unknown action \"%s\" (show, apply)", action);
     }
     if (master_load_config(ctx->opts, &cfg, &error) < 0) {
         fprintf(stderr, "tabularium retention: %s\n", error);

@@ -114,14 +114,6 @@ struct cli_search_state {
     long matches;
 };
 
-static int cli_search_usage_error(const char *fmt, const char *arg)
-{
-    fputs("tabularium search: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (tabularium search --help)\n", stderr);
-    return CLI_EXIT_USAGE;
-}
-
 /* "Name <addr>", "addr", or the group name; NULL when there is nothing. */
 static char *cli_search_addr_string(const struct record_addr *a)
 {
@@ -319,15 +311,15 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
             status = CLI_EXIT_FOUND;
             goto out;
         case ':':
-            status = cli_search_usage_error("option %s needs a value", argv[optind - 1]);
+            status = cli_usage_error("search", "option %s needs a value", argv[optind - 1]);
             goto out;
         default:
-            status = cli_search_usage_error("unknown option %s", argv[optind - 1]);
+            status = cli_usage_error("search", "unknown option %s", argv[optind - 1]);
             goto out;
         }
     }
     if (optind < argc) {
-        status = cli_search_usage_error("unexpected argument \"%s\"", argv[optind]);
+        status = cli_usage_error("search", "unexpected argument \"%s\"", argv[optind]);
         goto out;
     }
 

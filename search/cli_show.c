@@ -70,14 +70,6 @@ const char cli_show_help[] =
     "    0 written and verified, 1 no message with this archive id, 2 usage,\n"
     "    configuration or store access error, 3 integrity check failed.\n";
 
-static int cli_show_usage_error(const char *fmt, const char *arg)
-{
-    fputs("tabularium show: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (tabularium show --help)\n", stderr);
-    return CLI_EXIT_USAGE;
-}
-
 /* Stream rec's stored copy to stdout and check it; returns the exit status. */
 static int cli_show_stream(struct store *st, const struct archive_record *rec, int original)
 {
@@ -140,16 +132,16 @@ int cli_show(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_show_help, stdout);
             return CLI_EXIT_FOUND;
         default:
-            return cli_show_usage_error("unknown option %s", argv[optind - 1]);
+            return cli_usage_error("show", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return cli_show_usage_error("%s", "archive id missing");
+        return cli_usage_error("show", "%s", "archive id missing");
     if (argc - optind > 1)
-        return cli_show_usage_error("unexpected argument \"%s\"", argv[optind + 1]);
+        return cli_usage_error("show", "unexpected argument \"%s\"", argv[optind + 1]);
     id = argv[optind];
     if (!archive_id_valid(id))
-        return cli_show_usage_error("\"%s\" is not an archive id (20 hex digits)", id);
+        return cli_usage_error("show", "\"%s\" is not an archive id (20 hex digits)", id);
 
     cat = ctx->catalog(ctx);
     if (cat == NULL)

@@ -138,14 +138,6 @@ int cli_audit_record(struct cli_context *ctx, const char *action, const char *de
     return ret;
 }
 
-static int stats_usage(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "tabularium %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (tabularium %s --help)\n", cmd);
-    return CLI_EXIT_USAGE;
-}
-
 /* Per-period rows, kept until the totals are printed. */
 struct stats_rows {
     struct strlist period, key;
@@ -292,11 +284,11 @@ int cli_stats(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_stats_help, stdout);
             return CLI_EXIT_FOUND;
         default:
-            return stats_usage("stats", "unknown option %s", argv[optind - 1]);
+            return cli_usage_error("stats", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return stats_usage("stats", "unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("stats", "unexpected argument \"%s\"", argv[optind]);
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
@@ -375,8 +367,8 @@ int cli_audit(struct cli_context *ctx, int argc, char **argv)
         switch (c) {
         case 's':
             if (record_parse_time(optarg, &since) < 0)
-                return stats_usage("audit", "--since \"%s\": expected YYYY-MM-DD or ISO 8601",
-                                   optarg);
+                return cli_usage_error("audit", "--since \"%s\": expected YYYY-MM-DD or ISO 8601",
+                                       optarg);
             break;
         case 'j':
             json = 1;
@@ -385,13 +377,13 @@ int cli_audit(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_audit_help, stdout);
             return CLI_EXIT_FOUND;
         case ':':
-            return stats_usage("audit", "option %s needs a value", argv[optind - 1]);
+            return cli_usage_error("audit", "option %s needs a value", argv[optind - 1]);
         default:
-            return stats_usage("audit", "unknown option %s", argv[optind - 1]);
+            return cli_usage_error("audit", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return stats_usage("audit", "unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("audit", "unexpected argument \"%s\"", argv[optind]);
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;

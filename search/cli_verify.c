@@ -623,14 +623,6 @@ static void verify_objects(struct verify_state *vs, struct store *st)
     }
 }
 
-static int verify_usage(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "tabularium %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (tabularium %s --help)\n", cmd);
-    return CLI_EXIT_USAGE;
-}
-
 static void verify_state_free(struct verify_state *vs)
 {
     for (size_t i = 0; i < vs->n_objects; i++)
@@ -666,15 +658,15 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
         switch (c) {
         case 's':
             if (record_parse_time(optarg, &vs.since) < 0)
-                return verify_usage("verify", "--since \"%s\": expected YYYY-MM-DD or ISO 8601",
-                                    optarg);
+                return cli_usage_error("verify", "--since \"%s\": expected YYYY-MM-DD or ISO 8601",
+                                       optarg);
             break;
         case 'n':
             errno = 0;
             vs.sample = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || errno != 0 || vs.sample <= 0)
-                return verify_usage("verify", "--sample \"%s\": expected a positive number",
-                                    optarg);
+                return cli_usage_error("verify", "--sample \"%s\": expected a positive number",
+                                       optarg);
             break;
         case 'a':
             against = optarg;
@@ -686,13 +678,13 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_verify_help, stdout);
             return CLI_EXIT_FOUND;
         case ':':
-            return verify_usage("verify", "option %s needs a value", argv[optind - 1]);
+            return cli_usage_error("verify", "option %s needs a value", argv[optind - 1]);
         default:
-            return verify_usage("verify", "unknown option %s", argv[optind - 1]);
+            return cli_usage_error("verify", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return verify_usage("verify", "unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("verify", "unexpected argument \"%s\"", argv[optind]);
 
     cat = ctx->catalog(ctx);
     if (cat == NULL)
@@ -785,11 +777,11 @@ int cli_seal(struct cli_context *ctx, int argc, char **argv)
             fputs(cli_seal_help, stdout);
             return CLI_EXIT_FOUND;
         default:
-            return verify_usage("seal", "unknown option %s", argv[optind - 1]);
+            return cli_usage_error("seal", "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return verify_usage("seal", "unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("seal", "unexpected argument \"%s\"", argv[optind]);
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
