@@ -17,10 +17,24 @@
 #	and drives each with Postfix's smtp-source -L ($BENCH_SESSIONS sessions)
 #	through four cases: small and large messages, with a new connection per
 #	message and with connection reuse (-d). Every case runs $BENCH_RUNS
-#	times; the median of each figure is reported. Stores are emptied before
-#	every run (tabulariumd is restarted on an empty data directory; for
-#	pgsql the database is dropped, created and "tabularium db init"ed).
-#	Only one tabulariumd runs at a time: each run starts its own.
+#	times; the median of each figure is reported. Every run starts on an
+#	empty store, and nothing is deleted while measuring: each run gets a
+#	NEW directory (tabulariumd is restarted on data.N, Dovecot on
+#	dovecot-mail.N) and the old ones stay until the end; only for pgsql
+#	the database is dropped, created and "tabularium db init"ed (its
+#	relation files, not one per message). Only one tabulariumd runs at a
+#	time: each run starts its own.
+#
+#	Freed inodes: on ext4 without a journal (this machine's root) the inode
+#	allocator skips every inode freed in the last 60 s (360 s while its
+#	inode-table block is dirty) and reads each one's inode-table block, so
+#	whoever runs right after thousands of deletions pays per new file (see
+#	bench/README.md, "File system: freed inodes"). Hence the directories
+#	above, and before the first measured run "sync" and a wait of
+#	$BENCH_SETTLE seconds, so that files deleted before the bench (a test
+#	suite, an earlier bench's cleanup) have left that window. The work
+#	directory needs about runs x count x size x 2 per target: checked
+#	with df first (2 GB must be left over).
 #
 #	CPU is utime+stime+cutime+cstime from /proc/PID/stat summed over the
 #	server's process tree (the process started and all its descendants,
@@ -54,12 +68,15 @@
 #	BENCH_BIG_SIZE=52428800  BENCH_DOVECOT_FSYNC=optimized  BENCH_TAB_PROCS=20
 #	BENCH_RUN_TIMEOUT=300 (seconds per smtp-source run)
 #	BENCH_MAX_SECONDS=3600 (no new run starts after this)
+#	BENCH_SETTLE=65 (seconds to wait after "sync" before the first measured
+#	run; 0: no wait)
 #	BENCH_TMP=${TMPDIR:-/tmp}  BENCH_KEEP=0 (1: keep the work directory)
 #	BENCH_OUT=bench/results-latest.md
 # DIAGNOSTICS
 #	A failed or timed-out run is reported as "failed" in the table and makes
 #	the exit status 1; the other rows are still measured. Exit 2 when a
-#	prerequisite (root, smtp-source, python3) is missing.
+#	prerequisite (root, smtp-source, python3) is missing or the work
+#	directory's file system has too little free space for all runs.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
@@ -84,6 +101,7 @@ FSYNC=${BENCH_DOVECOT_FSYNC:-optimized}
 TAB_PROCS=${BENCH_TAB_PROCS:-20} # the product default
 RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
 MAX_SECONDS=${BENCH_MAX_SECONDS:-3600}
+SETTLE=${BENCH_SETTLE:-65}
 OUT=${BENCH_OUT:-$HERE/results-latest.md}
 SENDER=bench@sender.test
 RCPT=archive+rcpt=bench.test@archive.test
@@ -93,6 +111,7 @@ SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 [ -x "$SOURCE" ] && [ -x "$SINK" ] || { echo "bench.sh: smtp-source/smtp-sink missing (package postfix)" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "bench.sh: python3 missing" >&2; exit 2; }
+[[ "$SETTLE" =~ ^[0-9]+$ ]] || { echo "bench.sh: BENCH_SETTLE must be a number of seconds" >&2; exit 2; }
 CLK_TCK=$(getconf CLK_TCK)
 
 W=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/tabularium-bench.XXXXXX") || exit 2
@@ -108,7 +127,7 @@ cleanup() {
     [ -z "$SINK_PID" ] || { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
     stop_tabulariumd >/dev/null || true
     [ -z "$PG_DIR" ] || pg_destroy >/dev/null 2>&1 || say "bench.sh: the PostgreSQL server in $PG_DIR did not stop"
-    DIR=$W/dovecot MAILROOT=$W/dovecot-mail "$SRC/tests/lib/dovecot-lmtp.sh" stop >/dev/null 2>&1
+    dovecot_ctl stop >/dev/null 2>&1
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         echo "bench.sh: work directory kept: $W" >&2
     else
@@ -213,31 +232,42 @@ start_sink() {
     wait_for_socket "inet:127.0.0.1:${PORT[sink]}" 10
 }
 
+# Every start of Dovecot gets new directories (see "Freed inodes" above):
+# $W/dovecot.N for its config, sockets, state and log (a master started on
+# its predecessor's base_dir would remove and recreate some 30 sockets) and
+# $W/dovecot-mail.N for the mail. The old ones are kept until the end.
+DV_N=0
+dovecot_ctl() { DIR=$W/dovecot.$DV_N MAILROOT=$W/dovecot-mail.$DV_N "$SRC/tests/lib/dovecot-lmtp.sh" "$@"; }
+
 start_dovecot() {
+    local pidfile
     PORT[dovecot]=$(free_port)
-    DIR=$W/dovecot MAILROOT=$W/dovecot-mail \
-        "$SRC/tests/lib/dovecot-lmtp.sh" start "${PORT[dovecot]}" "$FSYNC" >&2 || return 1
-    ROOT[dovecot]=$(cat "$W/dovecot/run/master.pid")
+    DV_N=$((DV_N + 1))
+    pidfile=$W/dovecot.$DV_N/run/master.pid
+    dovecot_ctl start "${PORT[dovecot]}" "$FSYNC" >&2 || return 1
+    # the port can be open a moment before master.pid is written
+    for _ in $(seq 50); do [ -s "$pidfile" ] && break; sleep 0.1; done
+    ROOT[dovecot]=$(cat "$pidfile") || return 1
 }
 
-reset_dovecot() { rm -rf "${W:?}/dovecot-mail/"*; }
-
-# A restarted Dovecot, so that no lmtp process remembers earlier peaks.
-fresh_dovecot() {
-    DIR=$W/dovecot MAILROOT=$W/dovecot-mail "$SRC/tests/lib/dovecot-lmtp.sh" stop >/dev/null
-    reset_dovecot
+# A restarted Dovecot on a new, empty MAILROOT (the old one is kept), so
+# that nothing is deleted and no lmtp process remembers earlier peaks.
+reset_dovecot() {
+    dovecot_ctl stop >/dev/null
     start_dovecot
 }
 
-# write_tab_config FILE PROCESS_LIMIT
+fresh_dovecot() { reset_dovecot; }
+
+# write_tab_config FILE PROCESS_LIMIT DATA_DIRECTORY
 write_tab_config() {
     mkdir -p "$W/tab"
     cat >"$1" <<EOF
 # written by bench/bench.sh
-data_directory = $W/tab/data
-queue_directory = $W/tab/data/queue
-archive_store = maildir:$W/tab/data/Maildir
-archive_catalog = sqlite:$W/tab/data/catalog.db
+data_directory = $3
+queue_directory = $3/queue
+archive_store = maildir:$3/Maildir
+archive_catalog = sqlite:$3/catalog.db
 lmtp_listen = inet:127.0.0.1:${PORT[tab]}
 process_limit = $2
 max_use = 100000
@@ -245,11 +275,15 @@ message_size_limit = $((BIG_SIZE * 2))
 EOF
 }
 
-# A fresh, empty data directory and a freshly started daemon.
+# A new, empty data directory $W/tab/data.N (the old ones are kept: see
+# "Freed inodes" above), $TAB_CONF written for it with process_limit =
+# $TAB_LIMIT, and a freshly started daemon.
+TAB_N=0
 reset_tab() {
     stop_tabulariumd >/dev/null || say "bench.sh: tabulariumd needed SIGKILL to stop"
-    rm -rf "$W/tab/data"
-    mkdir -p "$W/tab/data/queue"
+    TAB_N=$((TAB_N + 1))
+    mkdir -p "$W/tab/data.$TAB_N/queue"
+    write_tab_config "$TAB_CONF" "$TAB_LIMIT" "$W/tab/data.$TAB_N"
     TAB_DAEMON_LOG=$W/tab/tabulariumd.log start_tabulariumd "$TAB_CONF" || return 1
     ROOT[tab]=$TAB_DAEMON_PID
 }
@@ -257,7 +291,7 @@ reset_tab() {
 # One worker only, so the warm-up and the big message meet the same process.
 fresh_tab() {
     TAB_CONF=$W/tab/tabularium-rss.conf
-    write_tab_config "$TAB_CONF" 1
+    TAB_LIMIT=1
     reset_tab
 }
 
@@ -267,6 +301,22 @@ reset_sink() { :; }
 
 PG_ADMIN=
 PG_WHY=
+PG_N=0
+
+# write_pg_config DATA_DIRECTORY: the daemon's config for the pgsql target.
+write_pg_config() {
+    cat >"$PG_TAB_CONF" <<EOF
+# written by bench/bench.sh
+data_directory = $1
+queue_directory = $1/queue
+archive_store = pgsql:$PG_CONNINFO
+archive_catalog = pgsql:$PG_CONNINFO
+lmtp_listen = inet:127.0.0.1:${PORT[pg]}
+process_limit = $TAB_PROCS
+max_use = 100000
+message_size_limit = $((BIG_SIZE * 2))
+EOF
+}
 
 # start_pgsql: a private server in $W/pg, the schema, the daemon's config.
 start_pgsql() {
@@ -276,33 +326,27 @@ start_pgsql() {
     PG_ADMIN="postgresql:///postgres?host=$PG_SOCKDIR&user=postgres"
     mkdir -p "$W/tabpg"
     PG_TAB_CONF=$W/tabpg/tabularium.conf
-    cat >"$PG_TAB_CONF" <<EOF
-# written by bench/bench.sh
-data_directory = $W/tabpg/data
-queue_directory = $W/tabpg/data/queue
-archive_store = pgsql:$PG_CONNINFO
-archive_catalog = pgsql:$PG_CONNINFO
-lmtp_listen = inet:127.0.0.1:${PORT[pg]}
-process_limit = $TAB_PROCS
-max_use = 100000
-message_size_limit = $((BIG_SIZE * 2))
-EOF
     reset_pg || { PG_WHY="the daemon or tabularium db init failed (log below)"; return 1; }
 }
 
 # An empty database with the current schema and a freshly started daemon.
+# The database is dropped and created again, as before: that deletes the
+# previous run's relation files (one per table, index and fork, not one per
+# message: the messages are rows). The daemon's own data directory (its
+# queue) is a new data.N.
 reset_pg() {
     local tabcli
     tabcli=$(dirname "$TABULARIUMD")/tabularium
     stop_tabulariumd >/dev/null || say "bench.sh: tabulariumd needed SIGKILL to stop"
+    PG_N=$((PG_N + 1))
+    mkdir -p "$W/tabpg/data.$PG_N/queue"
+    write_pg_config "$W/tabpg/data.$PG_N"
     "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$PG_ADMIN" \
         -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
         -c "CREATE DATABASE $PG_DB TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'" \
         >>"$W/tabpg/reset.log" 2>&1 || { say "bench.sh: pgsql: cannot recreate the database"; return 1; }
     "$tabcli" -c "$PG_TAB_CONF" db init >>"$W/tabpg/reset.log" 2>&1 ||
         { say "bench.sh: pgsql: tabularium db init failed: $(tail -1 "$W/tabpg/reset.log")"; return 1; }
-    rm -rf "$W/tabpg/data"
-    mkdir -p "$W/tabpg/data/queue"
     TAB_DAEMON_LOG=$W/tabpg/tabulariumd.log start_tabulariumd "$PG_TAB_CONF" || return 1
     PG_POSTMASTER=$(head -1 "$PG_DIR/pgdata/postmaster.pid")
     ROOT[pg]="$TAB_DAEMON_PID $PG_POSTMASTER"
@@ -391,9 +435,44 @@ rss_send() { # rss_send TARGET SIZE: one message, one session
     fi
 }
 
+# check_space: the runs' stores are kept until the end (see "Freed inodes"
+# above), so all of them must fit, with 2 GB to spare. Estimate per target:
+# the sum over its runs of count x size x 2 (message file, catalog, index,
+# block rounding); pgsql keeps one run at a time (its database is dropped),
+# so only its largest run counts. smtp-sink stores nothing.
+check_space() {
+    local run=0 lat=0 rss=0 pg=0 need=0 x avail spare=2000000000 mb=1000000
+    run=$((K * 2 * 2 * (SMALL_N * SMALL_SIZE + LARGE_N * LARGE_SIZE)))
+    [ "${BENCH_SKIP_LAT:-0}" = 1 ] ||
+        lat=$((2 * 2 * (LAT_SMALL_N * SMALL_SIZE + LAT_LARGE_N * LARGE_SIZE)))
+    [ "${BENCH_SKIP_RSS:-0}" = 1 ] || rss=$((2 * (SMALL_SIZE + BIG_SIZE)))
+    for x in $((SMALL_N * SMALL_SIZE)) $((LARGE_N * LARGE_SIZE)) \
+        $((LAT_SMALL_N * SMALL_SIZE)) $((LAT_LARGE_N * LARGE_SIZE)); do
+        [ $((2 * x)) -le "$pg" ] || pg=$((2 * x))
+    done
+    [ "${BENCH_SKIP_DOVECOT:-0}" = 1 ] || need=$((need + run + lat + rss))
+    if [ "${BENCH_SKIP_TAB:-0}" != 1 ] && [ -x "$TABULARIUMD" ]; then
+        need=$((need + run + lat + rss))
+    fi
+    if [ "${BENCH_SKIP_PGSQL:-0}" != 1 ] && [ -x "$TABULARIUMD" ]; then
+        need=$((need + pg))
+    fi
+    avail=$(df -P -k "$W" | awk 'NR == 2 {print $4}')
+    avail=$((${avail:-0} * 1024))
+    if [ $((need + spare)) -gt "$avail" ]; then
+        say "bench.sh: not enough free space in $W: every run keeps its own store until" \
+            "the end (no deletions while measuring), about $((need / mb)) MB for all runs," \
+            "plus $((spare / mb)) MB to spare, but only $((avail / mb)) MB are free" \
+            "(lower BENCH_RUNS or BENCH_*_COUNT, or set BENCH_TMP to a larger file system)"
+        exit 2
+    fi
+    say "bench.sh: free space: $((avail / mb)) MB, about $((need / mb)) MB needed for the kept stores"
+}
+
 # --- main -----------------------------------------------------------------
 
 say "bench.sh: work directory $W"
+check_space
 if [ "${BENCH_SKIP_SINK:-0}" != 1 ]; then
     start_sink && TARGETS+=(sink) || { say "bench.sh: smtp-sink did not start"; STATUS=1; }
 fi
@@ -410,7 +489,7 @@ elif [ ! -x "$TABULARIUMD" ]; then
 else
     PORT[tab]=$(free_port)
     TAB_CONF=$W/tab/tabularium.conf
-    write_tab_config "$TAB_CONF" "$TAB_PROCS"
+    TAB_LIMIT=$TAB_PROCS
     if reset_tab; then
         TARGETS+=(tab)
     else
@@ -435,6 +514,18 @@ else
 fi
 LABEL[pg]="tabulariumd pgsql store+catalog"
 [ -z "$PG_NOTE" ] || say "bench.sh: $PG_NOTE"
+
+# Files deleted just before the bench (a test suite, an earlier bench's
+# cleanup) would make ext4 skip their inodes in the first runs: "sync" makes
+# the inode-table blocks clean (a 60 s window instead of 360 s), then wait.
+sync
+if [ "$SETTLE" -gt 0 ]; then
+    say "bench.sh: sync done; waiting BENCH_SETTLE=$SETTLE s so that inodes freed before the" \
+        "bench leave ext4's recently-deleted window (bench/README.md, \"File system: freed inodes\")"
+    sleep "$SETTLE"
+else
+    say "bench.sh: BENCH_SETTLE=0: not waiting; inodes freed in the last minute may slow the first runs"
+fi
 
 for spec in "$SMALL_N $SMALL_SIZE 0" "$SMALL_N $SMALL_SIZE 1" \
     "$LARGE_N $LARGE_SIZE 0" "$LARGE_N $LARGE_SIZE 1"; do
