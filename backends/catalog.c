@@ -45,9 +45,10 @@ static const struct catalog_type {
     const char *type;
     catalog_open_fn *open;
     int indexes_later; /* has index_pending: lmtpd/indexer.c is needed */
+    int batches;       /* one writer process commits for all (lmtpd/catalog_writer.c) */
 } catalog_types[] = {
-    {"sqlite", catalog_sqlite_open, 1},
-    {"pgsql", catalog_pgsql_open, 0},
+    {"sqlite", catalog_sqlite_open, 1, 1},
+    {"pgsql", catalog_pgsql_open, 0, 0},
 };
 
 #define CATALOG_NTYPES (sizeof(catalog_types) / sizeof(catalog_types[0]))
@@ -115,6 +116,14 @@ int catalog_spec_indexes_later(const char *spec)
     const struct catalog_type *t = catalog_lookup(spec, &rest, &error);
 
     return t != NULL && t->indexes_later;
+}
+
+int catalog_spec_batches(const char *spec)
+{
+    const char *rest, *error;
+    const struct catalog_type *t = catalog_lookup(spec, &rest, &error);
+
+    return t != NULL && t->batches;
 }
 
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r)

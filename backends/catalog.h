@@ -128,6 +128,19 @@ struct catalog {
      * with rec->archive_id. */
     enum tab_result (*add)(struct catalog *cat, const struct archive_record *rec,
                            const char **error_r);
+    /* add() for several copies in one transaction (group commit: one
+     * commit and one sync for all). results[i] and errors[i] (heap or
+     * NULL, the caller frees) are each copy's outcome; a copy that fails
+     * does not stop the others. Returns TAB_OK when the transaction was
+     * committed and synced, else every result is that failure. NULL when
+     * the driver has none (add() one by one). */
+    enum tab_result (*add_batch)(struct catalog *cat, const struct archive_record *const *recs,
+                                 size_t n, enum tab_result *results, char **errors,
+                                 const char **error_r);
+    /* Calls after this give up waiting for a lock held by another
+     * process at until_ms (CLOCK_MONOTONIC, ms) instead of after the
+     * driver's own timeout; 0 restores that. NULL when not supported. */
+    void (*wait_limit)(struct catalog *cat, long long until_ms);
     enum tab_result (*search)(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
                               void *ctx, const char **error_r);
     /* Fill rec for one archive id (of the message or of any of its copies).
@@ -228,6 +241,9 @@ int catalog_spec_check(const char *spec, const char **error_r);
 /* 1 when spec's driver has index_pending (the master then runs the
  * indexer), without opening it. */
 int catalog_spec_indexes_later(const char *spec);
+/* 1 when spec's driver has add_batch and wants one writing process
+ * (lmtpd/catalog_writer.c), without opening it. */
+int catalog_spec_batches(const char *spec);
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);
 void catalog_close(struct catalog **cat);
 

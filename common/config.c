@@ -55,6 +55,8 @@ static const struct config_param config_params[] = {
      "where archive messages are stored: maildir:PATH"},
     {"archive_catalog", CONFIG_STR, "sqlite:$data_directory/catalog.db", 0, 0, CFG(archive_catalog),
      "where archived messages are indexed: sqlite:PATH"},
+    {"catalog_writer", CONFIG_STR, "yes", 0, 0, CFG(catalog_writer),
+     "sqlite catalog: one tab-catalog process commits for all workers, in batches (yes | no)"},
     {"lmtp_listen", CONFIG_STR, "inet:127.0.0.1:2424", 0, 0, CFG(lmtp_listen),
      "LMTP listener: inet:HOST:PORT or unix:PATH"},
     {"lmtp_socket_mode", CONFIG_MODE, "0660", 0, 07777, CFG(lmtp_socket_mode),
@@ -585,6 +587,7 @@ static int config_check_s3(struct tab_config *cfg, char **error_r)
     }
     if (config_check_word("s3_addressing", cfg->s3_addressing, addressing, error_r) < 0 ||
         config_check_word("s3_tls_verify", cfg->s3_tls_verify, yesno, error_r) < 0 ||
+        config_check_word("catalog_writer", cfg->catalog_writer, yesno, error_r) < 0 ||
         config_check_word("s3_object_lock_mode", cfg->s3_object_lock_mode, lock, error_r) < 0)
         return -1;
     if (strcmp(cfg->s3_object_lock_mode, "none") != 0 && !ret.set) {

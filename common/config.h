@@ -29,6 +29,7 @@ struct tab_config {
     char *queue_directory;
     char *archive_store;   /* type:spec, e.g. maildir:/var/lib/tabularium/Maildir */
     char *archive_catalog; /* type:spec, e.g. sqlite:/var/lib/tabularium/catalog.db */
+    char *catalog_writer;  /* yes | no: sqlite writes through lmtpd/catalog_writer.c */
     /* listener and processes */
     char *lmtp_listen; /* inet:HOST:PORT | unix:PATH */
     int lmtp_socket_mode;

@@ -61,6 +61,25 @@ int safe_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+ssize_t safe_read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = read(fd, p + got, len - got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
 int safe_copy_fd(int in_fd, int out_fd, off_t len)
 {
     char buf[SAFE_COPY_BUF];

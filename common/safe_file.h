@@ -15,6 +15,9 @@
 
 /* write() until all of buf is written (retries EINTR and short writes). */
 int safe_write_all(int fd, const void *buf, size_t len);
+/* read() until len bytes arrived or EOF (retries EINTR and short reads):
+ * the count read (less than len only at EOF), or -1 with errno. */
+ssize_t safe_read_full(int fd, void *buf, size_t len);
 /* Copy len bytes (or to EOF when len < 0) from in_fd's current offset to out_fd. */
 int safe_copy_fd(int in_fd, int out_fd, off_t len);
 /* open(dir, O_DIRECTORY) + fsync + close. */

@@ -10,14 +10,19 @@
  *	worker accepts connections on the shared socket and serves one LMTP
  *	session at a time, keeping its store and catalog handles across
  *	sessions, and exits after max_use sessions. Beside them run, as
- *	mail_owner, one forwarder (lmtpd/forwarder.c) when forward_recipient
- *	is set, and one indexer (lmtpd/indexer.c) when the catalog driver
- *	indexes full text after the delivery (SQLite); each is restarted when
- *	it dies, after a pause of a second when it died right after start.
+ *	mail_owner, one catalog writer (lmtpd/catalog_writer.c) that commits
+ *	the workers' SQLite catalog rows in batches (catalog_writer = yes),
+ *	one forwarder (lmtpd/forwarder.c) when forward_recipient is set, and
+ *	one indexer (lmtpd/indexer.c) when the catalog driver indexes full
+ *	text after the delivery (SQLite); each is restarted when it dies,
+ *	after a pause of a second when it died right after start. Idle
+ *	workers wait for connections with EPOLLEXCLUSIVE, so one connection
+ *	wakes one worker.
  *
  *	Signals: SIGTERM stops: workers finish the transaction they are in
  *	(a stop only interrupts the wait for the next command), then the
- *	master removes a unix socket and exits. SIGHUP reloads the
+ *	catalog writer commits what they sent and stops, then the master
+ *	removes a unix socket and exits. SIGHUP reloads the
  *	configuration: on success workers are replaced (each finishes its
  *	current session first), the listener is rebound if lmtp_listen
  *	changed; on error the old configuration stays in force. A worker that
@@ -41,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -57,6 +63,7 @@
 #include "common/safe_file.h"
 #include "lmtpd/forwarder.h"
 #include "lmtpd/index_fields.h"
+#include "lmtpd/catalog_writer.h"
 #include "lmtpd/indexer.h"
 #include "lmtpd/lmtp_session.h"
 #include "lmtpd/spool.h"
@@ -80,17 +87,28 @@ static int master_wants_indexer(const struct tab_config *cfg)
     return catalog_spec_indexes_later(cfg->archive_catalog);
 }
 
+static int master_wants_writer(const struct tab_config *cfg)
+{
+    return catalog_writer_wanted(cfg, NULL);
+}
+
 /* Single processes beside the workers, supervised alike: started while
  * wanted by the configuration, restarted when they die, stopped with
- * SIGTERM at reload (the new one gets the new configuration) and stop. */
+ * SIGTERM at reload (the new one gets the new configuration) and stop.
+ * The catalog writer serves the workers: at stop it is told only after
+ * the last worker has finished, and at reload it is replaced at once
+ * (the old one serves the old workers' connections until they close,
+ * the new one takes over the socket for the new workers). */
 static struct master_helper {
     const char *name;
     int (*wanted)(const struct tab_config *cfg);
     int (*main)(const struct tab_config *cfg, const struct privs *privs, pid_t master);
+    int serves_workers;
     struct master_worker proc;
 } master_helpers[] = {
-    {"forwarder", master_wants_forwarder, forwarder_main, {0, 0}},
-    {"indexer", master_wants_indexer, indexer_main, {0, 0}},
+    {"catalog writer", master_wants_writer, catalog_writer_main, 1, {0, 0}},
+    {"forwarder", master_wants_forwarder, forwarder_main, 0, {0, 0}},
+    {"indexer", master_wants_indexer, indexer_main, 0, {0, 0}},
 };
 
 #define MASTER_NHELPERS (sizeof(master_helpers) / sizeof(master_helpers[0]))
@@ -405,12 +423,16 @@ static void master_client_name(int fd, char *buf, size_t size)
     snprintf(buf, size, "%s:%s", host, port);
 }
 
-static void worker_open(const struct tab_config *cfg, struct delivery_ctx *ctx)
+/* via_writer: the daemon's workers reach an SQLite catalog through the
+ * catalog writer; a single -S session opens it itself. */
+static void worker_open(const struct tab_config *cfg, struct delivery_ctx *ctx, int via_writer)
 {
     index_fields_init();
     ctx->cfg = cfg;
     ctx->store = store_open_or_failing(cfg->archive_store, cfg);
-    ctx->catalog = catalog_open_or_failing(cfg->archive_catalog, cfg);
+    ctx->catalog = via_writer && catalog_writer_wanted(cfg, NULL)
+                       ? catalog_writer_client_open(cfg)
+                       : catalog_open_or_failing(cfg->archive_catalog, cfg);
 }
 
 static void worker_close(struct delivery_ctx *ctx)
@@ -467,10 +489,20 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
      * inside ppoll(): a signal is then never lost between testing the flags
      * and waiting, and never interrupts a delivery. */
     sigemptyset(&none);
-    worker_open(cfg, &ctx);
+    worker_open(cfg, &ctx, 1);
+    /* Idle workers wait in epoll with EPOLLEXCLUSIVE: a new connection
+     * wakes one of them, not all (with ppoll every idle worker woke and
+     * all but one found nothing to accept). */
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event want = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+    if (epfd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &want) < 0) {
+        (void)close(epfd);
+        epfd = -1;
+    }
     while (uses < cfg->max_use && !worker_stop && !worker_reload) {
         struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
-        if (ppoll(&pfd, 1, NULL, &none) < 0) {
+        struct epoll_event ev;
+        if ((epfd >= 0 ? epoll_pwait(epfd, &ev, 1, -1, &none) : ppoll(&pfd, 1, NULL, &none)) < 0) {
             if (errno != EINTR) {
                 log_error("poll: %s", strerror(errno));
                 sleep(1);
@@ -501,6 +533,8 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
         close(fd);
         uses++;
     }
+    if (epfd >= 0)
+        (void)close(epfd);
     worker_close(&ctx);
     cidr_list_free(&access);
     _exit(0);
@@ -519,7 +553,7 @@ int master_run_stdio(const struct tab_config *cfg)
         free(error);
         return 2;
     }
-    worker_open(cfg, &ctx);
+    worker_open(cfg, &ctx, 0);
     int rc = lmtp_session_run(STDIN_FILENO, STDOUT_FILENO, "stdin", &ctx, NULL);
     worker_close(&ctx);
     return rc == 0 ? 0 : 1;
@@ -569,10 +603,22 @@ static void master_signal_workers(struct master_worker *w, int n, int sig)
             kill(w[i].pid, sig);
 }
 
-static void master_signal_helpers(int sig)
+/* which: 0 the helpers that do not serve workers, 1 those that do, -1 all. */
+static void master_signal_helpers(int sig, int which)
 {
     for (size_t i = 0; i < MASTER_NHELPERS; i++)
-        master_signal_workers(&master_helpers[i].proc, 1, sig);
+        if (which < 0 || master_helpers[i].serves_workers == which)
+            master_signal_workers(&master_helpers[i].proc, 1, sig);
+}
+
+/* Reload: SIGTERM to every helper; one that serves workers is forgotten
+ * (reaped when it ends) so that its successor starts now. */
+static void master_reload_helpers(void)
+{
+    master_signal_helpers(SIGTERM, -1);
+    for (size_t i = 0; i < MASTER_NHELPERS; i++)
+        if (master_helpers[i].serves_workers)
+            master_helpers[i].proc.pid = 0;
 }
 
 /* Reap finished workers; returns how many died abnormally soon after start. */
@@ -712,7 +758,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
                 master_signal_workers(workers, nslots, SIGHUP);
                 /* They end their current attempt or batch and are
                  * restarted with the new settings. */
-                master_signal_helpers(SIGTERM);
+                master_reload_helpers();
                 log_info("reload -- configuration %s, listening on %s, %d workers",
                          config_file(cfg) ? config_file(cfg) : "(built-in defaults)",
                          cfg->lmtp_listen, cfg->process_limit);
@@ -723,6 +769,8 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             log_warn("workers die right after start; waiting 1 second before the next");
             sleep(1);
         }
+        /* Helpers first: the workers connect to the catalog writer. */
+        master_spawn_helpers(listen_fd, cfg, &privs);
         while (master_count(workers, nslots) < cfg->process_limit) {
             int slot = 0;
             while (workers[slot].pid > 0)
@@ -735,7 +783,6 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             workers[slot].pid = pid;
             workers[slot].started = time(NULL);
         }
-        master_spawn_helpers(listen_fd, cfg, &privs);
         if (!master_got_chld && !master_got_hup && !master_got_term)
             sigsuspend(&old);
         master_got_chld = 0;
@@ -743,19 +790,28 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
 
     log_info("terminating on signal; waiting for workers to finish their transactions");
     master_signal_workers(workers, nslots, SIGTERM);
-    master_signal_helpers(SIGTERM);
+    master_signal_helpers(SIGTERM, 0);
     sigprocmask(SIG_SETMASK, &old, NULL);
-    for (int waited = 0; master_count(workers, nslots) + master_count_helpers() > 0; waited++) {
+    for (int waited = 0, told = 0; master_count(workers, nslots) + master_count_helpers() > 0;
+         waited++) {
         master_reap(workers, nslots, cfg);
+        if (!told && master_count(workers, nslots) == 0) {
+            /* The last transaction is committed: the writer may go. */
+            master_signal_helpers(SIGTERM, 1);
+            told = 1;
+        }
         if (waited == 600) { /* 60 s: a worker stuck in a store call */
             log_warn("workers still busy after 60 s; killing them");
             master_signal_workers(workers, nslots, SIGKILL);
-            master_signal_helpers(SIGKILL);
+            master_signal_helpers(SIGKILL, -1);
         }
         usleep(100000);
     }
     close(listen_fd);
     master_unlink_listener(cfg);
+    char *writer_socket = catalog_writer_socket(cfg);
+    (void)unlink(writer_socket); /* left by the writer for its successor */
+    free(writer_socket);
     spool_cleanup(cfg->queue_directory, 0);
     master_close_catalog(cfg, &privs);
     free(workers);

@@ -283,6 +283,9 @@ enum sqlite_stmt {
     ST_CHAIN_HEAD,
     ST_CHAIN_LINK_COPY,
     ST_CHAIN_SET_HEAD,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_COUNT
 };
 
@@ -348,6 +351,10 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
     [ST_CHAIN_HEAD] = "SELECT seq, hash FROM chain_head WHERE id = 1",
     [ST_CHAIN_LINK_COPY] = "UPDATE copies SET seq = ?1, prev_hash = ?2, hash = ?3 WHERE id = ?4",
     [ST_CHAIN_SET_HEAD] = "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1",
+    /* One record of an add_batch() transaction. */
+    [ST_SAVEPOINT] = "SAVEPOINT add_one",
+    [ST_RELEASE] = "RELEASE add_one",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO add_one",
 };
 
 struct sqlite_catalog {
@@ -748,12 +755,13 @@ static int sqlite_chain_append(struct sqlite_catalog *sc, sqlite3_int64 copy_id,
     return 0;
 }
 
-static enum tab_result sqlite_add(struct catalog *cat, const struct archive_record *rec,
-                                  const char **error_r)
+/* The rows of one stored copy, inside the caller's write transaction. On
+ * failure the statements are reset and the caller rolls back. */
+static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc, const struct archive_record *rec,
+                                       const char **error_r)
 {
-    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
     const char *queue_id = rec->queue_id ? rec->queue_id : "";
-    const char *what = "begin";
+    const char *what = "find message";
     sqlite3_stmt *st;
     sqlite3_int64 message_id = 0, copy_id;
     char arrival[21], stored[21], retain_until[21];
@@ -784,10 +792,6 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
     link.location = xstrdup(rec->location);
     link.retain_until = rec->retain_until;
 
-    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
-        goto db_error;
-
-    what = "find message";
     if (*queue_id != '\0' || (rec->message_id != NULL && *rec->message_id != '\0')) {
         st = sc->st[*queue_id != '\0' ? ST_FIND_MESSAGE : ST_FIND_MESSAGE_BY_MSGID];
         if (sqlite_bind_text(st, 1, *queue_id != '\0' ? queue_id : rec->message_id) != SQLITE_OK ||
@@ -888,25 +892,114 @@ static enum tab_result sqlite_add(struct catalog *cat, const struct archive_reco
     if (sqlite_chain_append(sc, copy_id, &link) < 0)
         goto db_error;
 
-    what = "commit";
-    st = sc->st[ST_COMMIT];
-    if (sqlite_exec_stmt(st) < 0)
-        goto db_error;
     catalog_chain_link_free(&link);
-    if (sqlite_sync_wal(sc) < 0)
-        return sqlite_fail(sc, TAB_RETRY, error_r, "add %s: sync %s: %s", rec->archive_id,
-                           sc->wal_path, strerror(errno));
     return TAB_OK;
 
 db_error:
     r = sqlite_fail(sc, TAB_RETRY, error_r, "add %s: %s: %s", rec->archive_id, what,
                     sqlite3_errmsg(sc->db));
     for (int i = 0; i < ST_COUNT; i++)
-        if (i != ST_ROLLBACK)
+        if (i != ST_ROLLBACK && i != ST_ROLLBACK_TO)
             sqlite_stmt_done(sc->st[i]);
-    sqlite_rollback(sc);
     catalog_chain_link_free(&link);
     return r;
+}
+
+/*
+ * Group commit: every record in its own savepoint (one that fails is rolled
+ * back alone and the others stay), then one COMMIT and one WAL sync for
+ * all of them. A failed BEGIN, COMMIT or sync fails every record.
+ */
+static enum tab_result sqlite_add_batch(struct catalog *cat,
+                                        const struct archive_record *const *recs, size_t n,
+                                        enum tab_result *results, char **errors,
+                                        const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    enum tab_result r = TAB_OK;
+    size_t added = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        results[i] = TAB_RETRY;
+        errors[i] = NULL;
+    }
+    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0) {
+        r = sqlite_fail_db(sc, error_r, "add: begin");
+        sqlite_stmt_done(sc->st[ST_BEGIN]);
+        goto fail_all;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *err = NULL;
+        if (sqlite_exec_stmt(sc->st[ST_SAVEPOINT]) < 0) {
+            r = sqlite_fail_db(sc, error_r, "add: savepoint");
+            sqlite_stmt_done(sc->st[ST_SAVEPOINT]);
+            sqlite_rollback(sc);
+            goto fail_all;
+        }
+        results[i] = sqlite_add_rows(sc, recs[i], &err);
+        if (results[i] == TAB_OK) {
+            if (sqlite_exec_stmt(sc->st[ST_RELEASE]) < 0) {
+                r = sqlite_fail_db(sc, error_r, "add: release");
+                sqlite_stmt_done(sc->st[ST_RELEASE]);
+                sqlite_rollback(sc);
+                goto fail_all;
+            }
+            added++;
+            continue;
+        }
+        errors[i] = xstrdup(err);
+        /* ROLLBACK TO keeps the transaction (and the savepoint) open. */
+        if (sqlite3_get_autocommit(sc->db) || sqlite_exec_stmt(sc->st[ST_ROLLBACK_TO]) < 0 ||
+            sqlite_exec_stmt(sc->st[ST_RELEASE]) < 0) {
+            r = sqlite_fail(sc, TAB_RETRY, error_r, "add: the transaction was lost after %s",
+                            errors[i]);
+            sqlite_stmt_done(sc->st[ST_ROLLBACK_TO]);
+            sqlite_stmt_done(sc->st[ST_RELEASE]);
+            sqlite_rollback(sc);
+            goto fail_all;
+        }
+    }
+    if (added == 0) {
+        sqlite_rollback(sc);
+        return TAB_OK;
+    }
+    if (sqlite_exec_stmt(sc->st[ST_COMMIT]) < 0) {
+        r = sqlite_fail_db(sc, error_r, "add: commit");
+        sqlite_stmt_done(sc->st[ST_COMMIT]);
+        sqlite_rollback(sc);
+        goto fail_all;
+    }
+    if (sqlite_sync_wal(sc) < 0) {
+        r = sqlite_fail(sc, TAB_RETRY, error_r, "add: sync %s: %s", sc->wal_path, strerror(errno));
+        goto fail_all;
+    }
+    return TAB_OK;
+
+fail_all:
+    for (size_t i = 0; i < n; i++) {
+        free(errors[i]);
+        errors[i] = xstrdup(*error_r);
+        results[i] = r == TAB_OK ? TAB_RETRY : r;
+    }
+    return r == TAB_OK ? TAB_RETRY : r;
+}
+
+static enum tab_result sqlite_add(struct catalog *cat, const struct archive_record *rec,
+                                  const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    enum tab_result result;
+    char *error = NULL;
+
+    (void)sqlite_add_batch(cat, &rec, 1, &result, &error, error_r);
+    if (result != TAB_OK) {
+        free(sc->error);
+        sc->error = error;
+        *error_r = sc->error;
+        return result;
+    }
+    free(error);
+    return TAB_OK;
 }
 
 /*
@@ -2225,20 +2318,30 @@ static int sqlite_set_wal(sqlite3 *db, const char *path)
  * a delivery's time went into those sleeps (measured with strace). Gives
  * up after SQLITE_BUSY_TIMEOUT_MS in total; the caller then answers 451.
  */
+/* Set by wait_limit(): give up at this CLOCK_MONOTONIC time (ms) instead. */
+static long long sqlite_wait_until;
+
 static int sqlite_busy_wait(void *ctx, int count)
 {
     static long long started; /* one wait at a time: the process is single-threaded */
     struct timespec pause = {0, 100 * 1000}; /* 0.1 ms */
+    long long now = sqlite_now_ms();
 
     (void)ctx;
     if (count == 0)
-        started = sqlite_now_ms();
-    else if (sqlite_now_ms() - started >= SQLITE_BUSY_TIMEOUT_MS)
+        started = now;
+    if (sqlite_wait_until != 0 ? now >= sqlite_wait_until : now - started >= SQLITE_BUSY_TIMEOUT_MS)
         return 0;
     if (count > 200)
         pause.tv_nsec = 1000 * 1000; /* a long transaction (a reader's checkpoint?) */
     (void)nanosleep(&pause, NULL);
     return 1;
+}
+
+static void sqlite_wait_limit(struct catalog *cat, long long until_ms)
+{
+    (void)cat;
+    sqlite_wait_until = until_ms;
 }
 
 /* mkdir -p the directory that holds path; a bare file name needs none. */
@@ -2265,6 +2368,9 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     static const char *const pragmas[] = {
         "PRAGMA synchronous = NORMAL", /* + fdatasync of the WAL after COMMIT, see above */
         "PRAGMA foreign_keys = ON",
+        /* Statement and savepoint journals in memory: as files in /var/tmp
+         * they cost an inode created and freed per transaction. */
+        "PRAGMA temp_store = MEMORY",
     };
     struct sqlite_catalog *sc = NULL;
     sqlite3 *db = NULL;
@@ -2314,6 +2420,8 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     sc->cat.name = "sqlite";
     sc->cat.known_recipients = sqlite_known_recipients;
     sc->cat.add = sqlite_add;
+    sc->cat.add_batch = sqlite_add_batch;
+    sc->cat.wait_limit = sqlite_wait_limit;
     sc->cat.search = sqlite_search;
     sc->cat.get = sqlite_get;
     sc->cat.forward_status = sqlite_forward_status;

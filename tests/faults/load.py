@@ -372,7 +372,7 @@ class Run:
 
 
 def children(pid):
-    """The live workers of master pid (not its full-text indexer, "tab-indexer")."""
+    """The live workers of master pid (not its helpers "tab-indexer", "tab-catalog")."""
     kids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -383,7 +383,7 @@ def children(pid):
                 st = rest.split()
         except (OSError, ValueError):
             continue
-        if st[0] != "Z" and int(st[1]) == pid and comm != "tab-indexer":
+        if st[0] != "Z" and int(st[1]) == pid and comm not in ("tab-indexer", "tab-catalog"):
             kids.append(int(d))
     return kids
 
