@@ -154,7 +154,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     const char *step = NULL;
     char *wrap_path = NULL;
     char *location = NULL;
-    int wrap_fd = -1, loop, forward_queued = 0;
+    int wrap_fd = -1, wrap_named = 0, loop, forward_queued = 0;
     enum tab_result r;
 
     memset(&rec, 0, sizeof(rec));
@@ -197,7 +197,8 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
                  (unsigned long long)txn->info.size, txn->sha256);
         goto out;
     }
-    wrap_fd = spool_create(ctx->cfg->queue_directory, txn->archive_id, "wrap", &wrap_path, &error);
+    wrap_fd = spool_create_unnamed(ctx->cfg->queue_directory, txn->archive_id, "wrap", &wrap_path,
+                                   &wrap_named, &error);
     if (wrap_fd < 0) {
         step = "spool";
         goto fail;
@@ -262,7 +263,8 @@ out:
     if (wrap_fd >= 0)
         close(wrap_fd);
     if (wrap_path != NULL) {
-        unlink(wrap_path);
+        if (wrap_named)
+            unlink(wrap_path);
         free(wrap_path);
     }
     free(location);

@@ -185,7 +185,8 @@ static int forward_queue_put_copy(const char *queue_dir, const char *id, int wra
         forward_queue_fail(error_r, "cannot fsync %s: %s", wrap_path, strerror(errno));
         goto done;
     }
-    if (wrap_path != NULL && link(wrap_path, eml) == 0) {
+    /* AT_SYMLINK_FOLLOW: wrap_path may be /proc/self/fd/N (an O_TMPFILE). */
+    if (wrap_path != NULL && linkat(AT_FDCWD, wrap_path, AT_FDCWD, eml, AT_SYMLINK_FOLLOW) == 0) {
         rc = 0;
         goto done;
     }

@@ -55,6 +55,21 @@ int spool_create(const char *queue_dir, const char *archive_id, const char *suff
     return fd;
 }
 
+int spool_create_unnamed(const char *queue_dir, const char *archive_id, const char *suffix,
+                         char **path_r, int *named_r, const char **error_r)
+{
+    int fd = open(queue_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+    if (fd >= 0) {
+        *path_r = xasprintf("/proc/self/fd/%d", fd);
+        *named_r = 0;
+        return fd;
+    }
+    /* A file system or kernel without O_TMPFILE: a named file. */
+    *named_r = 1;
+    return spool_create(queue_dir, archive_id, suffix, path_r, error_r);
+}
+
 /* Reusing one file per process matters: creating and deleting a file per
  * message made ext4's inode allocator (which skips recently deleted
  * inodes) the largest cost in the daemon's profile. */

@@ -47,6 +47,12 @@ void spool_orig_close(void);
 /* Create "<queue_dir>/<pid>.<archive_id>.<suffix>" (O_EXCL, mode 0600). *path_r heap. */
 int spool_create(const char *queue_dir, const char *archive_id, const char *suffix, char **path_r,
                  const char **error_r);
+/* The same without a name when the file system can (O_TMPFILE): nothing
+ * to remove, no directory entry created and deleted per message; *path_r
+ * is then "/proc/self/fd/N" (linkat(..., AT_SYMLINK_FOLLOW) gives it a
+ * name) and *named_r 0. Otherwise spool_create() with *named_r 1. */
+int spool_create_unnamed(const char *queue_dir, const char *archive_id, const char *suffix,
+                         char **path_r, int *named_r, const char **error_r);
 /* Stream DATA from io into fd up to the "." line: dot-unstuffing, any line
  * length, NUL and 8-bit bytes, bare LF, a last line without CRLF. Fills
  * info and the SHA-256 of the original. limit 0 = none. */

@@ -15,14 +15,20 @@
  *	can open the archive. PATH/{tmp,new,cur} are created (mode 0700) when
  *	the store opens.
  *
- *	put() first hard-links the spool file into tmp/ (the spool and the
- *	Maildir share a file system in the default layout, so the message
- *	is not copied at all); when that fails it copies from the
- *	descriptor. Then: fsync the file, rename tmp/ -> new/, fsync new/.
- *	That is the minimum for durability (one file and one directory
- *	fsync per message): the rename is a single journal transaction, so
- *	tmp/ needs no fsync of its own, and a crash before the rename only
- *	leaves a tmp/ file that was never acknowledged.
+ *	put() syncs the spool file and hard-links it straight into new/
+ *	under its final name (the spool and the Maildir share a file system
+ *	in the default layout, so the message is not copied at all; the
+ *	spool file is usually an unnamed O_TMPFILE, linked through
+ *	/proc/self/fd): the name appears only for a complete, synced file,
+ *	which is what tmp/ + rename give a Maildir reader, with one
+ *	directory operation instead of three. When linking is impossible it
+ *	copies into tmp/, syncs, and renames into new/. Then new/ is synced:
+ *	one file and one directory fsync per message at most, and the
+ *	directory fsync is shared (group commit): workers count their links
+ *	in a small shared file (PATH/.tabularium-sync, mapped, flock'ed
+ *	while syncing), and a worker whose link a sync that started after it
+ *	already covered skips its own. A crash before the directory sync
+ *	leaves at most a complete file that was never acknowledged.
  *
  *	Names are unique because the archive id is (it carries the time in
  *	microseconds and the pid); when the same record is stored twice, a
@@ -59,6 +65,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,10 +82,21 @@
 /* Longest file name most file systems accept (NAME_MAX). */
 #define MAILDIR_NAME_MAX 255
 
+/* The group commit of new/ (see above), shared by every process that
+ * stores into this Maildir. */
+struct maildir_sync {
+    uint64_t linked; /* names added to new/ so far */
+    uint64_t synced; /* of those, how many a finished fsync of new/ covers */
+};
+
 struct maildir_store {
     struct store st; /* first: the driver calls receive &st */
     char *dir;       /* PATH, as configured */
     char *new_dir;   /* PATH/new, fsync'd after every put */
+    int new_fd;      /* open on new_dir, or -1 */
+    struct maildir_sync *sync; /* mapped PATH/.tabularium-sync, or NULL */
+    int sync_fd;               /* its descriptor (flock), or -1 */
+    int sync_tried;
     char *host;      /* host name with '/' and ':' escaped for Maildir names */
     char error[PATH_MAX + 512];
 };
@@ -137,6 +156,63 @@ static int maildir_exists(const struct maildir_store *md, const char *sub, const
     return ret;
 }
 
+/* Map the shared counters; without them every put syncs new/ itself. */
+static void maildir_sync_open(struct maildir_store *md)
+{
+    char *path = xasprintf("%s/.tabularium-sync", md->dir);
+    struct stat sb;
+    void *p;
+
+    md->sync_tried = 1;
+    md->sync_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (md->sync_fd >= 0 && fstat(md->sync_fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        ((size_t)sb.st_size >= sizeof(struct maildir_sync) ||
+         ftruncate(md->sync_fd, sizeof(struct maildir_sync)) == 0) &&
+        (p = mmap(NULL, sizeof(struct maildir_sync), PROT_READ | PROT_WRITE, MAP_SHARED,
+                  md->sync_fd, 0)) != MAP_FAILED) {
+        md->sync = p;
+    } else {
+        log_warn("maildir: %s: %s; every delivery syncs new/ on its own", path, strerror(errno));
+        if (md->sync_fd >= 0)
+            (void)close(md->sync_fd); /* nothing written through it */
+        md->sync_fd = -1;
+    }
+    free(path);
+}
+
+/* Make the names added to new/ so far durable: fsync new/, unless a sync
+ * that began after our link has finished meanwhile (group commit). */
+static int maildir_sync_new(struct maildir_store *md)
+{
+    uint64_t mine, upto;
+    int rc = 0, saved;
+
+    if (md->new_fd < 0 &&
+        (md->new_fd = open(md->new_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return -1;
+    if (!md->sync_tried)
+        maildir_sync_open(md);
+    if (md->sync == NULL)
+        return fsync(md->new_fd);
+    mine = __atomic_add_fetch(&md->sync->linked, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&md->sync->synced, __ATOMIC_SEQ_CST) >= mine)
+        return 0;
+    while (flock(md->sync_fd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            return fsync(md->new_fd);
+    if (__atomic_load_n(&md->sync->synced, __ATOMIC_SEQ_CST) < mine) {
+        /* Everything linked before this point is covered by this fsync. */
+        upto = __atomic_load_n(&md->sync->linked, __ATOMIC_SEQ_CST);
+        rc = fsync(md->new_fd);
+        if (rc == 0)
+            __atomic_store_n(&md->sync->synced, upto, __ATOMIC_SEQ_CST);
+    }
+    saved = errno;
+    (void)flock(md->sync_fd, LOCK_UN); /* a lock: nothing to lose */
+    errno = saved;
+    return rc;
+}
+
 static enum tab_result maildir_put(struct store *st, const struct archive_record *rec, int fd,
                                    const char *path, char **location_r, const char **error_r)
 {
@@ -144,7 +220,7 @@ static enum tab_result maildir_put(struct store *st, const struct archive_record
     char *name = NULL, *tmp_path = NULL, *new_path = NULL;
     int out = -1;
     int try_link = path != NULL;
-    int linked = 0, tmp_exists = 0, new_exists = 0;
+    int linked = 0, tmp_exists = 0, new_exists = 0, synced = 0;
     long long when = rec->arrival > 0 ? (long long)rec->arrival : (long long)time(NULL);
     struct stat st_in, st_tmp;
     enum tab_result r = TAB_RETRY;
@@ -156,6 +232,11 @@ static enum tab_result maildir_put(struct store *st, const struct archive_record
     if (fstat(fd, &st_in) < 0)
         return maildir_fail(md, TAB_RETRY, error_r, "maildir %s: cannot stat input: %s", md->dir,
                             strerror(errno));
+    /* A spool file shorter than the wrapper wrote must not be archived. */
+    if (rec->wrapped_size != 0 && (uint64_t)st_in.st_size != rec->wrapped_size)
+        return maildir_fail(md, TAB_RETRY, error_r, "maildir: %s has %lld bytes, expected %llu",
+                            path != NULL ? path : "the spool file", (long long)st_in.st_size,
+                            (unsigned long long)rec->wrapped_size);
 
     for (unsigned int k = 0;; k++) {
         if (k == MAILDIR_MAX_NAME_TRIES) {
@@ -168,8 +249,13 @@ static enum tab_result maildir_put(struct store *st, const struct archive_record
         name = k == 0 ? xasprintf("%lld.%s.%s", when, rec->archive_id, md->host)
                       : xasprintf("%lld.%sQ%u.%s", when, rec->archive_id, k, md->host);
         tmp_path = xasprintf("%s/tmp/%s", md->dir, name);
+        free(new_path);
+        new_path = xasprintf("%s/%s", md->new_dir, name);
 
-        int in_new = maildir_exists(md, "new", name);
+        /* A reader may have moved an earlier copy of this name to cur/;
+         * a name in new/ is refused by link() and rename() is not used
+         * for the linked file. */
+        int in_new = try_link ? 0 : maildir_exists(md, "new", name);
         int in_cur = in_new == 0 ? maildir_exists(md, "cur", name) : 0;
         if (in_new < 0 || in_cur < 0) {
             r = maildir_fail(md, TAB_RETRY, error_r, "maildir %s: cannot check name %s: %s",
@@ -180,26 +266,37 @@ static enum tab_result maildir_put(struct store *st, const struct archive_record
             continue;
 
         if (try_link) {
-            if (link(path, tmp_path) == 0) {
-                tmp_exists = 1;
-                /* link() does not follow a symlink and path might not name
-                 * fd's file: only the very same inode will do. */
-                if (lstat(tmp_path, &st_tmp) == 0 && st_tmp.st_dev == st_in.st_dev &&
+            /* The name must appear only for a complete, synced file. */
+            if (!synced) {
+                if (fsync(fd) < 0) {
+                    r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s",
+                                     path, strerror(errno));
+                    goto out;
+                }
+                synced = 1;
+            }
+            /* AT_SYMLINK_FOLLOW: path may be /proc/self/fd/N (an O_TMPFILE). */
+            if (linkat(AT_FDCWD, path, AT_FDCWD, new_path, AT_SYMLINK_FOLLOW) == 0) {
+                new_exists = 1;
+                /* path might not name fd's file: only the very same inode will do. */
+                if (lstat(new_path, &st_tmp) == 0 && st_tmp.st_dev == st_in.st_dev &&
                     st_tmp.st_ino == st_in.st_ino) {
                     linked = 1;
                     break;
                 }
-                if (unlink(tmp_path) < 0) {
+                if (unlink(new_path) < 0) {
                     r = maildir_fail(md, TAB_RETRY, error_r, "maildir %s: cannot remove %s: %s",
-                                     md->dir, tmp_path, strerror(errno));
+                                     md->dir, new_path, strerror(errno));
                     goto out;
                 }
-                tmp_exists = 0;
+                new_exists = 0;
             } else if (errno == EEXIST) {
                 continue;
             }
             /* EXDEV and every other link failure: copying still works. */
             try_link = 0;
+            if (maildir_exists(md, "new", name) != 0)
+                continue;
         }
         out = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out >= 0) {
@@ -213,14 +310,7 @@ static enum tab_result maildir_put(struct store *st, const struct archive_record
         }
     }
 
-    if (linked) {
-        /* The spool writer may not have synced: the link makes this our copy. */
-        if (fsync(fd) < 0) {
-            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s", tmp_path,
-                             strerror(errno));
-            goto out;
-        }
-    } else {
+    if (!linked) {
         if (lseek(fd, 0, SEEK_SET) < 0 || safe_copy_fd(fd, out, -1) < 0) {
             r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot copy to %s: %s", tmp_path,
                              strerror(errno));
@@ -239,23 +329,24 @@ static enum tab_result maildir_put(struct store *st, const struct archive_record
             goto out;
         }
     }
-    /* A spool file shorter than the wrapper wrote must not be archived. */
-    if (rec->wrapped_size != 0 && (uint64_t)st_tmp.st_size != rec->wrapped_size) {
+    /* The copy must be as long as the spool file. */
+    if (!linked && rec->wrapped_size != 0 && (uint64_t)st_tmp.st_size != rec->wrapped_size) {
         r = maildir_fail(md, TAB_RETRY, error_r, "maildir: %s has %lld bytes, expected %llu",
                          tmp_path, (long long)st_tmp.st_size,
                          (unsigned long long)rec->wrapped_size);
         goto out;
     }
 
-    new_path = xasprintf("%s/%s", md->new_dir, name);
-    if (rename(tmp_path, new_path) < 0) {
-        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot rename %s to %s: %s", tmp_path,
-                         new_path, strerror(errno));
-        goto out;
+    if (!linked) {
+        if (rename(tmp_path, new_path) < 0) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot rename %s to %s: %s",
+                             tmp_path, new_path, strerror(errno));
+            goto out;
+        }
+        tmp_exists = 0;
+        new_exists = 1;
     }
-    tmp_exists = 0;
-    new_exists = 1;
-    if (safe_fsync_dir(md->new_dir) < 0) {
+    if (maildir_sync_new(md) < 0) {
         r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s", md->new_dir,
                          strerror(errno));
         goto out;
@@ -420,6 +511,12 @@ static void maildir_close(struct store *st)
 {
     struct maildir_store *md = (struct maildir_store *)st;
 
+    if (md->sync != NULL)
+        (void)munmap(md->sync, sizeof(*md->sync));
+    if (md->sync_fd >= 0)
+        (void)close(md->sync_fd); /* mapped counters: written through the mapping */
+    if (md->new_fd >= 0)
+        (void)close(md->new_fd); /* read-only directory descriptor */
     free(md->dir);
     free(md->new_dir);
     free(md->host);
@@ -520,6 +617,8 @@ struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
     md->st.close = maildir_close;
     md->dir = dir;
     md->new_dir = xasprintf("%s/new", dir);
+    md->new_fd = -1;
+    md->sync_fd = -1;
     md->host = maildir_escape_host(maildir_host_name(cfg, host_buf, sizeof(host_buf)));
     return &md->st;
 

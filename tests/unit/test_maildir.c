@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -256,18 +257,57 @@ static void test_put_failures(struct store *st, const char *dir)
     CHECK(strstr(err, strerror(EFBIG)) != NULL);
     CHECK(count_entries("tmp") == 0 && count_entries("new") == n_new);
 
-    /* tmp/ is gone and a file is in its place */
+    /* tmp/ is gone and a file is in its place: a linked copy goes
+     * straight into new/ and does not need it; a copied one does */
     char tmp_dir[4400];
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", maildir);
     CHECK(rmdir(tmp_dir) == 0);
     write_file(tmp_dir, "", 0);
     init_record(&rec, "0123456789ABCDEF0129");
-    CHECK(st->put(st, &rec, fd, spool_path, &loc, &err) == TAB_RETRY);
+    CHECK(st->put(st, &rec, fd, NULL, &loc, &err) == TAB_RETRY);
     CHECK(loc == NULL);
     CHECK(strstr(err, tmp_dir) != NULL && strstr(err, strerror(ENOTDIR)) != NULL);
     CHECK(count_entries("new") == n_new);
+    CHECK(st->put(st, &rec, fd, spool_path, &loc, &err) == TAB_OK);
+    CHECK(loc != NULL && strncmp(loc, "new/1700000000.0123456789ABCDEF0129.", 36) == 0);
+    CHECK(count_entries("new") == n_new + 1);
+    free(loc);
+    loc = NULL;
     CHECK(unlink(tmp_dir) == 0 && mkdir(tmp_dir, 0700) == 0);
     (void)dir;
+    close(fd);
+}
+
+/* The daemon's spool file is an unnamed O_TMPFILE given as
+ * /proc/self/fd/N: linked into new/ with its bytes; the shared group
+ * commit counters (PATH/.tabularium-sync) say every link was synced. */
+static void test_put_unnamed(struct store *st, const char *dir)
+{
+    struct archive_record rec;
+    const char *err = "unset";
+    char *loc = NULL, path[4500], proc[64];
+    uint64_t counters[2] = {0, 0};
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK(write(fd, spool_data, spool_len) == (ssize_t)spool_len);
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    init_record(&rec, "0123456789ABCDEF0130");
+    CHECK(st->put(st, &rec, fd, proc, &loc, &err) == TAB_OK);
+    CHECK(loc != NULL && strncmp(loc, "new/1700000000.0123456789ABCDEF0130.", 36) == 0);
+    snprintf(path, sizeof(path), "%s/%s", maildir, loc ? loc : "");
+    CHECK(file_equals(path, spool_data, spool_len));
+    struct stat sb_fd, sb_new;
+    CHECK(fstat(fd, &sb_fd) == 0 && stat(path, &sb_new) == 0 && sb_fd.st_ino == sb_new.st_ino);
+    snprintf(path, sizeof(path), "%s/.tabularium-sync", maildir);
+    int sfd = open(path, O_RDONLY);
+    CHECK(sfd >= 0 && read(sfd, counters, sizeof(counters)) == (ssize_t)sizeof(counters));
+    CHECK(counters[0] > 0 && counters[1] == counters[0]);
+    if (sfd >= 0)
+        close(sfd);
+    free(loc);
     close(fd);
 }
 
@@ -413,6 +453,7 @@ int main(void)
     test_put_link_and_get(st);
     test_put_copy(st, dir);
     test_put_failures(st, dir);
+    test_put_unnamed(st, dir);
     test_get_refused(st);
     store_close(&st);
     CHECK(st == NULL);
