@@ -113,6 +113,14 @@ struct catalog_stats {
 typedef int catalog_stats_row_fn(const char *period, const char *key, int64_t messages,
                                  int64_t bytes, void *ctx);
 
+/* Body text and attachments of a stored copy, for a catalog that indexes
+ * after the delivery what the worker did not extract (record.index_later):
+ * fills rec->body_text and rec->attachments from the copy at (store,
+ * location). TAB_RETRY: the store cannot be read now (try later);
+ * TAB_PERM: never (another store, the copy is gone). */
+typedef enum tab_result catalog_text_fn(void *ctx, const char *store, const char *location,
+                                        struct archive_record *rec, const char **error_r);
+
 struct catalog {
     const char *name; /* driver name: "sqlite" */
     /* Recipients already archived for the message with this key: (queue_id,
@@ -141,6 +149,10 @@ struct catalog {
      * process at until_ms (CLOCK_MONOTONIC, ms) instead of after the
      * driver's own timeout; 0 restores that. NULL when not supported. */
     void (*wait_limit)(struct catalog *cat, long long until_ms);
+    /* Where index_pending() gets the text of copies added with
+     * index_later: without a source such messages stay pending. NULL when
+     * the driver indexes at add(). */
+    void (*set_text_source)(struct catalog *cat, catalog_text_fn *fn, void *ctx);
     enum tab_result (*search)(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
                               void *ctx, const char **error_r);
     /* Fill rec for one archive id (of the message or of any of its copies).

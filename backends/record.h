@@ -76,6 +76,9 @@ struct archive_record {
     char *body_text;
     struct record_attachment *attachments;
     size_t n_attachments;
+    /* 1: body_text and attachments were not extracted at delivery; the
+     * catalog's indexer reads them from the stored copy (SQLite) */
+    int index_later;
 
     time_t arrival;                       /* when DATA ended */
     time_t retain_until;                  /* arrival + retention_period; 0 = forever */

@@ -294,6 +294,7 @@ void record_wire_encode(struct wire_buf *b, const struct archive_record *rec)
     wire_put_str(b, rec->received_id);
     wire_put_str(b, rec->loop_archive_id);
     wire_put_str(b, rec->body_text);
+    wire_put_u8(b, rec->index_later ? 1 : 0);
     wire_put_count(b, rec->n_attachments);
     for (size_t i = 0; i < rec->n_attachments; i++) {
         wire_put_str(b, rec->attachments[i].filename);
@@ -378,6 +379,7 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
     rec->received_id = wire_get_str(r, NULL);
     rec->loop_archive_id = wire_get_str(r, NULL);
     rec->body_text = wire_get_str(r, NULL);
+    rec->index_later = wire_get_u8(r) != 0;
 
     n = wire_get_count(r, WIRE_ATTACHMENT_MIN);
     if (n > 0) {

@@ -26,6 +26,7 @@
  *	       str name, address
  *	  str  date, date_raw, subject, subject_raw, message_id,
  *	       received_id, loop_archive_id, body_text
+ *	  u8   index_later (0 or 1)
  *	  u32  n_attachments, then per attachment:
  *	       str filename, content_type
  *	  u64  arrival, retain_until (signed)
@@ -53,7 +54,7 @@
 
 #include "backends/record.h"
 
-#define RECORD_WIRE_VERSION 1
+#define RECORD_WIRE_VERSION 2
 /* Longest string the decoder accepts. */
 #define WIRE_STR_MAX (64u * 1024 * 1024)
 /* Most recipients, header addresses (per header) or attachments. */

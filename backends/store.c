@@ -44,10 +44,11 @@ typedef struct store *(*store_open_fn)(const char *spec, const struct tab_config
 static const struct store_type {
     const char *type;
     store_open_fn open;
+    int local_reads; /* get() reads local files or a local database: cheap */
 } store_table[] = {
-    {"maildir", store_maildir_open},
-    {"pgsql", store_pgsql_open},
-    {"s3", store_s3_open},
+    {"maildir", store_maildir_open, 1},
+    {"pgsql", store_pgsql_open, 1},
+    {"s3", store_s3_open, 0}, /* a GET per message, billed and remote */
 };
 
 #define STORE_TABLE_LEN (sizeof(store_table) / sizeof(store_table[0]))
@@ -105,6 +106,14 @@ int store_spec_check(const char *spec, const char **error_r)
 {
     const char *rest;
     return store_lookup(spec, &rest, error_r) != NULL ? 0 : -1;
+}
+
+int store_spec_local_reads(const char *spec)
+{
+    const char *rest, *error;
+    const struct store_type *t = store_lookup(spec, &rest, &error);
+
+    return t != NULL && t->local_reads;
 }
 
 struct store *store_open(const char *spec, const struct tab_config *cfg, const char **error_r)

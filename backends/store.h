@@ -49,6 +49,10 @@ struct store {
 };
 
 struct store *store_open(const char *spec, const struct tab_config *cfg, const char **error_r);
+/* 1 when spec's driver reads copies back cheaply (local files or
+ * database), so that an indexer may read every copy once (record
+ * index_later); 0 for S3 (a billed GET per message). No open. */
+int store_spec_local_reads(const char *spec);
 /* 0 when spec names a known driver type (a configuration check). */
 int store_spec_check(const char *spec, const char **error_r);
 struct store *store_open_or_failing(const char *spec, const struct tab_config *cfg);

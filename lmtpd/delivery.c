@@ -8,7 +8,8 @@
  *	original recipient; anything else makes the envelope incomplete),
  *	catalog look-up of recipients already archived for (queue id,
  *	SHA-256) — Postfix retries a message with the same queue id —, index
- *	fields (GMime: header fields; body text and attachments in bounded memory), the wrapped copy
+ *	fields (GMime: header fields; body text and attachments in bounded memory,
+ *	unless the catalog's indexer takes them from the stored copy later), the wrapped copy
  *in a second spool file, store_put, the forward queue (lmtpd/forward_queue.h, when
  *	forward_recipient is set), catalog_add. Only then 250.
  *
@@ -165,7 +166,13 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
         step = "header parsing";
         goto fail;
     }
-    if (index_fields_extract_body(txn->orig_fd, &rec, &error) < 0) {
+    /* A catalog that indexes later (SQLite) reads body text and
+     * attachments from the stored copy then, off the reply path, when
+     * reading it back is cheap (not S3: a GET per message). */
+    if (catalog_spec_indexes_later(ctx->cfg->archive_catalog) &&
+        store_spec_local_reads(ctx->cfg->archive_store))
+        rec.index_later = 1;
+    else if (index_fields_extract_body(txn->orig_fd, &rec, &error) < 0) {
         step = "body indexing";
         goto fail;
     }

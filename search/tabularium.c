@@ -33,6 +33,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/strlist.h"
+#include "lmtpd/indexer.h"
 #include "lmtpd/master.h"
 #include "search/cli.h"
 
@@ -76,6 +77,7 @@ struct tabularium_state {
     int cfg_state; /* 0 not loaded, 1 loaded, -1 failed */
     struct catalog *catalog;
     struct store *store;
+    struct indexer_text_source *text; /* for searches that index pending text first */
 };
 
 static void tabularium_usage_line(FILE *out)
@@ -222,6 +224,8 @@ static struct catalog *tabularium_catalog(struct cli_context *ctx)
     ts->catalog = catalog_open(spec, &ts->cfg, &error);
     if (ts->catalog == NULL)
         fprintf(stderr, "tabularium: cannot open catalog %s: %s\n", spec, error);
+    else
+        ts->text = indexer_text_source_attach(ts->catalog, &ts->cfg);
     return ts->catalog;
 }
 
@@ -324,6 +328,7 @@ int main(int argc, char **argv)
 
 out:
     catalog_close(&ts.catalog);
+    indexer_text_source_free(&ts.text);
     store_close(&ts.store);
     if (ts.cfg_state > 0)
         config_free(&ts.cfg);

@@ -25,9 +25,11 @@
  *	copies into tmp/, syncs, and renames into new/. Then new/ is synced:
  *	one file and one directory fsync per message at most, and the
  *	directory fsync is shared (group commit): workers count their links
- *	in a small shared file (PATH/.tabularium-sync, mapped, flock'ed
- *	while syncing), and a worker whose link a sync that started after it
- *	already covered skips its own. A crash before the directory sync
+ *	in a small shared file (data_directory/.maildir-sync-DEV-INO, named
+ *	after new/ so that two Maildirs never share one, mapped, flock'ed
+ *	while syncing; outside the Maildir, whose file system must stay free
+ *	to be remounted read-only), and a worker whose link a sync that
+ *	started after it already covered skips its own. A crash before the directory sync
  *	leaves at most a complete file that was never acknowledged.
  *
  *	Names are unique because the archive id is (it carries the time in
@@ -90,13 +92,14 @@ struct maildir_sync {
 };
 
 struct maildir_store {
-    struct store st; /* first: the driver calls receive &st */
-    char *dir;       /* PATH, as configured */
-    char *new_dir;   /* PATH/new, fsync'd after every put */
-    int new_fd;      /* open on new_dir, or -1 */
+    struct store st;           /* first: the driver calls receive &st */
+    char *dir;                 /* PATH, as configured */
+    char *new_dir;             /* PATH/new, fsync'd after every put */
+    int new_fd;                /* open on new_dir, or -1 */
     struct maildir_sync *sync; /* mapped PATH/.tabularium-sync, or NULL */
     int sync_fd;               /* its descriptor (flock), or -1 */
     int sync_tried;
+    char *sync_path; /* data_directory/.maildir-sync-DEV-INO, or NULL: no group commit */
     char *host;      /* host name with '/' and ':' escaped for Maildir names */
     char error[PATH_MAX + 512];
 };
@@ -159,11 +162,13 @@ static int maildir_exists(const struct maildir_store *md, const char *sub, const
 /* Map the shared counters; without them every put syncs new/ itself. */
 static void maildir_sync_open(struct maildir_store *md)
 {
-    char *path = xasprintf("%s/.tabularium-sync", md->dir);
+    const char *path = md->sync_path;
     struct stat sb;
     void *p;
 
     md->sync_tried = 1;
+    if (path == NULL)
+        return;
     md->sync_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (md->sync_fd >= 0 && fstat(md->sync_fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
         ((size_t)sb.st_size >= sizeof(struct maildir_sync) ||
@@ -177,7 +182,6 @@ static void maildir_sync_open(struct maildir_store *md)
             (void)close(md->sync_fd); /* nothing written through it */
         md->sync_fd = -1;
     }
-    free(path);
 }
 
 /* Make the names added to new/ so far durable: fsync new/, unless a sync
@@ -187,8 +191,7 @@ static int maildir_sync_new(struct maildir_store *md)
     uint64_t mine, upto;
     int rc = 0, saved;
 
-    if (md->new_fd < 0 &&
-        (md->new_fd = open(md->new_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if (md->new_fd < 0 && (md->new_fd = open(md->new_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return -1;
     if (!md->sync_tried)
         maildir_sync_open(md);
@@ -269,8 +272,8 @@ static enum tab_result maildir_put(struct store *st, const struct archive_record
             /* The name must appear only for a complete, synced file. */
             if (!synced) {
                 if (fsync(fd) < 0) {
-                    r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s",
-                                     path, strerror(errno));
+                    r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s", path,
+                                     strerror(errno));
                     goto out;
                 }
                 synced = 1;
@@ -292,10 +295,24 @@ static enum tab_result maildir_put(struct store *st, const struct archive_record
                 new_exists = 0;
             } else if (errno == EEXIST) {
                 continue;
+            } else if (errno != EXDEV && errno != EPERM && errno != ENOENT && errno != EMLINK &&
+                       errno != EOPNOTSUPP && errno != EINVAL) {
+                /* new/ itself is the trouble (not a directory, read-only,
+                 * full, no permission): copying would not help. */
+                r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot link %s: %s", new_path,
+                                 strerror(errno));
+                goto out;
             }
-            /* EXDEV and every other link failure: copying still works. */
+            /* Linking is impossible here (another file system, no /proc,
+             * a link limit): copying still works. */
             try_link = 0;
-            if (maildir_exists(md, "new", name) != 0)
+            in_new = maildir_exists(md, "new", name);
+            if (in_new < 0) {
+                r = maildir_fail(md, TAB_RETRY, error_r, "maildir %s: cannot check name %s: %s",
+                                 md->dir, name, strerror(errno));
+                goto out;
+            }
+            if (in_new)
                 continue;
         }
         out = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -517,6 +534,7 @@ static void maildir_close(struct store *st)
         (void)close(md->sync_fd); /* mapped counters: written through the mapping */
     if (md->new_fd >= 0)
         (void)close(md->new_fd); /* read-only directory descriptor */
+    free(md->sync_path);
     free(md->dir);
     free(md->new_dir);
     free(md->host);
@@ -619,6 +637,10 @@ struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
     md->new_dir = xasprintf("%s/new", dir);
     md->new_fd = -1;
     md->sync_fd = -1;
+    if (cfg != NULL && cfg->data_directory != NULL && cfg->data_directory[0] == '/' &&
+        stat(md->new_dir, &sb) == 0)
+        md->sync_path = xasprintf("%s/.maildir-sync-%llx-%llx", cfg->data_directory,
+                                  (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
     md->host = maildir_escape_host(maildir_host_name(cfg, host_buf, sizeof(host_buf)));
     return &md->st;
 

@@ -1,7 +1,7 @@
--- Tabularium SQLite catalog, schema version 5 (PRAGMA user_version = 5).
+-- Tabularium SQLite catalog, schema version 6 (PRAGMA user_version = 6).
 --
 -- Reference copy for operators and reviewers. The source of truth is the
--- strings sqlite_schema_v1 to sqlite_schema_v5 in backends/sqlite/sqlite.c:
+-- strings sqlite_schema_v1 to sqlite_schema_v6 in backends/sqlite/sqlite.c:
 -- a new file gets version 1 and then each later step; an older file gets
 -- the steps it lacks. docs/schema.md documents the result as a stable
 -- interface.
@@ -180,3 +180,10 @@ CREATE TABLE text_pending (
 );
 
 PRAGMA user_version = 5;
+
+-- Version 6: the daemon's workers no longer extract body text and
+-- attachments; from_store = 1 rows get both from the message's first
+-- stored copy when the indexer (or a search) indexes them.
+ALTER TABLE text_pending ADD COLUMN from_store INTEGER NOT NULL DEFAULT 0;
+
+PRAGMA user_version = 6;

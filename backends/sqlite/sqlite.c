@@ -29,10 +29,13 @@
  *
  *	Full text is indexed after the delivery, not in it: add() stores
  *	the subject and body text in text_pending (plain rows, durable with
- *	the rest of the transaction), and index_pending(), called by the
- *	daemon's indexer (lmtpd/indexer.c), moves them into the FTS5 table
- *	message_text in short transactions (the FTS5 tokenizer was most of
- *	add()'s work). search() with a text query first indexes whatever is
+ *	the rest of the transaction) -- or, for a record with index_later
+ *	(the daemon's workers), only the subject and from_store = 1 --, and
+ *	index_pending(), called by the daemon's indexer (lmtpd/indexer.c),
+ *	moves them into the FTS5 table message_text in short transactions
+ *	(the FTS5 tokenizer was most of add()'s work), reading the text and
+ *	attachments of from_store rows through the text source the caller
+ *	set (set_text_source: the stored copy), outside the write lock. search() with a text query first indexes whatever is
  *	still pending, when the connection can write, so no caller misses a
  *	message; index_pending(cat, 0, ...) counts what it could not.
  *
@@ -78,7 +81,7 @@
 #include "common/safe_file.h"
 #include "common/strlist.h"
 
-#define SQLITE_SCHEMA_VERSION 5
+#define SQLITE_SCHEMA_VERSION 6
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 /* One index_pending() transaction holds the write lock that deliveries
  * wait for: it moves at most this many rows, and stops adding rows once
@@ -249,8 +252,18 @@ static const char sqlite_schema_v5[] = "CREATE TABLE text_pending ("
                                        " subject TEXT,"
                                        " body TEXT);";
 
+/*
+ * Version 6: the daemon's workers no longer extract body text and
+ * attachments (record.index_later): text_pending.from_store = 1 marks a
+ * message whose text and attachments index_pending() reads from its first
+ * stored copy (through the text source lmtpd/indexer.c sets).
+ */
+static const char sqlite_schema_v6[] =
+    "ALTER TABLE text_pending ADD COLUMN from_store INTEGER NOT NULL DEFAULT 0;";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
-    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4, sqlite_schema_v5,
+    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3,
+    sqlite_schema_v4, sqlite_schema_v5, sqlite_schema_v6,
 };
 
 /* Statements prepared once at open. */
@@ -335,11 +348,15 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
                  " WHERE message = ?1 ORDER BY rowid",
     [ST_ADDRS] = "SELECT field, name, address FROM header_addresses"
                  " WHERE message = ?1 ORDER BY position, rowid",
-    [ST_INSERT_TEXT] = "INSERT INTO text_pending (message, subject, body) VALUES (?1, ?2, ?3)",
-    [ST_PENDING_NEXT] = "SELECT message, subject, body FROM text_pending WHERE message > ?1"
-                        " ORDER BY message LIMIT 1",
+    [ST_INSERT_TEXT] = "INSERT INTO text_pending (message, subject, body, from_store)"
+                       " VALUES (?1, ?2, ?3, ?4)",
+    /* With the first stored copy, where from_store text is read. */
+    [ST_PENDING_NEXT] = "SELECT t.message, t.subject, t.body, t.from_store, c.store, c.location"
+                        " FROM text_pending t LEFT JOIN copies c ON c.id ="
+                        " (SELECT min(id) FROM copies WHERE message = t.message)"
+                        " WHERE t.message > ?1 ORDER BY t.message LIMIT 1",
     [ST_INDEX_TEXT] = "INSERT INTO message_text (rowid, subject, body) VALUES (?1, ?2, ?3)",
-    [ST_PENDING_DELETE] = "DELETE FROM text_pending WHERE message <= ?1",
+    [ST_PENDING_DELETE] = "DELETE FROM text_pending WHERE message = ?1",
     [ST_INSERT_ATTACHMENT] = "INSERT INTO attachments (message, position, filename, content_type)"
                              " VALUES (?1, ?2, ?3, ?4)",
     [ST_ATTACHMENTS] = "SELECT filename, content_type FROM attachments"
@@ -361,9 +378,11 @@ struct sqlite_catalog {
     struct catalog cat; /* first: the driver is handed out as struct catalog */
     sqlite3 *db;
     char *path;
-    char *error;     /* last error, owned; what *error_r points at */
-    char *wal_path;  /* PATH-wal */
-    int wal_fd;      /* open on wal_path for fdatasync, or -1 */
+    char *error;              /* last error, owned; what *error_r points at */
+    char *wal_path;           /* PATH-wal */
+    int wal_fd;               /* open on wal_path for fdatasync, or -1 */
+    catalog_text_fn *text_fn; /* index_pending(): text of from_store rows */
+    void *text_ctx;
     int wal_pending; /* a commit's durability is unconfirmed (its sync failed) */
     sqlite3_stmt *st[ST_COUNT];
 };
@@ -879,7 +898,9 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc, const struct a
         st = sc->st[ST_INSERT_TEXT];
         if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
             sqlite_bind_text(st, 2, rec->subject) != SQLITE_OK ||
-            sqlite_bind_text(st, 3, rec->body_text) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+            sqlite_bind_text(st, 3, rec->body_text) != SQLITE_OK ||
+            sqlite3_bind_int(st, 4, rec->index_later ? 1 : 0) != SQLITE_OK ||
+            sqlite_exec_stmt(st) < 0)
             goto db_error;
         what = "insert attachment";
         if (sqlite_insert_attachments(sc, message_id, rec) < 0)
@@ -1255,8 +1276,10 @@ static enum tab_result sqlite_search(struct catalog *cat, const struct search_qu
     char *sql;
     int rc;
 
-    if (q->text != NULL) {
+    /* Attachments of from_store messages are found by the indexer too. */
+    if (q->text != NULL || q->attachment != NULL || q->has_attachment)
         sqlite_index_before_search(sc);
+    if (q->text != NULL) {
         sqlite_fts_query(q->text, &fts_pos, &fts_neg);
         if (fts_pos != NULL && fts_neg != NULL) {
             fts_match = xasprintf("%s NOT (%s)", fts_pos, fts_neg);
@@ -2074,77 +2097,137 @@ out:
     return r;
 }
 
+/* One pending row of an index_pending() batch. */
+struct sqlite_pending {
+    sqlite3_int64 message;
+    struct archive_record text; /* subject, body_text, attachments */
+    int from_store;
+};
+
+/* Read up to max_rows pending rows (about SQLITE_INDEX_BATCH_BYTES of
+ * text), the text of from_store rows from their stored copy, outside any
+ * transaction. Stops before a row whose copy cannot be read now (*error_r
+ * then says why) or that has no text source. */
+static int sqlite_pending_read(struct sqlite_catalog *sc, int max_rows, struct sqlite_pending *rows,
+                               const char **what_r, const char **error_r)
+{
+    sqlite3_stmt *next = sc->st[ST_PENDING_NEXT];
+    sqlite3_int64 last = 0;
+    size_t bytes = 0;
+    int n = 0, rc;
+
+    while (n < max_rows && bytes < SQLITE_INDEX_BATCH_BYTES) {
+        struct sqlite_pending *p = &rows[n];
+        char *store, *location;
+        const char *err = NULL;
+        enum tab_result r;
+
+        *what_r = "read pending text";
+        if (sqlite3_bind_int64(next, 1, last) != SQLITE_OK)
+            return -1;
+        rc = sqlite3_step(next);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW)
+            return -1;
+        memset(p, 0, sizeof(*p));
+        p->message = last = sqlite3_column_int64(next, 0);
+        p->text.subject = sqlite_column_dup(next, 1);
+        p->text.body_text = sqlite_column_dup(next, 2);
+        p->from_store = sqlite3_column_int(next, 3);
+        store = sqlite_column_dup(next, 4);
+        location = sqlite_column_dup(next, 5);
+        sqlite_stmt_done(next);
+        if (p->from_store) {
+            r = sc->text_fn == NULL ? TAB_RETRY
+                : store == NULL     ? TAB_PERM
+                                    : sc->text_fn(sc->text_ctx, store, location, &p->text, &err);
+            if (r == TAB_RETRY) {
+                *error_r = sc->text_fn == NULL ? "no text source" : err;
+                record_free(&p->text);
+                free(store);
+                free(location);
+                break;
+            }
+            if (r == TAB_PERM)
+                log_warn("sqlite %s: message %lld: body text and attachments not indexed: %s",
+                         sc->path, (long long)p->message, err ? err : "it has no stored copy");
+        }
+        free(store);
+        free(location);
+        bytes += (p->text.subject ? strlen(p->text.subject) : 0) +
+                 (p->text.body_text ? strlen(p->text.body_text) : 0);
+        n++;
+    }
+    sqlite_stmt_done(next);
+    return n;
+}
+
 /*
- * Move up to max_rows rows (and about SQLITE_INDEX_BATCH_BYTES of text)
- * from text_pending into message_text, oldest first, in one write
- * transaction: the FTS5 insert and the DELETE commit together, so a
- * crash leaves the rows pending, never lost or indexed twice. No
- * fdatasync: a commit lost to a power failure only leaves the rows
- * pending again. Checks for work before taking the write lock, so an
- * idle indexer costs one indexed read. left_r (may be NULL): the rows
- * still pending after the batch, counted outside the transaction.
+ * Move up to max_rows messages from text_pending into message_text (and
+ * the attachments of from_store rows into attachments), oldest first. The
+ * text is read first, outside the write lock (a from_store row reads its
+ * stored copy); then one write transaction deletes each row from
+ * text_pending and, only if that deleted it (nobody indexed it
+ * meanwhile), inserts its text: a crash leaves rows pending, never lost
+ * or indexed twice. No fdatasync: a commit lost to a power failure only
+ * leaves the rows pending again. An idle indexer costs one indexed read.
+ * left_r (may be NULL): the rows still pending, counted afterwards.
  */
 static enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, int *done_r,
                                             int64_t *left_r, const char **error_r)
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
-    sqlite3_stmt *next = sc->st[ST_PENDING_NEXT], *ins = sc->st[ST_INDEX_TEXT], *st;
-    const char *what = "read pending text";
-    sqlite3_int64 last = 0;
-    size_t bytes = 0;
-    enum tab_result r;
-    int done = 0, rc;
+    struct sqlite_pending rows[SQLITE_INDEX_BATCH_ROWS];
+    sqlite3_stmt *ins = sc->st[ST_INDEX_TEXT], *del = sc->st[ST_PENDING_DELETE];
+    const char *what = "read pending text", *stopped = NULL;
+    enum tab_result r = TAB_OK;
+    int n = 0, done = 0;
 
     *done_r = 0;
     if (left_r != NULL)
         *left_r = 0;
+    if (max_rows > SQLITE_INDEX_BATCH_ROWS)
+        max_rows = SQLITE_INDEX_BATCH_ROWS;
     if (max_rows > 0) {
-        if (sqlite3_bind_int64(next, 1, 0) != SQLITE_OK)
+        n = sqlite_pending_read(sc, max_rows, rows, &what, &stopped);
+        if (n < 0) {
+            n = 0;
             goto db_error;
-        rc = sqlite3_step(next);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            goto db_error;
-        sqlite_stmt_done(next);
-        if (rc == SQLITE_DONE)
-            max_rows = 0; /* nothing to do: no write lock */
+        }
     }
-    if (max_rows > 0) {
+    if (n > 0) {
         what = "begin";
         if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
             goto db_error;
-        while (done < max_rows && bytes < SQLITE_INDEX_BATCH_BYTES) {
-            what = "read pending text";
-            if (sqlite3_bind_int64(next, 1, last) != SQLITE_OK)
+        for (int i = 0; i < n; i++) {
+            what = "delete pending text";
+            if (sqlite3_bind_int64(del, 1, rows[i].message) != SQLITE_OK ||
+                sqlite_exec_stmt(del) < 0)
                 goto db_error;
-            rc = sqlite3_step(next);
-            if (rc == SQLITE_DONE)
-                break;
-            if (rc != SQLITE_ROW)
-                goto db_error;
-            last = sqlite3_column_int64(next, 0);
-            bytes += (size_t)sqlite3_column_bytes(next, 1) + (size_t)sqlite3_column_bytes(next, 2);
+            if (sqlite3_changes(sc->db) == 0)
+                continue; /* indexed by someone else meanwhile */
             what = "index text";
-            /* bind_value copies: the row's values die with the next step. */
-            if (sqlite3_bind_int64(ins, 1, last) != SQLITE_OK ||
-                sqlite3_bind_value(ins, 2, sqlite3_column_value(next, 1)) != SQLITE_OK ||
-                sqlite3_bind_value(ins, 3, sqlite3_column_value(next, 2)) != SQLITE_OK ||
+            if (sqlite3_bind_int64(ins, 1, rows[i].message) != SQLITE_OK ||
+                sqlite_bind_text(ins, 2, rows[i].text.subject) != SQLITE_OK ||
+                sqlite_bind_text(ins, 3, rows[i].text.body_text) != SQLITE_OK ||
                 sqlite_exec_stmt(ins) < 0)
                 goto db_error;
-            sqlite_stmt_done(next);
+            what = "insert attachment";
+            if (rows[i].from_store &&
+                sqlite_insert_attachments(sc, rows[i].message, &rows[i].text) < 0)
+                goto db_error;
             done++;
         }
-        sqlite_stmt_done(next);
-        /* Rows are taken in order from the first one, under the write
-         * lock: every pending row up to last has just been indexed. */
-        what = "delete pending text";
-        st = sc->st[ST_PENDING_DELETE];
-        if (done > 0 && (sqlite3_bind_int64(st, 1, last) != SQLITE_OK || sqlite_exec_stmt(st) < 0))
-            goto db_error;
         what = "commit";
         if (sqlite_exec_stmt(sc->st[ST_COMMIT]) < 0)
             goto db_error;
     }
+    for (int i = 0; i < n; i++)
+        record_free(&rows[i].text);
     *done_r = done;
+    if (n == 0 && stopped != NULL)
+        return sqlite_fail(sc, TAB_RETRY, error_r, "index pending text: %s", stopped);
     if (left_r != NULL && sqlite_count(sc, "SELECT count(*) FROM text_pending", left_r) < 0)
         return sqlite_fail_db(sc, error_r, "index pending text: count");
     return TAB_OK;
@@ -2152,13 +2235,24 @@ static enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, i
 db_error:
     r = sqlite_fail(sc, TAB_RETRY, error_r, "index pending text: %s: %s", what,
                     sqlite3_errmsg(sc->db));
-    sqlite_stmt_done(next);
+    for (int i = 0; i < n; i++)
+        record_free(&rows[i].text);
+    sqlite_stmt_done(sc->st[ST_PENDING_NEXT]);
     sqlite_stmt_done(ins);
-    sqlite_stmt_done(sc->st[ST_PENDING_DELETE]);
+    sqlite_stmt_done(del);
+    sqlite_stmt_done(sc->st[ST_INSERT_ATTACHMENT]);
     sqlite_stmt_done(sc->st[ST_BEGIN]);
     sqlite_stmt_done(sc->st[ST_COMMIT]);
     sqlite_rollback(sc);
     return r;
+}
+
+static void sqlite_set_text_source(struct catalog *cat, catalog_text_fn *fn, void *ctx)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+
+    sc->text_fn = fn;
+    sc->text_ctx = ctx;
 }
 
 static void sqlite_close(struct catalog *cat)
@@ -2422,6 +2516,7 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     sc->cat.add = sqlite_add;
     sc->cat.add_batch = sqlite_add_batch;
     sc->cat.wait_limit = sqlite_wait_limit;
+    sc->cat.set_text_source = sqlite_set_text_source;
     sc->cat.search = sqlite_search;
     sc->cat.get = sqlite_get;
     sc->cat.forward_status = sqlite_forward_status;

@@ -287,7 +287,7 @@ static void test_add_and_rows(void)
     CHECK(cat == NULL);
 
     /* What an operator sees with sqlite3, through another connection. */
-    CHECK_SQL("PRAGMA user_version", "5");
+    CHECK_SQL("PRAGMA user_version", "6");
     CHECK_SQL("PRAGMA journal_mode", "wal");
     CHECK_SQL("SELECT id, archive_id, queue_id, sha256, message_id, envelope_from,"
               " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
@@ -880,7 +880,7 @@ static void test_concurrent_create(const char *dir, int round)
     }
     CHECK_SQL_AT(path, "SELECT count(*), min(archive_id), max(archive_id) FROM messages",
                  "8|0000000000000000012C|00000000000000000133");
-    CHECK_SQL_AT(path, "PRAGMA user_version", "5");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "6");
 }
 
 static void test_open_errors(const char *dir)
@@ -1197,7 +1197,7 @@ static void test_upgrade_v1(const char *dir)
         fprintf(stderr, "open v1: %s\n", error);
         return;
     }
-    CHECK_SQL_AT(path, "PRAGMA user_version", "5");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "6");
     CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
     /* the copies from before the upgrade are chained, in id order */
     CHECK_SQL_AT(path,
@@ -1239,7 +1239,7 @@ static void test_upgrade_v1(const char *dir)
     cat = catalog_open(spec, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
-    CHECK_SQL_AT(path, "PRAGMA user_version", "5");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "6");
     CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "3");
 }
 
@@ -1326,6 +1326,84 @@ static void test_index_pending(const char *dir)
     catalog_close(&cat);
 }
 
+/* A text source standing in for the store (the daemon's reads the stored
+ * copy, tests/integration/indexer.test): by location, text, "retry" (the
+ * store is down) or "gone" (the copy is not there). */
+static int fake_text_calls;
+
+static enum tab_result fake_text(void *ctx, const char *store, const char *location,
+                                 struct archive_record *rec, const char **error_r)
+{
+    (void)ctx;
+    fake_text_calls++;
+    CHECK_STR(store, "maildir");
+    if (strstr(location, "retry") != NULL) {
+        *error_r = "store down";
+        return TAB_RETRY;
+    }
+    if (strstr(location, "gone") != NULL) {
+        *error_r = "no such copy";
+        return TAB_PERM;
+    }
+    rec->body_text = xasprintf("storeword %s", location);
+    record_add_attachment(rec, "from-store.pdf", "application/pdf");
+    return TAB_OK;
+}
+
+/*
+ * Schema v6: a copy added with index_later has no text in the catalog;
+ * index_pending() reads text and attachments through the text source,
+ * outside its transaction, and without one leaves the message pending.
+ */
+static void test_index_from_store(const char *dir)
+{
+    static const char *const locs[] = {"new/a", "new/b-gone", "new/c-retry", "new/d"};
+    struct archive_record rec;
+    struct catalog *cat;
+    struct search_query q;
+    const char *error = NULL;
+    char path[4300], spec[4400], qid[32];
+    int done = -1;
+
+    snprintf(path, sizeof(path), "%s/fromstore/catalog.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL && cat->set_text_source != NULL);
+    if (cat == NULL)
+        return;
+    for (unsigned long i = 0; i < 4; i++) {
+        snprintf(qid, sizeof(qid), "FS%lu", i);
+        make_record(&rec, 80 + i, qid, SHA_A, "s@example.org", "fromstore", NULL,
+                    "2025-03-01T00:00:00Z");
+        free(rec.location);
+        rec.location = xstrdup(locs[i]);
+        rec.index_later = 1;
+        add_or_die(cat, &rec);
+    }
+    CHECK_SQL_AT(path, "SELECT count(*), sum(from_store), count(body) FROM text_pending", "4|4|0");
+    /* no text source: nothing moves, and the caller learns why */
+    CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_RETRY);
+    CHECK(done == 0 && strstr(error, "no text source") != NULL);
+    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "4");
+
+    cat->set_text_source(cat, fake_text, NULL);
+    /* a: indexed with its attachment; b: gone, indexed without body;
+     * c: the store is down, so c and d stay pending */
+    CHECK(index_batch(cat, 50, 2) == 2);
+    CHECK(fake_text_calls == 3);
+    CHECK_SQL_AT(path, "SELECT group_concat(message) FROM text_pending", "3,4");
+    CHECK_SQL_AT(path, "SELECT rowid FROM message_text WHERE message_text MATCH 'storeword'", "1");
+    CHECK_SQL_AT(path, "SELECT message, filename FROM attachments", "1|from-store.pdf");
+    /* c still fails: nothing moves, and the caller gets the store's error */
+    CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_RETRY);
+    CHECK(done == 0 && strstr(error, "store down") != NULL);
+    /* a search for attachments indexes what is pending first (up to c) */
+    memset(&q, 0, sizeof(q));
+    q.has_attachment = 1;
+    CHECK_STR(search_ids(cat, &q), "80");
+    catalog_close(&cat);
+}
+
 int main(void)
 {
     const char *dir = check_tmpdir("test_catalog_sqlite");
@@ -1348,5 +1426,6 @@ int main(void)
     test_fulltext(dir);
     test_upgrade_v1(dir);
     test_index_pending(dir);
+    test_index_from_store(dir);
     return check_done();
 }

@@ -280,7 +280,8 @@ static void test_put_failures(struct store *st, const char *dir)
 
 /* The daemon's spool file is an unnamed O_TMPFILE given as
  * /proc/self/fd/N: linked into new/ with its bytes; the shared group
- * commit counters (PATH/.tabularium-sync) say every link was synced. */
+ * commit counters (data_directory/.maildir-sync-DEV-INO) say every link
+ * was synced. */
 static void test_put_unnamed(struct store *st, const char *dir)
 {
     struct archive_record rec;
@@ -301,7 +302,11 @@ static void test_put_unnamed(struct store *st, const char *dir)
     CHECK(file_equals(path, spool_data, spool_len));
     struct stat sb_fd, sb_new;
     CHECK(fstat(fd, &sb_fd) == 0 && stat(path, &sb_new) == 0 && sb_fd.st_ino == sb_new.st_ino);
-    snprintf(path, sizeof(path), "%s/.tabularium-sync", maildir);
+    struct stat sb_dir;
+    snprintf(path, sizeof(path), "%s/new", maildir);
+    CHECK(stat(path, &sb_dir) == 0);
+    snprintf(path, sizeof(path), "%s/.maildir-sync-%llx-%llx", dir,
+             (unsigned long long)sb_dir.st_dev, (unsigned long long)sb_dir.st_ino);
     int sfd = open(path, O_RDONLY);
     CHECK(sfd >= 0 && read(sfd, counters, sizeof(counters)) == (ssize_t)sizeof(counters));
     CHECK(counters[0] > 0 && counters[1] == counters[0]);
@@ -441,6 +446,7 @@ int main(void)
     snprintf(spec, sizeof(spec), "maildir:%s", maildir);
     memset(&cfg, 0, sizeof(cfg));
     cfg.myhostname = (char *)"mx/1:test.example";
+    cfg.data_directory = (char *)dir;
     st = store_open(spec, &cfg, &err);
     CHECK(st != NULL);
     if (st == NULL) {

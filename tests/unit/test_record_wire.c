@@ -72,6 +72,7 @@ static void check_record(const struct archive_record *got, const struct archive_
     CHECK(same_str("received_id", got->received_id, want->received_id));
     CHECK(same_str("loop_archive_id", got->loop_archive_id, want->loop_archive_id));
     CHECK(same_str("body_text", got->body_text, want->body_text));
+    CHECK(got->index_later == want->index_later);
     CHECK(got->n_attachments == want->n_attachments);
     for (size_t i = 0; i < got->n_attachments && i < want->n_attachments; i++) {
         CHECK(same_str("filename", got->attachments[i].filename, want->attachments[i].filename));
@@ -125,6 +126,7 @@ static void fill_full(struct archive_record *rec, size_t body_len)
     rec->message_id = xstrdup("abc.123@example.com");
     rec->received_id = xstrdup("4XyZ1abC");
     rec->loop_archive_id = xstrdup(ID2);
+    rec->index_later = 1;
     rec->body_text = xmalloc(body_len + 1);
     for (size_t i = 0; i < body_len; i++)
         rec->body_text[i] = pattern[i % (sizeof(pattern) - 1)];

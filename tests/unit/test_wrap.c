@@ -20,6 +20,7 @@
 #include "backends/record.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
+#include "lmtpd/index_fields.h"
 #include "lmtpd/spool.h"
 #include "lmtpd/wrap.h"
 
@@ -832,6 +833,73 @@ static void test_gmime_reads_back(void)
     record_free(&rec);
 }
 
+/*
+ * The SQLite catalog's indexer extracts body text and attachments from the
+ * stored archive message, not from the original (lmtpd/indexer.c): the
+ * original is its one message/rfc822 part, so both must give the same
+ * text and the same attachments.
+ */
+static void test_index_through_wrapper(void)
+{
+    static const char *const origs[] = {
+        "Subject: plain\r\n\r\nQuarterly numbers attached below.\r\nSecond line.\r\n",
+        "Subject: none\r\n\r\n",
+        "no header at all, just words\r\n",
+        "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"
+        "--b1\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe aus K=F6ln\r\n"
+        "--b1\r\nContent-Type: text/html\r\n\r\n<p>ignored alternative</p>\r\n--b1--\r\n",
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b2\"\r\n\r\n"
+        "--b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        "<html><style>x{}</style><b>Budget</b> &amp; plan</html>\r\n"
+        "--b2\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n"
+        "Content-Disposition: attachment; filename=\"report.pdf\"\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+        "--b2\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner words\r\n"
+        "--b2--\r\n",
+        "Content-Type: multipart/mixed; boundary=\"never-closed\"\r\n\r\n"
+        "--never-closed\r\nContent-Type: text/plain\r\n\r\nbroken mime still indexed\r\n",
+    };
+
+    for (size_t i = 0; i < sizeof(origs) / sizeof(origs[0]); i++) {
+        struct archive_record rec, direct, through;
+        const char *error = NULL;
+        size_t len = strlen(origs[i]), wlen = 0;
+        int ret = -1;
+
+        rec_init(&rec, origs[i], len);
+        char *wrapped = wrap(&rec, origs[i], len, &wlen, &ret, &error);
+        CHECK(ret == 0 && wrapped != NULL);
+        memset(&direct, 0, sizeof(direct));
+        memset(&through, 0, sizeof(through));
+        int fo = write_file("orig-ix", origs[i], len);
+        int fw = write_file("wrap-ix", wrapped ? wrapped : "", wlen);
+        CHECK(index_fields_extract_body(fo, &direct, &error) == 0);
+        CHECK(index_fields_extract_body(fw, &through, &error) == 0);
+        if ((direct.body_text == NULL) != (through.body_text == NULL) ||
+            (direct.body_text != NULL && strcmp(direct.body_text, through.body_text) != 0)) {
+            fprintf(stderr, "sample %zu: original \"%s\", through the wrapper \"%s\"\n", i,
+                    direct.body_text ? direct.body_text : "(null)",
+                    through.body_text ? through.body_text : "(null)");
+            CHECK(0);
+        }
+        CHECK(direct.n_attachments == through.n_attachments);
+        for (size_t k = 0; k < direct.n_attachments && k < through.n_attachments; k++) {
+            CHECK((direct.attachments[k].filename == NULL) ==
+                  (through.attachments[k].filename == NULL));
+            if (direct.attachments[k].filename != NULL && through.attachments[k].filename != NULL)
+                CHECK_STR(through.attachments[k].filename, direct.attachments[k].filename);
+            CHECK_STR(through.attachments[k].content_type, direct.attachments[k].content_type);
+        }
+        close(fo);
+        close(fw);
+        free(wrapped);
+        record_free(&rec);
+        record_free(&direct);
+        record_free(&through);
+    }
+}
+
 int main(void)
 {
     tmpdir = check_tmpdir("test_wrap");
@@ -845,6 +913,7 @@ int main(void)
     test_errors();
     test_large_binary();
     test_gmime_reads_back();
+    test_index_through_wrapper();
     g_mime_shutdown();
     return check_done();
 }
