@@ -80,6 +80,8 @@
 /* Longest frame either side sends: a record with the full-text maximum
  * (1 MiB) and a generous allowance for header fields and recipients. */
 #define WRITER_FRAME_MAX (64u * 1024 * 1024)
+/* A connection's read buffer above this is freed once it is empty. */
+#define WRITER_KEEP_BUFFER (256u * 1024)
 /* Most add() requests in one transaction. */
 #define WRITER_BATCH_MAX 64
 #define WRITER_RETRY_S 5
@@ -589,6 +591,13 @@ static int writer_take(struct writer *w, struct writer_conn *c)
     }
     memmove(c->buf, c->buf + 4 + len, c->len - 4 - len);
     c->len -= 4 + len;
+    if (c->len == 0 && c->size > WRITER_KEEP_BUFFER) {
+        /* A big request (S3 stores send the body text) is done: do not
+         * keep its buffer for every idle connection. */
+        free(c->buf);
+        c->buf = NULL;
+        c->size = 0;
+    }
     return ret;
 }
 

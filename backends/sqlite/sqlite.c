@@ -35,9 +35,17 @@
  *	moves them into the FTS5 table message_text in short transactions
  *	(the FTS5 tokenizer was most of add()'s work), reading the text and
  *	attachments of from_store rows through the text source the caller
- *	set (set_text_source: the stored copy), outside the write lock. search() with a text query first indexes whatever is
+ *	set (set_text_source: the stored copy), outside the write lock.
+ *	search() with a text or attachment query first indexes whatever is
  *	still pending, when the connection can write, so no caller misses a
  *	message; index_pending(cat, 0, ...) counts what it could not.
+ *
+ *	add_batch() is add() for several copies in one transaction (each in
+ *	a savepoint, one COMMIT and one WAL sync): the daemon's catalog
+ *	writer (lmtpd/catalog_writer.c) commits what its workers sent
+ *	together. wait_limit() lets it bound a lock wait by a request's age.
+ *	Temporary files (statement and savepoint journals) are kept in
+ *	memory.
  *
  *	Every add() ends by appending its copy to the tamper-evident chain
  *	(docs/integrity.md): it reads chain_head, hashes the copy's link
