@@ -153,6 +153,10 @@ struct catalog {
      * index_later: without a source such messages stay pending. NULL when
      * the driver indexes at add(). */
     void (*set_text_source)(struct catalog *cat, catalog_text_fn *fn, void *ctx);
+    /* 1 when another connection committed since the last call (0 the
+     * first time, and on errors): the indexer keeps out of the way of
+     * deliveries. NULL when not supported. */
+    int (*changed)(struct catalog *cat);
     enum tab_result (*search)(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
                               void *ctx, const char **error_r);
     /* Fill rec for one archive id (of the message or of any of its copies).

@@ -19,8 +19,12 @@
  *	messages at a time (one short write transaction each, so deliveries
  *	get the lock in between) for as long as there is work, and sleeps
  *	INDEXER_IDLE_MS when there is none (an idle check is one indexed
- *	read, no lock). It runs as mail_owner at nice 10, so that during a
- *	burst the workers win the CPU and the index catches up afterwards.
+ *	read, no lock). While deliveries commit (catalog changed() since the
+ *	last batch) it takes INDEXER_BUSY_ROWS at a time and pauses
+ *	INDEXER_BUSY_PAUSE_MS after each: nice does not help a process that
+ *	holds the write lock the catalog writer waits for. It runs as
+ *	mail_owner at nice 10, so that during a burst the workers win the
+ *	CPU and the index catches up afterwards.
  *
  *	Nothing is lost or indexed twice whatever happens to this process:
  *	a batch's FTS5 insert and its removal from the pending table commit
@@ -65,6 +69,12 @@
 /* Messages per index_pending() transaction (the driver also stops at
  * about 2 MB of text). */
 #define INDEXER_BATCH_ROWS 50
+/* While deliveries commit (the catalog changed since the last batch): a
+ * batch holds the write lock the catalog writer needs, and at nice 10 it
+ * may hold it long; so only this many messages, then a pause. About 100
+ * messages a second; the backlog is worked off when the burst ends. */
+#define INDEXER_BUSY_ROWS 5
+#define INDEXER_BUSY_PAUSE_MS 50
 /* Sleep when nothing is pending. */
 #define INDEXER_IDLE_MS 1000
 /* After a failure (catalog unavailable, a batch failed). */
@@ -238,8 +248,9 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
             text = indexer_text_source_attach(cat, cfg);
         }
         now = time(NULL);
-        if (cat->index_pending(cat, INDEXER_BATCH_ROWS, &done, now >= next_count ? &left : NULL,
-                               &err) != TAB_OK) {
+        int busy = cat->changed != NULL && cat->changed(cat);
+        if (cat->index_pending(cat, busy ? INDEXER_BUSY_ROWS : INDEXER_BATCH_ROWS, &done,
+                               now >= next_count ? &left : NULL, &err) != TAB_OK) {
             if (last_error == NULL || strcmp(last_error, err) != 0) {
                 log_warn("indexer: %s; retrying every %d s", err, INDEXER_RETRY_S);
                 free(last_error);
@@ -270,6 +281,8 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
                 log_debug("indexer: indexed %d messages, %" PRId64 " pending", done, left);
             else
                 log_debug("indexer: indexed %d messages", done);
+            if (busy)
+                indexer_sleep(INDEXER_BUSY_PAUSE_MS, &none);
             continue;
         }
         indexer_sleep(INDEXER_IDLE_MS, &none);

@@ -386,10 +386,11 @@ struct sqlite_catalog {
     struct catalog cat; /* first: the driver is handed out as struct catalog */
     sqlite3 *db;
     char *path;
-    char *error;              /* last error, owned; what *error_r points at */
-    char *wal_path;           /* PATH-wal */
-    int wal_fd;               /* open on wal_path for fdatasync, or -1 */
-    catalog_text_fn *text_fn; /* index_pending(): text of from_store rows */
+    char *error;                /* last error, owned; what *error_r points at */
+    char *wal_path;             /* PATH-wal */
+    int wal_fd;                 /* open on wal_path for fdatasync, or -1 */
+    catalog_text_fn *text_fn;   /* index_pending(): text of from_store rows */
+    sqlite3_int64 data_version; /* changed(): the last PRAGMA data_version, or 0 */
     void *text_ctx;
     int wal_pending; /* a commit's durability is unconfirmed (its sync failed) */
     sqlite3_stmt *st[ST_COUNT];
@@ -2255,6 +2256,24 @@ db_error:
     return r;
 }
 
+/* PRAGMA data_version: changes when another connection commits; reading
+ * it touches only the WAL index in shared memory. */
+static int sqlite_changed(struct catalog *cat)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st = NULL;
+    int changed = 0;
+
+    if (sqlite3_prepare_v2(sc->db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        sqlite3_int64 v = sqlite3_column_int64(st, 0);
+        changed = sc->data_version != 0 && v != sc->data_version;
+        sc->data_version = v;
+    }
+    (void)sqlite3_finalize(st);
+    return changed;
+}
+
 static void sqlite_set_text_source(struct catalog *cat, catalog_text_fn *fn, void *ctx)
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
@@ -2525,6 +2544,7 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     sc->cat.add_batch = sqlite_add_batch;
     sc->cat.wait_limit = sqlite_wait_limit;
     sc->cat.set_text_source = sqlite_set_text_source;
+    sc->cat.changed = sqlite_changed;
     sc->cat.search = sqlite_search;
     sc->cat.get = sqlite_get;
     sc->cat.forward_status = sqlite_forward_status;
