@@ -574,7 +574,7 @@ declare -A RSS=()
 if [ "${BENCH_SKIP_RSS:-0}" != 1 ]; then
     for t in "${TARGETS[@]}"; do
         case $t in
-        tab) comm= ;;
+        tab) comm=tabulariumd ;; # the workers; the helpers are reported apart
         dovecot) comm=lmtp ;;
         *) continue ;;
         esac
@@ -582,6 +582,14 @@ if [ "${BENCH_SKIP_RSS:-0}" != 1 ]; then
         if rss_probe "$t" $comm; then
             RSS[$t]=$(awk -v l="${LABEL[$t]}" -v i="$RSS_IDLE" -v w="$RSS_WARM" -v p="$RSS_PEAK" \
                 -v d="$RSS_GROWTH" 'BEGIN{printf "| %s | %.1f | %.1f | %.1f | %.1f |", l, i/1024, w/1024, p/1024, d/1024}')
+            if [ "$t" = tab ]; then
+                # The catalog writer and the indexer (which reads the big
+                # message back for its text) are not workers: their peaks,
+                # once the indexer has had time for it.
+                sleep 3
+                RSS_HELPERS=$(python3 "$W/procstat.py" hwm "${ROOT[$t]}" |
+                    awk '$2 != "tabulariumd" {printf "%s%s %.1f MiB", n++ ? ", " : "", $2, $3/1024}')
+            fi
         else
             RSS[$t]="| ${LABEL[$t]} | failed | failed | failed | failed |"
             STATUS=1
@@ -689,6 +697,10 @@ ratio() { # ratio A B: A/B with two decimals, or n/a
         for t in tab dovecot; do
             [ -z "${RSS[$t]:-}" ] || echo "${RSS[$t]}"
         done
+        if [ -n "${RSS_HELPERS:-}" ]; then
+            echo
+            echo "tabulariumd's helper processes after the big message (VmHWM, not workers): $RSS_HELPERS."
+        fi
     fi
     if [[ "$TAB_NOTE" == *"log below"* ]]; then
         echo
