@@ -259,6 +259,25 @@ char *catalog_chain_encode(const struct chain_link *link, size_t *len_r)
     return b.p;
 }
 
+char *catalog_chain_encode_tail(const struct chain_link *link, size_t *len_r)
+{
+    struct chain_link tmp = *link;
+    size_t len, head;
+    char *enc;
+
+    /* The same encoding with seq 0 and an empty prev: the part before
+     * the tail is then exactly these three lines. */
+    tmp.seq = 0;
+    tmp.prev_hash[0] = '\0';
+    enc = catalog_chain_encode(&tmp, &len);
+    head = strlen("tabularium-chain 1\nseq 0\nprev \n");
+    if (len < head || memcmp(enc, "tabularium-chain 1\nseq 0\nprev \n", head) != 0)
+        abort(); /* the encoding above changed without this function */
+    memmove(enc, enc + head, len - head + 1);
+    *len_r = len - head;
+    return enc;
+}
+
 void catalog_chain_hash(const struct chain_link *link, char hash[SHA256_HEX_SIZE])
 {
     struct sha256_ctx *ctx = sha256_new();

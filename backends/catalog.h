@@ -247,6 +247,11 @@ char *catalog_message_id_bare(const char *s);
 void catalog_chain_hash(const struct chain_link *link, char hash[SHA256_HEX_SIZE]);
 /* The canonical encoding itself (heap, *len_r bytes), for tests and docs. */
 char *catalog_chain_encode(const struct chain_link *link, size_t *len_r);
+/* The encoding's fixed prefix up to (not including) seq and prev
+ * ("tabularium-chain 1\n"), and its tail after the prev line: a driver
+ * that hashes the link in its database (PostgreSQL, inside the chain
+ * lock) joins prefix, "seq N\nprev H\n" and tail. Heap, *len_r set. */
+char *catalog_chain_encode_tail(const struct chain_link *link, size_t *len_r);
 /* Free link's heap fields and zero it. */
 void catalog_chain_link_free(struct chain_link *link);
 #define CHAIN_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
