@@ -480,6 +480,12 @@ int pg_schema_check(PGconn *pg, const char *name, char **error_r)
     int version;
     char *error = NULL;
 
+    /* The chain step hashes with sha256() (backends/postgres/pg_catalog.c). */
+    if (PQserverVersion(pg) > 0 && PQserverVersion(pg) < 110000) {
+        *error_r = xasprintf("pgsql %s: PostgreSQL %d.%d is too old: tabularium needs 11 or later",
+                             name, PQserverVersion(pg) / 10000, PQserverVersion(pg) % 10000 / 100);
+        return -1;
+    }
     if (pg_schema_version(pg, &version, &error) < 0) {
         *error_r = xasprintf("pgsql %s: %s", name, error);
         free(error);
