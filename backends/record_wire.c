@@ -156,28 +156,27 @@ uint8_t wire_get_u8(struct wire_reader *r)
     return p == NULL ? 0 : p[0];
 }
 
-uint32_t wire_get_u32(struct wire_reader *r)
+/* n bytes, big-endian; 0 when short. */
+static uint64_t wire_get_be(struct wire_reader *r, size_t n)
 {
-    const unsigned char *p = wire_take(r, 4);
-    uint32_t v = 0;
-
-    if (p == NULL)
-        return 0;
-    for (int i = 0; i < 4; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-uint64_t wire_get_u64(struct wire_reader *r)
-{
-    const unsigned char *p = wire_take(r, 8);
+    const unsigned char *p = wire_take(r, n);
     uint64_t v = 0;
 
     if (p == NULL)
         return 0;
-    for (int i = 0; i < 8; i++)
+    for (size_t i = 0; i < n; i++)
         v = v << 8 | p[i];
     return v;
+}
+
+uint32_t wire_get_u32(struct wire_reader *r)
+{
+    return (uint32_t)wire_get_be(r, 4);
+}
+
+uint64_t wire_get_u64(struct wire_reader *r)
+{
+    return wire_get_be(r, 8);
 }
 
 char *wire_get_str(struct wire_reader *r, int *is_null_r)

@@ -143,6 +143,14 @@ static void writer_put_frame_len(struct wire_buf *b)
     b->data[3] = (unsigned char)n;
 }
 
+/* The length at the start of a frame (4 bytes at p). */
+static uint32_t writer_frame_len(const unsigned char *p)
+{
+    struct wire_reader r = {p, 4, 0};
+
+    return wire_get_u32(&r);
+}
+
 /* Start a frame: 4 bytes for the length, patched by writer_put_frame_len. */
 static void writer_frame_start(struct wire_buf *b)
 {
@@ -230,7 +238,7 @@ static enum tab_result client_call(struct writer_client *wc, struct wire_reader 
     if (n != (ssize_t)sizeof(hdr))
         return client_fail(wc, error_r, n < 0 ? "no reply" : "the writer closed the connection",
                            n < 0 ? errno : 0);
-    len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    len = writer_frame_len(hdr);
     if (len > WRITER_FRAME_MAX)
         return client_fail(wc, error_r, "reply too long", 0);
     if (len > wc->reply_size) {
@@ -556,8 +564,7 @@ static int writer_take(struct writer *w, struct writer_conn *c)
 
     if (c->len < 4)
         return 0;
-    len = (uint32_t)c->buf[0] << 24 | (uint32_t)c->buf[1] << 16 | (uint32_t)c->buf[2] << 8 |
-          c->buf[3];
+    len = writer_frame_len(c->buf);
     if (len > WRITER_FRAME_MAX || len == 0) {
         log_error("catalog writer: request of %" PRIu32 " bytes refused", len);
         return -1;
