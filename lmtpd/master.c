@@ -351,7 +351,11 @@ static void master_open_drivers(const struct tab_config *cfg)
 
 static void master_check_drivers(const struct tab_config *cfg, const struct privs *privs)
 {
+    const char *why = NULL;
+
     master_as_owner(cfg, privs, master_open_drivers);
+    if (!catalog_writer_wanted(cfg, &why) && why != NULL)
+        log_warn("catalog_writer = yes: %s", why);
 }
 
 /* After a clean stop, the last process to close an SQLite catalog folds
