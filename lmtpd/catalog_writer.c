@@ -71,6 +71,7 @@
 #include <unistd.h>
 
 #include "backends/record_wire.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/safe_file.h"
 #include "common/strlist.h"
@@ -123,14 +124,6 @@ int catalog_writer_wanted(const struct tab_config *cfg, const char **why_r)
 char *catalog_writer_socket(const struct tab_config *cfg)
 {
     return xasprintf("%s/%s", cfg->queue_directory, WRITER_SOCKET_NAME);
-}
-
-static long long writer_now_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void writer_put_frame_len(struct wire_buf *b)
@@ -505,7 +498,7 @@ static void writer_commit(struct writer *w)
     }
     long long deadline = 0;
     if (w->cat != NULL && w->cat->wait_limit != NULL) {
-        long long oldest = w->adds[0].arrived, now = writer_now_ms();
+        long long oldest = w->adds[0].arrived, now = clock_monotonic_ms();
         for (size_t i = 1; i < w->nadds; i++)
             if (w->adds[i].arrived < oldest)
                 oldest = w->adds[i].arrived;
@@ -533,7 +526,7 @@ static void writer_commit(struct writer *w)
         if (any_ok && w->locked) {
             log_info("catalog writer: the catalog can be written again");
             w->locked = 0;
-        } else if (!any_ok && !w->locked && writer_now_ms() >= deadline) {
+        } else if (!any_ok && !w->locked && clock_monotonic_ms() >= deadline) {
             log_warn("catalog writer: the catalog stayed locked by another process for %d s;"
                      " deferring deliveries at once until it is free",
                      WRITER_LOCK_WAIT_MS / 1000);
@@ -618,7 +611,7 @@ static int writer_read(struct writer_conn *c)
     ssize_t n = read(c->fd, c->buf + c->len, c->size - c->len);
     if (n > 0) {
         if (c->len == 0)
-            c->arrived = writer_now_ms();
+            c->arrived = clock_monotonic_ms();
         c->len += (size_t)n;
         return 0;
     }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/safe_file.h"
 #include "common/strlist.h"
 
@@ -107,13 +108,6 @@ void lmtp_io_reply(struct lmtp_io *io, const char *fmt, ...)
 
 /* Read more input; replies are flushed first because the client may be
  * waiting for them before it sends more (end of a pipelined batch). */
-static long long lmtp_io_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static enum lmtp_io_status lmtp_io_fill(struct lmtp_io *io, int allow_stop)
 {
     if (lmtp_io_flush(io) < 0)
@@ -129,7 +123,7 @@ static enum lmtp_io_status lmtp_io_fill(struct lmtp_io *io, int allow_stop)
         struct pollfd pfd = {.fd = io->in_fd, .events = POLLIN};
         /* A deadline, not an idle timer: a client that trickles one byte
          * at a time (slow loris) cannot hold a worker past it. */
-        long long left = io->deadline_ms - lmtp_io_now_ms();
+        long long left = io->deadline_ms - clock_monotonic_ms();
         if (left <= 0)
             return LMTP_IO_TIMEOUT;
         struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
@@ -166,7 +160,7 @@ enum lmtp_io_status lmtp_io_read_line(struct lmtp_io *io, size_t limit, int allo
 
     if (limit > io->in_cap - 2)
         limit = io->in_cap - 2;
-    io->deadline_ms = lmtp_io_now_ms() + (long long)io->timeout * 1000;
+    io->deadline_ms = clock_monotonic_ms() + (long long)io->timeout * 1000;
     for (;;) {
         char *start = io->in + io->in_start;
         size_t avail = io->in_end - io->in_start;
@@ -202,7 +196,7 @@ enum lmtp_io_status lmtp_io_read_line(struct lmtp_io *io, size_t limit, int allo
 
 void lmtp_io_data_begin(struct lmtp_io *io, int min_data_rate)
 {
-    io->data_start_ms = lmtp_io_now_ms();
+    io->data_start_ms = clock_monotonic_ms();
     io->data_bytes = 0;
     io->min_data_rate = min_data_rate;
 }
@@ -217,7 +211,7 @@ enum lmtp_io_status lmtp_io_peek(struct lmtp_io *io, const char **data_r, size_t
             io->deadline_ms = io->data_start_ms + (long long)io->timeout * 1000 +
                               (long long)(io->data_bytes * 1000 / (unsigned)io->min_data_rate);
         else
-            io->deadline_ms = lmtp_io_now_ms() + (long long)io->timeout * 1000;
+            io->deadline_ms = clock_monotonic_ms() + (long long)io->timeout * 1000;
         io->in_start = io->in_end = 0;
         enum lmtp_io_status st = lmtp_io_fill(io, 0);
         if (st != LMTP_IO_OK)

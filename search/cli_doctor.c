@@ -67,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/strlist.h"
 #include "lmtpd/master.h"
@@ -329,14 +330,6 @@ static void doctor_child_free(struct doctor_child *c)
     memset(c, 0, sizeof(*c));
 }
 
-static long long doctor_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Append what fd has to *buf; 0 at EOF, 1 more to come, -1 error. */
 static int doctor_child_read(int fd, char **buf, size_t *len)
 {
@@ -392,10 +385,10 @@ static int doctor_run(char *const argv[], struct doctor_child *c, int *errno_r)
     close(err[1]);
     out[1] = err[1] = -1;
 
-    deadline = doctor_now_ms() + DOCTOR_CHILD_TIMEOUT * 1000LL;
+    deadline = clock_monotonic_ms() + DOCTOR_CHILD_TIMEOUT * 1000LL;
     while (open_fds > 0) {
         struct pollfd pfd[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-        long long left = deadline - doctor_now_ms();
+        long long left = deadline - clock_monotonic_ms();
         int n;
 
         if (left <= 0) {
@@ -1749,7 +1742,7 @@ static int doctor_lmtp_connect(struct doctor_lmtp *l, const char *listen, const 
             break;
         err = errno;
         if (err == EINPROGRESS) {
-            left = l->deadline - doctor_now_ms();
+            left = l->deadline - clock_monotonic_ms();
             pfd.fd = fd;
             pfd.events = POLLOUT;
             if (left > 0 && poll(&pfd, 1, (int)left) == 1 &&
@@ -1774,7 +1767,7 @@ out:
 static int doctor_lmtp_wait(struct doctor_lmtp *l, short events, const char **error_r)
 {
     struct pollfd pfd = {l->fd, events, 0};
-    long long left = l->deadline - doctor_now_ms();
+    long long left = l->deadline - clock_monotonic_ms();
     int n;
 
     if (left <= 0) {
@@ -1890,7 +1883,7 @@ static void doctor_check_daemon(struct doctor *d)
     int code;
 
     l->fd = -1;
-    l->deadline = doctor_now_ms() + DOCTOR_LMTP_TIMEOUT_MS;
+    l->deadline = clock_monotonic_ms() + DOCTOR_LMTP_TIMEOUT_MS;
     if (doctor_lmtp_connect(l, listen, &error) < 0) {
         doctor_report(d, DOCTOR_ERROR, "tabulariumd", fix, "nothing listens on %s (%s)", listen,
                       error);

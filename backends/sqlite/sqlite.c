@@ -85,6 +85,7 @@
 #include <sqlite3.h>
 
 #include "backends/catalog.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/safe_file.h"
 #include "common/strlist.h"
@@ -1237,7 +1238,6 @@ static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
 
 static enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, int *done_r,
                                             int64_t *left_r, const char **error_r);
-static long long sqlite_now_ms(void);
 
 /*
  * Before a full-text query: index what add() left in text_pending, so
@@ -1249,7 +1249,7 @@ static long long sqlite_now_ms(void);
  */
 static void sqlite_index_before_search(struct sqlite_catalog *sc)
 {
-    long long deadline = sqlite_now_ms() + SQLITE_SEARCH_INDEX_MS;
+    long long deadline = clock_monotonic_ms() + SQLITE_SEARCH_INDEX_MS;
     const char *error;
     int done;
 
@@ -1261,7 +1261,7 @@ static void sqlite_index_before_search(struct sqlite_catalog *sc)
             log_debug("%s", error);
             return;
         }
-    } while (done > 0 && sqlite_now_ms() < deadline);
+    } while (done > 0 && clock_monotonic_ms() < deadline);
 }
 
 static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
@@ -2389,15 +2389,6 @@ db_error:
     return -1;
 }
 
-static long long sqlite_now_ms(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-        return 0; /* cannot fail for CLOCK_MONOTONIC on Linux */
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Switch the file to WAL. Workers opening a new file together race for
  * the exclusive lock this needs, and SQLite answers SQLITE_BUSY at once,
@@ -2407,7 +2398,7 @@ static long long sqlite_now_ms(void)
  */
 static int sqlite_set_wal(sqlite3 *db, const char *path)
 {
-    long long deadline = sqlite_now_ms() + SQLITE_BUSY_TIMEOUT_MS;
+    long long deadline = clock_monotonic_ms() + SQLITE_BUSY_TIMEOUT_MS;
     struct timespec pause = {0, 10 * 1000 * 1000};
     const unsigned char *mode;
     sqlite3_stmt *st;
@@ -2415,7 +2406,7 @@ static int sqlite_set_wal(sqlite3 *db, const char *path)
 
     if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK)
         return -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_BUSY && sqlite_now_ms() < deadline) {
+    while ((rc = sqlite3_step(st)) == SQLITE_BUSY && clock_monotonic_ms() < deadline) {
         (void)sqlite3_reset(st);
         (void)nanosleep(&pause, NULL);
     }
@@ -2446,7 +2437,7 @@ static int sqlite_busy_wait(void *ctx, int count)
 {
     static long long started; /* one wait at a time: the process is single-threaded */
     struct timespec pause = {0, 100 * 1000}; /* 0.1 ms */
-    long long now = sqlite_now_ms();
+    long long now = clock_monotonic_ms();
 
     (void)ctx;
     if (count == 0)
