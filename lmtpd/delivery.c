@@ -147,6 +147,15 @@ static enum tab_result delivery_is_loop(struct delivery_ctx *ctx, const struct a
     return r == TAB_PERM ? TAB_OK : r;
 }
 
+/* A catalog that indexes later (SQLite) reads body text and attachments
+ * from the stored copy, off the reply path, when reading it back is cheap
+ * (not S3: a GET per message). */
+int delivery_index_later(const struct tab_config *cfg)
+{
+    return catalog_spec_indexes_later(cfg->archive_catalog) &&
+           store_spec_local_reads(cfg->archive_store);
+}
+
 void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **replies)
 {
     struct archive_record rec;
@@ -166,11 +175,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
         step = "header parsing";
         goto fail;
     }
-    /* A catalog that indexes later (SQLite) reads body text and
-     * attachments from the stored copy then, off the reply path, when
-     * reading it back is cheap (not S3: a GET per message). */
-    if (catalog_spec_indexes_later(ctx->cfg->archive_catalog) &&
-        store_spec_local_reads(ctx->cfg->archive_store))
+    if (ctx->index_later)
         rec.index_later = 1;
     else if (index_fields_extract_body(txn->orig_fd, &rec, &error) < 0) {
         step = "body indexing";

@@ -26,7 +26,14 @@ struct delivery_ctx {
     const struct tab_config *cfg;
     struct store *store;
     struct catalog *catalog;
+    /* 1: leave body text and attachments to the catalog's indexer, which
+     * reads them from the stored copy (an SQLite catalog and a store that
+     * reads back cheaply: delivery_index_later()). Set once per worker. */
+    int index_later;
 };
+
+/* What ctx->index_later should be for cfg. */
+int delivery_index_later(const struct tab_config *cfg);
 
 struct delivery_rcpt {
     char *addr;   /* RCPT TO address as received */

@@ -434,6 +434,7 @@ static void worker_open(const struct tab_config *cfg, struct delivery_ctx *ctx, 
     index_fields_init();
     ctx->cfg = cfg;
     ctx->store = store_open_or_failing(cfg->archive_store, cfg);
+    ctx->index_later = delivery_index_later(cfg);
     ctx->catalog = via_writer && catalog_writer_wanted(cfg, NULL)
                        ? catalog_writer_client_open(cfg)
                        : catalog_open_or_failing(cfg->archive_catalog, cfg);
