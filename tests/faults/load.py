@@ -383,7 +383,7 @@ def children(pid):
                 st = rest.split()
         except (OSError, ValueError):
             continue
-        if st[0] != "Z" and int(st[1]) == pid and comm not in ("tab-indexer", "tab-catalog"):
+        if st[0] != "Z" and int(st[1]) == pid and not comm.startswith("tab-"):
             kids.append(int(d))
     return kids
 

@@ -73,6 +73,14 @@ finish() {
 
 # tab_tmpdir NAME: a fresh empty directory, printed on stdout. Mode 0755 so
 # that unprivileged clients (Postfix's lmtp runs as "postfix") reach sockets in it.
+# tab_worker_pids MASTER: the live workers of a tabulariumd master, one pid
+# per line in pid order; not its helpers, whose process names start with
+# "tab-" (tab-catalog, tab-indexer).
+tab_worker_pids() {
+    ps -o pid=,stat=,comm= --ppid "$1" 2>/dev/null |
+        awk '$2 !~ /^Z/ && $3 !~ /^tab-/ {print $1}' | sort -n
+}
+
 tab_tmpdir() {
     [ -n "${1:-}" ] || die "tab_tmpdir: NAME missing"
     local base=${TAB_TEST_TMP:-${TMPDIR:-/tmp}}
