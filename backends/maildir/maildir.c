@@ -40,19 +40,31 @@
  *	more than the rare repeat is worth. Such a repeat may reuse the base
  *	name in new/, but rename never replaces a file in cur/.)
  *
- *	get() accepts only "new/<name>" or "cur/<name>" with a plain file
- *	name, never a path that leaves the Maildir. A message that a Maildir
- *	reader moved from new/ to cur/ (possibly adding ":2,<flags>") is
- *	still found.
+ *	get() and remove() accept only "new/<name>" or "cur/<name>" with a
+ *	plain file name, never a path that leaves the Maildir. A message
+ *	that a Maildir reader moved from new/ to cur/ (possibly adding
+ *	":2,<flags>") is still found.
+ *
+ *	Locations come from the catalog, and root runs tabularium show and
+ *	expire: get() and remove() resolve them beneath the Maildir's own
+ *	directory without following any symbolic link (common/beneath.h:
+ *	openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or a component walk
+ *	with O_NOFOLLOW on older kernels), so a new/ or cur/ replaced by a
+ *	link, or a link in place of a message, is refused, never followed;
+ *	remove() unlinks only a regular file, relative to its directory
+ *	descriptor. The stale-file cleanup of tmp/ at open does the same.
  *
  *	This driver never modifies or removes the spool file it is given,
  *	never deletes a message from new/ or cur/ except its own copy when
- *	put() fails, and never follows symbolic links inside the Maildir.
+ *	put() fails or remove() is asked to, and never follows symbolic
+ *	links inside the Maildir when reading or removing.
  * DIAGNOSTICS
  *	TAB_RETRY with a message naming the path and the system error for
  *	every I/O failure, including a full disk or quota; the tmp/ file is
  *	removed first. TAB_PERM for an archive id that is unsafe in a file
- *	name and for a location get() does not accept or cannot find.
+ *	name and for a location get() does not accept or cannot find; a
+ *	location refused because of a symbolic link or a non-directory on
+ *	the way says "location \"...\" refused" and names it.
  *	store_maildir_open() fails for a relative path or when the
  *	directories cannot be created.
  */
@@ -74,6 +86,7 @@
 #include <unistd.h>
 
 #include "common/archive_id.h"
+#include "common/beneath.h"
 #include "common/log.h"
 #include "common/safe_file.h"
 #include "common/strlist.h"
@@ -96,6 +109,7 @@ struct maildir_store {
     char *dir;                 /* PATH, as configured */
     char *new_dir;             /* PATH/new, fsync'd after every put */
     int new_fd;                /* open on new_dir, or -1 */
+    int root_fd;               /* open on dir (get, remove), or -1 */
     struct maildir_sync *sync; /* mapped PATH/.tabularium-sync, or NULL */
     int sync_fd;               /* its descriptor (flock), or -1 */
     int sync_tried;
@@ -400,127 +414,191 @@ static int maildir_location_ok(const char *location)
            strlen(name) <= MAILDIR_NAME_MAX;
 }
 
-/* A reader moved new/<name> to cur/<name> or cur/<name>:2,<flags>. */
-static int maildir_open_moved(const struct maildir_store *md, const char *name)
+/* The Maildir's own directory, opened once: the root that locations are
+ * resolved beneath. -1 with errno. */
+static int maildir_root(struct maildir_store *md)
+{
+    if (md->root_fd < 0)
+        md->root_fd = open(md->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return md->root_fd;
+}
+
+/* Why opening location failed: TAB_PERM for what asking again will not
+ * change (gone, or a path that a symbolic link or a non-directory would
+ * lead out of the Maildir: refused, never followed), else TAB_RETRY. */
+static enum tab_result maildir_open_fail(struct maildir_store *md, const char **error_r,
+                                         const char *location, int err)
+{
+    if (err == ELOOP || err == EXDEV || err == EINVAL || err == ENOTDIR)
+        return maildir_fail(md, TAB_PERM, error_r,
+                            "maildir %s: location \"%s\" refused: a symbolic link or a"
+                            " non-directory on the way, which could lead out of the Maildir (%s)",
+                            md->dir, location, strerror(err));
+    return maildir_fail(md, err == ENOENT ? TAB_PERM : TAB_RETRY, error_r,
+                        "maildir: cannot open %s/%s: %s", md->dir, location, strerror(err));
+}
+
+/* A reader moved new/<name> to cur/<name> or cur/<name>:2,<flags>: 0 and
+ * cur/ open in *cur_fd_r (beneath the root, no link followed) and the
+ * name found there in *found_r (heap); -1 with errno (ENOENT: not there). */
+static int maildir_find_moved(struct maildir_store *md, const char *name, int *cur_fd_r,
+                              char **found_r)
 {
     size_t len = strlen(name);
-    char *cur_dir = xasprintf("%s/cur", md->dir);
-    char *path = NULL;
     struct dirent *de;
+    struct stat sb;
     DIR *dir;
-    int in = -1;
+    int cur_fd, scan_fd, saved;
 
-    path = xasprintf("%s/%s", cur_dir, name);
-    in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in >= 0 || errno != ENOENT)
-        goto out;
-    if ((dir = opendir(cur_dir)) == NULL)
-        goto out;
+    *found_r = NULL;
+    *cur_fd_r = -1;
+    if (maildir_root(md) < 0)
+        return -1;
+    cur_fd = beneath_open(md->root_fd, "cur", O_RDONLY | O_DIRECTORY, 0);
+    if (cur_fd < 0)
+        return -1;
+    if (fstatat(cur_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+        *found_r = xstrdup(name);
+        *cur_fd_r = cur_fd;
+        return 0;
+    }
+    if (errno != ENOENT || (scan_fd = dup(cur_fd)) < 0 || (dir = fdopendir(scan_fd)) == NULL) {
+        saved = errno;
+        (void)close(cur_fd); /* read-only directory descriptor */
+        errno = saved;
+        return -1;
+    }
     errno = ENOENT;
     while ((de = readdir(dir)) != NULL) {
         if (strncmp(de->d_name, name, len) == 0 && de->d_name[len] == ':') {
-            free(path);
-            path = xasprintf("%s/%s", cur_dir, de->d_name);
-            in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            *found_r = xstrdup(de->d_name);
             break;
         }
     }
-    int saved = in >= 0 ? 0 : errno;
     (void)closedir(dir); /* read-only directory stream: nothing to lose */
-    errno = saved;
-out:
-    free(cur_dir);
-    free(path);
-    return in;
+    if (*found_r == NULL) {
+        (void)close(cur_fd);
+        errno = ENOENT;
+        return -1;
+    }
+    *cur_fd_r = cur_fd;
+    return 0;
 }
 
 static enum tab_result maildir_get(struct store *st, const char *location, int out_fd,
                                    const char **error_r)
 {
     struct maildir_store *md = (struct maildir_store *)st;
-    char *path = NULL;
+    char *found = NULL;
     struct stat sb;
     enum tab_result r = TAB_RETRY;
-    int in;
+    int in = -1, cur_fd = -1;
 
     if (!maildir_location_ok(location))
         return maildir_fail(md, TAB_PERM, error_r, "maildir %s: bad location \"%s\"", md->dir,
                             location != NULL ? location : "");
-    path = xasprintf("%s/%s", md->dir, location);
-    in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0 && errno == ENOENT && strncmp(location, "new/", 4) == 0)
-        in = maildir_open_moved(md, location + 4);
+    if (maildir_root(md) < 0)
+        return maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot open %s: %s", md->dir,
+                            strerror(errno));
+    /* Never through a link: a planted new/ -> /etc must not print /etc. */
+    in = beneath_open(md->root_fd, location, O_RDONLY, 0);
+    /* Not in new/: a reader may have moved it (else errno says why). */
+    if (in < 0 && errno == ENOENT && strncmp(location, "new/", 4) == 0 &&
+        maildir_find_moved(md, location + 4, &cur_fd, &found) == 0)
+        in = openat(cur_fd, found, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0) {
-        int saved = errno;
-        /* Missing or a planted symlink: asking again will not help. */
-        r = maildir_fail(md, saved == ENOENT || saved == ELOOP ? TAB_PERM : TAB_RETRY, error_r,
-                         "maildir: cannot open %s: %s", path, strerror(saved));
+        r = maildir_open_fail(md, error_r, location, errno);
         goto out;
     }
     if (fstat(in, &sb) < 0) {
-        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot stat %s: %s", path,
-                         strerror(errno));
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot stat %s/%s: %s", md->dir,
+                         location, strerror(errno));
         goto out;
     }
     if (!S_ISREG(sb.st_mode)) {
-        r = maildir_fail(md, TAB_PERM, error_r, "maildir: %s is not a regular file", path);
+        r = maildir_fail(md, TAB_PERM, error_r, "maildir: %s/%s is not a regular file", md->dir,
+                         location);
         goto out;
     }
     if (safe_copy_fd(in, out_fd, -1) < 0) {
-        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot copy %s: %s", path,
-                         strerror(errno));
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot copy %s/%s: %s", md->dir,
+                         location, strerror(errno));
         goto out;
     }
     r = TAB_OK;
 out:
     if (in >= 0)
         (void)close(in); /* opened read-only: close cannot lose data */
-    free(path);
+    if (cur_fd >= 0)
+        (void)close(cur_fd);
+    free(found);
     return r;
 }
 
 /* Unlink the copy (new/ or, if a mail reader moved it, cur/) and fsync
- * its directory, so an expiry that was recorded stays done. */
+ * its directory, so an expiry that was recorded stays done. The name is
+ * unlinked relative to its directory, opened beneath the Maildir without
+ * following a link, and only when it is a regular file: a symbolic link
+ * planted as new/ or as the message never makes root remove a file
+ * outside the archive. */
 static enum tab_result maildir_remove(struct store *st, const char *location, const char **error_r)
 {
     struct maildir_store *md = (struct maildir_store *)st;
-    char *path, *dir;
+    const char *name = NULL;
+    char *found = NULL;
+    struct stat sb;
     enum tab_result r = TAB_OK;
-    int in;
+    int dir_fd = -1;
 
     if (!maildir_location_ok(location))
         return maildir_fail(md, TAB_PERM, error_r, "maildir %s: bad location \"%s\"", md->dir,
                             location != NULL ? location : "");
-    errno = 0;
-    path = xasprintf("%s/%s", md->dir, location);
-    if (unlink(path) < 0 && errno != ENOENT) {
-        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot remove %s: %s", path,
-                         strerror(errno));
-    } else if (errno == ENOENT && strncmp(location, "new/", 4) == 0 &&
-               (in = maildir_open_moved(md, location + 4)) >= 0) {
-        /* A mail reader moved it to cur/ and added flags: unlink that name. */
-        char proc[64], target[4096];
-        ssize_t n;
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", in);
-        n = readlink(proc, target, sizeof(target) - 1);
-        (void)close(in); /* opened read-only: close cannot lose data */
-        if (n <= 0 || (target[n] = '\0', unlink(target) < 0 && errno != ENOENT))
-            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot remove %s from cur/: %s",
-                             location + 4, strerror(errno));
-        if (n > 0) {
-            free(path);
-            path = xstrdup(target);
+    if (maildir_root(md) < 0)
+        return maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot open %s: %s", md->dir,
+                            strerror(errno));
+    dir_fd = beneath_open_parent(md->root_fd, location, &name);
+    if (dir_fd < 0)
+        return maildir_open_fail(md, error_r, location, errno);
+    if (fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno != ENOENT) {
+            r = maildir_open_fail(md, error_r, location, errno);
+            goto out;
+        }
+        if (strncmp(location, "new/", 4) != 0)
+            goto out;        /* already gone */
+        (void)close(dir_fd); /* read-only directory descriptor */
+        dir_fd = -1;
+        if (maildir_find_moved(md, location + 4, &dir_fd, &found) < 0) {
+            if (errno != ENOENT)
+                r = maildir_open_fail(md, error_r, "cur", errno);
+            goto out; /* gone from cur/ too: already removed */
+        }
+        name = found;
+        if (fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+            r = errno == ENOENT ? TAB_OK : maildir_open_fail(md, error_r, location, errno);
+            goto out;
         }
     }
-    if (r == TAB_OK) {
-        dir = xstrdup(path);
-        *strrchr(dir, '/') = '\0';
-        if (safe_fsync_dir(dir) < 0)
-            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync %s: %s", dir,
-                             strerror(errno));
-        free(dir);
+    if (!S_ISREG(sb.st_mode)) {
+        r = maildir_fail(md, TAB_PERM, error_r,
+                         "maildir %s: location \"%s\" refused: %s%s is not a regular file%s",
+                         md->dir, location, found != NULL ? "cur/" : "", name,
+                         S_ISLNK(sb.st_mode) ? " but a symbolic link" : "");
+        goto out;
     }
-    free(path);
+    if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT) {
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot remove %s/%s%s: %s", md->dir,
+                         found != NULL ? "cur/" : "", found != NULL ? found : location,
+                         strerror(errno));
+        goto out;
+    }
+    if (fsync(dir_fd) < 0)
+        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot fsync the directory of %s/%s: %s",
+                         md->dir, location, strerror(errno));
+out:
+    if (dir_fd >= 0)
+        (void)close(dir_fd); /* read-only directory descriptor, synced above */
+    free(found);
     return r;
 }
 
@@ -534,6 +612,8 @@ static void maildir_close(struct store *st)
         (void)close(md->sync_fd); /* mapped counters: written through the mapping */
     if (md->new_fd >= 0)
         (void)close(md->new_fd); /* read-only directory descriptor */
+    if (md->root_fd >= 0)
+        (void)close(md->root_fd); /* read-only directory descriptor */
     free(md->sync_path);
     free(md->dir);
     free(md->new_dir);
@@ -558,11 +638,21 @@ static const char *maildir_host_name(const struct tab_config *cfg, char *buf, si
  * take (the Maildir convention's 36 hours). Never fails the open. */
 static void maildir_clean_tmp(const char *dir)
 {
-    char *tmp = xasprintf("%s/tmp", dir);
-    DIR *d = opendir(tmp);
+    DIR *d = NULL;
     struct dirent *de;
     time_t now = time(NULL);
+    int root_fd, tmp_fd = -1;
 
+    /* tmp/ opened beneath the Maildir, never through a link: root opens
+     * the store too (tabularium expire), and a tmp/ -> /etc planted by
+     * whoever owns the Maildir must not make it remove old files there. */
+    root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd >= 0)
+        tmp_fd = beneath_open(root_fd, "tmp", O_RDONLY | O_DIRECTORY, 0);
+    if (tmp_fd < 0 && errno == ELOOP)
+        log_warn("maildir: %s/tmp is a symbolic link: stale files there are not removed", dir);
+    if (tmp_fd >= 0 && (d = fdopendir(tmp_fd)) == NULL)
+        (void)close(tmp_fd); /* read-only directory descriptor */
     while (d != NULL && (de = readdir(d)) != NULL) {
         struct stat sb;
         if (de->d_name[0] == '.')
@@ -570,12 +660,13 @@ static void maildir_clean_tmp(const char *dir)
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
             now - sb.st_mtime > MAILDIR_TMP_MAX_AGE) {
             if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-                log_info("maildir: removed stale %s/%s (unacknowledged)", tmp, de->d_name);
+                log_info("maildir: removed stale %s/tmp/%s (unacknowledged)", dir, de->d_name);
         }
     }
     if (d != NULL)
         closedir(d);
-    free(tmp);
+    if (root_fd >= 0)
+        (void)close(root_fd); /* read-only directory descriptor */
 }
 
 struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
@@ -636,6 +727,7 @@ struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
     md->dir = dir;
     md->new_dir = xasprintf("%s/new", dir);
     md->new_fd = -1;
+    md->root_fd = -1;
     md->sync_fd = -1;
     if (cfg != NULL && cfg->data_directory != NULL && cfg->data_directory[0] == '/' &&
         stat(md->new_dir, &sb) == 0)

@@ -9,7 +9,11 @@
  *	location, an empty tmp/, unique names for a record stored twice,
  *	get() to a file and a pipe (also after a reader moved the message
  *	to cur/), the locations get() refuses, I/O failures that must leave
- *	no tmp/ file behind, and the registry's errors and failing store.
+ *	no tmp/ file behind, and the registry's errors and failing store;
+ *	remove() of a file in new/ and of one a reader moved to cur/; and
+ *	symbolic links in the Maildir (new/, cur/ or tmp/ replaced by a link
+ *	to a directory outside, a link in place of a message): get() and
+ *	remove() refuse naming the location, the files outside stay.
  */
 #include "backends/store.h"
 
@@ -350,6 +354,111 @@ static void test_get_refused(struct store *st)
     close(fd);
 }
 
+/* A file outside the Maildir holding "outside". */
+static void make_outside(const char *path)
+{
+    write_file(path, "outside", 7);
+}
+
+/* remove(): a regular file in new/ or (moved by a reader) in cur/ goes;
+ * an absent one is no error. */
+static void test_remove(struct store *st)
+{
+    char path[4500], moved[4500];
+    const char *err = "unset";
+
+    snprintf(path, sizeof(path), "%s/new/1.REMOVE.host", maildir);
+    write_file(path, "x", 1);
+    CHECK(st->remove(st, "new/1.REMOVE.host", &err) == TAB_OK);
+    CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+    CHECK(st->remove(st, "new/1.REMOVE.host", &err) == TAB_OK);
+    snprintf(moved, sizeof(moved), "%s/cur/1.MOVED.host:2,S", maildir);
+    write_file(moved, "x", 1);
+    CHECK(st->remove(st, "new/1.MOVED.host", &err) == TAB_OK);
+    CHECK(access(moved, F_OK) < 0 && errno == ENOENT);
+    CHECK(st->remove(st, "../x", &err) == TAB_PERM && strstr(err, "bad location") != NULL);
+    CHECK(st->remove(st, "new/../../etc/passwd", &err) == TAB_PERM &&
+          strstr(err, "bad location") != NULL);
+}
+
+/* Symbolic links inside the Maildir (new/ or cur/ replaced by one, a link
+ * in place of a message, tmp/ replaced by one): get() and remove() refuse
+ * with the location named, and the file outside is neither read nor
+ * removed. What root's tabularium show and expire rely on. */
+static void test_symlinks(struct store *st, const char *spec, struct tab_config *cfg,
+                          const char *dir)
+{
+    char outside[4400], victim[4500], sub[4500], real[4500], link_path[4500];
+    const char *err = "unset";
+    int null_fd = open("/dev/null", O_WRONLY);
+    struct timespec old[2] = {{time(NULL) - 37 * 3600, 0}, {time(NULL) - 37 * 3600, 0}};
+
+    snprintf(outside, sizeof(outside), "%s/outside", dir);
+    CHECK(mkdir(outside, 0700) == 0);
+    snprintf(victim, sizeof(victim), "%s/1.VICTIM.host", outside);
+    make_outside(victim);
+
+    /* new/ -> outside, which holds a file of the location's name */
+    snprintf(sub, sizeof(sub), "%s/new", maildir);
+    snprintf(real, sizeof(real), "%s/new.real", maildir);
+    CHECK(rename(sub, real) == 0);
+    CHECK(symlink(outside, sub) == 0);
+    err = "unset";
+    CHECK(st->get(st, "new/1.VICTIM.host", null_fd, &err) == TAB_PERM);
+    CHECK(strstr(err, "location \"new/1.VICTIM.host\" refused") != NULL);
+    err = "unset";
+    CHECK(st->remove(st, "new/1.VICTIM.host", &err) == TAB_PERM);
+    CHECK(strstr(err, "location \"new/1.VICTIM.host\" refused") != NULL);
+    CHECK(file_equals(victim, "outside", 7));
+    CHECK(unlink(sub) == 0 && rename(real, sub) == 0);
+
+    /* cur/ -> outside: the search for a moved message must not follow it */
+    snprintf(victim, sizeof(victim), "%s/1.MOVEDOUT.host:2,S", outside);
+    make_outside(victim);
+    snprintf(sub, sizeof(sub), "%s/cur", maildir);
+    snprintf(real, sizeof(real), "%s/cur.real", maildir);
+    CHECK(rename(sub, real) == 0);
+    CHECK(symlink(outside, sub) == 0);
+    err = "unset";
+    CHECK(st->get(st, "new/1.MOVEDOUT.host", null_fd, &err) == TAB_PERM);
+    CHECK(strstr(err, "refused") != NULL);
+    err = "unset";
+    CHECK(st->remove(st, "new/1.MOVEDOUT.host", &err) == TAB_PERM);
+    CHECK(strstr(err, "refused") != NULL);
+    CHECK(st->remove(st, "cur/1.MOVEDOUT.host:2,S", &err) == TAB_PERM);
+    CHECK(file_equals(victim, "outside", 7));
+    CHECK(unlink(sub) == 0 && rename(real, sub) == 0);
+
+    /* a link in place of the message: refused, the link and its target stay */
+    snprintf(victim, sizeof(victim), "%s/target", outside);
+    make_outside(victim);
+    snprintf(link_path, sizeof(link_path), "%s/new/1.LINK.host", maildir);
+    CHECK(symlink(victim, link_path) == 0);
+    err = "unset";
+    CHECK(st->remove(st, "new/1.LINK.host", &err) == TAB_PERM);
+    CHECK(strstr(err, "location \"new/1.LINK.host\" refused") != NULL &&
+          strstr(err, "symbolic link") != NULL);
+    CHECK(file_equals(victim, "outside", 7));
+    struct stat sb;
+    CHECK(lstat(link_path, &sb) == 0 && S_ISLNK(sb.st_mode));
+    CHECK(unlink(link_path) == 0);
+
+    /* tmp/ -> outside with an old file: opening the store leaves it */
+    snprintf(victim, sizeof(victim), "%s/1.OLD.host", outside);
+    make_outside(victim);
+    CHECK(utimensat(AT_FDCWD, victim, old, 0) == 0);
+    snprintf(sub, sizeof(sub), "%s/tmp", maildir);
+    snprintf(real, sizeof(real), "%s/tmp.real", maildir);
+    CHECK(rename(sub, real) == 0);
+    CHECK(symlink(outside, sub) == 0);
+    struct store *st2 = store_open(spec, cfg, &err);
+    CHECK(st2 != NULL);
+    store_close(&st2);
+    CHECK(file_equals(victim, "outside", 7));
+    CHECK(unlink(sub) == 0 && rename(real, sub) == 0);
+    close(null_fd);
+}
+
 static void test_open_errors(const char *dir)
 {
     const char *err = NULL;
@@ -461,6 +570,8 @@ int main(void)
     test_put_failures(st, dir);
     test_put_unnamed(st, dir);
     test_get_refused(st);
+    test_remove(st);
+    test_symlinks(st, spec, &cfg, dir);
     store_close(&st);
     CHECK(st == NULL);
     test_tmp_cleanup(spec, &cfg);
