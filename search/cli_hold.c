@@ -23,13 +23,27 @@
  *	refuses (an S3 object still under Object Lock: TAB_PERM) keeps the
  *	message in the catalog; expire reports it and goes on.
  *
+ *	expire acts only on values the integrity chain covers: before a
+ *	message goes, each of its copies' rows is hashed again with the
+ *	chain's encoding (catalog_chain_hash, as verify does) and must equal
+ *	its link's hash, the previous link must carry the prev_hash it
+ *	names, the next link (or the chain head) must name its hash, and
+ *	its retain-until, as hashed, must have passed. A message that fails
+ *	(a retain-until lowered or a location changed with sqlite3 or psql)
+ *	stays, store and catalog: it is reported "altered" on stdout and
+ *	stderr and in the audit table ("expire refused"), and the others are
+ *	expired as usual. The check is in this file, over the driver's
+ *	chain_walk(), so both catalogs behave the same.
+ *
  *	Every change is appended to the audit table (search/cli_stats.c).
  *	Must never remove a held message: the catalog checks the holds
  *	again inside the transaction that removes the rows.
  * DIAGNOSTICS
  *	Exit 0 done, 1 (hold) an archive id that is not in the catalog, 2
  *	usage, configuration, catalog or store error, or (expire) a message
- *	that could not be removed. Messages on stderr as "tabularium hold:".
+ *	that could not be removed, 3 (expire) a candidate whose chain link
+ *	does not verify (not removed). Messages on stderr as "tabularium
+ *	hold:" or "tabularium expire:".
  */
 #include <errno.h>
 #include <getopt.h>
@@ -103,13 +117,23 @@ const char cli_expire_help[] =
     "    Object Lock) leaves the message in the catalog; it is reported and\n"
     "    the next run tries again.\n"
     "\n"
-    "    One line per message: expired (or would expire), its archive id,\n"
-    "    its arrival, retain-until and number of copies.\n"
+    "    Only what the integrity chain vouches for is acted on: each copy's\n"
+    "    catalog row must hash to its chain link, and the links before and\n"
+    "    after it must agree, before anything is removed. A message whose\n"
+    "    row was changed behind the chain's back (a retain-until lowered, a\n"
+    "    location edited) is not removed: it is reported \"altered\", on\n"
+    "    stderr and in the audit log, and the other messages go as usual.\n"
+    "    Run tabularium verify to see what else differs.\n"
+    "\n"
+    "    One line per message: expired (or would-expire, kept, altered),\n"
+    "    its archive id, its arrival, retain-until and number of copies.\n"
     "\n"
     "OPTIONS\n"
     "    --dry-run     only list what would be removed\n"
     "    --json        one JSON object per message (keys archive_id, arrival,\n"
-    "                  retain_until, copies, status), then a summary object\n"
+    "                  retain_until, copies, status, error), then a summary\n"
+    "                  object (keys summary, expired or would_expire, kept,\n"
+    "                  altered)\n"
     "    -h, --help    this text\n"
     "\n"
     "EXAMPLES\n"
@@ -118,7 +142,8 @@ const char cli_expire_help[] =
     "\n"
     "EXIT STATUS\n"
     "    0 done (also when nothing was due), 2 usage, configuration, catalog\n"
-    "    or store error, or a message that could not be removed.\n";
+    "    or store error, or a message that could not be removed, 3 a message\n"
+    "    whose chain link does not verify (altered; not removed).\n";
 
 static int hold_collect_id(const struct archive_record *rec, void *ctx)
 {
@@ -381,31 +406,156 @@ out:
     return status;
 }
 
+/*
+ * expire acts only on what the chain vouches for. Each candidate copy
+ * (its catalog row) is hashed again with the chain's own encoding
+ * (catalog_chain_hash, as verify does) and compared with its stored hash;
+ * then the walk of the whole chain (one more snapshot) must show the
+ * same link at its seq, the previous link's hash as its prev_hash, and
+ * the next link (or the chain head) naming its hash. A row changed with
+ * sqlite3 or psql (retain-until lowered, location pointed elsewhere)
+ * fails one of these, unless everything after it up to the head was
+ * re-hashed too: only seals kept elsewhere catch that (verify --against).
+ */
+struct expire_copy {
+    struct chain_link link; /* the fields expire uses: no envelope, no recipients */
+    int hash_ok;            /* the row hashes to its stored hash */
+    int self_seen;          /* walk rows at this seq (1 expected) */
+    int self_differs;       /* ... with another hash or archive id */
+    int pred_seen, succ_seen;
+    char pred_hash[SHA256_HEX_SIZE]; /* hash of the link at seq - 1 */
+    char succ_prev[SHA256_HEX_SIZE]; /* prev_hash of the link at seq + 1 */
+};
+
 /* What expire found: the copies of each message, in order. */
 struct expire_state {
-    struct chain_link *v;
+    struct expire_copy *v;
     size_t n, cap;
+    size_t *by_seq; /* indexes into v ordered by seq, for the walk */
 };
 
 static int expire_collect(const struct chain_link *link, void *ctx)
 {
     struct expire_state *s = ctx;
+    struct expire_copy *e;
     struct chain_link *c;
+    char hash[SHA256_HEX_SIZE];
 
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 64;
         s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
     }
-    c = &s->v[s->n++];
-    memset(c, 0, sizeof(*c));
+    e = &s->v[s->n++];
+    memset(e, 0, sizeof(*e));
+    catalog_chain_hash(link, hash);
+    e->hash_ok = link->seq > 0 && strcmp(hash, link->hash) == 0;
+    c = &e->link;
     c->seq = link->seq;
     memcpy(c->archive_id, link->archive_id, sizeof(c->archive_id));
     memcpy(c->message_archive_id, link->message_archive_id, sizeof(c->message_archive_id));
     memcpy(c->hash, link->hash, sizeof(c->hash));
+    memcpy(c->prev_hash, link->prev_hash, sizeof(c->prev_hash));
     c->arrival = link->arrival;
     c->retain_until = link->retain_until;
     c->store = link->store ? xstrdup(link->store) : NULL;
     c->location = link->location ? xstrdup(link->location) : NULL;
+    return 0;
+}
+
+static const struct expire_state *expire_sort_state;
+
+static int expire_seq_cmp(const void *a, const void *b)
+{
+    int64_t x = expire_sort_state->v[*(const size_t *)a].link.seq;
+    int64_t y = expire_sort_state->v[*(const size_t *)b].link.seq;
+
+    return x < y ? -1 : x > y;
+}
+
+/* First position in by_seq whose seq is >= seq. */
+static size_t expire_seq_lower(const struct expire_state *s, int64_t seq)
+{
+    size_t lo = 0, hi = s->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->v[s->by_seq[mid]].link.seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* One link of the chain walk: note what the candidates next to it need. */
+static int expire_walk_fn(const struct chain_link *link, void *ctx)
+{
+    struct expire_state *s = ctx;
+
+    if (link->kind == CHAIN_MESSAGE_NO_COPY || link->seq <= 0)
+        return 0;
+    for (size_t k = expire_seq_lower(s, link->seq - 1); k < s->n; k++) {
+        struct expire_copy *e = &s->v[s->by_seq[k]];
+        if (e->link.seq > link->seq + 1)
+            break;
+        if (e->link.seq == link->seq) {
+            e->self_seen++;
+            if (strcmp(e->link.hash, link->hash) != 0 ||
+                strcmp(e->link.archive_id, link->archive_id) != 0)
+                e->self_differs = 1;
+        } else if (e->link.seq == link->seq + 1) {
+            e->pred_seen++;
+            memcpy(e->pred_hash, link->hash, sizeof(e->pred_hash));
+        } else {
+            e->succ_seen++;
+            memcpy(e->succ_prev, link->prev_hash, sizeof(e->succ_prev));
+        }
+    }
+    return 0;
+}
+
+/* Why copy e must not go (NULL: its link verifies and it is due). */
+static const char *expire_link_problem(const struct expire_copy *e, const struct chain_seal *head,
+                                       time_t now)
+{
+    const struct chain_link *l = &e->link;
+
+    if (l->seq <= 0)
+        return "the copy row has no place in the chain (no seq)";
+    if (!e->hash_ok)
+        return "the catalog row differs from what its link hash recorded at arrival"
+               " (a field such as retain-until or location was changed)";
+    if (e->self_seen != 1 || e->self_differs)
+        return "the chain does not hold this link as expire read it";
+    if (l->seq == 1 ? strcmp(l->prev_hash, CHAIN_GENESIS) != 0
+                    : e->pred_seen != 1 || strcmp(e->pred_hash, l->prev_hash) != 0)
+        return "the previous link's hash differs from the one this link recorded";
+    if (l->seq > head->seq)
+        return "the link lies beyond the chain head";
+    if (l->seq == head->seq ? strcmp(head->hash, l->hash) != 0
+                            : e->succ_seen != 1 || strcmp(e->succ_prev, l->hash) != 0)
+        return "the next link recorded another hash for this one (the link was rewritten)";
+    if (l->retain_until == 0 || l->retain_until > now)
+        return "its retain-until, as the chain recorded it, has not passed";
+    return NULL;
+}
+
+/* Walk the chain once and check every candidate against it; -1 when the
+ * chain cannot be read (printed). */
+static int expire_check_chain(struct catalog *cat, struct expire_state *s,
+                              struct chain_seal *head_r)
+{
+    const char *error;
+
+    s->by_seq = xmalloc((s->n ? s->n : 1) * sizeof(*s->by_seq));
+    for (size_t i = 0; i < s->n; i++)
+        s->by_seq[i] = i;
+    expire_sort_state = s;
+    qsort(s->by_seq, s->n, sizeof(*s->by_seq), expire_seq_cmp);
+    if (cat->chain_walk(cat, head_r, expire_walk_fn, s, &error) != TAB_OK) {
+        fprintf(stderr, "tabularium expire: reading the chain: %s\n", error);
+        return -1;
+    }
     return 0;
 }
 
@@ -448,14 +598,15 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct expire_state s = {NULL, 0, 0};
+    struct expire_state s = {NULL, 0, 0, NULL};
     struct cli_output *o = NULL;
+    struct chain_seal head = {0, 0, CHAIN_GENESIS};
     struct catalog *cat;
     struct store *st = NULL;
     const char *error;
     char *user = NULL;
     time_t now = time(NULL);
-    long expired = 0, kept = 0;
+    long expired = 0, kept = 0, altered = 0;
     int c, dry_run = 0, json = 0, status = CLI_EXIT_FOUND;
 
     optind = 0;
@@ -480,7 +631,8 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (cat->expire_candidates == NULL || cat->expire_remove == NULL) {
+    /* Without a chain nothing could vouch for a retain-until. */
+    if (cat->expire_candidates == NULL || cat->expire_remove == NULL || cat->chain_walk == NULL) {
         fprintf(stderr, "tabularium expire: the %s catalog cannot expire messages\n", cat->name);
         return CLI_EXIT_USAGE;
     }
@@ -489,6 +641,10 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     o = json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
+    if (s.n > 0 && expire_check_chain(cat, &s, &head) < 0) {
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
     if (s.n > 0 && !dry_run) {
         st = ctx->store(ctx);
         if (st == NULL) {
@@ -504,18 +660,42 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
     }
     for (size_t i = 0; i < s.n;) {
         size_t j = i, copies;
-        const char *id = s.v[i].message_archive_id, *why = NULL;
+        const char *id = s.v[i].link.message_archive_id, *why = NULL, *problem = NULL;
+        const struct chain_link *bad = NULL;
         time_t retain = 0;
         char *audit;
 
-        while (j < s.n && strcmp(s.v[j].message_archive_id, id) == 0) {
-            if (s.v[j].retain_until > retain)
-                retain = s.v[j].retain_until;
+        while (j < s.n && strcmp(s.v[j].link.message_archive_id, id) == 0) {
+            if (s.v[j].link.retain_until > retain)
+                retain = s.v[j].link.retain_until;
+            if (problem == NULL && (problem = expire_link_problem(&s.v[j], &head, now)) != NULL)
+                bad = &s.v[j].link;
             j++;
         }
         copies = j - i;
+        if (problem != NULL) {
+            /* Someone changed the catalog behind the chain's back: the
+             * message stays, and the operator hears about it. */
+            char *detail =
+                xasprintf("copy %s (link %" PRId64 "): %s", bad->archive_id, bad->seq, problem);
+            expire_print(o, json, id, s.v[i].link.arrival, retain, copies, "altered", detail);
+            fprintf(stderr, "tabularium expire: %s not removed: %s; run tabularium verify\n", id,
+                    detail);
+            altered++;
+            if (status < CLI_EXIT_INTEGRITY)
+                status = CLI_EXIT_INTEGRITY;
+            if (!dry_run) {
+                audit = xasprintf("%s refused: %s", id, detail);
+                if (cli_audit_record(ctx, "expire refused", audit) < 0)
+                    status = status > CLI_EXIT_USAGE ? status : CLI_EXIT_USAGE;
+                free(audit);
+            }
+            free(detail);
+            i = j;
+            continue;
+        }
         if (dry_run) {
-            expire_print(o, json, id, s.v[i].arrival, retain, copies, "would-expire", NULL);
+            expire_print(o, json, id, s.v[i].link.arrival, retain, copies, "would-expire", NULL);
             expired++;
             i = j;
             continue;
@@ -523,26 +703,26 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         audit = xasprintf("%s copies=%zu retain_until=%lld", id, copies, (long long)retain);
         if (cli_audit_record(ctx, "expire", audit) < 0) {
             free(audit);
-            status = CLI_EXIT_USAGE;
+            status = status > CLI_EXIT_USAGE ? status : CLI_EXIT_USAGE;
             break;
         }
         free(audit);
         for (size_t k = i; k < j && why == NULL; k++) {
-            if (strcmp(s.v[k].store, st->name) != 0)
+            if (strcmp(s.v[k].link.store, st->name) != 0)
                 why = "stored in another store than archive_store";
-            else if (st->remove(st, s.v[k].location, &error) != TAB_OK)
+            else if (st->remove(st, s.v[k].link.location, &error) != TAB_OK)
                 why = error;
         }
         if (why == NULL && cat->expire_remove(cat, id, now, user, &error) != TAB_OK)
             why = error;
         if (why == NULL) {
-            expire_print(o, json, id, s.v[i].arrival, retain, copies, "expired", NULL);
+            expire_print(o, json, id, s.v[i].link.arrival, retain, copies, "expired", NULL);
             expired++;
         } else {
-            expire_print(o, json, id, s.v[i].arrival, retain, copies, "kept", why);
+            expire_print(o, json, id, s.v[i].link.arrival, retain, copies, "kept", why);
             fprintf(stderr, "tabularium expire: %s kept: %s\n", id, why);
             kept++;
-            status = CLI_EXIT_USAGE;
+            status = status > CLI_EXIT_USAGE ? status : CLI_EXIT_USAGE;
         }
         i = j;
     }
@@ -554,11 +734,16 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         o->integer(o, expired);
         o->map_key(o, "kept");
         o->integer(o, kept);
+        o->map_key(o, "altered");
+        o->integer(o, altered);
         o->end(o);
         o->separator(o);
     } else {
-        printf("expire: %ld message%s %s, %ld kept\n", expired, expired == 1 ? "" : "s",
+        printf("expire: %ld message%s %s, %ld kept", expired, expired == 1 ? "" : "s",
                dry_run ? "would be removed" : "removed", kept);
+        if (altered > 0)
+            printf(", %ld altered (not removed)", altered);
+        printf("\n");
     }
 out:
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -566,8 +751,9 @@ out:
         status = CLI_EXIT_USAGE;
     }
     for (size_t i = 0; i < s.n; i++)
-        catalog_chain_link_free(&s.v[i]);
+        catalog_chain_link_free(&s.v[i].link);
     free(s.v);
+    free(s.by_seq);
     free(user);
     cli_output_free(&o);
     return status;
