@@ -708,7 +708,7 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         }
         free(audit);
         for (size_t k = i; k < j && why == NULL; k++) {
-            if (strcmp(s.v[k].link.store, st->name) != 0)
+            if (s.v[k].link.store == NULL || strcmp(s.v[k].link.store, st->name) != 0)
                 why = "stored in another store than archive_store";
             else if (st->remove(st, s.v[k].link.location, &error) != TAB_OK)
                 why = error;
