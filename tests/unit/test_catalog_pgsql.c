@@ -243,7 +243,7 @@ static void test_schema_refusals(void)
     CHECK(pg_schema_migrate(pg, 1, 1, &from, &to, &err) == 0 && from == 0 && to == 1);
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 5 this"
+    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 6 this"
                                          " tabularium needs: run tabularium db upgrade") != NULL);
     /* init refuses an older schema, upgrade does it; both are idempotent */
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) < 0);
@@ -305,7 +305,7 @@ static void test_schema_refusals(void)
     PQclear(PQexec(pg, "INSERT INTO schema_version (version, tabularium) VALUES (99, 'future')"));
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 5 this"
+    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 6 this"
                                          " tabularium knows: upgrade tabularium") != NULL);
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) < 0);
     free(err);
@@ -664,7 +664,10 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     free(out_path);
     record_free(&rec);
 
-    /* a catalog insert that fails (CHECK constraint) rolls back the bytes */
+    /* a catalog insert refused for the record's content (a CHECK
+     * constraint) is TAB_PERM and keeps the store's transaction open for a
+     * second add() of the same copy, degraded: bytes and rows then commit
+     * together */
     fd = make_file(dir, "copy2", 1000, &path);
     fill(&rec, "QSTORE2", SHA_C, NULL, "rolled back", NULL);
     rec.envelope_status = "bogus";
@@ -675,10 +678,17 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     CHECK(st->put(st, &rec, fd, path, &rec.location, &error) == TAB_OK);
     close(fd);
     rec.store = xstrdup("pgsql");
-    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "messages_envelope_status_check") != NULL);
     CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
     CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QSTORE2", "0"));
+    rec.envelope_status = ENVELOPE_COMPLETE;
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("catalog refused the full record");
+    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
+    CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "1"));
+    CHECK(sql_is("SELECT index_status || ' ' || index_note FROM messages WHERE queue_id = $1",
+                 "QSTORE2", "degraded catalog refused the full record"));
     unlink(path);
     free(path);
     record_free(&rec);
