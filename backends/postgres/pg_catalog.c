@@ -38,8 +38,16 @@
  *	so the two never overlap on one message.
  *
  *	Text goes to the server as UTF-8: invalid bytes in a field become
- *	U+FFFD (the stored copy keeps the original bytes), and body text is
- *	cut at PG_CATALOG_TEXT_MAX bytes, below what one tsvector can hold.
+ *	U+FFFD (the stored copy keeps the original bytes; NUL cannot occur
+ *	in a C string), so every column stays text. The subject and body
+ *	text are cut so that their tsvector stays below its 1 MB limit
+ *	(PG_CATALOG_FTS_MAX). No index covers the raw text of a header or
+ *	envelope column (schema version 6: md5()), since a B-tree entry
+ *	must fit in 2704 bytes; every lookup compares md5() and then the
+ *	exact value. messages.index_status marks a message archived with
+ *	its envelope only (degraded); reindex() replaces its header fields,
+ *	text and attachments in one transaction, never touching what the
+ *	chain covers.
  *	Full-text search uses the 'simple' configuration (no stemming, any
  *	language) and websearch_to_tsquery(), which accepts any input.
  *
@@ -48,8 +56,14 @@
  *	parameters itself, and escapes LIKE metacharacters in user text.
  * DIAGNOSTICS
  *	Every database failure is TAB_RETRY with "pgsql NAME: WHAT: SERVER
- *	MESSAGE", after ROLLBACK. get() and hold() of an unknown archive id
- *	are TAB_PERM, as is expire_remove() of a message that is held,
+ *	MESSAGE", after ROLLBACK, except in add() and reindex() when the
+ *	server refused the record's values (pg_conn_content_error: SQLSTATE
+ *	class 22, 23 or 54), which would fail the same way again: TAB_PERM.
+ *	When add() continues the pgsql store's transaction, its rows are in a
+ *	savepoint: a refused record is rolled back alone and the store's
+ *	transaction stays open for a second add() of the same copy (with a
+ *	degraded record). get(), hold() and reindex() of an unknown archive
+ *	id are TAB_PERM, as is expire_remove() of a message that is held,
  *	unknown or not past its retention.
  *	Open fails for a malformed conninfo or a schema of another version
  *	("run tabularium db upgrade").

@@ -58,16 +58,29 @@
  *	retention and holds inside its write transaction and records each
  *	removed link in the expired table.
  *
+ *	Header and envelope text may be kilobytes long: no index covers
+ *	such a column whole (schema version 7: substr(x, 1, 200)), and
+ *	every lookup compares the prefix and then the exact value.
+ *	messages.index_status marks a message archived with its envelope
+ *	only (degraded); reindex() replaces its header fields, text and
+ *	attachments later, in one write transaction, never touching what
+ *	the chain covers.
+ *
  *	Must never put user text into SQL: every value is a bound
  *	parameter; search() assembles its WHERE clause from constant
  *	fragments only, and escapes LIKE metacharacters in user text.
  *	Must never open a database whose schema is newer than this code.
  * DIAGNOSTICS
- *	Every SQLite failure is TAB_RETRY (busy, locked, I/O, disk full,
- *	corruption, read-only: none is the client's fault) with a message
- *	"sqlite PATH: WHAT: SQLITE MESSAGE". get() and hold() of an unknown
- *	archive id are TAB_PERM, as is expire_remove() of a message that is
- *	held, unknown or not past its retention. Open errors are returned in
+ *	A failure of add(), add_batch() (per copy, in its savepoint) or
+ *	reindex() that the row's content causes, and would cause again (a
+ *	constraint, SQLITE_TOOBIG, a type mismatch), is TAB_PERM: delivery
+ *	then stores the copy with a degraded record instead of answering
+ *	451 forever. Every other SQLite failure is TAB_RETRY (busy, locked,
+ *	I/O, disk full, corruption, read-only: none is the client's fault),
+ *	with a message "sqlite PATH: WHAT: SQLITE MESSAGE". get(), hold()
+ *	and reindex() of an unknown archive id are TAB_PERM, as is
+ *	expire_remove() of a message that is held, unknown or not past its
+ *	retention. Open errors are returned in
  *	a static buffer that stays valid until the next catalog_sqlite_open().
  */
 #include <errno.h>
