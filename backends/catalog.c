@@ -169,6 +169,28 @@ char *catalog_message_id_bare(const char *s)
     return xstrndup(s, (size_t)(end - s));
 }
 
+const char *catalog_index_status(const struct archive_record *rec)
+{
+    return record_is_degraded(rec) ? INDEX_DEGRADED : INDEX_FULL;
+}
+
+char *catalog_index_note(const struct archive_record *rec)
+{
+    const char *note = rec->index_note;
+    size_t len;
+
+    if (!record_is_degraded(rec) || note == NULL)
+        return NULL;
+    len = strlen(note);
+    if (len > INDEX_NOTE_MAX) {
+        len = INDEX_NOTE_MAX;
+        /* not inside a UTF-8 sequence: back up over continuation bytes */
+        while (len > 0 && ((unsigned char)note[len] & 0xC0) == 0x80)
+            len--;
+    }
+    return xstrndup(note, len);
+}
+
 /* Growable byte buffer for the chain encoding. */
 struct chain_buf {
     char *p;
@@ -361,6 +383,13 @@ static enum tab_result catalog_failing_forward_status(struct catalog *cat, const
     return catalog_failing_result(cat, error_r);
 }
 
+static enum tab_result
+catalog_failing_reindex(struct catalog *cat, const struct archive_record *rec, const char **error_r)
+{
+    (void)rec;
+    return catalog_failing_result(cat, error_r);
+}
+
 static void catalog_failing_close(struct catalog *cat)
 {
     struct catalog_failing *f = (struct catalog_failing *)cat;
@@ -386,6 +415,7 @@ struct catalog *catalog_open_or_failing(const char *spec, const struct tab_confi
     f->cat.add = catalog_failing_add;
     f->cat.search = catalog_failing_search;
     f->cat.get = catalog_failing_get;
+    f->cat.reindex = catalog_failing_reindex;
     f->cat.forward_status = catalog_failing_forward_status;
     f->cat.close = catalog_failing_close;
     return &f->cat;

@@ -11,7 +11,24 @@
  *
  *	add() returns TAB_OK only after commit (durable), and appends the
  *	copy to the tamper-evident chain in the same transaction (struct
- *	chain_link; docs/integrity.md). Drivers are opened
+ *	chain_link; docs/integrity.md). The chain covers the envelope, the
+ *	hashes, sizes, store, location and retention, never the header
+ *	index fields or the text: reindex() may replace those.
+ *
+ *	Errors are classified for the caller that chooses the LMTP reply:
+ *	TAB_PERM when the row's content makes the database refuse it and a
+ *	retry would fail the same way (a constraint, a value or row too
+ *	large, bytes the encoding refuses); TAB_RETRY for everything that
+ *	may pass later (connection, lock, I/O, disk full). A delivery that
+ *	gets TAB_PERM stores the copy with a degraded record (record.h:
+ *	INDEX_DEGRADED) instead of answering 451 again and again.
+ *
+ *	Header and envelope text is unbounded (a Message-ID, an address or a
+ *	subject may be kilobytes long): no driver builds a B-tree over the
+ *	raw text. An index covers a hash (PostgreSQL: md5()) or a bounded
+ *	prefix (SQLite: substr(x, 1, 200)), and every lookup compares that
+ *	expression and then the exact value (docs/schema.md,
+ *	docs/schema-pgsql.md). Drivers are opened
  *	from "type:spec" through one table in catalog.c; open failures give
  *	NULL (CLI) or a failing driver (daemon), as in store.h.
  * DIAGNOSTICS
@@ -40,6 +57,7 @@ struct search_query {
                                words (AND), "a phrase", OR, -word (NOT) */
     const char *attachment; /* substring of an attachment's file name */
     int has_attachment;     /* 1: only messages with at least one attachment */
+    int degraded;           /* 1: only messages with a degraded index (INDEX_DEGRADED) */
 };
 
 /* Called once per match, newest first; rec is freed after the call.
@@ -105,6 +123,7 @@ typedef int catalog_hold_fn(const struct catalog_hold_row *row, void *ctx);
 struct catalog_stats {
     int64_t messages, copies, bytes, wrapped_bytes, incomplete, held, expired;
     int64_t text_pending;  /* messages not yet in the full-text index (index_pending) */
+    int64_t degraded;      /* messages with a degraded index (index_status) */
     time_t oldest, newest; /* arrival; 0 when empty */
     /* forward state: copies per forwards.status */
     int64_t fwd_deferred, fwd_sent, fwd_held, fwd_queued, fwd_deleted;
@@ -133,7 +152,11 @@ struct catalog {
     /* Record a stored copy. If the message is already known (the key of
      * known_recipients: queue id or Message-ID, with the SHA-256), the copy
      * and any new recipients join it; otherwise a new message is created
-     * with rec->archive_id. */
+     * with rec->archive_id, with rec->index_status and rec->index_note.
+     * TAB_PERM: the record's content was refused and nothing of it was
+     * written; a PostgreSQL store transaction that add() was to continue
+     * (same connection, same location) stays open for one more add() of
+     * the same copy, e.g. with a degraded record. */
     enum tab_result (*add)(struct catalog *cat, const struct archive_record *rec,
                            const char **error_r);
     /* add() for several copies in one transaction (group commit: one
@@ -141,7 +164,9 @@ struct catalog {
      * NULL, the caller frees) are each copy's outcome; a copy that fails
      * does not stop the others. Returns TAB_OK when the transaction was
      * committed and synced, else every result is that failure. NULL when
-     * the driver has none (add() one by one). */
+     * the driver has none (add() one by one). Each copy runs in its own
+     * savepoint: a copy refused for its content (TAB_PERM) is rolled back
+     * alone. */
     enum tab_result (*add_batch)(struct catalog *cat, const struct archive_record *const *recs,
                                  size_t n, enum tab_result *results, char **errors,
                                  const char **error_r);
@@ -163,6 +188,18 @@ struct catalog {
      * TAB_PERM with "not found" when unknown. */
     enum tab_result (*get)(struct catalog *cat, const char *archive_id,
                            struct archive_record *rec_r, const char **error_r);
+    /* Re-index message rec->archive_id (the message's archive id or one
+     * of its copies'): in one transaction, replace every header index
+     * field (hdr_from/to/cc, date, date_raw, subject, subject_raw,
+     * message_id), the body text and attachments (or, with
+     * rec->index_later, leave them to the driver's indexer: SQLite), and
+     * set index_status / index_note from rec (NULL: full). Never touches
+     * what the chain covers (envelope, recipients, copies, hashes, sizes,
+     * retention), so chain_walk() and verify stay valid. TAB_PERM "not
+     * found" for an unknown archive id, or the content refused as in
+     * add() (nothing changed). NULL when not supported. */
+    enum tab_result (*reindex)(struct catalog *cat, const struct archive_record *rec,
+                               const char **error_r);
     /* Record what became of the forwarded copy archive_id (lmtpd/forwarder.c,
      * tabularium queue): status "deferred" (still queued; detail: the last
      * reason), "sent" (detail: the remote reply), "held" (detail: why),
@@ -241,6 +278,11 @@ struct catalog {
 char *catalog_like_substring(const char *s);
 /* A Message-ID as stored: blanks and one pair of angle brackets removed. Heap. */
 char *catalog_message_id_bare(const char *s);
+/* rec->index_status as stored: INDEX_DEGRADED or INDEX_FULL (for NULL). */
+const char *catalog_index_status(const struct archive_record *rec);
+/* rec->index_note as stored: NULL for a full index, else cut at
+ * INDEX_NOTE_MAX bytes (not inside a UTF-8 sequence). Heap or NULL. */
+char *catalog_index_note(const struct archive_record *rec);
 
 /* The chain hash of link (its seq, prev_hash and fields) as hex into
  * hash (SHA256_HEX_SIZE); docs/integrity.md documents the encoding. */

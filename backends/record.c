@@ -53,6 +53,7 @@ void record_free(struct archive_record *rec)
 {
     free(rec->queue_id);
     free(rec->envelope_from);
+    free(rec->index_note);
     for (size_t i = 0; i < rec->n_rcpts; i++) {
         free(rec->rcpts[i].address);
         free(rec->rcpts[i].archive_rcpt);
@@ -81,6 +82,11 @@ void record_free(struct archive_record *rec)
     free(rec->store);
     free(rec->location);
     memset(rec, 0, sizeof(*rec));
+}
+
+int record_is_degraded(const struct archive_record *rec)
+{
+    return rec->index_status != NULL && strcmp(rec->index_status, INDEX_DEGRADED) == 0;
 }
 
 /* Grow v (n elements of size) by one; aborts on size overflow like xmalloc. */

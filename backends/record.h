@@ -24,6 +24,16 @@
 #define ENVELOPE_COMPLETE "complete"
 #define ENVELOPE_INCOMPLETE "incomplete"
 
+/* How completely the catalog indexes a message (index_status). A degraded
+ * record carries only what needs no parsing of the message: the envelope,
+ * hashes, sizes, queue id, arrival, retention, store and location; no
+ * header index fields and no text. "tabularium reindex" (catalog
+ * reindex()) fills them in later. */
+#define INDEX_FULL "full"
+#define INDEX_DEGRADED "degraded"
+/* Longest index_note a catalog keeps (bytes; longer notes are cut). */
+#define INDEX_NOTE_MAX 1000
+
 /* One envelope recipient of the original message. */
 struct record_rcpt {
     char *address;      /* decoded original recipient, e.g. bob@example.com */
@@ -55,6 +65,9 @@ struct archive_record {
     char *queue_id;              /* Postfix queue id (XFORWARD IDENT), "" unknown */
     char *envelope_from;         /* "" for the null sender */
     const char *envelope_status; /* ENVELOPE_COMPLETE | ENVELOPE_INCOMPLETE (static) */
+    const char *index_status;    /* INDEX_FULL | INDEX_DEGRADED (static); NULL: full */
+    char *index_note;            /* degraded: why (free text, at most INDEX_NOTE_MAX
+                                    bytes stored); NULL when full */
     struct record_rcpt *rcpts;
     size_t n_rcpts;
     char *mail_params; /* MAIL FROM parameters as received: "SIZE=1 BODY=8BITMIME" */
@@ -92,6 +105,8 @@ struct archive_record {
 };
 
 void record_free(struct archive_record *rec);
+/* 1 when rec->index_status is INDEX_DEGRADED (NULL or INDEX_FULL: 0). */
+int record_is_degraded(const struct archive_record *rec);
 void record_add_rcpt(struct archive_record *rec, const char *address, const char *archive_rcpt,
                      const char *orcpt, const char *notify);
 void record_add_attachment(struct archive_record *rec, const char *filename,

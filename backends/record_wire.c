@@ -307,6 +307,8 @@ void record_wire_encode(struct wire_buf *b, const struct archive_record *rec)
     wire_put_str(b, rec->wrapped_sha256);
     wire_put_str(b, rec->store);
     wire_put_str(b, rec->location);
+    wire_put_str(b, rec->index_status);
+    wire_put_str(b, rec->index_note);
 }
 
 /* The arrays are attached to the record (zeroed) before they are filled,
@@ -337,6 +339,24 @@ static void wire_get_status(struct wire_reader *r, struct archive_record *rec)
         rec->envelope_status = ENVELOPE_COMPLETE;
     } else if (strcmp(s, ENVELOPE_INCOMPLETE) == 0) {
         rec->envelope_status = ENVELOPE_INCOMPLETE;
+    } else {
+        r->bad = 1;
+    }
+    free(s);
+}
+
+static void wire_get_index_status(struct wire_reader *r, struct archive_record *rec)
+{
+    int is_null;
+    char *s = wire_get_str(r, &is_null);
+
+    if (s == NULL) {
+        if (!is_null)
+            r->bad = 1;
+    } else if (strcmp(s, INDEX_FULL) == 0) {
+        rec->index_status = INDEX_FULL;
+    } else if (strcmp(s, INDEX_DEGRADED) == 0) {
+        rec->index_status = INDEX_DEGRADED;
     } else {
         r->bad = 1;
     }
@@ -397,6 +417,8 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
     wire_get_fixed(r, rec->wrapped_sha256, sizeof(rec->wrapped_sha256), wire_sha256_valid);
     rec->store = wire_get_str(r, NULL);
     rec->location = wire_get_str(r, NULL);
+    wire_get_index_status(r, rec);
+    rec->index_note = wire_get_str(r, NULL);
 
     if (r->bad) {
         record_free(rec);

@@ -35,6 +35,7 @@
  *	  u64  wrapped_size
  *	  str  wrapped_sha256 (as sha256)
  *	  str  store, location
+ *	  str  index_status ("full", "degraded" or NULL), index_note
  *
  *	The encoder writes whatever the record holds; the decoder is the
  *	gate: it treats its input as hostile (a confused or compromised
@@ -54,7 +55,7 @@
 
 #include "backends/record.h"
 
-#define RECORD_WIRE_VERSION 2
+#define RECORD_WIRE_VERSION 3
 /* Longest string the decoder accepts. */
 #define WIRE_STR_MAX (64u * 1024 * 1024)
 /* Most recipients, header addresses (per header) or attachments. */
@@ -97,7 +98,9 @@ void record_wire_encode(struct wire_buf *b, const struct archive_record *rec);
  * Rejects: short input, a wrong version byte, counts over WIRE_COUNT_MAX,
  * an archive id that archive_id_valid() refuses, an envelope_status other
  * than "complete" / "incomplete" / NULL (decoded to the static
- * ENVELOPE_COMPLETE / ENVELOPE_INCOMPLETE pointers), sha256 /
+ * ENVELOPE_COMPLETE / ENVELOPE_INCOMPLETE pointers), an index_status
+ * other than "full" / "degraded" / NULL (decoded to INDEX_FULL /
+ * INDEX_DEGRADED), sha256 /
  * wrapped_sha256 that are not "" or 64 lower-case hex digits, a time that
  * does not fit time_t. On success r points just past the record, so
  * records sent back to back decode one after the other. */

@@ -42,6 +42,7 @@ const struct option cli_filter_options[CLI_FILTER_NOPTIONS] = {
     {"text", required_argument, NULL, CLI_FILTER_TEXT},
     {"attachment", required_argument, NULL, CLI_FILTER_ATTACHMENT},
     {"has-attachment", no_argument, NULL, CLI_FILTER_HAS_ATTACHMENT},
+    {"degraded", no_argument, NULL, CLI_FILTER_DEGRADED},
 };
 
 static int cli_filters_parse_date(const char *cmd, const char *opt, const char *arg, int until,
@@ -131,10 +132,13 @@ int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char
     case CLI_FILTER_HAS_ATTACHMENT:
         q->has_attachment = 1;
         break;
+    case CLI_FILTER_DEGRADED:
+        q->degraded = 1;
+        break;
     default:
         return 0;
     }
-    if (c == CLI_FILTER_HAS_ATTACHMENT)
+    if (c == CLI_FILTER_HAS_ATTACHMENT || c == CLI_FILTER_DEGRADED)
         given = xasprintf("--%s", cli_filters_name(c));
     else
         given = xasprintf("--%s=%s", cli_filters_name(c), arg);

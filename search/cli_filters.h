@@ -13,7 +13,7 @@
  *	cli_filters_free(&f);
  * DESCRIPTION
  *	One meaning for --from --to --subject --since --until --message-id
- *	--text --attachment --has-attachment --limit, wherever a command
+ *	--text --attachment --has-attachment --degraded --limit, wherever a command
  *	selects messages: each fills one field of a struct search_query
  *	(backends/catalog.h). The option strings are kept as typed
  *	("--since=2026-11-01"), in order, for a command that must record
@@ -45,9 +45,10 @@ enum cli_filter_opt {
     CLI_FILTER_TEXT,
     CLI_FILTER_ATTACHMENT,
     CLI_FILTER_HAS_ATTACHMENT,
+    CLI_FILTER_DEGRADED,
 };
 
-#define CLI_FILTER_NOPTIONS 10
+#define CLI_FILTER_NOPTIONS 11
 
 /* The filters' getopt_long entries, without a terminating entry. */
 extern const struct option cli_filter_options[CLI_FILTER_NOPTIONS];

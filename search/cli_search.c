@@ -6,7 +6,8 @@
  * SYNOPSIS
  *	tabularium search [--from ADDR] [--to ADDR] [--subject TEXT]
  *		[--since DATE] [--until DATE] [--message-id ID] [--text WORDS]
- *		[--attachment NAME] [--has-attachment] [--limit N] [--json]
+ *		[--attachment NAME] [--has-attachment] [--degraded] [--limit N]
+ *		[--json]
  * DESCRIPTION
  *	Turns the command line into a struct search_query, runs it on the
  *	catalog and prints one line per message, newest first: a readable
@@ -51,7 +52,7 @@ const char cli_search_help[] =
     "    tabularium search [--from ADDR] [--to ADDR] [--subject TEXT]\n"
     "                      [--since DATE] [--until DATE] [--message-id ID]\n"
     "                      [--text WORDS] [--attachment NAME] [--has-attachment]\n"
-    "                      [--limit N] [--json]\n"
+    "                      [--degraded] [--limit N] [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Prints the archived messages that match every option given (all of\n"
@@ -59,6 +60,9 @@ const char cli_search_help[] =
     "        ARCHIVE-ID  DATE  <SENDER>  -> RCPT, RCPT (+N)  SUBJECT\n"
     "    DATE is the Date: header in UTC, or the arrival time when the\n"
     "    message has none. Control characters are shown as \"?\".\n"
+    "    A message archived with a degraded index (its content could not be\n"
+    "    indexed: only the envelope, hashes and sizes are in the catalog, the\n"
+    "    stored copy is complete) ends its line with \"[index degraded: WHY]\".\n"
     "\n"
     "OPTIONS\n"
     "    --from ADDR       ADDR occurs (case-insensitively) in the envelope\n"
@@ -84,13 +88,18 @@ const char cli_search_help[] =
     "                      (case-insensitively for ASCII letters)\n"
     "    --has-attachment  the message has at least one attachment (a part\n"
     "                      with a file name, or one that is not text)\n"
+    "    --degraded        only messages archived with a degraded index (no\n"
+    "                      header fields or text in the catalog; tabularium\n"
+    "                      reindex fills them in from the stored copy)\n"
     "    --limit N         print at most N messages (the newest)\n"
     "    --json            one JSON object per line with the keys archive_id,\n"
     "                      queue_id, message_id, envelope_from, envelope_to,\n"
     "                      envelope_status, header_from, header_to, header_cc,\n"
     "                      date, arrival, subject, size, sha256,\n"
     "                      wrapped_sha256, location, attachments (a list of\n"
-    "                      {\"filename\": NAME or null, \"content_type\": TYPE})\n"
+    "                      {\"filename\": NAME or null, \"content_type\": TYPE}),\n"
+    "                      index (\"full\" or \"degraded\") and index_note (why\n"
+    "                      it is degraded, or null)\n"
     "    -h, --help        this text\n"
     "\n"
     "    DATE is YYYY-MM-DD (UTC) or an ISO 8601 timestamp such as\n"
@@ -199,6 +208,10 @@ static void cli_search_json_row(struct cli_output *o, const struct archive_recor
         o->end(o);
     }
     o->end(o);
+    o->map_key(o, "index");
+    o->string(o, record_is_degraded(rec) ? INDEX_DEGRADED : INDEX_FULL);
+    o->map_key(o, "index_note");
+    o->string(o, record_is_degraded(rec) ? rec->index_note : NULL);
     o->end(o);
 }
 
@@ -254,6 +267,12 @@ static void cli_search_text_row(struct cli_output *o, const struct archive_recor
     o->string(o, from);
     o->string(o, rcpts);
     o->string(o, rec->subject != NULL ? rec->subject : "(no subject)");
+    if (record_is_degraded(rec)) {
+        char *note = xasprintf("[index degraded: %s]",
+                               rec->index_note != NULL ? rec->index_note : "no reason recorded");
+        o->string(o, note);
+        free(note);
+    }
     o->end(o);
     free(from);
     free(rcpts);

@@ -12,7 +12,8 @@
  * DESCRIPTION
  *	stats prints the catalog's totals (messages and bytes, stored
  *	copies, incomplete envelopes, holds, expired records, messages
- *	the indexer has not put into the full-text index yet), the forward
+ *	the indexer has not put into the full-text index yet, messages with
+ *	a degraded index), the forward
  *	queue state from the forwards table, the oldest and newest arrival,
  *	and messages and bytes per month and per day (UTC).
  *
@@ -60,7 +61,9 @@ const char cli_stats_help[] =
     "    incomplete envelope (archived through always_bcc or sender_bcc_maps:\n"
     "    recipients taken from To/Cc), messages on hold, records removed by\n"
     "    expire, messages not yet in the full-text index (the indexer adds\n"
-    "    them within seconds; search --text indexes them itself first), the\n"
+    "    them within seconds; search --text indexes them itself first),\n"
+    "    messages archived with a degraded index (envelope only: their content\n"
+    "    could not be indexed; search --degraded lists them), the\n"
     "    forward queue by status (deferred, sent, held, queued,\n"
     "    deleted), the oldest and newest arrival, then messages and bytes per\n"
     "    month and per day (arrival, UTC).\n"
@@ -182,6 +185,7 @@ static void stats_json(const struct catalog_stats *s, const struct stats_rows *r
         {"copies", s->copies},         {"wrapped_bytes", s->wrapped_bytes},
         {"incomplete", s->incomplete}, {"held", s->held},
         {"expired", s->expired},       {"not_indexed", s->text_pending},
+        {"degraded", s->degraded},
     };
     const struct {
         const char *key;
@@ -245,6 +249,7 @@ static void stats_text(const struct catalog_stats *s, const struct stats_rows *r
     printf("on hold:              %" PRId64 "\n", s->held);
     printf("expired:              %" PRId64 "\n", s->expired);
     printf("not yet indexed:      %" PRId64 " (full-text index)\n", s->text_pending);
+    printf("degraded index:       %" PRId64 " (tabularium search --degraded)\n", s->degraded);
     printf("forward queue:        deferred=%" PRId64 " sent=%" PRId64 " held=%" PRId64
            " queued=%" PRId64 " deleted=%" PRId64 "\n",
            s->fwd_deferred, s->fwd_sent, s->fwd_held, s->fwd_queued, s->fwd_deleted);

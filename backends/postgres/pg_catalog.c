@@ -38,8 +38,16 @@
  *	so the two never overlap on one message.
  *
  *	Text goes to the server as UTF-8: invalid bytes in a field become
- *	U+FFFD (the stored copy keeps the original bytes), and body text is
- *	cut at PG_CATALOG_TEXT_MAX bytes, below what one tsvector can hold.
+ *	U+FFFD (the stored copy keeps the original bytes; NUL cannot occur
+ *	in a C string), so every column stays text. The subject and body
+ *	text are cut so that their tsvector stays below its 1 MB limit
+ *	(PG_CATALOG_FTS_MAX). No index covers the raw text of a header or
+ *	envelope column (schema version 6: md5()), since a B-tree entry
+ *	must fit in 2704 bytes; every lookup compares md5() and then the
+ *	exact value. messages.index_status marks a message archived with
+ *	its envelope only (degraded); reindex() replaces its header fields,
+ *	text and attachments in one transaction, never touching what the
+ *	chain covers.
  *	Full-text search uses the 'simple' configuration (no stemming, any
  *	language) and websearch_to_tsquery(), which accepts any input.
  *
@@ -48,8 +56,14 @@
  *	parameters itself, and escapes LIKE metacharacters in user text.
  * DIAGNOSTICS
  *	Every database failure is TAB_RETRY with "pgsql NAME: WHAT: SERVER
- *	MESSAGE", after ROLLBACK. get() and hold() of an unknown archive id
- *	are TAB_PERM, as is expire_remove() of a message that is held,
+ *	MESSAGE", after ROLLBACK, except in add() and reindex() when the
+ *	server refused the record's values (pg_conn_content_error: SQLSTATE
+ *	class 22, 23 or 54), which would fail the same way again: TAB_PERM.
+ *	When add() continues the pgsql store's transaction, its rows are in a
+ *	savepoint: a refused record is rolled back alone and the store's
+ *	transaction stays open for a second add() of the same copy (with a
+ *	degraded record). get(), hold() and reindex() of an unknown archive
+ *	id are TAB_PERM, as is expire_remove() of a message that is held,
  *	unknown or not past its retention.
  *	Open fails for a malformed conninfo or a schema of another version
  *	("run tabularium db upgrade").
@@ -69,8 +83,16 @@
 #include "common/log.h"
 #include "common/strlist.h"
 
-/* Bytes of body text indexed; a tsvector holds at most 1 MB of lexemes. */
-#define PG_CATALOG_TEXT_MAX (512 * 1024)
+/*
+ * The full-text column is to_tsvector(subject || body_text), and a tsvector
+ * refuses more than 1 MB of lexemes and positions ("string is too long
+ * for tsvector", SQLSTATE 54000): about twice its input for crafted text
+ * (distinct words of three characters; measured). The subject is cut at
+ * PG_CATALOG_SUBJECT_MAX bytes and the body text at PG_CATALOG_FTS_MAX
+ * minus the subject's length, so no text makes the row fail.
+ */
+#define PG_CATALOG_FTS_MAX (384 * 1024)
+#define PG_CATALOG_SUBJECT_MAX (128 * 1024)
 
 struct pg_catalog {
     struct catalog cat; /* first: handed out as struct catalog */
@@ -130,25 +152,28 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
          2, 0},
     [PC_LOCK_KEY] = {"tab_cat_lock_key", "lock message key",
                      "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", 1, 0},
+    /* Header and envelope text is found through an index over its md5()
+     * (schema version 6), then compared whole. */
     [PC_FIND_MESSAGE] = {"tab_cat_find_message", "find message",
-                         "SELECT id, envelope_from, size FROM messages"
-                         " WHERE queue_id = $1 AND sha256 = $2 AND queue_id <> ''",
+                         "SELECT id, envelope_from, size FROM messages WHERE sha256 = $2"
+                         " AND md5(queue_id) = md5($1) AND queue_id = $1 AND queue_id <> ''",
                          2, 0},
     /* Without a queue id, the same Message-ID and the same bytes identify
      * the message. */
     [PC_FIND_MESSAGE_BY_MSGID] = {"tab_cat_find_message_by_msgid", "find message",
                                   "SELECT id, envelope_from, size FROM messages"
-                                  " WHERE message_id = $1 AND sha256 = $2 AND queue_id = ''"
-                                  " ORDER BY id LIMIT 1",
+                                  " WHERE md5(message_id) = md5($1) AND message_id = $1"
+                                  " AND sha256 = $2 AND queue_id = '' ORDER BY id LIMIT 1",
                                   2, 0},
     [PC_INSERT_MESSAGE] =
         {"tab_cat_insert_message", "insert message",
          "INSERT INTO messages (archive_id, queue_id, sha256, message_id, envelope_from,"
          " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
-         " mail_params, xforward, body_text)"
+         " mail_params, xforward, body_text, index_status, index_note)"
          " VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::double precision), $8, $9, $10,"
-         " to_timestamp($11::double precision), $12::bigint, $13, $14, $15) RETURNING id",
-         15, 0},
+         " to_timestamp($11::double precision), $12::bigint, $13, $14, $15, $16, $17)"
+         " RETURNING id",
+         17, 0},
     [PC_INSERT_COPY] = {"tab_cat_insert_copy", "insert copy",
                         "INSERT INTO copies (message, archive_id, store, location,"
                         " wrapped_sha256, wrapped_size, arrival, retain_until)"
@@ -156,10 +181,14 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
                         " to_timestamp($7::double precision), to_timestamp($8::double precision))"
                         " RETURNING id",
                         8, 0},
+    /* Once per message whatever the case; concurrent add()s of one
+     * message wait for each other on the advisory lock of its key. */
     [PC_INSERT_RCPT] = {"tab_cat_insert_rcpt", "insert recipient",
                         "INSERT INTO recipients (message, address, archive_rcpt, orcpt, notify,"
-                        " copy) VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint)"
-                        " ON CONFLICT (message, lower(address)) DO NOTHING",
+                        " copy) SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text,"
+                        " $6::bigint WHERE NOT EXISTS (SELECT 1 FROM recipients"
+                        " WHERE message = $1::bigint AND md5(lower(address)) = md5(lower($2::text))"
+                        " AND lower(address) = lower($2::text))",
                         6, 0},
     [PC_INSERT_ADDR] = {"tab_cat_insert_addr", "insert header address",
                         "INSERT INTO header_addresses (message, field, position, name, address)"
@@ -171,20 +200,22 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
                               4, 0},
     [PC_KNOWN_RCPTS] = {"tab_cat_known_rcpts", "known recipients",
                         "SELECT r.address FROM recipients r JOIN messages m ON m.id = r.message"
-                        " WHERE m.queue_id = $1 AND m.sha256 = $2 AND m.queue_id <> ''"
-                        " ORDER BY r.id",
+                        " WHERE m.sha256 = $2 AND md5(m.queue_id) = md5($1) AND m.queue_id = $1"
+                        " AND m.queue_id <> '' ORDER BY r.id",
                         2, 0},
     [PC_KNOWN_RCPTS_BY_MSGID] = {"tab_cat_known_rcpts_by_msgid", "known recipients",
                                  "SELECT r.address FROM recipients r WHERE r.message ="
-                                 " (SELECT id FROM messages WHERE message_id = $1"
-                                 " AND sha256 = $2 AND queue_id = '' ORDER BY id LIMIT 1)"
+                                 " (SELECT id FROM messages WHERE md5(message_id) = md5($1)"
+                                 " AND message_id = $1 AND sha256 = $2 AND queue_id = ''"
+                                 " ORDER BY id LIMIT 1)"
                                  " ORDER BY r.id",
                                  2, 0},
     [PC_MESSAGE_BY_ID] = {"tab_cat_message_by_id", "read message",
                           "SELECT archive_id, queue_id, sha256, message_id, envelope_from,"
                           " envelope_status, extract(epoch FROM date)::bigint, date_raw,"
                           " subject, subject_raw, extract(epoch FROM arrival)::bigint, size,"
-                          " mail_params, xforward FROM messages WHERE id = $1::bigint",
+                          " mail_params, xforward, index_status, index_note"
+                          " FROM messages WHERE id = $1::bigint",
                           1, 0},
     [PC_MESSAGE_BY_ARCHIVE_ID] = {"tab_cat_message_by_archive_id", "get",
                                   "SELECT id FROM messages WHERE archive_id = $1", 1, 0},
@@ -233,6 +264,16 @@ static const char *pg_catalog_text(struct strlist *arena, const char *s, size_t 
 
 static const char *pg_catalog_printf(struct strlist *arena, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The subject and body text as the full-text column may hold them (see
+ * PG_CATALOG_FTS_MAX), UTF-8-clean, in arena. */
+static void pg_catalog_fts_texts(struct strlist *arena, const struct archive_record *rec,
+                                 const char **subject_r, const char **body_r)
+{
+    *subject_r = pg_catalog_text(arena, rec->subject, PG_CATALOG_SUBJECT_MAX);
+    *body_r = pg_catalog_text(arena, rec->body_text,
+                              PG_CATALOG_FTS_MAX - (*subject_r ? strlen(*subject_r) : 0));
+}
 
 static const char *pg_catalog_printf(struct strlist *arena, const char *fmt, ...)
 {
@@ -312,6 +353,9 @@ static enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, c
     rec->size = strtoull(PQgetvalue(res, 0, 11), NULL, 10);
     rec->mail_params = pg_catalog_dup(res, 0, 12);
     rec->xforward = pg_catalog_dup(res, 0, 13);
+    rec->index_status =
+        strcmp(PQgetvalue(res, 0, 14), INDEX_DEGRADED) == 0 ? INDEX_DEGRADED : INDEX_FULL;
+    rec->index_note = pg_catalog_dup(res, 0, 15);
     if (rec->queue_id == NULL)
         rec->queue_id = xstrdup("");
     if (rec->envelope_from == NULL)
@@ -419,6 +463,23 @@ static enum tab_result pg_catalog_insert_addrs(struct pg_catalog *pc, const char
     return TAB_OK;
 }
 
+static enum tab_result pg_catalog_insert_attachments(struct pg_catalog *pc, const char *mid,
+                                                     const struct archive_record *rec,
+                                                     struct strlist *arena, const char **error_r)
+{
+    for (size_t i = 0; i < rec->n_attachments; i++) {
+        const char *values[4] = {mid, pg_catalog_printf(arena, "%zu", i),
+                                 pg_catalog_text(arena, rec->attachments[i].filename, 0),
+                                 pg_catalog_text(arena, rec->attachments[i].content_type, 0)};
+        PGresult *res;
+        enum tab_result r = pg_catalog_exec(pc, PC_INSERT_ATTACHMENT, values, &res, error_r);
+        if (r != TAB_OK)
+            return r;
+        PQclear(res);
+    }
+    return TAB_OK;
+}
+
 /* The message row for rec: found by its key, or created (*created_r). */
 static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct archive_record *rec,
                                           struct strlist *arena, const char **mid_r, int *created_r,
@@ -427,9 +488,11 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
     const char *queue_id = pg_catalog_text(arena, rec->queue_id ? rec->queue_id : "", 0);
     const char *message_id = pg_catalog_text(arena, rec->message_id, 0);
     const char *sha256 = pg_catalog_text(arena, rec->sha256, 0);
+    const char *subject, *body;
     PGresult *res;
     enum tab_result r;
     time_t date;
+    char *note;
 
     *created_r = 0;
     if (*queue_id != '\0' || (message_id != NULL && *message_id != '\0')) {
@@ -460,7 +523,9 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
         PQclear(res);
     }
 
-    const char *values[15] = {
+    pg_catalog_fts_texts(arena, rec, &subject, &body);
+    note = catalog_index_note(rec);
+    const char *values[17] = {
         rec->archive_id,
         queue_id,
         sha256,
@@ -473,14 +538,17 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
             ? pg_catalog_printf(arena, "%lld", (long long)date)
             : NULL,
         pg_catalog_text(arena, rec->date_raw, 0),
-        pg_catalog_text(arena, rec->subject, 0),
+        subject,
         pg_catalog_text(arena, rec->subject_raw, 0),
         pg_catalog_printf(arena, "%lld", (long long)rec->arrival),
         pg_catalog_printf(arena, "%" PRIu64, rec->size),
         pg_catalog_text(arena, rec->mail_params, 0),
         pg_catalog_text(arena, rec->xforward, 0),
-        pg_catalog_text(arena, rec->body_text, PG_CATALOG_TEXT_MAX),
+        body,
+        catalog_index_status(rec),
+        pg_catalog_text(arena, note, 0),
     };
+    free(note);
     r = pg_catalog_exec(pc, PC_INSERT_MESSAGE, values, &res, error_r);
     if (r != TAB_OK)
         return r;
@@ -539,6 +607,12 @@ static enum tab_result pg_catalog_chain_append(struct pg_catalog *pc, const char
     return TAB_OK;
 }
 
+/* Around the catalog rows of a copy whose store transaction add() continues. */
+static const struct pg_stmt pg_catalog_savepoint = {NULL, "savepoint", "SAVEPOINT tab_catalog_add",
+                                                    0, 0};
+static const struct pg_stmt pg_catalog_rollback_to = {
+    NULL, "rollback to savepoint", "ROLLBACK TO SAVEPOINT tab_catalog_add", 0, 0};
+
 static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record *rec,
                                       const char **error_r)
 {
@@ -547,8 +621,9 @@ static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_
     const char *mid = NULL, *copy_id;
     struct chain_link link;
     PGresult *res = NULL;
+    const char *ignored;
     enum tab_result r;
-    int created;
+    int created, store_txn = 0;
 
     memset(&link, 0, sizeof(link));
 
@@ -562,7 +637,18 @@ static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_
         return pg_conn_fail(pc->conn, TAB_PERM, error_r, "add %s: size out of range",
                             rec->archive_id);
     }
-    if (!pg_conn_take_over(pc->conn, rec->location)) {
+    if (pg_conn_take_over(pc->conn, rec->location)) {
+        /* A refused record must not take the stored bytes with it: the
+         * caller may add() the copy again with a degraded record. */
+        r = pg_conn_exec(pc->conn, &pg_catalog_savepoint, NULL, NULL, NULL, &res, error_r);
+        PQclear(res);
+        res = NULL;
+        if (r != TAB_OK) {
+            pg_conn_rollback(pc->conn);
+            return r;
+        }
+        store_txn = 1;
+    } else {
         if (pg_conn_has_store(pc->conn) && strcmp(rec->store, "pgsql") == 0) {
             /* Never index bytes that were rolled back. */
             pg_conn_rollback(pc->conn);
@@ -642,16 +728,9 @@ static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_
             r = pg_catalog_insert_addrs(pc, mid, "cc", &rec->hdr_cc, &arena, error_r);
         if (r != TAB_OK)
             goto fail;
-        for (size_t i = 0; i < rec->n_attachments; i++) {
-            const char *values[4] = {mid, pg_catalog_printf(&arena, "%zu", i),
-                                     pg_catalog_text(&arena, rec->attachments[i].filename, 0),
-                                     pg_catalog_text(&arena, rec->attachments[i].content_type, 0)};
-            r = pg_catalog_exec(pc, PC_INSERT_ATTACHMENT, values, &res, error_r);
-            if (r != TAB_OK)
-                goto fail;
-            PQclear(res);
-            res = NULL;
-        }
+        r = pg_catalog_insert_attachments(pc, mid, rec, &arena, error_r);
+        if (r != TAB_OK)
+            goto fail;
     }
 
     /* Last: the chain head stays locked only until the commit. */
@@ -666,9 +745,21 @@ static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_
 
 fail:
     PQclear(res);
-    pg_conn_rollback(pc->conn);
     strlist_free(&arena);
     catalog_chain_link_free(&link);
+    if (r == TAB_RETRY && pg_conn_content_error(pc->conn)) {
+        /* The server refused this record's values: it would again. */
+        r = TAB_PERM;
+        /* *error_r stays the refusal's message: a statement that
+         * succeeds leaves the connection's message alone. */
+        if (store_txn && pg_conn_exec(pc->conn, &pg_catalog_rollback_to, NULL, NULL, NULL, &res,
+                                      &ignored) == TAB_OK) {
+            PQclear(res);
+            pg_conn_hand_over(pc->conn, rec->location);
+            return r;
+        }
+    }
+    pg_conn_rollback(pc->conn);
     return r;
 }
 
@@ -706,7 +797,9 @@ static const char pg_catalog_search_to[] =
     " AND h.field IN ('to', 'cc')"
     " AND (h.address ILIKE $@ ESCAPE '\\' OR h.name ILIKE $@ ESCAPE '\\')))";
 static const char pg_catalog_search_subject[] = " AND m.subject ILIKE $@ ESCAPE '\\'";
-static const char pg_catalog_search_message_id[] = " AND m.message_id = $@";
+static const char pg_catalog_search_message_id[] =
+    " AND md5(m.message_id) = md5($@) AND m.message_id = $@";
+static const char pg_catalog_search_degraded[] = " AND m.index_status = 'degraded'";
 static const char pg_catalog_search_since[] =
     " AND COALESCE(m.date, m.arrival) >= to_timestamp($@::double precision)";
 static const char pg_catalog_search_until[] =
@@ -778,6 +871,8 @@ static enum tab_result pg_catalog_search(struct catalog *cat, const struct searc
                          pg_catalog_like(&arena, q->attachment));
     if (q->has_attachment)
         pg_catalog_append(&sql, pg_catalog_search_has_attachment, 0);
+    if (q->degraded)
+        pg_catalog_append(&sql, pg_catalog_search_degraded, 0);
     pg_catalog_append(&sql, " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC", 0);
     if (q->limit > 0)
         pg_catalog_where(&sql, pg_catalog_search_limit, values, &n,
@@ -1331,7 +1426,8 @@ static enum tab_result pg_catalog_stats(struct catalog *cat, struct catalog_stat
         " (SELECT count(*) FROM forwards WHERE status = 'queued'),"
         " (SELECT count(*) FROM forwards WHERE status = 'deleted'),"
         " (SELECT COALESCE(extract(epoch FROM min(arrival))::bigint, 0) FROM messages),"
-        " (SELECT COALESCE(extract(epoch FROM max(arrival))::bigint, 0) FROM messages)";
+        " (SELECT COALESCE(extract(epoch FROM max(arrival))::bigint, 0) FROM messages),"
+        " (SELECT count(*) FROM messages WHERE index_status = 'degraded')";
     static const struct {
         const char *period;
         const char *sql;
@@ -1361,6 +1457,7 @@ static enum tab_result pg_catalog_stats(struct catalog *cat, struct catalog_stat
         *fields[i] = strtoll(PQgetvalue(res, 0, (int)i), NULL, 10);
     s->oldest = (time_t)strtoll(PQgetvalue(res, 0, 12), NULL, 10);
     s->newest = (time_t)strtoll(PQgetvalue(res, 0, 13), NULL, 10);
+    s->degraded = strtoll(PQgetvalue(res, 0, 14), NULL, 10);
     PQclear(res);
     res = NULL;
     for (size_t p = 0; fn != NULL && p < sizeof(periods) / sizeof(periods[0]); p++) {
@@ -1383,6 +1480,105 @@ out:
     if (began)
         pg_conn_rollback(pc->conn);
     PQclear(res);
+    return r;
+}
+
+/*
+ * Replace the header index fields, body text and attachments of one
+ * message and its index status, in one transaction (docs/schema-pgsql.md).
+ * FOR UPDATE on the message row: an expire of the same message waits, and
+ * so does a second reindex. The chain covers none of these columns.
+ * PostgreSQL indexes the text in the row itself (the generated fts
+ * column), so rec->index_later means nothing here: the caller passes the
+ * body text and attachments.
+ */
+static enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_record *rec,
+                                          const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *id = pg_catalog_text(&arena, rec->archive_id, 0);
+    const char *values[1] = {id};
+    const char *mid = NULL, *subject, *body;
+    PGresult *res = NULL;
+    enum tab_result r;
+    time_t date;
+    char *note;
+
+    r = pg_conn_begin(pc->conn, error_r);
+    if (r != TAB_OK)
+        goto out;
+    r = pg_catalog_run(pc, "reindex",
+                       "SELECT id FROM messages WHERE id = (SELECT id FROM messages"
+                       " WHERE archive_id = $1 UNION ALL SELECT message FROM copies"
+                       " WHERE archive_id = $1 LIMIT 1) FOR UPDATE",
+                       1, values, &res, error_r);
+    if (r != TAB_OK)
+        goto out;
+    if (PQntuples(res) > 0)
+        mid = pg_catalog_printf(&arena, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+    if (mid == NULL) {
+        r = pg_conn_fail(pc->conn, TAB_PERM, error_r, "reindex: archive id %s not found",
+                         rec->archive_id);
+        goto out;
+    }
+    pg_catalog_fts_texts(&arena, rec, &subject, &body);
+    note = catalog_index_note(rec);
+    {
+        const char *uv[9] = {
+            mid,
+            pg_catalog_text(&arena, rec->message_id, 0),
+            rec->date != NULL && record_parse_time(rec->date, &date) == 0
+                ? pg_catalog_printf(&arena, "%lld", (long long)date)
+                : NULL,
+            pg_catalog_text(&arena, rec->date_raw, 0),
+            subject,
+            pg_catalog_text(&arena, rec->subject_raw, 0),
+            body,
+            catalog_index_status(rec),
+            pg_catalog_text(&arena, note, 0),
+        };
+        free(note);
+        r = pg_catalog_do(pc, "reindex: update message",
+                          "UPDATE messages SET message_id = $2,"
+                          " date = to_timestamp($3::double precision), date_raw = $4,"
+                          " subject = $5, subject_raw = $6, body_text = $7, index_status = $8,"
+                          " index_note = $9 WHERE id = $1::bigint",
+                          9, uv, error_r);
+        if (r != TAB_OK)
+            goto out;
+    }
+    {
+        const char *dv[1] = {mid};
+        r = pg_catalog_do(pc, "reindex: delete header addresses",
+                          "DELETE FROM header_addresses WHERE message = $1::bigint", 1, dv,
+                          error_r);
+        if (r == TAB_OK)
+            r = pg_catalog_do(pc, "reindex: delete attachments",
+                              "DELETE FROM attachments WHERE message = $1::bigint", 1, dv, error_r);
+        if (r != TAB_OK)
+            goto out;
+    }
+    r = pg_catalog_insert_addrs(pc, mid, "from", &rec->hdr_from, &arena, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_insert_addrs(pc, mid, "to", &rec->hdr_to, &arena, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_insert_addrs(pc, mid, "cc", &rec->hdr_cc, &arena, error_r);
+    if (r != TAB_OK)
+        goto out;
+    r = pg_catalog_insert_attachments(pc, mid, rec, &arena, error_r);
+    if (r != TAB_OK)
+        goto out;
+    r = pg_conn_commit(pc->conn, error_r);
+out:
+    if (r == TAB_RETRY && pg_conn_content_error(pc->conn))
+        r = TAB_PERM;
+    if (r != TAB_OK)
+        pg_conn_rollback(pc->conn);
+    PQclear(res);
+    strlist_free(&arena);
     return r;
 }
 
@@ -1411,6 +1607,7 @@ struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cf
     pc->cat.add = pg_catalog_add;
     pc->cat.search = pg_catalog_search;
     pc->cat.get = pg_catalog_get;
+    pc->cat.reindex = pg_catalog_reindex;
     pc->cat.forward_status = pg_catalog_forward_status;
     pc->cat.audit = pg_catalog_audit;
     pc->cat.audit_list = pg_catalog_audit_list;

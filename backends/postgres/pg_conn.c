@@ -43,7 +43,10 @@
  *	Must never format user text into SQL: statements take parameters.
  * DIAGNOSTICS
  *	Every failure is TAB_RETRY with "pgsql NAME: WHAT: MESSAGE"; the
- *	server's message is folded onto one line. A conninfo that libpq
+ *	server's message is folded onto one line. pg_conn_content_error()
+ *	then tells a refusal of the statement's values (SQLSTATE classes 22,
+ *	23, 54: the same values fail the same way every time) from the rest,
+ *	for a caller that must not retry those forever. A conninfo that libpq
  *	cannot parse and a schema of the wrong version fail
  *	pg_conn_acquire(). A password in the conninfo is logged as a
  *	warning (without the password) once per connection.
@@ -81,6 +84,7 @@ struct pg_conn {
     char *handover;          /* location of the store's open transaction */
     struct strlist prepared; /* statement names prepared on pg */
     char *error;             /* last message, what *error_r points at */
+    char sqlstate[6];        /* of the last statement the server refused, or "" */
 };
 
 static struct pg_conn *pg_conns;
@@ -411,6 +415,7 @@ enum tab_result pg_conn_exec(struct pg_conn *c, const struct pg_stmt *st, const 
                              const char **error_r)
 {
     *res_r = NULL;
+    c->sqlstate[0] = '\0';
     for (int attempt = 0;; attempt++) {
         enum tab_result r;
         PGresult *res;
@@ -426,6 +431,10 @@ enum tab_result pg_conn_exec(struct pg_conn *c, const struct pg_stmt *st, const 
             return TAB_OK;
         }
         line = pg_conn_one_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
+        {
+            const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+            snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state != NULL ? state : "");
+        }
         PQclear(res);
         if (PQstatus(c->pg) == CONNECTION_BAD) {
             pg_conn_drop(c, 1);
@@ -617,6 +626,16 @@ int pg_conn_take_over(struct pg_conn *c, const char *location)
     free(c->handover);
     c->handover = NULL;
     return mine;
+}
+
+int pg_conn_content_error(const struct pg_conn *c)
+{
+    /* 22: data exception (invalid byte sequence, value out of range, ...);
+     * 23: integrity constraint violation; 54: program limit exceeded
+     * (index row size, tsvector or statement too large). */
+    return c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
+           (strncmp(c->sqlstate, "22", 2) == 0 || strncmp(c->sqlstate, "23", 2) == 0 ||
+            strncmp(c->sqlstate, "54", 2) == 0);
 }
 
 const char *pg_conn_name(const struct pg_conn *c)

@@ -82,6 +82,13 @@ void pg_conn_hand_over(struct pg_conn *c, const char *location);
 /* 1 when the open transaction is the store's for location (the caller
  * continues and commits it); clears the hand-over either way. */
 int pg_conn_take_over(struct pg_conn *c, const char *location);
+/* 1 when the last pg_conn_exec() failed because the server refused the
+ * statement's values, deterministically (SQLSTATE class 22 data
+ * exception, 23 integrity constraint violation, 54 program limit
+ * exceeded: invalid UTF-8, a value out of range, a row or index entry
+ * too large) on a connection that is still fine: retrying the same
+ * values cannot succeed. 0 for connection, lock, I/O and other errors. */
+int pg_conn_content_error(const struct pg_conn *c);
 /* Set the connection's error message and return r. */
 enum tab_result pg_conn_fail(struct pg_conn *c, enum tab_result r, const char **error_r,
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));

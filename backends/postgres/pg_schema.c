@@ -25,7 +25,10 @@
  *	attachments. Versions 3 and 4 add the full-text configuration and
  *	the forwards table; version 5 the integrity chain, retention, holds,
  *	seals and the audit table (docs/integrity.md), and chains the copies
- *	written before it (in id order) in the same transaction.
+ *	written before it (in id order) in the same transaction. Version 6
+ *	replaces every B-tree over raw header or envelope text by one over
+ *	md5() of it, and adds messages.index_status and index_note (the
+ *	degraded index of docs/schema-pgsql.md).
  *
  *	Only tabularium db runs migrations; the drivers only check the
  *	version, and refuse an older schema (it lacks what they write) and a
@@ -259,8 +262,55 @@ static const char pg_schema_v5[] =
     " action text NOT NULL,"
     " detail text);";
 
+/*
+ * No B-tree over raw header or envelope text, and the degraded index flag
+ * (as the SQLite catalog's version 7). A B-tree entry must fit in a third
+ * of a page (2704 bytes): a 6,000-character From address or a
+ * 9,000-character incompressible Message-ID made every add() fail with
+ * "index row size ... exceeds btree maximum", a 451 on every retry. Each
+ * such index now covers md5() of the text (32 bytes, immutable, so
+ * indexable) and every lookup compares md5() and then the exact value.
+ * The recipients' UNIQUE (message, lower(address)) is a plain index:
+ * add() skips a recipient the message has already (NOT EXISTS), under
+ * the advisory lock on the message's key. (queue_id, sha256) stays
+ * UNIQUE over (sha256, md5(queue_id)): two different queue ids of one
+ * original with the same MD5 are not a case to design for.
+ */
+static const char pg_schema_v6[] =
+    "ALTER TABLE messages ADD COLUMN index_status text NOT NULL DEFAULT 'full'"
+    " CHECK (index_status IN ('full', 'degraded'));"
+    "ALTER TABLE messages ADD COLUMN index_note text;"
+    "DROP INDEX messages_queue_sha;"
+    "CREATE UNIQUE INDEX messages_queue_sha ON messages (sha256, md5(queue_id))"
+    " WHERE queue_id <> '';"
+    "DROP INDEX messages_message_id;"
+    "CREATE INDEX messages_message_id ON messages (md5(message_id));"
+    "DROP INDEX messages_envelope_from;"
+    "CREATE INDEX messages_envelope_from ON messages (md5(lower(envelope_from)));"
+    "CREATE INDEX messages_degraded ON messages (id) WHERE index_status = 'degraded';"
+    "DROP INDEX recipients_message_address;"
+    "CREATE INDEX recipients_message_address ON recipients (message, md5(lower(address)));"
+    "DROP INDEX recipients_address;"
+    "CREATE INDEX recipients_address ON recipients (md5(lower(address)));"
+    "DROP INDEX header_addresses_address;"
+    "CREATE INDEX header_addresses_address ON header_addresses (md5(lower(address)));"
+    "CREATE OR REPLACE VIEW message_overview AS"
+    " SELECT m.id, m.archive_id, m.queue_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
+    "  m.envelope_from,"
+    "  (SELECT string_agg(COALESCE(h.address, h.name), ', ' ORDER BY h.position)"
+    "    FROM header_addresses h WHERE h.message = m.id AND h.field = 'from') AS header_from,"
+    "  (SELECT string_agg(r.address, ', ' ORDER BY r.id) FROM recipients r"
+    "    WHERE r.message = m.id) AS recipients,"
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,"
+    "  (SELECT count(*) FROM attachments a WHERE a.message = m.id) AS attachments,"
+    "  m.index_status"
+    " FROM messages m;";
+
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
-    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4, pg_schema_v5,
+    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4, pg_schema_v5, pg_schema_v6,
 };
 
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);

@@ -1,7 +1,7 @@
--- Tabularium SQLite catalog, schema version 6 (PRAGMA user_version = 6).
+-- Tabularium SQLite catalog, schema version 7 (PRAGMA user_version = 7).
 --
 -- Reference copy for operators and reviewers. The source of truth is the
--- strings sqlite_schema_v1 to sqlite_schema_v6 in backends/sqlite/sqlite.c:
+-- strings sqlite_schema_v1 to sqlite_schema_v7 in backends/sqlite/sqlite.c:
 -- a new file gets version 1 and then each later step; an older file gets
 -- the steps it lacks. docs/schema.md documents the result as a stable
 -- interface.
@@ -187,3 +187,59 @@ PRAGMA user_version = 5;
 ALTER TABLE text_pending ADD COLUMN from_store INTEGER NOT NULL DEFAULT 0;
 
 PRAGMA user_version = 6;
+
+-- Version 7: no index over the raw text of a header or envelope column (a
+-- Message-ID or an address may be kilobytes long): indexes cover
+-- substr(x, 1, 200), and lookups compare that prefix and then the whole
+-- value, written with a unary + (or SQLite propagates the constant into
+-- the prefix term and scans). The recipients table is rebuilt without
+-- its UNIQUE (message, address) constraint (the daemon skips a known
+-- recipient with NOT EXISTS under the write lock). index_status and
+-- index_note: a message archived with its envelope only (degraded index).
+ALTER TABLE messages ADD COLUMN index_status TEXT NOT NULL DEFAULT 'full'
+    CHECK (index_status IN ('full', 'degraded'));
+ALTER TABLE messages ADD COLUMN index_note TEXT;
+DROP INDEX messages_queue_sha;
+DROP INDEX messages_message_id;
+CREATE INDEX messages_queue_sha ON messages (sha256, substr(queue_id, 1, 200))
+    WHERE queue_id <> '';
+CREATE INDEX messages_message_id ON messages (substr(message_id, 1, 200));
+CREATE INDEX messages_degraded ON messages (id) WHERE index_status = 'degraded';
+DROP VIEW message_overview;
+CREATE TABLE recipients_v7 (
+    message INTEGER NOT NULL REFERENCES messages (id),
+    address TEXT NOT NULL COLLATE NOCASE,
+    archive_rcpt TEXT,
+    orcpt TEXT,
+    notify TEXT,
+    copy INTEGER REFERENCES copies (id)
+);
+INSERT INTO recipients_v7 (rowid, message, address, archive_rcpt, orcpt, notify, copy)
+    SELECT rowid, message, address, archive_rcpt, orcpt, notify, copy FROM recipients;
+DROP TABLE recipients;
+ALTER TABLE recipients_v7 RENAME TO recipients;
+CREATE INDEX recipients_message ON recipients
+    (message, substr(address, 1, 200) COLLATE NOCASE);
+CREATE INDEX recipients_address ON recipients (substr(address, 1, 200) COLLATE NOCASE);
+CREATE INDEX recipients_copy ON recipients (copy);
+CREATE VIEW message_overview AS
+SELECT m.id,
+       m.archive_id,
+       m.queue_id,
+       COALESCE(m.date, m.arrival) AS date_or_arrival,
+       m.envelope_from,
+       (SELECT group_concat(COALESCE(h.address, h.name), ', ')
+          FROM header_addresses h
+         WHERE h.message = m.id AND h.field = 'from') AS header_from,
+       (SELECT group_concat(r.address, ', ')
+          FROM recipients r WHERE r.message = m.id) AS recipients,
+       (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,
+       m.subject,
+       m.message_id,
+       m.size,
+       m.envelope_status,
+       (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,
+       m.index_status
+  FROM messages m;
+
+PRAGMA user_version = 7;

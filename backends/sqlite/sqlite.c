@@ -58,16 +58,29 @@
  *	retention and holds inside its write transaction and records each
  *	removed link in the expired table.
  *
+ *	Header and envelope text may be kilobytes long: no index covers
+ *	such a column whole (schema version 7: substr(x, 1, 200)), and
+ *	every lookup compares the prefix and then the exact value.
+ *	messages.index_status marks a message archived with its envelope
+ *	only (degraded); reindex() replaces its header fields, text and
+ *	attachments later, in one write transaction, never touching what
+ *	the chain covers.
+ *
  *	Must never put user text into SQL: every value is a bound
  *	parameter; search() assembles its WHERE clause from constant
  *	fragments only, and escapes LIKE metacharacters in user text.
  *	Must never open a database whose schema is newer than this code.
  * DIAGNOSTICS
- *	Every SQLite failure is TAB_RETRY (busy, locked, I/O, disk full,
- *	corruption, read-only: none is the client's fault) with a message
- *	"sqlite PATH: WHAT: SQLITE MESSAGE". get() and hold() of an unknown
- *	archive id are TAB_PERM, as is expire_remove() of a message that is
- *	held, unknown or not past its retention. Open errors are returned in
+ *	A failure of add(), add_batch() (per copy, in its savepoint) or
+ *	reindex() that the row's content causes, and would cause again (a
+ *	constraint, SQLITE_TOOBIG, a type mismatch), is TAB_PERM: delivery
+ *	then stores the copy with a degraded record instead of answering
+ *	451 forever. Every other SQLite failure is TAB_RETRY (busy, locked,
+ *	I/O, disk full, corruption, read-only: none is the client's fault),
+ *	with a message "sqlite PATH: WHAT: SQLITE MESSAGE". get(), hold()
+ *	and reindex() of an unknown archive id are TAB_PERM, as is
+ *	expire_remove() of a message that is held, unknown or not past its
+ *	retention. Open errors are returned in
  *	a static buffer that stays valid until the next catalog_sqlite_open().
  */
 #include <errno.h>
@@ -90,7 +103,7 @@
 #include "common/safe_file.h"
 #include "common/strlist.h"
 
-#define SQLITE_SCHEMA_VERSION 6
+#define SQLITE_SCHEMA_VERSION 7
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 /* One index_pending() transaction holds the write lock that deliveries
  * wait for: it moves at most this many rows, and stops adding rows once
@@ -270,10 +283,78 @@ static const char sqlite_schema_v5[] = "CREATE TABLE text_pending ("
 static const char sqlite_schema_v6[] =
     "ALTER TABLE text_pending ADD COLUMN from_store INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * Version 7: no B-tree over raw header or envelope text, and the degraded
+ * index flag. A Message-ID, a queue id or an address may be kilobytes
+ * long (crafted mail, LMTP lines of 2048+ bytes): every index over such
+ * text covers substr(x, 1, SQLITE_KEY_PREFIX) instead (characters, so at
+ * most 800 bytes), and every lookup compares that expression and then the
+ * exact value (with a unary "+", or SQLite's constant propagation
+ * rewrites the prefix term away and scans). The recipients table is
+ * rebuilt without its UNIQUE (message, address) constraint, whose index
+ * was over the whole address: add() skips a recipient the message has
+ * already (NOT EXISTS, under the write lock). The (queue id, SHA-256)
+ * index is no longer UNIQUE for the same reason; add() finds the message
+ * under the write lock before it creates one, as before. The view is
+ * dropped and created again around the rebuild (with index_status at
+ * the end): SQLite refuses to rename a table that a view names.
+ * messages.index_status ('full' or 'degraded') and index_note: a
+ * degraded message was archived with the envelope only (record.h).
+ */
+#define SQLITE_KEY_PREFIX "200"
+static const char sqlite_schema_v7[] =
+    "ALTER TABLE messages ADD COLUMN index_status TEXT NOT NULL DEFAULT 'full'"
+    " CHECK (index_status IN ('full', 'degraded'));"
+    "ALTER TABLE messages ADD COLUMN index_note TEXT;"
+    "DROP INDEX messages_queue_sha;"
+    "DROP INDEX messages_message_id;"
+    "CREATE INDEX messages_queue_sha ON messages"
+    " (sha256, substr(queue_id, 1, " SQLITE_KEY_PREFIX ")) WHERE queue_id <> '';"
+    "CREATE INDEX messages_message_id ON messages (substr(message_id, 1, " SQLITE_KEY_PREFIX "));"
+    "CREATE INDEX messages_degraded ON messages (id) WHERE index_status = 'degraded';"
+    "DROP VIEW message_overview;"
+    "CREATE TABLE recipients_v7 ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " address TEXT NOT NULL COLLATE NOCASE,"
+    " archive_rcpt TEXT,"
+    " orcpt TEXT,"
+    " notify TEXT,"
+    " copy INTEGER REFERENCES copies (id));"
+    /* rowid kept: it is the recipients' order */
+    "INSERT INTO recipients_v7 (rowid, message, address, archive_rcpt, orcpt, notify, copy)"
+    " SELECT rowid, message, address, archive_rcpt, orcpt, notify, copy FROM recipients;"
+    "DROP TABLE recipients;"
+    "ALTER TABLE recipients_v7 RENAME TO recipients;"
+    "CREATE INDEX recipients_message ON recipients"
+    " (message, substr(address, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE);"
+    "CREATE INDEX recipients_address ON recipients"
+    " (substr(address, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE);"
+    "CREATE INDEX recipients_copy ON recipients (copy);"
+    "CREATE VIEW message_overview AS"
+    " SELECT m.id, m.archive_id, m.queue_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
+    "  m.envelope_from,"
+    "  (SELECT group_concat(COALESCE(h.address, h.name), ', ') FROM header_addresses h"
+    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"
+    "  (SELECT group_concat(r.address, ', ') FROM recipients r"
+    "    WHERE r.message = m.id) AS recipients,"
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,"
+    "  m.index_status"
+    " FROM messages m;";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
-    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3,
-    sqlite_schema_v4, sqlite_schema_v5, sqlite_schema_v6,
+    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4,
+    sqlite_schema_v5, sqlite_schema_v6, sqlite_schema_v7,
 };
+
+/* The lookup of an exact value through an index over its prefix: the
+ * prefix term for the index, the whole value for the match ("+": see
+ * sqlite_schema_v7). */
+#define SQLITE_KEY(col, param)                                                                     \
+    "substr(" #col ", 1, " SQLITE_KEY_PREFIX ") = substr(" #param ", 1, " SQLITE_KEY_PREFIX        \
+    ") AND +" #col " = " #param
 
 /* Statements prepared once at open. */
 enum sqlite_stmt {
@@ -315,38 +396,44 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    /* queue_id <> '' lets the planner use the partial unique index. */
+    /* queue_id <> '' lets the planner use the partial index; the prefix
+     * term selects its entry and "+" keeps SQLite from propagating ?1
+     * into it (schema version 7). */
     [ST_FIND_MESSAGE] = "SELECT id, envelope_from, size FROM messages"
-                        " WHERE queue_id = ?1 AND sha256 = ?2 AND queue_id <> ''",
+                        " WHERE sha256 = ?2 AND " SQLITE_KEY(queue_id, ?1) " AND queue_id <> ''",
     /* Without a queue id (no XFORWARD, no Postfix Received:), the same
      * Message-ID and the same bytes identify the message. */
     [ST_FIND_MESSAGE_BY_MSGID] = "SELECT id, envelope_from, size FROM messages"
-                                 " WHERE message_id = ?1 AND sha256 = ?2 AND queue_id = ''"
-                                 " ORDER BY id LIMIT 1",
+                                 " WHERE " SQLITE_KEY(message_id, ?1) " AND sha256 = ?2"
+                                 " AND queue_id = '' ORDER BY id LIMIT 1",
     [ST_INSERT_MESSAGE] =
         "INSERT INTO messages (archive_id, queue_id, sha256, message_id, envelope_from,"
         " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
-        " mail_params, xforward)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        " mail_params, xforward, index_status, index_note)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     [ST_INSERT_COPY] = "INSERT INTO copies (message, archive_id, store, location,"
                        " wrapped_sha256, wrapped_size, stored, arrival, retain_until)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [ST_INSERT_RCPT] = "INSERT OR IGNORE INTO recipients"
-                       " (message, address, archive_rcpt, orcpt, notify, copy)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* Once per message, whatever the case (NOCASE column): a later
+     * transaction of the message adds only its new recipients. */
+    [ST_INSERT_RCPT] = "INSERT INTO recipients (message, address, archive_rcpt, orcpt, notify, copy)"
+                       " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM recipients"
+                       " WHERE message = ?1 AND substr(address, 1, " SQLITE_KEY_PREFIX
+                       ") = substr(?2, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE"
+                       " AND +address = ?2)",
     [ST_INSERT_ADDR] = "INSERT INTO header_addresses (message, field, position, name, address)"
                        " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_KNOWN_RCPTS] = "SELECT r.address FROM recipients r JOIN messages m ON m.id = r.message"
-                       " WHERE m.queue_id = ?1 AND m.sha256 = ?2 AND m.queue_id <> ''"
+                       " WHERE m.sha256 = ?2 AND " SQLITE_KEY(m.queue_id, ?1) " AND m.queue_id <> ''"
                        " ORDER BY r.rowid",
-    [ST_KNOWN_RCPTS_BY_MSGID] =
-        "SELECT r.address FROM recipients r WHERE r.message ="
-        " (SELECT id FROM messages WHERE message_id = ?1 AND sha256 = ?2 AND queue_id = ''"
-        " ORDER BY id LIMIT 1) ORDER BY r.rowid",
+    [ST_KNOWN_RCPTS_BY_MSGID] = "SELECT r.address FROM recipients r WHERE r.message ="
+                                " (SELECT id FROM messages WHERE " SQLITE_KEY(message_id, ?1)
+                                " AND sha256 = ?2 AND queue_id = '' ORDER BY id LIMIT 1)"
+                                " ORDER BY r.rowid",
     [ST_MESSAGE_BY_ID] =
         "SELECT archive_id, queue_id, sha256, message_id, envelope_from, envelope_status,"
-        " date, date_raw, subject, subject_raw, arrival, size, mail_params, xforward"
-        " FROM messages WHERE id = ?1",
+        " date, date_raw, subject, subject_raw, arrival, size, mail_params, xforward,"
+        " index_status, index_note FROM messages WHERE id = ?1",
     [ST_MESSAGE_BY_ARCHIVE_ID] = "SELECT id FROM messages WHERE archive_id = ?1",
     [ST_COPY_BY_ARCHIVE_ID] = "SELECT id, message FROM copies WHERE archive_id = ?1",
     [ST_FIRST_COPY] = "SELECT store, location, wrapped_sha256, wrapped_size, retain_until"
@@ -433,6 +520,25 @@ static enum tab_result sqlite_fail_db(struct sqlite_catalog *sc, const char **er
                                       const char *what)
 {
     return sqlite_fail(sc, TAB_RETRY, error_r, "%s: %s", what, sqlite3_errmsg(sc->db));
+}
+
+/*
+ * What a failed statement of add() or reindex() means for the caller: the
+ * row's content was refused and would be again (a constraint, a value
+ * over SQLite's length limit, a type mismatch): TAB_PERM; anything else
+ * (busy, locked, I/O, disk full, out of memory) may pass later:
+ * TAB_RETRY. rc: sqlite3_extended_errcode() right after the failure.
+ */
+static enum tab_result sqlite_classify(int rc)
+{
+    switch (rc & 0xFF) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+        return TAB_PERM;
+    default:
+        return TAB_RETRY;
+    }
 }
 
 static void sqlite_stmt_done(sqlite3_stmt *st)
@@ -595,6 +701,10 @@ static enum tab_result sqlite_load(struct sqlite_catalog *sc, sqlite3_int64 mess
     rec->size = (uint64_t)sqlite3_column_int64(st, 11);
     rec->mail_params = sqlite_column_dup(st, 12);
     rec->xforward = sqlite_column_dup(st, 13);
+    status = (const char *)sqlite3_column_text(st, 14);
+    rec->index_status =
+        status != NULL && strcmp(status, INDEX_DEGRADED) == 0 ? INDEX_DEGRADED : INDEX_FULL;
+    rec->index_note = sqlite_column_dup(st, 15);
     if (rec->queue_id == NULL)
         rec->queue_id = xstrdup("");
     if (rec->envelope_from == NULL)
@@ -797,6 +907,7 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc, const struct a
     struct chain_link link;
     int created = 0, rc;
     enum tab_result r = TAB_OK;
+    char *note;
 
     if (rec->store == NULL || rec->location == NULL)
         return sqlite_fail(sc, TAB_PERM, error_r, "add %s: record has no store location",
@@ -806,6 +917,7 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc, const struct a
     record_format_time(rec->arrival, arrival);
     record_format_time(time(NULL), stored);
     record_format_time(rec->retain_until, retain_until);
+    note = catalog_index_note(rec);
 
     /* The chain link of this copy, with the values as stored. */
     memset(&link, 0, sizeof(link));
@@ -859,7 +971,10 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc, const struct a
             sqlite_bind_text(st, 11, arrival) != SQLITE_OK ||
             sqlite3_bind_int64(st, 12, (sqlite3_int64)rec->size) != SQLITE_OK ||
             sqlite_bind_text(st, 13, rec->mail_params) != SQLITE_OK ||
-            sqlite_bind_text(st, 14, rec->xforward) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+            sqlite_bind_text(st, 14, rec->xforward) != SQLITE_OK ||
+            sqlite_bind_text(st, 15, catalog_index_status(rec)) != SQLITE_OK ||
+            sqlite3_bind_text(st, 16, note, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite_exec_stmt(st) < 0)
             goto db_error;
         message_id = sqlite3_last_insert_rowid(sc->db);
         created = 1;
@@ -924,15 +1039,17 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc, const struct a
         goto db_error;
 
     catalog_chain_link_free(&link);
+    free(note);
     return TAB_OK;
 
 db_error:
-    r = sqlite_fail(sc, TAB_RETRY, error_r, "add %s: %s: %s", rec->archive_id, what,
-                    sqlite3_errmsg(sc->db));
+    r = sqlite_fail(sc, sqlite_classify(sqlite3_extended_errcode(sc->db)), error_r,
+                    "add %s: %s: %s", rec->archive_id, what, sqlite3_errmsg(sc->db));
     for (int i = 0; i < ST_COUNT; i++)
         if (i != ST_ROLLBACK && i != ST_ROLLBACK_TO)
             sqlite_stmt_done(sc->st[i]);
     catalog_chain_link_free(&link);
+    free(note);
     return r;
 }
 
@@ -1049,7 +1166,10 @@ static const char sqlite_search_to[] =
     " AND h.field IN ('to', 'cc')"
     " AND (h.address LIKE :to ESCAPE '\\' OR h.name LIKE :to ESCAPE '\\')))";
 static const char sqlite_search_subject[] = " AND m.subject LIKE :subject ESCAPE '\\'";
-static const char sqlite_search_message_id[] = " AND m.message_id = :message_id";
+static const char sqlite_search_message_id[] =
+    " AND substr(m.message_id, 1, " SQLITE_KEY_PREFIX
+    ") = substr(:message_id, 1, " SQLITE_KEY_PREFIX ") AND +m.message_id = :message_id";
+static const char sqlite_search_degraded[] = " AND m.index_status = 'degraded'";
 static const char sqlite_search_since[] = " AND COALESCE(m.date, m.arrival) >= :since";
 static const char sqlite_search_until[] = " AND COALESCE(m.date, m.arrival) < :until";
 
@@ -1302,14 +1422,15 @@ static enum tab_result sqlite_search(struct catalog *cat, const struct search_qu
             text_sql = sqlite_search_text_empty; /* nothing to look for */
         }
     }
-    sql = xasprintf(
-        "SELECT m.id FROM messages m WHERE 1%s%s%s%s%s%s%s%s%s%s"
-        " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC%s",
-        q->from ? sqlite_search_from : "", q->to ? sqlite_search_to : "",
-        q->subject ? sqlite_search_subject : "", q->message_id ? sqlite_search_message_id : "",
-        q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "", text_sql,
-        text_not_sql, q->attachment ? sqlite_search_attachment : "",
-        q->has_attachment ? sqlite_search_has_attachment : "", q->limit > 0 ? " LIMIT :limit" : "");
+    sql = xasprintf("SELECT m.id FROM messages m WHERE 1%s%s%s%s%s%s%s%s%s%s%s"
+                    " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC%s",
+                    q->from ? sqlite_search_from : "", q->to ? sqlite_search_to : "",
+                    q->subject ? sqlite_search_subject : "",
+                    q->message_id ? sqlite_search_message_id : "",
+                    q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "",
+                    text_sql, text_not_sql, q->attachment ? sqlite_search_attachment : "",
+                    q->has_attachment ? sqlite_search_has_attachment : "",
+                    q->degraded ? sqlite_search_degraded : "", q->limit > 0 ? " LIMIT :limit" : "");
     if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
         goto db_error;
 
@@ -1727,6 +1848,117 @@ static enum tab_result sqlite_write_fail(struct sqlite_catalog *sc, const char *
     return r;
 }
 
+/* Run sql with ?1 = id and text parameters ?2... (NULL: SQL NULL) to
+ * completion. -1: see sqlite3_errcode / errmsg (kept past finalize). */
+static int sqlite_exec_id(struct sqlite_catalog *sc, const char *sql, sqlite3_int64 id, int n,
+                          const char *const *values)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_bind_int64(st, 1, id);
+    for (int i = 0; rc == SQLITE_OK && i < n; i++)
+        rc = sqlite_bind_text(st, i + 2, values[i]);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Replace the header index fields, text and attachments of one message
+ * and its index status, in one write transaction. The chain covers none
+ * of this (catalog_chain_encode: envelope, recipients, hashes, sizes,
+ * store, location, retention), so every link stays valid. The text goes
+ * through text_pending as in add(): the FTS5 row of the old text is
+ * deleted here, and the indexer (or the next --text search) indexes the
+ * new one; with index_later, it also reads the attachments from the
+ * stored copy.
+ */
+static enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record *rec,
+                                      const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st;
+    sqlite3_int64 message_id = 0;
+    const char *what = "begin";
+    char *note = catalog_index_note(rec);
+    enum tab_result r;
+    int rc;
+
+    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
+        goto db_error;
+    what = "find message";
+    for (int i = 0; i < 2 && message_id == 0; i++) {
+        st = sc->st[i == 0 ? ST_MESSAGE_BY_ARCHIVE_ID : ST_COPY_BY_ARCHIVE_ID];
+        if (sqlite_bind_text(st, 1, rec->archive_id) != SQLITE_OK)
+            goto db_error;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            message_id = sqlite3_column_int64(st, i == 0 ? 0 : 1);
+        else if (rc != SQLITE_DONE)
+            goto db_error;
+        sqlite_stmt_done(st);
+    }
+    if (message_id == 0) {
+        sqlite_rollback(sc);
+        free(note);
+        return sqlite_fail(sc, TAB_PERM, error_r, "reindex: archive id %s not found",
+                           rec->archive_id);
+    }
+    what = "update message";
+    {
+        const char *values[7] = {
+            rec->message_id,           rec->date, rec->date_raw, rec->subject, rec->subject_raw,
+            catalog_index_status(rec), note};
+        if (sqlite_exec_id(sc,
+                           "UPDATE messages SET message_id = ?2, date = ?3, date_raw = ?4,"
+                           " subject = ?5, subject_raw = ?6, index_status = ?7, index_note = ?8"
+                           " WHERE id = ?1",
+                           message_id, 7, values) < 0)
+            goto db_error;
+    }
+    what = "delete old index rows";
+    if (sqlite_exec_id(sc, "DELETE FROM header_addresses WHERE message = ?1", message_id, 0, NULL) <
+            0 ||
+        sqlite_exec_id(sc, "DELETE FROM attachments WHERE message = ?1", message_id, 0, NULL) < 0 ||
+        sqlite_exec_id(sc, "DELETE FROM message_text WHERE rowid = ?1", message_id, 0, NULL) < 0 ||
+        sqlite_exec_id(sc, "DELETE FROM text_pending WHERE message = ?1", message_id, 0, NULL) < 0)
+        goto db_error;
+    what = "insert header address";
+    if (sqlite_insert_addrs(sc, message_id, "from", &rec->hdr_from) < 0 ||
+        sqlite_insert_addrs(sc, message_id, "to", &rec->hdr_to) < 0 ||
+        sqlite_insert_addrs(sc, message_id, "cc", &rec->hdr_cc) < 0)
+        goto db_error;
+    what = "insert text";
+    st = sc->st[ST_INSERT_TEXT];
+    if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+        sqlite_bind_text(st, 2, rec->subject) != SQLITE_OK ||
+        sqlite_bind_text(st, 3, rec->index_later ? NULL : rec->body_text) != SQLITE_OK ||
+        sqlite3_bind_int(st, 4, rec->index_later ? 1 : 0) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+        goto db_error;
+    what = "insert attachment";
+    if (!rec->index_later && sqlite_insert_attachments(sc, message_id, rec) < 0)
+        goto db_error;
+    free(note);
+    return sqlite_commit(sc, "reindex: commit", error_r);
+
+db_error:
+    r = sqlite_fail(sc, sqlite_classify(sqlite3_extended_errcode(sc->db)), error_r,
+                    "reindex %s: %s: %s", rec->archive_id, what, sqlite3_errmsg(sc->db));
+    sqlite_stmt_done(sc->st[ST_BEGIN]);
+    sqlite_stmt_done(sc->st[ST_MESSAGE_BY_ARCHIVE_ID]);
+    sqlite_stmt_done(sc->st[ST_COPY_BY_ARCHIVE_ID]);
+    sqlite_stmt_done(sc->st[ST_INSERT_ADDR]);
+    sqlite_stmt_done(sc->st[ST_INSERT_TEXT]);
+    sqlite_stmt_done(sc->st[ST_INSERT_ATTACHMENT]);
+    sqlite_rollback(sc);
+    free(note);
+    return r;
+}
+
 static enum tab_result sqlite_seal(struct catalog *cat, struct chain_seal *seal_r,
                                    const char **error_r)
 {
@@ -2068,6 +2300,8 @@ static enum tab_result sqlite_stats(struct catalog *cat, struct catalog_stats *s
         sqlite_count(sc, "SELECT count(DISTINCT archive_id) FROM holds", &s->held) < 0 ||
         sqlite_count(sc, "SELECT count(*) FROM expired", &s->expired) < 0 ||
         sqlite_count(sc, "SELECT count(*) FROM text_pending", &s->text_pending) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM messages WHERE index_status = 'degraded'",
+                     &s->degraded) < 0 ||
         sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'deferred'",
                      &s->fwd_deferred) < 0 ||
         sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'sent'", &s->fwd_sent) < 0 ||
@@ -2538,6 +2772,7 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
     sc->cat.changed = sqlite_changed;
     sc->cat.search = sqlite_search;
     sc->cat.get = sqlite_get;
+    sc->cat.reindex = sqlite_reindex;
     sc->cat.forward_status = sqlite_forward_status;
     sc->cat.audit = sqlite_audit;
     sc->cat.audit_list = sqlite_audit_list;

@@ -243,7 +243,7 @@ static void test_schema_refusals(void)
     CHECK(pg_schema_migrate(pg, 1, 1, &from, &to, &err) == 0 && from == 0 && to == 1);
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 5 this"
+    CHECK(error != NULL && strstr(error, "schema version 1 is older than the version 6 this"
                                          " tabularium needs: run tabularium db upgrade") != NULL);
     /* init refuses an older schema, upgrade does it; both are idempotent */
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) < 0);
@@ -262,6 +262,16 @@ static void test_schema_refusals(void)
                        " (1, 'B@y.test', 1)"));
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 1 &&
           to == PG_SCHEMA_VERSION);
+    {
+        /* rows from before version 6 have a full index */
+        PGresult *res = PQexec(pg, "SELECT index_status, index_note IS NULL FROM messages");
+        CHECK(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
+        if (PQntuples(res) == 1) {
+            CHECK_STR(PQgetvalue(res, 0, 0), "full");
+            CHECK_STR(PQgetvalue(res, 0, 1), "t");
+        }
+        PQclear(res);
+    }
     /* the upgrade chained it: link 1, its arrival the message's, recomputable */
     {
         struct chain_link link;
@@ -305,7 +315,7 @@ static void test_schema_refusals(void)
     PQclear(PQexec(pg, "INSERT INTO schema_version (version, tabularium) VALUES (99, 'future')"));
     cat = catalog_open(sp, NULL, &error);
     CHECK(cat == NULL);
-    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 5 this"
+    CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 6 this"
                                          " tabularium knows: upgrade tabularium") != NULL);
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) < 0);
     free(err);
@@ -664,7 +674,10 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     free(out_path);
     record_free(&rec);
 
-    /* a catalog insert that fails (CHECK constraint) rolls back the bytes */
+    /* a catalog insert refused for the record's content (a CHECK
+     * constraint) is TAB_PERM and keeps the store's transaction open for a
+     * second add() of the same copy, degraded: bytes and rows then commit
+     * together */
     fd = make_file(dir, "copy2", 1000, &path);
     fill(&rec, "QSTORE2", SHA_C, NULL, "rolled back", NULL);
     rec.envelope_status = "bogus";
@@ -675,10 +688,17 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     CHECK(st->put(st, &rec, fd, path, &rec.location, &error) == TAB_OK);
     close(fd);
     rec.store = xstrdup("pgsql");
-    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "messages_envelope_status_check") != NULL);
     CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
     CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QSTORE2", "0"));
+    rec.envelope_status = ENVELOPE_COMPLETE;
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("catalog refused the full record");
+    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
+    CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "1"));
+    CHECK(sql_is("SELECT index_status || ' ' || index_note FROM messages WHERE queue_id = $1",
+                 "QSTORE2", "degraded catalog refused the full record"));
     unlink(path);
     free(path);
     record_free(&rec);
@@ -753,6 +773,341 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     unlink(path);
     free(path);
     store_close(&st);
+}
+
+/* n random characters from a 64-letter alphabet: what no compression
+ * (pglz, lz4) shrinks, so the server cannot squeeze an index entry. Heap. */
+static char *random_text(size_t n)
+{
+    static const char alphabet[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+";
+    static uint64_t state;
+    char *s = xmalloc(n + 1);
+
+    if (state == 0)
+        state = ((uint64_t)time(NULL) * 2654435761u) ^ ((uint64_t)getpid() << 32) ^ 1;
+    for (size_t i = 0; i < n; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        s[i] = alphabet[state % 64];
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/* Distinct words, shortest first (prefix + "0".."z", "10".."zz", ... in
+ * base 36), up to n bytes: the text whose tsvector is largest for its
+ * size (about twice the input). Heap. */
+static char *distinct_words(const char *prefix, size_t n)
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    char *s = xmalloc(n + 64);
+    size_t len = 0;
+
+    for (unsigned long i = 0; len < n; i++) {
+        char word[32];
+        int w = (int)sizeof(word) - 1;
+        word[w] = '\0';
+        for (unsigned long v = i; w == (int)sizeof(word) - 1 || v > 0; v /= 36)
+            word[--w] = digits[v % 36];
+        len += (size_t)snprintf(s + len, 64, "%s%s ", prefix, word + w);
+    }
+    s[n] = '\0';
+    return s;
+}
+
+static int collect_id(const struct archive_record *rec, void *ctx)
+{
+    strlist_add(ctx, rec->archive_id);
+    return 0;
+}
+
+/* The archive ids search(q) finds, comma-separated (static). */
+static const char *search_ids(struct catalog *cat, const struct search_query *q)
+{
+    static char out[4096];
+    struct strlist l = STRLIST_INIT;
+    const char *error = NULL;
+    char *joined;
+
+    if (cat->search(cat, q, collect_id, &l, &error) != TAB_OK) {
+        fprintf(stderr, "search: %s\n", error);
+        strlist_free(&l);
+        return "(error)";
+    }
+    joined = strlist_join(&l, ",");
+    snprintf(out, sizeof(out), "%s", joined);
+    free(joined);
+    strlist_free(&l);
+    return out;
+}
+
+/* EXPLAIN sql on the admin connection, with sequential scans off (the
+ * test tables are tiny): whether the plan names index. */
+static int plan_uses(const char *sql, const char *index)
+{
+    PGresult *res;
+    int found = 0;
+    char *explain = xasprintf("EXPLAIN %s", sql);
+
+    PQclear(PQexec(admin, "SET enable_seqscan = off"));
+    res = PQexec(admin, explain);
+    for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
+        fprintf(stderr, "  plan: %s\n", PQgetvalue(res, i, 0));
+        if (strstr(PQgetvalue(res, i, 0), index) != NULL)
+            found = 1;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fprintf(stderr, "explain: %s", PQerrorMessage(admin));
+    PQclear(res);
+    PQclear(PQexec(admin, "RESET enable_seqscan"));
+    free(explain);
+    return found;
+}
+
+/*
+ * Header and envelope values that a B-tree cannot hold whole (issue 13):
+ * a 9,000-character random Message-ID ("index row requires 9080 bytes"
+ * before schema 6), a 6,000-character From address ("index row size 6024
+ * exceeds btree version 4 maximum 2704"), a subject of 100 KB of distinct
+ * words with 1 MiB of distinct words as body text ("string is too long
+ * for tsvector" with the 512 KiB cut before), a 5,000-character envelope
+ * recipient, a
+ * 300-character queue id: add() succeeds, get() and every search and
+ * lookup find them, a later transaction merges, and the lookups use the
+ * md5() indexes.
+ */
+static void test_hostile_values(struct catalog *cat)
+{
+    struct archive_record rec, got;
+    struct strlist known = STRLIST_INIT;
+    struct search_query q;
+    const char *error = NULL;
+    char *mid = random_text(9000), *from_local = random_text(6000);
+    char *subject = distinct_words("w", 100 * 1024), *body = distinct_words("", 1024 * 1024);
+    char *rcpt_local = random_text(5000), *queue_id = random_text(300);
+    char *from = xasprintf("%s@example.org", from_local);
+    char *rcpt = xasprintf("%s@example.net", rcpt_local), *rcpt_upper = xstrdup(rcpt);
+    char first[ARCHIVE_ID_SIZE], third[ARCHIVE_ID_SIZE], probe[64], last;
+
+    fill(&rec, "", SHA_A, mid, subject, body);
+    free(rec.envelope_from);
+    rec.envelope_from = xstrdup(from);
+    record_addrs_add(&rec.hdr_from, from_local, from);
+    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
+    memcpy(first, rec.archive_id, sizeof(first));
+    CHECK(add(cat, &rec) == TAB_OK);
+    record_free(&rec);
+
+    CHECK(cat->get(cat, first, &got, &error) == TAB_OK);
+    CHECK_STR(got.message_id, mid);
+    CHECK(got.hdr_from.n == 2 && strcmp(got.hdr_from.v[1].address, from) == 0);
+    CHECK(got.subject != NULL && strcmp(got.subject, subject) == 0);
+    CHECK(got.n_rcpts == 1 && strcmp(got.rcpts[0].address, rcpt) == 0);
+    CHECK_STR(got.index_status, "full");
+    record_free(&got);
+    /* the body text is cut so that subject and body fit one tsvector */
+    CHECK(sql_is("SELECT length(body_text) <= 384 * 1024 - length(subject)"
+                 " AND length(body_text) > 200000 FROM messages WHERE archive_id = $1",
+                 first, "t"));
+
+    CHECK(cat->known_recipients(cat, "", SHA_A, mid, &known, &error) == TAB_OK);
+    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
+    strlist_free(&known);
+    memset(&q, 0, sizeof(q));
+    q.message_id = mid;
+    CHECK_STR(search_ids(cat, &q), first);
+    last = mid[8999];
+    mid[8999] = last == 'a' ? 'b' : 'a';
+    CHECK_STR(search_ids(cat, &q), "");
+    mid[8999] = last;
+    memset(&q, 0, sizeof(q));
+    snprintf(probe, sizeof(probe), "%.40s", from_local + 5900);
+    q.from = probe;
+    CHECK_STR(search_ids(cat, &q), first);
+    memset(&q, 0, sizeof(q));
+    snprintf(probe, sizeof(probe), "%.40s", rcpt_local + 4900);
+    q.to = probe;
+    CHECK_STR(search_ids(cat, &q), first);
+    memset(&q, 0, sizeof(q));
+    q.subject = "wa00 wa01";
+    CHECK_STR(search_ids(cat, &q), first);
+    memset(&q, 0, sizeof(q));
+    q.text = "wzz 9zz"; /* words of the subject and of the start of the (cut) body */
+    CHECK_STR(search_ids(cat, &q), first);
+
+    /* the same message again: the known recipient (other case) once */
+    for (char *p = rcpt_upper; *p != '\0'; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    fill(&rec, "", SHA_A, mid, "again", NULL);
+    record_add_rcpt(&rec, rcpt_upper, NULL, NULL, NULL);
+    record_add_rcpt(&rec, "second@example.net", NULL, NULL, NULL);
+    CHECK(add(cat, &rec) == TAB_OK);
+    record_free(&rec);
+    CHECK(sql_is("SELECT count(*) || ' ' || count(DISTINCT r.message) FROM recipients r"
+                 " JOIN messages m ON m.id = r.message WHERE m.message_id = $1",
+                 mid, "2 1"));
+
+    /* a long queue id */
+    fill(&rec, queue_id, SHA_B, NULL, "long queue id", NULL);
+    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
+    memcpy(third, rec.archive_id, sizeof(third));
+    CHECK(add(cat, &rec) == TAB_OK);
+    record_free(&rec);
+    CHECK(cat->known_recipients(cat, queue_id, SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
+    strlist_free(&known);
+
+    /* no B-tree over the raw text of a header or envelope column: every
+     * index key that is a plain column is a number, a hash, our own id or
+     * header_addresses.field (from, to or cc) */
+    CHECK(sql_is("SELECT count(*) FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
+                 " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY (i.indkey)"
+                 " WHERE t.relname IN ('messages', 'recipients', 'header_addresses',"
+                 " 'attachments', 'copies') AND a.atttypid = 'text'::regtype"
+                 " AND a.attname NOT IN ('archive_id', 'sha256', 'field')",
+                 NULL, "0"));
+    /* and the lookups of the delivery path use the md5() indexes */
+    CHECK(plan_uses("SELECT r.address FROM recipients r JOIN messages m ON m.id = r.message"
+                    " WHERE m.sha256 = 'x' AND md5(m.queue_id) = md5('q') AND m.queue_id = 'q'"
+                    " AND m.queue_id <> '' ORDER BY r.id",
+                    "messages_queue_sha"));
+    CHECK(plan_uses("SELECT id FROM messages WHERE md5(message_id) = md5('m')"
+                    " AND message_id = 'm' AND sha256 = 's' AND queue_id = '' ORDER BY id LIMIT 1",
+                    "messages_message_id"));
+    CHECK(plan_uses("SELECT 1 FROM recipients WHERE message = 1 AND md5(lower(address)) ="
+                    " md5(lower('a@b')) AND lower(address) = lower('a@b')",
+                    "recipients_message_address"));
+    free(mid);
+    free(from_local);
+    free(subject);
+    free(body);
+    free(rcpt_local);
+    free(queue_id);
+    free(from);
+    free(rcpt);
+    free(rcpt_upper);
+}
+
+/*
+ * Content the server refuses deterministically is TAB_PERM (a retry
+ * would fail the same way); the connection stays usable.
+ */
+static void test_content_errors(struct catalog *cat)
+{
+    struct archive_record rec;
+    const char *error = NULL;
+
+    fill(&rec, "QPERM1", SHA_A, NULL, "refused", NULL);
+    rec.envelope_status = "bogus"; /* a CHECK constraint: SQLSTATE 23514 */
+    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    CHECK(error != NULL && strstr(error, "envelope_status") != NULL);
+    rec.envelope_status = ENVELOPE_COMPLETE;
+    CHECK(add(cat, &rec) == TAB_OK);
+    /* the same archive id once more: a UNIQUE violation, 23505 */
+    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    record_free(&rec);
+}
+
+/*
+ * A degraded record: flagged, found by --degraded, counted by stats;
+ * reindex() replaces the header fields, text and attachments, clears the
+ * flag, and the chain stays valid.
+ */
+static int chain_ok(const struct chain_link *link, void *ctx)
+{
+    char hash[SHA256_HEX_SIZE];
+    int *bad = ctx;
+
+    if (link->kind == CHAIN_COPY) {
+        catalog_chain_hash(link, hash);
+        if (strcmp(hash, link->hash) != 0)
+            (*bad)++;
+    }
+    return 0;
+}
+
+static void test_degraded_reindex(struct catalog *cat)
+{
+    struct archive_record rec, got;
+    struct catalog_stats st;
+    struct chain_seal head;
+    struct search_query q;
+    const char *error = NULL;
+    char id[ARCHIVE_ID_SIZE];
+    int64_t before;
+    int bad = 0;
+
+    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK);
+    before = st.degraded;
+    memset(&rec, 0, sizeof(rec));
+    make_id(rec.archive_id);
+    memcpy(id, rec.archive_id, sizeof(id));
+    rec.queue_id = xstrdup("QDEG1");
+    rec.envelope_from = xstrdup("sender@example.com");
+    rec.envelope_status = ENVELOPE_COMPLETE;
+    rec.arrival = 1705312800;
+    rec.size = 100;
+    snprintf(rec.sha256, sizeof(rec.sha256), "%s", SHA_C);
+    snprintf(rec.wrapped_sha256, sizeof(rec.wrapped_sha256), "%s", SHA_C);
+    rec.wrapped_size = 200;
+    rec.store = xstrdup("maildir");
+    rec.location = xasprintf("new/%s", id);
+    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("catalog refused the header fields (index row size)");
+    CHECK(add(cat, &rec) == TAB_OK);
+    record_free(&rec);
+
+    memset(&q, 0, sizeof(q));
+    q.degraded = 1;
+    CHECK(strstr(search_ids(cat, &q), id) != NULL);
+    CHECK(cat->get(cat, id, &got, &error) == TAB_OK);
+    CHECK(record_is_degraded(&got) && got.subject == NULL && got.hdr_from.n == 0);
+    CHECK_STR(got.index_note, "catalog refused the header fields (index row size)");
+    record_free(&got);
+    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
+
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.archive_id, id, sizeof(id));
+    rec.message_id = xstrdup("reindexed@example.org");
+    rec.subject = xstrdup("Reindexed at last");
+    rec.date = xstrdup("2024-01-16T08:00:00Z");
+    record_addrs_add(&rec.hdr_from, "Sender", "sender@example.com");
+    rec.body_text = xstrdup("the zyzzyva clause");
+    record_add_attachment(&rec, "contract.pdf", "application/pdf");
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK); /* replaced, not added */
+    record_free(&rec);
+
+    CHECK(strstr(search_ids(cat, &q), id) == NULL);
+    memset(&q, 0, sizeof(q));
+    q.text = "zyzzyva";
+    CHECK_STR(search_ids(cat, &q), id);
+    memset(&q, 0, sizeof(q));
+    q.message_id = "<reindexed@example.org>";
+    CHECK_STR(search_ids(cat, &q), id);
+    memset(&q, 0, sizeof(q));
+    q.attachment = "contract";
+    CHECK_STR(search_ids(cat, &q), id);
+    CHECK(sql_is("SELECT count(*) FROM attachments a JOIN messages m ON m.id = a.message"
+                 " WHERE m.archive_id = $1",
+                 id, "1"));
+    CHECK(cat->get(cat, id, &got, &error) == TAB_OK);
+    CHECK(!record_is_degraded(&got) && got.index_note == NULL);
+    CHECK_STR(got.subject, "Reindexed at last");
+    CHECK_STR(got.date, "2024-01-16T08:00:00Z");
+    CHECK(got.n_rcpts == 1 && got.wrapped_size == 200); /* the envelope is untouched */
+    record_free(&got);
+    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before);
+    CHECK(cat->chain_walk(cat, &head, chain_ok, &bad, &error) == TAB_OK && bad == 0);
+
+    memset(&rec, 0, sizeof(rec));
+    snprintf(rec.archive_id, sizeof(rec.archive_id), "FFFFFFFFFFFFFFFFFFFF");
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_PERM);
+    CHECK(error != NULL && strstr(error, "not found") != NULL);
 }
 
 /* Start a private server with tests/lib/pg.sh; 0 and conninfo set, or -1. */
@@ -843,6 +1198,9 @@ int main(void)
         test_fts_and_filters(cat);
         test_commit_lost(cat);
         test_store_and_transaction(cat, dir);
+        test_hostile_values(cat);
+        test_content_errors(cat);
+        test_degraded_reindex(cat);
         catalog_close(&cat);
     }
     PQfinish(admin);

@@ -287,7 +287,7 @@ static void test_add_and_rows(void)
     CHECK(cat == NULL);
 
     /* What an operator sees with sqlite3, through another connection. */
-    CHECK_SQL("PRAGMA user_version", "6");
+    CHECK_SQL("PRAGMA user_version", "7");
     CHECK_SQL("PRAGMA journal_mode", "wal");
     CHECK_SQL("SELECT id, archive_id, queue_id, sha256, message_id, envelope_from,"
               " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
@@ -660,12 +660,13 @@ static void test_rollback(void)
     before_r = sql("SELECT count(*) FROM recipients");
 
     /* a new message whose copy reuses an existing copy's archive id: the
-     * messages row is inserted, then the copies insert fails */
+     * messages row is inserted, then the copies insert fails; a
+     * constraint fails the same way on every try: TAB_PERM */
     make_record(&rec, 10, "9New1", SHA_C, "x@example.org", "rollback", NULL,
                 "2024-06-01T00:00:00Z");
     snprintf(rec.archive_id, sizeof(rec.archive_id), "0000000000000000000A");
     record_add_rcpt(&rec, "y@example.org", NULL, NULL, NULL);
-    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "UNIQUE") != NULL);
     CHECK(error != NULL && strstr(error, "0000000000000000000A") != NULL);
     record_free(&rec);
@@ -880,7 +881,7 @@ static void test_concurrent_create(const char *dir, int round)
     }
     CHECK_SQL_AT(path, "SELECT count(*), min(archive_id), max(archive_id) FROM messages",
                  "8|0000000000000000012C|00000000000000000133");
-    CHECK_SQL_AT(path, "PRAGMA user_version", "6");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "7");
 }
 
 static void test_open_errors(const char *dir)
@@ -1197,7 +1198,7 @@ static void test_upgrade_v1(const char *dir)
         fprintf(stderr, "open v1: %s\n", error);
         return;
     }
-    CHECK_SQL_AT(path, "PRAGMA user_version", "6");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "7");
     CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
     /* the copies from before the upgrade are chained, in id order */
     CHECK_SQL_AT(path,
@@ -1239,7 +1240,7 @@ static void test_upgrade_v1(const char *dir)
     cat = catalog_open(spec, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
-    CHECK_SQL_AT(path, "PRAGMA user_version", "6");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "7");
     CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "3");
 }
 
@@ -1404,6 +1405,320 @@ static void test_index_from_store(const char *dir)
     catalog_close(&cat);
 }
 
+/* n random characters from a 64-letter alphabet (about 6 bits each: what
+ * no compression shrinks), seeded per run. Heap. */
+static char *random_text(size_t n)
+{
+    static const char alphabet[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+    static uint64_t state;
+    char *s = xmalloc(n + 1);
+
+    if (state == 0)
+        state = ((uint64_t)time(NULL) * 2654435761u) ^ ((uint64_t)getpid() << 32) ^ 1;
+    for (size_t i = 0; i < n; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        s[i] = alphabet[state % 64];
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/* search_ids() of a query with one field set (degraded: the flag). */
+static const char *only(struct catalog *cat, const char *field, const char *value)
+{
+    struct search_query q;
+
+    memset(&q, 0, sizeof(q));
+    if (strcmp(field, "from") == 0)
+        q.from = value;
+    else if (strcmp(field, "to") == 0)
+        q.to = value;
+    else if (strcmp(field, "subject") == 0)
+        q.subject = value;
+    else if (strcmp(field, "message_id") == 0)
+        q.message_id = value;
+    else if (strcmp(field, "text") == 0)
+        q.text = value;
+    else if (strcmp(field, "attachment") == 0)
+        q.attachment = value;
+    else if (strcmp(field, "degraded") == 0)
+        q.degraded = 1;
+    return search_ids(cat, &q);
+}
+
+/*
+ * Header and envelope values no B-tree could hold whole (issue 13): a
+ * 9,000-character random Message-ID, a 6,000-character From address, a
+ * 100 KB subject, a 5,000-character envelope recipient and a 300-character
+ * queue id are archived, found by every lookup and search, and merged
+ * with a later transaction of the same message; no index of the schema
+ * covers the raw text of such a column.
+ */
+static void test_hostile_values(const char *dir)
+{
+    struct archive_record rec, got;
+    struct strlist known = STRLIST_INIT;
+    struct catalog *cat;
+    const char *error = NULL;
+    char path[4300], spec[4400];
+    char *mid = random_text(9000), *from_local = random_text(6000), *subject = random_text(100000);
+    char *rcpt_local = random_text(5000), *queue_id = random_text(300);
+    char *from = xasprintf("%s@example.org", from_local);
+    char *rcpt = xasprintf("%s@example.net", rcpt_local), *rcpt_upper = xstrdup(rcpt);
+    char probe[64], last;
+    char *plan;
+
+    snprintf(path, sizeof(path), "%s/hostile.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL)
+        goto out;
+
+    /* without a queue id: keyed on (Message-ID, SHA-256) */
+    make_record(&rec, 1, "", SHA_A, from, subject, "2024-05-01T00:00:00Z", "2024-05-01T00:00:01Z");
+    rec.message_id = xstrdup(mid);
+    record_addrs_add(&rec.hdr_from, from_local, from);
+    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
+    rec.body_text = xstrdup("hostile body words");
+    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+
+    CHECK(cat->get(cat, "00000000000000000001", &got, &error) == TAB_OK);
+    CHECK_STR(got.message_id, mid);
+    CHECK(got.hdr_from.n == 1 && strcmp(got.hdr_from.v[0].address, from) == 0);
+    CHECK(got.subject != NULL && strcmp(got.subject, subject) == 0);
+    CHECK(got.n_rcpts == 1 && strcmp(got.rcpts[0].address, rcpt) == 0);
+    CHECK_STR(got.index_status, "full");
+    CHECK(got.index_note == NULL);
+    record_free(&got);
+
+    CHECK(cat->known_recipients(cat, "", SHA_A, mid, &known, &error) == TAB_OK);
+    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
+    strlist_free(&known);
+    CHECK_STR(only(cat, "message_id", mid), "1");
+    snprintf(probe, sizeof(probe), "%.40s", from_local + 5900);
+    CHECK_STR(only(cat, "from", probe), "1");
+    snprintf(probe, sizeof(probe), "%.40s", rcpt_local + 4900);
+    CHECK_STR(only(cat, "to", probe), "1");
+    snprintf(probe, sizeof(probe), "%.40s", subject + 99000);
+    CHECK_STR(only(cat, "subject", probe), "1");
+    CHECK_STR(only(cat, "text", "hostile"), "1");
+    /* a Message-ID that shares the first 200 characters is another one */
+    last = mid[8999];
+    mid[8999] = last == 'a' ? 'b' : 'a';
+    CHECK_STR(only(cat, "message_id", mid), "");
+    mid[8999] = last;
+
+    /* the same message again, the known recipient in other case: one
+     * recipient row for it, the new one added */
+    for (char *p = rcpt_upper; *p != '\0'; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    make_record(&rec, 2, "", SHA_A, from, subject, "2024-05-01T00:00:00Z", "2024-05-01T00:01:00Z");
+    rec.message_id = xstrdup(mid);
+    record_add_rcpt(&rec, rcpt_upper, NULL, NULL, NULL);
+    record_add_rcpt(&rec, "second@example.net", NULL, NULL, NULL);
+    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CHECK_SQL_AT(path, "SELECT count(*), count(DISTINCT message) FROM recipients", "2|1");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM copies", "2");
+
+    /* a long queue id: keyed on (queue id, SHA-256) */
+    make_record(&rec, 3, queue_id, SHA_B, "", NULL, NULL, "2024-05-02T00:00:00Z");
+    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
+    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CHECK(cat->known_recipients(cat, queue_id, SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
+    strlist_free(&known);
+    last = queue_id[299];
+    queue_id[299] = last == 'a' ? 'b' : 'a';
+    CHECK(cat->known_recipients(cat, queue_id, SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 0);
+    queue_id[299] = last;
+    strlist_free(&known);
+    CHECK(chain_links(cat) == 3);
+
+    /* no index of the schema covers the whole text of a header or
+     * envelope column (expressions have no column name) */
+    CHECK_SQL_AT(path,
+                 "SELECT count(*) FROM sqlite_master m, pragma_index_list(m.name) il,"
+                 " pragma_index_xinfo(il.name) x WHERE m.type = 'table' AND x.key"
+                 " AND x.name IN ('queue_id', 'message_id', 'envelope_from', 'address',"
+                 " 'archive_rcpt', 'orcpt', 'notify', 'name', 'subject', 'subject_raw',"
+                 " 'date_raw', 'filename', 'content_type', 'location', 'mail_params',"
+                 " 'xforward', 'index_note')",
+                 "0");
+    /* and the lookups use the prefix indexes */
+    plan = sql_at(path, "EXPLAIN QUERY PLAN SELECT r.address FROM recipients r JOIN messages m"
+                        " ON m.id = r.message WHERE m.sha256 = 'x' AND substr(m.queue_id, 1, 200)"
+                        " = substr('q', 1, 200) AND +m.queue_id = 'q' AND m.queue_id <> ''"
+                        " ORDER BY r.rowid");
+    CHECK(strstr(plan, "SEARCH m USING INDEX messages_queue_sha (sha256=? AND <expr>=?)") != NULL);
+    CHECK(strstr(plan, "SEARCH r USING INDEX recipients_message (message=?)") != NULL);
+    free(plan);
+    plan = sql_at(path, "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE substr(message_id, 1,"
+                        " 200) = substr('m', 1, 200) AND +message_id = 'm' AND sha256 = 's'"
+                        " AND queue_id = '' ORDER BY id LIMIT 1");
+    CHECK(strstr(plan, "SEARCH messages USING INDEX messages_message_id (<expr>=?)") != NULL);
+    free(plan);
+    catalog_close(&cat);
+out:
+    free(mid);
+    free(from_local);
+    free(subject);
+    free(rcpt_local);
+    free(queue_id);
+    free(from);
+    free(rcpt);
+    free(rcpt_upper);
+}
+
+/*
+ * A degraded record (the envelope only: what delivery stores when the
+ * content cannot be indexed) is flagged, found by --degraded and counted
+ * by stats; reindex() fills in the header fields, text and attachments,
+ * clears the flag, and leaves the chain valid.
+ */
+static void test_degraded_reindex(const char *dir)
+{
+    struct archive_record rec, got;
+    struct catalog_stats st;
+    struct catalog *cat;
+    const char *error = NULL;
+    char path[4300], spec[4400];
+    char *long_note = random_text(3000);
+    int done;
+
+    snprintf(path, sizeof(path), "%s/degraded.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL) {
+        free(long_note);
+        return;
+    }
+    make_record1(&rec);
+    add_or_die(cat, &rec);
+
+    make_record(&rec, 2, "4Deg2", SHA_B, "sender@example.org", NULL, NULL, "2024-03-02T00:00:00Z");
+    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("worker died on this message before (SIGSEGV)");
+    add_or_die(cat, &rec);
+
+    CHECK_STR(only(cat, "degraded", NULL), "2");
+    CHECK(cat->get(cat, "00000000000000000002", &got, &error) == TAB_OK);
+    CHECK(record_is_degraded(&got));
+    CHECK_STR(got.index_note, "worker died on this message before (SIGSEGV)");
+    CHECK(got.subject == NULL && got.hdr_from.n == 0 && got.n_rcpts == 1);
+    record_free(&got);
+    CHECK(cat->get(cat, "00000000000000000001", &got, &error) == TAB_OK);
+    CHECK(!record_is_degraded(&got) && strcmp(got.index_status, "full") == 0);
+    record_free(&got);
+    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == 1);
+    CHECK_SQL_AT(path, "SELECT archive_id, index_status FROM message_overview ORDER BY id",
+                 "00000000000000000001|full\n00000000000000000002|degraded");
+
+    /* a note is kept to INDEX_NOTE_MAX bytes */
+    make_record(&rec, 3, "4Deg3", SHA_C, "", NULL, NULL, "2024-03-03T00:00:00Z");
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup(long_note);
+    add_or_die(cat, &rec);
+    CHECK_SQL_AT(path, "SELECT length(index_note) FROM messages WHERE queue_id = '4Deg3'", "1000");
+    CHECK_STR(only(cat, "degraded", NULL), "3,2");
+
+    /* reindex by the copy's archive id; the flag goes, the fields come */
+    memset(&rec, 0, sizeof(rec));
+    make_id(rec.archive_id, 2);
+    rec.message_id = xstrdup("reindexed@example.org");
+    rec.subject = xstrdup("Reindexed at last");
+    rec.subject_raw = xstrdup("Reindexed at last");
+    rec.date = xstrdup("2024-03-01T23:00:00Z");
+    rec.date_raw = xstrdup("Fri, 01 Mar 2024 23:00:00 +0000");
+    record_addrs_add(&rec.hdr_from, "Sender", "sender@example.org");
+    record_addrs_add(&rec.hdr_to, NULL, "bob@example.com");
+    rec.body_text = xstrdup("the zyzzyva clause");
+    record_add_attachment(&rec, "contract.pdf", "application/pdf");
+    rec.index_status = INDEX_FULL;
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    /* twice: the old text and attachments are replaced, not added to */
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
+
+    CHECK_STR(only(cat, "degraded", NULL), "3");
+    CHECK_STR(only(cat, "message_id", "<reindexed@example.org>"), "2");
+    CHECK_STR(only(cat, "subject", "at last"), "2");
+    CHECK_STR(only(cat, "text", "zyzzyva"), "2");
+    CHECK_STR(only(cat, "attachment", "contract"), "2");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM attachments WHERE message = 2", "1");
+    CHECK(cat->get(cat, "00000000000000000002", &got, &error) == TAB_OK);
+    CHECK(!record_is_degraded(&got) && got.index_note == NULL);
+    CHECK_STR(got.date, "2024-03-01T23:00:00Z");
+    CHECK(got.hdr_from.n == 1 && got.hdr_to.n == 1 && got.n_attachments == 1);
+    CHECK(got.n_rcpts == 1 && got.wrapped_size == 2002); /* the envelope is untouched */
+    record_free(&got);
+    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == 1);
+    CHECK(chain_links(cat) == 3);
+
+    /* reindex with index_later: the indexer reads text and attachments */
+    memset(&rec, 0, sizeof(rec));
+    make_id(rec.archive_id, 3);
+    rec.subject = xstrdup("later");
+    rec.index_later = 1;
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CHECK_SQL_AT(path, "SELECT from_store, subject FROM text_pending WHERE message = 3", "1|later");
+
+    memset(&rec, 0, sizeof(rec));
+    make_id(rec.archive_id, 99);
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_PERM);
+    CHECK(error != NULL && strstr(error, "not found") != NULL);
+    record_free(&rec);
+    catalog_close(&cat);
+    free(long_note);
+}
+
+/* add_batch(): a copy refused for its content (a duplicate archive id:
+ * a UNIQUE constraint) is TAB_PERM and rolled back alone. */
+static void test_batch_content_error(const char *dir)
+{
+    struct archive_record recs[3];
+    const struct archive_record *ptrs[3];
+    enum tab_result results[3];
+    char *errors[3];
+    struct catalog *cat;
+    const char *error = NULL;
+    char path[4300], spec[4400];
+
+    snprintf(path, sizeof(path), "%s/batch.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL)
+        return;
+    make_record(&recs[0], 1, "B1", SHA_A, "a@x", "one", NULL, "2024-01-01T00:00:00Z");
+    make_record(&recs[1], 1, "B2", SHA_B, "b@x", "dup", NULL, "2024-01-01T00:00:00Z");
+    make_record(&recs[2], 3, "B3", SHA_C, "c@x", "three", NULL, "2024-01-01T00:00:00Z");
+    for (int i = 0; i < 3; i++)
+        ptrs[i] = &recs[i];
+    CHECK(cat->add_batch(cat, ptrs, 3, results, errors, &error) == TAB_OK);
+    CHECK(results[0] == TAB_OK && results[1] == TAB_PERM && results[2] == TAB_OK);
+    CHECK(errors[1] != NULL && strstr(errors[1], "UNIQUE") != NULL);
+    CHECK_SQL_AT(path, "SELECT queue_id FROM messages ORDER BY id", "B1\nB3");
+    CHECK(chain_links(cat) == 2);
+    for (int i = 0; i < 3; i++) {
+        free(errors[i]);
+        record_free(&recs[i]);
+    }
+    catalog_close(&cat);
+}
+
 int main(void)
 {
     const char *dir = check_tmpdir("test_catalog_sqlite");
@@ -1427,5 +1742,8 @@ int main(void)
     test_upgrade_v1(dir);
     test_index_pending(dir);
     test_index_from_store(dir);
+    test_hostile_values(dir);
+    test_degraded_reindex(dir);
+    test_batch_content_error(dir);
     return check_done();
 }

@@ -87,6 +87,8 @@ static void check_record(const struct archive_record *got, const struct archive_
     CHECK_STR(got->wrapped_sha256, want->wrapped_sha256);
     CHECK(same_str("store", got->store, want->store));
     CHECK(same_str("location", got->location, want->location));
+    CHECK(same_str("index_status", got->index_status, want->index_status));
+    CHECK(same_str("index_note", got->index_note, want->index_note));
 }
 
 static int all_zero(const void *p, size_t n)
@@ -145,6 +147,8 @@ static void fill_full(struct archive_record *rec, size_t body_len)
     memcpy(rec->wrapped_sha256, HASH_B, sizeof(HASH_B));
     rec->store = xstrdup("maildir");
     rec->location = xstrdup("cur/1709285400.M1P2.host:2,");
+    rec->index_status = INDEX_DEGRADED;
+    rec->index_note = xstrdup("worker died on the previous attempt (SIGSEGV)");
 }
 
 static void test_primitives(void)
@@ -254,6 +258,8 @@ static void test_full_roundtrip(void)
     check_record(&got, &rec);
     CHECK(strlen(got.body_text) == 1024 * 1024);
     CHECK(strcmp(got.envelope_status, "incomplete") == 0);
+    /* decoded to the static string */
+    CHECK(strcmp(got.index_status, "degraded") == 0 && record_is_degraded(&got));
     record_free(&got);
 
     /* cut inside the body and just before the end: refused, zeroed */
@@ -279,6 +285,7 @@ static void test_empty_roundtrip(void)
     CHECK(record_wire_decode(&r, &got) == 0 && r.left == 0);
     check_record(&got, &rec);
     CHECK(got.queue_id == NULL && got.envelope_status == NULL && got.body_text == NULL);
+    CHECK(got.index_status == NULL && got.index_note == NULL && !record_is_degraded(&got));
     CHECK(got.rcpts == NULL && got.hdr_from.v == NULL && got.attachments == NULL);
     CHECK(got.sha256[0] == '\0' && got.wrapped_sha256[0] == '\0');
     record_free(&got);
@@ -432,6 +439,19 @@ static void test_rejects(void)
     CHECK(wire_roundtrip(&rec) == -1);
     rec.envelope_status = ENVELOPE_COMPLETE;
     CHECK(wire_roundtrip(&rec) == 0);
+
+    /* index status: only "full", "degraded" or NULL */
+    rec.index_status = "partial";
+    CHECK(wire_roundtrip(&rec) == -1);
+    rec.index_status = "";
+    CHECK(wire_roundtrip(&rec) == -1);
+    rec.index_status = "Degraded";
+    CHECK(wire_roundtrip(&rec) == -1);
+    rec.index_status = INDEX_FULL;
+    CHECK(wire_roundtrip(&rec) == 0);
+    rec.index_status = NULL;
+    CHECK(wire_roundtrip(&rec) == 0);
+    rec.index_status = INDEX_DEGRADED;
 
     /* hashes: 63 digits, upper case, non-hex; for both fields */
     char *hashes[] = {rec.sha256, rec.wrapped_sha256};
