@@ -18,10 +18,23 @@
  *	ARCHITECTURE.md section 2: recipient_bcc_maps with the pcre rule
  *	that encodes every envelope recipient, the archive domain routed to
  *	lmtp: at tabulariumd's lmtp_listen (unix sockets seen through
- *	Postfix's chroot), recipient limit, XFORWARD, SMTPUTF8, queue
- *	lifetime (copies go out with NOTIFY=NEVER: an expired one is lost
- *	silently) and size limits (a copy tabulariumd refuses with 552 is
- *	lost silently too).
+ *	Postfix's chroot), recipient limit (advised to agree with
+ *	tabulariumd's lmtp_recipient_limit), lmtp_line_length_limit = 0
+ *	(otherwise lmtp(8) breaks long lines and the original is not
+ *	byte-exact), LMTP concurrency (the transport's destination
+ *	concurrency limit and master.cf maxproc) against process_limit,
+ *	XFORWARD, SMTPUTF8, queue lifetime (copies go out with
+ *	NOTIFY=NEVER: an expired one is lost silently) and size limits (a
+ *	copy tabulariumd refuses with 552 is lost silently too). Our
+ *	recipient_bcc_maps map must be there and first: Postfix adds one
+ *	BCC per recipient, from the first map that matches. Postfix's own
+ *	bounces and notices are archived only through the bounce services'
+ *	own cleanup with header_checks (master.cf; a warning when missing).
+ *
+ *	The data and queue directories are checked as mail_owner, in a
+ *	child that drops to it as the workers do (common/privs.c): as root,
+ *	access() would pass a directory under a parent only root can enter,
+ *	where tabulariumd then refuses to start.
  *
  *	postconf and postmap are run with posix_spawnp and pipes, never
  *	through a shell: map names and directories come from configuration
@@ -69,6 +82,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/privs.h"
 #include "common/strlist.h"
 #include "lmtpd/master.h"
 #include "search/cli.h"
@@ -102,11 +116,15 @@ const char cli_doctor_help[] =
     "    wrong and the command that fixes it. Checked are: recipient_bcc_maps\n"
     "    and its archive rule (prefix and domain), the transport_maps entry of\n"
     "    the archive domain against lmtp_listen (unix sockets as seen from\n"
-    "    Postfix's chroot), lmtp_destination_recipient_limit,\n"
-    "    lmtp_send_xforward_command, smtputf8_enable, maximal_queue_lifetime,\n"
-    "    the message size limits of both, the socket permissions, the data and\n"
-    "    queue directories, the catalog, and whether tabulariumd answers LHLO\n"
-    "    on lmtp_listen (3 s timeout). Nothing is changed.\n"
+    "    Postfix's chroot), lmtp_destination_recipient_limit against\n"
+    "    lmtp_recipient_limit, lmtp_line_length_limit (must be 0), the LMTP\n"
+    "    concurrency (destination concurrency limit, master.cf maxproc)\n"
+    "    against process_limit, lmtp_send_xforward_command, smtputf8_enable,\n"
+    "    maximal_queue_lifetime, whether Postfix's own bounces are archived\n"
+    "    (master.cf), the message size limits of both, the socket\n"
+    "    permissions, mail_owner, the data and queue directories as mail_owner\n"
+    "    sees them (when run as root), the catalog, and whether tabulariumd\n"
+    "    answers LHLO on lmtp_listen (3 s timeout). Nothing is changed.\n"
     "\n"
     "    Without postconf (Postfix not installed here) only the Tabularium\n"
     "    side is checked. To check a Postfix host from elsewhere:\n"
@@ -144,7 +162,9 @@ struct doctor_service {
     char *name;
     char *type;
     char *chroot;
+    char *maxproc;
     char *command;
+    struct strlist overrides; /* "name=value" of its -o options */
 };
 
 struct doctor {
@@ -169,6 +189,8 @@ struct doctor {
     int postmap_missing; /* postmap was not found: do not try again */
 
     char *archive_domain; /* from recipient_bcc_maps or always_bcc */
+    char *transport;      /* master.cf service that delivers archive copies */
+    int have_owner;       /* mail_owner resolved (as root) */
 };
 
 /* Postfix 3.7 defaults of the parameters checked, for --postconf-file
@@ -179,8 +201,12 @@ static const struct {
 } doctor_postfix_defaults[] = {
     {"always_bcc", ""},
     {"config_directory", "/etc/postfix"},
+    {"default_destination_concurrency_limit", "20"},
     {"default_destination_recipient_limit", "50"},
+    {"default_process_limit", "100"},
+    {"lmtp_destination_concurrency_limit", "$default_destination_concurrency_limit"},
     {"lmtp_destination_recipient_limit", "$default_destination_recipient_limit"},
+    {"lmtp_line_length_limit", "998"},
     {"lmtp_send_xforward_command", "no"},
     {"maximal_queue_lifetime", "5d"},
     {"message_size_limit", "10240000"},
@@ -707,7 +733,15 @@ static void doctor_master_parse(struct doctor *d, const char *text)
                 s->name = xstrdup(f.v[0]);
                 s->type = xstrdup(f.v[1]);
                 s->chroot = xstrdup(f.v[4]);
+                s->maxproc = xstrdup(f.v[6]);
                 s->command = xstrdup(f.v[7]);
+                memset(&s->overrides, 0, sizeof(s->overrides));
+                for (size_t k = 8; k < f.n; k++) {
+                    if (strcmp(f.v[k], "-o") == 0 && k + 1 < f.n)
+                        strlist_add(&s->overrides, f.v[++k]);
+                    else if (strncmp(f.v[k], "-o", 2) == 0 && strchr(f.v[k], '=') != NULL)
+                        strlist_add(&s->overrides, f.v[k] + 2);
+                }
             }
         }
         strlist_free(&f);
@@ -998,7 +1032,25 @@ static void doctor_check_bcc(struct doctor *d)
                               " recipient_encoding_prefix = %s: tabulariumd cannot decode them;"
                               " copies archived as incomplete",
                               path, prefix, domain, our_prefix);
-            else
+            else if (i > 0) {
+                /* cleanup_addr.c: one BCC per recipient, from the first map
+                 * that matches; a map before ours takes those recipients. */
+                char *order = xstrdup(list.v[i]);
+                for (size_t k = 0; k < list.n; k++) {
+                    char *o = order;
+                    if (k == i)
+                        continue;
+                    order = xasprintf("%s, %s", o, list.v[k]);
+                    free(o);
+                }
+                doctor_report(d, DOCTOR_ERROR, "recipient_bcc_maps",
+                              doctor_postconf_fix(d, "recipient_bcc_maps", order),
+                              "recipient_bcc_maps = %s: Postfix adds one BCC per recipient, from"
+                              " the first map that matches, and %s comes before the archive map"
+                              " %s: recipients it matches are not archived",
+                              maps, list.v[0], list.v[i]);
+                free(order);
+            } else
                 doctor_report(d, DOCTOR_OK, "recipient_bcc_maps", NULL,
                               "recipient_bcc_maps = %s: every envelope recipient user@domain is"
                               " archived as %suser=domain@%s",
@@ -1007,13 +1059,19 @@ static void doctor_check_bcc(struct doctor *d)
             reported = 1;
         }
     }
-    if (!reported)
-        doctor_report(d, DOCTOR_WARNING, "recipient_bcc_maps",
-                      xasprintf("a pcre: map with the rule of config/recipient_bcc.pcre: %s", pcre),
-                      "recipient_bcc_maps = %s has no pcre:/regexp: rule that maps user@domain to"
-                      " %s${1}=${2}@DOMAIN: envelope recipients may be lost (copies archived as"
-                      " incomplete) and the archive domain is unknown",
-                      maps, our_prefix);
+    if (!reported) {
+        /* Ours is missing: typically a "postconf -e" that replaced it. */
+        char *both = xasprintf("%s, %s", pcre, maps);
+        doctor_report(d, *always != '\0' ? DOCTOR_WARNING : DOCTOR_ERROR, "recipient_bcc_maps",
+                      doctor_postconf_fix(d, "recipient_bcc_maps", both),
+                      "recipient_bcc_maps = %s has no pcre:/regexp: map with the archive rule"
+                      " (user@domain to %s${1}=${2}@DOMAIN, config/recipient_bcc.pcre): %s",
+                      maps, our_prefix,
+                      *always != '\0' ? "envelope recipients lost (always_bcc copies are archived"
+                                        " as incomplete)"
+                                      : "Postfix sends no archive copies");
+        free(both);
+    }
 out:
     strlist_free(&list);
     free(maps);
@@ -1430,6 +1488,7 @@ static void doctor_check_transport(struct doctor *d)
                           d->archive_domain, value, svc->command);
         goto out;
     }
+    d->transport = xstrdup(transport);
     if (!d->have_cfg) {
         doctor_report(d, DOCTOR_INFO, "transport_maps", NULL,
                       "transport_maps routes %s to %s (lmtp_listen unknown: not compared)",
@@ -1459,33 +1518,179 @@ out:
 
 /* ---- 3.-6. Postfix parameters -------------------------------------------- */
 
+/* The master.cf service that delivers archive copies: "lmtp" unless
+ * transport_maps names another one that runs lmtp(8). */
+static const char *doctor_transport_name(const struct doctor *d)
+{
+    return d->transport != NULL ? d->transport : "lmtp";
+}
+
+/*
+ * A queue manager limit for the archive transport: TRANSPORT_SUFFIX
+ * (qmgr's per-transport parameter), or default_SUFFIX when that is not
+ * set, as Postfix falls back. *name_r (heap) is the parameter that applies.
+ */
+static char *doctor_pf_transport(const struct doctor *d, const char *suffix, char **name_r)
+{
+    char *name = xasprintf("%s%s", doctor_transport_name(d), suffix);
+
+    if (doctor_param_raw(&d->pf, name) == NULL) {
+        free(name);
+        name = xasprintf("default%s", suffix);
+    }
+    *name_r = name;
+    return doctor_pf(d, name);
+}
+
+/* The delivery service's "-o name=value" in master.cf, or NULL. */
+static const char *doctor_service_override(const struct doctor_service *svc, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (svc == NULL)
+        return NULL;
+    for (size_t i = svc->overrides.n; i > 0; i--)
+        if (strncmp(svc->overrides.v[i - 1], name, n) == 0 && svc->overrides.v[i - 1][n] == '=')
+            return svc->overrides.v[i - 1] + n + 1;
+    return NULL;
+}
+
+/*
+ * Postfix splits a message's archive recipients into transactions of at
+ * most TRANSPORT_destination_recipient_limit; tabulariumd answers 452 to
+ * recipients beyond its lmtp_recipient_limit. The two should agree: the
+ * advice is tabulariumd's actual limit, never a fixed number that may be
+ * what is set already.
+ */
 static void doctor_check_recipient_limit(struct doctor *d)
 {
-    char *v = doctor_pf(d, "lmtp_destination_recipient_limit");
-    char *pf_fix = doctor_postconf_fix(d, "lmtp_destination_recipient_limit", "1000");
-    long long n;
+    char *name, *v = doctor_pf_transport(d, "_destination_recipient_limit", &name);
+    long long want = d->have_cfg ? d->cfg.lmtp_recipient_limit : DOCTOR_RECIPIENT_LIMIT, n;
+    char *want_s = xasprintf("%lld", want);
+    char *pf_fix = doctor_postconf_fix(d, name, want_s);
 
     if (doctor_parse_number(v, &n) < 0)
-        doctor_report(d, DOCTOR_WARNING, "lmtp_destination_recipient_limit", xstrdup(pf_fix),
-                      "lmtp_destination_recipient_limit = \"%s\" is not a number", v);
-    else if (n < DOCTOR_RECIPIENT_LIMIT)
-        doctor_report(d, DOCTOR_WARNING, "lmtp_destination_recipient_limit", xstrdup(pf_fix),
-                      "lmtp_destination_recipient_limit = %lld (< %d): messages with more"
-                      " recipients are split into several LMTP transactions (harmless, but"
-                      " noisier)",
-                      n, DOCTOR_RECIPIENT_LIMIT);
-    else if (d->have_cfg && n > d->cfg.lmtp_recipient_limit)
+        doctor_report(d, DOCTOR_WARNING, name, xstrdup(pf_fix), "%s = \"%s\" is not a number", name,
+                      v);
+    else if (n < want && n < DOCTOR_RECIPIENT_LIMIT)
+        doctor_report(d, DOCTOR_WARNING, name, xstrdup(pf_fix),
+                      "%s = %lld (< %lld): messages with more recipients are split into several"
+                      " LMTP transactions (harmless, but noisier)",
+                      name, n, want);
+    else if (n > want)
         doctor_report(
-            d, DOCTOR_WARNING, "lmtp_destination_recipient_limit",
+            d, DOCTOR_WARNING, name,
             xasprintf("%s, or set lmtp_recipient_limit = %lld in %s", pf_fix, n, d->cfg_file),
-            "lmtp_destination_recipient_limit = %lld > tabulariumd's"
-            " lmtp_recipient_limit = %d: the extra recipients get 452 and are retried"
-            " later",
-            n, d->cfg.lmtp_recipient_limit);
+            "%s = %lld > tabulariumd's lmtp_recipient_limit = %lld: the extra recipients"
+            " get 452 and are retried later",
+            name, n, want);
     else
-        doctor_report(d, DOCTOR_OK, "lmtp_destination_recipient_limit", NULL,
-                      "lmtp_destination_recipient_limit = %lld", n);
+        doctor_report(d, DOCTOR_OK, name, NULL, "%s = %lld", name, n);
     free(pf_fix);
+    free(want_s);
+    free(name);
+    free(v);
+}
+
+/*
+ * lmtp(8) breaks header and body lines longer than lmtp_line_length_limit
+ * with CRLF SPACE (smtp_proto.c, smtp_text_out): the original tabulariumd
+ * archives is then not the message Postfix received. 0 turns that off.
+ */
+static void doctor_check_line_length(struct doctor *d)
+{
+    const char *svc_name = doctor_transport_name(d);
+    const struct doctor_service *svc = doctor_service(d, svc_name, "unix");
+    const char *over = doctor_service_override(svc, "lmtp_line_length_limit");
+    char *v = over != NULL ? xstrdup(over) : doctor_pf(d, "lmtp_line_length_limit");
+    char *where = over != NULL
+                      ? xasprintf("master.cf service %s: -o lmtp_line_length_limit=%s", svc_name, v)
+                      : xasprintf("lmtp_line_length_limit = %s", v);
+    long long n;
+
+    if (doctor_parse_number(v, &n) == 0 && n == 0) {
+        doctor_report(d, DOCTOR_OK, "lmtp_line_length_limit", NULL,
+                      "%s: lmtp(8) passes lines of any length unchanged", where);
+    } else {
+        char *fix, *svc_word = doctor_shell_word(svc_name);
+        if (over != NULL)
+            fix = xasprintf("postconf%s%s -P '%s/unix/lmtp_line_length_limit = 0'",
+                            d->postconf_dir != NULL ? " -c " : "",
+                            d->postconf_dir != NULL ? d->postconf_dir : "", svc_word);
+        else
+            fix = doctor_postconf_fix(d, "lmtp_line_length_limit", "0");
+        doctor_report(d, DOCTOR_ERROR, "lmtp_line_length_limit", fix,
+                      "%s: lmtp(8) breaks longer header and body lines with CRLF SPACE, so the"
+                      " archived original of such a message is not what Postfix received",
+                      where);
+        free(svc_word);
+    }
+    free(where);
+    free(v);
+}
+
+/*
+ * How many connections Postfix may open to tabulariumd at once: the
+ * transport's destination concurrency limit, and no more than the
+ * service's maxproc in master.cf ("-": default_process_limit; 0: none).
+ * tabulariumd serves one connection per worker; one beyond process_limit
+ * waits unanswered for a worker to finish a whole (reused) session.
+ */
+static void doctor_check_concurrency(struct doctor *d)
+{
+    const char *svc_name = doctor_transport_name(d);
+    const struct doctor_service *svc = doctor_service(d, svc_name, "unix");
+    char *name, *v = doctor_pf_transport(d, "_destination_concurrency_limit", &name);
+    char *maxproc_s = NULL, *how;
+    long long conc, maxproc = 0, eff, workers = d->cfg.process_limit;
+
+    if (!d->have_cfg) {
+        free(name);
+        free(v);
+        return;
+    }
+    if (doctor_parse_number(v, &conc) < 0) {
+        doctor_report(d, DOCTOR_WARNING, "lmtp_concurrency", NULL,
+                      "%s = \"%s\" is not a number: LMTP concurrency not checked", name, v);
+        goto out;
+    }
+    if (svc != NULL) {
+        maxproc_s = strcmp(svc->maxproc, "-") == 0 ? doctor_pf(d, "default_process_limit")
+                                                   : xstrdup(svc->maxproc);
+        if (doctor_parse_number(maxproc_s, &maxproc) < 0)
+            maxproc = 0;
+    }
+    /* 0 is "no limit" for both. */
+    eff = conc;
+    if (maxproc > 0 && (eff == 0 || maxproc < eff))
+        eff = maxproc;
+    how = svc != NULL ? xasprintf("%s = %s, master.cf %s maxproc %s", name, v, svc_name, maxproc_s)
+                      : xasprintf("%s = %s, master.cf not read", name, v);
+    if (eff == 0 || eff > workers) {
+        char *want = xasprintf("%lld", workers);
+        char *pf_fix = doctor_postconf_fix(d, name, want);
+        char *count = eff == 0 ? xstrdup("any number of") : xasprintf("%lld", eff);
+        char *fix =
+            eff == 0 ? xstrdup(pf_fix)
+                     : xasprintf("%s, or set process_limit = %lld in %s", pf_fix, eff, d->cfg_file);
+        doctor_report(d, DOCTOR_ERROR, "lmtp_concurrency", fix,
+                      "Postfix may open %s LMTP connections to tabulariumd at once (%s) but"
+                      " process_limit = %lld: connections beyond that wait unanswered for a free"
+                      " worker",
+                      count, how, workers);
+        free(count);
+        free(pf_fix);
+        free(want);
+    } else {
+        doctor_report(d, DOCTOR_OK, "lmtp_concurrency", NULL,
+                      "Postfix opens at most %lld LMTP connections to tabulariumd at once (%s),"
+                      " process_limit = %lld",
+                      eff, how, workers);
+    }
+    free(how);
+out:
+    free(maxproc_s);
+    free(name);
     free(v);
 }
 
@@ -1527,6 +1732,70 @@ static void doctor_check_smtputf8(struct doctor *d)
     else
         doctor_report(d, DOCTOR_OK, "smtputf8_enable", NULL, "smtputf8_enable = %s", v);
     free(v);
+}
+
+/*
+ * Postfix's own bounces, delay and success notices: post_mail.c submits
+ * them without CLEANUP_FLAG_BCC_OK, so recipient_bcc_maps never sees
+ * them. Archived only when the bounce, defer and trace services ask for
+ * header checks (internal_mail_filter_classes with "bounce") from a
+ * cleanup service whose header_checks have our BCC rule, as README.md
+ * sets up. A gap in the archive, not a broken one: a warning.
+ */
+static void doctor_check_notices(struct doctor *d)
+{
+    static const char *const posters[] = {"bounce", "defer", "trace"};
+    char *fix = xstrdup("the tabularium-cleanup lines of README.md, \"Postfix setup\"");
+    const char *missing = NULL, *cleanup = NULL;
+
+    if (!d->have_master) {
+        doctor_report(d, DOCTOR_INFO, "notices", NULL,
+                      "master.cf not read: whether Postfix's bounces are archived is not checked");
+        free(fix);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(posters) / sizeof(posters[0]) && missing == NULL; i++) {
+        const struct doctor_service *svc = doctor_service(d, posters[i], "unix");
+        const char *classes = doctor_service_override(svc, "internal_mail_filter_classes");
+        const char *cs = doctor_service_override(svc, "cleanup_service_name");
+        struct strlist l = STRLIST_INIT;
+        int has_bounce = 0;
+
+        if (svc == NULL)
+            continue;
+        if (classes != NULL)
+            doctor_split_list(classes, &l);
+        for (size_t k = 0; k < l.n; k++)
+            has_bounce |= strcasecmp(l.v[k], "bounce") == 0;
+        strlist_free(&l);
+        if (!has_bounce || cs == NULL || (cleanup != NULL && strcmp(cs, cleanup) != 0))
+            missing = posters[i];
+        else
+            cleanup = cs;
+    }
+    if (missing == NULL && cleanup != NULL) {
+        const struct doctor_service *c = doctor_service(d, cleanup, "unix");
+        const char *hc = doctor_service_override(c, "header_checks");
+        if (c == NULL || strcmp(c->command, "cleanup") != 0 || hc == NULL) {
+            doctor_report(d, DOCTOR_WARNING, "notices", fix,
+                          "master.cf: the bounce services post through \"%s\", which is not a"
+                          " cleanup service with header_checks of its own: Postfix's bounces"
+                          " and delay notices are not archived",
+                          cleanup);
+            return;
+        }
+        doctor_report(d, DOCTOR_OK, "notices", NULL,
+                      "Postfix's bounces and notices go through %s (header_checks = %s) and get"
+                      " an archive copy",
+                      cleanup, hc);
+        free(fix);
+        return;
+    }
+    doctor_report(d, DOCTOR_WARNING, "notices", fix,
+                  "master.cf service %s lacks -o internal_mail_filter_classes=bounce and -o"
+                  " cleanup_service_name=tabularium-cleanup: Postfix's own bounces and delay"
+                  " notices are not archived",
+                  missing != NULL ? missing : "bounce");
 }
 
 static void doctor_check_queue_lifetime(struct doctor *d)
@@ -1612,29 +1881,200 @@ static void doctor_check_socket(struct doctor *d)
                   *c->lmtp_socket_group ? c->lmtp_socket_group : "(daemon's)");
 }
 
+/*
+ * In a child that has become mail_owner exactly as tabulariumd's workers
+ * do (privs_drop: its uid and primary group only), walk path one
+ * component at a time and write the verdict to fd: "ok", "readonly"
+ * (path exists, not writable), "missing PREFIX" (the first component that
+ * does not exist), "search PREFIX" (a component it cannot enter), or
+ * "drop REASON". As root, access() would say yes to everything.
+ */
+static void doctor_walk_as_owner(const struct privs *pv, const char *path, int fd)
+{
+    char *copy = xstrdup(path), *error = NULL;
+    char *verdict = NULL;
+
+    if (privs_drop(pv, &error) < 0) {
+        verdict = xasprintf("drop %s", error);
+        goto out;
+    }
+    for (char *p = copy + 1;; p++) {
+        struct stat sb;
+        char c = *p;
+        int last = c == '\0' || (c == '/' && p[1] == '\0');
+
+        if (c != '/' && c != '\0')
+            continue;
+        *p = '\0';
+        if (stat(copy, &sb) < 0) {
+            verdict = xasprintf("%s %s", errno == ENOENT ? "missing" : "search", copy);
+            break;
+        }
+        if (last) {
+            verdict = xstrdup(access(copy, W_OK | X_OK) == 0 ? "ok" : "readonly");
+            break;
+        }
+        if (access(copy, X_OK) < 0) {
+            verdict = xasprintf("search %s", copy);
+            break;
+        }
+        *p = c;
+    }
+out:
+    if (verdict != NULL && write(fd, verdict, strlen(verdict)) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+/* The verdict of doctor_walk_as_owner (heap), NULL when it could not run. */
+static char *doctor_access_as_owner(const struct privs *pv, const char *path)
+{
+    char buf[PATH_MAX + 64];
+    size_t len = 0;
+    int fds[2], status;
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return NULL;
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        doctor_walk_as_owner(pv, path, fds[1]);
+    }
+    close(fds[1]);
+    for (;;) {
+        ssize_t n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof(buf) - 1)
+            break;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    buf[len] = '\0';
+    return len > 0 ? xstrdup(buf) : NULL;
+}
+
 static void doctor_check_directory(struct doctor *d, const char *name, const char *path)
 {
+    const char *owner = d->cfg.mail_owner;
+    struct privs pv;
     struct stat sb;
+    char *error = NULL, *verdict, *where;
 
-    if (stat(path, &sb) < 0) {
-        if (errno == ENOENT)
-            doctor_report(d, DOCTOR_WARNING, name, NULL,
-                          "%s = %s does not exist yet: tabulariumd creates it at start", name,
-                          path);
-        else
+    if (geteuid() != 0 || !d->have_owner) {
+        /* Not root: only our own access can be checked. */
+        if (stat(path, &sb) < 0)
             doctor_report(d, DOCTOR_WARNING, name, NULL, "%s = %s: %s", name, path,
-                          strerror(errno));
-    } else if (!S_ISDIR(sb.st_mode)) {
+                          errno == ENOENT ? "does not exist yet: tabulariumd creates it at start"
+                                          : strerror(errno));
+        else if (!S_ISDIR(sb.st_mode))
+            doctor_report(d, DOCTOR_ERROR, name,
+                          xasprintf("set %s to a directory in %s", name, d->cfg_file),
+                          "%s = %s is not a directory", name, path);
+        else
+            doctor_report(d, DOCTOR_INFO, name,
+                          xstrdup("run tabularium doctor as root to check it as mail_owner"),
+                          "%s = %s exists; %s by uid %ld (not checked as mail_owner %s)", name,
+                          path, access(path, W_OK | X_OK) == 0 ? "writable" : "not writable",
+                          (long)getuid(), owner);
+        return;
+    }
+    if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
         doctor_report(d, DOCTOR_ERROR, name,
                       xasprintf("set %s to a directory in %s", name, d->cfg_file),
                       "%s = %s is not a directory", name, path);
-    } else if (access(path, W_OK | X_OK) < 0) {
-        doctor_report(d, DOCTOR_WARNING, name, NULL,
-                      "%s = %s is not writable by uid %ld (fine if tabulariumd runs as its owner)",
-                      name, path, (long)getuid());
-    } else {
-        doctor_report(d, DOCTOR_OK, name, NULL, "%s = %s exists and is writable", name, path);
+        return;
     }
+    if (privs_init(owner, &pv, &error) < 0) {
+        free(error); /* reported once by doctor_check_owner */
+        return;
+    }
+    verdict = doctor_access_as_owner(&pv, path);
+    if (verdict == NULL) {
+        doctor_report(d, DOCTOR_WARNING, name, NULL,
+                      "%s = %s: could not check it as mail_owner %s (fork: %s)", name, path, owner,
+                      strerror(errno));
+        return;
+    }
+    where = strchr(verdict, ' ') != NULL ? strchr(verdict, ' ') + 1 : verdict;
+    if (strcmp(verdict, "ok") == 0) {
+        doctor_report(d, DOCTOR_OK, name, NULL, "%s = %s exists and is writable by mail_owner %s",
+                      name, path, owner);
+    } else if (strcmp(verdict, "readonly") == 0) {
+        doctor_report(d, DOCTOR_OK, name, NULL,
+                      "%s = %s exists; tabulariumd gives it to mail_owner %s at start", name, path,
+                      owner);
+    } else if (strncmp(verdict, "search ", 7) == 0) {
+        struct stat pb;
+        char *how = stat(where, &pb) == 0
+                        ? xasprintf("mode %04o, uid %ld, gid %ld", (unsigned)(pb.st_mode & 07777),
+                                    (long)pb.st_uid, (long)pb.st_gid)
+                        : xstrdup(strerror(errno));
+        doctor_report(d, DOCTOR_ERROR, name,
+                      xasprintf("set %s in %s to a place %s can reach (e.g. under /var/lib), or let"
+                                " it enter %s (chmod o+x, or a group it is in)",
+                                name, d->cfg_file, owner, where),
+                      "%s = %s: mail_owner %s (uid %ld) cannot enter %s (%s): tabulariumd"
+                      " refuses to start or defers every delivery",
+                      name, path, owner, (long)pv.uid, where, how);
+        free(how);
+    } else if (strncmp(verdict, "missing ", 8) == 0) {
+        /* tabulariumd creates what is missing as root, mode 0700, and
+         * gives only data_directory and queue_directory to mail_owner. */
+        size_t wl = strlen(where);
+        int managed = strcmp(where, path) == 0 ||
+                      (strcmp(name, "queue_directory") == 0 &&
+                       strcmp(where, d->cfg.data_directory) == 0 && strncmp(path, where, wl) == 0 &&
+                       path[wl] == '/' && strchr(path + wl + 1, '/') == NULL);
+        if (managed)
+            doctor_report(d, DOCTOR_WARNING, name, NULL,
+                          "%s = %s does not exist yet: tabulariumd creates it at start", name,
+                          path);
+        else {
+            char *parent = xstrdup(path), *slash = strrchr(parent, '/');
+            if (slash != NULL && slash != parent)
+                *slash = '\0';
+            doctor_report(d, DOCTOR_ERROR, name,
+                          xasprintf("create the parent first: (umask 022; mkdir -p %s)", parent),
+                          "%s = %s: tabulariumd would create %s as root with mode 0700, which"
+                          " mail_owner %s cannot enter",
+                          name, path, where, owner);
+            free(parent);
+        }
+    } else {
+        doctor_report(d, DOCTOR_WARNING, name, NULL, "%s = %s: cannot check it as mail_owner: %s",
+                      name, path, where);
+    }
+    free(verdict);
+}
+
+/* mail_owner must exist and must not be root, or tabulariumd does not start. */
+static void doctor_check_owner(struct doctor *d)
+{
+    struct privs pv;
+    char *error = NULL;
+
+    if (geteuid() != 0)
+        return;
+    if (privs_init(d->cfg.mail_owner, &pv, &error) < 0) {
+        doctor_report(d, DOCTOR_ERROR, "mail_owner", NULL, "%s", error);
+        free(error);
+        return;
+    }
+    d->have_owner = 1;
+    doctor_report(d, DOCTOR_OK, "mail_owner", NULL, "mail_owner = %s (uid %ld, gid %ld)",
+                  d->cfg.mail_owner, (long)pv.uid, (long)pv.gid);
 }
 
 static void doctor_check_catalog(struct doctor *d)
@@ -1672,6 +2112,7 @@ static void doctor_check_tabularium(struct doctor *d)
                                                : "no configuration file, built-in defaults");
     doctor_check_size(d);
     doctor_check_socket(d);
+    doctor_check_owner(d);
     doctor_check_directory(d, "data_directory", d->cfg.data_directory);
     doctor_check_directory(d, "queue_directory", d->cfg.queue_directory);
     doctor_check_catalog(d);
@@ -1952,10 +2393,13 @@ static void doctor_free(struct doctor *d)
         free(d->services[i].name);
         free(d->services[i].type);
         free(d->services[i].chroot);
+        free(d->services[i].maxproc);
         free(d->services[i].command);
+        strlist_free(&d->services[i].overrides);
     }
     free(d->services);
     free(d->archive_domain);
+    free(d->transport);
     cli_output_free(&d->out);
 }
 
@@ -2022,9 +2466,12 @@ int cli_doctor(struct cli_context *ctx, int argc, char **argv)
         doctor_check_bcc(&d);
         doctor_check_transport(&d);
         doctor_check_recipient_limit(&d);
+        doctor_check_line_length(&d);
+        doctor_check_concurrency(&d);
         doctor_check_xforward(&d);
         doctor_check_smtputf8(&d);
         doctor_check_queue_lifetime(&d);
+        doctor_check_notices(&d);
     }
     doctor_check_tabularium(&d);
     if (d.have_cfg)

@@ -32,6 +32,14 @@
 #	SINK=discard | smtp-sink (normal mail to smtp-sink on 127.0.0.1:$SINK_PORT=10026,
 #	dumped to $PFDIR/sink/normal.dump)
 #	MESSAGE_SIZE_LIMIT=104857600
+#	LINE_LIMIT=0 (lmtp_line_length_limit: 0 as the README sets it; 998 is
+#	Postfix's default, which folds longer lines)
+#	ARCHIVE_NOTICES=no | yes (archive Postfix's own bounces, delay and
+#	success notices as the README sets it up: the bounce, defer and trace
+#	services post through a cleanup service "tabularium-cleanup" whose
+#	header_checks BCC the notice's To: address as an archive recipient)
+#	Mail to any address @bounce.test is rejected by the error(8) transport
+#	(5.1.1), so a test can make Postfix bounce a message.
 # DIAGNOSTICS
 #	Exit 0 on success; 1 with a message on stderr (and the tail of
 #	$PFDIR/maillog when Postfix itself failed); 2 for a usage error.
@@ -45,6 +53,8 @@ SINK=${SINK:-discard}
 SINK_PORT=${SINK_PORT:-10026}
 BACKOFF=${BACKOFF:-5s}
 MESSAGE_SIZE_LIMIT=${MESSAGE_SIZE_LIMIT:-104857600}
+LINE_LIMIT=${LINE_LIMIT:-0}
+ARCHIVE_NOTICES=${ARCHIVE_NOTICES:-no}
 CONF=$PFDIR/etc
 ME=$(basename "$0")
 CMD=${1:-}
@@ -123,6 +133,26 @@ do_stop() {
     return 0
 }
 
+# The README's setup for Postfix's own notices, with this instance's
+# archive domain: Postfix adds no recipient_bcc_maps copies to mail it
+# generates (post_mail.c submits it without CLEANUP_FLAG_BCC_OK), but a
+# cleanup service of its own may apply header_checks to it, whose BCC
+# action adds the archive recipient.
+archive_notices() {
+    sed "s/@archive\.invalid/@$ARCHIVE_DOMAIN/g" "$(dirname "$0")/../../config/internal_bcc.pcre" \
+        >"$CONF/internal_bcc.pcre"
+    postconf -c "$CONF" -M "tabularium-cleanup/unix = tabularium-cleanup unix n - n - 0 cleanup"
+    postconf -c "$CONF" -P "tabularium-cleanup/unix/header_checks = pcre:$CONF/internal_bcc.pcre" \
+        "tabularium-cleanup/unix/mime_header_checks =" \
+        "tabularium-cleanup/unix/nested_header_checks =" \
+        "tabularium-cleanup/unix/body_checks =" \
+        "tabularium-cleanup/unix/non_smtpd_milters ="
+    for s in bounce defer trace; do
+        postconf -c "$CONF" -P "$s/unix/cleanup_service_name = tabularium-cleanup" \
+            "$s/unix/internal_mail_filter_classes = bounce"
+    done
+}
+
 do_start() {
     need_root
     local ep=${1:-}
@@ -160,7 +190,8 @@ if !/@${ARCHIVE_DOMAIN//./\\.}\$/
 /^(.+)@(.+)\$/   archive+\${1}=\${2}@$ARCHIVE_DOMAIN
 endif
 EOF
-    printf '%s  lmtp:%s\n' "$ARCHIVE_DOMAIN" "$ep" >"$CONF/transport"
+    printf '%s  lmtp:%s\nbounce.test  error:5.1.1 unknown user (test MTA)\n' \
+        "$ARCHIVE_DOMAIN" "$ep" >"$CONF/transport"
     postconf -c "$CONF" -e \
         "compatibility_level = 3.6" \
         "queue_directory = $PFDIR/spool" \
@@ -186,6 +217,7 @@ EOF
         "recipient_bcc_maps = pcre:$CONF/recipient_bcc.pcre" \
         "lmtp_destination_recipient_limit = $RCPT_LIMIT" \
         "lmtp_send_xforward_command = $XFORWARD" \
+        "lmtp_line_length_limit = $LINE_LIMIT" \
         "lmtp_host_lookup = native" "smtp_host_lookup = native" \
         "smtp_dns_support_level = disabled" \
         "smtputf8_enable = yes" \
@@ -198,6 +230,7 @@ EOF
     postconf -c "$CONF" -F '*/*/chroot = n'
     postconf -c "$CONF" -M# smtp/inet
     postconf -c "$CONF" -M "127.0.0.1:$SMTP_PORT/inet = 127.0.0.1:$SMTP_PORT inet n - n - - smtpd"
+    if [ "$ARCHIVE_NOTICES" = yes ]; then archive_notices; fi
     postfix -c "$CONF" check >"$PFDIR/check.out" 2>&1 || {
         cat "$PFDIR/check.out" >&2
         die "postfix check failed"
