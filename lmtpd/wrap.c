@@ -43,6 +43,10 @@
  *	-1 with *error_r (static storage, overwritten by the next call) on
  *	read or write errors, a short original, an invalid archive id, or
  *	WRAP_TRIES boundary collisions. out_fd then holds garbage.
+ *	wrap_read_envelope(): -1 with a static message when the header has
+ *	no X-Tabularium-Envelope-From (a copy archived before the field
+ *	existed), two of them, or a field that is not "<" xtext ">"; it
+ *	then returns no address at all, never a partial envelope.
  */
 
 #include <ctype.h>
