@@ -45,7 +45,10 @@ struct tab_config {
     int lmtp_min_data_rate;     /* bytes/s, 0 = off */
     int lmtp_line_length_limit; /* bytes, command lines */
     int lmtp_recipient_limit;
-    long long message_size_limit; /* bytes, 0 = no limit */
+    int lmtp_recipient_overshoot_limit; /* 452'd RCPTs before they count as errors */
+    int lmtp_junk_command_limit;        /* junk commands before they count as errors */
+    int lmtp_hard_error_limit;          /* errors before 421 and close */
+    long long message_size_limit;       /* bytes, 0 = no limit */
     char *recipient_encoding_prefix;
     /* logging */
     char *syslog_name;

@@ -15,7 +15,11 @@
  *	escape a quoted string or confuse a path: control characters, a
  *	missing bracket, unbalanced quotes, an address without "@" (except
  *	<> and <postmaster>), more than ENVELOPE_ADDR_MAX bytes. 8-bit bytes
- *	are allowed because SMTPUTF8 is announced.
+ *	are allowed because SMTPUTF8 is announced. The length is otherwise
+ *	not limited here: RFC 5321's 256 octets are not what Postfix enforces
+ *	(an address from sendmail/pickup may be far longer and is relayed),
+ *	and an archive that refused it would lose the message for good. The
+ *	command line limit (lmtp_line_length_limit) is the real bound.
  *
  *	envelope_decode_recipient() undoes Postfix's recipient_bcc_maps
  *	encoding "archive+user=domain@archive.domain" (ARCHITECTURE.md
@@ -39,10 +43,6 @@
 
 #include "common/strlist.h"
 #include "lmtpd/envelope.h"
-
-/* RFC 5321 4.5.3.1.3: a path is at most 256 octets; we allow twice that
- * for SMTPUTF8 and sloppy clients, but never unbounded. */
-#define ENVELOPE_ADDR_MAX 512
 
 static int is_ctl(unsigned char c)
 {

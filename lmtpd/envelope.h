@@ -24,6 +24,11 @@
 
 #include "common/strlist.h"
 
+/* RFC 5321 says 256 octets, Postfix relays longer paths (from sendmail)
+ * unchecked: the session's line limit (lmtp_line_length_limit, at most
+ * 1 MiB) bounds an address; this only keeps the parser bounded on its own. */
+#define ENVELOPE_ADDR_MAX (1024 * 1024)
+
 /* arg: text after "MAIL FROM:" / "RCPT TO:" (leading spaces allowed).
  * *addr_r: heap copy of the address without brackets ("" for <>);
  * *params_r: points into arg at the first parameter (or at "").

@@ -4,9 +4,10 @@
  * SUMMARY
  *	buffered, timed LMTP stream I/O
  * DESCRIPTION
- *	Owns the input buffer (fixed size, grows only up to the line limit)
- *	and the reply buffer. Never holds more than one command line or one
- *	buffer of message data in memory.
+ *	Owns the input buffer (64 KiB, grown once when the line limit is
+ *	larger, never beyond LMTP_IO_LINE_MAX) and the reply buffer. Never
+ *	holds more than one command line or one buffer of message data in
+ *	memory. A reply line is cut to 1021 bytes plus CRLF.
  * DIAGNOSTICS
  *	Read errors and timeouts are statuses; write errors mark the stream
  *	broken (the session then ends without further replies).
@@ -26,6 +27,9 @@
 #include "common/strlist.h"
 
 #define LMTP_IO_BUFSIZE 65536
+/* Upper bound of any line limit (the configuration's maximum): what one
+ * worker may ever hold of a command line. */
+#define LMTP_IO_LINE_MAX (1024 * 1024)
 
 struct lmtp_io {
     int in_fd, out_fd;
@@ -158,8 +162,16 @@ enum lmtp_io_status lmtp_io_read_line(struct lmtp_io *io, size_t limit, int allo
 {
     size_t scanned = 0;
 
-    if (limit > io->in_cap - 2)
-        limit = io->in_cap - 2;
+    /* The buffer starts at LMTP_IO_BUFSIZE (what DATA reads into) and
+     * grows once to hold a line of the limit plus its CRLF: a limit above
+     * the start size (lmtp_line_length_limit, at most 1 MiB) is honoured,
+     * never silently lowered. */
+    if (limit > LMTP_IO_LINE_MAX)
+        limit = LMTP_IO_LINE_MAX;
+    if (limit + 2 > io->in_cap) {
+        io->in = xrealloc(io->in, limit + 2 + 1);
+        io->in_cap = limit + 2;
+    }
     io->deadline_ms = clock_monotonic_ms() + (long long)io->timeout * 1000;
     for (;;) {
         char *start = io->in + io->in_start;

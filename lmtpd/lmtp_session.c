@@ -13,14 +13,28 @@
  *
  *	Replies: 5xx only for protocol violations (bad syntax, bad sequence,
  *	unknown command, limits the client should have respected). Everything
- *	about storage is decided in delivery.c.
+ *	about storage is decided in delivery.c. A reply longer than 510 bytes
+ *	(it quotes a long address) keeps its start and end around "...".
+ *
+ *	The session is bounded as Postfix's smtpd bounds it, since the
+ *	timeout only bounds one command: every error counts, and so do
+ *	junk commands (NOOP, RSET, VRFY, HELP, LHLO, XFORWARD) past
+ *	lmtp_junk_command_limit and 452'd RCPTs past
+ *	lmtp_recipient_overshoot_limit; at lmtp_hard_error_limit the session
+ *	ends with 421 4.7.0. All three counts start again after each message
+ *	received (DATA answered), which keeps Postfix's connection reuse
+ *	(RSET between messages, for as long as its reuse limits allow)
+ *	working. A transaction holds at most LMTP_ENVELOPE_BUDGET bytes of
+ *	addresses and parameters (more recipients get 452 and come again),
+ *	so long addresses cannot grow a worker without bound.
  *
  *	The session must never be stopped half way through DATA or a
  *	delivery: a stop request (SIGTERM, SIGHUP) ends it only while waiting
  *	for the next command, with 421.
  * DIAGNOSTICS
  *	"connect from", "disconnect from" lines; protocol errors at debug
- *	level (-v); timeouts and lost connections as warnings.
+ *	level (-v); timeouts, lost connections and "too many errors from
+ *	CLIENT (errors=N, junk commands=N, ...)" as warnings.
  */
 #include "lmtpd/lmtp_session.h"
 
@@ -38,7 +52,14 @@
 #include "lmtpd/envelope.h"
 #include "lmtpd/lmtp_io.h"
 
-#define LMTP_HARD_ERROR_LIMIT 20
+/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */
+#define LMTP_REPLY_MAX 510
+/* Envelope bytes (addresses and parameters) one transaction may hold: a
+ * RCPT that would exceed it gets 452 and comes again in a later
+ * transaction, so a worker's memory stays bounded however long the
+ * addresses are. The first recipient is always taken, so that any
+ * address the line limit admits is archived. */
+#define LMTP_ENVELOPE_BUDGET (4 * 1024 * 1024)
 
 enum lmtp_state {
     LMTP_STATE_INIT,  /* no LHLO yet */
@@ -53,7 +74,12 @@ struct lmtp_session {
     const struct tab_config *cfg;
     const char *client;
     enum lmtp_state state;
+    /* Session bound (as Postfix's smtpd): errors and junk commands since
+     * the last message received; both start again after each DATA. */
     int errors;
+    int junk;
+    int overshoot; /* RCPTs answered 452 for lmtp_recipient_limit */
+    size_t envelope_bytes;
     int quit;
     /* transaction */
     char *sender;
@@ -78,6 +104,7 @@ static void lmtp_session_reset(struct lmtp_session *s)
         free(s->rcpts[i].notify);
     }
     s->n_rcpts = 0;
+    s->envelope_bytes = 0;
     strlist_free(&s->xforward);
     if (s->state != LMTP_STATE_INIT)
         s->state = LMTP_STATE_READY;
@@ -88,6 +115,32 @@ static void lmtp_error(struct lmtp_session *s, const char *reply)
     s->errors++;
     log_debug("%s: protocol error: %s", s->client, reply);
     lmtp_io_reply(s->io, "%s", reply);
+}
+
+/* A command that does no work toward a message (NOOP, RSET, VRFY, HELP,
+ * LHLO, XFORWARD): past lmtp_junk_command_limit each one counts as an
+ * error, as smtpd_junk_command_limit does in Postfix, so that a client
+ * cannot hold a worker by never sending mail. Postfix's LMTP client sends
+ * one RSET (and XFORWARD) per message on a reused connection, and the
+ * count starts again after each message. */
+static void lmtp_junk(struct lmtp_session *s)
+{
+    if (++s->junk > s->cfg->lmtp_junk_command_limit)
+        s->errors++;
+}
+
+/* Reply lines quote client addresses, which may now be long: keep the
+ * start (code, start of the address) and the end (the archive id), so the
+ * line stays within RFC 5321's 512 octets and still says what happened. */
+static void lmtp_reply_line(struct lmtp_session *s, const char *reply)
+{
+    size_t len = strlen(reply);
+    size_t keep = (LMTP_REPLY_MAX - 3) / 2;
+
+    if (len <= LMTP_REPLY_MAX)
+        lmtp_io_reply(s->io, "%s", reply);
+    else
+        lmtp_io_reply(s->io, "%.*s...%s", (int)keep, reply, reply + len - keep);
 }
 
 /* "FROM:" / "TO:" prefix, case-insensitive; returns the text after it. */
@@ -106,6 +159,7 @@ static void lmtp_cmd_lhlo(struct lmtp_session *s, char *args)
         lmtp_error(s, "501 5.5.4 Syntax: LHLO hostname");
         return;
     }
+    lmtp_junk(s);
     lmtp_session_reset(s);
     s->state = LMTP_STATE_READY;
     lmtp_io_reply(s->io, "250-%s", cfg->myhostname);
@@ -192,6 +246,7 @@ static void lmtp_cmd_mail(struct lmtp_session *s, char *args)
     while (*rest == ' ')
         rest++;
     s->mail_params = xstrdup(rest);
+    s->envelope_bytes = strlen(s->sender) + strlen(s->mail_params);
     s->state = LMTP_STATE_MAIL;
     lmtp_io_reply(s->io, "250 2.1.0 Ok");
 out:
@@ -238,11 +293,23 @@ static void lmtp_cmd_rcpt(struct lmtp_session *s, char *args)
             lmtp_error(s, "555 5.5.4 Unsupported RCPT parameter");
             goto out;
         }
+    /* 452: the client retries these recipients in a later transaction.
+     * Past the overshoot limit each one counts as an error, as Postfix's
+     * smtpd_recipient_overshoot_limit: a RCPT flood cannot hold a worker. */
     if (s->n_rcpts >= (size_t)s->cfg->lmtp_recipient_limit) {
-        /* 452: the client retries these recipients in a later transaction. */
+        if (++s->overshoot > s->cfg->lmtp_recipient_overshoot_limit)
+            s->errors++;
         lmtp_io_reply(s->io, "452 4.5.3 Error: too many recipients");
         goto out;
     }
+    size_t bytes = strlen(addr) + strlen(rest);
+    if (s->n_rcpts > 0 && s->envelope_bytes + bytes > LMTP_ENVELOPE_BUDGET) {
+        if (++s->overshoot > s->cfg->lmtp_recipient_overshoot_limit)
+            s->errors++;
+        lmtp_io_reply(s->io, "452 4.5.3 Error: too many recipients (envelope size)");
+        goto out;
+    }
+    s->envelope_bytes += bytes;
     if (s->n_rcpts == s->cap_rcpts) {
         s->cap_rcpts = s->cap_rcpts ? s->cap_rcpts * 2 : 16;
         s->rcpts = xrealloc(s->rcpts, s->cap_rcpts * sizeof(*s->rcpts));
@@ -336,8 +403,11 @@ static void lmtp_cmd_data(struct lmtp_session *s, char *args)
     txn.queue_id = lmtp_queue_id(&s->xforward);
     delivery_run(s->ctx, &txn, replies);
     for (size_t i = 0; i < s->n_rcpts; i++)
-        lmtp_io_reply(s->io, "%s", replies[i]);
+        lmtp_reply_line(s, replies[i]);
     s->messages++;
+    /* A message received: forgive, as Postfix's smtpd does after a
+     * message, so that a long reused connection is never cut. */
+    s->errors = s->junk = s->overshoot = 0;
 out:
     if (replies != NULL)
         for (size_t i = 0; i < s->n_rcpts; i++)
@@ -352,6 +422,7 @@ out:
 static void lmtp_cmd_rset(struct lmtp_session *s, char *args)
 {
     (void)args;
+    lmtp_junk(s);
     lmtp_session_reset(s);
     lmtp_io_reply(s->io, "250 2.0.0 Ok");
 }
@@ -359,6 +430,7 @@ static void lmtp_cmd_rset(struct lmtp_session *s, char *args)
 static void lmtp_cmd_noop(struct lmtp_session *s, char *args)
 {
     (void)args;
+    lmtp_junk(s);
     lmtp_io_reply(s->io, "250 2.0.0 Ok");
 }
 
@@ -372,12 +444,14 @@ static void lmtp_cmd_quit(struct lmtp_session *s, char *args)
 static void lmtp_cmd_vrfy(struct lmtp_session *s, char *args)
 {
     (void)args;
+    lmtp_junk(s);
     lmtp_io_reply(s->io, "252 2.5.2 Cannot VRFY user; try RCPT to attempt delivery");
 }
 
 static void lmtp_cmd_help(struct lmtp_session *s, char *args)
 {
     (void)args;
+    lmtp_junk(s);
     lmtp_io_reply(s->io, "214 2.0.0 Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP "
                          "XFORWARD");
 }
@@ -388,6 +462,9 @@ static void lmtp_cmd_xforward(struct lmtp_session *s, char *args)
     struct strlist params = STRLIST_INIT;
     const char *error;
 
+    /* Each XFORWARD adds to the list until the transaction ends: as junk
+     * it is bounded like NOOP (Postfix sends one or two per message). */
+    lmtp_junk(s);
     if (s->state == LMTP_STATE_INIT) {
         lmtp_error(s, "503 5.5.1 Error: send LHLO first");
         return;
@@ -511,9 +588,11 @@ int lmtp_session_run(int in_fd, int out_fd, const char *client, struct delivery_
             rc = -1;
             break;
         }
-        if (s.errors >= LMTP_HARD_ERROR_LIMIT) {
+        if (s.errors >= s.cfg->lmtp_hard_error_limit) {
             lmtp_io_reply(s.io, "421 4.7.0 %s Error: too many errors", s.cfg->myhostname);
-            log_warn("too many errors from %s", client);
+            log_warn("too many errors from %s (errors=%d, junk commands=%d, recipients over "
+                     "the limit=%d since the last message)",
+                     client, s.errors, s.junk, s.overshoot);
             rc = -1;
             break;
         }

@@ -21,8 +21,15 @@
  *	at most WRAP_TRIES times. The output is hashed and counted as it is
  *	written (rec->wrapped_sha256, rec->wrapped_size).
  *
+ *	The envelope is recorded exactly in X-Tabularium-Envelope-From/-To
+ *	(one field per address, xtext in <...>, folded anywhere but inside a
+ *	"+HH"; wrap.h gives the format), whatever the addresses' length, and
+ *	wrap_read_envelope() reads it back: From:/To: are only for people
+ *	and leave out what cannot fit a 998-byte line.
+ *
  *	Header injection is impossible by construction: envelope addresses
- *	go through envelope_header_mailbox(); the queue id, host name and
+ *	go through envelope_header_mailbox() or the xtext encoding, which
+ *	leaves only printable ASCII other than + = < > " \ ( ); the queue id, host name and
  *	hash are filtered to their alphabets; a Date: or Subject: whose raw
  *	value has a line break not followed by a blank, a bare CR, or a line
  *	over 998 bytes is not copied (Date: falls back to the arrival time,
@@ -36,8 +43,13 @@
  *	-1 with *error_r (static storage, overwritten by the next call) on
  *	read or write errors, a short original, an invalid archive id, or
  *	WRAP_TRIES boundary collisions. out_fd then holds garbage.
+ *	wrap_read_envelope(): -1 with a static message when the header has
+ *	no X-Tabularium-Envelope-From (a copy archived before the field
+ *	existed), two of them, or a field that is not "<" xtext ">"; it
+ *	then returns no address at all, never a partial envelope.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -226,7 +238,8 @@ static void add_mailbox(struct strlist *list, const char *addr)
 }
 
 /* "To: a, b," folded before WRAP_FOLD; a mailbox that could not fit a
- * line even alone is left out (it is still in the catalog). */
+ * line even alone is left out (it is whole in X-Tabularium-Envelope-To
+ * and in the catalog). */
 static void add_to_field(struct wrap_text *t, const struct strlist *mbs)
 {
     size_t line = 0;
@@ -250,6 +263,41 @@ static void add_to_field(struct wrap_text *t, const struct strlist *mbs)
         text_add(t, mbs->v[i], n);
     }
     text_str(t, first ? "To: undisclosed-recipients:;\r\n" : "\r\n");
+}
+
+/* Bytes written as themselves in an envelope field: xtext's xchar (RFC
+ * 3461: "!" to "~" except "+" and "="), less the few that mean something
+ * in a header or would hide the field's closing '>'. Everything else,
+ * 8-bit included, is "+HH". */
+static int envelope_plain(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && strchr("+=<>\"\\()", c) == NULL;
+}
+
+/* "Name: <xtext>" folded before WRAP_FOLD, never inside a "+HH": the
+ * value holds no white space of its own, so a reader drops all of it. */
+static void add_envelope_field(struct wrap_text *t, const char *name, const char *addr)
+{
+    size_t line = strlen(name) + 3;
+
+    text_str(t, name);
+    text_str(t, ": <");
+    for (const unsigned char *p = (const unsigned char *)addr; *p != '\0'; p++) {
+        char tok[4];
+        size_t n = 1;
+
+        if (envelope_plain(*p))
+            tok[0] = (char)*p;
+        else
+            n = (size_t)snprintf(tok, sizeof(tok), "+%02X", *p);
+        if (line + n > WRAP_FOLD) {
+            text_str(t, "\r\n ");
+            line = 1;
+        }
+        text_add(t, tok, n);
+        line += n;
+    }
+    text_str(t, line + 1 > WRAP_FOLD ? "\r\n >\r\n" : ">\r\n");
 }
 
 static void add_hdr_addrs(struct strlist *list, const struct record_addrs *a)
@@ -293,8 +341,8 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
 
     mb = envelope_header_mailbox(rec->envelope_from != NULL ? rec->envelope_from : "");
     /* A mailbox cannot be folded: one that would make the line longer than
-     * 998 bytes (a 512-byte address full of characters that need quoting)
-     * becomes an empty group (RFC 6854); the catalog keeps the sender. */
+     * 998 bytes becomes an empty group (RFC 6854); the sender is whole in
+     * X-Tabularium-Envelope-From and in the catalog. */
     if (strlen(mb) > WRAP_LINE_MAX - 6)
         text_str(t, "From: envelope-sender-too-long:;\r\n");
     else {
@@ -355,8 +403,16 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
     text_str(t, sha);
     text_str(t, "\r\nX-Tabularium-Envelope: ");
     text_str(t, incomplete ? "incomplete (recipients from To/Cc headers)" : "complete");
-    text_str(t, "\r\nMIME-Version: 1.0\r\n");
+    text_str(t, "\r\n");
     free(sha);
+
+    /* The envelope itself, exactly: From:/To: above are for people and
+     * may drop or re-quote an address; these fields are the record. */
+    add_envelope_field(t, WRAP_ENVELOPE_FROM, rec->envelope_from != NULL ? rec->envelope_from : "");
+    for (size_t i = 0; i < rec->n_rcpts; i++)
+        if (rec->rcpts[i].address != NULL)
+            add_envelope_field(t, WRAP_ENVELOPE_TO, rec->rcpts[i].address);
+    text_str(t, "MIME-Version: 1.0\r\n");
 }
 
 static int make_boundary(const char *archive_id, unsigned attempt,
@@ -530,4 +586,98 @@ out:
     free(out.buf);
     free(header.p);
     return ret;
+}
+
+/* Value of a header field with its folding and white space removed, or
+ * -1 when it is not "<...>" with valid xtext inside; *addr_r on success. */
+static int envelope_field_decode(const char *v, size_t len, char **addr_r)
+{
+    char *out = xmalloc(len + 1);
+    size_t o = 0, i = 0, end = len;
+
+    while (i < end && strchr(" \t\r\n", v[i]) != NULL)
+        i++;
+    while (end > i && strchr(" \t\r\n", v[end - 1]) != NULL)
+        end--;
+    if (end - i < 2 || v[i] != '<' || v[end - 1] != '>')
+        goto bad;
+    for (i++, end--; i < end; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (c == '+') {
+            unsigned hi, lo;
+            if (end - i < 3 || sscanf(v + i + 1, "%1x%1x", &hi, &lo) != 2 ||
+                !isxdigit((unsigned char)v[i + 1]) || !isxdigit((unsigned char)v[i + 2]) ||
+                (hi | lo) == 0)
+                goto bad;
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c > 0x20 && c < 0x7f && c != '=') {
+            out[o++] = (char)c;
+        } else {
+            goto bad;
+        }
+    }
+    out[o] = '\0';
+    *addr_r = out;
+    return 0;
+bad:
+    free(out);
+    return -1;
+}
+
+int wrap_read_envelope(const char *msg, size_t len, char **from_r, struct strlist *rcpts_r,
+                       const char **error_r)
+{
+    static const char from_name[] = WRAP_ENVELOPE_FROM ":";
+    static const char to_name[] = WRAP_ENVELOPE_TO ":";
+    size_t i = 0;
+
+    *from_r = NULL;
+    while (i < len) {
+        size_t start = i, vstart, end;
+        const char *nl = memchr(msg + i, '\n', len - i);
+        if (nl == msg + i || (nl == msg + i + 1 && msg[i] == '\r'))
+            break; /* the empty line: end of the header */
+        /* The field runs on over continuation lines. */
+        for (end = nl != NULL ? (size_t)(nl - msg) + 1 : len;
+             end < len && (msg[end] == ' ' || msg[end] == '\t');) {
+            nl = memchr(msg + end, '\n', len - end);
+            end = nl != NULL ? (size_t)(nl - msg) + 1 : len;
+        }
+        i = end;
+        int is_from = end - start >= sizeof(from_name) - 1 &&
+                      strncasecmp(msg + start, from_name, sizeof(from_name) - 1) == 0;
+        int is_to = end - start >= sizeof(to_name) - 1 &&
+                    strncasecmp(msg + start, to_name, sizeof(to_name) - 1) == 0;
+        if (!is_from && !is_to)
+            continue;
+        vstart = start + (is_from ? sizeof(from_name) : sizeof(to_name)) - 1;
+        char *addr;
+        if (envelope_field_decode(msg + vstart, end - vstart, &addr) < 0) {
+            *error_r = is_from ? "malformed " WRAP_ENVELOPE_FROM : "malformed " WRAP_ENVELOPE_TO;
+            goto fail;
+        }
+        if (is_to) {
+            strlist_add(rcpts_r, addr);
+            free(addr);
+        } else if (*from_r != NULL) {
+            free(addr);
+            *error_r = "repeated " WRAP_ENVELOPE_FROM;
+            goto fail;
+        } else {
+            *from_r = addr;
+        }
+    }
+    if (*from_r == NULL) {
+        *error_r = "no " WRAP_ENVELOPE_FROM " (archived before it existed?)";
+        goto fail;
+    }
+    return 0;
+fail:
+    free(*from_r);
+    *from_r = NULL;
+    strlist_free(rcpts_r);
+    return -1;
 }

@@ -12,7 +12,7 @@
  *	Checked for every input, because envelope.c is the gate between the
  *	client and headers, paths and SQL:
  *	  - a parsed address has no control character (CR, LF, NUL, ...), is a
- *	    part of the argument, at most 512 bytes; the parameters pointer
+ *	    part of the argument, at most ENVELOPE_ADDR_MAX bytes; the parameters pointer
  *	    lies inside the argument;
  *	  - parsed parameters are KEYWORD or KEYWORD=value with an upper-case
  *	    esmtp-keyword, a non-empty value, no control character, and
@@ -32,7 +32,7 @@
 #include "common/strlist.h"
 #include "lmtpd/envelope.h"
 
-#define ADDR_MAX 512 /* envelope.c's ENVELOPE_ADDR_MAX */
+#define ADDR_MAX ENVELOPE_ADDR_MAX
 
 static int has_ctl(const char *s)
 {

@@ -54,6 +54,12 @@ static void test_defaults(void)
     CHECK(cfg.lmtp_timeout == 300);
     CHECK(cfg.message_size_limit == 0);
     CHECK(cfg.lmtp_recipient_limit == 1000);
+    /* long enough for the long envelope addresses Postfix relays */
+    CHECK(cfg.lmtp_line_length_limit == 65536);
+    /* session bounds as Postfix's smtpd defaults */
+    CHECK(cfg.lmtp_recipient_overshoot_limit == 1000);
+    CHECK(cfg.lmtp_junk_command_limit == 100);
+    CHECK(cfg.lmtp_hard_error_limit == 20);
     CHECK_STR(cfg.recipient_encoding_prefix, "archive+");
     CHECK(cfg.myhostname[0] != '\0'); /* the system's name */
     config_free(&cfg);
@@ -106,6 +112,11 @@ static void test_errors(const char *dir)
         {"\n#\nprocess_limit = x\n", "line 3: bad value \"x\" for parameter \"process_limit\""},
         {"process_limit = 1001\n", "value out of range (1..1000)"},
         {"lmtp_timeout = 0\n", "value out of range"},
+        /* the line limit is bounded: it is what one worker may buffer */
+        {"lmtp_line_length_limit = 1048577\n", "value out of range (512..1048576)"},
+        {"lmtp_hard_error_limit = 0\n", "value out of range (1..1000)"},
+        {"lmtp_junk_command_limit = 0\n", "value out of range"},
+        {"lmtp_recipient_overshoot_limit = -1\n", "not a number"},
         {"lmtp_timeout = 10y\n", "bad time value"},
         {"message_size_limit = 1t\n", "bad size value"},
         {"lmtp_socket_mode = 0999\n", "bad octal mode"},

@@ -181,6 +181,8 @@ static char *std_header(const struct archive_record *rec, const char *date_subje
                      "X-Tabularium-Queue-Id: 4XyZ1\r\n"
                      "X-Tabularium-Original-SHA256: %s\r\n"
                      "X-Tabularium-Envelope: complete\r\n"
+                     "X-Tabularium-Envelope-From: <sender@example.org>\r\n"
+                     "X-Tabularium-Envelope-To: <bob@example.com>\r\n"
                      "MIME-Version: 1.0\r\n",
                      date_subject, rec->sha256);
 }
@@ -392,9 +394,10 @@ static void test_date_subject(void)
     header_case(NULL, overlong, 0, "Date: Wed, 25 Nov 2026 15:30:35 +0000\r\n");
 }
 
-/* Wrap a small original with rec as given; compare the From..To lines and
- * the X-Tabularium-Envelope line. */
-static void envelope_case(struct archive_record *rec, const char *from_to, const char *status)
+/* Wrap a small original with rec as given; compare the From..To lines,
+ * the X-Tabularium-Envelope line and the exact envelope fields (env). */
+static void envelope_case(struct archive_record *rec, const char *from_to, const char *status,
+                          const char *env)
 {
     static const char orig[] = "Subject: x\r\n\r\nbody\r\n";
     char *hdr;
@@ -408,12 +411,13 @@ static void envelope_case(struct archive_record *rec, const char *from_to, const
                     "%s"
                     "X-Tabularium-Original-SHA256: %s\r\n"
                     "X-Tabularium-Envelope: %s\r\n"
+                    "%s"
                     "MIME-Version: 1.0\r\n",
                     from_to,
                     rec->queue_id != NULL && strcmp(rec->queue_id, "") != 0
                         ? "X-Tabularium-Queue-Id: 4XyZ1\r\n"
                         : "",
-                    rec->sha256, status);
+                    rec->sha256, status, env);
     check_wrap(rec, orig, sizeof(orig) - 1, hdr, B0, "7bit");
     free(hdr);
 }
@@ -447,7 +451,16 @@ static void test_envelope_headers(void)
         "From: <sender@example.org>\r\n"
         "To: <bob@example.com>, <\"a b\"@x.org>, <carol.longname@subdomain.example.net>,\r\n"
         "\t<dave@example.com>, <erin@example.com>\r\n",
-        "complete");
+        "complete",
+        /* every recipient, case and quoting as recorded; a space and a
+         * quote are "+HH" so that the value has no white space of its own */
+        "X-Tabularium-Envelope-From: <sender@example.org>\r\n"
+        "X-Tabularium-Envelope-To: <bob@example.com>\r\n"
+        "X-Tabularium-Envelope-To: <+22a+20b+22@x.org>\r\n"
+        "X-Tabularium-Envelope-To: <carol.longname@subdomain.example.net>\r\n"
+        "X-Tabularium-Envelope-To: <dave@example.com>\r\n"
+        "X-Tabularium-Envelope-To: <erin@example.com>\r\n"
+        "X-Tabularium-Envelope-To: <Bob@Example.com>\r\n");
     record_free(&rec);
 
     /* null sender; a comma in a local part; queue id filtered */
@@ -457,7 +470,9 @@ static void test_envelope_headers(void)
     free(rec.queue_id);
     rec.queue_id = xstrdup("4Xy\r\nZ1 ");
     record_add_rcpt(&rec, "doe,john@x.org", "x", NULL, NULL);
-    envelope_case(&rec, "From: <MAILER-DAEMON>\r\nTo: <\"doe,john\"@x.org>\r\n", "complete");
+    envelope_case(&rec, "From: <MAILER-DAEMON>\r\nTo: <\"doe,john\"@x.org>\r\n", "complete",
+                  "X-Tabularium-Envelope-From: <>\r\n"
+                  "X-Tabularium-Envelope-To: <doe,john@x.org>\r\n");
     record_free(&rec);
 
     /* an envelope address that tries to add a header is quoted */
@@ -470,13 +485,15 @@ static void test_envelope_headers(void)
     envelope_case(&rec,
                   "From: <\"a??Bcc: evil\"@x.org>\r\n"
                   "To: <\"b>??X: y\"@x.org>\r\n",
-                  "complete");
+                  "complete",
+                  "X-Tabularium-Envelope-From: <a+0D+0ABcc:+20evil@x.org>\r\n"
+                  "X-Tabularium-Envelope-To: <b+3E+0D+0AX:+20y@x.org>\r\n");
     record_free(&rec);
 
     /* no recipients at all */
     base_rec(&rec);
     envelope_case(&rec, "From: <sender@example.org>\r\nTo: undisclosed-recipients:;\r\n",
-                  "complete");
+                  "complete", "X-Tabularium-Envelope-From: <sender@example.org>\r\n");
     record_free(&rec);
 
     /* incomplete envelope (always_bcc): header To/Cc stand in */
@@ -492,7 +509,10 @@ static void test_envelope_headers(void)
     envelope_case(&rec,
                   "From: <sender@example.org>\r\n"
                   "To: <bob@example.com>, <carol@x.org>, <\"q r\"@x.org>\r\n",
-                  "incomplete (recipients from To/Cc headers)");
+                  "incomplete (recipients from To/Cc headers)",
+                  /* the envelope is what arrived, not the header stand-ins */
+                  "X-Tabularium-Envelope-From: <sender@example.org>\r\n"
+                  "X-Tabularium-Envelope-To: <archive@archive.test>\r\n");
     record_free(&rec);
 
     /* incomplete, but one recipient was decoded: it is listed first */
@@ -504,7 +524,10 @@ static void test_envelope_headers(void)
     envelope_case(&rec,
                   "From: <sender@example.org>\r\n"
                   "To: <dec@example.com>, <hdr@example.com>\r\n",
-                  "incomplete (recipients from To/Cc headers)");
+                  "incomplete (recipients from To/Cc headers)",
+                  "X-Tabularium-Envelope-From: <sender@example.org>\r\n"
+                  "X-Tabularium-Envelope-To: <archive@archive.test>\r\n"
+                  "X-Tabularium-Envelope-To: <dec@example.com>\r\n");
     record_free(&rec);
 
     /* incomplete and nothing to show */
@@ -513,8 +536,160 @@ static void test_envelope_headers(void)
     record_add_rcpt(&rec, "archive@archive.test", "archive@archive.test", NULL, NULL);
     record_addrs_add(&rec.hdr_to, "undisclosed-recipients", NULL);
     envelope_case(&rec, "From: <sender@example.org>\r\nTo: undisclosed-recipients:;\r\n",
-                  "incomplete (recipients from To/Cc headers)");
+                  "incomplete (recipients from To/Cc headers)",
+                  "X-Tabularium-Envelope-From: <sender@example.org>\r\n"
+                  "X-Tabularium-Envelope-To: <archive@archive.test>\r\n");
     record_free(&rec);
+}
+
+/* A long address of n bytes: printable ASCII, the bytes the envelope
+ * fields encode, 8-bit (UTF-8), then "@domain". seed varies the mix. */
+static char *long_address(size_t n, unsigned seed)
+{
+    static const char mix[] = "abc.+=<>\"\\() ,;:x\xc3\xa9z";
+    char *a = xmalloc(n + 1);
+    size_t dom = strlen("@example.test");
+
+    for (size_t i = 0; i < n - dom; i++)
+        a[i] = mix[(i * 7 + seed) % (sizeof(mix) - 1)];
+    memcpy(a + n - dom, "@example.test", dom + 1);
+    return a;
+}
+
+/* 5,000-byte sender and recipients: no header line over 998 bytes, no
+ * field that the envelope did not ask for, and the envelope read back from
+ * the archive message is exactly what went in (issue 13). */
+static void test_long_envelope(void)
+{
+    static const char orig[] = "Subject: x\r\n\r\nbody\r\n";
+    struct archive_record rec;
+    struct strlist rcpts = STRLIST_INIT;
+    char *from = NULL, *out;
+    const char *error = NULL;
+    size_t out_len = 0;
+    int ret;
+
+    wrap_boundary_hook = hook_fixed;
+    base_rec(&rec);
+    free(rec.envelope_from);
+    rec.envelope_from = long_address(5000, 1);
+    rec.size = sizeof(orig) - 1;
+    sha_of(orig, sizeof(orig) - 1, rec.sha256);
+    {
+        char *r1 = long_address(5000, 2), *r3 = long_address(5000, 3);
+        char *plain = xmalloc(5001);
+        memset(plain, 'p', 5000 - 13);
+        memcpy(plain + 5000 - 13, "@example.test", 14);
+        record_add_rcpt(&rec, r1, r1, NULL, NULL);
+        record_add_rcpt(&rec, "short@example.com", "x", NULL, NULL);
+        record_add_rcpt(&rec, r3, r3, NULL, NULL);
+        record_add_rcpt(&rec, plain, plain, NULL, NULL);
+        free(r1);
+        free(r3);
+        free(plain);
+    }
+    out = wrap(&rec, orig, sizeof(orig) - 1, &out_len, &ret, &error);
+    CHECK(ret == 0);
+    if (ret != 0) {
+        fprintf(stderr, "  wrap_write: %s\n", error);
+        record_free(&rec);
+        return;
+    }
+
+    /* Every line of the whole archive message fits RFC 5322; in the header
+     * every line is a continuation or one of the fields wrap writes. */
+    {
+        static const char *const fields[] = {"From:",
+                                             "To:",
+                                             "Date:",
+                                             "Subject:",
+                                             "Message-ID:",
+                                             "X-Tabularium-Archive-Id:",
+                                             "X-Tabularium-Queue-Id:",
+                                             "X-Tabularium-Original-SHA256:",
+                                             "X-Tabularium-Envelope:",
+                                             "X-Tabularium-Envelope-From:",
+                                             "X-Tabularium-Envelope-To:",
+                                             "MIME-Version:",
+                                             "Content-Type:",
+                                             "Content-Transfer-Encoding:",
+                                             NULL};
+        size_t max = 0, i = 0;
+        int in_header = 1, n_to = 0, n_from = 0, bad_field = 0;
+        while (i < out_len) {
+            const char *line = out + i;
+            const char *lf = memchr(line, '\n', out_len - i);
+            size_t len = lf != NULL ? (size_t)(lf - line) : out_len - i;
+            CHECK(len > 0 && line[len - 1] == '\r');
+            if (len - 1 > max)
+                max = len - 1;
+            if (in_header && len == 1)
+                in_header = 0;
+            else if (in_header && line[0] != ' ' && line[0] != '\t') {
+                int known = 0;
+                for (int k = 0; fields[k] != NULL; k++)
+                    known |= strncmp(line, fields[k], strlen(fields[k])) == 0;
+                bad_field += !known;
+                n_to += strncmp(line, "X-Tabularium-Envelope-To:", 25) == 0;
+                n_from += strncmp(line, "X-Tabularium-Envelope-From:", 27) == 0;
+                if (!known)
+                    fprintf(stderr, "  unexpected header line: %.60s\n", line);
+            }
+            i += len + 1;
+        }
+        CHECK(max <= 998);
+        CHECK(bad_field == 0);
+        CHECK(n_from == 1 && n_to == 4);
+    }
+    /* People see what fits: the sender as an empty group, the one short
+     * recipient and the plain 5,000-byte one is left out of To:. */
+    CHECK(strncmp(out, "From: envelope-sender-too-long:;\r\nTo: <short@example.com>\r\n", 58) == 0);
+
+    CHECK(wrap_read_envelope(out, out_len, &from, &rcpts, &error) == 0);
+    CHECK(from != NULL && strcmp(from, rec.envelope_from) == 0);
+    CHECK(rcpts.n == rec.n_rcpts);
+    for (size_t k = 0; k < rcpts.n && k < rec.n_rcpts; k++)
+        CHECK(strcmp(rcpts.v[k], rec.rcpts[k].address) == 0);
+    free(from);
+    strlist_free(&rcpts);
+    free(out);
+    record_free(&rec);
+}
+
+/* The reader refuses what the writer never produces, returning nothing. */
+static void test_read_envelope_errors(void)
+{
+    static const char *const bad[] = {
+        "X-Tabularium-Envelope-From: a@b\r\n\r\n",           /* no brackets */
+        "X-Tabularium-Envelope-From: <a+2@b>\r\n\r\n",       /* short +HH */
+        "X-Tabularium-Envelope-From: <a+00@b>\r\n\r\n",      /* NUL */
+        "X-Tabularium-Envelope-From: <a+G1@b>\r\n\r\n",      /* not hex */
+        "X-Tabularium-Envelope-From: <a=b@c>\r\n\r\n",       /* '=' is never plain */
+        "X-Tabularium-Envelope-From: <a\xc3\xa9@b>\r\n\r\n", /* raw 8-bit */
+        "X-Tabularium-Envelope-From: <a@b>\r\nX-Tabularium-Envelope-From: <c@d>\r\n\r\n",
+        "X-Tabularium-Envelope-From: <a@b>\r\nX-Tabularium-Envelope-To: <x\r\n\r\n",
+        "To: <a@b>\r\n\r\nX-Tabularium-Envelope-From: <a@b>\r\n", /* only the header counts */
+        NULL};
+    struct strlist rcpts = STRLIST_INIT;
+    char *from = (char *)"unset";
+    const char *error = NULL;
+
+    for (int i = 0; bad[i] != NULL; i++) {
+        error = NULL;
+        CHECK(wrap_read_envelope(bad[i], strlen(bad[i]), &from, &rcpts, &error) == -1);
+        CHECK(from == NULL && rcpts.n == 0 && error != NULL);
+    }
+    /* folding and white space anywhere, lower-case hex and field names */
+    {
+        static const char ok[] = "x-tabularium-envelope-from:\r\n <a +2b\r\n\t+2B b@ c>\r\n"
+                                 "X-Tabularium-Envelope-To: <>\n"
+                                 "\n";
+        CHECK(wrap_read_envelope(ok, sizeof(ok) - 1, &from, &rcpts, &error) == 0);
+        CHECK(from != NULL && strcmp(from, "a++b@c") == 0);
+        CHECK(rcpts.n == 1 && strcmp(rcpts.v[0], "") == 0);
+        free(from);
+        strlist_free(&rcpts);
+    }
 }
 
 /* Many recipients: every To line <= 78 bytes, all listed in order. */
@@ -908,6 +1083,8 @@ int main(void)
     test_date_subject();
     test_envelope_headers();
     test_to_folding();
+    test_long_envelope();
+    test_read_envelope_errors();
     test_boundary_collision();
     test_random_boundary();
     test_errors();
