@@ -82,9 +82,10 @@
 
 #define INDEX_FIELDS_CHUNK (64 * 1024)
 
-/* Groups cannot nest in RFC 5322, but GMime's list type allows it; a bound
- * keeps a hostile header from recursing deeply. */
-#define INDEX_FIELDS_GROUP_DEPTH 4
+/* Addresses kept per field kind (From, To or Cc, all occurrences of the
+ * field together). A 1 MB header holds about 250 000 addresses "a@b,";
+ * the catalog keeps the first 10 000, more than any real list has. */
+#define INDEX_FIELDS_ADDRESSES_MAX 10000
 
 void index_fields_init(void)
 {
@@ -187,35 +188,7 @@ static char *utf8_dup(const char *s)
     return out;
 }
 
-static void add_addresses(struct record_addrs *out, InternetAddressList *list, int depth)
-{
-    int n = internet_address_list_length(list);
-
-    for (int i = 0; i < n; i++) {
-        InternetAddress *ia = internet_address_list_get_address(list, i);
-        const char *gname = internet_address_get_name(ia);
-        char *name = gname != NULL && *gname != '\0' ? utf8_dup(gname) : NULL;
-
-        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-            const char *gaddr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
-            char *addr = gaddr != NULL && *gaddr != '\0' ? utf8_dup(gaddr) : NULL;
-            record_addrs_add(out, name, addr);
-            free(addr);
-        } else if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-            InternetAddressList *members =
-                internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia));
-            if (members == NULL || internet_address_list_length(members) == 0) {
-                /* "undisclosed-recipients:;" still says something. */
-                record_addrs_add(out, name, NULL);
-            } else if (depth < INDEX_FIELDS_GROUP_DEPTH) {
-                add_addresses(out, members, depth + 1);
-            }
-        }
-        free(name);
-    }
-}
-
-/* Unfolded copy of a raw value, for GMime's decoders. */
+/* Unfolded copy of a raw value, for the decoders. */
 static char *unfold(const char *raw)
 {
     char *u = g_mime_utils_header_unfold(raw);
@@ -225,50 +198,452 @@ static char *unfold(const char *raw)
     return out;
 }
 
-/* GMime 3.2 leaks 128 bytes when a domain literal is followed by an
- * unclosed comment ("a@[1](x", found by fuzzing): close open comments
- * before parsing. Only the parser's input changes, never stored bytes. */
-static char *close_comments(char *v)
+/* Text without encoded words: UTF-8 as it is, else GMime's 8-bit guess
+ * (its user charsets, then Latin-1), as its decoders do for such runs. */
+static char *decode_plain(const char *s, size_t n)
 {
-    int depth = 0, quoted = 0;
+    char *g, *out;
 
-    for (const char *p = v; *p; p++) {
+    if (g_utf8_validate(s, (gssize)n, NULL))
+        return xstrndup(s, n);
+    g = g_mime_utils_decode_8bit(NULL, s, n);
+    out = xstrdup(g != NULL ? g : "");
+    g_free(g);
+    return out;
+}
+
+/*
+ * RFC 2047 words of s decoded to UTF-8; phrase: s is a display name
+ * (RFC 2047 5.3), else unstructured text (5.1).
+ *
+ * GMime's tokenizer looks for the "?=" of every "=?charset?q?" it meets
+ * until the end of the value, and starts over after the "=?" when there
+ * is none: n unclosed openers cost n times the rest of the value
+ * (measured: 11 s for 320 kB of "=?x?q?a "). No encoded word can start
+ * after the last "?=", so GMime gets the text up to it, where every
+ * search ends at the nearest "?=" and consumes the text it crossed; the
+ * rest is plain text. Linear, not recursive.
+ */
+static char *decode_words(const char *s, int phrase)
+{
+    const char *last = NULL, *tail;
+    char *head, *dec, *rest, *out;
+
+    for (const char *q = strstr(s, "?="); q != NULL; q = strstr(q + 2, "?="))
+        last = q;
+    if (last == NULL || strstr(s, "=?") == NULL)
+        return decode_plain(s, strlen(s));
+    tail = last + 2;
+    head = xstrndup(s, (size_t)(tail - s));
+    dec = phrase ? g_mime_utils_header_decode_phrase(NULL, head)
+                 : g_mime_utils_header_decode_text(NULL, head);
+    rest = decode_plain(tail, strlen(tail));
+    out = xasprintf("%s%s", dec != NULL ? dec : head, rest);
+    g_free(dec);
+    free(head);
+    free(rest);
+    return out;
+}
+
+/*
+ * Address lists (RFC 5322 3.4 with the obsolete forms of 4.4), parsed
+ * here rather than by GMime, whose parser recurses once per nested group:
+ * 45 000 nested groups in a 90 kB Cc: overflowed the worker's stack.
+ *
+ * One pass from left to right, no recursion: groups are a counter (their
+ * members flattened into the list, an empty group kept as a name without
+ * address), comments a nesting counter. The only steps back are to the
+ * start of the current address (a phrase that turns out to be a
+ * local-part), and a comma in an unquoted display name ("Doe, John
+ * <j@x>", as GMime accepts) is decided by one look ahead whose answer is
+ * kept for the commas it crossed: every byte is looked at a bounded
+ * number of times. The loose forms GMime accepts are kept: dots and
+ * commas in unquoted names, extra angle brackets, a missing ">", an
+ * unclosed quote or comment, an address without domain, a name in a
+ * comment after the address.
+ */
+struct addr_scan {
+    const char *last_quote; /* the value's last '"': it cannot be closed */
+    const char *ahead_end;  /* the stretch a comma look-ahead crossed */
+    int ahead_joins;        /* and whether its commas are part of a name */
+    GString *addr;
+};
+
+/* GMime's atom: not a special, a blank or a control character; 8-bit
+ * bytes are atom characters (UTF-8 names and addresses). */
+static int addr_atext(char c)
+{
+    unsigned char u = (unsigned char)c;
+
+    return u > 0x20 && u != 0x7f && strchr("()<>@,;:\\\".[]", c) == NULL;
+}
+
+static int addr_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Past the comment at p ("("), nesting counted; an unclosed one runs to
+ * the end of the value. *content_len_r: its text without the parentheses. */
+static const char *addr_skip_comment(const char *p, size_t *content_len_r)
+{
+    const char *start = p;
+    size_t depth = 0;
+
+    for (; *p != '\0'; p++) {
         if (*p == '\\' && p[1] != '\0') {
             p++;
-            continue;
-        }
-        if (quoted) {
-            if (*p == '"')
-                quoted = 0;
-            continue;
-        }
-        if (*p == '"' && depth == 0)
-            quoted = 1;
-        else if (*p == '(')
+        } else if (*p == '(') {
             depth++;
-        else if (*p == ')' && depth > 0)
-            depth--;
+        } else if (*p == ')' && --depth == 0) {
+            *content_len_r = (size_t)(p - start) - 1;
+            return p + 1;
+        }
     }
-    if (depth == 0)
-        return v;
-    size_t n = strlen(v);
-    char *out = xmalloc(n + (size_t)depth + 1);
-    memcpy(out, v, n);
-    memset(out + n, ')', (size_t)depth);
-    out[n + (size_t)depth] = '\0';
-    free(v);
-    return out;
+    *content_len_r = (size_t)(p - start) - 1;
+    return p;
+}
+
+/* Past blanks and comments; the first comment's text in *comment_r. */
+static const char *addr_skip_cfws(const char *p, const char **comment_r, size_t *comment_len_r)
+{
+    for (;;) {
+        size_t n;
+        const char *c;
+
+        while (addr_blank(*p))
+            p++;
+        if (*p != '(')
+            return p;
+        c = p + 1;
+        p = addr_skip_comment(p, &n);
+        if (comment_r != NULL && *comment_r == NULL) {
+            *comment_r = c;
+            *comment_len_r = n;
+        }
+    }
+}
+
+static const char *addr_cfws(const char *p)
+{
+    return addr_skip_cfws(p, NULL, NULL);
+}
+
+/* Past the quoted string at p; NULL when it is not closed. */
+static const char *addr_skip_quoted(const struct addr_scan *sc, const char *p)
+{
+    if (p == sc->last_quote)
+        return NULL;
+    for (p++; *p != '\0'; p++) {
+        if (*p == '\\' && p[1] != '\0')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/*
+ * Does the comma at p continue a display name? Only if the words and
+ * commas after it end at "<" or ":". The answer holds for every comma
+ * of the stretch looked at, so that stretch is never looked at again.
+ */
+static int addr_comma_joins(struct addr_scan *sc, const char *p)
+{
+    const char *q;
+
+    if (p < sc->ahead_end)
+        return sc->ahead_joins;
+    for (q = p;;) {
+        q = addr_cfws(q);
+        if (*q == '"') {
+            const char *e = addr_skip_quoted(sc, q);
+            q = e != NULL ? e : q + 1;
+        } else if (addr_atext(*q)) {
+            while (addr_atext(*q))
+                q++;
+        } else if (*q == ',' || *q == '.') {
+            q++;
+        } else {
+            break;
+        }
+    }
+    sc->ahead_end = q;
+    sc->ahead_joins = *q == '<' || *q == ':';
+    return sc->ahead_joins;
+}
+
+/* An IDN domain in Unicode, as GMime (with libidn2) gave it. */
+static void addr_domain_unicode(GString *addr, size_t domain_at)
+{
+    char *u;
+
+    if (g_ascii_strncasecmp(addr->str + domain_at, "xn--", 4) != 0 &&
+        strstr(addr->str + domain_at, ".xn--") == NULL)
+        return;
+    u = g_hostname_to_unicode(addr->str + domain_at);
+    if (u != NULL) {
+        g_string_truncate(addr, domain_at);
+        g_string_append(addr, u);
+        g_free(u);
+    }
+}
+
+/*
+ * The addr-spec at p (local-part, then "@" domain when there is one) into
+ * sc->addr, comments and folding dropped, quoted local-parts kept quoted.
+ * Past it (before the blanks and comments that follow it), or NULL on a
+ * syntax error or bytes that are not UTF-8.
+ */
+static const char *addr_spec(struct addr_scan *sc, const char *p)
+{
+    GString *a = sc->addr;
+    const char *w, *q;
+    size_t domain_at;
+
+    g_string_truncate(a, 0);
+    for (;;) {
+        w = p;
+        if (*p == '"') {
+            if ((p = addr_skip_quoted(sc, p)) == NULL)
+                return NULL;
+        } else if (addr_atext(*p)) {
+            while (addr_atext(*p))
+                p++;
+        } else {
+            return NULL;
+        }
+        g_string_append_len(a, w, p - w);
+        q = addr_cfws(p);
+        if (*q == '@') {
+            p = q;
+            break;
+        }
+        if (*q != '.')
+            return g_utf8_validate(a->str, (gssize)a->len, NULL) ? p : NULL;
+        g_string_append_c(a, '.');
+        p = addr_cfws(q + 1);
+    }
+    p = addr_cfws(p + 1);
+    g_string_append_c(a, '@');
+    domain_at = a->len;
+    if (*p == '[') {
+        /* a domain literal; blanks inside are dropped */
+        for (g_string_append_c(a, *p++); *p != ']'; p++) {
+            if (*p == '\0' || *p == '[' || *p == '\\')
+                return NULL;
+            if (!addr_blank(*p))
+                g_string_append_c(a, *p);
+        }
+        g_string_append_c(a, *p++);
+    } else {
+        for (;;) {
+            if (!addr_atext(*p))
+                return NULL;
+            w = p;
+            while (addr_atext(*p))
+                p++;
+            g_string_append_len(a, w, p - w);
+            q = addr_cfws(p);
+            if (*q != '.')
+                break;
+            q = addr_cfws(q + 1);
+            if (!addr_atext(*q)) { /* "a@example.com.": the final dot is dropped */
+                p = q;
+                break;
+            }
+            g_string_append_c(a, '.');
+            p = q;
+        }
+    }
+    if (!g_utf8_validate(a->str, (gssize)a->len, NULL))
+        return NULL;
+    addr_domain_unicode(a, domain_at);
+    return p;
+}
+
+/* "<" [obs-route ":"] addr-spec ">" at p into sc->addr; past it or NULL. */
+static const char *addr_angle(struct addr_scan *sc, const char *p)
+{
+    while (*p == '<')
+        p++;
+    p = addr_cfws(p);
+    if (*p == '@') {
+        /* obs-route "@a.example,@b.example:" is dropped */
+        while (*p != '\0' && *p != ':' && *p != '>')
+            p++;
+        if (*p != ':')
+            return NULL;
+        p = addr_cfws(p + 1);
+    }
+    if ((p = addr_spec(sc, p)) == NULL)
+        return NULL;
+    p = addr_cfws(p);
+    while (*p == '>') /* missing or extra ">": tolerated */
+        p++;
+    return p;
+}
+
+/* A display name from its raw text: quotes and escapes removed, RFC 2047
+ * words decoded, blanks trimmed; NULL when nothing is left. */
+static char *addr_name(const char *s, size_t n)
+{
+    char *buf, *dec, *w, *start, *end;
+    const char *r;
+
+    if (n == 0)
+        return NULL;
+    buf = decode_plain(s, n);
+    for (r = w = buf; *r != '\0'; r++) {
+        if (*r == '\\' && r[1] != '\0')
+            *w++ = *++r;
+        else if (*r != '"')
+            *w++ = *r;
+    }
+    *w = '\0';
+    dec = decode_words(buf, 1);
+    free(buf);
+    for (start = dec; addr_blank(*start); start++)
+        ;
+    end = start + strlen(start);
+    while (end > start && addr_blank(end[-1]))
+        end--;
+    *end = '\0';
+    buf = *start != '\0' ? utf8_dup(start) : NULL;
+    free(dec);
+    return buf;
+}
+
+/* Keep one address unless the cap is reached; 0 when it is. */
+static int addr_add(struct record_addrs *out, char *name, const char *addr)
+{
+    int room = out->n < INDEX_FIELDS_ADDRESSES_MAX;
+
+    if (room && (name != NULL || (addr != NULL && *addr != '\0')))
+        record_addrs_add(out, name, addr != NULL && *addr != '\0' ? addr : NULL);
+    free(name);
+    return room;
 }
 
 static void parse_addresses(struct record_addrs *out, const char *raw)
 {
-    char *value = close_comments(unfold(raw));
-    InternetAddressList *list = internet_address_list_parse(NULL, value);
+    char *value = unfold(raw);
+    struct addr_scan sc = {.last_quote = strrchr(value, '"'), .addr = g_string_new(NULL)};
+    const char *p = value;
+    char *group_name = NULL;
+    size_t group_first = 0;
+    size_t depth = 0; /* open groups; only the outermost one is kept */
 
-    if (list != NULL) {
-        add_addresses(out, list, 0);
-        g_object_unref(list);
+    for (;;) {
+        const char *start, *phrase_end, *q, *comment = NULL;
+        size_t words = 0, comment_len = 0;
+        char *name = NULL;
+
+        p = addr_cfws(p);
+        if (*p == '\0' || out->n >= INDEX_FIELDS_ADDRESSES_MAX)
+            break;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == ';') {
+            p++;
+            if (depth > 0 && --depth == 0) {
+                if (out->n == group_first) /* "undisclosed-recipients:;" */
+                    addr_add(out, group_name, NULL);
+                else
+                    free(group_name);
+                group_name = NULL;
+            }
+            continue;
+        }
+
+        /* the phrase: a display name, a group name or a local-part */
+        start = phrase_end = p;
+        for (;;) {
+            if (*p == '"') {
+                if ((q = addr_skip_quoted(&sc, p)) == NULL) {
+                    p++; /* an unclosed quote is dropped */
+                    continue;
+                }
+                p = q;
+            } else if (addr_atext(*p)) {
+                while (addr_atext(*p))
+                    p++;
+            } else if (words > 0 && (*p == '.' || (*p == ',' && addr_comma_joins(&sc, p)))) {
+                p = addr_cfws(p + 1);
+                continue;
+            } else {
+                break;
+            }
+            words++;
+            phrase_end = p;
+            p = addr_cfws(p);
+        }
+
+        if (*p == '<') {
+            name = addr_name(start, (size_t)(phrase_end - start));
+            if ((q = addr_angle(&sc, p)) == NULL)
+                goto skip;
+            addr_add(out, name, sc.addr->str);
+            p = q;
+            continue;
+        }
+        if (*p == ':') {
+            name = addr_name(start, (size_t)(phrase_end - start));
+            if (depth++ == 0) {
+                group_name = name;
+                group_first = out->n;
+            } else {
+                free(name);
+            }
+            while (*p == ':' || addr_blank(*p))
+                p++;
+            continue;
+        }
+        if (words == 0)
+            goto skip;
+
+        /* an addr-spec: parse the phrase again as one */
+        if ((q = addr_spec(&sc, start)) == NULL)
+            goto skip;
+        while (addr_blank(*q))
+            q++;
+        q = addr_skip_cfws(q, &comment, &comment_len);
+        if (*q == '<' && strchr(sc.addr->str, '@') != NULL) {
+            /* "user@example.com <user@example.com>": the first is a name */
+            const char *e = q;
+            while (e > start && addr_blank(e[-1]))
+                e--;
+            name = addr_name(start, (size_t)(e - start));
+            if ((q = addr_angle(&sc, q)) == NULL)
+                goto skip;
+        } else if (strchr(sc.addr->str, '@') == NULL && *q != '\0' && *q != ',' && *q != ';' &&
+                   *q != '>') {
+            goto skip; /* "John Smith": words, not an address */
+        } else {
+            if (comment != NULL)
+                name = addr_name(comment, comment_len);
+            if (*q == '>')
+                q++;
+        }
+        addr_add(out, name, sc.addr->str);
+        p = q;
+        continue;
+    skip:
+        /* not an address: on to the next separator */
+        free(name);
+        while (*p != '\0' && *p != ',' && *p != ';')
+            p++;
     }
+    if (depth > 0 && out->n == group_first) /* a group left open at the end */
+        addr_add(out, group_name, NULL);
+    else
+        free(group_name);
+    if (*p != '\0')
+        log_debug("index_fields: more than %d addresses in a field; the rest are not indexed",
+                  INDEX_FIELDS_ADDRESSES_MAX);
+    g_string_free(sc.addr, TRUE);
     free(value);
 }
 
@@ -278,17 +653,257 @@ static void set_field(char **field, char *value)
     *field = value;
 }
 
+/*
+ * Dates (RFC 5322 3.3 and the obsolete forms of 4.3), parsed here: GMime
+ * gives midnight UTC for a zone glued to the time ("10:37:15+0200", as
+ * real mail has it), a wrong date that date searches then miss. What is
+ * not clearly a date gives NULL, never a guess. Accepted: an optional day
+ * name (with or without its comma), day, month name, a 4-digit year or a
+ * 2- or 3-digit one (RFC 5322 4.3: below 50 is 20xx, else 19xx; 3 digits
+ * add 1900), hh:mm with optional :ss, a zone +hhmm / -hhmm (also +hh:mm),
+ * glued to the time or not, UT, GMT, UTC, Z, the US zones, a military
+ * letter (taken as -0000, i.e. UTC, as RFC 5322 says), or none (UTC);
+ * comments and any white space between the parts; and the asctime()
+ * order "Tue Dec  1 10:37:15 2026". After the zone, only comments and
+ * one alphabetic zone name ("+0200 CEST") may follow.
+ */
+struct date_lex {
+    const char *p;
+};
+
+/* Past blanks and comments (nesting counted). */
+static void date_skip_cfws(struct date_lex *lx)
+{
+    size_t n;
+
+    lx->p = addr_skip_cfws(lx->p, NULL, &n);
+}
+
+/* 1..max digits; -1 when there are none or more. */
+static int date_number(struct date_lex *lx, int max, int *digits_r)
+{
+    int v = 0, n = 0;
+
+    while (isdigit((unsigned char)lx->p[n])) {
+        if (n == max)
+            return -1;
+        v = v * 10 + (lx->p[n] - '0');
+        n++;
+    }
+    if (n == 0)
+        return -1;
+    lx->p += n;
+    if (digits_r != NULL)
+        *digits_r = n;
+    return v;
+}
+
+/* Letters at p (at most max, else 0). */
+static size_t date_word(const char *p, size_t max)
+{
+    size_t n = 0;
+
+    while (isalpha((unsigned char)p[n])) {
+        if (n == max)
+            return 0;
+        n++;
+    }
+    return n;
+}
+
+/* A month name (its first three letters, or the whole name): 1..12, or 0. */
+static int date_month(struct date_lex *lx)
+{
+    static const char *const months[] = {"january",   "february", "march",    "april",
+                                         "may",       "june",     "july",     "august",
+                                         "september", "october",  "november", "december"};
+    size_t n = date_word(lx->p, 9);
+
+    if (n < 3)
+        return 0;
+    for (int m = 0; m < 12; m++)
+        if ((n == 3 || n == strlen(months[m])) && g_ascii_strncasecmp(lx->p, months[m], n) == 0) {
+            lx->p += n;
+            return m + 1;
+        }
+    return 0;
+}
+
+static int date_day_name(const char *p, size_t n)
+{
+    static const char *const days[] = {"monday", "tuesday",  "wednesday", "thursday",
+                                       "friday", "saturday", "sunday"};
+
+    for (int d = 0; d < 7; d++)
+        if ((n == 3 || n == strlen(days[d])) && g_ascii_strncasecmp(p, days[d], n) == 0)
+            return 1;
+    return 0;
+}
+
+/* hh:mm[:ss]; 0 or -1. */
+static int date_time(struct date_lex *lx, int *h, int *m, int *s)
+{
+    if ((*h = date_number(lx, 2, NULL)) < 0 || *lx->p != ':')
+        return -1;
+    lx->p++;
+    if ((*m = date_number(lx, 2, NULL)) < 0)
+        return -1;
+    *s = 0;
+    if (*lx->p == ':') {
+        lx->p++;
+        if ((*s = date_number(lx, 2, NULL)) < 0)
+            return -1;
+    }
+    return *h <= 23 && *m <= 59 && *s <= 60 ? 0 : -1;
+}
+
+/* The zone at p, east of UTC in seconds; 0 when there is none (UTC);
+ * -1 when it is there but not understood. */
+static int date_zone(struct date_lex *lx, long *off_r)
+{
+    static const struct {
+        const char *name;
+        int hours;
+    } zones[] = {{"UT", 0},   {"GMT", 0},  {"UTC", 0},  {"Z", 0},    {"EST", -5}, {"EDT", -4},
+                 {"CST", -6}, {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
+    size_t n;
+
+    *off_r = 0;
+    if (*lx->p == '+' || *lx->p == '-') {
+        int sign = *lx->p == '-' ? -1 : 1, hh, mm, digits;
+        lx->p++;
+
+        if ((hh = date_number(lx, 4, &digits)) < 0)
+            return -1;
+        if (digits == 4) {
+            mm = hh % 100;
+            hh /= 100;
+        } else if (digits == 2 && *lx->p == ':') {
+            lx->p++;
+            if ((mm = date_number(lx, 2, &digits)) < 0 || digits != 2)
+                return -1;
+        } else {
+            return -1;
+        }
+        if (hh > 23 || mm > 59)
+            return -1;
+        *off_r = sign * (hh * 3600L + mm * 60L);
+        return 0;
+    }
+    n = date_word(lx->p, 5);
+    if (n == 0)
+        return isalpha((unsigned char)*lx->p) ? -1 : 0;
+    for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
+        if (strlen(zones[i].name) == n && g_ascii_strncasecmp(lx->p, zones[i].name, n) == 0) {
+            lx->p += n;
+            *off_r = zones[i].hours * 3600L;
+            return 0;
+        }
+    if (n == 1 && *lx->p != 'j' && *lx->p != 'J') { /* military: -0000 */
+        lx->p++;
+        return 0;
+    }
+    return -1;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant). */
+static long date_days(int y, int m, int d)
+{
+    long era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int date_month_days(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return days[m - 1];
+}
+
+/* The date in value as seconds since the epoch; -1 when it is not one. */
+static int date_parse(const char *value, time_t *t_r)
+{
+    struct date_lex lx = {.p = value};
+    int day, month, year, ydigits, h, m, s;
+    long off = 0;
+    size_t n;
+
+    date_skip_cfws(&lx);
+    if ((n = date_word(lx.p, 9)) > 0 && date_day_name(lx.p, n)) {
+        lx.p += n;
+        date_skip_cfws(&lx);
+        if (*lx.p == ',')
+            lx.p++;
+        date_skip_cfws(&lx);
+    }
+    if (isdigit((unsigned char)*lx.p)) {
+        /* day month year time [zone] */
+        day = date_number(&lx, 2, NULL);
+        date_skip_cfws(&lx);
+        if (day < 0 || (month = date_month(&lx)) == 0)
+            return -1;
+        date_skip_cfws(&lx);
+        if ((year = date_number(&lx, 4, &ydigits)) < 0)
+            return -1;
+        date_skip_cfws(&lx);
+        if (date_time(&lx, &h, &m, &s) < 0)
+            return -1;
+    } else {
+        /* asctime(): month day time year [zone] */
+        if ((month = date_month(&lx)) == 0)
+            return -1;
+        date_skip_cfws(&lx);
+        if ((day = date_number(&lx, 2, NULL)) < 0)
+            return -1;
+        date_skip_cfws(&lx);
+        if (date_time(&lx, &h, &m, &s) < 0)
+            return -1;
+        date_skip_cfws(&lx);
+        if ((year = date_number(&lx, 4, &ydigits)) < 0)
+            return -1;
+    }
+    /* the zone may be glued to the time: no blank needed */
+    date_skip_cfws(&lx);
+    if (date_zone(&lx, &off) < 0)
+        return -1;
+    date_skip_cfws(&lx);
+    if ((n = date_word(lx.p, 5)) > 0) { /* "+0200 CEST": a name for the zone given */
+        lx.p += n;
+        date_skip_cfws(&lx);
+    }
+    if (*lx.p != '\0')
+        return -1;
+
+    if (ydigits == 2)
+        year += year < 50 ? 2000 : 1900;
+    else if (ydigits == 3)
+        year += 1900;
+    if (year < 1000 || day < 1 || day > date_month_days(year, month))
+        return -1;
+    if (s == 60)
+        s = 59; /* a leap second stays in its minute */
+    *t_r = (time_t)(date_days(year, month, day) * 86400L + h * 3600L + m * 60L + s - off);
+    return 0;
+}
+
 static void parse_date(struct archive_record *rec, const char *raw)
 {
     char *value = unfold(raw);
-    GDateTime *dt = g_mime_utils_header_decode_date(value);
+    time_t t;
 
     set_field(&rec->date, NULL);
-    if (dt != NULL) {
+    if (date_parse(value, &t) == 0) {
         char buf[21];
-        record_format_time((time_t)g_date_time_to_unix(dt), buf);
+        record_format_time(t, buf);
         rec->date = xstrdup(buf);
-        g_date_time_unref(dt);
     }
     free(value);
 }
@@ -296,10 +911,10 @@ static void parse_date(struct archive_record *rec, const char *raw)
 static void parse_subject(struct archive_record *rec, const char *raw)
 {
     char *value = unfold(raw);
-    char *decoded = g_mime_utils_header_decode_text(NULL, value);
+    char *decoded = decode_words(value, 0);
 
-    set_field(&rec->subject, utf8_dup(decoded != NULL ? decoded : value));
-    g_free(decoded);
+    set_field(&rec->subject, utf8_dup(decoded));
+    free(decoded);
     free(value);
 }
 
@@ -340,6 +955,47 @@ static char *parse_received_id(const char *raw)
 out:
     free(text);
     return id;
+}
+
+/* Bytes of a Received: by-host kept (a host name has at most 253). */
+#define INDEX_FIELDS_BY_HOST_MAX 255
+
+/*
+ * The host after "by" in a Received: value (RFC 5321 4.4: "by" Domain or
+ * address literal), lower case; NULL when there is none or it is longer
+ * than INDEX_FIELDS_BY_HOST_MAX. "by" inside a comment ("(helo by x)")
+ * does not count. One pass, comments skipped by a nesting counter.
+ */
+static char *parse_received_by(const char *raw)
+{
+    char *text = unfold(raw), *host = NULL;
+    const char *p = text;
+    size_t n;
+
+    while (*p != '\0') {
+        if (*p == '(') {
+            p = addr_skip_comment(p, &n);
+            continue;
+        }
+        if ((p == text || addr_blank(p[-1]) || p[-1] == ')') &&
+            g_ascii_strncasecmp(p, "by", 2) == 0 && addr_blank(p[2])) {
+            const char *h = addr_cfws(p + 2);
+            n = 0;
+            while (h[n] != '\0' && (g_ascii_isalnum(h[n]) || strchr(".-_[]:", h[n]) != NULL))
+                n++;
+            if (n > 0 && n <= INDEX_FIELDS_BY_HOST_MAX)
+                host = g_ascii_strdown(h, (gssize)n);
+            break;
+        }
+        p++;
+    }
+    if (host != NULL) {
+        char *out = xstrdup(host);
+        g_free(host);
+        host = out;
+    }
+    free(text);
+    return host;
 }
 
 static int field_is(const char *line, size_t name_len, const char *name)
@@ -422,6 +1078,7 @@ int index_fields_extract(int fd, struct archive_record *rec, const char **error_
         } else if (field_is(buf + line, name_len, "Received") && !seen_received) {
             seen_received = 1; /* only the topmost one: added by the MTA that delivers to us */
             set_field(&rec->received_id, parse_received_id(raw));
+            set_field(&rec->received_by, parse_received_by(raw));
         } else if (field_is(buf + line, name_len, "X-Tabularium-Archive-Id") && !seen_loop) {
             seen_loop = 1;
             char *id = unfold(raw);
