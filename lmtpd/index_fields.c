@@ -82,11 +82,6 @@
 
 #define INDEX_FIELDS_CHUNK (64 * 1024)
 
-/* Addresses kept per field kind (From, To or Cc, all occurrences of the
- * field together). A 1 MB header holds about 250 000 addresses "a@b,";
- * the catalog keeps the first 10 000, more than any real list has. */
-#define INDEX_FIELDS_ADDRESSES_MAX 10000
-
 void index_fields_init(void)
 {
     g_mime_init();
@@ -563,7 +558,7 @@ static void parse_addresses(struct record_addrs *out, const char *raw)
         for (;;) {
             if (*p == '"') {
                 if ((q = addr_skip_quoted(&sc, p)) == NULL) {
-                    p++; /* an unclosed quote is dropped */
+                    p = addr_cfws(p + 1); /* an unclosed quote is dropped */
                     continue;
                 }
                 p = q;

@@ -30,6 +30,10 @@
 #include "backends/record.h"
 
 #define INDEX_FIELDS_HEADER_MAX (1024 * 1024)
+/* Addresses kept per field kind (From, To or Cc, all occurrences of the
+ * field together). A 1 MB header holds about 250 000 addresses "a@b,";
+ * the catalog keeps the first 10 000, more than any real list has. */
+#define INDEX_FIELDS_ADDRESSES_MAX 10000
 /* Bytes of body text indexed per message (the rest is not searchable). */
 #define INDEX_FIELDS_TEXT_MAX (1024 * 1024)
 /* Attachments recorded per message, and bytes of a recorded file name. */
