@@ -221,13 +221,15 @@ static char *decode_plain(const char *s, size_t n)
  */
 static char *decode_words(const char *s, int phrase)
 {
+    size_t n = strlen(s);
     const char *last = NULL, *tail;
     char *head, *dec, *rest, *out;
 
-    for (const char *q = strstr(s, "?="); q != NULL; q = strstr(q + 2, "?="))
-        last = q;
+    for (size_t i = n; i >= 2 && last == NULL; i--)
+        if (s[i - 2] == '?' && s[i - 1] == '=')
+            last = s + i - 2;
     if (last == NULL || strstr(s, "=?") == NULL)
-        return decode_plain(s, strlen(s));
+        return decode_plain(s, n);
     tail = last + 2;
     head = xstrndup(s, (size_t)(tail - s));
     dec = phrase ? g_mime_utils_header_decode_phrase(NULL, head)
