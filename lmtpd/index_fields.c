@@ -25,10 +25,13 @@
  *	byte for byte (folding, 8-bit bytes, encoded-words) and because the
  *	same occurrence must feed the raw and the decoded field. The first
  *	Date:, Subject: and Message-ID: count (RFC 5322 allows one each);
- *	every From:, To: and Cc: contributes its addresses. GMime then decodes
- *	each value: RFC 2047 words and raw 8-bit text to UTF-8, address lists
- *	(groups flattened into their members; an empty group is kept as a
- *	name without address), dates, message ids.
+ *	every From:, To: and Cc: contributes its addresses, up to
+ *	INDEX_FIELDS_ADDRESSES_MAX per field kind. Address lists are parsed
+ *	here (groups flattened into their members; an empty group is kept as
+ *	a name without address), and so are dates (UTC; NULL when not clearly
+ *	a date, never a guess). GMime decodes RFC 2047 words and raw 8-bit
+ *	text to UTF-8, and message ids. The topmost Received: gives
+ *	received_id (when Postfix wrote it) and received_by (its by-host).
  *
  *	A raw value is the text after the colon without the blanks that
  *	precede it on the first line, up to the end of its last continuation
@@ -61,6 +64,45 @@
  *	duplicated or binary headers leave fields NULL or empty; broken MIME
  *	(missing boundaries, unterminated multiparts, bad encodings,
  *	unknown charsets) yields whatever text can be read.
+ *
+ *	No parser here may use stack or time that grows faster than its
+ *	input: a sender chooses the nesting and the size. Every parser of
+ *	message content, with its bound (n: bytes of the value, at most
+ *	INDEX_FIELDS_HEADER_MAX in the header, INDEX_FIELDS_MIME_FIELD_MAX
+ *	in a part's header):
+ *	  header split       one pass over at most INDEX_FIELDS_HEADER_MAX bytes
+ *	  unfolding          GMime g_mime_utils_header_unfold: one pass, O(n)
+ *	  From/To/Cc         parse_addresses, ours: no recursion (group and
+ *	                     comment nesting are counters), O(n), at most
+ *	                     INDEX_FIELDS_ADDRESSES_MAX addresses per field kind
+ *	  display names,     decode_words: GMime's RFC 2047 tokenizer (not
+ *	  Subject:, names    recursive) only up to the last "?=", which keeps it
+ *	  of attachments     O(n); 8-bit text by g_mime_utils_decode_8bit, O(n)
+ *	                     per charset tried
+ *	  IDN domains        g_hostname_to_unicode, only within DNS limits
+ *	                     (labels of 63, names of 253 bytes)
+ *	  Date:              date_parse, ours: one pass, comments counted, O(n)
+ *	  Message-ID:        GMime g_mime_utils_decode_message_id: one pass,
+ *	                     comments counted (GMime's skip_comment), O(n)
+ *	  Received:          parse_received_id and parse_received_by: one pass
+ *	                     each, O(n); the by-host at most
+ *	                     INDEX_FIELDS_BY_HOST_MAX bytes
+ *	  Content-Type,      mime_value_parse, ours: one pass, 4 parameters
+ *	  -Disposition       kept, RFC 2231 sections at most MIME_PARAM_SECTIONS
+ *	                     per parameter, O(n) with n <= 16 kB per field
+ *	  MIME walker        one line at a time, at most INDEX_FIELDS_MIME_DEPTH
+ *	                     levels (a fixed array, no recursion); per line
+ *	                     at most that many boundary compares
+ *	  transfer decoding  GMime g_mime_encoding_step: O(n), streaming
+ *	  charsets           GMime's iconv filter: O(n), streaming
+ *	  HTML to text       html_put: a state machine, at most two nested
+ *	                     calls, O(n), fixed-size tag and entity buffers
+ *	  body text          stops at INDEX_FIELDS_TEXT_MAX bytes
+ *	GMime's own address list, date and parameter parsers are not used:
+ *	the first recursed once per nested group (45 000 nested groups in a
+ *	90 kB Cc: overflowed the stack), the second returned midnight UTC
+ *	for a zone glued to the time, the third is quadratic in the number
+ *	of parameters.
  * DIAGNOSTICS
  *	index_fields_extract() and index_fields_extract_body() return -1
  *	with *error_r only when the file cannot be read. Oddities of the
@@ -373,11 +415,19 @@ static int addr_comma_joins(struct addr_scan *sc, const char *p)
 /* An IDN domain in Unicode, as GMime (with libidn2) gave it. */
 static void addr_domain_unicode(GString *addr, size_t domain_at)
 {
+    size_t label = 0;
     char *u;
 
     if (g_ascii_strncasecmp(addr->str + domain_at, "xn--", 4) != 0 &&
         strstr(addr->str + domain_at, ".xn--") == NULL)
         return;
+    /* DNS limits (RFC 1035 2.3.4), as libidn2 checks them: beyond, the
+     * name is not a host name and stays as written */
+    if (addr->len - domain_at > 253)
+        return;
+    for (const char *c = addr->str + domain_at; *c != '\0'; c++)
+        if ((label = *c == '.' ? 0 : label + 1) > 63)
+            return;
     u = g_hostname_to_unicode(addr->str + domain_at);
     if (u != NULL) {
         g_string_truncate(addr, domain_at);
@@ -1098,10 +1148,11 @@ int index_fields_extract(int fd, struct archive_record *rec, const char **error_
  * structure is walked here instead, one line at a time, by a scanner whose
  * memory is fixed: a stack of at most INDEX_FIELDS_MIME_DEPTH boundaries,
  * three header fields of one part (INDEX_FIELDS_MIME_FIELD_MAX each) and
- * the text collected so far. GMime still does what it is good at: parsing
- * Content-Type and Content-Disposition (RFC 2231 parameters, RFC 2047
- * words in file names), decoding base64 / quoted-printable / uuencode in
- * steps, and converting charsets with its iconv filter.
+ * the text collected so far. GMime still does what it is good at:
+ * decoding base64 / quoted-printable in steps, RFC 2047 words in file
+ * names (through decode_words), and converting charsets with its iconv
+ * filter; Content-Type and Content-Disposition are parsed here (see
+ * mime_value_parse).
  */
 
 /* Nested multiparts and message/rfc822 parts; deeper content is skipped. */

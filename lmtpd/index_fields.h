@@ -8,11 +8,15 @@
  *
  *	index_fields_extract() reads the header of the original (never more
  *	than INDEX_FIELDS_HEADER_MAX bytes) and fills
- *	rec->hdr_from/hdr_to/hdr_cc, date (UTC), date_raw, subject (decoded
- *	to UTF-8), subject_raw, message_id, received_id (the queue id in the
- *	topmost Received: when Postfix wrote it) and loop_archive_id (our own
- *	X-Tabularium-Archive-Id, for the loop guard). Broken or missing headers are not
- *	errors: the field stays NULL (date) or empty (addresses).
+ *	rec->hdr_from/hdr_to/hdr_cc (at most INDEX_FIELDS_ADDRESSES_MAX
+ *	each), date (UTC; NULL when not clearly a date), date_raw, subject
+ *	(decoded to UTF-8), subject_raw, message_id, received_id (the queue
+ *	id in the topmost Received: when Postfix wrote it), received_by (the
+ *	by-host of that line, lower case) and loop_archive_id (our own
+ *	X-Tabularium-Archive-Id, for the loop guard). Broken or missing
+ *	headers are not errors: the field stays NULL (date) or empty
+ *	(addresses). Time and stack are bounded by the header's size, never
+ *	by its nesting.
  *
  *	index_fields_extract_body() reads the whole original once, in
  *	bounded memory whatever its size or MIME structure, and fills
