@@ -302,9 +302,10 @@ static char *decode_words(const char *s, int phrase)
  * comment after the address.
  */
 struct addr_scan {
-    const char *last_quote; /* the value's last '"': it cannot be closed */
-    const char *ahead_end;  /* the stretch a comma look-ahead crossed */
-    int ahead_joins;        /* and whether its commas are part of a name */
+    const char *unclosed;  /* a quoted string starting here or later is not closed */
+    const char *ahead_end; /* the stretch a comma look-ahead crossed */
+    int ahead_joins;       /* and whether its commas are part of a name */
+    const char *reach;     /* the furthest any scan of the current list went */
     GString *addr;
 };
 
@@ -368,17 +369,39 @@ static const char *addr_cfws(const char *p)
     return addr_skip_cfws(p, NULL, NULL);
 }
 
-/* Past the quoted string at p; NULL when it is not closed. */
-static const char *addr_skip_quoted(const struct addr_scan *sc, const char *p)
+/* The same, noting how far the scan went: a comment may run far beyond
+ * the address that failed on it, and the next one starts after it. */
+static const char *scan_cfws(struct addr_scan *sc, const char *p)
 {
-    if (p == sc->last_quote)
+    p = addr_skip_cfws(p, NULL, NULL);
+    if (p > sc->reach)
+        sc->reach = p;
+    return p;
+}
+
+/*
+ * Past the quoted string at p; NULL when it is not closed. When the one
+ * at p is not, none after it is either (every quote after p was escaped,
+ * and a scan from a later quote meets the same escapes), so that is
+ * remembered: a list of '"\",' must not be scanned to its end once per
+ * comma.
+ */
+static const char *addr_skip_quoted(struct addr_scan *sc, const char *p)
+{
+    const char *start = p;
+
+    if (sc->unclosed != NULL && p >= sc->unclosed)
         return NULL;
     for (p++; *p != '\0'; p++) {
         if (*p == '\\' && p[1] != '\0')
             p++;
-        else if (*p == '"')
+        else if (*p == '"') {
+            if (p + 1 > sc->reach)
+                sc->reach = p + 1;
             return p + 1;
+        }
     }
+    sc->unclosed = start;
     return NULL;
 }
 
@@ -461,7 +484,7 @@ static const char *addr_spec(struct addr_scan *sc, const char *p)
             return NULL;
         }
         g_string_append_len(a, w, p - w);
-        q = addr_cfws(p);
+        q = scan_cfws(sc, p);
         if (*q == '@') {
             p = q;
             break;
@@ -469,9 +492,9 @@ static const char *addr_spec(struct addr_scan *sc, const char *p)
         if (*q != '.')
             return g_utf8_validate(a->str, (gssize)a->len, NULL) ? p : NULL;
         g_string_append_c(a, '.');
-        p = addr_cfws(q + 1);
+        p = scan_cfws(sc, q + 1);
     }
-    p = addr_cfws(p + 1);
+    p = scan_cfws(sc, p + 1);
     g_string_append_c(a, '@');
     domain_at = a->len;
     if (*p == '[') {
@@ -491,10 +514,10 @@ static const char *addr_spec(struct addr_scan *sc, const char *p)
             while (addr_atext(*p))
                 p++;
             g_string_append_len(a, w, p - w);
-            q = addr_cfws(p);
+            q = scan_cfws(sc, p);
             if (*q != '.')
                 break;
-            q = addr_cfws(q + 1);
+            q = scan_cfws(sc, q + 1);
             if (!addr_atext(*q)) { /* "a@example.com.": the final dot is dropped */
                 p = q;
                 break;
@@ -514,18 +537,20 @@ static const char *addr_angle(struct addr_scan *sc, const char *p)
 {
     while (*p == '<')
         p++;
-    p = addr_cfws(p);
+    p = scan_cfws(sc, p);
     if (*p == '@') {
         /* obs-route "@a.example,@b.example:" is dropped */
         while (*p != '\0' && *p != ':' && *p != '>')
             p++;
+        if (p > sc->reach)
+            sc->reach = p;
         if (*p != ':')
             return NULL;
-        p = addr_cfws(p + 1);
+        p = scan_cfws(sc, p + 1);
     }
     if ((p = addr_spec(sc, p)) == NULL)
         return NULL;
-    p = addr_cfws(p);
+    p = scan_cfws(sc, p);
     while (*p == '>') /* missing or extra ">": tolerated */
         p++;
     return p;
@@ -561,21 +586,18 @@ static char *addr_name(const char *s, size_t n)
     return buf;
 }
 
-/* Keep one address unless the cap is reached; 0 when it is. */
-static int addr_add(struct record_addrs *out, char *name, const char *addr)
+/* Keep one address (name is consumed) unless the cap is reached. */
+static void addr_add(struct record_addrs *out, char *name, const char *addr)
 {
-    int room = out->n < INDEX_FIELDS_ADDRESSES_MAX;
-
-    if (room && (name != NULL || (addr != NULL && *addr != '\0')))
+    if (out->n < INDEX_FIELDS_ADDRESSES_MAX && (name != NULL || (addr != NULL && *addr != '\0')))
         record_addrs_add(out, name, addr != NULL && *addr != '\0' ? addr : NULL);
     free(name);
-    return room;
 }
 
 static void parse_addresses(struct record_addrs *out, const char *raw)
 {
     char *value = unfold(raw);
-    struct addr_scan sc = {.last_quote = strrchr(value, '"'), .addr = g_string_new(NULL)};
+    struct addr_scan sc = {.unclosed = NULL, .addr = g_string_new(NULL)};
     const char *p = value;
     char *group_name = NULL;
     size_t group_first = 0;
@@ -586,7 +608,7 @@ static void parse_addresses(struct record_addrs *out, const char *raw)
         size_t words = 0, comment_len = 0;
         char *name = NULL;
 
-        p = addr_cfws(p);
+        p = scan_cfws(&sc, p);
         if (*p == '\0' || out->n >= INDEX_FIELDS_ADDRESSES_MAX)
             break;
         if (*p == ',') {
@@ -610,7 +632,7 @@ static void parse_addresses(struct record_addrs *out, const char *raw)
         for (;;) {
             if (*p == '"') {
                 if ((q = addr_skip_quoted(&sc, p)) == NULL) {
-                    p = addr_cfws(p + 1); /* an unclosed quote is dropped */
+                    p = scan_cfws(&sc, p + 1); /* an unclosed quote is dropped */
                     continue;
                 }
                 p = q;
@@ -618,14 +640,14 @@ static void parse_addresses(struct record_addrs *out, const char *raw)
                 while (addr_atext(*p))
                     p++;
             } else if (words > 0 && (*p == '.' || (*p == ',' && addr_comma_joins(&sc, p)))) {
-                p = addr_cfws(p + 1);
+                p = scan_cfws(&sc, p + 1);
                 continue;
             } else {
                 break;
             }
             words++;
             phrase_end = p;
-            p = addr_cfws(p);
+            p = scan_cfws(&sc, p);
         }
 
         if (*p == '<') {
@@ -678,8 +700,12 @@ static void parse_addresses(struct record_addrs *out, const char *raw)
         p = q;
         continue;
     skip:
-        /* not an address: on to the next separator */
+        /* not an address: on to the next separator after whatever was
+         * scanned (an unclosed comment must not be scanned again from
+         * each comma inside it) */
         free(name);
+        if (sc.reach > p)
+            p = sc.reach;
         while (*p != '\0' && *p != ',' && *p != ';')
             p++;
     }
