@@ -451,12 +451,14 @@ static void addr_domain_unicode(GString *addr, size_t domain_at)
     for (const char *c = addr->str + domain_at; *c != '\0'; c++)
         if ((label = *c == '.' ? 0 : label + 1) > 63)
             return;
+    /* GLib decodes bad Punycode to code points beyond U+10FFFF (found by
+     * fuzzing "xn--bcher-k888888d"): such a name stays as written */
     u = g_hostname_to_unicode(addr->str + domain_at);
-    if (u != NULL) {
+    if (u != NULL && g_utf8_validate(u, -1, NULL)) {
         g_string_truncate(addr, domain_at);
         g_string_append(addr, u);
-        g_free(u);
     }
+    g_free(u);
 }
 
 /*
