@@ -72,6 +72,7 @@ void record_free(struct archive_record *rec)
     free(rec->subject_raw);
     free(rec->message_id);
     free(rec->received_id);
+    free(rec->received_by);
     free(rec->loop_archive_id);
     free(rec->body_text);
     for (size_t i = 0; i < rec->n_attachments; i++) {

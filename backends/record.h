@@ -81,6 +81,7 @@ struct archive_record {
     char *subject_raw; /* Subject: value exactly as received (folding, encoded-words), or NULL */
     char *message_id;  /* Message-ID without angle brackets, or NULL */
     char *received_id; /* queue id in the topmost Received: if Postfix added it, or NULL */
+    char *received_by; /* by-host of the topmost Received:, lower case, or NULL */
     char *loop_archive_id; /* X-Tabularium-Archive-Id of the original, or NULL */
 
     /* full-text index (lmtpd/index_fields.c, read from the body in bounded

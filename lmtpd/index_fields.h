@@ -8,11 +8,15 @@
  *
  *	index_fields_extract() reads the header of the original (never more
  *	than INDEX_FIELDS_HEADER_MAX bytes) and fills
- *	rec->hdr_from/hdr_to/hdr_cc, date (UTC), date_raw, subject (decoded
- *	to UTF-8), subject_raw, message_id, received_id (the queue id in the
- *	topmost Received: when Postfix wrote it) and loop_archive_id (our own
- *	X-Tabularium-Archive-Id, for the loop guard). Broken or missing headers are not
- *	errors: the field stays NULL (date) or empty (addresses).
+ *	rec->hdr_from/hdr_to/hdr_cc (at most INDEX_FIELDS_ADDRESSES_MAX
+ *	each), date (UTC; NULL when not clearly a date), date_raw, subject
+ *	(decoded to UTF-8), subject_raw, message_id, received_id (the queue
+ *	id in the topmost Received: when Postfix wrote it), received_by (the
+ *	by-host of that line, lower case) and loop_archive_id (our own
+ *	X-Tabularium-Archive-Id, for the loop guard). Broken or missing
+ *	headers are not errors: the field stays NULL (date) or empty
+ *	(addresses). Time and stack are bounded by the header's size, never
+ *	by its nesting.
  *
  *	index_fields_extract_body() reads the whole original once, in
  *	bounded memory whatever its size or MIME structure, and fills
@@ -30,6 +34,10 @@
 #include "backends/record.h"
 
 #define INDEX_FIELDS_HEADER_MAX (1024 * 1024)
+/* Addresses kept per field kind (From, To or Cc, all occurrences of the
+ * field together). A 1 MB header holds about 250 000 addresses "a@b,";
+ * the catalog keeps the first 10 000, more than any real list has. */
+#define INDEX_FIELDS_ADDRESSES_MAX 10000
 /* Bytes of body text indexed per message (the rest is not searchable). */
 #define INDEX_FIELDS_TEXT_MAX (1024 * 1024)
 /* Attachments recorded per message, and bytes of a recorded file name. */

@@ -17,6 +17,7 @@
 #include "tests/unit/check.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include "backends/record.h"
@@ -101,19 +102,25 @@ static int utf8_valid(const char *s)
 
 #define EXTRACT(lit, rec) extract((lit), sizeof(lit) - 1, (rec))
 
-static void check_addr(const struct record_addrs *a, size_t i, const char *name, const char *addr)
+#define check_addr(a, i, name, addr) check_addr_at(__LINE__, a, i, name, addr)
+static void check_addr_at(int line, const struct record_addrs *a, size_t i, const char *name,
+                          const char *addr)
 {
+    int failed = check_failed;
+
     CHECK(i < a->n);
-    if (i >= a->n)
-        return;
-    if (name == NULL)
-        CHECK(a->v[i].name == NULL);
-    else
-        CHECK_STR(a->v[i].name, name);
-    if (addr == NULL)
-        CHECK(a->v[i].address == NULL);
-    else
-        CHECK_STR(a->v[i].address, addr);
+    if (i < a->n) {
+        if (name == NULL)
+            CHECK(a->v[i].name == NULL);
+        else
+            CHECK_STR(a->v[i].name, name);
+        if (addr == NULL)
+            CHECK(a->v[i].address == NULL);
+        else
+            CHECK_STR(a->v[i].address, addr);
+    }
+    if (check_failed != failed)
+        fprintf(stderr, "  (address %zu checked at line %d)\n", i, line);
 }
 
 static void test_crlf_basic(void)
@@ -479,6 +486,416 @@ static void test_received_and_loop_id(void)
             CHECK(rec.loop_archive_id == NULL);
         record_free(&rec);
     }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A quadratic parser takes minutes on the inputs below; a linear one well
+ * under a second, ASan included. */
+#define HOSTILE_SECONDS 10.0
+
+/* Header text of tokens joined into lines of at most 900 bytes (folded
+ * with CRLF SP), as a sender staying under line limits would. */
+struct folder {
+    char *buf;
+    size_t len, cap, line;
+};
+
+static void fold_add(struct folder *f, const char *tok)
+{
+    size_t n = strlen(tok);
+
+    if (f->len + n + 8 > f->cap) {
+        f->cap = (f->len + n + 8) * 2;
+        f->buf = realloc(f->buf, f->cap);
+        if (f->buf == NULL)
+            exit(2);
+    }
+    if (f->line > 0 && f->line + n > 900) {
+        memcpy(f->buf + f->len, "\r\n ", 3);
+        f->len += 3;
+        f->line = 1;
+    }
+    memcpy(f->buf + f->len, tok, n);
+    f->len += n;
+    f->line += n;
+    f->buf[f->len] = '\0';
+}
+
+static void test_hostile_addresses(void)
+{
+    struct archive_record rec;
+    struct folder f = {0};
+    double t0;
+    char tok[32];
+
+    /* 45 000 nested groups in a Cc: of 900-byte lines: GMime recursed per
+     * group until the stack overflowed (SIGSEGV) */
+    fold_add(&f, "From: a@b.test\r\nCc: ");
+    for (int i = 0; i < 45000; i++)
+        fold_add(&f, "g:");
+    fold_add(&f, "x@y.test");
+    for (int i = 0; i < 45000; i++)
+        fold_add(&f, ";");
+    fold_add(&f, "\r\nSubject: after the groups\r\n\r\nbody\r\n");
+    CHECK(f.len > 90000 && f.len < 200000);
+    t0 = now_s();
+    CHECK(extract(f.buf, f.len, &rec) == 0);
+    CHECK(now_s() - t0 < HOSTILE_SECONDS);
+    CHECK(rec.hdr_cc.n == 1);
+    check_addr(&rec.hdr_cc, 0, NULL, "x@y.test");
+    check_addr(&rec.hdr_from, 0, NULL, "a@b.test");
+    CHECK_STR(rec.subject, "after the groups");
+    record_free(&rec);
+
+    /* nested groups are flattened; an empty group is its name; a group
+     * left open still counts */
+    CHECK(EXTRACT("To: outer: inner: a@x.test;, b@x.test;, empty:;\r\n"
+                  "Cc: open: c@x.test, \"D\" <d@x.test>\r\n\r\n",
+                  &rec) == 0);
+    CHECK(rec.hdr_to.n == 3);
+    check_addr(&rec.hdr_to, 0, NULL, "a@x.test");
+    check_addr(&rec.hdr_to, 1, NULL, "b@x.test");
+    check_addr(&rec.hdr_to, 2, "empty", NULL);
+    CHECK(rec.hdr_cc.n == 2);
+    check_addr(&rec.hdr_cc, 1, "D", "d@x.test");
+    record_free(&rec);
+
+    /* 100 000 addresses in one header: the first INDEX_FIELDS_ADDRESSES_MAX
+     * are kept, in order, and a later To: adds nothing */
+    f.len = f.line = 0;
+    fold_add(&f, "To: ");
+    for (int i = 0; i < 100000; i++) {
+        snprintf(tok, sizeof(tok), "%x@t,", i);
+        fold_add(&f, tok);
+    }
+    fold_add(&f, "\r\nTo: late@t\r\n\r\n");
+    CHECK(f.len < INDEX_FIELDS_HEADER_MAX);
+    t0 = now_s();
+    CHECK(extract(f.buf, f.len, &rec) == 0);
+    CHECK(now_s() - t0 < HOSTILE_SECONDS);
+    CHECK(rec.hdr_to.n == INDEX_FIELDS_ADDRESSES_MAX);
+    check_addr(&rec.hdr_to, 0, NULL, "0@t");
+    snprintf(tok, sizeof(tok), "%x@t", INDEX_FIELDS_ADDRESSES_MAX - 1);
+    check_addr(&rec.hdr_to, INDEX_FIELDS_ADDRESSES_MAX - 1, NULL, tok);
+    record_free(&rec);
+
+    /* 100 000 unquoted commas in one display name ("Doe, John <j@x>" as
+     * GMime accepts it) and without the angle address: each comma must not
+     * look ahead to the end again */
+    for (int angle = 0; angle < 2; angle++) {
+        f.len = f.line = 0;
+        fold_add(&f, "To: ");
+        for (int i = 0; i < 100000; i++)
+            fold_add(&f, "a, ");
+        fold_add(&f, angle ? "z <z@t>\r\n\r\n" : "z\r\n\r\n");
+        t0 = now_s();
+        CHECK(extract(f.buf, f.len, &rec) == 0);
+        CHECK(now_s() - t0 < HOSTILE_SECONDS);
+        if (angle) {
+            CHECK(rec.hdr_to.n == 1 && rec.hdr_to.v[0].name != NULL &&
+                  strcmp(rec.hdr_to.v[0].address, "z@t") == 0 &&
+                  strncmp(rec.hdr_to.v[0].name, "a, a, a,", 8) == 0);
+        } else {
+            CHECK(rec.hdr_to.n == INDEX_FIELDS_ADDRESSES_MAX);
+            check_addr(&rec.hdr_to, 0, NULL, "a");
+        }
+        record_free(&rec);
+    }
+
+    /* 50 000 nested comments in From:, closed and unclosed, and 100 000
+     * unclosed quotes */
+    for (int shape = 0; shape < 3; shape++) {
+        f.len = f.line = 0;
+        fold_add(&f, shape == 2 ? "From: x <a@b.test> " : "From: ");
+        for (int i = 0; i < (shape == 2 ? 100000 : 50000); i++)
+            fold_add(&f, shape == 2 ? "\"" : "(");
+        if (shape == 0)
+            for (int i = 0; i < 50000; i++)
+                fold_add(&f, ")");
+        if (shape != 2)
+            fold_add(&f, " <a@b.test>");
+        fold_add(&f, "\r\nTo: c@d.test\r\n\r\n");
+        t0 = now_s();
+        CHECK(extract(f.buf, f.len, &rec) == 0);
+        CHECK(now_s() - t0 < HOSTILE_SECONDS);
+        if (shape == 0)
+            check_addr(&rec.hdr_from, 0, NULL, "a@b.test");
+        else if (shape == 2)
+            check_addr(&rec.hdr_from, 0, "x", "a@b.test");
+        else
+            CHECK(rec.hdr_from.n == 0); /* the address is inside the comment */
+        check_addr(&rec.hdr_to, 0, NULL, "c@d.test");
+        record_free(&rec);
+    }
+
+    /* shapes a random sweep found quadratic (15 s for 300 kB): an
+     * obs-route without its ":", an unclosed comment after "@", escaped
+     * quotes that never close */
+    {
+        static const char *const units[] = {"@,<", " q@(?,", "\"\\\",", "a (b,", "<@a,"};
+        for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+            f.len = f.line = 0;
+            fold_add(&f, "To: ok@x.test, ");
+            for (int i = 0; i < 150000; i++)
+                fold_add(&f, units[u]);
+            fold_add(&f, "\r\n\r\n");
+            t0 = now_s();
+            CHECK(extract(f.buf, f.len, &rec) == 0);
+            CHECK(now_s() - t0 < HOSTILE_SECONDS);
+            check_addr(&rec.hdr_to, 0, NULL, "ok@x.test");
+            record_free(&rec);
+        }
+    }
+    free(f.buf);
+}
+
+/* What GMime's address parser gave for the loose forms of real mail, kept. */
+static void test_address_forms(void)
+{
+    struct archive_record rec;
+
+    CHECK(EXTRACT("To: Doe, John <j@x.test>, <@r1.test,@r2.test:route@c.test>,\r\n"
+                  "  u@c.test (Comment (nested) Name), u2 (x) @ c . test,\r\n"
+                  "  user@d.test <user@d.test>, \"Unclosed <q@x.test>\r\n"
+                  "Cc: <<extra@x.test>>, missing@x.test>, Name <open@x.test,\r\n"
+                  "  John Smith, alice, a@[192.0.2.1], dot@x.test., Dr. J. Doe <j@d.test>,\r\n"
+                  "  \"a\\\"b\" <esc@x.test>, =?UTF-8?Q?J=C3=B6rg?= <jo@x.test>,\r\n"
+                  "  x@xn--bcher-kva.example, y@xn--bcher-k888888d\r\n\r\n",
+                  &rec) == 0);
+    CHECK(rec.hdr_to.n == 6);
+    check_addr(&rec.hdr_to, 0, "Doe, John", "j@x.test");
+    check_addr(&rec.hdr_to, 1, NULL, "route@c.test");
+    check_addr(&rec.hdr_to, 2, "Comment (nested) Name", "u@c.test");
+    check_addr(&rec.hdr_to, 3, NULL, "u2@c.test");
+    check_addr(&rec.hdr_to, 4, "user@d.test", "user@d.test");
+    check_addr(&rec.hdr_to, 5, "Unclosed", "q@x.test");
+    CHECK(rec.hdr_cc.n == 11);
+    check_addr(&rec.hdr_cc, 0, NULL, "extra@x.test");
+    check_addr(&rec.hdr_cc, 1, NULL, "missing@x.test");
+    check_addr(&rec.hdr_cc, 2, "Name", "open@x.test");
+    /* "John Smith" is words, not an address; "alice" has no domain */
+    check_addr(&rec.hdr_cc, 3, NULL, "alice");
+    check_addr(&rec.hdr_cc, 4, NULL, "a@[192.0.2.1]");
+    check_addr(&rec.hdr_cc, 5, NULL, "dot@x.test");
+    check_addr(&rec.hdr_cc, 6, "Dr. J. Doe", "j@d.test");
+    check_addr(&rec.hdr_cc, 7, "a\"b", "esc@x.test");
+    check_addr(&rec.hdr_cc, 8, "J\xc3\xb6rg", "jo@x.test");
+    check_addr(&rec.hdr_cc, 9, NULL,
+               "x@b\xc3\xbc"
+               "cher.example");
+    /* bad Punycode (GLib decodes it beyond U+10FFFF) stays as written */
+    check_addr(&rec.hdr_cc, 10, NULL, "y@xn--bcher-k888888d");
+    record_free(&rec);
+
+    /* bytes that are not UTF-8: a Latin-1 name is converted, an address
+     * is dropped rather than indexed wrong */
+    CHECK(EXTRACT("From: Caf\xe9 <cafe@x.test>, b\xff@x.test\r\n\r\n", &rec) == 0);
+    CHECK(rec.hdr_from.n == 1);
+    check_addr(&rec.hdr_from, 0, "Caf\xc3\xa9", "cafe@x.test");
+    record_free(&rec);
+}
+
+static void test_hostile_subject(void)
+{
+    struct archive_record rec;
+    size_t n = 60000, len;
+    char *buf = malloc(INDEX_FIELDS_HEADER_MAX), *want = malloc(3 * n + 16);
+    double t0;
+
+    CHECK(buf != NULL && want != NULL);
+    if (buf == NULL || want == NULL)
+        return;
+    /* a 960 kB subject of 60 000 encoded words */
+    len = (size_t)sprintf(buf, "Subject: ");
+    for (size_t i = 0; i < n; i++, len += 16)
+        memcpy(buf + len, "=?utf-8?q?abc?= ", 16);
+    len += (size_t)sprintf(buf + len, "\r\n\r\n");
+    for (size_t i = 0; i < n; i++)
+        memcpy(want + 3 * i, "abc", 3);
+    want[3 * n] = '\0';
+    t0 = now_s();
+    CHECK(extract(buf, len, &rec) == 0);
+    CHECK(now_s() - t0 < HOSTILE_SECONDS);
+    CHECK_STR(rec.subject, want);
+    CHECK(rec.subject_raw != NULL && strlen(rec.subject_raw) == 16 * n);
+    record_free(&rec);
+
+    /* 120 000 openers "=?x?q?" never closed, after a real encoded word:
+     * GMime alone took minutes (11 s for a third of this) */
+    len = (size_t)sprintf(buf, "Subject: =?utf-8?q?ok?= ");
+    for (size_t i = 0; i < 120000; i++, len += 8)
+        memcpy(buf + len, "=?x?q?a ", 8);
+    len += (size_t)sprintf(buf + len, "\r\n\r\n");
+    t0 = now_s();
+    CHECK(extract(buf, len, &rec) == 0);
+    CHECK(now_s() - t0 < HOSTILE_SECONDS);
+    CHECK(rec.subject != NULL && strncmp(rec.subject, "ok =?x?q?a =?x?q?a ", 19) == 0);
+    CHECK(rec.subject != NULL && strlen(rec.subject) == 3 + 120000 * 8 - 1);
+    record_free(&rec);
+
+    /* the same in a display name */
+    len = (size_t)sprintf(buf, "From: ");
+    for (size_t i = 0; i < 100000; i++, len += 8)
+        memcpy(buf + len, "=?x?q?a ", 8);
+    len += (size_t)sprintf(buf + len, "<n@x.test>\r\n\r\n");
+    t0 = now_s();
+    CHECK(extract(buf, len, &rec) == 0);
+    CHECK(now_s() - t0 < HOSTILE_SECONDS);
+    CHECK(rec.hdr_from.n == 1 && rec.hdr_from.v[0].name != NULL &&
+          strcmp(rec.hdr_from.v[0].address, "n@x.test") == 0 &&
+          strncmp(rec.hdr_from.v[0].name, "=?x?q?a =?x?q?a", 15) == 0);
+    record_free(&rec);
+    free(buf);
+    free(want);
+}
+
+/* Date: as real mail writes it; NULL where it is not clearly a date. */
+static void test_dates(void)
+{
+    static const struct {
+        const char *raw, *want;
+    } cases[] = {
+        {"Tue, 1 Dec 2026 10:37:15+0200", "2026-12-01T08:37:15Z"}, /* glued zone */
+        {"Tue, 1 Dec 2026 10:37:15 +0200", "2026-12-01T08:37:15Z"},
+        {"Tue, 01 Dec 2026 10:37:15 +0200 (CEST)", "2026-12-01T08:37:15Z"},
+        {"Tue, 1 Dec 2026 10:37:15 +0200 CEST", "2026-12-01T08:37:15Z"},
+        {"1 Dec 2026 10:37:15 +0200", "2026-12-01T08:37:15Z"},
+        {"Tue,1 Dec 2026 10:37:15 -0500", "2026-12-01T15:37:15Z"},
+        {"Tue, 1 Dec 2026 10:37:15-0500", "2026-12-01T15:37:15Z"},
+        {"Tue, 1 Dec 2026 10:37:15 +02:00", "2026-12-01T08:37:15Z"},
+        {"Tue, 1 Dec 2026 10:37 +0000", "2026-12-01T10:37:00Z"},
+        {"  Tue ,  1   Dec   2026   10:37:15   GMT  ", "2026-12-01T10:37:15Z"},
+        {"Tue, 1 Dec 2026\r\n\t10:37:15 UT", "2026-12-01T10:37:15Z"},
+        {"Tue, 1 Dec 2026 10:37:15 UTC", "2026-12-01T10:37:15Z"},
+        {"Tue, 1 Dec 2026 10:37:15GMT", "2026-12-01T10:37:15Z"},
+        {"Tue, 1 Dec 26 10:37:15 EST", "2026-12-01T15:37:15Z"},
+        {"Wed, 1 Dec 99 10:37:15 PDT", "1999-12-01T17:37:15Z"},
+        {"Tue, 1 Dec 49 10:37:15 cdt", "2049-12-01T15:37:15Z"},
+        {"Wed, 1 Dec 126 10:37:15 +0000", "2026-12-01T10:37:15Z"}, /* 3-digit year */
+        {"Tue, 1 Dec 2026 10:37:15 Z", "2026-12-01T10:37:15Z"},
+        {"Tue, 1 Dec 2026 10:37:15 A", "2026-12-01T10:37:15Z"}, /* military: -0000 */
+        {"Tue, 1 Dec 2026 10:37:15", "2026-12-01T10:37:15Z"},   /* no zone: UTC */
+        {"Tuesday, 1 December 2026 10:37:15 +0200", "2026-12-01T08:37:15Z"},
+        {"Tue Dec  1 10:37:15 2026", "2026-12-01T10:37:15Z"}, /* asctime() */
+        {"(c) Tue, 1 (x) Dec 2026 10:37:15 (y) +0100 ((z))", "2026-12-01T09:37:15Z"},
+        {"Mon, 1 Jan 2024 00:30:00 +0100", "2023-12-31T23:30:00Z"},
+        {"Thu, 29 Feb 2024 23:59:60 +0000", "2024-02-29T23:59:59Z"},
+        {"Sat, 1 Jan 2000 00:00:00 -1200", "2000-01-01T12:00:00Z"},
+        {"Tue, 1 Dec 2026 10:37:15 +0200 trailing junk 123", NULL},
+        {"Tue, 1 Dec 2026 10:37:15 CEST", NULL}, /* a zone we cannot place */
+        {"garbage", NULL},
+        {"", NULL},
+        {"Tue, 1 Foo 2026 10:37:15 +0000", NULL},
+        {"Tue, 1 13 2026 10:37:15 +0000", NULL}, /* month 13 */
+        {"Tue, 31 Feb 2026 10:37:15 +0000", NULL},
+        {"Sun, 29 Feb 2026 10:37:15 +0000", NULL},
+        {"Tue, 0 Dec 2026 10:37:15 +0000", NULL},
+        {"Tue, 1 Dec 2026 25:00:00 +0000", NULL}, /* hour 25 */
+        {"Tue, 1 Dec 2026 10:61:00 +0000", NULL},
+        {"Tue, 1 Dec 2026 10:37:15 +2500", NULL},
+        {"Tue, 1 Dec 2026 10:37:15 +02", NULL},
+        {"Tue, 1 Dec 12026 10:37:15 +0000", NULL},
+        {"Tue, 1 Dec 2026", NULL},
+        {"2026-12-01 10:37:15", NULL},
+        {"Tue, 1 Dec 2026 10:37:15 J", NULL},
+    };
+    char msg[512];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct archive_record rec;
+        int n = snprintf(msg, sizeof(msg), "Date: %s\r\n\r\n", cases[i].raw);
+        CHECK(extract(msg, (size_t)n, &rec) == 0);
+        CHECK_STR(rec.date_raw, cases[i].raw + strspn(cases[i].raw, " \t"));
+        if (cases[i].want != NULL)
+            CHECK_STR(rec.date, cases[i].want);
+        else if (rec.date != NULL) {
+            CHECK(rec.date == NULL);
+            fprintf(stderr, "  date \"%s\" gave %s\n", cases[i].raw, rec.date);
+        }
+        record_free(&rec);
+    }
+
+    /* 500 000 unclosed comments: NULL, quickly */
+    {
+        struct archive_record rec;
+        size_t len = 0, n = 500000;
+        char *buf = malloc(n + 64);
+        double t0;
+        CHECK(buf != NULL);
+        if (buf == NULL)
+            return;
+        len = (size_t)sprintf(buf, "Date: Tue, 1 Dec 2026 ");
+        memset(buf + len, '(', n);
+        len += n;
+        len += (size_t)sprintf(buf + len, "\r\n\r\n");
+        t0 = now_s();
+        CHECK(extract(buf, len, &rec) == 0);
+        CHECK(now_s() - t0 < HOSTILE_SECONDS);
+        CHECK(rec.date == NULL);
+        record_free(&rec);
+        free(buf);
+    }
+}
+
+/* The by-host of the topmost Received: (delivery checks it is ours before
+ * taking the queue id). */
+static void test_received_by(void)
+{
+    static const struct {
+        const char *msg, *by, *id;
+    } cases[] = {
+        {"Received: from c.example (c.example [192.0.2.1])\r\n\tby Mx.Example (Postfix) with "
+         "ESMTPS id 4Q2w3e4R5t\r\n\tfor <b@example.com>; Wed, 25 Nov 2026\r\n"
+         "Received: by other.example (Postfix) id 4OTHER99\r\n\r\n",
+         "mx.example", "4Q2w3e4R5t"},
+        {"Received: by GW.Example.ORG (Postfix, from userid 0)\r\n\tid 4XyZ1aBcD2; Wed, 25 Nov "
+         "2026 10:00:00 +0100\r\n\r\n",
+         "gw.example.org", "4XyZ1aBcD2"},
+        {"Received: from x (helo by fake.example) by real.example with SMTP id 4AbCdEf\r\n\r\n",
+         "real.example", NULL},
+        {"Received: from x (HELO y) (by (nested) by fake.example)\r\n by\r\n "
+         "[192.0.2.7] (Postfix) id 4AbCdEf; Wed, 25 Nov 2026\r\n\r\n",
+         "[192.0.2.7]", "4AbCdEf"},
+        {"Received: from x with SMTP; Wed, 25 Nov 2026\r\n\r\n", NULL, NULL},
+        {"Received: from nearby.example (Postfix) id 4AbCdEf\r\n\r\n", NULL, "4AbCdEf"},
+        {"Received: by ;\r\n\r\n", NULL, NULL},
+        {"Subject: no received\r\n\r\n", NULL, NULL},
+    };
+    char *msg = malloc(1024);
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct archive_record rec;
+        CHECK(extract(cases[i].msg, strlen(cases[i].msg), &rec) == 0);
+        if (cases[i].by != NULL)
+            CHECK_STR(rec.received_by, cases[i].by);
+        else
+            CHECK(rec.received_by == NULL);
+        if (cases[i].id != NULL)
+            CHECK_STR(rec.received_id, cases[i].id);
+        else
+            CHECK(rec.received_id == NULL);
+        record_free(&rec);
+    }
+    /* a host name longer than any real one is not reported */
+    if (msg != NULL) {
+        struct archive_record rec;
+        int n = sprintf(msg, "Received: by ");
+        memset(msg + n, 'h', 300);
+        n += 300;
+        n += sprintf(msg + n, ".example (Postfix) id 4AbCdEf\r\n\r\n");
+        CHECK(extract(msg, (size_t)n, &rec) == 0);
+        CHECK(rec.received_by == NULL);
+        CHECK_STR(rec.received_id, "4AbCdEf");
+        record_free(&rec);
+    }
+    free(msg);
 }
 
 /* Header and body extraction, as delivery runs them. */
@@ -862,6 +1279,68 @@ static void test_attachments(void)
     record_free(&rec);
 }
 
+/* Content-Type and Content-Disposition parameters: RFC 2231 sections in
+ * any order and charsets, and 16 kB fields of hostile parameters in 300
+ * parts (GMime's parser took 50 ms per such part). */
+static void test_mime_params(void)
+{
+    struct archive_record rec;
+    size_t cap = 12 * 1024 * 1024, len;
+    char *buf = malloc(cap);
+    double t0;
+
+    CHECK(buf != NULL);
+    if (buf == NULL)
+        return;
+    CHECK(EXTRACT_ALL("Content-Type: multipart/mixed; BOUNDARY=\"b\"; charset=x\r\n\r\n"
+                      "--b\r\n"
+                      "Content-Type: application/x-a; name*1=\"rt2.bin\"; name*0=part1-pa\r\n\r\n"
+                      "--b\r\n"
+                      "Content-Type: application/x-b;\r\n"
+                      "  name*=iso-8859-1'de'Gr%FC%DFe.txt; name=\"plain.txt\"\r\n\r\n"
+                      "--b\r\n"
+                      "Content-Type: application/x-c (comment); name=unquoted name.doc (c)\r\n"
+                      "Content-Disposition: ATTACHMENT; size=3; filename=\"q\\\"uote.doc\"\r\n\r\n"
+                      "--b\r\n"
+                      "Content-Type: text/plain; charset=\"iso-8859-1\" (Latin-1)\r\n\r\n"
+                      "caf\xe9\r\n"
+                      "--b--\r\n",
+                      &rec) == 0);
+    CHECK(rec.n_attachments == 3);
+    check_attachment(&rec, 0, "part1-part2.bin", "application/x-a");
+    check_attachment(&rec, 1,
+                     "Gr\xc3\xbc\xc3\x9f"
+                     "e.txt",
+                     "application/x-b");
+    check_attachment(&rec, 2, "q\"uote.doc", "application/x-c");
+    CHECK_STR(rec.body_text, "caf\xc3\xa9");
+    record_free(&rec);
+
+    len = (size_t)sprintf(buf, "Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+    for (int part = 0; part < 300; part++) {
+        len += (size_t)sprintf(buf + len, "--b\r\nContent-Type: application/x-%d; name=\"", part);
+        for (int i = 0; i < 1900; i++, len += 8)
+            memcpy(buf + len, "=?x?q?a ", 8);
+        len += (size_t)sprintf(buf + len, "\"\r\nContent-Disposition: attachment");
+        for (int i = 0; i < 1300; i++) /* 15 kB */
+            len += (size_t)sprintf(buf + len, ";\r\n p%d=x", i);
+        len += (size_t)sprintf(buf + len, ";\r\n filename*%d*=%%41\r\n\r\nx\r\n", part % 40);
+    }
+    len += (size_t)sprintf(buf + len, "--b--\r\n");
+    CHECK(len < cap);
+    t0 = now_s();
+    CHECK(extract_all(buf, len, &rec) == 0);
+    printf("300 parts of 16 kB hostile parameters: %.3f s\n", now_s() - t0);
+    CHECK(now_s() - t0 < HOSTILE_SECONDS);
+    CHECK(rec.n_attachments == 300);
+    /* section 0 alone counts; without it the (plain) name is the file name */
+    check_attachment(&rec, 0, "A", "application/x-0");
+    CHECK(rec.n_attachments == 300 && rec.attachments[1].filename != NULL &&
+          strncmp(rec.attachments[1].filename, "=?x?q?a =?x?q?a", 15) == 0);
+    record_free(&rec);
+    free(buf);
+}
+
 static void test_attachment_caps(void)
 {
     struct archive_record rec;
@@ -1152,6 +1631,11 @@ int main(void)
     test_nul_bytes();
     test_big_headers();
     test_received_and_loop_id();
+    test_hostile_addresses();
+    test_address_forms();
+    test_hostile_subject();
+    test_dates();
+    test_received_by();
     test_body_plain();
     test_body_alternative();
     test_body_encodings();
@@ -1159,6 +1643,7 @@ int main(void)
     test_body_nested();
     test_attachments();
     test_attachment_caps();
+    test_mime_params();
     test_broken_mime();
     test_text_cap();
     test_long_lines();
