@@ -94,6 +94,12 @@ static const struct config_param config_params[] = {
      "largest message accepted, in bytes (k, m, g suffixes); 0 = no limit"},
     {"recipient_encoding_prefix", CONFIG_STR, "archive+", 0, 0, CFG(recipient_encoding_prefix),
      "local-part prefix of archive recipients that encode the original recipient"},
+    {"postfix_myhostname", CONFIG_STR, "$myhostname", 0, 0, CFG(postfix_myhostname),
+     "myhostname of the Postfix that delivers here: without XFORWARD, only a topmost "
+     "Received: written by it gives the queue id"},
+    {"index_time_limit", CONFIG_TIME, "60s", 1, 3600, CFG(index_time_limit),
+     "longest a process may parse one message; then it is killed and the message "
+     "is archived in safe mode (index=degraded)"},
     {"syslog_name", CONFIG_STR, "tabularium", 0, 0, CFG(syslog_name),
      "program name in syslog lines"},
     {"forward_recipient", CONFIG_STR, "", 0, 0, CFG(forward_recipient),
@@ -642,6 +648,11 @@ int config_finish(struct tab_config *cfg, char **error_r)
         host[sizeof(host) - 1] = '\0';
         free(cfg->myhostname);
         cfg->myhostname = xstrdup(host);
+    }
+    /* "$myhostname" expanded before the system's name was filled in. */
+    if (cfg->postfix_myhostname[0] == '\0') {
+        free(cfg->postfix_myhostname);
+        cfg->postfix_myhostname = xstrdup(cfg->myhostname);
     }
     for (const char *h = cfg->myhostname; *h; h++)
         if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-') {

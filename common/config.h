@@ -50,6 +50,8 @@ struct tab_config {
     int lmtp_hard_error_limit;          /* errors before 421 and close */
     long long message_size_limit;       /* bytes, 0 = no limit */
     char *recipient_encoding_prefix;
+    char *postfix_myhostname; /* by-host of a trusted topmost Received: */
+    int index_time_limit;     /* seconds a process may parse one message */
     /* logging */
     char *syslog_name;
     /* forwarding of archive copies to an external archive (lmtpd/forwarder.c) */

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -41,7 +42,11 @@
 #include "lmtpd/envelope.h"
 #include "lmtpd/forward_queue.h"
 #include "lmtpd/index_fields.h"
+#include "lmtpd/poison.h"
 #include "lmtpd/wrap.h"
+
+/* Trace fields that may precede a returning archive message. */
+#define DELIVERY_LOOP_PREFIX_MAX (64 * 1024)
 
 const char *delivery_spool_failure_reply(enum spool_status st)
 {
@@ -100,24 +105,37 @@ static size_t delivery_envelope(struct delivery_ctx *ctx, struct delivery_txn *t
     return fresh;
 }
 
-/* Postfix's queue id: XFORWARD IDENT, else the topmost Received: that
- * Postfix added (mail from sendmail/pickup has no XFORWARD). Without either,
- * the catalog keys the message on Message-ID + SHA-256. */
-static void delivery_queue_id(struct delivery_txn *txn, struct archive_record *rec)
+/* Postfix's queue id: XFORWARD IDENT, else the topmost Received: if the
+ * Postfix that delivers here wrote it (its "by" host is postfix_myhostname):
+ * mail from sendmail/pickup has no XFORWARD. A Received: line anyone else
+ * wrote -- another site's Postfix, or a sender forging one -- says nothing
+ * about this queue, and would make unrelated messages share an id. Without
+ * either, the catalog keys the message on Message-ID + SHA-256. */
+static void delivery_queue_id(const struct delivery_ctx *ctx, struct delivery_txn *txn,
+                              struct archive_record *rec)
 {
     const char *id = txn->queue_id;
     const char *source = "xforward";
 
     if (*id == '\0' && rec->received_id != NULL) {
-        id = rec->received_id;
-        source = "received";
+        if (rec->received_by != NULL &&
+            strcasecmp(rec->received_by, ctx->cfg->postfix_myhostname) == 0) {
+            id = rec->received_id;
+            source = "received";
+        } else {
+            log_info("%s: the topmost Received: (id %s) was written by %s, not by "
+                     "postfix_myhostname %s: its queue id is not used",
+                     txn->archive_id, rec->received_id,
+                     rec->received_by ? rec->received_by : "an unnamed host",
+                     ctx->cfg->postfix_myhostname);
+        }
     }
     free(rec->queue_id);
     rec->queue_id = xstrdup(id);
     if (*id != '\0')
         log_debug("%s: queue_id=%s from %s", txn->archive_id, id, source);
     else if (rec->message_id != NULL)
-        log_info("%s: no queue id (no XFORWARD IDENT, no Postfix Received:); keyed on "
+        log_info("%s: no queue id (no XFORWARD IDENT, no Received: from this Postfix); keyed on "
                  "message_id=<%s> and sha256",
                  txn->archive_id, rec->message_id);
     else
@@ -126,25 +144,80 @@ static void delivery_queue_id(struct delivery_txn *txn, struct archive_record *r
                  txn->archive_id);
 }
 
-/* The draft's no_archive: a copy that is already one of our archive
- * messages (its X-Tabularium-Archive-Id names a catalog entry) is
- * acknowledged and not archived again. */
-static enum tab_result delivery_is_loop(struct delivery_ctx *ctx, const struct archive_record *rec,
-                                        int *loop_r, const char **error_r)
+/* Only Received: fields (with their continuation lines) in the first len
+ * bytes of fd: what MTAs prepend to a message they pass on. */
+static int delivery_only_trace_fields(int fd, size_t len)
+{
+    char buf[DELIVERY_LOOP_PREFIX_MAX];
+    int line_start = 1;
+
+    if (len > sizeof(buf) || pread(fd, buf, len, 0) != (ssize_t)len)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (line_start && buf[i] != ' ' && buf[i] != '\t' &&
+            (len - i < 9 || strncasecmp(buf + i, "Received:", 9) != 0))
+            return 0;
+        line_start = buf[i] == '\n';
+    }
+    return line_start; /* the prefix ends with a whole line */
+}
+
+/*
+ * The draft's no_archive, made unforgeable: a copy is acknowledged without
+ * being stored only when it IS one of our archive messages coming back (a
+ * content filter re-injecting, a misrouted copy). The copy named by its
+ * X-Tabularium-Archive-Id must end the received message byte for byte
+ * (SHA-256 over its last wrapped_size bytes), and only Received: fields
+ * may precede it. A header that merely names a known id -- forged, copied
+ * from an export or a forwarded copy, or on an altered copy -- proves
+ * nothing: such a message is archived like any other, and the log says so.
+ */
+static enum tab_result delivery_is_loop(struct delivery_ctx *ctx, struct delivery_txn *txn,
+                                        const struct archive_record *rec, int *loop_r,
+                                        const char **error_r)
 {
     struct archive_record known;
+    char hex[SHA256_HEX_SIZE];
     enum tab_result r;
+    const char *why = NULL;
 
     *loop_r = 0;
     if (rec->loop_archive_id == NULL)
         return TAB_OK;
     memset(&known, 0, sizeof(known));
     r = ctx->catalog->get(ctx->catalog, rec->loop_archive_id, &known, error_r);
-    if (r == TAB_OK)
-        *loop_r = 1;
+    if (r == TAB_PERM) {
+        /* "not found": another site's archive copy is archived normally. */
+        record_free(&known);
+        return TAB_OK;
+    }
+    if (r != TAB_OK) {
+        record_free(&known);
+        return r;
+    }
+    if (known.wrapped_size == 0 || known.wrapped_size > txn->info.size) {
+        why = "larger than what arrived";
+    } else {
+        size_t prefix = (size_t)(txn->info.size - known.wrapped_size);
+        if (lseek(txn->orig_fd, (off_t)prefix, SEEK_SET) < 0 ||
+            sha256_fd(txn->orig_fd, (long long)known.wrapped_size, hex) < 0) {
+            *error_r = strerror(errno);
+            record_free(&known);
+            return TAB_RETRY;
+        }
+        if (strcmp(hex, known.wrapped_sha256) != 0)
+            why = "content differs from the stored copy";
+        else if (!delivery_only_trace_fields(txn->orig_fd, prefix))
+            why = "header fields other than Received: were added";
+        else
+            *loop_r = 1;
+    }
+    if (why != NULL)
+        log_warn("%s: X-Tabularium-Archive-Id: %s names a copy in this archive, but %s: "
+                 "forged or altered, archived as a new message",
+                 txn->archive_id, rec->loop_archive_id, why);
     record_free(&known);
-    /* PERM is "not found": another site's archive copy is archived normally. */
-    return r == TAB_PERM ? TAB_OK : r;
+    return TAB_OK;
 }
 
 /* A catalog that indexes later (SQLite) reads body text and attachments
@@ -156,36 +229,172 @@ int delivery_index_later(const struct tab_config *cfg)
            store_spec_local_reads(cfg->archive_store);
 }
 
+/* The stored copy of one transaction: wrap file, location, forward queue. */
+struct delivery_copy {
+    char *wrap_path;
+    char *location;
+    int wrap_fd, wrap_named, forward_queued;
+};
+
+static void delivery_copy_close(struct delivery_copy *c)
+{
+    if (c->wrap_fd >= 0)
+        close(c->wrap_fd);
+    if (c->wrap_path != NULL) {
+        if (c->wrap_named)
+            unlink(c->wrap_path);
+        free(c->wrap_path);
+    }
+    free(c->location);
+    memset(c, 0, sizeof(*c));
+    c->wrap_fd = -1;
+}
+
+/* Take back the forward queue entry of a copy that the catalog did not
+ * record. Best effort: a copy left queued is forwarded once more, which
+ * loses nothing. The stored copy stays: an orphan is harmless. */
+static void delivery_copy_undo(struct delivery_ctx *ctx, struct delivery_txn *txn,
+                               struct delivery_copy *c)
+{
+    const char *err = NULL;
+
+    if (c->forward_queued &&
+        forward_queue_remove(ctx->cfg->queue_directory, txn->archive_id, &err) < 0)
+        log_warn("%s: %s", txn->archive_id, err);
+    delivery_copy_close(c);
+}
+
+/* Wrap, store, and queue for forwarding: everything before the catalog.
+ * On success rec->store and rec->location are set. */
+static int delivery_store(struct delivery_ctx *ctx, struct delivery_txn *txn,
+                          struct archive_record *rec, struct delivery_copy *c, const char **step_r,
+                          const char **error_r)
+{
+    enum tab_result r;
+
+    c->wrap_fd = spool_create_unnamed(ctx->cfg->queue_directory, txn->archive_id, "wrap",
+                                      &c->wrap_path, &c->wrap_named, error_r);
+    if (c->wrap_fd < 0) {
+        *step_r = "spool";
+        return -1;
+    }
+    if (wrap_write(rec, &txn->info, txn->orig_fd, c->wrap_fd, ctx->cfg->myhostname, error_r) < 0) {
+        *step_r = "wrap";
+        return -1;
+    }
+    if (lseek(c->wrap_fd, 0, SEEK_SET) < 0) {
+        *error_r = strerror(errno);
+        *step_r = "wrap";
+        return -1;
+    }
+    r = ctx->store->put(ctx->store, rec, c->wrap_fd, c->wrap_path, &c->location, error_r);
+    if (r != TAB_OK) {
+        *step_r = "store";
+        return -1;
+    }
+    free(rec->store);
+    free(rec->location);
+    rec->store = xstrdup(ctx->store->name);
+    rec->location = xstrdup(c->location);
+    /* Forwarding: the copy is in the forward queue (durable, and locked
+     * through wrap_fd until it is closed) before the catalog commit, so a
+     * 250 implies it will be forwarded. A crash between the two leaves a
+     * queued copy without a catalog row: Postfix retries, and the external
+     * archive may get the message twice (two archive ids) -- never zero. */
+    if (ctx->cfg->forward_recipient[0] != '\0') {
+        if (forward_queue_add(ctx->cfg, rec, c->wrap_fd, c->wrap_path, error_r) < 0) {
+            *step_r = "forward queue";
+            return -1;
+        }
+        c->forward_queued = 1;
+    }
+    return 0;
+}
+
+/* Keep only what does not come from parsing the content: the envelope,
+ * hashes, sizes, the queue id, arrival, retention, and the stored copy
+ * when there is one. */
+static void delivery_degrade(struct archive_record *rec, const char *note)
+{
+    struct archive_record keep;
+
+    memset(&keep, 0, sizeof(keep));
+    memcpy(keep.archive_id, rec->archive_id, sizeof(keep.archive_id));
+    keep.queue_id = rec->queue_id; /* XFORWARD's, or a validated Received: id */
+    keep.envelope_from = rec->envelope_from;
+    keep.envelope_status = rec->envelope_status;
+    keep.rcpts = rec->rcpts;
+    keep.n_rcpts = rec->n_rcpts;
+    keep.mail_params = rec->mail_params;
+    keep.xforward = rec->xforward;
+    keep.arrival = rec->arrival;
+    keep.retain_until = rec->retain_until;
+    keep.size = rec->size;
+    memcpy(keep.sha256, rec->sha256, sizeof(keep.sha256));
+    keep.wrapped_size = rec->wrapped_size;
+    memcpy(keep.wrapped_sha256, rec->wrapped_sha256, sizeof(keep.wrapped_sha256));
+    keep.store = rec->store;
+    keep.location = rec->location;
+    rec->queue_id = rec->envelope_from = rec->mail_params = rec->xforward = NULL;
+    rec->store = rec->location = NULL;
+    rec->rcpts = NULL;
+    rec->n_rcpts = 0;
+    record_free(rec);
+    *rec = keep;
+    rec->index_status = INDEX_DEGRADED;
+    rec->index_note = xstrndup(note, POISON_NOTE_MAX + 100);
+}
+
+/*
+ * The reply rule (docs/ARCHITECTURE.md, "Replies"): message content never
+ * causes a refusal, a crash or an endless 451. Only a client that breaks
+ * the protocol (lmtp_session.c) or the operator's limits may refuse. So:
+ * a message that killed a process while it was parsed (lmtpd/poison.c)
+ * is archived without parsing; a catalog that refuses a message's index
+ * fields (TAB_PERM: constraint, size, encoding) gets it again with the
+ * envelope alone. Both are flagged index=degraded, in the archive
+ * message, the catalog and the log, for `tabularium reindex`. 451 is left
+ * for what is our trouble and may pass: a store, a catalog or a disk that
+ * fails.
+ */
 void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **replies)
 {
     struct archive_record rec;
     struct strlist known = STRLIST_INIT;
+    struct delivery_copy copy = {.wrap_fd = -1};
     const char *error = NULL;
     const char *step = NULL;
-    char *wrap_path = NULL;
-    char *location = NULL;
-    int wrap_fd = -1, wrap_named = 0, loop, forward_queued = 0;
+    char note[POISON_NOTE_MAX];
+    int loop = 0, safe;
     enum tab_result r;
 
     memset(&rec, 0, sizeof(rec));
     for (size_t i = 0; i < txn->n_rcpts; i++)
         replies[i] = NULL;
 
-    if (index_fields_extract(txn->orig_fd, &rec, &error) < 0) {
-        step = "header parsing";
-        goto fail;
+    safe = poison_marked(ctx->cfg->queue_directory, txn->sha256, note);
+    if (!safe) {
+        poison_enter(txn->sha256, "delivery");
+        int bad = index_fields_extract(txn->orig_fd, &rec, &error) < 0;
+        if (bad)
+            step = "header parsing";
+        else if (ctx->index_later)
+            rec.index_later = 1;
+        else if (index_fields_extract_body(txn->orig_fd, &rec, &error) < 0) {
+            step = "body indexing";
+            bad = 1;
+        }
+        poison_leave();
+        if (bad)
+            goto fail;
     }
-    if (ctx->index_later)
-        rec.index_later = 1;
-    else if (index_fields_extract_body(txn->orig_fd, &rec, &error) < 0) {
-        step = "body indexing";
-        goto fail;
-    }
-    delivery_queue_id(txn, &rec);
-    r = delivery_is_loop(ctx, &rec, &loop, &error);
-    if (r != TAB_OK) {
-        step = "catalog lookup";
-        goto fail;
+    delivery_queue_id(ctx, txn, &rec);
+    if (!safe) {
+        r = delivery_is_loop(ctx, txn, &rec, &loop, &error);
+        if (r != TAB_OK) {
+            step = "catalog lookup";
+            goto fail;
+        }
     }
     if (loop) {
         delivery_reply_all(txn, replies, "250 2.0.0 <%s> is archive copy %s: not archived again",
@@ -207,62 +416,51 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
                  "(all recipients already archived)",
                  txn->archive_id, rec.queue_id, txn->sender, txn->n_rcpts,
                  (unsigned long long)txn->info.size, txn->sha256);
+        if (safe)
+            poison_clear(ctx->cfg->queue_directory, txn->sha256);
         goto out;
     }
-    wrap_fd = spool_create_unnamed(ctx->cfg->queue_directory, txn->archive_id, "wrap", &wrap_path,
-                                   &wrap_named, &error);
-    if (wrap_fd < 0) {
-        step = "spool";
+    if (safe) {
+        char *why = xasprintf("safe mode: %s", note);
+        delivery_degrade(&rec, why);
+        free(why);
+        log_warn("%s: queue_id=%s, sha256=%s: archived in safe mode, without parsing "
+                 "(index=degraded): %s",
+                 txn->archive_id, rec.queue_id, txn->sha256, note);
+    }
+    if (delivery_store(ctx, txn, &rec, &copy, &step, &error) < 0)
         goto fail;
-    }
-    if (wrap_write(&rec, &txn->info, txn->orig_fd, wrap_fd, ctx->cfg->myhostname, &error) < 0) {
-        step = "wrap";
-        goto fail;
-    }
-    if (lseek(wrap_fd, 0, SEEK_SET) < 0) {
-        error = strerror(errno);
-        step = "wrap";
-        goto fail;
-    }
-    r = ctx->store->put(ctx->store, &rec, wrap_fd, wrap_path, &location, &error);
-    if (r != TAB_OK) {
-        step = "store";
-        goto fail;
-    }
-    rec.store = xstrdup(ctx->store->name);
-    rec.location = location;
-    location = NULL;
-    /* Forwarding: the copy is in the forward queue (durable, and locked
-     * through wrap_fd until it is closed) before the catalog commit, so a
-     * 250 implies it will be forwarded. A crash between the two leaves a
-     * queued copy without a catalog row: Postfix retries, and the external
-     * archive may get the message twice (two archive ids) -- never zero. */
-    if (ctx->cfg->forward_recipient[0] != '\0') {
-        if (forward_queue_add(ctx->cfg, &rec, wrap_fd, wrap_path, &error) < 0) {
-            step = "forward queue";
-            goto fail;
-        }
-        forward_queued = 1;
-    }
     r = ctx->catalog->add(ctx->catalog, &rec, &error);
+    if (r == TAB_PERM && rec.index_status == NULL) {
+        /* Refused for what the message says (a field too large for an
+         * index, a byte the column cannot hold): the same stored copy,
+         * catalogued from the envelope alone. The driver keeps a store
+         * transaction it shares open for this second add(). */
+        char *why =
+            xasprintf("the catalog refused the index fields: %s", error ? error : "unknown error");
+        log_warn("%s: queue_id=%s, sha256=%s: %s; catalogued with the envelope alone "
+                 "(index=degraded)",
+                 txn->archive_id, rec.queue_id, txn->sha256, why);
+        delivery_degrade(&rec, why);
+        free(why);
+        r = ctx->catalog->add(ctx->catalog, &rec, &error);
+    }
     if (r != TAB_OK) {
         /* The stored copy stays: an orphan is harmless, a lost message is not.
          * Postfix retries and the retry stores and catalogs again. */
         step = "catalog";
-        if (forward_queued) {
-            const char *qerr = NULL;
-            /* Best effort: a copy left queued is forwarded once more. */
-            if (forward_queue_remove(ctx->cfg->queue_directory, txn->archive_id, &qerr) < 0)
-                log_warn("%s: %s", txn->archive_id, qerr);
-        }
+        delivery_copy_undo(ctx, txn, &copy);
         goto fail;
     }
+    if (safe)
+        poison_clear(ctx->cfg->queue_directory, txn->sha256);
     delivery_reply_all(txn, replies, "250 2.0.0 <%s> archived as %s", txn->archive_id);
     log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, store=%s, "
-             "location=%s, envelope=%s%s, status=stored",
+             "location=%s, envelope=%s%s%s, status=stored",
              txn->archive_id, rec.queue_id, txn->sender, rec.n_rcpts, (unsigned long long)rec.size,
              rec.sha256, rec.store, rec.location, rec.envelope_status,
-             forward_queued ? ", forward=queued" : "");
+             rec.index_status != NULL ? ", index=degraded" : "",
+             copy.forward_queued ? ", forward=queued" : "");
     goto out;
 
 fail:
@@ -272,14 +470,7 @@ fail:
               error ? error : "unknown error");
     delivery_reply_all(txn, replies, "451 4.3.0 <%s> Temporary failure: %s, try again later", step);
 out:
-    if (wrap_fd >= 0)
-        close(wrap_fd);
-    if (wrap_path != NULL) {
-        if (wrap_named)
-            unlink(wrap_path);
-        free(wrap_path);
-    }
-    free(location);
+    delivery_copy_close(&copy);
     strlist_free(&known);
     record_free(&rec);
 }

@@ -26,6 +26,12 @@
  *	mail_owner at nice 10, so that during a burst the workers win the
  *	CPU and the index catches up afterwards.
  *
+ *	A copy whose text kills this process (or keeps it parsing beyond
+ *	index_time_limit) is remembered by the master (lmtpd/poison.c); the
+ *	next indexer does not parse it again but indexes it without body
+ *	text and attachments and logs why, so the index never stalls behind
+ *	one message.
+ *
  *	Nothing is lost or indexed twice whatever happens to this process:
  *	a batch's FTS5 insert and its removal from the pending table commit
  *	together. Searches do not wait for it either: a full-text search
@@ -62,7 +68,9 @@
 #include "backends/catalog.h"
 #include "backends/store.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "lmtpd/index_fields.h"
+#include "lmtpd/poison.h"
 
 /* The process name (comm, at most 15 bytes) shown by ps. */
 #define INDEXER_PROCESS_NAME "tab-indexer"
@@ -136,13 +144,31 @@ static enum tab_result indexer_text(void *ctx, const char *store, const char *lo
                  strerror(errno));
         return TAB_RETRY;
     }
+    /* The poison board (lmtpd/poison.c) keys a copy on the SHA-256 of its
+     * location: a copy whose text killed this process before is not
+     * parsed again, else the index would stop behind it for good. */
+    struct sha256_ctx *h = sha256_new();
+    char key[SHA256_HEX_SIZE], note[POISON_NOTE_MAX];
+    sha256_update(h, store, strlen(store) + 1);
+    sha256_update(h, location, strlen(location));
+    sha256_final_hex(h, key);
+    if (poison_marked(ts->cfg->queue_directory, key, note)) {
+        log_warn("indexer: the copy at %s:%s is not parsed again: %s", store, location, note);
+        poison_clear(ts->cfg->queue_directory, key);
+        snprintf(ts->error, sizeof(ts->error), "parsing it killed the indexer before (%s)", note);
+        return TAB_PERM;
+    }
     r = ts->store->get(ts->store, location, fd, &err);
-    if (r != TAB_OK)
+    if (r != TAB_OK) {
         snprintf(ts->error, sizeof(ts->error), "%s", err);
-    else if (index_fields_extract_body(fd, rec, &err) < 0) {
+        return r;
+    }
+    poison_enter(key, "indexer");
+    if (index_fields_extract_body(fd, rec, &err) < 0) {
         snprintf(ts->error, sizeof(ts->error), "%s", err);
         r = TAB_RETRY;
     }
+    poison_leave();
     return r;
 }
 

@@ -50,6 +50,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -66,9 +67,10 @@
 #include "lmtpd/catalog_writer.h"
 #include "lmtpd/indexer.h"
 #include "lmtpd/lmtp_session.h"
+#include "lmtpd/poison.h"
 #include "lmtpd/spool.h"
 
-static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld;
+static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld, master_got_alarm;
 static volatile sig_atomic_t worker_stop;   /* SIGTERM: end the session at the next command */
 static volatile sig_atomic_t worker_reload; /* SIGHUP: exit after the current session */
 
@@ -112,6 +114,11 @@ static struct master_helper {
 };
 
 #define MASTER_NHELPERS (sizeof(master_helpers) / sizeof(master_helpers[0]))
+/* Worker table size: process_limit is at most 1000, and workers being
+ * replaced after a reload still run beside their successors. */
+#define MASTER_WORKER_SLOTS 2000
+/* How often the master looks for a parse that overran index_time_limit. */
+#define MASTER_WATCH_S 2
 
 int master_load_config(const struct master_options *opts, struct tab_config *cfg, char **error_r)
 {
@@ -151,6 +158,9 @@ static void master_signal(int sig)
         break;
     case SIGCHLD:
         master_got_chld = 1;
+        break;
+    case SIGALRM:
+        master_got_alarm = 1;
         break;
     }
 }
@@ -463,7 +473,7 @@ static int worker_client_allowed(int fd, const struct cidr_list *access)
 }
 
 static void worker_main(int listen_fd, const struct tab_config *cfg, const struct privs *privs,
-                        pid_t master)
+                        pid_t master, size_t slot)
 {
     struct delivery_ctx ctx;
     struct cidr_list access;
@@ -471,6 +481,7 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
     int uses = 0;
     char *error = NULL;
 
+    poison_attach(slot);
     if (privs_drop(privs, &error) < 0 ||
         cidr_list_parse(cfg->lmtp_client_access, &access, &error) < 0) {
         log_error("worker: %s", error);
@@ -564,7 +575,8 @@ int master_run_stdio(const struct tab_config *cfg)
     return rc == 0 ? 0 : 1;
 }
 
-static pid_t master_spawn(int listen_fd, const struct tab_config *cfg, const struct privs *privs)
+static pid_t master_spawn(int listen_fd, const struct tab_config *cfg, const struct privs *privs,
+                          size_t slot)
 {
     pid_t master = getpid();
     pid_t pid = fork();
@@ -573,7 +585,8 @@ static pid_t master_spawn(int listen_fd, const struct tab_config *cfg, const str
         return -1;
     }
     if (pid == 0)
-        worker_main(listen_fd, cfg, privs, master);
+        worker_main(listen_fd, cfg, privs, master, slot);
+    poison_slot_pid(slot, pid);
     return pid;
 }
 
@@ -594,8 +607,10 @@ static void master_spawn_helpers(int listen_fd, const struct tab_config *cfg,
         }
         if (pid == 0) {
             close(listen_fd);
+            poison_attach(MASTER_WORKER_SLOTS + i);
             _exit(h->main(cfg, privs, master));
         }
+        poison_slot_pid(MASTER_WORKER_SLOTS + i, pid);
         h->proc.pid = pid;
         h->proc.started = time(NULL);
     }
@@ -626,13 +641,16 @@ static void master_reload_helpers(void)
             master_helpers[i].proc.pid = 0;
 }
 
-/* Reap finished workers; returns how many died abnormally soon after start. */
-static int master_reap(struct master_worker *w, int n, const struct tab_config *cfg)
+/* Reap finished workers; returns how many died abnormally soon after start.
+ * A child that died while parsing a message leaves a poison mark. */
+static int master_reap(struct master_worker *w, int n, const struct tab_config *cfg,
+                       const struct privs *privs)
 {
     int status, quick_deaths = 0;
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        poison_reaped(cfg->queue_directory, privs->uid, pid, status);
         for (int i = 0; i < n; i++) {
             if (w[i].pid != pid)
                 continue;
@@ -712,21 +730,37 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGHUP);
     sigaddset(&block, SIGCHLD);
+    sigaddset(&block, SIGALRM);
     sigprocmask(SIG_BLOCK, &block, &old);
     master_set_handler(SIGTERM, master_signal);
     master_set_handler(SIGINT, master_signal);
     master_set_handler(SIGHUP, master_signal);
     master_set_handler(SIGCHLD, master_signal);
+    master_set_handler(SIGALRM, master_signal);
 
-    nslots = 1000 * 2;
+    nslots = MASTER_WORKER_SLOTS;
     workers = xcalloc((size_t)nslots, sizeof(*workers));
+    /* The poison board: one slot per worker slot and per helper. The
+     * watch looks every MASTER_WATCH_S seconds for a parse that overran
+     * index_time_limit (itimers are not inherited by the children). */
+    if (poison_board_init(MASTER_WORKER_SLOTS + MASTER_NHELPERS) < 0)
+        log_warn("no poison-message board (%s): a message that crashes workers is not "
+                 "recognised",
+                 strerror(errno));
+    struct itimerval watch = {{MASTER_WATCH_S, 0}, {MASTER_WATCH_S, 0}};
+    if (setitimer(ITIMER_REAL, &watch, NULL) < 0)
+        log_warn("setitimer: %s: index_time_limit is not enforced", strerror(errno));
     log_info("daemon started -- version %s, configuration %s, listening on %s, %d workers",
              TAB_VERSION, config_file(cfg) ? config_file(cfg) : "(built-in defaults)",
              cfg->lmtp_listen, cfg->process_limit);
     for (;;) {
-        int quick = master_reap(workers, nslots, cfg);
+        int quick = master_reap(workers, nslots, cfg, &privs);
         if (master_got_term)
             break;
+        if (master_got_alarm) {
+            master_got_alarm = 0;
+            poison_watch((unsigned)cfg->index_time_limit);
+        }
         if (master_got_hup) {
             struct tab_config fresh;
             struct privs fresh_privs;
@@ -780,7 +814,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             int slot = 0;
             while (workers[slot].pid > 0)
                 slot++;
-            pid_t pid = master_spawn(listen_fd, cfg, &privs);
+            pid_t pid = master_spawn(listen_fd, cfg, &privs, (size_t)slot);
             if (pid < 0) {
                 sleep(1);
                 break;
@@ -788,7 +822,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             workers[slot].pid = pid;
             workers[slot].started = time(NULL);
         }
-        if (!master_got_chld && !master_got_hup && !master_got_term)
+        if (!master_got_chld && !master_got_hup && !master_got_term && !master_got_alarm)
             sigsuspend(&old);
         master_got_chld = 0;
     }
@@ -799,7 +833,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
     sigprocmask(SIG_SETMASK, &old, NULL);
     for (int waited = 0, told = 0; master_count(workers, nslots) + master_count_helpers() > 0;
          waited++) {
-        master_reap(workers, nslots, cfg);
+        master_reap(workers, nslots, cfg, &privs);
         if (!told && master_count(workers, nslots) == 0) {
             /* The last transaction is committed: the writer may go. */
             master_signal_helpers(SIGTERM, 1);
@@ -819,6 +853,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
     free(writer_socket);
     spool_cleanup(cfg->queue_directory, 0);
     master_close_catalog(cfg, &privs);
+    poison_board_free();
     free(workers);
     log_info("daemon stopped");
     return 0;

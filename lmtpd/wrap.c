@@ -25,7 +25,9 @@
  *	(one field per address, xtext in <...>, folded anywhere but inside a
  *	"+HH"; wrap.h gives the format), whatever the addresses' length, and
  *	wrap_read_envelope() reads it back: From:/To: are only for people
- *	and leave out what cannot fit a 998-byte line.
+ *	and leave out what cannot fit a 998-byte line. A record whose index
+ *	is degraded because the original was not parsed (safe mode) gets
+ *	"X-Tabularium-Index: degraded (...)", fixed text.
  *
  *	Header injection is impossible by construction: envelope addresses
  *	go through envelope_header_mailbox() or the xtext encoding, which
@@ -405,6 +407,10 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
     text_str(t, incomplete ? "incomplete (recipients from To/Cc headers)" : "complete");
     text_str(t, "\r\n");
     free(sha);
+    /* Written without parsing the original (safe mode, lmtpd/poison.c):
+     * no Date: or Subject: copied; the catalog has the envelope alone. */
+    if (rec->index_status != NULL && strcmp(rec->index_status, INDEX_DEGRADED) == 0)
+        text_str(t, "X-Tabularium-Index: degraded (archived without parsing the original)\r\n");
 
     /* The envelope itself, exactly: From:/To: above are for people and
      * may drop or re-quote an address; these fields are the record. */

@@ -49,6 +49,8 @@ typedef int cli_command_fn(struct cli_context *ctx, int argc, char **argv);
 int cli_search(struct cli_context *ctx, int argc, char **argv);
 /* tabularium show [--original] ARCHIVE-ID */
 int cli_show(struct cli_context *ctx, int argc, char **argv);
+/* search/cli_reindex.c */
+int cli_reindex(struct cli_context *ctx, int argc, char **argv);
 /* tabularium doctor [--postconf-dir DIR | --postconf-file FILE [--master-file FILE]] [--json] */
 int cli_doctor(struct cli_context *ctx, int argc, char **argv);
 /* tabularium queue list | show ID | retry ID | retry --all | delete ID --force */
@@ -92,6 +94,7 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* The man-style text of each command's --help (also in tabularium -h). */
 extern const char cli_search_help[];
 extern const char cli_show_help[];
+extern const char cli_reindex_help[];
 extern const char cli_doctor_help[];
 extern const char cli_queue_help[];
 extern const char cli_db_help[];

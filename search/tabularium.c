@@ -49,6 +49,8 @@ static int tabularium_help_command(struct cli_context *ctx, int argc, char **arg
 static const struct cli_command cli_commands[] = {
     {"search", cli_search, "list archived messages that match", cli_search_help},
     {"show", cli_show, "print an archived message, verified", cli_show_help},
+    {"reindex", cli_reindex, "index again messages archived with a degraded index",
+     cli_reindex_help},
     {"doctor", cli_doctor, "check the Postfix and Tabularium settings", cli_doctor_help},
     {"queue", cli_queue, "list, retry or delete copies waiting to be forwarded", cli_queue_help},
     {"db", cli_db, "create or upgrade the PostgreSQL schema", cli_db_help},
