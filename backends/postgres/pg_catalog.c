@@ -613,9 +613,11 @@ static const struct pg_stmt pg_catalog_savepoint = {NULL, "savepoint", "SAVEPOIN
 static const struct pg_stmt pg_catalog_rollback_to = {
     NULL, "rollback to savepoint", "ROLLBACK TO SAVEPOINT tab_catalog_add", 0, 0};
 
-static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record *rec,
+static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record *given,
                                       const char **error_r)
 {
+    struct archive_record envelope_only;
+    const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
     const char *mid = NULL, *copy_id;

@@ -1625,11 +1625,25 @@ static void test_degraded_reindex(const char *dir)
                  "00000000000000000001|full\n00000000000000000002|degraded");
 
     /* a note is kept to INDEX_NOTE_MAX bytes */
-    make_record(&rec, 3, "4Deg3", SHA_C, "", NULL, NULL, "2024-03-03T00:00:00Z");
+    make_record(&rec, 3, "4Deg3", SHA_C, "", "ignored subject", "2024-03-03T00:00:00Z",
+                "2024-03-03T00:00:00Z");
     rec.index_status = INDEX_DEGRADED;
     rec.index_note = xstrdup(long_note);
+    /* a degraded record's header fields and text are not stored, and no
+     * indexer reads its stored copy */
+    rec.message_id = xstrdup("ignored@example.org");
+    record_addrs_add(&rec.hdr_from, "Ignored", "ignored@example.org");
+    record_add_attachment(&rec, "ignored.pdf", "application/pdf");
+    rec.body_text = xstrdup("ignored body");
+    rec.index_later = 1;
     add_or_die(cat, &rec);
     CHECK_SQL_AT(path, "SELECT length(index_note) FROM messages WHERE queue_id = '4Deg3'", "1000");
+    CHECK_SQL_AT(path,
+                 "SELECT m.subject, m.message_id, m.date, (SELECT count(*) FROM header_addresses"
+                 " WHERE message = m.id), (SELECT count(*) FROM attachments WHERE message = m.id),"
+                 " t.from_store, t.body FROM messages m JOIN text_pending t ON t.message = m.id"
+                 " WHERE m.queue_id = '4Deg3'",
+                 "NULL|NULL|NULL|0|0|0|NULL");
     CHECK_STR(only(cat, "degraded", NULL), "3,2");
 
     /* reindex by the copy's archive id; the flag goes, the fields come */
