@@ -199,7 +199,8 @@ struct catalog {
      * field (hdr_from/to/cc, date, date_raw, subject, subject_raw,
      * message_id), the body text and attachments (or, with
      * rec->index_later, leave them to the driver's indexer: SQLite), and
-     * set index_status / index_note from rec (NULL: full). Never touches
+     * set index_status / index_note from rec (NULL: full; a degraded rec
+     * clears the index fields, as add() stores it). Never touches
      * what the chain covers (envelope, recipients, copies, hashes, sizes,
      * retention), so chain_walk() and verify stay valid. TAB_PERM "not
      * found" for an unknown archive id, or the content refused as in

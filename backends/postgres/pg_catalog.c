@@ -1494,9 +1494,11 @@ out:
  * column), so rec->index_later means nothing here: the caller passes the
  * body text and attachments.
  */
-static enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_record *rec,
+static enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_record *given,
                                           const char **error_r)
 {
+    struct archive_record envelope_only;
+    const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
     const char *id = pg_catalog_text(&arena, rec->archive_id, 0);

@@ -1879,9 +1879,11 @@ static int sqlite_exec_id(struct sqlite_catalog *sc, const char *sql, sqlite3_in
  * new one; with index_later, it also reads the attachments from the
  * stored copy.
  */
-static enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record *rec,
+static enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record *given,
                                       const char **error_r)
 {
+    struct archive_record envelope_only;
+    const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
     sqlite3_stmt *st;
     sqlite3_int64 message_id = 0;

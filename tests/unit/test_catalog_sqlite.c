@@ -1689,6 +1689,23 @@ static void test_degraded_reindex(const char *dir)
     record_free(&rec);
     CHECK_SQL_AT(path, "SELECT from_store, subject FROM text_pending WHERE message = 3", "1|later");
 
+    /* reindexed as degraded again: back to the envelope only */
+    memset(&rec, 0, sizeof(rec));
+    make_id(rec.archive_id, 2);
+    rec.subject = xstrdup("ignored");
+    record_addrs_add(&rec.hdr_from, NULL, "ignored@example.org");
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("indexing failed again");
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CHECK_SQL_AT(path,
+                 "SELECT index_status, index_note, subject, message_id, (SELECT count(*) FROM"
+                 " header_addresses WHERE message = 2), (SELECT count(*) FROM attachments WHERE"
+                 " message = 2), (SELECT count(*) FROM message_text WHERE rowid = 2)"
+                 " FROM messages WHERE id = 2",
+                 "degraded|indexing failed again|NULL|NULL|0|0|0");
+    CHECK(chain_links(cat) == 3);
+
     memset(&rec, 0, sizeof(rec));
     make_id(rec.archive_id, 99);
     CHECK(cat->reindex(cat, &rec, &error) == TAB_PERM);
