@@ -546,7 +546,7 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
         pg_catalog_text(arena, rec->xforward, 0),
         body,
         catalog_index_status(rec),
-        pg_catalog_text(arena, note, 0),
+        pg_catalog_text(arena, note, INDEX_NOTE_MAX),
     };
     free(note);
     r = pg_catalog_exec(pc, PC_INSERT_MESSAGE, values, &res, error_r);
@@ -1542,7 +1542,7 @@ static enum tab_result pg_catalog_reindex(struct catalog *cat, const struct arch
             pg_catalog_text(&arena, rec->subject_raw, 0),
             body,
             catalog_index_status(rec),
-            pg_catalog_text(&arena, note, 0),
+            pg_catalog_text(&arena, note, INDEX_NOTE_MAX),
         };
         free(note);
         r = pg_catalog_do(pc, "reindex: update message",

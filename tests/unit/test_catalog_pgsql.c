@@ -1009,6 +1009,18 @@ static void test_content_errors(struct catalog *cat)
     /* the same archive id once more: a UNIQUE violation, 23505 */
     CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
     record_free(&rec);
+
+    /* a degraded record's note: invalid UTF-8 cleaned, at most 1000 bytes */
+    fill(&rec, "QPERM2", SHA_B, NULL, NULL, NULL);
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xmalloc(3001);
+    memset(rec.index_note, 0xFF, 3000);
+    rec.index_note[3000] = '\0';
+    CHECK(add(cat, &rec) == TAB_OK);
+    CHECK(sql_is("SELECT octet_length(index_note) <= 1000 AND index_note LIKE '\xEF\xBF\xBD%'"
+                 " FROM messages WHERE queue_id = $1",
+                 "QPERM2", "t"));
+    record_free(&rec);
 }
 
 /*
