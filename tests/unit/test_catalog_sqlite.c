@@ -17,7 +17,13 @@
  *	current version). Full-text indexing off the delivery path: add()
  *	leaves the text in text_pending, index_pending() moves it in
  *	batches bounded by rows and bytes, a text search indexes what is
- *	pending first, expire removes a pending row.
+ *	pending first, expire removes a pending row. Hostile header values
+ *	(a 9,000-character random Message-ID, a 6,000-character From, a 100
+ *	KB subject, a 5,000-character recipient, a 300-character queue id)
+ *	added, found and merged, no index over raw header text, the lookups'
+ *	query plans; degraded records (envelope only, --degraded, stats),
+ *	reindex() and the chain after it; content errors are TAB_PERM, in
+ *	add_batch() for that copy alone.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
