@@ -191,6 +191,24 @@ char *catalog_index_note(const struct archive_record *rec)
     return xstrndup(note, len);
 }
 
+const struct archive_record *catalog_record_as_stored(const struct archive_record *rec,
+                                                      struct archive_record *buf)
+{
+    if (!record_is_degraded(rec))
+        return rec;
+    /* A shallow copy: the strings stay rec's, the header and text go. */
+    *buf = *rec;
+    memset(&buf->hdr_from, 0, sizeof(buf->hdr_from));
+    memset(&buf->hdr_to, 0, sizeof(buf->hdr_to));
+    memset(&buf->hdr_cc, 0, sizeof(buf->hdr_cc));
+    buf->date = buf->date_raw = buf->subject = buf->subject_raw = NULL;
+    buf->message_id = buf->received_id = buf->loop_archive_id = buf->body_text = NULL;
+    buf->attachments = NULL;
+    buf->n_attachments = 0;
+    buf->index_later = 0;
+    return buf;
+}
+
 /* Growable byte buffer for the chain encoding. */
 struct chain_buf {
     char *p;

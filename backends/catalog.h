@@ -153,6 +153,12 @@ struct catalog {
      * known_recipients: queue id or Message-ID, with the SHA-256), the copy
      * and any new recipients join it; otherwise a new message is created
      * with rec->archive_id, with rec->index_status and rec->index_note.
+     * Of a degraded record (INDEX_DEGRADED) only the envelope, hashes,
+     * sizes, queue id, arrival, retention, store and location are stored:
+     * its header fields, text and attachments are ignored
+     * (catalog_record_as_stored), so its content cannot fail it again,
+     * and it is not merged by Message-ID. A copy that joins a known
+     * message never changes that message's index fields or status.
      * TAB_PERM: the record's content was refused and nothing of it was
      * written; a PostgreSQL store transaction that add() was to continue
      * (same connection, same location) stays open for one more add() of
@@ -193,7 +199,8 @@ struct catalog {
      * field (hdr_from/to/cc, date, date_raw, subject, subject_raw,
      * message_id), the body text and attachments (or, with
      * rec->index_later, leave them to the driver's indexer: SQLite), and
-     * set index_status / index_note from rec (NULL: full). Never touches
+     * set index_status / index_note from rec (NULL: full; a degraded rec
+     * clears the index fields, as add() stores it). Never touches
      * what the chain covers (envelope, recipients, copies, hashes, sizes,
      * retention), so chain_walk() and verify stay valid. TAB_PERM "not
      * found" for an unknown archive id, or the content refused as in
@@ -283,6 +290,12 @@ const char *catalog_index_status(const struct archive_record *rec);
 /* rec->index_note as stored: NULL for a full index, else cut at
  * INDEX_NOTE_MAX bytes (not inside a UTF-8 sequence). Heap or NULL. */
 char *catalog_index_note(const struct archive_record *rec);
+/* What add() stores of rec: rec itself, or for a degraded record a
+ * shallow copy in *buf without the header index fields, text and
+ * attachments (and index_later 0: no indexer parses it later either).
+ * Never free *buf: its strings are rec's. */
+const struct archive_record *catalog_record_as_stored(const struct archive_record *rec,
+                                                      struct archive_record *buf);
 
 /* The chain hash of link (its seq, prev_hash and fields) as hex into
  * hash (SHA256_HEX_SIZE); docs/integrity.md documents the encoding. */

@@ -546,7 +546,7 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
         pg_catalog_text(arena, rec->xforward, 0),
         body,
         catalog_index_status(rec),
-        pg_catalog_text(arena, note, 0),
+        pg_catalog_text(arena, note, INDEX_NOTE_MAX),
     };
     free(note);
     r = pg_catalog_exec(pc, PC_INSERT_MESSAGE, values, &res, error_r);
@@ -613,9 +613,11 @@ static const struct pg_stmt pg_catalog_savepoint = {NULL, "savepoint", "SAVEPOIN
 static const struct pg_stmt pg_catalog_rollback_to = {
     NULL, "rollback to savepoint", "ROLLBACK TO SAVEPOINT tab_catalog_add", 0, 0};
 
-static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record *rec,
+static enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record *given,
                                       const char **error_r)
 {
+    struct archive_record envelope_only;
+    const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
     const char *mid = NULL, *copy_id;
@@ -1492,9 +1494,11 @@ out:
  * column), so rec->index_later means nothing here: the caller passes the
  * body text and attachments.
  */
-static enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_record *rec,
+static enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_record *given,
                                           const char **error_r)
 {
+    struct archive_record envelope_only;
+    const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
     const char *id = pg_catalog_text(&arena, rec->archive_id, 0);
@@ -1538,7 +1542,7 @@ static enum tab_result pg_catalog_reindex(struct catalog *cat, const struct arch
             pg_catalog_text(&arena, rec->subject_raw, 0),
             body,
             catalog_index_status(rec),
-            pg_catalog_text(&arena, note, 0),
+            pg_catalog_text(&arena, note, INDEX_NOTE_MAX),
         };
         free(note);
         r = pg_catalog_do(pc, "reindex: update message",

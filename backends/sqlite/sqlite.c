@@ -896,9 +896,11 @@ static int sqlite_chain_append(struct sqlite_catalog *sc, sqlite3_int64 copy_id,
 
 /* The rows of one stored copy, inside the caller's write transaction. On
  * failure the statements are reset and the caller rolls back. */
-static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc, const struct archive_record *rec,
-                                       const char **error_r)
+static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc,
+                                       const struct archive_record *given, const char **error_r)
 {
+    struct archive_record envelope_only;
+    const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     const char *queue_id = rec->queue_id ? rec->queue_id : "";
     const char *what = "find message";
     sqlite3_stmt *st;
@@ -1877,9 +1879,11 @@ static int sqlite_exec_id(struct sqlite_catalog *sc, const char *sql, sqlite3_in
  * new one; with index_later, it also reads the attachments from the
  * stored copy.
  */
-static enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record *rec,
+static enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record *given,
                                       const char **error_r)
 {
+    struct archive_record envelope_only;
+    const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
     sqlite3_stmt *st;
     sqlite3_int64 message_id = 0;

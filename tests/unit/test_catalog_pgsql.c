@@ -18,12 +18,18 @@
  *	substring filters with LIKE metacharacters; attachments; invalid
  *	UTF-8 in a record; the store's chunked bytes (NUL bytes, several
  *	chunks) streamed back by get(); one transaction for store and
- *	catalog (a failing catalog insert rolls back the stored bytes; a
+ *	catalog (a catalog insert refused for its content keeps the stored
+ *	bytes for a second, degraded add() of the copy; a
  *	connection killed between put and add stores nothing; a session
  *	ended by the server during COMMIT is resolved as rolled back); the store
  *	alone commits itself; reconnection after the server ended the
  *	session; schema version refusals (none, older, newer); conninfo
- *	redaction and the UTF-8 cleaner.
+ *	redaction and the UTF-8 cleaner. Hostile header values (a
+ *	9,000-character random Message-ID, a 6,000-character From, a 100 KB
+ *	subject with 1 MiB of distinct words as body, a 5,000-character
+ *	recipient) added, found and merged, no index key over raw header
+ *	text, the lookups' plans; content errors are TAB_PERM; degraded
+ *	records, reindex() and the chain after it.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -1008,6 +1014,18 @@ static void test_content_errors(struct catalog *cat)
     CHECK(add(cat, &rec) == TAB_OK);
     /* the same archive id once more: a UNIQUE violation, 23505 */
     CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    record_free(&rec);
+
+    /* a degraded record's note: invalid UTF-8 cleaned, at most 1000 bytes */
+    fill(&rec, "QPERM2", SHA_B, NULL, NULL, NULL);
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xmalloc(3001);
+    memset(rec.index_note, 0xFF, 3000);
+    rec.index_note[3000] = '\0';
+    CHECK(add(cat, &rec) == TAB_OK);
+    CHECK(sql_is("SELECT octet_length(index_note) <= 1000 AND index_note LIKE '\xEF\xBF\xBD%'"
+                 " FROM messages WHERE queue_id = $1",
+                 "QPERM2", "t"));
     record_free(&rec);
 }
 

@@ -17,7 +17,13 @@
  *	current version). Full-text indexing off the delivery path: add()
  *	leaves the text in text_pending, index_pending() moves it in
  *	batches bounded by rows and bytes, a text search indexes what is
- *	pending first, expire removes a pending row.
+ *	pending first, expire removes a pending row. Hostile header values
+ *	(a 9,000-character random Message-ID, a 6,000-character From, a 100
+ *	KB subject, a 5,000-character recipient, a 300-character queue id)
+ *	added, found and merged, no index over raw header text, the lookups'
+ *	query plans; degraded records (envelope only, --degraded, stats),
+ *	reindex() and the chain after it; content errors are TAB_PERM, in
+ *	add_batch() for that copy alone.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -1625,11 +1631,25 @@ static void test_degraded_reindex(const char *dir)
                  "00000000000000000001|full\n00000000000000000002|degraded");
 
     /* a note is kept to INDEX_NOTE_MAX bytes */
-    make_record(&rec, 3, "4Deg3", SHA_C, "", NULL, NULL, "2024-03-03T00:00:00Z");
+    make_record(&rec, 3, "4Deg3", SHA_C, "", "ignored subject", "2024-03-03T00:00:00Z",
+                "2024-03-03T00:00:00Z");
     rec.index_status = INDEX_DEGRADED;
     rec.index_note = xstrdup(long_note);
+    /* a degraded record's header fields and text are not stored, and no
+     * indexer reads its stored copy */
+    rec.message_id = xstrdup("ignored@example.org");
+    record_addrs_add(&rec.hdr_from, "Ignored", "ignored@example.org");
+    record_add_attachment(&rec, "ignored.pdf", "application/pdf");
+    rec.body_text = xstrdup("ignored body");
+    rec.index_later = 1;
     add_or_die(cat, &rec);
     CHECK_SQL_AT(path, "SELECT length(index_note) FROM messages WHERE queue_id = '4Deg3'", "1000");
+    CHECK_SQL_AT(path,
+                 "SELECT m.subject, m.message_id, m.date, (SELECT count(*) FROM header_addresses"
+                 " WHERE message = m.id), (SELECT count(*) FROM attachments WHERE message = m.id),"
+                 " t.from_store, t.body FROM messages m JOIN text_pending t ON t.message = m.id"
+                 " WHERE m.queue_id = '4Deg3'",
+                 "NULL|NULL|NULL|0|0|0|NULL");
     CHECK_STR(only(cat, "degraded", NULL), "3,2");
 
     /* reindex by the copy's archive id; the flag goes, the fields come */
@@ -1674,6 +1694,23 @@ static void test_degraded_reindex(const char *dir)
     CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
     record_free(&rec);
     CHECK_SQL_AT(path, "SELECT from_store, subject FROM text_pending WHERE message = 3", "1|later");
+
+    /* reindexed as degraded again: back to the envelope only */
+    memset(&rec, 0, sizeof(rec));
+    make_id(rec.archive_id, 2);
+    rec.subject = xstrdup("ignored");
+    record_addrs_add(&rec.hdr_from, NULL, "ignored@example.org");
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("indexing failed again");
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CHECK_SQL_AT(path,
+                 "SELECT index_status, index_note, subject, message_id, (SELECT count(*) FROM"
+                 " header_addresses WHERE message = 2), (SELECT count(*) FROM attachments WHERE"
+                 " message = 2), (SELECT count(*) FROM message_text WHERE rowid = 2)"
+                 " FROM messages WHERE id = 2",
+                 "degraded|indexing failed again|NULL|NULL|0|0|0");
+    CHECK(chain_links(cat) == 3);
 
     memset(&rec, 0, sizeof(rec));
     make_id(rec.archive_id, 99);
