@@ -45,6 +45,10 @@
 #include "lmtpd/poison.h"
 #include "lmtpd/wrap.h"
 
+/* Longest envelope sender a log line shows whole (syslog daemons cut
+ * long lines; the catalog and the archive message keep it all). */
+#define DELIVERY_LOG_ADDR_MAX 256
+
 /* Trace fields that may precede a returning archive message. */
 #define DELIVERY_LOOP_PREFIX_MAX (64 * 1024)
 
@@ -58,6 +62,18 @@ const char *delivery_spool_failure_reply(enum spool_status st)
     default:
         return "451 4.3.0 Temporary failure";
     }
+}
+
+/* addr for a log line: whole, or its first DELIVERY_LOG_ADDR_MAX bytes
+ * and its length. */
+static const char *delivery_log_addr(const char *addr, char *buf, size_t size)
+{
+    size_t n = strlen(addr);
+
+    if (n <= DELIVERY_LOG_ADDR_MAX)
+        return addr;
+    snprintf(buf, size, "%.*s...(%zu bytes)", DELIVERY_LOG_ADDR_MAX, addr, n);
+    return buf;
 }
 
 static void delivery_reply_all(struct delivery_txn *txn, char **replies, const char *fmt,
@@ -364,7 +380,8 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     struct delivery_copy copy = {.wrap_fd = -1};
     const char *error = NULL;
     const char *step = NULL;
-    char note[POISON_NOTE_MAX];
+    char note[POISON_NOTE_MAX], from_buf[DELIVERY_LOG_ADDR_MAX + 32];
+    const char *from = delivery_log_addr(txn->sender, from_buf, sizeof(from_buf));
     int loop = 0, safe;
     enum tab_result r;
 
@@ -401,7 +418,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
                            rec.loop_archive_id);
         log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, status=loop "
                  "(already archive copy %s)",
-                 txn->archive_id, rec.queue_id, txn->sender, txn->n_rcpts,
+                 txn->archive_id, rec.queue_id, from, txn->n_rcpts,
                  (unsigned long long)txn->info.size, txn->sha256, rec.loop_archive_id);
         goto out;
     }
@@ -414,7 +431,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     if (delivery_envelope(ctx, txn, &rec, &known, replies) == 0) {
         log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, status=duplicate "
                  "(all recipients already archived)",
-                 txn->archive_id, rec.queue_id, txn->sender, txn->n_rcpts,
+                 txn->archive_id, rec.queue_id, from, txn->n_rcpts,
                  (unsigned long long)txn->info.size, txn->sha256);
         if (safe)
             poison_clear(ctx->cfg->queue_directory, txn->sha256);
@@ -457,7 +474,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     delivery_reply_all(txn, replies, "250 2.0.0 <%s> archived as %s", txn->archive_id);
     log_info("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, sha256=%s, store=%s, "
              "location=%s, envelope=%s%s%s, status=stored",
-             txn->archive_id, rec.queue_id, txn->sender, rec.n_rcpts, (unsigned long long)rec.size,
+             txn->archive_id, rec.queue_id, from, rec.n_rcpts, (unsigned long long)rec.size,
              rec.sha256, rec.store, rec.location, rec.envelope_status,
              rec.index_status != NULL ? ", index=degraded" : "",
              copy.forward_queued ? ", forward=queued" : "");
@@ -465,9 +482,8 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
 
 fail:
     log_error("%s: queue_id=%s, from=<%s>, nrcpt=%zu, size=%llu, status=deferred (%s failed: %s)",
-              txn->archive_id, rec.queue_id ? rec.queue_id : txn->queue_id, txn->sender,
-              txn->n_rcpts, (unsigned long long)txn->info.size, step,
-              error ? error : "unknown error");
+              txn->archive_id, rec.queue_id ? rec.queue_id : txn->queue_id, from, txn->n_rcpts,
+              (unsigned long long)txn->info.size, step, error ? error : "unknown error");
     delivery_reply_all(txn, replies, "451 4.3.0 <%s> Temporary failure: %s, try again later", step);
 out:
     delivery_copy_close(&copy);

@@ -27,6 +27,15 @@
  *	current session first), the listener is rebound if lmtp_listen
  *	changed; on error the old configuration stays in force. A worker that
  *	dies is replaced; its spool leftovers are removed.
+ *
+ *	The master also keeps the poison board (lmtpd/poison.c): every child
+ *	has a slot; a child that dies while parsing a message, or that parses
+ *	one for longer than index_time_limit (looked at every MASTER_WATCH_S
+ *	seconds, then SIGKILL), leaves a mark so that the message's next
+ *	delivery is archived in safe mode. A worker ends a connection by
+ *	shutting its side down and reading what the client still sends for
+ *	up to WORKER_LINGER_MS, so that a pipelining client reads our last
+ *	reply (a 421) instead of a reset.
  * DIAGNOSTICS
  *	Startup problems that make the configuration unusable (bad listener,
  *	unknown driver type) exit with status 2 and a message. A store or
@@ -59,6 +68,7 @@
 #include "backends/catalog.h"
 #include "backends/store.h"
 #include "common/cidr.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/privs.h"
 #include "common/safe_file.h"
@@ -119,6 +129,8 @@ static struct master_helper {
 #define MASTER_WORKER_SLOTS 2000
 /* How often the master looks for a parse that overran index_time_limit. */
 #define MASTER_WATCH_S 2
+/* Longest a worker reads what a client still sends after the session. */
+#define WORKER_LINGER_MS 1000
 
 int master_load_config(const struct master_options *opts, struct tab_config *cfg, char **error_r)
 {
@@ -472,6 +484,30 @@ static int worker_client_allowed(int fd, const struct cidr_list *access)
     return cidr_list_match(access, (struct sockaddr *)&ss);
 }
 
+/* End a connection the way that keeps our last reply readable. A client
+ * that pipelines may still be sending when a session ends (421 after too
+ * many errors): a close() with its bytes unread makes the kernel answer
+ * with a reset, and the client's kernel then drops our replies before the
+ * client has read them. So: shut our side down (the client reads to EOF),
+ * and read what it still sends until it closes, for at most
+ * WORKER_LINGER_MS. */
+static void worker_close_connection(int fd)
+{
+    char buf[16384];
+    long long end = clock_monotonic_ms() + WORKER_LINGER_MS;
+
+    (void)shutdown(fd, SHUT_WR);
+    for (;;) {
+        long long left = end - clock_monotonic_ms();
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            break;
+        if (read(fd, buf, sizeof(buf)) <= 0)
+            break;
+    }
+    (void)close(fd);
+}
+
 static void worker_main(int listen_fd, const struct tab_config *cfg, const struct privs *privs,
                         pid_t master, size_t slot)
 {
@@ -546,7 +582,7 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
         } else {
             lmtp_session_run(fd, fd, client, &ctx, &worker_stop);
         }
-        close(fd);
+        worker_close_connection(fd);
         uses++;
     }
     if (epfd >= 0)
