@@ -3,9 +3,10 @@
 #	evasion_messages.py - crafted messages that try to stay out of the archive
 # SYNOPSIS
 #	python3 evasion_messages.py lmtp SOCKET OUTDIR [NAME...]
-#	python3 evasion_messages.py postfix SMTP-PORT OUTDIR [NAME...]
+#	python3 evasion_messages.py postfix SMTP-PORT OUTDIR long-lines|fold [NAME...]
 #	python3 evasion_messages.py send SOCKET FILE
 #	python3 evasion_messages.py original <ARCHIVE-MESSAGE
+#	python3 evasion_messages.py delivered SENT-FILE QUEUE-ID exact|body <ARCHIVE-MESSAGE
 #	python3 evasion_messages.py list
 # DESCRIPTION
 #	The table of hostile messages of issue 13 (tests/integration/
@@ -30,11 +31,20 @@
 #	must hold: the bytes sent, with a CRLF added when a non-empty message
 #	does not end in LF).
 #
+#	delivered: "ok" when the original in the archive message is the bytes
+#	of SENT-FILE with only the Received: header of the Postfix that queued
+#	it as QUEUE-ID in front ("body": the same body, and that Received:
+#	first); else what differs.
+#
 #	send: FILE as the message of one LMTP session; prints the DATA reply.
 #
 #	postfix: the cases Postfix carries unchanged, submitted by SMTP to
-#	127.0.0.1:SMTP-PORT (one transaction each); OUTDIR/results has
-#	    NAME SMTP-REPLY QUEUE-ID SHA256-OF-BYTES-SENT SIZE
+#	127.0.0.1:SMTP-PORT (one transaction each); with "fold" (Postfix's
+#	lmtp_line_length_limit is not 0) not those with a line over 998
+#	bytes, which that Postfix would fold. OUTDIR/results has
+#	    NAME SMTP-REPLY QUEUE-ID SHA256-OF-BYTES-SENT SIZE exact|body
+#	("body": Postfix rewrites the header, only the body must arrive
+#	unchanged)
 #	and OUTDIR/NAME.sent the bytes sent.
 #
 #	original: reads an archive message (what `tabularium show` prints) and
@@ -108,7 +118,9 @@ def rfc822_nested(depth):
 def nested_groups(n, closed):
     # Issue 13, item 1: 45,000 nested groups folded into 900-byte lines
     # (about 90 kB, inside Postfix's header_size_limit: the groups are left
-    # open, as a parser must recurse on the opening alone).
+    # open, as a parser must recurse on the opening alone). Postfix's
+    # cleanup keeps only header_address_token_limit (10240) tokens of an
+    # address header: through Postfix only the body arrives unchanged.
     return (fold(b"Cc:", [b"g:"] * n + [b"x@y.test"] + [b";"] * (n if closed else 1), 900)
             + hdr("nested groups") + b"\r\nnested groups in Cc\r\n")
 
@@ -139,7 +151,10 @@ DATES = [
 
 
 def cases():
-    """(name, sender, [archive recipient local parts], message, via_postfix)."""
+    """(name, sender, [archive recipient local parts], message, via_postfix):
+    via_postfix True when Postfix carries the message unchanged, "body"
+    when it rewrites the header but not the body, False when the case is
+    for LMTP only."""
     c = []
 
     def add(name, msg, sender="mallory@evasion.test", rcpts=None, postfix=True):
@@ -147,8 +162,8 @@ def cases():
 
     add("baseline", hdr("baseline") + b"\r\nan ordinary message\r\n")
     # Issue 13, items 1-4.
-    add("nested-groups-cc", nested_groups(45000, False))
-    add("nested-groups-closed", nested_groups(30000, True))
+    add("nested-groups-cc", nested_groups(45000, False), postfix="body")
+    add("nested-groups-closed", nested_groups(30000, True), postfix="body")
     add("forged-archive-id",
         b"X-Tabularium-Archive-Id: {ARCHIVE_ID}\r\n" + hdr("forged loop header")
         + b"\r\nthis must be archived\r\n")
@@ -352,11 +367,19 @@ def run_lmtp(path, outdir, only):
             out.flush()
 
 
-def run_postfix(port, outdir, only):
+def longest_line(msg):
+    return max((len(l.rstrip(b"\r")) for l in msg.split(b"\n")), default=0)
+
+
+def run_postfix(port, outdir, only, long_lines):
+    """long_lines: Postfix's lmtp_line_length_limit is 0 (it does not fold
+    lines over 998 bytes), so cases with such lines go through it too."""
     import smtplib
     with open(outdir + "/results", "w") as out:
         for name, sender, rcpts, msg, postfix in cases():
-            if not postfix or (only and name not in only) or b"{ARCHIVE_ID}" in msg:
+            if postfix is False or (only and name not in only) or b"{ARCHIVE_ID}" in msg:
+                continue
+            if longest_line(msg) > 998 and not long_lines:
                 continue
             open("%s/%s.sent" % (outdir, name), "wb").write(msg)
             s = smtplib.SMTP("127.0.0.1", int(port), timeout=120)
@@ -382,8 +405,8 @@ def run_postfix(port, outdir, only):
                 s.quit()
             except smtplib.SMTPException:
                 pass
-            out.write("%s %s %s %s %d\n" % (name, code, qid, hashlib.sha256(msg).hexdigest(),
-                                            len(msg)))
+            out.write("%s %s %s %s %d %s\n" % (name, code, qid, hashlib.sha256(msg).hexdigest(),
+                                               len(msg), "body" if postfix == "body" else "exact"))
             out.flush()
 
 
@@ -411,17 +434,51 @@ def original(raw):
     return rest[pend + 4:len(rest) - len(close)]
 
 
+def delivered(orig, sent, qid, mode):
+    """None when orig is sent with exactly one Received: header of this
+    Postfix (naming queue id qid) in front, else what differs. mode
+    "body": Postfix rewrote the header; only the body must be the same."""
+    if mode == "body":
+        ob, sb = orig.partition(b"\r\n\r\n"), sent.partition(b"\r\n\r\n")
+        if ob[2] != sb[2]:
+            return "the body differs (stored %d bytes, sent %d)" % (len(ob[2]), len(sb[2]))
+        m = re.match(rb"Received: [^\r\n]*(\r\n[ \t][^\r\n]*)*\r\n", orig)
+        if not m or not re.search(rb"\(Postfix\) with \S+ id " + qid.encode() + rb"[;\s]",
+                                  m.group(0)):
+            return "no Received: header naming queue id %s in front" % qid
+        return None
+    if not orig.endswith(sent):
+        i = next((k for k in range(min(len(orig), len(sent)))
+                  if orig[len(orig) - 1 - k] != sent[len(sent) - 1 - k]), None)
+        return "the bytes sent are not a suffix of the stored original (differ %s bytes " \
+               "from the end; stored %d bytes, sent %d)" % (i, len(orig), len(sent))
+    head = orig[:len(orig) - len(sent)]
+    m = re.fullmatch(rb"Received: [^\r\n]*(\r\n[ \t][^\r\n]*)*\r\n", head)
+    if not m:
+        return "more than one Received: header in front of the bytes sent: %r" % head[:300]
+    if not re.search(rb"\(Postfix\) with \S+ id " + qid.encode() + rb"[;\s]", head):
+        return "the Received: header does not name queue id %s: %r" % (qid, head[:300])
+    return None
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "lmtp":
         run_lmtp(argv[2], argv[3], set(argv[4:]))
-    elif len(argv) >= 4 and argv[1] == "postfix":
-        run_postfix(argv[2], argv[3], set(argv[4:]))
+    elif len(argv) >= 5 and argv[1] == "postfix":
+        run_postfix(argv[2], argv[3], set(argv[5:]), argv[4] == "long-lines")
     elif len(argv) == 4 and argv[1] == "send":
         msg = open(argv[3], "rb").read()
         try:
             print(lmtp_once(argv[2], "loop@evasion.test", ["victim=" + DOMAIN], msg)[0])
         except Broken as e:
             print("broken: %s" % e)
+    elif len(argv) == 5 and argv[1] == "delivered":
+        sent = open(argv[2], "rb").read()
+        try:
+            problem = delivered(original(sys.stdin.buffer.read()), sent, argv[3], argv[4])
+        except ValueError as e:
+            problem = "not an archive message: %s" % e
+        print(problem or "ok")
     elif len(argv) == 2 and argv[1] == "original":
         try:
             o = original(sys.stdin.buffer.read())
