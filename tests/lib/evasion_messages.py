@@ -157,8 +157,8 @@ def cases():
     for LMTP only."""
     c = []
 
-    def add(name, msg, sender="mallory@evasion.test", rcpts=None, postfix=True):
-        c.append((name, sender, rcpts or ["victim=" + DOMAIN], msg, postfix))
+    def add(name, msg, sender="mallory@evasion.test", rcpts=None, postfix=True, **opts):
+        c.append((name, sender, rcpts or ["victim=" + DOMAIN], msg, postfix, opts))
 
     add("baseline", hdr("baseline") + b"\r\nan ordinary message\r\n")
     # Issue 13, items 1-4.
@@ -256,6 +256,54 @@ def cases():
         add("date-%02d" % i, b"Date: " + d + b"\r\nFrom: m@evasion.test\r\nSubject: date %d\r\n"
             b"Message-ID: <date%d@evasion.test>\r\n\r\nx\r\n" % (i, i),
             postfix=False)
+    # Envelopes Postfix may send.
+    add("envelope-smtputf8", hdr("SMTPUTF8 envelope") + b"\r\nx\r\n",
+        sender="\u03b4\u03bf\u03ba\u03b9\u03bc\u03ae@\u03c0\u03b1\u03c1\u03ac\u03b4\u03b5\u03b9\u03b3\u03bc\u03b1.test",
+        rcpts=["\u00fc\u00f1\u00ee=b\u00fccher.test"], mail_params=" SMTPUTF8 BODY=8BITMIME",
+        postfix=False)
+    add("envelope-quoted-local", hdr("quoted local part") + b"\r\nx\r\n",
+        sender='"a b\\"c<>()@[]"@evasion.test', postfix=False)
+    add("recipient-not-encoded", hdr("recipient the prefix does not decode") + b"\r\nx\r\n",
+        rcpts=["archive@archive.test", "archive+=@archive.test", "archive+nodomain@archive.test"],
+        raw_rcpts=True, postfix=False)
+    add("dsn-params", hdr("DSN parameters") + b"\r\nx\r\n",
+        mail_params=" RET=HDRS ENVID=a+2Bb+3D+00c SIZE=999999999", postfix=False,
+        rcpt_params=" NOTIFY=NEVER ORCPT=rfc822;" + "a+2B" * 200 + "@y.test")
+    add("xforward-hostile", hdr("hostile XFORWARD") + b"\r\nx\r\n", postfix=False,
+        xforward="NAME=a;b'c\"d IDENT=" + "Q" * 300 + " ADDR=[::1]; HELO=<script> SOURCE=LOCAL")
+    add("xforward-ident-injection", hdr("IDENT with separators") + b"\r\nx\r\n", postfix=False,
+        xforward="IDENT=../../etc/passwd")
+    # Encodings and header syntax.
+    add("base64-garbage", hdr("bad base64", b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n"
+                              b"Content-Transfer-Encoding: base64\r\n")
+        + b"\r\n!!!!====****\r\n" + b"A" * 77 + b"=\r\n====\r\n\x00\xff\r\n")
+    add("quoted-printable-broken", hdr("bad QP", b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n"
+                                       b"Content-Transfer-Encoding: quoted-printable\r\n")
+        + b"\r\n=\r\n=4\r\n=ZZ=\r\n<p>=3Cscript=3E" + b"=" * 2000 + b"\r\n")
+    # More distinct words than one PostgreSQL tsvector holds (1 MB).
+    add("subject-2M-distinct-words",
+        hdr("x", fold(b"Subject:", [rand_token(10).encode() + b" " for _ in range(200000)], 78))
+        + b"\r\nx\r\n", postfix=False)
+    add("subject-5000-encoded-words",
+        hdr("x", fold(b"Subject:", [b"=?utf-8?B?w6k=?="] * 5000, 78)) + b"\r\nx\r\n")
+    add("header-syntax-broken",
+        b" leading continuation\r\nno colon at all\r\n: empty name\r\nX-\xff\xfe: 8-bit name\r\n"
+        b"X-Tab\tName: tab\r\n" + hdr("broken header syntax") + b"\r\nx\r\n", postfix=False)
+    add("from-10000-times", b"From: m@evasion.test\r\n" * 10000 + hdr("10000 From fields")
+        + b"\r\nx\r\n", postfix=False)
+    add("received-10000", b"".join(b"Received: by hop%d.test (Postfix) id 4Hop%05d; Mon, 7 Dec 2026\r\n"
+                       % (i, i) for i in range(10000)) + hdr("10000 Received") + b"\r\nx\r\n",
+        postfix=False)
+    add("attachment-names-hostile",
+        hdr("hostile attachment names", b"MIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=z\r\n")
+        + b"\r\n--z\r\nContent-Type: application/x; name=\"../../../../etc/passwd\"\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''%00%2F..%2Fx%0D%0ASubject: y\r\n\r\nA\r\n"
+        b"--z\r\nContent-Type: text/plain; charset=\"\x00\"\r\nContent-Disposition: attachment;"
+        b" filename=\"" + b"\xe2\x80\xae" * 500 + b"\"\r\n\r\nB\r\n--z--\r\n", postfix=False)
+    add("charset-unknown", hdr("=?x-made-up?B?AAAA?=", b"MIME-Version: 1.0\r\n"
+                               b"Content-Type: text/plain; charset=x-made-up-" + b"9" * 300 + b"\r\n")
+        + b"\r\n\xfe\xff\x00x\r\n", postfix=False)
     add("many-envelope-recipients", hdr("200 recipients") + b"\r\nx\r\n",
         rcpts=["r%d=%s" % (i, DOMAIN) for i in range(200)])
     add("null-sender", hdr("bounce-like") + b"\r\nx\r\n", sender="")
@@ -279,9 +327,11 @@ class Broken(Exception):
     pass
 
 
-def lmtp_once(path, sender, rcpts, msg):
-    """One session; the final DATA reply codes (one per recipient), or
-    raises Broken when the connection ends first."""
+def lmtp_once(path, sender, rcpts, msg, mail_params="", rcpt_params="", xforward="",
+              raw_rcpts=False):
+    """One session; the final DATA replies (one per recipient), or raises
+    Broken when the connection ends first. raw_rcpts: the recipients are
+    whole addresses, not local parts of archive+...@archive.test."""
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(120)
     s.connect(path)
@@ -301,13 +351,17 @@ def lmtp_once(path, sender, rcpts, msg):
         reply()
         s.sendall(b"LHLO evasion.test\r\n")
         reply()
-        s.sendall(b"MAIL FROM:<" + sender.encode() + b">\r\n")
+        if xforward:
+            s.sendall(b"XFORWARD " + xforward.encode("utf-8", "surrogateescape") + b"\r\n")
+            reply()
+        s.sendall(b"MAIL FROM:<" + sender.encode() + b">" + mail_params.encode() + b"\r\n")
         r = reply()
         if not r.startswith("250"):
             return [r]
         ok = []
         for x in rcpts:
-            s.sendall(b"RCPT TO:<archive+" + x.encode() + b"@archive.test>\r\n")
+            a = x if raw_rcpts else "archive+" + x + "@archive.test"
+            s.sendall(b"RCPT TO:<" + a.encode() + b">" + rcpt_params.encode() + b"\r\n")
             r = reply()
             if r.startswith("250"):
                 ok.append(x)
@@ -343,7 +397,7 @@ def summarize(replies):
 def run_lmtp(path, outdir, only):
     first_id = None
     with open(outdir + "/results", "w") as out, open(outdir + "/replies", "w") as log:
-        for name, sender, rcpts, msg, _ in cases():
+        for name, sender, rcpts, msg, _, opts in cases():
             if only and name not in only:
                 continue
             if b"{ARCHIVE_ID}" in msg:
@@ -352,7 +406,7 @@ def run_lmtp(path, outdir, only):
             results = []
             for attempt in (1, 2):
                 try:
-                    replies = lmtp_once(path, sender, rcpts, msg)
+                    replies = lmtp_once(path, sender, rcpts, msg, **opts)
                     code, aid = summarize(replies)
                 except Broken as e:
                     replies, code, aid = ["broken: " + str(e)[:200]], "none", "-"
@@ -376,7 +430,7 @@ def run_postfix(port, outdir, only, long_lines):
     lines over 998 bytes), so cases with such lines go through it too."""
     import smtplib
     with open(outdir + "/results", "w") as out:
-        for name, sender, rcpts, msg, postfix in cases():
+        for name, sender, rcpts, msg, postfix, opts in cases():
             if postfix is False or (only and name not in only) or b"{ARCHIVE_ID}" in msg:
                 continue
             if longest_line(msg) > 998 and not long_lines:
@@ -487,7 +541,7 @@ def main(argv):
             return 1
         print(hashlib.sha256(o).hexdigest(), len(o))
     elif len(argv) == 2 and argv[1] == "list":
-        for name, sender, rcpts, msg, postfix in cases():
+        for name, sender, rcpts, msg, postfix, _ in cases():
             print("%-32s %9d bytes %s" % (name, len(msg), "postfix+lmtp" if postfix else "lmtp"))
     else:
         print(__doc__ if __doc__ else "usage: see the header of this file", file=sys.stderr)
