@@ -77,7 +77,8 @@
 #define FUZZ_RESET_EVERY 2000
 #define FUZZ_ADDR_MAX 1990
 #define FUZZ_HEADER 3
-#define FUZZ_SEEN_MAX FUZZ_RESET_EVERY
+/* Up to three deliveries per input (bits 5 and 6). */
+#define FUZZ_SEEN_MAX (3 * FUZZ_RESET_EVERY)
 
 static struct tab_config cfg;
 static struct delivery_ctx ctx;
