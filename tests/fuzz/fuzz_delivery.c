@@ -61,6 +61,7 @@
 #include "tests/fuzz/fuzz.h"
 
 #include <dirent.h>
+#include <strings.h>
 
 #include "backends/catalog.h"
 #include "backends/record.h"
@@ -269,30 +270,58 @@ static size_t count_stored(void)
     return n;
 }
 
+/* The value of the header field name (with its continuation lines) in
+ * the header h[0..hlen), or NULL; *len_r its length. */
+static const char *header_field(const char *h, size_t hlen, const char *name, size_t *len_r)
+{
+    size_t nlen = strlen(name), i = 0;
+
+    while (i < hlen) {
+        const char *line = h + i;
+        const char *nl = memmem(line, hlen - i, "\r\n", 2);
+        size_t n = nl != NULL ? (size_t)(nl - line) : hlen - i;
+        if (n > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+            const char *end = line + n;
+            /* Continuation lines start with a blank. */
+            while (end + 2 < h + hlen && (end[2] == ' ' || end[2] == '\t')) {
+                const char *next = memmem(end + 2, (size_t)(h + hlen - end - 2), "\r\n", 2);
+                end = next != NULL ? next : h + hlen;
+            }
+            *len_r = (size_t)(end - line) - nlen - 1;
+            return line + nlen + 1;
+        }
+        i += n + 2;
+    }
+    return NULL;
+}
+
 /*
  * The original inside an archive message, found from the wrapper's own
- * layout (ARCHIVE.md: one multipart/mixed with one message/rfc822 part),
+ * layout (ARCHITECTURE.md: one multipart/mixed with one message/rfc822 part),
  * without search/archive_read.c, whose reading is what is checked: the
- * boundary from the top-level Content-Type, "--B" CRLF, the part header
- * up to its empty line, then everything up to the close delimiter
+ * boundary from the top-level Content-Type field, "--B" CRLF, the part
+ * header up to its empty line, then everything up to the close delimiter
  * "CRLF --B-- CRLF" that ends the copy.
  */
 static int extract_original(const char *w, size_t wlen, const char **orig_r, size_t *len_r)
 {
     static const char bkw[] = "boundary=\"";
     const char *hend = memmem(w, wlen, "\r\n\r\n", 4);
-    const char *b, *q, *part, *body;
+    const char *ct, *b, *q, *part, *body;
     char *open_delim, *close_delim;
-    size_t blen, olen, clen;
+    size_t ctlen, blen, olen, clen;
     int ok = 0;
 
     if (hend == NULL)
         return -1;
-    b = memmem(w, (size_t)(hend - w), bkw, sizeof(bkw) - 1);
+    ct = header_field(w, (size_t)(hend - w) + 2, "Content-Type", &ctlen);
+    if (ct == NULL)
+        return -1;
+    b = memmem(ct, ctlen, bkw, sizeof(bkw) - 1);
     if (b == NULL)
         return -1;
     b += sizeof(bkw) - 1;
-    q = memchr(b, '"', (size_t)(hend - b));
+    q = memchr(b, '"', (size_t)(ct + ctlen - b));
     if (q == NULL)
         return -1;
     blen = (size_t)(q - b);
