@@ -49,20 +49,9 @@ static void record_addrs_free(struct record_addrs *a)
     a->n = 0;
 }
 
-void record_free(struct archive_record *rec)
+/* What parsing the original gave: the header index fields and the text. */
+static void record_content_free(struct archive_record *rec)
 {
-    free(rec->queue_id);
-    free(rec->envelope_from);
-    free(rec->index_note);
-    for (size_t i = 0; i < rec->n_rcpts; i++) {
-        free(rec->rcpts[i].address);
-        free(rec->rcpts[i].archive_rcpt);
-        free(rec->rcpts[i].orcpt);
-        free(rec->rcpts[i].notify);
-    }
-    free(rec->rcpts);
-    free(rec->mail_params);
-    free(rec->xforward);
     record_addrs_free(&rec->hdr_from);
     record_addrs_free(&rec->hdr_to);
     record_addrs_free(&rec->hdr_cc);
@@ -80,9 +69,40 @@ void record_free(struct archive_record *rec)
         free(rec->attachments[i].content_type);
     }
     free(rec->attachments);
+    rec->date = rec->date_raw = rec->subject = rec->subject_raw = NULL;
+    rec->message_id = rec->received_id = rec->received_by = rec->loop_archive_id = NULL;
+    rec->body_text = NULL;
+    rec->attachments = NULL;
+    rec->n_attachments = 0;
+    rec->index_later = 0;
+}
+
+void record_free(struct archive_record *rec)
+{
+    free(rec->queue_id);
+    free(rec->envelope_from);
+    free(rec->index_note);
+    for (size_t i = 0; i < rec->n_rcpts; i++) {
+        free(rec->rcpts[i].address);
+        free(rec->rcpts[i].archive_rcpt);
+        free(rec->rcpts[i].orcpt);
+        free(rec->rcpts[i].notify);
+    }
+    free(rec->rcpts);
+    free(rec->mail_params);
+    free(rec->xforward);
+    record_content_free(rec);
     free(rec->store);
     free(rec->location);
     memset(rec, 0, sizeof(*rec));
+}
+
+void record_degrade(struct archive_record *rec, const char *note)
+{
+    record_content_free(rec);
+    free(rec->index_note);
+    rec->index_status = INDEX_DEGRADED;
+    rec->index_note = xstrndup(note, INDEX_NOTE_MAX);
 }
 
 int record_is_degraded(const struct archive_record *rec)

@@ -106,6 +106,10 @@ struct archive_record {
 };
 
 void record_free(struct archive_record *rec);
+/* Drop everything that parsing the original gave (header index fields,
+ * text, attachments) and flag the record INDEX_DEGRADED with note (cut at
+ * INDEX_NOTE_MAX): what is left needs no parsing of the message. */
+void record_degrade(struct archive_record *rec, const char *note);
 /* 1 when rec->index_status is INDEX_DEGRADED (NULL or INDEX_FULL: 0). */
 int record_is_degraded(const struct archive_record *rec);
 void record_add_rcpt(struct archive_record *rec, const char *address, const char *archive_rcpt,

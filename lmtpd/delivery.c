@@ -327,40 +327,6 @@ static int delivery_store(struct delivery_ctx *ctx, struct delivery_txn *txn,
     return 0;
 }
 
-/* Keep only what does not come from parsing the content: the envelope,
- * hashes, sizes, the queue id, arrival, retention, and the stored copy
- * when there is one. */
-static void delivery_degrade(struct archive_record *rec, const char *note)
-{
-    struct archive_record keep;
-
-    memset(&keep, 0, sizeof(keep));
-    memcpy(keep.archive_id, rec->archive_id, sizeof(keep.archive_id));
-    keep.queue_id = rec->queue_id; /* XFORWARD's, or a validated Received: id */
-    keep.envelope_from = rec->envelope_from;
-    keep.envelope_status = rec->envelope_status;
-    keep.rcpts = rec->rcpts;
-    keep.n_rcpts = rec->n_rcpts;
-    keep.mail_params = rec->mail_params;
-    keep.xforward = rec->xforward;
-    keep.arrival = rec->arrival;
-    keep.retain_until = rec->retain_until;
-    keep.size = rec->size;
-    memcpy(keep.sha256, rec->sha256, sizeof(keep.sha256));
-    keep.wrapped_size = rec->wrapped_size;
-    memcpy(keep.wrapped_sha256, rec->wrapped_sha256, sizeof(keep.wrapped_sha256));
-    keep.store = rec->store;
-    keep.location = rec->location;
-    rec->queue_id = rec->envelope_from = rec->mail_params = rec->xforward = NULL;
-    rec->store = rec->location = NULL;
-    rec->rcpts = NULL;
-    rec->n_rcpts = 0;
-    record_free(rec);
-    *rec = keep;
-    rec->index_status = INDEX_DEGRADED;
-    rec->index_note = xstrndup(note, POISON_NOTE_MAX + 100);
-}
-
 /*
  * The reply rule (docs/ARCHITECTURE.md, "Replies"): message content never
  * causes a refusal, a crash or an endless 451. Only a client that breaks
@@ -439,7 +405,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     }
     if (safe) {
         char *why = xasprintf("safe mode: %s", note);
-        delivery_degrade(&rec, why);
+        record_degrade(&rec, why);
         free(why);
         log_warn("%s: queue_id=%s, sha256=%s: archived in safe mode, without parsing "
                  "(index=degraded): %s",
@@ -448,7 +414,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     if (delivery_store(ctx, txn, &rec, &copy, &step, &error) < 0)
         goto fail;
     r = ctx->catalog->add(ctx->catalog, &rec, &error);
-    if (r == TAB_PERM && rec.index_status == NULL) {
+    if (r == TAB_PERM && !record_is_degraded(&rec)) {
         /* Refused for what the message says (a field too large for an
          * index, a byte the column cannot hold): the same stored copy,
          * catalogued from the envelope alone. The driver keeps a store
@@ -458,7 +424,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
         log_warn("%s: queue_id=%s, sha256=%s: %s; catalogued with the envelope alone "
                  "(index=degraded)",
                  txn->archive_id, rec.queue_id, txn->sha256, why);
-        delivery_degrade(&rec, why);
+        record_degrade(&rec, why);
         free(why);
         r = ctx->catalog->add(ctx->catalog, &rec, &error);
     }
@@ -476,7 +442,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
              "location=%s, envelope=%s%s%s, status=stored",
              txn->archive_id, rec.queue_id, from, rec.n_rcpts, (unsigned long long)rec.size,
              rec.sha256, rec.store, rec.location, rec.envelope_status,
-             rec.index_status != NULL ? ", index=degraded" : "",
+             record_is_degraded(&rec) ? ", index=degraded" : "",
              copy.forward_queued ? ", forward=queued" : "");
     goto out;
 

@@ -409,7 +409,7 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
     free(sha);
     /* Written without parsing the original (safe mode, lmtpd/poison.c):
      * no Date: or Subject: copied; the catalog has the envelope alone. */
-    if (rec->index_status != NULL && strcmp(rec->index_status, INDEX_DEGRADED) == 0)
+    if (record_is_degraded(rec))
         text_str(t, "X-Tabularium-Index: degraded (archived without parsing the original)\r\n");
 
     /* The envelope itself, exactly: From:/To: above are for people and

@@ -10,6 +10,7 @@
  *	build reports any leak) and zeroes it.
  */
 #include "backends/record.h"
+#include "common/strlist.h"
 
 #include "check.h"
 
@@ -172,10 +173,48 @@ static void test_free(void)
     CHECK(rec.rcpts == NULL && rec.n_rcpts == 0);
 }
 
+/* record_degrade keeps what needs no parsing and drops the rest. */
+static void test_degrade(void)
+{
+    struct archive_record rec;
+    char note[2000];
+
+    memset(&rec, 0, sizeof(rec));
+    rec.queue_id = xstrdup("4XyZ1");
+    rec.envelope_from = xstrdup("alice@example.com");
+    record_add_rcpt(&rec, "bob@example.com", "archive+bob=example.com@a.test", NULL, NULL);
+    record_addrs_add(&rec.hdr_from, "Mallory", "m@example.net");
+    rec.subject = xstrdup("hostile");
+    rec.subject_raw = xstrdup("=?x?q?hostile?=");
+    rec.message_id = xstrdup("id@example.net");
+    rec.received_by = xstrdup("mx.example.com");
+    rec.body_text = xstrdup("text");
+    record_add_attachment(&rec, "a.pdf", "application/pdf");
+    rec.index_later = 1;
+    rec.store = xstrdup("maildir");
+    rec.location = xstrdup("new/x");
+    memset(note, 'n', sizeof(note) - 1);
+    note[sizeof(note) - 1] = '\0';
+
+    CHECK(!record_is_degraded(&rec));
+    record_degrade(&rec, note);
+    CHECK(record_is_degraded(&rec));
+    CHECK(rec.index_note != NULL && strlen(rec.index_note) == INDEX_NOTE_MAX);
+    CHECK(rec.hdr_from.n == 0 && rec.subject == NULL && rec.subject_raw == NULL);
+    CHECK(rec.message_id == NULL && rec.received_by == NULL && rec.body_text == NULL);
+    CHECK(rec.n_attachments == 0 && rec.attachments == NULL && rec.index_later == 0);
+    CHECK(strcmp(rec.queue_id, "4XyZ1") == 0);
+    CHECK(strcmp(rec.envelope_from, "alice@example.com") == 0);
+    CHECK(rec.n_rcpts == 1 && strcmp(rec.rcpts[0].address, "bob@example.com") == 0);
+    CHECK(strcmp(rec.store, "maildir") == 0 && strcmp(rec.location, "new/x") == 0);
+    record_free(&rec);
+}
+
 int main(void)
 {
     test_format();
     test_parse();
     test_free();
+    test_degrade();
     return check_done();
 }
