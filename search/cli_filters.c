@@ -174,3 +174,9 @@ void cli_filters_free(struct cli_filters *f)
     strlist_free(&f->given);
     memset(&f->q, 0, sizeof(f->q));
 }
+
+int cli_filters_collect_id(const struct archive_record *rec, void *ctx)
+{
+    strlist_add(ctx, rec->archive_id);
+    return 0;
+}

@@ -75,5 +75,8 @@ void cli_filters_note_unindexed(const struct cli_filters *f, struct catalog *cat
 /* 1 when at least one filter was given. */
 int cli_filters_any(const struct cli_filters *f);
 void cli_filters_free(struct cli_filters *f);
+/* A catalog_row_fn that adds each match's archive id to the struct
+ * strlist ctx: collect first, then change what the search walked. */
+int cli_filters_collect_id(const struct archive_record *rec, void *ctx);
 
 #endif

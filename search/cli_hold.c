@@ -145,12 +145,6 @@ const char cli_expire_help[] =
     "    or store error, or a message that could not be removed, 3 a message\n"
     "    whose chain link does not verify (altered; not removed).\n";
 
-static int hold_collect_id(const struct archive_record *rec, void *ctx)
-{
-    strlist_add(ctx, rec->archive_id);
-    return 0;
-}
-
 struct hold_list_state {
     struct cli_output *out;
     int json;
@@ -346,7 +340,7 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
     }
 
     if (on && ids.n == 0) {
-        if (cat->search(cat, &f.q, hold_collect_id, &ids, &error) != TAB_OK) {
+        if (cat->search(cat, &f.q, cli_filters_collect_id, &ids, &error) != TAB_OK) {
             fprintf(stderr, "tabularium hold: %s\n", error);
             status = CLI_EXIT_USAGE;
             goto out;

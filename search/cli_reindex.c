@@ -47,6 +47,7 @@
 #include "lmtpd/index_fields.h"
 #include "search/archive_read.h"
 #include "search/cli.h"
+#include "search/cli_filters.h"
 
 const char cli_reindex_help[] =
     "NAME\n"
@@ -79,12 +80,6 @@ const char cli_reindex_help[] =
     "    0 all reindexed (or none degraded), 1 an archive id is unknown,\n"
     "    2 usage, configuration, catalog or store error, 3 a stored copy\n"
     "    failed its integrity check or still cannot be parsed.\n";
-
-static int cli_reindex_collect(const struct archive_record *rec, void *ctx)
-{
-    strlist_add(ctx, rec->archive_id);
-    return 0;
-}
 
 /* The original of rec's stored copy in an unnamed file, checked. */
 static int cli_reindex_original(struct store *st, const struct archive_record *rec, int *fd_r,
@@ -294,7 +289,7 @@ int cli_reindex(struct cli_context *ctx, int argc, char **argv)
     if (degraded) {
         struct search_query q = {.degraded = 1};
         /* All ids first: reindex changes what the search walks. */
-        if (cat->search(cat, &q, cli_reindex_collect, &ids, &error) != TAB_OK) {
+        if (cat->search(cat, &q, cli_filters_collect_id, &ids, &error) != TAB_OK) {
             fprintf(stderr, "tabularium reindex: %s\n", error);
             strlist_free(&ids);
             return CLI_EXIT_USAGE;
