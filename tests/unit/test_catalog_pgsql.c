@@ -24,12 +24,12 @@
  *	ended by the server during COMMIT is resolved as rolled back); the store
  *	alone commits itself; reconnection after the server ended the
  *	session; schema version refusals (none, older, newer); conninfo
- *	redaction and the UTF-8 cleaner. Hostile header values (a
- *	9,000-character random Message-ID, a 6,000-character From, a 100 KB
- *	subject with 1 MiB of distinct words as body, a 5,000-character
- *	recipient) added, found and merged, no index key over raw header
- *	text, the lookups' plans; content errors are TAB_PERM; degraded
- *	records, reindex() and the chain after it.
+ *	redaction and the UTF-8 cleaner. The catalog conformance suite
+ *	(catalog_conformance.h: hostile header values, degraded records and
+ *	reindex()) on the database the other tests filled, with what only
+ *	PostgreSQL shows around it: the body text cut to fit one tsvector,
+ *	no index key over raw header text, the lookups' plans. Content
+ *	errors are TAB_PERM.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -53,7 +53,7 @@
 #include "common/log.h"
 #include "common/strlist.h"
 
-#include "tests/unit/check.h"
+#include "tests/unit/catalog_conformance.h"
 
 static const char SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char SHA_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -781,72 +781,41 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     store_close(&st);
 }
 
-/* n random characters from a 64-letter alphabet: what no compression
- * (pglz, lz4) shrinks, so the server cannot squeeze an index entry. Heap. */
-static char *random_text(size_t n)
+/* struct conformance's sql hook: the rows of query on the admin
+ * connection, $1 bound to param: "col|col" a row, rows joined by "\n",
+ * NULL as "NULL". */
+static char *pg_rows(const char *query, const char *param)
 {
-    static const char alphabet[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+";
-    static uint64_t state;
-    char *s = xmalloc(n + 1);
+    const char *values[1] = {param};
+    PGresult *res = PQexecParams(admin, query, param != NULL ? 1 : 0, NULL, values, NULL, NULL, 0);
+    char *out = NULL;
 
-    if (state == 0)
-        state = ((uint64_t)time(NULL) * 2654435761u) ^ ((uint64_t)getpid() << 32) ^ 1;
-    for (size_t i = 0; i < n; i++) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        s[i] = alphabet[state % 64];
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        out = xstrdup("");
+        for (int row = 0; row < PQntuples(res); row++) {
+            for (int col = 0; col < PQnfields(res); col++) {
+                const char *v = PQgetisnull(res, row, col) ? "NULL" : PQgetvalue(res, row, col);
+                char *next = xasprintf("%s%s%s", out, col ? "|" : (row ? "\n" : ""), v);
+                free(out);
+                out = next;
+            }
+        }
+    } else {
+        fprintf(stderr, "sql %s: %s", query, PQerrorMessage(admin));
     }
-    s[n] = '\0';
-    return s;
-}
-
-/* Distinct words, shortest first (prefix + "0".."z", "10".."zz", ... in
- * base 36), up to n bytes: the text whose tsvector is largest for its
- * size (about twice the input). Heap. */
-static char *distinct_words(const char *prefix, size_t n)
-{
-    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-    char *s = xmalloc(n + 64);
-    size_t len = 0;
-
-    for (unsigned long i = 0; len < n; i++) {
-        char word[32];
-        int w = (int)sizeof(word) - 1;
-        word[w] = '\0';
-        for (unsigned long v = i; w == (int)sizeof(word) - 1 || v > 0; v /= 36)
-            word[--w] = digits[v % 36];
-        len += (size_t)snprintf(s + len, 64, "%s%s ", prefix, word + w);
-    }
-    s[n] = '\0';
-    return s;
-}
-
-static int collect_id(const struct archive_record *rec, void *ctx)
-{
-    strlist_add(ctx, rec->archive_id);
-    return 0;
-}
-
-/* The archive ids search(q) finds, comma-separated (static). */
-static const char *search_ids(struct catalog *cat, const struct search_query *q)
-{
-    static char out[4096];
-    struct strlist l = STRLIST_INIT;
-    const char *error = NULL;
-    char *joined;
-
-    if (cat->search(cat, q, collect_id, &l, &error) != TAB_OK) {
-        fprintf(stderr, "search: %s\n", error);
-        strlist_free(&l);
-        return "(error)";
-    }
-    joined = strlist_join(&l, ",");
-    snprintf(out, sizeof(out), "%s", joined);
-    free(joined);
-    strlist_free(&l);
+    PQclear(res);
     return out;
+}
+
+/* struct conformance's at hook: what only PostgreSQL does. */
+static void pg_at(const char *point, const char *archive_id)
+{
+    if (strcmp(point, "hostile added") == 0) {
+        /* the body text is cut so that subject and body fit one tsvector */
+        CHECK(sql_is("SELECT length(body_text) <= 384 * 1024 - length(subject)"
+                     " AND length(body_text) > 200000 FROM messages WHERE archive_id = $1",
+                     archive_id, "t"));
+    }
 }
 
 /* EXPLAIN sql on the admin connection, with sequential scans off (the
@@ -873,99 +842,16 @@ static int plan_uses(const char *sql, const char *index)
 }
 
 /*
- * Header and envelope values that a B-tree cannot hold whole (issue 13):
- * a 9,000-character random Message-ID ("index row requires 9080 bytes"
- * before schema 6), a 6,000-character From address ("index row size 6024
- * exceeds btree version 4 maximum 2704"), a subject of 100 KB of distinct
- * words with 1 MiB of distinct words as body text ("string is too long
- * for tsvector" with the 512 KiB cut before), a 5,000-character envelope
- * recipient, a
- * 300-character queue id: add() succeeds, get() and every search and
- * lookup find them, a later transaction merges, and the lookups use the
- * md5() indexes.
+ * The conformance suite's hostile header values (catalog_conformance.h),
+ * then what only PostgreSQL shows: no B-tree over the raw text of a
+ * header or envelope column, and the lookups of the delivery path use
+ * the md5() indexes.
  */
 static void test_hostile_values(struct catalog *cat)
 {
-    struct archive_record rec, got;
-    struct strlist known = STRLIST_INIT;
-    struct search_query q;
-    const char *error = NULL;
-    char *mid = random_text(9000), *from_local = random_text(6000);
-    char *subject = distinct_words("w", 100 * 1024), *body = distinct_words("", 1024 * 1024);
-    char *rcpt_local = random_text(5000), *queue_id = random_text(300);
-    char *from = xasprintf("%s@example.org", from_local);
-    char *rcpt = xasprintf("%s@example.net", rcpt_local), *rcpt_upper = xstrdup(rcpt);
-    char first[ARCHIVE_ID_SIZE], third[ARCHIVE_ID_SIZE], probe[64], last;
+    struct conformance conf = {cat, pg_rows, pg_at};
 
-    fill(&rec, "", SHA_A, mid, subject, body);
-    free(rec.envelope_from);
-    rec.envelope_from = xstrdup(from);
-    record_addrs_add(&rec.hdr_from, from_local, from);
-    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
-    memcpy(first, rec.archive_id, sizeof(first));
-    CHECK(add(cat, &rec) == TAB_OK);
-    record_free(&rec);
-
-    CHECK(cat->get(cat, first, &got, &error) == TAB_OK);
-    CHECK_STR(got.message_id, mid);
-    CHECK(got.hdr_from.n == 2 && strcmp(got.hdr_from.v[1].address, from) == 0);
-    CHECK(got.subject != NULL && strcmp(got.subject, subject) == 0);
-    CHECK(got.n_rcpts == 1 && strcmp(got.rcpts[0].address, rcpt) == 0);
-    CHECK_STR(got.index_status, "full");
-    record_free(&got);
-    /* the body text is cut so that subject and body fit one tsvector */
-    CHECK(sql_is("SELECT length(body_text) <= 384 * 1024 - length(subject)"
-                 " AND length(body_text) > 200000 FROM messages WHERE archive_id = $1",
-                 first, "t"));
-
-    CHECK(cat->known_recipients(cat, "", SHA_A, mid, &known, &error) == TAB_OK);
-    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
-    strlist_free(&known);
-    memset(&q, 0, sizeof(q));
-    q.message_id = mid;
-    CHECK_STR(search_ids(cat, &q), first);
-    last = mid[8999];
-    mid[8999] = last == 'a' ? 'b' : 'a';
-    CHECK_STR(search_ids(cat, &q), "");
-    mid[8999] = last;
-    memset(&q, 0, sizeof(q));
-    snprintf(probe, sizeof(probe), "%.40s", from_local + 5900);
-    q.from = probe;
-    CHECK_STR(search_ids(cat, &q), first);
-    memset(&q, 0, sizeof(q));
-    snprintf(probe, sizeof(probe), "%.40s", rcpt_local + 4900);
-    q.to = probe;
-    CHECK_STR(search_ids(cat, &q), first);
-    memset(&q, 0, sizeof(q));
-    q.subject = "wa00 wa01";
-    CHECK_STR(search_ids(cat, &q), first);
-    memset(&q, 0, sizeof(q));
-    q.text = "wzz 9zz"; /* words of the subject and of the start of the (cut) body */
-    CHECK_STR(search_ids(cat, &q), first);
-
-    /* the same message again: the known recipient (other case) once */
-    for (char *p = rcpt_upper; *p != '\0'; p++)
-        if (*p >= 'a' && *p <= 'z')
-            *p = (char)(*p - 'a' + 'A');
-    fill(&rec, "", SHA_A, mid, "again", NULL);
-    record_add_rcpt(&rec, rcpt_upper, NULL, NULL, NULL);
-    record_add_rcpt(&rec, "second@example.net", NULL, NULL, NULL);
-    CHECK(add(cat, &rec) == TAB_OK);
-    record_free(&rec);
-    CHECK(sql_is("SELECT count(*) || ' ' || count(DISTINCT r.message) FROM recipients r"
-                 " JOIN messages m ON m.id = r.message WHERE m.message_id = $1",
-                 mid, "2 1"));
-
-    /* a long queue id */
-    fill(&rec, queue_id, SHA_B, NULL, "long queue id", NULL);
-    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
-    memcpy(third, rec.archive_id, sizeof(third));
-    CHECK(add(cat, &rec) == TAB_OK);
-    record_free(&rec);
-    CHECK(cat->known_recipients(cat, queue_id, SHA_B, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
-    strlist_free(&known);
-
+    conformance_hostile_values(&conf);
     /* no B-tree over the raw text of a header or envelope column: every
      * index key that is a plain column is a number, a hash, our own id or
      * header_addresses.field (from, to or cc) */
@@ -986,15 +872,6 @@ static void test_hostile_values(struct catalog *cat)
     CHECK(plan_uses("SELECT 1 FROM recipients WHERE message = 1 AND md5(lower(address)) ="
                     " md5(lower('a@b')) AND lower(address) = lower('a@b')",
                     "recipients_message_address"));
-    free(mid);
-    free(from_local);
-    free(subject);
-    free(body);
-    free(rcpt_local);
-    free(queue_id);
-    free(from);
-    free(rcpt);
-    free(rcpt_upper);
 }
 
 /*
@@ -1029,103 +906,13 @@ static void test_content_errors(struct catalog *cat)
     record_free(&rec);
 }
 
-/*
- * A degraded record: flagged, found by --degraded, counted by stats;
- * reindex() replaces the header fields, text and attachments, clears the
- * flag, and the chain stays valid.
- */
-static int chain_ok(const struct chain_link *link, void *ctx)
-{
-    char hash[SHA256_HEX_SIZE];
-    int *bad = ctx;
-
-    if (link->kind == CHAIN_COPY) {
-        catalog_chain_hash(link, hash);
-        if (strcmp(hash, link->hash) != 0)
-            (*bad)++;
-    }
-    return 0;
-}
-
+/* The conformance suite's degraded records and reindex(), on the
+ * database the other tests filled. */
 static void test_degraded_reindex(struct catalog *cat)
 {
-    struct archive_record rec, got;
-    struct catalog_stats st;
-    struct chain_seal head;
-    struct search_query q;
-    const char *error = NULL;
-    char id[ARCHIVE_ID_SIZE];
-    int64_t before;
-    int bad = 0;
+    struct conformance conf = {cat, pg_rows, pg_at};
 
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK);
-    before = st.degraded;
-    memset(&rec, 0, sizeof(rec));
-    make_id(rec.archive_id);
-    memcpy(id, rec.archive_id, sizeof(id));
-    rec.queue_id = xstrdup("QDEG1");
-    rec.envelope_from = xstrdup("sender@example.com");
-    rec.envelope_status = ENVELOPE_COMPLETE;
-    rec.arrival = 1705312800;
-    rec.size = 100;
-    snprintf(rec.sha256, sizeof(rec.sha256), "%s", SHA_C);
-    snprintf(rec.wrapped_sha256, sizeof(rec.wrapped_sha256), "%s", SHA_C);
-    rec.wrapped_size = 200;
-    rec.store = xstrdup("maildir");
-    rec.location = xasprintf("new/%s", id);
-    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
-    rec.index_status = INDEX_DEGRADED;
-    rec.index_note = xstrdup("catalog refused the header fields (index row size)");
-    CHECK(add(cat, &rec) == TAB_OK);
-    record_free(&rec);
-
-    memset(&q, 0, sizeof(q));
-    q.degraded = 1;
-    CHECK(strstr(search_ids(cat, &q), id) != NULL);
-    CHECK(cat->get(cat, id, &got, &error) == TAB_OK);
-    CHECK(record_is_degraded(&got) && got.subject == NULL && got.hdr_from.n == 0);
-    CHECK_STR(got.index_note, "catalog refused the header fields (index row size)");
-    record_free(&got);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
-
-    memset(&rec, 0, sizeof(rec));
-    memcpy(rec.archive_id, id, sizeof(id));
-    rec.message_id = xstrdup("reindexed@example.org");
-    rec.subject = xstrdup("Reindexed at last");
-    rec.date = xstrdup("2024-01-16T08:00:00Z");
-    record_addrs_add(&rec.hdr_from, "Sender", "sender@example.com");
-    rec.body_text = xstrdup("the zyzzyva clause");
-    record_add_attachment(&rec, "contract.pdf", "application/pdf");
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK); /* replaced, not added */
-    record_free(&rec);
-
-    CHECK(strstr(search_ids(cat, &q), id) == NULL);
-    memset(&q, 0, sizeof(q));
-    q.text = "zyzzyva";
-    CHECK_STR(search_ids(cat, &q), id);
-    memset(&q, 0, sizeof(q));
-    q.message_id = "<reindexed@example.org>";
-    CHECK_STR(search_ids(cat, &q), id);
-    memset(&q, 0, sizeof(q));
-    q.attachment = "contract";
-    CHECK_STR(search_ids(cat, &q), id);
-    CHECK(sql_is("SELECT count(*) FROM attachments a JOIN messages m ON m.id = a.message"
-                 " WHERE m.archive_id = $1",
-                 id, "1"));
-    CHECK(cat->get(cat, id, &got, &error) == TAB_OK);
-    CHECK(!record_is_degraded(&got) && got.index_note == NULL);
-    CHECK_STR(got.subject, "Reindexed at last");
-    CHECK_STR(got.date, "2024-01-16T08:00:00Z");
-    CHECK(got.n_rcpts == 1 && got.wrapped_size == 200); /* the envelope is untouched */
-    record_free(&got);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before);
-    CHECK(cat->chain_walk(cat, &head, chain_ok, &bad, &error) == TAB_OK && bad == 0);
-
-    memset(&rec, 0, sizeof(rec));
-    snprintf(rec.archive_id, sizeof(rec.archive_id), "FFFFFFFFFFFFFFFFFFFF");
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_PERM);
-    CHECK(error != NULL && strstr(error, "not found") != NULL);
+    conformance_degraded_reindex(&conf);
 }
 
 /* Start a private server with tests/lib/pg.sh; 0 and conninfo set, or -1. */

@@ -17,13 +17,13 @@
  *	current version). Full-text indexing off the delivery path: add()
  *	leaves the text in text_pending, index_pending() moves it in
  *	batches bounded by rows and bytes, a text search indexes what is
- *	pending first, expire removes a pending row. Hostile header values
- *	(a 9,000-character random Message-ID, a 6,000-character From, a 100
- *	KB subject, a 5,000-character recipient, a 300-character queue id)
- *	added, found and merged, no index over raw header text, the lookups'
- *	query plans; degraded records (envelope only, --degraded, stats),
- *	reindex() and the chain after it; content errors are TAB_PERM, in
- *	add_batch() for that copy alone.
+ *	pending first, expire removes a pending row. The catalog conformance
+ *	suite (catalog_conformance.h: hostile header values, degraded
+ *	records and reindex()), each part on a fresh file, with what only
+ *	SQLite shows around it: no index over raw header text, the lookups'
+ *	query plans, text_pending and message_text of degraded and
+ *	reindexed records. Content errors are TAB_PERM, in add_batch() for
+ *	that copy alone.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -46,7 +46,7 @@
 #include "common/log.h"
 #include "common/strlist.h"
 
-#include "tests/unit/check.h"
+#include "tests/unit/catalog_conformance.h"
 
 static char db_path[4200];
 static char db_spec[4300];
@@ -118,8 +118,10 @@ static void make_record1(struct archive_record *rec)
 }
 
 /* All rows of a query through a separate connection, "col|col" per row,
- * rows separated by "\n", NULL shown as "NULL" (like the sqlite3 shell). */
-static char *sql_at(const char *path, const char *query)
+ * rows separated by "\n", NULL shown as "NULL" (like the sqlite3 shell);
+ * $1 bound to param unless NULL (SQLite reads "$1" as a named parameter,
+ * the first). */
+static char *sql_param_at(const char *path, const char *query, const char *param)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -127,7 +129,8 @@ static char *sql_at(const char *path, const char *query)
     int rc;
 
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK ||
+        (param != NULL && sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT) != SQLITE_OK)) {
         fprintf(stderr, "sql %s: %s\n", query, sqlite3_errmsg(db));
         exit(2);
     }
@@ -147,6 +150,11 @@ static char *sql_at(const char *path, const char *query)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return out;
+}
+
+static char *sql_at(const char *path, const char *query)
+{
+    return sql_param_at(path, query, NULL);
 }
 
 static char *sql(const char *query)
@@ -736,50 +744,6 @@ static int add_many(unsigned long first, int n, const char *who, int ready_fd, i
     return failures;
 }
 
-/* What a chain walk saw: links in order, each recomputing to its hash and
- * naming its predecessor's. */
-struct chain_check {
-    long links, bad;
-    int64_t last_seq;
-    char last_hash[SHA256_HEX_SIZE];
-};
-
-static int chain_check_link(const struct chain_link *link, void *ctx)
-{
-    struct chain_check *c = ctx;
-    char hash[SHA256_HEX_SIZE];
-
-    if (link->kind != CHAIN_COPY) {
-        c->bad++;
-        return 0;
-    }
-    catalog_chain_hash(link, hash);
-    if (strcmp(hash, link->hash) != 0 || link->seq != c->last_seq + 1 ||
-        strcmp(link->prev_hash, c->last_hash) != 0)
-        c->bad++;
-    c->links++;
-    c->last_seq = link->seq;
-    memcpy(c->last_hash, link->hash, sizeof(c->last_hash));
-    return 0;
-}
-
-/* The number of links of cat's chain; -1 if any is wrong or the head
- * does not match the last link. */
-static long chain_links(struct catalog *cat)
-{
-    struct chain_check c = {0, 0, 0, CHAIN_GENESIS};
-    struct chain_seal head;
-    const char *error;
-
-    if (cat->chain_walk(cat, &head, chain_check_link, &c, &error) != TAB_OK) {
-        fprintf(stderr, "chain walk: %s\n", error);
-        return -1;
-    }
-    if (c.bad > 0 || head.seq != c.last_seq || strcmp(head.hash, c.last_hash) != 0)
-        return -1;
-    return c.links;
-}
-
 /* Two processes, two connections, one file: the busy timeout serialises them. */
 static void test_concurrent(void)
 {
@@ -824,7 +788,7 @@ static void test_concurrent(void)
         struct catalog *cat = catalog_open(db_spec, NULL, &error);
         CHECK(cat != NULL);
         if (cat != NULL) {
-            long links = chain_links(cat);
+            long links = conf_chain_links(cat);
             CHECK(links >= 400);
             CHECK_SQL("SELECT count(*) = count(seq) AND count(*) = max(seq) FROM copies", "1");
             catalog_close(&cat);
@@ -1211,7 +1175,7 @@ static void test_upgrade_v1(const char *dir)
                  "SELECT id, seq, length(hash), arrival = (SELECT arrival FROM messages"
                  " WHERE id = copies.message) FROM copies ORDER BY id",
                  "1|1|64|1\n2|2|64|1");
-    CHECK(chain_links(cat) == 2);
+    CHECK(conf_chain_links(cat) == 2);
     CHECK_SQL_AT(path, "SELECT id, archive_id, subject FROM messages ORDER BY id",
                  "1|000000000000000000A1|Archived long ago\n2|000000000000000000A2|NULL");
     CHECK_SQL_AT(path, "SELECT rowid, subject, body FROM message_text ORDER BY rowid",
@@ -1239,7 +1203,7 @@ static void test_upgrade_v1(const char *dir)
     CHECK_STR(search_ids(cat, &q), "3");
     memset(&q, 0, sizeof(q));
     CHECK_STR(search_ids(cat, &q), "3,162,161");
-    CHECK(chain_links(cat) == 3);
+    CHECK(conf_chain_links(cat) == 3);
     catalog_close(&cat);
 
     /* opening again changes nothing */
@@ -1411,147 +1375,83 @@ static void test_index_from_store(const char *dir)
     catalog_close(&cat);
 }
 
-/* n random characters from a 64-letter alphabet (about 6 bits each: what
- * no compression shrinks), seeded per run. Heap. */
-static char *random_text(size_t n)
-{
-    static const char alphabet[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
-    static uint64_t state;
-    char *s = xmalloc(n + 1);
+/* The database file the conformance suite runs on (sqlite_rows, sqlite_at). */
+static char conf_path[4300];
 
-    if (state == 0)
-        state = ((uint64_t)time(NULL) * 2654435761u) ^ ((uint64_t)getpid() << 32) ^ 1;
-    for (size_t i = 0; i < n; i++) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        s[i] = alphabet[state % 64];
-    }
-    s[n] = '\0';
-    return s;
+/* struct conformance's sql hook: sql_param_at() on conf_path. */
+static char *sqlite_rows(const char *query, const char *param)
+{
+    return sql_param_at(conf_path, query, param);
 }
 
-/* search_ids() of a query with one field set (degraded: the flag). */
-static const char *only(struct catalog *cat, const char *field, const char *value)
-{
-    struct search_query q;
+#define CHECK_CONF_SQL(query, param, expected)                                                     \
+    do {                                                                                           \
+        char *got_ = sqlite_rows(query, param);                                                    \
+        CHECK_STR(got_, expected);                                                                 \
+        free(got_);                                                                                \
+    } while (0)
 
-    memset(&q, 0, sizeof(q));
-    if (strcmp(field, "from") == 0)
-        q.from = value;
-    else if (strcmp(field, "to") == 0)
-        q.to = value;
-    else if (strcmp(field, "subject") == 0)
-        q.subject = value;
-    else if (strcmp(field, "message_id") == 0)
-        q.message_id = value;
-    else if (strcmp(field, "text") == 0)
-        q.text = value;
-    else if (strcmp(field, "attachment") == 0)
-        q.attachment = value;
-    else if (strcmp(field, "degraded") == 0)
-        q.degraded = 1;
-    return search_ids(cat, &q);
+/* struct conformance's at hook: what only SQLite has (a fresh file per
+ * suite, text_pending and the FTS5 table message_text). */
+static void sqlite_at(const char *point, const char *archive_id)
+{
+    if (strcmp(point, "hostile merged") == 0) {
+        /* nothing but the one message's rows in the file */
+        CHECK_SQL_AT(conf_path, "SELECT count(*), count(DISTINCT message) FROM recipients", "2|1");
+        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM copies", "2");
+    } else if (strcmp(point, "degraded stored") == 0) {
+        /* pending, but not to be read from the store, and no text */
+        CHECK_CONF_SQL("SELECT t.from_store, t.body FROM text_pending t"
+                       " JOIN messages m ON m.id = t.message WHERE m.archive_id = $1",
+                       archive_id, "0|NULL");
+    } else if (strcmp(point, "reindexed later") == 0) {
+        CHECK_CONF_SQL("SELECT t.from_store, t.subject FROM text_pending t"
+                       " JOIN messages m ON m.id = t.message WHERE m.archive_id = $1",
+                       archive_id, "1|later");
+    } else if (strcmp(point, "degraded again") == 0) {
+        CHECK_CONF_SQL("SELECT count(*) FROM message_text WHERE rowid ="
+                       " (SELECT id FROM messages WHERE archive_id = $1)",
+                       archive_id, "0");
+    }
+}
+
+/* A fresh catalog file dir/name for a conformance suite; NULL on error. */
+static struct catalog *sqlite_conformance(const char *dir, const char *name,
+                                          struct conformance *conf)
+{
+    const char *error = NULL;
+    char spec[4400];
+
+    snprintf(conf_path, sizeof(conf_path), "%s/%s", dir, name);
+    snprintf(spec, sizeof(spec), "sqlite:%s", conf_path);
+    memset(conf, 0, sizeof(*conf));
+    conf->cat = catalog_open(spec, NULL, &error);
+    CHECK(conf->cat != NULL);
+    if (conf->cat == NULL)
+        fprintf(stderr, "open %s: %s\n", conf_path, error);
+    conf->sql = sqlite_rows;
+    conf->at = sqlite_at;
+    return conf->cat;
 }
 
 /*
- * Header and envelope values no B-tree could hold whole (issue 13): a
- * 9,000-character random Message-ID, a 6,000-character From address, a
- * 100 KB subject, a 5,000-character envelope recipient and a 300-character
- * queue id are archived, found by every lookup and search, and merged
- * with a later transaction of the same message; no index of the schema
- * covers the raw text of such a column.
+ * The conformance suite's hostile header values (catalog_conformance.h),
+ * then what only SQLite shows: no index of the schema covers the raw
+ * text of a header or envelope column, and the lookups' query plans use
+ * the prefix indexes.
  */
 static void test_hostile_values(const char *dir)
 {
-    struct archive_record rec, got;
-    struct strlist known = STRLIST_INIT;
-    struct catalog *cat;
-    const char *error = NULL;
-    char path[4300], spec[4400];
-    char *mid = random_text(9000), *from_local = random_text(6000), *subject = random_text(100000);
-    char *rcpt_local = random_text(5000), *queue_id = random_text(300);
-    char *from = xasprintf("%s@example.org", from_local);
-    char *rcpt = xasprintf("%s@example.net", rcpt_local), *rcpt_upper = xstrdup(rcpt);
-    char probe[64], last;
+    struct conformance conf;
     char *plan;
 
-    snprintf(path, sizeof(path), "%s/hostile.db", dir);
-    snprintf(spec, sizeof(spec), "sqlite:%s", path);
-    cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL);
-    if (cat == NULL)
-        goto out;
-
-    /* without a queue id: keyed on (Message-ID, SHA-256) */
-    make_record(&rec, 1, "", SHA_A, from, subject, "2024-05-01T00:00:00Z", "2024-05-01T00:00:01Z");
-    rec.message_id = xstrdup(mid);
-    record_addrs_add(&rec.hdr_from, from_local, from);
-    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
-    rec.body_text = xstrdup("hostile body words");
-    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
-    record_free(&rec);
-
-    CHECK(cat->get(cat, "00000000000000000001", &got, &error) == TAB_OK);
-    CHECK_STR(got.message_id, mid);
-    CHECK(got.hdr_from.n == 1 && strcmp(got.hdr_from.v[0].address, from) == 0);
-    CHECK(got.subject != NULL && strcmp(got.subject, subject) == 0);
-    CHECK(got.n_rcpts == 1 && strcmp(got.rcpts[0].address, rcpt) == 0);
-    CHECK_STR(got.index_status, "full");
-    CHECK(got.index_note == NULL);
-    record_free(&got);
-
-    CHECK(cat->known_recipients(cat, "", SHA_A, mid, &known, &error) == TAB_OK);
-    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
-    strlist_free(&known);
-    CHECK_STR(only(cat, "message_id", mid), "1");
-    snprintf(probe, sizeof(probe), "%.40s", from_local + 5900);
-    CHECK_STR(only(cat, "from", probe), "1");
-    snprintf(probe, sizeof(probe), "%.40s", rcpt_local + 4900);
-    CHECK_STR(only(cat, "to", probe), "1");
-    snprintf(probe, sizeof(probe), "%.40s", subject + 99000);
-    CHECK_STR(only(cat, "subject", probe), "1");
-    CHECK_STR(only(cat, "text", "hostile"), "1");
-    /* a Message-ID that shares the first 200 characters is another one */
-    last = mid[8999];
-    mid[8999] = last == 'a' ? 'b' : 'a';
-    CHECK_STR(only(cat, "message_id", mid), "");
-    mid[8999] = last;
-
-    /* the same message again, the known recipient in other case: one
-     * recipient row for it, the new one added */
-    for (char *p = rcpt_upper; *p != '\0'; p++)
-        if (*p >= 'a' && *p <= 'z')
-            *p = (char)(*p - 'a' + 'A');
-    make_record(&rec, 2, "", SHA_A, from, subject, "2024-05-01T00:00:00Z", "2024-05-01T00:01:00Z");
-    rec.message_id = xstrdup(mid);
-    record_add_rcpt(&rec, rcpt_upper, NULL, NULL, NULL);
-    record_add_rcpt(&rec, "second@example.net", NULL, NULL, NULL);
-    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
-    record_free(&rec);
-    CHECK_SQL_AT(path, "SELECT count(*), count(DISTINCT message) FROM recipients", "2|1");
-    CHECK_SQL_AT(path, "SELECT count(*) FROM copies", "2");
-
-    /* a long queue id: keyed on (queue id, SHA-256) */
-    make_record(&rec, 3, queue_id, SHA_B, "", NULL, NULL, "2024-05-02T00:00:00Z");
-    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
-    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
-    record_free(&rec);
-    CHECK(cat->known_recipients(cat, queue_id, SHA_B, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
-    strlist_free(&known);
-    last = queue_id[299];
-    queue_id[299] = last == 'a' ? 'b' : 'a';
-    CHECK(cat->known_recipients(cat, queue_id, SHA_B, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 0);
-    queue_id[299] = last;
-    strlist_free(&known);
-    CHECK(chain_links(cat) == 3);
+    if (sqlite_conformance(dir, "hostile.db", &conf) == NULL)
+        return;
+    conformance_hostile_values(&conf);
 
     /* no index of the schema covers the whole text of a header or
      * envelope column (expressions have no column name) */
-    CHECK_SQL_AT(path,
+    CHECK_SQL_AT(conf_path,
                  "SELECT count(*) FROM sqlite_master m, pragma_index_list(m.name) il,"
                  " pragma_index_xinfo(il.name) x WHERE m.type = 'table' AND x.key"
                  " AND x.name IN ('queue_id', 'message_id', 'envelope_from', 'address',"
@@ -1560,165 +1460,32 @@ static void test_hostile_values(const char *dir)
                  " 'xforward', 'index_note')",
                  "0");
     /* and the lookups use the prefix indexes */
-    plan = sql_at(path, "EXPLAIN QUERY PLAN SELECT r.address FROM recipients r JOIN messages m"
-                        " ON m.id = r.message WHERE m.sha256 = 'x' AND substr(m.queue_id, 1, 200)"
-                        " = substr('q', 1, 200) AND +m.queue_id = 'q' AND m.queue_id <> ''"
-                        " ORDER BY r.rowid");
+    plan =
+        sql_at(conf_path, "EXPLAIN QUERY PLAN SELECT r.address FROM recipients r JOIN messages m"
+                          " ON m.id = r.message WHERE m.sha256 = 'x' AND substr(m.queue_id, 1, 200)"
+                          " = substr('q', 1, 200) AND +m.queue_id = 'q' AND m.queue_id <> ''"
+                          " ORDER BY r.rowid");
     CHECK(strstr(plan, "SEARCH m USING INDEX messages_queue_sha (sha256=? AND <expr>=?)") != NULL);
     CHECK(strstr(plan, "SEARCH r USING INDEX recipients_message (message=?)") != NULL);
     free(plan);
-    plan = sql_at(path, "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE substr(message_id, 1,"
-                        " 200) = substr('m', 1, 200) AND +message_id = 'm' AND sha256 = 's'"
-                        " AND queue_id = '' ORDER BY id LIMIT 1");
+    plan = sql_at(conf_path, "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE substr(message_id,"
+                             " 1, 200) = substr('m', 1, 200) AND +message_id = 'm' AND sha256 ="
+                             " 's' AND queue_id = '' ORDER BY id LIMIT 1");
     CHECK(strstr(plan, "SEARCH messages USING INDEX messages_message_id (<expr>=?)") != NULL);
     free(plan);
-    catalog_close(&cat);
-out:
-    free(mid);
-    free(from_local);
-    free(subject);
-    free(rcpt_local);
-    free(queue_id);
-    free(from);
-    free(rcpt);
-    free(rcpt_upper);
+    catalog_close(&conf.cat);
 }
 
-/*
- * A degraded record (the envelope only: what delivery stores when the
- * content cannot be indexed) is flagged, found by --degraded and counted
- * by stats; reindex() fills in the header fields, text and attachments,
- * clears the flag, and leaves the chain valid.
- */
+/* The conformance suite's degraded records and reindex(), on a fresh
+ * file: its degraded search lists exactly the suite's records. */
 static void test_degraded_reindex(const char *dir)
 {
-    struct archive_record rec, got;
-    struct catalog_stats st;
-    struct catalog *cat;
-    const char *error = NULL;
-    char path[4300], spec[4400];
-    char *long_note = random_text(3000);
-    int done;
+    struct conformance conf;
 
-    snprintf(path, sizeof(path), "%s/degraded.db", dir);
-    snprintf(spec, sizeof(spec), "sqlite:%s", path);
-    cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL);
-    if (cat == NULL) {
-        free(long_note);
+    if (sqlite_conformance(dir, "degraded.db", &conf) == NULL)
         return;
-    }
-    make_record1(&rec);
-    add_or_die(cat, &rec);
-
-    make_record(&rec, 2, "4Deg2", SHA_B, "sender@example.org", NULL, NULL, "2024-03-02T00:00:00Z");
-    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
-    rec.index_status = INDEX_DEGRADED;
-    rec.index_note = xstrdup("worker died on this message before (SIGSEGV)");
-    add_or_die(cat, &rec);
-
-    CHECK_STR(only(cat, "degraded", NULL), "2");
-    CHECK(cat->get(cat, "00000000000000000002", &got, &error) == TAB_OK);
-    CHECK(record_is_degraded(&got));
-    CHECK_STR(got.index_note, "worker died on this message before (SIGSEGV)");
-    CHECK(got.subject == NULL && got.hdr_from.n == 0 && got.n_rcpts == 1);
-    record_free(&got);
-    CHECK(cat->get(cat, "00000000000000000001", &got, &error) == TAB_OK);
-    CHECK(!record_is_degraded(&got) && strcmp(got.index_status, "full") == 0);
-    record_free(&got);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == 1);
-    CHECK_SQL_AT(path, "SELECT archive_id, index_status FROM message_overview ORDER BY id",
-                 "00000000000000000001|full\n00000000000000000002|degraded");
-
-    /* a note is kept to INDEX_NOTE_MAX bytes */
-    make_record(&rec, 3, "4Deg3", SHA_C, "", "ignored subject", "2024-03-03T00:00:00Z",
-                "2024-03-03T00:00:00Z");
-    rec.index_status = INDEX_DEGRADED;
-    rec.index_note = xstrdup(long_note);
-    /* a degraded record's header fields and text are not stored, and no
-     * indexer reads its stored copy */
-    rec.message_id = xstrdup("ignored@example.org");
-    record_addrs_add(&rec.hdr_from, "Ignored", "ignored@example.org");
-    record_add_attachment(&rec, "ignored.pdf", "application/pdf");
-    rec.body_text = xstrdup("ignored body");
-    rec.index_later = 1;
-    add_or_die(cat, &rec);
-    CHECK_SQL_AT(path, "SELECT length(index_note) FROM messages WHERE queue_id = '4Deg3'", "1000");
-    CHECK_SQL_AT(path,
-                 "SELECT m.subject, m.message_id, m.date, (SELECT count(*) FROM header_addresses"
-                 " WHERE message = m.id), (SELECT count(*) FROM attachments WHERE message = m.id),"
-                 " t.from_store, t.body FROM messages m JOIN text_pending t ON t.message = m.id"
-                 " WHERE m.queue_id = '4Deg3'",
-                 "NULL|NULL|NULL|0|0|0|NULL");
-    CHECK_STR(only(cat, "degraded", NULL), "3,2");
-
-    /* reindex by the copy's archive id; the flag goes, the fields come */
-    memset(&rec, 0, sizeof(rec));
-    make_id(rec.archive_id, 2);
-    rec.message_id = xstrdup("reindexed@example.org");
-    rec.subject = xstrdup("Reindexed at last");
-    rec.subject_raw = xstrdup("Reindexed at last");
-    rec.date = xstrdup("2024-03-01T23:00:00Z");
-    rec.date_raw = xstrdup("Fri, 01 Mar 2024 23:00:00 +0000");
-    record_addrs_add(&rec.hdr_from, "Sender", "sender@example.org");
-    record_addrs_add(&rec.hdr_to, NULL, "bob@example.com");
-    rec.body_text = xstrdup("the zyzzyva clause");
-    record_add_attachment(&rec, "contract.pdf", "application/pdf");
-    rec.index_status = INDEX_FULL;
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
-    /* twice: the old text and attachments are replaced, not added to */
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
-    record_free(&rec);
-    CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
-
-    CHECK_STR(only(cat, "degraded", NULL), "3");
-    CHECK_STR(only(cat, "message_id", "<reindexed@example.org>"), "2");
-    CHECK_STR(only(cat, "subject", "at last"), "2");
-    CHECK_STR(only(cat, "text", "zyzzyva"), "2");
-    CHECK_STR(only(cat, "attachment", "contract"), "2");
-    CHECK_SQL_AT(path, "SELECT count(*) FROM attachments WHERE message = 2", "1");
-    CHECK(cat->get(cat, "00000000000000000002", &got, &error) == TAB_OK);
-    CHECK(!record_is_degraded(&got) && got.index_note == NULL);
-    CHECK_STR(got.date, "2024-03-01T23:00:00Z");
-    CHECK(got.hdr_from.n == 1 && got.hdr_to.n == 1 && got.n_attachments == 1);
-    CHECK(got.n_rcpts == 1 && got.wrapped_size == 2002); /* the envelope is untouched */
-    record_free(&got);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == 1);
-    CHECK(chain_links(cat) == 3);
-
-    /* reindex with index_later: the indexer reads text and attachments */
-    memset(&rec, 0, sizeof(rec));
-    make_id(rec.archive_id, 3);
-    rec.subject = xstrdup("later");
-    rec.index_later = 1;
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
-    record_free(&rec);
-    CHECK_SQL_AT(path, "SELECT from_store, subject FROM text_pending WHERE message = 3", "1|later");
-
-    /* reindexed as degraded again: back to the envelope only */
-    memset(&rec, 0, sizeof(rec));
-    make_id(rec.archive_id, 2);
-    rec.subject = xstrdup("ignored");
-    record_addrs_add(&rec.hdr_from, NULL, "ignored@example.org");
-    rec.index_status = INDEX_DEGRADED;
-    rec.index_note = xstrdup("indexing failed again");
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
-    record_free(&rec);
-    CHECK_SQL_AT(path,
-                 "SELECT index_status, index_note, subject, message_id, (SELECT count(*) FROM"
-                 " header_addresses WHERE message = 2), (SELECT count(*) FROM attachments WHERE"
-                 " message = 2), (SELECT count(*) FROM message_text WHERE rowid = 2)"
-                 " FROM messages WHERE id = 2",
-                 "degraded|indexing failed again|NULL|NULL|0|0|0");
-    CHECK(chain_links(cat) == 3);
-
-    memset(&rec, 0, sizeof(rec));
-    make_id(rec.archive_id, 99);
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_PERM);
-    CHECK(error != NULL && strstr(error, "not found") != NULL);
-    record_free(&rec);
-    catalog_close(&cat);
-    free(long_note);
+    conformance_degraded_reindex(&conf);
+    catalog_close(&conf.cat);
 }
 
 /* add_batch(): a copy refused for its content (a duplicate archive id:
@@ -1748,7 +1515,7 @@ static void test_batch_content_error(const char *dir)
     CHECK(results[0] == TAB_OK && results[1] == TAB_PERM && results[2] == TAB_OK);
     CHECK(errors[1] != NULL && strstr(errors[1], "UNIQUE") != NULL);
     CHECK_SQL_AT(path, "SELECT queue_id FROM messages ORDER BY id", "B1\nB3");
-    CHECK(chain_links(cat) == 2);
+    CHECK(conf_chain_links(cat) == 2);
     for (int i = 0; i < 3; i++) {
         free(errors[i]);
         record_free(&recs[i]);

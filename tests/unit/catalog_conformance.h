@@ -1,0 +1,564 @@
+/*
+ * NAME
+ *	catalog_conformance 3h
+ * SUMMARY
+ *	the catalog conformance suite: checks every catalog driver must pass
+ * DESCRIPTION
+ *	Included by each driver's unit test (test_catalog_sqlite.c,
+ *	test_catalog_pgsql.c), after check.h; static functions only, so
+ *	each test program is still one source file. A suite function takes
+ *	a struct conformance: the opened catalog, a hook that runs one
+ *	query on a second connection (rows are checked with plain SQL
+ *	because the schema is a public interface; queries are written in
+ *	the SQL that SQLite and PostgreSQL share, $1 the one parameter) and
+ *	an optional hook for driver-specific checks at named points (the
+ *	SQLite text_pending table, PostgreSQL's cut of the body text).
+ *
+ *	conformance_hostile_values(): header and envelope values that no
+ *	B-tree could hold whole (issue 13): a 9,000-character random
+ *	Message-ID, a 6,000-character From address, a 100 KB subject of
+ *	distinct words with 1 MiB of distinct words as body text, a
+ *	5,000-character envelope recipient and a 300-character queue id are
+ *	archived, read back, found by every lookup and search, and merged
+ *	with a later transaction of the same message.
+ *
+ *	conformance_degraded_reindex(): a degraded record (the envelope
+ *	only: what delivery stores when the content cannot be indexed) is
+ *	flagged, found by --degraded, counted by stats, stores no header
+ *	field or text even when given them, keeps its note to
+ *	INDEX_NOTE_MAX bytes; reindex() fills in the header fields, text and
+ *	attachments, clears the flag, replaces rather than adds when run
+ *	twice, can make a record degraded again, refuses an unknown archive
+ *	id, and leaves the chain valid.
+ *
+ *	The suite works on a catalog that already holds other messages
+ *	(PostgreSQL runs it on the database the other tests filled): its
+ *	archive ids and Message-IDs are its own, and counts are taken
+ *	relative to what was there before.
+ * DIAGNOSTICS
+ *	Failures are CHECK failures of check.h, with this file and line.
+ */
+#ifndef TAB_CATALOG_CONFORMANCE_H
+#define TAB_CATALOG_CONFORMANCE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/catalog.h"
+#include "backends/record.h"
+#include "common/strlist.h"
+
+#include "tests/unit/check.h"
+
+struct conformance {
+    struct catalog *cat;
+    /* The rows of query on a second connection, $1 bound to param (no
+     * parameter when NULL): "col|col" a row, rows joined by "\n", NULL
+     * shown as "NULL" (like the sqlite3 shell). Heap; NULL on error. */
+    char *(*sql)(const char *query, const char *param);
+    /* Driver-specific checks at a named point of the suite, about the
+     * record archive_id; NULL: none. */
+    void (*at)(const char *point, const char *archive_id);
+};
+
+static const char CONF_SHA_A[] = "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0";
+static const char CONF_SHA_B[] = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+static const char CONF_SHA_C[] = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
+
+/* CHECK_STR of a row query through the driver's hook; names the query
+ * when it fails (the line is the suite's, shared by every driver). */
+#define CONF_CHECK_SQL(conf, query, param, expected)                                               \
+    do {                                                                                           \
+        char *conf_got_ = (conf)->sql(query, param);                                               \
+        if (conf_got_ == NULL || strcmp(conf_got_, expected) != 0)                                 \
+            fprintf(stderr, "sql: %s\n", query);                                                   \
+        CHECK_STR(conf_got_, expected);                                                            \
+        free(conf_got_);                                                                           \
+    } while (0)
+
+/* n random characters from a 64-letter alphabet (about 6 bits each: what
+ * no compression, pglz or lz4, shrinks, so no server can squeeze an
+ * index entry), with the LIKE metacharacter "_"; seeded per run. Heap. */
+static char *conf_random_text(size_t n)
+{
+    static const char alphabet[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+";
+    static uint64_t state;
+    char *s = xmalloc(n + 1);
+
+    if (state == 0)
+        state = ((uint64_t)time(NULL) * 2654435761u) ^ ((uint64_t)getpid() << 32) ^ 1;
+    for (size_t i = 0; i < n; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        s[i] = alphabet[state % 64];
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/* Distinct words, shortest first (prefix + "0".."z", "10".."zz", ... in
+ * base 36), up to n bytes: the text whose tsvector is largest for its
+ * size (about twice the input). Heap. */
+static char *conf_distinct_words(const char *prefix, size_t n)
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    char *s = xmalloc(n + 64);
+    size_t len = 0;
+
+    for (unsigned long i = 0; len < n; i++) {
+        char word[32];
+        int w = (int)sizeof(word) - 1;
+        word[w] = '\0';
+        for (unsigned long v = i; w == (int)sizeof(word) - 1 || v > 0; v /= 36)
+            word[--w] = digits[v % 36];
+        len += (size_t)snprintf(s + len, 64, "%s%s ", prefix, word + w);
+    }
+    s[n] = '\0';
+    return s;
+}
+
+static int conf_collect_id(const struct archive_record *rec, void *ctx)
+{
+    strlist_add(ctx, rec->archive_id);
+    return 0;
+}
+
+/* The archive ids search(q) finds, comma-separated, in result order
+ * (static; "(error)" when the search fails). */
+static const char *conf_search_ids(struct catalog *cat, const struct search_query *q)
+{
+    static char out[8192];
+    struct strlist l = STRLIST_INIT;
+    const char *error = NULL;
+    char *joined;
+
+    if (cat->search(cat, q, conf_collect_id, &l, &error) != TAB_OK) {
+        fprintf(stderr, "search: %s\n", error ? error : "?");
+        strlist_free(&l);
+        return "(error)";
+    }
+    joined = strlist_join(&l, ",");
+    snprintf(out, sizeof(out), "%s", joined);
+    free(joined);
+    strlist_free(&l);
+    return out;
+}
+
+/* conf_search_ids() of a query with one field set (degraded: the flag). */
+static const char *conf_only(struct catalog *cat, const char *field, const char *value)
+{
+    struct search_query q;
+
+    memset(&q, 0, sizeof(q));
+    if (strcmp(field, "from") == 0)
+        q.from = value;
+    else if (strcmp(field, "to") == 0)
+        q.to = value;
+    else if (strcmp(field, "subject") == 0)
+        q.subject = value;
+    else if (strcmp(field, "message_id") == 0)
+        q.message_id = value;
+    else if (strcmp(field, "text") == 0)
+        q.text = value;
+    else if (strcmp(field, "attachment") == 0)
+        q.attachment = value;
+    else if (strcmp(field, "degraded") == 0)
+        q.degraded = 1;
+    return conf_search_ids(cat, &q);
+}
+
+/* What a chain walk saw: links in order, each recomputing to its hash and
+ * naming its predecessor's. */
+struct conf_chain_check {
+    long links, bad;
+    int64_t last_seq;
+    char last_hash[SHA256_HEX_SIZE];
+};
+
+static int conf_chain_check_link(const struct chain_link *link, void *ctx)
+{
+    struct conf_chain_check *c = ctx;
+    char hash[SHA256_HEX_SIZE];
+
+    if (link->kind != CHAIN_COPY) {
+        c->bad++;
+        return 0;
+    }
+    catalog_chain_hash(link, hash);
+    if (strcmp(hash, link->hash) != 0 || link->seq != c->last_seq + 1 ||
+        strcmp(link->prev_hash, c->last_hash) != 0)
+        c->bad++;
+    c->links++;
+    c->last_seq = link->seq;
+    memcpy(c->last_hash, link->hash, sizeof(c->last_hash));
+    return 0;
+}
+
+/* The number of links of cat's chain; -1 if any is wrong or the head
+ * does not match the last link. */
+static long conf_chain_links(struct catalog *cat)
+{
+    struct conf_chain_check c = {0, 0, 0, CHAIN_GENESIS};
+    struct chain_seal head;
+    const char *error = NULL;
+
+    if (cat->chain_walk(cat, &head, conf_chain_check_link, &c, &error) != TAB_OK) {
+        fprintf(stderr, "chain walk: %s\n", error ? error : "?");
+        return -1;
+    }
+    if (c.bad > 0 || head.seq != c.last_seq || strcmp(head.hash, c.last_hash) != 0)
+        return -1;
+    return c.links;
+}
+
+/* An archive id of the suite's own range, new on each call. */
+static void conf_new_id(char id[ARCHIVE_ID_SIZE])
+{
+    static unsigned long next = 1;
+
+    snprintf(id, ARCHIVE_ID_SIZE, "%020lX", 0xC0000000000UL + next++);
+}
+
+/* A record with the fields every add needs; arrivals are in 2030, after
+ * every other test's, so that the suite's records come first (newest
+ * first) in a search. */
+static void conf_record(struct archive_record *rec, const char *queue_id, const char *sha256,
+                        const char *envelope_from)
+{
+    static time_t arrival = 1893456000; /* 2030-01-01 */
+
+    memset(rec, 0, sizeof(*rec));
+    conf_new_id(rec->archive_id);
+    rec->queue_id = xstrdup(queue_id);
+    snprintf(rec->sha256, sizeof(rec->sha256), "%s", sha256);
+    rec->envelope_from = xstrdup(envelope_from);
+    rec->envelope_status = ENVELOPE_COMPLETE;
+    rec->arrival = arrival;
+    arrival += 60;
+    rec->size = 1000;
+    snprintf(rec->wrapped_sha256, sizeof(rec->wrapped_sha256), "%s", CONF_SHA_C);
+    rec->wrapped_size = 2002;
+    rec->store = xstrdup("maildir");
+    rec->location = xasprintf("cur/%s.eml", rec->archive_id);
+}
+
+static void conf_add(struct conformance *conf, struct archive_record *rec)
+{
+    const char *error = NULL;
+    enum tab_result r = conf->cat->add(conf->cat, rec, &error);
+
+    CHECK(r == TAB_OK);
+    if (r != TAB_OK)
+        fprintf(stderr, "add %s: %s\n", rec->archive_id, error ? error : "?");
+}
+
+static void conf_at(struct conformance *conf, const char *point, const char *archive_id)
+{
+    if (conf->at != NULL)
+        conf->at(point, archive_id);
+}
+
+/*
+ * Header and envelope values that a B-tree cannot hold whole (issue 13;
+ * PostgreSQL refused them with "index row requires 9080 bytes", "index
+ * row size 6024 exceeds btree version 4 maximum 2704" and "string is too
+ * long for tsvector"): add() succeeds, get() reads them back, every
+ * lookup and search finds them, and a later transaction merges.
+ * Points for conf->at: "hostile added" (the first record), "hostile
+ * merged" (after the second transaction of the same message).
+ */
+static void conformance_hostile_values(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    struct archive_record rec, got;
+    struct strlist known = STRLIST_INIT;
+    const char *error = NULL;
+    char *mid = conf_random_text(9000), *from_local = conf_random_text(6000);
+    char *subject = conf_distinct_words("w", 100 * 1024);
+    char *body = conf_distinct_words("", 1024 * 1024);
+    char *rcpt_local = conf_random_text(5000), *queue_id = conf_random_text(300);
+    char *from = xasprintf("%s@example.org", from_local);
+    char *rcpt = xasprintf("%s@example.net", rcpt_local), *rcpt_upper = xstrdup(rcpt);
+    char first[ARCHIVE_ID_SIZE], probe[64], last;
+    long links = conf_chain_links(cat);
+
+    CHECK(links >= 0);
+
+    /* without a queue id: keyed on (Message-ID, SHA-256) */
+    conf_record(&rec, "", CONF_SHA_A, from);
+    rec.message_id = xstrdup(mid);
+    rec.subject = xstrdup(subject);
+    rec.subject_raw = xstrdup(subject);
+    rec.date = xstrdup("2030-01-01T00:00:00Z");
+    rec.body_text = xstrdup(body);
+    record_addrs_add(&rec.hdr_from, from_local, from);
+    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
+    memcpy(first, rec.archive_id, sizeof(first));
+    conf_add(conf, &rec);
+    record_free(&rec);
+
+    CHECK(cat->get(cat, first, &got, &error) == TAB_OK);
+    CHECK_STR(got.message_id, mid);
+    CHECK(got.hdr_from.n == 1 && strcmp(got.hdr_from.v[0].address, from) == 0);
+    CHECK(got.subject != NULL && strcmp(got.subject, subject) == 0);
+    CHECK(got.n_rcpts == 1 && strcmp(got.rcpts[0].address, rcpt) == 0);
+    CHECK_STR(got.index_status, "full");
+    CHECK(got.index_note == NULL);
+    record_free(&got);
+    conf_at(conf, "hostile added", first);
+
+    CHECK(cat->known_recipients(cat, "", CONF_SHA_A, mid, &known, &error) == TAB_OK);
+    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
+    strlist_free(&known);
+    CHECK_STR(conf_only(cat, "message_id", mid), first);
+    snprintf(probe, sizeof(probe), "%.40s", from_local + 5900);
+    CHECK_STR(conf_only(cat, "from", probe), first);
+    snprintf(probe, sizeof(probe), "%.40s", rcpt_local + 4900);
+    CHECK_STR(conf_only(cat, "to", probe), first);
+    snprintf(probe, sizeof(probe), "%.40s", subject + 99000);
+    CHECK_STR(conf_only(cat, "subject", probe), first);
+    CHECK_STR(conf_only(cat, "subject", "wa00 wa01"), first);
+    /* words of the subject and of the start of the body (which a driver
+     * may cut to fit its text index) */
+    CHECK_STR(conf_only(cat, "text", "wzz 9zz"), first);
+    /* a Message-ID that shares all but its last character is another one */
+    last = mid[8999];
+    mid[8999] = last == 'a' ? 'b' : 'a';
+    CHECK_STR(conf_only(cat, "message_id", mid), "");
+    mid[8999] = last;
+
+    /* the same message again, the known recipient in other case: one
+     * recipient row for it, the new one added, a copy more */
+    for (char *p = rcpt_upper; *p != '\0'; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    conf_record(&rec, "", CONF_SHA_A, from);
+    rec.message_id = xstrdup(mid);
+    rec.subject = xstrdup("again");
+    record_add_rcpt(&rec, rcpt_upper, NULL, NULL, NULL);
+    record_add_rcpt(&rec, "second@example.net", NULL, NULL, NULL);
+    conf_add(conf, &rec);
+    record_free(&rec);
+    CONF_CHECK_SQL(conf,
+                   "SELECT count(*), count(DISTINCT r.message) FROM recipients r"
+                   " JOIN messages m ON m.id = r.message WHERE m.message_id = $1",
+                   mid, "2|1");
+    CONF_CHECK_SQL(conf,
+                   "SELECT count(*) FROM copies c JOIN messages m ON m.id = c.message"
+                   " WHERE m.message_id = $1",
+                   mid, "2");
+    conf_at(conf, "hostile merged", first);
+
+    /* a long queue id: keyed on (queue id, SHA-256) */
+    conf_record(&rec, queue_id, CONF_SHA_B, "");
+    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
+    conf_add(conf, &rec);
+    record_free(&rec);
+    CHECK(cat->known_recipients(cat, queue_id, CONF_SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
+    strlist_free(&known);
+    last = queue_id[299];
+    queue_id[299] = last == 'a' ? 'b' : 'a';
+    CHECK(cat->known_recipients(cat, queue_id, CONF_SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 0);
+    queue_id[299] = last;
+    strlist_free(&known);
+    CHECK(conf_chain_links(cat) == links + 3);
+
+    free(mid);
+    free(from_local);
+    free(subject);
+    free(body);
+    free(rcpt_local);
+    free(queue_id);
+    free(from);
+    free(rcpt);
+    free(rcpt_upper);
+}
+
+/* "a" or "a,before" (search results, newest first, before the suite's). */
+static char *conf_ids_then(const char *ids, const char *before)
+{
+    return xasprintf("%s%s%s", ids, *before != '\0' ? "," : "", before);
+}
+
+/*
+ * A degraded record: flagged, found by --degraded, counted by stats, the
+ * header fields and text it was given not stored; reindex() replaces the
+ * header fields, text and attachments, clears the flag, and the chain
+ * stays valid. Points for conf->at: "degraded stored" (a degraded record
+ * given header fields, text, attachments and index_later), "reindexed
+ * later" (that record reindexed with index_later), "degraded again" (a
+ * reindexed record reindexed as degraded).
+ */
+static void conformance_degraded_reindex(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    struct archive_record rec, got;
+    struct catalog_stats st;
+    const char *error = NULL;
+    char full[ARCHIVE_ID_SIZE], deg[ARCHIVE_ID_SIZE], deg3[ARCHIVE_ID_SIZE];
+    char *long_note = conf_random_text(3000), *before_ids, *want;
+    int64_t before;
+    long links = conf_chain_links(cat);
+    int done;
+
+    CHECK(links >= 0);
+    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK);
+    before = st.degraded;
+    before_ids = xstrdup(conf_only(cat, "degraded", NULL));
+
+    /* a full record, and the envelope only of another */
+    conf_record(&rec, "4Full1", CONF_SHA_A, "alice@example.org");
+    rec.subject = xstrdup("Fully indexed");
+    rec.date = xstrdup("2030-01-01T00:00:00Z");
+    rec.message_id = xstrdup("full-conformance@example.org");
+    record_addrs_add(&rec.hdr_from, "Alice", "alice@example.org");
+    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
+    rec.body_text = xstrdup("fully indexed words");
+    memcpy(full, rec.archive_id, sizeof(full));
+    conf_add(conf, &rec);
+    record_free(&rec);
+
+    conf_record(&rec, "4Deg2", CONF_SHA_B, "sender@example.org");
+    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("worker died on this message before (SIGSEGV)");
+    memcpy(deg, rec.archive_id, sizeof(deg));
+    conf_add(conf, &rec);
+    record_free(&rec);
+
+    want = conf_ids_then(deg, before_ids);
+    CHECK_STR(conf_only(cat, "degraded", NULL), want);
+    free(want);
+    CHECK(cat->get(cat, deg, &got, &error) == TAB_OK);
+    CHECK(record_is_degraded(&got));
+    CHECK_STR(got.index_note, "worker died on this message before (SIGSEGV)");
+    CHECK(got.subject == NULL && got.hdr_from.n == 0 && got.n_rcpts == 1);
+    record_free(&got);
+    CHECK(cat->get(cat, full, &got, &error) == TAB_OK);
+    CHECK(!record_is_degraded(&got) && got.index_status != NULL &&
+          strcmp(got.index_status, "full") == 0);
+    record_free(&got);
+    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
+    CONF_CHECK_SQL(conf, "SELECT index_status FROM message_overview WHERE archive_id = $1", full,
+                   "full");
+    CONF_CHECK_SQL(conf, "SELECT index_status FROM message_overview WHERE archive_id = $1", deg,
+                   "degraded");
+
+    /* a degraded record's header fields and text are not stored (and no
+     * indexer reads its stored copy), its note is kept to INDEX_NOTE_MAX
+     * bytes */
+    conf_record(&rec, "4Deg3", CONF_SHA_C, "");
+    rec.subject = xstrdup("ignored subject");
+    rec.date = xstrdup("2030-01-01T00:00:00Z");
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup(long_note);
+    rec.message_id = xstrdup("ignored@example.org");
+    record_addrs_add(&rec.hdr_from, "Ignored", "ignored@example.org");
+    record_add_attachment(&rec, "ignored.pdf", "application/pdf");
+    rec.body_text = xstrdup("ignored body");
+    rec.index_later = 1;
+    memcpy(deg3, rec.archive_id, sizeof(deg3));
+    conf_add(conf, &rec);
+    record_free(&rec);
+    CONF_CHECK_SQL(conf, "SELECT length(index_note) FROM messages WHERE archive_id = $1", deg3,
+                   "1000");
+    CONF_CHECK_SQL(conf,
+                   "SELECT m.subject, m.message_id, m.date, (SELECT count(*) FROM"
+                   " header_addresses WHERE message = m.id), (SELECT count(*) FROM attachments"
+                   " WHERE message = m.id) FROM messages m WHERE m.archive_id = $1",
+                   deg3, "NULL|NULL|NULL|0|0");
+    conf_at(conf, "degraded stored", deg3);
+    want = xasprintf("%s,%s", deg3, deg);
+    {
+        char *all = conf_ids_then(want, before_ids);
+        CHECK_STR(conf_only(cat, "degraded", NULL), all);
+        free(all);
+    }
+    free(want);
+
+    /* reindex by the copy's archive id; the flag goes, the fields come */
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.archive_id, deg, sizeof(deg));
+    rec.message_id = xstrdup("reindexed-conformance@example.org");
+    rec.subject = xstrdup("Reindexed at last");
+    rec.subject_raw = xstrdup("Reindexed at last");
+    rec.date = xstrdup("2030-01-01T23:00:00Z");
+    rec.date_raw = xstrdup("Tue, 01 Jan 2030 23:00:00 +0000");
+    record_addrs_add(&rec.hdr_from, "Sender", "sender@example.org");
+    record_addrs_add(&rec.hdr_to, NULL, "bob@example.com");
+    rec.body_text = xstrdup("the zyzzyva clause");
+    record_add_attachment(&rec, "contract.pdf", "application/pdf");
+    rec.index_status = INDEX_FULL;
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    /* twice: the old text and attachments are replaced, not added to */
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    if (cat->index_pending != NULL) /* a driver that indexes text later */
+        CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
+
+    want = conf_ids_then(deg3, before_ids);
+    CHECK_STR(conf_only(cat, "degraded", NULL), want);
+    free(want);
+    CHECK_STR(conf_only(cat, "message_id", "<reindexed-conformance@example.org>"), deg);
+    CHECK_STR(conf_only(cat, "subject", "at last"), deg);
+    CHECK_STR(conf_only(cat, "text", "zyzzyva"), deg);
+    CHECK_STR(conf_only(cat, "attachment", "contract"), deg);
+    CONF_CHECK_SQL(conf,
+                   "SELECT count(*) FROM attachments a JOIN messages m ON m.id = a.message"
+                   " WHERE m.archive_id = $1",
+                   deg, "1");
+    CHECK(cat->get(cat, deg, &got, &error) == TAB_OK);
+    CHECK(!record_is_degraded(&got) && got.index_note == NULL);
+    CHECK_STR(got.subject, "Reindexed at last");
+    CHECK_STR(got.date, "2030-01-01T23:00:00Z");
+    CHECK(got.hdr_from.n == 1 && got.hdr_to.n == 1 && got.n_attachments == 1);
+    CHECK(got.n_rcpts == 1 && got.wrapped_size == 2002); /* the envelope is untouched */
+    record_free(&got);
+    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
+    CHECK(conf_chain_links(cat) == links + 3);
+
+    /* reindex with index_later: a driver that indexes later reads text
+     * and attachments from the store, the others ignore the flag */
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.archive_id, deg3, sizeof(deg3));
+    rec.subject = xstrdup("later");
+    rec.index_later = 1;
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    conf_at(conf, "reindexed later", deg3);
+
+    /* reindexed as degraded again: back to the envelope only */
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.archive_id, deg, sizeof(deg));
+    rec.subject = xstrdup("ignored");
+    record_addrs_add(&rec.hdr_from, NULL, "ignored@example.org");
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("indexing failed again");
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CONF_CHECK_SQL(conf,
+                   "SELECT index_status, index_note, subject, message_id, (SELECT count(*) FROM"
+                   " header_addresses WHERE message = m.id), (SELECT count(*) FROM attachments"
+                   " WHERE message = m.id) FROM messages m WHERE m.archive_id = $1",
+                   deg, "degraded|indexing failed again|NULL|NULL|0|0");
+    conf_at(conf, "degraded again", deg);
+    CHECK(conf_chain_links(cat) == links + 3);
+
+    memset(&rec, 0, sizeof(rec));
+    snprintf(rec.archive_id, sizeof(rec.archive_id), "FFFFFFFFFFFFFFFFFFFF");
+    CHECK(cat->reindex(cat, &rec, &error) == TAB_PERM);
+    CHECK(error != NULL && strstr(error, "not found") != NULL);
+    record_free(&rec);
+    free(before_ids);
+    free(long_note);
+}
+
+#endif
