@@ -14,6 +14,10 @@
  *	an optional hook for driver-specific checks at named points (the
  *	SQLite text_pending table, PostgreSQL's cut of the body text).
  *
+ *	conformance_content_errors(): content the database refuses (a
+ *	CHECK constraint, a UNIQUE archive id) is TAB_PERM, stores nothing
+ *	and leaves the connection usable.
+ *
  *	conformance_hostile_values(): header and envelope values that no
  *	B-tree could hold whole (issue 13): a 9,000-character random
  *	Message-ID, a 6,000-character From address, a 100 KB subject of
@@ -262,6 +266,36 @@ static void conf_at(struct conformance *conf, const char *point, const char *arc
 {
     if (conf->at != NULL)
         conf->at(point, archive_id);
+}
+
+/*
+ * Content the database refuses deterministically is TAB_PERM (a retry
+ * would fail the same way), leaves nothing behind, and the connection
+ * stays usable: an envelope status outside the schema's CHECK
+ * constraint, then the same archive id twice (UNIQUE).
+ */
+static void conformance_content_errors(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    struct archive_record rec;
+    const char *error = NULL;
+
+    conf_record(&rec, "QPERM1", CONF_SHA_A, "sender@example.com");
+    rec.subject = xstrdup("refused");
+    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
+    rec.envelope_status = "bogus";
+    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    CHECK(error != NULL && strstr(error, "envelope_status") != NULL);
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages WHERE queue_id = $1", "QPERM1", "0");
+    rec.envelope_status = ENVELOPE_COMPLETE;
+    conf_add(conf, &rec);
+    /* the same archive id once more */
+    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    CONF_CHECK_SQL(conf,
+                   "SELECT count(*) FROM copies c JOIN messages m ON m.id = c.message"
+                   " WHERE m.queue_id = $1",
+                   "QPERM1", "1");
+    record_free(&rec);
 }
 
 /*

@@ -875,23 +875,16 @@ static void test_hostile_values(struct catalog *cat)
 }
 
 /*
- * Content the server refuses deterministically is TAB_PERM (a retry
- * would fail the same way); the connection stays usable.
+ * The conformance suite's content errors (TAB_PERM: a retry would fail
+ * the same way), then the server's side of a degraded record's note.
  */
 static void test_content_errors(struct catalog *cat)
 {
+    struct conformance conf = {cat, pg_rows, pg_at};
     struct archive_record rec;
-    const char *error = NULL;
 
-    fill(&rec, "QPERM1", SHA_A, NULL, "refused", NULL);
-    rec.envelope_status = "bogus"; /* a CHECK constraint: SQLSTATE 23514 */
-    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
-    CHECK(error != NULL && strstr(error, "envelope_status") != NULL);
-    rec.envelope_status = ENVELOPE_COMPLETE;
-    CHECK(add(cat, &rec) == TAB_OK);
-    /* the same archive id once more: a UNIQUE violation, 23505 */
-    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
-    record_free(&rec);
+    /* a CHECK constraint (SQLSTATE 23514), a UNIQUE violation (23505) */
+    conformance_content_errors(&conf);
 
     /* a degraded record's note: invalid UTF-8 cleaned, at most 1000 bytes */
     fill(&rec, "QPERM2", SHA_B, NULL, NULL, NULL);

@@ -22,8 +22,9 @@
  *	records and reindex()), each part on a fresh file, with what only
  *	SQLite shows around it: no index over raw header text, the lookups'
  *	query plans, text_pending and message_text of degraded and
- *	reindexed records. Content errors are TAB_PERM, in add_batch() for
- *	that copy alone.
+ *	reindexed records. Content errors (the suite's, and a copy id taken
+ *	by another message) are TAB_PERM, in add_batch() for that copy
+ *	alone.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -1476,6 +1477,17 @@ static void test_hostile_values(const char *dir)
     catalog_close(&conf.cat);
 }
 
+/* The conformance suite's content errors, on a fresh file. */
+static void test_content_errors(const char *dir)
+{
+    struct conformance conf;
+
+    if (sqlite_conformance(dir, "content.db", &conf) == NULL)
+        return;
+    conformance_content_errors(&conf);
+    catalog_close(&conf.cat);
+}
+
 /* The conformance suite's degraded records and reindex(), on a fresh
  * file: its degraded search lists exactly the suite's records. */
 static void test_degraded_reindex(const char *dir)
@@ -1546,6 +1558,7 @@ int main(void)
     test_upgrade_v1(dir);
     test_index_pending(dir);
     test_index_from_store(dir);
+    test_content_errors(dir);
     test_hostile_values(dir);
     test_degraded_reindex(dir);
     test_batch_content_error(dir);
