@@ -14,6 +14,10 @@
  *	an optional hook for driver-specific checks at named points (the
  *	SQLite text_pending table, PostgreSQL's cut of the body text).
  *
+ *	conformance_merge_get(): copies of one message merge on (queue id,
+ *	SHA-256) or (Message-ID, SHA-256), known_recipients() case folded
+ *	and in order, get() by the message's or a copy's archive id.
+ *
  *	conformance_content_errors(): content the database refuses (a
  *	CHECK constraint, a UNIQUE archive id) is TAB_PERM, stores nothing
  *	and leaves the connection usable.
@@ -266,6 +270,106 @@ static void conf_at(struct conformance *conf, const char *point, const char *arc
 {
     if (conf->at != NULL)
         conf->at(point, archive_id);
+}
+
+/* A record of the merge checks: Date 2024-01-15T10:00:00Z (the
+ * PostgreSQL test's later searches count on it), header From Sender. */
+static void conf_merge_record(struct archive_record *rec, const char *queue_id, const char *sha256,
+                              const char *message_id, const char *subject)
+{
+    conf_record(rec, queue_id, sha256, "sender@example.com");
+    rec->message_id = xstrdup(message_id);
+    rec->subject = xstrdup(subject);
+    rec->subject_raw = xstrdup(subject);
+    rec->date = xstrdup("2024-01-15T10:00:00Z");
+    record_addrs_add(&rec->hdr_from, "Sender", "sender@example.com");
+}
+
+/*
+ * Postfix retries some recipients of a transaction: the copies of one
+ * message merge on (queue id, SHA-256), or without a queue id on
+ * (Message-ID, SHA-256); known_recipients() lists the recipients, case
+ * folded, in the order they came; get() reads the message by its own
+ * archive id or by a copy's (with that copy's location). Leaves the
+ * messages "merge one" (queue id QMERGE1, CONF_SHA_A; envelope alice,
+ * bob, carol; header To Alice) and "no queue id" (nq@example.com) for
+ * a driver's later tests. Point for conf->at: "merged" (the message's
+ * archive id, after the second copy of QMERGE1).
+ */
+static void conformance_merge_get(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    struct archive_record a, b, c, d, got;
+    struct strlist known = STRLIST_INIT;
+    const char *error = NULL;
+
+    /* (queue id, sha256): the second transaction joins the first */
+    conf_merge_record(&a, "QMERGE1", CONF_SHA_A, "m1@example.com", "merge one");
+    record_add_rcpt(&a, "alice@example.com", "archive+alice=example.com@archive.test", NULL, NULL);
+    record_add_rcpt(&a, "bob@example.com", NULL, "rfc822;bob@example.com", "NEVER");
+    record_addrs_add(&a.hdr_to, "Alice", "alice@example.com");
+    conf_add(conf, &a);
+    CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 2 && strcmp(known.v[0], "alice@example.com") == 0 &&
+          strcmp(known.v[1], "bob@example.com") == 0);
+    strlist_free(&known);
+
+    conf_merge_record(&b, "QMERGE1", CONF_SHA_A, "m1@example.com", "merge one");
+    record_add_rcpt(&b, "BOB@example.com", NULL, NULL, NULL); /* same, case folded */
+    record_add_rcpt(&b, "carol@example.com", NULL, NULL, NULL);
+    conf_add(conf, &b);
+    CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 3 && strcmp(known.v[2], "carol@example.com") == 0);
+    strlist_free(&known);
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages WHERE queue_id = $1", "QMERGE1", "1");
+    CONF_CHECK_SQL(conf,
+                   "SELECT count(*) FROM copies c JOIN messages m ON m.id = c.message"
+                   " WHERE m.queue_id = $1",
+                   "QMERGE1", "2");
+    conf_at(conf, "merged", a.archive_id);
+    /* another SHA-256 with the same queue id is another message */
+    CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(known.n == 0);
+
+    /* get() by the message's and by the second copy's archive id */
+    CHECK(cat->get(cat, a.archive_id, &got, &error) == TAB_OK);
+    CHECK_STR(got.archive_id, a.archive_id);
+    CHECK_STR(got.location, a.location);
+    CHECK_STR(got.queue_id, "QMERGE1");
+    CHECK_STR(got.sha256, CONF_SHA_A);
+    CHECK_STR(got.date, "2024-01-15T10:00:00Z");
+    CHECK(got.arrival == a.arrival);
+    CHECK(got.n_rcpts == 3);
+    CHECK(got.n_rcpts == 3 && got.rcpts[1].orcpt != NULL &&
+          strcmp(got.rcpts[1].orcpt, "rfc822;bob@example.com") == 0);
+    CHECK(got.hdr_to.n == 1 && strcmp(got.hdr_to.v[0].name, "Alice") == 0);
+    CHECK(got.hdr_from.n == 1);
+    record_free(&got);
+    CHECK(cat->get(cat, b.archive_id, &got, &error) == TAB_OK);
+    CHECK_STR(got.archive_id, a.archive_id); /* the message */
+    CHECK_STR(got.location, b.location);     /* the copy asked for */
+    record_free(&got);
+    CHECK(cat->get(cat, "FFFFFFFFFFFFFFFFFFFF", &got, &error) == TAB_PERM);
+    CHECK(error != NULL && strstr(error, "not found") != NULL);
+
+    /* no queue id: (Message-ID, sha256) */
+    conf_merge_record(&c, "", CONF_SHA_B, "nq@example.com", "no queue id");
+    record_add_rcpt(&c, "dave@example.com", NULL, NULL, NULL);
+    conf_add(conf, &c);
+    conf_merge_record(&d, "", CONF_SHA_B, "nq@example.com", "no queue id");
+    record_add_rcpt(&d, "erin@example.com", NULL, NULL, NULL);
+    conf_add(conf, &d);
+    CHECK(cat->known_recipients(cat, "", CONF_SHA_B, "nq@example.com", &known, &error) == TAB_OK);
+    CHECK(known.n == 2);
+    strlist_free(&known);
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages WHERE message_id = $1", "nq@example.com",
+                   "1");
+    CHECK(cat->known_recipients(cat, "", CONF_SHA_B, "", &known, &error) == TAB_OK && known.n == 0);
+
+    record_free(&a);
+    record_free(&b);
+    record_free(&c);
+    record_free(&d);
 }
 
 /*

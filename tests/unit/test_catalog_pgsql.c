@@ -11,8 +11,15 @@
  *	with pg_schema_migrate(), as tabularium db init does.
  *
  *	Rows are checked with plain SQL on a second connection: the schema
- *	is a public interface. Covers: merging on (queue id, SHA-256) and on
- *	(Message-ID, SHA-256); get() by message and copy archive id; full-text
+ *	is a public interface. Covers: the catalog conformance suite
+ *	(catalog_conformance.h: merging on (queue id, SHA-256) and on
+ *	(Message-ID, SHA-256) and get() by message and copy archive id,
+ *	first; content errors are TAB_PERM; hostile header values; degraded
+ *	records and reindex()) on the database the other tests fill, with
+ *	what only PostgreSQL shows around it: the recipients' order and Bcc
+ *	flags, the body text cut to fit one tsvector, no index key over raw
+ *	header text, the lookups' plans, the UTF-8 cleaning of a degraded
+ *	note. Full-text
  *	search over subject and body text (UTF-8 words and case folding,
  *	phrases, OR, -NOT, hostile query text that must stay text);
  *	substring filters with LIKE metacharacters; attachments; invalid
@@ -24,12 +31,7 @@
  *	ended by the server during COMMIT is resolved as rolled back); the store
  *	alone commits itself; reconnection after the server ended the
  *	session; schema version refusals (none, older, newer); conninfo
- *	redaction and the UTF-8 cleaner. The catalog conformance suite
- *	(catalog_conformance.h: hostile header values, degraded records and
- *	reindex()) on the database the other tests filled, with what only
- *	PostgreSQL shows around it: the body text cut to fit one tsvector,
- *	no index key over raw header text, the lookups' plans. Content
- *	errors are TAB_PERM.
+ *	redaction and the UTF-8 cleaner.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -195,6 +197,53 @@ static enum tab_result add(struct catalog *cat, struct archive_record *rec)
     return r;
 }
 
+/* struct conformance's sql hook: the rows of query on the admin
+ * connection, $1 bound to param: "col|col" a row, rows joined by "\n",
+ * NULL as "NULL". */
+static char *pg_rows(const char *query, const char *param)
+{
+    const char *values[1] = {param};
+    PGresult *res = PQexecParams(admin, query, param != NULL ? 1 : 0, NULL, values, NULL, NULL, 0);
+    char *out = NULL;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        out = xstrdup("");
+        for (int row = 0; row < PQntuples(res); row++) {
+            for (int col = 0; col < PQnfields(res); col++) {
+                const char *v = PQgetisnull(res, row, col) ? "NULL" : PQgetvalue(res, row, col);
+                char *next = xasprintf("%s%s%s", out, col ? "|" : (row ? "\n" : ""), v);
+                free(out);
+                out = next;
+            }
+        }
+    } else {
+        fprintf(stderr, "sql %s: %s", query, PQerrorMessage(admin));
+    }
+    PQclear(res);
+    return out;
+}
+
+/* struct conformance's at hook: what only PostgreSQL does. */
+static void pg_at(const char *point, const char *archive_id)
+{
+    if (strcmp(point, "merged") == 0) {
+        /* the envelope recipients in the order they came, and which of
+         * them no header names (Bcc) */
+        CHECK(sql_is("SELECT string_agg(r.address, ',' ORDER BY r.id) FROM recipients r"
+                     " JOIN messages m ON m.id = r.message WHERE m.archive_id = $1",
+                     archive_id, "alice@example.com,bob@example.com,carol@example.com"));
+        CHECK(sql_is("SELECT string_agg(recipient || ':' || bcc, ',' ORDER BY recipient)"
+                     " FROM recipient_messages WHERE message_id = $1",
+                     "m1@example.com",
+                     "alice@example.com:false,bob@example.com:true,carol@example.com:true"));
+    } else if (strcmp(point, "hostile added") == 0) {
+        /* the body text is cut so that subject and body fit one tsvector */
+        CHECK(sql_is("SELECT length(body_text) <= 384 * 1024 - length(subject)"
+                     " AND length(body_text) > 200000 FROM messages WHERE archive_id = $1",
+                     archive_id, "t"));
+    }
+}
+
 static void test_redact_and_utf8(void)
 {
     char *s;
@@ -358,86 +407,13 @@ static void test_forward_status(struct catalog *cat)
                  "6B070F6A6089D03379F4", "null"));
 }
 
+/* The conformance suite's merge and get(), first on the empty database:
+ * the later tests search its messages. */
 static void test_merge_and_get(struct catalog *cat)
 {
-    struct archive_record a, b, c, d, got;
-    struct strlist known = STRLIST_INIT;
-    const char *error = NULL;
-    char id_a[ARCHIVE_ID_SIZE], id_b[ARCHIVE_ID_SIZE];
+    struct conformance conf = {cat, pg_rows, pg_at};
 
-    /* (queue id, sha256): the second transaction joins the first */
-    fill(&a, "QMERGE1", SHA_A, "m1@example.com", "merge one", NULL);
-    record_add_rcpt(&a, "alice@example.com", "archive+alice=example.com@archive.test", NULL, NULL);
-    record_add_rcpt(&a, "bob@example.com", NULL, "rfc822;bob@example.com", "NEVER");
-    record_addrs_add(&a.hdr_to, "Alice", "alice@example.com");
-    CHECK(add(cat, &a) == TAB_OK);
-    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 2 && strcmp(known.v[0], "alice@example.com") == 0 &&
-          strcmp(known.v[1], "bob@example.com") == 0);
-    strlist_free(&known);
-
-    fill(&b, "QMERGE1", SHA_A, "m1@example.com", "merge one", NULL);
-    record_add_rcpt(&b, "BOB@example.com", NULL, NULL, NULL); /* same, case folded */
-    record_add_rcpt(&b, "carol@example.com", NULL, NULL, NULL);
-    CHECK(add(cat, &b) == TAB_OK);
-    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 3 && strcmp(known.v[2], "carol@example.com") == 0);
-    strlist_free(&known);
-    CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QMERGE1", "1"));
-    CHECK(sql_is("SELECT count(*) FROM copies c JOIN messages m ON m.id = c.message"
-                 " WHERE m.queue_id = $1",
-                 "QMERGE1", "2"));
-    CHECK(sql_is("SELECT string_agg(r.address, ',' ORDER BY r.id) FROM recipients r"
-                 " JOIN messages m ON m.id = r.message WHERE m.archive_id = $1",
-                 a.archive_id, "alice@example.com,bob@example.com,carol@example.com"));
-    CHECK(sql_is("SELECT string_agg(recipient || ':' || bcc, ',' ORDER BY recipient)"
-                 " FROM recipient_messages WHERE message_id = $1",
-                 "m1@example.com",
-                 "alice@example.com:false,bob@example.com:true,carol@example.com:true"));
-    /* another SHA-256 with the same queue id is another message */
-    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_B, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 0);
-
-    /* get() by the message's and by the second copy's archive id */
-    snprintf(id_a, sizeof(id_a), "%s", a.archive_id);
-    snprintf(id_b, sizeof(id_b), "%s", b.archive_id);
-    CHECK(cat->get(cat, id_a, &got, &error) == TAB_OK);
-    CHECK_STR(got.archive_id, id_a);
-    CHECK_STR(got.location, a.location);
-    CHECK_STR(got.queue_id, "QMERGE1");
-    CHECK_STR(got.sha256, SHA_A);
-    CHECK_STR(got.date, "2024-01-15T10:00:00Z");
-    CHECK(got.arrival == a.arrival);
-    CHECK(got.n_rcpts == 3);
-    CHECK(got.n_rcpts == 3 && got.rcpts[1].orcpt != NULL &&
-          strcmp(got.rcpts[1].orcpt, "rfc822;bob@example.com") == 0);
-    CHECK(got.hdr_to.n == 1 && strcmp(got.hdr_to.v[0].name, "Alice") == 0);
-    CHECK(got.hdr_from.n == 1);
-    record_free(&got);
-    CHECK(cat->get(cat, id_b, &got, &error) == TAB_OK);
-    CHECK_STR(got.archive_id, id_a);     /* the message */
-    CHECK_STR(got.location, b.location); /* the copy asked for */
-    record_free(&got);
-    CHECK(cat->get(cat, "FFFFFFFFFFFFFFFFFFFF", &got, &error) == TAB_PERM);
-    CHECK(error != NULL && strstr(error, "not found") != NULL);
-
-    /* no queue id: (Message-ID, sha256) */
-    fill(&c, "", SHA_B, "nq@example.com", "no queue id", NULL);
-    record_add_rcpt(&c, "dave@example.com", NULL, NULL, NULL);
-    CHECK(add(cat, &c) == TAB_OK);
-    fill(&d, "", SHA_B, "nq@example.com", "no queue id", NULL);
-    record_add_rcpt(&d, "erin@example.com", NULL, NULL, NULL);
-    CHECK(add(cat, &d) == TAB_OK);
-    CHECK(cat->known_recipients(cat, "", SHA_B, "nq@example.com", &known, &error) == TAB_OK);
-    CHECK(known.n == 2);
-    strlist_free(&known);
-    CHECK(sql_is("SELECT count(*) FROM messages WHERE message_id = $1", "nq@example.com", "1"));
-    CHECK(cat->known_recipients(cat, "", SHA_B, "", &known, &error) == TAB_OK && known.n == 0);
-
-    record_free(&a);
-    record_free(&b);
-    record_free(&c);
-    record_free(&d);
+    conformance_merge_get(&conf);
 }
 
 static void test_fts_and_filters(struct catalog *cat)
@@ -753,7 +729,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     usleep(200 * 1000);
     {
         struct strlist known = STRLIST_INIT;
-        CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
+        CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
         CHECK(known.n == 3);
         strlist_free(&known);
     }
@@ -779,43 +755,6 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     unlink(path);
     free(path);
     store_close(&st);
-}
-
-/* struct conformance's sql hook: the rows of query on the admin
- * connection, $1 bound to param: "col|col" a row, rows joined by "\n",
- * NULL as "NULL". */
-static char *pg_rows(const char *query, const char *param)
-{
-    const char *values[1] = {param};
-    PGresult *res = PQexecParams(admin, query, param != NULL ? 1 : 0, NULL, values, NULL, NULL, 0);
-    char *out = NULL;
-
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        out = xstrdup("");
-        for (int row = 0; row < PQntuples(res); row++) {
-            for (int col = 0; col < PQnfields(res); col++) {
-                const char *v = PQgetisnull(res, row, col) ? "NULL" : PQgetvalue(res, row, col);
-                char *next = xasprintf("%s%s%s", out, col ? "|" : (row ? "\n" : ""), v);
-                free(out);
-                out = next;
-            }
-        }
-    } else {
-        fprintf(stderr, "sql %s: %s", query, PQerrorMessage(admin));
-    }
-    PQclear(res);
-    return out;
-}
-
-/* struct conformance's at hook: what only PostgreSQL does. */
-static void pg_at(const char *point, const char *archive_id)
-{
-    if (strcmp(point, "hostile added") == 0) {
-        /* the body text is cut so that subject and body fit one tsvector */
-        CHECK(sql_is("SELECT length(body_text) <= 384 * 1024 - length(subject)"
-                     " AND length(body_text) > 200000 FROM messages WHERE archive_id = $1",
-                     archive_id, "t"));
-    }
 }
 
 /* EXPLAIN sql on the admin connection, with sequential scans off (the

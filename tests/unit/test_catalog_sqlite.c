@@ -18,8 +18,9 @@
  *	leaves the text in text_pending, index_pending() moves it in
  *	batches bounded by rows and bytes, a text search indexes what is
  *	pending first, expire removes a pending row. The catalog conformance
- *	suite (catalog_conformance.h: hostile header values, degraded
- *	records and reindex()), each part on a fresh file, with what only
+ *	suite (catalog_conformance.h: merging and get(), content errors,
+ *	hostile header values, degraded records and reindex()), each part
+ *	on a fresh file, with what only
  *	SQLite shows around it: no index over raw header text, the lookups'
  *	query plans, text_pending and message_text of degraded and
  *	reindexed records. Content errors (the suite's, and a copy id taken
@@ -1477,27 +1478,27 @@ static void test_hostile_values(const char *dir)
     catalog_close(&conf.cat);
 }
 
-/* The conformance suite's content errors, on a fresh file. */
-static void test_content_errors(const char *dir)
+/* The parts of the conformance suite that need nothing around them,
+ * each on a fresh file (so a degraded search lists exactly the suite's
+ * records). */
+static void test_conformance(const char *dir)
 {
+    static const struct {
+        const char *file;
+        void (*run)(struct conformance *conf);
+    } parts[] = {
+        {"merge.db", conformance_merge_get},
+        {"content.db", conformance_content_errors},
+        {"degraded.db", conformance_degraded_reindex},
+    };
     struct conformance conf;
 
-    if (sqlite_conformance(dir, "content.db", &conf) == NULL)
-        return;
-    conformance_content_errors(&conf);
-    catalog_close(&conf.cat);
-}
-
-/* The conformance suite's degraded records and reindex(), on a fresh
- * file: its degraded search lists exactly the suite's records. */
-static void test_degraded_reindex(const char *dir)
-{
-    struct conformance conf;
-
-    if (sqlite_conformance(dir, "degraded.db", &conf) == NULL)
-        return;
-    conformance_degraded_reindex(&conf);
-    catalog_close(&conf.cat);
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        if (sqlite_conformance(dir, parts[i].file, &conf) == NULL)
+            continue;
+        parts[i].run(&conf);
+        catalog_close(&conf.cat);
+    }
 }
 
 /* add_batch(): a copy refused for its content (a duplicate archive id:
@@ -1558,9 +1559,8 @@ int main(void)
     test_upgrade_v1(dir);
     test_index_pending(dir);
     test_index_from_store(dir);
-    test_content_errors(dir);
+    test_conformance(dir);
     test_hostile_values(dir);
-    test_degraded_reindex(dir);
     test_batch_content_error(dir);
     return check_done();
 }
