@@ -18,6 +18,10 @@
  *	SHA-256) or (Message-ID, SHA-256), known_recipients() case folded
  *	and in order, get() by the message's or a copy's archive id.
  *
+ *	conformance_fulltext(): --text words, phrases, OR, -NOT and hostile
+ *	query text, --attachment and --has-attachment, on a catalog that
+ *	holds nothing else.
+ *
  *	conformance_content_errors(): content the database refuses (a
  *	CHECK constraint, a UNIQUE archive id) is TAB_PERM, stores nothing
  *	and leaves the connection usable.
@@ -71,6 +75,11 @@ struct conformance {
     /* Driver-specific checks at a named point of the suite, about the
      * record archive_id; NULL: none. */
     void (*at)(const char *point, const char *archive_id);
+    /* How the driver reads a --text word with punctuation or bytes that
+     * are not UTF-8 inside ("subject:lunch", "NEAR(meet", "\xff\xfe"):
+     * 1, one phrase of its parts, the bytes part of a word (SQLite); 0,
+     * separate words, the bytes cleaned away (PostgreSQL). */
+    int text_word_is_phrase;
 };
 
 static const char CONF_SHA_A[] = "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0";
@@ -270,6 +279,192 @@ static void conf_at(struct conformance *conf, const char *point, const char *arc
 {
     if (conf->at != NULL)
         conf->at(point, archive_id);
+}
+
+/* The archive ids search(q) finds as the numbers conf_add_text() gave
+ * them ("%020lX"), comma-separated (static). */
+static const char *conf_search_nums(struct catalog *cat, const struct search_query *q)
+{
+    static char out[4096];
+    const char *ids = conf_search_ids(cat, q);
+    size_t len = 0;
+    char *p = (char *)ids;
+
+    if (strcmp(ids, "(error)") == 0)
+        return ids;
+    out[0] = '\0';
+    while (*p != '\0') {
+        unsigned long n = strtoul(p, &p, 16);
+        len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%lu", len ? "," : "", n);
+        if (*p == ',')
+            p++;
+    }
+    return out;
+}
+
+static const char *conf_text_nums(struct catalog *cat, const char *text)
+{
+    struct search_query q;
+
+    memset(&q, 0, sizeof(q));
+    q.text = text;
+    return conf_search_nums(cat, &q);
+}
+
+/* A message of the full-text checks: archive id n, Date 2025-01-n, the
+ * attachments of messages 1 and 4. */
+static void conf_add_text(struct conformance *conf, unsigned long n, const char *subject,
+                          const char *body)
+{
+    struct archive_record rec;
+    char qid[16];
+
+    snprintf(qid, sizeof(qid), "FT%lu", n);
+    conf_record(&rec, qid, CONF_SHA_A, "sender@example.org");
+    snprintf(rec.archive_id, sizeof(rec.archive_id), "%020lX", n);
+    free(rec.location);
+    rec.location = xasprintf("cur/%lu.eml", n);
+    rec.subject = subject ? xstrdup(subject) : NULL;
+    rec.date = xasprintf("2025-01-%02luT00:00:00Z", n);
+    rec.body_text = body ? xstrdup(body) : NULL;
+    if (n == 1) {
+        record_add_attachment(&rec, "Q1-numbers 100%.xlsx", "application/vnd.ms-excel");
+        record_add_attachment(&rec, "report_final.pdf", "application/pdf");
+    } else if (n == 4) {
+        record_add_attachment(&rec, NULL, "image/png");
+    }
+    conf_add(conf, &rec);
+    record_free(&rec);
+}
+
+/*
+ * Full-text search (--text) on a catalog that holds nothing else: every
+ * word must match, in subject or body, any case, no diacritics; phrases,
+ * OR (looser than AND), -NOT, as websearch_to_tsquery reads them; the
+ * engine's own query syntax and SQL are plain text, never an error;
+ * attachments by file-name substring with LIKE metacharacters literal,
+ * combined with the other filters. Points for conf->at: "text added"
+ * (before the first search), "text searched" (after it).
+ */
+static void conformance_fulltext(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    struct search_query q;
+
+    conf_add_text(conf, 1, "Quarterly report",
+                  "The quarterly numbers for Z\xc3\xbcrich are attached. Contact: bob@example.com");
+    conf_add_text(conf, 2, "Lunch",
+                  "Let's meet at the caf\xc3\xa9 near the station. NEAR(a b) subject: body: "
+                  "\"quoted\" back\\slash");
+    conf_add_text(conf, 3, NULL, NULL);
+    conf_add_text(conf, 4, "Re: report",
+                  "R\xc3\xa9sum\xc3\xa9 of the meeting: the numbers look fine");
+    conf_add_text(conf, 5, "hostile", "* ^ ( ) : x AND y OR z NOT w");
+    conf_at(conf, "text added", NULL);
+    CHECK_STR(conf_text_nums(cat, "quarterly"), "1");
+    conf_at(conf, "text searched", NULL);
+
+    /* words: all must match, in subject or body, any case, no diacritics */
+    CHECK_STR(conf_text_nums(cat, "quarterly"), "1");
+    CHECK_STR(conf_text_nums(cat, "QUARTERLY Numbers"), "1");
+    CHECK_STR(conf_text_nums(cat, "numbers"), "4,1");
+    CHECK_STR(conf_text_nums(cat, "report"), "4,1");
+    CHECK_STR(conf_text_nums(cat, "zurich"), "1");
+    CHECK_STR(conf_text_nums(cat, "Z\xc3\xbcrich"), "1");
+    CHECK_STR(conf_text_nums(cat, "cafe"), "2");
+    CHECK_STR(conf_text_nums(cat, "resume meeting"), "4");
+    CHECK_STR(conf_text_nums(cat, "bob@example.com"), "1");
+    CHECK_STR(conf_text_nums(cat, "numbers lunch"), "");
+    /* phrases */
+    CHECK_STR(conf_text_nums(cat, "\"numbers look\""), "4");
+    CHECK_STR(conf_text_nums(cat, "\"look numbers\""), "");
+    CHECK_STR(conf_text_nums(cat, "\"unterminated phrase"), "");
+    CHECK_STR(conf_text_nums(cat, "\"the station"), "2");
+    /* OR, NOT */
+    CHECK_STR(conf_text_nums(cat, "lunch OR r\xc3\xa9sum\xc3\xa9"), "4,2");
+    CHECK_STR(conf_text_nums(cat, "quarterly OR lunch OR fine"), "4,2,1");
+    /* OR binds looser than AND, as in websearch_to_tsquery:
+     * numbers OR (lunch AND meeting) */
+    CHECK_STR(conf_text_nums(cat, "numbers OR lunch meeting"), "4,1");
+    CHECK_STR(conf_text_nums(cat, "numbers -quarterly OR lunch"), "4,2");
+    CHECK_STR(conf_text_nums(cat, "numbers -quarterly"), "4");
+    CHECK_STR(conf_text_nums(cat, "numbers -\"numbers look\""), "1");
+    CHECK_STR(conf_text_nums(cat, "-numbers"), "5,3,2");
+    CHECK_STR(conf_text_nums(cat, "-numbers -lunch"), "5,3");
+    /* as websearch_to_tsquery: "or" in any case is the operator between two
+     * terms, and the word "or" anywhere else (leading, trailing, doubled) */
+    CHECK_STR(conf_text_nums(cat, "numbers or lunch meeting"), "4,1");
+    CHECK_STR(conf_text_nums(cat, "numbers OR"), "");
+    CHECK_STR(conf_text_nums(cat, "or"), "5");
+    CHECK_STR(conf_text_nums(cat, "OR"), "5");
+    CHECK_STR(conf_text_nums(cat, "OR OR"), "5");
+    CHECK_STR(conf_text_nums(cat, "- numbers"), "5,3,2"); /* "- word" excludes too */
+    CHECK_STR(conf_text_nums(cat, ""), "");
+    CHECK_STR(conf_text_nums(cat, "   "), "");
+
+    /* hostile input is text: never query syntax of the engine, never an error */
+    CHECK_STR(conf_text_nums(cat, "\""), "");
+    CHECK_STR(conf_text_nums(cat, "\"\"\"\""), "");
+    CHECK_STR(conf_text_nums(cat, "*"), "");
+    CHECK_STR(conf_text_nums(cat, "numb*"), "");       /* no prefix query */
+    CHECK_STR(conf_text_nums(cat, "^quarterly"), "1"); /* no initial-token query */
+    /* no column filter: a phrase that no message has, or two words */
+    CHECK_STR(conf_text_nums(cat, "subject:lunch"), conf->text_word_is_phrase ? "" : "2");
+    CHECK_STR(conf_text_nums(cat, "subject:"), "2");
+    CHECK_STR(conf_text_nums(cat, "{subject body}: lunch"), "2");
+    /* no NEAR group: the phrase "near meet" and station, or three words */
+    CHECK_STR(conf_text_nums(cat, "NEAR(meet station)"), conf->text_word_is_phrase ? "" : "2");
+    CHECK_STR(conf_text_nums(cat, "NEAR(a b)"), "2");
+    CHECK_STR(conf_text_nums(cat, "x AND y"), "5");
+    CHECK_STR(conf_text_nums(cat, "x NOT y"), "5");
+    CHECK_STR(conf_text_nums(cat, "quarterly AND lunch"), "");
+    CHECK_STR(conf_text_nums(cat, "(quarterly"), "1");
+    CHECK_STR(conf_text_nums(cat, "back\\slash"), "2");
+    CHECK_STR(conf_text_nums(cat, "\\"), "");
+    CHECK_STR(conf_text_nums(cat, "100%"), "");
+    CHECK_STR(conf_text_nums(cat, "%"), "");
+    CHECK_STR(conf_text_nums(cat, "'; DROP TABLE messages; --"), "");
+    CHECK_STR(conf_text_nums(cat, "\"quoted\""), "2");
+    CHECK_STR(conf_text_nums(cat, "\"\"quoted\"\""), "2");
+    /* bytes that are not UTF-8: a word that no message has, or cleaned
+     * away as the records' were; never an error */
+    CHECK_STR(conf_text_nums(cat, "\xff\xfe numbers"), conf->text_word_is_phrase ? "" : "4,1");
+    CHECK_STR(conf_text_nums(cat, "\xc3"), "");
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages", NULL, "5");
+
+    /* attachments: substring of the file name, LIKE metacharacters literal */
+    memset(&q, 0, sizeof(q));
+    q.attachment = "numbers";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.attachment = "NUMBERS 100%";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.attachment = "%";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.attachment = "_final";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.attachment = "s_1";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.attachment = "png"; /* the type is not the name */
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.attachment = "' OR 1=1 --";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.attachment = NULL;
+    q.has_attachment = 1;
+    CHECK_STR(conf_search_nums(cat, &q), "4,1");
+    /* combined with the other filters */
+    q.text = "numbers";
+    q.attachment = ".pdf";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.attachment = NULL;
+    q.text = "-quarterly";
+    CHECK_STR(conf_search_nums(cat, &q), "4");
+    q.has_attachment = 0;
+    q.text = "report";
+    q.subject = "Re:";
+    CHECK_STR(conf_search_nums(cat, &q), "4");
+    q.subject = NULL;
+    q.limit = 1;
+    CHECK_STR(conf_search_nums(cat, &q), "4");
 }
 
 /* A record of the merge checks: Date 2024-01-15T10:00:00Z (the

@@ -15,12 +15,13 @@
  *	(catalog_conformance.h: merging on (queue id, SHA-256) and on
  *	(Message-ID, SHA-256) and get() by message and copy archive id,
  *	first; content errors are TAB_PERM; hostile header values; degraded
- *	records and reindex()) on the database the other tests fill, with
+ *	records and reindex()) on the database the other tests fill, and
+ *	its full-text search and attachment filters on a database of their
+ *	own (a --text word with punctuation inside is separate words), with
  *	what only PostgreSQL shows around it: the recipients' order and Bcc
  *	flags, the body text cut to fit one tsvector, no index key over raw
  *	header text, the lookups' plans, the UTF-8 cleaning of a degraded
- *	note. Full-text
- *	search over subject and body text (UTF-8 words and case folding,
+ *	note. Full-text search over subject and body text (UTF-8 words and case folding,
  *	phrases, OR, -NOT, hostile query text that must stay text);
  *	substring filters with LIKE metacharacters; attachments; invalid
  *	UTF-8 in a record; the store's chunked bytes (NUL bytes, several
@@ -244,6 +245,20 @@ static void pg_at(const char *point, const char *archive_id)
     }
 }
 
+/* The conformance suite's view of cat: rows on the admin connection;
+ * a --text word with punctuation inside is separate words. */
+static struct conformance pg_conformance(struct catalog *cat)
+{
+    struct conformance conf;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.cat = cat;
+    conf.sql = pg_rows;
+    conf.at = pg_at;
+    conf.text_word_is_phrase = 0;
+    return conf;
+}
+
 static void test_redact_and_utf8(void)
 {
     char *s;
@@ -411,7 +426,7 @@ static void test_forward_status(struct catalog *cat)
  * the later tests search its messages. */
 static void test_merge_and_get(struct catalog *cat)
 {
-    struct conformance conf = {cat, pg_rows, pg_at};
+    struct conformance conf = pg_conformance(cat);
 
     conformance_merge_get(&conf);
 }
@@ -788,7 +803,7 @@ static int plan_uses(const char *sql, const char *index)
  */
 static void test_hostile_values(struct catalog *cat)
 {
-    struct conformance conf = {cat, pg_rows, pg_at};
+    struct conformance conf = pg_conformance(cat);
 
     conformance_hostile_values(&conf);
     /* no B-tree over the raw text of a header or envelope column: every
@@ -819,7 +834,7 @@ static void test_hostile_values(struct catalog *cat)
  */
 static void test_content_errors(struct catalog *cat)
 {
-    struct conformance conf = {cat, pg_rows, pg_at};
+    struct conformance conf = pg_conformance(cat);
     struct archive_record rec;
 
     /* a CHECK constraint (SQLSTATE 23514), a UNIQUE violation (23505) */
@@ -842,9 +857,46 @@ static void test_content_errors(struct catalog *cat)
  * database the other tests filled. */
 static void test_degraded_reindex(struct catalog *cat)
 {
-    struct conformance conf = {cat, pg_rows, pg_at};
+    struct conformance conf = pg_conformance(cat);
 
     conformance_degraded_reindex(&conf);
+}
+
+/* The conformance suite's full-text search, on a database of its own:
+ * its results list every match in the catalog. */
+static void test_fulltext(void)
+{
+    struct conformance conf = pg_conformance(NULL);
+    PGconn *pg, *saved = admin;
+    const char *error = NULL;
+    char *ci, *sp, *err = NULL;
+    int from, to;
+
+    CHECK(sql_exec("DROP DATABASE IF EXISTS tab_unit_fts"));
+    CHECK(sql_exec("CREATE DATABASE tab_unit_fts"));
+    ci = conninfo_for("tab_unit_fts");
+    sp = xasprintf("pgsql:%s", ci);
+    pg = pg_conn_connect_plain(ci, &err);
+    CHECK(pg != NULL);
+    if (pg != NULL) {
+        PQclear(PQexec(pg, "SET client_min_messages = warning"));
+        CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) == 0);
+        conf.cat = catalog_open(sp, NULL, &error);
+        CHECK(conf.cat != NULL);
+        if (conf.cat != NULL) {
+            admin = pg; /* the row checks read this database */
+            conformance_fulltext(&conf);
+            admin = saved;
+            catalog_close(&conf.cat);
+        } else {
+            fprintf(stderr, "catalog_open: %s\n", error);
+        }
+        PQfinish(pg);
+    }
+    free(err);
+    CHECK(sql_exec("DROP DATABASE tab_unit_fts WITH (FORCE)"));
+    free(ci);
+    free(sp);
 }
 
 /* Start a private server with tests/lib/pg.sh; 0 and conninfo set, or -1. */
@@ -939,6 +991,7 @@ int main(void)
         test_content_errors(cat);
         test_degraded_reindex(cat);
         catalog_close(&cat);
+        test_fulltext();
     }
     PQfinish(admin);
     stop_server();

@@ -11,23 +11,20 @@
  *	search filters (including LIKE metacharacters and SQL text in user
  *	input), get() by message and copy archive id, rollback of a failed
  *	add, two processes writing at once, schema version refusal, the
- *	registry's errors and the failing catalog. Full-text search (FTS5
- *	words, phrases, OR, NOT, hostile query text that must stay text),
- *	attachments, and the in-place upgrade of a version 1 file (to the
- *	current version). Full-text indexing off the delivery path: add()
+ *	registry's errors and the failing catalog; the in-place upgrade of
+ *	a version 1 file (to the current version). Full-text indexing off the delivery path: add()
  *	leaves the text in text_pending, index_pending() moves it in
  *	batches bounded by rows and bytes, a text search indexes what is
  *	pending first, expire removes a pending row. The catalog conformance
- *	suite (catalog_conformance.h: merging and get(), content errors,
- *	hostile header values, degraded records and reindex()), each part
- *	on a fresh file, with what only
- *	SQLite shows around it: no index over raw header text, the lookups'
- *	query plans, text_pending and message_text of degraded and
- *	reindexed records. Content errors (the suite's, and a copy id taken
- *	by another message) are TAB_PERM, in add_batch() for that copy
- *	alone.
- * DIAGNOSTICS
- *	Exit 0 when every check passed; failures name file and line.
+ *	suite (catalog_conformance.h: merging and get(), full-text search
+ *	and attachments, content errors, hostile header values, degraded
+ *	records and reindex()), each part on a fresh file, with what only
+ *	SQLite shows around it: a --text word with punctuation inside is a
+ *	phrase, text pending until the first search, no index over raw
+ *	header text, the lookups' query plans, text_pending and
+ *	message_text of degraded and reindexed records. Content errors (the suite's, and a copy id
+ *taken by another message) are TAB_PERM, in add_batch() for that copy alone. DIAGNOSTICS Exit 0
+ *when every check passed; failures name file and line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -256,6 +253,73 @@ static const char *search_ids(struct catalog *cat, const struct search_query *q)
     }
     record_free(&c.first);
     return out;
+}
+
+/* The database file the conformance suite runs on (sqlite_rows, sqlite_at). */
+static char conf_path[4300];
+
+/* struct conformance's sql hook: sql_param_at() on conf_path. */
+static char *sqlite_rows(const char *query, const char *param)
+{
+    return sql_param_at(conf_path, query, param);
+}
+
+#define CHECK_CONF_SQL(query, param, expected)                                                     \
+    do {                                                                                           \
+        char *got_ = sqlite_rows(query, param);                                                    \
+        CHECK_STR(got_, expected);                                                                 \
+        free(got_);                                                                                \
+    } while (0)
+
+/* struct conformance's at hook: what only SQLite has (a fresh file per
+ * suite, text_pending and the FTS5 table message_text). */
+static void sqlite_at(const char *point, const char *archive_id)
+{
+    if (strcmp(point, "hostile merged") == 0) {
+        /* nothing but the one message's rows in the file */
+        CHECK_SQL_AT(conf_path, "SELECT count(*), count(DISTINCT message) FROM recipients", "2|1");
+        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM copies", "2");
+    } else if (strcmp(point, "degraded stored") == 0) {
+        /* pending, but not to be read from the store, and no text */
+        CHECK_CONF_SQL("SELECT t.from_store, t.body FROM text_pending t"
+                       " JOIN messages m ON m.id = t.message WHERE m.archive_id = $1",
+                       archive_id, "0|NULL");
+    } else if (strcmp(point, "reindexed later") == 0) {
+        CHECK_CONF_SQL("SELECT t.from_store, t.subject FROM text_pending t"
+                       " JOIN messages m ON m.id = t.message WHERE m.archive_id = $1",
+                       archive_id, "1|later");
+    } else if (strcmp(point, "text added") == 0) {
+        /* pending until the first full-text search, which indexes them first */
+        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM message_text", "0");
+        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM text_pending", "5");
+    } else if (strcmp(point, "text searched") == 0) {
+        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM message_text", "5");
+        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM text_pending", "0");
+    } else if (strcmp(point, "degraded again") == 0) {
+        CHECK_CONF_SQL("SELECT count(*) FROM message_text WHERE rowid ="
+                       " (SELECT id FROM messages WHERE archive_id = $1)",
+                       archive_id, "0");
+    }
+}
+
+/* A fresh catalog file dir/name for a conformance suite; NULL on error. */
+static struct catalog *sqlite_conformance(const char *dir, const char *name,
+                                          struct conformance *conf)
+{
+    const char *error = NULL;
+    char spec[4400];
+
+    snprintf(conf_path, sizeof(conf_path), "%s/%s", dir, name);
+    snprintf(spec, sizeof(spec), "sqlite:%s", conf_path);
+    memset(conf, 0, sizeof(*conf));
+    conf->cat = catalog_open(spec, NULL, &error);
+    CHECK(conf->cat != NULL);
+    if (conf->cat == NULL)
+        fprintf(stderr, "open %s: %s\n", conf_path, error);
+    conf->sql = sqlite_rows;
+    conf->at = sqlite_at;
+    conf->text_word_is_phrase = 1;
+    return conf->cat;
 }
 
 static void test_add_and_rows(void)
@@ -938,26 +1002,6 @@ static void test_open_errors(const char *dir)
     catalog_close(&cat);
 }
 
-/* Add a message to the full-text catalog: id, subject, body, dates by id. */
-static void add_text(struct catalog *cat, unsigned long id, const char *subject, const char *body)
-{
-    struct archive_record rec;
-    char date[32];
-    char qid[16];
-
-    snprintf(date, sizeof(date), "2025-01-%02luT00:00:00Z", id);
-    snprintf(qid, sizeof(qid), "FT%lu", id);
-    make_record(&rec, id, qid, SHA_A, "sender@example.org", subject, date, date);
-    rec.body_text = body ? xstrdup(body) : NULL;
-    if (id == 1) {
-        record_add_attachment(&rec, "Q1-numbers 100%.xlsx", "application/vnd.ms-excel");
-        record_add_attachment(&rec, "report_final.pdf", "application/pdf");
-    } else if (id == 4) {
-        record_add_attachment(&rec, NULL, "image/png");
-    }
-    add_or_die(cat, &rec);
-}
-
 static const char *text_ids(struct catalog *cat, const char *text)
 {
     struct search_query q;
@@ -969,131 +1013,12 @@ static const char *text_ids(struct catalog *cat, const char *text)
 
 static void test_fulltext(const char *dir)
 {
-    struct search_query q;
-    struct catalog *cat;
-    const char *error = NULL;
-    char path[4300], spec[4400];
+    struct conformance conf;
 
-    snprintf(path, sizeof(path), "%s/fts/catalog.db", dir);
-    snprintf(spec, sizeof(spec), "sqlite:%s", path);
-    cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL);
-    if (cat == NULL)
+    if (sqlite_conformance(dir, "fts/catalog.db", &conf) == NULL)
         return;
-    add_text(cat, 1, "Quarterly report",
-             "The quarterly numbers for Z\xc3\xbcrich are attached. Contact: bob@example.com");
-    add_text(cat, 2, "Lunch",
-             "Let's meet at the caf\xc3\xa9 near the station. NEAR(a b) subject: body: "
-             "\"quoted\" back\\slash");
-    add_text(cat, 3, NULL, NULL);
-    add_text(cat, 4, "Re: report", "R\xc3\xa9sum\xc3\xa9 of the meeting: the numbers look fine");
-    add_text(cat, 5, "hostile", "* ^ ( ) : x AND y OR z NOT w");
-    /* pending until the first full-text search, which indexes them first */
-    CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "0");
-    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "5");
-    CHECK_STR(text_ids(cat, "quarterly"), "1");
-    CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "5");
-    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
-
-    /* words: all must match, in subject or body, any case, no diacritics */
-    CHECK_STR(text_ids(cat, "quarterly"), "1");
-    CHECK_STR(text_ids(cat, "QUARTERLY Numbers"), "1");
-    CHECK_STR(text_ids(cat, "numbers"), "4,1");
-    CHECK_STR(text_ids(cat, "report"), "4,1");
-    CHECK_STR(text_ids(cat, "zurich"), "1");
-    CHECK_STR(text_ids(cat, "Z\xc3\xbcrich"), "1");
-    CHECK_STR(text_ids(cat, "cafe"), "2");
-    CHECK_STR(text_ids(cat, "resume meeting"), "4");
-    CHECK_STR(text_ids(cat, "bob@example.com"), "1");
-    CHECK_STR(text_ids(cat, "numbers lunch"), "");
-    /* phrases */
-    CHECK_STR(text_ids(cat, "\"numbers look\""), "4");
-    CHECK_STR(text_ids(cat, "\"look numbers\""), "");
-    CHECK_STR(text_ids(cat, "\"unterminated phrase"), "");
-    CHECK_STR(text_ids(cat, "\"the station"), "2");
-    /* OR, NOT */
-    CHECK_STR(text_ids(cat, "lunch OR r\xc3\xa9sum\xc3\xa9"), "4,2");
-    CHECK_STR(text_ids(cat, "quarterly OR lunch OR fine"), "4,2,1");
-    /* OR binds looser than AND, as in websearch_to_tsquery:
-     * numbers OR (lunch AND meeting) */
-    CHECK_STR(text_ids(cat, "numbers OR lunch meeting"), "4,1");
-    CHECK_STR(text_ids(cat, "numbers -quarterly OR lunch"), "4,2");
-    CHECK_STR(text_ids(cat, "numbers -quarterly"), "4");
-    CHECK_STR(text_ids(cat, "numbers -\"numbers look\""), "1");
-    CHECK_STR(text_ids(cat, "-numbers"), "5,3,2");
-    CHECK_STR(text_ids(cat, "-numbers -lunch"), "5,3");
-    /* as websearch_to_tsquery: "or" in any case is the operator between two
-     * terms, and the word "or" anywhere else (leading, trailing, doubled) */
-    CHECK_STR(text_ids(cat, "numbers or lunch meeting"), "4,1");
-    CHECK_STR(text_ids(cat, "numbers OR"), "");
-    CHECK_STR(text_ids(cat, "or"), "5");
-    CHECK_STR(text_ids(cat, "OR"), "5");
-    CHECK_STR(text_ids(cat, "OR OR"), "5");
-    CHECK_STR(text_ids(cat, "- numbers"), "5,3,2"); /* "- word" excludes too */
-    CHECK_STR(text_ids(cat, ""), "");
-    CHECK_STR(text_ids(cat, "   "), "");
-
-    /* hostile input is text: never FTS5 syntax, never an error */
-    CHECK_STR(text_ids(cat, "\""), "");
-    CHECK_STR(text_ids(cat, "\"\"\"\""), "");
-    CHECK_STR(text_ids(cat, "*"), "");
-    CHECK_STR(text_ids(cat, "numb*"), "");         /* no prefix query */
-    CHECK_STR(text_ids(cat, "^quarterly"), "1");   /* no initial-token query */
-    CHECK_STR(text_ids(cat, "subject:lunch"), ""); /* no column filter */
-    CHECK_STR(text_ids(cat, "subject:"), "2");
-    CHECK_STR(text_ids(cat, "{subject body}: lunch"), "2");
-    CHECK_STR(text_ids(cat, "NEAR(meet station)"), ""); /* no NEAR group */
-    CHECK_STR(text_ids(cat, "NEAR(a b)"), "2");
-    CHECK_STR(text_ids(cat, "x AND y"), "5");
-    CHECK_STR(text_ids(cat, "x NOT y"), "5");
-    CHECK_STR(text_ids(cat, "quarterly AND lunch"), "");
-    CHECK_STR(text_ids(cat, "(quarterly"), "1");
-    CHECK_STR(text_ids(cat, "back\\slash"), "2");
-    CHECK_STR(text_ids(cat, "\\"), "");
-    CHECK_STR(text_ids(cat, "100%"), "");
-    CHECK_STR(text_ids(cat, "%"), "");
-    CHECK_STR(text_ids(cat, "'; DROP TABLE messages; --"), "");
-    CHECK_STR(text_ids(cat, "\"quoted\""), "2");
-    CHECK_STR(text_ids(cat, "\"\"quoted\"\""), "2");
-    /* bytes that are not UTF-8: a word that no message has, not an error */
-    CHECK_STR(text_ids(cat, "\xff\xfe numbers"), "");
-    CHECK_STR(text_ids(cat, "\xc3"), "");
-    CHECK_SQL_AT(path, "SELECT count(*) FROM messages", "5");
-
-    /* attachments: substring of the file name, LIKE metacharacters literal */
-    memset(&q, 0, sizeof(q));
-    q.attachment = "numbers";
-    CHECK_STR(search_ids(cat, &q), "1");
-    q.attachment = "NUMBERS 100%";
-    CHECK_STR(search_ids(cat, &q), "1");
-    q.attachment = "%";
-    CHECK_STR(search_ids(cat, &q), "1");
-    q.attachment = "_final";
-    CHECK_STR(search_ids(cat, &q), "1");
-    q.attachment = "s_1";
-    CHECK_STR(search_ids(cat, &q), "");
-    q.attachment = "png"; /* the type is not the name */
-    CHECK_STR(search_ids(cat, &q), "");
-    q.attachment = "' OR 1=1 --";
-    CHECK_STR(search_ids(cat, &q), "");
-    q.attachment = NULL;
-    q.has_attachment = 1;
-    CHECK_STR(search_ids(cat, &q), "4,1");
-    /* combined with the other filters */
-    q.text = "numbers";
-    q.attachment = ".pdf";
-    CHECK_STR(search_ids(cat, &q), "1");
-    q.attachment = NULL;
-    q.text = "-quarterly";
-    CHECK_STR(search_ids(cat, &q), "4");
-    q.has_attachment = 0;
-    q.text = "report";
-    q.subject = "Re:";
-    CHECK_STR(search_ids(cat, &q), "4");
-    q.subject = NULL;
-    q.limit = 1;
-    CHECK_STR(search_ids(cat, &q), "4");
-    catalog_close(&cat);
+    conformance_fulltext(&conf);
+    catalog_close(&conf.cat);
 }
 
 /*
@@ -1375,65 +1300,6 @@ static void test_index_from_store(const char *dir)
     q.has_attachment = 1;
     CHECK_STR(search_ids(cat, &q), "80");
     catalog_close(&cat);
-}
-
-/* The database file the conformance suite runs on (sqlite_rows, sqlite_at). */
-static char conf_path[4300];
-
-/* struct conformance's sql hook: sql_param_at() on conf_path. */
-static char *sqlite_rows(const char *query, const char *param)
-{
-    return sql_param_at(conf_path, query, param);
-}
-
-#define CHECK_CONF_SQL(query, param, expected)                                                     \
-    do {                                                                                           \
-        char *got_ = sqlite_rows(query, param);                                                    \
-        CHECK_STR(got_, expected);                                                                 \
-        free(got_);                                                                                \
-    } while (0)
-
-/* struct conformance's at hook: what only SQLite has (a fresh file per
- * suite, text_pending and the FTS5 table message_text). */
-static void sqlite_at(const char *point, const char *archive_id)
-{
-    if (strcmp(point, "hostile merged") == 0) {
-        /* nothing but the one message's rows in the file */
-        CHECK_SQL_AT(conf_path, "SELECT count(*), count(DISTINCT message) FROM recipients", "2|1");
-        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM copies", "2");
-    } else if (strcmp(point, "degraded stored") == 0) {
-        /* pending, but not to be read from the store, and no text */
-        CHECK_CONF_SQL("SELECT t.from_store, t.body FROM text_pending t"
-                       " JOIN messages m ON m.id = t.message WHERE m.archive_id = $1",
-                       archive_id, "0|NULL");
-    } else if (strcmp(point, "reindexed later") == 0) {
-        CHECK_CONF_SQL("SELECT t.from_store, t.subject FROM text_pending t"
-                       " JOIN messages m ON m.id = t.message WHERE m.archive_id = $1",
-                       archive_id, "1|later");
-    } else if (strcmp(point, "degraded again") == 0) {
-        CHECK_CONF_SQL("SELECT count(*) FROM message_text WHERE rowid ="
-                       " (SELECT id FROM messages WHERE archive_id = $1)",
-                       archive_id, "0");
-    }
-}
-
-/* A fresh catalog file dir/name for a conformance suite; NULL on error. */
-static struct catalog *sqlite_conformance(const char *dir, const char *name,
-                                          struct conformance *conf)
-{
-    const char *error = NULL;
-    char spec[4400];
-
-    snprintf(conf_path, sizeof(conf_path), "%s/%s", dir, name);
-    snprintf(spec, sizeof(spec), "sqlite:%s", conf_path);
-    memset(conf, 0, sizeof(*conf));
-    conf->cat = catalog_open(spec, NULL, &error);
-    CHECK(conf->cat != NULL);
-    if (conf->cat == NULL)
-        fprintf(stderr, "open %s: %s\n", conf_path, error);
-    conf->sql = sqlite_rows;
-    conf->at = sqlite_at;
-    return conf->cat;
 }
 
 /*
