@@ -14,6 +14,11 @@
  *	an optional hook for driver-specific checks at named points (the
  *	SQLite text_pending table, PostgreSQL's cut of the body text).
  *
+ *	conformance_search(): the search filters (--from, --to, --subject,
+ *	--message-id, --since, --until, a limit), SQL and LIKE
+ *	metacharacters in them as text, and the complete record a search
+ *	hands over, on a catalog that holds nothing else.
+ *
  *	conformance_merge_get(): copies of one message merge on (queue id,
  *	SHA-256) or (Message-ID, SHA-256), known_recipients() case folded
  *	and in order, get() by the message's or a copy's archive id.
@@ -43,10 +48,14 @@
  *	twice, can make a record degraded again, refuses an unknown archive
  *	id, and leaves the chain valid.
  *
- *	The suite works on a catalog that already holds other messages
- *	(PostgreSQL runs it on the database the other tests filled): its
- *	archive ids and Message-IDs are its own, and counts are taken
- *	relative to what was there before.
+ *	conformance_search() and conformance_fulltext() want a catalog that
+ *	holds nothing else (their results list every match; their records
+ *	are numbered by conf_make_record(), which SQLite's own tests use
+ *	too). The other parts work on a catalog that already holds other
+ *	messages (PostgreSQL runs them on the database its other tests
+ *	fill): their archive ids and Message-IDs are their own, and counts
+ *	are taken relative to what was there before. conformance_merge_get()
+ *	leaves messages that PostgreSQL's later tests search.
  * DIAGNOSTICS
  *	Failures are CHECK failures of check.h, with this file and line.
  */
@@ -82,9 +91,10 @@ struct conformance {
     int text_word_is_phrase;
 };
 
-static const char CONF_SHA_A[] = "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0";
-static const char CONF_SHA_B[] = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
-static const char CONF_SHA_C[] = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
+static const char CONF_SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char CONF_SHA_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+static const char CONF_SHA_C[] = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+static const char CONF_SHA_D[] = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
 
 /* CHECK_STR of a row query through the driver's hook; names the query
  * when it fails (the line is the suite's, shared by every driver). */
@@ -281,8 +291,123 @@ static void conf_at(struct conformance *conf, const char *point, const char *arc
         conf->at(point, archive_id);
 }
 
-/* The archive ids search(q) finds as the numbers conf_add_text() gave
- * them ("%020lX"), comma-separated (static). */
+/* Archive id n ("%020lX"): the numbered records of the parts that run
+ * on a catalog of their own. */
+static void conf_make_id(char id[ARCHIVE_ID_SIZE], unsigned long n)
+{
+    snprintf(id, ARCHIVE_ID_SIZE, "%020lX", n);
+}
+
+static time_t conf_parse_time(const char *s)
+{
+    time_t t = 0;
+    if (record_parse_time(s, &t) < 0) {
+        fprintf(stderr, "bad test time %s\n", s);
+        exit(2);
+    }
+    return t;
+}
+
+/* A record with the fields every add needs; the caller adds the rest. */
+static void conf_make_record(struct archive_record *rec, unsigned long id, const char *queue_id,
+                             const char *sha256, const char *from, const char *subject,
+                             const char *date, const char *arrival)
+{
+    memset(rec, 0, sizeof(*rec));
+    conf_make_id(rec->archive_id, id);
+    rec->queue_id = xstrdup(queue_id);
+    snprintf(rec->sha256, sizeof(rec->sha256), "%s", sha256);
+    rec->envelope_from = xstrdup(from);
+    rec->envelope_status = ENVELOPE_COMPLETE;
+    rec->subject = subject ? xstrdup(subject) : NULL;
+    rec->date = date ? xstrdup(date) : NULL;
+    rec->arrival = conf_parse_time(arrival);
+    rec->size = 1000 + id;
+    snprintf(rec->wrapped_sha256, sizeof(rec->wrapped_sha256), "%s", CONF_SHA_D);
+    rec->wrapped_size = 2000 + id;
+    rec->store = xstrdup("maildir");
+    rec->location = xasprintf("cur/%lu.eml", id);
+}
+
+/* The message of the main scenario: 3 envelope recipients, one of them
+ * (dave) a Bcc recipient that appears in no header. */
+static void conf_make_record1(struct archive_record *rec)
+{
+    conf_make_record(rec, 1, "4XyZ1", CONF_SHA_A, "alice@example.org", "Quarterly Report",
+                     "2024-03-01T10:00:00Z", "2024-03-01T10:00:05Z");
+    rec->date_raw = xstrdup("Fri, 01 Mar 2024 11:00:00 +0100");
+    rec->subject_raw = xstrdup("=?UTF-8?Q?Quarterly_Report?=");
+    rec->message_id = xstrdup("q1@example.org");
+    rec->mail_params = xstrdup("SIZE=1001 BODY=8BITMIME");
+    rec->xforward = xstrdup("NAME=mx.example.org ADDR=192.0.2.1 IDENT=4XyZ1");
+    record_add_rcpt(rec, "bob@example.com", "archive+bob=example.com@archive.test", NULL, "NEVER");
+    record_add_rcpt(rec, "carol@example.com", "archive+carol=example.com@archive.test",
+                    "rfc822;carol@example.com", NULL);
+    record_add_rcpt(rec, "dave@secret.example", "archive+dave=secret.example@archive.test", NULL,
+                    NULL);
+    record_addrs_add(&rec->hdr_from, "Alice Liddell", "alice@example.org");
+    record_addrs_add(&rec->hdr_to, "Bob", "bob@example.com");
+    record_addrs_add(&rec->hdr_cc, NULL, "carol@example.com");
+    record_addrs_add(&rec->hdr_cc, "undisclosed-recipients", NULL);
+    rec->body_text = xstrdup("Revenue grew in all regions.");
+    record_add_attachment(rec, "Q1 numbers.xlsx", "application/vnd.ms-excel");
+    record_add_attachment(rec, NULL, "image/png");
+}
+
+/* search() results: archive ids joined by ",", and the first full record. */
+struct conf_collect {
+    char ids[4096];
+    int calls;
+    int stop_after; /* 0: never stop */
+    struct archive_record first;
+};
+
+static int conf_collect_row(const struct archive_record *rec, void *ctx)
+{
+    struct conf_collect *c = ctx;
+    size_t len = strlen(c->ids);
+
+    snprintf(c->ids + len, sizeof(c->ids) - len, "%s%s", len ? "," : "", rec->archive_id);
+    if (c->calls++ == 0) {
+        /* Deep copy, so the test proves search handed over a complete record. */
+        struct archive_record *f = &c->first;
+        memcpy(f->archive_id, rec->archive_id, sizeof(f->archive_id));
+        f->queue_id = xstrdup(rec->queue_id);
+        f->envelope_from = xstrdup(rec->envelope_from);
+        f->envelope_status = rec->envelope_status;
+        for (size_t i = 0; i < rec->n_rcpts; i++)
+            record_add_rcpt(f, rec->rcpts[i].address, rec->rcpts[i].archive_rcpt,
+                            rec->rcpts[i].orcpt, rec->rcpts[i].notify);
+        for (size_t i = 0; i < rec->hdr_from.n; i++)
+            record_addrs_add(&f->hdr_from, rec->hdr_from.v[i].name, rec->hdr_from.v[i].address);
+        for (size_t i = 0; i < rec->hdr_to.n; i++)
+            record_addrs_add(&f->hdr_to, rec->hdr_to.v[i].name, rec->hdr_to.v[i].address);
+        for (size_t i = 0; i < rec->hdr_cc.n; i++)
+            record_addrs_add(&f->hdr_cc, rec->hdr_cc.v[i].name, rec->hdr_cc.v[i].address);
+        f->mail_params = rec->mail_params ? xstrdup(rec->mail_params) : NULL;
+        f->xforward = rec->xforward ? xstrdup(rec->xforward) : NULL;
+        f->date = rec->date ? xstrdup(rec->date) : NULL;
+        f->date_raw = rec->date_raw ? xstrdup(rec->date_raw) : NULL;
+        f->subject = rec->subject ? xstrdup(rec->subject) : NULL;
+        f->subject_raw = rec->subject_raw ? xstrdup(rec->subject_raw) : NULL;
+        f->message_id = rec->message_id ? xstrdup(rec->message_id) : NULL;
+        f->arrival = rec->arrival;
+        f->size = rec->size;
+        memcpy(f->sha256, rec->sha256, sizeof(f->sha256));
+        f->wrapped_size = rec->wrapped_size;
+        memcpy(f->wrapped_sha256, rec->wrapped_sha256, sizeof(f->wrapped_sha256));
+        f->store = rec->store ? xstrdup(rec->store) : NULL;
+        f->location = rec->location ? xstrdup(rec->location) : NULL;
+        for (size_t i = 0; i < rec->n_attachments; i++)
+            record_add_attachment(f, rec->attachments[i].filename,
+                                  rec->attachments[i].content_type);
+        f->body_text = rec->body_text ? xstrdup(rec->body_text) : NULL;
+    }
+    return c->stop_after && c->calls >= c->stop_after;
+}
+
+/* The archive ids search(q) finds as the numbers conf_make_id() gave
+ * them, comma-separated (static). */
 static const char *conf_search_nums(struct catalog *cat, const struct search_query *q)
 {
     static char out[4096];
@@ -317,15 +442,12 @@ static void conf_add_text(struct conformance *conf, unsigned long n, const char 
                           const char *body)
 {
     struct archive_record rec;
+    char date[32];
     char qid[16];
 
+    snprintf(date, sizeof(date), "2025-01-%02luT00:00:00Z", n);
     snprintf(qid, sizeof(qid), "FT%lu", n);
-    conf_record(&rec, qid, CONF_SHA_A, "sender@example.org");
-    snprintf(rec.archive_id, sizeof(rec.archive_id), "%020lX", n);
-    free(rec.location);
-    rec.location = xasprintf("cur/%lu.eml", n);
-    rec.subject = subject ? xstrdup(subject) : NULL;
-    rec.date = xasprintf("2025-01-%02luT00:00:00Z", n);
+    conf_make_record(&rec, n, qid, CONF_SHA_A, "sender@example.org", subject, date, date);
     rec.body_text = body ? xstrdup(body) : NULL;
     if (n == 1) {
         record_add_attachment(&rec, "Q1-numbers 100%.xlsx", "application/vnd.ms-excel");
@@ -465,6 +587,206 @@ static void conformance_fulltext(struct conformance *conf)
     q.subject = NULL;
     q.limit = 1;
     CHECK_STR(conf_search_nums(cat, &q), "4");
+}
+
+/*
+ * search() filters on a catalog that holds nothing else: --from (envelope
+ * sender or header From name or address) and --to (envelope recipient,
+ * Bcc too, or header To/Cc) by substring in any case; --subject by
+ * substring with LIKE metacharacters and SQL literal; --message-id exact,
+ * angle brackets optional; --since inclusive and --until exclusive on
+ * Date or arrival; filters combined with AND, a limit, newest first; a
+ * callback that stops the search; and the complete record handed to it.
+ */
+static void conformance_search(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    struct archive_record rec;
+    struct search_query q;
+    struct conf_collect c;
+    const char *error = NULL;
+
+    conf_make_record1(&rec);
+    conf_add(conf, &rec);
+    record_free(&rec);
+    conf_make_record(&rec, 2, "5AbC2", CONF_SHA_B, "eve@evil.example", "Save 50%_off today",
+                     "2024-04-01T00:00:00Z", "2024-04-01T00:00:09Z");
+    rec.message_id = xstrdup("m2@example.net");
+    record_add_rcpt(&rec, "frank@example.net", NULL, NULL, NULL);
+    record_addrs_add(&rec.hdr_from, "Eve", "eve@evil.example");
+    conf_add(conf, &rec);
+    record_free(&rec);
+
+    /* No queue id, null sender, no Date: (sorted by arrival). */
+    conf_make_record(&rec, 3, "", CONF_SHA_C, "", "back\\slash 100% Save 500 off", NULL,
+                     "2024-05-02T00:00:00Z");
+    rec.envelope_status = ENVELOPE_INCOMPLETE;
+    record_add_rcpt(&rec, "grace@example.com", NULL, NULL, NULL);
+    conf_add(conf, &rec);
+    record_free(&rec);
+
+    memset(&q, 0, sizeof(q));
+    CHECK_STR(conf_search_nums(cat, &q), "3,2,1");
+
+    /* from: envelope sender or header From name/address, any case */
+    q.from = "ALICE@";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.from = "liddell";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.from = "evil";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.from = "nobody";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.from = NULL;
+
+    /* to: a Bcc recipient is only in the envelope */
+    q.to = "dave@secret";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.to = "Example.COM";
+    CHECK_STR(conf_search_nums(cat, &q), "3,1");
+    q.to = "undisclosed";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.to = "eve"; /* a sender is not a recipient */
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.to = NULL;
+
+    q.subject = "quarterly REPORT";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    /* LIKE metacharacters are literal: "50%_off" must not match "500 off" */
+    q.subject = "50%_off";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.subject = "0%";
+    CHECK_STR(conf_search_nums(cat, &q), "3,2");
+    q.subject = "%";
+    CHECK_STR(conf_search_nums(cat, &q), "3,2");
+    q.subject = "_";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.subject = "\\";
+    CHECK_STR(conf_search_nums(cat, &q), "3");
+    q.subject = "k\\s";
+    CHECK_STR(conf_search_nums(cat, &q), "3");
+    q.subject = "Save 5_0";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    /* SQL in user text is just text */
+    q.subject = "x' OR 1=1 --";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.subject = NULL;
+    q.from = "x' OR 1=1 --";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.from = "%";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.from = NULL;
+    q.to = "') OR 1=1 OR ('";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.to = NULL;
+    q.message_id = "' OR ''='";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+
+    /* Message-ID: exact, angle brackets optional */
+    q.message_id = "q1@example.org";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.message_id = "<q1@example.org>";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.message_id = " <m2@example.net> ";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.message_id = "q1@example";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.message_id = "%";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.message_id = NULL;
+
+    /* since inclusive, until exclusive, Date (or arrival when absent) */
+    q.since = conf_parse_time("2024-04-01T00:00:00Z");
+    CHECK_STR(conf_search_nums(cat, &q), "3,2");
+    q.since = conf_parse_time("2024-04-01T00:00:01Z");
+    CHECK_STR(conf_search_nums(cat, &q), "3");
+    q.since = 0;
+    q.until = conf_parse_time("2024-04-01T00:00:00Z");
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.since = conf_parse_time("2024-03-01");
+    q.until = conf_parse_time("2024-05-02");
+    CHECK_STR(conf_search_nums(cat, &q), "2,1");
+    q.since = q.until = 0;
+
+    /* filters combine with AND */
+    q.to = "example";
+    q.from = "alice";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.to = q.from = NULL;
+
+    q.limit = 2;
+    CHECK_STR(conf_search_nums(cat, &q), "3,2");
+    q.limit = 0;
+
+    /* a callback may stop the search */
+    memset(&c, 0, sizeof(c));
+    c.stop_after = 1;
+    CHECK(cat->search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
+    CHECK(c.calls == 1);
+    record_free(&c.first);
+
+    /* the record handed to the callback is complete */
+    memset(&c, 0, sizeof(c));
+    q.message_id = "q1@example.org";
+    CHECK(cat->search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
+    CHECK(c.calls == 1);
+    CHECK_STR(c.first.archive_id, "00000000000000000001");
+    CHECK_STR(c.first.queue_id, "4XyZ1");
+    CHECK_STR(c.first.sha256, CONF_SHA_A);
+    CHECK_STR(c.first.envelope_from, "alice@example.org");
+    CHECK_STR(c.first.envelope_status, "complete");
+    CHECK_STR(c.first.message_id, "q1@example.org");
+    CHECK_STR(c.first.date, "2024-03-01T10:00:00Z");
+    CHECK_STR(c.first.date_raw, "Fri, 01 Mar 2024 11:00:00 +0100");
+    CHECK_STR(c.first.subject, "Quarterly Report");
+    CHECK_STR(c.first.subject_raw, "=?UTF-8?Q?Quarterly_Report?=");
+    CHECK(c.first.arrival == conf_parse_time("2024-03-01T10:00:05Z"));
+    CHECK(c.first.size == 1001);
+    CHECK(c.first.wrapped_size == 2001);
+    CHECK_STR(c.first.wrapped_sha256, CONF_SHA_D);
+    CHECK_STR(c.first.store, "maildir");
+    CHECK_STR(c.first.location, "cur/1.eml");
+    CHECK_STR(c.first.mail_params, "SIZE=1001 BODY=8BITMIME");
+    CHECK_STR(c.first.xforward, "NAME=mx.example.org ADDR=192.0.2.1 IDENT=4XyZ1");
+    CHECK(c.first.n_rcpts == 3);
+    if (c.first.n_rcpts == 3) {
+        CHECK_STR(c.first.rcpts[0].address, "bob@example.com");
+        CHECK_STR(c.first.rcpts[0].archive_rcpt, "archive+bob=example.com@archive.test");
+        CHECK(c.first.rcpts[0].orcpt == NULL);
+        CHECK_STR(c.first.rcpts[0].notify, "NEVER");
+        CHECK_STR(c.first.rcpts[1].orcpt, "rfc822;carol@example.com");
+        CHECK_STR(c.first.rcpts[2].address, "dave@secret.example");
+    }
+    CHECK(c.first.hdr_from.n == 1 && c.first.hdr_to.n == 1 && c.first.hdr_cc.n == 2);
+    if (c.first.hdr_from.n == 1 && c.first.hdr_cc.n == 2) {
+        CHECK_STR(c.first.hdr_from.v[0].name, "Alice Liddell");
+        CHECK_STR(c.first.hdr_from.v[0].address, "alice@example.org");
+        CHECK(c.first.hdr_cc.v[0].name == NULL);
+        CHECK_STR(c.first.hdr_cc.v[0].address, "carol@example.com");
+        CHECK_STR(c.first.hdr_cc.v[1].name, "undisclosed-recipients");
+        CHECK(c.first.hdr_cc.v[1].address == NULL);
+    }
+    CHECK(c.first.n_attachments == 2);
+    if (c.first.n_attachments == 2) {
+        CHECK_STR(c.first.attachments[0].filename, "Q1 numbers.xlsx");
+        CHECK_STR(c.first.attachments[0].content_type, "application/vnd.ms-excel");
+        CHECK(c.first.attachments[1].filename == NULL);
+        CHECK_STR(c.first.attachments[1].content_type, "image/png");
+    }
+    /* search results do not carry the (up to 1 MiB) body text */
+    CHECK(c.first.body_text == NULL);
+    record_free(&c.first);
+
+    /* the null sender and a missing Date read back as stored */
+    memset(&c, 0, sizeof(c));
+    memset(&q, 0, sizeof(q));
+    q.to = "grace";
+    CHECK(cat->search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
+    CHECK_STR(c.first.envelope_from, "");
+    CHECK_STR(c.first.queue_id, "");
+    CHECK(c.first.date == NULL);
+    CHECK_STR(c.first.envelope_status, "incomplete");
+    record_free(&c.first);
 }
 
 /* A record of the merge checks: Date 2024-01-15T10:00:00Z (the

@@ -11,28 +11,28 @@
  *	with pg_schema_migrate(), as tabularium db init does.
  *
  *	Rows are checked with plain SQL on a second connection: the schema
- *	is a public interface. Covers: the catalog conformance suite
- *	(catalog_conformance.h: merging on (queue id, SHA-256) and on
- *	(Message-ID, SHA-256) and get() by message and copy archive id,
- *	first; content errors are TAB_PERM; hostile header values; degraded
- *	records and reindex()) on the database the other tests fill, and
- *	its full-text search and attachment filters on a database of their
- *	own (a --text word with punctuation inside is separate words), with
- *	what only PostgreSQL shows around it: the recipients' order and Bcc
- *	flags, the body text cut to fit one tsvector, no index key over raw
- *	header text, the lookups' plans, the UTF-8 cleaning of a degraded
- *	note. Full-text search over subject and body text (UTF-8 words and case folding,
- *	phrases, OR, -NOT, hostile query text that must stay text);
- *	substring filters with LIKE metacharacters; attachments; invalid
- *	UTF-8 in a record; the store's chunked bytes (NUL bytes, several
- *	chunks) streamed back by get(); one transaction for store and
- *	catalog (a catalog insert refused for its content keeps the stored
- *	bytes for a second, degraded add() of the copy; a
- *	connection killed between put and add stores nothing; a session
- *	ended by the server during COMMIT is resolved as rolled back); the store
- *	alone commits itself; reconnection after the server ended the
- *	session; schema version refusals (none, older, newer); conninfo
- *	redaction and the UTF-8 cleaner.
+ *	is a public interface. Covers the catalog conformance suite
+ *	(catalog_conformance.h): merging on (queue id, SHA-256) and on
+ *	(Message-ID, SHA-256) and get() by message and copy archive id
+ *	first, content errors, hostile header values, degraded records and
+ *	reindex() on the database the other tests fill; search filters and
+ *	full-text search each on a database of their own (a --text word
+ *	with punctuation inside is separate words). Around it what only
+ *	PostgreSQL shows: the recipients' order and Bcc flags, the body
+ *	text cut to fit one tsvector, no index key over raw header text,
+ *	the lookups' plans, the UTF-8 cleaning of a degraded note.
+ *	Full-text search on a filled database (UTF-8 words and case
+ *	folding, phrases, OR, -NOT, hostile query text that must stay
+ *	text); substring filters with LIKE metacharacters; attachments;
+ *	invalid UTF-8 in a record; the store's chunked bytes (NUL bytes,
+ *	several chunks) streamed back by get(); one transaction for store
+ *	and catalog (a catalog insert refused for its content keeps the
+ *	stored bytes for a second, degraded add() of the copy; a connection
+ *	killed between put and add stores nothing; a session ended by the
+ *	server during COMMIT is resolved as rolled back); the store alone
+ *	commits itself; reconnection after the server ended the session;
+ *	schema version refusals (none, older, newer); conninfo redaction
+ *	and the UTF-8 cleaner.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -57,10 +57,6 @@
 #include "common/strlist.h"
 
 #include "tests/unit/catalog_conformance.h"
-
-static const char SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-static const char SHA_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-static const char SHA_C[] = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
 static char conninfo[4096];   /* the test database */
 static char spec[4200];       /* "pgsql:" conninfo */
@@ -143,7 +139,7 @@ static void fill(struct archive_record *rec, const char *queue_id, const char *s
     rec->arrival = 1705312800 + (time_t)next_id; /* distinct, for a stable order */
     rec->size = 100;
     snprintf(rec->sha256, sizeof(rec->sha256), "%s", sha);
-    snprintf(rec->wrapped_sha256, sizeof(rec->wrapped_sha256), "%s", SHA_C);
+    snprintf(rec->wrapped_sha256, sizeof(rec->wrapped_sha256), "%s", CONF_SHA_C);
     rec->wrapped_size = 200;
     rec->store = xstrdup("maildir");
     rec->location = xasprintf("new/%s", rec->archive_id);
@@ -576,7 +572,7 @@ static void test_commit_lost(struct catalog *cat)
     CHECK(sql_exec("CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON messages"
                    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
                    " EXECUTE FUNCTION kill_at_commit()"));
-    fill(&rec, "QKILL", SHA_A, NULL, "kill at commit", NULL);
+    fill(&rec, "QKILL", CONF_SHA_A, NULL, "kill at commit", NULL);
     record_add_rcpt(&rec, "kill@example.com", NULL, NULL, NULL);
     CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
     CHECK(error != NULL && strstr(error, "commit failed: commit: ") != NULL &&
@@ -640,7 +636,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     /* success: bytes and rows commit together */
     fd = make_file(dir, "copy1", size, &path);
     CHECK(fd >= 0);
-    fill(&rec, "QSTORE1", SHA_C, NULL, "stored", "stored body");
+    fill(&rec, "QSTORE1", CONF_SHA_C, NULL, "stored", "stored body");
     rec.wrapped_size = size;
     free(rec.store);
     free(rec.location);
@@ -676,7 +672,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
      * second add() of the same copy, degraded: bytes and rows then commit
      * together */
     fd = make_file(dir, "copy2", 1000, &path);
-    fill(&rec, "QSTORE2", SHA_C, NULL, "rolled back", NULL);
+    fill(&rec, "QSTORE2", CONF_SHA_C, NULL, "rolled back", NULL);
     rec.envelope_status = "bogus";
     rec.wrapped_size = 1000;
     free(rec.store);
@@ -702,7 +698,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
 
     /* the session is killed between put and add: nothing is cataloged */
     fd = make_file(dir, "copy3", 1000, &path);
-    fill(&rec, "QSTORE3", SHA_C, NULL, "killed", NULL);
+    fill(&rec, "QSTORE3", CONF_SHA_C, NULL, "killed", NULL);
     rec.wrapped_size = 1000;
     free(rec.store);
     free(rec.location);
@@ -755,7 +751,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     alone = store_open(alone_spec, NULL, &error);
     CHECK(alone != NULL);
     if (alone != NULL) {
-        fill(&rec, "QALONE", SHA_C, NULL, "alone", NULL);
+        fill(&rec, "QALONE", CONF_SHA_C, NULL, "alone", NULL);
         rec.wrapped_size = 1000;
         free(rec.location);
         rec.location = NULL;
@@ -841,7 +837,7 @@ static void test_content_errors(struct catalog *cat)
     conformance_content_errors(&conf);
 
     /* a degraded record's note: invalid UTF-8 cleaned, at most 1000 bytes */
-    fill(&rec, "QPERM2", SHA_B, NULL, NULL, NULL);
+    fill(&rec, "QPERM2", CONF_SHA_B, NULL, NULL, NULL);
     rec.index_status = INDEX_DEGRADED;
     rec.index_note = xmalloc(3001);
     memset(rec.index_note, 0xFF, 3000);
@@ -862,19 +858,23 @@ static void test_degraded_reindex(struct catalog *cat)
     conformance_degraded_reindex(&conf);
 }
 
-/* The conformance suite's full-text search, on a database of its own:
- * its results list every match in the catalog. */
-static void test_fulltext(void)
+/* A part of the conformance suite that wants a catalog holding nothing
+ * else (its results list every match), on a new database db. */
+static void pg_fresh(const char *db, void (*run)(struct conformance *conf))
 {
     struct conformance conf = pg_conformance(NULL);
     PGconn *pg, *saved = admin;
     const char *error = NULL;
-    char *ci, *sp, *err = NULL;
+    char *ci, *sp, *sql, *err = NULL;
     int from, to;
 
-    CHECK(sql_exec("DROP DATABASE IF EXISTS tab_unit_fts"));
-    CHECK(sql_exec("CREATE DATABASE tab_unit_fts"));
-    ci = conninfo_for("tab_unit_fts");
+    sql = xasprintf("DROP DATABASE IF EXISTS %s", db);
+    CHECK(sql_exec(sql));
+    free(sql);
+    sql = xasprintf("CREATE DATABASE %s", db);
+    CHECK(sql_exec(sql));
+    free(sql);
+    ci = conninfo_for(db);
     sp = xasprintf("pgsql:%s", ci);
     pg = pg_conn_connect_plain(ci, &err);
     CHECK(pg != NULL);
@@ -885,7 +885,7 @@ static void test_fulltext(void)
         CHECK(conf.cat != NULL);
         if (conf.cat != NULL) {
             admin = pg; /* the row checks read this database */
-            conformance_fulltext(&conf);
+            run(&conf);
             admin = saved;
             catalog_close(&conf.cat);
         } else {
@@ -894,7 +894,9 @@ static void test_fulltext(void)
         PQfinish(pg);
     }
     free(err);
-    CHECK(sql_exec("DROP DATABASE tab_unit_fts WITH (FORCE)"));
+    sql = xasprintf("DROP DATABASE %s WITH (FORCE)", db);
+    CHECK(sql_exec(sql));
+    free(sql);
     free(ci);
     free(sp);
 }
@@ -991,7 +993,8 @@ int main(void)
         test_content_errors(cat);
         test_degraded_reindex(cat);
         catalog_close(&cat);
-        test_fulltext();
+        pg_fresh("tab_unit_search", conformance_search);
+        pg_fresh("tab_unit_fts", conformance_fulltext);
     }
     PQfinish(admin);
     stop_server();
