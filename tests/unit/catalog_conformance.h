@@ -23,6 +23,10 @@
  *	SHA-256) or (Message-ID, SHA-256), known_recipients() case folded
  *	and in order, get() by the message's or a copy's archive id.
  *
+ *	conformance_text_filters(): --text, --subject, --attachment, --from,
+ *	--to, --message-id, --since and --until on the messages
+ *	conformance_merge_get() left and seven more; run right after it.
+ *
  *	conformance_fulltext(): --text words, phrases, OR, -NOT and hostile
  *	query text, --attachment and --has-attachment, on a catalog that
  *	holds nothing else.
@@ -89,6 +93,10 @@ struct conformance {
      * 1, one phrase of its parts, the bytes part of a word (SQLite); 0,
      * separate words, the bytes cleaned away (PostgreSQL). */
     int text_word_is_phrase;
+    /* Header text that is not UTF-8 ("caf\xe9"): 1, stored as given
+     * (SQLite); 0, each bad byte replaced by U+FFFD (PostgreSQL). Either
+     * way a --text search finds the same words. */
+    int keeps_invalid_utf8;
 };
 
 static const char CONF_SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -795,9 +803,9 @@ static void conf_merge_record(struct archive_record *rec, const char *queue_id, 
                               const char *message_id, const char *subject)
 {
     conf_record(rec, queue_id, sha256, "sender@example.com");
-    rec->message_id = xstrdup(message_id);
-    rec->subject = xstrdup(subject);
-    rec->subject_raw = xstrdup(subject);
+    rec->message_id = message_id ? xstrdup(message_id) : NULL;
+    rec->subject = subject ? xstrdup(subject) : NULL;
+    rec->subject_raw = subject ? xstrdup(subject) : NULL;
     rec->date = xstrdup("2024-01-15T10:00:00Z");
     record_addrs_add(&rec->hdr_from, "Sender", "sender@example.com");
 }
@@ -887,6 +895,189 @@ static void conformance_merge_get(struct conformance *conf)
     record_free(&b);
     record_free(&c);
     record_free(&d);
+}
+
+/* search → comma-separated subjects, in result order */
+static int conf_collect_subject(const struct archive_record *rec, void *ctx)
+{
+    struct strlist *l = ctx;
+    strlist_add(l, rec->subject ? rec->subject : "(none)");
+    return 0;
+}
+
+static char *conf_search_subjects(struct catalog *cat, const struct search_query *q,
+                                  enum tab_result *r)
+{
+    struct strlist l = STRLIST_INIT;
+    const char *error = NULL;
+    char *out;
+
+    *r = cat->search(cat, q, conf_collect_subject, &l, &error);
+    if (*r != TAB_OK)
+        fprintf(stderr, "search: %s\n", error);
+    out = strlist_join(&l, ",");
+    strlist_free(&l);
+    return out;
+}
+
+/* CHECK_STR of a search by text */
+static void conf_check_text(struct catalog *cat, const char *text, const char *want)
+{
+    struct search_query q;
+    enum tab_result r;
+    char *got;
+
+    memset(&q, 0, sizeof(q));
+    q.text = text;
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK(r == TAB_OK);
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "text search [%s]\n", text);
+    CHECK_STR(got, want);
+    free(got);
+}
+
+/*
+ * Text search and filters on the messages conformance_merge_get() left
+ * and seven more: --text words in subject and body, UTF-8 case folding,
+ * phrases, OR, -NOT, hostile query text and invalid UTF-8 (stored as
+ * U+FFFD or as given, searched as the same words); --subject and --attachment substrings with LIKE
+ * metacharacters literal; --has-attachment; --from, --to (header To
+ * name too), --message-id, --since/--until and a limit, newest first.
+ */
+static void conformance_text_filters(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    /* the subject "caf\xe9 latin1" as the driver stores it */
+    const char *latin1 = conf->keeps_invalid_utf8 ? "caf\xe9 latin1" : "caf\xef\xbf\xbd latin1";
+    const char *latin1_then = conf->keeps_invalid_utf8 ? "caf\xe9 latin1,1000 things"
+                                                       : "caf\xef\xbf\xbd latin1,1000 things";
+    static const struct {
+        const char *subject, *body;
+    } docs[] = {
+        {"Budget", "The quarterly numbers for Z\xc3\xbcrich look good. Gr\xc3\xbc\xc3\x9f"
+                   "e aus K\xc3\xb6ln"},
+        {"Draft", "draft of the quarterly report, not final"},
+        {"Report", "report quarterly: misc"},
+        {"Hostile", "He said \"50% off\" \\ backslash O'Reilly 100%_done; DROP TABLE x; --"},
+        {"100% sure", NULL},
+        {"1000 things", NULL},
+        {"caf\xe9 latin1", "na\xefve bytes"},
+    };
+    struct archive_record rec;
+    struct search_query q;
+    enum tab_result r;
+    char *got;
+
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        char sha[SHA256_HEX_SIZE];
+        snprintf(sha, sizeof(sha), "%064zx", i + 1);
+        conf_merge_record(&rec, "", sha, NULL, docs[i].subject);
+        rec.body_text = docs[i].body ? xstrdup(docs[i].body) : NULL;
+        if (i == 0) {
+            record_add_attachment(&rec, "Invoice 2024.PDF", "application/pdf");
+            record_add_attachment(&rec, NULL, "image/png");
+        }
+        if (i == 3)
+            record_add_attachment(&rec, "100%_off.txt", "text/plain");
+        conf_add(conf, &rec);
+        record_free(&rec);
+    }
+    /* invalid UTF-8 was stored as U+FFFD, or as given */
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages WHERE subject = $1", latin1, "1");
+
+    /* newest first: Hostile (i=3) before Report (i=2) ... */
+    conf_check_text(cat, "quarterly", "Report,Draft,Budget");
+    conf_check_text(cat, "quarterly report", "Report,Draft");
+    conf_check_text(cat, "\"quarterly report\"", "Draft");
+    conf_check_text(cat, "z\xc3\xbcrich OR draft", "Draft,Budget");
+    conf_check_text(cat, "quarterly -draft", "Report,Budget");
+    conf_check_text(cat, "K\xc3\x96LN", "Budget"); /* upper-case UTF-8 */
+    conf_check_text(cat,
+                    "gr\xc3\xbc\xc3\x9f"
+                    "e",
+                    "Budget");                /* ß */
+    conf_check_text(cat, "budget", "Budget"); /* the subject is indexed too */
+    conf_check_text(cat, "O'Reilly", "Hostile");
+    conf_check_text(cat, "\"50% off\"", "Hostile");
+    conf_check_text(cat, "'); DROP TABLE messages; --", "");
+    conf_check_text(cat, "\\' \\\\ %", "");
+    conf_check_text(cat, "\"unbalanced", "");
+    conf_check_text(cat, "", "");
+    /* invalid UTF-8 in the query is cleaned as the record was: same words */
+    conf_check_text(cat, "na\xefve", latin1);
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages WHERE subject = 'Hostile'", NULL, "1");
+
+    memset(&q, 0, sizeof(q));
+    q.subject = "100%";
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK(r == TAB_OK);
+    CHECK_STR(got, "100% sure");
+    free(got);
+    q.subject = "_";
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "");
+    free(got);
+
+    memset(&q, 0, sizeof(q));
+    q.attachment = "invoice 2024.pdf"; /* case-insensitive substring */
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK(r == TAB_OK);
+    CHECK_STR(got, "Budget");
+    free(got);
+    q.attachment = "%_o";
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "Hostile");
+    free(got);
+    q.attachment = "%";
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "Hostile");
+    free(got);
+    memset(&q, 0, sizeof(q));
+    q.has_attachment = 1;
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "Hostile,Budget");
+    free(got);
+    q.text = "quarterly";
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "Budget");
+    free(got);
+    CONF_CHECK_SQL(conf,
+                   "SELECT COALESCE(filename, '-') || ' ' || content_type FROM attachments a"
+                   " JOIN messages m ON m.id = a.message WHERE m.subject = $1 ORDER BY position",
+                   "Budget", "Invoice 2024.PDF application/pdf\n- image/png");
+
+    memset(&q, 0, sizeof(q));
+    q.from = "SENDER@example";
+    q.limit = 2;
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, latin1_then);
+    free(got);
+    memset(&q, 0, sizeof(q));
+    q.to = "carol@";
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "merge one");
+    free(got);
+    q.to = "alice"; /* header To display name or address */
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "merge one");
+    free(got);
+    memset(&q, 0, sizeof(q));
+    q.message_id = " <nq@example.com> ";
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "no queue id");
+    free(got);
+    memset(&q, 0, sizeof(q));
+    q.since = 1705312800 + 1; /* everything has Date: 2024-01-15T10:00:00Z */
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "");
+    free(got);
+    q.since = 1705312800;
+    q.until = 1705312801;
+    q.subject = "merge";
+    got = conf_search_subjects(cat, &q, &r);
+    CHECK_STR(got, "merge one");
+    free(got);
 }
 
 /*
