@@ -31,6 +31,9 @@
  *	query text, --attachment and --has-attachment, on a catalog that
  *	holds nothing else.
  *
+ *	conformance_forward_status(): one forwards row a copy, replaced by
+ *	each outcome.
+ *
  *	conformance_content_errors(): content the database refuses (a
  *	CHECK constraint, a UNIQUE archive id) is TAB_PERM, stores nothing
  *	and leaves the connection usable.
@@ -1078,6 +1081,29 @@ static void conformance_text_filters(struct conformance *conf)
     got = conf_search_subjects(cat, &q, &r);
     CHECK_STR(got, "merge one");
     free(got);
+}
+
+/* The forwarder's record of each copy (lmtpd/forwarder.c, tabularium
+ * queue): one row, replaced by each outcome; a NULL detail stays NULL. */
+static void conformance_forward_status(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    const char *error = NULL;
+
+    CHECK(cat->forward_status != NULL);
+    if (cat->forward_status == NULL)
+        return;
+    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "deferred", "connect refused", &error) ==
+          TAB_OK);
+    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "sent", "250 2.0.0 Ok: queued as X",
+                              &error) == TAB_OK);
+    CONF_CHECK_SQL(conf, "SELECT status || '|' || detail FROM forwards WHERE archive_id = $1",
+                   "6B070F6A6089D03379F3", "sent|250 2.0.0 Ok: queued as X");
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM forwards WHERE archive_id = $1",
+                   "6B070F6A6089D03379F3", "1");
+    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F4", "held", NULL, &error) == TAB_OK);
+    CONF_CHECK_SQL(conf, "SELECT coalesce(detail, 'null') FROM forwards WHERE archive_id = $1",
+                   "6B070F6A6089D03379F4", "null");
 }
 
 /*

@@ -16,26 +16,20 @@
  *	(Message-ID, SHA-256) and get() by message and copy archive id
  *	first, then text search and filters on those messages (UTF-8 words
  *	and case folding, phrases, OR, -NOT, hostile query text, LIKE
- *	metacharacters, attachments, invalid UTF-8 in a record), content
- *	errors, hostile header values, degraded records and reindex() on
- *	the database the other tests fill; search filters and full-text
- *	search each on a database of their own. PostgreSQL's answers to
- *	the suite's two questions: a --text word with punctuation inside is
- *	separate words, text that is not UTF-8 is stored cleaned. Around it
- *	what only PostgreSQL shows: the recipients' order and Bcc flags,
- *	the body text cut to fit one tsvector, no index key over raw header
- *	text, the lookups' plans, the UTF-8 cleaning of a degraded note;
- *	the forwarder's status rows; the store's chunked bytes (NUL bytes,
- *	several chunks) streamed back by get(); one transaction for store
- *	and catalog (a catalog insert refused for its content keeps the
- *	stored bytes for a second, degraded add() of the copy; a connection
- *	killed between put and add stores nothing; a session ended by the
- *	server during COMMIT is resolved as rolled back); the store alone
- *	commits itself; reconnection after the server ended the session;
- *	schema version refusals (none, older, newer); conninfo redaction
- *	and the UTF-8 cleaner.
- * DIAGNOSTICS
- *	Exit 0 when every check passed; failures name file and line.
+ *	metacharacters, attachments, invalid UTF-8 in a record), the
+ *	forwarder's status rows, content errors, hostile header values, degraded records and
+ *reindex() on the database the other tests fill; search filters and full-text search each on a
+ *database of their own. PostgreSQL's answers to the suite's two questions: a --text word with
+ *punctuation inside is separate words, text that is not UTF-8 is stored cleaned. Around it what
+ *only PostgreSQL shows: the recipients' order and Bcc flags, the body text cut to fit one tsvector,
+ *no index key over raw header text, the lookups' plans, the UTF-8 cleaning of a degraded note; the
+ *store's chunked bytes (NUL bytes, several chunks) streamed back by get(); one transaction for
+ *store and catalog (a catalog insert refused for its content keeps the stored bytes for a second,
+ *degraded add() of the copy; a connection killed between put and add stores nothing; a session
+ *ended by the server during COMMIT is resolved as rolled back); the store alone commits itself;
+ *reconnection after the server ended the session; schema version refusals (none, older, newer);
+ *conninfo redaction and the UTF-8 cleaner. DIAGNOSTICS Exit 0 when every check passed; failures
+ *name file and line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -361,25 +355,12 @@ static void test_schema_refusals(void)
     free(sp);
 }
 
-/* The forwarder's record of each copy: one row, replaced by each outcome. */
+/* The conformance suite's forwarder status rows. */
 static void test_forward_status(struct catalog *cat)
 {
-    const char *error = NULL;
+    struct conformance conf = pg_conformance(cat);
 
-    CHECK(cat->forward_status != NULL);
-    if (cat->forward_status == NULL)
-        return;
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "deferred", "connect refused", &error) ==
-          TAB_OK);
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "sent", "250 2.0.0 Ok: queued as X",
-                              &error) == TAB_OK);
-    CHECK(sql_is("SELECT status || '|' || detail FROM forwards WHERE archive_id = $1",
-                 "6B070F6A6089D03379F3", "sent|250 2.0.0 Ok: queued as X"));
-    CHECK(
-        sql_is("SELECT count(*) FROM forwards WHERE archive_id = $1", "6B070F6A6089D03379F3", "1"));
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F4", "held", NULL, &error) == TAB_OK);
-    CHECK(sql_is("SELECT coalesce(detail, 'null') FROM forwards WHERE archive_id = $1",
-                 "6B070F6A6089D03379F4", "null"));
+    conformance_forward_status(&conf);
 }
 
 /* The conformance suite's merge and get(), first on the empty database:

@@ -18,7 +18,8 @@
  *	is pending first, expire removes a pending row. The catalog
  *	conformance suite (catalog_conformance.h: search filters, merging
  *	and get() with text search and filters after it, full-text search
- *	and attachments, content errors, hostile header values, degraded
+ *	and attachments, forwarder status rows, content errors, hostile
+ *	header values, degraded
  *	records and reindex()), each part on a fresh file, with what only
  *	SQLite shows around it: a --text word with punctuation inside is a
  *	phrase, text that is not UTF-8 is stored as given, text pending until the
@@ -1021,9 +1022,12 @@ static void test_conformance(const char *dir)
         const char *file;
         void (*run)(struct conformance *conf);
     } parts[] = {
-        {"search.db", conformance_search},          {"merge.db", conformance_merge_get},
+        {"search.db", conformance_search},
+        {"merge.db", conformance_merge_get},
         {"merge.db", conformance_text_filters}, /* on what merge left */
-        {"content.db", conformance_content_errors}, {"degraded.db", conformance_degraded_reindex},
+        {"forward.db", conformance_forward_status},
+        {"content.db", conformance_content_errors},
+        {"degraded.db", conformance_degraded_reindex},
     };
     struct conformance conf;
 
