@@ -160,7 +160,8 @@ static void sqlite_at(const char *point, const char *archive_id)
     }
 }
 
-/* A fresh catalog file dir/name for a conformance suite; NULL on error. */
+/* The catalog file dir/name (created on first use) for a part of the
+ * conformance suite; NULL on error. */
 static struct catalog *sqlite_conformance(const char *dir, const char *name,
                                           struct conformance *conf)
 {
@@ -1014,8 +1015,8 @@ static void test_hostile_values(const char *dir)
 }
 
 /* The parts of the conformance suite that need nothing around them,
- * each on a fresh file (so a degraded search lists exactly the suite's
- * records). */
+ * each on a file of its own (so a search lists exactly the suite's
+ * records), but the text filters on the messages the merge part left. */
 static void test_conformance(const char *dir)
 {
     static const struct {
