@@ -11,27 +11,25 @@
  *	with pg_schema_migrate(), as tabularium db init does.
  *
  *	Rows are checked with plain SQL on a second connection: the schema
- *	is a public interface. Covers: merging on (queue id, SHA-256) and on
- *	(Message-ID, SHA-256); get() by message and copy archive id; full-text
- *	search over subject and body text (UTF-8 words and case folding,
- *	phrases, OR, -NOT, hostile query text that must stay text);
- *	substring filters with LIKE metacharacters; attachments; invalid
- *	UTF-8 in a record; the store's chunked bytes (NUL bytes, several
- *	chunks) streamed back by get(); one transaction for store and
- *	catalog (a catalog insert refused for its content keeps the stored
- *	bytes for a second, degraded add() of the copy; a
- *	connection killed between put and add stores nothing; a session
- *	ended by the server during COMMIT is resolved as rolled back); the store
- *	alone commits itself; reconnection after the server ended the
- *	session; schema version refusals (none, older, newer); conninfo
- *	redaction and the UTF-8 cleaner. Hostile header values (a
- *	9,000-character random Message-ID, a 6,000-character From, a 100 KB
- *	subject with 1 MiB of distinct words as body, a 5,000-character
- *	recipient) added, found and merged, no index key over raw header
- *	text, the lookups' plans; content errors are TAB_PERM; degraded
- *	records, reindex() and the chain after it.
- * DIAGNOSTICS
- *	Exit 0 when every check passed; failures name file and line.
+ *	is a public interface. Covers the catalog conformance suite
+ *	(catalog_conformance.h): merging on (queue id, SHA-256) and on
+ *	(Message-ID, SHA-256) and get() by message and copy archive id
+ *	first, then text search and filters on those messages (UTF-8 words
+ *	and case folding, phrases, OR, -NOT, hostile query text, LIKE
+ *	metacharacters, attachments, invalid UTF-8 in a record), the
+ *	forwarder's status rows, content errors, hostile header values, degraded records and
+ *reindex() on the database the other tests fill; search filters and full-text search each on a
+ *database of their own. PostgreSQL's answers to the suite's two questions: a --text word with
+ *punctuation inside is separate words, text that is not UTF-8 is stored cleaned. Around it what
+ *only PostgreSQL shows: the recipients' order and Bcc flags, the body text cut to fit one tsvector,
+ *no index key over raw header text, the lookups' plans, the UTF-8 cleaning of a degraded note; the
+ *store's chunked bytes (NUL bytes, several chunks) streamed back by get(); one transaction for
+ *store and catalog (a catalog insert refused for its content keeps the stored bytes for a second,
+ *degraded add() of the copy; a connection killed between put and add stores nothing; a session
+ *ended by the server during COMMIT is resolved as rolled back); the store alone commits itself;
+ *reconnection after the server ended the session; schema version refusals (none, older, newer);
+ *conninfo redaction and the UTF-8 cleaner. DIAGNOSTICS Exit 0 when every check passed; failures
+ *name file and line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,11 +51,7 @@
 #include "common/log.h"
 #include "common/strlist.h"
 
-#include "tests/unit/check.h"
-
-static const char SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-static const char SHA_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-static const char SHA_C[] = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+#include "tests/unit/catalog_conformance.h"
 
 static char conninfo[4096];   /* the test database */
 static char spec[4200];       /* "pgsql:" conninfo */
@@ -140,50 +134,11 @@ static void fill(struct archive_record *rec, const char *queue_id, const char *s
     rec->arrival = 1705312800 + (time_t)next_id; /* distinct, for a stable order */
     rec->size = 100;
     snprintf(rec->sha256, sizeof(rec->sha256), "%s", sha);
-    snprintf(rec->wrapped_sha256, sizeof(rec->wrapped_sha256), "%s", SHA_C);
+    snprintf(rec->wrapped_sha256, sizeof(rec->wrapped_sha256), "%s", CONF_SHA_C);
     rec->wrapped_size = 200;
     rec->store = xstrdup("maildir");
     rec->location = xasprintf("new/%s", rec->archive_id);
     record_addrs_add(&rec->hdr_from, "Sender", "sender@example.com");
-}
-
-/* search → comma-separated subjects, in result order */
-static int collect(const struct archive_record *rec, void *ctx)
-{
-    struct strlist *l = ctx;
-    strlist_add(l, rec->subject ? rec->subject : "(none)");
-    return 0;
-}
-
-static char *search_subjects(struct catalog *cat, const struct search_query *q, enum tab_result *r)
-{
-    struct strlist l = STRLIST_INIT;
-    const char *error = NULL;
-    char *out;
-
-    *r = cat->search(cat, q, collect, &l, &error);
-    if (*r != TAB_OK)
-        fprintf(stderr, "search: %s\n", error);
-    out = strlist_join(&l, ",");
-    strlist_free(&l);
-    return out;
-}
-
-/* CHECK_STR of a search by text */
-static void check_text(struct catalog *cat, const char *text, const char *want)
-{
-    struct search_query q;
-    enum tab_result r;
-    char *got;
-
-    memset(&q, 0, sizeof(q));
-    q.text = text;
-    got = search_subjects(cat, &q, &r);
-    CHECK(r == TAB_OK);
-    if (strcmp(got, want) != 0)
-        fprintf(stderr, "text search [%s]\n", text);
-    CHECK_STR(got, want);
-    free(got);
 }
 
 static enum tab_result add(struct catalog *cat, struct archive_record *rec)
@@ -193,6 +148,69 @@ static enum tab_result add(struct catalog *cat, struct archive_record *rec)
     if (r != TAB_OK)
         fprintf(stderr, "add %s: %s\n", rec->archive_id, error);
     return r;
+}
+
+/* struct conformance's sql hook: the rows of query on the admin
+ * connection, $1 bound to param: "col|col" a row, rows joined by "\n",
+ * NULL as "NULL". */
+static char *pg_rows(const char *query, const char *param)
+{
+    const char *values[1] = {param};
+    PGresult *res = PQexecParams(admin, query, param != NULL ? 1 : 0, NULL, values, NULL, NULL, 0);
+    char *out = NULL;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        out = xstrdup("");
+        for (int row = 0; row < PQntuples(res); row++) {
+            for (int col = 0; col < PQnfields(res); col++) {
+                const char *v = PQgetisnull(res, row, col) ? "NULL" : PQgetvalue(res, row, col);
+                char *next = xasprintf("%s%s%s", out, col ? "|" : (row ? "\n" : ""), v);
+                free(out);
+                out = next;
+            }
+        }
+    } else {
+        fprintf(stderr, "sql %s: %s", query, PQerrorMessage(admin));
+    }
+    PQclear(res);
+    return out;
+}
+
+/* struct conformance's at hook: what only PostgreSQL does. */
+static void pg_at(const char *point, const char *archive_id)
+{
+    if (strcmp(point, "merged") == 0) {
+        /* the envelope recipients in the order they came, and which of
+         * them no header names (Bcc) */
+        CHECK(sql_is("SELECT string_agg(r.address, ',' ORDER BY r.id) FROM recipients r"
+                     " JOIN messages m ON m.id = r.message WHERE m.archive_id = $1",
+                     archive_id, "alice@example.com,bob@example.com,carol@example.com"));
+        CHECK(sql_is("SELECT string_agg(recipient || ':' || bcc, ',' ORDER BY recipient)"
+                     " FROM recipient_messages WHERE message_id = $1",
+                     "m1@example.com",
+                     "alice@example.com:false,bob@example.com:true,carol@example.com:true"));
+    } else if (strcmp(point, "hostile added") == 0) {
+        /* the body text is cut so that subject and body fit one tsvector */
+        CHECK(sql_is("SELECT length(body_text) <= 384 * 1024 - length(subject)"
+                     " AND length(body_text) > 200000 FROM messages WHERE archive_id = $1",
+                     archive_id, "t"));
+    }
+}
+
+/* The conformance suite's view of cat: rows on the admin connection;
+ * a --text word with punctuation inside is separate words; text that is
+ * not UTF-8 is stored cleaned. */
+static struct conformance pg_conformance(struct catalog *cat)
+{
+    struct conformance conf;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.cat = cat;
+    conf.sql = pg_rows;
+    conf.at = pg_at;
+    conf.text_word_is_phrase = 0;
+    conf.keeps_invalid_utf8 = 0;
+    return conf;
 }
 
 static void test_redact_and_utf8(void)
@@ -337,237 +355,30 @@ static void test_schema_refusals(void)
     free(sp);
 }
 
-/* The forwarder's record of each copy: one row, replaced by each outcome. */
+/* The conformance suite's forwarder status rows. */
 static void test_forward_status(struct catalog *cat)
 {
-    const char *error = NULL;
+    struct conformance conf = pg_conformance(cat);
 
-    CHECK(cat->forward_status != NULL);
-    if (cat->forward_status == NULL)
-        return;
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "deferred", "connect refused", &error) ==
-          TAB_OK);
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "sent", "250 2.0.0 Ok: queued as X",
-                              &error) == TAB_OK);
-    CHECK(sql_is("SELECT status || '|' || detail FROM forwards WHERE archive_id = $1",
-                 "6B070F6A6089D03379F3", "sent|250 2.0.0 Ok: queued as X"));
-    CHECK(
-        sql_is("SELECT count(*) FROM forwards WHERE archive_id = $1", "6B070F6A6089D03379F3", "1"));
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F4", "held", NULL, &error) == TAB_OK);
-    CHECK(sql_is("SELECT coalesce(detail, 'null') FROM forwards WHERE archive_id = $1",
-                 "6B070F6A6089D03379F4", "null"));
+    conformance_forward_status(&conf);
 }
 
+/* The conformance suite's merge and get(), first on the empty database:
+ * the later tests search its messages. */
 static void test_merge_and_get(struct catalog *cat)
 {
-    struct archive_record a, b, c, d, got;
-    struct strlist known = STRLIST_INIT;
-    const char *error = NULL;
-    char id_a[ARCHIVE_ID_SIZE], id_b[ARCHIVE_ID_SIZE];
+    struct conformance conf = pg_conformance(cat);
 
-    /* (queue id, sha256): the second transaction joins the first */
-    fill(&a, "QMERGE1", SHA_A, "m1@example.com", "merge one", NULL);
-    record_add_rcpt(&a, "alice@example.com", "archive+alice=example.com@archive.test", NULL, NULL);
-    record_add_rcpt(&a, "bob@example.com", NULL, "rfc822;bob@example.com", "NEVER");
-    record_addrs_add(&a.hdr_to, "Alice", "alice@example.com");
-    CHECK(add(cat, &a) == TAB_OK);
-    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 2 && strcmp(known.v[0], "alice@example.com") == 0 &&
-          strcmp(known.v[1], "bob@example.com") == 0);
-    strlist_free(&known);
-
-    fill(&b, "QMERGE1", SHA_A, "m1@example.com", "merge one", NULL);
-    record_add_rcpt(&b, "BOB@example.com", NULL, NULL, NULL); /* same, case folded */
-    record_add_rcpt(&b, "carol@example.com", NULL, NULL, NULL);
-    CHECK(add(cat, &b) == TAB_OK);
-    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 3 && strcmp(known.v[2], "carol@example.com") == 0);
-    strlist_free(&known);
-    CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QMERGE1", "1"));
-    CHECK(sql_is("SELECT count(*) FROM copies c JOIN messages m ON m.id = c.message"
-                 " WHERE m.queue_id = $1",
-                 "QMERGE1", "2"));
-    CHECK(sql_is("SELECT string_agg(r.address, ',' ORDER BY r.id) FROM recipients r"
-                 " JOIN messages m ON m.id = r.message WHERE m.archive_id = $1",
-                 a.archive_id, "alice@example.com,bob@example.com,carol@example.com"));
-    CHECK(sql_is("SELECT string_agg(recipient || ':' || bcc, ',' ORDER BY recipient)"
-                 " FROM recipient_messages WHERE message_id = $1",
-                 "m1@example.com",
-                 "alice@example.com:false,bob@example.com:true,carol@example.com:true"));
-    /* another SHA-256 with the same queue id is another message */
-    CHECK(cat->known_recipients(cat, "QMERGE1", SHA_B, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 0);
-
-    /* get() by the message's and by the second copy's archive id */
-    snprintf(id_a, sizeof(id_a), "%s", a.archive_id);
-    snprintf(id_b, sizeof(id_b), "%s", b.archive_id);
-    CHECK(cat->get(cat, id_a, &got, &error) == TAB_OK);
-    CHECK_STR(got.archive_id, id_a);
-    CHECK_STR(got.location, a.location);
-    CHECK_STR(got.queue_id, "QMERGE1");
-    CHECK_STR(got.sha256, SHA_A);
-    CHECK_STR(got.date, "2024-01-15T10:00:00Z");
-    CHECK(got.arrival == a.arrival);
-    CHECK(got.n_rcpts == 3);
-    CHECK(got.n_rcpts == 3 && got.rcpts[1].orcpt != NULL &&
-          strcmp(got.rcpts[1].orcpt, "rfc822;bob@example.com") == 0);
-    CHECK(got.hdr_to.n == 1 && strcmp(got.hdr_to.v[0].name, "Alice") == 0);
-    CHECK(got.hdr_from.n == 1);
-    record_free(&got);
-    CHECK(cat->get(cat, id_b, &got, &error) == TAB_OK);
-    CHECK_STR(got.archive_id, id_a);     /* the message */
-    CHECK_STR(got.location, b.location); /* the copy asked for */
-    record_free(&got);
-    CHECK(cat->get(cat, "FFFFFFFFFFFFFFFFFFFF", &got, &error) == TAB_PERM);
-    CHECK(error != NULL && strstr(error, "not found") != NULL);
-
-    /* no queue id: (Message-ID, sha256) */
-    fill(&c, "", SHA_B, "nq@example.com", "no queue id", NULL);
-    record_add_rcpt(&c, "dave@example.com", NULL, NULL, NULL);
-    CHECK(add(cat, &c) == TAB_OK);
-    fill(&d, "", SHA_B, "nq@example.com", "no queue id", NULL);
-    record_add_rcpt(&d, "erin@example.com", NULL, NULL, NULL);
-    CHECK(add(cat, &d) == TAB_OK);
-    CHECK(cat->known_recipients(cat, "", SHA_B, "nq@example.com", &known, &error) == TAB_OK);
-    CHECK(known.n == 2);
-    strlist_free(&known);
-    CHECK(sql_is("SELECT count(*) FROM messages WHERE message_id = $1", "nq@example.com", "1"));
-    CHECK(cat->known_recipients(cat, "", SHA_B, "", &known, &error) == TAB_OK && known.n == 0);
-
-    record_free(&a);
-    record_free(&b);
-    record_free(&c);
-    record_free(&d);
+    conformance_merge_get(&conf);
 }
 
+/* The conformance suite's text search and filters, on the messages
+ * conformance_merge_get() left. */
 static void test_fts_and_filters(struct catalog *cat)
 {
-    static const struct {
-        const char *subject, *body;
-    } docs[] = {
-        {"Budget", "The quarterly numbers for Z\xc3\xbcrich look good. Gr\xc3\xbc\xc3\x9f"
-                   "e aus K\xc3\xb6ln"},
-        {"Draft", "draft of the quarterly report, not final"},
-        {"Report", "report quarterly: misc"},
-        {"Hostile", "He said \"50% off\" \\ backslash O'Reilly 100%_done; DROP TABLE x; --"},
-        {"100% sure", NULL},
-        {"1000 things", NULL},
-        {"caf\xe9 latin1", "na\xefve bytes"},
-    };
-    struct archive_record rec;
-    struct search_query q;
-    enum tab_result r;
-    char *got;
+    struct conformance conf = pg_conformance(cat);
 
-    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
-        char sha[SHA256_HEX_SIZE];
-        snprintf(sha, sizeof(sha), "%064zx", i + 1);
-        fill(&rec, "", sha, NULL, docs[i].subject, docs[i].body);
-        if (i == 0) {
-            record_add_attachment(&rec, "Invoice 2024.PDF", "application/pdf");
-            record_add_attachment(&rec, NULL, "image/png");
-        }
-        if (i == 3)
-            record_add_attachment(&rec, "100%_off.txt", "text/plain");
-        CHECK(add(cat, &rec) == TAB_OK);
-        record_free(&rec);
-    }
-    /* invalid UTF-8 was stored as U+FFFD */
-    CHECK(
-        sql_is("SELECT count(*) FROM messages WHERE subject = $1", "caf\xef\xbf\xbd latin1", "1"));
-
-    /* newest first: Hostile (i=3) before Report (i=2) ... */
-    check_text(cat, "quarterly", "Report,Draft,Budget");
-    check_text(cat, "quarterly report", "Report,Draft");
-    check_text(cat, "\"quarterly report\"", "Draft");
-    check_text(cat, "z\xc3\xbcrich OR draft", "Draft,Budget");
-    check_text(cat, "quarterly -draft", "Report,Budget");
-    check_text(cat, "K\xc3\x96LN", "Budget"); /* upper-case UTF-8 */
-    check_text(cat,
-               "gr\xc3\xbc\xc3\x9f"
-               "e",
-               "Budget");                /* ß */
-    check_text(cat, "budget", "Budget"); /* the subject is indexed too */
-    check_text(cat, "O'Reilly", "Hostile");
-    check_text(cat, "\"50% off\"", "Hostile");
-    check_text(cat, "'); DROP TABLE messages; --", "");
-    check_text(cat, "\\' \\\\ %", "");
-    check_text(cat, "\"unbalanced", "");
-    check_text(cat, "", "");
-    /* invalid UTF-8 in the query is cleaned as the record was: same words */
-    check_text(cat, "na\xefve", "caf\xef\xbf\xbd latin1");
-    CHECK(sql_is("SELECT count(*) FROM messages WHERE subject = 'Hostile'", NULL, "1"));
-
-    memset(&q, 0, sizeof(q));
-    q.subject = "100%";
-    got = search_subjects(cat, &q, &r);
-    CHECK(r == TAB_OK);
-    CHECK_STR(got, "100% sure");
-    free(got);
-    q.subject = "_";
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "");
-    free(got);
-
-    memset(&q, 0, sizeof(q));
-    q.attachment = "invoice 2024.pdf"; /* case-insensitive substring */
-    got = search_subjects(cat, &q, &r);
-    CHECK(r == TAB_OK);
-    CHECK_STR(got, "Budget");
-    free(got);
-    q.attachment = "%_o";
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "Hostile");
-    free(got);
-    q.attachment = "%";
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "Hostile");
-    free(got);
-    memset(&q, 0, sizeof(q));
-    q.has_attachment = 1;
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "Hostile,Budget");
-    free(got);
-    q.text = "quarterly";
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "Budget");
-    free(got);
-    CHECK(sql_is("SELECT string_agg(COALESCE(filename, '-') || ' ' || content_type, ','"
-                 " ORDER BY position) FROM attachments a JOIN messages m ON m.id = a.message"
-                 " WHERE m.subject = $1",
-                 "Budget", "Invoice 2024.PDF application/pdf,- image/png"));
-
-    memset(&q, 0, sizeof(q));
-    q.from = "SENDER@example";
-    q.limit = 2;
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "caf\xef\xbf\xbd latin1,1000 things");
-    free(got);
-    memset(&q, 0, sizeof(q));
-    q.to = "carol@";
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "merge one");
-    free(got);
-    q.to = "alice"; /* header To display name or address */
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "merge one");
-    free(got);
-    memset(&q, 0, sizeof(q));
-    q.message_id = " <nq@example.com> ";
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "no queue id");
-    free(got);
-    memset(&q, 0, sizeof(q));
-    q.since = 1705312800 + 1; /* everything has Date: 2024-01-15T10:00:00Z */
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "");
-    free(got);
-    q.since = 1705312800;
-    q.until = 1705312801;
-    q.subject = "merge";
-    got = search_subjects(cat, &q, &r);
-    CHECK_STR(got, "merge one");
-    free(got);
+    conformance_text_filters(&conf);
 }
 
 /* The server ends the session during COMMIT (a deferred trigger
@@ -585,7 +396,7 @@ static void test_commit_lost(struct catalog *cat)
     CHECK(sql_exec("CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON messages"
                    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
                    " EXECUTE FUNCTION kill_at_commit()"));
-    fill(&rec, "QKILL", SHA_A, NULL, "kill at commit", NULL);
+    fill(&rec, "QKILL", CONF_SHA_A, NULL, "kill at commit", NULL);
     record_add_rcpt(&rec, "kill@example.com", NULL, NULL, NULL);
     CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
     CHECK(error != NULL && strstr(error, "commit failed: commit: ") != NULL &&
@@ -649,7 +460,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     /* success: bytes and rows commit together */
     fd = make_file(dir, "copy1", size, &path);
     CHECK(fd >= 0);
-    fill(&rec, "QSTORE1", SHA_C, NULL, "stored", "stored body");
+    fill(&rec, "QSTORE1", CONF_SHA_C, NULL, "stored", "stored body");
     rec.wrapped_size = size;
     free(rec.store);
     free(rec.location);
@@ -685,7 +496,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
      * second add() of the same copy, degraded: bytes and rows then commit
      * together */
     fd = make_file(dir, "copy2", 1000, &path);
-    fill(&rec, "QSTORE2", SHA_C, NULL, "rolled back", NULL);
+    fill(&rec, "QSTORE2", CONF_SHA_C, NULL, "rolled back", NULL);
     rec.envelope_status = "bogus";
     rec.wrapped_size = 1000;
     free(rec.store);
@@ -711,7 +522,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
 
     /* the session is killed between put and add: nothing is cataloged */
     fd = make_file(dir, "copy3", 1000, &path);
-    fill(&rec, "QSTORE3", SHA_C, NULL, "killed", NULL);
+    fill(&rec, "QSTORE3", CONF_SHA_C, NULL, "killed", NULL);
     rec.wrapped_size = 1000;
     free(rec.store);
     free(rec.location);
@@ -753,7 +564,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     usleep(200 * 1000);
     {
         struct strlist known = STRLIST_INIT;
-        CHECK(cat->known_recipients(cat, "QMERGE1", SHA_A, NULL, &known, &error) == TAB_OK);
+        CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
         CHECK(known.n == 3);
         strlist_free(&known);
     }
@@ -764,7 +575,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     alone = store_open(alone_spec, NULL, &error);
     CHECK(alone != NULL);
     if (alone != NULL) {
-        fill(&rec, "QALONE", SHA_C, NULL, "alone", NULL);
+        fill(&rec, "QALONE", CONF_SHA_C, NULL, "alone", NULL);
         rec.wrapped_size = 1000;
         free(rec.location);
         rec.location = NULL;
@@ -779,74 +590,6 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     unlink(path);
     free(path);
     store_close(&st);
-}
-
-/* n random characters from a 64-letter alphabet: what no compression
- * (pglz, lz4) shrinks, so the server cannot squeeze an index entry. Heap. */
-static char *random_text(size_t n)
-{
-    static const char alphabet[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+";
-    static uint64_t state;
-    char *s = xmalloc(n + 1);
-
-    if (state == 0)
-        state = ((uint64_t)time(NULL) * 2654435761u) ^ ((uint64_t)getpid() << 32) ^ 1;
-    for (size_t i = 0; i < n; i++) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        s[i] = alphabet[state % 64];
-    }
-    s[n] = '\0';
-    return s;
-}
-
-/* Distinct words, shortest first (prefix + "0".."z", "10".."zz", ... in
- * base 36), up to n bytes: the text whose tsvector is largest for its
- * size (about twice the input). Heap. */
-static char *distinct_words(const char *prefix, size_t n)
-{
-    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-    char *s = xmalloc(n + 64);
-    size_t len = 0;
-
-    for (unsigned long i = 0; len < n; i++) {
-        char word[32];
-        int w = (int)sizeof(word) - 1;
-        word[w] = '\0';
-        for (unsigned long v = i; w == (int)sizeof(word) - 1 || v > 0; v /= 36)
-            word[--w] = digits[v % 36];
-        len += (size_t)snprintf(s + len, 64, "%s%s ", prefix, word + w);
-    }
-    s[n] = '\0';
-    return s;
-}
-
-static int collect_id(const struct archive_record *rec, void *ctx)
-{
-    strlist_add(ctx, rec->archive_id);
-    return 0;
-}
-
-/* The archive ids search(q) finds, comma-separated (static). */
-static const char *search_ids(struct catalog *cat, const struct search_query *q)
-{
-    static char out[4096];
-    struct strlist l = STRLIST_INIT;
-    const char *error = NULL;
-    char *joined;
-
-    if (cat->search(cat, q, collect_id, &l, &error) != TAB_OK) {
-        fprintf(stderr, "search: %s\n", error);
-        strlist_free(&l);
-        return "(error)";
-    }
-    joined = strlist_join(&l, ",");
-    snprintf(out, sizeof(out), "%s", joined);
-    free(joined);
-    strlist_free(&l);
-    return out;
 }
 
 /* EXPLAIN sql on the admin connection, with sequential scans off (the
@@ -873,99 +616,16 @@ static int plan_uses(const char *sql, const char *index)
 }
 
 /*
- * Header and envelope values that a B-tree cannot hold whole (issue 13):
- * a 9,000-character random Message-ID ("index row requires 9080 bytes"
- * before schema 6), a 6,000-character From address ("index row size 6024
- * exceeds btree version 4 maximum 2704"), a subject of 100 KB of distinct
- * words with 1 MiB of distinct words as body text ("string is too long
- * for tsvector" with the 512 KiB cut before), a 5,000-character envelope
- * recipient, a
- * 300-character queue id: add() succeeds, get() and every search and
- * lookup find them, a later transaction merges, and the lookups use the
- * md5() indexes.
+ * The conformance suite's hostile header values (catalog_conformance.h),
+ * then what only PostgreSQL shows: no B-tree over the raw text of a
+ * header or envelope column, and the lookups of the delivery path use
+ * the md5() indexes.
  */
 static void test_hostile_values(struct catalog *cat)
 {
-    struct archive_record rec, got;
-    struct strlist known = STRLIST_INIT;
-    struct search_query q;
-    const char *error = NULL;
-    char *mid = random_text(9000), *from_local = random_text(6000);
-    char *subject = distinct_words("w", 100 * 1024), *body = distinct_words("", 1024 * 1024);
-    char *rcpt_local = random_text(5000), *queue_id = random_text(300);
-    char *from = xasprintf("%s@example.org", from_local);
-    char *rcpt = xasprintf("%s@example.net", rcpt_local), *rcpt_upper = xstrdup(rcpt);
-    char first[ARCHIVE_ID_SIZE], third[ARCHIVE_ID_SIZE], probe[64], last;
+    struct conformance conf = pg_conformance(cat);
 
-    fill(&rec, "", SHA_A, mid, subject, body);
-    free(rec.envelope_from);
-    rec.envelope_from = xstrdup(from);
-    record_addrs_add(&rec.hdr_from, from_local, from);
-    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
-    memcpy(first, rec.archive_id, sizeof(first));
-    CHECK(add(cat, &rec) == TAB_OK);
-    record_free(&rec);
-
-    CHECK(cat->get(cat, first, &got, &error) == TAB_OK);
-    CHECK_STR(got.message_id, mid);
-    CHECK(got.hdr_from.n == 2 && strcmp(got.hdr_from.v[1].address, from) == 0);
-    CHECK(got.subject != NULL && strcmp(got.subject, subject) == 0);
-    CHECK(got.n_rcpts == 1 && strcmp(got.rcpts[0].address, rcpt) == 0);
-    CHECK_STR(got.index_status, "full");
-    record_free(&got);
-    /* the body text is cut so that subject and body fit one tsvector */
-    CHECK(sql_is("SELECT length(body_text) <= 384 * 1024 - length(subject)"
-                 " AND length(body_text) > 200000 FROM messages WHERE archive_id = $1",
-                 first, "t"));
-
-    CHECK(cat->known_recipients(cat, "", SHA_A, mid, &known, &error) == TAB_OK);
-    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
-    strlist_free(&known);
-    memset(&q, 0, sizeof(q));
-    q.message_id = mid;
-    CHECK_STR(search_ids(cat, &q), first);
-    last = mid[8999];
-    mid[8999] = last == 'a' ? 'b' : 'a';
-    CHECK_STR(search_ids(cat, &q), "");
-    mid[8999] = last;
-    memset(&q, 0, sizeof(q));
-    snprintf(probe, sizeof(probe), "%.40s", from_local + 5900);
-    q.from = probe;
-    CHECK_STR(search_ids(cat, &q), first);
-    memset(&q, 0, sizeof(q));
-    snprintf(probe, sizeof(probe), "%.40s", rcpt_local + 4900);
-    q.to = probe;
-    CHECK_STR(search_ids(cat, &q), first);
-    memset(&q, 0, sizeof(q));
-    q.subject = "wa00 wa01";
-    CHECK_STR(search_ids(cat, &q), first);
-    memset(&q, 0, sizeof(q));
-    q.text = "wzz 9zz"; /* words of the subject and of the start of the (cut) body */
-    CHECK_STR(search_ids(cat, &q), first);
-
-    /* the same message again: the known recipient (other case) once */
-    for (char *p = rcpt_upper; *p != '\0'; p++)
-        if (*p >= 'a' && *p <= 'z')
-            *p = (char)(*p - 'a' + 'A');
-    fill(&rec, "", SHA_A, mid, "again", NULL);
-    record_add_rcpt(&rec, rcpt_upper, NULL, NULL, NULL);
-    record_add_rcpt(&rec, "second@example.net", NULL, NULL, NULL);
-    CHECK(add(cat, &rec) == TAB_OK);
-    record_free(&rec);
-    CHECK(sql_is("SELECT count(*) || ' ' || count(DISTINCT r.message) FROM recipients r"
-                 " JOIN messages m ON m.id = r.message WHERE m.message_id = $1",
-                 mid, "2 1"));
-
-    /* a long queue id */
-    fill(&rec, queue_id, SHA_B, NULL, "long queue id", NULL);
-    record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
-    memcpy(third, rec.archive_id, sizeof(third));
-    CHECK(add(cat, &rec) == TAB_OK);
-    record_free(&rec);
-    CHECK(cat->known_recipients(cat, queue_id, SHA_B, NULL, &known, &error) == TAB_OK);
-    CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
-    strlist_free(&known);
-
+    conformance_hostile_values(&conf);
     /* no B-tree over the raw text of a header or envelope column: every
      * index key that is a plain column is a number, a hash, our own id or
      * header_addresses.field (from, to or cc) */
@@ -986,38 +646,22 @@ static void test_hostile_values(struct catalog *cat)
     CHECK(plan_uses("SELECT 1 FROM recipients WHERE message = 1 AND md5(lower(address)) ="
                     " md5(lower('a@b')) AND lower(address) = lower('a@b')",
                     "recipients_message_address"));
-    free(mid);
-    free(from_local);
-    free(subject);
-    free(body);
-    free(rcpt_local);
-    free(queue_id);
-    free(from);
-    free(rcpt);
-    free(rcpt_upper);
 }
 
 /*
- * Content the server refuses deterministically is TAB_PERM (a retry
- * would fail the same way); the connection stays usable.
+ * The conformance suite's content errors (TAB_PERM: a retry would fail
+ * the same way), then the server's side of a degraded record's note.
  */
 static void test_content_errors(struct catalog *cat)
 {
+    struct conformance conf = pg_conformance(cat);
     struct archive_record rec;
-    const char *error = NULL;
 
-    fill(&rec, "QPERM1", SHA_A, NULL, "refused", NULL);
-    rec.envelope_status = "bogus"; /* a CHECK constraint: SQLSTATE 23514 */
-    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
-    CHECK(error != NULL && strstr(error, "envelope_status") != NULL);
-    rec.envelope_status = ENVELOPE_COMPLETE;
-    CHECK(add(cat, &rec) == TAB_OK);
-    /* the same archive id once more: a UNIQUE violation, 23505 */
-    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
-    record_free(&rec);
+    /* a CHECK constraint (SQLSTATE 23514), a UNIQUE violation (23505) */
+    conformance_content_errors(&conf);
 
     /* a degraded record's note: invalid UTF-8 cleaned, at most 1000 bytes */
-    fill(&rec, "QPERM2", SHA_B, NULL, NULL, NULL);
+    fill(&rec, "QPERM2", CONF_SHA_B, NULL, NULL, NULL);
     rec.index_status = INDEX_DEGRADED;
     rec.index_note = xmalloc(3001);
     memset(rec.index_note, 0xFF, 3000);
@@ -1029,103 +673,56 @@ static void test_content_errors(struct catalog *cat)
     record_free(&rec);
 }
 
-/*
- * A degraded record: flagged, found by --degraded, counted by stats;
- * reindex() replaces the header fields, text and attachments, clears the
- * flag, and the chain stays valid.
- */
-static int chain_ok(const struct chain_link *link, void *ctx)
-{
-    char hash[SHA256_HEX_SIZE];
-    int *bad = ctx;
-
-    if (link->kind == CHAIN_COPY) {
-        catalog_chain_hash(link, hash);
-        if (strcmp(hash, link->hash) != 0)
-            (*bad)++;
-    }
-    return 0;
-}
-
+/* The conformance suite's degraded records and reindex(), on the
+ * database the other tests filled. */
 static void test_degraded_reindex(struct catalog *cat)
 {
-    struct archive_record rec, got;
-    struct catalog_stats st;
-    struct chain_seal head;
-    struct search_query q;
+    struct conformance conf = pg_conformance(cat);
+
+    conformance_degraded_reindex(&conf);
+}
+
+/* A part of the conformance suite that wants a catalog holding nothing
+ * else (its results list every match), on a new database db. */
+static void pg_fresh(const char *db, void (*run)(struct conformance *conf))
+{
+    struct conformance conf = pg_conformance(NULL);
+    PGconn *pg, *saved = admin;
     const char *error = NULL;
-    char id[ARCHIVE_ID_SIZE];
-    int64_t before;
-    int bad = 0;
+    char *ci, *sp, *sql, *err = NULL;
+    int from, to;
 
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK);
-    before = st.degraded;
-    memset(&rec, 0, sizeof(rec));
-    make_id(rec.archive_id);
-    memcpy(id, rec.archive_id, sizeof(id));
-    rec.queue_id = xstrdup("QDEG1");
-    rec.envelope_from = xstrdup("sender@example.com");
-    rec.envelope_status = ENVELOPE_COMPLETE;
-    rec.arrival = 1705312800;
-    rec.size = 100;
-    snprintf(rec.sha256, sizeof(rec.sha256), "%s", SHA_C);
-    snprintf(rec.wrapped_sha256, sizeof(rec.wrapped_sha256), "%s", SHA_C);
-    rec.wrapped_size = 200;
-    rec.store = xstrdup("maildir");
-    rec.location = xasprintf("new/%s", id);
-    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
-    rec.index_status = INDEX_DEGRADED;
-    rec.index_note = xstrdup("catalog refused the header fields (index row size)");
-    CHECK(add(cat, &rec) == TAB_OK);
-    record_free(&rec);
-
-    memset(&q, 0, sizeof(q));
-    q.degraded = 1;
-    CHECK(strstr(search_ids(cat, &q), id) != NULL);
-    CHECK(cat->get(cat, id, &got, &error) == TAB_OK);
-    CHECK(record_is_degraded(&got) && got.subject == NULL && got.hdr_from.n == 0);
-    CHECK_STR(got.index_note, "catalog refused the header fields (index row size)");
-    record_free(&got);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
-
-    memset(&rec, 0, sizeof(rec));
-    memcpy(rec.archive_id, id, sizeof(id));
-    rec.message_id = xstrdup("reindexed@example.org");
-    rec.subject = xstrdup("Reindexed at last");
-    rec.date = xstrdup("2024-01-16T08:00:00Z");
-    record_addrs_add(&rec.hdr_from, "Sender", "sender@example.com");
-    rec.body_text = xstrdup("the zyzzyva clause");
-    record_add_attachment(&rec, "contract.pdf", "application/pdf");
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK); /* replaced, not added */
-    record_free(&rec);
-
-    CHECK(strstr(search_ids(cat, &q), id) == NULL);
-    memset(&q, 0, sizeof(q));
-    q.text = "zyzzyva";
-    CHECK_STR(search_ids(cat, &q), id);
-    memset(&q, 0, sizeof(q));
-    q.message_id = "<reindexed@example.org>";
-    CHECK_STR(search_ids(cat, &q), id);
-    memset(&q, 0, sizeof(q));
-    q.attachment = "contract";
-    CHECK_STR(search_ids(cat, &q), id);
-    CHECK(sql_is("SELECT count(*) FROM attachments a JOIN messages m ON m.id = a.message"
-                 " WHERE m.archive_id = $1",
-                 id, "1"));
-    CHECK(cat->get(cat, id, &got, &error) == TAB_OK);
-    CHECK(!record_is_degraded(&got) && got.index_note == NULL);
-    CHECK_STR(got.subject, "Reindexed at last");
-    CHECK_STR(got.date, "2024-01-16T08:00:00Z");
-    CHECK(got.n_rcpts == 1 && got.wrapped_size == 200); /* the envelope is untouched */
-    record_free(&got);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before);
-    CHECK(cat->chain_walk(cat, &head, chain_ok, &bad, &error) == TAB_OK && bad == 0);
-
-    memset(&rec, 0, sizeof(rec));
-    snprintf(rec.archive_id, sizeof(rec.archive_id), "FFFFFFFFFFFFFFFFFFFF");
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_PERM);
-    CHECK(error != NULL && strstr(error, "not found") != NULL);
+    sql = xasprintf("DROP DATABASE IF EXISTS %s", db);
+    CHECK(sql_exec(sql));
+    free(sql);
+    sql = xasprintf("CREATE DATABASE %s", db);
+    CHECK(sql_exec(sql));
+    free(sql);
+    ci = conninfo_for(db);
+    sp = xasprintf("pgsql:%s", ci);
+    pg = pg_conn_connect_plain(ci, &err);
+    CHECK(pg != NULL);
+    if (pg != NULL) {
+        PQclear(PQexec(pg, "SET client_min_messages = warning"));
+        CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) == 0);
+        conf.cat = catalog_open(sp, NULL, &error);
+        CHECK(conf.cat != NULL);
+        if (conf.cat != NULL) {
+            admin = pg; /* the row checks read this database */
+            run(&conf);
+            admin = saved;
+            catalog_close(&conf.cat);
+        } else {
+            fprintf(stderr, "catalog_open: %s\n", error);
+        }
+        PQfinish(pg);
+    }
+    free(err);
+    sql = xasprintf("DROP DATABASE %s WITH (FORCE)", db);
+    CHECK(sql_exec(sql));
+    free(sql);
+    free(ci);
+    free(sp);
 }
 
 /* Start a private server with tests/lib/pg.sh; 0 and conninfo set, or -1. */
@@ -1220,6 +817,8 @@ int main(void)
         test_content_errors(cat);
         test_degraded_reindex(cat);
         catalog_close(&cat);
+        pg_fresh("tab_unit_search", conformance_search);
+        pg_fresh("tab_unit_fts", conformance_fulltext);
     }
     PQfinish(admin);
     stop_server();
