@@ -117,6 +117,14 @@ static void test_strlist(void)
     char *s = xasprintf("%s-%d", "x", 5);
     CHECK_STR(s, "x-5");
     free(s);
+    /* xstrndup stops at the string's end, as strndup: a bound larger
+     * than the string (a note cut at INDEX_NOTE_MAX) reads nothing past it. */
+    char *shortdup = xstrndup("abc", 1000);
+    CHECK(strcmp(shortdup, "abc") == 0);
+    free(shortdup);
+    shortdup = xstrndup("abcdef", 3);
+    CHECK(strcmp(shortdup, "abc") == 0);
+    free(shortdup);
 }
 
 static time_t utc(const char *s)
