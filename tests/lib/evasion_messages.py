@@ -60,6 +60,7 @@ import random
 import re
 import socket
 import sys
+import time
 
 RNG = random.Random(13)
 DOMAIN = "y.test"
@@ -404,13 +405,15 @@ def run_lmtp(path, outdir, only):
             orig = original_bytes(msg)
             results = []
             for attempt in (1, 2):
+                t0 = time.monotonic()
                 try:
                     replies = lmtp_once(path, sender, rcpts, msg, **opts)
                     code, aid = summarize(replies)
                 except Broken as e:
                     replies, code, aid = ["broken: " + str(e)[:200]], "none", "-"
                 results.append((code, aid))
-                log.write("%s attempt %d: %s\n" % (name, attempt, replies[0][:300]))
+                log.write("%s attempt %d (%.1f s): %s\n" % (name, attempt, time.monotonic() - t0,
+                                                          replies[0][:300]))
                 if code[0] not in "4n":
                     break
             if first_id is None and results[-1][1] != "-":
