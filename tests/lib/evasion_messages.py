@@ -7,6 +7,7 @@
 #	python3 evasion_messages.py send SOCKET FILE
 #	python3 evasion_messages.py original <ARCHIVE-MESSAGE
 #	python3 evasion_messages.py delivered SENT-FILE QUEUE-ID exact|body <ARCHIVE-MESSAGE
+#	python3 evasion_messages.py dates date-NN
 #	python3 evasion_messages.py list
 # DESCRIPTION
 #	The table of hostile messages of issue 13 (tests/integration/
@@ -36,6 +37,9 @@
 #	it as QUEUE-ID in front ("body": the same body, and that Received:
 #	first); else what differs.
 #
+#	dates: the catalog dates that are right for case date-NN ("NULL":
+#	none), space-separated.
+#
 #	send: FILE as the message of one LMTP session; prints the DATA reply.
 #
 #	postfix: the cases Postfix carries unchanged, submitted by SMTP to
@@ -60,6 +64,7 @@ import random
 import re
 import socket
 import sys
+import time
 
 RNG = random.Random(13)
 DOMAIN = "y.test"
@@ -134,19 +139,26 @@ def forged_received(body):
             + hdr("forged Received") + b"\r\n" + body)
 
 
+# Date: values, each with the catalog dates that are right for it (NULL:
+# none stored). Issue 13: a zone glued to the time must not become
+# midnight UTC; what cannot be parsed is NULL, never a wrong date.
 DATES = [
-    b"Mon, 7 Dec 2026 10:37:15+0200",
-    b"Mon, 7 Dec 2026 10:37:15 +0200 (CEST)",
-    b"7 Dec 26 10:37 EST",
-    b"Mon, 31 Feb 2026 25:61:61 +9999",
-    b"Mon, 07 Dec 99999999999 10:37:15 +0000",
-    b"=?utf-8?q?Mon=2C_7_Dec_2026?=",
-    b"",
-    b"1765103835",
-    b"2026-12-07T10:37:15Z",
-    b"Mon,\r\n\t7\r\n\tDec 2026 10:37:15 -0000",
-    b"Mon, 7 Dec 2026 10:37:15 " + b"(" * 2000 + b")" * 2000,
-    b"\xff\xfe 7 Dec 2026 \x80",
+    (b"Mon, 7 Dec 2026 10:37:15+0200", ["2026-12-07T08:37:15Z", "NULL"]),
+    (b"Mon, 7 Dec 2026 10:37:15 +0200 (CEST)", ["2026-12-07T08:37:15Z"]),
+    (b"7 Dec 26 10:37 EST", ["2026-12-07T15:37:00Z", "NULL"]),
+    (b"Mon, 31 Feb 2026 25:61:61 +9999", ["NULL"]),
+    (b"Mon, 07 Dec 99999999999 10:37:15 +0000", ["NULL"]),
+    (b"=?utf-8?q?Mon=2C_7_Dec_2026?=", ["NULL"]),
+    (b"", ["NULL"]),
+    (b"1765103835", ["NULL"]),
+    (b"2026-12-07T10:37:15Z", ["2026-12-07T10:37:15Z", "NULL"]),
+    (b"Mon,\r\n\t7\r\n\tDec 2026 10:37:15 -0000", ["2026-12-07T10:37:15Z"]),
+    (b"Mon, 7 Dec 2026 10:37:15 " + b"(" * 2000 + b")" * 2000,
+     ["2026-12-07T10:37:15Z", "NULL"]),
+    # No time: GMime's midnight is tolerated here, as the day is right.
+    (b"\xff\xfe 7 Dec 2026 \x80", ["2026-12-07T00:00:00Z", "NULL"]),
+    (b"Mon, 7 Dec 2026 10:37:15 -2400", ["2026-12-08T10:37:15Z", "NULL"]),
+    (b"Mon, 7 Dec 2026 23:59:60 +0000", ["2026-12-08T00:00:00Z", "2026-12-07T23:59:59Z", "NULL"]),
 ]
 
 
@@ -251,7 +263,7 @@ def cases():
     add("forged-received-b", forged_received(b"second body, same claimed queue id\r\n"))
     add("duplicate-message-id-a", hdr("dup a", msgid="<dup@evasion.test>") + b"\r\nA\r\n")
     add("duplicate-message-id-b", hdr("dup b", msgid="<dup@evasion.test>") + b"\r\nB\r\n")
-    for i, d in enumerate(DATES):
+    for i, (d, _) in enumerate(DATES):
         add("date-%02d" % i, b"Date: " + d + b"\r\nFrom: m@evasion.test\r\nSubject: date %d\r\n"
             b"Message-ID: <date%d@evasion.test>\r\n\r\nx\r\n" % (i, i),
             postfix=False)
@@ -404,13 +416,15 @@ def run_lmtp(path, outdir, only):
             orig = original_bytes(msg)
             results = []
             for attempt in (1, 2):
+                t0 = time.monotonic()
                 try:
                     replies = lmtp_once(path, sender, rcpts, msg, **opts)
                     code, aid = summarize(replies)
                 except Broken as e:
                     replies, code, aid = ["broken: " + str(e)[:200]], "none", "-"
                 results.append((code, aid))
-                log.write("%s attempt %d: %s\n" % (name, attempt, replies[0][:300]))
+                log.write("%s attempt %d (%.1f s): %s\n" % (name, attempt, time.monotonic() - t0,
+                                                          replies[0][:300]))
                 if code[0] not in "4n":
                     break
             if first_id is None and results[-1][1] != "-":
@@ -539,6 +553,8 @@ def main(argv):
             print("not an archive message: %s" % e, file=sys.stderr)
             return 1
         print(hashlib.sha256(o).hexdigest(), len(o))
+    elif len(argv) == 3 and argv[1] == "dates":
+        print(" ".join(DATES[int(argv[2][len("date-"):])][1]))
     elif len(argv) == 2 and argv[1] == "list":
         for name, sender, rcpts, msg, postfix, _ in cases():
             print("%-32s %9d bytes %s" % (name, len(msg), "postfix+lmtp" if postfix else "lmtp"))
