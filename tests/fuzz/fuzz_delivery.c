@@ -426,6 +426,37 @@ static const char *seen_archive_id(const char *sha)
     return NULL;
 }
 
+/* The reply the session sends for prefix + what + id + tail: whole, or,
+ * past LMTP_REPLY_MAX (510) bytes, its first and last 253 bytes around
+ * "..." (lmtpd/lmtp_session.c: a long address is abbreviated). */
+static int reply_is(const char *r, const char *prefix, const char *what, const char *id,
+                    const char *tail)
+{
+    char *full = xasprintf("%s%s%s%s", prefix, what, id, tail);
+    size_t len = strlen(full), keep = (510 - 3) / 2;
+    int same;
+
+    if (len <= 510)
+        same = strcmp(r, full) == 0;
+    else
+        same = strlen(r) == 2 * keep + 3 && memcmp(r, full, keep) == 0 &&
+               memcmp(r + keep, "...", 3) == 0 && strcmp(r + keep + 3, full + len - keep) == 0;
+    free(full);
+    return same;
+}
+
+/* The archive id just before tail at the end of r, into id. */
+static int reply_id(const char *r, const char *tail, char id[ARCHIVE_ID_SIZE])
+{
+    size_t len = strlen(r), t = strlen(tail);
+
+    if (len < t + ARCHIVE_ID_SIZE - 1 || strcmp(r + len - t, tail) != 0)
+        return 0;
+    memcpy(id, r + len - t - (ARCHIVE_ID_SIZE - 1), ARCHIVE_ID_SIZE - 1);
+    id[ARCHIVE_ID_SIZE - 1] = '\0';
+    return archive_id_valid(id);
+}
+
 /*
  * One transaction for the original orig (as it must arrive), with the
  * envelope the input's header bytes choose; every check of the DESCRIPTION.
@@ -494,29 +525,24 @@ static void deliver(const uint8_t *data, size_t size, const char *orig, size_t o
      * new), already archived (an earlier input), or our own copy again. */
     for (size_t i = 0; i < n_rcpts; i++) {
         char *prefix = xasprintf("250 2.0.0 <%s> ", rcpts[i]);
-        const char *rest;
+        char id[ARCHIVE_ID_SIZE];
         r = next_reply(&pos, end, buf, sizeof(buf));
         DELIVERY_CHECK(r != NULL);
-        DELIVERY_CHECK(strncmp(r, prefix, strlen(prefix)) == 0);
-        rest = r + strlen(prefix);
-        free(prefix);
-        if (strncmp(rest, "archived as ", 12) == 0) {
-            DELIVERY_CHECK(strlen(rest + 12) == ARCHIVE_ID_SIZE - 1);
-            DELIVERY_CHECK(archived[0] == '\0' || strcmp(archived, rest + 12) == 0);
-            memcpy(archived, rest + 12, ARCHIVE_ID_SIZE);
-        } else if (strcmp(rest, "already archived") == 0) {
+        if (reply_is(r, prefix, "already archived", "", "")) {
             n_already++;
-        } else if (strncmp(rest, "is archive copy ", 16) == 0 &&
-                   strlen(rest) == 16 + ARCHIVE_ID_SIZE - 1 + strlen(loop_tail) &&
-                   strcmp(rest + 16 + ARCHIVE_ID_SIZE - 1, loop_tail) == 0) {
-            DELIVERY_CHECK(loop_id[0] == '\0' || strncmp(loop_id, rest + 16, 20) == 0);
-            memcpy(loop_id, rest + 16, ARCHIVE_ID_SIZE - 1);
-            loop_id[ARCHIVE_ID_SIZE - 1] = '\0';
+        } else if (reply_id(r, "", id) && reply_is(r, prefix, "archived as ", id, "")) {
+            DELIVERY_CHECK(archived[0] == '\0' || strcmp(archived, id) == 0);
+            memcpy(archived, id, ARCHIVE_ID_SIZE);
+        } else if (reply_id(r, loop_tail, id) &&
+                   reply_is(r, prefix, "is archive copy ", id, loop_tail)) {
+            DELIVERY_CHECK(loop_id[0] == '\0' || strcmp(loop_id, id) == 0);
+            memcpy(loop_id, id, ARCHIVE_ID_SIZE);
             n_loop++;
         } else {
             fprintf(stderr, "unexpected reply: %s\n", r);
             DELIVERY_CHECK(0);
         }
+        free(prefix);
     }
     expect(&pos, end, "221 ");
 
