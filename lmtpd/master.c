@@ -35,7 +35,7 @@
  *	delivery is archived in safe mode. A worker ends a connection by
  *	shutting its side down and reading what the client still sends for
  *	up to WORKER_LINGER_MS, so that a pipelining client reads our last
- *	reply (a 421) instead of a reset.
+ *	reply (a 421) instead of a reset; not when the daemon is stopping.
  * DIAGNOSTICS
  *	Startup problems that make the configuration unusable (bad listener,
  *	unknown driver type) exit with status 2 and a message. A store or
@@ -582,7 +582,12 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
         } else {
             lmtp_session_run(fd, fd, client, &ctx, &worker_stop);
         }
-        worker_close_connection(fd);
+        /* Stopping: no linger, the daemon must go (a connection that
+         * Postfix's connection cache holds would keep us a second). */
+        if (worker_stop)
+            (void)close(fd);
+        else
+            worker_close_connection(fd);
         uses++;
     }
     if (epfd >= 0)
