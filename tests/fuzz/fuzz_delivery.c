@@ -59,6 +59,7 @@
  *	stderr; setup failures abort with "fuzz setup:".
  */
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_daemon.h"
 
 #include <dirent.h>
 #include <strings.h>
@@ -98,32 +99,9 @@ static struct {
 } seen[FUZZ_SEEN_MAX];
 static size_t n_seen;
 
-static void set(const char *name, const char *value)
-{
-    char *error = NULL;
-
-    if (config_set(&cfg, name, value, &error) < 0) {
-        fprintf(stderr, "fuzz setup: %s\n", error);
-        abort();
-    }
-}
-
 static void open_backends(void)
 {
-    const char *error = NULL;
-
-    if (safe_mkdir_p(cfg.queue_directory, 0700) < 0)
-        fuzz_die(cfg.queue_directory);
-    ctx.store = store_open(cfg.archive_store, &cfg, &error);
-    if (ctx.store == NULL) {
-        fprintf(stderr, "fuzz setup: %s: %s\n", cfg.archive_store, error);
-        abort();
-    }
-    ctx.catalog = catalog_open(cfg.archive_catalog, &cfg, &error);
-    if (ctx.catalog == NULL) {
-        fprintf(stderr, "fuzz setup: %s: %s\n", cfg.archive_catalog, error);
-        abort();
-    }
+    fuzz_open_backends(&cfg, &ctx);
     ctx.index_later = delivery_index_later(&cfg);
     text_source = indexer_text_source_attach(ctx.catalog, &cfg);
     stored_files = 0;
@@ -160,9 +138,9 @@ static void setup(void)
     data_dir = xasprintf("%s/data", fuzz_scratch_dir("tabfuzz-delivery"));
     maildir_new = xasprintf("%s/Maildir/new", data_dir);
     config_init(&cfg);
-    set("data_directory", data_dir);
-    set("myhostname", "archive.test");
-    set("lmtp_timeout", "1");
+    fuzz_config_set(&cfg, "data_directory", data_dir);
+    fuzz_config_set(&cfg, "myhostname", "archive.test");
+    fuzz_config_set(&cfg, "lmtp_timeout", "1");
     if (config_finish(&cfg, &error) < 0) {
         fprintf(stderr, "fuzz setup: %s\n", error);
         abort();

@@ -29,6 +29,7 @@
  *	with "fuzz setup:".
  */
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_daemon.h"
 
 #include "backends/catalog.h"
 #include "backends/store.h"
@@ -48,32 +49,9 @@ static char *data_dir;
 static int in_fd = -1, out_fd = -1;
 static unsigned runs;
 
-static void set(const char *name, const char *value)
-{
-    char *error = NULL;
-
-    if (config_set(&cfg, name, value, &error) < 0) {
-        fprintf(stderr, "fuzz setup: %s\n", error);
-        abort();
-    }
-}
-
 static void open_backends(void)
 {
-    const char *error = NULL;
-
-    if (safe_mkdir_p(cfg.queue_directory, 0700) < 0)
-        fuzz_die(cfg.queue_directory);
-    ctx.store = store_open(cfg.archive_store, &cfg, &error);
-    if (ctx.store == NULL) {
-        fprintf(stderr, "fuzz setup: %s: %s\n", cfg.archive_store, error);
-        abort();
-    }
-    ctx.catalog = catalog_open(cfg.archive_catalog, &cfg, &error);
-    if (ctx.catalog == NULL) {
-        fprintf(stderr, "fuzz setup: %s: %s\n", cfg.archive_catalog, error);
-        abort();
-    }
+    fuzz_open_backends(&cfg, &ctx);
 }
 
 static void close_backends(void)
@@ -99,12 +77,12 @@ static void setup(void)
     log_init("fuzz_lmtp_session", 1, 1);
     data_dir = xasprintf("%s/data", fuzz_scratch_dir("tabfuzz-session"));
     config_init(&cfg);
-    set("data_directory", data_dir);
-    set("myhostname", "archive.test");
-    set("lmtp_line_length_limit", "512");
-    set("lmtp_recipient_limit", "50");
-    set("message_size_limit", "100000");
-    set("lmtp_timeout", "1");
+    fuzz_config_set(&cfg, "data_directory", data_dir);
+    fuzz_config_set(&cfg, "myhostname", "archive.test");
+    fuzz_config_set(&cfg, "lmtp_line_length_limit", "512");
+    fuzz_config_set(&cfg, "lmtp_recipient_limit", "50");
+    fuzz_config_set(&cfg, "message_size_limit", "100000");
+    fuzz_config_set(&cfg, "lmtp_timeout", "1");
     if (config_finish(&cfg, &error) < 0) {
         fprintf(stderr, "fuzz setup: %s\n", error);
         abort();
