@@ -18,9 +18,10 @@
  *	it full. The stored copy and the integrity chain are not touched:
  *	the chain covers the envelope and the hashes, not the index fields.
  *
- *	Each message is parsed in a child process, so a message that still
- *	kills the parser (the fault was not fixed) stays degraded, is
- *	reported, and does not stop the others. Every message is one audit
+ *	Each message is parsed in a child process with an alarm of
+ *	CLI_REINDEX_SECONDS, so a message that still kills the parser or
+ *	makes it run away (the fault was not fixed) keeps the index it had,
+ *	is reported, and does not stop the others. Every message is one audit
  *	line ("reindex").
  * DIAGNOSTICS
  *	One line per message on stdout: "ID: reindexed" or on stderr
@@ -49,6 +50,9 @@
 #include "search/cli.h"
 #include "search/cli_filters.h"
 
+/* Longest the parser may take for one message before it is killed. */
+#define CLI_REINDEX_SECONDS 300
+
 const char cli_reindex_help[] =
     "NAME\n"
     "    tabularium reindex - index again messages archived with a degraded index\n"
@@ -68,9 +72,10 @@ const char cli_reindex_help[] =
     "    Message-ID, body text, attachments), flagging it full. The stored\n"
     "    copy and the integrity chain are not changed.\n"
     "\n"
-    "    Each message is parsed in a child process: one that still crashes\n"
-    "    the parser stays degraded and is reported; the others go on. Each\n"
-    "    message reindexed is recorded in the audit table.\n"
+    "    Each message is parsed in a child process, for at most 300 seconds:\n"
+    "    one that still crashes the parser, or outlasts that, keeps the\n"
+    "    index it had and is reported; the others go on. Each message\n"
+    "    reindexed is recorded in the audit table.\n"
     "\n"
     "OPTIONS\n"
     "    --degraded    every message whose index is degraded\n"
@@ -138,6 +143,7 @@ static int cli_reindex_parse(int fd, const char *id, struct archive_record *fres
         memcpy(rec.archive_id, id, sizeof(rec.archive_id));
         (void)close(pipefd[0]);
         index_fields_init();
+        alarm(CLI_REINDEX_SECONDS); /* a parser that runs away dies of SIGALRM */
         if (index_fields_extract(fd, &rec, &err) < 0 ||
             index_fields_extract_body(fd, &rec, &err) < 0)
             _exit(3);
@@ -162,10 +168,10 @@ static int cli_reindex_parse(int fd, const char *id, struct archive_record *fres
         ;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         if (WIFSIGNALED(status))
-            snprintf(why, why_size, "the parser died (signal %d): it stays degraded",
+            snprintf(why, why_size, "the parser died (signal %d): the index is left as it was",
                      WTERMSIG(status));
         else
-            snprintf(why, why_size, "the parser failed (exit %d): it stays degraded",
+            snprintf(why, why_size, "the parser failed (exit %d): the index is left as it was",
                      WEXITSTATUS(status));
         free(buf);
         return CLI_EXIT_INTEGRITY;
