@@ -22,6 +22,7 @@
 #include "common/config.h"
 #include "common/safe_file.h"
 #include "lmtpd/delivery.h"
+#include "lmtpd/index_fields.h"
 #include "tests/fuzz/fuzz.h"
 
 static inline void fuzz_config_set(struct tab_config *cfg, const char *name, const char *value)
@@ -32,6 +33,20 @@ static inline void fuzz_config_set(struct tab_config *cfg, const char *name, con
         fprintf(stderr, "fuzz setup: %s\n", error);
         abort();
     }
+}
+
+/* After the target's parameters: finish the configuration (defaults,
+ * $name expansion) and hand it to ctx, as a worker starts. */
+static inline void fuzz_config_finish(struct tab_config *cfg, struct delivery_ctx *ctx)
+{
+    char *error = NULL;
+
+    if (config_finish(cfg, &error) < 0) {
+        fprintf(stderr, "fuzz setup: %s\n", error);
+        abort();
+    }
+    index_fields_init();
+    ctx->cfg = cfg;
 }
 
 static inline void fuzz_open_backends(const struct tab_config *cfg, struct delivery_ctx *ctx)

@@ -128,7 +128,6 @@ static void teardown(void)
 
 static void setup(void)
 {
-    char *error = NULL;
     const char *env = getenv("FUZZ_DELIVERY_ADDR_MAX");
 
     if (env != NULL && atoi(env) > 0)
@@ -141,12 +140,7 @@ static void setup(void)
     fuzz_config_set(&cfg, "data_directory", data_dir);
     fuzz_config_set(&cfg, "myhostname", "archive.test");
     fuzz_config_set(&cfg, "lmtp_timeout", "1");
-    if (config_finish(&cfg, &error) < 0) {
-        fprintf(stderr, "fuzz setup: %s\n", error);
-        abort();
-    }
-    index_fields_init();
-    ctx.cfg = &cfg;
+    fuzz_config_finish(&cfg, &ctx);
     open_backends();
     in_fd = fuzz_memfd("fuzz-delivery-in");
     out_fd = fuzz_memfd("fuzz-delivery-out");

@@ -72,8 +72,6 @@ static void teardown(void)
 
 static void setup(void)
 {
-    char *error = NULL;
-
     log_init("fuzz_lmtp_session", 1, 1);
     data_dir = xasprintf("%s/data", fuzz_scratch_dir("tabfuzz-session"));
     config_init(&cfg);
@@ -83,12 +81,7 @@ static void setup(void)
     fuzz_config_set(&cfg, "lmtp_recipient_limit", "50");
     fuzz_config_set(&cfg, "message_size_limit", "100000");
     fuzz_config_set(&cfg, "lmtp_timeout", "1");
-    if (config_finish(&cfg, &error) < 0) {
-        fprintf(stderr, "fuzz setup: %s\n", error);
-        abort();
-    }
-    index_fields_init();
-    ctx.cfg = &cfg;
+    fuzz_config_finish(&cfg, &ctx);
     open_backends();
     in_fd = fuzz_memfd("fuzz-lmtp-in");
     out_fd = fuzz_memfd("fuzz-lmtp-out");
