@@ -20,8 +20,10 @@ TEST_PKGS = $(RUN_PKGS) postfix postfix-pcre sqlite3 python3 clang-format valgri
             clang libclang-rt-14-dev postgresql ceph-mon ceph-osd radosgw ceph-common curl
 BENCH_PKGS = $(TEST_PKGS) dovecot-core dovecot-lmtpd
 
-SOURCES = $(wildcard common/*.[ch] lmtpd/*.[ch] backends/*.[ch] backends/*/*.[ch] \
-                     search/*.[ch] tests/unit/*.[ch])
+SOURCES = $(wildcard common/*.[ch] backends/*.[ch] backends/*/*.[ch] mail/*.[ch] \
+                     lmtpd/*.[ch] forwarder/*.[ch] indexer/*.[ch] catalog_writer/*.[ch] \
+                     master/*.[ch] search/*.[ch] search/*/*.[ch] tests/unit/*.[ch] \
+                     tests/fuzz/*.[ch])
 
 .PHONY: account all build asan run test test-unit faults bench fuzz format check-format deps-run deps-test \
         deps-bench clean

@@ -44,8 +44,8 @@ typedef struct catalog *catalog_open_fn(const char *spec, const struct tab_confi
 static const struct catalog_type {
     const char *type;
     catalog_open_fn *open;
-    int indexes_later; /* has index_pending: lmtpd/indexer.c is needed */
-    int batches;       /* one writer process commits for all (lmtpd/catalog_writer.c) */
+    int indexes_later; /* has index_pending: indexer/indexer.c is needed */
+    int batches;       /* one writer process commits for all (catalog_writer/catalog_writer.c) */
 } catalog_types[] = {
     {"sqlite", catalog_sqlite_open, 1, 1},
     {"pgsql", catalog_pgsql_open, 0, 0},

@@ -207,7 +207,7 @@ struct catalog {
      * add() (nothing changed). NULL when not supported. */
     enum tab_result (*reindex)(struct catalog *cat, const struct archive_record *rec,
                                const char **error_r);
-    /* Record what became of the forwarded copy archive_id (lmtpd/forwarder.c,
+    /* Record what became of the forwarded copy archive_id (forwarder/forwarder.c,
      * tabularium queue): status "deferred" (still queued; detail: the last
      * reason), "sent" (detail: the remote reply), "held" (detail: why),
      * "queued" (released from hold by the operator), "deleted" (removed by
@@ -265,7 +265,7 @@ struct catalog {
     enum tab_result (*stats)(struct catalog *cat, struct catalog_stats *stats_r,
                              catalog_stats_row_fn *fn, void *ctx, const char **error_r);
 
-    /* Full-text indexing off the delivery path (lmtpd/indexer.c). A
+    /* Full-text indexing off the delivery path (indexer/indexer.c). A
      * driver that has it makes add() store the text durably but
      * unindexed, and search() with q->text index what is pending first
      * when it can write (so no caller misses mail); this moves up to
@@ -318,7 +318,7 @@ int catalog_spec_check(const char *spec, const char **error_r);
  * indexer), without opening it. */
 int catalog_spec_indexes_later(const char *spec);
 /* 1 when spec's driver has add_batch and wants one writing process
- * (lmtpd/catalog_writer.c), without opening it. */
+ * (catalog_writer/catalog_writer.c), without opening it. */
 int catalog_spec_batches(const char *spec);
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);
 void catalog_close(struct catalog **cat);

@@ -73,7 +73,7 @@ struct archive_record {
     char *mail_params; /* MAIL FROM parameters as received: "SIZE=1 BODY=8BITMIME" */
     char *xforward;    /* XFORWARD attributes as received: "NAME=x ADDR=y IDENT=z" */
 
-    /* index fields from the original's header (lmtpd/index_fields.c) */
+    /* index fields from the original's header (mail/index_fields.c) */
     struct record_addrs hdr_from, hdr_to, hdr_cc;
     char *date;        /* Date: in UTC "YYYY-MM-DDTHH:MM:SSZ"; NULL missing/unparseable */
     char *date_raw;    /* Date: value exactly as received (folding kept), or NULL */
@@ -84,7 +84,7 @@ struct archive_record {
     char *received_by; /* by-host of the topmost Received:, lower case, or NULL */
     char *loop_archive_id; /* X-Tabularium-Archive-Id of the original, or NULL */
 
-    /* full-text index (lmtpd/index_fields.c, read from the body in bounded
+    /* full-text index (mail/index_fields.c, read from the body in bounded
      * memory): decoded text of text/plain and text/html parts, tags
      * stripped, UTF-8, at most INDEX_FIELDS_TEXT_MAX bytes; NULL if none */
     char *body_text;

@@ -761,3 +761,29 @@ void config_print_reference(FILE *out)
         fprintf(out, "# %s\n#%s =%s%s\n\n", p->help, p->name, *p->def ? " " : "", p->def);
     }
 }
+
+int config_load_source(const struct config_source *src, struct tab_config *cfg, char **error_r)
+{
+    config_init(cfg);
+    if (config_load(cfg, src->config_path, error_r) < 0)
+        goto fail;
+    for (size_t i = 0; i < src->overrides.n; i++) {
+        const char *o = src->overrides.v[i];
+        const char *eq = strchr(o, '=');
+        if (eq == NULL) {
+            *error_r = xasprintf("-o %s: use -o name=value", o);
+            goto fail;
+        }
+        char *name = xstrndup(o, (size_t)(eq - o));
+        int rc = config_set(cfg, name, eq + 1, error_r);
+        free(name);
+        if (rc < 0)
+            goto fail;
+    }
+    if (config_finish(cfg, error_r) < 0)
+        goto fail;
+    return 0;
+fail:
+    config_free(cfg);
+    return -1;
+}

@@ -21,6 +21,8 @@
 
 #include <stdio.h>
 
+#include "common/strlist.h"
+
 #define CONFIG_DEFAULT_FILE "/etc/tabularium/tabularium.conf"
 
 struct tab_config {
@@ -29,7 +31,7 @@ struct tab_config {
     char *queue_directory;
     char *archive_store;   /* type:spec, e.g. maildir:/var/lib/tabularium/Maildir */
     char *archive_catalog; /* type:spec, e.g. sqlite:/var/lib/tabularium/catalog.db */
-    char *catalog_writer;  /* yes | no: sqlite writes through lmtpd/catalog_writer.c */
+    char *catalog_writer;  /* yes | no: sqlite writes through catalog_writer/catalog_writer.c */
     /* listener and processes */
     char *lmtp_listen; /* inet:HOST:PORT | unix:PATH */
     int lmtp_socket_mode;
@@ -54,7 +56,7 @@ struct tab_config {
     int index_time_limit;     /* seconds a process may parse one message */
     /* logging */
     char *syslog_name;
-    /* forwarding of archive copies to an external archive (lmtpd/forwarder.c) */
+    /* forwarding of archive copies to an external archive (forwarder/forwarder.c) */
     char *forward_recipient;            /* "" = off */
     char *forward_relayhost;            /* [host]:port, host:port or host (MX); "" = MX of the
                                            recipient's domain */
@@ -87,6 +89,17 @@ struct tab_config {
     char *source_file;
     char **raw;
 };
+
+/* Where a process's configuration comes from: the file (-c) and the
+ * -o name=value overrides, re-applied at every reload. */
+struct config_source {
+    const char *config_path;  /* NULL: CONFIG_DEFAULT_FILE */
+    struct strlist overrides; /* -o name=value */
+};
+
+/* The one loader every program uses: defaults, the file, the overrides,
+ * config_finish(). 0 ok; -1 with *error_r (heap) and cfg freed. */
+int config_load_source(const struct config_source *src, struct tab_config *cfg, char **error_r);
 
 /* Defaults only. Call config_free() when done. */
 void config_init(struct tab_config *cfg);

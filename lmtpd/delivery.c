@@ -10,7 +10,7 @@
  *	SHA-256) — Postfix retries a message with the same queue id —, index
  *	fields (GMime: header fields; body text and attachments in bounded memory,
  *	unless the catalog's indexer takes them from the stored copy later), the wrapped copy
- *in a second spool file, store_put, the forward queue (lmtpd/forward_queue.h, when
+ *in a second spool file, store_put, the forward queue (forwarder/queue.h, when
  *	forward_recipient is set), catalog_add. Only then 250.
  *
  *	A later transaction of a message already in the catalog stores a
@@ -39,11 +39,11 @@
 #include "common/log.h"
 #include "common/retention.h"
 #include "common/strlist.h"
-#include "lmtpd/envelope.h"
-#include "lmtpd/forward_queue.h"
-#include "lmtpd/index_fields.h"
-#include "lmtpd/poison.h"
-#include "lmtpd/wrap.h"
+#include "mail/envelope.h"
+#include "forwarder/queue.h"
+#include "mail/index_fields.h"
+#include "mail/poison.h"
+#include "mail/archive_write.h"
 
 /* Longest envelope sender a log line shows whole (syslog daemons cut
  * long lines; the catalog and the archive message keep it all). */
@@ -294,7 +294,8 @@ static int delivery_store(struct delivery_ctx *ctx, struct delivery_txn *txn,
         *step_r = "spool";
         return -1;
     }
-    if (wrap_write(rec, &txn->info, txn->orig_fd, c->wrap_fd, ctx->cfg->myhostname, error_r) < 0) {
+    if (archive_write(rec, &txn->info, txn->orig_fd, c->wrap_fd, ctx->cfg->myhostname, error_r) <
+        0) {
         *step_r = "wrap";
         return -1;
     }
@@ -331,7 +332,7 @@ static int delivery_store(struct delivery_ctx *ctx, struct delivery_txn *txn,
  * The reply rule (docs/ARCHITECTURE.md, "Replies"): message content never
  * causes a refusal, a crash or an endless 451. Only a client that breaks
  * the protocol (lmtp_session.c) or the operator's limits may refuse. So:
- * a message that killed a process while it was parsed (lmtpd/poison.c)
+ * a message that killed a process while it was parsed (mail/poison.c)
  * is archived without parsing; a catalog that refuses a message's index
  * fields (TAB_PERM: constraint, size, encoding) gets it again with the
  * envelope alone. Both are flagged index=degraded, in the archive

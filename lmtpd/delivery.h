@@ -51,7 +51,7 @@ struct delivery_txn {
     size_t n_rcpts;
     int orig_fd;
     const char *orig_path;
-    struct spool_info info;
+    struct original_info info;
     char sha256[SHA256_HEX_SIZE];
     time_t arrival;
 };

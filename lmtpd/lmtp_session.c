@@ -49,7 +49,7 @@
 
 #include "common/log.h"
 #include "common/strlist.h"
-#include "lmtpd/envelope.h"
+#include "mail/envelope.h"
 #include "lmtpd/lmtp_io.h"
 
 /* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */

@@ -10,7 +10,7 @@
  *	line endings), removes one leading dot from other lines that start
  *	with one, and writes everything else unchanged: CR, LF, NUL and 8-bit
  *	bytes are the original's and stay so. SHA-256, size and the facts
- *	the wrapper needs (struct spool_info) are computed on the way.
+ *	the wrapper needs (struct original_info) are computed on the way.
  *
  *	When the size limit is passed or the spool file cannot be written, it
  *	keeps reading (and dropping) to the end of data so the session stays in
@@ -151,7 +151,7 @@ struct spool_writer {
     long long limit;
     size_t len;
     struct sha256_ctx *sha;
-    struct spool_info *info;
+    struct original_info *info;
     uint64_t line_len;
     int prev_cr;
     char buf[SPOOL_WBUF]; /* last: only the fields above are initialised */
@@ -189,7 +189,7 @@ static int spool_any_8bit(const unsigned char *p, size_t n)
 }
 
 /*
- * The facts of struct spool_info for n bytes, a line at a time: memchr
+ * The facts of struct original_info for n bytes, a line at a time: memchr
  * finds the line ends, and each line is checked as a whole (8-bit, NUL, a
  * CR inside it) only while the answer is still unknown. Same result as
  * looking at every byte: a CR counts towards the line length, a CR not
@@ -197,7 +197,7 @@ static int spool_any_8bit(const unsigned char *p, size_t n)
  */
 static void spool_scan(struct spool_writer *w, const unsigned char *p, size_t n)
 {
-    struct spool_info *info = w->info;
+    struct original_info *info = w->info;
     const unsigned char *end = p + n;
 
     while (p < end) {
@@ -233,7 +233,7 @@ static void spool_scan(struct spool_writer *w, const unsigned char *p, size_t n)
 /* Account for and keep data bytes (already unstuffed). */
 static void spool_put(struct spool_writer *w, const char *p, size_t n)
 {
-    struct spool_info *info = w->info;
+    struct original_info *info = w->info;
 
     if (n == 0)
         return;
@@ -257,7 +257,8 @@ static void spool_put(struct spool_writer *w, const char *p, size_t n)
 }
 
 enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
-                                struct spool_info *info, char sha256_hex[65], const char **error_r)
+                                struct original_info *info, char sha256_hex[65],
+                                const char **error_r)
 {
     static char errbuf[512];
     /* Not calloc: zeroing the 64 KiB buffer for every message was a tenth

@@ -5,7 +5,7 @@
  *	per-transaction spool files under queue_directory
  * DESCRIPTION
  *	The DATA reader streams the original into a spool file and notes
- *	what the wrapper must know about its bytes (struct spool_info); the
+ *	what the wrapper must know about its bytes (struct original_info); the
  *	wrapper writes the archive message into a second spool file. Spool
  *	files are named "<pid>.<archive id>.{orig,wrap}" so that the master can
  *	remove a dead worker's leftovers. They are scratch space: nothing is
@@ -16,15 +16,7 @@
 
 #include <stdint.h>
 
-/* What the wrapper needs to choose a Content-Transfer-Encoding. */
-struct spool_info {
-    uint64_t size;         /* bytes after dot-unstuffing */
-    uint64_t max_line;     /* longest line, without its line ending */
-    int has_8bit;          /* any byte >= 0x80 */
-    int has_nul;           /* any NUL byte */
-    int has_bare_cr_lf;    /* a LF not preceded by CR, or a CR not followed by LF */
-    int ends_with_newline; /* last byte is LF */
-};
+#include "mail/archive_write.h"
 
 struct lmtp_io;
 
@@ -57,7 +49,8 @@ int spool_create_unnamed(const char *queue_dir, const char *archive_id, const ch
  * length, NUL and 8-bit bytes, bare LF, a last line without CRLF. Fills
  * info and the SHA-256 of the original. limit 0 = none. */
 enum spool_status spool_receive(struct lmtp_io *io, int fd, long long limit,
-                                struct spool_info *info, char sha256_hex[65], const char **error_r);
+                                struct original_info *info, char sha256_hex[65],
+                                const char **error_r);
 /* Remove leftovers: every spool file when pid is 0, else those of pid. */
 void spool_cleanup(const char *queue_dir, long pid);
 

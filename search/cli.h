@@ -22,7 +22,6 @@
 #include "backends/catalog.h"
 #include "backends/store.h"
 #include "common/config.h"
-#include "lmtpd/master.h"
 
 /* Exit status of every command (documented in tabularium -h). */
 #define CLI_EXIT_FOUND 0
@@ -38,7 +37,7 @@ struct cli_context {
     struct store *(*store)(struct cli_context *ctx);
     /* The global -c / -o options, for a command that loads the
      * configuration itself (doctor reports a bad one as a finding). */
-    const struct master_options *opts;
+    const struct config_source *opts;
     void *priv; /* main()'s state */
 };
 

@@ -29,14 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/postgres/pg_conn.h"
-#include "backends/postgres/pg_schema.h"
+#include "backends/schema_admin.h"
 #include "common/config.h"
 #include "common/strlist.h"
-#include "lmtpd/master.h"
 #include "search/cli.h"
-
-#define CLI_DB_PREFIX "pgsql:"
 
 const char cli_db_help[] =
     "NAME\n"
@@ -85,7 +81,7 @@ static int cli_db_targets(struct cli_context *ctx, struct strlist *targets)
     char *error = NULL;
     const char *specs[2];
 
-    if (master_load_config(ctx->opts, &cfg, &error) < 0) {
+    if (config_load_source(ctx->opts, &cfg, &error) < 0) {
         fprintf(stderr, "tabularium db: %s\n", error);
         free(error);
         return -1;
@@ -93,10 +89,9 @@ static int cli_db_targets(struct cli_context *ctx, struct strlist *targets)
     specs[0] = cfg.archive_catalog;
     specs[1] = cfg.archive_store;
     for (size_t i = 0; i < 2; i++) {
-        const char *spec = specs[i];
-        if (spec == NULL || strncmp(spec, CLI_DB_PREFIX, strlen(CLI_DB_PREFIX)) != 0)
+        const char *spec = schema_admin_kind(specs[i]);
+        if (spec == NULL)
             continue;
-        spec += strlen(CLI_DB_PREFIX);
         if (targets->n == 0 || strcmp(targets->v[0], spec) != 0)
             strlist_add(targets, spec);
     }
@@ -112,39 +107,39 @@ static int cli_db_targets(struct cli_context *ctx, struct strlist *targets)
 /* One database; the exit status for it. */
 static int cli_db_run(const char *action, const char *conninfo, int target)
 {
-    char *name = pg_conn_redact(conninfo), *error = NULL;
-    int status = CLI_EXIT_FOUND, version, from, to;
-    PGconn *pg;
+    char *name = schema_admin_redact(conninfo), *error = NULL;
+    int status = CLI_EXIT_FOUND, version, from, to, current = schema_admin_current();
+    struct schema_admin *pg;
 
-    pg = pg_conn_connect_plain(conninfo, &error);
+    pg = schema_admin_connect(conninfo, &error);
     if (pg == NULL) {
         fprintf(stderr, "tabularium db: %s\n", error);
         status = CLI_EXIT_USAGE;
         goto out;
     }
     if (strcmp(action, "status") == 0) {
-        if (pg_schema_version(pg, &version, &error) < 0) {
+        if (schema_admin_version(pg, &version, &error) < 0) {
             fprintf(stderr, "tabularium db: pgsql %s: %s\n", name, error);
             status = CLI_EXIT_USAGE;
         } else if (version == 0) {
             printf("pgsql %s: no tabularium schema (run tabularium db init)\n", name);
             status = CLI_EXIT_NOT_FOUND;
-        } else if (version < PG_SCHEMA_VERSION) {
+        } else if (version < current) {
             printf("pgsql %s: schema version %d, this tabularium needs %d (run tabularium db"
                    " upgrade)\n",
-                   name, version, PG_SCHEMA_VERSION);
+                   name, version, current);
             status = CLI_EXIT_NOT_FOUND;
-        } else if (version > PG_SCHEMA_VERSION) {
+        } else if (version > current) {
             printf("pgsql %s: schema version %d, newer than the version %d this tabularium"
                    " knows\n",
-                   name, version, PG_SCHEMA_VERSION);
+                   name, version, current);
             status = CLI_EXIT_NOT_FOUND;
         } else {
             printf("pgsql %s: schema version %d (current)\n", name, version);
         }
         goto out;
     }
-    if (pg_schema_migrate(pg, target, strcmp(action, "init") == 0, &from, &to, &error) < 0) {
+    if (schema_admin_migrate(pg, target, strcmp(action, "init") == 0, &from, &to, &error) < 0) {
         fprintf(stderr, "tabularium db: pgsql %s: %s\n", name, error);
         status = CLI_EXIT_USAGE;
     } else if (from == to) {
@@ -157,7 +152,7 @@ static int cli_db_run(const char *action, const char *conninfo, int target)
 out:
     free(error);
     free(name);
-    PQfinish(pg);
+    schema_admin_close(&pg);
     return status;
 }
 
@@ -172,7 +167,7 @@ int cli_db(struct cli_context *ctx, int argc, char **argv)
     };
     struct strlist targets = STRLIST_INIT;
     const char *action = NULL, *conninfo = NULL;
-    int c, target = PG_SCHEMA_VERSION, status = CLI_EXIT_FOUND;
+    int c, current = schema_admin_current(), target = current, status = CLI_EXIT_FOUND;
     char *end;
 
     optind = 0; /* glibc: start over, argv[0] is the command name */
@@ -184,7 +179,7 @@ int cli_db(struct cli_context *ctx, int argc, char **argv)
             break;
         case OPT_VERSION:
             target = (int)strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || target < 1 || target > PG_SCHEMA_VERSION)
+            if (*optarg == '\0' || *end != '\0' || target < 1 || target > current)
                 return cli_db_usage_error("--version: no such schema version \"%s\"", optarg);
             break;
         case 'h':

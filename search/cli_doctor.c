@@ -84,7 +84,6 @@
 #include "common/config.h"
 #include "common/privs.h"
 #include "common/strlist.h"
-#include "lmtpd/master.h"
 #include "search/cli.h"
 #include "search/cli_output.h"
 
@@ -2414,8 +2413,8 @@ int cli_doctor(struct cli_context *ctx, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const struct master_options no_opts;
-    const struct master_options *opts = ctx->opts != NULL ? ctx->opts : &no_opts;
+    static const struct config_source no_opts;
+    const struct config_source *opts = ctx->opts != NULL ? ctx->opts : &no_opts;
     struct doctor d;
     int c, status = CLI_EXIT_USAGE;
 
@@ -2454,7 +2453,7 @@ int cli_doctor(struct cli_context *ctx, int argc, char **argv)
         return cli_usage_error("doctor", "%s", "--master-file goes with --postconf-file");
 
     d.out = d.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
-    if (master_load_config(opts, &d.cfg, &d.cfg_error) == 0)
+    if (config_load_source(opts, &d.cfg, &d.cfg_error) == 0)
         d.have_cfg = 1;
     d.cfg_file = d.have_cfg && config_file(&d.cfg) != NULL
                      ? config_file(&d.cfg)

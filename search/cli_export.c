@@ -9,7 +9,7 @@
  *	tabularium verify-export [--manifest FILE] [--json] PATH
  * DESCRIPTION
  *	export selects messages (the search filters of search/cli_filters.c,
- *	or archive ids), streams each stored copy through search/archive_read.c
+ *	or archive ids), streams each stored copy through mail/archive_read.c
  *	into the output, oldest first, and writes a JSON manifest: who
  *	exported what, when, where from, with which query, and for every
  *	message the catalog's SHA-256 of the original and of the wrapped
@@ -73,8 +73,7 @@
 #include "common/safe_file.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
-#include "lmtpd/master.h"
-#include "search/archive_read.h"
+#include "mail/archive_read.h"
 #include "search/cli.h"
 #include "search/cli_filters.h"
 #include "search/cli_output.h"
@@ -1348,7 +1347,7 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
 
     /* The manifest names the catalog and the store: this command reads
      * the configuration too, the way main() does. */
-    if (master_load_config(ctx->opts, &cfg, &error) < 0) {
+    if (config_load_source(ctx->opts, &cfg, &error) < 0) {
         fprintf(stderr, "tabularium export: %s\n", error);
         free(error);
         status = CLI_EXIT_USAGE;

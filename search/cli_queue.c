@@ -9,7 +9,7 @@
  *	tabularium queue retry ARCHIVE-ID | --all
  *	tabularium queue delete ARCHIVE-ID --force
  * DESCRIPTION
- *	The operator's view of the forward queue (lmtpd/forward_queue.h)
+ *	The operator's view of the forward queue (forwarder/queue.h)
  *	under $queue_directory/forward: copies waiting for delivery to
  *	forward_recipient (active) and copies a server refused for good or
  *	that cannot be sent as they are (hold).
@@ -40,8 +40,7 @@
 #include "common/archive_id.h"
 #include "common/config.h"
 #include "common/strlist.h"
-#include "lmtpd/forward_queue.h"
-#include "lmtpd/master.h"
+#include "forwarder/queue.h"
 #include "search/cli.h"
 
 const char cli_queue_help[] =
@@ -335,7 +334,7 @@ int cli_queue(struct cli_context *ctx, int argc, char **argv)
     if (id != NULL && !archive_id_valid(id))
         return cli_usage_error("queue", "\"%s\" is not an archive id", id);
 
-    if (master_load_config(ctx->opts, &cfg, &error) < 0) {
+    if (config_load_source(ctx->opts, &cfg, &error) < 0) {
         fprintf(stderr, "tabularium queue: %s\n", error);
         free(error);
         return CLI_EXIT_USAGE;

@@ -10,10 +10,10 @@
  *	A message that killed a worker while it was parsed, or whose index
  *	fields the catalog refused, was archived byte-exact with an index
  *	made from the envelope alone and flagged index=degraded
- *	(lmtpd/delivery.c, lmtpd/poison.c). This command reads each such
+ *	(lmtpd/delivery.c, mail/poison.c). This command reads each such
  *	message's stored copy back, checks it against the catalog (the same
  *	check as show --original), parses the original again with the
- *	daemon's parser (lmtpd/index_fields.c) and replaces the message's
+ *	daemon's parser (mail/index_fields.c) and replaces the message's
  *	index fields in the catalog through its reindex() method, flagging
  *	it full. The stored copy and the integrity chain are not touched:
  *	the chain covers the envelope and the hashes, not the index fields.
@@ -45,8 +45,8 @@
 #include "common/archive_id.h"
 #include "common/safe_file.h"
 #include "common/strlist.h"
-#include "lmtpd/index_fields.h"
-#include "search/archive_read.h"
+#include "mail/index_fields.h"
+#include "mail/archive_read.h"
 #include "search/cli.h"
 #include "search/cli_filters.h"
 

@@ -38,7 +38,6 @@
 #include "backends/s3/s3.h"
 #include "common/config.h"
 #include "common/strlist.h"
-#include "lmtpd/master.h"
 #include "search/cli.h"
 #include "search/cli_output.h"
 
@@ -404,7 +403,7 @@ int cli_retention(struct cli_context *ctx, int argc, char **argv)
     } else {
         return cli_usage_error("retention", "unknown action \"%s\" (show, apply)", action);
     }
-    if (master_load_config(ctx->opts, &cfg, &error) < 0) {
+    if (config_load_source(ctx->opts, &cfg, &error) < 0) {
         fprintf(stderr, "tabularium retention: %s\n", error);
         free(error);
         return CLI_EXIT_USAGE;

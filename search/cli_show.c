@@ -11,9 +11,9 @@
  *	--original only the attached original, byte for byte as Postfix
  *	delivered it. The original starts after the blank line that ends the
  *	header of the first MIME part (Content-Type: message/rfc822, see
- *	lmtpd/wrap.h) and is exactly the catalog's size bytes long.
+ *	mail/archive_write.h) and is exactly the catalog's size bytes long.
  *
- *	search/archive_read.c streams the copy from the store (never held in
+ *	mail/archive_read.c streams the copy from the store (never held in
  *	memory or in a temporary file) and hashes every byte: the whole
  *	stream against the catalog's wrapped_sha256 (and wrapped_size), and
  *	with --original the bytes written against the catalog's sha256.
@@ -40,7 +40,7 @@
 
 #include "backends/record.h"
 #include "common/archive_id.h"
-#include "search/archive_read.h"
+#include "mail/archive_read.h"
 #include "search/cli.h"
 
 const char cli_show_help[] =

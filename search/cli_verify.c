@@ -12,7 +12,7 @@
  *	the previous link's hash and the copy's fields. It recomputes every
  *	hash, checks that the links follow each other (seq 1, 2, ... up to
  *	the chain head, each naming its predecessor's hash), then re-reads
- *	the stored copies through the store (search/archive_read.h) and
+ *	the stored copies through the store (mail/archive_read.h) and
  *	compares the wrapped copy's SHA-256 and size and the original's
  *	SHA-256 with the catalog. Records removed by tabularium expire are
  *	links too (their hash was kept), so expiry is not a gap.
@@ -55,7 +55,7 @@
 #include "backends/catalog.h"
 #include "backends/record.h"
 #include "common/strlist.h"
-#include "search/archive_read.h"
+#include "mail/archive_read.h"
 #include "search/cli.h"
 #include "search/cli_output.h"
 

@@ -33,8 +33,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/strlist.h"
-#include "lmtpd/indexer.h"
-#include "lmtpd/master.h"
+#include "mail/text_source.h"
 #include "search/cli.h"
 
 struct cli_command {
@@ -74,12 +73,12 @@ static const struct cli_command cli_commands[] = {
 
 /* main()'s side of struct cli_context. */
 struct tabularium_state {
-    struct master_options opts;
+    struct config_source opts;
     struct tab_config cfg;
     int cfg_state; /* 0 not loaded, 1 loaded, -1 failed */
     struct catalog *catalog;
     struct store *store;
-    struct indexer_text_source *text; /* for searches that index pending text first */
+    struct text_source *text; /* for searches that index pending text first */
 };
 
 static void tabularium_usage_line(FILE *out)
@@ -180,7 +179,7 @@ static int tabularium_config(struct tabularium_state *ts)
     char *error = NULL;
 
     if (ts->cfg_state == 0) {
-        if (master_load_config(&ts->opts, &ts->cfg, &error) < 0) {
+        if (config_load_source(&ts->opts, &ts->cfg, &error) < 0) {
             fprintf(stderr, "tabularium: %s\n", error);
             free(error);
             ts->cfg_state = -1;
@@ -227,7 +226,7 @@ static struct catalog *tabularium_catalog(struct cli_context *ctx)
     if (ts->catalog == NULL)
         fprintf(stderr, "tabularium: cannot open catalog %s: %s\n", spec, error);
     else
-        ts->text = indexer_text_source_attach(ts->catalog, &ts->cfg);
+        ts->text = text_source_attach(ts->catalog, &ts->cfg);
     return ts->catalog;
 }
 
@@ -330,7 +329,7 @@ int main(int argc, char **argv)
 
 out:
     catalog_close(&ts.catalog);
-    indexer_text_source_free(&ts.text);
+    text_source_free(&ts.text);
     store_close(&ts.store);
     if (ts.cfg_state > 0)
         config_free(&ts.cfg);

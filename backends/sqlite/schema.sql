@@ -170,7 +170,7 @@ PRAGMA user_version = 4;
 
 -- Version 5: full-text indexing off the delivery path. A delivery stores
 -- the subject and body text here, in its own transaction (durable before
--- the 250); the daemon's indexer (lmtpd/indexer.c) moves rows into
+-- the 250); the daemon's indexer (indexer/indexer.c) moves rows into
 -- message_text in short transactions, and a full-text search indexes what
 -- is left first. A row here is a message that FTS5 queries cannot see yet.
 CREATE TABLE text_pending (

@@ -31,7 +31,7 @@
  *	the subject and body text in text_pending (plain rows, durable with
  *	the rest of the transaction) -- or, for a record with index_later
  *	(the daemon's workers), only the subject and from_store = 1 --, and
- *	index_pending(), called by the daemon's indexer (lmtpd/indexer.c),
+ *	index_pending(), called by the daemon's indexer (indexer/indexer.c),
  *	moves them into the FTS5 table message_text in short transactions
  *	(the FTS5 tokenizer was most of add()'s work), reading the text and
  *	attachments of from_store rows through the text source the caller
@@ -42,7 +42,7 @@
  *
  *	add_batch() is add() for several copies in one transaction (each in
  *	a savepoint, one COMMIT and one WAL sync): the daemon's catalog
- *	writer (lmtpd/catalog_writer.c) commits what its workers sent
+ *	writer (catalog_writer/catalog_writer.c) commits what its workers sent
  *	together. wait_limit() lets it bound a lock wait by a request's age.
  *	Temporary files (statement and savepoint journals) are kept in
  *	memory.
@@ -201,7 +201,7 @@ static const char sqlite_schema_v2[] =
 
 /*
  * Version 3: what became of each copy forwarded to forward_recipient
- * (lmtpd/forwarder.c, tabularium queue): one row per copy, replaced by
+ * (forwarder/forwarder.c, tabularium queue): one row per copy, replaced by
  * each outcome. No foreign key: the forwarder may report on a copy whose
  * catalog commit failed (delivery withdrew it a moment too late).
  */
@@ -265,7 +265,7 @@ static const char sqlite_schema_v4[] =
  * Version 5: full-text indexing off the delivery path. add() stores the
  * subject and body text in text_pending, in its own transaction (so the
  * text is as durable as the rest of the message before the 250);
- * index_pending() (lmtpd/indexer.c, and search() before a --text query)
+ * index_pending() (indexer/indexer.c, and search() before a --text query)
  * moves rows from there into message_text. Every message in
  * text_pending is a message whose words search cannot match yet.
  */
@@ -278,7 +278,7 @@ static const char sqlite_schema_v5[] = "CREATE TABLE text_pending ("
  * Version 6: the daemon's workers no longer extract body text and
  * attachments (record.index_later): text_pending.from_store = 1 marks a
  * message whose text and attachments index_pending() reads from its first
- * stored copy (through the text source lmtpd/indexer.c sets).
+ * stored copy (through the text source indexer/indexer.c sets).
  */
 static const char sqlite_schema_v6[] =
     "ALTER TABLE text_pending ADD COLUMN from_store INTEGER NOT NULL DEFAULT 0;";

@@ -216,7 +216,7 @@ faults_spool_ok() {
         if [[ $name =~ ^[0-9]+\.orig$ ]] && [[ $kids == *" $pid "* ]] && [ ! -s "$f" ]; then
             continue
         fi
-        # The catalog writer's socket (lmtpd/catalog_writer.c), not a spool file.
+        # The catalog writer's socket (catalog_writer/catalog_writer.c), not a spool file.
         [ "$name" = catalog.sock ] && [ -S "$f" ] && continue
         echo "  spool: $name ($(stat -c %s "$f") bytes)"
         bad=1

@@ -118,7 +118,7 @@ static inline void fuzz_sha256_hex(const void *data, size_t len, char hex[65])
 
 /* What lmtpd/spool.h promises about an original of len bytes. A last line
  * without LF counts towards max_line: the wrapper puts CRLF after it. */
-static inline void fuzz_info_of(const char *p, size_t len, struct spool_info *info)
+static inline void fuzz_info_of(const char *p, size_t len, struct original_info *info)
 {
     uint64_t line = 0;
 

@@ -7,7 +7,7 @@
  * DESCRIPTION
  *	A configuration parameter set or the target aborts; the store and the
  *	catalog of the configuration opened into a delivery context, as a
- *	worker opens them (lmtpd/master.c; index_later is the target's
+ *	worker opens them (master/master.c; index_later is the target's
  *	choice), or the target aborts: a fuzz
  *	target that cannot set itself up must not report findings.
  */
@@ -22,7 +22,7 @@
 #include "common/config.h"
 #include "common/safe_file.h"
 #include "lmtpd/delivery.h"
-#include "lmtpd/index_fields.h"
+#include "mail/index_fields.h"
 #include "tests/fuzz/fuzz.h"
 
 static inline void fuzz_config_set(struct tab_config *cfg, const char *name, const char *value)

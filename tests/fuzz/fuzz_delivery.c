@@ -72,8 +72,8 @@
 #include "common/safe_file.h"
 #include "common/strlist.h"
 #include "lmtpd/delivery.h"
-#include "lmtpd/index_fields.h"
-#include "lmtpd/indexer.h"
+#include "mail/index_fields.h"
+#include "mail/text_source.h"
 #include "lmtpd/lmtp_session.h"
 
 #define FUZZ_RESET_EVERY 2000
@@ -84,7 +84,7 @@
 
 static struct tab_config cfg;
 static struct delivery_ctx ctx;
-static struct indexer_text_source *text_source;
+static struct text_source *text_source;
 static char *data_dir, *maildir_new;
 static int in_fd = -1, out_fd = -1, copy_fd = -1;
 static unsigned runs;
@@ -103,14 +103,14 @@ static void open_backends(void)
 {
     fuzz_open_backends(&cfg, &ctx);
     ctx.index_later = delivery_index_later(&cfg);
-    text_source = indexer_text_source_attach(ctx.catalog, &cfg);
+    text_source = text_source_attach(ctx.catalog, &cfg);
     stored_files = 0;
     n_seen = 0;
 }
 
 static void close_backends(void)
 {
-    indexer_text_source_free(&text_source);
+    text_source_free(&text_source);
     spool_orig_close();
     store_close(&ctx.store);
     catalog_close(&ctx.catalog);
@@ -270,7 +270,7 @@ static const char *header_field(const char *h, size_t hlen, const char *name, si
 /*
  * The original inside an archive message, found from the wrapper's own
  * layout (ARCHITECTURE.md: one multipart/mixed with one message/rfc822 part),
- * without search/archive_read.c, whose reading is what is checked: the
+ * without mail/archive_read.c, whose reading is what is checked: the
  * boundary from the top-level Content-Type field, "--B" CRLF, the part
  * header up to its empty line, then everything up to the close delimiter
  * "CRLF --B-- CRLF" that ends the copy.

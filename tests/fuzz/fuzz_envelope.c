@@ -3,7 +3,7 @@
  *	fuzz_envelope 1
  * SUMMARY
  *	libFuzzer target: envelope paths, parameters, recipient decoding and
- *	header mailboxes (lmtpd/envelope.h)
+ *	header mailboxes (mail/envelope.h)
  * DESCRIPTION
  *	The input up to its first NUL is the text after "MAIL FROM:" or
  *	"RCPT TO:"; the text between the first and a second NUL, when there
@@ -30,7 +30,7 @@
 #include <ctype.h>
 
 #include "common/strlist.h"
-#include "lmtpd/envelope.h"
+#include "mail/envelope.h"
 
 #define ADDR_MAX ENVELOPE_ADDR_MAX
 

@@ -3,7 +3,7 @@
  *	fuzz_index_fields 1
  * SUMMARY
  *	libFuzzer target: catalog fields from an original, index_fields_extract()
- *	(lmtpd/index_fields.h)
+ *	(mail/index_fields.h)
  * DESCRIPTION
  *	The input is an original message (header and body, any bytes), given
  *	to index_fields_extract() in a memfd. The module must never fail on
@@ -29,7 +29,7 @@
 
 #include "backends/record.h"
 #include "common/archive_id.h"
-#include "lmtpd/index_fields.h"
+#include "mail/index_fields.h"
 
 static int orig_fd = -1;
 

@@ -37,7 +37,7 @@
 #include "common/log.h"
 #include "common/safe_file.h"
 #include "lmtpd/delivery.h"
-#include "lmtpd/index_fields.h"
+#include "mail/index_fields.h"
 #include "lmtpd/lmtp_session.h"
 #include "lmtpd/spool.h"
 

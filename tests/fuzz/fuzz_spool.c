@@ -17,7 +17,7 @@
  *	it (must be accepted). Checked:
  *	  - SPOOL_LOST exactly when the input has no end-of-data line;
  *	  - the spool file holds the reference's bytes, the reported SHA-256
- *	    and size are those of the reference, every spool_info flag is what
+ *	    and size are those of the reference, every original_info flag is what
  *	    the reference's bytes say;
  *	  - the session stays in step: what the lmtp_io still yields after
  *	    spool_receive() is exactly the input after the "." line.
@@ -81,7 +81,7 @@ static void check_rest(struct lmtp_io *io, const uint8_t *data, size_t size, siz
 }
 
 static enum spool_status run(const uint8_t *data, size_t size, long long limit,
-                             struct spool_info *info, char sha[65], struct lmtp_io **io_r)
+                             struct original_info *info, char sha[65], struct lmtp_io **io_r)
 {
     const char *error = NULL;
     enum spool_status st;
@@ -98,7 +98,7 @@ static enum spool_status run(const uint8_t *data, size_t size, long long limit,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct spool_info info, want;
+    struct original_info info, want;
     struct lmtp_io *io;
     char sha[65], ref_sha[65];
     size_t ref_len, consumed, got_len;

@@ -2,7 +2,7 @@
  * NAME
  *	fuzz_wrap 1
  * SUMMARY
- *	libFuzzer target: the archive message, wrap_write() (lmtpd/wrap.h)
+ *	libFuzzer target: the archive message, archive_write() (mail/archive_write.h)
  * DESCRIPTION
  *	The input is an original (any bytes). The record is what the daemon
  *	would have: index_fields_extract() of the same input, and an envelope
@@ -13,11 +13,11 @@
  *	makes it incomplete (then the header's To/Cc addresses, unchecked,
  *	are listed as recipients). The
  *	archive id is fixed and the boundary's random part comes from
- *	wrap.c's test seam (attempt k: sixteen hex digits k), so an input can
+ *	archive_write.c's test seam (attempt k: sixteen hex digits k), so an input can
  *	collide with the boundaries and every run of an input is the same.
  *
  *	Checked (ARCHITECTURE.md section 3, RFC 2046, RFC 5322):
- *	  - wrap_write() succeeds, unless the original holds every boundary
+ *	  - archive_write() succeeds, unless the original holds every boundary
  *	    tried;
  *	  - wrapped_size and wrapped_sha256 are those of the output;
  *	  - the header block (up to the first empty line) has only CRLF line
@@ -37,15 +37,15 @@
 
 #include "backends/record.h"
 #include "common/strlist.h"
-#include "lmtpd/envelope.h"
-#include "lmtpd/index_fields.h"
-#include "lmtpd/wrap.h"
+#include "mail/envelope.h"
+#include "mail/index_fields.h"
+#include "mail/archive_write.h"
 
 #define ID "0123456789ABCDEF0123"
 #define LINE_MAX_RFC5322 998
 
-/* Test seam in wrap.c (not in wrap.h). */
-extern void (*wrap_boundary_hook)(unsigned attempt, char hex[17]);
+/* Test seam in archive_write.c (not in archive_write.h). */
+extern void (*archive_boundary_hook)(unsigned attempt, char hex[17]);
 
 static int orig_fd = -1, out_fd = -1;
 
@@ -147,7 +147,7 @@ static void make_record(struct archive_record *rec, const uint8_t *data, size_t 
     fuzz_sha256_hex(data, size, rec->sha256);
 }
 
-static const char *expected_cte(const struct spool_info *info)
+static const char *expected_cte(const struct original_info *info)
 {
     if (info->has_nul || info->has_bare_cr_lf || info->max_line > LINE_MAX_RFC5322)
         return "binary";
@@ -233,7 +233,7 @@ static char *check_header(const char *h, size_t hlen, const char *cte)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct archive_record rec;
-    struct spool_info info;
+    struct original_info info;
     const char *error = NULL;
     const char *cte;
     char sha[65];
@@ -245,7 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         index_fields_init();
         orig_fd = fuzz_memfd("fuzz-wrap-orig");
         out_fd = fuzz_memfd("fuzz-wrap-out");
-        wrap_boundary_hook = hook;
+        archive_boundary_hook = hook;
     }
     fuzz_fd_set(orig_fd, data, size);
     fuzz_fd_set(out_fd, "", 0);
@@ -253,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cte = expected_cte(&info);
     make_record(&rec, data, size);
 
-    ret = wrap_write(&rec, &info, orig_fd, out_fd, "archive.test", &error);
+    ret = archive_write(&rec, &info, orig_fd, out_fd, "archive.test", &error);
     if (ret < 0) {
         FUZZ_CHECK(error != NULL);
         FUZZ_CHECK(strcmp(error, "the original contains every MIME boundary tried") == 0);

@@ -1083,7 +1083,7 @@ static void conformance_text_filters(struct conformance *conf)
     free(got);
 }
 
-/* The forwarder's record of each copy (lmtpd/forwarder.c, tabularium
+/* The forwarder's record of each copy (forwarder/forwarder.c, tabularium
  * queue): one row, replaced by each outcome; a NULL detail stays NULL. */
 static void conformance_forward_status(struct conformance *conf)
 {

@@ -201,7 +201,7 @@ static void test_add_and_rows(void)
     record_free(&rec);
 
     /* add() stores the text durably but unindexed; index_pending() moves
-     * it into the full-text index (lmtpd/indexer.c calls it). */
+     * it into the full-text index (indexer/indexer.c calls it). */
     CHECK_SQL("SELECT message, subject, body FROM text_pending",
               "1|Quarterly Report|Revenue grew in all regions.");
     CHECK_SQL("SELECT count(*) FROM message_text", "0");

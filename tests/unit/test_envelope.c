@@ -2,7 +2,7 @@
  * NAME
  *	test_envelope 1
  * SUMMARY
- *	unit test of lmtpd/envelope.c
+ *	unit test of mail/envelope.c
  * DESCRIPTION
  *	Paths as Postfix and hostile clients send them, ESMTP parameters,
  *	decoding of archive+user=domain recipients, header mailboxes.
@@ -10,7 +10,7 @@
 #include "tests/unit/check.h"
 
 #include "common/strlist.h"
-#include "lmtpd/envelope.h"
+#include "mail/envelope.h"
 
 /* Parse arg; expect success with address want and parameters want_params. */
 static void path_ok(const char *arg, const char *want, const char *want_params)

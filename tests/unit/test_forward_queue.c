@@ -2,7 +2,7 @@
  * NAME
  *	test_forward_queue
  * SUMMARY
- *	unit test for lmtpd/forward_queue.c, the forwarder's backoff and the
+ *	unit test for forwarder/queue.c, the forwarder's backoff and the
  *	SMTP client's copy scan
  * DESCRIPTION
  *	forward_queue_add() as delivery calls it: the .eml is the spool
@@ -20,7 +20,7 @@
  *	replaced by each outcome (schema version 3); the failing catalog
  *	answers RETRY.
  */
-#include "lmtpd/forward_queue.h"
+#include "forwarder/queue.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +32,8 @@
 
 #include "backends/catalog.h"
 #include "check.h"
-#include "lmtpd/forwarder.h"
-#include "lmtpd/smtp_client.h"
+#include "forwarder/forwarder.h"
+#include "forwarder/smtp_client.h"
 
 static char *test_path(const char *dir, const char *queue, const char *id, const char *suffix)
 {
@@ -49,7 +49,7 @@ static int test_exists(const char *dir, const char *queue, const char *id, const
 }
 
 /* A "wrap" spool file with text; returns its descriptor, path in *path_r. */
-static int test_wrap(const char *dir, const char *name, const char *text, char **path_r)
+static int test_archive_write(const char *dir, const char *name, const char *text, char **path_r)
 {
     int fd;
 
@@ -86,7 +86,7 @@ static void test_add_and_lock(const char *dir)
     CHECK(config_set(&cfg, "forward_recipient", "archive@remote.test", &cerr) == 0);
     CHECK(config_finish(&cfg, &cerr) == 0);
 
-    wfd = test_wrap(dir, "1.wrap", "From: <a@x>\r\n\r\nbody\r\n", &wrap);
+    wfd = test_archive_write(dir, "1.wrap", "From: <a@x>\r\n\r\nbody\r\n", &wrap);
     test_record(&rec, id, "alice@example.com", "bob@example.com");
     CHECK(forward_queue_add(&cfg, &rec, wfd, wrap, &err) == 0);
     eml = test_path(dir, "active", id, "eml");
@@ -196,7 +196,7 @@ static void test_sender_and_copy(const char *dir)
     CHECK(config_finish(&cfg, &cerr) == 0);
 
     /* No path: the .eml is a copy; a UTF-8 recipient needs SMTPUTF8. */
-    wfd = test_wrap(dir, "2.wrap", "copied\r\n", &wrap);
+    wfd = test_archive_write(dir, "2.wrap", "copied\r\n", &wrap);
     test_record(&rec, "6B0719A3C1F7E0012A02", "a@example.com", "j\xc3\xb6rg@example.test");
     CHECK(forward_queue_add(&cfg, &rec, wfd, NULL, &err) == 0);
     close(wfd);
@@ -222,7 +222,7 @@ static void test_sender_and_copy(const char *dir)
     /* A fixed sender address. */
     CHECK(config_set(&cfg, "forward_sender", "bounces@gw.test", &cerr) == 0);
     CHECK(config_finish(&cfg, &cerr) == 0);
-    wfd = test_wrap(dir, "3.wrap", "x\r\n", &wrap);
+    wfd = test_archive_write(dir, "3.wrap", "x\r\n", &wrap);
     test_record(&rec, "6B0719A3C1F7E0012A03", "a@example.com", "b@example.com");
     CHECK(forward_queue_add(&cfg, &rec, wfd, wrap, &err) == 0);
     close(wfd);

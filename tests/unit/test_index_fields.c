@@ -2,7 +2,7 @@
  * NAME
  *	test_index_fields 1
  * SUMMARY
- *	unit test of lmtpd/index_fields.c
+ *	unit test of mail/index_fields.c
  * DESCRIPTION
  *	Writes originals to files (CRLF, bare LF, folded and encoded
  *	headers, 8-bit, NUL bytes, missing and broken fields, huge headers)
@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 
 #include "backends/record.h"
-#include "lmtpd/index_fields.h"
+#include "mail/index_fields.h"
 
 static const char *tmpdir;
 

@@ -4,9 +4,9 @@
  * SUMMARY
  *	the archive message (ARCHITECTURE.md section 3, the draft's Example 2)
  * SYNOPSIS
- *	#include "lmtpd/wrap.h"
+ *	#include "mail/archive_write.h"
  *
- *	if (wrap_write(&rec, &info, orig_fd, wrap_fd, myhostname, &error) < 0) ...
+ *	if (archive_write(&rec, &info, orig_fd, wrap_fd, myhostname, &error) < 0) ...
  * DESCRIPTION
  *	Owns the layout of the archive message: a new header built from the
  *	envelope, Date: and Subject: copied from the original, and the
@@ -23,8 +23,8 @@
  *
  *	The envelope is recorded exactly in X-Tabularium-Envelope-From/-To
  *	(one field per address, xtext in <...>, folded anywhere but inside a
- *	"+HH"; wrap.h gives the format), whatever the addresses' length, and
- *	wrap_read_envelope() reads it back: From:/To: are only for people
+ *	"+HH"; archive_write.h gives the format), whatever the addresses' length, and
+ *	archive_read_envelope() reads it back: From:/To: are only for people
  *	and leave out what cannot fit a 998-byte line. A record whose index
  *	is degraded because the original was not parsed (safe mode) gets
  *	"X-Tabularium-Index: degraded (...)", fixed text.
@@ -45,7 +45,7 @@
  *	-1 with *error_r (static storage, overwritten by the next call) on
  *	read or write errors, a short original, an invalid archive id, or
  *	WRAP_TRIES boundary collisions. out_fd then holds garbage.
- *	wrap_read_envelope(): -1 with a static message when the header has
+ *	archive_read_envelope(): -1 with a static message when the header has
  *	no X-Tabularium-Envelope-From (a copy archived before the field
  *	existed), two of them, or a field that is not "<" xtext ">"; it
  *	then returns no address at all, never a partial envelope.
@@ -65,8 +65,8 @@
 #include "common/safe_file.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
-#include "lmtpd/envelope.h"
-#include "lmtpd/wrap.h"
+#include "mail/envelope.h"
+#include "mail/archive_write.h"
 
 #define WRAP_CHUNK (64 * 1024)
 #define WRAP_TRIES 8
@@ -79,12 +79,12 @@
     (sizeof(WRAP_BOUNDARY_PREFIX) - 1 + ARCHIVE_ID_LEN + 1 + WRAP_RANDOM_HEX + 1)
 
 /*
- * Test seam, deliberately absent from wrap.h: a unit test cannot produce
+ * Test seam, deliberately absent from archive_write.h: a unit test cannot produce
  * an original that collides with a random boundary, so it may supply the
  * random part of try number "attempt" (16 hex digits + NUL). NULL in the
  * daemon. Declare it "extern" in the test to use it.
  */
-void (*wrap_boundary_hook)(unsigned attempt, char hex[WRAP_RANDOM_HEX + 1]) = NULL;
+void (*archive_boundary_hook)(unsigned attempt, char hex[WRAP_RANDOM_HEX + 1]) = NULL;
 
 static char wrap_error[256];
 
@@ -324,7 +324,7 @@ static char *filter(const char *s, const char *extra)
     return out;
 }
 
-static const char *choose_cte(const struct spool_info *info)
+static const char *choose_cte(const struct original_info *info)
 {
     if (info->has_nul || info->has_bare_cr_lf || info->max_line > WRAP_LINE_MAX)
         return "binary";
@@ -407,17 +407,18 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
     text_str(t, incomplete ? "incomplete (recipients from To/Cc headers)" : "complete");
     text_str(t, "\r\n");
     free(sha);
-    /* Written without parsing the original (safe mode, lmtpd/poison.c):
+    /* Written without parsing the original (safe mode, mail/poison.c):
      * no Date: or Subject: copied; the catalog has the envelope alone. */
     if (record_is_degraded(rec))
         text_str(t, "X-Tabularium-Index: degraded (archived without parsing the original)\r\n");
 
     /* The envelope itself, exactly: From:/To: above are for people and
      * may drop or re-quote an address; these fields are the record. */
-    add_envelope_field(t, WRAP_ENVELOPE_FROM, rec->envelope_from != NULL ? rec->envelope_from : "");
+    add_envelope_field(t, ARCHIVE_ENVELOPE_FROM,
+                       rec->envelope_from != NULL ? rec->envelope_from : "");
     for (size_t i = 0; i < rec->n_rcpts; i++)
         if (rec->rcpts[i].address != NULL)
-            add_envelope_field(t, WRAP_ENVELOPE_TO, rec->rcpts[i].address);
+            add_envelope_field(t, ARCHIVE_ENVELOPE_TO, rec->rcpts[i].address);
     text_str(t, "MIME-Version: 1.0\r\n");
 }
 
@@ -426,8 +427,8 @@ static int make_boundary(const char *archive_id, unsigned attempt,
 {
     char hex[WRAP_RANDOM_HEX + 1];
 
-    if (wrap_boundary_hook != NULL) {
-        wrap_boundary_hook(attempt, hex);
+    if (archive_boundary_hook != NULL) {
+        archive_boundary_hook(attempt, hex);
         hex[WRAP_RANDOM_HEX] = '\0';
     } else {
         unsigned char rnd[WRAP_RANDOM_HEX / 2];
@@ -485,7 +486,7 @@ static int scan_collides(const char *pat, size_t plen, int *state, const char *p
 }
 
 /* One attempt; 1 when the boundary occurs in the original (start over). */
-static int write_attempt(const struct spool_info *info, int orig_fd, struct wrap_out *o,
+static int write_attempt(const struct original_info *info, int orig_fd, struct wrap_out *o,
                          const struct wrap_text *header, const char *boundary, const char *cte,
                          const char **error_r)
 {
@@ -548,8 +549,8 @@ static int write_attempt(const struct spool_info *info, int orig_fd, struct wrap
     return 0;
 }
 
-int wrap_write(struct archive_record *rec, const struct spool_info *info, int orig_fd, int out_fd,
-               const char *myhostname, const char **error_r)
+int archive_write(struct archive_record *rec, const struct original_info *info, int orig_fd,
+                  int out_fd, const char *myhostname, const char **error_r)
 {
     struct wrap_text header = {NULL, 0, 0};
     struct wrap_out out = {out_fd, NULL, 0, NULL, 0};
@@ -633,11 +634,11 @@ bad:
     return -1;
 }
 
-int wrap_read_envelope(const char *msg, size_t len, char **from_r, struct strlist *rcpts_r,
-                       const char **error_r)
+int archive_read_envelope(const char *msg, size_t len, char **from_r, struct strlist *rcpts_r,
+                          const char **error_r)
 {
-    static const char from_name[] = WRAP_ENVELOPE_FROM ":";
-    static const char to_name[] = WRAP_ENVELOPE_TO ":";
+    static const char from_name[] = ARCHIVE_ENVELOPE_FROM ":";
+    static const char to_name[] = ARCHIVE_ENVELOPE_TO ":";
     size_t i = 0;
 
     *from_r = NULL;
@@ -662,7 +663,8 @@ int wrap_read_envelope(const char *msg, size_t len, char **from_r, struct strlis
         vstart = start + (is_from ? sizeof(from_name) : sizeof(to_name)) - 1;
         char *addr;
         if (envelope_field_decode(msg + vstart, end - vstart, &addr) < 0) {
-            *error_r = is_from ? "malformed " WRAP_ENVELOPE_FROM : "malformed " WRAP_ENVELOPE_TO;
+            *error_r =
+                is_from ? "malformed " ARCHIVE_ENVELOPE_FROM : "malformed " ARCHIVE_ENVELOPE_TO;
             goto fail;
         }
         if (is_to) {
@@ -670,14 +672,14 @@ int wrap_read_envelope(const char *msg, size_t len, char **from_r, struct strlis
             free(addr);
         } else if (*from_r != NULL) {
             free(addr);
-            *error_r = "repeated " WRAP_ENVELOPE_FROM;
+            *error_r = "repeated " ARCHIVE_ENVELOPE_FROM;
             goto fail;
         } else {
             *from_r = addr;
         }
     }
     if (*from_r == NULL) {
-        *error_r = "no " WRAP_ENVELOPE_FROM " (archived before it existed?)";
+        *error_r = "no " ARCHIVE_ENVELOPE_FROM " (archived before it existed?)";
         goto fail;
     }
     return 0;

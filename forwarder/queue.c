@@ -29,7 +29,7 @@
  *	-1 or FORWARD_QUEUE_ERROR with a message naming the file and the
  *	system error in a static buffer.
  */
-#include "lmtpd/forward_queue.h"
+#include "forwarder/queue.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -51,8 +51,8 @@
  *	the reason; a malformed request or a peer with another uid is logged
  *	and its connection closed.
  */
-#include "lmtpd/catalog_writer.h"
-#include "lmtpd/master.h"
+#include "catalog_writer/catalog_writer.h"
+#include "master/child.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -695,27 +695,16 @@ int catalog_writer_main(const struct tab_config *cfg, const struct privs *privs,
     struct writer w;
     struct pollfd *pfds = NULL;
     sigset_t none;
-    char *error = NULL;
     char *path = catalog_writer_socket(cfg);
     int listen_fd;
     time_t drain_until = 0;
 
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
-    if (privs_drop(privs, &error) < 0) {
-        log_error("catalog writer: %s", error);
-        free(error);
+    if (child_start("catalog writer", WRITER_PROCESS_NAME, privs, master, writer_signal) < 0) {
         free(path);
         return 1;
     }
-    /* As the workers: never outlive the master. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
-        log_error("catalog writer: the master is gone or cannot be watched; exiting");
-        free(path);
-        return 1;
-    }
-    (void)prctl(PR_SET_NAME, WRITER_PROCESS_NAME);
-    master_helper_signals(writer_signal);
     sigemptyset(&none);
     listen_fd = writer_listen(path);
     if (listen_fd < 0) {

@@ -4,7 +4,7 @@
  * SUMMARY
  *	the archive message (ARCHITECTURE.md section 3, the draft's Example 2)
  * DESCRIPTION
- *	wrap_write() writes to out_fd:
+ *	archive_write() writes to out_fd:
  *	    From: <envelope sender>          (null sender: <MAILER-DAEMON>)
  *	    To: <rcpt>, ...                  (all envelope recipients; when the
  *	                                      envelope is incomplete, the header
@@ -36,32 +36,44 @@
  *	when it was not encoded: see X-Tabularium-Envelope). Messages archived
  *	before these fields existed do not have them.
  *
- *	wrap_read_envelope() is that reader.
+ *	archive_read_envelope() is that reader.
  * DIAGNOSTICS
  *	-1 with *error_r on I/O errors.
  */
-#ifndef TAB_WRAP_H
-#define TAB_WRAP_H
+#ifndef TAB_ARCHIVE_WRITE_H
+#define TAB_ARCHIVE_WRITE_H
+
+#include <stdint.h>
 
 #include "backends/record.h"
 #include "common/strlist.h"
-#include "lmtpd/spool.h"
+
+/* What the writer needs to know about the original's bytes to choose a
+ * Content-Transfer-Encoding (the LMTP DATA reader notes it as it spools). */
+struct original_info {
+    uint64_t size;         /* bytes after dot-unstuffing */
+    uint64_t max_line;     /* longest line, without its line ending */
+    int has_8bit;          /* any byte >= 0x80 */
+    int has_nul;           /* any NUL byte */
+    int has_bare_cr_lf;    /* a LF not preceded by CR, or a CR not followed by LF */
+    int ends_with_newline; /* last byte is LF */
+};
 
 /* myhostname: right-hand side of the new Message-ID. out_fd must be empty
  * and positioned at 0 (it may be truncated and rewritten if the first
  * boundary turned out to occur in the original). */
-int wrap_write(struct archive_record *rec, const struct spool_info *info, int orig_fd, int out_fd,
-               const char *myhostname, const char **error_r);
+int archive_write(struct archive_record *rec, const struct original_info *info, int orig_fd,
+                  int out_fd, const char *myhostname, const char **error_r);
 
-#define WRAP_ENVELOPE_FROM "X-Tabularium-Envelope-From"
-#define WRAP_ENVELOPE_TO "X-Tabularium-Envelope-To"
+#define ARCHIVE_ENVELOPE_FROM "X-Tabularium-Envelope-From"
+#define ARCHIVE_ENVELOPE_TO "X-Tabularium-Envelope-To"
 
 /* The envelope recorded in an archive message's header (msg: len bytes,
  * at least the header; reading stops at the empty line). *from_r: heap
  * ("" for the null sender); recipients are appended to rcpts_r in order.
  * -1 with *error_r (static) when the fields are missing or malformed;
  * nothing is then returned. */
-int wrap_read_envelope(const char *msg, size_t len, char **from_r, struct strlist *rcpts_r,
-                       const char **error_r);
+int archive_read_envelope(const char *msg, size_t len, char **from_r, struct strlist *rcpts_r,
+                          const char **error_r);
 
 #endif

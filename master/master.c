@@ -10,10 +10,10 @@
  *	worker accepts connections on the shared socket and serves one LMTP
  *	session at a time, keeping its store and catalog handles across
  *	sessions, and exits after max_use sessions. Beside them run, as
- *	mail_owner, one catalog writer (lmtpd/catalog_writer.c) that commits
+ *	mail_owner, one catalog writer (catalog_writer/catalog_writer.c) that commits
  *	the workers' SQLite catalog rows in batches (catalog_writer = yes),
- *	one forwarder (lmtpd/forwarder.c) when forward_recipient is set, and
- *	one indexer (lmtpd/indexer.c) when the catalog driver indexes full
+ *	one forwarder (forwarder/forwarder.c) when forward_recipient is set, and
+ *	one indexer (indexer/indexer.c) when the catalog driver indexes full
  *	text after the delivery (SQLite); each is restarted when it dies,
  *	after a pause of a second when it died right after start. Idle
  *	workers wait for connections with EPOLLEXCLUSIVE, so one connection
@@ -28,7 +28,7 @@
  *	changed; on error the old configuration stays in force. A worker that
  *	dies is replaced; its spool leftovers are removed.
  *
- *	The master also keeps the poison board (lmtpd/poison.c): every child
+ *	The master also keeps the poison board (mail/poison.c): every child
  *	has a slot; a child that dies while parsing a message, or that parses
  *	one for longer than index_time_limit (looked at every MASTER_WATCH_S
  *	seconds, then SIGKILL), leaves a mark so that the message's next
@@ -42,7 +42,8 @@
  *	catalog that cannot be opened is logged and the daemon keeps running:
  *	workers then answer 451 so Postfix keeps the mail queued.
  */
-#include "lmtpd/master.h"
+#include "master/master.h"
+#include "master/child.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,7 +57,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -72,12 +72,12 @@
 #include "common/log.h"
 #include "common/privs.h"
 #include "common/safe_file.h"
-#include "lmtpd/forwarder.h"
-#include "lmtpd/index_fields.h"
-#include "lmtpd/catalog_writer.h"
-#include "lmtpd/indexer.h"
+#include "forwarder/forwarder.h"
+#include "mail/index_fields.h"
+#include "catalog_writer/catalog_writer.h"
+#include "indexer/indexer.h"
 #include "lmtpd/lmtp_session.h"
-#include "lmtpd/poison.h"
+#include "mail/poison.h"
 #include "lmtpd/spool.h"
 
 static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld, master_got_alarm;
@@ -132,32 +132,6 @@ static struct master_helper {
 /* Longest a worker reads what a client still sends after the session. */
 #define WORKER_LINGER_MS 1000
 
-int master_load_config(const struct master_options *opts, struct tab_config *cfg, char **error_r)
-{
-    config_init(cfg);
-    if (config_load(cfg, opts->config_path, error_r) < 0)
-        goto fail;
-    for (size_t i = 0; i < opts->overrides.n; i++) {
-        const char *o = opts->overrides.v[i];
-        const char *eq = strchr(o, '=');
-        if (eq == NULL) {
-            *error_r = xasprintf("-o %s: use -o name=value", o);
-            goto fail;
-        }
-        char *name = xstrndup(o, (size_t)(eq - o));
-        int rc = config_set(cfg, name, eq + 1, error_r);
-        free(name);
-        if (rc < 0)
-            goto fail;
-    }
-    if (config_finish(cfg, error_r) < 0)
-        goto fail;
-    return 0;
-fail:
-    config_free(cfg);
-    return -1;
-}
-
 static void master_signal(int sig)
 {
     switch (sig) {
@@ -183,16 +157,6 @@ static void worker_signal(int sig)
         worker_reload = 1;
     else
         worker_stop = 1;
-}
-
-static void master_set_handler(int sig, void (*fn)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = fn;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; /* no SA_RESTART: a stop must interrupt accept() and poll() */
-    sigaction(sig, &sa, NULL);
 }
 
 /* Bind the listener. -1 with a message on error. */
@@ -307,20 +271,6 @@ static void master_unlink_listener(const struct tab_config *cfg)
 {
     if (strncmp(cfg->lmtp_listen, "unix:", 5) == 0)
         unlink(cfg->lmtp_listen + 5);
-}
-
-void master_helper_signals(void (*handler)(int))
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGINT, SIG_IGN); /* ^C reaches the master, which stops the helper */
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
 }
 
 /* Run fn(cfg) in a child process as mail_owner and wait for it, so that
@@ -518,25 +468,13 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
     char *error = NULL;
 
     poison_attach(slot);
-    if (privs_drop(privs, &error) < 0 ||
-        cidr_list_parse(cfg->lmtp_client_access, &access, &error) < 0) {
+    /* SIGTERM: finish the transaction, then go. */
+    if (child_start("worker", NULL, privs, master, worker_signal) < 0)
+        _exit(1);
+    if (cidr_list_parse(cfg->lmtp_client_access, &access, &error) < 0) {
         log_error("worker: %s", error);
         _exit(1);
     }
-    /* A worker must not outlive its master (SIGKILL, crash): it would keep
-     * the listener bound, so a restarted daemon could not bind it, and
-     * nobody would replace it. SIGTERM: finish the transaction, then go.
-     * Set after privs_drop(), which clears it; getppid() covers a master
-     * that died before this line. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
-        log_error("worker: the master is gone or cannot be watched; exiting");
-        _exit(1);
-    }
-
-    master_set_handler(SIGTERM, worker_signal);
-    master_set_handler(SIGHUP, worker_signal);
-    signal(SIGINT, SIG_IGN); /* ^C in the foreground reaches the master, which stops us */
-    signal(SIGCHLD, SIG_DFL);
     /* SIGTERM and SIGHUP stay blocked (inherited from the master) except
      * inside ppoll(): a signal is then never lost between testing the flags
      * and waiting, and never interrupts a delivery. */
@@ -773,11 +711,11 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
     sigaddset(&block, SIGCHLD);
     sigaddset(&block, SIGALRM);
     sigprocmask(SIG_BLOCK, &block, &old);
-    master_set_handler(SIGTERM, master_signal);
-    master_set_handler(SIGINT, master_signal);
-    master_set_handler(SIGHUP, master_signal);
-    master_set_handler(SIGCHLD, master_signal);
-    master_set_handler(SIGALRM, master_signal);
+    child_set_handler(SIGTERM, master_signal);
+    child_set_handler(SIGINT, master_signal);
+    child_set_handler(SIGHUP, master_signal);
+    child_set_handler(SIGCHLD, master_signal);
+    child_set_handler(SIGALRM, master_signal);
 
     nslots = MASTER_WORKER_SLOTS;
     workers = xcalloc((size_t)nslots, sizeof(*workers));
@@ -806,7 +744,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             struct tab_config fresh;
             struct privs fresh_privs;
             master_got_hup = 0;
-            int loaded = master_load_config(opts, &fresh, &error) == 0;
+            int loaded = config_load_source(&opts->src, &fresh, &error) == 0;
             if (!loaded || master_prepare(&fresh, &fresh_privs, &error) < 0) {
                 log_error("reload failed, keeping the running configuration: %s", error);
                 free(error);

@@ -6,9 +6,9 @@
  * SYNOPSIS
  *	master.c, in the forwarder child: _exit(forwarder_main(cfg, &privs));
  * DESCRIPTION
- *	Scans forward/active (lmtpd/forward_queue.h) and delivers every
+ *	Scans forward/active (forwarder/queue.h) and delivers every
  *	entry whose next attempt is due, one at a time, reusing one SMTP
- *	session (lmtpd/smtp_client.h) while entries are due. It wakes up when
+ *	session (forwarder/smtp_client.h) while entries are due. It wakes up when
  *	an entry is added or released (inotify on forward/active), when the
  *	earliest next attempt comes, and at least once a minute.
  *
@@ -41,7 +41,7 @@
  *	Queue I/O errors are logged and retried at the next scan; a catalog
  *	that cannot record a status is a warning (the queue is the truth).
  */
-#include "lmtpd/forwarder.h"
+#include "forwarder/forwarder.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,9 +58,9 @@
 #include "backends/catalog.h"
 #include "common/log.h"
 #include "common/strlist.h"
-#include "lmtpd/forward_queue.h"
-#include "lmtpd/master.h"
-#include "lmtpd/smtp_client.h"
+#include "forwarder/queue.h"
+#include "master/child.h"
+#include "forwarder/smtp_client.h"
 
 /* How long an idle session is kept for the next due entry. */
 #define FORWARDER_SESSION_IDLE 2
@@ -425,7 +425,6 @@ int forwarder_main(const struct tab_config *cfg, const struct privs *privs, pid_
 {
     struct forwarder f;
     sigset_t none;
-    char *error = NULL;
     const char *qerr = NULL;
     time_t next_sweep = 0;
     int watch;
@@ -434,21 +433,10 @@ int forwarder_main(const struct tab_config *cfg, const struct privs *privs, pid_
     f.cfg = cfg;
     if (cfg->forward_sasl_password_file[0] != '\0')
         forwarder_read_secrets(&f, cfg->forward_sasl_password_file);
-    if (privs_drop(privs, &error) < 0) {
-        log_error("forwarder: %s", error);
-        free(error);
+    if (child_start("forwarder", NULL, privs, master, forwarder_signal) < 0) {
         forwarder_forget_secrets(&f);
         return 1;
     }
-    /* A master killed with SIGKILL must not leave a second forwarder
-     * behind for the next start (as the workers do; set after privs_drop(),
-     * which clears it; getppid() covers a master already gone). */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
-        log_error("forwarder: the master is gone or cannot be watched; exiting");
-        forwarder_forget_secrets(&f);
-        return 1;
-    }
-    master_helper_signals(forwarder_signal);
     /* SIGTERM and SIGHUP stay blocked (as the master left them) except in
      * ppoll(): an attempt in progress is finished, not torn. */
     sigemptyset(&none);

@@ -4,7 +4,7 @@
  * SUMMARY
  *	SMTP paths and parameters; decoding of encoded archive recipients
  * SYNOPSIS
- *	#include "lmtpd/envelope.h"
+ *	#include "mail/envelope.h"
  * DESCRIPTION
  *	Owns the syntax of what arrives in MAIL FROM:/RCPT TO: and the
  *	mapping between envelope addresses and header mailboxes.
@@ -42,7 +42,7 @@
 #include <strings.h>
 
 #include "common/strlist.h"
-#include "lmtpd/envelope.h"
+#include "mail/envelope.h"
 
 static int is_ctl(unsigned char c)
 {

@@ -10,7 +10,7 @@
  *	message's MIME layout byte by byte only through its few hundred
  *	header bytes, then hashes the original in whole chunks.
  */
-#include "search/archive_read.h"
+#include "mail/archive_read.h"
 
 #include <errno.h>
 #include <signal.h>

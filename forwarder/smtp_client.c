@@ -44,7 +44,7 @@
  *	4.4.3 lookup failure, 4.7.5 TLS, 4.7.0 AUTH); 5xx replies and copies
  *	the server cannot take as they are are HELD.
  */
-#include "lmtpd/smtp_client.h"
+#include "forwarder/smtp_client.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>

@@ -5,7 +5,7 @@
  *	the poison-message safety net: which message a process was parsing
  *	when it died, remembered so that the next try does not parse it
  * SYNOPSIS
- *	#include "lmtpd/poison.h"
+ *	#include "mail/poison.h"
  *
  *	master:	poison_board_init(n); fork; poison_slot_pid(slot, pid);
  *		poison_reaped(queue_dir, owner, pid, status); poison_watch(limit);
@@ -46,7 +46,7 @@
  *	level, and an error when the mark cannot be written. Keys that are
  *	not 64 hex digits are ignored: a key is a file name.
  */
-#include "lmtpd/poison.h"
+#include "mail/poison.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * SUMMARY
  *	catalog fields from the original's header and body, with GMime
  * SYNOPSIS
- *	#include "lmtpd/index_fields.h"
+ *	#include "mail/index_fields.h"
  *
  *	index_fields_init();
  *	if (index_fields_extract(orig_fd, &rec, &error) < 0) ...
@@ -120,7 +120,7 @@
 
 #include "common/log.h"
 #include "common/strlist.h"
-#include "lmtpd/index_fields.h"
+#include "mail/index_fields.h"
 
 #define INDEX_FIELDS_CHUNK (64 * 1024)
 

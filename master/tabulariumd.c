@@ -19,7 +19,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "lmtpd/master.h"
+#include "master/master.h"
 
 static const char tabulariumd_usage[] =
     "NAME\n"
@@ -68,10 +68,10 @@ int main(int argc, char **argv)
     while ((c = getopt(argc, argv, "c:o:fvSndVh")) != -1) {
         switch (c) {
         case 'c':
-            opts.config_path = optarg;
+            opts.src.config_path = optarg;
             break;
         case 'o':
-            strlist_add(&opts.overrides, optarg);
+            strlist_add(&opts.src.overrides, optarg);
             break;
         case 'f':
             opts.foreground = 1;
@@ -104,16 +104,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "tabulariumd: unexpected argument \"%s\" (-h for help)\n", argv[optind]);
         return 2;
     }
-    if (master_load_config(&opts, &cfg, &error) < 0) {
+    if (config_load_source(&opts.src, &cfg, &error) < 0) {
         fprintf(stderr, "tabulariumd: fatal: %s\n", error);
         free(error);
-        strlist_free(&opts.overrides);
+        strlist_free(&opts.src.overrides);
         return 2;
     }
     if (print_nondefault || print_defaults) {
         config_print(&cfg, stdout, print_nondefault, print_defaults);
         config_free(&cfg);
-        strlist_free(&opts.overrides);
+        strlist_free(&opts.src.overrides);
         return 0;
     }
     int rc;
@@ -125,6 +125,6 @@ int main(int argc, char **argv)
         rc = master_run(&opts, &cfg);
     }
     config_free(&cfg);
-    strlist_free(&opts.overrides);
+    strlist_free(&opts.src.overrides);
     return rc;
 }

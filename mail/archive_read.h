@@ -13,7 +13,7 @@
  *	process reads it in 64 KiB chunks, hashes every byte (the wrapped
  *	copy's SHA-256 and size) and finds the attached original (after the
  *	blank line that ends the header of the first MIME part, which must
- *	be message/rfc822; exactly rec->size bytes, see lmtpd/wrap.h), whose
+ *	be message/rfc822; exactly rec->size bytes, see mail/archive_write.h), whose
  *	SHA-256 it computes too. Nothing is held in memory or in a file.
  *
  *	The emit callback receives the wrapped copy, the original only, or

@@ -27,7 +27,7 @@
  *	CPU and the index catches up afterwards.
  *
  *	A copy whose text kills this process (or keeps it parsing beyond
- *	index_time_limit) is remembered by the master (lmtpd/poison.c); the
+ *	index_time_limit) is remembered by the master (mail/poison.c); the
  *	next indexer does not parse it again but indexes it without body
  *	text and attachments and logs why, so the index never stalls behind
  *	one message.
@@ -49,8 +49,7 @@
  *	tried again after INDEXER_RETRY_S seconds; the process does not exit
  *	for it (the master would only restart it).
  */
-#include "lmtpd/indexer.h"
-#include "lmtpd/master.h"
+#include "indexer/indexer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,8 +68,8 @@
 #include "backends/store.h"
 #include "common/log.h"
 #include "common/sha256.h"
-#include "lmtpd/index_fields.h"
-#include "lmtpd/poison.h"
+#include "master/child.h"
+#include "mail/text_source.h"
 
 /* The process name (comm, at most 15 bytes) shown by ps. */
 #define INDEXER_PROCESS_NAME "tab-indexer"
@@ -91,113 +90,6 @@
 #define INDEXER_BACKLOG_WARN 10000
 /* Count the backlog at most this often while busy (a count(*)). */
 #define INDEXER_BACKLOG_EVERY 60
-
-struct indexer_text_source {
-    const struct tab_config *cfg;
-    struct store *store; /* cfg->archive_store, opened on first use */
-    int fd;              /* the unnamed scratch file, reused, or -1 */
-    char error[1024];
-};
-
-/* An unnamed file for the copy: in the queue directory (the daemon's
- * scratch space), else in TMPDIR or /tmp (a CLI user who cannot enter it). */
-static int indexer_tmpfile(const struct tab_config *cfg)
-{
-    const char *tmp = getenv("TMPDIR");
-    int fd = open(cfg->queue_directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-    if (fd < 0)
-        fd = open(tmp != NULL && *tmp == '/' ? tmp : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    return fd;
-}
-
-static enum tab_result indexer_text(void *ctx, const char *store, const char *location,
-                                    struct archive_record *rec, const char **error_r)
-{
-    struct indexer_text_source *ts = ctx;
-    const char *err = NULL;
-    enum tab_result r;
-    int fd;
-
-    *error_r = ts->error;
-    if (ts->store == NULL &&
-        (ts->store = store_open(ts->cfg->archive_store, ts->cfg, &err)) == NULL) {
-        snprintf(ts->error, sizeof(ts->error), "cannot open the store: %s", err);
-        return TAB_RETRY;
-    }
-    if (strcmp(ts->store->name, store) != 0) {
-        snprintf(ts->error, sizeof(ts->error), "its copy is in a %s store, not in archive_store %s",
-                 store, ts->cfg->archive_store);
-        return TAB_PERM;
-    }
-    /* One file for every copy, emptied each time: a file created and
-     * removed per message would cost an inode allocation each, and on
-     * ext4 without a journal a freed inode slows the next allocations. */
-    if (ts->fd < 0 && (ts->fd = indexer_tmpfile(ts->cfg)) < 0) {
-        snprintf(ts->error, sizeof(ts->error), "cannot create a temporary file: %s",
-                 strerror(errno));
-        return TAB_RETRY;
-    }
-    fd = ts->fd;
-    if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-        snprintf(ts->error, sizeof(ts->error), "cannot empty the temporary file: %s",
-                 strerror(errno));
-        return TAB_RETRY;
-    }
-    /* The poison board (lmtpd/poison.c) keys a copy on the SHA-256 of its
-     * location: a copy whose text killed this process before is not
-     * parsed again, else the index would stop behind it for good. */
-    struct sha256_ctx *h = sha256_new();
-    char key[SHA256_HEX_SIZE], note[POISON_NOTE_MAX];
-    sha256_update(h, store, strlen(store) + 1);
-    sha256_update(h, location, strlen(location));
-    sha256_final_hex(h, key);
-    if (poison_marked(ts->cfg->queue_directory, key, note)) {
-        log_warn("indexer: the copy at %s:%s is not parsed again: %s", store, location, note);
-        poison_clear(ts->cfg->queue_directory, key);
-        snprintf(ts->error, sizeof(ts->error), "parsing it killed the indexer before (%s)", note);
-        return TAB_PERM;
-    }
-    r = ts->store->get(ts->store, location, fd, &err);
-    if (r != TAB_OK) {
-        snprintf(ts->error, sizeof(ts->error), "%s", err);
-        return r;
-    }
-    poison_enter(key, "indexer");
-    if (index_fields_extract_body(fd, rec, &err) < 0) {
-        snprintf(ts->error, sizeof(ts->error), "%s", err);
-        r = TAB_RETRY;
-    }
-    poison_leave();
-    return r;
-}
-
-struct indexer_text_source *indexer_text_source_attach(struct catalog *cat,
-                                                       const struct tab_config *cfg)
-{
-    struct indexer_text_source *ts;
-
-    if (cat == NULL || cat->set_text_source == NULL)
-        return NULL;
-    index_fields_init(); /* GMime (reference counted) */
-    ts = xcalloc(1, sizeof(*ts));
-    ts->cfg = cfg;
-    ts->fd = -1;
-    cat->set_text_source(cat, indexer_text, ts);
-    return ts;
-}
-
-void indexer_text_source_free(struct indexer_text_source **ts)
-{
-    if (*ts == NULL)
-        return;
-    store_close(&(*ts)->store);
-    if ((*ts)->fd >= 0)
-        (void)close((*ts)->fd); /* unnamed scratch file: nothing to lose */
-    free(*ts);
-    *ts = NULL;
-    index_fields_deinit();
-}
 
 static volatile sig_atomic_t indexer_stop;
 
@@ -220,26 +112,15 @@ static void indexer_sleep(long ms, const sigset_t *unblocked)
 int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t master)
 {
     struct catalog *cat = NULL;
-    struct indexer_text_source *text = NULL;
+    struct text_source *text = NULL;
     sigset_t none;
-    char *error = NULL;
     char *last_error = NULL;
     time_t next_count = 0;
     int64_t total = 0;
 
-    if (privs_drop(privs, &error) < 0) {
-        log_error("indexer: %s", error);
-        free(error);
-        return 1;
-    }
-    /* As the workers and the forwarder: never outlive the master. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
-        log_error("indexer: the master is gone or cannot be watched; exiting");
-        return 1;
-    }
     /* "tab-indexer" in ps and top, apart from the workers. */
-    (void)prctl(PR_SET_NAME, INDEXER_PROCESS_NAME);
-    master_helper_signals(indexer_signal);
+    if (child_start("indexer", INDEXER_PROCESS_NAME, privs, master, indexer_signal) < 0)
+        return 1;
     /* SIGTERM and SIGHUP stay blocked (as the master left them) except
      * in indexer_sleep(). */
     sigemptyset(&none);
@@ -270,8 +151,8 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
                 indexer_sleep(INDEXER_RETRY_S * 1000L, &none);
                 continue;
             }
-            indexer_text_source_free(&text);
-            text = indexer_text_source_attach(cat, cfg);
+            text_source_free(&text);
+            text = text_source_attach(cat, cfg);
         }
         now = time(NULL);
         int busy = cat->changed != NULL && cat->changed(cat);
@@ -314,7 +195,7 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
         indexer_sleep(INDEXER_IDLE_MS, &none);
     }
     catalog_close(&cat);
-    indexer_text_source_free(&text);
+    text_source_free(&text);
     free(last_error);
     log_info("indexer stopped -- indexed %" PRId64 " messages", total);
     return 0;

@@ -1,8 +1,8 @@
 /*
  * NAME
- *	test_wrap 1
+ *	test_archive_write 1
  * SUMMARY
- *	unit test of lmtpd/wrap.c
+ *	unit test of mail/archive_write.c
  * DESCRIPTION
  *	Wraps originals (CRLF, bare LF, no final newline, 8-bit, NUL, long
  *	lines, boundary collisions across read chunks) and compares the
@@ -20,12 +20,12 @@
 #include "backends/record.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
-#include "lmtpd/index_fields.h"
+#include "mail/index_fields.h"
 #include "lmtpd/spool.h"
-#include "lmtpd/wrap.h"
+#include "mail/archive_write.h"
 
-/* Test seam in wrap.c (not in wrap.h): the random part of each boundary. */
-extern void (*wrap_boundary_hook)(unsigned attempt, char hex[17]);
+/* Test seam in archive_write.c (not in archive_write.h): the random part of each boundary. */
+extern void (*archive_boundary_hook)(unsigned attempt, char hex[17]);
 
 #define ID "0123456789ABCDEF0123"
 #define B0 "=_tabularium_" ID "_0000000000000000"
@@ -47,9 +47,9 @@ static void hook_always_zero(unsigned attempt, char hex[17])
 }
 
 /* What the DATA reader records about an original (lmtpd/spool.h). */
-static struct spool_info info_of(const char *p, size_t len)
+static struct original_info info_of(const char *p, size_t len)
 {
-    struct spool_info info = {0};
+    struct original_info info = {0};
     uint64_t line = 0;
 
     info.size = len;
@@ -133,13 +133,13 @@ static void rec_init(struct archive_record *rec, const char *orig, size_t len)
 static char *wrap(struct archive_record *rec, const char *orig, size_t len, size_t *out_len,
                   int *ret_r, const char **error_r)
 {
-    struct spool_info info = info_of(orig, len);
+    struct original_info info = info_of(orig, len);
     int in = write_file("orig", orig, len);
     int out = write_file("wrap", "", 0);
     char *res = NULL;
 
     *error_r = NULL;
-    *ret_r = wrap_write(rec, &info, in, out, "mx.example.org", error_r);
+    *ret_r = archive_write(rec, &info, in, out, "mx.example.org", error_r);
     if (*ret_r == 0)
         res = read_all(out, out_len);
     close(in);
@@ -233,7 +233,7 @@ static void check_wrap(struct archive_record *rec, const char *orig, size_t len,
 
     CHECK(ret == 0);
     if (ret != 0) {
-        fprintf(stderr, "  wrap_write: %s\n", error ? error : "(null)");
+        fprintf(stderr, "  archive_write: %s\n", error ? error : "(null)");
         goto out;
     }
     CHECK(out_len == elen && memcmp(out, exp, elen) == 0);
@@ -280,7 +280,7 @@ static void test_cte_cases(void)
     char *hdr, *longline;
     struct archive_record rec;
 
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
 #define CASE(lit, cte)                                                                             \
     do {                                                                                           \
         rec_init(&rec, (lit), sizeof(lit) - 1);                                                    \
@@ -351,7 +351,7 @@ static void test_date_subject(void)
         "x\r\nBcc: evil@x.org", "x\nBcc: evil@x.org", "x\rBcc: evil@x.org", "x\r\n", "x\n", "x\r"};
     char overlong[1200], *line;
 
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
 
     /* Date fallback: arrival time in RFC 5322 form; no Subject */
     header_case(NULL, NULL, 0, "Date: Wed, 25 Nov 2026 15:30:35 +0000\r\n");
@@ -436,7 +436,7 @@ static void test_envelope_headers(void)
 {
     struct archive_record rec;
 
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
 
     /* all envelope recipients, quoted where needed, folded before 78 */
     base_rec(&rec);
@@ -569,7 +569,7 @@ static void test_long_envelope(void)
     size_t out_len = 0;
     int ret;
 
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
     base_rec(&rec);
     free(rec.envelope_from);
     rec.envelope_from = long_address(5000, 1);
@@ -591,7 +591,7 @@ static void test_long_envelope(void)
     out = wrap(&rec, orig, sizeof(orig) - 1, &out_len, &ret, &error);
     CHECK(ret == 0);
     if (ret != 0) {
-        fprintf(stderr, "  wrap_write: %s\n", error);
+        fprintf(stderr, "  archive_write: %s\n", error);
         record_free(&rec);
         return;
     }
@@ -645,7 +645,7 @@ static void test_long_envelope(void)
      * recipient and the plain 5,000-byte one is left out of To:. */
     CHECK(strncmp(out, "From: envelope-sender-too-long:;\r\nTo: <short@example.com>\r\n", 58) == 0);
 
-    CHECK(wrap_read_envelope(out, out_len, &from, &rcpts, &error) == 0);
+    CHECK(archive_read_envelope(out, out_len, &from, &rcpts, &error) == 0);
     CHECK(from != NULL && strcmp(from, rec.envelope_from) == 0);
     CHECK(rcpts.n == rec.n_rcpts);
     for (size_t k = 0; k < rcpts.n && k < rec.n_rcpts; k++)
@@ -676,7 +676,7 @@ static void test_read_envelope_errors(void)
 
     for (int i = 0; bad[i] != NULL; i++) {
         error = NULL;
-        CHECK(wrap_read_envelope(bad[i], strlen(bad[i]), &from, &rcpts, &error) == -1);
+        CHECK(archive_read_envelope(bad[i], strlen(bad[i]), &from, &rcpts, &error) == -1);
         CHECK(from == NULL && rcpts.n == 0 && error != NULL);
     }
     /* folding and white space anywhere, lower-case hex and field names */
@@ -684,7 +684,7 @@ static void test_read_envelope_errors(void)
         static const char ok[] = "x-tabularium-envelope-from:\r\n <a +2b\r\n\t+2B b@ c>\r\n"
                                  "X-Tabularium-Envelope-To: <>\n"
                                  "\n";
-        CHECK(wrap_read_envelope(ok, sizeof(ok) - 1, &from, &rcpts, &error) == 0);
+        CHECK(archive_read_envelope(ok, sizeof(ok) - 1, &from, &rcpts, &error) == 0);
         CHECK(from != NULL && strcmp(from, "a++b@c") == 0);
         CHECK(rcpts.n == 1 && strcmp(rcpts.v[0], "") == 0);
         free(from);
@@ -697,13 +697,13 @@ static void test_to_folding(void)
 {
     static const char orig[] = "Subject: x\r\n\r\nbody\r\n";
     struct archive_record rec;
-    struct spool_info info = info_of(orig, sizeof(orig) - 1);
+    struct original_info info = info_of(orig, sizeof(orig) - 1);
     const char *error = NULL;
     char *out, *to, *end, *want;
     size_t out_len = 0, wl = 0;
     int in, fd, ret;
 
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
     base_rec(&rec);
     want = xmalloc(200 * 40);
     for (int i = 0; i < 200; i++) {
@@ -714,7 +714,7 @@ static void test_to_folding(void)
     }
     in = write_file("orig", orig, sizeof(orig) - 1);
     fd = write_file("wrap", "", 0);
-    ret = wrap_write(&rec, &info, in, fd, "mx.example.org", &error);
+    ret = archive_write(&rec, &info, in, fd, "mx.example.org", &error);
     CHECK(ret == 0);
     out = read_all(fd, &out_len);
     close(in);
@@ -768,7 +768,7 @@ static void test_boundary_collision(void)
     char *hdr;
     int n = 0;
 
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
 
     /* The first boundary occurs at the start of a line that straddles the
      * 64 KiB read size and lies after the first flushed output: the wrap
@@ -838,14 +838,14 @@ static void test_boundary_collision(void)
         int ret;
         const char *error;
         char *out;
-        wrap_boundary_hook = hook_always_zero;
+        archive_boundary_hook = hook_always_zero;
         rec_init(&rec, first, sizeof(first) - 1);
         out = wrap(&rec, first, sizeof(first) - 1, &out_len, &ret, &error);
         CHECK(ret == -1);
         CHECK(out == NULL);
         CHECK(error != NULL && strstr(error, "boundary") != NULL);
         record_free(&rec);
-        wrap_boundary_hook = hook_fixed;
+        archive_boundary_hook = hook_fixed;
     }
     free(orig);
 }
@@ -856,7 +856,7 @@ static void test_random_boundary(void)
     static const char orig[] = "Subject: x\r\n\r\nbody\r\n";
     char seen[2][80];
 
-    wrap_boundary_hook = NULL;
+    archive_boundary_hook = NULL;
     for (int i = 0; i < 2; i++) {
         struct archive_record rec;
         size_t out_len = 0;
@@ -884,18 +884,18 @@ static void test_random_boundary(void)
         record_free(&rec);
     }
     CHECK(strcmp(seen[0], seen[1]) != 0);
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
 }
 
 static void test_errors(void)
 {
     static const char orig[] = "Subject: x\r\n\r\nbody\r\n";
     struct archive_record rec;
-    struct spool_info info;
+    struct original_info info;
     const char *error = NULL;
     int in, out;
 
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
     rec_init(&rec, orig, sizeof(orig) - 1);
 
     /* an original shorter than the DATA reader said */
@@ -903,18 +903,18 @@ static void test_errors(void)
     info.size += 10;
     in = write_file("orig", orig, sizeof(orig) - 1);
     out = write_file("wrap", "", 0);
-    CHECK(wrap_write(&rec, &info, in, out, "mx", &error) == -1);
+    CHECK(archive_write(&rec, &info, in, out, "mx", &error) == -1);
     CHECK(error != NULL && strstr(error, "shorter") != NULL);
     close(out);
 
     /* unwritable output */
     info.size -= 10;
-    CHECK(wrap_write(&rec, &info, in, -1, "mx", &error) == -1);
+    CHECK(archive_write(&rec, &info, in, -1, "mx", &error) == -1);
     CHECK(error != NULL && strstr(error, "write") != NULL);
 
     /* unreadable original */
     out = write_file("wrap", "", 0);
-    CHECK(wrap_write(&rec, &info, -1, out, "mx", &error) == -1);
+    CHECK(archive_write(&rec, &info, -1, out, "mx", &error) == -1);
     CHECK(error != NULL && strstr(error, "read") != NULL);
     close(out);
     close(in);
@@ -923,7 +923,7 @@ static void test_errors(void)
     memcpy(rec.archive_id, "0123456789ABCDEF012\n", 21);
     in = write_file("orig", orig, sizeof(orig) - 1);
     out = write_file("wrap", "", 0);
-    CHECK(wrap_write(&rec, &info, in, out, "mx", &error) == -1);
+    CHECK(archive_write(&rec, &info, in, out, "mx", &error) == -1);
     CHECK(error != NULL && strstr(error, "archive id") != NULL);
     close(in);
     close(out);
@@ -939,7 +939,7 @@ static void test_large_binary(void)
     unsigned x = 12345;
     char *hdr;
 
-    wrap_boundary_hook = hook_fixed;
+    archive_boundary_hook = hook_fixed;
     memcpy(orig, "Subject: big\r\n\r\n", 16);
     for (size_t i = 16; i < len; i++) {
         x = x * 1103515245u + 12345u;
@@ -967,7 +967,7 @@ static void test_gmime_reads_back(void)
     const char *error;
     char *out;
 
-    wrap_boundary_hook = NULL;
+    archive_boundary_hook = NULL;
     rec_init(&rec, orig, sizeof(orig) - 1);
     set_raw(&rec, "Wed, 25 Nov 2026 16:30:35 +0100", "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=");
     out = wrap(&rec, orig, sizeof(orig) - 1, &out_len, &ret, &error);
@@ -1010,7 +1010,7 @@ static void test_gmime_reads_back(void)
 
 /*
  * The SQLite catalog's indexer extracts body text and attachments from the
- * stored archive message, not from the original (lmtpd/indexer.c): the
+ * stored archive message, not from the original (indexer/indexer.c): the
  * original is its one message/rfc822 part, so both must give the same
  * text and the same attachments.
  */
@@ -1077,7 +1077,7 @@ static void test_index_through_wrapper(void)
 
 int main(void)
 {
-    tmpdir = check_tmpdir("test_wrap");
+    tmpdir = check_tmpdir("test_archive_write");
     g_mime_init();
     test_cte_cases();
     test_date_subject();

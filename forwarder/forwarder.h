@@ -5,8 +5,8 @@
  *	the process that forwards queued archive copies by SMTP
  * DESCRIPTION
  *	Started and supervised by the master when forward_recipient is set
- *	(lmtpd/master.c). Delivers the entries of the active forward queue
- *	(lmtpd/forward_queue.h) with lmtpd/smtp_client.h, removes an entry
+ *	(master/master.c). Delivers the entries of the active forward queue
+ *	(forwarder/queue.h) with forwarder/smtp_client.h, removes an entry
  *	only after the remote 250, retries with exponential backoff, and
  *	moves permanently refused copies to the hold queue. Never bounces,
  *	never drops.

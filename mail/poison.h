@@ -5,7 +5,7 @@
  *	the poison-message safety net: which message a process was parsing
  *	when it died, remembered so that the next try does not parse it
  * DESCRIPTION
- *	See lmtpd/poison.c.
+ *	See mail/poison.c.
  */
 #ifndef TAB_POISON_H
 #define TAB_POISON_H
