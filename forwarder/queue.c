@@ -11,7 +11,7 @@
  *	CLI:       the same, plus forward_queue_read() for listing
  * DESCRIPTION
  *	Owns the files under $queue_directory/forward/ (layout and locking in
- *	forward_queue.h): their names, the .env format and the order in which
+ *	queue.h): their names, the .env format and the order in which
  *	they are written, so that a crash at any point leaves either a whole
  *	entry or none, and never loses one that delivery acknowledged.
  *
