@@ -10,8 +10,10 @@
  *	written by search/read/cli_export.c and checks it against the
  *	manifest, including that the exported bytes (for mbox: after undoing
  *	the quoting) hash to the catalog SHA-256 the manifest recorded. The
- *	manifest is read with SQLite's JSON functions on an in-memory
- *	database: the one complete JSON parser the project links already.
+ *	manifest is read by the strict JSON reader of common/json_read.c:
+ *	malformed JSON, a member twice or a string with \u0000 is "not valid
+ *	JSON", a missing or mistyped field (a number where a string belongs,
+ *	true for 1) is a malformed entry.
  *
  *	Never trusts a path from a manifest (only NAME.eml, new/NAME,
  *	cur/NAME or tmp/NAME with a plain NAME), never follows a symbolic
@@ -27,7 +29,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "common/archive_id.h"
+#include "common/json_read.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
 #include "search/cli.h"
@@ -43,8 +45,15 @@
 #include "search/read/export_manifest.h"
 
 /* A manifest is about 700 bytes per message: this is over a million
- * messages, and below SQLite's default limit on a string (10^9 bytes). */
+ * messages. It is read whole, and parsed into about 20 values of 40
+ * bytes per message (common/json_read.h). */
 #define EXPORT_MANIFEST_MAX (900L * 1000 * 1000)
+/* The manifest nests 4 deep (messages, a message, envelope_to): room
+ * for fields to come, not for a stack-eating document. */
+#define VERIFY_MANIFEST_DEPTH 64
+/* 50 million values (2 GB): twice what a manifest of EXPORT_MANIFEST_MAX
+ * bytes holds. */
+#define VERIFY_MANIFEST_VALUES (50L * 1000 * 1000)
 
 const char cli_verify_export_help[] =
     "NAME\n"
@@ -180,16 +189,18 @@ static int verify_safe_file(enum export_format format, const char *file)
     return 1;
 }
 
-static char *verify_column(sqlite3_stmt *st, int col)
+/* obj's member key as a heap string; NULL when it is not a string. */
+static char *verify_string(const struct json_value *obj, const char *key)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t != NULL && sqlite3_column_type(st, col) == SQLITE_TEXT ? xstrdup((const char *)t)
-                                                                    : NULL;
+    const char *str = json_string(json_get(obj, key));
+    return str != NULL ? xstrdup(str) : NULL;
 }
 
-static int64_t verify_int(sqlite3_stmt *st, int col)
+/* obj's member key as an integer; -1 when it is not one. */
+static int64_t verify_int(const struct json_value *obj, const char *key)
 {
-    return sqlite3_column_type(st, col) == SQLITE_INTEGER ? sqlite3_column_int64(st, col) : -1;
+    int64_t n;
+    return json_int64(json_get(obj, key), &n) == 0 ? n : -1;
 }
 
 /* Read the whole manifest file. NULL (printed) when it cannot be read. */
@@ -236,91 +247,66 @@ static char *verify_read_manifest(const char *path, size_t *len_r)
 /*
  * Parse the manifest into v. Returns 0 when it could be used (findings
  * about single entries recorded), -1 when it is no manifest at all (a
- * finding recorded), -2 on an SQLite failure (printed).
+ * finding recorded), -2 when it is too large to read (printed).
  */
 static int verify_parse_manifest(struct verify_run *v, const char *text, size_t len)
 {
-    static const char valid_sql[] = "SELECT json_valid(?1)";
-    static const char head_sql[] =
-        "SELECT json_extract(?1, '$.manifest_version'), json_extract(?1, '$.format'), "
-        "json_extract(?1, '$.content'), json_extract(?1, '$.export_sha256'), "
-        "json_extract(?1, '$.export_size'), json_extract(?1, '$.message_count'), "
-        "json_type(?1, '$.messages'), json_extract(?1, '$.mbox_file')";
-    static const char msg_sql[] =
-        "SELECT key, json_extract(value, '$.archive_id'), json_extract(value, '$.file'), "
-        "json_extract(value, '$.offset'), json_extract(value, '$.length'), "
-        "json_extract(value, '$.exported_sha256'), json_extract(value, '$.exported_size'), "
-        "json_extract(value, '$.sha256'), json_extract(value, '$.size'), "
-        "json_extract(value, '$.wrapped_sha256'), json_extract(value, '$.wrapped_size') "
-        "FROM json_each(?1, '$.messages') ORDER BY key";
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    char *format = NULL, *content = NULL, *sha = NULL, *type = NULL;
-    int ret = -2, rc;
+    static const struct json_limits limits = {VERIFY_MANIFEST_DEPTH, VERIFY_MANIFEST_VALUES};
+    const struct json_value *root, *messages, *e;
+    struct json_doc *doc = NULL;
+    char error[JSON_READ_ERROR_SIZE];
+    char *format = NULL, *content = NULL, *sha = NULL;
+    int64_t index = 0;
+    int ret = -1;
 
-    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(db, valid_sql, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW)
-        goto sql_error;
-    /* json_valid() first: the JSON functions fail on malformed text. */
-    if (sqlite3_column_int(st, 0) != 1 || memchr(text, '\0', len) != NULL) {
+    switch (json_read(text, len, &limits, &doc, error, sizeof(error))) {
+    case JSON_READ_OK:
+        break;
+    case JSON_READ_INVALID:
         verify_finding(v, "manifest", NULL, v->manifest_path, "not valid JSON");
-        ret = -1;
-        goto out;
+        return -1;
+    default:
+        fprintf(stderr, "tabularium verify-export: reading the manifest: %s\n", error);
+        return -2;
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_prepare_v2(db, head_sql, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC) != SQLITE_OK)
-        goto sql_error;
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW)
-        goto sql_error;
-    format = verify_column(st, 1);
-    content = verify_column(st, 2);
-    sha = verify_column(st, 3);
-    type = verify_column(st, 6);
-    v->mbox_file = verify_column(st, 7);
-    if (verify_int(st, 0) != EXPORT_MANIFEST_VERSION || format == NULL ||
+    root = json_doc_root(doc);
+    format = verify_string(root, "format");
+    content = verify_string(root, "content");
+    sha = verify_string(root, "export_sha256");
+    messages = json_get(root, "messages");
+    v->mbox_file = verify_string(root, "mbox_file");
+    if (verify_int(root, "manifest_version") != EXPORT_MANIFEST_VERSION || format == NULL ||
         export_format_parse(format, &v->format) < 0 || content == NULL ||
         (strcmp(content, "original") != 0 && strcmp(content, "wrapped") != 0) ||
-        !verify_is_sha256(sha) || type == NULL || strcmp(type, "array") != 0) {
+        !verify_is_sha256(sha) || messages == NULL || messages->type != JSON_ARRAY) {
         verify_finding(v, "manifest", NULL, v->manifest_path,
                        "not a tabularium export manifest (version %d): manifest_version, format,"
                        " content, export_sha256 or messages missing or malformed",
                        EXPORT_MANIFEST_VERSION);
-        ret = -1;
         goto out;
     }
     v->original = strcmp(content, "original") == 0;
     memcpy(v->export_sha256, sha, SHA256_HEX_SIZE);
-    v->export_size = verify_int(st, 4);
-    v->message_count = verify_int(st, 5);
-    sqlite3_finalize(st);
-    st = NULL;
+    v->export_size = verify_int(root, "export_size");
+    v->message_count = verify_int(root, "message_count");
 
-    if (sqlite3_prepare_v2(db, msg_sql, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC) != SQLITE_OK)
-        goto sql_error;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (e = json_first(messages); e != NULL; e = json_next(e), index++) {
         struct verify_message *m;
         char *esha, *csha;
-        int base = v->original ? 7 : 9;
 
         v->msgs = xrealloc(v->msgs, (v->n_msgs + 1) * sizeof(*v->msgs));
         m = &v->msgs[v->n_msgs++];
         memset(m, 0, sizeof(*m));
-        m->index = sqlite3_column_int64(st, 0);
-        m->archive_id = verify_column(st, 1);
-        m->file = verify_column(st, 2);
-        m->offset = verify_int(st, 3);
-        m->length = verify_int(st, 4);
-        esha = verify_column(st, 5);
-        m->exported_size = verify_int(st, 6);
-        csha = verify_column(st, base);
-        m->content_size = verify_int(st, base + 1);
+        m->index = index;
+        m->archive_id = verify_string(e, "archive_id");
+        m->file = verify_string(e, "file");
+        m->offset = verify_int(e, "offset");
+        m->length = verify_int(e, "length");
+        esha = verify_string(e, "exported_sha256");
+        m->exported_size = verify_int(e, "exported_size");
+        /* The catalog's SHA-256 and size of what was exported. */
+        csha = verify_string(e, v->original ? "sha256" : "wrapped_sha256");
+        m->content_size = verify_int(e, v->original ? "size" : "wrapped_size");
         m->ok = m->archive_id != NULL && archive_id_valid(m->archive_id) &&
                 verify_is_sha256(esha) && verify_is_sha256(csha) && m->exported_size >= 0 &&
                 m->content_size >= 0 &&
@@ -339,20 +325,12 @@ static int verify_parse_manifest(struct verify_run *v, const char *text, size_t 
         free(esha);
         free(csha);
     }
-    if (rc != SQLITE_DONE)
-        goto sql_error;
     ret = 0;
-    goto out;
-sql_error:
-    fprintf(stderr, "tabularium verify-export: reading the manifest: %s\n",
-            db != NULL ? sqlite3_errmsg(db) : "cannot open SQLite");
 out:
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    json_doc_free(&doc);
     free(format);
     free(content);
     free(sha);
-    free(type);
     return ret;
 }
 
