@@ -20,7 +20,13 @@
  *
  *	Formats: mbox is mboxrd (a "From " line with the envelope sender and
  *	the arrival time, every line matching ^>*From  gets one more ">", a
- *	blank line after each message; line endings as stored). eml is one
+ *	blank line after each message) with LF line ends where that can be
+ *	undone: a message whose every line ends in CRLF is written with LF
+ *	("line_ends": "crlf-as-lf" in the manifest), any other as stored.
+ *	Whether a message is all CRLF is known only at its end: when a bare
+ *	LF follows CRLF, the entry is cut off the file and the message read
+ *	from the store again (export_one_mbox()); so the mbox file's SHA-256
+ *	is computed by reading it back once complete. eml is one
  *	file per message, ARCHIVE-ID.eml. maildir is a Maildir whose new/
  *	holds ARRIVAL.ARCHIVE-ID.export files, which sort by arrival.
  *
@@ -106,9 +112,12 @@ const char cli_export_help[] =
     "             \"From SENDER DATE\" (envelope sender, MAILER-DAEMON for <>;\n"
     "             arrival time in UTC, asctime format), every line that\n"
     "             matches ^>*From  gets one more \">\", and a blank line ends\n"
-    "             the message. Line endings are kept as stored (CRLF stays\n"
-    "             CRLF). The manifest is PATH.manifest.json and records the\n"
-    "             byte offset and length of each message in the file.\n"
+    "             the message. A message whose lines all end in CRLF is\n"
+    "             written with LF, as mail clients expect (\"line_ends\":\n"
+    "             \"crlf-as-lf\" in the manifest); any other keeps its line\n"
+    "             ends (\"as-stored\"). The manifest is PATH.manifest.json and\n"
+    "             records the byte offset and length of each message in the\n"
+    "             file; docs/export.md shows how to get each original back.\n"
     "    eml      a directory with one file per message, ARCHIVE-ID.eml,\n"
     "             and manifest.json\n"
     "    maildir  a Maildir (tmp, new, cur) whose new/ holds one file per\n"
@@ -271,11 +280,13 @@ static void export_remove_tree(const char *dir)
 
 /* --- buffered, hashed output ---------------------------------------------- */
 
+/* An mbox entry's line ends: not known before the message's first. */
+enum export_line_ends { EXPORT_ENDS_UNDECIDED, EXPORT_ENDS_CRLF_AS_LF, EXPORT_ENDS_AS_STORED };
+
 /*
  * Where a message's bytes go: a file, through a buffer, hashed as the
- * exported bytes of this message (hash, bytes) and, for mbox, of the
- * whole file (whole, file_bytes). For mbox it also carries the mboxrd
- * quoting state of the current line.
+ * exported bytes of this message (hash, bytes); file_bytes counts the
+ * file. For mbox it also carries the line-end and mboxrd quoting state.
  */
 struct export_sink {
     int fd;
@@ -283,13 +294,17 @@ struct export_sink {
     size_t buf_len;
     struct sha256_ctx *hash; /* this message's exported bytes */
     uint64_t bytes;
-    struct sha256_ctx *whole; /* mbox: the whole file */
     uint64_t file_bytes;
+    /* mbox line ends: a CR held back until the next byte shows whether
+     * it ends a line; restart: a bare LF came after CRLF was decided */
+    enum export_line_ends line_ends;
+    int cr_held;
+    int restart;
     /* mboxrd: at a line start, '>' counted and a prefix of "From " seen */
     int line_start;
     uint64_t gt;
     size_t from_len;
-    uint64_t content_bytes; /* bytes of the message itself (unquoted) */
+    uint64_t content_bytes; /* bytes of the message itself (as stored) */
     char content_last;
 };
 
@@ -306,8 +321,6 @@ static int export_sink_flush(struct export_sink *s)
 static int export_sink_put(struct export_sink *s, const char *data, size_t len)
 {
     sha256_update(s->hash, data, len);
-    if (s->whole != NULL)
-        sha256_update(s->whole, data, len);
     s->bytes += len;
     s->file_bytes += len;
     while (len > 0) {
@@ -354,16 +367,11 @@ static int export_mbox_release(struct export_sink *s)
     return 0;
 }
 
-/* archive_emit_fn for mbox: mboxrd, one more '>' before ^>*From . */
-static int export_emit_mboxrd(const char *buf, size_t len, void *ctx)
+/* mboxrd: one more '>' before ^>*From . */
+static int export_mbox_quote(struct export_sink *s, const char *buf, size_t len)
 {
-    struct export_sink *s = ctx;
     size_t i = 0;
 
-    if (len > 0) {
-        s->content_bytes += len;
-        s->content_last = buf[len - 1];
-    }
     while (i < len) {
         if (s->line_start) {
             char c = buf[i];
@@ -391,6 +399,65 @@ static int export_emit_mboxrd(const char *buf, size_t len, void *ctx)
         i += n;
         if (nl != NULL)
             s->line_start = 1;
+    }
+    return 0;
+}
+
+/*
+ * archive_emit_fn for mbox: the line ends, then mboxrd quoting. A
+ * message whose first line ends in CRLF is written with LF, as mail
+ * clients expect in an mbox; one whose first line ends in a bare LF is
+ * written as stored. A bare LF after CRLF was decided cannot be undone
+ * by "every LF back to CRLF": the callback fails with s->restart set,
+ * and the message is written again as stored (export_one_mbox()).
+ */
+static int export_emit_mbox(const char *buf, size_t len, void *ctx)
+{
+    struct export_sink *s = ctx;
+    size_t start = 0;
+
+    if (len == 0)
+        return 0;
+    s->content_bytes += len;
+    s->content_last = buf[len - 1];
+    if (s->line_ends == EXPORT_ENDS_AS_STORED)
+        return export_mbox_quote(s, buf, len);
+    if (s->cr_held && buf[0] != '\n') {
+        s->cr_held = 0; /* a CR inside a line */
+        if (export_mbox_quote(s, "\r", 1) < 0)
+            return -1;
+    }
+    for (;;) {
+        const char *nl = memchr(buf + start, '\n', len - start);
+        size_t j;
+
+        if (nl == NULL)
+            break;
+        j = (size_t)(nl - buf);
+        if (!(j > 0 ? buf[j - 1] == '\r' : s->cr_held)) {
+            if (s->line_ends == EXPORT_ENDS_CRLF_AS_LF) {
+                s->restart = 1;
+                errno = EAGAIN;
+                return -1;
+            }
+            /* The first line end is a bare LF: nothing was changed yet. */
+            s->line_ends = EXPORT_ENDS_AS_STORED;
+            return export_mbox_quote(s, buf + start, len - start);
+        }
+        s->line_ends = EXPORT_ENDS_CRLF_AS_LF;
+        s->cr_held = 0;
+        if ((j > start && export_mbox_quote(s, buf + start, j - 1 - start) < 0) ||
+            export_mbox_quote(s, "\n", 1) < 0)
+            return -1;
+        start = j + 1;
+    }
+    if (start < len) {
+        size_t n = len - start;
+        if (buf[len - 1] == '\r') {
+            s->cr_held = 1; /* a line end, or not: the next byte tells */
+            n--;
+        }
+        return export_mbox_quote(s, buf + start, n);
     }
     return 0;
 }
@@ -592,10 +659,11 @@ static void export_manifest_head(struct export_run *run, const struct tab_config
     fputc('[', run->mf);
 }
 
-/* One message's manifest entry; file is NULL for mbox. */
+/* One message's manifest entry; file is NULL for mbox, crlf_as_lf says
+ * how its line ends were written. */
 static void export_manifest_message(struct export_run *run, const struct archive_record *rec,
                                     const char *file, uint64_t offset, const char *sha256,
-                                    uint64_t size)
+                                    uint64_t size, int crlf_as_lf)
 {
     struct cli_output *o = run->mo;
 
@@ -632,6 +700,8 @@ static void export_manifest_message(struct export_run *run, const struct archive
         o->integer(o, (int64_t)offset);
         o->map_key(o, "length");
         o->integer(o, (int64_t)size);
+        o->map_key(o, "line_ends");
+        o->string(o, crlf_as_lf ? EXPORT_LINE_ENDS_CRLF_AS_LF : EXPORT_LINE_ENDS_AS_STORED);
     }
     o->map_key(o, "exported_sha256");
     o->string(o, sha256);
@@ -684,15 +754,16 @@ static int export_mbox_from_line(struct export_sink *s, const struct archive_rec
 
 /*
  * Stream rec into the sink and check it against the catalog. Returns
- * 0 verified, 1 integrity failure (printed, id recorded), -1 abort
- * (printed: a write, store or system error).
+ * 0 verified, 1 integrity failure (printed, id recorded), 2 start the
+ * mbox entry again (export_emit_mbox()), -1 abort (printed: a write,
+ * store or system error).
  */
 static int export_stream(struct export_run *run, struct store *st, const struct archive_record *rec,
                          const char *what)
 {
     struct archive_read_result res;
     char why[1024];
-    archive_emit_fn *fn = run->format == EXPORT_MBOX ? export_emit_mboxrd : export_emit_plain;
+    archive_emit_fn *fn = run->format == EXPORT_MBOX ? export_emit_mbox : export_emit_plain;
 
     if (archive_read(st, rec, run->original ? ARCHIVE_EMIT_ORIGINAL : ARCHIVE_EMIT_WRAPPED, fn,
                      &run->sink, &res) < 0) {
@@ -705,6 +776,8 @@ static int export_stream(struct export_run *run, struct store *st, const struct 
             strlist_add(&run->failed, rec->archive_id);
             return 1;
         case ARCHIVE_READ_EMIT_FAIL:
+            if (run->sink.restart)
+                return 2;
             fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, what,
                     strerror(res.error_errno));
             return -1;
@@ -727,11 +800,15 @@ static int export_stream(struct export_run *run, struct store *st, const struct 
     return 0;
 }
 
-/* Start a message in the sink: fresh per-message hash and quoting state. */
-static void export_sink_begin(struct export_sink *s)
+/* Start a message in the sink: fresh per-message hash, line-end and
+ * quoting state. */
+static void export_sink_begin(struct export_sink *s, enum export_line_ends line_ends)
 {
     s->hash = sha256_new();
     s->bytes = 0;
+    s->line_ends = line_ends;
+    s->cr_held = 0;
+    s->restart = 0;
     s->line_start = 1;
     s->gt = 0;
     s->from_len = 0;
@@ -739,7 +816,23 @@ static void export_sink_begin(struct export_sink *s)
     s->content_last = '\n';
 }
 
-/* One message into the mbox file. Returns as export_stream(). */
+/* Drop what the mbox file got after offset (the entry being written). */
+static int export_sink_rewind(struct export_sink *s, uint64_t offset)
+{
+    uint64_t buffered_from = s->file_bytes - s->buf_len;
+
+    if (offset >= buffered_from) {
+        s->buf_len = (size_t)(offset - buffered_from);
+    } else {
+        s->buf_len = 0;
+        if (ftruncate(s->fd, (off_t)offset) < 0 || lseek(s->fd, (off_t)offset, SEEK_SET) < 0)
+            return -1;
+    }
+    s->file_bytes = offset;
+    return 0;
+}
+
+/* One message into the mbox file. Returns as export_stream(), but never 2. */
 static int export_one_mbox(struct export_run *run, struct store *st,
                            const struct archive_record *rec)
 {
@@ -748,18 +841,33 @@ static int export_one_mbox(struct export_run *run, struct store *st,
     char sha[SHA256_HEX_SIZE];
     int r;
 
-    export_sink_begin(s);
-    if (export_mbox_from_line(s, rec) < 0) {
-        fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, run->tmp,
-                strerror(errno));
-        r = -1;
-        goto out;
+    export_sink_begin(s, EXPORT_ENDS_UNDECIDED);
+    for (;;) {
+        if (export_mbox_from_line(s, rec) < 0) {
+            fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id,
+                    run->tmp, strerror(errno));
+            r = -1;
+            goto out;
+        }
+        r = export_stream(run, st, rec, run->tmp);
+        if (r != 2)
+            break;
+        /* CRLF, then a bare LF: the message once more, as stored. */
+        sha256_final_hex(s->hash, sha);
+        if (export_sink_rewind(s, offset) < 0) {
+            fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id,
+                    run->tmp, strerror(errno));
+            s->hash = NULL;
+            r = -1;
+            goto out;
+        }
+        export_sink_begin(s, EXPORT_ENDS_AS_STORED);
     }
-    r = export_stream(run, st, rec, run->tmp);
     if (r != 0)
         goto out;
-    /* The held-back start of a last line, its line end, the blank line. */
-    if (export_mbox_release(s) < 0 ||
+    /* A held CR, the held-back start of a last line, its line end, the
+     * blank line. */
+    if ((s->cr_held && export_mbox_quote(s, "\r", 1) < 0) || export_mbox_release(s) < 0 ||
         (s->content_bytes > 0 && s->content_last != '\n' && export_sink_put(s, "\n", 1) < 0) ||
         export_sink_put(s, "\n", 1) < 0) {
         fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, run->tmp,
@@ -768,10 +876,12 @@ static int export_one_mbox(struct export_run *run, struct store *st,
         goto out;
     }
 out:
-    sha256_final_hex(s->hash, sha);
+    if (s->hash != NULL)
+        sha256_final_hex(s->hash, sha);
     s->hash = NULL;
     if (r == 0) {
-        export_manifest_message(run, rec, NULL, offset, sha, s->bytes);
+        export_manifest_message(run, rec, NULL, offset, sha, s->bytes,
+                                s->line_ends == EXPORT_ENDS_CRLF_AS_LF);
         run->exported++;
     }
     return r;
@@ -804,7 +914,7 @@ static int export_one_file(struct export_run *run, struct store *st,
         free(tmp_path);
         return -1;
     }
-    export_sink_begin(s);
+    export_sink_begin(s, EXPORT_ENDS_AS_STORED);
     r = export_stream(run, st, rec, path);
     if (r == 0 && (export_sink_flush(s) < 0 || fsync(s->fd) < 0)) {
         fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, path,
@@ -827,7 +937,7 @@ static int export_one_file(struct export_run *run, struct store *st,
     sha256_final_hex(s->hash, sha);
     s->hash = NULL;
     if (r == 0) {
-        export_manifest_message(run, rec, rel, 0, sha, s->bytes);
+        export_manifest_message(run, rec, rel, 0, sha, s->bytes, 0);
         run->exported++;
         run->export_size += s->bytes;
         run->files = xrealloc(run->files, (run->n_files + 1) * sizeof(*run->files));
@@ -961,14 +1071,18 @@ static int export_seal(struct export_run *run)
             fprintf(stderr, "tabularium export: cannot write %s: %s\n", run->tmp, strerror(errno));
             return -1;
         }
+        /* Hashed from the file, not while writing: an entry written
+         * twice (export_one_mbox()) left its first bytes in no hash. */
+        if (lseek(run->fd, 0, SEEK_SET) < 0 || sha256_fd(run->fd, -1, run->export_sha256) < 0) {
+            fprintf(stderr, "tabularium export: cannot read %s: %s\n", run->tmp, strerror(errno));
+            return -1;
+        }
         if (close(run->fd) < 0) {
             run->fd = -1;
             fprintf(stderr, "tabularium export: cannot write %s: %s\n", run->tmp, strerror(errno));
             return -1;
         }
         run->fd = -1;
-        sha256_final_hex(run->sink.whole, run->export_sha256);
-        run->sink.whole = NULL;
         run->export_size = run->sink.file_bytes;
     } else {
         export_files_digest(run->files, run->n_files, run->export_sha256);
@@ -1152,8 +1266,6 @@ static void export_run_free(struct export_run *run)
 
     if (run->sink.hash != NULL)
         sha256_final_hex(run->sink.hash, unused); /* the only way to free a context */
-    if (run->sink.whole != NULL)
-        sha256_final_hex(run->sink.whole, unused);
     cli_output_free(&run->mo);
     free(run->sink.buf);
     free(run->output);
@@ -1325,7 +1437,6 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
     run.sink.buf = xmalloc(EXPORT_BUF_SIZE);
     if (run.format == EXPORT_MBOX) {
         run.sink.fd = run.fd;
-        run.sink.whole = sha256_new();
     }
     export_manifest_head(&run, &cfg, &filters, &ids, &op, now);
     status = export_messages(&run, cat, st);

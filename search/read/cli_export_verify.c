@@ -9,7 +9,9 @@
  *	Needs neither configuration, catalog nor store: it re-reads an export
  *	written by search/read/cli_export.c and checks it against the
  *	manifest, including that the exported bytes (for mbox: after undoing
- *	the quoting) hash to the catalog SHA-256 the manifest recorded. The
+ *	the quoting and, for "line_ends": "crlf-as-lf", LF back to CRLF) hash
+ *	to the catalog SHA-256 the manifest recorded. Manifests of version 1
+ *	(mbox line ends always as stored) verify too. The
  *	manifest is read by the strict JSON reader of common/json_read.c:
  *	malformed JSON, a member twice or a string with \u0000 is "not valid
  *	JSON", a missing or mistyped field (a number where a string belongs,
@@ -70,7 +72,8 @@ const char cli_verify_export_help[] =
     "    SHA-256 and size, the mbox offsets, files that are missing or that\n"
     "    the manifest does not list, the SHA-256 of the export as a whole,\n"
     "    and that every message's exported bytes (for mbox after undoing\n"
-    "    the quoting) hash to the catalog SHA-256 recorded in the manifest.\n"
+    "    the quoting, and the line ends where the manifest says crlf-as-lf)\n"
+    "    hash to the catalog SHA-256 recorded in the manifest.\n"
     "\n"
     "    Needs no configuration, catalog or store: it runs wherever the\n"
     "    export was handed over. It cannot tell a manifest that was altered\n"
@@ -108,7 +111,8 @@ struct verify_message {
     int64_t exported_size;
     char content_sha256[SHA256_HEX_SIZE]; /* the catalog's, of what was exported */
     int64_t content_size;
-    int ok; /* the manifest entry is well-formed */
+    int crlf_as_lf; /* mbox: the message's CRLF line ends are LF in the file */
+    int ok;         /* the manifest entry is well-formed */
 };
 
 struct verify_finding {
@@ -256,7 +260,7 @@ static int verify_parse_manifest(struct verify_run *v, const char *text, size_t 
     struct json_doc *doc = NULL;
     char error[JSON_READ_ERROR_SIZE];
     char *format = NULL, *content = NULL, *sha = NULL;
-    int64_t index = 0;
+    int64_t index = 0, version;
     int ret = -1;
 
     switch (json_read(text, len, &limits, &doc, error, sizeof(error))) {
@@ -275,7 +279,8 @@ static int verify_parse_manifest(struct verify_run *v, const char *text, size_t 
     sha = verify_string(root, "export_sha256");
     messages = json_get(root, "messages");
     v->mbox_file = verify_string(root, "mbox_file");
-    if (verify_int(root, "manifest_version") != EXPORT_MANIFEST_VERSION || format == NULL ||
+    version = verify_int(root, "manifest_version");
+    if ((version != 1 && version != EXPORT_MANIFEST_VERSION) || format == NULL ||
         export_format_parse(format, &v->format) < 0 || content == NULL ||
         (strcmp(content, "original") != 0 && strcmp(content, "wrapped") != 0) ||
         !verify_is_sha256(sha) || messages == NULL || messages->type != JSON_ARRAY) {
@@ -292,7 +297,8 @@ static int verify_parse_manifest(struct verify_run *v, const char *text, size_t 
 
     for (e = json_first(messages); e != NULL; e = json_next(e), index++) {
         struct verify_message *m;
-        char *esha, *csha;
+        char *esha, *csha, *ends;
+        int ends_ok;
 
         v->msgs = xrealloc(v->msgs, (v->n_msgs + 1) * sizeof(*v->msgs));
         m = &v->msgs[v->n_msgs++];
@@ -307,20 +313,29 @@ static int verify_parse_manifest(struct verify_run *v, const char *text, size_t 
         /* The catalog's SHA-256 and size of what was exported. */
         csha = verify_string(e, v->original ? "sha256" : "wrapped_sha256");
         m->content_size = verify_int(e, v->original ? "size" : "wrapped_size");
+        /* Version 1 wrote every mbox message with its line ends as stored. */
+        ends = verify_string(e, "line_ends");
+        ends_ok = v->format != EXPORT_MBOX || version == 1 ||
+                  (ends != NULL && strcmp(ends, EXPORT_LINE_ENDS_AS_STORED) == 0);
+        if (v->format == EXPORT_MBOX && version != 1 && ends != NULL &&
+            strcmp(ends, EXPORT_LINE_ENDS_CRLF_AS_LF) == 0)
+            ends_ok = m->crlf_as_lf = 1;
+        free(ends);
         m->ok = m->archive_id != NULL && archive_id_valid(m->archive_id) &&
                 verify_is_sha256(esha) && verify_is_sha256(csha) && m->exported_size >= 0 &&
-                m->content_size >= 0 &&
+                m->content_size >= 0 && ends_ok &&
                 (v->format == EXPORT_MBOX ? m->offset >= 0 && m->length == m->exported_size
                                           : verify_safe_file(v->format, m->file));
         if (m->ok) {
             memcpy(m->exported_sha256, esha, SHA256_HEX_SIZE);
             memcpy(m->content_sha256, csha, SHA256_HEX_SIZE);
         } else {
-            verify_finding(v, "manifest", m->archive_id, m->file,
-                           "message %" PRId64 " of the manifest: archive_id, file (a plain"
-                           " name), offset, length, exported_sha256, exported_size or the"
-                           " catalog's SHA-256 and size missing or malformed",
-                           m->index + 1);
+            verify_finding(
+                v, "manifest", m->archive_id, m->file,
+                "message %" PRId64 " of the manifest: archive_id, file (a plain"
+                " name), offset, length, line_ends, exported_sha256, exported_size or the"
+                " catalog's SHA-256 and size missing or malformed",
+                m->index + 1);
         }
         free(esha);
         free(csha);
@@ -336,9 +351,11 @@ out:
 
 /* --- verify-export: mbox --------------------------------------------------- */
 
-/* Undo mboxrd quoting of one entry, hashing the first content_size bytes
- * of the result and keeping what follows (the line ends the export added). */
+/* Undo mboxrd quoting of one entry, and for "crlf-as-lf" the line ends,
+ * hashing the first content_size bytes of the result and keeping what
+ * follows (the line ends the export added). */
 struct verify_unquote {
+    int crlf_as_lf;
     int from_line; /* still in the "From " line */
     int line_start;
     uint64_t gt;
@@ -352,7 +369,7 @@ struct verify_unquote {
     size_t first_len;
 };
 
-static void verify_unquote_out(struct verify_unquote *u, const char *p, size_t n)
+static void verify_unquote_put(struct verify_unquote *u, const char *p, size_t n)
 {
     size_t k = n < u->content_left ? n : (size_t)u->content_left;
 
@@ -365,6 +382,24 @@ static void verify_unquote_out(struct verify_unquote *u, const char *p, size_t n
         if (p[i] != '\n')
             u->tail_not_lf = 1;
     u->tail_bytes += n - k;
+}
+
+/* Unquoted bytes: each LF of the content back to CRLF when the export
+ * wrote CRLF as LF; what follows the content stays as it is. */
+static void verify_unquote_out(struct verify_unquote *u, const char *p, size_t n)
+{
+    while (u->crlf_as_lf && n > 0 && u->content_left > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t k = nl == NULL ? n : (size_t)(nl - p);
+
+        verify_unquote_put(u, p, k);
+        if (nl == NULL)
+            return;
+        verify_unquote_put(u, u->content_left > 0 ? "\r\n" : "\n", u->content_left > 0 ? 2 : 1);
+        p += k + 1;
+        n -= k + 1;
+    }
+    verify_unquote_put(u, p, n);
 }
 
 static void verify_unquote_gt(struct verify_unquote *u, uint64_t n)
@@ -452,6 +487,7 @@ static void verify_mbox_entry(struct verify_run *v, int fd, const struct verify_
     u.first_line_ok = 1;
     u.content_left = (uint64_t)m->content_size;
     u.content = sha256_new();
+    u.crlf_as_lf = m->crlf_as_lf;
     u.last = '\n';
     if (end > file_size)
         end = file_size;

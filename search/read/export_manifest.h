@@ -13,10 +13,18 @@
 #ifndef TAB_EXPORT_MANIFEST_H
 #define TAB_EXPORT_MANIFEST_H
 
-#define EXPORT_MANIFEST_VERSION 1
+/* 2: mbox entries with "line_ends"; 1 (still verified): mbox line ends
+ * always as stored. eml and maildir are the same in both. */
+#define EXPORT_MANIFEST_VERSION 2
 #define EXPORT_MANIFEST_NAME "manifest.json"    /* inside an eml or maildir export */
 #define EXPORT_MANIFEST_SUFFIX ".manifest.json" /* beside an mbox file */
 #define EXPORT_BUF_SIZE 65536                   /* read and write size */
+
+/* An mbox message's "line_ends": every line end of the message was CRLF
+ * and is LF in the mbox (undo: every LF of the unquoted message back to
+ * CRLF), or the line ends are as stored. */
+#define EXPORT_LINE_ENDS_CRLF_AS_LF "crlf-as-lf"
+#define EXPORT_LINE_ENDS_AS_STORED "as-stored"
 
 enum export_format { EXPORT_MBOX, EXPORT_EML, EXPORT_MAILDIR };
 
