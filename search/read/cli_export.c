@@ -23,10 +23,11 @@
  *	blank line after each message) with LF line ends where that can be
  *	undone: a message whose every line ends in CRLF is written with LF
  *	("line_ends": "crlf-as-lf" in the manifest), any other as stored.
- *	Whether a message is all CRLF is known only at its end: when a bare
- *	LF follows CRLF, the entry is cut off the file and the message read
- *	from the store again (export_one_mbox()); so the mbox file's SHA-256
- *	is computed by reading it back once complete. eml is one
+ *	The bytes go through search/read/export_sink.c, which makes these
+ *	changes. Whether a message is all CRLF is known only at its end:
+ *	when a bare LF follows CRLF, the entry is cut off the file and the
+ *	message read from the store again (export_one_mbox()); so the mbox
+ *	file's SHA-256 is computed by reading it back once complete. eml is one
  *	file per message, ARCHIVE-ID.eml. maildir is a Maildir whose new/
  *	holds ARRIVAL.ARCHIVE-ID.export files, which sort by arrival.
  *
@@ -73,6 +74,7 @@
 #include "search/cli_filters.h"
 #include "search/cli_output.h"
 #include "search/read/export_manifest.h"
+#include "search/read/export_sink.h"
 
 const char cli_export_help[] =
     "NAME\n"
@@ -276,190 +278,6 @@ static int export_remove_entry(const char *path, const struct stat *sb, int type
 static void export_remove_tree(const char *dir)
 {
     (void)nftw(dir, export_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* --- buffered, hashed output ---------------------------------------------- */
-
-/* An mbox entry's line ends: not known before the message's first. */
-enum export_line_ends { EXPORT_ENDS_UNDECIDED, EXPORT_ENDS_CRLF_AS_LF, EXPORT_ENDS_AS_STORED };
-
-/*
- * Where a message's bytes go: a file, through a buffer, hashed as the
- * exported bytes of this message (hash, bytes); file_bytes counts the
- * file. For mbox it also carries the line-end and mboxrd quoting state.
- */
-struct export_sink {
-    int fd;
-    char *buf;
-    size_t buf_len;
-    struct sha256_ctx *hash; /* this message's exported bytes */
-    uint64_t bytes;
-    uint64_t file_bytes;
-    /* mbox line ends: a CR held back until the next byte shows whether
-     * it ends a line; restart: a bare LF came after CRLF was decided */
-    enum export_line_ends line_ends;
-    int cr_held;
-    int restart;
-    /* mboxrd: at a line start, '>' counted and a prefix of "From " seen */
-    int line_start;
-    uint64_t gt;
-    size_t from_len;
-    uint64_t content_bytes; /* bytes of the message itself (as stored) */
-    char content_last;
-};
-
-static int export_sink_flush(struct export_sink *s)
-{
-    if (s->buf_len == 0)
-        return 0;
-    if (safe_write_all(s->fd, s->buf, s->buf_len) < 0)
-        return -1;
-    s->buf_len = 0;
-    return 0;
-}
-
-static int export_sink_put(struct export_sink *s, const char *data, size_t len)
-{
-    sha256_update(s->hash, data, len);
-    s->bytes += len;
-    s->file_bytes += len;
-    while (len > 0) {
-        size_t n = EXPORT_BUF_SIZE - s->buf_len;
-        if (n > len)
-            n = len;
-        memcpy(s->buf + s->buf_len, data, n);
-        s->buf_len += n;
-        data += n;
-        len -= n;
-        if (s->buf_len == EXPORT_BUF_SIZE && export_sink_flush(s) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int export_sink_put_gt(struct export_sink *s, uint64_t n)
-{
-    static const char gts[] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
-
-    while (n > 0) {
-        size_t k = n < sizeof(gts) - 1 ? (size_t)n : sizeof(gts) - 1;
-        if (export_sink_put(s, gts, k) < 0)
-            return -1;
-        n -= k;
-    }
-    return 0;
-}
-
-/* archive_emit_fn for eml and maildir: the bytes as they are. */
-static int export_emit_plain(const char *buf, size_t len, void *ctx)
-{
-    return export_sink_put(ctx, buf, len);
-}
-
-/* What a line start held back: the '>'s and a partial "From ". */
-static int export_mbox_release(struct export_sink *s)
-{
-    if (export_sink_put_gt(s, s->gt) < 0 || export_sink_put(s, "From ", s->from_len) < 0)
-        return -1;
-    s->line_start = 0;
-    s->gt = 0;
-    s->from_len = 0;
-    return 0;
-}
-
-/* mboxrd: one more '>' before ^>*From . */
-static int export_mbox_quote(struct export_sink *s, const char *buf, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        if (s->line_start) {
-            char c = buf[i];
-            if (s->from_len == 0 && c == '>') {
-                s->gt++;
-                i++;
-                continue;
-            }
-            if (c == "From "[s->from_len]) {
-                i++;
-                if (++s->from_len == 5) {
-                    if (export_sink_put(s, ">", 1) < 0 || export_mbox_release(s) < 0)
-                        return -1;
-                }
-                continue;
-            }
-            if (export_mbox_release(s) < 0)
-                return -1;
-        }
-        /* Inside a line: copy through its end. */
-        const char *nl = memchr(buf + i, '\n', len - i);
-        size_t n = nl == NULL ? len - i : (size_t)(nl - (buf + i)) + 1;
-        if (export_sink_put(s, buf + i, n) < 0)
-            return -1;
-        i += n;
-        if (nl != NULL)
-            s->line_start = 1;
-    }
-    return 0;
-}
-
-/*
- * archive_emit_fn for mbox: the line ends, then mboxrd quoting. A
- * message whose first line ends in CRLF is written with LF, as mail
- * clients expect in an mbox; one whose first line ends in a bare LF is
- * written as stored. A bare LF after CRLF was decided cannot be undone
- * by "every LF back to CRLF": the callback fails with s->restart set,
- * and the message is written again as stored (export_one_mbox()).
- */
-static int export_emit_mbox(const char *buf, size_t len, void *ctx)
-{
-    struct export_sink *s = ctx;
-    size_t start = 0;
-
-    if (len == 0)
-        return 0;
-    s->content_bytes += len;
-    s->content_last = buf[len - 1];
-    if (s->line_ends == EXPORT_ENDS_AS_STORED)
-        return export_mbox_quote(s, buf, len);
-    if (s->cr_held && buf[0] != '\n') {
-        s->cr_held = 0; /* a CR inside a line */
-        if (export_mbox_quote(s, "\r", 1) < 0)
-            return -1;
-    }
-    for (;;) {
-        const char *nl = memchr(buf + start, '\n', len - start);
-        size_t j;
-
-        if (nl == NULL)
-            break;
-        j = (size_t)(nl - buf);
-        if (!(j > 0 ? buf[j - 1] == '\r' : s->cr_held)) {
-            if (s->line_ends == EXPORT_ENDS_CRLF_AS_LF) {
-                s->restart = 1;
-                errno = EAGAIN;
-                return -1;
-            }
-            /* The first line end is a bare LF: nothing was changed yet. */
-            s->line_ends = EXPORT_ENDS_AS_STORED;
-            return export_mbox_quote(s, buf + start, len - start);
-        }
-        s->line_ends = EXPORT_ENDS_CRLF_AS_LF;
-        s->cr_held = 0;
-        if ((j > start && export_mbox_quote(s, buf + start, j - 1 - start) < 0) ||
-            export_mbox_quote(s, "\n", 1) < 0)
-            return -1;
-        start = j + 1;
-    }
-    if (start < len) {
-        size_t n = len - start;
-        if (buf[len - 1] == '\r') {
-            s->cr_held = 1; /* a line end, or not: the next byte tells */
-            n--;
-        }
-        return export_mbox_quote(s, buf + start, n);
-    }
-    return 0;
 }
 
 /* --- the export ----------------------------------------------------------- */
@@ -724,34 +542,6 @@ static void export_manifest_tail(struct export_run *run)
     fputs("\n}\n", run->mf);
 }
 
-/* The mbox "From " line: sender (white space and controls as "_") and
- * the arrival in UTC, asctime layout. */
-static int export_mbox_from_line(struct export_sink *s, const struct archive_record *rec)
-{
-    const char *from = rec->envelope_from;
-    char date[64];
-    struct tm tm;
-    char *sender;
-    int ret;
-
-    if (from == NULL || *from == '\0')
-        from = "MAILER-DAEMON";
-    sender = xstrdup(from);
-    for (unsigned char *p = (unsigned char *)sender; *p != '\0'; p++)
-        if (*p <= 0x20 || *p == 0x7F)
-            *p = '_';
-    if (gmtime_r(&rec->arrival, &tm) == NULL ||
-        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm) == 0)
-        snprintf(date, sizeof(date), "Thu Jan  1 00:00:00 1970");
-    ret = export_sink_put(s, "From ", 5) < 0 || export_sink_put(s, sender, strlen(sender)) < 0 ||
-                  export_sink_put(s, " ", 1) < 0 || export_sink_put(s, date, strlen(date)) < 0 ||
-                  export_sink_put(s, "\n", 1) < 0
-              ? -1
-              : 0;
-    free(sender);
-    return ret;
-}
-
 /*
  * Stream rec into the sink and check it against the catalog. Returns
  * 0 verified, 1 integrity failure (printed, id recorded), 2 start the
@@ -800,38 +590,6 @@ static int export_stream(struct export_run *run, struct store *st, const struct 
     return 0;
 }
 
-/* Start a message in the sink: fresh per-message hash, line-end and
- * quoting state. */
-static void export_sink_begin(struct export_sink *s, enum export_line_ends line_ends)
-{
-    s->hash = sha256_new();
-    s->bytes = 0;
-    s->line_ends = line_ends;
-    s->cr_held = 0;
-    s->restart = 0;
-    s->line_start = 1;
-    s->gt = 0;
-    s->from_len = 0;
-    s->content_bytes = 0;
-    s->content_last = '\n';
-}
-
-/* Drop what the mbox file got after offset (the entry being written). */
-static int export_sink_rewind(struct export_sink *s, uint64_t offset)
-{
-    uint64_t buffered_from = s->file_bytes - s->buf_len;
-
-    if (offset >= buffered_from) {
-        s->buf_len = (size_t)(offset - buffered_from);
-    } else {
-        s->buf_len = 0;
-        if (ftruncate(s->fd, (off_t)offset) < 0 || lseek(s->fd, (off_t)offset, SEEK_SET) < 0)
-            return -1;
-    }
-    s->file_bytes = offset;
-    return 0;
-}
-
 /* One message into the mbox file. Returns as export_stream(), but never 2. */
 static int export_one_mbox(struct export_run *run, struct store *st,
                            const struct archive_record *rec)
@@ -865,11 +623,8 @@ static int export_one_mbox(struct export_run *run, struct store *st,
     }
     if (r != 0)
         goto out;
-    /* A held CR, the held-back start of a last line, its line end, the
-     * blank line. */
-    if ((s->cr_held && export_mbox_quote(s, "\r", 1) < 0) || export_mbox_release(s) < 0 ||
-        (s->content_bytes > 0 && s->content_last != '\n' && export_sink_put(s, "\n", 1) < 0) ||
-        export_sink_put(s, "\n", 1) < 0) {
+    /* What was held back, a line end when there was none, the blank line. */
+    if (export_mbox_finish(s) < 0) {
         fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, run->tmp,
                 strerror(errno));
         r = -1;
