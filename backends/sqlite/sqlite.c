@@ -198,6 +198,15 @@ void sqlite_stmt_done(sqlite3_stmt *st)
     (void)sqlite3_clear_bindings(st);
 }
 
+/* After a failure: reset whichever prepared statement the failing path
+ * left bound or mid-step (all but the rollbacks, which run next). */
+void sqlite_stmts_reset(struct sqlite_catalog *sc)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        if (i != ST_ROLLBACK && i != ST_ROLLBACK_TO)
+            sqlite_stmt_done(sc->st[i]);
+}
+
 /* Bind s, or NULL when s is NULL. The caller keeps s alive until
  * sqlite_stmt_done(), so SQLite need not copy it. */
 int sqlite_bind_text(sqlite3_stmt *st, int i, const char *s)

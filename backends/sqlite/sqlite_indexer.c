@@ -165,12 +165,7 @@ db_error:
                     sqlite3_errmsg(sc->db));
     for (int i = 0; i < n; i++)
         record_free(&rows[i].text);
-    sqlite_stmt_done(sc->st[ST_PENDING_NEXT]);
-    sqlite_stmt_done(ins);
-    sqlite_stmt_done(del);
-    sqlite_stmt_done(sc->st[ST_INSERT_ATTACHMENT]);
-    sqlite_stmt_done(sc->st[ST_BEGIN]);
-    sqlite_stmt_done(sc->st[ST_COMMIT]);
+    sqlite_stmts_reset(sc);
     sqlite_rollback(sc);
     return r;
 }

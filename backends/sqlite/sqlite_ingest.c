@@ -105,6 +105,32 @@ static int sqlite_insert_addrs(struct sqlite_catalog *sc, sqlite3_int64 message_
     return 0;
 }
 
+/* The From, To and Cc addresses of rec. */
+static int sqlite_insert_header(struct sqlite_catalog *sc, sqlite3_int64 message_id,
+                                const struct archive_record *rec)
+{
+    if (sqlite_insert_addrs(sc, message_id, "from", &rec->hdr_from) < 0 ||
+        sqlite_insert_addrs(sc, message_id, "to", &rec->hdr_to) < 0 ||
+        sqlite_insert_addrs(sc, message_id, "cc", &rec->hdr_cc) < 0)
+        return -1;
+    return 0;
+}
+
+/* rec's subject and body for the indexer (text_pending); with
+ * index_later, the indexer reads the text from the stored copy. */
+static int sqlite_insert_text(struct sqlite_catalog *sc, sqlite3_int64 message_id,
+                              const struct archive_record *rec, const char *body)
+{
+    sqlite3_stmt *st = sc->st[ST_INSERT_TEXT];
+
+    if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+        sqlite_bind_text(st, 2, rec->subject) != SQLITE_OK ||
+        sqlite_bind_text(st, 3, body) != SQLITE_OK ||
+        sqlite3_bind_int(st, 4, rec->index_later ? 1 : 0) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+        return -1;
+    return 0;
+}
+
 int sqlite_insert_attachments(struct sqlite_catalog *sc, sqlite3_int64 message_id,
                               const struct archive_record *rec)
 {
@@ -279,17 +305,10 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc,
      * transaction carries the same bytes (same SHA-256). */
     if (created) {
         what = "insert header address";
-        if (sqlite_insert_addrs(sc, message_id, "from", &rec->hdr_from) < 0 ||
-            sqlite_insert_addrs(sc, message_id, "to", &rec->hdr_to) < 0 ||
-            sqlite_insert_addrs(sc, message_id, "cc", &rec->hdr_cc) < 0)
+        if (sqlite_insert_header(sc, message_id, rec) < 0)
             goto db_error;
         what = "insert text";
-        st = sc->st[ST_INSERT_TEXT];
-        if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
-            sqlite_bind_text(st, 2, rec->subject) != SQLITE_OK ||
-            sqlite_bind_text(st, 3, rec->body_text) != SQLITE_OK ||
-            sqlite3_bind_int(st, 4, rec->index_later ? 1 : 0) != SQLITE_OK ||
-            sqlite_exec_stmt(st) < 0)
+        if (sqlite_insert_text(sc, message_id, rec, rec->body_text) < 0)
             goto db_error;
         what = "insert attachment";
         if (sqlite_insert_attachments(sc, message_id, rec) < 0)
@@ -309,9 +328,7 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc,
 db_error:
     r = sqlite_fail(sc, sqlite_classify(sqlite3_extended_errcode(sc->db)), error_r,
                     "add %s: %s: %s", rec->archive_id, what, sqlite3_errmsg(sc->db));
-    for (int i = 0; i < ST_COUNT; i++)
-        if (i != ST_ROLLBACK && i != ST_ROLLBACK_TO)
-            sqlite_stmt_done(sc->st[i]);
+    sqlite_stmts_reset(sc);
     catalog_chain_link_free(&link);
     free(note);
     return r;
@@ -520,16 +537,10 @@ enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record 
         sqlite_exec_id(sc, "DELETE FROM text_pending WHERE message = ?1", message_id, 0, NULL) < 0)
         goto db_error;
     what = "insert header address";
-    if (sqlite_insert_addrs(sc, message_id, "from", &rec->hdr_from) < 0 ||
-        sqlite_insert_addrs(sc, message_id, "to", &rec->hdr_to) < 0 ||
-        sqlite_insert_addrs(sc, message_id, "cc", &rec->hdr_cc) < 0)
+    if (sqlite_insert_header(sc, message_id, rec) < 0)
         goto db_error;
     what = "insert text";
-    st = sc->st[ST_INSERT_TEXT];
-    if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
-        sqlite_bind_text(st, 2, rec->subject) != SQLITE_OK ||
-        sqlite_bind_text(st, 3, rec->index_later ? NULL : rec->body_text) != SQLITE_OK ||
-        sqlite3_bind_int(st, 4, rec->index_later ? 1 : 0) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+    if (sqlite_insert_text(sc, message_id, rec, rec->index_later ? NULL : rec->body_text) < 0)
         goto db_error;
     what = "insert attachment";
     if (!rec->index_later && sqlite_insert_attachments(sc, message_id, rec) < 0)
@@ -540,12 +551,7 @@ enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record 
 db_error:
     r = sqlite_fail(sc, sqlite_classify(sqlite3_extended_errcode(sc->db)), error_r,
                     "reindex %s: %s: %s", rec->archive_id, what, sqlite3_errmsg(sc->db));
-    sqlite_stmt_done(sc->st[ST_BEGIN]);
-    sqlite_stmt_done(sc->st[ST_MESSAGE_BY_ARCHIVE_ID]);
-    sqlite_stmt_done(sc->st[ST_COPY_BY_ARCHIVE_ID]);
-    sqlite_stmt_done(sc->st[ST_INSERT_ADDR]);
-    sqlite_stmt_done(sc->st[ST_INSERT_TEXT]);
-    sqlite_stmt_done(sc->st[ST_INSERT_ATTACHMENT]);
+    sqlite_stmts_reset(sc);
     sqlite_rollback(sc);
     free(note);
     return r;

@@ -94,64 +94,79 @@ static int sqlite_read_head(struct sqlite_catalog *sc, struct chain_seal *head_r
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Each row of rows as a chain link to fn (rcpts reads its recipients);
- * *stop_r is set when fn asks to stop. -1 on a database error. */
-int sqlite_chain_emit(sqlite3_stmt *rows, sqlite3_stmt *rcpts, struct chain_link *link,
-                      catalog_chain_fn *fn, void *ctx, int *stop_r)
+/*
+ * Each link that sql returns (a chain query: the kind, then
+ * SQLITE_CHAIN_COLUMNS; ?1 bound to param unless it is NULL) to fn, with
+ * its recipients; *stop_r is set when fn asks to stop. Inside the
+ * caller's read transaction; a failure is "WHAT: SQLITE MESSAGE".
+ */
+enum tab_result sqlite_chain_links(struct sqlite_catalog *sc, const char *sql, const char *param,
+                                   catalog_chain_fn *fn, void *ctx, int *stop_r, const char *what,
+                                   const char **error_r)
 {
+    sqlite3_stmt *rows = NULL, *rcpts = NULL;
+    struct chain_link link;
+    enum tab_result r = TAB_OK;
     int rc = SQLITE_DONE;
 
+    memset(&link, 0, sizeof(link));
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK ||
+        (param != NULL && sqlite_bind_text(rows, 1, param) != SQLITE_OK))
+        goto db_error;
     while (!*stop_r && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
-        if (sqlite_chain_fill(rows, rcpts, link) < 0)
-            return -1;
-        *stop_r = fn(link, ctx);
-        catalog_chain_link_free(link);
+        if (sqlite_chain_fill(rows, rcpts, &link) < 0)
+            goto db_error;
+        *stop_r = fn(&link, ctx);
+        catalog_chain_link_free(&link);
     }
-    return *stop_r || rc == SQLITE_DONE ? 0 : -1;
+    if (*stop_r || rc == SQLITE_DONE)
+        goto out;
+db_error:
+    r = sqlite_fail_db(sc, error_r, what);
+out:
+    catalog_chain_link_free(&link);
+    (void)sqlite3_finalize(rows);
+    (void)sqlite3_finalize(rcpts);
+    return r;
 }
+
 enum tab_result sqlite_chain_walk(struct catalog *cat, struct chain_seal *head_r,
                                   catalog_chain_fn *fn, void *ctx, const char **error_r)
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
-    sqlite3_stmt *rows = NULL, *rcpts = NULL;
+    sqlite3_stmt *rows = NULL;
     struct chain_link link;
-    enum tab_result r = TAB_OK;
+    enum tab_result r;
     int rc, stop = 0;
 
     memset(&link, 0, sizeof(link));
     memset(head_r, 0, sizeof(*head_r));
     head_r->at = time(NULL);
-    if (sqlite_begin_read(sc) < 0 || sqlite_read_head(sc, head_r) < 0 ||
-        sqlite3_prepare_v2(sc->db, sqlite_chain_copies, -1, &rows, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK)
+    if (sqlite_begin_read(sc) < 0 || sqlite_read_head(sc, head_r) < 0)
         goto db_error;
-    if (sqlite_chain_emit(rows, rcpts, &link, fn, ctx, &stop) < 0)
+    r = sqlite_chain_links(sc, sqlite_chain_copies, NULL, fn, ctx, &stop, "chain", error_r);
+    if (r != TAB_OK || stop)
+        goto out;
+    if (sqlite3_prepare_v2(sc->db,
+                           "SELECT archive_id FROM messages m WHERE NOT EXISTS"
+                           " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
+                           -1, &rows, NULL) != SQLITE_OK)
         goto db_error;
-    (void)sqlite3_finalize(rows);
-    rows = NULL;
-    if (!stop) {
-        if (sqlite3_prepare_v2(sc->db,
-                               "SELECT archive_id FROM messages m WHERE NOT EXISTS"
-                               " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
-                               -1, &rows, NULL) != SQLITE_OK)
-            goto db_error;
-        while (!stop && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
-            link.kind = CHAIN_MESSAGE_NO_COPY;
-            sqlite_column_copy(rows, 0, link.message_archive_id, sizeof(link.message_archive_id));
-            memcpy(link.archive_id, link.message_archive_id, sizeof(link.archive_id));
-            stop = fn(&link, ctx);
-            catalog_chain_link_free(&link);
-        }
-        if (!stop && rc != SQLITE_DONE)
-            goto db_error;
+    while (!stop && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        link.kind = CHAIN_MESSAGE_NO_COPY;
+        sqlite_column_copy(rows, 0, link.message_archive_id, sizeof(link.message_archive_id));
+        memcpy(link.archive_id, link.message_archive_id, sizeof(link.archive_id));
+        stop = fn(&link, ctx);
+        catalog_chain_link_free(&link);
     }
-    goto out;
+    if (stop || rc == SQLITE_DONE)
+        goto out;
 db_error:
     r = sqlite_fail_db(sc, error_r, "chain");
 out:
     catalog_chain_link_free(&link);
     (void)sqlite3_finalize(rows);
-    (void)sqlite3_finalize(rcpts);
     sqlite_end(sc);
     return r;
 }
@@ -263,29 +278,32 @@ enum tab_result sqlite_stats(struct catalog *cat, struct catalog_stats *stats_r,
     enum tab_result r = TAB_OK;
     int rc;
 
+    const struct {
+        const char *sql;
+        int64_t *n;
+    } counts[] = {
+        {"SELECT count(*) FROM messages", &s->messages},
+        {"SELECT CAST(total(size) AS INTEGER) FROM messages", &s->bytes},
+        {"SELECT count(*) FROM copies", &s->copies},
+        {"SELECT CAST(total(wrapped_size) AS INTEGER) FROM copies", &s->wrapped_bytes},
+        {"SELECT count(*) FROM messages WHERE envelope_status = 'incomplete'", &s->incomplete},
+        {"SELECT count(DISTINCT archive_id) FROM holds", &s->held},
+        {"SELECT count(*) FROM expired", &s->expired},
+        {"SELECT count(*) FROM text_pending", &s->text_pending},
+        {"SELECT count(*) FROM messages WHERE index_status = 'degraded'", &s->degraded},
+        {"SELECT count(*) FROM forwards WHERE status = 'deferred'", &s->fwd_deferred},
+        {"SELECT count(*) FROM forwards WHERE status = 'sent'", &s->fwd_sent},
+        {"SELECT count(*) FROM forwards WHERE status = 'held'", &s->fwd_held},
+        {"SELECT count(*) FROM forwards WHERE status = 'queued'", &s->fwd_queued},
+        {"SELECT count(*) FROM forwards WHERE status = 'deleted'", &s->fwd_deleted},
+    };
+
     memset(s, 0, sizeof(*s));
-    if (sqlite_begin_read(sc) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM messages", &s->messages) < 0 ||
-        sqlite_count(sc, "SELECT CAST(total(size) AS INTEGER) FROM messages", &s->bytes) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM copies", &s->copies) < 0 ||
-        sqlite_count(sc, "SELECT CAST(total(wrapped_size) AS INTEGER) FROM copies",
-                     &s->wrapped_bytes) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM messages WHERE envelope_status = 'incomplete'",
-                     &s->incomplete) < 0 ||
-        sqlite_count(sc, "SELECT count(DISTINCT archive_id) FROM holds", &s->held) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM expired", &s->expired) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM text_pending", &s->text_pending) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM messages WHERE index_status = 'degraded'",
-                     &s->degraded) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'deferred'",
-                     &s->fwd_deferred) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'sent'", &s->fwd_sent) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'held'", &s->fwd_held) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'queued'", &s->fwd_queued) <
-            0 ||
-        sqlite_count(sc, "SELECT count(*) FROM forwards WHERE status = 'deleted'",
-                     &s->fwd_deleted) < 0)
+    if (sqlite_begin_read(sc) < 0)
         goto db_error;
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        if (sqlite_count(sc, counts[i].sql, counts[i].n) < 0)
+            goto db_error;
     if (sqlite3_prepare_v2(sc->db, "SELECT min(arrival), max(arrival) FROM messages", -1, &st,
                            NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW)

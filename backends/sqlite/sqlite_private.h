@@ -115,6 +115,7 @@ enum tab_result sqlite_fail(struct sqlite_catalog *sc, enum tab_result r, const 
 enum tab_result sqlite_fail_db(struct sqlite_catalog *sc, const char **error_r, const char *what);
 enum tab_result sqlite_classify(int rc);
 void sqlite_stmt_done(sqlite3_stmt *st);
+void sqlite_stmts_reset(struct sqlite_catalog *sc);
 int sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
 char *sqlite_column_dup(sqlite3_stmt *st, int i);
 void sqlite_column_copy(sqlite3_stmt *st, int i, char *buf, size_t size);
@@ -163,8 +164,9 @@ enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, int *don
 /* sqlite_integrity.c */
 extern const char sqlite_chain_rcpts[];
 int sqlite_chain_fill(sqlite3_stmt *row, sqlite3_stmt *rcpts, struct chain_link *link);
-int sqlite_chain_emit(sqlite3_stmt *rows, sqlite3_stmt *rcpts, struct chain_link *link,
-                      catalog_chain_fn *fn, void *ctx, int *stop_r);
+enum tab_result sqlite_chain_links(struct sqlite_catalog *sc, const char *sql, const char *param,
+                                   catalog_chain_fn *fn, void *ctx, int *stop_r, const char *what,
+                                   const char **error_r);
 enum tab_result sqlite_chain_walk(struct catalog *cat, struct chain_seal *head_r,
                                   catalog_chain_fn *fn, void *ctx, const char **error_r);
 enum tab_result sqlite_chain_head(struct catalog *cat, struct chain_seal *head_r,

@@ -148,32 +148,19 @@ enum tab_result sqlite_expire_candidates(struct catalog *cat, time_t now, catalo
                                          void *ctx, const char **error_r)
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
-    sqlite3_stmt *rows = NULL, *rcpts = NULL;
-    struct chain_link link;
     char when[21];
-    enum tab_result r = TAB_OK;
+    enum tab_result r;
     int stop = 0;
 
-    memset(&link, 0, sizeof(link));
     record_format_time(now, when);
-    if (sqlite_begin_read(sc) < 0 ||
-        sqlite3_prepare_v2(sc->db,
-                           "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL"
-                           " FROM copies c JOIN messages m ON m.id = c.message"
-                           " WHERE" SQLITE_EXPIRABLE " ORDER BY m.id, c.id",
-                           -1, &rows, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK ||
-        sqlite_bind_text(rows, 1, when) != SQLITE_OK)
-        goto db_error;
-    if (sqlite_chain_emit(rows, rcpts, &link, fn, ctx, &stop) < 0)
-        goto db_error;
-    goto out;
-db_error:
-    r = sqlite_fail_db(sc, error_r, "expire candidates");
-out:
-    catalog_chain_link_free(&link);
-    (void)sqlite3_finalize(rows);
-    (void)sqlite3_finalize(rcpts);
+    if (sqlite_begin_read(sc) < 0)
+        r = sqlite_fail_db(sc, error_r, "expire candidates");
+    else
+        r = sqlite_chain_links(sc,
+                               "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL"
+                               " FROM copies c JOIN messages m ON m.id = c.message"
+                               " WHERE" SQLITE_EXPIRABLE " ORDER BY m.id, c.id",
+                               when, fn, ctx, &stop, "expire candidates", error_r);
     sqlite_end(sc);
     return r;
 }

@@ -167,12 +167,7 @@ db_error:
     r = sqlite_fail_db(sc, error_r, "read message");
 out:
     if (r != TAB_OK) {
-        sqlite_stmt_done(sc->st[ST_MESSAGE_BY_ID]);
-        sqlite_stmt_done(sc->st[ST_FIRST_COPY]);
-        sqlite_stmt_done(sc->st[ST_COPY_BY_ID]);
-        sqlite_stmt_done(sc->st[ST_RCPTS]);
-        sqlite_stmt_done(sc->st[ST_ADDRS]);
-        sqlite_stmt_done(sc->st[ST_ATTACHMENTS]);
+        sqlite_stmts_reset(sc);
         record_free(rec);
     }
     free(arrival);
@@ -418,6 +413,25 @@ static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *val
     return sqlite3_bind_text(st, i, value, -1, SQLITE_STATIC);
 }
 
+/* Bind name to the LIKE pattern that finds value inside a column
+ * (*like_r: the pattern, for the caller to free), unless value is NULL. */
+static int sqlite_bind_like(sqlite3_stmt *st, const char *name, const char *value, char **like_r)
+{
+    if (value == NULL)
+        return SQLITE_OK;
+    *like_r = catalog_like_substring(value);
+    return sqlite_bind_named(st, name, *like_r);
+}
+
+/* Bind name to t as stored (formatted into buf), unless t is 0. */
+static int sqlite_bind_time(sqlite3_stmt *st, const char *name, time_t t, char buf[21])
+{
+    if (t == 0)
+        return SQLITE_OK;
+    record_format_time(t, buf);
+    return sqlite_bind_named(st, name, buf);
+}
+
 enum tab_result sqlite_search(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
                               void *ctx, const char **error_r)
 {
@@ -460,46 +474,25 @@ enum tab_result sqlite_search(struct catalog *cat, const struct search_query *q,
     if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
         goto db_error;
 
-    if (q->from) {
-        like_from = catalog_like_substring(q->from);
-        if (sqlite_bind_named(st, ":from", like_from) != SQLITE_OK)
-            goto db_error;
-    }
-    if (q->to) {
-        like_to = catalog_like_substring(q->to);
-        if (sqlite_bind_named(st, ":to", like_to) != SQLITE_OK)
-            goto db_error;
-    }
-    if (q->subject) {
-        like_subject = catalog_like_substring(q->subject);
-        if (sqlite_bind_named(st, ":subject", like_subject) != SQLITE_OK)
-            goto db_error;
-    }
+    if (sqlite_bind_like(st, ":from", q->from, &like_from) != SQLITE_OK ||
+        sqlite_bind_like(st, ":to", q->to, &like_to) != SQLITE_OK ||
+        sqlite_bind_like(st, ":subject", q->subject, &like_subject) != SQLITE_OK)
+        goto db_error;
     if (q->message_id) {
         message_id = catalog_message_id_bare(q->message_id);
         if (sqlite_bind_named(st, ":message_id", message_id) != SQLITE_OK)
             goto db_error;
     }
-    if (q->since) {
-        record_format_time(q->since, since);
-        if (sqlite_bind_named(st, ":since", since) != SQLITE_OK)
-            goto db_error;
-    }
-    if (q->until) {
-        record_format_time(q->until, until);
-        if (sqlite_bind_named(st, ":until", until) != SQLITE_OK)
-            goto db_error;
-    }
+    if (sqlite_bind_time(st, ":since", q->since, since) != SQLITE_OK ||
+        sqlite_bind_time(st, ":until", q->until, until) != SQLITE_OK)
+        goto db_error;
     if (fts_match != NULL && sqlite_bind_named(st, ":text", fts_match) != SQLITE_OK)
         goto db_error;
     if (fts_pos == NULL && fts_neg != NULL &&
         sqlite_bind_named(st, ":text_not", fts_neg) != SQLITE_OK)
         goto db_error;
-    if (q->attachment) {
-        like_attachment = catalog_like_substring(q->attachment);
-        if (sqlite_bind_named(st, ":attachment", like_attachment) != SQLITE_OK)
-            goto db_error;
-    }
+    if (sqlite_bind_like(st, ":attachment", q->attachment, &like_attachment) != SQLITE_OK)
+        goto db_error;
     if (q->limit > 0 &&
         sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), q->limit) != SQLITE_OK)
         goto db_error;
