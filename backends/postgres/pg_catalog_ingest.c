@@ -130,6 +130,35 @@ static enum tab_result pg_catalog_insert_attachments(struct pg_catalog *pc, cons
     return TAB_OK;
 }
 
+/* The header addresses (From, To, Cc) and the attachments of rec: what a
+ * message's header says, written once per message and again by reindex(). */
+static enum tab_result pg_catalog_insert_header(struct pg_catalog *pc, const char *mid,
+                                                const struct archive_record *rec,
+                                                struct strlist *arena, const char **error_r)
+{
+    enum tab_result r = pg_catalog_insert_addrs(pc, mid, "from", &rec->hdr_from, arena, error_r);
+
+    if (r == TAB_OK)
+        r = pg_catalog_insert_addrs(pc, mid, "to", &rec->hdr_to, arena, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_insert_addrs(pc, mid, "cc", &rec->hdr_cc, arena, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_insert_attachments(pc, mid, rec, arena, error_r);
+    return r;
+}
+
+/* rec's Date: as epoch seconds in arena. An unparseable or out-of-range
+ * Date: is NULL, as in the SQLite catalog; date_raw keeps what the header
+ * said. */
+static const char *pg_catalog_date(struct strlist *arena, const struct archive_record *rec)
+{
+    time_t date;
+
+    if (rec->date == NULL || record_parse_time(rec->date, &date) != 0)
+        return NULL;
+    return pg_catalog_printf(arena, "%lld", (long long)date);
+}
+
 /* The message row for rec: found by its key, or created (*created_r). */
 static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct archive_record *rec,
                                           struct strlist *arena, const char **mid_r, int *created_r,
@@ -141,7 +170,6 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
     const char *subject, *body;
     PGresult *res;
     enum tab_result r;
-    time_t date;
     char *note;
 
     *created_r = 0;
@@ -182,11 +210,7 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
         message_id,
         pg_catalog_text(arena, rec->envelope_from ? rec->envelope_from : "", 0),
         rec->envelope_status ? rec->envelope_status : ENVELOPE_INCOMPLETE,
-        /* An unparseable or out-of-range Date: is NULL, as in the SQLite
-         * catalog; date_raw keeps what the header said. */
-        rec->date != NULL && record_parse_time(rec->date, &date) == 0
-            ? pg_catalog_printf(arena, "%lld", (long long)date)
-            : NULL,
+        pg_catalog_date(arena, rec),
         pg_catalog_text(arena, rec->date_raw, 0),
         subject,
         pg_catalog_text(arena, rec->subject_raw, 0),
@@ -373,14 +397,7 @@ enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record 
     /* The first transaction's header and body are the message's: a
      * retried transaction carries the same bytes (same SHA-256). */
     if (created) {
-        r = pg_catalog_insert_addrs(pc, mid, "from", &rec->hdr_from, &arena, error_r);
-        if (r == TAB_OK)
-            r = pg_catalog_insert_addrs(pc, mid, "to", &rec->hdr_to, &arena, error_r);
-        if (r == TAB_OK)
-            r = pg_catalog_insert_addrs(pc, mid, "cc", &rec->hdr_cc, &arena, error_r);
-        if (r != TAB_OK)
-            goto fail;
-        r = pg_catalog_insert_attachments(pc, mid, rec, &arena, error_r);
+        r = pg_catalog_insert_header(pc, mid, rec, &arena, error_r);
         if (r != TAB_OK)
             goto fail;
     }
@@ -455,7 +472,6 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
     const char *mid = NULL, *subject, *body;
     PGresult *res = NULL;
     enum tab_result r;
-    time_t date;
     char *note;
 
     r = pg_conn_begin(pc->conn, error_r);
@@ -483,9 +499,7 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
         const char *uv[9] = {
             mid,
             pg_catalog_text(&arena, rec->message_id, 0),
-            rec->date != NULL && record_parse_time(rec->date, &date) == 0
-                ? pg_catalog_printf(&arena, "%lld", (long long)date)
-                : NULL,
+            pg_catalog_date(&arena, rec),
             pg_catalog_text(&arena, rec->date_raw, 0),
             subject,
             pg_catalog_text(&arena, rec->subject_raw, 0),
@@ -514,14 +528,7 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
         if (r != TAB_OK)
             goto out;
     }
-    r = pg_catalog_insert_addrs(pc, mid, "from", &rec->hdr_from, &arena, error_r);
-    if (r == TAB_OK)
-        r = pg_catalog_insert_addrs(pc, mid, "to", &rec->hdr_to, &arena, error_r);
-    if (r == TAB_OK)
-        r = pg_catalog_insert_addrs(pc, mid, "cc", &rec->hdr_cc, &arena, error_r);
-    if (r != TAB_OK)
-        goto out;
-    r = pg_catalog_insert_attachments(pc, mid, rec, &arena, error_r);
+    r = pg_catalog_insert_header(pc, mid, rec, &arena, error_r);
     if (r != TAB_OK)
         goto out;
     r = pg_conn_commit(pc->conn, error_r);

@@ -50,6 +50,56 @@ int pg_catalog_chain_rows(PGresult *rows, const struct pg_chain_rcpts *rcpts, ca
     return 0;
 }
 
+/*
+ * In the caller's snapshot: the links of sql (a chain query, n text
+ * parameters) into *rows_r, for the caller to PQclear(), and every copy's
+ * recipients into rcpts, for pg_chain_rcpts_free().
+ */
+enum tab_result pg_catalog_chain_read(struct pg_catalog *pc, const char *what, const char *sql,
+                                      int n, const char *const *values, const char *what_rcpts,
+                                      PGresult **rows_r, struct pg_chain_rcpts *rcpts,
+                                      const char **error_r)
+{
+    PGresult *res = NULL;
+    enum tab_result r = pg_catalog_run(pc, what, sql, n, values, rows_r, error_r);
+
+    if (r != TAB_OK)
+        return r;
+    r = pg_catalog_run(pc, what_rcpts, PG_CHAIN_RCPTS, 0, NULL, &res, error_r);
+    if (r != TAB_OK) {
+        PQclear(res);
+        return r;
+    }
+    pg_chain_rcpts_load(rcpts, res);
+    return TAB_OK;
+}
+
+/* seq and hash from column col on of the one row of res; 0 when res has
+ * no row (seal unchanged). */
+static int pg_catalog_seal_row(const PGresult *res, int col, struct chain_seal *seal)
+{
+    if (PQntuples(res) != 1)
+        return 0;
+    seal->seq = strtoll(PQgetvalue(res, 0, col), NULL, 10);
+    snprintf(seal->hash, sizeof(seal->hash), "%s", PQgetvalue(res, 0, col + 1));
+    return 1;
+}
+
+/* The chain head into head_r (its seq and hash; unchanged without a row). */
+static enum tab_result pg_catalog_read_head(struct pg_catalog *pc, struct chain_seal *head_r,
+                                            const char **error_r)
+{
+    PGresult *res;
+    enum tab_result r = pg_catalog_run(
+        pc, "chain head", "SELECT seq, hash FROM chain_head WHERE id = 1", 0, NULL, &res, error_r);
+
+    if (r != TAB_OK)
+        return r;
+    (void)pg_catalog_seal_row(res, 0, head_r);
+    PQclear(res);
+    return TAB_OK;
+}
+
 enum tab_result pg_catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,
                                       catalog_chain_fn *fn, void *ctx, const char **error_r)
 {
@@ -64,24 +114,13 @@ enum tab_result pg_catalog_chain_walk(struct catalog *cat, struct chain_seal *he
     r = pg_conn_begin_read(pc->conn, &began, error_r);
     if (r != TAB_OK)
         return r;
-    r = pg_catalog_run(pc, "chain head", "SELECT seq, hash FROM chain_head WHERE id = 1", 0, NULL,
-                       &res, error_r);
+    r = pg_catalog_read_head(pc, head_r, error_r);
     if (r != TAB_OK)
         goto out;
-    if (PQntuples(res) == 1) {
-        head_r->seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        snprintf(head_r->hash, sizeof(head_r->hash), "%s", PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    res = NULL;
-    r = pg_catalog_run(pc, "chain", pg_catalog_chain_sql, 0, NULL, &rows, error_r);
+    r = pg_catalog_chain_read(pc, "chain", pg_catalog_chain_sql, 0, NULL, "chain recipients", &rows,
+                              &rcpts, error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_catalog_run(pc, "chain recipients", PG_CHAIN_RCPTS, 0, NULL, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    pg_chain_rcpts_load(&rcpts, res);
-    res = NULL;
     r = pg_catalog_run(pc, "chain",
                        "SELECT archive_id FROM messages m WHERE NOT EXISTS"
                        " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
@@ -117,21 +156,10 @@ enum tab_result pg_catalog_chain_head(struct catalog *cat, struct chain_seal *he
                                       const char **error_r)
 {
     struct pg_catalog *pc = pg_catalog_of(cat);
-    PGresult *res;
-    enum tab_result r;
 
     memset(head_r, 0, sizeof(*head_r));
     head_r->at = time(NULL);
-    r = pg_catalog_run(pc, "chain head", "SELECT seq, hash FROM chain_head WHERE id = 1", 0, NULL,
-                       &res, error_r);
-    if (r != TAB_OK)
-        return r;
-    if (PQntuples(res) == 1) {
-        head_r->seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        snprintf(head_r->hash, sizeof(head_r->hash), "%s", PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    return TAB_OK;
+    return pg_catalog_read_head(pc, head_r, error_r);
 }
 
 enum tab_result pg_catalog_seal(struct catalog *cat, struct chain_seal *seal_r,
@@ -149,11 +177,8 @@ enum tab_result pg_catalog_seal(struct catalog *cat, struct chain_seal *seal_r,
                        0, NULL, &res, error_r);
     if (r != TAB_OK)
         return r;
-    if (PQntuples(res) == 1) {
+    if (pg_catalog_seal_row(res, 1, seal_r))
         seal_r->at = (time_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        seal_r->seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        snprintf(seal_r->hash, sizeof(seal_r->hash), "%s", PQgetvalue(res, 0, 2));
-    }
     PQclear(res);
     return TAB_OK;
 }

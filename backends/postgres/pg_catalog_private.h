@@ -108,6 +108,10 @@ enum tab_result pg_catalog_get(struct catalog *cat, const char *archive_id,
 
 /* pg_catalog_integrity.c */
 struct pg_chain_rcpts;
+enum tab_result pg_catalog_chain_read(struct pg_catalog *pc, const char *what, const char *sql,
+                                      int n, const char *const *values, const char *what_rcpts,
+                                      PGresult **rows_r, struct pg_chain_rcpts *rcpts,
+                                      const char **error_r);
 int pg_catalog_chain_rows(PGresult *rows, const struct pg_chain_rcpts *rcpts, catalog_chain_fn *fn,
                           void *ctx);
 enum tab_result pg_catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,

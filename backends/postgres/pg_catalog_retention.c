@@ -157,25 +157,20 @@ enum tab_result pg_catalog_expire_candidates(struct catalog *cat, time_t now, ca
     struct strlist arena = STRLIST_INIT;
     struct pg_chain_rcpts rcpts = {NULL, NULL, 0};
     const char *values[1] = {pg_catalog_printf(&arena, "%lld", (long long)now)};
-    PGresult *rows = NULL, *res = NULL;
+    PGresult *rows = NULL;
     enum tab_result r;
     int began;
 
     r = pg_conn_begin_read(pc->conn, &began, error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_catalog_run(pc, "expire candidates",
-                       "SELECT 0," PG_CHAIN_COLUMNS ", NULL::bigint, NULL::text"
-                       " FROM copies c JOIN messages m ON m.id = c.message"
-                       " WHERE" PG_EXPIRABLE " ORDER BY m.id, c.id",
-                       1, values, &rows, error_r);
+    r = pg_catalog_chain_read(pc, "expire candidates",
+                              "SELECT 0," PG_CHAIN_COLUMNS ", NULL::bigint, NULL::text"
+                              " FROM copies c JOIN messages m ON m.id = c.message"
+                              " WHERE" PG_EXPIRABLE " ORDER BY m.id, c.id",
+                              1, values, "expire candidates", &rows, &rcpts, error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_catalog_run(pc, "expire candidates", PG_CHAIN_RCPTS, 0, NULL, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    pg_chain_rcpts_load(&rcpts, res);
-    res = NULL;
     if (began) {
         r = pg_conn_commit(pc->conn, error_r);
         began = 0;
@@ -188,7 +183,6 @@ out:
         pg_conn_rollback(pc->conn);
     pg_chain_rcpts_free(&rcpts);
     PQclear(rows);
-    PQclear(res);
     strlist_free(&arena);
     return r;
 }
