@@ -314,6 +314,34 @@ void sqlite_end(struct sqlite_catalog *sc)
         (void)sqlite3_exec(sc->db, "COMMIT", NULL, NULL, NULL);
 }
 
+/* Prepare sql and bind its one parameter ?1 to value (NULL: SQL NULL).
+ * -1: see sqlite3_errmsg (nothing left to finalize). */
+int sqlite_prepare_text(struct sqlite_catalog *sc, const char *sql, const char *value,
+                        sqlite3_stmt **st_r)
+{
+    if (sqlite3_prepare_v2(sc->db, sql, -1, st_r, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite_bind_text(*st_r, 1, value) != SQLITE_OK) {
+        (void)sqlite3_finalize(*st_r);
+        *st_r = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Finalize st after a loop over its rows that ended with rc: TAB_OK at
+ * the end or when the caller stopped at a row, else "WHAT: MESSAGE". */
+enum tab_result sqlite_rows_end(struct sqlite_catalog *sc, sqlite3_stmt *st, int rc,
+                                const char *what, const char **error_r)
+{
+    enum tab_result r = TAB_OK;
+
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = sqlite_fail_db(sc, error_r, what);
+    (void)sqlite3_finalize(st);
+    return r;
+}
+
 /* Run sql with text parameters (NULL: SQL NULL) to completion. */
 int sqlite_exec_params(struct sqlite_catalog *sc, const char *sql, int n, const char *const *values)
 {

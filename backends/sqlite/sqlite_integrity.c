@@ -231,15 +231,11 @@ enum tab_result sqlite_audit_list(struct catalog *cat, time_t since, catalog_aud
     int rc;
 
     record_format_time(since, from);
-    if (sqlite3_prepare_v2(sc->db,
-                           "SELECT id, at, operator, action, detail FROM audit"
-                           " WHERE at >= ?1 ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite_prepare_text(sc,
+                            "SELECT id, at, operator, action, detail FROM audit"
+                            " WHERE at >= ?1 ORDER BY id",
+                            since ? from : "", &st) < 0)
         return sqlite_fail_db(sc, error_r, "audit list");
-    if (sqlite_bind_text(st, 1, since ? from : "") != SQLITE_OK) {
-        (void)sqlite3_finalize(st);
-        return sqlite_fail_db(sc, error_r, "audit list");
-    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct catalog_audit_row row = {
             sqlite3_column_int64(st, 0),
@@ -251,13 +247,7 @@ enum tab_result sqlite_audit_list(struct catalog *cat, time_t since, catalog_aud
         if (fn(&row, ctx))
             break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        enum tab_result r = sqlite_fail_db(sc, error_r, "audit list");
-        (void)sqlite3_finalize(st);
-        return r;
-    }
-    (void)sqlite3_finalize(st);
-    return TAB_OK;
+    return sqlite_rows_end(sc, st, rc, "audit list", error_r);
 }
 
 enum tab_result sqlite_stats(struct catalog *cat, struct catalog_stats *stats_r,

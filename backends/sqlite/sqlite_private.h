@@ -123,6 +123,10 @@ time_t sqlite_column_time(sqlite3_stmt *st, int i);
 void sqlite_rollback(struct sqlite_catalog *sc);
 int sqlite_sync_wal(struct sqlite_catalog *sc);
 int sqlite_exec_stmt(sqlite3_stmt *st);
+int sqlite_prepare_text(struct sqlite_catalog *sc, const char *sql, const char *value,
+                        sqlite3_stmt **st_r);
+enum tab_result sqlite_rows_end(struct sqlite_catalog *sc, sqlite3_stmt *st, int rc,
+                                const char *what, const char **error_r);
 int sqlite_exec_params(struct sqlite_catalog *sc, const char *sql, int n,
                        const char *const *values);
 int sqlite_count(struct sqlite_catalog *sc, const char *sql, int64_t *n_r);

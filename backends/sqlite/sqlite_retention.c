@@ -31,17 +31,13 @@ static int sqlite_message_of(struct sqlite_catalog *sc, const char *archive_id,
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(sc->db,
-                           "SELECT id, archive_id FROM messages WHERE archive_id = ?1"
-                           " UNION ALL SELECT m.id, m.archive_id FROM copies c"
-                           " JOIN messages m ON m.id = c.message WHERE c.archive_id = ?1"
-                           " LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite_prepare_text(sc,
+                            "SELECT id, archive_id FROM messages WHERE archive_id = ?1"
+                            " UNION ALL SELECT m.id, m.archive_id FROM copies c"
+                            " JOIN messages m ON m.id = c.message WHERE c.archive_id = ?1"
+                            " LIMIT 1",
+                            archive_id, &st) < 0)
         return -1;
-    if (sqlite_bind_text(st, 1, archive_id) != SQLITE_OK) {
-        (void)sqlite3_finalize(st);
-        return -1;
-    }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *id_r = sqlite3_column_int64(st, 0);
@@ -109,15 +105,11 @@ enum tab_result sqlite_hold_list(struct catalog *cat, const char *case_name, cat
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(sc->db,
-                           "SELECT case_name, archive_id, operator, added FROM holds"
-                           " WHERE ?1 IS NULL OR case_name = ?1 ORDER BY case_name, archive_id",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite_prepare_text(sc,
+                            "SELECT case_name, archive_id, operator, added FROM holds"
+                            " WHERE ?1 IS NULL OR case_name = ?1 ORDER BY case_name, archive_id",
+                            case_name, &st) < 0)
         return sqlite_fail_db(sc, error_r, "hold list");
-    if (sqlite_bind_text(st, 1, case_name) != SQLITE_OK) {
-        (void)sqlite3_finalize(st);
-        return sqlite_fail_db(sc, error_r, "hold list");
-    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct catalog_hold_row row = {
             (const char *)sqlite3_column_text(st, 0),
@@ -128,13 +120,7 @@ enum tab_result sqlite_hold_list(struct catalog *cat, const char *case_name, cat
         if (fn(&row, ctx))
             break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        enum tab_result r = sqlite_fail_db(sc, error_r, "hold list");
-        (void)sqlite3_finalize(st);
-        return r;
-    }
-    (void)sqlite3_finalize(st);
-    return TAB_OK;
+    return sqlite_rows_end(sc, st, rc, "hold list", error_r);
 }
 
 /* A message may go when every copy has a retain-until not after ?1 and
