@@ -214,6 +214,17 @@ enum tab_result pg_catalog_exec(struct pg_catalog *pc, enum pg_catalog_stmt i,
     return pg_conn_exec(pc->conn, &pg_catalog_stmts[i], values, NULL, NULL, res_r, error_r);
 }
 
+/* The same, for statements whose result is not needed. */
+enum tab_result pg_catalog_exec_do(struct pg_catalog *pc, enum pg_catalog_stmt i,
+                                   const char *const *values, const char **error_r)
+{
+    PGresult *res = NULL;
+    enum tab_result r = pg_catalog_exec(pc, i, values, &res, error_r);
+
+    PQclear(res);
+    return r;
+}
+
 /* Run sql (n text parameters) once; *res_r for the caller to PQclear(). */
 enum tab_result pg_catalog_run(struct pg_catalog *pc, const char *what, const char *sql, int n,
                                const char *const *values, PGresult **res_r, const char **error_r)

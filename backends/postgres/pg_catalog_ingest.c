@@ -104,11 +104,9 @@ static enum tab_result pg_catalog_insert_addrs(struct pg_catalog *pc, const char
         const char *values[5] = {mid, field, pg_catalog_printf(arena, "%zu", i),
                                  pg_catalog_text(arena, a->v[i].name, 0),
                                  pg_catalog_text(arena, a->v[i].address, 0)};
-        PGresult *res;
-        enum tab_result r = pg_catalog_exec(pc, PC_INSERT_ADDR, values, &res, error_r);
+        enum tab_result r = pg_catalog_exec_do(pc, PC_INSERT_ADDR, values, error_r);
         if (r != TAB_OK)
             return r;
-        PQclear(res);
     }
     return TAB_OK;
 }
@@ -121,11 +119,9 @@ static enum tab_result pg_catalog_insert_attachments(struct pg_catalog *pc, cons
         const char *values[4] = {mid, pg_catalog_printf(arena, "%zu", i),
                                  pg_catalog_text(arena, rec->attachments[i].filename, 0),
                                  pg_catalog_text(arena, rec->attachments[i].content_type, 0)};
-        PGresult *res;
-        enum tab_result r = pg_catalog_exec(pc, PC_INSERT_ATTACHMENT, values, &res, error_r);
+        enum tab_result r = pg_catalog_exec_do(pc, PC_INSERT_ATTACHMENT, values, error_r);
         if (r != TAB_OK)
             return r;
-        PQclear(res);
     }
     return TAB_OK;
 }
@@ -181,10 +177,9 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
 
         /* Held until commit: a concurrent add() of the same message waits
          * here and then finds the row this one creates. */
-        r = pg_catalog_exec(pc, PC_LOCK_KEY, key, &res, error_r);
+        r = pg_catalog_exec_do(pc, PC_LOCK_KEY, key, error_r);
         if (r != TAB_OK)
             return r;
-        PQclear(res);
         r = pg_catalog_exec(pc, by_queue_id ? PC_FIND_MESSAGE : PC_FIND_MESSAGE_BY_MSGID, find,
                             &res, error_r);
         if (r != TAB_OK)
@@ -443,10 +438,8 @@ enum tab_result pg_catalog_forward_status(struct catalog *cat, const char *archi
     const char *values[3] = {pg_catalog_text(&arena, archive_id, 0),
                              pg_catalog_text(&arena, status, 0),
                              detail != NULL ? pg_catalog_text(&arena, detail, 0) : NULL};
-    PGresult *res = NULL;
-    enum tab_result r = pg_catalog_exec(pc, PC_FORWARD_STATUS, values, &res, error_r);
+    enum tab_result r = pg_catalog_exec_do(pc, PC_FORWARD_STATUS, values, error_r);
 
-    PQclear(res);
     strlist_free(&arena);
     return r;
 }

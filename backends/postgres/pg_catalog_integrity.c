@@ -34,8 +34,8 @@ static const char pg_catalog_chain_sql[] =
     " ORDER BY 2 NULLS LAST, 18";
 
 /* Call fn for every link of rows (with rcpts); stops when fn says so. */
-int pg_catalog_chain_rows(PGresult *rows, const struct pg_chain_rcpts *rcpts, catalog_chain_fn *fn,
-                          void *ctx)
+static int pg_catalog_chain_rows(PGresult *rows, const struct pg_chain_rcpts *rcpts,
+                                 catalog_chain_fn *fn, void *ctx)
 {
     for (int i = 0; i < PQntuples(rows); i++) {
         struct chain_link link;
@@ -48,30 +48,6 @@ int pg_catalog_chain_rows(PGresult *rows, const struct pg_chain_rcpts *rcpts, ca
             return 1;
     }
     return 0;
-}
-
-/*
- * In the caller's snapshot: the links of sql (a chain query, n text
- * parameters) into *rows_r, for the caller to PQclear(), and every copy's
- * recipients into rcpts, for pg_chain_rcpts_free().
- */
-enum tab_result pg_catalog_chain_read(struct pg_catalog *pc, const char *what, const char *sql,
-                                      int n, const char *const *values, const char *what_rcpts,
-                                      PGresult **rows_r, struct pg_chain_rcpts *rcpts,
-                                      const char **error_r)
-{
-    PGresult *res = NULL;
-    enum tab_result r = pg_catalog_run(pc, what, sql, n, values, rows_r, error_r);
-
-    if (r != TAB_OK)
-        return r;
-    r = pg_catalog_run(pc, what_rcpts, PG_CHAIN_RCPTS, 0, NULL, &res, error_r);
-    if (r != TAB_OK) {
-        PQclear(res);
-        return r;
-    }
-    pg_chain_rcpts_load(rcpts, res);
-    return TAB_OK;
 }
 
 /* seq and hash from column col on of the one row of res; 0 when res has
@@ -100,33 +76,46 @@ static enum tab_result pg_catalog_read_head(struct pg_catalog *pc, struct chain_
     return TAB_OK;
 }
 
-enum tab_result pg_catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,
-                                      catalog_chain_fn *fn, void *ctx, const char **error_r)
+/*
+ * In one snapshot: the chain head into head_r (unless NULL), the links of
+ * sql (a chain query with n text parameters) with every copy's
+ * recipients, and with orphans the messages that have no copy left; then,
+ * after the snapshot ends, each of them to fn until it asks to stop.
+ */
+enum tab_result pg_catalog_chain_links(struct pg_catalog *pc, const char *what, const char *sql,
+                                       int n, const char *const *values, const char *what_rcpts,
+                                       struct chain_seal *head_r, int orphans, catalog_chain_fn *fn,
+                                       void *ctx, const char **error_r)
 {
-    struct pg_catalog *pc = pg_catalog_of(cat);
     struct pg_chain_rcpts rcpts = {NULL, NULL, 0};
     PGresult *rows = NULL, *res = NULL;
     enum tab_result r;
     int began, stop;
 
-    memset(head_r, 0, sizeof(*head_r));
-    head_r->at = time(NULL);
     r = pg_conn_begin_read(pc->conn, &began, error_r);
     if (r != TAB_OK)
         return r;
-    r = pg_catalog_read_head(pc, head_r, error_r);
+    if (head_r != NULL) {
+        r = pg_catalog_read_head(pc, head_r, error_r);
+        if (r != TAB_OK)
+            goto out;
+    }
+    r = pg_catalog_run(pc, what, sql, n, values, &rows, error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_catalog_chain_read(pc, "chain", pg_catalog_chain_sql, 0, NULL, "chain recipients", &rows,
-                              &rcpts, error_r);
+    r = pg_catalog_run(pc, what_rcpts, PG_CHAIN_RCPTS, 0, NULL, &res, error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_catalog_run(pc, "chain",
-                       "SELECT archive_id FROM messages m WHERE NOT EXISTS"
-                       " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
-                       0, NULL, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
+    pg_chain_rcpts_load(&rcpts, res);
+    res = NULL;
+    if (orphans) {
+        r = pg_catalog_run(pc, what,
+                           "SELECT archive_id FROM messages m WHERE NOT EXISTS"
+                           " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
+                           0, NULL, &res, error_r);
+        if (r != TAB_OK)
+            goto out;
+    }
     if (began) {
         r = pg_conn_commit(pc->conn, error_r);
         began = 0;
@@ -134,7 +123,7 @@ enum tab_result pg_catalog_chain_walk(struct catalog *cat, struct chain_seal *he
             goto out;
     }
     stop = pg_catalog_chain_rows(rows, &rcpts, fn, ctx);
-    for (int i = 0; !stop && i < PQntuples(res); i++) {
+    for (int i = 0; !stop && res != NULL && i < PQntuples(res); i++) {
         struct chain_link link;
         memset(&link, 0, sizeof(link));
         link.kind = CHAIN_MESSAGE_NO_COPY;
@@ -150,6 +139,15 @@ out:
     PQclear(rows);
     PQclear(res);
     return r;
+}
+
+enum tab_result pg_catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,
+                                      catalog_chain_fn *fn, void *ctx, const char **error_r)
+{
+    memset(head_r, 0, sizeof(*head_r));
+    head_r->at = time(NULL);
+    return pg_catalog_chain_links(pg_catalog_of(cat), "chain", pg_catalog_chain_sql, 0, NULL,
+                                  "chain recipients", head_r, 1, fn, ctx, error_r);
 }
 
 enum tab_result pg_catalog_chain_head(struct catalog *cat, struct chain_seal *head_r,

@@ -83,6 +83,8 @@ const char *pg_catalog_value(const PGresult *res, int row, int col);
 void pg_catalog_copy(const PGresult *res, int row, int col, char *buf, size_t size);
 enum tab_result pg_catalog_exec(struct pg_catalog *pc, enum pg_catalog_stmt i,
                                 const char *const *values, PGresult **res_r, const char **error_r);
+enum tab_result pg_catalog_exec_do(struct pg_catalog *pc, enum pg_catalog_stmt i,
+                                   const char *const *values, const char **error_r);
 enum tab_result pg_catalog_run(struct pg_catalog *pc, const char *what, const char *sql, int n,
                                const char *const *values, PGresult **res_r, const char **error_r);
 enum tab_result pg_catalog_do(struct pg_catalog *pc, const char *what, const char *sql, int n,
@@ -107,13 +109,10 @@ enum tab_result pg_catalog_get(struct catalog *cat, const char *archive_id,
                                struct archive_record *rec_r, const char **error_r);
 
 /* pg_catalog_integrity.c */
-struct pg_chain_rcpts;
-enum tab_result pg_catalog_chain_read(struct pg_catalog *pc, const char *what, const char *sql,
-                                      int n, const char *const *values, const char *what_rcpts,
-                                      PGresult **rows_r, struct pg_chain_rcpts *rcpts,
-                                      const char **error_r);
-int pg_catalog_chain_rows(PGresult *rows, const struct pg_chain_rcpts *rcpts, catalog_chain_fn *fn,
-                          void *ctx);
+enum tab_result pg_catalog_chain_links(struct pg_catalog *pc, const char *what, const char *sql,
+                                       int n, const char *const *values, const char *what_rcpts,
+                                       struct chain_seal *head_r, int orphans, catalog_chain_fn *fn,
+                                       void *ctx, const char **error_r);
 enum tab_result pg_catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,
                                       catalog_chain_fn *fn, void *ctx, const char **error_r);
 enum tab_result pg_catalog_chain_head(struct catalog *cat, struct chain_seal *head_r,

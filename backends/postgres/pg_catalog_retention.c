@@ -153,36 +153,15 @@ enum tab_result pg_catalog_hold_list(struct catalog *cat, const char *case_name,
 enum tab_result pg_catalog_expire_candidates(struct catalog *cat, time_t now, catalog_chain_fn *fn,
                                              void *ctx, const char **error_r)
 {
-    struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
-    struct pg_chain_rcpts rcpts = {NULL, NULL, 0};
     const char *values[1] = {pg_catalog_printf(&arena, "%lld", (long long)now)};
-    PGresult *rows = NULL;
-    enum tab_result r;
-    int began;
+    enum tab_result r =
+        pg_catalog_chain_links(pg_catalog_of(cat), "expire candidates",
+                               "SELECT 0," PG_CHAIN_COLUMNS ", NULL::bigint, NULL::text"
+                               " FROM copies c JOIN messages m ON m.id = c.message"
+                               " WHERE" PG_EXPIRABLE " ORDER BY m.id, c.id",
+                               1, values, "expire candidates", NULL, 0, fn, ctx, error_r);
 
-    r = pg_conn_begin_read(pc->conn, &began, error_r);
-    if (r != TAB_OK)
-        goto out;
-    r = pg_catalog_chain_read(pc, "expire candidates",
-                              "SELECT 0," PG_CHAIN_COLUMNS ", NULL::bigint, NULL::text"
-                              " FROM copies c JOIN messages m ON m.id = c.message"
-                              " WHERE" PG_EXPIRABLE " ORDER BY m.id, c.id",
-                              1, values, "expire candidates", &rows, &rcpts, error_r);
-    if (r != TAB_OK)
-        goto out;
-    if (began) {
-        r = pg_conn_commit(pc->conn, error_r);
-        began = 0;
-        if (r != TAB_OK)
-            goto out;
-    }
-    (void)pg_catalog_chain_rows(rows, &rcpts, fn, ctx);
-out:
-    if (began)
-        pg_conn_rollback(pc->conn);
-    pg_chain_rcpts_free(&rcpts);
-    PQclear(rows);
     strlist_free(&arena);
     return r;
 }
