@@ -18,6 +18,9 @@
  *	Private to backends/postgres/: no other folder may include it.
  *	Text values are kept in an arena (a struct strlist) until the call
  *	that passes them to the server ends.
+ * DIAGNOSTICS
+ *	Messages are the connection's (pg_conn.h): "pgsql NAME: WHAT:
+ *	SERVER MESSAGE".
  */
 #ifndef TAB_PG_CATALOG_PRIVATE_H
 #define TAB_PG_CATALOG_PRIVATE_H

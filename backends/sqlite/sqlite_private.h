@@ -20,6 +20,9 @@
  *	Helpers that return -1 leave the reason in sqlite3_errmsg(); the
  *	caller turns it into its message with sqlite_fail_db() before the
  *	next SQLite call replaces it.
+ * DIAGNOSTICS
+ *	Messages are "sqlite PATH: WHAT: SQLITE MESSAGE", kept in the
+ *	catalog (sc->error) until its next failure.
  */
 #ifndef TAB_SQLITE_PRIVATE_H
 #define TAB_SQLITE_PRIVATE_H
