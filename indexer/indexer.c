@@ -35,7 +35,7 @@
  *	Nothing is lost or indexed twice whatever happens to this process:
  *	a batch's FTS5 insert and its removal from the pending table commit
  *	together. Searches do not wait for it either: a full-text search
- *	indexes what is pending first (backends/sqlite/sqlite.c).
+ *	indexes what is pending first (backends/sqlite/sqlite_search.c).
  *
  *	The process is named "tab-indexer" (ps -o comm), so that it can be
  *	told from the workers.

@@ -35,7 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/s3/s3.h"
+#include "backends/store.h"
+#include "backends/store_retention.h"
 #include "common/config.h"
 #include "common/strlist.h"
 #include "search/cli.h"
@@ -55,7 +56,7 @@ const char cli_retention_help[] =
     "    the bucket's lifecycle rule is what removes it once that has passed.\n"
     "\n"
     "    show    the bucket's Object Lock configuration and lifecycle rules,\n"
-    "            and whether the rule \"" TAB_S3_LIFECYCLE_RULE "\" matches\n"
+    "            and whether the rule \"" STORE_RETENTION_RULE "\" matches\n"
     "            retention_period\n"
     "    apply   write that rule: objects under the store's prefix expire\n"
     "            after retention_period (in days; years count 365 days plus\n"
@@ -81,61 +82,6 @@ const char cli_retention_help[] =
     "    tabularium retention show\n"
     "    tabularium retention show --json | jq .lifecycle\n";
 
-/* One lifecycle rule as show prints it. */
-struct cli_lc_rule {
-    char *id, *status, *prefix;
-    long long days, noncurrent, abort_days; /* -1: absent */
-};
-
-static long long cli_retention_number(const char *xml, const char *outer, const char *tag)
-{
-    char *block = s3_xml_element(xml, outer, NULL);
-    char *v = block != NULL ? s3_xml_value(block, tag) : NULL;
-    long long n = v != NULL && *v != '\0' ? strtoll(v, NULL, 10) : -1;
-
-    free(v);
-    free(block);
-    return n;
-}
-
-static size_t cli_retention_rules(const char *xml, struct cli_lc_rule **rules_r)
-{
-    struct cli_lc_rule *rules = NULL;
-    size_t n = 0;
-    const char *p = xml, *next;
-    char *rule;
-
-    while (p != NULL && (rule = s3_xml_element(p, "Rule", &next)) != NULL) {
-        struct cli_lc_rule r;
-        char *filter = s3_xml_element(rule, "Filter", NULL);
-        r.id = s3_xml_value(rule, "ID");
-        r.status = s3_xml_value(rule, "Status");
-        /* <Filter><Prefix> (current) or a bare <Prefix> (old style) */
-        r.prefix = s3_xml_value(filter != NULL ? filter : rule, "Prefix");
-        r.days = cli_retention_number(rule, "Expiration", "Days");
-        r.noncurrent = cli_retention_number(rule, "NoncurrentVersionExpiration", "NoncurrentDays");
-        r.abort_days =
-            cli_retention_number(rule, "AbortIncompleteMultipartUpload", "DaysAfterInitiation");
-        rules = xrealloc(rules, (n + 1) * sizeof(*rules));
-        rules[n++] = r;
-        free(filter);
-        free(rule);
-        p = next;
-    }
-    *rules_r = rules;
-    return n;
-}
-
-static void cli_retention_rules_free(struct cli_lc_rule *rules, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(rules[i].id);
-        free(rules[i].status);
-        free(rules[i].prefix);
-    }
-    free(rules);
-}
-
 /* The bucket's store, or NULL after a message. */
 static struct store *cli_retention_store(struct cli_context *ctx, const struct tab_config *cfg)
 {
@@ -148,7 +94,7 @@ static struct store *cli_retention_store(struct cli_context *ctx, const struct t
         return NULL;
     }
     st = ctx->store(ctx);
-    if (st == NULL || strcmp(st->name, "s3") != 0)
+    if (st == NULL || !store_retention_supported(st))
         return NULL;
     return st;
 }
@@ -165,43 +111,28 @@ static void cli_retention_opt_int(struct cli_output *o, const char *key, long lo
 static int cli_retention_show(struct cli_context *ctx, const struct tab_config *cfg, int json)
 {
     struct store *st = cli_retention_store(ctx, cfg);
-    char *lifecycle = NULL, *lock = NULL, *lock_enabled = NULL, *rule = NULL;
-    char *def_mode = NULL;
+    struct store_retention ret;
     const char *error = NULL;
-    struct cli_lc_rule *rules = NULL;
-    size_t n = 0;
-    long long want = s3_retention_days(cfg->retention_period);
-    long long def_days = -1, def_years = -1;
+    long long want = store_retention_days(cfg->retention_period);
     const char *prefix;
     char *want_prefix;
     int in_sync = 0;
 
     if (st == NULL)
         return CLI_EXIT_USAGE;
-    if (s3_store_bucket_config(st, &lifecycle, &lock, &error) != TAB_OK) {
+    if (store_retention_read(st, &ret, &error) != TAB_OK) {
         fprintf(stderr, "tabularium retention: %s\n", error);
         return CLI_EXIT_USAGE;
     }
-    prefix = s3_store_prefix(st);
+    const struct store_retention_rule *rules = ret.rules;
+    const char *lock_enabled = ret.lock_enabled, *def_mode = ret.default_mode;
+    long long def_days = ret.default_days, def_years = ret.default_years;
+    size_t n = ret.n_rules;
+
+    prefix = store_retention_prefix(st);
     want_prefix = xasprintf("%s%s", prefix, *prefix != '\0' ? "/" : "");
-    if (lock != NULL) {
-        lock_enabled = s3_xml_value(lock, "ObjectLockEnabled");
-        rule = s3_xml_element(lock, "DefaultRetention", NULL);
-        if (rule != NULL) {
-            char *v;
-            def_mode = s3_xml_value(rule, "Mode");
-            if ((v = s3_xml_value(rule, "Days")) != NULL)
-                def_days = strtoll(v, NULL, 10);
-            free(v);
-            if ((v = s3_xml_value(rule, "Years")) != NULL)
-                def_years = strtoll(v, NULL, 10);
-            free(v);
-        }
-    }
-    if (lifecycle != NULL)
-        n = cli_retention_rules(lifecycle, &rules);
     for (size_t i = 0; i < n; i++)
-        if (rules[i].id != NULL && strcmp(rules[i].id, TAB_S3_LIFECYCLE_RULE) == 0 &&
+        if (rules[i].id != NULL && strcmp(rules[i].id, STORE_RETENTION_RULE) == 0 &&
             rules[i].status != NULL && strcmp(rules[i].status, "Enabled") == 0 &&
             rules[i].days == want && rules[i].prefix != NULL &&
             strcmp(rules[i].prefix, want_prefix) == 0)
@@ -211,7 +142,7 @@ static int cli_retention_show(struct cli_context *ctx, const struct tab_config *
         struct cli_output *o = cli_output_json_new(stdout);
         o->begin_map(o);
         o->map_key(o, "bucket");
-        o->string(o, s3_store_bucket(st));
+        o->string(o, store_retention_bucket(st));
         o->map_key(o, "prefix");
         o->string(o, want_prefix);
         o->map_key(o, "retention_period");
@@ -250,7 +181,7 @@ static int cli_retention_show(struct cli_context *ctx, const struct tab_config *
         o->separator(o);
         cli_output_free(&o);
     } else {
-        printf("bucket: %s\n", s3_store_bucket(st));
+        printf("bucket: %s\n", store_retention_bucket(st));
         printf("prefix: %s\n", *want_prefix != '\0' ? want_prefix : "(whole bucket)");
         if (want > 0)
             printf("retention_period: %s (%lld days)\n", cfg->retention_period, want);
@@ -284,27 +215,21 @@ static int cli_retention_show(struct cli_context *ctx, const struct tab_config *
         else
             printf("status: rule %s missing or different from retention_period "
                    "(run tabularium retention apply)\n",
-                   TAB_S3_LIFECYCLE_RULE);
+                   STORE_RETENTION_RULE);
     }
-    cli_retention_rules_free(rules, n);
+    store_retention_free(&ret);
     free(want_prefix);
-    free(def_mode);
-    free(rule);
-    free(lock_enabled);
-    free(lifecycle);
-    free(lock);
     return in_sync ? CLI_EXIT_FOUND : CLI_EXIT_NOT_FOUND;
 }
 
 static int cli_retention_apply(struct cli_context *ctx, const struct tab_config *cfg, int dry_run,
                                int replace)
 {
-    long long days = s3_retention_days(cfg->retention_period);
+    long long days = store_retention_days(cfg->retention_period);
     struct store *st;
-    char *xml, *lifecycle = NULL, *lock = NULL;
+    struct store_retention ret = {0};
+    char *xml;
     const char *error = NULL;
-    struct cli_lc_rule *rules = NULL;
-    size_t n = 0;
     int rc = CLI_EXIT_FOUND;
 
     if (days <= 0) {
@@ -315,42 +240,39 @@ static int cli_retention_apply(struct cli_context *ctx, const struct tab_config 
     st = cli_retention_store(ctx, cfg);
     if (st == NULL)
         return CLI_EXIT_USAGE;
-    xml = s3_lifecycle_xml(s3_store_prefix(st), days);
+    xml = store_retention_lifecycle(st, days);
     if (dry_run) {
         printf("%s\n", xml);
         free(xml);
         return CLI_EXIT_FOUND;
     }
-    if (s3_store_bucket_config(st, &lifecycle, &lock, &error) != TAB_OK) {
+    if (store_retention_read(st, &ret, &error) != TAB_OK) {
         fprintf(stderr, "tabularium retention: %s\n", error);
         rc = CLI_EXIT_USAGE;
         goto out;
     }
-    if (lifecycle != NULL)
-        n = cli_retention_rules(lifecycle, &rules);
-    for (size_t i = 0; i < n && !replace; i++) {
-        if (rules[i].id == NULL || strcmp(rules[i].id, TAB_S3_LIFECYCLE_RULE) != 0) {
+    for (size_t i = 0; i < ret.n_rules && !replace; i++) {
+        const struct store_retention_rule *rule = &ret.rules[i];
+        if (rule->id == NULL || strcmp(rule->id, STORE_RETENTION_RULE) != 0) {
             fprintf(stderr,
                     "tabularium retention: bucket %s has lifecycle rule \"%s\" that Tabularium "
                     "did not write; writing ours would remove it (use --replace)\n",
-                    s3_store_bucket(st), rules[i].id ? rules[i].id : "(no id)");
+                    store_retention_bucket(st), rule->id ? rule->id : "(no id)");
             rc = CLI_EXIT_USAGE;
             goto out;
         }
     }
-    if (s3_store_put_lifecycle(st, xml, &error) != TAB_OK) {
+    if (store_retention_write(st, xml, &error) != TAB_OK) {
         fprintf(stderr, "tabularium retention: %s\n", error);
         rc = CLI_EXIT_USAGE;
         goto out;
     }
     printf("bucket %s: lifecycle rule %s written: objects under \"%s%s\" expire after %lld "
            "days, non-current versions 1 day later\n",
-           s3_store_bucket(st), TAB_S3_LIFECYCLE_RULE, s3_store_prefix(st),
-           *s3_store_prefix(st) != '\0' ? "/" : "", days);
+           store_retention_bucket(st), STORE_RETENTION_RULE, store_retention_prefix(st),
+           *store_retention_prefix(st) != '\0' ? "/" : "", days);
 out:
-    cli_retention_rules_free(rules, n);
-    free(lifecycle);
-    free(lock);
+    store_retention_free(&ret);
     free(xml);
     return rc;
 }

@@ -423,6 +423,20 @@ static int maildir_root(struct maildir_store *md)
     return md->root_fd;
 }
 
+/* Before get() or remove() acts on location: refuse one that is not a
+ * Maildir location (TAB_PERM), and open the root. */
+static enum tab_result maildir_location_open(struct maildir_store *md, const char *location,
+                                             const char **error_r)
+{
+    if (!maildir_location_ok(location))
+        return maildir_fail(md, TAB_PERM, error_r, "maildir %s: bad location \"%s\"", md->dir,
+                            location != NULL ? location : "");
+    if (maildir_root(md) < 0)
+        return maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot open %s: %s", md->dir,
+                            strerror(errno));
+    return TAB_OK;
+}
+
 /* Why opening location failed: TAB_PERM for what asking again will not
  * change (gone, or a path that a symbolic link or a non-directory would
  * lead out of the Maildir: refused, never followed), else TAB_RETRY. */
@@ -494,12 +508,9 @@ static enum tab_result maildir_get(struct store *st, const char *location, int o
     enum tab_result r = TAB_RETRY;
     int in = -1, cur_fd = -1;
 
-    if (!maildir_location_ok(location))
-        return maildir_fail(md, TAB_PERM, error_r, "maildir %s: bad location \"%s\"", md->dir,
-                            location != NULL ? location : "");
-    if (maildir_root(md) < 0)
-        return maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot open %s: %s", md->dir,
-                            strerror(errno));
+    r = maildir_location_open(md, location, error_r);
+    if (r != TAB_OK)
+        return r;
     /* Never through a link: a planted new/ -> /etc must not print /etc. */
     in = beneath_open(md->root_fd, location, O_RDONLY, 0);
     /* Not in new/: a reader may have moved it (else errno says why). */
@@ -550,12 +561,9 @@ static enum tab_result maildir_remove(struct store *st, const char *location, co
     enum tab_result r = TAB_OK;
     int dir_fd = -1;
 
-    if (!maildir_location_ok(location))
-        return maildir_fail(md, TAB_PERM, error_r, "maildir %s: bad location \"%s\"", md->dir,
-                            location != NULL ? location : "");
-    if (maildir_root(md) < 0)
-        return maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot open %s: %s", md->dir,
-                            strerror(errno));
+    r = maildir_location_open(md, location, error_r);
+    if (r != TAB_OK)
+        return r;
     dir_fd = beneath_open_parent(md->root_fd, location, &name);
     if (dir_fd < 0)
         return maildir_open_fail(md, error_r, location, errno);

@@ -530,7 +530,7 @@ int pg_schema_check(PGconn *pg, const char *name, char **error_r)
     int version;
     char *error = NULL;
 
-    /* The chain step hashes with sha256() (backends/postgres/pg_catalog.c). */
+    /* The chain step hashes with sha256() (backends/postgres/pg_catalog_ingest.c). */
     if (PQserverVersion(pg) > 0 && PQserverVersion(pg) < 110000) {
         *error_r = xasprintf("pgsql %s: PostgreSQL %d.%d is too old: tabularium needs 11 or later",
                              name, PQserverVersion(pg) / 10000, PQserverVersion(pg) % 10000 / 100);

@@ -203,20 +203,31 @@ static long long pg_store_location_id(const char *location)
     return id;
 }
 
-static enum tab_result pg_store_get(struct store *st, const char *location, int out_fd,
-                                    const char **error_r)
+/* The object id of location as a statement parameter (object[32]);
+ * TAB_PERM for a location that is not "pgsql:<digits>". */
+static enum tab_result pg_store_object(struct pg_store *ps, const char *location, char object[32],
+                                       const char **error_r)
 {
-    struct pg_store *ps = pg_store_of(st);
     long long id = pg_store_location_id(location);
-    char object[32], seq[16];
-    unsigned long long size, total = 0;
-    PGresult *res;
-    enum tab_result r;
 
     if (id == 0)
         return pg_conn_fail(ps->conn, TAB_PERM, error_r, "bad location \"%s\"",
                             location != NULL ? location : "");
-    snprintf(object, sizeof(object), "%lld", id);
+    snprintf(object, 32, "%lld", id);
+    return TAB_OK;
+}
+
+static enum tab_result pg_store_get(struct store *st, const char *location, int out_fd,
+                                    const char **error_r)
+{
+    struct pg_store *ps = pg_store_of(st);
+    char object[32], seq[16];
+    unsigned long long size, total = 0;
+    PGresult *res;
+    enum tab_result r = pg_store_object(ps, location, object, error_r);
+
+    if (r != TAB_OK)
+        return r;
     {
         const char *values[1] = {object};
         r = pg_conn_exec(ps->conn, &pg_store_stmts[PS_OBJECT], values, NULL, NULL, &res, error_r);
@@ -264,16 +275,13 @@ static enum tab_result pg_store_get(struct store *st, const char *location, int 
 static enum tab_result pg_store_remove(struct store *st, const char *location, const char **error_r)
 {
     struct pg_store *ps = pg_store_of(st);
-    long long id = pg_store_location_id(location);
     char object[32];
     const char *values[1] = {object};
     PGresult *res;
-    enum tab_result r;
+    enum tab_result r = pg_store_object(ps, location, object, error_r);
 
-    if (id == 0)
-        return pg_conn_fail(ps->conn, TAB_PERM, error_r, "bad location \"%s\"",
-                            location != NULL ? location : "");
-    snprintf(object, sizeof(object), "%lld", id);
+    if (r != TAB_OK)
+        return r;
     r = pg_conn_exec(ps->conn, &pg_store_stmts[PS_REMOVE], values, NULL, NULL, &res, error_r);
     if (r != TAB_OK)
         return r;

@@ -6,7 +6,7 @@
  * SYNOPSIS
  *	archive_store = s3:https://s3.example.com/archive-bucket/mail
  * DESCRIPTION
- *	Three parts, three files:
+ *	Three parts, three files (and s3_retention.c on top of them):
  *
  *	s3_names.c: everything that is a pure function of its input and
  *	unit-tested as such: the store spec, the object key layout, URI
@@ -22,8 +22,9 @@
  *	AWS_SECRET_ACCESS_KEY and never appear in a message.
  *
  *	s3_store.c: the store driver (backends/store.h) and the bucket-level
- *	calls `tabularium retention` uses (Object Lock and lifecycle
- *	configuration).
+ *	requests (Object Lock and lifecycle configuration) that
+ *	s3_retention.c turns into the public store_retention.h calls
+ *	`tabularium retention` uses.
  */
 #ifndef TAB_S3_H
 #define TAB_S3_H
@@ -34,6 +35,7 @@
 #include <time.h>
 
 #include "backends/store.h"
+#include "backends/store_retention.h"
 #include "common/config.h"
 #include "common/result.h"
 
@@ -94,7 +96,7 @@ long long s3_retention_days(const char *period);
 /* The lifecycle configuration `tabularium retention apply` writes: one
  * rule TAB_S3_LIFECYCLE_RULE for prefix ("" = the whole bucket). Heap. */
 char *s3_lifecycle_xml(const char *prefix, long long days);
-#define TAB_S3_LIFECYCLE_RULE "tabularium-retention"
+#define TAB_S3_LIFECYCLE_RULE STORE_RETENTION_RULE
 
 /* What a finished request means. op_get: 404 is final (the object is
  * gone); op_put: nothing is final. */
@@ -154,7 +156,7 @@ const char *s3_response_describe(const struct s3_response *rs, char *buf, size_t
  * must not be readable by group or others. 0 ok, -1 and a heap message. */
 int s3_credentials_load(const char *file, char **access_r, char **secret_r, char **error_r);
 
-/* ---- s3_store.c: bucket settings for the CLI ---- */
+/* ---- s3_store.c: bucket settings, for s3_retention.c ---- */
 
 /* The bucket's lifecycle configuration XML (heap, NULL when it has none:
  * then *error_r is NULL too) and Object Lock configuration XML (heap,

@@ -293,6 +293,24 @@ static void s3_abort_upload(struct s3_store *s, const char *key, const char *upl
     free(q);
 }
 
+/* One request with an XML body (key NULL: the bucket itself); rs as
+ * s3_client_perform() leaves it. */
+static void s3_perform_xml(struct s3_store *s, const char *method, const char *key,
+                           const char *query, const char *body, struct s3_response *rs)
+{
+    const char *hdrs[] = {"Content-Type: application/xml", NULL};
+    struct s3_request rq = {.method = method,
+                            .key = key,
+                            .query = query,
+                            .headers = hdrs,
+                            .body = body,
+                            .body_len = strlen(body),
+                            .body_fd = -1,
+                            .out_fd = -1};
+
+    s3_client_perform(s->c, &rq, rs);
+}
+
 static enum tab_result s3_put_multipart(struct s3_store *s, const char *key,
                                         const struct archive_record *rec, int fd,
                                         struct strlist *hdrs, struct s3_response *final,
@@ -387,16 +405,7 @@ static enum tab_result s3_put_multipart(struct s3_store *s, const char *key,
     {
         const char *pairs[] = {"uploadId", upload_id};
         char *q = s3_query(pairs, 1);
-        const char *chdrs[] = {"Content-Type: application/xml", NULL};
-        struct s3_request rq = {.method = "POST",
-                                .key = key,
-                                .query = q,
-                                .headers = chdrs,
-                                .body = body,
-                                .body_len = strlen(body),
-                                .body_fd = -1,
-                                .out_fd = -1};
-        s3_client_perform(s->c, &rq, final);
+        s3_perform_xml(s, "POST", key, q, body, final);
         free(q);
         r = s3_outcome(s, S3_OP_PUT, "POST ?uploadId (complete)", key, final, error_r);
     }
@@ -564,16 +573,7 @@ static enum tab_result s3_legal_hold(struct store *st, const char *location, int
         return r;
     /* "legal-hold=" sorts before "versionId=". */
     query = xasprintf("legal-hold=%s%s", vq != NULL ? "&" : "", vq != NULL ? vq : "");
-    const char *hdrs[] = {"Content-Type: application/xml", NULL};
-    struct s3_request rq = {.method = "PUT",
-                            .key = key,
-                            .query = query,
-                            .headers = hdrs,
-                            .body = body,
-                            .body_len = strlen(body),
-                            .body_fd = -1,
-                            .out_fd = -1};
-    s3_client_perform(s->c, &rq, &rs);
+    s3_perform_xml(s, "PUT", key, query, body, &rs);
     r = s3_outcome(s, S3_OP_HOLD, on ? "PUT legal hold ON" : "PUT legal hold OFF", location, &rs,
                    error_r);
     s3_response_clear(&rs);
@@ -641,18 +641,10 @@ enum tab_result s3_store_bucket_config(struct store *st, char **lifecycle_r, cha
 enum tab_result s3_store_put_lifecycle(struct store *st, const char *xml, const char **error_r)
 {
     struct s3_store *s = (struct s3_store *)st;
-    const char *hdrs[] = {"Content-Type: application/xml", NULL};
-    struct s3_request rq = {.method = "PUT",
-                            .query = "lifecycle=",
-                            .headers = hdrs,
-                            .body = xml,
-                            .body_len = strlen(xml),
-                            .body_fd = -1,
-                            .out_fd = -1};
     struct s3_response rs;
     enum tab_result r;
 
-    s3_client_perform(s->c, &rq, &rs);
+    s3_perform_xml(s, "PUT", NULL, "lifecycle=", xml, &rs);
     r = s3_outcome(s, S3_OP_BUCKET, "PUT ?lifecycle", "", &rs, error_r);
     s3_response_clear(&rs);
     return r;

@@ -1,7 +1,7 @@
 -- Tabularium SQLite catalog, schema version 7 (PRAGMA user_version = 7).
 --
 -- Reference copy for operators and reviewers. The source of truth is the
--- strings sqlite_schema_v1 to sqlite_schema_v7 in backends/sqlite/sqlite.c:
+-- strings sqlite_schema_v1 to sqlite_schema_v7 in backends/sqlite/sqlite_schema.c:
 -- a new file gets version 1 and then each later step; an older file gets
 -- the steps it lacks. docs/schema.md documents the result as a stable
 -- interface.

@@ -1,0 +1,324 @@
+/*
+ * NAME
+ *	sqlite_integrity 3
+ * SUMMARY
+ *	SQLite catalog driver: chain walk and head, seals, audit, stats
+ * SYNOPSIS
+ *	#include "backends/sqlite/sqlite_private.h"
+ * DESCRIPTION
+ *	Owns the integrity methods (docs/integrity.md): chain_walk(),
+ *	chain_head(), seal(), audit(), audit_list() and stats(), and the
+ *	reading of chain rows (also used by the schema upgrade that chains
+ *	existing copies and by expire_candidates()). They are not on the
+ *	delivery path and prepare their statements per call; a walk reads
+ *	one snapshot (one read transaction).
+ * DIAGNOSTICS
+ *	TAB_RETRY with "sqlite PATH: WHAT: SQLITE MESSAGE"; a failed seal
+ *	is rolled back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backends/sqlite/sqlite_private.h"
+#include "common/strlist.h"
+
+/* The last column orders links without a seq after the others. */
+static const char sqlite_chain_copies[] =
+    "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL, COALESCE(c.seq, 9223372036854775807)"
+    " FROM copies c LEFT JOIN messages m ON m.id = c.message"
+    " UNION ALL"
+    " SELECT 1, e.seq, e.prev_hash, e.hash, e.archive_id, e.message_archive_id, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.retain_until, 0, 0, e.expired, e.operator,"
+    " e.seq FROM expired e"
+    " ORDER BY 21, 18";
+
+const char sqlite_chain_rcpts[] =
+    "SELECT address FROM recipients WHERE copy = ?1 ORDER BY address COLLATE BINARY";
+
+/* Fill link from the current row of a chain query (first column: kind)
+ * and the recipients of its copy. -1: see sqlite3_errmsg. */
+int sqlite_chain_fill(sqlite3_stmt *row, sqlite3_stmt *rcpts, struct chain_link *link)
+{
+    char *s;
+    int rc;
+
+    memset(link, 0, sizeof(*link));
+    link->kind = sqlite3_column_int(row, 0) == 1 ? CHAIN_EXPIRED : CHAIN_COPY;
+    link->seq = sqlite3_column_type(row, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(row, 1);
+    sqlite_column_copy(row, 2, link->prev_hash, sizeof(link->prev_hash));
+    sqlite_column_copy(row, 3, link->hash, sizeof(link->hash));
+    sqlite_column_copy(row, 4, link->archive_id, sizeof(link->archive_id));
+    sqlite_column_copy(row, 5, link->message_archive_id, sizeof(link->message_archive_id));
+    link->retain_until = sqlite_column_time(row, 15);
+    if (link->kind == CHAIN_EXPIRED) {
+        link->expired = sqlite_column_time(row, 18);
+        link->expired_by = sqlite_column_dup(row, 19);
+        return 0;
+    }
+    link->arrival = sqlite_column_time(row, 6);
+    s = sqlite_column_dup(row, 7);
+    link->queue_id = s != NULL ? s : xstrdup("");
+    s = sqlite_column_dup(row, 8);
+    link->envelope_from = s != NULL ? s : xstrdup("");
+    sqlite_column_copy(row, 9, link->sha256, sizeof(link->sha256));
+    link->size = (uint64_t)sqlite3_column_int64(row, 10);
+    sqlite_column_copy(row, 11, link->wrapped_sha256, sizeof(link->wrapped_sha256));
+    link->wrapped_size = (uint64_t)sqlite3_column_int64(row, 12);
+    link->store = sqlite_column_dup(row, 13);
+    link->location = sqlite_column_dup(row, 14);
+    link->message_missing = sqlite3_column_int(row, 16);
+
+    if (sqlite3_bind_int64(rcpts, 1, sqlite3_column_int64(row, 17)) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(rcpts)) == SQLITE_ROW) {
+        const unsigned char *a = sqlite3_column_text(rcpts, 0);
+        strlist_add(&link->rcpts, a != NULL ? (const char *)a : "");
+    }
+    sqlite_stmt_done(rcpts);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int sqlite_read_head(struct sqlite_catalog *sc, struct chain_seal *head_r)
+{
+    sqlite3_stmt *st = sc->st[ST_CHAIN_HEAD];
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        head_r->seq = sqlite3_column_int64(st, 0);
+        sqlite_column_copy(st, 1, head_r->hash, sizeof(head_r->hash));
+    }
+    sqlite_stmt_done(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Each link that sql returns (a chain query: the kind, then
+ * SQLITE_CHAIN_COLUMNS; ?1 bound to param unless it is NULL) to fn, with
+ * its recipients; *stop_r is set when fn asks to stop. Inside the
+ * caller's read transaction; a failure is "WHAT: SQLITE MESSAGE".
+ */
+enum tab_result sqlite_chain_links(struct sqlite_catalog *sc, const char *sql, const char *param,
+                                   catalog_chain_fn *fn, void *ctx, int *stop_r, const char *what,
+                                   const char **error_r)
+{
+    sqlite3_stmt *rows = NULL, *rcpts = NULL;
+    struct chain_link link;
+    enum tab_result r = TAB_OK;
+    int rc = SQLITE_DONE;
+
+    memset(&link, 0, sizeof(link));
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK ||
+        (param != NULL && sqlite_bind_text(rows, 1, param) != SQLITE_OK))
+        goto db_error;
+    while (!*stop_r && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        if (sqlite_chain_fill(rows, rcpts, &link) < 0)
+            goto db_error;
+        *stop_r = fn(&link, ctx);
+        catalog_chain_link_free(&link);
+    }
+    if (*stop_r || rc == SQLITE_DONE)
+        goto out;
+db_error:
+    r = sqlite_fail_db(sc, error_r, what);
+out:
+    catalog_chain_link_free(&link);
+    (void)sqlite3_finalize(rows);
+    (void)sqlite3_finalize(rcpts);
+    return r;
+}
+
+enum tab_result sqlite_chain_walk(struct catalog *cat, struct chain_seal *head_r,
+                                  catalog_chain_fn *fn, void *ctx, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *rows = NULL;
+    struct chain_link link;
+    enum tab_result r;
+    int rc, stop = 0;
+
+    memset(&link, 0, sizeof(link));
+    memset(head_r, 0, sizeof(*head_r));
+    head_r->at = time(NULL);
+    if (sqlite_begin_read(sc) < 0 || sqlite_read_head(sc, head_r) < 0)
+        goto db_error;
+    r = sqlite_chain_links(sc, sqlite_chain_copies, NULL, fn, ctx, &stop, "chain", error_r);
+    if (r != TAB_OK || stop)
+        goto out;
+    if (sqlite3_prepare_v2(sc->db,
+                           "SELECT archive_id FROM messages m WHERE NOT EXISTS"
+                           " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
+                           -1, &rows, NULL) != SQLITE_OK)
+        goto db_error;
+    while (!stop && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        link.kind = CHAIN_MESSAGE_NO_COPY;
+        sqlite_column_copy(rows, 0, link.message_archive_id, sizeof(link.message_archive_id));
+        memcpy(link.archive_id, link.message_archive_id, sizeof(link.archive_id));
+        stop = fn(&link, ctx);
+        catalog_chain_link_free(&link);
+    }
+    if (stop || rc == SQLITE_DONE)
+        goto out;
+db_error:
+    r = sqlite_fail_db(sc, error_r, "chain");
+out:
+    catalog_chain_link_free(&link);
+    (void)sqlite3_finalize(rows);
+    sqlite_end(sc);
+    return r;
+}
+
+enum tab_result sqlite_chain_head(struct catalog *cat, struct chain_seal *head_r,
+                                  const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+
+    memset(head_r, 0, sizeof(*head_r));
+    head_r->at = time(NULL);
+    if (sqlite_read_head(sc, head_r) < 0)
+        return sqlite_fail_db(sc, error_r, "chain head");
+    return TAB_OK;
+}
+
+enum tab_result sqlite_seal(struct catalog *cat, struct chain_seal *seal_r, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    char at[21], seq[32];
+
+    memset(seal_r, 0, sizeof(*seal_r));
+    seal_r->at = time(NULL);
+    record_format_time(seal_r->at, at);
+    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0 || sqlite_read_head(sc, seal_r) < 0)
+        return sqlite_write_fail(sc, "seal", error_r);
+    snprintf(seq, sizeof(seq), "%lld", (long long)seal_r->seq);
+    {
+        const char *values[3] = {at, seq, seal_r->hash};
+        if (sqlite_exec_params(sc, "INSERT INTO seals (sealed, seq, hash) VALUES (?1, ?2, ?3)", 3,
+                               values) < 0)
+            return sqlite_write_fail(sc, "seal", error_r);
+    }
+    return sqlite_commit(sc, "seal", error_r);
+}
+
+enum tab_result sqlite_audit(struct catalog *cat, const char *user, const char *action,
+                             const char *detail, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    char at[21];
+    const char *values[4] = {at, user, action, detail};
+
+    record_format_time(time(NULL), at);
+    if (sqlite_exec_params(sc,
+                           "INSERT INTO audit (at, operator, action, detail)"
+                           " VALUES (?1, ?2, ?3, ?4)",
+                           4, values) < 0)
+        return sqlite_fail_db(sc, error_r, "audit");
+    if (sqlite_sync_wal(sc) < 0)
+        return sqlite_fail(sc, TAB_RETRY, error_r, "audit: sync %s: %s", sc->wal_path,
+                           strerror(errno));
+    return TAB_OK;
+}
+
+enum tab_result sqlite_audit_list(struct catalog *cat, time_t since, catalog_audit_fn *fn,
+                                  void *ctx, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st;
+    char from[21];
+    int rc;
+
+    record_format_time(since, from);
+    if (sqlite_prepare_text(sc,
+                            "SELECT id, at, operator, action, detail FROM audit"
+                            " WHERE at >= ?1 ORDER BY id",
+                            since ? from : "", &st) < 0)
+        return sqlite_fail_db(sc, error_r, "audit list");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct catalog_audit_row row = {
+            sqlite3_column_int64(st, 0),
+            sqlite_column_time(st, 1),
+            (const char *)sqlite3_column_text(st, 2),
+            (const char *)sqlite3_column_text(st, 3),
+            (const char *)sqlite3_column_text(st, 4),
+        };
+        if (fn(&row, ctx))
+            break;
+    }
+    return sqlite_rows_end(sc, st, rc, "audit list", error_r);
+}
+
+enum tab_result sqlite_stats(struct catalog *cat, struct catalog_stats *stats_r,
+                             catalog_stats_row_fn *fn, void *ctx, const char **error_r)
+{
+    static const struct {
+        const char *period;
+        const char *sql;
+    } periods[] = {
+        {"day", "SELECT substr(arrival, 1, 10), count(*), total(size) FROM messages"
+                " GROUP BY 1 ORDER BY 1"},
+        {"month", "SELECT substr(arrival, 1, 7), count(*), total(size) FROM messages"
+                  " GROUP BY 1 ORDER BY 1"},
+    };
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    struct catalog_stats *s = stats_r;
+    sqlite3_stmt *st = NULL;
+    enum tab_result r = TAB_OK;
+    int rc;
+
+    const struct {
+        const char *sql;
+        int64_t *n;
+    } counts[] = {
+        {"SELECT count(*) FROM messages", &s->messages},
+        {"SELECT CAST(total(size) AS INTEGER) FROM messages", &s->bytes},
+        {"SELECT count(*) FROM copies", &s->copies},
+        {"SELECT CAST(total(wrapped_size) AS INTEGER) FROM copies", &s->wrapped_bytes},
+        {"SELECT count(*) FROM messages WHERE envelope_status = 'incomplete'", &s->incomplete},
+        {"SELECT count(DISTINCT archive_id) FROM holds", &s->held},
+        {"SELECT count(*) FROM expired", &s->expired},
+        {"SELECT count(*) FROM text_pending", &s->text_pending},
+        {"SELECT count(*) FROM messages WHERE index_status = 'degraded'", &s->degraded},
+        {"SELECT count(*) FROM forwards WHERE status = 'deferred'", &s->fwd_deferred},
+        {"SELECT count(*) FROM forwards WHERE status = 'sent'", &s->fwd_sent},
+        {"SELECT count(*) FROM forwards WHERE status = 'held'", &s->fwd_held},
+        {"SELECT count(*) FROM forwards WHERE status = 'queued'", &s->fwd_queued},
+        {"SELECT count(*) FROM forwards WHERE status = 'deleted'", &s->fwd_deleted},
+    };
+
+    memset(s, 0, sizeof(*s));
+    if (sqlite_begin_read(sc) < 0)
+        goto db_error;
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        if (sqlite_count(sc, counts[i].sql, counts[i].n) < 0)
+            goto db_error;
+    if (sqlite3_prepare_v2(sc->db, "SELECT min(arrival), max(arrival) FROM messages", -1, &st,
+                           NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        goto db_error;
+    s->oldest = sqlite_column_time(st, 0);
+    s->newest = sqlite_column_time(st, 1);
+    (void)sqlite3_finalize(st);
+    st = NULL;
+    for (size_t p = 0; fn != NULL && p < sizeof(periods) / sizeof(periods[0]); p++) {
+        if (sqlite3_prepare_v2(sc->db, periods[p].sql, -1, &st, NULL) != SQLITE_OK)
+            goto db_error;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (fn(periods[p].period, (const char *)sqlite3_column_text(st, 0),
+                   sqlite3_column_int64(st, 1), (int64_t)sqlite3_column_double(st, 2), ctx))
+                break;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            goto db_error;
+        (void)sqlite3_finalize(st);
+        st = NULL;
+    }
+    goto out;
+db_error:
+    r = sqlite_fail_db(sc, error_r, "stats");
+out:
+    (void)sqlite3_finalize(st);
+    sqlite_end(sc);
+    return r;
+}

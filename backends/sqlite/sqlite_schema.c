@@ -1,0 +1,414 @@
+/*
+ * NAME
+ *	sqlite_schema 3
+ * SUMMARY
+ *	SQLite catalog driver: the versioned schema and its upgrade
+ * SYNOPSIS
+ *	#include "backends/sqlite/sqlite_private.h"
+ *
+ *	if (sqlite_schema_upgrade(db, path) < 0) ... sqlite_open_error
+ * DESCRIPTION
+ *	Owns the schema of the catalog file: its versions (PRAGMA
+ *	user_version, documented in docs/schema.md as a public interface
+ *	that operators query with sqlite3; backends/sqlite/schema.sql is a
+ *	reference copy of the result) and the steps from each to the next,
+ *	run at open. Step 4 chains the copies a catalog had before the
+ *	tamper-evident chain existed.
+ *
+ *	Header and envelope text may be kilobytes long: no index covers
+ *	such a column whole (schema version 7: substr(x, 1, 200)), and
+ *	every lookup compares the prefix and then the exact value.
+ *
+ *	Must never open a database whose schema is newer than this code.
+ * DIAGNOSTICS
+ *	sqlite_schema_upgrade() returns -1 with the message in
+ *	sqlite_open_error: a schema newer than this code or an invalid
+ *	version, or the SQLite failure of a step, after ROLLBACK (the file
+ *	keeps its old schema).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/sqlite/sqlite_private.h"
+#include "common/log.h"
+
+/*
+ * Schema steps: sqlite_schema_steps[v] upgrades version v to v + 1. The
+ * step and the new user_version commit in one transaction, so a crash
+ * leaves either the old or the new schema. The versions are documented in
+ * docs/schema.md; backends/sqlite/schema.sql is a reference copy of the
+ * result.
+ */
+static const char sqlite_schema_v1[] =
+    "CREATE TABLE messages ("
+    " id INTEGER PRIMARY KEY,"
+    " archive_id TEXT NOT NULL UNIQUE,"
+    " queue_id TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " message_id TEXT,"
+    " envelope_from TEXT NOT NULL,"
+    " envelope_status TEXT NOT NULL CHECK (envelope_status IN ('complete', 'incomplete')),"
+    " date TEXT,"
+    " date_raw TEXT,"
+    " subject TEXT,"
+    " subject_raw TEXT,"
+    " arrival TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " mail_params TEXT,"
+    " xforward TEXT);"
+    "CREATE UNIQUE INDEX messages_queue_sha ON messages (queue_id, sha256)"
+    " WHERE queue_id <> '';"
+    "CREATE INDEX messages_message_id ON messages (message_id);"
+    "CREATE INDEX messages_when ON messages (COALESCE(date, arrival));"
+    "CREATE TABLE copies ("
+    " id INTEGER PRIMARY KEY,"
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " archive_id TEXT NOT NULL UNIQUE,"
+    " store TEXT NOT NULL,"
+    " location TEXT NOT NULL,"
+    " wrapped_sha256 TEXT NOT NULL,"
+    " wrapped_size INTEGER NOT NULL,"
+    " stored TEXT NOT NULL);"
+    "CREATE INDEX copies_message ON copies (message);"
+    "CREATE TABLE recipients ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " address TEXT NOT NULL COLLATE NOCASE,"
+    " archive_rcpt TEXT,"
+    " orcpt TEXT,"
+    " notify TEXT,"
+    " copy INTEGER REFERENCES copies (id),"
+    " UNIQUE (message, address));"
+    "CREATE INDEX recipients_address ON recipients (address);"
+    "CREATE INDEX recipients_copy ON recipients (copy);"
+    "CREATE TABLE header_addresses ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " field TEXT NOT NULL CHECK (field IN ('from', 'to', 'cc')),"
+    " position INTEGER NOT NULL,"
+    " name TEXT,"
+    " address TEXT);"
+    "CREATE INDEX header_addresses_message ON header_addresses (message, field, position);"
+    "CREATE VIEW message_overview AS"
+    " SELECT m.id, m.archive_id, m.queue_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
+    "  m.envelope_from,"
+    "  (SELECT group_concat(COALESCE(h.address, h.name), ', ') FROM header_addresses h"
+    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"
+    "  (SELECT group_concat(r.address, ', ') FROM recipients r"
+    "    WHERE r.message = m.id) AS recipients,"
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies"
+    " FROM messages m;";
+
+/*
+ * Version 2: full-text search and attachments. message_text keeps its own
+ * copy of the text (not contentless): SQLite 3.40 (Debian 12) cannot
+ * delete a row from a contentless FTS5 table without the original text,
+ * and expiring a message must remove its words from the index too.
+ * Messages archived before the upgrade are searchable by subject only.
+ */
+static const char sqlite_schema_v2[] =
+    "CREATE VIRTUAL TABLE message_text USING fts5(subject, body,"
+    " tokenize = 'unicode61 remove_diacritics 2');"
+    "INSERT INTO message_text (rowid, subject, body) SELECT id, subject, NULL FROM messages;"
+    "CREATE TABLE attachments ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " position INTEGER NOT NULL,"
+    " filename TEXT,"
+    " content_type TEXT NOT NULL);"
+    "CREATE INDEX attachments_message ON attachments (message, position);";
+
+/*
+ * Version 3: what became of each copy forwarded to forward_recipient
+ * (forwarder/forwarder.c, tabularium queue): one row per copy, replaced by
+ * each outcome. No foreign key: the forwarder may report on a copy whose
+ * catalog commit failed (delivery withdrew it a moment too late).
+ */
+static const char sqlite_schema_v3[] = "CREATE TABLE forwards ("
+                                       " archive_id TEXT PRIMARY KEY,"
+                                       " status TEXT NOT NULL,"
+                                       " detail TEXT,"
+                                       " updated TEXT NOT NULL);";
+
+/*
+ * Version 4: integrity, retention, holds and audit (docs/integrity.md).
+ * Each copy is one link of the tamper-evident chain (seq, prev_hash,
+ * hash) and carries its transaction's arrival and its retain-until;
+ * chain_head is the one row every add() reads and moves under the write
+ * lock. Copies that exist before the upgrade are chained in id order by
+ * sqlite_chain_existing() in the same transaction.
+ */
+static const char sqlite_schema_v4[] =
+    "ALTER TABLE copies ADD COLUMN arrival TEXT;"
+    "ALTER TABLE copies ADD COLUMN retain_until TEXT;"
+    "ALTER TABLE copies ADD COLUMN seq INTEGER;"
+    "ALTER TABLE copies ADD COLUMN prev_hash TEXT;"
+    "ALTER TABLE copies ADD COLUMN hash TEXT;"
+    "UPDATE copies SET arrival = (SELECT m.arrival FROM messages m WHERE m.id = copies.message);"
+    "CREATE UNIQUE INDEX copies_seq ON copies (seq);"
+    "CREATE INDEX copies_retain_until ON copies (retain_until);"
+    "CREATE TABLE chain_head ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq INTEGER NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '" CHAIN_GENESIS "');"
+    "CREATE TABLE expired ("
+    " seq INTEGER PRIMARY KEY,"
+    " archive_id TEXT NOT NULL,"
+    " message_archive_id TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " retain_until TEXT,"
+    " expired TEXT NOT NULL,"
+    " operator TEXT NOT NULL);"
+    "CREATE TABLE seals ("
+    " id INTEGER PRIMARY KEY,"
+    " sealed TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "CREATE TABLE holds ("
+    " archive_id TEXT NOT NULL,"
+    " case_name TEXT NOT NULL,"
+    " added TEXT NOT NULL,"
+    " operator TEXT NOT NULL,"
+    " PRIMARY KEY (archive_id, case_name));"
+    "CREATE INDEX holds_case ON holds (case_name);"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY,"
+    " at TEXT NOT NULL,"
+    " operator TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " detail TEXT);";
+
+/*
+ * Version 5: full-text indexing off the delivery path. add() stores the
+ * subject and body text in text_pending, in its own transaction (so the
+ * text is as durable as the rest of the message before the 250);
+ * index_pending() (indexer/indexer.c, and search() before a --text query)
+ * moves rows from there into message_text. Every message in
+ * text_pending is a message whose words search cannot match yet.
+ */
+static const char sqlite_schema_v5[] = "CREATE TABLE text_pending ("
+                                       " message INTEGER PRIMARY KEY REFERENCES messages (id),"
+                                       " subject TEXT,"
+                                       " body TEXT);";
+
+/*
+ * Version 6: the daemon's workers no longer extract body text and
+ * attachments (record.index_later): text_pending.from_store = 1 marks a
+ * message whose text and attachments index_pending() reads from its first
+ * stored copy (through the text source indexer/indexer.c sets).
+ */
+static const char sqlite_schema_v6[] =
+    "ALTER TABLE text_pending ADD COLUMN from_store INTEGER NOT NULL DEFAULT 0;";
+
+/*
+ * Version 7: no B-tree over raw header or envelope text, and the degraded
+ * index flag. A Message-ID, a queue id or an address may be kilobytes
+ * long (crafted mail, LMTP lines of 2048+ bytes): every index over such
+ * text covers substr(x, 1, SQLITE_KEY_PREFIX) instead (characters, so at
+ * most 800 bytes), and every lookup compares that expression and then the
+ * exact value (with a unary "+", or SQLite's constant propagation
+ * rewrites the prefix term away and scans). The recipients table is
+ * rebuilt without its UNIQUE (message, address) constraint, whose index
+ * was over the whole address: add() skips a recipient the message has
+ * already (NOT EXISTS, under the write lock). The (queue id, SHA-256)
+ * index is no longer UNIQUE for the same reason; add() finds the message
+ * under the write lock before it creates one, as before. The view is
+ * dropped and created again around the rebuild (with index_status at
+ * the end): SQLite refuses to rename a table that a view names.
+ * messages.index_status ('full' or 'degraded') and index_note: a
+ * degraded message was archived with the envelope only (record.h).
+ */
+static const char sqlite_schema_v7[] =
+    "ALTER TABLE messages ADD COLUMN index_status TEXT NOT NULL DEFAULT 'full'"
+    " CHECK (index_status IN ('full', 'degraded'));"
+    "ALTER TABLE messages ADD COLUMN index_note TEXT;"
+    "DROP INDEX messages_queue_sha;"
+    "DROP INDEX messages_message_id;"
+    "CREATE INDEX messages_queue_sha ON messages"
+    " (sha256, substr(queue_id, 1, " SQLITE_KEY_PREFIX ")) WHERE queue_id <> '';"
+    "CREATE INDEX messages_message_id ON messages (substr(message_id, 1, " SQLITE_KEY_PREFIX "));"
+    "CREATE INDEX messages_degraded ON messages (id) WHERE index_status = 'degraded';"
+    "DROP VIEW message_overview;"
+    "CREATE TABLE recipients_v7 ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " address TEXT NOT NULL COLLATE NOCASE,"
+    " archive_rcpt TEXT,"
+    " orcpt TEXT,"
+    " notify TEXT,"
+    " copy INTEGER REFERENCES copies (id));"
+    /* rowid kept: it is the recipients' order */
+    "INSERT INTO recipients_v7 (rowid, message, address, archive_rcpt, orcpt, notify, copy)"
+    " SELECT rowid, message, address, archive_rcpt, orcpt, notify, copy FROM recipients;"
+    "DROP TABLE recipients;"
+    "ALTER TABLE recipients_v7 RENAME TO recipients;"
+    "CREATE INDEX recipients_message ON recipients"
+    " (message, substr(address, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE);"
+    "CREATE INDEX recipients_address ON recipients"
+    " (substr(address, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE);"
+    "CREATE INDEX recipients_copy ON recipients (copy);"
+    "CREATE VIEW message_overview AS"
+    " SELECT m.id, m.archive_id, m.queue_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
+    "  m.envelope_from,"
+    "  (SELECT group_concat(COALESCE(h.address, h.name), ', ') FROM header_addresses h"
+    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"
+    "  (SELECT group_concat(r.address, ', ') FROM recipients r"
+    "    WHERE r.message = m.id) AS recipients,"
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,"
+    "  m.index_status"
+    " FROM messages m;";
+
+static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
+    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4,
+    sqlite_schema_v5, sqlite_schema_v6, sqlite_schema_v7,
+};
+
+/*
+ * Schema step 4 on a catalog that has copies already: chain them in id
+ * order (their arrival is their message's). Inside the upgrade
+ * transaction. -1: see sqlite3_errmsg.
+ */
+static int sqlite_chain_existing(sqlite3 *db)
+{
+    static const char rows_sql[] = "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL"
+                                   " FROM copies c LEFT JOIN messages m ON m.id = c.message"
+                                   " ORDER BY c.id";
+    sqlite3_stmt *rows = NULL, *rcpts = NULL, *update = NULL, *head = NULL;
+    struct chain_link link;
+    char prev[SHA256_HEX_SIZE] = CHAIN_GENESIS;
+    int64_t seq = 0;
+    int rc, ret = -1;
+
+    memset(&link, 0, sizeof(link));
+    if (sqlite3_prepare_v2(db, rows_sql, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "UPDATE copies SET seq = ?1, prev_hash = ?2, hash = ?3 WHERE id = ?4",
+                           -1, &update, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1", -1, &head,
+                           NULL) != SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        sqlite3_int64 copy_id = sqlite3_column_int64(rows, 17);
+
+        if (sqlite_chain_fill(rows, rcpts, &link) < 0)
+            goto out;
+        link.seq = ++seq;
+        memcpy(link.prev_hash, prev, sizeof(prev));
+        catalog_chain_hash(&link, link.hash);
+        memcpy(prev, link.hash, sizeof(prev));
+        if (sqlite3_bind_int64(update, 1, seq) != SQLITE_OK ||
+            sqlite3_bind_text(update, 2, link.prev_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(update, 3, link.hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(update, 4, copy_id) != SQLITE_OK || sqlite_exec_stmt(update) < 0)
+            goto out;
+        catalog_chain_link_free(&link);
+    }
+    if (rc != SQLITE_DONE)
+        goto out;
+    if (sqlite3_bind_int64(head, 1, seq) != SQLITE_OK ||
+        sqlite3_bind_text(head, 2, prev, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite_exec_stmt(head) < 0)
+        goto out;
+    ret = 0;
+out:
+    catalog_chain_link_free(&link);
+    (void)sqlite3_finalize(rows);
+    (void)sqlite3_finalize(rcpts);
+    (void)sqlite3_finalize(update);
+    (void)sqlite3_finalize(head);
+    return ret;
+}
+
+static int sqlite_user_version(sqlite3 *db, int *version_r)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version_r = sqlite3_column_int(st, 0);
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int sqlite_version_check(const char *path, int version)
+{
+    if (version > SQLITE_SCHEMA_VERSION) {
+        snprintf(sqlite_open_error, sizeof(sqlite_open_error),
+                 "sqlite %s: catalog schema version %d is newer than the version %d this "
+                 "tabularium knows; upgrade tabularium",
+                 path, version, SQLITE_SCHEMA_VERSION);
+        return -1;
+    }
+    if (version < 0) {
+        snprintf(sqlite_open_error, sizeof(sqlite_open_error),
+                 "sqlite %s: invalid catalog schema version %d", path, version);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Bring the schema to SQLITE_SCHEMA_VERSION. A current schema needs no
+ * write lock (workers starting together do not queue, a write-protected
+ * file can still be read); otherwise the version is read again inside one
+ * write transaction, so that workers opening a new file at the same time
+ * create it once. -1 with the message in sqlite_open_error.
+ */
+int sqlite_schema_upgrade(sqlite3 *db, const char *path)
+{
+    const char *what = "read user_version";
+    char set_version[64];
+    int version = 0, created;
+
+    if (sqlite_user_version(db, &version) < 0)
+        goto db_error;
+    if (sqlite_version_check(path, version) < 0)
+        return -1;
+    if (version == SQLITE_SCHEMA_VERSION)
+        return 0;
+
+    what = "begin";
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto db_error;
+    what = "read user_version";
+    if (sqlite_user_version(db, &version) < 0)
+        goto db_error;
+    if (sqlite_version_check(path, version) < 0) {
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    created = version == 0;
+    for (; version < SQLITE_SCHEMA_VERSION; version++) {
+        what = "create schema";
+        if (sqlite3_exec(db, sqlite_schema_steps[version], NULL, NULL, NULL) != SQLITE_OK)
+            goto db_error;
+        what = "chain existing copies";
+        if (version + 1 == 4 && sqlite_chain_existing(db) < 0)
+            goto db_error;
+        /* PRAGMA takes no parameters; the value is our own integer. */
+        snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);
+        if (sqlite3_exec(db, set_version, NULL, NULL, NULL) != SQLITE_OK)
+            goto db_error;
+        if (!created)
+            log_info("sqlite %s: catalog schema upgraded to version %d", path, version + 1);
+    }
+    what = "commit";
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto db_error;
+    return 0;
+
+db_error:
+    snprintf(sqlite_open_error, sizeof(sqlite_open_error), "sqlite %s: %s (schema version %d): %s",
+             path, what, version, sqlite3_errmsg(db));
+    if (!sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
