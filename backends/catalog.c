@@ -46,9 +46,10 @@ static const struct catalog_type {
     catalog_open_fn *open;
     int indexes_later; /* has index_pending: indexer/indexer.c is needed */
     int batches;       /* one writer process commits for all (catalog_writer/catalog_writer.c) */
+    int local_file;    /* the rest of the spec is a file on this host */
 } catalog_types[] = {
-    {"sqlite", catalog_sqlite_open, 1, 1},
-    {"pgsql", catalog_pgsql_open, 0, 0},
+    {"sqlite", catalog_sqlite_open, 1, 1, 1},
+    {"pgsql", catalog_pgsql_open, 0, 0, 0},
 };
 
 #define CATALOG_NTYPES (sizeof(catalog_types) / sizeof(catalog_types[0]))
@@ -124,6 +125,14 @@ int catalog_spec_batches(const char *spec)
     const struct catalog_type *t = catalog_lookup(spec, &rest, &error);
 
     return t != NULL && t->batches;
+}
+
+const char *catalog_spec_local_file(const char *spec)
+{
+    const char *rest, *error;
+    const struct catalog_type *t = catalog_lookup(spec, &rest, &error);
+
+    return t != NULL && t->local_file ? rest : NULL;
 }
 
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r)

@@ -320,6 +320,9 @@ int catalog_spec_indexes_later(const char *spec);
 /* 1 when spec's driver has add_batch and wants one writing process
  * (catalog_writer/catalog_writer.c), without opening it. */
 int catalog_spec_batches(const char *spec);
+/* The file when spec's driver keeps the catalog in a file on this host
+ * (inside spec), else NULL. */
+const char *catalog_spec_local_file(const char *spec);
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);
 void catalog_close(struct catalog **cat);
 

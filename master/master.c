@@ -345,7 +345,7 @@ static void master_reopen_catalog(const struct tab_config *cfg)
 
 static void master_close_catalog(const struct tab_config *cfg, const struct privs *privs)
 {
-    if (strncmp(cfg->archive_catalog, "sqlite:", 7) == 0)
+    if (catalog_spec_local_file(cfg->archive_catalog) != NULL)
         master_as_owner(cfg, privs, master_reopen_catalog);
 }
 
