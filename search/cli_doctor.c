@@ -61,7 +61,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
@@ -2404,48 +2403,26 @@ static void doctor_free(struct doctor *d)
 
 int cli_doctor(struct cli_context *ctx, int argc, char **argv)
 {
-    enum { OPT_DIR = 256, OPT_FILE, OPT_MASTER };
-    static const struct option longopts[] = {
-        {"postconf-dir", required_argument, NULL, OPT_DIR},
-        {"postconf-file", required_argument, NULL, OPT_FILE},
-        {"master-file", required_argument, NULL, OPT_MASTER},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     static const struct config_source no_opts;
     const struct config_source *opts = ctx->opts != NULL ? ctx->opts : &no_opts;
     struct doctor d;
-    int c, status = CLI_EXIT_USAGE;
+    int operand, status;
+    const struct cli_option options[] = {
+        CLI_OPTION_STRING("postconf-dir", &d.postconf_dir),
+        CLI_OPTION_STRING("postconf-file", &d.postconf_file),
+        CLI_OPTION_STRING("master-file", &d.master_file),
+        CLI_OPTION_FLAG("json", &d.json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"doctor", cli_doctor_help, options, NULL};
 
     memset(&d, 0, sizeof(d));
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DIR:
-            d.postconf_dir = optarg;
-            break;
-        case OPT_FILE:
-            d.postconf_file = optarg;
-            break;
-        case OPT_MASTER:
-            d.master_file = optarg;
-            break;
-        case 'j':
-            d.json = 1;
-            break;
-        case 'h':
-            fputs(cli_doctor_help, stdout);
-            return CLI_EXIT_FOUND;
-        case ':':
-            return cli_usage_error("doctor", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("doctor", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("doctor", "unexpected argument \"%s\"", argv[optind]);
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
+    status = CLI_EXIT_USAGE;
+    if (operand < argc)
+        return cli_unexpected_operand(&syntax, argv[operand]);
     if (d.postconf_dir != NULL && d.postconf_file != NULL)
         return cli_usage_error("doctor", "%s",
                                "--postconf-dir and --postconf-file exclude each other");
