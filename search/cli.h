@@ -52,7 +52,7 @@ typedef int cli_command_fn(struct cli_context *ctx, int argc, char **argv);
 int cli_search(struct cli_context *ctx, int argc, char **argv);
 /* tabularium show [--original] ARCHIVE-ID */
 int cli_show(struct cli_context *ctx, int argc, char **argv);
-/* search/cli_reindex.c */
+/* tabularium reindex ARCHIVE-ID... | reindex --degraded */
 int cli_reindex(struct cli_context *ctx, int argc, char **argv);
 /* tabularium doctor [--postconf-dir DIR | --postconf-file FILE [--master-file FILE]] [--json] */
 int cli_doctor(struct cli_context *ctx, int argc, char **argv);
@@ -77,7 +77,7 @@ int cli_stats(struct cli_context *ctx, int argc, char **argv);
 /* tabularium audit [--since DATE] [--json] */
 int cli_audit(struct cli_context *ctx, int argc, char **argv);
 
-/* Append one row to the catalog's audit table (search/cli_stats.c): call
+/* Append one row to the catalog's audit table (search/read/cli_stats.c): call
  * it BEFORE an action that reads message content or changes data, and
  * stop when it returns -1 (the reason is printed). 0 also for a catalog
  * without an audit table. */

@@ -35,7 +35,7 @@
  *	expired as usual. The check is in this file, over the driver's
  *	chain_walk(), so both catalogs behave the same.
  *
- *	Every change is appended to the audit table (search/cli_stats.c).
+ *	Every change is appended to the audit table (search/read/cli_stats.c).
  *	Must never remove a held message: the catalog checks the holds
  *	again inside the transaction that removes the rows.
  * DIAGNOSTICS
