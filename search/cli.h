@@ -105,11 +105,12 @@ typedef int cli_usage_error_fn(const char *cmd, const char *fmt, const char *arg
  *	    CLI_OPTION_FLAG("json", &json),
  *	    CLI_OPTION_END,
  *	};
- *	const struct cli_syntax syntax = {"search", cli_search_help, options, NULL};
+ *	const struct cli_syntax syntax = {"search", cli_search_help, options, NULL, 0};
  *	int status = cli_parse_options(&syntax, argc, argv, &operand);
  *	if (status != CLI_OPTIONS_PARSED)
  *	    return status;
- *	... argv[operand] to argv[argc - 1] are the operands
+ *	... argv[operand] to argv[argc - 1] are the operands (here none:
+ *	    operands N allows N, CLI_OPERANDS_ANY leaves them to the command)
  *
  * Every command also takes -h and --help (its help text on stdout,
  * exit 0). Options and operands mix (GNU getopt_long: "delete ID
@@ -166,7 +167,11 @@ struct cli_syntax {
     const char *help;    /* what -h and --help print */
     const struct cli_option *options;
     cli_usage_error_fn *usage_error; /* NULL: cli_usage_error() */
+    int operands;                    /* at most this many (0: none), or CLI_OPERANDS_ANY */
 };
+
+/* The command checks its operands itself. */
+#define CLI_OPERANDS_ANY (-1)
 
 /* What cli_parse_options() returns when the command goes on. */
 #define CLI_OPTIONS_PARSED (-1)
@@ -175,11 +180,10 @@ struct cli_syntax {
  * CLI_OPTIONS_PARSED with *operand_r the index of the first operand
  * (the operands are permuted behind the options); otherwise the exit
  * status to return: CLI_EXIT_FOUND after --help, CLI_EXIT_USAGE after
- * "option --x needs a value", "unknown option --x" or a value that
- * an fn refused (printed). */
+ * "option --x needs a value", "unknown option --x", a value that an fn
+ * refused, or "unexpected argument \"x\"" past syntax->operands
+ * (printed). */
 int cli_parse_options(const struct cli_syntax *syntax, int argc, char **argv, int *operand_r);
-/* "unexpected argument \"WORD\"" through the syntax's usage error. */
-int cli_unexpected_operand(const struct cli_syntax *syntax, const char *word);
 /* A CLI_OPT_VALUE fn for "since": DATE (YYYY-MM-DD or ISO 8601) into
  * the time_t dest. */
 int cli_option_since(const char *cmd, const char *word, const char *value, void *dest);

@@ -8,8 +8,6 @@
  *
  *	int cli_parse_options(const struct cli_syntax *syntax, int argc,
  *		char **argv, int *operand_r);
- *	int cli_unexpected_operand(const struct cli_syntax *syntax,
- *		const char *word);
  * DESCRIPTION
  *	One getopt_long loop for every command: the table of struct
  *	cli_option (search/cli.h) becomes getopt_long's long options, in
@@ -114,16 +112,11 @@ int cli_parse_options(const struct cli_syntax *syntax, int argc, char **argv, in
         if (status != 0)
             return status;
     }
+    if (syntax->operands != CLI_OPERANDS_ANY && argc - optind > syntax->operands)
+        return usage_error(syntax->command, "unexpected argument \"%s\"",
+                           argv[optind + syntax->operands]);
     *operand_r = optind;
     return CLI_OPTIONS_PARSED;
-}
-
-int cli_unexpected_operand(const struct cli_syntax *syntax, const char *word)
-{
-    cli_usage_error_fn *usage_error =
-        syntax->usage_error != NULL ? syntax->usage_error : cli_usage_error;
-
-    return usage_error(syntax->command, "unexpected argument \"%s\"", word);
 }
 
 int cli_option_since(const char *cmd, const char *word, const char *value, void *dest)

@@ -179,7 +179,8 @@ int cli_db(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_VALUE("version", cli_db_option_version, &target),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"db", cli_db_help, options, cli_db_usage_error};
+    const struct cli_syntax syntax = {"db", cli_db_help, options, cli_db_usage_error,
+                                      CLI_OPERANDS_ANY};
 
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
@@ -192,7 +193,7 @@ int cli_db(struct cli_context *ctx, int argc, char **argv)
         strcmp(action, "status") != 0)
         return cli_db_usage_error("db", "unknown action \"%s\"", action);
     if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
+        return cli_db_usage_error("db", "unexpected argument \"%s\"", argv[operand]);
 
     if (conninfo != NULL)
         strlist_add(&targets, conninfo);

@@ -255,7 +255,7 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"hold", cli_hold_help, options, NULL};
+    const struct cli_syntax syntax = {"hold", cli_hold_help, options, NULL, CLI_OPERANDS_ANY};
 
     /* The subcommand stands where the command name would. */
     argc--;
@@ -582,13 +582,11 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"expire", cli_expire_help, options, NULL};
+    const struct cli_syntax syntax = {"expire", cli_expire_help, options, NULL, 0};
 
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
-    if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
     status = CLI_EXIT_FOUND;
     cat = ctx->catalog(ctx);
     if (cat == NULL)

@@ -290,7 +290,7 @@ int cli_queue(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("force", &force),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"queue", cli_queue_help, options, NULL};
+    const struct cli_syntax syntax = {"queue", cli_queue_help, options, NULL, 2};
 
     /* Options may follow the action and the id: "delete ID --force". */
     rc = cli_parse_options(&syntax, argc, argv, &operand);
@@ -301,8 +301,6 @@ int cli_queue(struct cli_context *ctx, int argc, char **argv)
     action = argv[operand++];
     if (operand < argc)
         id = argv[operand++];
-    if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
     if (strcmp(action, "list") == 0) {
         if (id != NULL || all || force)
             return cli_usage_error("queue", "%s", "list takes no arguments");

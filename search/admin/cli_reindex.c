@@ -262,7 +262,7 @@ int cli_reindex(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("degraded", &degraded),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"reindex", cli_reindex_help, options, NULL};
+    const struct cli_syntax syntax = {"reindex", cli_reindex_help, options, NULL, CLI_OPERANDS_ANY};
 
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)

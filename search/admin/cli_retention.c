@@ -366,7 +366,7 @@ int cli_retention(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("replace", &replace),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"retention", cli_retention_help, options, NULL};
+    const struct cli_syntax syntax = {"retention", cli_retention_help, options, NULL, 1};
 
     rc = cli_parse_options(&syntax, argc, argv, &operand);
     if (rc != CLI_OPTIONS_PARSED)
@@ -374,8 +374,6 @@ int cli_retention(struct cli_context *ctx, int argc, char **argv)
     if (operand >= argc)
         return cli_usage_error("retention", "%s", "missing action: show or apply");
     action = argv[operand++];
-    if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
     if (strcmp(action, "show") == 0) {
         if (dry_run || replace)
             return cli_usage_error("retention", "%s", "show takes only --json");

@@ -148,15 +148,13 @@ int cli_doctor(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &d.json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"doctor", cli_doctor_help, options, NULL};
+    const struct cli_syntax syntax = {"doctor", cli_doctor_help, options, NULL, 0};
 
     memset(&d, 0, sizeof(d));
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_USAGE;
-    if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
     if (d.postconf_dir != NULL && d.postconf_file != NULL)
         return cli_usage_error("doctor", "%s",
                                "--postconf-dir and --postconf-file exclude each other");

@@ -300,7 +300,7 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &state.json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"search", cli_search_help, options, NULL};
+    const struct cli_syntax syntax = {"search", cli_search_help, options, NULL, 0};
     struct catalog *cat;
     const char *error;
     enum tab_result r;
@@ -309,10 +309,6 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         goto out;
-    if (operand < argc) {
-        status = cli_unexpected_operand(&syntax, argv[operand]);
-        goto out;
-    }
 
     cat = ctx->catalog(ctx);
     if (cat == NULL) {

@@ -118,15 +118,13 @@ int cli_show(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("original", &original),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"show", cli_show_help, options, NULL};
+    const struct cli_syntax syntax = {"show", cli_show_help, options, NULL, 1};
 
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
     if (operand >= argc)
         return cli_usage_error("show", "%s", "archive id missing");
-    if (argc - operand > 1)
-        return cli_unexpected_operand(&syntax, argv[operand + 1]);
     id = argv[operand];
     if (!archive_id_valid(id))
         return cli_usage_error("show", "\"%s\" is not an archive id (20 hex digits)", id);

@@ -275,13 +275,11 @@ int cli_stats(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"stats", cli_stats_help, options, NULL};
+    const struct cli_syntax syntax = {"stats", cli_stats_help, options, NULL, 0};
 
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
-    if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
     status = CLI_EXIT_FOUND;
     cat = ctx->catalog(ctx);
     if (cat == NULL)
@@ -353,13 +351,11 @@ int cli_audit(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"audit", cli_audit_help, options, NULL};
+    const struct cli_syntax syntax = {"audit", cli_audit_help, options, NULL, 0};
 
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
-    if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;

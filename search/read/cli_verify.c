@@ -664,14 +664,12 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &vs.json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"verify", cli_verify_help, options, NULL};
+    const struct cli_syntax syntax = {"verify", cli_verify_help, options, NULL, 0};
 
     memset(&vs, 0, sizeof(vs));
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
-    if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
 
     cat = ctx->catalog(ctx);
     if (cat == NULL)
@@ -751,13 +749,11 @@ int cli_seal(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"seal", cli_seal_help, options, NULL};
+    const struct cli_syntax syntax = {"seal", cli_seal_help, options, NULL, 0};
 
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
-    if (operand < argc)
-        return cli_unexpected_operand(&syntax, argv[operand]);
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
