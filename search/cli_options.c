@@ -69,6 +69,8 @@ int cli_parse_options(const struct cli_syntax *syntax, int argc, char **argv, in
 
     for (const struct cli_option *o = syntax->options; o->kind != CLI_OPT_END; o++) {
         if (o->kind == CLI_OPT_FILTERS) {
+            if (filters != NULL)
+                abort(); /* one set of filters */
             for (size_t i = 0; i < CLI_FILTER_NOPTIONS; i++)
                 longopts[n++] = cli_filter_options[i];
             filters = o;
@@ -95,8 +97,10 @@ int cli_parse_options(const struct cli_syntax *syntax, int argc, char **argv, in
         if (filters != NULL) {
             switch (cli_filters_option(filters->dest, syntax->command, c, optarg)) {
             case 1:
-                if (filters->fn != NULL && (status = filters->fn(syntax->command, argv[optind - 1],
-                                                                 optarg, filters->dest)) != 0)
+                status = filters->fn != NULL
+                             ? filters->fn(syntax->command, argv[optind - 1], optarg, filters->dest)
+                             : 0;
+                if (status != 0)
                     return status;
                 continue;
             case -1:

@@ -237,6 +237,13 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
     struct catalog *cat;
     int operand, json = 0, status, on;
     char *user = NULL, *detail = NULL, *joined;
+    struct cli_option options[] = {
+        CLI_OPTION_FILTERS(&f, NULL),
+        CLI_OPTION_STRING("case", &case_name),
+        CLI_OPTION_FLAG("json", &json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"hold", cli_hold_help, options, NULL, CLI_OPERANDS_ANY};
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(cli_hold_help, stdout);
@@ -248,14 +255,8 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
     if (strcmp(sub, "add") != 0 && strcmp(sub, "release") != 0 && strcmp(sub, "list") != 0)
         return cli_usage_error("hold", "unknown subcommand \"%s\"", sub);
     on = strcmp(sub, "add") == 0;
-
-    const struct cli_option options[] = {
-        CLI_OPTION_FILTERS(&f, on ? NULL : hold_refuse_filter),
-        CLI_OPTION_STRING("case", &case_name),
-        CLI_OPTION_FLAG("json", &json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"hold", cli_hold_help, options, NULL, CLI_OPERANDS_ANY};
+    if (!on)
+        options[0].fn = hold_refuse_filter;
 
     /* The subcommand stands where the command name would. */
     argc--;
