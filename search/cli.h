@@ -11,9 +11,9 @@
  *	cli_option) that cli_parse_options() (search/cli_options.c) reads:
  *	--help, a missing value and an unknown option are handled there,
  *	alike for every command. It asks the context for the catalog and
- *	the store only once its arguments are known to be good: main() owns the
- *	configuration and the drivers, opens them on first use, reports
- *	their errors and closes them after the command returns.
+ *	the store only once its arguments are known to be good: main()
+ *	owns the configuration and the drivers, opens them on first use,
+ *	reports their errors and closes them after the command returns.
  *
  *	A command returns the exit status (CLI_EXIT_*), having printed any
  *	error to stderr as "tabularium COMMAND: what went wrong".
