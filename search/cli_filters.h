@@ -4,6 +4,12 @@
  * SUMMARY
  *	the search filter options shared by tabularium search and export
  * SYNOPSIS
+ *	A command declares them in its option table (search/cli.h):
+ *	struct cli_filters f = CLI_FILTERS_INIT;
+ *	const struct cli_option options[] = {CLI_OPTION_FILTERS(&f, NULL), ...};
+ *	cli_parse_options(&syntax, argc, argv, &operand);
+ *
+ *	or, with its own getopt_long loop:
  *	struct option longopts[CLI_FILTER_NOPTIONS + 4];
  *	struct cli_filters f = CLI_FILTERS_INIT;
  *	memcpy(longopts, cli_filter_options, sizeof(cli_filter_options));

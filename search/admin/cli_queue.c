@@ -30,7 +30,6 @@
  *	entry is busy. Messages go to stderr as "tabularium queue: ...".
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,42 +281,26 @@ static int cli_queue_delete(struct cli_context *ctx, const struct tab_config *cf
 
 int cli_queue(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"all", no_argument, NULL, 'a'},
-        {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct tab_config cfg;
     char *error = NULL;
     const char *action, *id = NULL;
-    int all = 0, force = 0, c, rc;
+    int all = 0, force = 0, operand, rc;
+    const struct cli_option options[] = {
+        CLI_OPTION_FLAG("all", &all),
+        CLI_OPTION_FLAG("force", &force),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"queue", cli_queue_help, options, NULL, 2};
 
-    opterr = 0;
-    optind = 0; /* glibc: start over, argv[0] is the command name */
     /* Options may follow the action and the id: "delete ID --force". */
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            all = 1;
-            break;
-        case 'f':
-            force = 1;
-            break;
-        case 'h':
-            fputs(cli_queue_help, stdout);
-            return CLI_EXIT_FOUND;
-        default:
-            return cli_usage_error("queue", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    rc = cli_parse_options(&syntax, argc, argv, &operand);
+    if (rc != CLI_OPTIONS_PARSED)
+        return rc;
+    if (operand >= argc)
         return cli_usage_error("queue", "%s", "missing action: list, show, retry or delete");
-    action = argv[optind++];
-    if (optind < argc)
-        id = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error("queue", "unexpected argument \"%s\"", argv[optind]);
+    action = argv[operand++];
+    if (operand < argc)
+        id = argv[operand++];
     if (strcmp(action, "list") == 0) {
         if (id != NULL || all || force)
             return cli_usage_error("queue", "%s", "list takes no arguments");

@@ -43,7 +43,6 @@
  *	JSON object per line), followed by a summary.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -635,56 +634,42 @@ static void verify_state_free(struct verify_state *vs)
     cli_output_free(&vs->out);
 }
 
+/* --sample N: a positive number into the long dest. */
+static int verify_option_sample(const char *cmd, const char *word, const char *value, void *dest)
+{
+    long *sample = dest;
+    char *end;
+
+    (void)word;
+    errno = 0;
+    *sample = strtol(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || errno != 0 || *sample <= 0)
+        return cli_usage_error(cmd, "--sample \"%s\": expected a positive number", value);
+    return 0;
+}
+
 int cli_verify(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"since", required_argument, NULL, 's'},   {"sample", required_argument, NULL, 'n'},
-        {"against", required_argument, NULL, 'a'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
     struct verify_state vs;
     struct chain_seal head;
     struct catalog *cat;
     struct store *st = NULL;
     const char *against = NULL, *error;
     long total;
-    int c, status;
-    char *end;
+    int operand, status;
+    const struct cli_option options[] = {
+        CLI_OPTION_VALUE("since", cli_option_since, &vs.since),
+        CLI_OPTION_VALUE("sample", verify_option_sample, &vs.sample),
+        CLI_OPTION_STRING("against", &against),
+        CLI_OPTION_FLAG("json", &vs.json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"verify", cli_verify_help, options, NULL, 0};
 
     memset(&vs, 0, sizeof(vs));
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (record_parse_time(optarg, &vs.since) < 0)
-                return cli_usage_error("verify", "--since \"%s\": expected YYYY-MM-DD or ISO 8601",
-                                       optarg);
-            break;
-        case 'n':
-            errno = 0;
-            vs.sample = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || errno != 0 || vs.sample <= 0)
-                return cli_usage_error("verify", "--sample \"%s\": expected a positive number",
-                                       optarg);
-            break;
-        case 'a':
-            against = optarg;
-            break;
-        case 'j':
-            vs.json = 1;
-            break;
-        case 'h':
-            fputs(cli_verify_help, stdout);
-            return CLI_EXIT_FOUND;
-        case ':':
-            return cli_usage_error("verify", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("verify", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("verify", "unexpected argument \"%s\"", argv[optind]);
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
 
     cat = ctx->catalog(ctx);
     if (cat == NULL)
@@ -755,33 +740,20 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
 
 int cli_seal(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct chain_seal seal;
     struct catalog *cat;
     const char *error;
     char when[21];
-    int c, json = 0;
+    int operand, status, json = 0;
+    const struct cli_option options[] = {
+        CLI_OPTION_FLAG("json", &json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"seal", cli_seal_help, options, NULL, 0};
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            fputs(cli_seal_help, stdout);
-            return CLI_EXIT_FOUND;
-        default:
-            return cli_usage_error("seal", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("seal", "unexpected argument \"%s\"", argv[optind]);
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;

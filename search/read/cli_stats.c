@@ -33,7 +33,6 @@
  *	audit log: ..." on failure.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -267,33 +266,21 @@ static void stats_text(const struct catalog_stats *s, const struct stats_rows *r
 
 int cli_stats(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct stats_rows rows;
     struct catalog_stats s;
     struct catalog *cat;
     const char *error;
-    int c, json = 0, status = CLI_EXIT_FOUND;
+    int operand, json = 0, status;
+    const struct cli_option options[] = {
+        CLI_OPTION_FLAG("json", &json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"stats", cli_stats_help, options, NULL, 0};
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            fputs(cli_stats_help, stdout);
-            return CLI_EXIT_FOUND;
-        default:
-            return cli_usage_error("stats", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("stats", "unexpected argument \"%s\"", argv[optind]);
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
+    status = CLI_EXIT_FOUND;
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
@@ -354,41 +341,21 @@ static int audit_row(const struct catalog_audit_row *row, void *ctx)
 
 int cli_audit(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"since", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct audit_state s = {NULL, 0};
     struct catalog *cat;
     const char *error;
     time_t since = 0;
-    int c, json = 0, status;
+    int operand, json = 0, status;
+    const struct cli_option options[] = {
+        CLI_OPTION_VALUE("since", cli_option_since, &since),
+        CLI_OPTION_FLAG("json", &json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"audit", cli_audit_help, options, NULL, 0};
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (record_parse_time(optarg, &since) < 0)
-                return cli_usage_error("audit", "--since \"%s\": expected YYYY-MM-DD or ISO 8601",
-                                       optarg);
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            fputs(cli_audit_help, stdout);
-            return CLI_EXIT_FOUND;
-        case ':':
-            return cli_usage_error("audit", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("audit", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("audit", "unexpected argument \"%s\"", argv[optind]);
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;

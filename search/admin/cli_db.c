@@ -24,7 +24,6 @@
  *	finds no schema or another version, 2 for usage, configuration and
  *	database errors, with "tabularium db: pgsql NAME: what went wrong".
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +64,10 @@ const char cli_db_help[] =
     "    0 done (status: schema current), 1 status: no schema or another version,\n"
     "    2 usage, configuration or database error\n";
 
-static int cli_db_usage_error(const char *fmt, const char *arg)
+/* Says the usage itself instead of pointing at --help. */
+static int cli_db_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fputs("tabularium db: ", stderr);
+    fprintf(stderr, "tabularium %s: ", cmd);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tabularium db init|upgrade|status [--conninfo CONNINFO] [--version N]\n",
           stderr);
@@ -156,49 +156,44 @@ out:
     return status;
 }
 
-int cli_db(struct cli_context *ctx, int argc, char **argv)
+/* --version N: a schema version this build knows, into the int dest. */
+static int cli_db_option_version(const char *cmd, const char *word, const char *value, void *dest)
 {
-    enum { OPT_CONNINFO = 256, OPT_VERSION };
-    static const struct option longopts[] = {
-        {"conninfo", required_argument, NULL, OPT_CONNINFO},
-        {"version", required_argument, NULL, OPT_VERSION},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct strlist targets = STRLIST_INIT;
-    const char *action = NULL, *conninfo = NULL;
-    int c, current = schema_admin_current(), target = current, status = CLI_EXIT_FOUND;
+    int *target = dest;
     char *end;
 
-    optind = 0; /* glibc: start over, argv[0] is the command name */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_CONNINFO:
-            conninfo = optarg;
-            break;
-        case OPT_VERSION:
-            target = (int)strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || target < 1 || target > current)
-                return cli_db_usage_error("--version: no such schema version \"%s\"", optarg);
-            break;
-        case 'h':
-            fputs(cli_db_help, stdout);
-            return CLI_EXIT_FOUND;
-        case ':':
-            return cli_db_usage_error("option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_db_usage_error("unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
-        return cli_db_usage_error("%s", "init, upgrade or status?");
-    action = argv[optind++];
+    (void)word;
+    *target = (int)strtol(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || *target < 1 || *target > schema_admin_current())
+        return cli_db_usage_error(cmd, "--version: no such schema version \"%s\"", value);
+    return 0;
+}
+
+int cli_db(struct cli_context *ctx, int argc, char **argv)
+{
+    struct strlist targets = STRLIST_INIT;
+    const char *action = NULL, *conninfo = NULL;
+    int operand, target = schema_admin_current(), status;
+    const struct cli_option options[] = {
+        CLI_OPTION_STRING("conninfo", &conninfo),
+        CLI_OPTION_VALUE("version", cli_db_option_version, &target),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"db", cli_db_help, options, cli_db_usage_error,
+                                      CLI_OPERANDS_ANY};
+
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
+    status = CLI_EXIT_FOUND;
+    if (operand >= argc)
+        return cli_db_usage_error("db", "%s", "init, upgrade or status?");
+    action = argv[operand++];
     if (strcmp(action, "init") != 0 && strcmp(action, "upgrade") != 0 &&
         strcmp(action, "status") != 0)
-        return cli_db_usage_error("unknown action \"%s\"", action);
-    if (optind < argc)
-        return cli_db_usage_error("unexpected argument \"%s\"", argv[optind]);
+        return cli_db_usage_error("db", "unknown action \"%s\"", action);
+    if (operand < argc)
+        return cli_db_usage_error("db", "unexpected argument \"%s\"", argv[operand]);
 
     if (conninfo != NULL)
         strlist_add(&targets, conninfo);

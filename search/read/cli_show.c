@@ -32,7 +32,6 @@
  *	archive id.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,37 +108,24 @@ static int cli_show_stream(struct store *st, const struct archive_record *rec, i
 
 int cli_show(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"original", no_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct archive_record rec;
     struct catalog *cat;
     struct store *st;
     const char *id, *error;
     enum tab_result r;
-    int c, original = 0, status;
+    int operand, original = 0, status;
+    const struct cli_option options[] = {
+        CLI_OPTION_FLAG("original", &original),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"show", cli_show_help, options, NULL, 1};
 
-    optind = 0; /* glibc: start over, argv[0] is the command name */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            original = 1;
-            break;
-        case 'h':
-            fputs(cli_show_help, stdout);
-            return CLI_EXIT_FOUND;
-        default:
-            return cli_usage_error("show", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
+    if (operand >= argc)
         return cli_usage_error("show", "%s", "archive id missing");
-    if (argc - optind > 1)
-        return cli_usage_error("show", "unexpected argument \"%s\"", argv[optind + 1]);
-    id = argv[optind];
+    id = argv[operand];
     if (!archive_id_valid(id))
         return cli_usage_error("show", "\"%s\" is not an archive id (20 hex digits)", id);
 

@@ -32,7 +32,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,33 +254,23 @@ out:
 
 int cli_reindex(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"degraded", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct strlist ids = STRLIST_INIT;
     struct catalog *cat;
     const char *error = NULL;
-    int c, degraded = 0, status = CLI_EXIT_FOUND;
+    int operand, degraded = 0, status;
+    const struct cli_option options[] = {
+        CLI_OPTION_FLAG("degraded", &degraded),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"reindex", cli_reindex_help, options, NULL, CLI_OPERANDS_ANY};
 
-    optind = 0; /* glibc: start over, argv[0] is the command name */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            degraded = 1;
-            break;
-        case 'h':
-            fputs(cli_reindex_help, stdout);
-            return CLI_EXIT_FOUND;
-        default:
-            return cli_usage_error("reindex", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (degraded == (optind < argc))
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
+    status = CLI_EXIT_FOUND;
+    if (degraded == (operand < argc))
         return cli_usage_error("reindex", "%s", "give archive ids or --degraded, not both");
-    for (int i = optind; i < argc; i++)
+    for (int i = operand; i < argc; i++)
         if (!archive_id_valid(argv[i]))
             return cli_usage_error("reindex", "\"%s\" is not an archive id (20 hex digits)",
                                    argv[i]);
@@ -301,7 +290,7 @@ int cli_reindex(struct cli_context *ctx, int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     } else {
-        for (int i = optind; i < argc; i++)
+        for (int i = operand; i < argc; i++)
             strlist_add(&ids, argv[i]);
     }
     for (size_t i = 0; i < ids.n; i++) {

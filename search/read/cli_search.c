@@ -30,7 +30,6 @@
  *	on stdout.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,53 +293,22 @@ static int cli_search_row(const struct archive_record *rec, void *ctx)
 
 int cli_search(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option own_opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct option longopts[CLI_FILTER_NOPTIONS + sizeof(own_opts) / sizeof(own_opts[0])];
     struct cli_filters f = CLI_FILTERS_INIT;
     struct cli_search_state state = {NULL, 0, 0};
+    const struct cli_option options[] = {
+        CLI_OPTION_FILTERS(&f, NULL),
+        CLI_OPTION_FLAG("json", &state.json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"search", cli_search_help, options, NULL, 0};
     struct catalog *cat;
     const char *error;
     enum tab_result r;
-    int c, status;
+    int operand, status;
 
-    memcpy(longopts, cli_filter_options, sizeof(cli_filter_options));
-    memcpy(longopts + CLI_FILTER_NOPTIONS, own_opts, sizeof(own_opts));
-    optind = 0; /* glibc: start over, argv[0] is the command name */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (cli_filters_option(&f, "search", c, optarg)) {
-        case 1:
-            continue;
-        case -1:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        default:
-            break;
-        }
-        switch (c) {
-        case 'j':
-            state.json = 1;
-            break;
-        case 'h':
-            fputs(cli_search_help, stdout);
-            status = CLI_EXIT_FOUND;
-            goto out;
-        case ':':
-            status = cli_usage_error("search", "option %s needs a value", argv[optind - 1]);
-            goto out;
-        default:
-            status = cli_usage_error("search", "unknown option %s", argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        status = cli_usage_error("search", "unexpected argument \"%s\"", argv[optind]);
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
         goto out;
-    }
 
     cat = ctx->catalog(ctx);
     if (cat == NULL) {

@@ -35,7 +35,7 @@
  *	expired as usual. The check is in this file, over the driver's
  *	chain_walk(), so both catalogs behave the same.
  *
- *	Every change is appended to the audit table (search/cli_stats.c).
+ *	Every change is appended to the audit table (search/read/cli_stats.c).
  *	Must never remove a held message: the catalog checks the holds
  *	again inside the transaction that removes the rows.
  * DIAGNOSTICS
@@ -46,7 +46,6 @@
  *	hold:" or "tabularium expire:".
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,15 +221,29 @@ static int hold_one(struct cli_context *ctx, struct catalog *cat, const char *id
     return ret;
 }
 
+/* hold release and hold list select by archive id or case only. */
+static int hold_refuse_filter(const char *cmd, const char *word, const char *value, void *dest)
+{
+    (void)value;
+    (void)dest;
+    return cli_usage_error(cmd, "search filters only with hold add (%s)", word);
+}
+
 int cli_hold(struct cli_context *ctx, int argc, char **argv)
 {
-    struct option longopts[CLI_FILTER_NOPTIONS + 4];
     struct cli_filters f = CLI_FILTERS_INIT;
     struct strlist ids = STRLIST_INIT;
     const char *case_name = NULL, *sub, *error;
     struct catalog *cat;
-    int c, json = 0, status = CLI_EXIT_FOUND, on;
+    int operand, json = 0, status, on;
     char *user = NULL, *detail = NULL, *joined;
+    struct cli_option options[] = {
+        CLI_OPTION_FILTERS(&f, NULL),
+        CLI_OPTION_STRING("case", &case_name),
+        CLI_OPTION_FLAG("json", &json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"hold", cli_hold_help, options, NULL, CLI_OPERANDS_ANY};
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(cli_hold_help, stdout);
@@ -242,49 +255,18 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
     if (strcmp(sub, "add") != 0 && strcmp(sub, "release") != 0 && strcmp(sub, "list") != 0)
         return cli_usage_error("hold", "unknown subcommand \"%s\"", sub);
     on = strcmp(sub, "add") == 0;
+    if (!on)
+        options[0].fn = hold_refuse_filter;
 
-    memcpy(longopts, cli_filter_options, sizeof(cli_filter_options));
-    longopts[CLI_FILTER_NOPTIONS] = (struct option){"case", required_argument, NULL, 'c'};
-    longopts[CLI_FILTER_NOPTIONS + 1] = (struct option){"json", no_argument, NULL, 'j'};
-    longopts[CLI_FILTER_NOPTIONS + 2] = (struct option){"help", no_argument, NULL, 'h'};
-    longopts[CLI_FILTER_NOPTIONS + 3] = (struct option){NULL, 0, NULL, 0};
-    optind = 0;
-    opterr = 0;
+    /* The subcommand stands where the command name would. */
     argc--;
     argv++;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            case_name = optarg;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            fputs(cli_hold_help, stdout);
-            cli_filters_free(&f);
-            return CLI_EXIT_FOUND;
-        case ':':
-            cli_filters_free(&f);
-            return cli_usage_error("hold", "option %s needs a value", argv[optind - 1]);
-        default:
-            switch (cli_filters_option(&f, "hold", c, optarg)) {
-            case 1:
-                if (!on) {
-                    cli_filters_free(&f);
-                    return cli_usage_error("hold", "search filters only with hold add (%s)",
-                                           argv[optind - 1]);
-                }
-                continue;
-            case -1:
-                cli_filters_free(&f);
-                return CLI_EXIT_USAGE;
-            default:
-                cli_filters_free(&f);
-                return cli_usage_error("hold", "unknown option %s", argv[optind - 1]);
-            }
-        }
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED) {
+        cli_filters_free(&f);
+        return status;
     }
+    status = CLI_EXIT_FOUND;
     if (strcmp(sub, "list") != 0) {
         if (case_name == NULL || *case_name == '\0') {
             cli_filters_free(&f);
@@ -294,11 +276,11 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
             cli_filters_free(&f);
             return cli_usage_error("hold", "%s", "--json only with hold list");
         }
-    } else if (optind < argc || cli_filters_any(&f)) {
+    } else if (operand < argc || cli_filters_any(&f)) {
         cli_filters_free(&f);
         return cli_usage_error("hold", "%s", "hold list takes only --case and --json");
     }
-    for (int i = optind; i < argc; i++) {
+    for (int i = operand; i < argc; i++) {
         if (!archive_id_valid(argv[i])) {
             cli_filters_free(&f);
             return cli_usage_error("hold", "\"%s\" is not an archive id (20 hex digits)", argv[i]);
@@ -586,12 +568,6 @@ static void expire_print(struct cli_output *o, int json, const char *id, time_t 
 
 int cli_expire(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"dry-run", no_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct expire_state s = {NULL, 0, 0, NULL};
     struct cli_output *o = NULL;
     struct chain_seal head = {0, 0, CHAIN_GENESIS};
@@ -601,27 +577,18 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
     char *user = NULL;
     time_t now = time(NULL);
     long expired = 0, kept = 0, altered = 0;
-    int c, dry_run = 0, json = 0, status = CLI_EXIT_FOUND;
+    int operand, dry_run = 0, json = 0, status;
+    const struct cli_option options[] = {
+        CLI_OPTION_FLAG("dry-run", &dry_run),
+        CLI_OPTION_FLAG("json", &json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"expire", cli_expire_help, options, NULL, 0};
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            dry_run = 1;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            fputs(cli_expire_help, stdout);
-            return CLI_EXIT_FOUND;
-        default:
-            return cli_usage_error("expire", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("expire", "unexpected argument \"%s\"", argv[optind]);
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
+    status = CLI_EXIT_FOUND;
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;

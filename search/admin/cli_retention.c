@@ -30,7 +30,6 @@
  *	1 show: no rule or a rule that differs from retention_period;
  *	2 usage, configuration or S3 error (as "tabularium retention: ...").
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,43 +278,24 @@ out:
 
 int cli_retention(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"replace", no_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct tab_config cfg;
     char *error = NULL;
     const char *action;
-    int json = 0, dry_run = 0, replace = 0, c, rc;
+    int json = 0, dry_run = 0, replace = 0, operand, rc;
+    const struct cli_option options[] = {
+        CLI_OPTION_FLAG("json", &json),
+        CLI_OPTION_FLAG("dry-run", &dry_run),
+        CLI_OPTION_FLAG("replace", &replace),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"retention", cli_retention_help, options, NULL, 1};
 
-    opterr = 0;
-    optind = 0; /* glibc: start over, argv[0] is the command name */
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'n':
-            dry_run = 1;
-            break;
-        case 'r':
-            replace = 1;
-            break;
-        case 'h':
-            fputs(cli_retention_help, stdout);
-            return CLI_EXIT_FOUND;
-        default:
-            return cli_usage_error("retention", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    rc = cli_parse_options(&syntax, argc, argv, &operand);
+    if (rc != CLI_OPTIONS_PARSED)
+        return rc;
+    if (operand >= argc)
         return cli_usage_error("retention", "%s", "missing action: show or apply");
-    action = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error("retention", "unexpected argument \"%s\"", argv[optind]);
+    action = argv[operand++];
     if (strcmp(action, "show") == 0) {
         if (dry_run || replace)
             return cli_usage_error("retention", "%s", "show takes only --json");
