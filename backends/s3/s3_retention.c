@@ -9,7 +9,7 @@
  *	r = store_retention_read(st, &ret, &err);
  * DESCRIPTION
  *	Implements the public bucket-retention calls for the s3 store, so
- *	that `tabularium retention` (search/cli_retention.c) needs neither
+ *	that `tabularium retention` (search/admin/cli_retention.c) needs neither
  *	the driver's header nor its structure: reads the bucket's Object Lock
  *	and lifecycle configuration (s3_store_bucket_config) and takes the
  *	XML apart into a struct store_retention; builds and writes the

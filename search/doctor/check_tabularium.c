@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backends/catalog.h"
 #include "common/config.h"
 #include "common/privs.h"
 #include "common/strlist.h"
@@ -292,14 +293,15 @@ static void doctor_check_owner(struct doctor *d)
 static void doctor_check_catalog(struct doctor *d)
 {
     const char *spec = d->cfg.archive_catalog;
+    const char *file = catalog_spec_local_file(spec);
     struct stat sb;
 
-    if (strncmp(spec, "sqlite:", 7) != 0) {
+    if (file == NULL) {
         doctor_report(d, DOCTOR_INFO, "archive_catalog", NULL,
                       "archive_catalog = %s: not checked here", spec);
         return;
     }
-    if (stat(spec + 7, &sb) == 0)
+    if (stat(file, &sb) == 0)
         doctor_report(d, DOCTOR_OK, "archive_catalog", NULL,
                       "archive_catalog = %s exists (%lld"
                       " bytes)",

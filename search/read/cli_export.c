@@ -1178,7 +1178,7 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
         goto out;
     }
 
-    /* Recorded before any message is read (search/cli_stats.c). */
+    /* Recorded before any message is read (search/read/cli_stats.c). */
     detail = export_audit_detail(&run, &filters, &ids);
     audited = cli_audit_record(ctx, "export", detail);
     free(detail);
