@@ -1039,15 +1039,18 @@ static void export_run_free(struct export_run *run)
     strlist_free(&run->failed);
 }
 
+/* --id ID: one more archive id (a CLI_OPT_VALUE fn). */
+static int export_option_id(const char *cmd, const char *word, const char *value, void *dest)
+{
+    (void)word;
+    if (!archive_id_valid(value))
+        return cli_usage_error(cmd, "--id \"%s\": not an archive id (20 hex digits)", value);
+    strlist_add(dest, value);
+    return 0;
+}
+
 int cli_export(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option own_opts[] = {
-        {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'O'},
-        {"original", no_argument, NULL, 'o'},     {"wrapped", no_argument, NULL, 'w'},
-        {"id", required_argument, NULL, 'i'},     {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
-    struct option longopts[CLI_FILTER_NOPTIONS + sizeof(own_opts) / sizeof(own_opts[0])];
     struct cli_filters filters = CLI_FILTERS_INIT;
     struct strlist ids = STRLIST_INIT;
     struct export_run run;
@@ -1057,71 +1060,27 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
     struct store *st;
     const char *format = NULL, *output = NULL;
     char *error = NULL, *detail;
-    int c, status, cfg_loaded = 0, content_given = 0, audited;
+    int status, cfg_loaded = 0, audited, original = 0, wrapped = 0, operand;
     time_t now;
+    const struct cli_option options[] = {
+        CLI_OPTION_FILTERS(&filters, NULL),   CLI_OPTION_STRING("format", &format),
+        CLI_OPTION_STRING("output", &output), CLI_OPTION_FLAG("original", &original),
+        CLI_OPTION_FLAG("wrapped", &wrapped), CLI_OPTION_VALUE("id", export_option_id, &ids),
+        CLI_OPTION_FLAG("json", &run.json),   CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"export", cli_export_help, options, NULL, 0};
 
     memset(&run, 0, sizeof(run));
     run.fd = -1;
     run.sink.fd = -1;
-    run.original = 1;
-    memcpy(longopts, cli_filter_options, sizeof(cli_filter_options));
-    memcpy(longopts + CLI_FILTER_NOPTIONS, own_opts, sizeof(own_opts));
-    optind = 0; /* glibc: start over, argv[0] is the command name */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (cli_filters_option(&filters, "export", c, optarg)) {
-        case 1:
-            continue;
-        case -1:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        default:
-            break;
-        }
-        switch (c) {
-        case 'f':
-            format = optarg;
-            break;
-        case 'O':
-            output = optarg;
-            break;
-        case 'o':
-        case 'w':
-            if (content_given && run.original != (c == 'o')) {
-                status =
-                    cli_usage_error("export", "%s", "--original and --wrapped exclude each other");
-                goto out;
-            }
-            content_given = 1;
-            run.original = c == 'o';
-            break;
-        case 'i':
-            if (!archive_id_valid(optarg)) {
-                status = cli_usage_error("export", "--id \"%s\": not an archive id (20 hex digits)",
-                                         optarg);
-                goto out;
-            }
-            strlist_add(&ids, optarg);
-            break;
-        case 'j':
-            run.json = 1;
-            break;
-        case 'h':
-            fputs(cli_export_help, stdout);
-            status = CLI_EXIT_FOUND;
-            goto out;
-        case ':':
-            status = cli_usage_error("export", "option %s needs a value", argv[optind - 1]);
-            goto out;
-        default:
-            status = cli_usage_error("export", "unknown option %s", argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        status = cli_usage_error("export", "unexpected argument \"%s\"", argv[optind]);
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        goto out;
+    if (original && wrapped) {
+        status = cli_usage_error("export", "%s", "--original and --wrapped exclude each other");
         goto out;
     }
+    run.original = !wrapped;
     if (format == NULL || output == NULL) {
         status = cli_usage_error("export", "%s", "--format and --output are required");
         goto out;

@@ -821,45 +821,27 @@ static void verify_report(const struct verify_run *v, int usable)
 
 int cli_verify_export(struct cli_context *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"manifest", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct verify_run v;
     struct stat sb;
     const char *manifest = NULL;
     char *text = NULL, *path = NULL;
     size_t len = 0;
-    int c, is_dir, parsed, status;
+    int is_dir, parsed, status, operand;
+    const struct cli_option options[] = {
+        CLI_OPTION_STRING("manifest", &manifest),
+        CLI_OPTION_FLAG("json", &v.json),
+        CLI_OPTION_END,
+    };
+    const struct cli_syntax syntax = {"verify-export", cli_verify_export_help, options, NULL, 1};
 
     (void)ctx; /* offline: no configuration, catalog or store */
     memset(&v, 0, sizeof(v));
-    optind = 0; /* glibc: start over, argv[0] is the command name */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            manifest = optarg;
-            break;
-        case 'j':
-            v.json = 1;
-            break;
-        case 'h':
-            fputs(cli_verify_export_help, stdout);
-            return CLI_EXIT_FOUND;
-        case ':':
-            return cli_usage_error("verify-export", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("verify-export", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    status = cli_parse_options(&syntax, argc, argv, &operand);
+    if (status != CLI_OPTIONS_PARSED)
+        return status;
+    if (operand >= argc)
         return cli_usage_error("verify-export", "%s", "the export's PATH is missing");
-    if (argc - optind > 1)
-        return cli_usage_error("verify-export", "unexpected argument \"%s\"", argv[optind + 1]);
-    path = export_path_clean(argv[optind]);
+    path = export_path_clean(argv[operand]);
     v.path = path;
     if (stat(path, &sb) < 0) {
         fprintf(stderr, "tabularium verify-export: %s: %s\n", path, strerror(errno));
