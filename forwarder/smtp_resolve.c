@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/host_port.h"
 #include "forwarder/smtp_client_private.h"
 
 const char *smtp_destination(const struct smtp_client_config *cfg, const char *recipient)
@@ -35,46 +36,29 @@ const char *smtp_destination(const struct smtp_client_config *cfg, const char *r
     return at ? at + 1 : recipient;
 }
 
-/* Split "[host]:port", "host:port", "host" into host, port, and whether
- * MX records apply (not for [host]). -1 on syntax errors. */
+/* Split "[host]:port", "host:port", "host" (common/host_port.c) into
+ * host, port (25 when none), and whether MX records apply (not for
+ * [host]). -1 on syntax errors, an empty or too long host, or a port
+ * that is not a number. */
 static int smtp_parse_destination(const char *dest, char *host, size_t hostsize, int *port_r,
                                   int *mx_r)
 {
-    const char *end, *portp = NULL;
+    struct host_port hp;
+    const char *why;
+    int rc = -1;
 
     *port_r = 25;
     *mx_r = 1;
-    if (dest[0] == '[') {
-        end = strchr(dest, ']');
-        if (end == NULL)
-            return -1;
-        *mx_r = 0;
-        if ((size_t)(end - dest - 1) >= hostsize)
-            return -1;
-        memcpy(host, dest + 1, (size_t)(end - dest - 1));
-        host[end - dest - 1] = '\0';
-        if (end[1] == ':')
-            portp = end + 2;
-        else if (end[1] != '\0')
-            return -1;
-    } else {
-        const char *colon = strrchr(dest, ':');
-        size_t n = colon ? (size_t)(colon - dest) : strlen(dest);
-        if (n >= hostsize)
-            return -1;
-        memcpy(host, dest, n);
-        host[n] = '\0';
-        if (colon)
-            portp = colon + 1;
+    if (host_port_split(dest, "25", &hp, &why) < 0)
+        return -1;
+    if (hp.host[0] != '\0' && strlen(hp.host) < hostsize &&
+        (*port_r = host_port_number(hp.port)) > 0) {
+        snprintf(host, hostsize, "%s", hp.host);
+        *mx_r = !hp.bracketed;
+        rc = 0;
     }
-    if (portp != NULL) {
-        char *e;
-        long p = strtol(portp, &e, 10);
-        if (*portp == '\0' || *e != '\0' || p < 1 || p > 65535)
-            return -1;
-        *port_r = (int)p;
-    }
-    return host[0] ? 0 : -1;
+    host_port_free(&hp);
+    return rc;
 }
 
 /* Append host's addresses to addrs. 0 ok, -1 (with gai error) none. */
