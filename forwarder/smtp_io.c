@@ -18,7 +18,6 @@
  *	-1 with errno (EPROTO for a reply that is not SMTP); smtp_result_io()
  *	turns that into DEFERRED 4.4.2 and marks the session broken.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -33,6 +32,7 @@
 
 #include <openssl/err.h>
 
+#include "common/smtp_reply.h"
 #include "forwarder/smtp_client_private.h"
 
 void smtp_result_set(struct smtp_result *res, enum smtp_status st, const char *dsn, const char *fmt,
@@ -168,6 +168,7 @@ int smtp_read_line(struct smtp_session *s, char *line, size_t size)
 int smtp_read_reply(struct smtp_session *s, int timeout)
 {
     char line[SMTP_LINE_MAX];
+    struct smtp_reply_line rl;
     size_t used = 0;
     int lines = 0;
 
@@ -177,13 +178,11 @@ int smtp_read_reply(struct smtp_session *s, int timeout)
     for (;;) {
         if (smtp_read_line(s, line, sizeof(line)) < 0)
             return -1;
-        if (strlen(line) < 3 || !isdigit((unsigned char)line[0]) || line[0] < '2' ||
-            line[0] > '5' || !isdigit((unsigned char)line[1]) || !isdigit((unsigned char)line[2]) ||
-            (line[3] != '\0' && line[3] != ' ' && line[3] != '-')) {
+        if (smtp_reply_line_parse(line, strlen(line), &rl) < 0 || rl.code < 200 || rl.code > 599) {
             errno = EPROTO;
             return -1;
         }
-        int code = atoi(line);
+        int code = rl.code;
         if (lines > 0 && code != s->code) {
             errno = EPROTO;
             return -1;
@@ -200,7 +199,7 @@ int smtp_read_reply(struct smtp_session *s, int timeout)
             errno = EPROTO;
             return -1;
         }
-        if (line[3] != '-')
+        if (rl.last)
             return 0;
     }
 }
