@@ -7,7 +7,8 @@
  *	One table (config_params) gives each parameter its name, type,
  *	default, range and help text; the struct field is found by offset.
  *	Values are kept raw (as written, for -n) and expanded (for use):
- *	"$name" / "${name}" refer to other parameters, as in Postfix main.cf.
+ *	"$name" / "${name}" refer to other parameters, as in Postfix main.cf
+ *	(expanded by mac_expand.c).
  *
  *	File syntax: "name = value"; "#" starts a comment line; a line that
  *	starts with white space continues the previous one; blank lines are
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/cidr.h"
+#include "common/mac_expand.h"
 #include "common/retention.h"
 #include "common/strlist.h"
 
@@ -452,65 +454,23 @@ static char *config_value(const struct tab_config *cfg, size_t idx, int depth, c
     return v;
 }
 
+/* $name in a value: the expanded value of that parameter. */
+static char *config_lookup(void *ctx, const char *name, int depth, char **error_r)
+{
+    size_t idx;
+
+    if (config_find(name, &idx) == NULL)
+        return NULL;
+    return config_value(ctx, idx, depth, error_r);
+}
+
 /* Expand $name and ${name} in raw; depth guards against $a -> $b -> $a. */
 static char *config_expand(const struct tab_config *cfg, const char *raw, int depth, char **error_r)
 {
-    size_t cap = strlen(raw) + 64, len = 0;
-    char *out = xmalloc(cap);
+    const struct mac_expand mx = {
+        .flags = 0, .max_depth = 10, .lookup = config_lookup, .ctx = (void *)cfg};
 
-    if (depth > 10) {
-        *error_r = xasprintf("parameter expansion too deep (a loop?) in \"%s\"", raw);
-        free(out);
-        return NULL;
-    }
-    for (const char *s = raw; *s;) {
-        const char *val = NULL;
-        char *exp = NULL;
-        if (*s == '$') {
-            char name[128];
-            size_t n = 0;
-            const char *t = s + 1;
-            int braced = *t == '{';
-            if (braced)
-                t++;
-            while ((isalnum((unsigned char)t[n]) || t[n] == '_') && n < sizeof(name) - 1)
-                n++;
-            memcpy(name, t, n);
-            name[n] = '\0';
-            if (n == 0 || (braced && t[n] != '}')) {
-                *error_r = xasprintf("bad parameter reference in \"%s\"", raw);
-                free(out);
-                return NULL;
-            }
-            size_t idx;
-            if (config_find(name, &idx) == NULL) {
-                *error_r = xasprintf("unknown parameter \"$%s\" in \"%s\"", name, raw);
-                free(out);
-                return NULL;
-            }
-            exp = config_value(cfg, idx, depth + 1, error_r);
-            if (exp == NULL) {
-                free(out);
-                return NULL;
-            }
-            val = exp;
-            s = t + n + (braced ? 1 : 0);
-        }
-        size_t add = val ? strlen(val) : 1;
-        if (len + add + 1 > cap) {
-            cap = (len + add + 1) * 2;
-            out = xrealloc(out, cap);
-        }
-        if (val) {
-            memcpy(out + len, val, add);
-        } else {
-            out[len] = *s++;
-        }
-        len += add;
-        free(exp);
-    }
-    out[len] = '\0';
-    return out;
+    return mac_expand(&mx, raw, depth, error_r);
 }
 
 /* The forward_* parameters that have a syntax of their own. */

@@ -69,6 +69,7 @@
 #include "backends/store.h"
 #include "common/cidr.h"
 #include "common/clock.h"
+#include "common/host_port.h"
 #include "common/log.h"
 #include "common/privs.h"
 #include "common/safe_file.h"
@@ -219,29 +220,24 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         }
     } else {
         /* inet:HOST:PORT, HOST may be [v6addr] */
-        char *hostport = xstrdup(spec + 5);
-        char *colon = strrchr(hostport, ':');
+        struct host_port hp;
         struct addrinfo hints, *ai = NULL;
+        const char *why;
         int on = 1, gai;
-        if (colon == NULL || colon[1] == '\0') {
+        if (host_port_split(spec + 5, NULL, &hp, &why) < 0 || hp.port == NULL ||
+            hp.port[0] == '\0') {
             *error_r = xasprintf("lmtp_listen: use inet:HOST:PORT (got \"%s\")", spec);
-            free(hostport);
+            host_port_free(&hp);
             return -1;
-        }
-        *colon = '\0';
-        char *host = hostport;
-        if (*host == '[' && host[strlen(host) - 1] == ']') {
-            host[strlen(host) - 1] = '\0';
-            host++;
         }
         memset(&hints, 0, sizeof(hints));
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-        gai = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &ai);
+        gai = getaddrinfo(*hp.host ? hp.host : NULL, hp.port, &hints, &ai);
         if (gai != 0) {
             *error_r = xasprintf("lmtp_listen: %s: %s", spec, gai_strerror(gai));
-            free(hostport);
+            host_port_free(&hp);
             return -1;
         }
         fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -250,11 +246,11 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
             *error_r = xasprintf("lmtp_listen: cannot bind %s: %s", spec, strerror(errno));
             freeaddrinfo(ai);
-            free(hostport);
+            host_port_free(&hp);
             goto fail;
         }
         freeaddrinfo(ai);
-        free(hostport);
+        host_port_free(&hp);
     }
     if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || listen(fd, 128) < 0) {
         *error_r = xasprintf("lmtp_listen: listen %s: %s", spec, strerror(errno));

@@ -1,0 +1,86 @@
+/*
+ * NAME
+ *	mac_expand 3
+ * SUMMARY
+ *	expand "$name" references in a parameter value
+ * SYNOPSIS
+ *	#include "common/mac_expand.h"
+ *
+ *	struct mac_expand mx = {.max_depth = 10, .lookup = my_lookup, .ctx = cfg};
+ *	char *value = mac_expand(&mx, raw, 0, &error);
+ * DESCRIPTION
+ *	Owns the syntax of a reference (mac_expand.h); what a name stands
+ *	for, and whether its value is expanded further, is the lookup's.
+ *	One pass over raw, the result grown on the heap.
+ * DIAGNOSTICS
+ *	NULL with a heap *error_r naming raw.
+ */
+#include "common/mac_expand.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/strlist.h"
+
+static void mac_expand_append(char **out, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *out = xrealloc(*out, *cap);
+    }
+    memcpy(*out + *len, s, n);
+    *len += n;
+}
+
+char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, char **error_r)
+{
+    size_t cap = strlen(raw) + 64, len = 0;
+    char *out;
+
+    *error_r = NULL;
+    if (depth > mx->max_depth) {
+        *error_r = xasprintf("parameter expansion too deep (a loop?) in \"%s\"", raw);
+        return NULL;
+    }
+    out = xmalloc(cap);
+    for (const char *s = raw; *s;) {
+        const char *name_start, *name_end;
+        char *name, *value;
+        char close = '\0';
+
+        if (*s != '$') {
+            mac_expand_append(&out, &len, &cap, s++, 1);
+            continue;
+        }
+        s++;
+        if (*s == '$' && (mx->flags & MAC_EXPAND_DOLLAR)) {
+            mac_expand_append(&out, &len, &cap, s++, 1);
+            continue;
+        }
+        if (*s == '{' || (*s == '(' && (mx->flags & MAC_EXPAND_PARENS)))
+            close = *s++ == '{' ? '}' : ')';
+        name_start = s;
+        while (isalnum((unsigned char)*s) || *s == '_')
+            s++;
+        name_end = s;
+        if (name_end == name_start || (close != '\0' && *s++ != close)) {
+            *error_r = xasprintf("bad parameter reference in \"%s\"", raw);
+            goto fail;
+        }
+        name = xstrndup(name_start, (size_t)(name_end - name_start));
+        value = mx->lookup(mx->ctx, name, depth + 1, error_r);
+        if (value == NULL && *error_r == NULL)
+            *error_r = xasprintf("unknown parameter \"$%s\" in \"%s\"", name, raw);
+        free(name);
+        if (value == NULL)
+            goto fail;
+        mac_expand_append(&out, &len, &cap, value, strlen(value));
+        free(value);
+    }
+    out[len] = '\0';
+    return out;
+fail:
+    free(out);
+    return NULL;
+}
