@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/host_port.h"
 #include "common/strlist.h"
 #include "search/doctor/doctor.h"
 
@@ -219,31 +220,26 @@ void doctor_endpoint_free(struct doctor_endpoint *ep)
     memset(ep, 0, sizeof(*ep));
 }
 
-/* HOST:PORT, [HOST]:PORT or HOST (then def_port). */
+/* HOST:PORT, [HOST]:PORT or HOST (then def_port), as Postfix reads a
+ * next-hop (common/host_port.c); what does not parse is kept whole as the
+ * host, so that it is reported as not matching. */
 static void doctor_hostport(const char *s, const char *def_port, struct doctor_endpoint *ep)
 {
-    const char *colon;
+    struct host_port hp;
+    const char *err;
 
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        if (close != NULL) {
-            ep->host = xstrndup(s + 1, (size_t)(close - s - 1));
-            ep->port = xstrdup(close[1] == ':' ? close + 2 : def_port);
-            return;
-        }
-    }
-    colon = strrchr(s, ':');
-    if (colon != NULL && strchr(s, ':') == colon) {
-        ep->host = xstrndup(s, (size_t)(colon - s));
-        ep->port = xstrdup(colon + 1);
-    } else {
+    if (host_port_split(s, def_port, &hp, &err) < 0) {
         ep->host = xstrdup(s);
         ep->port = xstrdup(def_port);
+        return;
     }
+    ep->host = hp.host;
+    ep->port = hp.port;
 }
 
-/* tabulariumd's lmtp_listen, or (nexthop) the part of a Postfix lmtp
- * transport after "lmtp:". */
+/* tabulariumd's lmtp_listen (inet:HOST:PORT, HOST may be an IPv6 literal
+ * in brackets), or (nexthop) the part of a Postfix lmtp transport after
+ * "lmtp:". */
 void doctor_endpoint_parse(const char *s, int nexthop, struct doctor_endpoint *ep)
 {
     memset(ep, 0, sizeof(*ep));
@@ -251,20 +247,7 @@ void doctor_endpoint_parse(const char *s, int nexthop, struct doctor_endpoint *e
         ep->is_unix = 1;
         ep->path = xstrdup(s + 5);
     } else if (strncmp(s, "inet:", 5) == 0) {
-        if (nexthop) {
-            doctor_hostport(s + 5, "24", ep);
-        } else {
-            /* lmtp_listen = inet:HOST:PORT, HOST may be an IPv6 literal */
-            const char *colon = strrchr(s + 5, ':');
-            const char *h = s + 5;
-            size_t hl = colon != NULL ? (size_t)(colon - h) : strlen(h);
-            if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-                h++;
-                hl -= 2;
-            }
-            ep->host = xstrndup(h, hl);
-            ep->port = xstrdup(colon != NULL ? colon + 1 : "");
-        }
+        doctor_hostport(s + 5, nexthop ? "24" : "", ep);
     } else {
         doctor_hostport(s, "24", ep);
     }

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/mac_expand.h"
 #include "common/strlist.h"
 #include "search/doctor/doctor.h"
 
@@ -286,73 +287,34 @@ const char *doctor_param_raw(const struct doctor_params *p, const char *name)
     return doctor_postfix_default(name);
 }
 
+static char *doctor_expand(const struct doctor_params *p, const char *value, int depth);
+
+/* mac_expand()'s lookup: Postfix expands an unknown parameter to nothing. */
+static char *doctor_expand_lookup(void *ctx, const char *name, int depth, char **error_r)
+{
+    const char *sub = doctor_param_raw(ctx, name);
+    char *v = doctor_expand(ctx, sub != NULL ? sub : "", depth);
+
+    if (v == NULL)
+        *error_r = xstrdup("not expanded");
+    return v;
+}
+
 /*
- * $name, ${name} and $(name) expanded as Postfix does; NULL for what only
- * Postfix evaluates (${name?x}, ${{expr}}) or a reference loop: the caller
- * then falls back to the default.
+ * $name, ${name}, $(name) and $$ expanded as Postfix does
+ * (common/mac_expand.c); NULL for what only Postfix evaluates (${name?x},
+ * ${{expr}}) or a reference loop: the caller then falls back to the
+ * default.
  */
 static char *doctor_expand(const struct doctor_params *p, const char *value, int depth)
 {
-    size_t cap = strlen(value) + 1, len = 0;
-    char *res = xmalloc(cap);
+    const struct mac_expand mx = {MAC_EXPAND_PARENS | MAC_EXPAND_DOLLAR, 20, doctor_expand_lookup,
+                                  (void *)p};
+    char *error = NULL;
+    char *v = mac_expand(&mx, value, depth, &error);
 
-    if (depth > 20)
-        goto fail;
-    for (const char *s = value; *s;) {
-        const char *name_start, *name_end, *sub;
-        char *name, *exp;
-        size_t n;
-
-        if (*s != '$') {
-            if (len + 2 > cap)
-                res = xrealloc(res, cap *= 2);
-            res[len++] = *s++;
-            continue;
-        }
-        s++;
-        if (*s == '$') {
-            if (len + 2 > cap)
-                res = xrealloc(res, cap *= 2);
-            res[len++] = *s++;
-            continue;
-        }
-        if (*s == '{' || *s == '(') {
-            char close = *s == '{' ? '}' : ')';
-            name_start = ++s;
-            while (isalnum((unsigned char)*s) || *s == '_')
-                s++;
-            if (*s != close || s == name_start)
-                goto fail;
-            name_end = s++;
-        } else {
-            name_start = s;
-            while (isalnum((unsigned char)*s) || *s == '_')
-                s++;
-            name_end = s;
-            if (name_end == name_start)
-                goto fail;
-        }
-        name = xstrndup(name_start, (size_t)(name_end - name_start));
-        sub = doctor_param_raw(p, name);
-        free(name);
-        /* Postfix expands an unknown parameter to nothing. */
-        exp = doctor_expand(p, sub != NULL ? sub : "", depth + 1);
-        if (exp == NULL)
-            goto fail;
-        n = strlen(exp);
-        if (len + n + 1 > cap) {
-            cap = len + n + 1;
-            res = xrealloc(res, cap);
-        }
-        memcpy(res + len, exp, n);
-        len += n;
-        free(exp);
-    }
-    res[len] = '\0';
-    return res;
-fail:
-    free(res);
-    return NULL;
+    free(error);
+    return v;
 }
 
 /* A Postfix parameter's effective value (heap). */

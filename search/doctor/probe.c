@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/smtp_reply.h"
 #include "common/strlist.h"
 #include "search/doctor/doctor.h"
 
@@ -176,22 +177,18 @@ static int doctor_lmtp_reply(struct doctor_lmtp *l, struct strlist *lines, const
 
         if (nl != NULL) {
             size_t ll = (size_t)(nl - l->buf);
-            int code, last;
+            struct smtp_reply_line r;
             if (ll > 0 && l->buf[ll - 1] == '\r')
                 ll--;
-            if (ll < 3 || !isdigit((unsigned char)l->buf[0]) ||
-                !isdigit((unsigned char)l->buf[1]) || !isdigit((unsigned char)l->buf[2]) ||
-                (ll > 3 && l->buf[3] != ' ' && l->buf[3] != '-')) {
+            if (smtp_reply_line_parse(l->buf, ll, &r) < 0) {
                 *error_r = "not an LMTP reply";
                 return -1;
             }
-            code = (l->buf[0] - '0') * 100 + (l->buf[1] - '0') * 10 + (l->buf[2] - '0');
-            last = ll == 3 || l->buf[3] == ' ';
-            strlist_add_n(lines, ll > 4 ? l->buf + 4 : "", ll > 4 ? ll - 4 : 0);
+            strlist_add_n(lines, r.text, r.text_len);
             l->len -= (size_t)(nl + 1 - l->buf);
             memmove(l->buf, nl + 1, l->len);
-            if (last)
-                return code;
+            if (r.last)
+                return r.code;
             continue;
         }
         if (l->len == sizeof(l->buf)) {
