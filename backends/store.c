@@ -44,11 +44,13 @@ typedef struct store *(*store_open_fn)(const char *spec, const struct tab_config
 static const struct store_type {
     const char *type;
     store_open_fn open;
-    int local_reads; /* get() reads local files or a local database: cheap */
+    int local_reads;  /* get() reads local files or a local database: cheap */
+    int local_dir;    /* the rest of the spec is a directory on this host */
+    int bucket_rules; /* the store itself keeps retention rules (store_retention.h) */
 } store_table[] = {
-    {"maildir", store_maildir_open, 1},
-    {"pgsql", store_pgsql_open, 1},
-    {"s3", store_s3_open, 0}, /* a GET per message, billed and remote */
+    {"maildir", store_maildir_open, 1, 1, 0},
+    {"pgsql", store_pgsql_open, 1, 0, 0},
+    {"s3", store_s3_open, 0, 0, 1}, /* a GET per message, billed and remote */
 };
 
 #define STORE_TABLE_LEN (sizeof(store_table) / sizeof(store_table[0]))
@@ -114,6 +116,22 @@ int store_spec_local_reads(const char *spec)
     const struct store_type *t = store_lookup(spec, &rest, &error);
 
     return t != NULL && t->local_reads;
+}
+
+const char *store_spec_local_dir(const char *spec)
+{
+    const char *rest, *error;
+    const struct store_type *t = store_lookup(spec, &rest, &error);
+
+    return t != NULL && t->local_dir ? rest : NULL;
+}
+
+int store_spec_keeps_retention(const char *spec)
+{
+    const char *rest, *error;
+    const struct store_type *t = store_lookup(spec, &rest, &error);
+
+    return t != NULL && t->bucket_rules;
 }
 
 struct store *store_open(const char *spec, const struct tab_config *cfg, const char **error_r)

@@ -53,6 +53,12 @@ struct store *store_open(const char *spec, const struct tab_config *cfg, const c
  * database), so that an indexer may read every copy once (record
  * index_later); 0 for S3 (a billed GET per message). No open. */
 int store_spec_local_reads(const char *spec);
+/* The directory when spec's driver keeps copies in a directory on this
+ * host (inside spec), else NULL. No open. */
+const char *store_spec_local_dir(const char *spec);
+/* 1 when spec's driver keeps retention rules of its own (the S3 bucket's
+ * lifecycle and Object Lock: backends/store_retention.h). No open. */
+int store_spec_keeps_retention(const char *spec);
 /* 0 when spec names a known driver type (a configuration check). */
 int store_spec_check(const char *spec, const char **error_r);
 struct store *store_open_or_failing(const char *spec, const struct tab_config *cfg);

@@ -39,8 +39,11 @@ struct cli_context {
      * The catalog is never created: a missing sqlite file is an error. */
     struct catalog *(*catalog)(struct cli_context *ctx);
     struct store *(*store)(struct cli_context *ctx);
-    /* The global -c / -o options, for a command that loads the
-     * configuration itself (doctor reports a bad one as a finding). */
+    /* The configuration of the global -c / -o options, loaded once on
+     * first use (config_load_source()); NULL with *error_r (owned by the
+     * context) when it does not load: the command says so its own way. */
+    const struct tab_config *(*config)(struct cli_context *ctx, const char **error_r);
+    /* The global -c / -o options themselves. */
     const struct config_source *opts;
     void *priv; /* main()'s state */
 };

@@ -75,7 +75,8 @@ static const struct cli_command cli_commands[] = {
 struct tabularium_state {
     struct config_source opts;
     struct tab_config cfg;
-    int cfg_state; /* 0 not loaded, 1 loaded, -1 failed */
+    int cfg_state;   /* 0 not loaded, 1 loaded, -1 failed */
+    char *cfg_error; /* why it failed */
     struct catalog *catalog;
     struct store *store;
     struct text_source *text; /* for searches that index pending text first */
@@ -174,30 +175,14 @@ static int tabularium_help_command(struct cli_context *ctx, int argc, char **arg
     return CLI_EXIT_FOUND;
 }
 
-static int tabularium_config(struct tabularium_state *ts)
+static const struct tab_config *tabularium_config(struct cli_context *ctx, const char **error_r)
 {
-    char *error = NULL;
+    struct tabularium_state *ts = ctx->priv;
 
-    if (ts->cfg_state == 0) {
-        if (config_load_source(&ts->opts, &ts->cfg, &error) < 0) {
-            fprintf(stderr, "tabularium: %s\n", error);
-            free(error);
-            ts->cfg_state = -1;
-        } else {
-            ts->cfg_state = 1;
-        }
-    }
-    return ts->cfg_state > 0 ? 0 : -1;
-}
-
-/* The path after "type:" when spec is of that type, else NULL. */
-static const char *tabularium_spec_path(const char *spec, const char *type)
-{
-    size_t n = strlen(type);
-
-    if (strncmp(spec, type, n) == 0 && spec[n] == ':')
-        return spec + n + 1;
-    return NULL;
+    if (ts->cfg_state == 0)
+        ts->cfg_state = config_load_source(&ts->opts, &ts->cfg, &ts->cfg_error) < 0 ? -1 : 1;
+    *error_r = ts->cfg_error;
+    return ts->cfg_state > 0 ? &ts->cfg : NULL;
 }
 
 static struct catalog *tabularium_catalog(struct cli_context *ctx)
@@ -208,10 +193,12 @@ static struct catalog *tabularium_catalog(struct cli_context *ctx)
 
     if (ts->catalog != NULL)
         return ts->catalog;
-    if (tabularium_config(ts) < 0)
+    if (tabularium_config(ctx, &error) == NULL) {
+        fprintf(stderr, "tabularium: %s\n", error);
         return NULL;
+    }
     spec = ts->cfg.archive_catalog;
-    path = tabularium_spec_path(spec, "sqlite");
+    path = catalog_spec_local_file(spec);
     if (path != NULL && stat(path, &sb) < 0) {
         if (errno == ENOENT)
             fprintf(stderr,
@@ -238,10 +225,12 @@ static struct store *tabularium_store(struct cli_context *ctx)
 
     if (ts->store != NULL)
         return ts->store;
-    if (tabularium_config(ts) < 0)
+    if (tabularium_config(ctx, &error) == NULL) {
+        fprintf(stderr, "tabularium: %s\n", error);
         return NULL;
+    }
     spec = ts->cfg.archive_store;
-    path = tabularium_spec_path(spec, "maildir");
+    path = store_spec_local_dir(spec);
     if (path != NULL && stat(path, &sb) < 0) {
         if (errno == ENOENT)
             fprintf(stderr,
@@ -319,6 +308,7 @@ int main(int argc, char **argv)
     memset(&ctx, 0, sizeof(ctx));
     ctx.catalog = tabularium_catalog;
     ctx.store = tabularium_store;
+    ctx.config = tabularium_config;
     ctx.priv = &ts;
     ctx.opts = &ts.opts;
     status = cmd->run(&ctx, argc - optind, argv + optind);
@@ -333,6 +323,7 @@ out:
     store_close(&ts.store);
     if (ts.cfg_state > 0)
         config_free(&ts.cfg);
+    free(ts.cfg_error);
     strlist_free(&ts.opts.overrides);
     return status;
 }

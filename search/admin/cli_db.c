@@ -77,17 +77,15 @@ static int cli_db_usage_error(const char *cmd, const char *fmt, const char *arg)
 /* The pgsql conninfos of the configuration, each once. */
 static int cli_db_targets(struct cli_context *ctx, struct strlist *targets)
 {
-    struct tab_config cfg;
-    char *error = NULL;
-    const char *specs[2];
+    const char *error, *specs[2];
+    const struct tab_config *cfg = ctx->config(ctx, &error);
 
-    if (config_load_source(ctx->opts, &cfg, &error) < 0) {
+    if (cfg == NULL) {
         fprintf(stderr, "tabularium db: %s\n", error);
-        free(error);
         return -1;
     }
-    specs[0] = cfg.archive_catalog;
-    specs[1] = cfg.archive_store;
+    specs[0] = cfg->archive_catalog;
+    specs[1] = cfg->archive_store;
     for (size_t i = 0; i < 2; i++) {
         const char *spec = schema_admin_kind(specs[i]);
         if (spec == NULL)
@@ -95,7 +93,6 @@ static int cli_db_targets(struct cli_context *ctx, struct strlist *targets)
         if (targets->n == 0 || strcmp(targets->v[0], spec) != 0)
             strlist_add(targets, spec);
     }
-    config_free(&cfg);
     if (targets->n == 0) {
         fprintf(stderr, "tabularium db: neither archive_catalog nor archive_store is"
                         " pgsql:CONNINFO; give --conninfo\n");

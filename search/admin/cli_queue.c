@@ -281,8 +281,8 @@ static int cli_queue_delete(struct cli_context *ctx, const struct tab_config *cf
 
 int cli_queue(struct cli_context *ctx, int argc, char **argv)
 {
-    struct tab_config cfg;
-    char *error = NULL;
+    const struct tab_config *cfg;
+    const char *error;
     const char *action, *id = NULL;
     int all = 0, force = 0, operand, rc;
     const struct cli_option options[] = {
@@ -317,19 +317,17 @@ int cli_queue(struct cli_context *ctx, int argc, char **argv)
     if (id != NULL && !archive_id_valid(id))
         return cli_usage_error("queue", "\"%s\" is not an archive id", id);
 
-    if (config_load_source(ctx->opts, &cfg, &error) < 0) {
+    if ((cfg = ctx->config(ctx, &error)) == NULL) {
         fprintf(stderr, "tabularium queue: %s\n", error);
-        free(error);
         return CLI_EXIT_USAGE;
     }
     if (strcmp(action, "list") == 0)
-        rc = cli_queue_list(&cfg);
+        rc = cli_queue_list(cfg);
     else if (strcmp(action, "show") == 0)
-        rc = cli_queue_show(&cfg, id);
+        rc = cli_queue_show(cfg, id);
     else if (strcmp(action, "retry") == 0)
-        rc = all ? cli_queue_retry_all(ctx, &cfg) : cli_queue_retry_one(ctx, &cfg, id);
+        rc = all ? cli_queue_retry_all(ctx, cfg) : cli_queue_retry_one(ctx, cfg, id);
     else
-        rc = cli_queue_delete(ctx, &cfg, id, force);
-    config_free(&cfg);
+        rc = cli_queue_delete(ctx, cfg, id, force);
     return rc;
 }

@@ -86,7 +86,7 @@ static struct store *cli_retention_store(struct cli_context *ctx, const struct t
 {
     struct store *st;
 
-    if (strncmp(cfg->archive_store, "s3:", 3) != 0) {
+    if (!store_spec_keeps_retention(cfg->archive_store)) {
         fprintf(stderr,
                 "tabularium retention: archive_store is not an s3: store; retention of other "
                 "stores is done by tabularium expire\n");
@@ -278,8 +278,8 @@ out:
 
 int cli_retention(struct cli_context *ctx, int argc, char **argv)
 {
-    struct tab_config cfg;
-    char *error = NULL;
+    const struct tab_config *cfg;
+    const char *error;
     const char *action;
     int json = 0, dry_run = 0, replace = 0, operand, rc;
     const struct cli_option options[] = {
@@ -305,13 +305,11 @@ int cli_retention(struct cli_context *ctx, int argc, char **argv)
     } else {
         return cli_usage_error("retention", "unknown action \"%s\" (show, apply)", action);
     }
-    if (config_load_source(ctx->opts, &cfg, &error) < 0) {
+    if ((cfg = ctx->config(ctx, &error)) == NULL) {
         fprintf(stderr, "tabularium retention: %s\n", error);
-        free(error);
         return CLI_EXIT_USAGE;
     }
-    rc = strcmp(action, "show") == 0 ? cli_retention_show(ctx, &cfg, json)
-                                     : cli_retention_apply(ctx, &cfg, dry_run, replace);
-    config_free(&cfg);
+    rc = strcmp(action, "show") == 0 ? cli_retention_show(ctx, cfg, json)
+                                     : cli_retention_apply(ctx, cfg, dry_run, replace);
     return rc;
 }

@@ -1055,12 +1055,12 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
     struct strlist ids = STRLIST_INIT;
     struct export_run run;
     struct export_operator op;
-    struct tab_config cfg;
+    const struct tab_config *cfg;
     struct catalog *cat;
     struct store *st;
-    const char *format = NULL, *output = NULL;
-    char *error = NULL, *detail;
-    int status, cfg_loaded = 0, audited, original = 0, wrapped = 0, operand;
+    const char *format = NULL, *output = NULL, *error;
+    char *detail;
+    int status, audited, original = 0, wrapped = 0, operand;
     time_t now;
     const struct cli_option options[] = {
         CLI_OPTION_FILTERS(&filters, NULL),   CLI_OPTION_STRING("format", &format),
@@ -1114,15 +1114,12 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
         goto out;
     }
 
-    /* The manifest names the catalog and the store: this command reads
-     * the configuration too, the way main() does. */
-    if (config_load_source(ctx->opts, &cfg, &error) < 0) {
+    /* The manifest names the catalog and the store. */
+    if ((cfg = ctx->config(ctx, &error)) == NULL) {
         fprintf(stderr, "tabularium export: %s\n", error);
-        free(error);
         status = CLI_EXIT_USAGE;
         goto out;
     }
-    cfg_loaded = 1;
     cat = ctx->catalog(ctx);
     if (cat == NULL) {
         status = CLI_EXIT_USAGE;
@@ -1157,7 +1154,7 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
     if (run.format == EXPORT_MBOX) {
         run.sink.fd = run.fd;
     }
-    export_manifest_head(&run, &cfg, &filters, &ids, &op, now);
+    export_manifest_head(&run, cfg, &filters, &ids, &op, now);
     status = export_messages(&run, cat, st);
     if (status == CLI_EXIT_INTEGRITY)
         fprintf(stderr,
@@ -1171,8 +1168,6 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
     else
         export_discard(&run);
 out:
-    if (cfg_loaded)
-        config_free(&cfg);
     export_run_free(&run);
     cli_filters_free(&filters);
     strlist_free(&ids);
