@@ -367,9 +367,4 @@ const char *catalog_spec_local_file(const char *spec);
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);
 void catalog_close(struct catalog **cat);
 
-struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
-                                    const char **error_r);
-struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,
-                                   const char **error_r);
-
 #endif

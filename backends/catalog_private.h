@@ -99,4 +99,11 @@ struct catalog {
     const char *name; /* driver name: "sqlite", what catalog_name() gives */
 };
 
+/* The drivers' constructors, for the table in catalog.c: callers name a
+ * driver only through "type:spec" (catalog_open()). */
+struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
+                                    const char **error_r);
+struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,
+                                   const char **error_r);
+
 #endif
