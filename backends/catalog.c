@@ -22,6 +22,9 @@
  *	public format (docs/integrity.md): changing it breaks every chain
  *	already written.
  *
+ *	catalog_open() checks that the driver's vtable was built for this
+ *	CATALOG_ABI_VERSION (backends/catalog_private.h).
+ *
  *	Must never interpret the driver-specific part of a specification.
  * DIAGNOSTICS
  *	catalog_open() returns NULL and an error naming the specification
@@ -34,6 +37,7 @@
 #include <string.h>
 
 #include "backends/catalog.h"
+#include "backends/catalog_private.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
@@ -139,8 +143,20 @@ struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, con
 {
     const char *rest;
     const struct catalog_type *t = catalog_lookup(spec, &rest, error_r);
+    struct catalog *cat;
 
-    return t != NULL ? t->open(rest, cfg, error_r) : NULL;
+    if (t == NULL || (cat = t->open(rest, cfg, error_r)) == NULL)
+        return NULL;
+    if (cat->v->abi_version != CATALOG_ABI_VERSION) {
+        /* Built against another struct catalog_vfuncs: not even its
+         * close can be trusted, so the driver's state is left as is. */
+        snprintf(catalog_open_error, sizeof(catalog_open_error),
+                 "catalog \"%s\": driver %s has interface version %u, expected %u", spec, t->type,
+                 cat->v->abi_version, CATALOG_ABI_VERSION);
+        *error_r = catalog_open_error;
+        return NULL;
+    }
+    return cat;
 }
 
 char *catalog_like_substring(const char *s)
@@ -425,6 +441,17 @@ static void catalog_failing_close(struct catalog *cat)
     free(f);
 }
 
+static const struct catalog_vfuncs catalog_failing_vfuncs = {
+    .abi_version = CATALOG_ABI_VERSION,
+    .known_recipients = catalog_failing_known_recipients,
+    .add = catalog_failing_add,
+    .search = catalog_failing_search,
+    .get = catalog_failing_get,
+    .reindex = catalog_failing_reindex,
+    .forward_status = catalog_failing_forward_status,
+    .close = catalog_failing_close,
+};
+
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg)
 {
     struct catalog_failing *f;
@@ -437,14 +464,8 @@ struct catalog *catalog_open_or_failing(const char *spec, const struct tab_confi
     f = xcalloc(1, sizeof(*f));
     f->error = xasprintf("catalog unavailable: %s", error);
     log_error("%s", f->error);
+    f->cat.v = &catalog_failing_vfuncs;
     f->cat.name = "failing";
-    f->cat.known_recipients = catalog_failing_known_recipients;
-    f->cat.add = catalog_failing_add;
-    f->cat.search = catalog_failing_search;
-    f->cat.get = catalog_failing_get;
-    f->cat.reindex = catalog_failing_reindex;
-    f->cat.forward_status = catalog_failing_forward_status;
-    f->cat.close = catalog_failing_close;
     return &f->cat;
 }
 
@@ -452,6 +473,6 @@ void catalog_close(struct catalog **cat)
 {
     if (cat == NULL || *cat == NULL)
         return;
-    (*cat)->close(*cat);
+    (*cat)->v->close(*cat);
     *cat = NULL;
 }

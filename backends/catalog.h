@@ -2,18 +2,33 @@
  * NAME
  *	catalog 3h
  * SUMMARY
- *	catalog driver interface and registry
+ *	the catalog's public calls and its driver registry
+ * SYNOPSIS
+ *	struct catalog *cat = catalog_open("sqlite:/var/lib/tabularium/catalog.db", cfg, &err);
+ *	if (catalog_add(cat, &rec, &err) != TAB_OK) ...
+ *	if (catalog_can(cat, CATALOG_CAN_HOLD)) ...
+ *	catalog_close(&cat);
  * DESCRIPTION
  *	The catalog indexes archived messages. One message is keyed on
  *	(queue id, SHA-256 of the original); a later transaction for the same
  *	message (Postfix split or retried its recipients) adds its stored copy
  *	and its new recipients to that message instead of a second one.
  *
- *	add() returns TAB_OK only after commit (durable), and appends the
+ *	struct catalog is opaque: callers use one public call per
+ *	operation (catalog_add(), catalog_search(), ...), which
+ *	backends/catalog_calls.c dispatches through the driver's private,
+ *	versioned vtable (backends/catalog_private.h; Dovecot's
+ *	mail-storage-private.h, libgit2's sys/odb_backend.h). Most
+ *	operations are optional in a driver: a call the driver lacks
+ *	returns TAB_PERM with a static message, and catalog_can() tells a
+ *	caller in advance when it must choose another path or say so in
+ *	its own words.
+ *
+ *	catalog_add() returns TAB_OK only after commit (durable), and appends the
  *	copy to the tamper-evident chain in the same transaction (struct
  *	chain_link; docs/integrity.md). The chain covers the envelope, the
  *	hashes, sizes, store, location and retention, never the header
- *	index fields or the text: reindex() may replace those.
+ *	index fields or the text: catalog_reindex() may replace those.
  *
  *	Errors are classified for the caller that chooses the LMTP reply:
  *	TAB_PERM when the row's content makes the database refuse it and a
@@ -37,6 +52,7 @@
 #ifndef TAB_CATALOG_H
 #define TAB_CATALOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -73,7 +89,7 @@ struct catalog_audit_row {
 typedef int catalog_audit_fn(const struct catalog_audit_row *row, void *ctx);
 
 /*
- * One link of the tamper-evident chain: one stored copy (one add()). The
+ * One link of the tamper-evident chain: one stored copy (one catalog_add()). The
  * hash covers the fields below in the encoding of catalog_chain_encode()
  * (docs/integrity.md), with the values exactly as the catalog stores them.
  */
@@ -122,7 +138,7 @@ typedef int catalog_hold_fn(const struct catalog_hold_row *row, void *ctx);
 
 struct catalog_stats {
     int64_t messages, copies, bytes, wrapped_bytes, incomplete, held, expired;
-    int64_t text_pending;  /* messages not yet in the full-text index (index_pending) */
+    int64_t text_pending;  /* messages not yet in the full-text index (catalog_index_pending) */
     int64_t degraded;      /* messages with a degraded index (index_status) */
     time_t oldest, newest; /* arrival; 0 when empty */
     /* forward state: copies per forwards.status */
@@ -140,144 +156,169 @@ typedef int catalog_stats_row_fn(const char *period, const char *key, int64_t me
 typedef enum tab_result catalog_text_fn(void *ctx, const char *store, const char *location,
                                         struct archive_record *rec, const char **error_r);
 
-struct catalog {
-    const char *name; /* driver name: "sqlite" */
-    /* Recipients already archived for the message with this key: (queue_id,
-     * sha256), or, when the queue id is unknown (""), (message_id, sha256)
-     * among messages without a queue id. Empty when the message is new or
-     * both queue_id and message_id are unknown. */
-    enum tab_result (*known_recipients)(struct catalog *cat, const char *queue_id,
-                                        const char *sha256, const char *message_id,
-                                        struct strlist *rcpts_r, const char **error_r);
-    /* Record a stored copy. If the message is already known (the key of
-     * known_recipients: queue id or Message-ID, with the SHA-256), the copy
-     * and any new recipients join it; otherwise a new message is created
-     * with rec->archive_id, with rec->index_status and rec->index_note.
-     * Of a degraded record (INDEX_DEGRADED) only the envelope, hashes,
-     * sizes, queue id, arrival, retention, store and location are stored:
-     * its header fields, text and attachments are ignored
-     * (catalog_record_as_stored), so its content cannot fail it again,
-     * and it is not merged by Message-ID. A copy that joins a known
-     * message never changes that message's index fields or status.
-     * TAB_PERM: the record's content was refused and nothing of it was
-     * written; a PostgreSQL store transaction that add() was to continue
-     * (same connection, same location) stays open for one more add() of
-     * the same copy, e.g. with a degraded record. */
-    enum tab_result (*add)(struct catalog *cat, const struct archive_record *rec,
-                           const char **error_r);
-    /* add() for several copies in one transaction (group commit: one
-     * commit and one sync for all). results[i] and errors[i] (heap or
-     * NULL, the caller frees) are each copy's outcome; a copy that fails
-     * does not stop the others. Returns TAB_OK when the transaction was
-     * committed and synced, else every result is that failure. NULL when
-     * the driver has none (add() one by one). Each copy runs in its own
-     * savepoint: a copy refused for its content (TAB_PERM) is rolled back
-     * alone. */
-    enum tab_result (*add_batch)(struct catalog *cat, const struct archive_record *const *recs,
-                                 size_t n, enum tab_result *results, char **errors,
-                                 const char **error_r);
-    /* Calls after this give up waiting for a lock held by another
-     * process at until_ms (CLOCK_MONOTONIC, ms) instead of after the
-     * driver's own timeout; 0 restores that. NULL when not supported. */
-    void (*wait_limit)(struct catalog *cat, long long until_ms);
-    /* Where index_pending() gets the text of copies added with
-     * index_later: without a source such messages stay pending. NULL when
-     * the driver indexes at add(). */
-    void (*set_text_source)(struct catalog *cat, catalog_text_fn *fn, void *ctx);
-    /* 1 when another connection committed since the last call (0 the
-     * first time, and on errors): the indexer keeps out of the way of
-     * deliveries. NULL when not supported. */
-    int (*changed)(struct catalog *cat);
-    enum tab_result (*search)(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
-                              void *ctx, const char **error_r);
-    /* Fill rec for one archive id (of the message or of any of its copies).
-     * TAB_PERM with "not found" when unknown. */
-    enum tab_result (*get)(struct catalog *cat, const char *archive_id,
-                           struct archive_record *rec_r, const char **error_r);
-    /* Re-index message rec->archive_id (the message's archive id or one
-     * of its copies'): in one transaction, replace every header index
-     * field (hdr_from/to/cc, date, date_raw, subject, subject_raw,
-     * message_id), the body text and attachments (or, with
-     * rec->index_later, leave them to the driver's indexer: SQLite), and
-     * set index_status / index_note from rec (NULL: full; a degraded rec
-     * clears the index fields, as add() stores it). Never touches
-     * what the chain covers (envelope, recipients, copies, hashes, sizes,
-     * retention), so chain_walk() and verify stay valid. TAB_PERM "not
-     * found" for an unknown archive id, or the content refused as in
-     * add() (nothing changed). NULL when not supported. */
-    enum tab_result (*reindex)(struct catalog *cat, const struct archive_record *rec,
-                               const char **error_r);
-    /* Record what became of the forwarded copy archive_id (forwarder/forwarder.c,
-     * tabularium queue): status "deferred" (still queued; detail: the last
-     * reason), "sent" (detail: the remote reply), "held" (detail: why),
-     * "queued" (released from hold by the operator), "deleted" (removed by
-     * the operator). One row per copy, replaced by each call, with the
-     * time. No row: queued and not tried yet, or forwarding is off. May be
-     * NULL in a driver without it: callers check. */
-    enum tab_result (*forward_status)(struct catalog *cat, const char *archive_id,
-                                      const char *status, const char *detail, const char **error_r);
+/* Opaque: a driver's state behind its vtable (backends/catalog_private.h).
+ * Callers use the calls below, never the methods. */
+struct catalog;
 
-    /* --- Integrity, retention, holds, audit (docs/integrity.md). Every
-     * method below may be NULL in a driver without it: callers check. --- */
-
-    /* Append one line to the audit table: who (login name or uid), what
-     * (action: "show", "export", "hold add", "expire", "queue delete",
-     * ...) and detail (the ids or the query, free text). Commits at once,
-     * in its own transaction. */
-    enum tab_result (*audit)(struct catalog *cat, const char *user, const char *action,
-                             const char *detail, const char **error_r);
-    /* Audit lines since (0: all), oldest first. */
-    enum tab_result (*audit_list)(struct catalog *cat, time_t since, catalog_audit_fn *fn,
-                                  void *ctx, const char **error_r);
-    /* Every link of the chain in seq order: the stored copies, the records
-     * removed by expire (CHAIN_EXPIRED), then copies that carry no seq
-     * and messages without any copy; and the chain head (at: now). One
-     * snapshot. */
-    enum tab_result (*chain_walk)(struct catalog *cat, struct chain_seal *head_r,
-                                  catalog_chain_fn *fn, void *ctx, const char **error_r);
-    /* The chain head (seq 0 and 64 zeros for an empty chain). */
-    enum tab_result (*chain_head)(struct catalog *cat, struct chain_seal *head_r,
-                                  const char **error_r);
-    /* Store the current head as a seal (time now) and return it. */
-    enum tab_result (*seal)(struct catalog *cat, struct chain_seal *seal_r, const char **error_r);
-    /* Put (on) or take (off) message archive_id on/off hold for case_name.
-     * *holds_r: how many cases hold the message afterwards. TAB_PERM "not
-     * found" for an unknown message (archive_id may name any of its
-     * copies); adding an existing hold or releasing a missing one is no
-     * error (*changed_r = 0). locations_r gets the location of each
-     * copy, for the store's own legal hold. */
-    enum tab_result (*hold)(struct catalog *cat, const char *archive_id, const char *case_name,
-                            int on, const char *user, int *changed_r, int *holds_r,
-                            struct strlist *locations_r, const char **error_r);
-    /* Holds of case_name (NULL: all), by case then message. */
-    enum tab_result (*hold_list)(struct catalog *cat, const char *case_name, catalog_hold_fn *fn,
-                                 void *ctx, const char **error_r);
-    /* Messages whose every copy is past its retain-until at now and that no
-     * case holds, oldest first; one callback per copy. */
-    enum tab_result (*expire_candidates)(struct catalog *cat, time_t now, catalog_chain_fn *fn,
-                                         void *ctx, const char **error_r);
-    /* Remove message archive_id and its rows, recording each of its copies
-     * (seq, archive id, hash) in the expired table, in one transaction.
-     * Refuses (TAB_PERM) a message that is held or not past retention. */
-    enum tab_result (*expire_remove)(struct catalog *cat, const char *archive_id, time_t now,
-                                     const char *user, const char **error_r);
-    /* Overview for tabularium stats. */
-    enum tab_result (*stats)(struct catalog *cat, struct catalog_stats *stats_r,
-                             catalog_stats_row_fn *fn, void *ctx, const char **error_r);
-
-    /* Full-text indexing off the delivery path (indexer/indexer.c). A
-     * driver that has it makes add() store the text durably but
-     * unindexed, and search() with q->text index what is pending first
-     * when it can write (so no caller misses mail); this moves up to
-     * max_rows pending messages into the full-text index in one short
-     * transaction. *done_r: how many it moved (0: nothing was pending).
-     * max_rows 0 only counts. left_r (may be NULL): how many are still
-     * pending afterwards (a count(*): not for every batch). NULL in a
-     * driver that indexes inside add() (PostgreSQL). */
-    enum tab_result (*index_pending)(struct catalog *cat, int max_rows, int *done_r,
-                                     int64_t *left_r, const char **error_r);
-    void (*close)(struct catalog *cat);
+/* What a caller may ask of a driver before calling, when it must know in
+ * advance (to choose another path or print its own message). A call the
+ * driver lacks returns TAB_PERM with a static message all the same. */
+enum catalog_capability {
+    CATALOG_CAN_ADD_BATCH,      /* catalog_add_batch() */
+    CATALOG_CAN_WAIT_LIMIT,     /* catalog_wait_limit() has an effect */
+    CATALOG_CAN_TEXT_SOURCE,    /* catalog_set_text_source() has an effect */
+    CATALOG_CAN_REINDEX,        /* catalog_reindex() */
+    CATALOG_CAN_FORWARD_STATUS, /* catalog_forward_status() */
+    CATALOG_CAN_AUDIT,          /* catalog_audit() and catalog_audit_list() */
+    CATALOG_CAN_CHAIN_WALK,     /* catalog_chain_walk() */
+    CATALOG_CAN_SEAL,           /* catalog_seal() */
+    CATALOG_CAN_HOLD,           /* catalog_hold() and catalog_hold_list() */
+    CATALOG_CAN_EXPIRE,         /* catalog_expire_candidates(), catalog_expire_remove()
+                                   and catalog_chain_walk() */
+    CATALOG_CAN_STATS,          /* catalog_stats() */
+    CATALOG_CAN_INDEX_PENDING,  /* catalog_index_pending(): the driver indexes text later */
 };
+
+/* 1 when cat has what cap names, else 0. */
+int catalog_can(const struct catalog *cat, enum catalog_capability cap);
+/* The driver name: "sqlite", "pgsql", "failing". */
+const char *catalog_name(const struct catalog *cat);
+
+/* Recipients already archived for the message with this key: (queue_id,
+ * sha256), or, when the queue id is unknown (""), (message_id, sha256)
+ * among messages without a queue id. Empty when the message is new or
+ * both queue_id and message_id are unknown. */
+enum tab_result catalog_known_recipients(struct catalog *cat, const char *queue_id,
+                                         const char *sha256, const char *message_id,
+                                         struct strlist *rcpts_r, const char **error_r);
+/* Record a stored copy. If the message is already known (the key of
+ * catalog_known_recipients(): queue id or Message-ID, with the SHA-256),
+ * the copy and any new recipients join it; otherwise a new message is
+ * created with rec->archive_id, with rec->index_status and
+ * rec->index_note. Of a degraded record (INDEX_DEGRADED) only the
+ * envelope, hashes, sizes, queue id, arrival, retention, store and
+ * location are stored: its header fields, text and attachments are
+ * ignored (catalog_record_as_stored), so its content cannot fail it
+ * again, and it is not merged by Message-ID. A copy that joins a known
+ * message never changes that message's index fields or status.
+ * TAB_PERM: the record's content was refused and nothing of it was
+ * written; a PostgreSQL store transaction that add was to continue
+ * (same connection, same location) stays open for one more add of the
+ * same copy, e.g. with a degraded record. */
+enum tab_result catalog_add(struct catalog *cat, const struct archive_record *rec,
+                            const char **error_r);
+/* catalog_add() for several copies in one transaction (group commit: one
+ * commit and one sync for all). results[i] and errors[i] (heap or NULL,
+ * the caller frees) are each copy's outcome; a copy that fails does not
+ * stop the others. Returns TAB_OK when the transaction was committed and
+ * synced, else every result is that failure. Each copy runs in its own
+ * savepoint: a copy refused for its content (TAB_PERM) is rolled back
+ * alone. Optional (CATALOG_CAN_ADD_BATCH): without it, every result is
+ * TAB_PERM; add one by one instead. */
+enum tab_result catalog_add_batch(struct catalog *cat, const struct archive_record *const *recs,
+                                  size_t n, enum tab_result *results, char **errors,
+                                  const char **error_r);
+/* Calls after this give up waiting for a lock held by another process at
+ * until_ms (CLOCK_MONOTONIC, ms) instead of after the driver's own
+ * timeout; 0 restores that. Does nothing without CATALOG_CAN_WAIT_LIMIT. */
+void catalog_wait_limit(struct catalog *cat, long long until_ms);
+/* Where catalog_index_pending() gets the text of copies added with
+ * index_later: without a source such messages stay pending. Does
+ * nothing in a driver that indexes at add (no CATALOG_CAN_TEXT_SOURCE). */
+void catalog_set_text_source(struct catalog *cat, catalog_text_fn *fn, void *ctx);
+/* 1 when another connection committed since the last call (0 the first
+ * time, on errors, and in a driver that cannot tell): the indexer keeps
+ * out of the way of deliveries. */
+int catalog_changed(struct catalog *cat);
+enum tab_result catalog_search(struct catalog *cat, const struct search_query *q,
+                               catalog_row_fn *fn, void *ctx, const char **error_r);
+/* Fill rec for one archive id (of the message or of any of its copies).
+ * TAB_PERM with "not found" when unknown. */
+enum tab_result catalog_get(struct catalog *cat, const char *archive_id,
+                            struct archive_record *rec_r, const char **error_r);
+/* Re-index message rec->archive_id (the message's archive id or one of
+ * its copies'): in one transaction, replace every header index field
+ * (hdr_from/to/cc, date, date_raw, subject, subject_raw, message_id),
+ * the body text and attachments (or, with rec->index_later, leave them
+ * to the driver's indexer: SQLite), and set index_status / index_note
+ * from rec (NULL: full; a degraded rec clears the index fields, as
+ * catalog_add() stores it). Never touches what the chain covers
+ * (envelope, recipients, copies, hashes, sizes, retention), so
+ * catalog_chain_walk() and verify stay valid. TAB_PERM "not found" for
+ * an unknown archive id, or the content refused as in catalog_add()
+ * (nothing changed). Optional: CATALOG_CAN_REINDEX. */
+enum tab_result catalog_reindex(struct catalog *cat, const struct archive_record *rec,
+                                const char **error_r);
+/* Record what became of the forwarded copy archive_id
+ * (forwarder/forwarder.c, tabularium queue): status "deferred" (still
+ * queued; detail: the last reason), "sent" (detail: the remote reply),
+ * "held" (detail: why), "queued" (released from hold by the operator),
+ * "deleted" (removed by the operator). One row per copy, replaced by
+ * each call, with the time. No row: queued and not tried yet, or
+ * forwarding is off. Optional: CATALOG_CAN_FORWARD_STATUS. */
+enum tab_result catalog_forward_status(struct catalog *cat, const char *archive_id,
+                                       const char *status, const char *detail,
+                                       const char **error_r);
+
+/* --- Integrity, retention, holds, audit (docs/integrity.md). Every call
+ * below is optional (see enum catalog_capability). --- */
+
+/* Append one line to the audit table: who (login name or uid), what
+ * (action: "show", "export", "hold add", "expire", "queue delete", ...)
+ * and detail (the ids or the query, free text). Commits at once, in its
+ * own transaction. */
+enum tab_result catalog_audit(struct catalog *cat, const char *user, const char *action,
+                              const char *detail, const char **error_r);
+/* Audit lines since (0: all), oldest first. */
+enum tab_result catalog_audit_list(struct catalog *cat, time_t since, catalog_audit_fn *fn,
+                                   void *ctx, const char **error_r);
+/* Every link of the chain in seq order: the stored copies, the records
+ * removed by expire (CHAIN_EXPIRED), then copies that carry no seq and
+ * messages without any copy; and the chain head (at: now). One
+ * snapshot. */
+enum tab_result catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,
+                                   catalog_chain_fn *fn, void *ctx, const char **error_r);
+/* The chain head (seq 0 and 64 zeros for an empty chain). */
+enum tab_result catalog_chain_head(struct catalog *cat, struct chain_seal *head_r,
+                                   const char **error_r);
+/* Store the current head as a seal (time now) and return it. */
+enum tab_result catalog_seal(struct catalog *cat, struct chain_seal *seal_r, const char **error_r);
+/* Put (on) or take (off) message archive_id on/off hold for case_name.
+ * *holds_r: how many cases hold the message afterwards. TAB_PERM "not
+ * found" for an unknown message (archive_id may name any of its
+ * copies); adding an existing hold or releasing a missing one is no
+ * error (*changed_r = 0). locations_r gets the location of each copy,
+ * for the store's own legal hold. */
+enum tab_result catalog_hold(struct catalog *cat, const char *archive_id, const char *case_name,
+                             int on, const char *user, int *changed_r, int *holds_r,
+                             struct strlist *locations_r, const char **error_r);
+/* Holds of case_name (NULL: all), by case then message. */
+enum tab_result catalog_hold_list(struct catalog *cat, const char *case_name, catalog_hold_fn *fn,
+                                  void *ctx, const char **error_r);
+/* Messages whose every copy is past its retain-until at now and that no
+ * case holds, oldest first; one callback per copy. */
+enum tab_result catalog_expire_candidates(struct catalog *cat, time_t now, catalog_chain_fn *fn,
+                                          void *ctx, const char **error_r);
+/* Remove message archive_id and its rows, recording each of its copies
+ * (seq, archive id, hash) in the expired table, in one transaction.
+ * Refuses (TAB_PERM) a message that is held or not past retention. */
+enum tab_result catalog_expire_remove(struct catalog *cat, const char *archive_id, time_t now,
+                                      const char *user, const char **error_r);
+/* Overview for tabularium stats. */
+enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
+                              catalog_stats_row_fn *fn, void *ctx, const char **error_r);
+
+/* Full-text indexing off the delivery path (indexer/indexer.c). A driver
+ * that has it (CATALOG_CAN_INDEX_PENDING) makes catalog_add() store the
+ * text durably but unindexed, and catalog_search() with q->text index
+ * what is pending first when it can write (so no caller misses mail);
+ * this moves up to max_rows pending messages into the full-text index
+ * in one short transaction. *done_r: how many it moved (0: nothing was
+ * pending). max_rows 0 only counts. left_r (may be NULL): how many are
+ * still pending afterwards (a count(*): not for every batch). A driver
+ * that indexes inside add (PostgreSQL) has none. */
+enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *done_r,
+                                      int64_t *left_r, const char **error_r);
 
 /* Helpers for drivers, so that every catalog reads a query the same way. */
 /* LIKE/ILIKE pattern matching s as a literal substring with ESCAPE '\\':
@@ -290,7 +331,7 @@ const char *catalog_index_status(const struct archive_record *rec);
 /* rec->index_note as stored: NULL for a full index, else cut at
  * INDEX_NOTE_MAX bytes (not inside a UTF-8 sequence). Heap or NULL. */
 char *catalog_index_note(const struct archive_record *rec);
-/* What add() stores of rec: rec itself, or for a degraded record a
+/* What catalog_add() stores of rec: rec itself, or for a degraded record a
  * shallow copy in *buf without the header index fields, text and
  * attachments (and index_later 0: no indexer parses it later either).
  * Never free *buf: its strings are rec's. */
@@ -314,7 +355,7 @@ void catalog_chain_link_free(struct chain_link *link);
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r);
 /* 0 when spec names a known driver type (a configuration check). */
 int catalog_spec_check(const char *spec, const char **error_r);
-/* 1 when spec's driver has index_pending (the master then runs the
+/* 1 when spec's driver has index_pending (CATALOG_CAN_INDEX_PENDING; the master then runs the
  * indexer), without opening it. */
 int catalog_spec_indexes_later(const char *spec);
 /* 1 when spec's driver has add_batch and wants one writing process
@@ -325,10 +366,5 @@ int catalog_spec_batches(const char *spec);
 const char *catalog_spec_local_file(const char *spec);
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg);
 void catalog_close(struct catalog **cat);
-
-struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
-                                    const char **error_r);
-struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,
-                                   const char **error_r);
 
 #endif

@@ -19,7 +19,7 @@
  *	(queue_directory/catalog.sock, mode 0600, peers must have our uid),
  *	and it commits whatever add() requests have arrived together, each in
  *	its own savepoint, with one COMMIT and one WAL sync for all of them
- *	(catalog add_batch(): group commit). Its page cache stays warm.
+ *	(catalog_add_batch(): group commit). Its page cache stays warm.
  *
  *	Durability is unchanged: a worker gets the writer's reply to add()
  *	only after that COMMIT and the sync, and answers 250 only then. A
@@ -70,6 +70,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/catalog_private.h" /* the client is a catalog driver */
 #include "backends/record_wire.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -332,16 +333,21 @@ static void client_close(struct catalog *cat)
     free(wc);
 }
 
+static const struct catalog_vfuncs client_vfuncs = {
+    .abi_version = CATALOG_ABI_VERSION,
+    .known_recipients = client_known_recipients,
+    .get = client_get,
+    .add = client_add,
+    .close = client_close,
+};
+
 struct catalog *catalog_writer_client_open(const struct tab_config *cfg)
 {
     struct writer_client *wc = xcalloc(1, sizeof(*wc));
     int err;
 
+    wc->cat.v = &client_vfuncs;
     wc->cat.name = "sqlite";
-    wc->cat.known_recipients = client_known_recipients;
-    wc->cat.get = client_get;
-    wc->cat.add = client_add;
-    wc->cat.close = client_close;
     wc->path = catalog_writer_socket(cfg);
     wc->fd = -1;
     /* Connected now when the writer is up, so that a stop (which closes
@@ -448,7 +454,7 @@ static void writer_known(struct writer *w, struct wire_reader *r)
     if (r->bad)
         res = TAB_PERM, err = "malformed request";
     else if (w->cat != NULL)
-        res = w->cat->known_recipients(w->cat, queue_id ? queue_id : "", sha256 ? sha256 : "",
+        res = catalog_known_recipients(w->cat, queue_id ? queue_id : "", sha256 ? sha256 : "",
                                        message_id, &rcpts, &err);
     writer_reply_start(w, res, err);
     if (res == TAB_OK) {
@@ -473,7 +479,7 @@ static void writer_get(struct writer *w, struct wire_reader *r)
     if (r->bad || archive_id == NULL)
         res = TAB_PERM, err = "malformed request";
     else if (w->cat != NULL)
-        res = w->cat->get(w->cat, archive_id, &rec, &err);
+        res = catalog_get(w->cat, archive_id, &rec, &err);
     writer_reply_start(w, res, err);
     if (res == TAB_OK)
         record_wire_encode(&w->out, &rec);
@@ -497,7 +503,7 @@ static void writer_commit(struct writer *w)
         errors[i] = NULL;
     }
     long long deadline = 0;
-    if (w->cat != NULL && w->cat->wait_limit != NULL) {
+    if (w->cat != NULL && catalog_can(w->cat, CATALOG_CAN_WAIT_LIMIT)) {
         long long oldest = w->adds[0].arrived, now = clock_monotonic_ms();
         for (size_t i = 1; i < w->nadds; i++)
             if (w->adds[i].arrived < oldest)
@@ -505,22 +511,22 @@ static void writer_commit(struct writer *w)
         deadline = oldest + WRITER_LOCK_WAIT_MS;
         if (w->locked && deadline > now + WRITER_LOCKED_WAIT_MS)
             deadline = now + WRITER_LOCKED_WAIT_MS;
-        w->cat->wait_limit(w->cat, deadline);
+        catalog_wait_limit(w->cat, deadline);
     }
-    if (w->cat != NULL && w->cat->add_batch != NULL) {
-        (void)w->cat->add_batch(w->cat, recs, w->nadds, results, errors, &err);
+    if (w->cat != NULL && catalog_can(w->cat, CATALOG_CAN_ADD_BATCH)) {
+        (void)catalog_add_batch(w->cat, recs, w->nadds, results, errors, &err);
     } else if (w->cat != NULL) {
         for (size_t i = 0; i < w->nadds; i++) {
-            results[i] = w->cat->add(w->cat, recs[i], &err);
+            results[i] = catalog_add(w->cat, recs[i], &err);
             errors[i] = results[i] == TAB_OK ? NULL : xstrdup(err);
         }
     } else {
         for (size_t i = 0; i < w->nadds; i++)
             errors[i] = xstrdup(err);
     }
-    if (w->cat != NULL && w->cat->wait_limit != NULL) {
+    if (w->cat != NULL && catalog_can(w->cat, CATALOG_CAN_WAIT_LIMIT)) {
         int any_ok = 0;
-        w->cat->wait_limit(w->cat, 0);
+        catalog_wait_limit(w->cat, 0);
         for (size_t i = 0; i < w->nadds; i++)
             any_ok |= results[i] == TAB_OK;
         if (any_ok && w->locked) {

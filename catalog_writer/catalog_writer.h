@@ -26,8 +26,11 @@ int catalog_writer_wanted(const struct tab_config *cfg, const char **why_r);
 char *catalog_writer_socket(const struct tab_config *cfg);
 /* The helper's whole life; returns the exit status. */
 int catalog_writer_main(const struct tab_config *cfg, const struct privs *privs, pid_t master);
-/* A catalog for workers: known_recipients(), get() and add() are requests
- * to the writer; every other method is NULL. Never fails to open: it
+/* A catalog for workers: catalog_known_recipients(), catalog_get() and
+ * catalog_add() are requests to the writer; it has no other method
+ * (catalog_can() says 0, the other calls give TAB_PERM). A catalog driver
+ * over a socket: it fills the vtable of backends/catalog_private.h, the one
+ * edge to that header outside backends/. Never fails to open: it
  * connects on first use, and a writer that cannot be reached makes the
  * call return TAB_RETRY. */
 struct catalog *catalog_writer_client_open(const struct tab_config *cfg);

@@ -167,9 +167,9 @@ static void forwarder_catalog(struct forwarder *f, const char *id, const char *s
 {
     const char *error = NULL;
 
-    if (f->catalog == NULL || f->catalog->forward_status == NULL)
+    if (f->catalog == NULL || !catalog_can(f->catalog, CATALOG_CAN_FORWARD_STATUS))
         return;
-    if (f->catalog->forward_status(f->catalog, id, status, detail, &error) != TAB_OK)
+    if (catalog_forward_status(f->catalog, id, status, detail, &error) != TAB_OK)
         log_warn("%s: cannot record forward status %s in the catalog: %s", id, status,
                  error ? error : "unknown error");
 }

@@ -15,7 +15,7 @@
  *	the stored copy (the text source below: the store's get() into an
  *	unnamed file, then index_fields_extract_body(), which finds the
  *	original as the archive message's message/rfc822 part). This process does it afterwards, as
- *Dovecot's indexer-worker does: it calls the catalog's index_pending() for INDEXER_BATCH_ROWS
+ *Dovecot's indexer-worker does: it calls catalog_index_pending() for INDEXER_BATCH_ROWS
  *	messages at a time (one short write transaction each, so deliveries
  *	get the lock in between) for as long as there is work, and sleeps
  *	INDEXER_IDLE_MS when there is none (an idle check is one indexed
@@ -73,7 +73,7 @@
 
 /* The process name (comm, at most 15 bytes) shown by ps. */
 #define INDEXER_PROCESS_NAME "tab-indexer"
-/* Messages per index_pending() transaction (the driver also stops at
+/* Messages per catalog_index_pending() transaction (the driver also stops at
  * about 2 MB of text). */
 #define INDEXER_BATCH_ROWS 50
 /* While deliveries commit (the catalog changed since the last batch): a
@@ -138,7 +138,7 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
 
         if (cat == NULL) {
             cat = catalog_open(cfg->archive_catalog, cfg, &err);
-            if (cat == NULL || cat->index_pending == NULL) {
+            if (cat == NULL || !catalog_can(cat, CATALOG_CAN_INDEX_PENDING)) {
                 /* Said once per distinct reason, not every few seconds. */
                 if (cat != NULL)
                     err = "the catalog driver has no index_pending";
@@ -155,9 +155,9 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
             text = text_source_attach(cat, cfg);
         }
         now = time(NULL);
-        int busy = cat->changed != NULL && cat->changed(cat);
-        if (cat->index_pending(cat, busy ? INDEXER_BUSY_ROWS : INDEXER_BATCH_ROWS, &done,
-                               now >= next_count ? &left : NULL, &err) != TAB_OK) {
+        int busy = catalog_changed(cat);
+        if (catalog_index_pending(cat, busy ? INDEXER_BUSY_ROWS : INDEXER_BATCH_ROWS, &done,
+                                  now >= next_count ? &left : NULL, &err) != TAB_OK) {
             if (last_error == NULL || strcmp(last_error, err) != 0) {
                 log_warn("indexer: %s; retrying every %d s", err, INDEXER_RETRY_S);
                 free(last_error);

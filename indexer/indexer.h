@@ -5,10 +5,9 @@
  *	the process that builds the full-text index off the delivery path
  * DESCRIPTION
  *	Started and supervised by the master when the catalog driver has
- *	index_pending (backends/catalog.h; the SQLite catalog), like the
- *	forwarder (master/master.c). Moves the text that deliveries stored
- *	unindexed into the full-text index, in short batches, at a lower
- *	CPU priority than the workers.
+ *	index_pending (CATALOG_CAN_INDEX_PENDING in backends/catalog.h; the SQLite catalog), like
+ *the forwarder (master/master.c). Moves the text that deliveries stored unindexed into the
+ *full-text index, in short batches, at a lower CPU priority than the workers.
  */
 #ifndef TAB_INDEXER_H
 #define TAB_INDEXER_H

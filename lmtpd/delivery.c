@@ -201,7 +201,7 @@ static enum tab_result delivery_is_loop(struct delivery_ctx *ctx, struct deliver
     if (rec->loop_archive_id == NULL)
         return TAB_OK;
     memset(&known, 0, sizeof(known));
-    r = ctx->catalog->get(ctx->catalog, rec->loop_archive_id, &known, error_r);
+    r = catalog_get(ctx->catalog, rec->loop_archive_id, &known, error_r);
     if (r == TAB_PERM) {
         /* "not found": another site's archive copy is archived normally. */
         record_free(&known);
@@ -389,8 +389,8 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
                  (unsigned long long)txn->info.size, txn->sha256, rec.loop_archive_id);
         goto out;
     }
-    r = ctx->catalog->known_recipients(ctx->catalog, rec.queue_id, txn->sha256, rec.message_id,
-                                       &known, &error);
+    r = catalog_known_recipients(ctx->catalog, rec.queue_id, txn->sha256, rec.message_id, &known,
+                                 &error);
     if (r != TAB_OK) {
         step = "catalog lookup";
         goto fail;
@@ -414,7 +414,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     }
     if (delivery_store(ctx, txn, &rec, &copy, &step, &error) < 0)
         goto fail;
-    r = ctx->catalog->add(ctx->catalog, &rec, &error);
+    r = catalog_add(ctx->catalog, &rec, &error);
     if (r == TAB_PERM && !record_is_degraded(&rec)) {
         /* Refused for what the message says (a field too large for an
          * index, a byte the column cannot hold): the same stored copy,
@@ -427,7 +427,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
                  txn->archive_id, rec.queue_id, txn->sha256, why);
         record_degrade(&rec, why);
         free(why);
-        r = ctx->catalog->add(ctx->catalog, &rec, &error);
+        r = catalog_add(ctx->catalog, &rec, &error);
     }
     if (r != TAB_OK) {
         /* The stored copy stays: an orphan is harmless, a lost message is not.

@@ -5,7 +5,7 @@
  *	the catalog's text source: body text and attachments from the stored copy
  * SYNOPSIS
  *	struct text_source *ts = text_source_attach(cat, cfg);
- *	... cat->index_pending() / a search that indexes what is pending ...
+ *	... catalog_index_pending() / a search that indexes what is pending ...
  *	text_source_free(&ts);
  * DESCRIPTION
  *	For messages whose body text and attachments the workers left in the
@@ -124,13 +124,13 @@ struct text_source *text_source_attach(struct catalog *cat, const struct tab_con
 {
     struct text_source *ts;
 
-    if (cat == NULL || cat->set_text_source == NULL)
+    if (cat == NULL || !catalog_can(cat, CATALOG_CAN_TEXT_SOURCE))
         return NULL;
     index_fields_init(); /* GMime (reference counted) */
     ts = xcalloc(1, sizeof(*ts));
     ts->cfg = cfg;
     ts->fd = -1;
-    cat->set_text_source(cat, text_source_get, ts);
+    catalog_set_text_source(cat, text_source_get, ts);
     return ts;
 }
 

@@ -153,9 +153,9 @@ void cli_filters_note_unindexed(const struct cli_filters *f, struct catalog *cat
     int64_t left = 0;
     int done;
 
-    if (f->q.text == NULL || cat->index_pending == NULL)
+    if (f->q.text == NULL || !catalog_can(cat, CATALOG_CAN_INDEX_PENDING))
         return;
-    if (cat->index_pending(cat, 0, &done, &left, &error) != TAB_OK)
+    if (catalog_index_pending(cat, 0, &done, &left, &error) != TAB_OK)
         fprintf(stderr, "tabularium %s: note: cannot count the messages not indexed yet: %s\n", cmd,
                 error);
     else if (left > 0)

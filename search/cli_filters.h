@@ -15,7 +15,7 @@
  *	memcpy(longopts, cli_filter_options, sizeof(cli_filter_options));
  *	... while ((c = getopt_long(...)) != -1)
  *	        switch (cli_filters_option(&f, "export", c, optarg)) ...
- *	cat->search(cat, &f.q, ...);
+ *	catalog_search(cat, &f.q, ...);
  *	cli_filters_free(&f);
  * DESCRIPTION
  *	One meaning for --from --to --subject --since --until --message-id
@@ -72,7 +72,7 @@ struct cli_filters {
 /* c and arg as getopt_long returned them: 1 when c is a filter option
  * (now in f), 0 when it is not one, -1 for a bad value (printed). */
 int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char *arg);
-/* After cat->search() with f: when f has --text and cat indexes full
+/* After catalog_search() with f: when f has --text and cat indexes full
  * text after delivery, say on stderr "tabularium CMD: note: N messages
  * are not indexed for full-text search yet" if any are (the search
  * could not find them: the user cannot write to the catalog, or it

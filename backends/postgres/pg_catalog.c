@@ -252,6 +252,27 @@ static void pg_catalog_close(struct catalog *cat)
     free(pc);
 }
 
+static const struct catalog_vfuncs pg_catalog_vfuncs = {
+    .abi_version = CATALOG_ABI_VERSION,
+    .known_recipients = pg_catalog_known_recipients,
+    .add = pg_catalog_add,
+    .search = pg_catalog_search,
+    .get = pg_catalog_get,
+    .reindex = pg_catalog_reindex,
+    .forward_status = pg_catalog_forward_status,
+    .audit = pg_catalog_audit,
+    .audit_list = pg_catalog_audit_list,
+    .chain_walk = pg_catalog_chain_walk,
+    .chain_head = pg_catalog_chain_head,
+    .seal = pg_catalog_seal,
+    .hold = pg_catalog_hold,
+    .hold_list = pg_catalog_hold_list,
+    .expire_candidates = pg_catalog_expire_candidates,
+    .expire_remove = pg_catalog_expire_remove,
+    .stats = pg_catalog_stats,
+    .close = pg_catalog_close,
+};
+
 struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,
                                    const char **error_r)
 {
@@ -264,23 +285,7 @@ struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cf
         return NULL;
     pc = xcalloc(1, sizeof(*pc));
     pc->conn = conn;
+    pc->cat.v = &pg_catalog_vfuncs;
     pc->cat.name = "pgsql";
-    pc->cat.known_recipients = pg_catalog_known_recipients;
-    pc->cat.add = pg_catalog_add;
-    pc->cat.search = pg_catalog_search;
-    pc->cat.get = pg_catalog_get;
-    pc->cat.reindex = pg_catalog_reindex;
-    pc->cat.forward_status = pg_catalog_forward_status;
-    pc->cat.audit = pg_catalog_audit;
-    pc->cat.audit_list = pg_catalog_audit_list;
-    pc->cat.chain_walk = pg_catalog_chain_walk;
-    pc->cat.chain_head = pg_catalog_chain_head;
-    pc->cat.seal = pg_catalog_seal;
-    pc->cat.hold = pg_catalog_hold;
-    pc->cat.hold_list = pg_catalog_hold_list;
-    pc->cat.expire_candidates = pg_catalog_expire_candidates;
-    pc->cat.expire_remove = pg_catalog_expire_remove;
-    pc->cat.stats = pg_catalog_stats;
-    pc->cat.close = pg_catalog_close;
     return &pc->cat;
 }

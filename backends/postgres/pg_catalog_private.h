@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "backends/catalog.h"
+#include "backends/catalog_private.h"
 #include "backends/postgres/pg_conn.h"
 
 /*

@@ -528,6 +528,32 @@ static int sqlite_make_parent(const char *path)
     return ret;
 }
 
+static const struct catalog_vfuncs sqlite_vfuncs = {
+    .abi_version = CATALOG_ABI_VERSION,
+    .known_recipients = sqlite_known_recipients,
+    .add = sqlite_add,
+    .add_batch = sqlite_add_batch,
+    .wait_limit = sqlite_wait_limit,
+    .set_text_source = sqlite_set_text_source,
+    .changed = sqlite_changed,
+    .search = sqlite_search,
+    .get = sqlite_get,
+    .reindex = sqlite_reindex,
+    .forward_status = sqlite_forward_status,
+    .audit = sqlite_audit,
+    .audit_list = sqlite_audit_list,
+    .chain_walk = sqlite_chain_walk,
+    .chain_head = sqlite_chain_head,
+    .seal = sqlite_seal,
+    .hold = sqlite_hold,
+    .hold_list = sqlite_hold_list,
+    .expire_candidates = sqlite_expire_candidates,
+    .expire_remove = sqlite_expire_remove,
+    .stats = sqlite_stats,
+    .index_pending = sqlite_index_pending,
+    .close = sqlite_close,
+};
+
 struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
                                     const char **error_r)
 {
@@ -583,29 +609,8 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
         }
     }
     sc->path = xstrdup(spec);
+    sc->cat.v = &sqlite_vfuncs;
     sc->cat.name = "sqlite";
-    sc->cat.known_recipients = sqlite_known_recipients;
-    sc->cat.add = sqlite_add;
-    sc->cat.add_batch = sqlite_add_batch;
-    sc->cat.wait_limit = sqlite_wait_limit;
-    sc->cat.set_text_source = sqlite_set_text_source;
-    sc->cat.changed = sqlite_changed;
-    sc->cat.search = sqlite_search;
-    sc->cat.get = sqlite_get;
-    sc->cat.reindex = sqlite_reindex;
-    sc->cat.forward_status = sqlite_forward_status;
-    sc->cat.audit = sqlite_audit;
-    sc->cat.audit_list = sqlite_audit_list;
-    sc->cat.chain_walk = sqlite_chain_walk;
-    sc->cat.chain_head = sqlite_chain_head;
-    sc->cat.seal = sqlite_seal;
-    sc->cat.hold = sqlite_hold;
-    sc->cat.hold_list = sqlite_hold_list;
-    sc->cat.expire_candidates = sqlite_expire_candidates;
-    sc->cat.expire_remove = sqlite_expire_remove;
-    sc->cat.stats = sqlite_stats;
-    sc->cat.index_pending = sqlite_index_pending;
-    sc->cat.close = sqlite_close;
     return &sc->cat;
 
 db_error:

@@ -33,7 +33,7 @@
 
 #include <sqlite3.h>
 
-#include "backends/catalog.h"
+#include "backends/catalog_private.h"
 
 #define SQLITE_SCHEMA_VERSION 7
 #define SQLITE_BUSY_TIMEOUT_MS 30000

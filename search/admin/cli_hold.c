@@ -33,7 +33,7 @@
  *	stays, store and catalog: it is reported "altered" on stdout and
  *	stderr and in the audit table ("expire refused"), and the others are
  *	expired as usual. The check is in this file, over the driver's
- *	chain_walk(), so both catalogs behave the same.
+ *	catalog_chain_walk(), so both catalogs behave the same.
  *
  *	Every change is appended to the audit table (search/read/cli_stats.c).
  *	Must never remove a held message: the catalog checks the holds
@@ -187,7 +187,7 @@ static int hold_one(struct cli_context *ctx, struct catalog *cat, const char *id
     enum tab_result r;
     struct store *st;
 
-    r = cat->hold(cat, id, case_name, on, user, &changed, &holds, &locations, &error);
+    r = catalog_hold(cat, id, case_name, on, user, &changed, &holds, &locations, &error);
     if (r == TAB_PERM) {
         fprintf(stderr, "tabularium hold: %s\n", error);
         strlist_free(&locations);
@@ -302,8 +302,8 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
         status = CLI_EXIT_USAGE;
         goto out;
     }
-    if (cat->hold == NULL || cat->hold_list == NULL) {
-        fprintf(stderr, "tabularium hold: the %s catalog keeps no holds\n", cat->name);
+    if (!catalog_can(cat, CATALOG_CAN_HOLD)) {
+        fprintf(stderr, "tabularium hold: the %s catalog keeps no holds\n", catalog_name(cat));
         status = CLI_EXIT_USAGE;
         goto out;
     }
@@ -311,7 +311,7 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
     if (strcmp(sub, "list") == 0) {
         struct hold_list_state s = {NULL, json, 0, NULL};
         s.out = json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
-        if (cat->hold_list(cat, case_name, hold_list_row, &s, &error) != TAB_OK) {
+        if (catalog_hold_list(cat, case_name, hold_list_row, &s, &error) != TAB_OK) {
             fprintf(stderr, "tabularium hold: %s\n", error);
             status = CLI_EXIT_USAGE;
         } else if (s.n == 0) {
@@ -322,7 +322,7 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
     }
 
     if (on && ids.n == 0) {
-        if (cat->search(cat, &f.q, cli_filters_collect_id, &ids, &error) != TAB_OK) {
+        if (catalog_search(cat, &f.q, cli_filters_collect_id, &ids, &error) != TAB_OK) {
             fprintf(stderr, "tabularium hold: %s\n", error);
             status = CLI_EXIT_USAGE;
             goto out;
@@ -335,7 +335,7 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
         }
     } else if (!on && ids.n == 0) {
         struct hold_list_state s = {NULL, 0, 0, &ids};
-        if (cat->hold_list(cat, case_name, hold_list_row, &s, &error) != TAB_OK) {
+        if (catalog_hold_list(cat, case_name, hold_list_row, &s, &error) != TAB_OK) {
             fprintf(stderr, "tabularium hold: %s\n", error);
             status = CLI_EXIT_USAGE;
             goto out;
@@ -528,7 +528,7 @@ static int expire_check_chain(struct catalog *cat, struct expire_state *s,
         s->by_seq[i] = i;
     expire_sort_state = s;
     qsort(s->by_seq, s->n, sizeof(*s->by_seq), expire_seq_cmp);
-    if (cat->chain_walk(cat, head_r, expire_walk_fn, s, &error) != TAB_OK) {
+    if (catalog_chain_walk(cat, head_r, expire_walk_fn, s, &error) != TAB_OK) {
         fprintf(stderr, "tabularium expire: reading the chain: %s\n", error);
         return -1;
     }
@@ -593,11 +593,12 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
     if (cat == NULL)
         return CLI_EXIT_USAGE;
     /* Without a chain nothing could vouch for a retain-until. */
-    if (cat->expire_candidates == NULL || cat->expire_remove == NULL || cat->chain_walk == NULL) {
-        fprintf(stderr, "tabularium expire: the %s catalog cannot expire messages\n", cat->name);
+    if (!catalog_can(cat, CATALOG_CAN_EXPIRE)) {
+        fprintf(stderr, "tabularium expire: the %s catalog cannot expire messages\n",
+                catalog_name(cat));
         return CLI_EXIT_USAGE;
     }
-    if (cat->expire_candidates(cat, now, expire_collect, &s, &error) != TAB_OK) {
+    if (catalog_expire_candidates(cat, now, expire_collect, &s, &error) != TAB_OK) {
         fprintf(stderr, "tabularium expire: %s\n", error);
         return CLI_EXIT_USAGE;
     }
@@ -674,7 +675,7 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
             else if (st->remove(st, s.v[k].link.location, &error) != TAB_OK)
                 why = error;
         }
-        if (why == NULL && cat->expire_remove(cat, id, now, user, &error) != TAB_OK)
+        if (why == NULL && catalog_expire_remove(cat, id, now, user, &error) != TAB_OK)
             why = error;
         if (why == NULL) {
             expire_print(o, json, id, s.v[i].link.arrival, retain, copies, "expired", NULL);

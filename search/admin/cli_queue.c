@@ -88,9 +88,9 @@ static void cli_queue_note(struct cli_context *ctx, const char *id, const char *
     struct catalog *cat = ctx->catalog(ctx);
     const char *error = NULL;
 
-    if (cat == NULL || cat->forward_status == NULL)
+    if (cat == NULL || !catalog_can(cat, CATALOG_CAN_FORWARD_STATUS))
         return;
-    if (cat->forward_status(cat, id, status, detail, &error) != TAB_OK)
+    if (catalog_forward_status(cat, id, status, detail, &error) != TAB_OK)
         fprintf(stderr, "tabularium queue: %s: cannot record status %s in the catalog: %s\n", id,
                 status, error ? error : "unknown error");
 }

@@ -197,7 +197,7 @@ static int cli_reindex_one(struct cli_context *ctx, struct catalog *cat, const c
     enum tab_result r;
 
     memset(&fresh, 0, sizeof(fresh));
-    r = cat->get(cat, id, &rec, &error);
+    r = catalog_get(cat, id, &rec, &error);
     if (r == TAB_PERM) {
         fprintf(stderr, "tabularium reindex: %s: no message with this archive id\n", id);
         return CLI_EXIT_NOT_FOUND;
@@ -235,7 +235,7 @@ static int cli_reindex_one(struct cli_context *ctx, struct catalog *cat, const c
         status = CLI_EXIT_USAGE;
         goto out;
     }
-    r = cat->reindex(cat, &fresh, &error);
+    r = catalog_reindex(cat, &fresh, &error);
     if (r != TAB_OK) {
         snprintf(why, sizeof(why), "the catalog refused the new index: %s", error);
         status = r == TAB_PERM ? CLI_EXIT_INTEGRITY : CLI_EXIT_USAGE;
@@ -277,14 +277,14 @@ int cli_reindex(struct cli_context *ctx, int argc, char **argv)
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (cat->reindex == NULL) {
-        fprintf(stderr, "tabularium reindex: the %s catalog cannot reindex\n", cat->name);
+    if (!catalog_can(cat, CATALOG_CAN_REINDEX)) {
+        fprintf(stderr, "tabularium reindex: the %s catalog cannot reindex\n", catalog_name(cat));
         return CLI_EXIT_USAGE;
     }
     if (degraded) {
         struct search_query q = {.degraded = 1};
         /* All ids first: reindex changes what the search walks. */
-        if (cat->search(cat, &q, cli_filters_collect_id, &ids, &error) != TAB_OK) {
+        if (catalog_search(cat, &q, cli_filters_collect_id, &ids, &error) != TAB_OK) {
             fprintf(stderr, "tabularium reindex: %s\n", error);
             strlist_free(&ids);
             return CLI_EXIT_USAGE;

@@ -949,7 +949,7 @@ static int export_select(struct export_run *run, struct catalog *cat,
     enum tab_result r;
 
     if (ids->n == 0) {
-        r = cat->search(cat, &filters->q, export_collect, run, &error);
+        r = catalog_search(cat, &filters->q, export_collect, run, &error);
         if (r != TAB_OK) {
             fprintf(stderr, "tabularium export: %s\n", error);
             return CLI_EXIT_USAGE;
@@ -961,7 +961,7 @@ static int export_select(struct export_run *run, struct catalog *cat,
         }
     } else {
         for (size_t i = 0; i < ids->n; i++) {
-            r = cat->get(cat, ids->v[i], &rec, &error);
+            r = catalog_get(cat, ids->v[i], &rec, &error);
             if (r == TAB_PERM) {
                 fprintf(stderr,
                         "tabularium export: no message with archive id %s: nothing exported\n",
@@ -991,7 +991,7 @@ static int export_messages(struct export_run *run, struct catalog *cat, struct s
     for (size_t i = 0; i < run->n_items; i++) {
         const char *id = run->items[i].id;
 
-        r = cat->get(cat, id, &rec, &error);
+        r = catalog_get(cat, id, &rec, &error);
         if (r != TAB_OK) {
             fprintf(stderr, "tabularium export: %s: %s\n", id,
                     r == TAB_PERM ? "no longer in the catalog" : error);

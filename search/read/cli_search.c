@@ -316,7 +316,7 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
         goto out;
     }
     state.out = state.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
-    r = cat->search(cat, &f.q, cli_search_row, &state, &error);
+    r = catalog_search(cat, &f.q, cli_search_row, &state, &error);
     cli_output_free(&state.out);
     if (r == TAB_OK)
         cli_filters_note_unindexed(&f, cat, "search");

@@ -132,7 +132,7 @@ int cli_show(struct cli_context *ctx, int argc, char **argv)
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    r = cat->get(cat, id, &rec, &error);
+    r = catalog_get(cat, id, &rec, &error);
     if (r == TAB_PERM) {
         fprintf(stderr, "tabularium show: no message with archive id %s\n", id);
         return CLI_EXIT_NOT_FOUND;

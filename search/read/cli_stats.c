@@ -129,10 +129,10 @@ int cli_audit_record(struct cli_context *ctx, const char *action, const char *de
 
     if (cat == NULL)
         return -1;
-    if (cat->audit == NULL)
+    if (!catalog_can(cat, CATALOG_CAN_AUDIT))
         return 0; /* a catalog without an audit table */
     user = cli_audit_user();
-    if (cat->audit(cat, user, action, detail, &error) != TAB_OK) {
+    if (catalog_audit(cat, user, action, detail, &error) != TAB_OK) {
         fprintf(stderr, "tabularium %s: cannot write the audit log: %s\n", action, error);
         ret = -1;
     }
@@ -284,12 +284,12 @@ int cli_stats(struct cli_context *ctx, int argc, char **argv)
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (cat->stats == NULL) {
-        fprintf(stderr, "tabularium stats: the %s catalog has no statistics\n", cat->name);
+    if (!catalog_can(cat, CATALOG_CAN_STATS)) {
+        fprintf(stderr, "tabularium stats: the %s catalog has no statistics\n", catalog_name(cat));
         return CLI_EXIT_USAGE;
     }
     memset(&rows, 0, sizeof(rows));
-    if (cat->stats(cat, &s, stats_row, &rows, &error) != TAB_OK) {
+    if (catalog_stats(cat, &s, stats_row, &rows, &error) != TAB_OK) {
         fprintf(stderr, "tabularium stats: %s\n", error);
         status = CLI_EXIT_USAGE;
         goto out;
@@ -359,12 +359,12 @@ int cli_audit(struct cli_context *ctx, int argc, char **argv)
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (cat->audit_list == NULL) {
-        fprintf(stderr, "tabularium audit: the %s catalog keeps no audit log\n", cat->name);
+    if (!catalog_can(cat, CATALOG_CAN_AUDIT)) {
+        fprintf(stderr, "tabularium audit: the %s catalog keeps no audit log\n", catalog_name(cat));
         return CLI_EXIT_USAGE;
     }
     s.out = json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
-    if (cat->audit_list(cat, since, audit_row, &s, &error) != TAB_OK) {
+    if (catalog_audit_list(cat, since, audit_row, &s, &error) != TAB_OK) {
         fprintf(stderr, "tabularium audit: %s\n", error);
         status = CLI_EXIT_USAGE;
     } else {

@@ -674,14 +674,14 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (cat->chain_walk == NULL) {
-        fprintf(stderr, "tabularium verify: the %s catalog keeps no chain\n", cat->name);
+    if (!catalog_can(cat, CATALOG_CAN_CHAIN_WALK)) {
+        fprintf(stderr, "tabularium verify: the %s catalog keeps no chain\n", catalog_name(cat));
         return CLI_EXIT_USAGE;
     }
     srand48((long)time(NULL) ^ (long)getpid());
     vs.out = vs.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
     /* The head is read in the walk's snapshot. */
-    if (cat->chain_walk(cat, &head, verify_walk_fn, &vs, &error) != TAB_OK) {
+    if (catalog_chain_walk(cat, &head, verify_walk_fn, &vs, &error) != TAB_OK) {
         fprintf(stderr, "tabularium verify: %s\n", error);
         verify_state_free(&vs);
         return CLI_EXIT_USAGE;
@@ -757,11 +757,11 @@ int cli_seal(struct cli_context *ctx, int argc, char **argv)
     cat = ctx->catalog(ctx);
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (cat->seal == NULL) {
-        fprintf(stderr, "tabularium seal: the %s catalog keeps no chain\n", cat->name);
+    if (!catalog_can(cat, CATALOG_CAN_SEAL)) {
+        fprintf(stderr, "tabularium seal: the %s catalog keeps no chain\n", catalog_name(cat));
         return CLI_EXIT_USAGE;
     }
-    if (cat->seal(cat, &seal, &error) != TAB_OK) {
+    if (catalog_seal(cat, &seal, &error) != TAB_OK) {
         fprintf(stderr, "tabularium seal: %s\n", error);
         return CLI_EXIT_USAGE;
     }

@@ -330,7 +330,7 @@ static void check_archived(const char *id, const char *sha, size_t size)
     char got[65];
 
     memset(&rec, 0, sizeof(rec));
-    DELIVERY_CHECK(ctx.catalog->get(ctx.catalog, id, &rec, &error) == TAB_OK);
+    DELIVERY_CHECK(catalog_get(ctx.catalog, id, &rec, &error) == TAB_OK);
     DELIVERY_CHECK(strcmp(rec.sha256, sha) == 0);
     DELIVERY_CHECK(rec.size == size);
     DELIVERY_CHECK(rec.location != NULL);
@@ -355,7 +355,7 @@ static void check_loop(const char *id, const char *sha)
     const char *error = NULL;
 
     memset(&rec, 0, sizeof(rec));
-    DELIVERY_CHECK(ctx.catalog->get(ctx.catalog, id, &rec, &error) == TAB_OK);
+    DELIVERY_CHECK(catalog_get(ctx.catalog, id, &rec, &error) == TAB_OK);
     DELIVERY_CHECK(strcmp(rec.wrapped_sha256, sha) == 0);
     record_free(&rec);
 }
@@ -545,10 +545,10 @@ static void deliver(const uint8_t *data, size_t size, const char *orig, size_t o
     DELIVERY_CHECK(count_stored() == stored_files);
 
     /* The indexer reads the stored copy back; content never stops it. */
-    if (ctx.catalog->index_pending != NULL) {
+    if (catalog_can(ctx.catalog, CATALOG_CAN_INDEX_PENDING)) {
         const char *error = NULL;
         int done = 0;
-        DELIVERY_CHECK(ctx.catalog->index_pending(ctx.catalog, 4, &done, NULL, &error) == TAB_OK);
+        DELIVERY_CHECK(catalog_index_pending(ctx.catalog, 4, &done, NULL, &error) == TAB_OK);
     }
 
     replies_seen = NULL;
@@ -567,7 +567,7 @@ static char *stored_copy(const char *id, size_t *len_r)
     char *copy;
 
     memset(&rec, 0, sizeof(rec));
-    DELIVERY_CHECK(ctx.catalog->get(ctx.catalog, id, &rec, &error) == TAB_OK);
+    DELIVERY_CHECK(catalog_get(ctx.catalog, id, &rec, &error) == TAB_OK);
     fuzz_fd_set(copy_fd, "", 0);
     DELIVERY_CHECK(ctx.store->get(ctx.store, rec.location, copy_fd, &error) == TAB_OK);
     copy = fuzz_fd_slurp(copy_fd, len_r);

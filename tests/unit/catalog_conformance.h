@@ -176,7 +176,7 @@ static const char *conf_search_ids(struct catalog *cat, const struct search_quer
     const char *error = NULL;
     char *joined;
 
-    if (cat->search(cat, q, conf_collect_id, &l, &error) != TAB_OK) {
+    if (catalog_search(cat, q, conf_collect_id, &l, &error) != TAB_OK) {
         fprintf(stderr, "search: %s\n", error ? error : "?");
         strlist_free(&l);
         return "(error)";
@@ -246,7 +246,7 @@ static long conf_chain_links(struct catalog *cat)
     struct chain_seal head;
     const char *error = NULL;
 
-    if (cat->chain_walk(cat, &head, conf_chain_check_link, &c, &error) != TAB_OK) {
+    if (catalog_chain_walk(cat, &head, conf_chain_check_link, &c, &error) != TAB_OK) {
         fprintf(stderr, "chain walk: %s\n", error ? error : "?");
         return -1;
     }
@@ -289,7 +289,7 @@ static void conf_record(struct archive_record *rec, const char *queue_id, const 
 static void conf_add(struct conformance *conf, struct archive_record *rec)
 {
     const char *error = NULL;
-    enum tab_result r = conf->cat->add(conf->cat, rec, &error);
+    enum tab_result r = catalog_add(conf->cat, rec, &error);
 
     CHECK(r == TAB_OK);
     if (r != TAB_OK)
@@ -732,14 +732,14 @@ static void conformance_search(struct conformance *conf)
     /* a callback may stop the search */
     memset(&c, 0, sizeof(c));
     c.stop_after = 1;
-    CHECK(cat->search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
+    CHECK(catalog_search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
     CHECK(c.calls == 1);
     record_free(&c.first);
 
     /* the record handed to the callback is complete */
     memset(&c, 0, sizeof(c));
     q.message_id = "q1@example.org";
-    CHECK(cat->search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
+    CHECK(catalog_search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
     CHECK(c.calls == 1);
     CHECK_STR(c.first.archive_id, "00000000000000000001");
     CHECK_STR(c.first.queue_id, "4XyZ1");
@@ -792,7 +792,7 @@ static void conformance_search(struct conformance *conf)
     memset(&c, 0, sizeof(c));
     memset(&q, 0, sizeof(q));
     q.to = "grace";
-    CHECK(cat->search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
+    CHECK(catalog_search(cat, &q, conf_collect_row, &c, &error) == TAB_OK);
     CHECK_STR(c.first.envelope_from, "");
     CHECK_STR(c.first.queue_id, "");
     CHECK(c.first.date == NULL);
@@ -837,7 +837,7 @@ static void conformance_merge_get(struct conformance *conf)
     record_add_rcpt(&a, "bob@example.com", NULL, "rfc822;bob@example.com", "NEVER");
     record_addrs_add(&a.hdr_to, "Alice", "alice@example.com");
     conf_add(conf, &a);
-    CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 2 && strcmp(known.v[0], "alice@example.com") == 0 &&
           strcmp(known.v[1], "bob@example.com") == 0);
     strlist_free(&known);
@@ -846,7 +846,7 @@ static void conformance_merge_get(struct conformance *conf)
     record_add_rcpt(&b, "BOB@example.com", NULL, NULL, NULL); /* same, case folded */
     record_add_rcpt(&b, "carol@example.com", NULL, NULL, NULL);
     conf_add(conf, &b);
-    CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 3 && strcmp(known.v[2], "carol@example.com") == 0);
     strlist_free(&known);
     CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages WHERE queue_id = $1", "QMERGE1", "1");
@@ -856,11 +856,11 @@ static void conformance_merge_get(struct conformance *conf)
                    "QMERGE1", "2");
     conf_at(conf, "merged", a.archive_id);
     /* another SHA-256 with the same queue id is another message */
-    CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "QMERGE1", CONF_SHA_B, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 0);
 
     /* get() by the message's and by the second copy's archive id */
-    CHECK(cat->get(cat, a.archive_id, &got, &error) == TAB_OK);
+    CHECK(catalog_get(cat, a.archive_id, &got, &error) == TAB_OK);
     CHECK_STR(got.archive_id, a.archive_id);
     CHECK_STR(got.location, a.location);
     CHECK_STR(got.queue_id, "QMERGE1");
@@ -873,11 +873,11 @@ static void conformance_merge_get(struct conformance *conf)
     CHECK(got.hdr_to.n == 1 && strcmp(got.hdr_to.v[0].name, "Alice") == 0);
     CHECK(got.hdr_from.n == 1);
     record_free(&got);
-    CHECK(cat->get(cat, b.archive_id, &got, &error) == TAB_OK);
+    CHECK(catalog_get(cat, b.archive_id, &got, &error) == TAB_OK);
     CHECK_STR(got.archive_id, a.archive_id); /* the message */
     CHECK_STR(got.location, b.location);     /* the copy asked for */
     record_free(&got);
-    CHECK(cat->get(cat, "FFFFFFFFFFFFFFFFFFFF", &got, &error) == TAB_PERM);
+    CHECK(catalog_get(cat, "FFFFFFFFFFFFFFFFFFFF", &got, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "not found") != NULL);
 
     /* no queue id: (Message-ID, sha256) */
@@ -887,12 +887,14 @@ static void conformance_merge_get(struct conformance *conf)
     conf_merge_record(&d, "", CONF_SHA_B, "nq@example.com", "no queue id");
     record_add_rcpt(&d, "erin@example.com", NULL, NULL, NULL);
     conf_add(conf, &d);
-    CHECK(cat->known_recipients(cat, "", CONF_SHA_B, "nq@example.com", &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "", CONF_SHA_B, "nq@example.com", &known, &error) ==
+          TAB_OK);
     CHECK(known.n == 2);
     strlist_free(&known);
     CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages WHERE message_id = $1", "nq@example.com",
                    "1");
-    CHECK(cat->known_recipients(cat, "", CONF_SHA_B, "", &known, &error) == TAB_OK && known.n == 0);
+    CHECK(catalog_known_recipients(cat, "", CONF_SHA_B, "", &known, &error) == TAB_OK &&
+          known.n == 0);
 
     record_free(&a);
     record_free(&b);
@@ -915,7 +917,7 @@ static char *conf_search_subjects(struct catalog *cat, const struct search_query
     const char *error = NULL;
     char *out;
 
-    *r = cat->search(cat, q, conf_collect_subject, &l, &error);
+    *r = catalog_search(cat, q, conf_collect_subject, &l, &error);
     if (*r != TAB_OK)
         fprintf(stderr, "search: %s\n", error);
     out = strlist_join(&l, ",");
@@ -1090,18 +1092,18 @@ static void conformance_forward_status(struct conformance *conf)
     struct catalog *cat = conf->cat;
     const char *error = NULL;
 
-    CHECK(cat->forward_status != NULL);
-    if (cat->forward_status == NULL)
+    CHECK(catalog_can(cat, CATALOG_CAN_FORWARD_STATUS));
+    if (!catalog_can(cat, CATALOG_CAN_FORWARD_STATUS))
         return;
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "deferred", "connect refused", &error) ==
-          TAB_OK);
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F3", "sent", "250 2.0.0 Ok: queued as X",
-                              &error) == TAB_OK);
+    CHECK(catalog_forward_status(cat, "6B070F6A6089D03379F3", "deferred", "connect refused",
+                                 &error) == TAB_OK);
+    CHECK(catalog_forward_status(cat, "6B070F6A6089D03379F3", "sent", "250 2.0.0 Ok: queued as X",
+                                 &error) == TAB_OK);
     CONF_CHECK_SQL(conf, "SELECT status || '|' || detail FROM forwards WHERE archive_id = $1",
                    "6B070F6A6089D03379F3", "sent|250 2.0.0 Ok: queued as X");
     CONF_CHECK_SQL(conf, "SELECT count(*) FROM forwards WHERE archive_id = $1",
                    "6B070F6A6089D03379F3", "1");
-    CHECK(cat->forward_status(cat, "6B070F6A6089D03379F4", "held", NULL, &error) == TAB_OK);
+    CHECK(catalog_forward_status(cat, "6B070F6A6089D03379F4", "held", NULL, &error) == TAB_OK);
     CONF_CHECK_SQL(conf, "SELECT coalesce(detail, 'null') FROM forwards WHERE archive_id = $1",
                    "6B070F6A6089D03379F4", "null");
 }
@@ -1122,13 +1124,13 @@ static void conformance_content_errors(struct conformance *conf)
     rec.subject = xstrdup("refused");
     record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
     rec.envelope_status = "bogus";
-    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "envelope_status") != NULL);
     CONF_CHECK_SQL(conf, "SELECT count(*) FROM messages WHERE queue_id = $1", "QPERM1", "0");
     rec.envelope_status = ENVELOPE_COMPLETE;
     conf_add(conf, &rec);
     /* the same archive id once more */
-    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_PERM);
     CONF_CHECK_SQL(conf,
                    "SELECT count(*) FROM copies c JOIN messages m ON m.id = c.message"
                    " WHERE m.queue_id = $1",
@@ -1175,7 +1177,7 @@ static void conformance_hostile_values(struct conformance *conf)
     conf_add(conf, &rec);
     record_free(&rec);
 
-    CHECK(cat->get(cat, first, &got, &error) == TAB_OK);
+    CHECK(catalog_get(cat, first, &got, &error) == TAB_OK);
     CHECK_STR(got.message_id, mid);
     CHECK(got.hdr_from.n == 1 && strcmp(got.hdr_from.v[0].address, from) == 0);
     CHECK(got.subject != NULL && strcmp(got.subject, subject) == 0);
@@ -1185,7 +1187,7 @@ static void conformance_hostile_values(struct conformance *conf)
     record_free(&got);
     conf_at(conf, "hostile added", first);
 
-    CHECK(cat->known_recipients(cat, "", CONF_SHA_A, mid, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "", CONF_SHA_A, mid, &known, &error) == TAB_OK);
     CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
     strlist_free(&known);
     CHECK_STR(conf_only(cat, "message_id", mid), first);
@@ -1232,12 +1234,12 @@ static void conformance_hostile_values(struct conformance *conf)
     record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
     conf_add(conf, &rec);
     record_free(&rec);
-    CHECK(cat->known_recipients(cat, queue_id, CONF_SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, queue_id, CONF_SHA_B, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 1 && strcmp(known.v[0], rcpt) == 0);
     strlist_free(&known);
     last = queue_id[299];
     queue_id[299] = last == 'a' ? 'b' : 'a';
-    CHECK(cat->known_recipients(cat, queue_id, CONF_SHA_B, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, queue_id, CONF_SHA_B, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 0);
     queue_id[299] = last;
     strlist_free(&known);
@@ -1282,7 +1284,7 @@ static void conformance_degraded_reindex(struct conformance *conf)
     int done;
 
     CHECK(links >= 0);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK);
+    CHECK(catalog_stats(cat, &st, NULL, NULL, &error) == TAB_OK);
     before = st.degraded;
     before_ids = xstrdup(conf_only(cat, "degraded", NULL));
 
@@ -1309,16 +1311,16 @@ static void conformance_degraded_reindex(struct conformance *conf)
     want = conf_ids_then(deg, before_ids);
     CHECK_STR(conf_only(cat, "degraded", NULL), want);
     free(want);
-    CHECK(cat->get(cat, deg, &got, &error) == TAB_OK);
+    CHECK(catalog_get(cat, deg, &got, &error) == TAB_OK);
     CHECK(record_is_degraded(&got));
     CHECK_STR(got.index_note, "worker died on this message before (SIGSEGV)");
     CHECK(got.subject == NULL && got.hdr_from.n == 0 && got.n_rcpts == 1);
     record_free(&got);
-    CHECK(cat->get(cat, full, &got, &error) == TAB_OK);
+    CHECK(catalog_get(cat, full, &got, &error) == TAB_OK);
     CHECK(!record_is_degraded(&got) && got.index_status != NULL &&
           strcmp(got.index_status, "full") == 0);
     record_free(&got);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
+    CHECK(catalog_stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
     CONF_CHECK_SQL(conf, "SELECT index_status FROM message_overview WHERE archive_id = $1", full,
                    "full");
     CONF_CHECK_SQL(conf, "SELECT index_status FROM message_overview WHERE archive_id = $1", deg,
@@ -1369,12 +1371,12 @@ static void conformance_degraded_reindex(struct conformance *conf)
     rec.body_text = xstrdup("the zyzzyva clause");
     record_add_attachment(&rec, "contract.pdf", "application/pdf");
     rec.index_status = INDEX_FULL;
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_OK);
     /* twice: the old text and attachments are replaced, not added to */
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_OK);
     record_free(&rec);
-    if (cat->index_pending != NULL) /* a driver that indexes text later */
-        CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
+    if (catalog_can(cat, CATALOG_CAN_INDEX_PENDING)) /* a driver that indexes text later */
+        CHECK(catalog_index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
 
     want = conf_ids_then(deg3, before_ids);
     CHECK_STR(conf_only(cat, "degraded", NULL), want);
@@ -1387,14 +1389,14 @@ static void conformance_degraded_reindex(struct conformance *conf)
                    "SELECT count(*) FROM attachments a JOIN messages m ON m.id = a.message"
                    " WHERE m.archive_id = $1",
                    deg, "1");
-    CHECK(cat->get(cat, deg, &got, &error) == TAB_OK);
+    CHECK(catalog_get(cat, deg, &got, &error) == TAB_OK);
     CHECK(!record_is_degraded(&got) && got.index_note == NULL);
     CHECK_STR(got.subject, "Reindexed at last");
     CHECK_STR(got.date, "2030-01-01T23:00:00Z");
     CHECK(got.hdr_from.n == 1 && got.hdr_to.n == 1 && got.n_attachments == 1);
     CHECK(got.n_rcpts == 1 && got.wrapped_size == 2002); /* the envelope is untouched */
     record_free(&got);
-    CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
+    CHECK(catalog_stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.degraded == before + 1);
     CHECK(conf_chain_links(cat) == links + 3);
 
     /* reindex with index_later: a driver that indexes later reads text
@@ -1403,7 +1405,7 @@ static void conformance_degraded_reindex(struct conformance *conf)
     memcpy(rec.archive_id, deg3, sizeof(deg3));
     rec.subject = xstrdup("later");
     rec.index_later = 1;
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_OK);
     record_free(&rec);
     conf_at(conf, "reindexed later", deg3);
 
@@ -1414,7 +1416,7 @@ static void conformance_degraded_reindex(struct conformance *conf)
     record_addrs_add(&rec.hdr_from, NULL, "ignored@example.org");
     rec.index_status = INDEX_DEGRADED;
     rec.index_note = xstrdup("indexing failed again");
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_OK);
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_OK);
     record_free(&rec);
     CONF_CHECK_SQL(conf,
                    "SELECT index_status, index_note, subject, message_id, (SELECT count(*) FROM"
@@ -1426,7 +1428,7 @@ static void conformance_degraded_reindex(struct conformance *conf)
 
     memset(&rec, 0, sizeof(rec));
     snprintf(rec.archive_id, sizeof(rec.archive_id), "FFFFFFFFFFFFFFFFFFFF");
-    CHECK(cat->reindex(cat, &rec, &error) == TAB_PERM);
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "not found") != NULL);
     record_free(&rec);
     free(before_ids);

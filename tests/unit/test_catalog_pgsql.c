@@ -144,7 +144,7 @@ static void fill(struct archive_record *rec, const char *queue_id, const char *s
 static enum tab_result add(struct catalog *cat, struct archive_record *rec)
 {
     const char *error = NULL;
-    enum tab_result r = cat->add(cat, rec, &error);
+    enum tab_result r = catalog_add(cat, rec, &error);
     if (r != TAB_OK)
         fprintf(stderr, "add %s: %s\n", rec->archive_id, error);
     return r;
@@ -398,7 +398,7 @@ static void test_commit_lost(struct catalog *cat)
                    " EXECUTE FUNCTION kill_at_commit()"));
     fill(&rec, "QKILL", CONF_SHA_A, NULL, "kill at commit", NULL);
     record_add_rcpt(&rec, "kill@example.com", NULL, NULL, NULL);
-    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_RETRY);
     CHECK(error != NULL && strstr(error, "commit failed: commit: ") != NULL &&
           strstr(error, "; rolled back") != NULL);
     if (error != NULL && strstr(error, "rolled back") == NULL)
@@ -505,14 +505,14 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     CHECK(st->put(st, &rec, fd, path, &rec.location, &error) == TAB_OK);
     close(fd);
     rec.store = xstrdup("pgsql");
-    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "messages_envelope_status_check") != NULL);
     CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
     CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QSTORE2", "0"));
     rec.envelope_status = ENVELOPE_COMPLETE;
     rec.index_status = INDEX_DEGRADED;
     rec.index_note = xstrdup("catalog refused the full record");
-    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_OK);
     CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "1"));
     CHECK(sql_is("SELECT index_status || ' ' || index_note FROM messages WHERE queue_id = $1",
                  "QSTORE2", "degraded catalog refused the full record"));
@@ -538,7 +538,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     free(sql);
     free(pid);
     usleep(200 * 1000);
-    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_RETRY);
     CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QSTORE3", "0"));
     CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
     /* and the next delivery reconnects */
@@ -564,7 +564,7 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     usleep(200 * 1000);
     {
         struct strlist known = STRLIST_INIT;
-        CHECK(cat->known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
+        CHECK(catalog_known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
         CHECK(known.n == 3);
         strlist_free(&known);
     }
@@ -807,7 +807,7 @@ int main(void)
     if (cat == NULL) {
         fprintf(stderr, "catalog_open: %s\n", error);
     } else {
-        CHECK_STR(cat->name, "pgsql");
+        CHECK_STR(catalog_name(cat), "pgsql");
         test_merge_and_get(cat);
         test_forward_status(cat);
         test_fts_and_filters(cat);

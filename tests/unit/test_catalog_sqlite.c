@@ -195,9 +195,9 @@ static void test_add_and_rows(void)
         fprintf(stderr, "open: %s\n", error);
         exit(1);
     }
-    CHECK_STR(cat->name, "sqlite");
+    CHECK_STR(catalog_name(cat), "sqlite");
     conf_make_record1(&rec);
-    CHECK(cat->add(cat, &rec, &error) == TAB_OK);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_OK);
     record_free(&rec);
 
     /* add() stores the text durably but unindexed; index_pending() moves
@@ -211,16 +211,16 @@ static void test_add_and_rows(void)
         int64_t left = -1;
         int done = -1;
 
-        CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.text_pending == 1);
+        CHECK(catalog_stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.text_pending == 1);
         /* max_rows 0 only counts */
-        CHECK(cat->index_pending(cat, 0, &done, &left, &error) == TAB_OK);
+        CHECK(catalog_index_pending(cat, 0, &done, &left, &error) == TAB_OK);
         CHECK(done == 0 && left == 1);
         CHECK_SQL("SELECT count(*) FROM text_pending", "1");
-        CHECK(cat->index_pending(cat, 50, &done, &left, &error) == TAB_OK);
+        CHECK(catalog_index_pending(cat, 50, &done, &left, &error) == TAB_OK);
         CHECK(done == 1 && left == 0);
-        CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
+        CHECK(catalog_index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
         CHECK(done == 0);
-        CHECK(cat->stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.text_pending == 0);
+        CHECK(catalog_stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.text_pending == 0);
     }
     CHECK_SQL("SELECT count(*) FROM text_pending", "0");
     catalog_close(&cat);
@@ -275,7 +275,7 @@ static void test_add_and_rows(void)
 static void add_or_die(struct catalog *cat, struct archive_record *rec)
 {
     const char *error = NULL;
-    enum tab_result r = cat->add(cat, rec, &error);
+    enum tab_result r = catalog_add(cat, rec, &error);
     CHECK(r == TAB_OK);
     if (r != TAB_OK)
         fprintf(stderr, "add %s: %s\n", rec->archive_id, error);
@@ -343,7 +343,7 @@ static void test_merge(void)
     CHECK_SQL("SELECT count(*) FROM messages WHERE queue_id = '4XyZ1'", "2");
 
     /* known_recipients */
-    CHECK(cat->known_recipients(cat, "4XyZ1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "4XyZ1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 4);
     if (known.n == 4) {
         CHECK_STR(known.v[0], "bob@example.com");
@@ -351,11 +351,11 @@ static void test_merge(void)
     }
     CHECK(strlist_has_nocase(&known, "Dave@Secret.Example"));
     strlist_free(&known);
-    CHECK(cat->known_recipients(cat, "4XyZ1", CONF_SHA_C, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "4XyZ1", CONF_SHA_C, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 0);
-    CHECK(cat->known_recipients(cat, "", CONF_SHA_C, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "", CONF_SHA_C, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 0);
-    CHECK(cat->known_recipients(cat, "nosuch", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
+    CHECK(catalog_known_recipients(cat, "nosuch", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
     CHECK(known.n == 0);
     strlist_free(&known);
 
@@ -365,7 +365,7 @@ static void test_merge(void)
     CHECK_STR(conf_search_nums(cat, &q), "1");
 
     /* get: by the message's archive id (first copy) or by a copy's */
-    CHECK(cat->get(cat, "00000000000000000001", &rec, &error) == TAB_OK);
+    CHECK(catalog_get(cat, "00000000000000000001", &rec, &error) == TAB_OK);
     CHECK_STR(rec.archive_id, "00000000000000000001");
     CHECK_STR(rec.location, "cur/1.eml");
     CHECK(rec.n_rcpts == 4);
@@ -374,19 +374,19 @@ static void test_merge(void)
     if (rec.n_attachments == 2)
         CHECK_STR(rec.attachments[0].filename, "Q1 numbers.xlsx");
     record_free(&rec);
-    CHECK(cat->get(cat, "0000000000000000000A", &rec, &error) == TAB_OK);
+    CHECK(catalog_get(cat, "0000000000000000000A", &rec, &error) == TAB_OK);
     CHECK_STR(rec.archive_id, "00000000000000000001");
     CHECK_STR(rec.location, "cur/10.eml");
     CHECK(rec.wrapped_size == 2010);
     CHECK_STR(rec.subject, "Quarterly Report");
     record_free(&rec);
-    CHECK(cat->get(cat, "FFFFFFFFFFFFFFFFFFFF", &rec, &error) == TAB_PERM);
+    CHECK(catalog_get(cat, "FFFFFFFFFFFFFFFFFFFF", &rec, &error) == TAB_PERM);
     {
         char *expected = xasprintf("sqlite %s: archive id FFFFFFFFFFFFFFFFFFFF not found", db_path);
         CHECK_STR(error, expected);
         free(expected);
     }
-    CHECK(cat->get(cat, "' OR 1=1 --", &rec, &error) == TAB_PERM);
+    CHECK(catalog_get(cat, "' OR 1=1 --", &rec, &error) == TAB_PERM);
 
     catalog_close(&cat);
 }
@@ -413,7 +413,7 @@ static void test_rollback(void)
                      "2024-06-01T00:00:00Z");
     snprintf(rec.archive_id, sizeof(rec.archive_id), "0000000000000000000A");
     record_add_rcpt(&rec, "y@example.org", NULL, NULL, NULL);
-    CHECK(cat->add(cat, &rec, &error) == TAB_PERM);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "UNIQUE") != NULL);
     CHECK(error != NULL && strstr(error, "0000000000000000000A") != NULL);
     record_free(&rec);
@@ -467,7 +467,7 @@ static int add_many(unsigned long first, int n, const char *who, int ready_fd, i
         record_add_rcpt(&rec, "r1@example.org", NULL, NULL, NULL);
         record_add_rcpt(&rec, "r2@example.org", NULL, NULL, NULL);
         record_addrs_add(&rec.hdr_from, NULL, "load@example.org");
-        if (cat->add(cat, &rec, &error) != TAB_OK) {
+        if (catalog_add(cat, &rec, &error) != TAB_OK) {
             fprintf(stderr, "%s: add %d: %s\n", who, i, error);
             failures++;
         }
@@ -566,7 +566,7 @@ static void test_concurrent_create(const char *dir, int round)
             }
             conf_make_record(&rec, 300 + (unsigned long)i, "", CONF_SHA_A, "x@example.org", "fresh",
                              NULL, "2024-08-01T00:00:00Z");
-            if (cat->add(cat, &rec, &error) == TAB_OK)
+            if (catalog_add(cat, &rec, &error) == TAB_OK)
                 ret = 0;
             else
                 fprintf(stderr, "fresh add %d: %s\n", i, error);
@@ -647,25 +647,25 @@ static void test_open_errors(const char *dir)
     CHECK(cat != NULL);
     if (cat == NULL)
         return;
-    CHECK_STR(cat->name, "failing");
+    CHECK_STR(catalog_name(cat), "failing");
     conf_make_record1(&rec);
     error = NULL;
-    CHECK(cat->add(cat, &rec, &error) == TAB_RETRY);
+    CHECK(catalog_add(cat, &rec, &error) == TAB_RETRY);
     CHECK(error != NULL && strstr(error, "catalog unavailable") != NULL);
     CHECK(error != NULL && strstr(error, "cannot create directory") != NULL);
     record_free(&rec);
-    CHECK(cat->known_recipients(cat, "4XyZ1", CONF_SHA_A, NULL, &known, &error) == TAB_RETRY);
+    CHECK(catalog_known_recipients(cat, "4XyZ1", CONF_SHA_A, NULL, &known, &error) == TAB_RETRY);
     CHECK(known.n == 0);
     memset(&q, 0, sizeof(q));
-    CHECK(cat->search(cat, &q, conf_collect_row, NULL, &error) == TAB_RETRY);
-    CHECK(cat->get(cat, "00000000000000000001", &rec, &error) == TAB_RETRY);
+    CHECK(catalog_search(cat, &q, conf_collect_row, NULL, &error) == TAB_RETRY);
+    CHECK(catalog_get(cat, "00000000000000000001", &rec, &error) == TAB_RETRY);
     record_free(&rec);
     catalog_close(&cat);
     CHECK(cat == NULL);
 
     /* a working spec through catalog_open_or_failing is the real driver */
     cat = catalog_open_or_failing(db_spec, NULL);
-    CHECK(cat != NULL && strcmp(cat->name, "sqlite") == 0);
+    CHECK(cat != NULL && strcmp(catalog_name(cat), "sqlite") == 0);
     catalog_close(&cat);
 }
 
@@ -780,7 +780,7 @@ static void test_upgrade_v1(const char *dir)
 
     /* old messages: found by subject words, read back without attachments */
     CHECK_STR(text_ids(cat, "archived"), "161");
-    CHECK(cat->get(cat, "000000000000000000A1", &rec, &error) == TAB_OK);
+    CHECK(catalog_get(cat, "000000000000000000A1", &rec, &error) == TAB_OK);
     CHECK_STR(rec.subject, "Archived long ago");
     CHECK(rec.n_rcpts == 1 && rec.hdr_from.n == 1 && rec.n_attachments == 0);
     record_free(&rec);
@@ -815,7 +815,7 @@ static int index_batch(struct catalog *cat, int max_rows, int64_t want_left)
     int64_t left = -1;
     int done = -1;
 
-    CHECK(cat->index_pending(cat, max_rows, &done, &left, &error) == TAB_OK);
+    CHECK(catalog_index_pending(cat, max_rows, &done, &left, &error) == TAB_OK);
     CHECK(left == want_left);
     if (left != want_left)
         fprintf(stderr, "index_pending: left %lld, expected %lld\n", (long long)left,
@@ -839,7 +839,7 @@ static void test_index_pending(const char *dir)
     snprintf(path, sizeof(path), "%s/pending/catalog.db", dir);
     snprintf(spec, sizeof(spec), "sqlite:%s", path);
     cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL && cat->index_pending != NULL);
+    CHECK(cat != NULL && catalog_can(cat, CATALOG_CAN_INDEX_PENDING));
     if (cat == NULL)
         return;
     for (unsigned long i = 1; i <= 60; i++) {
@@ -887,7 +887,7 @@ static void test_index_pending(const char *dir)
     rec.retain_until = conf_parse_time("2021-01-01T00:00:00Z");
     add_or_die(cat, &rec);
     CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending WHERE message = 64", "1");
-    CHECK(cat->expire_remove(cat, "00000000000000000040", time(NULL), "test", &error) == TAB_OK);
+    CHECK(catalog_expire_remove(cat, "00000000000000000040", time(NULL), "test", &error) == TAB_OK);
     CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
     CHECK_SQL_AT(path, "SELECT count(*) FROM messages WHERE id = 64", "0");
     CHECK_STR(text_ids(cat, "expiring"), "");
@@ -936,7 +936,7 @@ static void test_index_from_store(const char *dir)
     snprintf(path, sizeof(path), "%s/fromstore/catalog.db", dir);
     snprintf(spec, sizeof(spec), "sqlite:%s", path);
     cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL && cat->set_text_source != NULL);
+    CHECK(cat != NULL && catalog_can(cat, CATALOG_CAN_TEXT_SOURCE));
     if (cat == NULL)
         return;
     for (unsigned long i = 0; i < 4; i++) {
@@ -950,11 +950,11 @@ static void test_index_from_store(const char *dir)
     }
     CHECK_SQL_AT(path, "SELECT count(*), sum(from_store), count(body) FROM text_pending", "4|4|0");
     /* no text source: nothing moves, and the caller learns why */
-    CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_RETRY);
+    CHECK(catalog_index_pending(cat, 50, &done, NULL, &error) == TAB_RETRY);
     CHECK(done == 0 && strstr(error, "no text source") != NULL);
     CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "4");
 
-    cat->set_text_source(cat, fake_text, NULL);
+    catalog_set_text_source(cat, fake_text, NULL);
     /* a: indexed with its attachment; b: gone, indexed without body;
      * c: the store is down, so c and d stay pending */
     CHECK(index_batch(cat, 50, 2) == 2);
@@ -963,7 +963,7 @@ static void test_index_from_store(const char *dir)
     CHECK_SQL_AT(path, "SELECT rowid FROM message_text WHERE message_text MATCH 'storeword'", "1");
     CHECK_SQL_AT(path, "SELECT message, filename FROM attachments", "1|from-store.pdf");
     /* c still fails: nothing moves, and the caller gets the store's error */
-    CHECK(cat->index_pending(cat, 50, &done, NULL, &error) == TAB_RETRY);
+    CHECK(catalog_index_pending(cat, 50, &done, NULL, &error) == TAB_RETRY);
     CHECK(done == 0 && strstr(error, "store down") != NULL);
     /* a search for attachments indexes what is pending first (up to c) */
     memset(&q, 0, sizeof(q));
@@ -1063,7 +1063,7 @@ static void test_batch_content_error(const char *dir)
     conf_make_record(&recs[2], 3, "B3", CONF_SHA_C, "c@x", "three", NULL, "2024-01-01T00:00:00Z");
     for (int i = 0; i < 3; i++)
         ptrs[i] = &recs[i];
-    CHECK(cat->add_batch(cat, ptrs, 3, results, errors, &error) == TAB_OK);
+    CHECK(catalog_add_batch(cat, ptrs, 3, results, errors, &error) == TAB_OK);
     CHECK(results[0] == TAB_OK && results[1] == TAB_PERM && results[2] == TAB_OK);
     CHECK(errors[1] != NULL && strstr(errors[1], "UNIQUE") != NULL);
     CHECK_SQL_AT(path, "SELECT queue_id FROM messages ORDER BY id", "B1\nB3");

@@ -362,14 +362,15 @@ static void test_catalog_status(const char *dir)
     config_init(&cfg);
     CHECK(config_finish(&cfg, &cerr) == 0);
     cat = catalog_open(spec, &cfg, &err);
-    CHECK(cat != NULL && cat->forward_status != NULL);
-    if (cat == NULL || cat->forward_status == NULL)
+    CHECK(cat != NULL && catalog_can(cat, CATALOG_CAN_FORWARD_STATUS));
+    if (cat == NULL || !catalog_can(cat, CATALOG_CAN_FORWARD_STATUS))
         goto out;
-    CHECK(cat->forward_status(cat, "6B0719A3C1F7E0012A05", "deferred",
-                              "connect to x[192.0.2.1]:25: Connection refused", &err) == TAB_OK);
-    CHECK(cat->forward_status(cat, "6B0719A3C1F7E0012A05", "sent", "250 2.0.0 Ok: queued as X",
-                              &err) == TAB_OK);
-    CHECK(cat->forward_status(cat, "6B0719A3C1F7E0012A06", "held", "550 5.1.1 no", &err) == TAB_OK);
+    CHECK(catalog_forward_status(cat, "6B0719A3C1F7E0012A05", "deferred",
+                                 "connect to x[192.0.2.1]:25: Connection refused", &err) == TAB_OK);
+    CHECK(catalog_forward_status(cat, "6B0719A3C1F7E0012A05", "sent", "250 2.0.0 Ok: queued as X",
+                                 &err) == TAB_OK);
+    CHECK(catalog_forward_status(cat, "6B0719A3C1F7E0012A06", "held", "550 5.1.1 no", &err) ==
+          TAB_OK);
     CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
     CHECK(sqlite3_prepare_v2(db,
                              "SELECT archive_id || '|' || status || '|' || detail || '|' ||"
@@ -390,8 +391,8 @@ static void test_catalog_status(const char *dir)
     catalog_close(&cat);
 
     cat = catalog_open_or_failing("sqlite:/proc/nonexistent/catalog.db", &cfg);
-    CHECK(cat->forward_status != NULL);
-    CHECK(cat->forward_status(cat, "6B0719A3C1F7E0012A05", "sent", "x", &err) == TAB_RETRY);
+    CHECK(catalog_can(cat, CATALOG_CAN_FORWARD_STATUS));
+    CHECK(catalog_forward_status(cat, "6B0719A3C1F7E0012A05", "sent", "x", &err) == TAB_RETRY);
     CHECK(err != NULL && strstr(err, "catalog unavailable") != NULL);
 out:
     catalog_close(&cat);

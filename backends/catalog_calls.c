@@ -1,0 +1,245 @@
+/*
+ * NAME
+ *	catalog_calls 3
+ * SUMMARY
+ *	the catalog's public calls over the driver vtable
+ * SYNOPSIS
+ *	#include "backends/catalog.h"
+ *
+ *	if (catalog_add(cat, &rec, &error) != TAB_OK) ...
+ *	if (!catalog_can(cat, CATALOG_CAN_HOLD)) ...
+ * DESCRIPTION
+ *	One public call per catalog operation, as Dovecot's mail-storage.c
+ *	over mail-storage-private.h: callers never touch the struct of
+ *	function pointers (backends/catalog_private.h), so a driver's
+ *	methods can change without them, and the check for an optional
+ *	method a driver lacks is made here, once, instead of in every
+ *	caller.
+ *
+ *	Must never add behaviour of its own beyond that check: the
+ *	contract of each call is the driver's (backends/catalog.h).
+ * DIAGNOSTICS
+ *	A call the driver lacks returns TAB_PERM with a static message in
+ *	*error_r ("the catalog driver has no ..."); catalog_add_batch()
+ *	also sets every result to TAB_PERM. catalog_wait_limit() and
+ *	catalog_set_text_source() then do nothing, catalog_changed()
+ *	returns 0.
+ */
+#include <stddef.h>
+
+#include "backends/catalog.h"
+#include "backends/catalog_private.h"
+
+/* The static message for an optional method the driver lacks. */
+static enum tab_result catalog_missing(const char *message, const char **error_r)
+{
+    *error_r = message;
+    return TAB_PERM;
+}
+
+int catalog_can(const struct catalog *cat, enum catalog_capability cap)
+{
+    const struct catalog_vfuncs *v = cat->v;
+
+    switch (cap) {
+    case CATALOG_CAN_ADD_BATCH:
+        return v->add_batch != NULL;
+    case CATALOG_CAN_WAIT_LIMIT:
+        return v->wait_limit != NULL;
+    case CATALOG_CAN_TEXT_SOURCE:
+        return v->set_text_source != NULL;
+    case CATALOG_CAN_REINDEX:
+        return v->reindex != NULL;
+    case CATALOG_CAN_FORWARD_STATUS:
+        return v->forward_status != NULL;
+    case CATALOG_CAN_AUDIT:
+        return v->audit != NULL && v->audit_list != NULL;
+    case CATALOG_CAN_CHAIN_WALK:
+        return v->chain_walk != NULL;
+    case CATALOG_CAN_SEAL:
+        return v->seal != NULL;
+    case CATALOG_CAN_HOLD:
+        return v->hold != NULL && v->hold_list != NULL;
+    case CATALOG_CAN_EXPIRE:
+        return v->expire_candidates != NULL && v->expire_remove != NULL && v->chain_walk != NULL;
+    case CATALOG_CAN_STATS:
+        return v->stats != NULL;
+    case CATALOG_CAN_INDEX_PENDING:
+        return v->index_pending != NULL;
+    }
+    return 0;
+}
+
+const char *catalog_name(const struct catalog *cat)
+{
+    return cat->name;
+}
+
+enum tab_result catalog_known_recipients(struct catalog *cat, const char *queue_id,
+                                         const char *sha256, const char *message_id,
+                                         struct strlist *rcpts_r, const char **error_r)
+{
+    return cat->v->known_recipients(cat, queue_id, sha256, message_id, rcpts_r, error_r);
+}
+
+enum tab_result catalog_add(struct catalog *cat, const struct archive_record *rec,
+                            const char **error_r)
+{
+    return cat->v->add(cat, rec, error_r);
+}
+
+enum tab_result catalog_add_batch(struct catalog *cat, const struct archive_record *const *recs,
+                                  size_t n, enum tab_result *results, char **errors,
+                                  const char **error_r)
+{
+    if (cat->v->add_batch == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            results[i] = TAB_PERM;
+            errors[i] = NULL;
+        }
+        return catalog_missing("the catalog driver has no batch add", error_r);
+    }
+    return cat->v->add_batch(cat, recs, n, results, errors, error_r);
+}
+
+void catalog_wait_limit(struct catalog *cat, long long until_ms)
+{
+    if (cat->v->wait_limit != NULL)
+        cat->v->wait_limit(cat, until_ms);
+}
+
+void catalog_set_text_source(struct catalog *cat, catalog_text_fn *fn, void *ctx)
+{
+    if (cat->v->set_text_source != NULL)
+        cat->v->set_text_source(cat, fn, ctx);
+}
+
+int catalog_changed(struct catalog *cat)
+{
+    return cat->v->changed != NULL && cat->v->changed(cat);
+}
+
+enum tab_result catalog_search(struct catalog *cat, const struct search_query *q,
+                               catalog_row_fn *fn, void *ctx, const char **error_r)
+{
+    if (cat->v->search == NULL)
+        return catalog_missing("the catalog driver cannot search", error_r);
+    return cat->v->search(cat, q, fn, ctx, error_r);
+}
+
+enum tab_result catalog_get(struct catalog *cat, const char *archive_id,
+                            struct archive_record *rec_r, const char **error_r)
+{
+    if (cat->v->get == NULL)
+        return catalog_missing("the catalog driver cannot read a record", error_r);
+    return cat->v->get(cat, archive_id, rec_r, error_r);
+}
+
+enum tab_result catalog_reindex(struct catalog *cat, const struct archive_record *rec,
+                                const char **error_r)
+{
+    if (cat->v->reindex == NULL)
+        return catalog_missing("the catalog driver cannot reindex", error_r);
+    return cat->v->reindex(cat, rec, error_r);
+}
+
+enum tab_result catalog_forward_status(struct catalog *cat, const char *archive_id,
+                                       const char *status, const char *detail, const char **error_r)
+{
+    if (cat->v->forward_status == NULL)
+        return catalog_missing("the catalog driver keeps no forward status", error_r);
+    return cat->v->forward_status(cat, archive_id, status, detail, error_r);
+}
+
+enum tab_result catalog_audit(struct catalog *cat, const char *user, const char *action,
+                              const char *detail, const char **error_r)
+{
+    if (cat->v->audit == NULL)
+        return catalog_missing("the catalog driver keeps no audit log", error_r);
+    return cat->v->audit(cat, user, action, detail, error_r);
+}
+
+enum tab_result catalog_audit_list(struct catalog *cat, time_t since, catalog_audit_fn *fn,
+                                   void *ctx, const char **error_r)
+{
+    if (cat->v->audit_list == NULL)
+        return catalog_missing("the catalog driver keeps no audit log", error_r);
+    return cat->v->audit_list(cat, since, fn, ctx, error_r);
+}
+
+enum tab_result catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,
+                                   catalog_chain_fn *fn, void *ctx, const char **error_r)
+{
+    if (cat->v->chain_walk == NULL)
+        return catalog_missing("the catalog driver keeps no chain", error_r);
+    return cat->v->chain_walk(cat, head_r, fn, ctx, error_r);
+}
+
+enum tab_result catalog_chain_head(struct catalog *cat, struct chain_seal *head_r,
+                                   const char **error_r)
+{
+    if (cat->v->chain_head == NULL)
+        return catalog_missing("the catalog driver keeps no chain", error_r);
+    return cat->v->chain_head(cat, head_r, error_r);
+}
+
+enum tab_result catalog_seal(struct catalog *cat, struct chain_seal *seal_r, const char **error_r)
+{
+    if (cat->v->seal == NULL)
+        return catalog_missing("the catalog driver keeps no chain", error_r);
+    return cat->v->seal(cat, seal_r, error_r);
+}
+
+enum tab_result catalog_hold(struct catalog *cat, const char *archive_id, const char *case_name,
+                             int on, const char *user, int *changed_r, int *holds_r,
+                             struct strlist *locations_r, const char **error_r)
+{
+    if (cat->v->hold == NULL)
+        return catalog_missing("the catalog driver keeps no holds", error_r);
+    return cat->v->hold(cat, archive_id, case_name, on, user, changed_r, holds_r, locations_r,
+                        error_r);
+}
+
+enum tab_result catalog_hold_list(struct catalog *cat, const char *case_name, catalog_hold_fn *fn,
+                                  void *ctx, const char **error_r)
+{
+    if (cat->v->hold_list == NULL)
+        return catalog_missing("the catalog driver keeps no holds", error_r);
+    return cat->v->hold_list(cat, case_name, fn, ctx, error_r);
+}
+
+enum tab_result catalog_expire_candidates(struct catalog *cat, time_t now, catalog_chain_fn *fn,
+                                          void *ctx, const char **error_r)
+{
+    if (cat->v->expire_candidates == NULL)
+        return catalog_missing("the catalog driver cannot expire messages", error_r);
+    return cat->v->expire_candidates(cat, now, fn, ctx, error_r);
+}
+
+enum tab_result catalog_expire_remove(struct catalog *cat, const char *archive_id, time_t now,
+                                      const char *user, const char **error_r)
+{
+    if (cat->v->expire_remove == NULL)
+        return catalog_missing("the catalog driver cannot expire messages", error_r);
+    return cat->v->expire_remove(cat, archive_id, now, user, error_r);
+}
+
+enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
+                              catalog_stats_row_fn *fn, void *ctx, const char **error_r)
+{
+    if (cat->v->stats == NULL)
+        return catalog_missing("the catalog driver has no statistics", error_r);
+    return cat->v->stats(cat, stats_r, fn, ctx, error_r);
+}
+
+enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *done_r,
+                                      int64_t *left_r, const char **error_r)
+{
+    if (cat->v->index_pending == NULL) {
+        *done_r = 0;
+        if (left_r != NULL)
+            *left_r = 0;
+        return catalog_missing("the catalog driver has no index_pending", error_r);
+    }
+    return cat->v->index_pending(cat, max_rows, done_r, left_r, error_r);
+}

@@ -1,0 +1,109 @@
+/*
+ * NAME
+ *	catalog_private 3h
+ * SUMMARY
+ *	the catalog driver vtable, for drivers only
+ * SYNOPSIS
+ *	#include "backends/catalog_private.h"
+ *
+ *	static const struct catalog_vfuncs sqlite_vfuncs = {
+ *	    .abi_version = CATALOG_ABI_VERSION,
+ *	    .known_recipients = sqlite_known_recipients,
+ *	    ...
+ *	};
+ *	sc->cat.v = &sqlite_vfuncs;
+ *	sc->cat.name = "sqlite";
+ * DESCRIPTION
+ *	What a catalog driver implements, as Dovecot's mail-storage-private.h
+ *	and libgit2's sys/odb_backend.h: callers see struct catalog as an
+ *	opaque type and use the public calls of catalog.h (catalog_add(),
+ *	catalog_search(), ...), which check for a method the driver lacks
+ *	and document each method's contract. A driver embeds struct catalog
+ *	first in its own state and points v at one static const vtable.
+ *
+ *	known_recipients, add and close are mandatory; every other method
+ *	may be NULL, and catalog_can() tells a caller which exist.
+ *
+ *	Only backends/ (the drivers and the registry) and the catalog
+ *	writer's client (catalog_writer/catalog_writer.c, a driver over a
+ *	socket) may include this header: CMakeLists.txt declares both edges.
+ *
+ *	CATALOG_ABI_VERSION changes with any change to struct catalog_vfuncs
+ *	(a method added, removed or retyped); catalog_open() refuses a driver
+ *	built for another version.
+ */
+#ifndef TAB_CATALOG_PRIVATE_H
+#define TAB_CATALOG_PRIVATE_H
+
+#include "backends/catalog.h"
+
+#define CATALOG_ABI_VERSION 1
+
+struct catalog_vfuncs {
+    unsigned int abi_version; /* CATALOG_ABI_VERSION */
+
+    /* Delivery. */
+    enum tab_result (*known_recipients)(struct catalog *cat, const char *queue_id,
+                                        const char *sha256, const char *message_id,
+                                        struct strlist *rcpts_r, const char **error_r);
+    enum tab_result (*add)(struct catalog *cat, const struct archive_record *rec,
+                           const char **error_r);
+    enum tab_result (*add_batch)(struct catalog *cat, const struct archive_record *const *recs,
+                                 size_t n, enum tab_result *results, char **errors,
+                                 const char **error_r);
+    void (*wait_limit)(struct catalog *cat, long long until_ms);
+    void (*set_text_source)(struct catalog *cat, catalog_text_fn *fn, void *ctx);
+    int (*changed)(struct catalog *cat);
+
+    /* Reading and re-indexing. */
+    enum tab_result (*search)(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
+                              void *ctx, const char **error_r);
+    enum tab_result (*get)(struct catalog *cat, const char *archive_id,
+                           struct archive_record *rec_r, const char **error_r);
+    enum tab_result (*reindex)(struct catalog *cat, const struct archive_record *rec,
+                               const char **error_r);
+    enum tab_result (*forward_status)(struct catalog *cat, const char *archive_id,
+                                      const char *status, const char *detail, const char **error_r);
+
+    /* Integrity, retention, holds, audit (docs/integrity.md). */
+    enum tab_result (*audit)(struct catalog *cat, const char *user, const char *action,
+                             const char *detail, const char **error_r);
+    enum tab_result (*audit_list)(struct catalog *cat, time_t since, catalog_audit_fn *fn,
+                                  void *ctx, const char **error_r);
+    enum tab_result (*chain_walk)(struct catalog *cat, struct chain_seal *head_r,
+                                  catalog_chain_fn *fn, void *ctx, const char **error_r);
+    enum tab_result (*chain_head)(struct catalog *cat, struct chain_seal *head_r,
+                                  const char **error_r);
+    enum tab_result (*seal)(struct catalog *cat, struct chain_seal *seal_r, const char **error_r);
+    enum tab_result (*hold)(struct catalog *cat, const char *archive_id, const char *case_name,
+                            int on, const char *user, int *changed_r, int *holds_r,
+                            struct strlist *locations_r, const char **error_r);
+    enum tab_result (*hold_list)(struct catalog *cat, const char *case_name, catalog_hold_fn *fn,
+                                 void *ctx, const char **error_r);
+    enum tab_result (*expire_candidates)(struct catalog *cat, time_t now, catalog_chain_fn *fn,
+                                         void *ctx, const char **error_r);
+    enum tab_result (*expire_remove)(struct catalog *cat, const char *archive_id, time_t now,
+                                     const char *user, const char **error_r);
+    enum tab_result (*stats)(struct catalog *cat, struct catalog_stats *stats_r,
+                             catalog_stats_row_fn *fn, void *ctx, const char **error_r);
+
+    /* Full-text indexing off the delivery path (indexer/indexer.c). */
+    enum tab_result (*index_pending)(struct catalog *cat, int max_rows, int *done_r,
+                                     int64_t *left_r, const char **error_r);
+
+    void (*close)(struct catalog *cat);
+};
+
+struct catalog {
+    const struct catalog_vfuncs *v;
+    const char *name; /* driver name: "sqlite", what catalog_name() gives */
+};
+
+/* The drivers' constructors, for the table in catalog.c: callers name a
+ * driver only through "type:spec" (catalog_open()). */
+struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
+                                    const char **error_r);
+struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,
+                                   const char **error_r);
+
+#endif
