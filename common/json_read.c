@@ -22,6 +22,7 @@
  *	not the end of the process.
  */
 #include "common/json_read.h"
+#include "common/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,41 +117,6 @@ static long json_append(struct json_parser *jp, enum json_type type, const char 
     return (long)jp->n_values++;
 }
 
-/* Length of the UTF-8 sequence at p (2..4) by the printer's rules, 0
- * when p does not start a valid one. *p >= 0x80. */
-static size_t json_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) <= need)
-        return 0;
-    for (size_t i = 1; i <= need; i++) {
-        if (p[i] < lo || p[i] > hi)
-            return 0;
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
-}
-
 /* Four hex digits after "\u" at p; the code unit, or -1. */
 static long json_hex4(const unsigned char *p, const unsigned char *end)
 {
@@ -235,7 +201,7 @@ static int json_string_parse(struct json_parser *jp, const char **s_r, size_t *l
             return json_fail(jp, JSON_READ_INVALID, "%s in a string: escape it",
                              json_byte_name(jp, name));
         if (c >= 0x80) {
-            size_t n = json_utf8_len(jp->p, jp->end);
+            size_t n = utf8_seq(jp->p, (size_t)(jp->end - jp->p), NULL);
             if (n == 0)
                 return json_fail(jp, JSON_READ_INVALID, "not UTF-8");
             memcpy(o, jp->p, n);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "common/strlist.h"
+#include "common/utf8.h"
 #include "search/cli.h"
 
 #define CLI_OUTPUT_FFFD "\xEF\xBF\xBD"
@@ -58,47 +59,6 @@ static void cli_output_misuse(const char *what)
     abort();
 }
 
-/*
- * Length of the valid UTF-8 sequence at s (1..4), or 0 when s does not
- * start one; then *bad_r is the length of the maximal subpart to replace
- * with a single U+FFFD (at least 1).
- */
-static size_t cli_output_utf8_seq(const unsigned char *s, size_t len, size_t *bad_r)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need, i;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else {
-        *bad_r = 1;
-        return 0;
-    }
-    for (i = 1; i <= need; i++) {
-        if (i >= len || s[i] < lo || s[i] > hi) {
-            *bad_r = i;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
-}
-
 static void cli_output_json_escaped(FILE *out, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -115,7 +75,7 @@ static void cli_output_json_escaped(FILE *out, const char *str, size_t len)
         } else if (c < 0x20 || c == 0x7F) {
             fprintf(out, "\\u%04x", c);
             i++;
-        } else if ((n = cli_output_utf8_seq(s + i, len - i, &bad)) > 0) {
+        } else if ((n = utf8_seq(s + i, len - i, &bad)) > 0) {
             fwrite(s + i, 1, n, out);
             i += n;
         } else {
@@ -140,7 +100,7 @@ static void cli_output_text_sanitized(FILE *out, const char *str, size_t len)
         } else if (c < 0x20 || c == 0x7F) {
             fputc('?', out);
             i++;
-        } else if ((n = cli_output_utf8_seq(s + i, len - i, &bad)) > 0) {
+        } else if ((n = utf8_seq(s + i, len - i, &bad)) > 0) {
             /* C1 controls (U+0080..U+009F) include CSI, a terminal escape. */
             if (n == 2 && c == 0xC2 && s[i + 1] <= 0x9F)
                 fputc('?', out);

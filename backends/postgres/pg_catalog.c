@@ -181,8 +181,7 @@ const char *pg_catalog_printf(struct strlist *arena, const char *fmt, ...)
     char *s;
 
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort(); /* out of memory, as xasprintf */
+    s = xvasprintf(fmt, ap);
     va_end(ap);
     strlist_add(arena, s);
     free(s);

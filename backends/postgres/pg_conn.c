@@ -66,6 +66,7 @@
 #include "backends/postgres/pg_schema.h"
 #include "common/log.h"
 #include "common/strlist.h"
+#include "common/utf8.h"
 
 /* Seconds libpq waits for a server that does not answer (TCP); the
  * conninfo's own connect_timeout wins. */
@@ -154,40 +155,6 @@ char *pg_conn_redact(const char *conninfo)
     return out;
 }
 
-/* Length of the valid UTF-8 sequence at s (avail bytes), 0 if invalid. */
-static size_t pg_conn_utf8_len(const unsigned char *s, size_t avail)
-{
-    uint32_t cp;
-    size_t n;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        n = 2;
-        cp = s[0] & 0x1F;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        n = 3;
-        cp = s[0] & 0x0F;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        n = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-        return 0; /* overlong or a surrogate */
-    if (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))
-        return 0;
-    return n;
-}
-
 char *pg_conn_utf8(const char *s, size_t max)
 {
     static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
@@ -202,7 +169,7 @@ char *pg_conn_utf8(const char *s, size_t max)
         abort(); /* cannot happen for a string in memory */
     out = xmalloc(3 * len + 1);
     while (*p != '\0') {
-        size_t n = pg_conn_utf8_len(p, len - (size_t)(p - (const unsigned char *)s));
+        size_t n = utf8_seq(p, len - (size_t)(p - (const unsigned char *)s), NULL);
         const char *piece = n > 0 ? (const char *)p : replacement;
         size_t piece_len = n > 0 ? n : 3;
 

@@ -150,8 +150,7 @@ static void verify_finding(struct verify_run *v, const char *kind, const char *i
     char *detail;
 
     va_start(ap, fmt);
-    if (vasprintf(&detail, fmt, ap) < 0)
-        abort(); /* out of memory, as xasprintf */
+    detail = xvasprintf(fmt, ap);
     va_end(ap);
     v->findings = xrealloc(v->findings, (v->n_findings + 1) * sizeof(*v->findings));
     f = &v->findings[v->n_findings++];

@@ -182,8 +182,7 @@ static void verify_report(struct verify_state *vs, enum verify_kind kind, const 
     char *detail;
 
     va_start(ap, fmt);
-    if (vasprintf(&detail, fmt, ap) < 0)
-        abort(); /* out of memory, as xasprintf */
+    detail = xvasprintf(fmt, ap);
     va_end(ap);
     vs->findings[kind]++;
     if (vs->json) {
