@@ -187,6 +187,11 @@ struct cli_syntax {
  * refused, or "unexpected argument \"x\"" past syntax->operands
  * (printed). */
 int cli_parse_options(const struct cli_syntax *syntax, int argc, char **argv, int *operand_r);
+/* The catalog (ctx->catalog()) when its driver can do what the command
+ * needs; NULL after a message ("tabularium CMD: the sqlite catalog LACKS")
+ * otherwise: exit CLI_EXIT_USAGE. */
+struct catalog *cli_catalog_that(struct cli_context *ctx, const char *cmd,
+                                 enum catalog_capability can, const char *lacks);
 /* A CLI_OPT_VALUE fn for "since": DATE (YYYY-MM-DD or ISO 8601) into
  * the time_t dest. */
 int cli_option_since(const char *cmd, const char *word, const char *value, void *dest);

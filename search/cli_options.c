@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "backends/catalog.h"
 #include "backends/record.h"
 #include "search/cli.h"
 #include "search/cli_filters.h"
@@ -129,4 +130,16 @@ int cli_option_since(const char *cmd, const char *word, const char *value, void 
     if (record_parse_time(value, dest) < 0)
         return cli_usage_error(cmd, "--since \"%s\": expected YYYY-MM-DD or ISO 8601", value);
     return 0;
+}
+
+struct catalog *cli_catalog_that(struct cli_context *ctx, const char *cmd,
+                                 enum catalog_capability can, const char *lacks)
+{
+    struct catalog *cat = ctx->catalog(ctx);
+
+    if (cat != NULL && !catalog_can(cat, can)) {
+        fprintf(stderr, "tabularium %s: the %s catalog %s\n", cmd, catalog_name(cat), lacks);
+        return NULL;
+    }
+    return cat;
 }

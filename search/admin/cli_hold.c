@@ -297,13 +297,8 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
         return cli_usage_error("hold", "%s", "give archive ids or search filters, not both");
     }
 
-    cat = ctx->catalog(ctx);
+    cat = cli_catalog_that(ctx, "hold", CATALOG_CAN_HOLD, "keeps no holds");
     if (cat == NULL) {
-        status = CLI_EXIT_USAGE;
-        goto out;
-    }
-    if (!catalog_can(cat, CATALOG_CAN_HOLD)) {
-        fprintf(stderr, "tabularium hold: the %s catalog keeps no holds\n", catalog_name(cat));
         status = CLI_EXIT_USAGE;
         goto out;
     }
@@ -589,15 +584,10 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
     if (status != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_FOUND;
-    cat = ctx->catalog(ctx);
+    /* Without a chain nothing could vouch for a retain-until. */
+    cat = cli_catalog_that(ctx, "expire", CATALOG_CAN_EXPIRE, "cannot expire messages");
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    /* Without a chain nothing could vouch for a retain-until. */
-    if (!catalog_can(cat, CATALOG_CAN_EXPIRE)) {
-        fprintf(stderr, "tabularium expire: the %s catalog cannot expire messages\n",
-                catalog_name(cat));
-        return CLI_EXIT_USAGE;
-    }
     if (catalog_expire_candidates(cat, now, expire_collect, &s, &error) != TAB_OK) {
         fprintf(stderr, "tabularium expire: %s\n", error);
         return CLI_EXIT_USAGE;

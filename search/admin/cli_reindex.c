@@ -274,13 +274,9 @@ int cli_reindex(struct cli_context *ctx, int argc, char **argv)
         if (!archive_id_valid(argv[i]))
             return cli_usage_error("reindex", "\"%s\" is not an archive id (20 hex digits)",
                                    argv[i]);
-    cat = ctx->catalog(ctx);
+    cat = cli_catalog_that(ctx, "reindex", CATALOG_CAN_REINDEX, "cannot reindex");
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (!catalog_can(cat, CATALOG_CAN_REINDEX)) {
-        fprintf(stderr, "tabularium reindex: the %s catalog cannot reindex\n", catalog_name(cat));
-        return CLI_EXIT_USAGE;
-    }
     if (degraded) {
         struct search_query q = {.degraded = 1};
         /* All ids first: reindex changes what the search walks. */

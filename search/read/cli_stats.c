@@ -281,13 +281,9 @@ int cli_stats(struct cli_context *ctx, int argc, char **argv)
     if (status != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_FOUND;
-    cat = ctx->catalog(ctx);
+    cat = cli_catalog_that(ctx, "stats", CATALOG_CAN_STATS, "has no statistics");
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (!catalog_can(cat, CATALOG_CAN_STATS)) {
-        fprintf(stderr, "tabularium stats: the %s catalog has no statistics\n", catalog_name(cat));
-        return CLI_EXIT_USAGE;
-    }
     memset(&rows, 0, sizeof(rows));
     if (catalog_stats(cat, &s, stats_row, &rows, &error) != TAB_OK) {
         fprintf(stderr, "tabularium stats: %s\n", error);
@@ -356,13 +352,9 @@ int cli_audit(struct cli_context *ctx, int argc, char **argv)
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
-    cat = ctx->catalog(ctx);
+    cat = cli_catalog_that(ctx, "audit", CATALOG_CAN_AUDIT, "keeps no audit log");
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (!catalog_can(cat, CATALOG_CAN_AUDIT)) {
-        fprintf(stderr, "tabularium audit: the %s catalog keeps no audit log\n", catalog_name(cat));
-        return CLI_EXIT_USAGE;
-    }
     s.out = json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
     if (catalog_audit_list(cat, since, audit_row, &s, &error) != TAB_OK) {
         fprintf(stderr, "tabularium audit: %s\n", error);

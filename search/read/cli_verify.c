@@ -670,13 +670,9 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
     if (status != CLI_OPTIONS_PARSED)
         return status;
 
-    cat = ctx->catalog(ctx);
+    cat = cli_catalog_that(ctx, "verify", CATALOG_CAN_CHAIN_WALK, "keeps no chain");
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (!catalog_can(cat, CATALOG_CAN_CHAIN_WALK)) {
-        fprintf(stderr, "tabularium verify: the %s catalog keeps no chain\n", catalog_name(cat));
-        return CLI_EXIT_USAGE;
-    }
     srand48((long)time(NULL) ^ (long)getpid());
     vs.out = vs.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
     /* The head is read in the walk's snapshot. */
@@ -753,13 +749,9 @@ int cli_seal(struct cli_context *ctx, int argc, char **argv)
     status = cli_parse_options(&syntax, argc, argv, &operand);
     if (status != CLI_OPTIONS_PARSED)
         return status;
-    cat = ctx->catalog(ctx);
+    cat = cli_catalog_that(ctx, "seal", CATALOG_CAN_SEAL, "keeps no chain");
     if (cat == NULL)
         return CLI_EXIT_USAGE;
-    if (!catalog_can(cat, CATALOG_CAN_SEAL)) {
-        fprintf(stderr, "tabularium seal: the %s catalog keeps no chain\n", catalog_name(cat));
-        return CLI_EXIT_USAGE;
-    }
     if (catalog_seal(cat, &seal, &error) != TAB_OK) {
         fprintf(stderr, "tabularium seal: %s\n", error);
         return CLI_EXIT_USAGE;
