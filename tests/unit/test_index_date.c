@@ -81,28 +81,15 @@ static void test_dates(void)
         struct archive_record rec;
         size_t len = 0, n = 500000;
         char *buf = malloc(n + 64);
-        double t0;
         CHECK(buf != NULL);
         if (buf == NULL)
             return;
-        len = (size_t)sprintf(buf, "Date: Tue, 1 Dec 2026 ");
-        memset(buf + len, '(', n);
-        len += n;
-        len += (size_t)sprintf(buf + len, "\r\n\r\n");
-        t0 = now_s();
-        CHECK(extract(buf, len, &rec) == 0);
-        CHECK(now_s() - t0 < HOSTILE_SECONDS);
+        len = build_repeated(buf, "Date: Tue, 1 Dec 2026 ", "(", n, "\r\n\r\n");
+        CHECK(extract_quickly(buf, len, &rec) == 0);
         CHECK(rec.date == NULL);
         record_free(&rec);
         free(buf);
     }
 }
 
-int main(void)
-{
-    tmpdir = check_tmpdir("test_index_date");
-    index_fields_init();
-    test_dates();
-    index_fields_deinit();
-    return check_done();
-}
+INDEX_TEST_MAIN("test_index_date", test_dates)

@@ -14,40 +14,25 @@
 
 static void test_body_plain(void)
 {
+    static const struct index_case cases[] = {
+        /* no MIME header at all: text/plain; white space and NUL collapse */
+        {LIT("Subject: plain\r\n\r\nHello,\r\n\r\n  this is\tthe body.\r\n"),
+         "Hello, this is the body.", .n_attachments = 0},
+        {LIT("Subject: nul\r\n\r\nbefore\0after\x01\x7f"
+             "end\r\n"),
+         "before after end", .n_attachments = -1},
+        /* no body, an empty body, a body of white space: NULL, not "" */
+        {LIT("Subject: header only\r\n"), NULL, .n_attachments = -1},
+        {LIT("Subject: empty\r\n\r\n"), NULL, .n_attachments = -1},
+        {LIT("Subject: blank\r\n\r\n \r\n\t\r\n"), NULL, .n_attachments = -1},
+        {LIT(""), NULL, .n_attachments = 0},
+        /* undeclared 8-bit: UTF-8 where valid, Latin-1 where not */
+        {LIT("Subject: 8bit\r\n\r\nK\xc3\xb6ln und K\xf6ln\r\n"), "K\xc3\xb6ln und K\xc3\xb6ln",
+         .n_attachments = -1},
+    };
     struct archive_record rec;
 
-    /* no MIME header at all: text/plain; white space and NUL collapse */
-    CHECK(EXTRACT_ALL("Subject: plain\r\n\r\nHello,\r\n\r\n  this is\tthe body.\r\n", &rec) == 0);
-    CHECK_STR(rec.body_text, "Hello, this is the body.");
-    CHECK(rec.n_attachments == 0);
-    record_free(&rec);
-
-    {
-        static const char msg[] = "Subject: nul\r\n\r\nbefore\0after\x01\x7f"
-                                  "end\r\n";
-        CHECK(extract_all(msg, sizeof(msg) - 1, &rec) == 0);
-        CHECK_STR(rec.body_text, "before after end");
-        record_free(&rec);
-    }
-
-    /* no body, an empty body, a body of white space: NULL, not "" */
-    CHECK(EXTRACT_ALL("Subject: header only\r\n", &rec) == 0);
-    CHECK(rec.body_text == NULL);
-    record_free(&rec);
-    CHECK(EXTRACT_ALL("Subject: empty\r\n\r\n", &rec) == 0);
-    CHECK(rec.body_text == NULL);
-    record_free(&rec);
-    CHECK(EXTRACT_ALL("Subject: blank\r\n\r\n \r\n\t\r\n", &rec) == 0);
-    CHECK(rec.body_text == NULL);
-    record_free(&rec);
-    CHECK(extract_all("", 0, &rec) == 0);
-    CHECK(rec.body_text == NULL && rec.n_attachments == 0);
-    record_free(&rec);
-
-    /* undeclared 8-bit: UTF-8 where valid, Latin-1 where not */
-    CHECK(EXTRACT_ALL("Subject: 8bit\r\n\r\nK\xc3\xb6ln und K\xf6ln\r\n", &rec) == 0);
-    CHECK_STR(rec.body_text, "K\xc3\xb6ln und K\xc3\xb6ln");
-    record_free(&rec);
+    check_bodies(cases);
 
     /* a second extraction replaces the text */
     CHECK(EXTRACT_ALL("\r\nfirst\r\n", &rec) == 0);
@@ -77,75 +62,76 @@ static void test_body_plain(void)
 
 static void test_body_encodings(void)
 {
-    struct archive_record rec;
+    static const struct index_case cases[] = {
+        /* quoted-printable ISO-8859-1 with a soft line break */
+        {LIT("MIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=\"ISO-8859-1\"\r\n"
+             "Content-Transfer-Encoding: quoted-printable\r\n"
+             "\r\n"
+             "Caf=E9 cr=E8me br=FBl=\r\n"
+             "=E9e =3D done\r\n"),
+         "Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+         "e = done",
+         .n_attachments = -1},
+        /* base64 UTF-8, split across lines at odd places; folded Content-Type */
+        {LIT("Content-Type: text/plain;\r\n"
+             "\tcharset=utf-8\r\n"
+             "Content-Transfer-Encoding: BASE64\r\n"
+             "\r\n"
+             "R3LDvMOfZSBh\r\n"
+             "dXMgS8O2bG4g4oKs\r\n"
+             "\r\n"),
+         "Gr\xc3\xbc\xc3\x9f"
+         "e aus K\xc3\xb6ln \xe2\x82\xac",
+         .n_attachments = -1},
+        /* windows-1252 and KOI8-R through iconv */
+        {LIT("Content-Type: text/plain; charset=windows-1252\r\n\r\n"
+             "\x93quoted\x94 \x80 5\r\n"),
+         "\xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x82\xac 5", .n_attachments = -1},
+        {LIT("Content-Type: text/plain; charset=koi8-r\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n"),
+         "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82", .n_attachments = -1},
+        /* declared UTF-8 that is not: U+FFFD, never invalid bytes */
+        {LIT("Content-Type: text/plain; charset=utf-8\r\n\r\n"
+             "a\xff"
+             "b \xc3 c \xed\xa0\x80 d \xf4\x90\x80\x80 e \xc0\xaf f\xe2\x82\r\n"),
+         "a\xef\xbf\xbd"
+         "b \xef\xbf\xbd c \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+         " d \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd e "
+         "\xef\xbf\xbd\xef\xbf\xbd f\xef\xbf\xbd",
+         .text_utf8 = 1, .n_attachments = -1},
+        /* an unknown charset: valid UTF-8 kept, the rest U+FFFD */
+        {LIT("Content-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
+             "ok \xc3\xa9 \xe9t\xe9\r\n"),
+         "ok \xc3\xa9 \xef\xbf\xbdt\xef\xbf\xbd", .text_utf8 = 1, .n_attachments = -1},
+        /* base64 with garbage in it: what decodes is kept */
+        {LIT("Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+             "aGVs!!bG8g\r\n***\r\nd29ybGQ=\r\n"),
+         "hello world", .n_attachments = -1},
+    };
 
-    /* quoted-printable ISO-8859-1 with a soft line break */
-    CHECK(EXTRACT_ALL("MIME-Version: 1.0\r\n"
-                      "Content-Type: text/plain; charset=\"ISO-8859-1\"\r\n"
-                      "Content-Transfer-Encoding: quoted-printable\r\n"
-                      "\r\n"
-                      "Caf=E9 cr=E8me br=FBl=\r\n"
-                      "=E9e =3D done\r\n",
-                      &rec) == 0);
-    CHECK_STR(rec.body_text, "Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
-                             "e = done");
-    record_free(&rec);
-
-    /* base64 UTF-8, split across lines at odd places; folded Content-Type */
-    CHECK(EXTRACT_ALL("Content-Type: text/plain;\r\n"
-                      "\tcharset=utf-8\r\n"
-                      "Content-Transfer-Encoding: BASE64\r\n"
-                      "\r\n"
-                      "R3LDvMOfZSBh\r\n"
-                      "dXMgS8O2bG4g4oKs\r\n"
-                      "\r\n",
-                      &rec) == 0);
-    CHECK_STR(rec.body_text, "Gr\xc3\xbc\xc3\x9f"
-                             "e aus K\xc3\xb6ln \xe2\x82\xac");
-    record_free(&rec);
-
-    /* windows-1252 and KOI8-R through iconv */
-    CHECK(EXTRACT_ALL("Content-Type: text/plain; charset=windows-1252\r\n\r\n"
-                      "\x93quoted\x94 \x80 5\r\n",
-                      &rec) == 0);
-    CHECK_STR(rec.body_text, "\xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x82\xac 5");
-    record_free(&rec);
-    CHECK(
-        EXTRACT_ALL("Content-Type: text/plain; charset=koi8-r\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n",
-                    &rec) == 0);
-    CHECK_STR(rec.body_text, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");
-    record_free(&rec);
-
-    /* declared UTF-8 that is not: U+FFFD, never invalid bytes */
-    CHECK(EXTRACT_ALL("Content-Type: text/plain; charset=utf-8\r\n\r\n"
-                      "a\xff"
-                      "b \xc3 c \xed\xa0\x80 d \xf4\x90\x80\x80 e \xc0\xaf f\xe2\x82\r\n",
-                      &rec) == 0);
-    CHECK(rec.body_text != NULL && utf8_valid(rec.body_text));
-    CHECK_STR(rec.body_text, "a\xef\xbf\xbd"
-                             "b \xef\xbf\xbd c \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-                             " d \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd e "
-                             "\xef\xbf\xbd\xef\xbf\xbd f\xef\xbf\xbd");
-    record_free(&rec);
-
-    /* an unknown charset: valid UTF-8 kept, the rest U+FFFD */
-    CHECK(EXTRACT_ALL("Content-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
-                      "ok \xc3\xa9 \xe9t\xe9\r\n",
-                      &rec) == 0);
-    CHECK(rec.body_text != NULL && utf8_valid(rec.body_text));
-    CHECK_STR(rec.body_text, "ok \xc3\xa9 \xef\xbf\xbdt\xef\xbf\xbd");
-    record_free(&rec);
-
-    /* base64 with garbage in it: what decodes is kept */
-    CHECK(EXTRACT_ALL("Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                      "aGVs!!bG8g\r\n***\r\nd29ybGQ=\r\n",
-                      &rec) == 0);
-    CHECK_STR(rec.body_text, "hello world");
-    record_free(&rec);
+    check_bodies(cases);
 }
 
 static void test_body_html(void)
 {
+    static const struct index_case cases[] = {
+        /* an HTML attachment is not body text */
+        {LIT("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+             "--b\r\nContent-Type: text/html\r\n\r\n<p>inline</p>\r\n"
+             "--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; "
+             "filename=page.html\r\n\r\n<p>attached</p>\r\n--b--\r\n"),
+         "inline", .n_attachments = 1, .att = {{"page.html", "text/html"}}},
+        /* HTML 4 Latin-1 names (case matters) and common typographic ones */
+        {LIT("Content-Type: text/html\r\n\r\n"
+             "<p>Gr&uuml;&szlig;e f&uuml;r &Uuml;bersicht &euro;5 &ndash; &hellip; "
+             "&yuml;&Yacute; &UUML; &uuml</p>\r\n"),
+         "Gr\xc3\xbc\xc3\x9f"
+         "e f\xc3\xbcr \xc3\x9c"
+         "bersicht \xe2\x82\xac"
+         "5 "
+         "\xe2\x80\x93 \xe2\x80\xa6 \xc3\xbf\xc3\x9d &UUML; &uuml",
+         .n_attachments = -1},
+    };
     struct archive_record rec;
 
     CHECK(EXTRACT_ALL("Content-Type: text/html; charset=utf-8\r\n"
@@ -164,28 +150,7 @@ static void test_body_html(void)
     CHECK(rec.body_text != NULL && strstr(rec.body_text, "secret") == NULL);
     record_free(&rec);
 
-    /* an HTML attachment is not body text */
-    CHECK(EXTRACT_ALL("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
-                      "--b\r\nContent-Type: text/html\r\n\r\n<p>inline</p>\r\n"
-                      "--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; "
-                      "filename=page.html\r\n\r\n<p>attached</p>\r\n--b--\r\n",
-                      &rec) == 0);
-    CHECK_STR(rec.body_text, "inline");
-    CHECK(rec.n_attachments == 1);
-    check_attachment(&rec, 0, "page.html", "text/html");
-    record_free(&rec);
-
-    /* HTML 4 Latin-1 names (case matters) and common typographic ones */
-    CHECK(EXTRACT_ALL("Content-Type: text/html\r\n\r\n"
-                      "<p>Gr&uuml;&szlig;e f&uuml;r &Uuml;bersicht &euro;5 &ndash; &hellip; "
-                      "&yuml;&Yacute; &UUML; &uuml</p>\r\n",
-                      &rec) == 0);
-    CHECK_STR(rec.body_text, "Gr\xc3\xbc\xc3\x9f"
-                             "e f\xc3\xbcr \xc3\x9c"
-                             "bersicht \xe2\x82\xac"
-                             "5 "
-                             "\xe2\x80\x93 \xe2\x80\xa6 \xc3\xbf\xc3\x9d &UUML; &uuml");
-    record_free(&rec);
+    check_bodies(cases);
 }
 
 static void test_text_cap(void)
@@ -198,19 +163,16 @@ static void test_text_cap(void)
     if (buf == NULL)
         return;
     /* 3-byte characters without white space: the cap falls inside one */
-    len = (size_t)sprintf(buf, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
-    for (size_t i = 0; i + 3 <= n; i += 3, len += 3)
-        memcpy(buf + len, "\xe2\x82\xac", 3);
+    len = build_repeated(buf, "Content-Type: text/plain; charset=utf-8\r\n\r\n", "\xe2\x82\xac",
+                         n / 3, "");
     CHECK(extract_all(buf, len, &rec) == 0);
     CHECK(rec.body_text != NULL && strlen(rec.body_text) == INDEX_FIELDS_TEXT_MAX / 3 * 3);
     CHECK(rec.body_text != NULL && utf8_valid(rec.body_text));
     record_free(&rec);
 
     /* text of a later part stops at the cap too */
-    len = (size_t)sprintf(buf, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n");
-    memset(buf + len, 'a', INDEX_FIELDS_TEXT_MAX - 4);
-    len += INDEX_FIELDS_TEXT_MAX - 4;
-    len += (size_t)sprintf(buf + len, "\r\n--b\r\n\r\nbb cc\r\n--b--\r\n");
+    len = build_repeated(buf, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n", "a",
+                         INDEX_FIELDS_TEXT_MAX - 4, "\r\n--b\r\n\r\nbb cc\r\n--b--\r\n");
     CHECK(extract_all(buf, len, &rec) == 0);
     CHECK(rec.body_text != NULL && strlen(rec.body_text) == INDEX_FIELDS_TEXT_MAX - 1);
     CHECK(rec.body_text != NULL && strcmp(rec.body_text + INDEX_FIELDS_TEXT_MAX - 4, " bb") == 0);
@@ -229,11 +191,10 @@ static void test_long_lines(void)
     CHECK(buf != NULL);
     if (buf == NULL)
         return;
-    len = (size_t)sprintf(buf, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
-                               "Content-Type: image/png\r\n\r\n");
-    memset(buf + len, 'A', 200 * 1024);
-    len += 200 * 1024;
-    len += (size_t)sprintf(buf + len, "\r\n--b\r\n\r\nafter the long line\r\n--b--\r\n");
+    len = build_repeated(buf,
+                         "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                         "Content-Type: image/png\r\n\r\n",
+                         "A", 200 * 1024, "\r\n--b\r\n\r\nafter the long line\r\n--b--\r\n");
     CHECK(extract_all(buf, len, &rec) == 0);
     CHECK_STR(rec.body_text, "after the long line");
     CHECK(rec.n_attachments == 1);
@@ -241,15 +202,5 @@ static void test_long_lines(void)
     free(buf);
 }
 
-int main(void)
-{
-    tmpdir = check_tmpdir("test_index_text");
-    index_fields_init();
-    test_body_plain();
-    test_body_encodings();
-    test_body_html();
-    test_text_cap();
-    test_long_lines();
-    index_fields_deinit();
-    return check_done();
-}
+INDEX_TEST_MAIN("test_index_text", test_body_plain, test_body_encodings, test_body_html,
+                test_text_cap, test_long_lines)
