@@ -469,6 +469,17 @@ check_space() {
     say "bench.sh: free space: $((avail / mb)) MB, about $((need / mb)) MB needed for the kept stores"
 }
 
+# skip_note WHAT VAR SUFFIX: why the tabulariumd target WHAT is not run
+# (VAR=1 says skip it; SUFFIX follows the missing-executable note), or
+# nothing when it may be.
+skip_note() {
+    if [ "${!2:-0}" = 1 ]; then
+        echo "$1 skipped ($2=1)"
+    elif [ ! -x "$TABULARIUMD" ]; then
+        echo "$1 skipped: no executable at $TABULARIUMD$3"
+    fi
+}
+
 # --- main -----------------------------------------------------------------
 
 say "bench.sh: work directory $W"
@@ -481,12 +492,8 @@ if [ "${BENCH_SKIP_DOVECOT:-0}" != 1 ]; then
     start_dovecot && TARGETS+=(dovecot) || { say "bench.sh: Dovecot did not start"; STATUS=1; }
 fi
 LABEL[dovecot]="Dovecot LMTP → Maildir (mail_fsync=$FSYNC)"
-TAB_NOTE=
-if [ "${BENCH_SKIP_TAB:-0}" = 1 ]; then
-    TAB_NOTE="tabulariumd skipped (BENCH_SKIP_TAB=1)"
-elif [ ! -x "$TABULARIUMD" ]; then
-    TAB_NOTE="tabulariumd skipped: no executable at $TABULARIUMD (build it, or set TABULARIUMD)"
-else
+TAB_NOTE=$(skip_note tabulariumd BENCH_SKIP_TAB " (build it, or set TABULARIUMD)")
+if [ -z "$TAB_NOTE" ]; then
     PORT[tab]=$(free_port)
     TAB_CONF=$W/tab/tabularium.conf
     TAB_LIMIT=$TAB_PROCS
@@ -499,12 +506,8 @@ else
 fi
 LABEL[tab]="tabulariumd maildir+sqlite"
 [ -z "$TAB_NOTE" ] || say "bench.sh: $TAB_NOTE"
-PG_NOTE=
-if [ "${BENCH_SKIP_PGSQL:-0}" = 1 ]; then
-    PG_NOTE="tabulariumd pgsql skipped (BENCH_SKIP_PGSQL=1)"
-elif [ ! -x "$TABULARIUMD" ]; then
-    PG_NOTE="tabulariumd pgsql skipped: no executable at $TABULARIUMD"
-else
+PG_NOTE=$(skip_note "tabulariumd pgsql" BENCH_SKIP_PGSQL "")
+if [ -z "$PG_NOTE" ]; then
     PORT[pg]=$(free_port)
     if start_pgsql; then
         TARGETS+=(pg)

@@ -111,19 +111,14 @@ static void open_backends(void)
 static void close_backends(void)
 {
     text_source_free(&text_source);
-    spool_orig_close();
-    store_close(&ctx.store);
-    catalog_close(&ctx.catalog);
+    fuzz_close_backends(&ctx);
 }
 
 static void teardown(void)
 {
     close_backends();
-    index_fields_deinit();
-    config_free(&cfg);
     free(maildir_new);
-    free(data_dir);
-    fuzz_scratch_remove();
+    fuzz_daemon_end(&cfg, data_dir);
 }
 
 static void setup(void)
@@ -133,12 +128,8 @@ static void setup(void)
     if (env != NULL && atoi(env) > 0)
         addr_max = (size_t)atoi(env);
     no_forged_loop = getenv("FUZZ_DELIVERY_NO_FORGED_LOOP") != NULL;
-    log_init("fuzz_delivery", 1, 1);
-    data_dir = xasprintf("%s/data", fuzz_scratch_dir("tabfuzz-delivery"));
+    data_dir = fuzz_daemon_begin("fuzz_delivery", "tabfuzz-delivery", &cfg);
     maildir_new = xasprintf("%s/Maildir/new", data_dir);
-    config_init(&cfg);
-    fuzz_config_set(&cfg, "data_directory", data_dir);
-    fuzz_config_set(&cfg, "myhostname", "archive.test");
     fuzz_config_set(&cfg, "lmtp_timeout", "1");
     fuzz_config_finish(&cfg, &ctx);
     open_backends();
@@ -189,31 +180,9 @@ static char *make_address(const char *prefix, size_t len, unsigned seed, const c
     return a;
 }
 
-/* A growing byte buffer (the LMTP input being built). */
-struct fuzz_buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void append(struct fuzz_buf *b, const void *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void append_str(struct fuzz_buf *b, const char *s)
-{
-    append(b, s, strlen(s));
-}
-
 /* Dot-stuff msg (RFC 5321 4.5.2): a dot at the start of any line (after
  * LF, as the DATA reader counts lines) is doubled. */
-static void append_stuffed(struct fuzz_buf *b, const char *msg, size_t len)
+static void append_stuffed(FILE *b, const char *msg, size_t len)
 {
     size_t i = 0;
 
@@ -221,8 +190,8 @@ static void append_stuffed(struct fuzz_buf *b, const char *msg, size_t len)
         const char *lf = memchr(msg + i, '\n', len - i);
         size_t end = lf != NULL ? (size_t)(lf - msg) + 1 : len;
         if (msg[i] == '.')
-            append(b, ".", 1);
-        append(b, msg + i, end - i);
+            fputc('.', b);
+        fwrite(msg + i, 1, end - i, b);
         i = end;
     }
 }
@@ -439,7 +408,9 @@ static void deliver(const uint8_t *data, size_t size, const char *orig, size_t o
 {
     static const char loop_tail[] = ": not archived again";
     unsigned flags = data[0];
-    struct fuzz_buf in = {0};
+    char *in = NULL;
+    size_t in_len = 0;
+    FILE *in_f = open_memstream(&in, &in_len);
     size_t n_rcpts, n_already = 0, n_loop = 0;
     char *sender, *rcpts[4], *out;
     char sha[65], buf[4096], ident[32];
@@ -455,28 +426,25 @@ static void deliver(const uint8_t *data, size_t size, const char *orig, size_t o
             i == 0 ? make_address("archive+", (size_t)data[2] * 8, data[2], "=y.test@archive.test")
                    : make_address("archive+", 0, (unsigned)i, "=y.test@archive.test");
 
-    append_str(&in, "LHLO client.test\r\n");
+    if (in_f == NULL)
+        fuzz_die("open_memstream");
+    fputs("LHLO client.test\r\n", in_f);
     if (flags & 1) {
         /* Unique per transaction, like Postfix's queue ids. */
         static unsigned idents;
         snprintf(ident, sizeof(ident), "4F%08uQ", ++idents);
-        append_str(&in, "XFORWARD IDENT=");
-        append_str(&in, ident);
-        append_str(&in, "\r\n");
+        fprintf(in_f, "XFORWARD IDENT=%s\r\n", ident);
     }
-    append_str(&in, "MAIL FROM:<");
-    append_str(&in, sender);
-    append_str(&in, flags & 2 ? "> BODY=8BITMIME SMTPUTF8\r\n" : ">\r\n");
-    for (size_t i = 0; i < n_rcpts; i++) {
-        append_str(&in, "RCPT TO:<");
-        append_str(&in, rcpts[i]);
-        append_str(&in, ">\r\n");
-    }
-    append_str(&in, "DATA\r\n");
-    append_stuffed(&in, orig, orig_len);
-    append_str(&in, ".\r\nQUIT\r\n");
+    fprintf(in_f, "MAIL FROM:<%s%s", sender, flags & 2 ? "> BODY=8BITMIME SMTPUTF8\r\n" : ">\r\n");
+    for (size_t i = 0; i < n_rcpts; i++)
+        fprintf(in_f, "RCPT TO:<%s>\r\n", rcpts[i]);
+    fputs("DATA\r\n", in_f);
+    append_stuffed(in_f, orig, orig_len);
+    fputs(".\r\nQUIT\r\n", in_f);
+    if (fclose(in_f) != 0)
+        fuzz_die("open_memstream");
 
-    fuzz_fd_set(in_fd, in.p, in.len);
+    fuzz_fd_set(in_fd, in, in_len);
     fuzz_fd_set(out_fd, "", 0);
     fuzz_read_plan(in_fd, data, size);
     lmtp_session_run(in_fd, out_fd, "fuzz", &ctx, NULL);
@@ -553,7 +521,7 @@ static void deliver(const uint8_t *data, size_t size, const char *orig, size_t o
 
     replies_seen = NULL;
     free(out);
-    free(in.p);
+    free(in);
     for (size_t i = 0; i < n_rcpts; i++)
         free(rcpts[i]);
     free(sender);
@@ -586,11 +554,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (in_fd < 0)
         setup();
-    if (++runs % FUZZ_RESET_EVERY == 0) {
-        close_backends();
-        fuzz_rm_rf(data_dir);
-        open_backends();
-    }
+    fuzz_daemon_reset_every(&runs, FUZZ_RESET_EVERY, close_backends, open_backends, data_dir);
     msg_len = size - FUZZ_HEADER;
 
     /* The original as it will arrive: a last line always ends in a line end. */

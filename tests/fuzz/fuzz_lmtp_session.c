@@ -56,27 +56,18 @@ static void open_backends(void)
 
 static void close_backends(void)
 {
-    spool_orig_close();
-    store_close(&ctx.store);
-    catalog_close(&ctx.catalog);
+    fuzz_close_backends(&ctx);
 }
 
 static void teardown(void)
 {
     close_backends();
-    index_fields_deinit();
-    config_free(&cfg);
-    free(data_dir);
-    fuzz_scratch_remove();
+    fuzz_daemon_end(&cfg, data_dir);
 }
 
 static void setup(void)
 {
-    log_init("fuzz_lmtp_session", 1, 1);
-    data_dir = xasprintf("%s/data", fuzz_scratch_dir("tabfuzz-session"));
-    config_init(&cfg);
-    fuzz_config_set(&cfg, "data_directory", data_dir);
-    fuzz_config_set(&cfg, "myhostname", "archive.test");
+    data_dir = fuzz_daemon_begin("fuzz_lmtp_session", "tabfuzz-session", &cfg);
     fuzz_config_set(&cfg, "lmtp_line_length_limit", "512");
     fuzz_config_set(&cfg, "lmtp_recipient_limit", "50");
     fuzz_config_set(&cfg, "message_size_limit", "100000");
@@ -120,11 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (in_fd < 0)
         setup();
-    if (++runs % FUZZ_RESET_EVERY == 0) {
-        close_backends();
-        fuzz_rm_rf(data_dir);
-        open_backends();
-    }
+    fuzz_daemon_reset_every(&runs, FUZZ_RESET_EVERY, close_backends, open_backends, data_dir);
     fuzz_fd_set(in_fd, data, size);
     fuzz_fd_set(out_fd, "", 0);
     fuzz_read_plan(in_fd, data, size);

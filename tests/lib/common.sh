@@ -168,6 +168,26 @@ _tab_descendants() {
     done
 }
 
+# tab_reap PID TENTHS WHAT [KIDS...]: after PID was asked to stop, wait up
+# to TENTHS tenths of a second for it to go; if it is still there, say so
+# on stderr (WHAT names it) and kill it, with the descendants it has then.
+# What is left of KIDS (its children from before) is killed in any case:
+# a wedged one must not keep a port or a directory busy for the next test.
+tab_reap() {
+    local pid=$1 tenths=$2 what=$3 kids p
+    shift 3
+    kids="$*"
+    for _ in $(seq "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "$(basename "$0"): $what $pid did not stop, killing it" >&2
+        kids="$kids $(_tab_descendants "$pid")"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    for p in $kids; do
+        kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+    done
+}
+
 # _tab_any_running PID...: 0 when one of them exists and is not a zombie.
 _tab_any_running() {
     local p st

@@ -26,6 +26,7 @@
 #	Exit 1 with a message (and the tail of $DIR/dovecot.log) when Dovecot
 #	is missing or does not come up; "status" exits 1 when not running.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh" # tab_reap
 DIR=${DIR:-${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot}
 MAILROOT=${MAILROOT:-${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot-mail}
 MAIL_USER=${MAIL_USER:-vmail}
@@ -41,19 +42,13 @@ alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/$LISTEN/$1") 2>/dev/null; }
 
 do_stop() {
-    local pid kids p
+    local pid kids
     pid=$(master_pid)
     if alive "$pid"; then
         kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
         kill "$pid" # the master terminates its children
-        for _ in $(seq 100); do alive "$pid" || break; sleep 0.1; done
-        if alive "$pid"; then
-            echo "$ME: dovecot master $pid did not stop, killing it" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        for p in $kids; do
-            alive "$p" && kill -KILL "$p" 2>/dev/null || true
-        done
+        # shellcheck disable=SC2086 # one pid a word
+        tab_reap "$pid" 100 "dovecot master" $kids
         echo "dovecot (master pid $pid) stopped"
     else
         echo "dovecot not running"

@@ -44,6 +44,7 @@
 #	Exit 0 on success; 1 with a message on stderr (and the tail of
 #	$PFDIR/maillog when Postfix itself failed); 2 for a usage error.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh" # tab_reap, _tab_descendants
 PFDIR=${PFDIR:-${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-mta}
 SMTP_PORT=${SMTP_PORT:-10025}
 ARCHIVE_DOMAIN=${ARCHIVE_DOMAIN:-archive.test}
@@ -69,15 +70,6 @@ master_pid() { cat "$PFDIR/spool/pid/master.pid" 2>/dev/null | tr -d ' \n' || tr
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 running() { [ -f "$CONF/main.cf" ] && postfix -c "$CONF" status >/dev/null 2>&1; }
 
-# All descendants of $1 (pids, one per line), found through PPID. Used only
-# to clean up after a master that did not stop on request.
-descendants() {
-    local p
-    for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-        echo "$p"
-        descendants "$p"
-    done
-}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -111,20 +103,12 @@ do_stop() {
     local pid kids
     pid=$(master_pid)
     if alive "$pid"; then
-        kids=$(descendants "$pid")
-        # "postfix stop" waits up to ~5 s for the master itself.
+        kids=$(_tab_descendants "$pid")
+        # "postfix stop" waits up to ~5 s for the master itself; children
+        # normally exit with it.
         postfix -c "$CONF" stop >/dev/null 2>&1 || true
-        for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
-        if alive "$pid"; then
-            echo "$ME: master $pid did not stop, killing it" >&2
-            kids="$kids $(descendants "$pid")"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        # Children normally exit with the master; a wedged one must not
-        # keep the SMTP port or the queue busy for the next test.
-        for p in $kids; do
-            alive "$p" && kill -KILL "$p" 2>/dev/null || true
-        done
+        # shellcheck disable=SC2086 # one pid a word
+        tab_reap "$pid" 50 master $kids
         echo "postfix instance $CONF stopped"
     else
         echo "postfix instance $CONF not running"

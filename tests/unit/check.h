@@ -5,8 +5,9 @@
  *	minimal unit-test harness
  * DESCRIPTION
  *	CHECK(cond) and CHECK_STR(a, b) record a failure with file and line
- *	and go on; check_done() prints "N passed, N failed" and returns the
- *	exit status. check_tmpdir() gives a fresh directory per test program
+ *	and go on (CHECK_STR_FREE also frees a string the call allocated);
+ *	check_done() prints "N passed, N failed" and returns the exit status.
+ *	check_tmpdir() gives a fresh directory per test program
  *	under $TAB_TEST_TMP (or /tmp).
  */
 #ifndef TAB_CHECK_H
@@ -40,6 +41,14 @@ static int check_passed, check_failed;
                     __FILE__, __LINE__, #a, check_a_ ? check_a_ : "(null)",                        \
                     check_b_ ? check_b_ : "(null)");                                               \
         }                                                                                          \
+    } while (0)
+
+/* CHECK_STR of a string the call allocated (malloc), which is then freed. */
+#define CHECK_STR_FREE(call, b)                                                                    \
+    do {                                                                                           \
+        char *check_got_ = (call);                                                                 \
+        CHECK_STR(check_got_, (b));                                                                \
+        free(check_got_);                                                                          \
     } while (0)
 
 static inline int check_done(void)

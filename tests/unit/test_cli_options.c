@@ -81,6 +81,25 @@ static int own_usage(const char *cmd, const char *fmt, const char *arg)
     return CLI_EXIT_USAGE;
 }
 
+/* The arguments (to the first NULL) are a usage error, said so. */
+struct usage_case {
+    const char *args[8];
+    const char *said;
+};
+
+static void usage_error_is(const struct cli_syntax *syn, const struct usage_case *c)
+{
+    char *argv[9];
+    int operand = -1;
+    size_t n;
+
+    for (n = 0; n < 8 && c->args[n] != NULL; n++)
+        argv[n] = (char *)c->args[n];
+    argv[n] = NULL;
+    CHECK(parse(syn, argv, &operand) == CLI_EXIT_USAGE);
+    CHECK_STR(said, c->said);
+}
+
 int main(void)
 {
     struct cli_filters f = CLI_FILTERS_INIT;
@@ -115,13 +134,6 @@ int main(void)
         CHECK_STR(said, "");
         cli_filters_free(&f);
     }
-    /* "--js" above is an abbreviation of --json; --a of --after and --all is not. */
-    {
-        char *argv[] = {"try", "--a", NULL};
-        status = parse(&syn, argv, &operand);
-        CHECK(status == CLI_EXIT_USAGE);
-        CHECK_STR(said, "tabularium try: unknown option --a (tabularium try --help)\n");
-    }
     {
         char *argv[] = {"try", "--after", "2026-11-01", NULL};
         status = parse(&syn, argv, &operand);
@@ -139,37 +151,29 @@ int main(void)
         status = parse(&syn, argv, &operand);
         CHECK(status == CLI_EXIT_FOUND);
     }
-    /* The first bad option is the one reported. */
+    /* Usage errors, each with its line: "--js" above is an abbreviation of
+     * --json, --a of --after and --all is not; the first bad option is the
+     * one reported; at most syn.operands operands, the first one too many
+     * named. */
     {
-        char *argv[] = {"try", "--name", NULL};
-        status = parse(&syn, argv, &operand);
-        CHECK(status == CLI_EXIT_USAGE);
-        CHECK_STR(said, "tabularium try: option --name needs a value (tabularium try --help)\n");
-    }
-    {
-        char *argv[] = {"try", "--bogus", "--name", NULL};
-        status = parse(&syn, argv, &operand);
-        CHECK(status == CLI_EXIT_USAGE);
-        CHECK_STR(said, "tabularium try: unknown option --bogus (tabularium try --help)\n");
-    }
-    {
-        char *argv[] = {"try", "--json=1", NULL};
-        status = parse(&syn, argv, &operand);
-        CHECK(status == CLI_EXIT_USAGE);
-        CHECK_STR(said, "tabularium try: unknown option --json=1 (tabularium try --help)\n");
-    }
-    {
-        char *argv[] = {"try", "--level", "mid", "--bogus", NULL};
-        status = parse(&syn, argv, &operand);
-        CHECK(status == CLI_EXIT_USAGE);
-        CHECK_STR(said, "tabularium try: --level \"mid\": high or low (tabularium try --help)\n");
-    }
-    {
-        char *argv[] = {"try", "--after", "soon", NULL};
-        status = parse(&syn, argv, &operand);
-        CHECK(status == CLI_EXIT_USAGE);
-        CHECK_STR(said, "tabularium try: --since \"soon\": expected YYYY-MM-DD or ISO 8601"
-                        " (tabularium try --help)\n");
+        static const struct usage_case cases[] = {
+            {{"try", "--a"}, "tabularium try: unknown option --a (tabularium try --help)\n"},
+            {{"try", "--name"},
+             "tabularium try: option --name needs a value (tabularium try --help)\n"},
+            {{"try", "--bogus", "--name"},
+             "tabularium try: unknown option --bogus (tabularium try --help)\n"},
+            {{"try", "--json=1"},
+             "tabularium try: unknown option --json=1 (tabularium try --help)\n"},
+            {{"try", "--level", "mid", "--bogus"},
+             "tabularium try: --level \"mid\": high or low (tabularium try --help)\n"},
+            {{"try", "--after", "soon"},
+             "tabularium try: --since \"soon\": expected YYYY-MM-DD or "
+             "ISO 8601 (tabularium try --help)\n"},
+            {{"try", "a", "b", "c", "d"},
+             "tabularium try: unexpected argument \"c\" (tabularium try --help)\n"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+            usage_error_is(&syn, &cases[i]);
     }
     {
         char *argv[] = {"try", "--limit", "0", NULL};
@@ -177,13 +181,6 @@ int main(void)
         CHECK(status == CLI_EXIT_USAGE);
         CHECK(strncmp(said, "tabularium try: --limit \"0\": expected a number", 46) == 0);
         cli_filters_free(&f);
-    }
-    /* Operands: at most syn.operands, the first one too many is named. */
-    {
-        char *argv[] = {"try", "a", "b", "c", "d", NULL};
-        status = parse(&syn, argv, &operand);
-        CHECK(status == CLI_EXIT_USAGE);
-        CHECK_STR(said, "tabularium try: unexpected argument \"c\" (tabularium try --help)\n");
     }
     {
         char *argv[] = {"try", "a", "b", "c", NULL};

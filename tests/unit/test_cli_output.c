@@ -67,19 +67,8 @@ static char *text_string(const char *s)
     return capture_end(&c);
 }
 
-#define CHECK_JSON(in, expected)                                                                   \
-    do {                                                                                           \
-        char *got_ = json_string(in, sizeof(in) - 1);                                              \
-        CHECK_STR(got_, expected);                                                                 \
-        free(got_);                                                                                \
-    } while (0)
-
-#define CHECK_TEXT(in, expected)                                                                   \
-    do {                                                                                           \
-        char *got_ = text_string(in);                                                              \
-        CHECK_STR(got_, expected);                                                                 \
-        free(got_);                                                                                \
-    } while (0)
+#define CHECK_JSON(in, expected) CHECK_STR_FREE(json_string(in, sizeof(in) - 1), expected)
+#define CHECK_TEXT(in, expected) CHECK_STR_FREE(text_string(in), expected)
 
 #define FFFD "\xEF\xBF\xBD"
 

@@ -258,39 +258,52 @@ static void decode_is(const char *addr, const char *prefix, const char *want)
     free(got);
 }
 
+/* An address and what it decodes to. */
+struct decoded {
+    const char *addr, *want;
+};
+
 static void test_decode(void)
 {
-    decode_is("archive+bob=example.com@archive.test", "archive+", "bob@example.com");
-    decode_is("archive+john=doe=example.com@archive.test", "archive+", "john=doe@example.com");
-    decode_is("Archive+Bob=Example.COM@archive.test", "archive+", "Bob@Example.COM");
-    decode_is("ARCHIVE+bob=example.com@archive.test", "archive+", "bob@example.com");
-    decode_is("archive+first.last=sub.example.org@a.test", "archive+",
-              "first.last@sub.example.org");
-    decode_is("\"archive+a b=x.org\"@archive.test", "archive+", "\"a b\"@x.org");
-    decode_is("\"archive+a,b=x.org\"@archive.test", "archive+", "\"a,b\"@x.org");
-    decode_is("\"archive+a\\\"b=x.org\"@archive.test", "archive+", "\"a\\\"b\"@x.org");
-    decode_is("\"archive+a\\\\b=x.org\"@archive.test", "archive+", "\"a\\\\b\"@x.org");
-    decode_is("\"archive+a(b=x.org\"@archive.test", "archive+", "\"a(b\"@x.org");
-    decode_is("\"archive+.a=x.org\"@archive.test", "archive+", "\".a\"@x.org");
-    decode_is("\"archive+a..b=x.org\"@archive.test", "archive+", "\"a..b\"@x.org");
-    /* quoted but needing no quotes once decoded: plain dot-atom */
-    decode_is("\"archive+bob=x.org\"@archive.test", "archive+", "bob@x.org");
-    decode_is("archive+j\xc3\xb6rg=b\xc3\xbc\x63her.example@a.test", "archive+",
-              "j\xc3\xb6rg@b\xc3\xbc\x63her.example");
-    decode_is("arch+bob=example.com@archive.test", "arch+", "bob@example.com");
-    decode_is("archive+bob=[192.0.2.1]@a.test", "archive+", "bob@[192.0.2.1]");
+    static const struct decoded good[] = {
+        {"archive+bob=example.com@archive.test", "bob@example.com"},
+        {"archive+john=doe=example.com@archive.test", "john=doe@example.com"},
+        {"Archive+Bob=Example.COM@archive.test", "Bob@Example.COM"},
+        {"ARCHIVE+bob=example.com@archive.test", "bob@example.com"},
+        {"archive+first.last=sub.example.org@a.test", "first.last@sub.example.org"},
+        {"\"archive+a b=x.org\"@archive.test", "\"a b\"@x.org"},
+        {"\"archive+a,b=x.org\"@archive.test", "\"a,b\"@x.org"},
+        {"\"archive+a\\\"b=x.org\"@archive.test", "\"a\\\"b\"@x.org"},
+        {"\"archive+a\\\\b=x.org\"@archive.test", "\"a\\\\b\"@x.org"},
+        {"\"archive+a(b=x.org\"@archive.test", "\"a(b\"@x.org"},
+        {"\"archive+.a=x.org\"@archive.test", "\".a\"@x.org"},
+        {"\"archive+a..b=x.org\"@archive.test", "\"a..b\"@x.org"},
+        /* quoted but needing no quotes once decoded: plain dot-atom */
+        {"\"archive+bob=x.org\"@archive.test", "bob@x.org"},
+        {"archive+j\xc3\xb6rg=b\xc3\xbc\x63her.example@a.test",
+         "j\xc3\xb6rg@b\xc3\xbc\x63her.example"},
+        {"archive+bob=[192.0.2.1]@a.test", "bob@[192.0.2.1]"},
+    };
+    /* not an address of the form prefix+local=domain@... */
+    static const char *const bad[] = {
+        "bob@example.com",
+        "archive+bob@archive.test",
+        "archive+=example.com@archive.test",
+        "archive+bob=@archive.test",
+        "archivebob=example.com@archive.test",
+        "xarchive+bob=example.com@archive.test",
+        "",
+        "archive+",
+        "\"archive+a=x y.org\"@archive.test",
+        "\"archive+a=x\\\"y.org\"@archive.test",
+        "postmaster",
+    };
 
-    decode_is("bob@example.com", "archive+", NULL);
-    decode_is("archive+bob@archive.test", "archive+", NULL);
-    decode_is("archive+=example.com@archive.test", "archive+", NULL);
-    decode_is("archive+bob=@archive.test", "archive+", NULL);
-    decode_is("archivebob=example.com@archive.test", "archive+", NULL);
-    decode_is("xarchive+bob=example.com@archive.test", "archive+", NULL);
-    decode_is("", "archive+", NULL);
-    decode_is("archive+", "archive+", NULL);
-    decode_is("\"archive+a=x y.org\"@archive.test", "archive+", NULL);
-    decode_is("\"archive+a=x\\\"y.org\"@archive.test", "archive+", NULL);
-    decode_is("postmaster", "archive+", NULL);
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        decode_is(good[i].addr, "archive+", good[i].want);
+    decode_is("arch+bob=example.com@archive.test", "arch+", "bob@example.com");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        decode_is(bad[i], "archive+", NULL);
 }
 
 static void mailbox_is(const char *addr, const char *want)

@@ -180,6 +180,27 @@ static void test_add_and_lock(const char *dir)
     config_free(&cfg);
 }
 
+/* Queue a record of id (from a@example.com to rcpt) with the wrap file
+ * name holding text, given by its path (*wrap_r) when use_path is set: the
+ * entry reads back with want_sender and want_smtputf8. */
+static void queue_and_read(struct tab_config *cfg, const char *dir, const char *name,
+                           const char *text, struct archive_record *rec, const char *id,
+                           const char *rcpt, int use_path, const char *want_sender,
+                           int want_smtputf8, char **wrap_r)
+{
+    struct forward_entry e;
+    const char *err = NULL;
+    int wfd = test_archive_write(dir, name, text, wrap_r);
+
+    test_record(rec, id, "a@example.com", rcpt);
+    CHECK(forward_queue_add(cfg, rec, wfd, use_path ? *wrap_r : NULL, &err) == 0);
+    close(wfd);
+    CHECK(forward_queue_read(dir, "active", id, &e, &err) == 0);
+    CHECK_STR(e.sender, want_sender);
+    CHECK(e.smtputf8 == want_smtputf8);
+    forward_queue_entry_free(&e);
+}
+
 static void test_sender_and_copy(const char *dir)
 {
     struct tab_config cfg;
@@ -187,7 +208,6 @@ static void test_sender_and_copy(const char *dir)
     struct forward_entry e;
     const char *err = NULL;
     char *cerr = NULL, *wrap = NULL;
-    int wfd;
 
     config_init(&cfg);
     CHECK(config_set(&cfg, "queue_directory", dir, &cerr) == 0);
@@ -196,14 +216,8 @@ static void test_sender_and_copy(const char *dir)
     CHECK(config_finish(&cfg, &cerr) == 0);
 
     /* No path: the .eml is a copy; a UTF-8 recipient needs SMTPUTF8. */
-    wfd = test_archive_write(dir, "2.wrap", "copied\r\n", &wrap);
-    test_record(&rec, "6B0719A3C1F7E0012A02", "a@example.com", "j\xc3\xb6rg@example.test");
-    CHECK(forward_queue_add(&cfg, &rec, wfd, NULL, &err) == 0);
-    close(wfd);
-    CHECK(forward_queue_read(dir, "active", "6B0719A3C1F7E0012A02", &e, &err) == 0);
-    CHECK_STR(e.sender, "");
-    CHECK(e.smtputf8 == 1);
-    forward_queue_entry_free(&e);
+    queue_and_read(&cfg, dir, "2.wrap", "copied\r\n", &rec, "6B0719A3C1F7E0012A02",
+                   "j\xc3\xb6rg@example.test", 0, "", 1, &wrap);
     char *eml = test_path(dir, "active", "6B0719A3C1F7E0012A02", "eml");
     struct stat a, b;
     CHECK(stat(wrap, &a) == 0 && stat(eml, &b) == 0 && a.st_ino != b.st_ino);
@@ -222,14 +236,8 @@ static void test_sender_and_copy(const char *dir)
     /* A fixed sender address. */
     CHECK(config_set(&cfg, "forward_sender", "bounces@gw.test", &cerr) == 0);
     CHECK(config_finish(&cfg, &cerr) == 0);
-    wfd = test_archive_write(dir, "3.wrap", "x\r\n", &wrap);
-    test_record(&rec, "6B0719A3C1F7E0012A03", "a@example.com", "b@example.com");
-    CHECK(forward_queue_add(&cfg, &rec, wfd, wrap, &err) == 0);
-    close(wfd);
-    CHECK(forward_queue_read(dir, "active", "6B0719A3C1F7E0012A03", &e, &err) == 0);
-    CHECK_STR(e.sender, "bounces@gw.test");
-    CHECK(e.smtputf8 == 0);
-    forward_queue_entry_free(&e);
+    queue_and_read(&cfg, dir, "3.wrap", "x\r\n", &rec, "6B0719A3C1F7E0012A03", "b@example.com", 1,
+                   "bounces@gw.test", 0, &wrap);
 
     /* A corrupt .env is an error, not "no such entry". */
     char *env = test_path(dir, "active", "6B0719A3C1F7E0012A03", "env");

@@ -176,47 +176,45 @@ static void test_put_link_and_get(struct store *st)
     free(loc3);
 }
 
-static void test_put_copy(struct store *st, const char *dir)
+/* Put a record of archive id id from fd (spool: the path given with it):
+ * the stored file (its path in path, 4500 bytes) holds the spool's bytes. */
+static void put_stored(struct store *st, const char *id, int fd, const char *spool, char *path)
 {
     struct archive_record rec;
     const char *err = "unset";
     char *loc = NULL;
+
+    init_record(&rec, id);
+    CHECK(st->put(st, &rec, fd, spool, &loc, &err) == TAB_OK);
+    snprintf(path, 4500, "%s/%s", maildir, loc ? loc : "");
+    CHECK(file_equals(path, spool_data, spool_len));
+    free(loc);
+}
+
+static void test_put_copy(struct store *st, const char *dir)
+{
     char path[4500], other[4400];
     struct stat sb_spool, sb_stored;
     int fd = open(spool_path, O_RDONLY);
 
     /* no path: copy from the descriptor */
-    init_record(&rec, "0123456789ABCDEF0124");
-    CHECK(st->put(st, &rec, fd, NULL, &loc, &err) == TAB_OK);
-    snprintf(path, sizeof(path), "%s/%s", maildir, loc ? loc : "");
-    CHECK(file_equals(path, spool_data, spool_len));
+    put_stored(st, "0123456789ABCDEF0124", fd, NULL, path);
     CHECK(stat(spool_path, &sb_spool) == 0 && stat(path, &sb_stored) == 0);
     CHECK(sb_spool.st_ino != sb_stored.st_ino);
     CHECK((sb_stored.st_mode & 07777) == 0600);
     CHECK(count_entries("tmp") == 0);
-    free(loc);
-    loc = NULL;
 
     /* a path on which link() fails, and a descriptor not at offset 0 */
-    init_record(&rec, "0123456789ABCDEF0125");
     CHECK(lseek(fd, 1000, SEEK_SET) == 1000);
     snprintf(other, sizeof(other), "%s/no-such-spool", dir);
-    CHECK(st->put(st, &rec, fd, other, &loc, &err) == TAB_OK);
-    snprintf(path, sizeof(path), "%s/%s", maildir, loc ? loc : "");
-    CHECK(file_equals(path, spool_data, spool_len));
-    free(loc);
-    loc = NULL;
+    put_stored(st, "0123456789ABCDEF0125", fd, other, path);
 
     /* a path naming a different file: the descriptor's bytes are stored */
-    init_record(&rec, "0123456789ABCDEF0126");
     snprintf(other, sizeof(other), "%s/other-file", dir);
     write_file(other, "not the message\n", 16);
-    CHECK(st->put(st, &rec, fd, other, &loc, &err) == TAB_OK);
-    snprintf(path, sizeof(path), "%s/%s", maildir, loc ? loc : "");
-    CHECK(file_equals(path, spool_data, spool_len));
+    put_stored(st, "0123456789ABCDEF0126", fd, other, path);
     CHECK(file_equals(other, "not the message\n", 16));
     CHECK(count_entries("tmp") == 0);
-    free(loc);
     close(fd);
 }
 
@@ -381,6 +379,29 @@ static void test_remove(struct store *st)
           strstr(err, "bad location") != NULL);
 }
 
+/* Replace the Maildir's subdirectory name (moved to name.real) by a link
+ * to outside; sub and real (4500 bytes) get both paths. */
+static void link_subdir(const char *name, const char *outside, char *sub, char *real)
+{
+    snprintf(sub, 4500, "%s/%s", maildir, name);
+    snprintf(real, 4500, "%s/%s.real", maildir, name);
+    CHECK(rename(sub, real) == 0);
+    CHECK(symlink(outside, sub) == 0);
+}
+
+/* get() and remove() of location refuse, saying why (want_error). */
+static void check_refused(struct store *st, const char *location, int null_fd,
+                          const char *want_error)
+{
+    const char *err = "unset";
+
+    CHECK(st->get(st, location, null_fd, &err) == TAB_PERM);
+    CHECK(strstr(err, want_error) != NULL);
+    err = "unset";
+    CHECK(st->remove(st, location, &err) == TAB_PERM);
+    CHECK(strstr(err, want_error) != NULL);
+}
+
 /* Symbolic links inside the Maildir (new/ or cur/ replaced by one, a link
  * in place of a message, tmp/ replaced by one): get() and remove() refuse
  * with the location named, and the file outside is neither read nor
@@ -399,32 +420,16 @@ static void test_symlinks(struct store *st, const char *spec, struct tab_config 
     make_outside(victim);
 
     /* new/ -> outside, which holds a file of the location's name */
-    snprintf(sub, sizeof(sub), "%s/new", maildir);
-    snprintf(real, sizeof(real), "%s/new.real", maildir);
-    CHECK(rename(sub, real) == 0);
-    CHECK(symlink(outside, sub) == 0);
-    err = "unset";
-    CHECK(st->get(st, "new/1.VICTIM.host", null_fd, &err) == TAB_PERM);
-    CHECK(strstr(err, "location \"new/1.VICTIM.host\" refused") != NULL);
-    err = "unset";
-    CHECK(st->remove(st, "new/1.VICTIM.host", &err) == TAB_PERM);
-    CHECK(strstr(err, "location \"new/1.VICTIM.host\" refused") != NULL);
+    link_subdir("new", outside, sub, real);
+    check_refused(st, "new/1.VICTIM.host", null_fd, "location \"new/1.VICTIM.host\" refused");
     CHECK(file_equals(victim, "outside", 7));
     CHECK(unlink(sub) == 0 && rename(real, sub) == 0);
 
     /* cur/ -> outside: the search for a moved message must not follow it */
     snprintf(victim, sizeof(victim), "%s/1.MOVEDOUT.host:2,S", outside);
     make_outside(victim);
-    snprintf(sub, sizeof(sub), "%s/cur", maildir);
-    snprintf(real, sizeof(real), "%s/cur.real", maildir);
-    CHECK(rename(sub, real) == 0);
-    CHECK(symlink(outside, sub) == 0);
-    err = "unset";
-    CHECK(st->get(st, "new/1.MOVEDOUT.host", null_fd, &err) == TAB_PERM);
-    CHECK(strstr(err, "refused") != NULL);
-    err = "unset";
-    CHECK(st->remove(st, "new/1.MOVEDOUT.host", &err) == TAB_PERM);
-    CHECK(strstr(err, "refused") != NULL);
+    link_subdir("cur", outside, sub, real);
+    check_refused(st, "new/1.MOVEDOUT.host", null_fd, "refused");
     CHECK(st->remove(st, "cur/1.MOVEDOUT.host:2,S", &err) == TAB_PERM);
     CHECK(file_equals(victim, "outside", 7));
     CHECK(unlink(sub) == 0 && rename(real, sub) == 0);
@@ -447,10 +452,7 @@ static void test_symlinks(struct store *st, const char *spec, struct tab_config 
     snprintf(victim, sizeof(victim), "%s/1.OLD.host", outside);
     make_outside(victim);
     CHECK(utimensat(AT_FDCWD, victim, old, 0) == 0);
-    snprintf(sub, sizeof(sub), "%s/tmp", maildir);
-    snprintf(real, sizeof(real), "%s/tmp.real", maildir);
-    CHECK(rename(sub, real) == 0);
-    CHECK(symlink(outside, sub) == 0);
+    link_subdir("tmp", outside, sub, real);
     struct store *st2 = store_open(spec, cfg, &err);
     CHECK(st2 != NULL);
     store_close(&st2);
@@ -459,26 +461,31 @@ static void test_symlinks(struct store *st, const char *spec, struct tab_config 
     close(null_fd);
 }
 
+/* store_open(spec) is refused, saying want_error (NULL: saying something). */
+static void open_refused(const char *spec, const char *want_error)
+{
+    const char *err = NULL;
+
+    CHECK(store_open(spec, NULL, &err) == NULL);
+    if (want_error != NULL)
+        CHECK_STR(err, want_error);
+    else
+        CHECK(err != NULL);
+}
+
 static void test_open_errors(const char *dir)
 {
     const char *err = NULL;
     char spec[4500], file[4400];
     struct stat sb;
 
-    CHECK(store_open("nosuch:x", NULL, &err) == NULL);
-    CHECK_STR(err, "unknown store type \"nosuch\" in \"nosuch:x\"; known: maildir, pgsql, s3");
-    err = NULL;
-    CHECK(store_open("maildir", NULL, &err) == NULL);
-    CHECK_STR(err, "store \"maildir\" has no type: expected type:spec; known: maildir, pgsql, s3");
-    err = NULL;
-    CHECK(store_open(":/x", NULL, &err) == NULL);
-    CHECK_STR(err, "unknown store type \"\" in \":/x\"; known: maildir, pgsql, s3");
-    err = NULL;
-    CHECK(store_open("maildir:relative/path", NULL, &err) == NULL);
-    CHECK_STR(err, "maildir path \"relative/path\" is not absolute");
-    err = NULL;
-    CHECK(store_open("maildir:", NULL, &err) == NULL);
-    CHECK(err != NULL);
+    open_refused("nosuch:x",
+                 "unknown store type \"nosuch\" in \"nosuch:x\"; known: maildir, pgsql, s3");
+    open_refused("maildir",
+                 "store \"maildir\" has no type: expected type:spec; known: maildir, pgsql, s3");
+    open_refused(":/x", "unknown store type \"\" in \":/x\"; known: maildir, pgsql, s3");
+    open_refused("maildir:relative/path", "maildir path \"relative/path\" is not absolute");
+    open_refused("maildir:", NULL);
 
     /* a Maildir under a regular file cannot be created */
     snprintf(file, sizeof(file), "%s/regularfile", dir);

@@ -67,12 +67,29 @@ static void test_write_all(const char *dir)
     free(big);
 }
 
+static int open_dst(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+}
+
+/* Close out, written to path: the file holds exactly want. */
+static void close_and_check(int out, const char *path, const char *want)
+{
+    size_t got_len;
+    char *got;
+
+    CHECK(close(out) == 0);
+    got = check_slurp(path, &got_len);
+    CHECK(got != NULL && got_len == strlen(want) && strcmp(got, want) == 0);
+    if (got != NULL && strcmp(got, want) != 0)
+        fprintf(stderr, "  %s holds \"%s\", expected \"%s\"\n", path, got, want);
+    free(got);
+}
+
 static void test_copy_fd(const char *dir)
 {
     char src[4200], dst[4200];
     const char *text = "0123456789abcdefghij";
-    size_t got_len;
-    char *got;
     int in, out;
 
     snprintf(src, sizeof(src), "%s/copy_src", dir);
@@ -83,41 +100,32 @@ static void test_copy_fd(const char *dir)
 
     /* len bytes from the current offset, leaving the offset after them. */
     CHECK(lseek(in, 3, SEEK_SET) == 3);
-    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    out = open_dst(dst);
     CHECK(safe_copy_fd(in, out, 5) == 0);
     CHECK(lseek(in, 0, SEEK_CUR) == 8);
     /* then the rest to EOF, appended */
     CHECK(safe_copy_fd(in, out, -1) == 0);
-    CHECK(close(out) == 0);
-    got = check_slurp(dst, &got_len);
-    CHECK_STR(got, "3456789abcdefghij");
-    free(got);
+    close_and_check(out, dst, "3456789abcdefghij");
 
     /* len 0 copies nothing */
     CHECK(lseek(in, 0, SEEK_SET) == 0);
-    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    out = open_dst(dst);
     CHECK(safe_copy_fd(in, out, 0) == 0);
     CHECK(safe_copy_fd(in, out, 4) == 0);
-    CHECK(close(out) == 0);
-    got = check_slurp(dst, &got_len);
-    CHECK_STR(got, "0123");
-    free(got);
+    close_and_check(out, dst, "0123");
 
     /* asking for more than the input holds is an error, not a short copy */
     CHECK(lseek(in, 15, SEEK_SET) == 15);
-    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    out = open_dst(dst);
     errno = 0;
     CHECK(safe_copy_fd(in, out, 10) == -1 && errno == EIO);
     CHECK(close(out) == 0);
 
     /* an empty input copied to EOF gives an empty file */
     CHECK(ftruncate(in, 0) == 0 && lseek(in, 0, SEEK_SET) == 0);
-    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    out = open_dst(dst);
     CHECK(safe_copy_fd(in, out, -1) == 0);
-    CHECK(close(out) == 0);
-    got = check_slurp(dst, &got_len);
-    CHECK(got != NULL && got_len == 0);
-    free(got);
+    close_and_check(out, dst, "");
     close(in);
 }
 
