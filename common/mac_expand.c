@@ -23,6 +23,9 @@
 
 #include "common/strlist.h"
 
+/* The text of the last failure (const char **error_r). */
+static char *mac_expand_error;
+
 static void mac_expand_append(char **out, size_t *len, size_t *cap, const char *s, size_t n)
 {
     if (*len + n + 1 > *cap) {
@@ -33,14 +36,15 @@ static void mac_expand_append(char **out, size_t *len, size_t *cap, const char *
     *len += n;
 }
 
-char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, char **error_r)
+char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, const char **error_r)
 {
     size_t cap = strlen(raw) + 64, len = 0;
     char *out;
 
     *error_r = NULL;
     if (depth > mx->max_depth) {
-        *error_r = xasprintf("parameter expansion too deep (a loop?) in \"%s\"", raw);
+        *error_r =
+            xsetf(&mac_expand_error, "parameter expansion too deep (a loop?) in \"%s\"", raw);
         return NULL;
     }
     out = xmalloc(cap);
@@ -65,13 +69,13 @@ char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, char *
             s++;
         name_end = s;
         if (name_end == name_start || (close != '\0' && *s++ != close)) {
-            *error_r = xasprintf("bad parameter reference in \"%s\"", raw);
+            *error_r = xsetf(&mac_expand_error, "bad parameter reference in \"%s\"", raw);
             goto fail;
         }
         name = xstrndup(name_start, (size_t)(name_end - name_start));
         value = mx->lookup(mx->ctx, name, depth + 1, error_r);
         if (value == NULL && *error_r == NULL)
-            *error_r = xasprintf("unknown parameter \"$%s\" in \"%s\"", name, raw);
+            *error_r = xsetf(&mac_expand_error, "unknown parameter \"$%s\" in \"%s\"", name, raw);
         free(name);
         if (value == NULL)
             goto fail;

@@ -86,6 +86,19 @@ char *xasprintf(const char *fmt, ...)
     return p;
 }
 
+const char *xsetf(char **slot, const char *fmt, ...)
+{
+    va_list ap;
+    char *p;
+
+    va_start(ap, fmt);
+    p = xvasprintf(fmt, ap);
+    va_end(ap);
+    free(*slot);
+    *slot = p;
+    return p;
+}
+
 void strlist_add_n(struct strlist *l, const char *s, size_t len)
 {
     if (l->n == l->cap) {

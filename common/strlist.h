@@ -44,5 +44,9 @@ char *xstrndup(const char *s, size_t n);
 /* printf into a new heap string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* printf into *slot, freeing what it held (after formatting, so the old
+ * text may be an argument): the error text a module keeps for its
+ * callers' const char **error_r, valid until its next failure. */
+const char *xsetf(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

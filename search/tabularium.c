@@ -76,7 +76,7 @@ struct tabularium_state {
     struct config_source opts;
     struct tab_config cfg;
     int cfg_state;   /* 0 not loaded, 1 loaded, -1 failed */
-    char *cfg_error; /* why it failed */
+    char *cfg_error; /* why it failed: a copy, kept for every later call */
     struct catalog *catalog;
     struct store *store;
     struct text_source *text; /* for searches that index pending text first */
@@ -179,8 +179,12 @@ static const struct tab_config *tabularium_config(struct cli_context *ctx, const
 {
     struct tabularium_state *ts = ctx->priv;
 
-    if (ts->cfg_state == 0)
-        ts->cfg_state = config_load_source(&ts->opts, &ts->cfg, &ts->cfg_error) < 0 ? -1 : 1;
+    if (ts->cfg_state == 0) {
+        const char *error = NULL;
+        ts->cfg_state = config_load_source(&ts->opts, &ts->cfg, &error) < 0 ? -1 : 1;
+        if (ts->cfg_state < 0)
+            ts->cfg_error = xstrdup(error);
+    }
     *error_r = ts->cfg_error;
     return ts->cfg_state > 0 ? &ts->cfg : NULL;
 }

@@ -290,13 +290,13 @@ const char *doctor_param_raw(const struct doctor_params *p, const char *name)
 static char *doctor_expand(const struct doctor_params *p, const char *value, int depth);
 
 /* mac_expand()'s lookup: Postfix expands an unknown parameter to nothing. */
-static char *doctor_expand_lookup(void *ctx, const char *name, int depth, char **error_r)
+static char *doctor_expand_lookup(void *ctx, const char *name, int depth, const char **error_r)
 {
     const char *sub = doctor_param_raw(ctx, name);
     char *v = doctor_expand(ctx, sub != NULL ? sub : "", depth);
 
     if (v == NULL)
-        *error_r = xstrdup("not expanded");
+        *error_r = "not expanded";
     return v;
 }
 
@@ -310,11 +310,9 @@ static char *doctor_expand(const struct doctor_params *p, const char *value, int
 {
     const struct mac_expand mx = {MAC_EXPAND_PARENS | MAC_EXPAND_DOLLAR, 20, doctor_expand_lookup,
                                   (void *)p};
-    char *error = NULL;
-    char *v = mac_expand(&mx, value, depth, &error);
+    const char *error = NULL;
 
-    free(error);
-    return v;
+    return mac_expand(&mx, value, depth, &error);
 }
 
 /* A Postfix parameter's effective value (heap). */
