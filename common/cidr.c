@@ -19,6 +19,9 @@
 
 #include "common/strlist.h"
 
+/* The text of the last failure (const char **error_r). */
+static char *cidr_error;
+
 static int cidr_parse_one(const char *word, struct cidr_entry *e)
 {
     char buf[80];
@@ -58,7 +61,7 @@ static int cidr_parse_one(const char *word, struct cidr_entry *e)
     return 0;
 }
 
-int cidr_list_parse(const char *text, struct cidr_list *list, char **error_r)
+int cidr_list_parse(const char *text, struct cidr_list *list, const char **error_r)
 {
     const char *p = text;
 
@@ -74,7 +77,8 @@ int cidr_list_parse(const char *text, struct cidr_list *list, char **error_r)
         char *word = xstrndup(p, n);
         list->v = xrealloc(list->v, (list->n + 1) * sizeof(*list->v));
         if (cidr_parse_one(word, &list->v[list->n]) < 0) {
-            *error_r = xasprintf("bad network \"%s\" (use e.g. 127.0.0.0/8 or ::1/128)", word);
+            *error_r =
+                xsetf(&cidr_error, "bad network \"%s\" (use e.g. 127.0.0.0/8 or ::1/128)", word);
             free(word);
             cidr_list_free(list);
             return -1;

@@ -28,7 +28,7 @@ struct cidr_list {
     size_t n;
 };
 
-int cidr_list_parse(const char *text, struct cidr_list *list, char **error_r);
+int cidr_list_parse(const char *text, struct cidr_list *list, const char **error_r);
 int cidr_list_match(const struct cidr_list *list, const struct sockaddr *sa);
 void cidr_list_free(struct cidr_list *list);
 

@@ -33,6 +33,10 @@
 #include "common/retention.h"
 #include "common/strlist.h"
 
+/* The text of the last failure (const char **error_r): config_load_source()
+ * frees the configuration it failed on, so the message cannot live there. */
+static char *config_error;
+
 /* CONFIG_PATH: a string made absolute (relative to the current directory
  * at start), so that workers and drivers never depend on the cwd. */
 enum config_type { CONFIG_STR, CONFIG_PATH, CONFIG_INT, CONFIG_TIME, CONFIG_SIZE, CONFIG_MODE };
@@ -285,7 +289,7 @@ static int config_parse_number(const struct config_param *p, const char *value, 
 }
 
 /* Syntax-check a raw value early (before expansion) when it has no $. */
-static int config_check_value(const struct config_param *p, const char *value, char **error_r,
+static int config_check_value(const struct config_param *p, const char *value, const char **error_r,
                               const char *where)
 {
     const char *why = NULL;
@@ -296,22 +300,22 @@ static int config_check_value(const struct config_param *p, const char *value, c
     if (config_parse_number(p, value, &v, &why) == 0)
         return 0;
     if (why && strcmp(why, "value out of range") == 0)
-        *error_r = xasprintf("%sbad value \"%s\" for parameter \"%s\": %s (%lld..%lld)", where,
-                             value, p->name, why, p->min, p->max);
+        *error_r = xsetf(&config_error, "%sbad value \"%s\" for parameter \"%s\": %s (%lld..%lld)",
+                         where, value, p->name, why, p->min, p->max);
     else
-        *error_r =
-            xasprintf("%sbad value \"%s\" for parameter \"%s\": %s", where, value, p->name, why);
+        *error_r = xsetf(&config_error, "%sbad value \"%s\" for parameter \"%s\": %s", where, value,
+                         p->name, why);
     return -1;
 }
 
 static int config_set_raw(struct tab_config *cfg, const char *name, const char *value,
-                          char **error_r, const char *where)
+                          const char **error_r, const char *where)
 {
     size_t i;
     const struct config_param *p = config_find(name, &i);
 
     if (p == NULL) {
-        *error_r = xasprintf("%sunknown parameter \"%s\"", where, name);
+        *error_r = xsetf(&config_error, "%sunknown parameter \"%s\"", where, name);
         return -1;
     }
     if (config_check_value(p, value, error_r, where) < 0)
@@ -321,7 +325,7 @@ static int config_set_raw(struct tab_config *cfg, const char *name, const char *
     return 0;
 }
 
-int config_set(struct tab_config *cfg, const char *name, const char *value, char **error_r)
+int config_set(struct tab_config *cfg, const char *name, const char *value, const char **error_r)
 {
     return config_set_raw(cfg, name, value, error_r, "-o: ");
 }
@@ -339,27 +343,27 @@ static char *config_trim(char *s)
 
 /* Apply one logical line (continuations already joined). */
 static int config_apply_line(struct tab_config *cfg, const char *path, int lineno, char *line,
-                             char **error_r)
+                             const char **error_r)
 {
     char where[600];
     char *eq = strchr(line, '=');
 
     snprintf(where, sizeof(where), "%s, line %d: ", path, lineno);
     if (eq == NULL) {
-        *error_r = xasprintf("%smissing '=' in \"%.60s\"", where, config_trim(line));
+        *error_r = xsetf(&config_error, "%smissing '=' in \"%.60s\"", where, config_trim(line));
         return -1;
     }
     *eq = '\0';
     char *name = config_trim(line);
     char *value = config_trim(eq + 1);
     if (*name == '\0') {
-        *error_r = xasprintf("%smissing parameter name before '='", where);
+        *error_r = xsetf(&config_error, "%smissing parameter name before '='", where);
         return -1;
     }
     return config_set_raw(cfg, name, value, error_r, where);
 }
 
-int config_load(struct tab_config *cfg, const char *path, char **error_r)
+int config_load(struct tab_config *cfg, const char *path, const char **error_r)
 {
     FILE *fp;
     char *line = NULL, *logical = NULL;
@@ -370,8 +374,8 @@ int config_load(struct tab_config *cfg, const char *path, char **error_r)
     if (fp == NULL) {
         if (path == NULL && errno == ENOENT)
             return 0;
-        *error_r =
-            xasprintf("cannot open %s: %s", path ? path : CONFIG_DEFAULT_FILE, strerror(errno));
+        *error_r = xsetf(&config_error, "cannot open %s: %s", path ? path : CONFIG_DEFAULT_FILE,
+                         strerror(errno));
         return -1;
     }
     if (path == NULL)
@@ -393,7 +397,8 @@ int config_load(struct tab_config *cfg, const char *path, char **error_r)
         if (n >= 0 && (line[0] == ' ' || line[0] == '\t')) {
             if (logical == NULL) {
                 *error_r =
-                    xasprintf("%s, line %d: continuation line without a parameter", path, lineno);
+                    xsetf(&config_error, "%s, line %d: continuation line without a parameter", path,
+                          lineno);
                 rc = -1;
                 break;
             }
@@ -419,7 +424,7 @@ int config_load(struct tab_config *cfg, const char *path, char **error_r)
         logical_lineno = lineno;
     }
     if (rc == 0 && ferror(fp)) {
-        *error_r = xasprintf("%s: read error: %s", path, strerror(errno));
+        *error_r = xsetf(&config_error, "%s: read error: %s", path, strerror(errno));
         rc = -1;
     }
     free(logical);
@@ -429,10 +434,10 @@ int config_load(struct tab_config *cfg, const char *path, char **error_r)
 }
 
 static char *config_expand(const struct tab_config *cfg, const char *raw, int depth,
-                           char **error_r);
+                           const char **error_r);
 
 /* The expanded value of parameter idx; paths made absolute. */
-static char *config_value(const struct tab_config *cfg, size_t idx, int depth, char **error_r)
+static char *config_value(const struct tab_config *cfg, size_t idx, int depth, const char **error_r)
 {
     char *v = config_expand(cfg, cfg->raw[idx], depth, error_r);
     if (v != NULL && config_params[idx].type == CONFIG_PATH && v[0] != '/' && v[0] != '\0') {
@@ -455,7 +460,7 @@ static char *config_value(const struct tab_config *cfg, size_t idx, int depth, c
 }
 
 /* $name in a value: the expanded value of that parameter. */
-static char *config_lookup(void *ctx, const char *name, int depth, char **error_r)
+static char *config_lookup(void *ctx, const char *name, int depth, const char **error_r)
 {
     size_t idx;
 
@@ -465,7 +470,8 @@ static char *config_lookup(void *ctx, const char *name, int depth, char **error_
 }
 
 /* Expand $name and ${name} in raw; depth guards against $a -> $b -> $a. */
-static char *config_expand(const struct tab_config *cfg, const char *raw, int depth, char **error_r)
+static char *config_expand(const struct tab_config *cfg, const char *raw, int depth,
+                           const char **error_r)
 {
     const struct mac_expand mx = {
         .flags = 0, .max_depth = 10, .lookup = config_lookup, .ctx = (void *)cfg};
@@ -474,7 +480,7 @@ static char *config_expand(const struct tab_config *cfg, const char *raw, int de
 }
 
 /* The forward_* parameters that have a syntax of their own. */
-static int config_check_forward(struct tab_config *cfg, char **error_r)
+static int config_check_forward(struct tab_config *cfg, const char **error_r)
 {
     static const char *const levels[] = {"none", "may", "encrypt", "verify"};
     int level_ok = 0;
@@ -487,15 +493,17 @@ static int config_check_forward(struct tab_config *cfg, char **error_r)
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
         level_ok |= strcmp(cfg->forward_tls_security_level, levels[i]) == 0;
     if (!level_ok) {
-        *error_r = xasprintf("bad value \"%s\" for parameter \"forward_tls_security_level\": "
-                             "use none, may, encrypt or verify",
-                             cfg->forward_tls_security_level);
+        *error_r = xsetf(&config_error,
+                         "bad value \"%s\" for parameter \"forward_tls_security_level\": "
+                         "use none, may, encrypt or verify",
+                         cfg->forward_tls_security_level);
         return -1;
     }
     if (cfg->forward_minimal_backoff > cfg->forward_maximal_backoff) {
-        *error_r = xasprintf("forward_minimal_backoff (%ds) is longer than "
-                             "forward_maximal_backoff (%ds)",
-                             cfg->forward_minimal_backoff, cfg->forward_maximal_backoff);
+        *error_r = xsetf(&config_error,
+                         "forward_minimal_backoff (%ds) is longer than "
+                         "forward_maximal_backoff (%ds)",
+                         cfg->forward_minimal_backoff, cfg->forward_maximal_backoff);
         return -1;
     }
     /* Addresses go into SMTP commands and queue files: no white space,
@@ -508,14 +516,16 @@ static int config_check_forward(struct tab_config *cfg, char **error_r)
             continue;
         for (const unsigned char *c = (const unsigned char *)a; *c; c++)
             if (*c <= ' ' || *c == 0x7f || *c == '<' || *c == '>') {
-                *error_r = xasprintf("bad value \"%s\" for parameter \"%s\": "
-                                     "an address without <>, spaces or control characters",
-                                     a, names[i]);
+                *error_r = xsetf(&config_error,
+                                 "bad value \"%s\" for parameter \"%s\": "
+                                 "an address without <>, spaces or control characters",
+                                 a, names[i]);
                 return -1;
             }
         if ((i == 0 && *a != '\0' && strchr(a, '@') == NULL) || (i == 1 && *a == '\0')) {
-            *error_r = xasprintf("bad value \"%s\" for parameter \"%s\": %s", a, names[i],
-                                 i == 0 ? "use user@domain" : "use envelope, <> or an address");
+            *error_r =
+                xsetf(&config_error, "bad value \"%s\" for parameter \"%s\": %s", a, names[i],
+                      i == 0 ? "use user@domain" : "use envelope, <> or an address");
             return -1;
         }
     }
@@ -524,7 +534,7 @@ static int config_check_forward(struct tab_config *cfg, char **error_r)
 
 /* One of the words in a NULL-terminated list, or an error naming them. */
 static int config_check_word(const char *name, const char *value, const char *const *words,
-                             char **error_r)
+                             const char **error_r)
 {
     struct strlist all = {0};
     char *joined;
@@ -537,15 +547,15 @@ static int config_check_word(const char *name, const char *value, const char *co
         strlist_add(&all, words[i]);
     }
     joined = strlist_join(&all, ", ");
-    *error_r =
-        xasprintf("bad value \"%s\" for parameter \"%s\": use one of %s", value, name, joined);
+    *error_r = xsetf(&config_error, "bad value \"%s\" for parameter \"%s\": use one of %s", value,
+                     name, joined);
     free(joined);
     strlist_free(&all);
     return -1;
 }
 
 /* retention_period and the s3_* words. */
-static int config_check_s3(struct tab_config *cfg, char **error_r)
+static int config_check_s3(struct tab_config *cfg, const char **error_r)
 {
     static const char *const addressing[] = {"path", "virtual", NULL};
     static const char *const yesno[] = {"yes", "no", NULL};
@@ -554,8 +564,8 @@ static int config_check_s3(struct tab_config *cfg, char **error_r)
     const char *why;
 
     if (retention_parse(cfg->retention_period, &ret, &why) < 0) {
-        *error_r = xasprintf("bad value \"%s\" for parameter \"retention_period\": %s",
-                             cfg->retention_period, why);
+        *error_r = xsetf(&config_error, "bad value \"%s\" for parameter \"retention_period\": %s",
+                         cfg->retention_period, why);
         return -1;
     }
     if (config_check_word("s3_addressing", cfg->s3_addressing, addressing, error_r) < 0 ||
@@ -564,22 +574,21 @@ static int config_check_s3(struct tab_config *cfg, char **error_r)
         config_check_word("s3_object_lock_mode", cfg->s3_object_lock_mode, lock, error_r) < 0)
         return -1;
     if (strcmp(cfg->s3_object_lock_mode, "none") != 0 && !ret.set) {
-        *error_r = xasprintf("s3_object_lock_mode = %s needs a retention_period",
-                             cfg->s3_object_lock_mode);
+        *error_r = xsetf(&config_error, "s3_object_lock_mode = %s needs a retention_period",
+                         cfg->s3_object_lock_mode);
         return -1;
     }
     return 0;
 }
 
-int config_finish(struct tab_config *cfg, char **error_r)
+int config_finish(struct tab_config *cfg, const char **error_r)
 {
     for (size_t i = 0; i < CONFIG_NPARAMS; i++) {
         const struct config_param *p = &config_params[i];
-        char *err = NULL;
+        const char *err = NULL;
         char *v = config_value(cfg, i, 0, &err);
         if (v == NULL) {
-            *error_r = xasprintf("parameter \"%s\": %s", p->name, err);
-            free(err);
+            *error_r = xsetf(&config_error, "parameter \"%s\": %s", p->name, err);
             return -1;
         }
         if (config_is_string(p)) {
@@ -591,7 +600,8 @@ int config_finish(struct tab_config *cfg, char **error_r)
         long long num;
         const char *why = NULL;
         if (config_parse_number(p, v, &num, &why) < 0) {
-            *error_r = xasprintf("bad value \"%s\" for parameter \"%s\": %s", v, p->name, why);
+            *error_r =
+                xsetf(&config_error, "bad value \"%s\" for parameter \"%s\": %s", v, p->name, why);
             free(v);
             return -1;
         }
@@ -616,27 +626,28 @@ int config_finish(struct tab_config *cfg, char **error_r)
     }
     for (const char *h = cfg->myhostname; *h; h++)
         if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-') {
-            *error_r = xasprintf("bad value \"%s\" for parameter \"myhostname\": "
-                                 "letters, digits, '.' and '-' only",
-                                 cfg->myhostname);
+            *error_r = xsetf(&config_error,
+                             "bad value \"%s\" for parameter \"myhostname\": "
+                             "letters, digits, '.' and '-' only",
+                             cfg->myhostname);
             return -1;
         }
     if (strncmp(cfg->lmtp_listen, "inet:", 5) != 0 && strncmp(cfg->lmtp_listen, "unix:", 5) != 0) {
-        *error_r = xasprintf("bad value \"%s\" for parameter \"lmtp_listen\": "
-                             "use inet:HOST:PORT or unix:PATH",
-                             cfg->lmtp_listen);
+        *error_r = xsetf(&config_error,
+                         "bad value \"%s\" for parameter \"lmtp_listen\": "
+                         "use inet:HOST:PORT or unix:PATH",
+                         cfg->lmtp_listen);
         return -1;
     }
     struct cidr_list nets;
-    char *why = NULL;
+    const char *why = NULL;
     if (cidr_list_parse(cfg->lmtp_client_access, &nets, &why) < 0) {
-        *error_r = xasprintf("bad value for parameter \"lmtp_client_access\": %s", why);
-        free(why);
+        *error_r = xsetf(&config_error, "bad value for parameter \"lmtp_client_access\": %s", why);
         return -1;
     }
     cidr_list_free(&nets);
     if (cfg->mail_owner[0] == '\0') {
-        *error_r = xasprintf("parameter \"mail_owner\" must name an account");
+        *error_r = xsetf(&config_error, "parameter \"mail_owner\" must name an account");
         return -1;
     }
     if (config_check_forward(cfg, error_r) < 0)
@@ -644,8 +655,8 @@ int config_finish(struct tab_config *cfg, char **error_r)
     if (config_check_s3(cfg, error_r) < 0)
         return -1;
     if (strchr(cfg->archive_store, ':') == NULL || strchr(cfg->archive_catalog, ':') == NULL) {
-        *error_r = xasprintf("archive_store and archive_catalog take type:spec "
-                             "(e.g. maildir:/var/lib/tabularium/Maildir)");
+        *error_r = xsetf(&config_error, "archive_store and archive_catalog take type:spec "
+                                        "(e.g. maildir:/var/lib/tabularium/Maildir)");
         return -1;
     }
     return 0;
@@ -722,7 +733,8 @@ void config_print_reference(FILE *out)
     }
 }
 
-int config_load_source(const struct config_source *src, struct tab_config *cfg, char **error_r)
+int config_load_source(const struct config_source *src, struct tab_config *cfg,
+                       const char **error_r)
 {
     config_init(cfg);
     if (config_load(cfg, src->config_path, error_r) < 0)
@@ -731,7 +743,7 @@ int config_load_source(const struct config_source *src, struct tab_config *cfg, 
         const char *o = src->overrides.v[i];
         const char *eq = strchr(o, '=');
         if (eq == NULL) {
-            *error_r = xasprintf("-o %s: use -o name=value", o);
+            *error_r = xsetf(&config_error, "-o %s: use -o name=value", o);
             goto fail;
         }
         char *name = xstrndup(o, (size_t)(eq - o));

@@ -98,17 +98,19 @@ struct config_source {
 };
 
 /* The one loader every program uses: defaults, the file, the overrides,
- * config_finish(). 0 ok; -1 with *error_r (heap) and cfg freed. */
-int config_load_source(const struct config_source *src, struct tab_config *cfg, char **error_r);
+ * config_finish(). 0 ok; -1 with *error_r and cfg freed.
+ * Every error text here is config.c's, valid until its next failure. */
+int config_load_source(const struct config_source *src, struct tab_config *cfg,
+                       const char **error_r);
 
 /* Defaults only. Call config_free() when done. */
 void config_init(struct tab_config *cfg);
 /* Read path (NULL: CONFIG_DEFAULT_FILE, silently absent). 0 ok, -1 error. */
-int config_load(struct tab_config *cfg, const char *path, char **error_r);
+int config_load(struct tab_config *cfg, const char *path, const char **error_r);
 /* name=value from the command line (-o), same checks as a file line. */
-int config_set(struct tab_config *cfg, const char *name, const char *value, char **error_r);
+int config_set(struct tab_config *cfg, const char *name, const char *value, const char **error_r);
 /* Expand $names and check cross-parameter constraints; after loading. */
-int config_finish(struct tab_config *cfg, char **error_r);
+int config_finish(struct tab_config *cfg, const char **error_r);
 /* "name = value" lines: all (-d: defaults) or only non-default ones (-n). */
 void config_print(const struct tab_config *cfg, FILE *out, int non_default_only, int defaults);
 /* Print the table as an annotated reference (what config/tabularium.conf holds). */

@@ -23,39 +23,31 @@
 
 #include "common/strlist.h"
 
-static void mac_expand_append(char **out, size_t *len, size_t *cap, const char *s, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        *cap = (*len + n + 1) * 2;
-        *out = xrealloc(*out, *cap);
-    }
-    memcpy(*out + *len, s, n);
-    *len += n;
-}
+/* The text of the last failure (const char **error_r). */
+static char *mac_expand_error;
 
-char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, char **error_r)
+char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, const char **error_r)
 {
-    size_t cap = strlen(raw) + 64, len = 0;
-    char *out;
+    struct strbuf out = {NULL, 0, 0};
 
     *error_r = NULL;
     if (depth > mx->max_depth) {
-        *error_r = xasprintf("parameter expansion too deep (a loop?) in \"%s\"", raw);
+        *error_r =
+            xsetf(&mac_expand_error, "parameter expansion too deep (a loop?) in \"%s\"", raw);
         return NULL;
     }
-    out = xmalloc(cap);
     for (const char *s = raw; *s;) {
         const char *name_start, *name_end;
         char *name, *value;
         char close = '\0';
 
         if (*s != '$') {
-            mac_expand_append(&out, &len, &cap, s++, 1);
+            strbuf_add(&out, s++, 1);
             continue;
         }
         s++;
         if (*s == '$' && (mx->flags & MAC_EXPAND_DOLLAR)) {
-            mac_expand_append(&out, &len, &cap, s++, 1);
+            strbuf_add(&out, s++, 1);
             continue;
         }
         if (*s == '{' || (*s == '(' && (mx->flags & MAC_EXPAND_PARENS)))
@@ -65,22 +57,21 @@ char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, char *
             s++;
         name_end = s;
         if (name_end == name_start || (close != '\0' && *s++ != close)) {
-            *error_r = xasprintf("bad parameter reference in \"%s\"", raw);
+            *error_r = xsetf(&mac_expand_error, "bad parameter reference in \"%s\"", raw);
             goto fail;
         }
         name = xstrndup(name_start, (size_t)(name_end - name_start));
         value = mx->lookup(mx->ctx, name, depth + 1, error_r);
         if (value == NULL && *error_r == NULL)
-            *error_r = xasprintf("unknown parameter \"$%s\" in \"%s\"", name, raw);
+            *error_r = xsetf(&mac_expand_error, "unknown parameter \"$%s\" in \"%s\"", name, raw);
         free(name);
         if (value == NULL)
             goto fail;
-        mac_expand_append(&out, &len, &cap, value, strlen(value));
+        strbuf_add_str(&out, value);
         free(value);
     }
-    out[len] = '\0';
-    return out;
+    return out.p != NULL ? out.p : xstrdup("");
 fail:
-    free(out);
+    free(out.p);
     return NULL;
 }

@@ -15,11 +15,12 @@
  *
  *	The lookup returns the value to put in (a heap string it has
  *	expanded itself, usually by calling mac_expand() at depth + 1);
- *	NULL with *error_r set to fail, or NULL without it for a name it
+ *	NULL with *error_r set (its own text, not freed) to fail, or NULL without it for a name it
  *	does not know. depth is checked against max_depth before anything
  *	else, so that "$a" -> "$b" -> "$a" ends.
  * DIAGNOSTICS
- *	NULL with a heap *error_r: "parameter expansion too deep (a loop?)
+ *	NULL with *error_r, kept by this module (or the lookup) until its
+ *	next failure: "parameter expansion too deep (a loop?)
  *	in \"...\"", "bad parameter reference in \"...\"", "unknown
  *	parameter \"$name\" in \"...\"", or the lookup's own error.
  */
@@ -32,10 +33,10 @@
 struct mac_expand {
     int flags;
     int max_depth;
-    char *(*lookup)(void *ctx, const char *name, int depth, char **error_r);
+    char *(*lookup)(void *ctx, const char *name, int depth, const char **error_r);
     void *ctx;
 };
 
-char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, char **error_r);
+char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, const char **error_r);
 
 #endif

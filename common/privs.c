@@ -24,7 +24,10 @@
 
 #include "common/strlist.h"
 
-int privs_init(const char *mail_owner, struct privs *p, char **error_r)
+/* The text of the last failure (const char **error_r). */
+static char *privs_error;
+
+int privs_init(const char *mail_owner, struct privs *p, const char **error_r)
 {
     struct passwd *pw;
 
@@ -36,16 +39,17 @@ int privs_init(const char *mail_owner, struct privs *p, char **error_r)
     errno = 0;
     pw = getpwnam(mail_owner);
     if (pw == NULL) {
-        *error_r =
-            xasprintf("mail_owner \"%s\": no such user%s%s (create it: useradd --system "
-                      "--home-dir /var/lib/tabularium --shell /usr/sbin/nologin %s)",
-                      mail_owner, errno ? ": " : "", errno ? strerror(errno) : "", mail_owner);
+        *error_r = xsetf(&privs_error,
+                         "mail_owner \"%s\": no such user%s%s (create it: useradd --system "
+                         "--home-dir /var/lib/tabularium --shell /usr/sbin/nologin %s)",
+                         mail_owner, errno ? ": " : "", errno ? strerror(errno) : "", mail_owner);
         return -1;
     }
     if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-        *error_r = xasprintf("mail_owner \"%s\" has uid or gid 0: refusing to run workers as "
-                             "root; use an unprivileged account",
-                             mail_owner);
+        *error_r = xsetf(&privs_error,
+                         "mail_owner \"%s\" has uid or gid 0: refusing to run workers as "
+                         "root; use an unprivileged account",
+                         mail_owner);
         return -1;
     }
     p->uid = pw->pw_uid;
@@ -53,18 +57,19 @@ int privs_init(const char *mail_owner, struct privs *p, char **error_r)
     return 0;
 }
 
-int privs_chown(const struct privs *p, const char *path, char **error_r)
+int privs_chown(const struct privs *p, const char *path, const char **error_r)
 {
     if (!p->active)
         return 0;
     if (lchown(path, p->uid, p->gid) < 0) {
-        *error_r = xasprintf("cannot give %s to uid %ld: %s", path, (long)p->uid, strerror(errno));
+        *error_r = xsetf(&privs_error, "cannot give %s to uid %ld: %s", path, (long)p->uid,
+                         strerror(errno));
         return -1;
     }
     return 0;
 }
 
-int privs_check_access(const struct privs *p, const char *path, char **error_r)
+int privs_check_access(const struct privs *p, const char *path, const char **error_r)
 {
     int status;
     pid_t pid;
@@ -73,40 +78,42 @@ int privs_check_access(const struct privs *p, const char *path, char **error_r)
         return 0;
     pid = fork();
     if (pid < 0) {
-        *error_r = xasprintf("fork: %s", strerror(errno));
+        *error_r = xsetf(&privs_error, "fork: %s", strerror(errno));
         return -1;
     }
     if (pid == 0) {
-        char *ignored = NULL;
+        const char *ignored = NULL;
         if (privs_drop(p, &ignored) < 0)
             _exit(2);
         _exit(access(path, W_OK | X_OK) == 0 ? 0 : errno == EACCES ? 1 : 3);
     }
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
-            *error_r = xasprintf("waitpid: %s", strerror(errno));
+            *error_r = xsetf(&privs_error, "waitpid: %s", strerror(errno));
             return -1;
         }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    *error_r = xasprintf("%s is not reachable by mail_owner (uid %ld): a directory above it is "
-                         "private to another user; choose a location that account can enter "
-                         "(e.g. under /var/lib), or make the parents searchable (chmod o+x)",
-                         path, (long)p->uid);
+    *error_r = xsetf(&privs_error,
+                     "%s is not reachable by mail_owner (uid %ld): a directory above it is "
+                     "private to another user; choose a location that account can enter "
+                     "(e.g. under /var/lib), or make the parents searchable (chmod o+x)",
+                     path, (long)p->uid);
     return -1;
 }
 
-int privs_drop(const struct privs *p, char **error_r)
+int privs_drop(const struct privs *p, const char **error_r)
 {
     if (!p->active)
         return 0;
     if (setgroups(1, &p->gid) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0) {
-        *error_r = xasprintf("cannot switch to uid %ld gid %ld: %s", (long)p->uid, (long)p->gid,
-                             strerror(errno));
+        *error_r = xsetf(&privs_error, "cannot switch to uid %ld gid %ld: %s", (long)p->uid,
+                         (long)p->gid, strerror(errno));
         return -1;
     }
     if (setuid(0) == 0 || geteuid() == 0) {
-        *error_r = xasprintf("still able to regain root after switching to uid %ld", (long)p->uid);
+        *error_r = xsetf(&privs_error, "still able to regain root after switching to uid %ld",
+                         (long)p->uid);
         return -1;
     }
     return 0;

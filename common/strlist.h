@@ -8,6 +8,8 @@
  *	and leaves an empty list that may be reused. Allocation failure
  *	aborts (the daemon cannot do anything useful without memory, and a
  *	worker that dies is replaced by the master; nothing was acknowledged).
+ *	Also here, with the x* allocators: struct strbuf, one growable
+ *	string, and xsetf(), the slot a module keeps its last error text in.
  */
 #ifndef TAB_STRLIST_H
 #define TAB_STRLIST_H
@@ -35,6 +37,16 @@ int strlist_has_nocase(const struct strlist *l, const char *s);
 char *strlist_join(const struct strlist *l, const char *sep);
 void strlist_free(struct strlist *l);
 
+/* A growable string: len bytes at p, NUL-terminated once anything was
+ * added; {NULL, 0, 0} is empty. The caller frees p. */
+struct strbuf {
+    char *p;
+    size_t len, cap;
+};
+
+void strbuf_add(struct strbuf *b, const char *s, size_t n);
+void strbuf_add_str(struct strbuf *b, const char *s);
+
 /* malloc/strdup that abort on failure. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -44,5 +56,9 @@ char *xstrndup(const char *s, size_t n);
 /* printf into a new heap string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* printf into *slot, freeing what it held (after formatting, so the old
+ * text may be an argument): the error text a module keeps for its
+ * callers' const char **error_r, valid until its next failure. */
+const char *xsetf(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

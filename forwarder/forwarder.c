@@ -162,24 +162,21 @@ static void forwarder_forget_secrets(struct forwarder *f)
     f->sasl_pass = f->sasl_user = f->secrets_error = NULL;
 }
 
-static void forwarder_catalog(struct forwarder *f, const char *id, const char *status,
-                              const char *detail)
+/* How an attempt ended: the log line, then the status in the catalog. */
+static void forwarder_report(struct forwarder *f, const char *id, const struct forward_entry *e,
+                             const struct smtp_result *res, time_t now, enum log_level level,
+                             const char *status)
 {
     const char *error = NULL;
 
-    if (f->catalog == NULL || !catalog_can(f->catalog, CATALOG_CAN_FORWARD_STATUS))
-        return;
-    if (catalog_forward_status(f->catalog, id, status, detail, &error) != TAB_OK)
-        log_warn("%s: cannot record forward status %s in the catalog: %s", id, status,
-                 error ? error : "unknown error");
-}
-
-static void forwarder_log(enum log_level level, const struct forward_entry *e,
-                          const struct smtp_result *res, time_t now, const char *status)
-{
     log_msg(level, "%s: to=<%s>, relay=%s, delay=%lld, dsn=%s, status=%s (%s)", e->id, e->recipient,
             res->relay[0] ? res->relay : "none", (long long)(now - e->queued), res->dsn, status,
             res->text);
+    if (f->catalog == NULL || !catalog_can(f->catalog, CATALOG_CAN_FORWARD_STATUS))
+        return;
+    if (catalog_forward_status(f->catalog, id, status, res->text, &error) != TAB_OK)
+        log_warn("%s: cannot record forward status %s in the catalog: %s", id, status,
+                 error ? error : "unknown error");
 }
 
 static void forwarder_close_session(struct forwarder *f)
@@ -288,8 +285,7 @@ static time_t forwarder_deliver(struct forwarder *f, const char *id)
             log_error("%s: sent, but cannot remove it from the forward queue: %s", id, error);
             next = now + cfg->forward_minimal_backoff;
         }
-        forwarder_log(LOG_LEVEL_INFO, &e, &res, now, "sent");
-        forwarder_catalog(f, id, "sent", res.text);
+        forwarder_report(f, id, &e, &res, now, LOG_LEVEL_INFO, "sent");
         break;
     case SMTP_DEFERRED:
         e.attempts++;
@@ -300,8 +296,7 @@ static time_t forwarder_deliver(struct forwarder *f, const char *id)
         next = e.next_attempt;
         if (forward_queue_update(cfg->queue_directory, &e, &error) < 0)
             log_error("%s: forward queue: %s", id, error);
-        forwarder_log(LOG_LEVEL_WARN, &e, &res, now, "deferred");
-        forwarder_catalog(f, id, "deferred", res.text);
+        forwarder_report(f, id, &e, &res, now, LOG_LEVEL_WARN, "deferred");
         break;
     case SMTP_HELD:
         e.attempts++;
@@ -312,8 +307,7 @@ static time_t forwarder_deliver(struct forwarder *f, const char *id)
             log_error("%s: cannot move it to the hold queue: %s", id, error);
             next = now + cfg->forward_minimal_backoff;
         }
-        forwarder_log(LOG_LEVEL_ERROR, &e, &res, now, "held");
-        forwarder_catalog(f, id, "held", res.text);
+        forwarder_report(f, id, &e, &res, now, LOG_LEVEL_ERROR, "held");
         break;
     }
 out:

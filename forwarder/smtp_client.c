@@ -52,6 +52,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,22 @@ fail:
 
 /* ---- session setup ------------------------------------------------------- */
 
+/* The extensions the EHLO reply only switches on. */
+static const struct {
+    const char *keyword;
+    size_t offset;
+} smtp_ext_flags[] = {
+    {"STARTTLS", offsetof(struct smtp_ext, starttls)},
+    {"PIPELINING", offsetof(struct smtp_ext, pipelining)},
+    {"8BITMIME", offsetof(struct smtp_ext, eightbitmime)},
+    {"SMTPUTF8", offsetof(struct smtp_ext, smtputf8)},
+    {"DSN", offsetof(struct smtp_ext, dsn)},
+    {"CHUNKING", offsetof(struct smtp_ext, chunking)},
+    {"BINARYMIME", offsetof(struct smtp_ext, binarymime)},
+    {"ENHANCEDSTATUSCODES", offsetof(struct smtp_ext, enhanced)},
+};
+#define SMTP_NFLAGS (sizeof(smtp_ext_flags) / sizeof(smtp_ext_flags[0]))
+
 static void smtp_parse_ehlo(struct smtp_session *s)
 {
     struct smtp_ext *x = &s->ext;
@@ -153,22 +170,11 @@ static void smtp_parse_ehlo(struct smtp_session *s)
         }
         if (strncasecmp(buf, "AUTH=", 5) == 0) /* old syntax */
             snprintf(rest, sizeof(rest), "%s", buf + 5), snprintf(kw, sizeof(kw), "AUTH");
-        if (strcasecmp(kw, "STARTTLS") == 0)
-            x->starttls = 1;
-        else if (strcasecmp(kw, "PIPELINING") == 0)
-            x->pipelining = 1;
-        else if (strcasecmp(kw, "8BITMIME") == 0)
-            x->eightbitmime = 1;
-        else if (strcasecmp(kw, "SMTPUTF8") == 0)
-            x->smtputf8 = 1;
-        else if (strcasecmp(kw, "DSN") == 0)
-            x->dsn = 1;
-        else if (strcasecmp(kw, "CHUNKING") == 0)
-            x->chunking = 1;
-        else if (strcasecmp(kw, "BINARYMIME") == 0)
-            x->binarymime = 1;
-        else if (strcasecmp(kw, "ENHANCEDSTATUSCODES") == 0)
-            x->enhanced = 1;
+        size_t f = 0;
+        while (f < SMTP_NFLAGS && strcasecmp(kw, smtp_ext_flags[f].keyword) != 0)
+            f++;
+        if (f < SMTP_NFLAGS)
+            *(int *)((char *)x + smtp_ext_flags[f].offset) = 1;
         else if (strcasecmp(kw, "SIZE") == 0)
             x->size_offered = 1, x->size = atoll(rest);
         else if (strcasecmp(kw, "AUTH") == 0) {

@@ -109,6 +109,21 @@ static void indexer_sleep(long ms, const sigset_t *unblocked)
         (void)ppoll(NULL, 0, &ts, unblocked);
 }
 
+/* The catalog failed (err): say so at level unless it is what was said
+ * last (*last_r, once per distinct reason rather than every few seconds),
+ * close it and wait before the next try. */
+static void indexer_retry_later(char **last_r, enum log_level level, const char *err,
+                                struct catalog **cat, const sigset_t *unblocked)
+{
+    if (*last_r == NULL || strcmp(*last_r, err) != 0) {
+        log_msg(level, "indexer: %s; retrying every %d s", err, INDEXER_RETRY_S);
+        free(*last_r);
+        *last_r = xstrdup(err);
+    }
+    catalog_close(cat);
+    indexer_sleep(INDEXER_RETRY_S * 1000L, unblocked);
+}
+
 int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t master)
 {
     struct catalog *cat = NULL;
@@ -142,13 +157,7 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
                 /* Said once per distinct reason, not every few seconds. */
                 if (cat != NULL)
                     err = "the catalog driver has no index_pending";
-                if (last_error == NULL || strcmp(last_error, err) != 0) {
-                    log_error("indexer: %s; retrying every %d s", err, INDEXER_RETRY_S);
-                    free(last_error);
-                    last_error = xstrdup(err);
-                }
-                catalog_close(&cat);
-                indexer_sleep(INDEXER_RETRY_S * 1000L, &none);
+                indexer_retry_later(&last_error, LOG_LEVEL_ERROR, err, &cat, &none);
                 continue;
             }
             text_source_free(&text);
@@ -158,14 +167,8 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
         int busy = catalog_changed(cat);
         if (catalog_index_pending(cat, busy ? INDEXER_BUSY_ROWS : INDEXER_BATCH_ROWS, &done,
                                   now >= next_count ? &left : NULL, &err) != TAB_OK) {
-            if (last_error == NULL || strcmp(last_error, err) != 0) {
-                log_warn("indexer: %s; retrying every %d s", err, INDEXER_RETRY_S);
-                free(last_error);
-                last_error = xstrdup(err);
-            }
             /* A fresh connection next time: the file may have been replaced. */
-            catalog_close(&cat);
-            indexer_sleep(INDEXER_RETRY_S * 1000L, &none);
+            indexer_retry_later(&last_error, LOG_LEVEL_WARN, err, &cat, &none);
             continue;
         }
         if (last_error != NULL) {

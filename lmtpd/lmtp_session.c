@@ -181,6 +181,15 @@ static void lmtp_cmd_helo(struct lmtp_session *s, char *args)
     lmtp_error(s, "500 5.5.1 Error: this is LMTP, use LHLO");
 }
 
+/* 501 and a parser's "X.Y.Z text" (after prefix, a replacement code). */
+static void lmtp_error_501(struct lmtp_session *s, const char *prefix, const char *error)
+{
+    char reply[300];
+
+    snprintf(reply, sizeof(reply), "501 %s%s", prefix, error);
+    lmtp_error(s, reply);
+}
+
 static void lmtp_cmd_mail(struct lmtp_session *s, char *args)
 {
     struct strlist params = STRLIST_INIT;
@@ -200,15 +209,11 @@ static void lmtp_cmd_mail(struct lmtp_session *s, char *args)
         return;
     }
     if (envelope_parse_path(path, &addr, &rest, &error) < 0) {
-        char reply[300];
-        snprintf(reply, sizeof(reply), "501 %s", error);
-        lmtp_error(s, reply);
+        lmtp_error_501(s, "", error);
         return;
     }
     if (envelope_parse_params(rest, &params, &error) < 0) {
-        char reply[300];
-        snprintf(reply, sizeof(reply), "501 %s", error);
-        lmtp_error(s, reply);
+        lmtp_error_501(s, "", error);
         goto out;
     }
     for (size_t i = 0; i < params.n; i++) {
@@ -269,13 +274,11 @@ static void lmtp_cmd_rcpt(struct lmtp_session *s, char *args)
         return;
     }
     if (envelope_parse_path(path, &addr, &rest, &error) < 0) {
-        char reply[300];
         /* 5.1.3: bad destination mailbox address syntax (RFC 3463) */
         if (strncmp(error, "5.1.7 ", 6) == 0)
-            snprintf(reply, sizeof(reply), "501 5.1.3 %s", error + 6);
+            lmtp_error_501(s, "5.1.3 ", error + 6);
         else
-            snprintf(reply, sizeof(reply), "501 %s", error);
-        lmtp_error(s, reply);
+            lmtp_error_501(s, "", error);
         goto out;
     }
     if (*addr == '\0') {
@@ -283,9 +286,7 @@ static void lmtp_cmd_rcpt(struct lmtp_session *s, char *args)
         goto out;
     }
     if (envelope_parse_params(rest, &params, &error) < 0) {
-        char reply[300];
-        snprintf(reply, sizeof(reply), "501 %s", error);
-        lmtp_error(s, reply);
+        lmtp_error_501(s, "", error);
         goto out;
     }
     for (size_t i = 0; i < params.n; i++)
@@ -296,17 +297,16 @@ static void lmtp_cmd_rcpt(struct lmtp_session *s, char *args)
     /* 452: the client retries these recipients in a later transaction.
      * Past the overshoot limit each one counts as an error, as Postfix's
      * smtpd_recipient_overshoot_limit: a RCPT flood cannot hold a worker. */
-    if (s->n_rcpts >= (size_t)s->cfg->lmtp_recipient_limit) {
-        if (++s->overshoot > s->cfg->lmtp_recipient_overshoot_limit)
-            s->errors++;
-        lmtp_io_reply(s->io, "452 4.5.3 Error: too many recipients");
-        goto out;
-    }
     size_t bytes = strlen(addr) + strlen(rest);
-    if (s->n_rcpts > 0 && s->envelope_bytes + bytes > LMTP_ENVELOPE_BUDGET) {
+    const char *overshoot = NULL;
+    if (s->n_rcpts >= (size_t)s->cfg->lmtp_recipient_limit)
+        overshoot = "";
+    else if (s->n_rcpts > 0 && s->envelope_bytes + bytes > LMTP_ENVELOPE_BUDGET)
+        overshoot = " (envelope size)";
+    if (overshoot != NULL) {
         if (++s->overshoot > s->cfg->lmtp_recipient_overshoot_limit)
             s->errors++;
-        lmtp_io_reply(s->io, "452 4.5.3 Error: too many recipients (envelope size)");
+        lmtp_io_reply(s->io, "452 4.5.3 Error: too many recipients%s", overshoot);
         goto out;
     }
     s->envelope_bytes += bytes;
@@ -427,33 +427,11 @@ static void lmtp_cmd_rset(struct lmtp_session *s, char *args)
     lmtp_io_reply(s->io, "250 2.0.0 Ok");
 }
 
-static void lmtp_cmd_noop(struct lmtp_session *s, char *args)
-{
-    (void)args;
-    lmtp_junk(s);
-    lmtp_io_reply(s->io, "250 2.0.0 Ok");
-}
-
 static void lmtp_cmd_quit(struct lmtp_session *s, char *args)
 {
     (void)args;
     lmtp_io_reply(s->io, "221 2.0.0 Bye");
     s->quit = 1;
-}
-
-static void lmtp_cmd_vrfy(struct lmtp_session *s, char *args)
-{
-    (void)args;
-    lmtp_junk(s);
-    lmtp_io_reply(s->io, "252 2.5.2 Cannot VRFY user; try RCPT to attempt delivery");
-}
-
-static void lmtp_cmd_help(struct lmtp_session *s, char *args)
-{
-    (void)args;
-    lmtp_junk(s);
-    lmtp_io_reply(s->io, "214 2.0.0 Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP "
-                         "XFORWARD");
 }
 
 static void lmtp_cmd_xforward(struct lmtp_session *s, char *args)
@@ -497,23 +475,25 @@ out:
     strlist_free(&params);
 }
 
+/* A command is its function, or (fn NULL) junk answered with one fixed reply. */
 static const struct lmtp_command {
     const char *name;
     lmtp_cmd_fn *fn;
+    const char *junk_reply;
 } lmtp_commands[] = {
-    {"LHLO", lmtp_cmd_lhlo},
-    {"MAIL", lmtp_cmd_mail},
-    {"RCPT", lmtp_cmd_rcpt},
-    {"DATA", lmtp_cmd_data},
-    {"RSET", lmtp_cmd_rset},
-    {"NOOP", lmtp_cmd_noop},
-    {"QUIT", lmtp_cmd_quit},
-    {"VRFY", lmtp_cmd_vrfy},
-    {"HELP", lmtp_cmd_help},
-    {"HELO", lmtp_cmd_helo},
-    {"EHLO", lmtp_cmd_helo},
-    {"XFORWARD", lmtp_cmd_xforward},
-    {NULL, NULL},
+    {"LHLO", lmtp_cmd_lhlo, NULL},
+    {"MAIL", lmtp_cmd_mail, NULL},
+    {"RCPT", lmtp_cmd_rcpt, NULL},
+    {"DATA", lmtp_cmd_data, NULL},
+    {"RSET", lmtp_cmd_rset, NULL},
+    {"NOOP", NULL, "250 2.0.0 Ok"},
+    {"QUIT", lmtp_cmd_quit, NULL},
+    {"VRFY", NULL, "252 2.5.2 Cannot VRFY user; try RCPT to attempt delivery"},
+    {"HELP", NULL, "214 2.0.0 Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP XFORWARD"},
+    {"HELO", lmtp_cmd_helo, NULL},
+    {"EHLO", lmtp_cmd_helo, NULL},
+    {"XFORWARD", lmtp_cmd_xforward, NULL},
+    {NULL, NULL, NULL},
 };
 
 static void lmtp_dispatch(struct lmtp_session *s, char *line, size_t len)
@@ -539,7 +519,12 @@ static void lmtp_dispatch(struct lmtp_session *s, char *line, size_t len)
         *--e = '\0';
     for (const struct lmtp_command *c = lmtp_commands; c->name; c++)
         if (strlen(c->name) == vlen && strncasecmp(line, c->name, vlen) == 0) {
-            c->fn(s, args);
+            if (c->fn != NULL) {
+                c->fn(s, args);
+            } else {
+                lmtp_junk(s);
+                lmtp_io_reply(s->io, "%s", c->junk_reply);
+            }
             return;
         }
     lmtp_error(s, "500 5.5.2 Error: command not recognized");

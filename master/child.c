@@ -39,11 +39,10 @@ void child_signals(void (*handler)(int))
 int child_start(const char *what, const char *proc_name, const struct privs *privs, pid_t master,
                 void (*handler)(int))
 {
-    char *error = NULL;
+    const char *error = NULL;
 
     if (privs_drop(privs, &error) < 0) {
         log_error("%s: %s", what, error);
-        free(error);
         return -1;
     }
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {

@@ -160,8 +160,12 @@ static void worker_signal(int sig)
         worker_stop = 1;
 }
 
+/* The text of the last failure of master_listen() or master_prepare(). */
+static char *master_error;
+
 /* Bind the listener. -1 with a message on error. */
-static int master_listen(const struct tab_config *cfg, const struct privs *privs, char **error_r)
+static int master_listen(const struct tab_config *cfg, const struct privs *privs,
+                         const char **error_r)
 {
     const char *spec = cfg->lmtp_listen;
     int fd = -1;
@@ -171,7 +175,7 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         struct sockaddr_un sun;
         struct stat st;
         if (strlen(path) >= sizeof(sun.sun_path) || *path == '\0') {
-            *error_r = xasprintf("lmtp_listen: bad unix socket path \"%s\"", path);
+            *error_r = xsetf(&master_error, "lmtp_listen: bad unix socket path \"%s\"", path);
             return -1;
         }
         memset(&sun, 0, sizeof(sun));
@@ -179,18 +183,19 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         strcpy(sun.sun_path, path);
         if (lstat(path, &st) == 0) {
             if (!S_ISSOCK(st.st_mode)) {
-                *error_r = xasprintf("lmtp_listen: %s exists and is not a socket", path);
+                *error_r = xsetf(&master_error, "lmtp_listen: %s exists and is not a socket", path);
                 return -1;
             }
             unlink(path);
         }
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-            *error_r = xasprintf("lmtp_listen: cannot bind %s: %s", path, strerror(errno));
+            *error_r =
+                xsetf(&master_error, "lmtp_listen: cannot bind %s: %s", path, strerror(errno));
             goto fail;
         }
         if (chmod(path, (mode_t)cfg->lmtp_socket_mode) < 0) {
-            *error_r = xasprintf("lmtp_listen: chmod %s: %s", path, strerror(errno));
+            *error_r = xsetf(&master_error, "lmtp_listen: chmod %s: %s", path, strerror(errno));
             goto fail;
         }
         /* By default the socket belongs to mail_owner, like the files. */
@@ -199,8 +204,8 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         if (cfg->lmtp_socket_owner[0]) {
             struct passwd *pw = getpwnam(cfg->lmtp_socket_owner);
             if (pw == NULL) {
-                *error_r =
-                    xasprintf("lmtp_socket_owner: unknown user \"%s\"", cfg->lmtp_socket_owner);
+                *error_r = xsetf(&master_error, "lmtp_socket_owner: unknown user \"%s\"",
+                                 cfg->lmtp_socket_owner);
                 goto fail;
             }
             uid = pw->pw_uid;
@@ -208,14 +213,14 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         if (cfg->lmtp_socket_group[0]) {
             struct group *gr = getgrnam(cfg->lmtp_socket_group);
             if (gr == NULL) {
-                *error_r =
-                    xasprintf("lmtp_socket_group: unknown group \"%s\"", cfg->lmtp_socket_group);
+                *error_r = xsetf(&master_error, "lmtp_socket_group: unknown group \"%s\"",
+                                 cfg->lmtp_socket_group);
                 goto fail;
             }
             gid = gr->gr_gid;
         }
         if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
-            *error_r = xasprintf("lmtp_listen: chown %s: %s", path, strerror(errno));
+            *error_r = xsetf(&master_error, "lmtp_listen: chown %s: %s", path, strerror(errno));
             goto fail;
         }
     } else {
@@ -226,7 +231,7 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         int on = 1, gai;
         if (host_port_split(spec + 5, NULL, &hp, &why) < 0 || hp.port == NULL ||
             hp.port[0] == '\0') {
-            *error_r = xasprintf("lmtp_listen: use inet:HOST:PORT (got \"%s\")", spec);
+            *error_r = xsetf(&master_error, "lmtp_listen: use inet:HOST:PORT (got \"%s\")", spec);
             host_port_free(&hp);
             return -1;
         }
@@ -236,7 +241,7 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
         gai = getaddrinfo(*hp.host ? hp.host : NULL, hp.port, &hints, &ai);
         if (gai != 0) {
-            *error_r = xasprintf("lmtp_listen: %s: %s", spec, gai_strerror(gai));
+            *error_r = xsetf(&master_error, "lmtp_listen: %s: %s", spec, gai_strerror(gai));
             host_port_free(&hp);
             return -1;
         }
@@ -244,7 +249,8 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         if (fd >= 0)
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
         if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-            *error_r = xasprintf("lmtp_listen: cannot bind %s: %s", spec, strerror(errno));
+            *error_r =
+                xsetf(&master_error, "lmtp_listen: cannot bind %s: %s", spec, strerror(errno));
             freeaddrinfo(ai);
             host_port_free(&hp);
             goto fail;
@@ -253,7 +259,7 @@ static int master_listen(const struct tab_config *cfg, const struct privs *privs
         host_port_free(&hp);
     }
     if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || listen(fd, 128) < 0) {
-        *error_r = xasprintf("lmtp_listen: listen %s: %s", spec, strerror(errno));
+        *error_r = xsetf(&master_error, "lmtp_listen: listen %s: %s", spec, strerror(errno));
         goto fail;
     }
     return fd;
@@ -274,7 +280,7 @@ static void master_unlink_listener(const struct tab_config *cfg)
 static void master_as_owner(const struct tab_config *cfg, const struct privs *privs,
                             void (*fn)(const struct tab_config *cfg))
 {
-    char *error = NULL;
+    const char *error = NULL;
     pid_t pid = fork();
 
     if (pid < 0) {
@@ -347,14 +353,14 @@ static void master_close_catalog(const struct tab_config *cfg, const struct priv
 
 /* Configuration checks that need no driver, the account, and the data
  * and spool directories owned by it (created when missing). */
-static int master_prepare(const struct tab_config *cfg, struct privs *privs, char **error_r)
+static int master_prepare(const struct tab_config *cfg, struct privs *privs, const char **error_r)
 {
     const char *err = NULL;
 
     /* An unknown driver type is a configuration error, not a passing fault. */
     if (store_spec_check(cfg->archive_store, &err) < 0 ||
         catalog_spec_check(cfg->archive_catalog, &err) < 0) {
-        *error_r = xstrdup(err);
+        *error_r = err;
         return -1;
     }
     if (privs_init(cfg->mail_owner, privs, error_r) < 0)
@@ -364,8 +370,8 @@ static int master_prepare(const struct tab_config *cfg, struct privs *privs, cha
     const char *dirs[] = {cfg->data_directory, cfg->queue_directory};
     for (size_t i = 0; i < 2; i++) {
         if (safe_mkdir_p(dirs[i], 0700) < 0) {
-            *error_r = xasprintf("%s %s: %s", i ? "queue_directory" : "data_directory", dirs[i],
-                                 strerror(errno));
+            *error_r = xsetf(&master_error, "%s %s: %s", i ? "queue_directory" : "data_directory",
+                             dirs[i], strerror(errno));
             return -1;
         }
         if (privs_chown(privs, dirs[i], error_r) < 0)
@@ -461,7 +467,7 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
     struct cidr_list access;
     sigset_t none;
     int uses = 0;
-    char *error = NULL;
+    const char *error = NULL;
 
     poison_attach(slot);
     /* SIGTERM: finish the transaction, then go. */
@@ -534,14 +540,13 @@ static void worker_main(int listen_fd, const struct tab_config *cfg, const struc
 int master_run_stdio(const struct tab_config *cfg)
 {
     struct delivery_ctx ctx;
-    char *error = NULL;
+    const char *error = NULL;
 
     struct privs privs;
 
     signal(SIGPIPE, SIG_IGN);
     if (master_prepare(cfg, &privs, &error) < 0 || privs_drop(&privs, &error) < 0) {
         log_error("%s", error);
-        free(error);
         return 2;
     }
     worker_open(cfg, &ctx, 0);
@@ -680,7 +685,7 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
 {
     struct master_worker *workers;
     int nslots, listen_fd;
-    char *error = NULL;
+    const char *error = NULL;
     sigset_t block, old;
     struct privs privs;
 
@@ -690,7 +695,6 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
         log_error("%s", error);
         if (!opts->foreground) /* the log went to syslog: say it here too */
             fprintf(stderr, "tabulariumd: fatal: %s\n", error);
-        free(error);
         return 2;
     }
     /* Detach only now, so that startup errors still reach the terminal. */
@@ -743,8 +747,6 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
             int loaded = config_load_source(&opts->src, &fresh, &error) == 0;
             if (!loaded || master_prepare(&fresh, &fresh_privs, &error) < 0) {
                 log_error("reload failed, keeping the running configuration: %s", error);
-                free(error);
-                error = NULL;
                 if (loaded)
                     config_free(&fresh);
             } else {
@@ -755,8 +757,6 @@ int master_run(const struct master_options *opts, struct tab_config *cfg)
                     int fd = master_listen(&fresh, &fresh_privs, &error);
                     if (fd < 0) {
                         log_error("reload failed, keeping the running configuration: %s", error);
-                        free(error);
-                        error = NULL;
                         config_free(&fresh);
                         goto respawn;
                     }

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     struct master_options opts;
     struct tab_config cfg;
     int c, print_nondefault = 0, print_defaults = 0, stdio_session = 0;
-    char *error = NULL;
+    const char *error = NULL;
 
     memset(&opts, 0, sizeof(opts));
     while ((c = getopt(argc, argv, "c:o:fvSndVh")) != -1) {
@@ -106,7 +106,6 @@ int main(int argc, char **argv)
     }
     if (config_load_source(&opts.src, &cfg, &error) < 0) {
         fprintf(stderr, "tabulariumd: fatal: %s\n", error);
-        free(error);
         strlist_free(&opts.src.overrides);
         return 2;
     }

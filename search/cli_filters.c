@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,20 @@ const struct option cli_filter_options[CLI_FILTER_NOPTIONS] = {
     {"has-attachment", no_argument, NULL, CLI_FILTER_HAS_ATTACHMENT},
     {"degraded", no_argument, NULL, CLI_FILTER_DEGRADED},
 };
+
+/* The options whose value the query takes as given, and where. */
+static const struct {
+    int c;
+    size_t offset;
+} cli_filter_strings[] = {
+    {CLI_FILTER_FROM, offsetof(struct search_query, from)},
+    {CLI_FILTER_TO, offsetof(struct search_query, to)},
+    {CLI_FILTER_SUBJECT, offsetof(struct search_query, subject)},
+    {CLI_FILTER_MESSAGE_ID, offsetof(struct search_query, message_id)},
+    {CLI_FILTER_TEXT, offsetof(struct search_query, text)},
+    {CLI_FILTER_ATTACHMENT, offsetof(struct search_query, attachment)},
+};
+#define CLI_FILTER_NSTRINGS (sizeof(cli_filter_strings) / sizeof(cli_filter_strings[0]))
 
 static int cli_filters_parse_date(const char *cmd, const char *opt, const char *arg, int until,
                                   time_t *t_r)
@@ -99,15 +114,6 @@ int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char
     char *given;
 
     switch (c) {
-    case CLI_FILTER_FROM:
-        q->from = arg;
-        break;
-    case CLI_FILTER_TO:
-        q->to = arg;
-        break;
-    case CLI_FILTER_SUBJECT:
-        q->subject = arg;
-        break;
     case CLI_FILTER_SINCE:
         if (cli_filters_parse_date(cmd, "--since", arg, 0, &q->since) < 0)
             return -1;
@@ -116,18 +122,9 @@ int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char
         if (cli_filters_parse_date(cmd, "--until", arg, 1, &q->until) < 0)
             return -1;
         break;
-    case CLI_FILTER_MESSAGE_ID:
-        q->message_id = arg;
-        break;
     case CLI_FILTER_LIMIT:
         if (cli_filters_parse_limit(cmd, arg, &q->limit) < 0)
             return -1;
-        break;
-    case CLI_FILTER_TEXT:
-        q->text = arg;
-        break;
-    case CLI_FILTER_ATTACHMENT:
-        q->attachment = arg;
         break;
     case CLI_FILTER_HAS_ATTACHMENT:
         q->has_attachment = 1;
@@ -135,8 +132,14 @@ int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char
     case CLI_FILTER_DEGRADED:
         q->degraded = 1;
         break;
-    default:
-        return 0;
+    default: {
+        size_t i = 0;
+        while (i < CLI_FILTER_NSTRINGS && cli_filter_strings[i].c != c)
+            i++;
+        if (i == CLI_FILTER_NSTRINGS)
+            return 0;
+        *(const char **)((char *)q + cli_filter_strings[i].offset) = arg;
+    }
     }
     if (c == CLI_FILTER_HAS_ATTACHMENT || c == CLI_FILTER_DEGRADED)
         given = xasprintf("--%s", cli_filters_name(c));

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/record.h"
 #include "common/strlist.h"
 #include "common/utf8.h"
 #include "search/cli.h"
@@ -274,6 +275,27 @@ void cli_output_free(struct cli_output **o)
         return;
     free(cli_printer_of(*o));
     *o = NULL;
+}
+
+void cli_output_key_string(struct cli_output *o, const char *key, const char *s)
+{
+    o->map_key(o, key);
+    o->string(o, s);
+}
+
+void cli_output_key_integer(struct cli_output *o, const char *key, int64_t n)
+{
+    o->map_key(o, key);
+    o->integer(o, n);
+}
+
+void cli_output_envelope_to(struct cli_output *o, const struct archive_record *rec)
+{
+    o->map_key(o, "envelope_to");
+    o->begin_list(o);
+    for (size_t i = 0; i < rec->n_rcpts; i++)
+        o->string(o, rec->rcpts[i].address);
+    o->end(o);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg)

@@ -61,5 +61,11 @@ struct cli_output *cli_output_json_new(FILE *out);
 struct cli_output *cli_output_text_new(FILE *out);
 /* Frees the printer (not its stream) and sets *o to NULL. */
 void cli_output_free(struct cli_output **o);
+/* Inside a map: a key and its value (map_key(), then string() or integer()). */
+void cli_output_key_string(struct cli_output *o, const char *key, const char *s);
+void cli_output_key_integer(struct cli_output *o, const char *key, int64_t n);
+/* "envelope_to": the list of a record's recipient addresses. */
+struct archive_record;
+void cli_output_envelope_to(struct cli_output *o, const struct archive_record *rec);
 
 #endif

@@ -76,7 +76,7 @@ struct tabularium_state {
     struct config_source opts;
     struct tab_config cfg;
     int cfg_state;   /* 0 not loaded, 1 loaded, -1 failed */
-    char *cfg_error; /* why it failed */
+    char *cfg_error; /* why it failed: a copy, kept for every later call */
     struct catalog *catalog;
     struct store *store;
     struct text_source *text; /* for searches that index pending text first */
@@ -179,36 +179,52 @@ static const struct tab_config *tabularium_config(struct cli_context *ctx, const
 {
     struct tabularium_state *ts = ctx->priv;
 
-    if (ts->cfg_state == 0)
-        ts->cfg_state = config_load_source(&ts->opts, &ts->cfg, &ts->cfg_error) < 0 ? -1 : 1;
+    if (ts->cfg_state == 0) {
+        const char *error = NULL;
+        ts->cfg_state = config_load_source(&ts->opts, &ts->cfg, &error) < 0 ? -1 : 1;
+        if (ts->cfg_state < 0)
+            ts->cfg_error = xstrdup(error);
+    }
     *error_r = ts->cfg_error;
     return ts->cfg_state > 0 ? &ts->cfg : NULL;
+}
+
+/* What opening the catalog or the store (what) needs first: the
+ * configuration, and the local file or directory its driver names. The
+ * spec, or NULL said on stderr. */
+static const char *tabularium_before_open(struct cli_context *ctx, const char *what)
+{
+    struct tabularium_state *ts = ctx->priv;
+    int store = strcmp(what, "store") == 0;
+    const char *spec, *path, *error;
+    struct stat sb;
+
+    if (tabularium_config(ctx, &error) == NULL) {
+        fprintf(stderr, "tabularium: %s\n", error);
+        return NULL;
+    }
+    spec = store ? ts->cfg.archive_store : ts->cfg.archive_catalog;
+    path = store ? store_spec_local_dir(spec) : catalog_spec_local_file(spec);
+    if (path != NULL && stat(path, &sb) < 0) {
+        if (errno == ENOENT)
+            fprintf(stderr,
+                    "tabularium: no %s at %s (has tabulariumd run with this"
+                    " configuration?)\n",
+                    what, path);
+        else
+            fprintf(stderr, "tabularium: cannot open %s %s: %s\n", what, spec, strerror(errno));
+        return NULL;
+    }
+    return spec;
 }
 
 static struct catalog *tabularium_catalog(struct cli_context *ctx)
 {
     struct tabularium_state *ts = ctx->priv;
-    const char *spec, *path, *error;
-    struct stat sb;
+    const char *spec, *error;
 
-    if (ts->catalog != NULL)
+    if (ts->catalog != NULL || (spec = tabularium_before_open(ctx, "catalog")) == NULL)
         return ts->catalog;
-    if (tabularium_config(ctx, &error) == NULL) {
-        fprintf(stderr, "tabularium: %s\n", error);
-        return NULL;
-    }
-    spec = ts->cfg.archive_catalog;
-    path = catalog_spec_local_file(spec);
-    if (path != NULL && stat(path, &sb) < 0) {
-        if (errno == ENOENT)
-            fprintf(stderr,
-                    "tabularium: no catalog at %s (has tabulariumd run with this"
-                    " configuration?)\n",
-                    path);
-        else
-            fprintf(stderr, "tabularium: cannot open catalog %s: %s\n", spec, strerror(errno));
-        return NULL;
-    }
     ts->catalog = catalog_open(spec, &ts->cfg, &error);
     if (ts->catalog == NULL)
         fprintf(stderr, "tabularium: cannot open catalog %s: %s\n", spec, error);
@@ -220,27 +236,10 @@ static struct catalog *tabularium_catalog(struct cli_context *ctx)
 static struct store *tabularium_store(struct cli_context *ctx)
 {
     struct tabularium_state *ts = ctx->priv;
-    const char *spec, *path, *error;
-    struct stat sb;
+    const char *spec, *error;
 
-    if (ts->store != NULL)
+    if (ts->store != NULL || (spec = tabularium_before_open(ctx, "store")) == NULL)
         return ts->store;
-    if (tabularium_config(ctx, &error) == NULL) {
-        fprintf(stderr, "tabularium: %s\n", error);
-        return NULL;
-    }
-    spec = ts->cfg.archive_store;
-    path = store_spec_local_dir(spec);
-    if (path != NULL && stat(path, &sb) < 0) {
-        if (errno == ENOENT)
-            fprintf(stderr,
-                    "tabularium: no store at %s (has tabulariumd run with this"
-                    " configuration?)\n",
-                    path);
-        else
-            fprintf(stderr, "tabularium: cannot open store %s: %s\n", spec, strerror(errno));
-        return NULL;
-    }
     ts->store = store_open(spec, &ts->cfg, &error);
     if (ts->store == NULL)
         fprintf(stderr, "tabularium: cannot open store %s: %s\n", spec, error);

@@ -164,14 +164,10 @@ static int hold_list_row(const struct catalog_hold_row *row, void *ctx)
     }
     record_format_time(row->added, added);
     o->begin_map(o);
-    o->map_key(o, "case");
-    o->string(o, row->case_name);
-    o->map_key(o, "archive_id");
-    o->string(o, row->archive_id);
-    o->map_key(o, "added");
-    o->string(o, added);
-    o->map_key(o, "by");
-    o->string(o, row->user);
+    cli_output_key_string(o, "case", row->case_name);
+    cli_output_key_string(o, "archive_id", row->archive_id);
+    cli_output_key_string(o, "added", added);
+    cli_output_key_string(o, "by", row->user);
     o->end(o);
     o->separator(o);
     return 0;
@@ -543,19 +539,13 @@ static void expire_print(struct cli_output *o, int json, const char *id, time_t 
         return;
     }
     o->begin_map(o);
-    o->map_key(o, "archive_id");
-    o->string(o, id);
-    o->map_key(o, "arrival");
-    o->string(o, a);
-    o->map_key(o, "retain_until");
-    o->string(o, r);
-    o->map_key(o, "copies");
-    o->integer(o, (int64_t)copies);
-    o->map_key(o, "status");
-    o->string(o, status);
+    cli_output_key_string(o, "archive_id", id);
+    cli_output_key_string(o, "arrival", a);
+    cli_output_key_string(o, "retain_until", r);
+    cli_output_key_integer(o, "copies", (int64_t)copies);
+    cli_output_key_string(o, "status", status);
     if (why != NULL) {
-        o->map_key(o, "error");
-        o->string(o, why);
+        cli_output_key_string(o, "error", why);
     }
     o->end(o);
     o->separator(o);
@@ -680,14 +670,11 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
     }
     if (json) {
         o->begin_map(o);
-        o->map_key(o, "summary");
-        o->string(o, dry_run ? "dry-run" : "expired");
+        cli_output_key_string(o, "summary", dry_run ? "dry-run" : "expired");
         o->map_key(o, dry_run ? "would_expire" : "expired");
         o->integer(o, expired);
-        o->map_key(o, "kept");
-        o->integer(o, kept);
-        o->map_key(o, "altered");
-        o->integer(o, altered);
+        cli_output_key_integer(o, "kept", kept);
+        cli_output_key_integer(o, "altered", altered);
         o->end(o);
         o->separator(o);
     } else {

@@ -140,21 +140,16 @@ static int cli_retention_show(struct cli_context *ctx, const struct tab_config *
     if (json) {
         struct cli_output *o = cli_output_json_new(stdout);
         o->begin_map(o);
-        o->map_key(o, "bucket");
-        o->string(o, store_retention_bucket(st));
-        o->map_key(o, "prefix");
-        o->string(o, want_prefix);
-        o->map_key(o, "retention_period");
-        o->string(o, cfg->retention_period);
+        cli_output_key_string(o, "bucket", store_retention_bucket(st));
+        cli_output_key_string(o, "prefix", want_prefix);
+        cli_output_key_string(o, "retention_period", cfg->retention_period);
         cli_retention_opt_int(o, "retention_days", want > 0 ? want : -1);
-        o->map_key(o, "s3_object_lock_mode");
-        o->string(o, cfg->s3_object_lock_mode);
+        cli_output_key_string(o, "s3_object_lock_mode", cfg->s3_object_lock_mode);
         o->map_key(o, "object_lock");
         o->begin_map(o);
         o->map_key(o, "enabled");
         o->boolean(o, lock_enabled != NULL && strcmp(lock_enabled, "Enabled") == 0);
-        o->map_key(o, "default_mode");
-        o->string(o, def_mode);
+        cli_output_key_string(o, "default_mode", def_mode);
         cli_retention_opt_int(o, "default_days", def_days);
         cli_retention_opt_int(o, "default_years", def_years);
         o->end(o);
@@ -162,12 +157,9 @@ static int cli_retention_show(struct cli_context *ctx, const struct tab_config *
         o->begin_list(o);
         for (size_t i = 0; i < n; i++) {
             o->begin_map(o);
-            o->map_key(o, "id");
-            o->string(o, rules[i].id);
-            o->map_key(o, "status");
-            o->string(o, rules[i].status);
-            o->map_key(o, "prefix");
-            o->string(o, rules[i].prefix);
+            cli_output_key_string(o, "id", rules[i].id);
+            cli_output_key_string(o, "status", rules[i].status);
+            cli_output_key_string(o, "prefix", rules[i].prefix);
             cli_retention_opt_int(o, "expiration_days", rules[i].days);
             cli_retention_opt_int(o, "noncurrent_days", rules[i].noncurrent);
             cli_retention_opt_int(o, "abort_incomplete_days", rules[i].abort_days);

@@ -104,7 +104,8 @@ static void doctor_check_socket(struct doctor *d)
  */
 static void doctor_walk_as_owner(const struct privs *pv, const char *path, int fd)
 {
-    char *copy = xstrdup(path), *error = NULL;
+    char *copy = xstrdup(path);
+    const char *error = NULL;
     char *verdict = NULL;
 
     if (privs_drop(pv, &error) < 0) {
@@ -183,7 +184,8 @@ static void doctor_check_directory(struct doctor *d, const char *name, const cha
     const char *owner = d->cfg.mail_owner;
     struct privs pv;
     struct stat sb;
-    char *error = NULL, *verdict, *where;
+    const char *error = NULL;
+    char *verdict, *where;
 
     if (geteuid() != 0 || !d->have_owner) {
         /* Not root: only our own access can be checked. */
@@ -209,10 +211,8 @@ static void doctor_check_directory(struct doctor *d, const char *name, const cha
                       "%s = %s is not a directory", name, path);
         return;
     }
-    if (privs_init(owner, &pv, &error) < 0) {
-        free(error); /* reported once by doctor_check_owner */
-        return;
-    }
+    if (privs_init(owner, &pv, &error) < 0)
+        return; /* reported once by doctor_check_owner */
     verdict = doctor_access_as_owner(&pv, path);
     if (verdict == NULL) {
         doctor_report(d, DOCTOR_WARNING, name, NULL,
@@ -276,13 +276,12 @@ static void doctor_check_directory(struct doctor *d, const char *name, const cha
 static void doctor_check_owner(struct doctor *d)
 {
     struct privs pv;
-    char *error = NULL;
+    const char *error = NULL;
 
     if (geteuid() != 0)
         return;
     if (privs_init(d->cfg.mail_owner, &pv, &error) < 0) {
         doctor_report(d, DOCTOR_ERROR, "mail_owner", NULL, "%s", error);
-        free(error);
         return;
     }
     d->have_owner = 1;

@@ -119,7 +119,6 @@ static void doctor_free(struct doctor *d)
 {
     if (d->have_cfg)
         config_free(&d->cfg);
-    free(d->cfg_error);
     doctor_params_free(&d->pf);
     for (size_t i = 0; i < d->n_services; i++) {
         free(d->services[i].name);

@@ -49,8 +49,8 @@ struct doctor {
 
     struct tab_config cfg;
     int have_cfg;
-    char *cfg_error;
-    const char *cfg_file; /* for the fixes: the file the admin edits */
+    const char *cfg_error; /* config.c's text: the doctor loads nothing else */
+    const char *cfg_file;  /* for the fixes: the file the admin edits */
 
     int have_postfix;
     struct doctor_params pf;

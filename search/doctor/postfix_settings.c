@@ -290,13 +290,13 @@ const char *doctor_param_raw(const struct doctor_params *p, const char *name)
 static char *doctor_expand(const struct doctor_params *p, const char *value, int depth);
 
 /* mac_expand()'s lookup: Postfix expands an unknown parameter to nothing. */
-static char *doctor_expand_lookup(void *ctx, const char *name, int depth, char **error_r)
+static char *doctor_expand_lookup(void *ctx, const char *name, int depth, const char **error_r)
 {
     const char *sub = doctor_param_raw(ctx, name);
     char *v = doctor_expand(ctx, sub != NULL ? sub : "", depth);
 
     if (v == NULL)
-        *error_r = xstrdup("not expanded");
+        *error_r = "not expanded";
     return v;
 }
 
@@ -310,11 +310,9 @@ static char *doctor_expand(const struct doctor_params *p, const char *value, int
 {
     const struct mac_expand mx = {MAC_EXPAND_PARENS | MAC_EXPAND_DOLLAR, 20, doctor_expand_lookup,
                                   (void *)p};
-    char *error = NULL;
-    char *v = mac_expand(&mx, value, depth, &error);
+    const char *error = NULL;
 
-    free(error);
-    return v;
+    return mac_expand(&mx, value, depth, &error);
 }
 
 /* A Postfix parameter's effective value (heap). */
@@ -360,6 +358,9 @@ void doctor_split_list(const char *s, struct strlist *l)
 /* Postfix time: a number and one unit (s, m, h, d, w); def_unit when none. */
 int doctor_parse_time(const char *s, char def_unit, long long *secs_r)
 {
+    /* Seconds per unit, in the order of "smhdw". */
+    static const long long unit_secs[] = {1, 60, 3600, 86400, 604800};
+    const char *units = "smhdw", *u;
     char *end;
     long long n;
     char unit;
@@ -371,25 +372,10 @@ int doctor_parse_time(const char *s, char def_unit, long long *secs_r)
     unit = *end != '\0' ? (char)tolower((unsigned char)*end++) : def_unit;
     if (*end != '\0')
         return -1;
-    switch (unit) {
-    case 's':
-        break;
-    case 'm':
-        n = n > LLONG_MAX / 60 ? LLONG_MAX : n * 60;
-        break;
-    case 'h':
-        n = n > LLONG_MAX / 3600 ? LLONG_MAX : n * 3600;
-        break;
-    case 'd':
-        n = n > LLONG_MAX / 86400 ? LLONG_MAX : n * 86400;
-        break;
-    case 'w':
-        n = n > LLONG_MAX / 604800 ? LLONG_MAX : n * 604800;
-        break;
-    default:
+    u = unit != '\0' ? strchr(units, unit) : NULL;
+    if (u == NULL)
         return -1;
-    }
-    *secs_r = n;
+    *secs_r = n > LLONG_MAX / unit_secs[u - units] ? LLONG_MAX : n * unit_secs[u - units];
     return 0;
 }
 

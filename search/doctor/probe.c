@@ -121,12 +121,22 @@ out:
     return fd < 0 ? -1 : 0;
 }
 
+/* After send() or recv() failed: 0 to try again (interrupted, or the
+ * socket is ready before the deadline), -1 with *error_r. */
 static int doctor_lmtp_wait(struct doctor_lmtp *l, short events, const char **error_r)
 {
     struct pollfd pfd = {l->fd, events, 0};
-    long long left = l->deadline - clock_monotonic_ms();
+    long long left;
     int n;
 
+    /* errno is send()'s or recv()'s: interrupted, try again at once. */
+    if (errno == EINTR)
+        return 0;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        *error_r = strerror(errno);
+        return -1;
+    }
+    left = l->deadline - clock_monotonic_ms();
     if (left <= 0) {
         *error_r = "timed out";
         return -1;
@@ -150,12 +160,6 @@ static int doctor_lmtp_send(struct doctor_lmtp *l, const char *s, const char **e
     while (off < len) {
         ssize_t n = send(l->fd, s + off, len - off, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                *error_r = strerror(errno);
-                return -1;
-            }
             if (doctor_lmtp_wait(l, POLLOUT, error_r) < 0)
                 return -1;
             continue;
@@ -202,12 +206,6 @@ static int doctor_lmtp_reply(struct doctor_lmtp *l, struct strlist *lines, const
         }
         if (n == 0) {
             *error_r = "connection closed";
-            return -1;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            *error_r = strerror(errno);
             return -1;
         }
         if (doctor_lmtp_wait(l, POLLIN, error_r) < 0)

@@ -67,14 +67,10 @@ void doctor_report(struct doctor *d, enum doctor_status st, const char *check, c
 
     if (d->json) {
         o->begin_map(o);
-        o->map_key(o, "check");
-        o->string(o, check);
-        o->map_key(o, "status");
-        o->string(o, doctor_status_names[st]);
-        o->map_key(o, "message");
-        o->string(o, msg);
-        o->map_key(o, "fix");
-        o->string(o, fix);
+        cli_output_key_string(o, "check", check);
+        cli_output_key_string(o, "status", doctor_status_names[st]);
+        cli_output_key_string(o, "message", msg);
+        cli_output_key_string(o, "fix", fix);
         o->end(o);
     } else {
         if (fix != NULL)

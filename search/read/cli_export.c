@@ -431,12 +431,9 @@ static void export_manifest_head(struct export_run *run, const struct tab_config
     export_manifest_time(o, now);
     export_manifest_key(run, "operator", 0);
     o->begin_map(o);
-    o->map_key(o, "user");
-    o->string(o, op->user);
-    o->map_key(o, "uid");
-    o->integer(o, (int64_t)op->uid);
-    o->map_key(o, "login");
-    o->string(o, op->login);
+    cli_output_key_string(o, "user", op->user);
+    cli_output_key_integer(o, "uid", (int64_t)op->uid);
+    cli_output_key_string(o, "login", op->login);
     o->map_key(o, "audit_user"); /* as the audit log names the user */
     audit_user = cli_audit_user();
     o->string(o, audit_user);
@@ -487,44 +484,27 @@ static void export_manifest_message(struct export_run *run, const struct archive
 
     fputs(run->exported > 0 ? ",\n    " : "\n    ", run->mf);
     o->begin_map(o);
-    o->map_key(o, "archive_id");
-    o->string(o, rec->archive_id);
+    cli_output_key_string(o, "archive_id", rec->archive_id);
     o->map_key(o, "arrival");
     export_manifest_time(o, rec->arrival);
-    o->map_key(o, "queue_id");
-    o->string(o, rec->queue_id);
-    o->map_key(o, "envelope_from");
-    o->string(o, rec->envelope_from);
-    o->map_key(o, "envelope_to");
-    o->begin_list(o);
-    for (size_t i = 0; i < rec->n_rcpts; i++)
-        o->string(o, rec->rcpts[i].address);
-    o->end(o);
-    o->map_key(o, "message_id");
-    o->string(o, rec->message_id);
-    o->map_key(o, "sha256");
-    o->string(o, rec->sha256);
-    o->map_key(o, "size");
-    o->integer(o, (int64_t)rec->size);
-    o->map_key(o, "wrapped_sha256");
-    o->string(o, rec->wrapped_sha256);
-    o->map_key(o, "wrapped_size");
-    o->integer(o, (int64_t)rec->wrapped_size);
+    cli_output_key_string(o, "queue_id", rec->queue_id);
+    cli_output_key_string(o, "envelope_from", rec->envelope_from);
+    cli_output_envelope_to(o, rec);
+    cli_output_key_string(o, "message_id", rec->message_id);
+    cli_output_key_string(o, "sha256", rec->sha256);
+    cli_output_key_integer(o, "size", (int64_t)rec->size);
+    cli_output_key_string(o, "wrapped_sha256", rec->wrapped_sha256);
+    cli_output_key_integer(o, "wrapped_size", (int64_t)rec->wrapped_size);
     if (file != NULL) {
-        o->map_key(o, "file");
-        o->string(o, file);
+        cli_output_key_string(o, "file", file);
     } else {
-        o->map_key(o, "offset");
-        o->integer(o, (int64_t)offset);
-        o->map_key(o, "length");
-        o->integer(o, (int64_t)size);
-        o->map_key(o, "line_ends");
-        o->string(o, crlf_as_lf ? EXPORT_LINE_ENDS_CRLF_AS_LF : EXPORT_LINE_ENDS_AS_STORED);
+        cli_output_key_integer(o, "offset", (int64_t)offset);
+        cli_output_key_integer(o, "length", (int64_t)size);
+        cli_output_key_string(
+            o, "line_ends", crlf_as_lf ? EXPORT_LINE_ENDS_CRLF_AS_LF : EXPORT_LINE_ENDS_AS_STORED);
     }
-    o->map_key(o, "exported_sha256");
-    o->string(o, sha256);
-    o->map_key(o, "exported_size");
-    o->integer(o, (int64_t)size);
+    cli_output_key_string(o, "exported_sha256", sha256);
+    cli_output_key_integer(o, "exported_size", (int64_t)size);
     o->end(o);
 }
 
@@ -912,22 +892,14 @@ static void export_summary(const struct export_run *run)
     if (run->json) {
         struct cli_output *o = cli_output_json_new(stdout);
         o->begin_map(o);
-        o->map_key(o, "output");
-        o->string(o, run->output);
-        o->map_key(o, "manifest");
-        o->string(o, run->manifest);
-        o->map_key(o, "format");
-        o->string(o, export_format_names[run->format]);
-        o->map_key(o, "content");
-        o->string(o, run->original ? "original" : "wrapped");
-        o->map_key(o, "messages");
-        o->integer(o, (int64_t)run->exported);
-        o->map_key(o, "export_sha256");
-        o->string(o, run->export_sha256);
-        o->map_key(o, "export_size");
-        o->integer(o, (int64_t)run->export_size);
-        o->map_key(o, "manifest_sha256");
-        o->string(o, run->manifest_sha256);
+        cli_output_key_string(o, "output", run->output);
+        cli_output_key_string(o, "manifest", run->manifest);
+        cli_output_key_string(o, "format", export_format_names[run->format]);
+        cli_output_key_string(o, "content", run->original ? "original" : "wrapped");
+        cli_output_key_integer(o, "messages", (int64_t)run->exported);
+        cli_output_key_string(o, "export_sha256", run->export_sha256);
+        cli_output_key_integer(o, "export_size", (int64_t)run->export_size);
+        cli_output_key_string(o, "manifest_sha256", run->manifest_sha256);
         o->end(o);
         o->separator(o);
         cli_output_free(&o);

@@ -757,32 +757,22 @@ static void verify_report(const struct verify_run *v, int usable)
     if (v->json) {
         struct cli_output *o = cli_output_json_new(stdout);
         o->begin_map(o);
-        o->map_key(o, "path");
-        o->string(o, v->path);
-        o->map_key(o, "manifest");
-        o->string(o, v->manifest_path);
-        o->map_key(o, "format");
-        o->string(o, usable ? export_format_names[v->format] : NULL);
-        o->map_key(o, "content");
-        o->string(o, usable ? (v->original ? "original" : "wrapped") : NULL);
-        o->map_key(o, "messages");
-        o->integer(o, (int64_t)n);
-        o->map_key(o, "export_sha256");
-        o->string(o, usable ? v->computed_sha256 : NULL);
+        cli_output_key_string(o, "path", v->path);
+        cli_output_key_string(o, "manifest", v->manifest_path);
+        cli_output_key_string(o, "format", usable ? export_format_names[v->format] : NULL);
+        cli_output_key_string(o, "content", usable ? (v->original ? "original" : "wrapped") : NULL);
+        cli_output_key_integer(o, "messages", (int64_t)n);
+        cli_output_key_string(o, "export_sha256", usable ? v->computed_sha256 : NULL);
         o->map_key(o, "clean");
         o->boolean(o, v->n_findings == 0);
         o->map_key(o, "findings");
         o->begin_list(o);
         for (size_t i = 0; i < v->n_findings; i++) {
             o->begin_map(o);
-            o->map_key(o, "kind");
-            o->string(o, v->findings[i].kind);
-            o->map_key(o, "archive_id");
-            o->string(o, v->findings[i].archive_id);
-            o->map_key(o, "file");
-            o->string(o, v->findings[i].file);
-            o->map_key(o, "detail");
-            o->string(o, v->findings[i].detail);
+            cli_output_key_string(o, "kind", v->findings[i].kind);
+            cli_output_key_string(o, "archive_id", v->findings[i].archive_id);
+            cli_output_key_string(o, "file", v->findings[i].file);
+            cli_output_key_string(o, "detail", v->findings[i].detail);
             o->end(o);
         }
         o->end(o);

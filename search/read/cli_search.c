@@ -153,26 +153,16 @@ static void cli_search_json_row(struct cli_output *o, const struct archive_recor
     char arrival[21];
 
     o->begin_map(o);
-    o->map_key(o, "archive_id");
-    o->string(o, rec->archive_id);
-    o->map_key(o, "queue_id");
-    o->string(o, rec->queue_id);
-    o->map_key(o, "message_id");
-    o->string(o, rec->message_id);
-    o->map_key(o, "envelope_from");
-    o->string(o, rec->envelope_from);
-    o->map_key(o, "envelope_to");
-    o->begin_list(o);
-    for (size_t i = 0; i < rec->n_rcpts; i++)
-        o->string(o, rec->rcpts[i].address);
-    o->end(o);
-    o->map_key(o, "envelope_status");
-    o->string(o, rec->envelope_status);
+    cli_output_key_string(o, "archive_id", rec->archive_id);
+    cli_output_key_string(o, "queue_id", rec->queue_id);
+    cli_output_key_string(o, "message_id", rec->message_id);
+    cli_output_key_string(o, "envelope_from", rec->envelope_from);
+    cli_output_envelope_to(o, rec);
+    cli_output_key_string(o, "envelope_status", rec->envelope_status);
     cli_search_json_addrs(o, "header_from", &rec->hdr_from);
     cli_search_json_addrs(o, "header_to", &rec->hdr_to);
     cli_search_json_addrs(o, "header_cc", &rec->hdr_cc);
-    o->map_key(o, "date");
-    o->string(o, rec->date);
+    cli_output_key_string(o, "date", rec->date);
     o->map_key(o, "arrival");
     if (rec->arrival != 0) {
         record_format_time(rec->arrival, arrival);
@@ -180,14 +170,11 @@ static void cli_search_json_row(struct cli_output *o, const struct archive_recor
     } else {
         o->null(o);
     }
-    o->map_key(o, "subject");
-    o->string(o, rec->subject);
-    o->map_key(o, "size");
-    o->integer(o, rec->size > INT64_MAX ? INT64_MAX : (int64_t)rec->size);
-    o->map_key(o, "sha256");
-    o->string(o, rec->sha256);
-    o->map_key(o, "wrapped_sha256");
-    o->string(o, rec->wrapped_sha256[0] != '\0' ? rec->wrapped_sha256 : NULL);
+    cli_output_key_string(o, "subject", rec->subject);
+    cli_output_key_integer(o, "size", rec->size > INT64_MAX ? INT64_MAX : (int64_t)rec->size);
+    cli_output_key_string(o, "sha256", rec->sha256);
+    cli_output_key_string(o, "wrapped_sha256",
+                          rec->wrapped_sha256[0] != '\0' ? rec->wrapped_sha256 : NULL);
     o->map_key(o, "location");
     if (rec->store != NULL && rec->location != NULL) {
         char *loc = xasprintf("%s:%s", rec->store, rec->location);
@@ -200,17 +187,13 @@ static void cli_search_json_row(struct cli_output *o, const struct archive_recor
     o->begin_list(o);
     for (size_t i = 0; i < rec->n_attachments; i++) {
         o->begin_map(o);
-        o->map_key(o, "filename");
-        o->string(o, rec->attachments[i].filename);
-        o->map_key(o, "content_type");
-        o->string(o, rec->attachments[i].content_type);
+        cli_output_key_string(o, "filename", rec->attachments[i].filename);
+        cli_output_key_string(o, "content_type", rec->attachments[i].content_type);
         o->end(o);
     }
     o->end(o);
-    o->map_key(o, "index");
-    o->string(o, record_is_degraded(rec) ? INDEX_DEGRADED : INDEX_FULL);
-    o->map_key(o, "index_note");
-    o->string(o, record_is_degraded(rec) ? rec->index_note : NULL);
+    cli_output_key_string(o, "index", record_is_degraded(rec) ? INDEX_DEGRADED : INDEX_FULL);
+    cli_output_key_string(o, "index_note", record_is_degraded(rec) ? rec->index_note : NULL);
     o->end(o);
 }
 

@@ -202,10 +202,8 @@ static void stats_json(const struct catalog_stats *s, const struct stats_rows *r
     }
     stats_time(s->oldest, oldest);
     stats_time(s->newest, newest);
-    o->map_key(o, "oldest");
-    o->string(o, s->oldest ? oldest : NULL);
-    o->map_key(o, "newest");
-    o->string(o, s->newest ? newest : NULL);
+    cli_output_key_string(o, "oldest", s->oldest ? oldest : NULL);
+    cli_output_key_string(o, "newest", s->newest ? newest : NULL);
     o->map_key(o, "forward");
     o->begin_map(o);
     for (size_t i = 0; i < sizeof(forward) / sizeof(forward[0]); i++) {
@@ -221,12 +219,9 @@ static void stats_json(const struct catalog_stats *s, const struct stats_rows *r
             if (strcmp(rows->period.v[i], period) != 0)
                 continue;
             o->begin_map(o);
-            o->map_key(o, "period");
-            o->string(o, rows->key.v[i]);
-            o->map_key(o, "messages");
-            o->integer(o, rows->messages[i]);
-            o->map_key(o, "bytes");
-            o->integer(o, rows->bytes[i]);
+            cli_output_key_string(o, "period", rows->key.v[i]);
+            cli_output_key_integer(o, "messages", rows->messages[i]);
+            cli_output_key_integer(o, "bytes", rows->bytes[i]);
             o->end(o);
         }
         o->end(o);
@@ -320,16 +315,11 @@ static int audit_row(const struct catalog_audit_row *row, void *ctx)
     s->n++;
     record_format_time(row->at, at);
     o->begin_map(o);
-    o->map_key(o, "id");
-    o->integer(o, row->id);
-    o->map_key(o, "at");
-    o->string(o, at);
-    o->map_key(o, "user");
-    o->string(o, row->user);
-    o->map_key(o, "action");
-    o->string(o, row->action);
-    o->map_key(o, "detail");
-    o->string(o, row->detail);
+    cli_output_key_integer(o, "id", row->id);
+    cli_output_key_string(o, "at", at);
+    cli_output_key_string(o, "user", row->user);
+    cli_output_key_string(o, "action", row->action);
+    cli_output_key_string(o, "detail", row->detail);
     o->end(o);
     o->separator(o);
     return 0;

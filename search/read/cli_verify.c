@@ -187,17 +187,15 @@ static void verify_report(struct verify_state *vs, enum verify_kind kind, const 
     vs->findings[kind]++;
     if (vs->json) {
         o->begin_map(o);
-        o->map_key(o, "finding");
-        o->string(o, verify_kind_names[kind]);
-        o->map_key(o, "archive_id");
-        o->string(o, archive_id != NULL && *archive_id != '\0' ? archive_id : NULL);
+        cli_output_key_string(o, "finding", verify_kind_names[kind]);
+        cli_output_key_string(o, "archive_id",
+                              archive_id != NULL && *archive_id != '\0' ? archive_id : NULL);
         o->map_key(o, "seq");
         if (seq > 0)
             o->integer(o, seq);
         else
             o->null(o);
-        o->map_key(o, "detail");
-        o->string(o, detail);
+        cli_output_key_string(o, "detail", detail);
         o->end(o);
         o->separator(o);
     } else {
@@ -699,20 +697,15 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
     if (vs.json) {
         struct cli_output *o = vs.out;
         o->begin_map(o);
-        o->map_key(o, "summary");
-        o->string(o, total ? "findings" : "verified");
-        o->map_key(o, "links");
-        o->integer(o, head.seq);
-        o->map_key(o, "head");
-        o->string(o, head.hash);
-        o->map_key(o, "objects_read");
-        o->integer(o, vs.objects_read);
+        cli_output_key_string(o, "summary", total ? "findings" : "verified");
+        cli_output_key_integer(o, "links", head.seq);
+        cli_output_key_string(o, "head", head.hash);
+        cli_output_key_integer(o, "objects_read", vs.objects_read);
         for (int k = 0; k < 4; k++) {
             o->map_key(o, verify_kind_names[k]);
             o->integer(o, vs.findings[k]);
         }
-        o->map_key(o, "errors");
-        o->integer(o, vs.errors);
+        cli_output_key_integer(o, "errors", vs.errors);
         o->end(o);
         o->separator(o);
     } else {

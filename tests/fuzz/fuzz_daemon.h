@@ -29,7 +29,7 @@
 
 static inline void fuzz_config_set(struct tab_config *cfg, const char *name, const char *value)
 {
-    char *error = NULL;
+    const char *error = NULL;
 
     if (config_set(cfg, name, value, &error) < 0) {
         fprintf(stderr, "fuzz setup: %s\n", error);
@@ -41,7 +41,7 @@ static inline void fuzz_config_set(struct tab_config *cfg, const char *name, con
  * $name expansion) and hand it to ctx, as a worker starts. */
 static inline void fuzz_config_finish(struct tab_config *cfg, struct delivery_ctx *ctx)
 {
-    char *error = NULL;
+    const char *error = NULL;
 
     if (config_finish(cfg, &error) < 0) {
         fprintf(stderr, "fuzz setup: %s\n", error);

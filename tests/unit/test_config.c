@@ -25,11 +25,11 @@ static char *write_conf(const char *dir, const char *name, const char *text)
     return path;
 }
 
-/* Load text as a config; returns the error (heap) or NULL. */
-static char *load(const char *dir, const char *text, struct tab_config *cfg)
+/* Load text as a config; returns the error (config.c's) or NULL. */
+static const char *load(const char *dir, const char *text, struct tab_config *cfg)
 {
     char *path = write_conf(dir, "t.conf", text);
-    char *error = NULL;
+    const char *error = NULL;
     config_init(cfg);
     if (config_load(cfg, path, &error) == 0)
         config_finish(cfg, &error);
@@ -40,7 +40,7 @@ static char *load(const char *dir, const char *text, struct tab_config *cfg)
 static void test_defaults(void)
 {
     struct tab_config cfg;
-    char *error = NULL;
+    const char *error = NULL;
 
     config_init(&cfg);
     CHECK(config_finish(&cfg, &error) == 0);
@@ -68,19 +68,19 @@ static void test_defaults(void)
 static void test_values(const char *dir)
 {
     struct tab_config cfg;
-    char *error = load(dir,
-                       "# comment\n"
-                       "\n"
-                       "data_directory = /srv/a\n"
-                       "archive_store = maildir:${data_directory}/\n"
-                       "  M\n"
-                       "lmtp_timeout = 2m\n"
-                       "message_size_limit = 10m\n"
-                       "lmtp_socket_mode = 0600\n"
-                       "myhostname = gw.example.com\r\n"
-                       "process_limit = 1\n"
-                       "process_limit = 9\n",
-                       &cfg);
+    const char *error = load(dir,
+                             "# comment\n"
+                             "\n"
+                             "data_directory = /srv/a\n"
+                             "archive_store = maildir:${data_directory}/\n"
+                             "  M\n"
+                             "lmtp_timeout = 2m\n"
+                             "message_size_limit = 10m\n"
+                             "lmtp_socket_mode = 0600\n"
+                             "myhostname = gw.example.com\r\n"
+                             "process_limit = 1\n"
+                             "process_limit = 9\n",
+                             &cfg);
     CHECK(error == NULL);
     CHECK_STR(cfg.archive_store, "maildir:/srv/a/ M");
     CHECK_STR(cfg.queue_directory, "/srv/a/spool");
@@ -90,7 +90,6 @@ static void test_values(const char *dir)
     CHECK_STR(cfg.myhostname, "gw.example.com");
     CHECK(cfg.process_limit == 9); /* the last setting wins */
     config_free(&cfg);
-    free(error);
 
     /* relative directories become absolute (from the current directory) */
     error = load(dir, "data_directory = rel/dir\n", &cfg);
@@ -131,11 +130,10 @@ static void test_errors(const char *dir)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct tab_config cfg;
-        char *error = load(dir, cases[i].text, &cfg);
+        const char *error = load(dir, cases[i].text, &cfg);
         CHECK(error != NULL && strstr(error, cases[i].want) != NULL);
         if (error == NULL || strstr(error, cases[i].want) == NULL)
             fprintf(stderr, "  case %zu: got \"%s\"\n", i, error ? error : "(no error)");
-        free(error);
         config_free(&cfg);
     }
 }
@@ -143,7 +141,7 @@ static void test_errors(const char *dir)
 static void test_print(const char *dir)
 {
     struct tab_config cfg;
-    char *error = load(dir, "process_limit = 7\ndata_directory = /x\n", &cfg);
+    const char *error = load(dir, "process_limit = 7\ndata_directory = /x\n", &cfg);
     char *buf = NULL;
     size_t len = 0;
     FILE *fp;
@@ -151,7 +149,6 @@ static void test_print(const char *dir)
     CHECK(error == NULL);
     CHECK(config_set(&cfg, "lmtp_timeout", "5s", &error) == 0);
     CHECK(config_set(&cfg, "nosuch", "1", &error) == -1 && strstr(error, "nosuch") != NULL);
-    free(error);
     fp = open_memstream(&buf, &len);
     config_print(&cfg, fp, 1, 0);
     fclose(fp);

@@ -355,20 +355,18 @@ static int bucket_seq;
 
 static void cfg_set(struct tab_config *cfg, const char *name, const char *value)
 {
-    char *err = NULL;
+    const char *err = NULL;
     if (config_set(cfg, name, value, &err) < 0) {
         fprintf(stderr, "config_set %s: %s\n", name, err);
-        free(err);
         exit(2);
     }
 }
 
 static void cfg_finish(struct tab_config *cfg)
 {
-    char *err = NULL;
+    const char *err = NULL;
     if (config_finish(cfg, &err) < 0) {
         fprintf(stderr, "config_finish: %s\n", err);
-        free(err);
         exit(2);
     }
 }
