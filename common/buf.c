@@ -8,11 +8,16 @@
  */
 #include "common/buf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/strlist.h"
+
+/* buf_read_fd() reads at least this much at a time. */
+#define BUF_READ_CHUNK 65536
 
 static size_t buf_grow_to(size_t size, size_t need)
 {
@@ -65,6 +70,25 @@ void buf_add(struct buf *b, const void *p, size_t n)
 void buf_add_str(struct buf *b, const char *s)
 {
     buf_add(b, s, strlen(s));
+}
+
+int buf_read_fd(struct buf *b, int fd)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (b->size - b->len < BUF_READ_CHUNK + 1)
+            buf_reserve(b, BUF_READ_CHUNK);
+        n = read(fd, b->data + b->len, b->size - b->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        b->len += (size_t)n;
+        b->data[b->len] = '\0';
+    }
 }
 
 void buf_reset(struct buf *b)

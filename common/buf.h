@@ -41,6 +41,9 @@ void buf_reserve(struct buf *b, size_t n);
 size_t buf_reserve_max(struct buf *b, size_t n, size_t max);
 void buf_add(struct buf *b, const void *p, size_t n);
 void buf_add_str(struct buf *b, const char *s);
+/* Append what fd gives until its end (EINTR retried): 0, or -1 with
+ * errno (what was read stays in b). */
+int buf_read_fd(struct buf *b, int fd);
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/strlist.h"
 
 /* The text of the last failure (const char **error_r). */
@@ -28,7 +29,7 @@ static char *mac_expand_error;
 
 char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, const char **error_r)
 {
-    struct strbuf out = {NULL, 0, 0};
+    struct buf out = BUF_INIT;
 
     *error_r = NULL;
     if (depth > mx->max_depth) {
@@ -42,12 +43,12 @@ char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, const 
         char close = '\0';
 
         if (*s != '$') {
-            strbuf_add(&out, s++, 1);
+            buf_add(&out, s++, 1);
             continue;
         }
         s++;
         if (*s == '$' && (mx->flags & MAC_EXPAND_DOLLAR)) {
-            strbuf_add(&out, s++, 1);
+            buf_add(&out, s++, 1);
             continue;
         }
         if (*s == '{' || (*s == '(' && (mx->flags & MAC_EXPAND_PARENS)))
@@ -67,11 +68,11 @@ char *mac_expand(const struct mac_expand *mx, const char *raw, int depth, const 
         free(name);
         if (value == NULL)
             goto fail;
-        strbuf_add_str(&out, value);
+        buf_add_str(&out, value);
         free(value);
     }
-    return out.p != NULL ? out.p : xstrdup("");
+    return out.data != NULL ? out.data : xstrdup("");
 fail:
-    free(out.p);
+    buf_free(&out);
     return NULL;
 }

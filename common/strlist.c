@@ -86,25 +86,6 @@ char *xasprintf(const char *fmt, ...)
     return p;
 }
 
-void strbuf_add(struct strbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 1024 : b->cap;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void strbuf_add_str(struct strbuf *b, const char *s)
-{
-    strbuf_add(b, s, strlen(s));
-}
-
 const char *xsetf(char **slot, const char *fmt, ...)
 {
     va_list ap;

@@ -8,8 +8,8 @@
  *	and leaves an empty list that may be reused. Allocation failure
  *	aborts (the daemon cannot do anything useful without memory, and a
  *	worker that dies is replaced by the master; nothing was acknowledged).
- *	Also here, with the x* allocators: struct strbuf, one growable
- *	string, and xsetf(), the slot a module keeps its last error text in.
+ *	Also here, with the x* allocators: xsetf(), the slot a module keeps
+ *	its last error text in. The growable byte buffer is common/buf.h.
  */
 #ifndef TAB_STRLIST_H
 #define TAB_STRLIST_H
@@ -36,16 +36,6 @@ int strlist_has_nocase(const struct strlist *l, const char *s);
 /* The strings joined by sep, as a new heap string ("" for an empty list). */
 char *strlist_join(const struct strlist *l, const char *sep);
 void strlist_free(struct strlist *l);
-
-/* A growable string: len bytes at p, NUL-terminated once anything was
- * added; {NULL, 0, 0} is empty. The caller frees p. */
-struct strbuf {
-    char *p;
-    size_t len, cap;
-};
-
-void strbuf_add(struct strbuf *b, const char *s, size_t n);
-void strbuf_add_str(struct strbuf *b, const char *s);
 
 /* malloc/strdup that abort on failure. */
 void *xmalloc(size_t n);

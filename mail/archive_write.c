@@ -61,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/archive_id.h"
 #include "common/safe_file.h"
 #include "common/sha256.h"
@@ -176,16 +177,16 @@ static int raw_value_safe(const char *name, const char *raw)
 }
 
 /* "Name: raw" + CRLF; a value that starts with its fold gets no blank. */
-static void add_raw_field(struct strbuf *t, const char *name, const char *raw)
+static void add_raw_field(struct buf *t, const char *name, const char *raw)
 {
-    strbuf_add_str(t, name);
-    strbuf_add_str(t, raw[0] == '\r' || raw[0] == '\n' ? ":" : ": ");
+    buf_add_str(t, name);
+    buf_add_str(t, raw[0] == '\r' || raw[0] == '\n' ? ":" : ": ");
     for (const char *p = raw; *p != '\0'; p++) {
         if (*p == '\n' && (p == raw || p[-1] != '\r'))
-            strbuf_add(t, "\r", 1);
-        strbuf_add(t, p, 1);
+            buf_add(t, "\r", 1);
+        buf_add(t, p, 1);
     }
-    strbuf_add_str(t, "\r\n");
+    buf_add_str(t, "\r\n");
 }
 
 /* RFC 5322 date-time for t in UTC, independent of the locale. */
@@ -217,7 +218,7 @@ static void add_mailbox(struct strlist *list, const char *addr)
 /* "To: a, b," folded before WRAP_FOLD; a mailbox that could not fit a
  * line even alone is left out (it is whole in X-Tabularium-Envelope-To
  * and in the catalog). */
-static void add_to_field(struct strbuf *t, const struct strlist *mbs)
+static void add_to_field(struct buf *t, const struct strlist *mbs)
 {
     size_t line = 0;
     int first = 1;
@@ -227,19 +228,19 @@ static void add_to_field(struct strbuf *t, const struct strlist *mbs)
         if (n > WRAP_LINE_MAX - 8)
             continue;
         if (first) {
-            strbuf_add_str(t, "To: ");
+            buf_add_str(t, "To: ");
             line = 4 + n;
             first = 0;
         } else if (line + 2 + n > WRAP_FOLD) {
-            strbuf_add_str(t, ",\r\n\t");
+            buf_add_str(t, ",\r\n\t");
             line = 1 + n;
         } else {
-            strbuf_add_str(t, ", ");
+            buf_add_str(t, ", ");
             line += 2 + n;
         }
-        strbuf_add(t, mbs->v[i], n);
+        buf_add(t, mbs->v[i], n);
     }
-    strbuf_add_str(t, first ? "To: undisclosed-recipients:;\r\n" : "\r\n");
+    buf_add_str(t, first ? "To: undisclosed-recipients:;\r\n" : "\r\n");
 }
 
 /* Bytes written as themselves in an envelope field: xtext's xchar (RFC
@@ -253,12 +254,12 @@ static int envelope_plain(unsigned char c)
 
 /* "Name: <xtext>" folded before WRAP_FOLD, never inside a "+HH": the
  * value holds no white space of its own, so a reader drops all of it. */
-static void add_envelope_field(struct strbuf *t, const char *name, const char *addr)
+static void add_envelope_field(struct buf *t, const char *name, const char *addr)
 {
     size_t line = strlen(name) + 3;
 
-    strbuf_add_str(t, name);
-    strbuf_add_str(t, ": <");
+    buf_add_str(t, name);
+    buf_add_str(t, ": <");
     for (const unsigned char *p = (const unsigned char *)addr; *p != '\0'; p++) {
         char tok[4];
         size_t n = 1;
@@ -268,13 +269,13 @@ static void add_envelope_field(struct strbuf *t, const char *name, const char *a
         else
             n = (size_t)snprintf(tok, sizeof(tok), "+%02X", *p);
         if (line + n > WRAP_FOLD) {
-            strbuf_add_str(t, "\r\n ");
+            buf_add_str(t, "\r\n ");
             line = 1;
         }
-        strbuf_add(t, tok, n);
+        buf_add(t, tok, n);
         line += n;
     }
-    strbuf_add_str(t, line + 1 > WRAP_FOLD ? "\r\n >\r\n" : ">\r\n");
+    buf_add_str(t, line + 1 > WRAP_FOLD ? "\r\n >\r\n" : ">\r\n");
 }
 
 static void add_hdr_addrs(struct strlist *list, const struct record_addrs *a)
@@ -307,7 +308,7 @@ static const char *choose_cte(const struct original_info *info)
 }
 
 /* Everything before "Content-Type:", which alone depends on the boundary. */
-static void build_header(const struct archive_record *rec, const char *myhostname, struct strbuf *t)
+static void build_header(const struct archive_record *rec, const char *myhostname, struct buf *t)
 {
     int incomplete =
         rec->envelope_status != NULL && strcmp(rec->envelope_status, ENVELOPE_INCOMPLETE) == 0;
@@ -320,11 +321,11 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
      * 998 bytes becomes an empty group (RFC 6854); the sender is whole in
      * X-Tabularium-Envelope-From and in the catalog. */
     if (strlen(mb) > WRAP_LINE_MAX - 6)
-        strbuf_add_str(t, "From: envelope-sender-too-long:;\r\n");
+        buf_add_str(t, "From: envelope-sender-too-long:;\r\n");
     else {
-        strbuf_add_str(t, "From: ");
-        strbuf_add_str(t, mb);
-        strbuf_add_str(t, "\r\n");
+        buf_add_str(t, "From: ");
+        buf_add_str(t, mb);
+        buf_add_str(t, "\r\n");
     }
     free(mb);
 
@@ -349,43 +350,42 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
         add_raw_field(t, "Date", rec->date_raw);
     } else {
         format_rfc5322(rec->arrival != 0 ? rec->arrival : time(NULL), date);
-        strbuf_add_str(t, "Date: ");
-        strbuf_add_str(t, date);
-        strbuf_add_str(t, "\r\n");
+        buf_add_str(t, "Date: ");
+        buf_add_str(t, date);
+        buf_add_str(t, "\r\n");
     }
     if (rec->subject_raw != NULL && raw_value_safe("Subject", rec->subject_raw))
         add_raw_field(t, "Subject", rec->subject_raw);
 
     host = filter(myhostname != NULL ? myhostname : "", ".-");
-    strbuf_add_str(t, "Message-ID: <");
-    strbuf_add_str(t, rec->archive_id);
-    strbuf_add_str(t, "@");
-    strbuf_add_str(t, host[0] != '\0' ? host : "localhost");
-    strbuf_add_str(t, ">\r\nX-Tabularium-Archive-Id: ");
-    strbuf_add_str(t, rec->archive_id);
-    strbuf_add_str(t, "\r\n");
+    buf_add_str(t, "Message-ID: <");
+    buf_add_str(t, rec->archive_id);
+    buf_add_str(t, "@");
+    buf_add_str(t, host[0] != '\0' ? host : "localhost");
+    buf_add_str(t, ">\r\nX-Tabularium-Archive-Id: ");
+    buf_add_str(t, rec->archive_id);
+    buf_add_str(t, "\r\n");
     free(host);
 
     queue_id = filter(rec->queue_id != NULL ? rec->queue_id : "", "");
     if (queue_id[0] != '\0' && strlen(queue_id) <= WRAP_LINE_MAX - 23) {
-        strbuf_add_str(t, "X-Tabularium-Queue-Id: ");
-        strbuf_add_str(t, queue_id);
-        strbuf_add_str(t, "\r\n");
+        buf_add_str(t, "X-Tabularium-Queue-Id: ");
+        buf_add_str(t, queue_id);
+        buf_add_str(t, "\r\n");
     }
     free(queue_id);
 
     sha = filter(rec->sha256, "");
-    strbuf_add_str(t, "X-Tabularium-Original-SHA256: ");
-    strbuf_add_str(t, sha);
-    strbuf_add_str(t, "\r\nX-Tabularium-Envelope: ");
-    strbuf_add_str(t, incomplete ? "incomplete (recipients from To/Cc headers)" : "complete");
-    strbuf_add_str(t, "\r\n");
+    buf_add_str(t, "X-Tabularium-Original-SHA256: ");
+    buf_add_str(t, sha);
+    buf_add_str(t, "\r\nX-Tabularium-Envelope: ");
+    buf_add_str(t, incomplete ? "incomplete (recipients from To/Cc headers)" : "complete");
+    buf_add_str(t, "\r\n");
     free(sha);
     /* Written without parsing the original (safe mode, mail/poison.c):
      * no Date: or Subject: copied; the catalog has the envelope alone. */
     if (record_is_degraded(rec))
-        strbuf_add_str(t,
-                       "X-Tabularium-Index: degraded (archived without parsing the original)\r\n");
+        buf_add_str(t, "X-Tabularium-Index: degraded (archived without parsing the original)\r\n");
 
     /* The envelope itself, exactly: From:/To: above are for people and
      * may drop or re-quote an address; these fields are the record. */
@@ -394,7 +394,7 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
     for (size_t i = 0; i < rec->n_rcpts; i++)
         if (rec->rcpts[i].address != NULL)
             add_envelope_field(t, ARCHIVE_ENVELOPE_TO, rec->rcpts[i].address);
-    strbuf_add_str(t, "MIME-Version: 1.0\r\n");
+    buf_add_str(t, "MIME-Version: 1.0\r\n");
 }
 
 static int make_boundary(const char *archive_id, unsigned attempt,
@@ -462,7 +462,7 @@ static int scan_collides(const char *pat, size_t plen, int *state, const char *p
 
 /* One attempt; 1 when the boundary occurs in the original (start over). */
 static int write_attempt(const struct original_info *info, int orig_fd, struct wrap_out *o,
-                         const struct strbuf *header, const char *boundary, const char *cte,
+                         const struct buf *header, const char *boundary, const char *cte,
                          const char **error_r)
 {
     char pat[WRAP_BOUNDARY_SIZE + 2];
@@ -472,7 +472,7 @@ static int write_attempt(const struct original_info *info, int orig_fd, struct w
 
     plen = (size_t)snprintf(pat, sizeof(pat), "--%s", boundary);
 
-    if (out_put(o, header->p, header->len, error_r) < 0 ||
+    if (out_put(o, header->data, header->len, error_r) < 0 ||
         out_str(o, "Content-Type: multipart/mixed; boundary=\"", error_r) < 0 ||
         out_str(o, boundary, error_r) < 0 ||
         out_str(o, "\"\r\nContent-Transfer-Encoding: ", error_r) < 0 ||
@@ -527,7 +527,7 @@ static int write_attempt(const struct original_info *info, int orig_fd, struct w
 int archive_write(struct archive_record *rec, const struct original_info *info, int orig_fd,
                   int out_fd, const char *myhostname, const char **error_r)
 {
-    struct strbuf header = {NULL, 0, 0};
+    struct buf header = BUF_INIT;
     struct wrap_out out = {out_fd, NULL, 0, NULL, 0};
     const char *cte = choose_cte(info);
     char boundary[WRAP_BOUNDARY_SIZE];
@@ -566,7 +566,7 @@ out:
         sha256_final_hex(out.sha, scratch);
     }
     free(out.buf);
-    free(header.p);
+    buf_free(&header);
     return ret;
 }
 

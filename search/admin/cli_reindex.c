@@ -41,6 +41,7 @@
 
 #include "backends/record.h"
 #include "backends/record_wire.h"
+#include "common/buf.h"
 #include "common/archive_id.h"
 #include "common/safe_file.h"
 #include "common/strlist.h"
@@ -120,9 +121,7 @@ static int cli_reindex_parse(int fd, const char *id, struct archive_record *fres
     struct wire_reader rd;
     int pipefd[2], status;
     pid_t pid;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    ssize_t n;
+    struct buf out = BUF_INIT;
     const char *err = NULL;
 
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -150,18 +149,7 @@ static int cli_reindex_parse(int fd, const char *id, struct archive_record *fres
         _exit(safe_write_all(pipefd[1], wire.data, wire.len) < 0 ? 2 : 0);
     }
     (void)close(pipefd[1]);
-    for (;;) {
-        if (cap - len < 65536) {
-            cap = cap ? cap * 2 : 65536;
-            buf = xrealloc(buf, cap);
-        }
-        n = read(pipefd[0], buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
+    (void)buf_read_fd(&out, pipefd[0]); /* a short read fails the decode below */
     (void)close(pipefd[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
@@ -172,18 +160,18 @@ static int cli_reindex_parse(int fd, const char *id, struct archive_record *fres
         else
             snprintf(why, why_size, "the parser failed (exit %d): the index is left as it was",
                      WEXITSTATUS(status));
-        free(buf);
+        buf_free(&out);
         return CLI_EXIT_INTEGRITY;
     }
-    rd.p = (const unsigned char *)buf;
-    rd.left = len;
+    rd.p = (const unsigned char *)out.data;
+    rd.left = out.len;
     rd.bad = 0;
     if (record_wire_decode(&rd, fresh) < 0) {
         snprintf(why, why_size, "cannot decode the parser's result");
-        free(buf);
+        buf_free(&out);
         return CLI_EXIT_USAGE;
     }
-    free(buf);
+    buf_free(&out);
     return CLI_EXIT_FOUND;
 }
 

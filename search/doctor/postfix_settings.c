@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/mac_expand.h"
 #include "common/strlist.h"
@@ -436,30 +437,18 @@ const struct doctor_service *doctor_service(const struct doctor *d, const char *
 
 int doctor_read_file(const char *path, char **text_r, const char **error_r)
 {
-    FILE *fp = fopen(path, "r");
-    size_t len = 0, cap = 4096;
-    char *buf;
-    size_t n;
+    struct buf text = BUF_INIT;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-    if (fp == NULL) {
+    if (fd < 0 || buf_read_fd(&text, fd) < 0) {
         *error_r = strerror(errno);
+        if (fd >= 0)
+            (void)close(fd); /* read-only */
+        buf_free(&text);
         return -1;
     }
-    buf = xmalloc(cap);
-    while ((n = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
-        len += n;
-        if (len + 1 == cap)
-            buf = xrealloc(buf, cap *= 2);
-    }
-    if (ferror(fp)) {
-        *error_r = strerror(errno);
-        fclose(fp);
-        free(buf);
-        return -1;
-    }
-    fclose(fp);
-    buf[len] = '\0';
-    *text_r = buf;
+    (void)close(fd); /* read-only */
+    *text_r = text.data != NULL ? text.data : xstrdup("");
     return 0;
 }
 

@@ -7,6 +7,8 @@
  *	buf_reserve_max() never allocates beyond its cap.
  */
 #include "common/buf.h"
+
+#include <unistd.h>
 #include "tests/unit/check.h"
 
 int main(void)
@@ -45,6 +47,24 @@ int main(void)
     buf_add(&b, big, 49);
     CHECK(b.len == 99 && b.data[99] == '\0');
     CHECK(buf_reserve_max(&b, 1, 100) == 0);
+    buf_free(&b);
+
+    /* Reading a descriptor to its end: more than one chunk, then EOF. */
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    if (fork() == 0) {
+        for (int i = 0; i < 200; i++)
+            if (write(fds[1], big, sizeof(big)) != (ssize_t)sizeof(big))
+                _exit(1);
+        _exit(0);
+    }
+    (void)close(fds[1]);
+    buf_add_str(&b, "head:");
+    CHECK(buf_read_fd(&b, fds[0]) == 0);
+    CHECK(b.len == 5 + 200 * sizeof(big) && b.data[b.len] == '\0');
+    CHECK(memcmp(b.data, "head:xxx", 8) == 0);
+    (void)close(fds[0]);
+    CHECK(buf_read_fd(&b, fds[0]) == -1); /* closed: EBADF */
     buf_free(&b);
 
     /* Empty appends still give a C string. */
