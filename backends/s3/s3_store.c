@@ -663,7 +663,7 @@ const char *s3_store_bucket(struct store *st)
 struct store *store_s3_open(const char *spec, const struct tab_config *cfg, const char **error_r)
 {
     struct s3_store *s = xcalloc(1, sizeof(*s));
-    char *error = NULL;
+    const char *error = NULL;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         free(s);
@@ -695,7 +695,7 @@ struct store *store_s3_open(const char *spec, const struct tab_config *cfg, cons
         const char *why = NULL;
         int lock = s3_check_lock(s, &why);
         if (lock > 0) {
-            error = xstrdup(why);
+            error = why;
             goto fail;
         }
         if (lock < 0)
@@ -707,7 +707,6 @@ struct store *store_s3_open(const char *spec, const struct tab_config *cfg, cons
 
 fail:
     snprintf(s3_open_error, sizeof(s3_open_error), "%s", error != NULL ? error : "s3: failed");
-    free(error);
     *error_r = s3_open_error;
     s3_close(&s->st);
     return NULL;
