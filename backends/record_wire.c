@@ -327,40 +327,26 @@ static void wire_get_addrs(struct wire_reader *r, struct record_addrs *a)
     }
 }
 
-static void wire_get_status(struct wire_reader *r, struct archive_record *rec)
+/* One of two static strings, or NULL when the wire has NULL; anything
+ * else is bad. */
+static const char *wire_get_choice(struct wire_reader *r, const char *a, const char *b)
 {
     int is_null;
     char *s = wire_get_str(r, &is_null);
+    const char *choice = NULL;
 
     if (s == NULL) {
         if (!is_null)
             r->bad = 1;
-    } else if (strcmp(s, ENVELOPE_COMPLETE) == 0) {
-        rec->envelope_status = ENVELOPE_COMPLETE;
-    } else if (strcmp(s, ENVELOPE_INCOMPLETE) == 0) {
-        rec->envelope_status = ENVELOPE_INCOMPLETE;
+    } else if (strcmp(s, a) == 0) {
+        choice = a;
+    } else if (strcmp(s, b) == 0) {
+        choice = b;
     } else {
         r->bad = 1;
     }
     free(s);
-}
-
-static void wire_get_index_status(struct wire_reader *r, struct archive_record *rec)
-{
-    int is_null;
-    char *s = wire_get_str(r, &is_null);
-
-    if (s == NULL) {
-        if (!is_null)
-            r->bad = 1;
-    } else if (strcmp(s, INDEX_FULL) == 0) {
-        rec->index_status = INDEX_FULL;
-    } else if (strcmp(s, INDEX_DEGRADED) == 0) {
-        rec->index_status = INDEX_DEGRADED;
-    } else {
-        r->bad = 1;
-    }
-    free(s);
+    return choice;
 }
 
 int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
@@ -372,7 +358,7 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
     wire_get_fixed(r, rec->archive_id, sizeof(rec->archive_id), archive_id_valid);
     rec->queue_id = wire_get_str(r, NULL);
     rec->envelope_from = wire_get_str(r, NULL);
-    wire_get_status(r, rec);
+    rec->envelope_status = wire_get_choice(r, ENVELOPE_COMPLETE, ENVELOPE_INCOMPLETE);
 
     n = wire_get_count(r, WIRE_RCPT_MIN);
     if (n > 0) {
@@ -417,7 +403,7 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
     wire_get_fixed(r, rec->wrapped_sha256, sizeof(rec->wrapped_sha256), wire_sha256_valid);
     rec->store = wire_get_str(r, NULL);
     rec->location = wire_get_str(r, NULL);
-    wire_get_index_status(r, rec);
+    rec->index_status = wire_get_choice(r, INDEX_FULL, INDEX_DEGRADED);
     rec->index_note = wire_get_str(r, NULL);
 
     if (r->bad) {
