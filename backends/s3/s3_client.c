@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/safe_file.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
 
@@ -299,16 +300,9 @@ static size_t s3_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 
     curl_easy_getinfo(tr->c->curl, CURLINFO_RESPONSE_CODE, &status);
     if (tr->rq->out_fd >= 0 && status >= 200 && status < 300) {
-        size_t done = 0;
-        while (done < len) {
-            ssize_t n = write(tr->rq->out_fd, data + done, len - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                rs->out_errno = errno;
-                return 0; /* abort the transfer */
-            }
-            done += (size_t)n;
+        if (safe_write_all(tr->rq->out_fd, data, len) < 0) {
+            rs->out_errno = errno;
+            return 0; /* abort the transfer */
         }
         return len;
     }
