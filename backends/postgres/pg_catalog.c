@@ -41,7 +41,7 @@
 #include "backends/postgres/pg_conn.h"
 #include "common/strlist.h"
 
-/* A copy as pg_catalog_get() reads it (PC_FIRST_COPY, PC_COPY_BY_ID). */
+/* A copy as pg_catalog_load() reads it (PC_FIRST_COPY, PC_COPY_BY_ID). */
 #define PC_COPY_SELECT                                                                             \
     "SELECT store, location, wrapped_sha256, wrapped_size,"                                        \
     " extract(epoch FROM retain_until)::bigint FROM copies"
