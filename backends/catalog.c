@@ -38,6 +38,7 @@
 
 #include "backends/catalog.h"
 #include "backends/catalog_private.h"
+#include "backends/spec_type.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
@@ -56,56 +57,35 @@ static const struct catalog_type {
     {"pgsql", catalog_pgsql_open, 0, 0, 0},
 };
 
-#define CATALOG_NTYPES (sizeof(catalog_types) / sizeof(catalog_types[0]))
-
 /* Errors found before any driver exists; valid until the next open. */
 static char catalog_open_error[1024];
 
-static void catalog_known_types(char *buf, size_t size)
-{
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (size_t i = 0; i < CATALOG_NTYPES && used < size; i++) {
-        int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", catalog_types[i].type);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
+static const struct spec_table catalog_table = SPEC_TABLE(catalog_types);
 
 /* The driver for spec's type; NULL and a message for a bad spec. */
 static const struct catalog_type *catalog_lookup(const char *spec, const char **rest_r,
                                                  const char **error_r)
 {
     char known[256];
-    const char *colon;
-    size_t type_len;
+    const struct catalog_type *t;
 
     *error_r = catalog_open_error;
-    catalog_known_types(known, sizeof(known));
+    spec_type_known(&catalog_table, known, sizeof(known));
     if (spec == NULL || *spec == '\0') {
         snprintf(catalog_open_error, sizeof(catalog_open_error),
                  "no catalog configured (archive_catalog = type:spec; known types: %s)", known);
         return NULL;
     }
-    colon = strchr(spec, ':');
-    if (colon == NULL) {
+    t = spec_type_find(&catalog_table, spec, rest_r);
+    if (t != NULL)
+        return t;
+    if (*rest_r == NULL)
         snprintf(catalog_open_error, sizeof(catalog_open_error),
                  "catalog \"%s\": expected type:spec (known types: %s)", spec, known);
-        return NULL;
-    }
-    type_len = (size_t)(colon - spec);
-    for (size_t i = 0; i < CATALOG_NTYPES; i++) {
-        if (strlen(catalog_types[i].type) == type_len &&
-            strncmp(catalog_types[i].type, spec, type_len) == 0) {
-            *rest_r = colon + 1;
-            return &catalog_types[i];
-        }
-    }
-    snprintf(catalog_open_error, sizeof(catalog_open_error),
-             "catalog \"%s\": unknown type \"%.*s\" (known types: %s)", spec, (int)type_len, spec,
-             known);
+    else
+        snprintf(catalog_open_error, sizeof(catalog_open_error),
+                 "catalog \"%s\": unknown type \"%.*s\" (known types: %s)", spec,
+                 (int)(*rest_r - 1 - spec), spec, known);
     return NULL;
 }
 

@@ -37,6 +37,12 @@ static enum tab_result catalog_missing(const char *message, const char **error_r
     return TAB_PERM;
 }
 
+/* An optional method: the static message missing when the driver lacks
+ * it, else the driver's answer to (cat, ...). */
+#define CATALOG_OPTIONAL(cat, method, missing, error_r, ...)                                       \
+    ((cat)->v->method == NULL ? catalog_missing((missing), (error_r))                              \
+                              : (cat)->v->method((cat), __VA_ARGS__))
+
 int catalog_can(const struct catalog *cat, enum catalog_capability cap)
 {
     const struct catalog_vfuncs *v = cat->v;
@@ -122,114 +128,99 @@ int catalog_changed(struct catalog *cat)
 enum tab_result catalog_search(struct catalog *cat, const struct search_query *q,
                                catalog_row_fn *fn, void *ctx, const char **error_r)
 {
-    if (cat->v->search == NULL)
-        return catalog_missing("the catalog driver cannot search", error_r);
-    return cat->v->search(cat, q, fn, ctx, error_r);
+    return CATALOG_OPTIONAL(cat, search, "the catalog driver cannot search", error_r, q, fn, ctx,
+                            error_r);
 }
 
 enum tab_result catalog_get(struct catalog *cat, const char *archive_id,
                             struct archive_record *rec_r, const char **error_r)
 {
-    if (cat->v->get == NULL)
-        return catalog_missing("the catalog driver cannot read a record", error_r);
-    return cat->v->get(cat, archive_id, rec_r, error_r);
+    return CATALOG_OPTIONAL(cat, get, "the catalog driver cannot read a record", error_r,
+                            archive_id, rec_r, error_r);
 }
 
 enum tab_result catalog_reindex(struct catalog *cat, const struct archive_record *rec,
                                 const char **error_r)
 {
-    if (cat->v->reindex == NULL)
-        return catalog_missing("the catalog driver cannot reindex", error_r);
-    return cat->v->reindex(cat, rec, error_r);
+    return CATALOG_OPTIONAL(cat, reindex, "the catalog driver cannot reindex", error_r, rec,
+                            error_r);
 }
 
 enum tab_result catalog_forward_status(struct catalog *cat, const char *archive_id,
                                        const char *status, const char *detail, const char **error_r)
 {
-    if (cat->v->forward_status == NULL)
-        return catalog_missing("the catalog driver keeps no forward status", error_r);
-    return cat->v->forward_status(cat, archive_id, status, detail, error_r);
+    return CATALOG_OPTIONAL(cat, forward_status, "the catalog driver keeps no forward status",
+                            error_r, archive_id, status, detail, error_r);
 }
 
 enum tab_result catalog_audit(struct catalog *cat, const char *user, const char *action,
                               const char *detail, const char **error_r)
 {
-    if (cat->v->audit == NULL)
-        return catalog_missing("the catalog driver keeps no audit log", error_r);
-    return cat->v->audit(cat, user, action, detail, error_r);
+    return CATALOG_OPTIONAL(cat, audit, "the catalog driver keeps no audit log", error_r, user,
+                            action, detail, error_r);
 }
 
 enum tab_result catalog_audit_list(struct catalog *cat, time_t since, catalog_audit_fn *fn,
                                    void *ctx, const char **error_r)
 {
-    if (cat->v->audit_list == NULL)
-        return catalog_missing("the catalog driver keeps no audit log", error_r);
-    return cat->v->audit_list(cat, since, fn, ctx, error_r);
+    return CATALOG_OPTIONAL(cat, audit_list, "the catalog driver keeps no audit log", error_r,
+                            since, fn, ctx, error_r);
 }
 
 enum tab_result catalog_chain_walk(struct catalog *cat, struct chain_seal *head_r,
                                    catalog_chain_fn *fn, void *ctx, const char **error_r)
 {
-    if (cat->v->chain_walk == NULL)
-        return catalog_missing("the catalog driver keeps no chain", error_r);
-    return cat->v->chain_walk(cat, head_r, fn, ctx, error_r);
+    return CATALOG_OPTIONAL(cat, chain_walk, "the catalog driver keeps no chain", error_r, head_r,
+                            fn, ctx, error_r);
 }
 
 enum tab_result catalog_chain_head(struct catalog *cat, struct chain_seal *head_r,
                                    const char **error_r)
 {
-    if (cat->v->chain_head == NULL)
-        return catalog_missing("the catalog driver keeps no chain", error_r);
-    return cat->v->chain_head(cat, head_r, error_r);
+    return CATALOG_OPTIONAL(cat, chain_head, "the catalog driver keeps no chain", error_r, head_r,
+                            error_r);
 }
 
 enum tab_result catalog_seal(struct catalog *cat, struct chain_seal *seal_r, const char **error_r)
 {
-    if (cat->v->seal == NULL)
-        return catalog_missing("the catalog driver keeps no chain", error_r);
-    return cat->v->seal(cat, seal_r, error_r);
+    return CATALOG_OPTIONAL(cat, seal, "the catalog driver keeps no chain", error_r, seal_r,
+                            error_r);
 }
 
 enum tab_result catalog_hold(struct catalog *cat, const char *archive_id, const char *case_name,
                              int on, const char *user, int *changed_r, int *holds_r,
                              struct strlist *locations_r, const char **error_r)
 {
-    if (cat->v->hold == NULL)
-        return catalog_missing("the catalog driver keeps no holds", error_r);
-    return cat->v->hold(cat, archive_id, case_name, on, user, changed_r, holds_r, locations_r,
-                        error_r);
+    return CATALOG_OPTIONAL(cat, hold, "the catalog driver keeps no holds", error_r, archive_id,
+                            case_name, on, user, changed_r, holds_r, locations_r, error_r);
 }
 
 enum tab_result catalog_hold_list(struct catalog *cat, const char *case_name, catalog_hold_fn *fn,
                                   void *ctx, const char **error_r)
 {
-    if (cat->v->hold_list == NULL)
-        return catalog_missing("the catalog driver keeps no holds", error_r);
-    return cat->v->hold_list(cat, case_name, fn, ctx, error_r);
+    return CATALOG_OPTIONAL(cat, hold_list, "the catalog driver keeps no holds", error_r, case_name,
+                            fn, ctx, error_r);
 }
 
 enum tab_result catalog_expire_candidates(struct catalog *cat, time_t now, catalog_chain_fn *fn,
                                           void *ctx, const char **error_r)
 {
-    if (cat->v->expire_candidates == NULL)
-        return catalog_missing("the catalog driver cannot expire messages", error_r);
-    return cat->v->expire_candidates(cat, now, fn, ctx, error_r);
+    return CATALOG_OPTIONAL(cat, expire_candidates, "the catalog driver cannot expire messages",
+                            error_r, now, fn, ctx, error_r);
 }
 
 enum tab_result catalog_expire_remove(struct catalog *cat, const char *archive_id, time_t now,
                                       const char *user, const char **error_r)
 {
-    if (cat->v->expire_remove == NULL)
-        return catalog_missing("the catalog driver cannot expire messages", error_r);
-    return cat->v->expire_remove(cat, archive_id, now, user, error_r);
+    return CATALOG_OPTIONAL(cat, expire_remove, "the catalog driver cannot expire messages",
+                            error_r, archive_id, now, user, error_r);
 }
 
 enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
                               catalog_stats_row_fn *fn, void *ctx, const char **error_r)
 {
-    if (cat->v->stats == NULL)
-        return catalog_missing("the catalog driver has no statistics", error_r);
-    return cat->v->stats(cat, stats_r, fn, ctx, error_r);
+    return CATALOG_OPTIONAL(cat, stats, "the catalog driver has no statistics", error_r, stats_r,
+                            fn, ctx, error_r);
 }
 
 enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *done_r,

@@ -151,6 +151,19 @@ void record_addrs_add(struct record_addrs *a, const char *name, const char *addr
     r->address = record_dup(address);
 }
 
+struct record_addrs *record_addrs_field(struct archive_record *rec, const char *field)
+{
+    if (field == NULL)
+        return NULL;
+    if (strcmp(field, "from") == 0)
+        return &rec->hdr_from;
+    if (strcmp(field, "to") == 0)
+        return &rec->hdr_to;
+    if (strcmp(field, "cc") == 0)
+        return &rec->hdr_cc;
+    return NULL;
+}
+
 void record_format_time(time_t t, char buf[21])
 {
     struct tm tm;

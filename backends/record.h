@@ -117,6 +117,9 @@ void record_add_rcpt(struct archive_record *rec, const char *address, const char
 void record_add_attachment(struct archive_record *rec, const char *filename,
                            const char *content_type);
 void record_addrs_add(struct record_addrs *a, const char *name, const char *address);
+/* rec's header address list for a catalog's field name ("from", "to",
+ * "cc"); NULL for any other name. */
+struct record_addrs *record_addrs_field(struct archive_record *rec, const char *field);
 /* "YYYY-MM-DDTHH:MM:SSZ" for t into buf (size >= 21). */
 void record_format_time(time_t t, char buf[21]);
 /* Parse "YYYY-MM-DD" or an ISO 8601 timestamp (with Z or +hh:mm, or local

@@ -313,77 +313,60 @@ void record_wire_encode(struct wire_buf *b, const struct archive_record *rec)
 
 /* The arrays are attached to the record (zeroed) before they are filled,
  * so record_free() releases whatever a failure leaves half-done. */
+/* An array of the count on the wire, zeroed, of elements of size bytes
+ * that take at least min_size bytes on the wire; NULL when empty. */
+static void *wire_get_array(struct wire_reader *r, size_t min_size, size_t size, size_t *n_r)
+{
+    *n_r = wire_get_count(r, min_size);
+    return *n_r > 0 ? xcalloc(*n_r, size) : NULL;
+}
+
 static void wire_get_addrs(struct wire_reader *r, struct record_addrs *a)
 {
-    size_t n = wire_get_count(r, WIRE_ADDR_MIN);
-
-    if (n == 0)
-        return;
-    a->v = xcalloc(n, sizeof(*a->v));
-    a->n = n;
-    for (size_t i = 0; i < n; i++) {
+    a->v = wire_get_array(r, WIRE_ADDR_MIN, sizeof(*a->v), &a->n);
+    for (size_t i = 0; i < a->n; i++) {
         a->v[i].name = wire_get_str(r, NULL);
         a->v[i].address = wire_get_str(r, NULL);
     }
 }
 
-static void wire_get_status(struct wire_reader *r, struct archive_record *rec)
+/* One of two static strings, or NULL when the wire has NULL; anything
+ * else is bad. */
+static const char *wire_get_choice(struct wire_reader *r, const char *a, const char *b)
 {
     int is_null;
     char *s = wire_get_str(r, &is_null);
+    const char *choice = NULL;
 
     if (s == NULL) {
         if (!is_null)
             r->bad = 1;
-    } else if (strcmp(s, ENVELOPE_COMPLETE) == 0) {
-        rec->envelope_status = ENVELOPE_COMPLETE;
-    } else if (strcmp(s, ENVELOPE_INCOMPLETE) == 0) {
-        rec->envelope_status = ENVELOPE_INCOMPLETE;
+    } else if (strcmp(s, a) == 0) {
+        choice = a;
+    } else if (strcmp(s, b) == 0) {
+        choice = b;
     } else {
         r->bad = 1;
     }
     free(s);
-}
-
-static void wire_get_index_status(struct wire_reader *r, struct archive_record *rec)
-{
-    int is_null;
-    char *s = wire_get_str(r, &is_null);
-
-    if (s == NULL) {
-        if (!is_null)
-            r->bad = 1;
-    } else if (strcmp(s, INDEX_FULL) == 0) {
-        rec->index_status = INDEX_FULL;
-    } else if (strcmp(s, INDEX_DEGRADED) == 0) {
-        rec->index_status = INDEX_DEGRADED;
-    } else {
-        r->bad = 1;
-    }
-    free(s);
+    return choice;
 }
 
 int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
 {
-    size_t n;
-
     if (wire_get_u8(r) != RECORD_WIRE_VERSION)
         r->bad = 1;
     wire_get_fixed(r, rec->archive_id, sizeof(rec->archive_id), archive_id_valid);
     rec->queue_id = wire_get_str(r, NULL);
     rec->envelope_from = wire_get_str(r, NULL);
-    wire_get_status(r, rec);
+    rec->envelope_status = wire_get_choice(r, ENVELOPE_COMPLETE, ENVELOPE_INCOMPLETE);
 
-    n = wire_get_count(r, WIRE_RCPT_MIN);
-    if (n > 0) {
-        rec->rcpts = xcalloc(n, sizeof(*rec->rcpts));
-        rec->n_rcpts = n;
-        for (size_t i = 0; i < n; i++) {
-            rec->rcpts[i].address = wire_get_str(r, NULL);
-            rec->rcpts[i].archive_rcpt = wire_get_str(r, NULL);
-            rec->rcpts[i].orcpt = wire_get_str(r, NULL);
-            rec->rcpts[i].notify = wire_get_str(r, NULL);
-        }
+    rec->rcpts = wire_get_array(r, WIRE_RCPT_MIN, sizeof(*rec->rcpts), &rec->n_rcpts);
+    for (size_t i = 0; i < rec->n_rcpts; i++) {
+        rec->rcpts[i].address = wire_get_str(r, NULL);
+        rec->rcpts[i].archive_rcpt = wire_get_str(r, NULL);
+        rec->rcpts[i].orcpt = wire_get_str(r, NULL);
+        rec->rcpts[i].notify = wire_get_str(r, NULL);
     }
     rec->mail_params = wire_get_str(r, NULL);
     rec->xforward = wire_get_str(r, NULL);
@@ -400,14 +383,11 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
     rec->body_text = wire_get_str(r, NULL);
     rec->index_later = wire_get_u8(r) != 0;
 
-    n = wire_get_count(r, WIRE_ATTACHMENT_MIN);
-    if (n > 0) {
-        rec->attachments = xcalloc(n, sizeof(*rec->attachments));
-        rec->n_attachments = n;
-        for (size_t i = 0; i < n; i++) {
-            rec->attachments[i].filename = wire_get_str(r, NULL);
-            rec->attachments[i].content_type = wire_get_str(r, NULL);
-        }
+    rec->attachments =
+        wire_get_array(r, WIRE_ATTACHMENT_MIN, sizeof(*rec->attachments), &rec->n_attachments);
+    for (size_t i = 0; i < rec->n_attachments; i++) {
+        rec->attachments[i].filename = wire_get_str(r, NULL);
+        rec->attachments[i].content_type = wire_get_str(r, NULL);
     }
     rec->arrival = wire_get_time(r);
     rec->retain_until = wire_get_time(r);
@@ -417,7 +397,7 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
     wire_get_fixed(r, rec->wrapped_sha256, sizeof(rec->wrapped_sha256), wire_sha256_valid);
     rec->store = wire_get_str(r, NULL);
     rec->location = wire_get_str(r, NULL);
-    wire_get_index_status(r, rec);
+    rec->index_status = wire_get_choice(r, INDEX_FULL, INDEX_DEGRADED);
     rec->index_note = wire_get_str(r, NULL);
 
     if (r->bad) {

@@ -14,7 +14,8 @@
  *	SQLite catalog upgrades itself on open); schema_admin_kind() says so
  *	for a "type:spec" and returns the spec after the type.
  * DIAGNOSTICS
- *	-1 or NULL with a heap message in *error_r.
+ *	-1 or NULL with a message in *error_r, owned by the driver and
+ *	valid until the next schema_admin call.
  */
 #ifndef TAB_SCHEMA_ADMIN_H
 #define TAB_SCHEMA_ADMIN_H
@@ -27,12 +28,12 @@ const char *schema_admin_kind(const char *spec);
 int schema_admin_current(void);
 /* conninfo with any password replaced: heap. */
 char *schema_admin_redact(const char *conninfo);
-struct schema_admin *schema_admin_connect(const char *conninfo, char **error_r);
+struct schema_admin *schema_admin_connect(const char *conninfo, const char **error_r);
 /* 0 ok: *version_r is 0 when there is no schema. */
-int schema_admin_version(struct schema_admin *a, int *version_r, char **error_r);
+int schema_admin_version(struct schema_admin *a, int *version_r, const char **error_r);
 /* To target (0: the current version); create: may start from nothing. */
 int schema_admin_migrate(struct schema_admin *a, int target, int create, int *from_r, int *to_r,
-                         char **error_r);
+                         const char **error_r);
 void schema_admin_close(struct schema_admin **a);
 
 #endif

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/spec_type.h"
 #include "common/log.h"
 #include "common/strlist.h"
 
@@ -53,53 +54,31 @@ static const struct store_type {
     {"s3", store_s3_open, 0, 0, 1}, /* a GET per message, billed and remote */
 };
 
-#define STORE_TABLE_LEN (sizeof(store_table) / sizeof(store_table[0]))
-
 /* store_open() has no store yet to own its message. */
 static char store_error[1024];
 
-/* "maildir, s3" for error messages. */
-static void store_known_types(char *buf, size_t size)
-{
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (size_t i = 0; i < STORE_TABLE_LEN && used < size; i++) {
-        int n = snprintf(buf + used, size - used, "%s%s", i > 0 ? ", " : "", store_table[i].type);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
+static const struct spec_table store_types = SPEC_TABLE(store_table);
 
 /* The driver for spec's type; NULL and a message for a bad spec. */
 static const struct store_type *store_lookup(const char *spec, const char **rest_r,
                                              const char **error_r)
 {
     char known[256];
-    const char *colon;
-    size_t type_len;
+    const struct store_type *t;
 
-    store_known_types(known, sizeof(known));
+    spec_type_known(&store_types, known, sizeof(known));
     if (spec == NULL)
         spec = "";
-    colon = strchr(spec, ':');
-    if (colon == NULL) {
+    t = spec_type_find(&store_types, spec, rest_r);
+    if (t != NULL)
+        return t;
+    if (*rest_r == NULL)
         snprintf(store_error, sizeof(store_error),
                  "store \"%s\" has no type: expected type:spec; known: %s", spec, known);
-        *error_r = store_error;
-        return NULL;
-    }
-    type_len = (size_t)(colon - spec);
-    for (size_t i = 0; i < STORE_TABLE_LEN; i++) {
-        if (strlen(store_table[i].type) == type_len &&
-            strncmp(store_table[i].type, spec, type_len) == 0) {
-            *rest_r = colon + 1;
-            return &store_table[i];
-        }
-    }
-    snprintf(store_error, sizeof(store_error), "unknown store type \"%.*s\" in \"%s\"; known: %s",
-             (int)type_len, spec, spec, known);
+    else
+        snprintf(store_error, sizeof(store_error),
+                 "unknown store type \"%.*s\" in \"%s\"; known: %s", (int)(*rest_r - 1 - spec),
+                 spec, spec, known);
     *error_r = store_error;
     return NULL;
 }

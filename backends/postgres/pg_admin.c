@@ -39,7 +39,7 @@ char *schema_admin_redact(const char *conninfo)
     return pg_conn_redact(conninfo);
 }
 
-struct schema_admin *schema_admin_connect(const char *conninfo, char **error_r)
+struct schema_admin *schema_admin_connect(const char *conninfo, const char **error_r)
 {
     PGconn *pg = pg_conn_connect_plain(conninfo, error_r);
     struct schema_admin *a;
@@ -51,13 +51,13 @@ struct schema_admin *schema_admin_connect(const char *conninfo, char **error_r)
     return a;
 }
 
-int schema_admin_version(struct schema_admin *a, int *version_r, char **error_r)
+int schema_admin_version(struct schema_admin *a, int *version_r, const char **error_r)
 {
     return pg_schema_version(a->pg, version_r, error_r);
 }
 
 int schema_admin_migrate(struct schema_admin *a, int target, int create, int *from_r, int *to_r,
-                         char **error_r)
+                         const char **error_r)
 {
     return pg_schema_migrate(a->pg, target, create, from_r, to_r, error_r);
 }

@@ -41,6 +41,11 @@
 #include "backends/postgres/pg_conn.h"
 #include "common/strlist.h"
 
+/* A copy as pg_catalog_load() reads it (PC_FIRST_COPY, PC_COPY_BY_ID). */
+#define PC_COPY_SELECT                                                                             \
+    "SELECT store, location, wrapped_sha256, wrapped_size,"                                        \
+    " extract(epoch FROM retain_until)::bigint FROM copies"
+
 static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
     [PC_FORWARD_STATUS] = {"tab_cat_forward_status", "forward status",
                            "INSERT INTO forwards (archive_id, status, detail, updated)"
@@ -140,14 +145,8 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
     [PC_COPY_BY_ARCHIVE_ID] = {"tab_cat_copy_by_archive_id", "get",
                                "SELECT id, message FROM copies WHERE archive_id = $1", 1, 0},
     [PC_FIRST_COPY] = {"tab_cat_first_copy", "read copy",
-                       "SELECT store, location, wrapped_sha256, wrapped_size,"
-                       " extract(epoch FROM retain_until)::bigint FROM copies"
-                       " WHERE message = $1::bigint ORDER BY id LIMIT 1",
-                       1, 0},
-    [PC_COPY_BY_ID] = {"tab_cat_copy_by_id", "read copy",
-                       "SELECT store, location, wrapped_sha256, wrapped_size,"
-                       " extract(epoch FROM retain_until)::bigint FROM copies"
-                       " WHERE id = $1::bigint",
+                       PC_COPY_SELECT " WHERE message = $1::bigint ORDER BY id LIMIT 1", 1, 0},
+    [PC_COPY_BY_ID] = {"tab_cat_copy_by_id", "read copy", PC_COPY_SELECT " WHERE id = $1::bigint",
                        1, 0},
     [PC_RCPTS] = {"tab_cat_rcpts", "read recipients",
                   "SELECT address, archive_rcpt, orcpt, notify FROM recipients"

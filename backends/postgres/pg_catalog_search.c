@@ -106,11 +106,9 @@ static enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, c
     if (r != TAB_OK)
         goto out;
     for (int i = 0; i < PQntuples(res); i++) {
-        const char *field = PQgetvalue(res, i, 0);
-        struct record_addrs *a = strcmp(field, "from") == 0 ? &rec->hdr_from
-                                 : strcmp(field, "to") == 0 ? &rec->hdr_to
-                                                            : &rec->hdr_cc;
-        record_addrs_add(a, pg_catalog_value(res, i, 1), pg_catalog_value(res, i, 2));
+        struct record_addrs *a = record_addrs_field(rec, PQgetvalue(res, i, 0));
+        if (a != NULL) /* the CHECK constraint allows no other field */
+            record_addrs_add(a, pg_catalog_value(res, i, 1), pg_catalog_value(res, i, 2));
     }
     PQclear(res);
     res = NULL;

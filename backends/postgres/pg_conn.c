@@ -92,6 +92,8 @@ static struct pg_conn *pg_conns;
 
 /* pg_conn_acquire() has no connection yet to own its message. */
 static char pg_conn_open_error[1024];
+/* Nor has pg_conn_connect_plain(): its last message. */
+static char *pg_conn_plain_error;
 
 static int pg_conn_is_uri(const char *s)
 {
@@ -266,7 +268,7 @@ static PGconn *pg_conn_connect_params(const char *conninfo, const char *name, ch
     return pg;
 }
 
-PGconn *pg_conn_connect_plain(const char *conninfo, char **error_r)
+PGconn *pg_conn_connect_plain(const char *conninfo, const char **error_r)
 {
     char *name = pg_conn_redact(conninfo), *error = NULL;
     PGconn *pg;
@@ -274,7 +276,9 @@ PGconn *pg_conn_connect_plain(const char *conninfo, char **error_r)
     /* The notice processor keeps a pointer to the name: a static one. */
     pg = pg_conn_connect_params(conninfo, NULL, &error);
     if (pg == NULL) {
-        *error_r = xasprintf("pgsql %s: %s", name, error);
+        free(pg_conn_plain_error);
+        pg_conn_plain_error = xasprintf("pgsql %s: %s", name, error);
+        *error_r = pg_conn_plain_error;
         free(error);
     }
     free(name);
@@ -299,6 +303,7 @@ static void pg_conn_drop(struct pg_conn *c, int finish)
 static int pg_conn_connect(struct pg_conn *c, char **error_r)
 {
     char *error = NULL;
+    const char *schema_error;
 
     c->pg = pg_conn_connect_params(c->conninfo, c->name, &error);
     c->pid = getpid();
@@ -306,8 +311,8 @@ static int pg_conn_connect(struct pg_conn *c, char **error_r)
         *error_r = error;
         return -1;
     }
-    if (pg_schema_check(c->pg, c->name, &error) < 0) {
-        *error_r = error;
+    if (pg_schema_check(c->pg, c->name, &schema_error) < 0) {
+        *error_r = xstrdup(schema_error);
         pg_conn_drop(c, 1);
         return -2;
     }

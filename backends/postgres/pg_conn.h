@@ -94,8 +94,9 @@ enum tab_result pg_conn_fail(struct pg_conn *c, enum tab_result r, const char **
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* A connection of its own (tabularium db), with the same settings but no
- * schema check; NULL and a heap message on failure. */
-PGconn *pg_conn_connect_plain(const char *conninfo, char **error_r);
+ * schema check; NULL and a message on failure, in a buffer of this module
+ * valid until the next call. */
+PGconn *pg_conn_connect_plain(const char *conninfo, const char **error_r);
 /* conninfo with any password removed, for messages (heap string). */
 char *pg_conn_redact(const char *conninfo);
 /* A valid UTF-8 copy of s with invalid bytes replaced by U+FFFD, cut at

@@ -34,7 +34,8 @@
  *	version, and refuse an older schema (it lacks what they write) and a
  *	newer one (older code must not write what it does not understand).
  * DIAGNOSTICS
- *	-1 with a heap message: the server's error with the step that
+ *	-1 with a message in a buffer of this module, valid until its next
+ *	call: the server's error with the step that
  *	failed, a database that is not UTF8, a schema that is missing (db
  *	upgrade), present but older (db init), or newer than this code.
  */
@@ -315,6 +316,18 @@ static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
 
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);
 
+/* The last message, what *error_r points at: no connection owns it. */
+static char *pg_schema_error_text;
+
+/* Keep text (heap) as the module's message; -1. */
+static int pg_schema_set(const char **error_r, char *text)
+{
+    free(pg_schema_error_text);
+    pg_schema_error_text = text;
+    *error_r = text;
+    return -1;
+}
+
 static int pg_chain_copy_cmp(const void *key, const void *elem)
 {
     long long k = *(const long long *)key, e = *(const long long *)elem;
@@ -395,7 +408,7 @@ void pg_chain_fill(const PGresult *res, int row, const struct pg_chain_rcpts *rc
 }
 
 /* Version 5 on a database with copies: chain them in id order. */
-static int pg_schema_chain_existing(PGconn *pg, char **error_r)
+static int pg_schema_chain_existing(PGconn *pg, const char **error_r)
 {
     static const char rows_sql[] = "SELECT 0," PG_CHAIN_COLUMNS ", NULL, NULL"
                                    " FROM copies c LEFT JOIN messages m ON m.id = c.message"
@@ -407,13 +420,13 @@ static int pg_schema_chain_existing(PGconn *pg, char **error_r)
     int ret = -1;
 
     if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
-        *error_r = pg_schema_error(pg, rows, "chain existing copies");
+        pg_schema_set(error_r, pg_schema_error(pg, rows, "chain existing copies"));
         PQclear(rows);
         return -1;
     }
     res = PQexec(pg, PG_CHAIN_RCPTS);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        *error_r = pg_schema_error(pg, res, "chain existing copies");
+        pg_schema_set(error_r, pg_schema_error(pg, res, "chain existing copies"));
         PQclear(res);
         PQclear(rows);
         return -1;
@@ -440,7 +453,7 @@ static int pg_schema_chain_existing(PGconn *pg, char **error_r)
                            4, NULL, values, NULL, NULL, 0);
         catalog_chain_link_free(&link);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            *error_r = pg_schema_error(pg, res, "chain existing copies");
+            pg_schema_set(error_r, pg_schema_error(pg, res, "chain existing copies"));
             PQclear(res);
             goto out;
         }
@@ -453,7 +466,7 @@ static int pg_schema_chain_existing(PGconn *pg, char **error_r)
         res = PQexecParams(pg, "UPDATE chain_head SET seq = $1::bigint, hash = $2 WHERE id = 1", 2,
                            NULL, values, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            *error_r = pg_schema_error(pg, res, "chain existing copies");
+            pg_schema_set(error_r, pg_schema_error(pg, res, "chain existing copies"));
             PQclear(res);
             goto out;
         }
@@ -486,7 +499,7 @@ static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what)
 
 /* Run a statement without parameters that returns at most one value. */
 static int pg_schema_query(PGconn *pg, const char *sql, const char *what, char **value_r,
-                           char **error_r)
+                           const char **error_r)
 {
     PGresult *res = PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(res);
@@ -494,7 +507,7 @@ static int pg_schema_query(PGconn *pg, const char *sql, const char *what, char *
     if (value_r != NULL)
         *value_r = NULL;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        *error_r = pg_schema_error(pg, res, what);
+        pg_schema_set(error_r, pg_schema_error(pg, res, what));
         PQclear(res);
         return -1;
     }
@@ -504,7 +517,7 @@ static int pg_schema_query(PGconn *pg, const char *sql, const char *what, char *
     return 0;
 }
 
-int pg_schema_version(PGconn *pg, int *version_r, char **error_r)
+int pg_schema_version(PGconn *pg, int *version_r, const char **error_r)
 {
     char *value = NULL;
 
@@ -525,40 +538,44 @@ int pg_schema_version(PGconn *pg, int *version_r, char **error_r)
     return 0;
 }
 
-int pg_schema_check(PGconn *pg, const char *name, char **error_r)
+int pg_schema_check(PGconn *pg, const char *name, const char **error_r)
 {
     int version;
-    char *error = NULL;
+    const char *error = NULL;
 
     /* The chain step hashes with sha256() (backends/postgres/pg_catalog_ingest.c). */
     if (PQserverVersion(pg) > 0 && PQserverVersion(pg) < 110000) {
-        *error_r = xasprintf("pgsql %s: PostgreSQL %d.%d is too old: tabularium needs 11 or later",
-                             name, PQserverVersion(pg) / 10000, PQserverVersion(pg) % 10000 / 100);
+        pg_schema_set(
+            error_r,
+            xasprintf("pgsql %s: PostgreSQL %d.%d is too old: tabularium needs 11 or later", name,
+                      PQserverVersion(pg) / 10000, PQserverVersion(pg) % 10000 / 100));
         return -1;
     }
     if (pg_schema_version(pg, &version, &error) < 0) {
-        *error_r = xasprintf("pgsql %s: %s", name, error);
-        free(error);
+        pg_schema_set(error_r, xasprintf("pgsql %s: %s", name, error));
         return -1;
     }
     if (version == PG_SCHEMA_VERSION)
         return 0;
     if (version == 0)
-        *error_r = xasprintf("pgsql %s: the database has no tabularium schema: run tabularium"
-                             " db init",
-                             name);
+        pg_schema_set(error_r,
+                      xasprintf("pgsql %s: the database has no tabularium schema: run tabularium"
+                                " db init",
+                                name));
     else if (version < PG_SCHEMA_VERSION)
-        *error_r = xasprintf("pgsql %s: schema version %d is older than the version %d this"
-                             " tabularium needs: run tabularium db upgrade",
-                             name, version, PG_SCHEMA_VERSION);
+        pg_schema_set(error_r,
+                      xasprintf("pgsql %s: schema version %d is older than the version %d this"
+                                " tabularium needs: run tabularium db upgrade",
+                                name, version, PG_SCHEMA_VERSION));
     else
-        *error_r = xasprintf("pgsql %s: schema version %d is newer than the version %d this"
-                             " tabularium knows: upgrade tabularium",
-                             name, version, PG_SCHEMA_VERSION);
+        pg_schema_set(error_r,
+                      xasprintf("pgsql %s: schema version %d is newer than the version %d this"
+                                " tabularium knows: upgrade tabularium",
+                                name, version, PG_SCHEMA_VERSION));
     return -1;
 }
 
-static int pg_schema_record(PGconn *pg, int version, char **error_r)
+static int pg_schema_record(PGconn *pg, int version, const char **error_r)
 {
     char v[16];
     const char *values[2] = {v, TAB_VERSION};
@@ -568,7 +585,7 @@ static int pg_schema_record(PGconn *pg, int version, char **error_r)
     res = PQexecParams(pg, "INSERT INTO schema_version (version, tabularium) VALUES ($1, $2)", 2,
                        NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *error_r = pg_schema_error(pg, res, "record schema version");
+        pg_schema_set(error_r, pg_schema_error(pg, res, "record schema version"));
         PQclear(res);
         return -1;
     }
@@ -576,15 +593,17 @@ static int pg_schema_record(PGconn *pg, int version, char **error_r)
     return 0;
 }
 
-int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r, char **error_r)
+int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r,
+                      const char **error_r)
 {
     char *value = NULL, *what;
     int version = 0;
 
     *from_r = *to_r = 0;
     if (target < 1 || target > PG_SCHEMA_VERSION) {
-        *error_r = xasprintf("schema version %d does not exist (this tabularium knows 1 to %d)",
-                             target, PG_SCHEMA_VERSION);
+        pg_schema_set(error_r,
+                      xasprintf("schema version %d does not exist (this tabularium knows 1 to %d)",
+                                target, PG_SCHEMA_VERSION));
         return -1;
     }
     if (pg_schema_query(pg, "BEGIN", "begin", NULL, error_r) < 0)
@@ -595,25 +614,28 @@ int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r
         goto fail;
     *from_r = *to_r = version;
     if (version > PG_SCHEMA_VERSION) {
-        *error_r = xasprintf("schema version %d is newer than the version %d this tabularium"
-                             " knows: upgrade tabularium",
-                             version, PG_SCHEMA_VERSION);
+        pg_schema_set(error_r,
+                      xasprintf("schema version %d is newer than the version %d this tabularium"
+                                " knows: upgrade tabularium",
+                                version, PG_SCHEMA_VERSION));
         goto fail;
     }
     if (version == 0 && !create) {
-        *error_r = xstrdup("the database has no tabularium schema: run tabularium db init");
+        pg_schema_set(error_r,
+                      xstrdup("the database has no tabularium schema: run tabularium db init"));
         goto fail;
     }
     if (version > 0 && create && version < target) {
-        *error_r = xasprintf("the database has schema version %d already: run tabularium db"
-                             " upgrade",
-                             version);
+        pg_schema_set(error_r,
+                      xasprintf("the database has schema version %d already: run tabularium db"
+                                " upgrade",
+                                version));
         goto fail;
     }
     if (version > target) {
-        *error_r = xasprintf("schema version %d is newer than the requested version %d;"
-                             " migrations never go back",
-                             version, target);
+        pg_schema_set(error_r, xasprintf("schema version %d is newer than the requested version %d;"
+                                         " migrations never go back",
+                                         version, target));
         goto fail;
     }
     if (version == 0) {
@@ -621,9 +643,9 @@ int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r
         if (pg_schema_query(pg, "SHOW server_encoding", "server encoding", &value, error_r) < 0)
             goto fail;
         if (value == NULL || strcmp(value, "UTF8") != 0) {
-            *error_r = xasprintf("the database encoding is %s; tabularium needs UTF8"
-                                 " (createdb -E UTF8 --locale=C.UTF-8 ...)",
-                                 value != NULL ? value : "unknown");
+            pg_schema_set(error_r, xasprintf("the database encoding is %s; tabularium needs UTF8"
+                                             " (createdb -E UTF8 --locale=C.UTF-8 ...)",
+                                             value != NULL ? value : "unknown"));
             free(value);
             goto fail;
         }

@@ -10,7 +10,8 @@
  *	upgrade" after installing a newer tabularium. docs/schema-pgsql.md
  *	documents the result.
  * DIAGNOSTICS
- *	Functions return -1 with a heap message in *error_r.
+ *	Functions return -1 with a message in *error_r, in a buffer of
+ *	this module, valid until its next call.
  */
 #ifndef TAB_PG_SCHEMA_H
 #define TAB_PG_SCHEMA_H
@@ -23,18 +24,19 @@
 #define PG_SCHEMA_VERSION 6
 
 /* The schema's version: 0 when the database has no schema_version table. */
-int pg_schema_version(PGconn *pg, int *version_r, char **error_r);
+int pg_schema_version(PGconn *pg, int *version_r, const char **error_r);
 /* 0 when the schema is PG_SCHEMA_VERSION; otherwise a message that says
  * what to run ("run tabularium db init", "... db upgrade"). name: for
  * messages. */
-int pg_schema_check(PGconn *pg, const char *name, char **error_r);
+int pg_schema_check(PGconn *pg, const char *name, const char **error_r);
 /*
  * Apply the migrations from the current version up to target (1 ..
  * PG_SCHEMA_VERSION) in one transaction. create: allowed to start from
  * an empty database (db init); otherwise the schema must exist (db
  * upgrade). *from_r and *to_r get the versions before and after.
  */
-int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r, char **error_r);
+int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r,
+                      const char **error_r);
 
 /*
  * The chain (docs/integrity.md) as the catalog reads it, shared with

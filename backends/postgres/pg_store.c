@@ -86,24 +86,6 @@ static struct pg_store *pg_store_of(struct store *st)
     return (struct pg_store *)st;
 }
 
-/* Read up to size bytes, fewer only at end of file. */
-static ssize_t pg_store_read_full(int fd, char *buf, size_t size)
-{
-    size_t got = 0;
-
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
-}
-
 static enum tab_result pg_store_put(struct store *st, const struct archive_record *rec, int fd,
                                     const char *path, char **location_r, const char **error_r)
 {
@@ -133,7 +115,7 @@ static enum tab_result pg_store_put(struct store *st, const struct archive_recor
 
     buf = xmalloc(PG_STORE_CHUNK);
     for (int i = 0;; i++) {
-        ssize_t n = pg_store_read_full(fd, buf, PG_STORE_CHUNK);
+        ssize_t n = safe_read_full(fd, buf, PG_STORE_CHUNK);
         if (n < 0) {
             r = pg_conn_fail(ps->conn, TAB_RETRY, error_r, "put %s: read spool file: %s",
                              rec->archive_id, strerror(errno));

@@ -50,10 +50,10 @@ struct s3_target {
     char *prefix; /* "" or "a/b": no leading or trailing '/' */
 };
 
-/* 0 ok; -1 and a heap message. Accepts bucket names of 3-63 characters
- * [a-z0-9.-] and prefixes of [A-Za-z0-9._-/] (no "..", no "//"), so a
- * key never needs more than plain percent-encoding. */
-int s3_target_parse(const char *url, struct s3_target *t, char **error_r);
+/* 0 ok; -1 and a message of this module (valid until the next call).
+ * Accepts bucket names of 3-63 characters [a-z0-9.-] and prefixes of [A-Za-z0-9._-/] (no "..", no
+ * "//"), so a key never needs more than plain percent-encoding. */
+int s3_target_parse(const char *url, struct s3_target *t, const char **error_r);
 void s3_target_free(struct s3_target *t);
 
 /* "prefix/YYYY/MM/DD/<archive id>.eml" (UTC date of arrival). Heap. */
@@ -140,9 +140,10 @@ struct s3_response {
     int out_errno; /* writing to out_fd failed */
 };
 
-/* NULL and a heap message when the credentials cannot be read. */
+/* NULL and a message of this module (valid until the next call) when the
+ * credentials cannot be read. */
 struct s3_client *s3_client_new(const struct s3_target *t, const struct tab_config *cfg,
-                                char **error_r);
+                                const char **error_r);
 void s3_client_free(struct s3_client **c);
 /* Perform one request. Returns 0 when an HTTP answer came (any status),
  * -1 otherwise (rs->transport_error says why). rs is reset first; call
@@ -153,8 +154,9 @@ void s3_response_clear(struct s3_response *rs);
  * "connection: Failed to connect to ..." into buf. */
 const char *s3_response_describe(const struct s3_response *rs, char *buf, size_t size);
 /* Read "access_key_id = X" / "secret_access_key = Y" from file, which
- * must not be readable by group or others. 0 ok, -1 and a heap message. */
-int s3_credentials_load(const char *file, char **access_r, char **secret_r, char **error_r);
+ * must not be readable by group or others. 0 ok, -1 and a message, as
+ * s3_client_new(). */
+int s3_credentials_load(const char *file, char **access_r, char **secret_r, const char **error_r);
 
 /* ---- s3_store.c: bucket settings, for s3_retention.c ---- */
 

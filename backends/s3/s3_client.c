@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/safe_file.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
 
@@ -92,7 +93,19 @@ static char *s3_trim(char *s)
     return s;
 }
 
-int s3_credentials_load(const char *file, char **access_r, char **secret_r, char **error_r)
+/* The last message of s3_credentials_load() or s3_client_new(), what
+ * *error_r points at: no client owns it. */
+static char *s3_client_error;
+
+/* Keep text (heap) as the module's message. */
+static void s3_client_fail(const char **error_r, char *text)
+{
+    free(s3_client_error);
+    s3_client_error = text;
+    *error_r = text;
+}
+
+int s3_credentials_load(const char *file, char **access_r, char **secret_r, const char **error_r)
 {
     char line[1024];
     struct stat sb;
@@ -103,18 +116,19 @@ int s3_credentials_load(const char *file, char **access_r, char **secret_r, char
     *secret_r = NULL;
     fp = fopen(file, "re");
     if (fp == NULL) {
-        *error_r = xasprintf("s3_credentials_file %s: %s", file, strerror(errno));
+        s3_client_fail(error_r, xasprintf("s3_credentials_file %s: %s", file, strerror(errno)));
         return -1;
     }
     if (fstat(fileno(fp), &sb) < 0) {
-        *error_r = xasprintf("s3_credentials_file %s: %s", file, strerror(errno));
+        s3_client_fail(error_r, xasprintf("s3_credentials_file %s: %s", file, strerror(errno)));
         goto fail;
     }
     if ((sb.st_mode & 077) != 0) {
-        *error_r = xasprintf("s3_credentials_file %s is readable or writable by group or others "
-                             "(mode %04o): refusing to use it; chmod 600 it and keep it owned by "
-                             "the mail_owner account",
-                             file, (unsigned int)(sb.st_mode & 07777));
+        s3_client_fail(
+            error_r, xasprintf("s3_credentials_file %s is readable or writable by group or others "
+                               "(mode %04o): refusing to use it; chmod 600 it and keep it owned by "
+                               "the mail_owner account",
+                               file, (unsigned int)(sb.st_mode & 07777)));
         goto fail;
     }
     while (fgets(line, sizeof(line), fp) != NULL) {
@@ -125,8 +139,9 @@ int s3_credentials_load(const char *file, char **access_r, char **secret_r, char
             continue;
         eq = strchr(name, '=');
         if (eq == NULL) {
-            *error_r =
-                xasprintf("s3_credentials_file %s line %d: expected name = value", file, lineno);
+            s3_client_fail(
+                error_r,
+                xasprintf("s3_credentials_file %s line %d: expected name = value", file, lineno));
             goto fail;
         }
         *eq = '\0';
@@ -140,15 +155,17 @@ int s3_credentials_load(const char *file, char **access_r, char **secret_r, char
             free(*secret_r);
             *secret_r = xstrdup(value);
         } else {
-            *error_r = xasprintf("s3_credentials_file %s line %d: unknown name \"%.64s\" "
-                                 "(access_key_id, secret_access_key)",
-                                 file, lineno, name);
+            s3_client_fail(error_r,
+                           xasprintf("s3_credentials_file %s line %d: unknown name \"%.64s\" "
+                                     "(access_key_id, secret_access_key)",
+                                     file, lineno, name));
             goto fail;
         }
     }
     if (*access_r == NULL || **access_r == '\0' || *secret_r == NULL || **secret_r == '\0') {
-        *error_r =
-            xasprintf("s3_credentials_file %s: needs access_key_id and secret_access_key", file);
+        s3_client_fail(
+            error_r,
+            xasprintf("s3_credentials_file %s: needs access_key_id and secret_access_key", file));
         goto fail;
     }
     (void)fclose(fp); /* read-only */
@@ -166,7 +183,7 @@ fail:
 }
 
 struct s3_client *s3_client_new(const struct s3_target *t, const struct tab_config *cfg,
-                                char **error_r)
+                                const char **error_r)
 {
     struct s3_client *c = xcalloc(1, sizeof(*c));
     char port[16] = "";
@@ -177,8 +194,8 @@ struct s3_client *s3_client_new(const struct s3_target *t, const struct tab_conf
     } else {
         const char *a = getenv("AWS_ACCESS_KEY_ID"), *s = getenv("AWS_SECRET_ACCESS_KEY");
         if (a == NULL || *a == '\0' || s == NULL || *s == '\0') {
-            *error_r = xstrdup("no S3 credentials: set s3_credentials_file, or "
-                               "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+            s3_client_fail(error_r, xstrdup("no S3 credentials: set s3_credentials_file, or "
+                                            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
             goto fail;
         }
         c->access = xstrdup(a);
@@ -186,7 +203,7 @@ struct s3_client *s3_client_new(const struct s3_target *t, const struct tab_conf
     }
     c->curl = curl_easy_init();
     if (c->curl == NULL) {
-        *error_r = xstrdup("cannot create a libcurl handle");
+        s3_client_fail(error_r, xstrdup("cannot create a libcurl handle"));
         goto fail;
     }
     if (t->port != 0)
@@ -283,16 +300,9 @@ static size_t s3_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 
     curl_easy_getinfo(tr->c->curl, CURLINFO_RESPONSE_CODE, &status);
     if (tr->rq->out_fd >= 0 && status >= 200 && status < 300) {
-        size_t done = 0;
-        while (done < len) {
-            ssize_t n = write(tr->rq->out_fd, data + done, len - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                rs->out_errno = errno;
-                return 0; /* abort the transfer */
-            }
-            done += (size_t)n;
+        if (safe_write_all(tr->rq->out_fd, data, len) < 0) {
+            rs->out_errno = errno;
+            return 0; /* abort the transfer */
         }
         return len;
     }

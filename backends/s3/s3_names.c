@@ -83,7 +83,18 @@ void s3_target_free(struct s3_target *t)
     memset(t, 0, sizeof(*t));
 }
 
-int s3_target_parse(const char *url, struct s3_target *t, char **error_r)
+/* The last message of s3_target_parse(), what *error_r points at. */
+static char *s3_names_error;
+
+/* Keep text (heap) as the module's message. */
+static void s3_names_fail(const char **error_r, char *text)
+{
+    free(s3_names_error);
+    s3_names_error = text;
+    *error_r = text;
+}
+
+int s3_target_parse(const char *url, struct s3_target *t, const char **error_r)
 {
     const char *p, *host, *host_end, *path, *slash;
     size_t len;
@@ -96,16 +107,19 @@ int s3_target_parse(const char *url, struct s3_target *t, char **error_r)
         t->scheme = xstrdup("http");
         host = url + 7;
     } else {
-        *error_r = xasprintf("s3 store \"%s\": expected https://host[:port]/bucket[/prefix]", url);
+        s3_names_fail(
+            error_r,
+            xasprintf("s3 store \"%s\": expected https://host[:port]/bucket[/prefix]", url));
         goto fail;
     }
     path = strchr(host, '/');
     if (path == NULL)
         path = host + strlen(host);
     if (memchr(host, '@', (size_t)(path - host)) != NULL || strpbrk(url, "?#") != NULL) {
-        *error_r = xasprintf("s3 store \"%s\": no user info, query or fragment in the URL "
-                             "(credentials go in s3_credentials_file)",
-                             url);
+        s3_names_fail(error_r,
+                      xasprintf("s3 store \"%s\": no user info, query or fragment in the URL "
+                                "(credentials go in s3_credentials_file)",
+                                url));
         goto fail;
     }
     /* host, "[v6]" or host:port */
@@ -113,7 +127,7 @@ int s3_target_parse(const char *url, struct s3_target *t, char **error_r)
     if (*host == '[') {
         p = memchr(host, ']', (size_t)(path - host));
         if (p == NULL) {
-            *error_r = xasprintf("s3 store \"%s\": unterminated [IPv6 address]", url);
+            s3_names_fail(error_r, xasprintf("s3 store \"%s\": unterminated [IPv6 address]", url));
             goto fail;
         }
         host_end = p + 1;
@@ -123,37 +137,39 @@ int s3_target_parse(const char *url, struct s3_target *t, char **error_r)
             host_end = p;
     }
     if (host_end == host) {
-        *error_r = xasprintf("s3 store \"%s\": no host name", url);
+        s3_names_fail(error_r, xasprintf("s3 store \"%s\": no host name", url));
         goto fail;
     }
     for (p = host; p < host_end; p++) {
         if (!isalnum((unsigned char)*p) && strchr(".-_[]:", *p) == NULL) {
-            *error_r = xasprintf("s3 store \"%s\": bad character in the host name", url);
+            s3_names_fail(error_r,
+                          xasprintf("s3 store \"%s\": bad character in the host name", url));
             goto fail;
         }
     }
     t->host = xstrndup(host, (size_t)(host_end - host));
     if (host_end < path) {
         if (*host_end != ':' || host_end + 1 == path) {
-            *error_r = xasprintf("s3 store \"%s\": bad port", url);
+            s3_names_fail(error_r, xasprintf("s3 store \"%s\": bad port", url));
             goto fail;
         }
         long port = 0;
         for (p = host_end + 1; p < path; p++) {
             if (!isdigit((unsigned char)*p) || (port = port * 10 + (*p - '0')) > 65535) {
-                *error_r = xasprintf("s3 store \"%s\": bad port", url);
+                s3_names_fail(error_r, xasprintf("s3 store \"%s\": bad port", url));
                 goto fail;
             }
         }
         if (port == 0) {
-            *error_r = xasprintf("s3 store \"%s\": bad port", url);
+            s3_names_fail(error_r, xasprintf("s3 store \"%s\": bad port", url));
             goto fail;
         }
         t->port = (int)port;
     }
     /* /bucket[/prefix][/] */
     if (*path != '/' || path[1] == '\0') {
-        *error_r = xasprintf("s3 store \"%s\": no bucket (https://host/bucket[/prefix])", url);
+        s3_names_fail(error_r,
+                      xasprintf("s3 store \"%s\": no bucket (https://host/bucket[/prefix])", url));
         goto fail;
     }
     path++;
@@ -161,16 +177,18 @@ int s3_target_parse(const char *url, struct s3_target *t, char **error_r)
     len = slash != NULL ? (size_t)(slash - path) : strlen(path);
     if (len < 3 || len > 63 || !isalnum((unsigned char)path[0]) ||
         !isalnum((unsigned char)path[len - 1])) {
-        *error_r = xasprintf("s3 store \"%s\": bucket name must have 3 to 63 characters "
-                             "a-z 0-9 . - and start and end with a letter or digit",
-                             url);
+        s3_names_fail(error_r,
+                      xasprintf("s3 store \"%s\": bucket name must have 3 to 63 characters "
+                                "a-z 0-9 . - and start and end with a letter or digit",
+                                url));
         goto fail;
     }
     for (size_t i = 0; i < len; i++) {
         if (!s3_bucket_char((unsigned char)path[i])) {
-            *error_r = xasprintf("s3 store \"%s\": bucket name must have 3 to 63 characters "
-                                 "a-z 0-9 . - and start and end with a letter or digit",
-                                 url);
+            s3_names_fail(error_r,
+                          xasprintf("s3 store \"%s\": bucket name must have 3 to 63 characters "
+                                    "a-z 0-9 . - and start and end with a letter or digit",
+                                    url));
             goto fail;
         }
     }
@@ -183,9 +201,10 @@ int s3_target_parse(const char *url, struct s3_target *t, char **error_r)
     if (slash[len] == '/') /* one trailing '/' is allowed: "bucket/mail/" */
         len--;
     if (!s3_key_ok(slash + 1, len)) {
-        *error_r = xasprintf("s3 store \"%s\": the prefix may contain only A-Z a-z 0-9 . _ - "
-                             "and single '/' between names (no \".\" or \"..\")",
-                             url);
+        s3_names_fail(error_r,
+                      xasprintf("s3 store \"%s\": the prefix may contain only A-Z a-z 0-9 . _ - "
+                                "and single '/' between names (no \".\" or \"..\")",
+                                url));
         goto fail;
     }
     t->prefix = xstrndup(slash + 1, len);

@@ -510,50 +510,56 @@ static enum tab_result s3_location(struct s3_store *s, const char *location, cha
     return TAB_OK;
 }
 
+/* method (GET into out_fd, DELETE) on the object at location, and the
+ * outcome. rs is for the caller to read and clear; it stays zeroed (no
+ * transport_ok) when location is bad. */
+static enum tab_result s3_object_call(struct s3_store *s, const char *method, enum s3_op op,
+                                      const char *location, int out_fd, struct s3_response *rs,
+                                      const char **error_r)
+{
+    char *key, *query;
+    enum tab_result r;
+
+    memset(rs, 0, sizeof(*rs));
+    r = s3_location(s, location, &key, &query, error_r);
+    if (r != TAB_OK)
+        return r;
+    struct s3_request rq = {
+        .method = method, .key = key, .query = query, .body_fd = -1, .out_fd = out_fd};
+    s3_client_perform(s->c, &rq, rs);
+    r = s3_outcome(s, op, method, location, rs, error_r);
+    free(key);
+    free(query);
+    return r;
+}
+
 static enum tab_result s3_get(struct store *st, const char *location, int out_fd,
                               const char **error_r)
 {
     struct s3_store *s = (struct s3_store *)st;
-    char *key, *query;
     struct s3_response rs;
-    enum tab_result r = s3_location(s, location, &key, &query, error_r);
+    enum tab_result r = s3_object_call(s, "GET", S3_OP_GET, location, out_fd, &rs, error_r);
 
-    if (r != TAB_OK)
-        return r;
-    struct s3_request rq = {
-        .method = "GET", .key = key, .query = query, .body_fd = -1, .out_fd = out_fd};
-    s3_client_perform(s->c, &rq, &rs);
-    r = s3_outcome(s, S3_OP_GET, "GET", location, &rs, error_r);
     if (r == TAB_PERM && rs.status == 404)
         s3_fail(s, TAB_PERM, error_r, "s3 %s: %s: not found (%s)", s->t.bucket, location,
                 rs.code[0] != '\0' ? rs.code : "HTTP 404");
     s3_response_clear(&rs);
-    free(key);
-    free(query);
     return r;
 }
 
 static enum tab_result s3_remove(struct store *st, const char *location, const char **error_r)
 {
     struct s3_store *s = (struct s3_store *)st;
-    char *key, *query;
     struct s3_response rs;
-    enum tab_result r = s3_location(s, location, &key, &query, error_r);
+    enum tab_result r = s3_object_call(s, "DELETE", S3_OP_REMOVE, location, -1, &rs, error_r);
 
-    if (r != TAB_OK)
-        return r;
-    struct s3_request rq = {
-        .method = "DELETE", .key = key, .query = query, .body_fd = -1, .out_fd = -1};
-    s3_client_perform(s->c, &rq, &rs);
-    r = s3_outcome(s, S3_OP_REMOVE, "DELETE", location, &rs, error_r);
-    if (r == TAB_PERM)
+    /* A refusal by the server, not a bad location (transport failures retry). */
+    if (r == TAB_PERM && rs.transport_ok)
         s3_fail(s, TAB_PERM, error_r,
                 "s3 %s: DELETE %s refused by the server (Object Lock retention or legal hold): "
                 "%s %s",
                 s->t.bucket, location, rs.code, rs.message);
     s3_response_clear(&rs);
-    free(key);
-    free(query);
     return r;
 }
 
@@ -663,7 +669,7 @@ const char *s3_store_bucket(struct store *st)
 struct store *store_s3_open(const char *spec, const struct tab_config *cfg, const char **error_r)
 {
     struct s3_store *s = xcalloc(1, sizeof(*s));
-    char *error = NULL;
+    const char *error = NULL;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         free(s);
@@ -695,7 +701,7 @@ struct store *store_s3_open(const char *spec, const struct tab_config *cfg, cons
         const char *why = NULL;
         int lock = s3_check_lock(s, &why);
         if (lock > 0) {
-            error = xstrdup(why);
+            error = why;
             goto fail;
         }
         if (lock < 0)
@@ -707,7 +713,6 @@ struct store *store_s3_open(const char *spec, const struct tab_config *cfg, cons
 
 fail:
     snprintf(s3_open_error, sizeof(s3_open_error), "%s", error != NULL ? error : "s3: failed");
-    free(error);
     *error_r = s3_open_error;
     s3_close(&s->st);
     return NULL;

@@ -66,6 +66,10 @@
     "substr(" #col ", 1, " SQLITE_KEY_PREFIX ") = substr(" #param ", 1, " SQLITE_KEY_PREFIX        \
     ") AND +" #col " = " #param
 
+/* A copy as sqlite_load() reads it (ST_FIRST_COPY, ST_COPY_BY_ID). */
+#define ST_COPY_SELECT                                                                             \
+    "SELECT store, location, wrapped_sha256, wrapped_size, retain_until FROM copies"
+
 static const char *const sqlite_stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -110,10 +114,8 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
         " index_status, index_note FROM messages WHERE id = ?1",
     [ST_MESSAGE_BY_ARCHIVE_ID] = "SELECT id FROM messages WHERE archive_id = ?1",
     [ST_COPY_BY_ARCHIVE_ID] = "SELECT id, message FROM copies WHERE archive_id = ?1",
-    [ST_FIRST_COPY] = "SELECT store, location, wrapped_sha256, wrapped_size, retain_until"
-                      " FROM copies WHERE message = ?1 ORDER BY id LIMIT 1",
-    [ST_COPY_BY_ID] = "SELECT store, location, wrapped_sha256, wrapped_size, retain_until"
-                      " FROM copies WHERE id = ?1",
+    [ST_FIRST_COPY] = ST_COPY_SELECT " WHERE message = ?1 ORDER BY id LIMIT 1",
+    [ST_COPY_BY_ID] = ST_COPY_SELECT " WHERE id = ?1",
     [ST_RCPTS] = "SELECT address, archive_rcpt, orcpt, notify FROM recipients"
                  " WHERE message = ?1 ORDER BY rowid",
     [ST_ADDRS] = "SELECT field, name, address FROM header_addresses"

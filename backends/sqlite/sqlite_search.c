@@ -58,19 +58,10 @@ static int sqlite_load_lists(struct sqlite_catalog *sc, sqlite3_int64 message_id
         const char *field = (const char *)sqlite3_column_text(st, 0);
         const char *name = (const char *)sqlite3_column_text(st, 1);
         const char *address = (const char *)sqlite3_column_text(st, 2);
-        struct record_addrs *a;
+        struct record_addrs *a = record_addrs_field(rec, field);
 
-        if (field == NULL)
-            continue;
-        if (strcmp(field, "from") == 0)
-            a = &rec->hdr_from;
-        else if (strcmp(field, "to") == 0)
-            a = &rec->hdr_to;
-        else if (strcmp(field, "cc") == 0)
-            a = &rec->hdr_cc;
-        else
-            continue; /* the CHECK constraint makes this unreachable */
-        record_addrs_add(a, name, address);
+        if (a != NULL) /* the CHECK constraint allows no other field */
+            record_addrs_add(a, name, address);
     }
     if (rc != SQLITE_DONE)
         return -1;

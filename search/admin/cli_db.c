@@ -104,7 +104,8 @@ static int cli_db_targets(struct cli_context *ctx, struct strlist *targets)
 /* One database; the exit status for it. */
 static int cli_db_run(const char *action, const char *conninfo, int target)
 {
-    char *name = schema_admin_redact(conninfo), *error = NULL;
+    char *name = schema_admin_redact(conninfo);
+    const char *error = NULL;
     int status = CLI_EXIT_FOUND, version, from, to, current = schema_admin_current();
     struct schema_admin *pg;
 
@@ -147,7 +148,6 @@ static int cli_db_run(const char *action, const char *conninfo, int target)
         printf("pgsql %s: schema upgraded from version %d to %d\n", name, from, to);
     }
 out:
-    free(error);
     free(name);
     schema_admin_close(&pg);
     return status;

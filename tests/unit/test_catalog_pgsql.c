@@ -244,7 +244,8 @@ static void test_redact_and_utf8(void)
 static void test_schema_refusals(void)
 {
     const char *error = NULL;
-    char *ci, *sp, *err = NULL;
+    char *ci, *sp;
+    const char *err = NULL;
     struct catalog *cat;
     struct store *st;
     PGconn *pg;
@@ -272,7 +273,6 @@ static void test_schema_refusals(void)
     /* init refuses an older schema, upgrade does it; both are idempotent */
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 1, &from, &to, &err) < 0);
     CHECK(err != NULL && strstr(err, "run tabularium db upgrade") != NULL);
-    free(err);
     err = NULL;
     /* a copy written before the chain existed (two recipients, fed in
      * reverse byte order) */
@@ -342,7 +342,6 @@ static void test_schema_refusals(void)
     CHECK(error != NULL && strstr(error, "schema version 99 is newer than the version 6 this"
                                          " tabularium knows: upgrade tabularium") != NULL);
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) < 0);
-    free(err);
     PQfinish(pg);
 
     /* a malformed conninfo is an open error, and no password shows */
@@ -689,7 +688,8 @@ static void pg_fresh(const char *db, void (*run)(struct conformance *conf))
     struct conformance conf = pg_conformance(NULL);
     PGconn *pg, *saved = admin;
     const char *error = NULL;
-    char *ci, *sp, *sql, *err = NULL;
+    char *ci, *sp, *sql;
+    const char *err = NULL;
     int from, to;
 
     sql = xasprintf("DROP DATABASE IF EXISTS %s", db);
@@ -717,7 +717,6 @@ static void pg_fresh(const char *db, void (*run)(struct conformance *conf))
         }
         PQfinish(pg);
     }
-    free(err);
     sql = xasprintf("DROP DATABASE %s WITH (FORCE)", db);
     CHECK(sql_exec(sql));
     free(sql);
@@ -776,7 +775,7 @@ int main(void)
     const char *env = getenv("TAB_PGSQL_CONNINFO");
     const char *error = NULL;
     struct catalog *cat;
-    char *err = NULL;
+    const char *err = NULL;
     int from, to;
 
     log_init("test_catalog_pgsql", 1, 0);
@@ -791,7 +790,6 @@ int main(void)
     CHECK(admin != NULL);
     if (admin == NULL) {
         fprintf(stderr, "%s\n", err);
-        free(err);
         stop_server();
         return check_done();
     }

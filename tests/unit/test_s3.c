@@ -51,7 +51,7 @@
 static void test_target(void)
 {
     struct s3_target t;
-    char *err = NULL;
+    const char *err = NULL;
 
     /* NULL and -1: not checked */
     static const struct {
@@ -110,13 +110,11 @@ static void test_target(void)
             fprintf(stderr, "  accepted: %s\n", bad[i]);
             s3_target_free(&t);
         }
-        free(err);
     }
     /* the message names the problem */
     err = NULL;
     CHECK(s3_target_parse("https://user:secret@h/bucket", &t, &err) == -1);
     CHECK(err != NULL && strstr(err, "s3_credentials_file") != NULL);
-    free(err);
 }
 
 static void test_key_and_encoding(void)
@@ -322,13 +320,13 @@ static void write_file(const char *path, const char *text, mode_t mode)
 static void test_credentials(const char *dir)
 {
     char path[4200];
-    char *a = NULL, *s = NULL, *err = NULL;
+    char *a = NULL, *s = NULL;
+    const char *err = NULL;
 
     snprintf(path, sizeof(path), "%s/creds", dir);
     write_file(path, "# test\naccess_key_id = AK1\n  secret_access_key=SK 2 \n", 0644);
     CHECK(s3_credentials_load(path, &a, &s, &err) == -1);
     CHECK(err != NULL && strstr(err, "group or others") != NULL && strstr(err, "SK 2") == NULL);
-    free(err);
     err = NULL;
     CHECK(chmod(path, 0600) == 0);
     CHECK(s3_credentials_load(path, &a, &s, &err) == 0);
@@ -339,12 +337,10 @@ static void test_credentials(const char *dir)
     write_file(path, "access_key_id = AK1\n", 0600);
     CHECK(s3_credentials_load(path, &a, &s, &err) == -1);
     CHECK(err != NULL && strstr(err, "needs access_key_id and secret_access_key") != NULL);
-    free(err);
     err = NULL;
     write_file(path, "access_key_id = AK1\nsecret_access_key = hunter2\npassword = x\n", 0600);
     CHECK(s3_credentials_load(path, &a, &s, &err) == -1);
     CHECK(err != NULL && strstr(err, "unknown name") != NULL && strstr(err, "hunter2") == NULL);
-    free(err);
 }
 
 /* ---- against a real radosgw ---- */
@@ -378,7 +374,8 @@ static char *make_bucket(int lock)
     struct s3_target t;
     struct s3_client *c;
     struct s3_response rs;
-    char *url, *err = NULL;
+    char *url;
+    const char *err = NULL;
     const char *hdrs[] = {"x-amz-bucket-object-lock-enabled: true", NULL};
     char *name = xasprintf("ut-%ld-%d", (long)getpid(), ++bucket_seq);
 
@@ -577,7 +574,8 @@ static void test_server(void)
         free(loc);
         /* nothing left pending */
         struct s3_target t;
-        char *url = xasprintf("%s/%s", endpoint, plain_bucket), *e2 = NULL;
+        char *url = xasprintf("%s/%s", endpoint, plain_bucket);
+        const char *e2 = NULL;
         CHECK(s3_target_parse(url, &t, &e2) == 0);
         struct s3_client *c = s3_client_new(&t, &cfg, &e2);
         struct s3_request rq = {.method = "GET", .query = "uploads=", .body_fd = -1, .out_fd = -1};
