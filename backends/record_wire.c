@@ -6,10 +6,10 @@
  * SYNOPSIS
  *	#include "backends/record_wire.h"
  *
- *	struct wire_buf b = {0};
+ *	struct buf b = {0};
  *	record_wire_encode(&b, &rec);
  *	... send b.data, b.len ...
- *	wire_buf_free(&b);
+ *	buf_free(&b);
  *
  *	struct wire_reader r = {data, len, 0};
  *	struct archive_record rec = {0};
@@ -44,50 +44,19 @@
 #define WIRE_ADDR_MIN (2 * 4)
 #define WIRE_ATTACHMENT_MIN (2 * 4)
 
-void wire_buf_reset(struct wire_buf *b)
-{
-    b->len = 0;
-}
-
-void wire_buf_free(struct wire_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->size = 0;
-}
-
-/* Room for n more bytes; doubles so that appending stays linear. */
-static void wire_buf_reserve(struct wire_buf *b, size_t n)
-{
-    size_t need, size;
-
-    if (n > SIZE_MAX - b->len)
-        abort();
-    need = b->len + n;
-    if (need <= b->size)
-        return;
-    size = b->size < 256 ? 256 : b->size;
-    while (size < need)
-        size = size > SIZE_MAX / 2 ? need : size * 2;
-    b->data = xrealloc(b->data, size);
-    b->size = size;
-}
-
-static void wire_put_bytes(struct wire_buf *b, const void *p, size_t n)
+static void wire_put_bytes(struct buf *b, const void *p, size_t n)
 {
     if (n == 0)
         return;
-    wire_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
+    buf_add(b, p, n);
 }
 
-void wire_put_u8(struct wire_buf *b, uint8_t v)
+void wire_put_u8(struct buf *b, uint8_t v)
 {
     wire_put_bytes(b, &v, 1);
 }
 
-void wire_put_u32(struct wire_buf *b, uint32_t v)
+void wire_put_u32(struct buf *b, uint32_t v)
 {
     unsigned char x[4];
 
@@ -96,7 +65,7 @@ void wire_put_u32(struct wire_buf *b, uint32_t v)
     wire_put_bytes(b, x, sizeof(x));
 }
 
-void wire_put_u64(struct wire_buf *b, uint64_t v)
+void wire_put_u64(struct buf *b, uint64_t v)
 {
     unsigned char x[8];
 
@@ -105,7 +74,7 @@ void wire_put_u64(struct wire_buf *b, uint64_t v)
     wire_put_bytes(b, x, sizeof(x));
 }
 
-void wire_put_str(struct wire_buf *b, const char *s)
+void wire_put_str(struct buf *b, const char *s)
 {
     size_t n;
 
@@ -121,14 +90,14 @@ void wire_put_str(struct wire_buf *b, const char *s)
 }
 
 /* A count that must fit the u32 on the wire; anything larger is a bug. */
-static void wire_put_count(struct wire_buf *b, size_t n)
+static void wire_put_count(struct buf *b, size_t n)
 {
     if (n > UINT32_MAX)
         abort();
     wire_put_u32(b, (uint32_t)n);
 }
 
-static void wire_put_time(struct wire_buf *b, time_t t)
+static void wire_put_time(struct buf *b, time_t t)
 {
     /* int64 -> uint64 is defined (modulo 2^64): two's complement. */
     wire_put_u64(b, (uint64_t)(int64_t)t);
@@ -257,7 +226,7 @@ static int wire_sha256_valid(const char *s)
     return n == 0 || (n == SHA256_HEX_SIZE - 1 && strspn(s, "0123456789abcdef") == n);
 }
 
-static void wire_put_addrs(struct wire_buf *b, const struct record_addrs *a)
+static void wire_put_addrs(struct buf *b, const struct record_addrs *a)
 {
     wire_put_count(b, a->n);
     for (size_t i = 0; i < a->n; i++) {
@@ -266,7 +235,7 @@ static void wire_put_addrs(struct wire_buf *b, const struct record_addrs *a)
     }
 }
 
-void record_wire_encode(struct wire_buf *b, const struct archive_record *rec)
+void record_wire_encode(struct buf *b, const struct archive_record *rec)
 {
     wire_put_u8(b, RECORD_WIRE_VERSION);
     wire_put_str(b, rec->archive_id);

@@ -53,6 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
+
 #include "backends/record.h"
 
 #define RECORD_WIRE_VERSION 3
@@ -61,19 +63,13 @@
 /* Most recipients, header addresses (per header) or attachments. */
 #define WIRE_COUNT_MAX 100000u
 
-/* An append-only byte buffer; zero-initialise ({0}) before first use. */
-struct wire_buf {
-    unsigned char *data;
-    size_t len, size;
-};
-
-void wire_buf_reset(struct wire_buf *b); /* len = 0, keeps memory */
-void wire_buf_free(struct wire_buf *b);
-void wire_put_u8(struct wire_buf *b, uint8_t v);
-void wire_put_u32(struct wire_buf *b, uint32_t v); /* big-endian */
-void wire_put_u64(struct wire_buf *b, uint64_t v); /* big-endian */
+/* The writer appends to a common/buf.h buffer ({0} or BUF_INIT; buf_reset()
+ * empties it and keeps the memory, buf_free() releases it). */
+void wire_put_u8(struct buf *b, uint8_t v);
+void wire_put_u32(struct buf *b, uint32_t v); /* big-endian */
+void wire_put_u64(struct buf *b, uint64_t v); /* big-endian */
 /* NULL allowed: u32 0xFFFFFFFF; else u32 length + bytes (no NUL). */
-void wire_put_str(struct wire_buf *b, const char *s);
+void wire_put_str(struct buf *b, const char *s);
 
 /* Reading: every getter returns 0 / NULL and sets r->bad once the input is
  * short or invalid; later getters keep returning 0 / NULL. */
@@ -82,6 +78,12 @@ struct wire_reader {
     size_t left;
     int bad;
 };
+
+/* A reader over what a writer appended. */
+static inline struct wire_reader wire_reader_of(const struct buf *b)
+{
+    return (struct wire_reader){(const unsigned char *)b->data, b->len, 0};
+}
 
 uint8_t wire_get_u8(struct wire_reader *r);
 uint32_t wire_get_u32(struct wire_reader *r);
@@ -92,7 +94,7 @@ uint64_t wire_get_u64(struct wire_reader *r);
 char *wire_get_str(struct wire_reader *r, int *is_null_r);
 
 /* Every field of rec, in the order above. */
-void record_wire_encode(struct wire_buf *b, const struct archive_record *rec);
+void record_wire_encode(struct buf *b, const struct archive_record *rec);
 /* Fills *rec (which must be zeroed by the caller); 0, or -1 with r->bad set
  * and everything allocated so far freed (record_free) and *rec zeroed again.
  * Rejects: short input, a wrong version byte, counts over WIRE_COUNT_MAX,

@@ -127,7 +127,7 @@ char *catalog_writer_socket(const struct tab_config *cfg)
     return xasprintf("%s/%s", cfg->queue_directory, WRITER_SOCKET_NAME);
 }
 
-static void writer_put_frame_len(struct wire_buf *b)
+static void writer_put_frame_len(struct buf *b)
 {
     uint32_t n = (uint32_t)(b->len - 4);
 
@@ -146,9 +146,9 @@ static uint32_t writer_frame_len(const unsigned char *p)
 }
 
 /* Start a frame: 4 bytes for the length, patched by writer_put_frame_len. */
-static void writer_frame_start(struct wire_buf *b)
+static void writer_frame_start(struct buf *b)
 {
-    wire_buf_reset(b);
+    buf_reset(b);
     wire_put_u32(b, 0);
 }
 
@@ -160,7 +160,7 @@ struct writer_client {
     struct catalog cat; /* first */
     char *path;
     int fd;
-    struct wire_buf req;
+    struct buf req;
     unsigned char *reply;
     size_t reply_size;
     char *error;
@@ -325,7 +325,7 @@ static void client_close(struct catalog *cat)
 
     if (wc->fd >= 0)
         (void)close(wc->fd); /* a socket: nothing to lose */
-    wire_buf_free(&wc->req);
+    buf_free(&wc->req);
     free(wc->reply);
     free(wc->error);
     free(wc->reply_error);
@@ -380,7 +380,7 @@ struct writer {
     time_t next_open;
     struct writer_conn **conns;
     size_t nconns;
-    struct wire_buf out;
+    struct buf out;
     struct writer_add adds[WRITER_BATCH_MAX];
     size_t nadds;
     uint64_t committed, batches;
@@ -776,7 +776,7 @@ int catalog_writer_main(const struct tab_config *cfg, const struct privs *privs,
     if (listen_fd >= 0)
         (void)close(listen_fd);
     catalog_close(&w.cat);
-    wire_buf_free(&w.out);
+    buf_free(&w.out);
     free(w.open_error);
     log_info("catalog writer stopped -- %" PRIu64 " copies committed in %" PRIu64 " transactions",
              w.committed, w.batches);

@@ -28,6 +28,7 @@
 
 #include <gmime/gmime.h>
 
+#include "common/buf.h"
 #include "backends/record.h"
 
 /* Bytes read at a time, from the header block and from the body. */
@@ -111,8 +112,7 @@ struct index_text {
     size_t entity_len;
 
     /* the collected text */
-    char *text;
-    size_t text_len, text_cap;
+    struct buf out;
     int space; /* white space seen since the last character */
     int text_full;
 };

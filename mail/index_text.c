@@ -38,6 +38,7 @@
 
 #include <gmime/gmime.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/strlist.h"
 #include "mail/index_fields.h"
@@ -59,35 +60,25 @@ static void text_put(struct index_text *tx, const char *s, size_t n)
         return;
     }
     tx->produced = 1;
-    need = n + (tx->space && tx->text_len > 0);
-    if (tx->text_len + need > INDEX_FIELDS_TEXT_MAX) {
+    need = n + (tx->space && tx->out.len > 0);
+    if (tx->out.len + need > INDEX_FIELDS_TEXT_MAX) {
         tx->text_full = 1;
         return;
     }
-    if (tx->text_len + need + 1 > tx->text_cap)
+    if (tx->out.len + need + 1 > tx->out.size)
         text_reserve(tx, need);
-    if (tx->space && tx->text_len > 0)
-        tx->text[tx->text_len++] = ' ';
+    if (tx->space && tx->out.len > 0)
+        tx->out.data[tx->out.len++] = ' ';
     tx->space = 0;
     for (size_t i = 0; i < n; i++) /* 1 to 4 bytes: no memcpy call */
-        tx->text[tx->text_len++] = s[i];
+        tx->out.data[tx->out.len++] = s[i];
 }
 
-/* Grow the text buffer to hold need more bytes and the terminator. */
+/* Grow the text buffer to hold need more bytes and the terminator, never
+ * beyond the limit. */
 static void text_reserve(struct index_text *tx, size_t need)
 {
-    size_t cap = tx->text_cap;
-
-    if (tx->text_len + need + 1 <= cap)
-        return;
-    if (cap == 0)
-        cap = 4096;
-    while (cap < tx->text_len + need + 1 && cap < INDEX_FIELDS_TEXT_MAX + 1)
-        cap *= 2;
-    if (cap > INDEX_FIELDS_TEXT_MAX + 1)
-        cap = INDEX_FIELDS_TEXT_MAX + 1;
-    tx->text = xrealloc(tx->text, cap);
-    tx->text_cap = cap;
+    (void)buf_reserve_max(&tx->out, need, INDEX_FIELDS_TEXT_MAX + 1);
 }
 
 /*
@@ -107,14 +98,14 @@ static void text_put_run(struct index_text *tx, const char *s, size_t n)
         return;
     s++;
     n--;
-    room = INDEX_FIELDS_TEXT_MAX - tx->text_len;
+    room = INDEX_FIELDS_TEXT_MAX - tx->out.len;
     if (n > room) {
         n = room;
         full = 1;
     }
     text_reserve(tx, n);
-    memcpy(tx->text + tx->text_len, s, n);
-    tx->text_len += n;
+    memcpy(tx->out.data + tx->out.len, s, n);
+    tx->out.len += n;
     tx->text_full = full;
 }
 
@@ -545,12 +536,11 @@ char *index_text_release(struct index_text *tx)
     tx->charset = NULL;
     free(tx->decoded);
     tx->decoded = NULL;
-    if (tx->text_len > 0) {
-        tx->text[tx->text_len] = '\0';
-        text = tx->text;
-        tx->text = NULL;
+    if (tx->out.len > 0) {
+        tx->out.data[tx->out.len] = '\0';
+        text = tx->out.data;
+        tx->out = (struct buf)BUF_INIT;
     }
-    free(tx->text);
-    tx->text = NULL;
+    buf_free(&tx->out);
     return text;
 }

@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/safe_file.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
@@ -309,16 +310,12 @@ static size_t s3_write_cb(char *data, size_t size, size_t nmemb, void *arg)
     /* Keep what fits; an oversized error body is cut, not fatal. */
     if (rs->body_len + len > S3_KEPT_BODY_MAX)
         len = S3_KEPT_BODY_MAX - rs->body_len;
-    if (rs->body_len + len + 1 > tr->kept_cap) {
-        size_t cap = tr->kept_cap == 0 ? 4096 : tr->kept_cap;
-        while (cap < rs->body_len + len + 1)
-            cap *= 2;
-        rs->body = xrealloc(rs->body, cap);
-        tr->kept_cap = cap;
-    }
-    memcpy(rs->body + rs->body_len, data, len);
-    rs->body_len += len;
-    rs->body[rs->body_len] = '\0';
+    /* The response owns the bytes; the buffer's size stays with the transfer. */
+    struct buf kept = {rs->body, rs->body_len, tr->kept_cap};
+    buf_add(&kept, data, len);
+    rs->body = kept.data;
+    rs->body_len = kept.len;
+    tr->kept_cap = kept.size;
     return size * nmemb;
 }
 

@@ -117,7 +117,7 @@ static int cli_reindex_original(struct store *st, const struct archive_record *r
 static int cli_reindex_parse(int fd, const char *id, struct archive_record *fresh, char *why,
                              size_t why_size)
 {
-    struct wire_buf wire = {0};
+    struct buf wire = {0};
     struct wire_reader rd;
     int pipefd[2], status;
     pid_t pid;

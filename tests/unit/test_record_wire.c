@@ -153,7 +153,7 @@ static void fill_full(struct archive_record *rec, size_t body_len)
 
 static void test_primitives(void)
 {
-    struct wire_buf b = {0};
+    struct buf b = {0};
     static const unsigned char want[] = {
         0x7f,                                           /* u8 */
         0x01, 0x02, 0x03, 0x04,                         /* u32 */
@@ -175,7 +175,7 @@ static void test_primitives(void)
     wire_put_str(&b, "a\xc3\xa4");
     CHECK(b.len == sizeof(want) && memcmp(b.data, want, sizeof(want)) == 0);
 
-    r = (struct wire_reader){b.data, b.len, 0};
+    r = wire_reader_of(&b);
     CHECK(wire_get_u8(&r) == 0x7f);
     CHECK(wire_get_u32(&r) == 0x01020304);
     CHECK(wire_get_u64(&r) == UINT64_C(0x0102030405060708));
@@ -192,7 +192,7 @@ static void test_primitives(void)
     /* short: bad, and it stays bad with every getter returning 0 / NULL */
     CHECK(wire_get_u8(&r) == 0 && r.bad);
     r.left = 4; /* bytes are there again, but bad sticks */
-    r.p = b.data + 1;
+    r.p = (const unsigned char *)b.data + 1;
     CHECK(wire_get_u32(&r) == 0 && r.bad && r.left == 4);
     CHECK(wire_get_u64(&r) == 0);
     is_null = 1;
@@ -203,13 +203,13 @@ static void test_primitives(void)
     CHECK(wire_get_str(&r, &is_null) == NULL && r.bad && is_null == 0);
 
     /* reset keeps the memory */
-    data = b.data;
+    data = (unsigned char *)b.data;
     size_t size = b.size;
-    wire_buf_reset(&b);
-    CHECK(b.len == 0 && b.data == data && b.size == size);
+    buf_reset(&b);
+    CHECK(b.len == 0 && (unsigned char *)b.data == data && b.size == size);
     wire_put_u8(&b, 1);
     CHECK(b.len == 1 && b.data[0] == 1);
-    wire_buf_free(&b);
+    buf_free(&b);
     CHECK(b.data == NULL && b.len == 0 && b.size == 0);
 
     /* embedded NUL in a string */
@@ -245,19 +245,19 @@ static void test_str_max(void)
 /* A record, its encoding, a reader over it and the record decoded. */
 struct wire_trip {
     struct archive_record rec, got;
-    struct wire_buf b;
+    struct buf b;
     struct wire_reader r;
 };
 
 /* A reader over the first len bytes of the encoding. */
 static struct wire_reader trip_reader(const struct wire_trip *t, size_t len)
 {
-    return (struct wire_reader){t->b.data, len, 0};
+    return (struct wire_reader){(const unsigned char *)t->b.data, len, 0};
 }
 
 static void trip_free(struct wire_trip *t)
 {
-    wire_buf_free(&t->b);
+    buf_free(&t->b);
     record_free(&t->rec);
     record_free(&t->got);
 }
@@ -329,10 +329,10 @@ static void test_truncated(void)
 
 /* Decode the whole of b: the decoder's verdict (checked to be consistent:
  * a refusal sets bad and leaves the record zeroed). */
-static int wire_decode(const struct wire_buf *b)
+static int wire_decode(const struct buf *b)
 {
     struct archive_record got = {0};
-    struct wire_reader r = {b->data, b->len, 0};
+    struct wire_reader r = wire_reader_of(b);
     int ret = record_wire_decode(&r, &got);
 
     CHECK(ret == 0 ? !r.bad : r.bad && all_zero(&got, sizeof(got)));
@@ -343,12 +343,12 @@ static int wire_decode(const struct wire_buf *b)
 /* Encode rec and decode it: the decoder's verdict. */
 static int wire_roundtrip(const struct archive_record *rec)
 {
-    struct wire_buf b = {0};
+    struct buf b = {0};
     int ret;
 
     record_wire_encode(&b, rec);
     ret = wire_decode(&b);
-    wire_buf_free(&b);
+    buf_free(&b);
     return ret;
 }
 
@@ -413,7 +413,7 @@ static void check_statuses(struct archive_record *rec, const char **field,
 static void test_rejects(void)
 {
     struct archive_record rec = {0};
-    struct wire_buf b = {0};
+    struct buf b = {0};
 
     fill_full(&rec, 100);
     CHECK(wire_roundtrip(&rec) == 0);
@@ -460,7 +460,7 @@ static void test_rejects(void)
     unsigned char *at = NULL;
     for (size_t i = 0; i + 7 <= b.len; i++) {
         if (memcmp(b.data + i, "NULHERE", 7) == 0) {
-            at = b.data + i;
+            at = (unsigned char *)b.data + i;
             break;
         }
     }
@@ -477,14 +477,14 @@ static void test_rejects(void)
         at[3] = 'H';
     CHECK(wire_decode(&b) == -1);
 
-    wire_buf_free(&b);
+    buf_free(&b);
     record_free(&rec);
 }
 
 static void test_back_to_back(void)
 {
     struct archive_record one = {0}, two = {0}, got = {0};
-    struct wire_buf b = {0};
+    struct buf b = {0};
     struct wire_reader r;
 
     fill_full(&one, 1000);
@@ -497,7 +497,7 @@ static void test_back_to_back(void)
 
     record_wire_encode(&b, &one);
     record_wire_encode(&b, &two);
-    r = (struct wire_reader){b.data, b.len, 0};
+    r = wire_reader_of(&b);
     CHECK(record_wire_decode(&r, &got) == 0);
     check_record(&got, &one);
     record_free(&got);
@@ -508,7 +508,7 @@ static void test_back_to_back(void)
     CHECK(r.left == 0 && !r.bad);
     CHECK(record_wire_decode(&r, &got) == -1 && r.bad);
 
-    wire_buf_free(&b);
+    buf_free(&b);
     record_free(&one);
     record_free(&two);
 }
