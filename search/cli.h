@@ -102,15 +102,11 @@ typedef int cli_usage_error_fn(const char *cmd, const char *fmt, const char *arg
  * A command's options, declared (search/cli_options.c reads them):
  *
  *	struct cli_filters f = CLI_FILTERS_INIT;
- *	int json = 0, operand;
- *	const struct cli_option options[] = {
- *	    CLI_OPTION_FILTERS(&f, NULL),
- *	    CLI_OPTION_FLAG("json", &json),
- *	    CLI_OPTION_END,
- *	};
- *	const struct cli_syntax syntax = {"search", cli_search_help, options, NULL, 0};
- *	int status = cli_parse_options(&syntax, argc, argv, &operand);
- *	if (status != CLI_OPTIONS_PARSED)
+ *	int json = 0, operand, status;
+ *	const struct cli_syntax syntax = {
+ *	    "search", cli_search_help, 0, NULL,
+ *	    CLI_OPTIONS(CLI_OPTION_FILTERS(&f, NULL), CLI_OPTION_FLAG("json", &json))};
+ *	if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
  *	    return status;
  *	... argv[operand] to argv[argc - 1] are the operands (here none:
  *	    operands N allows N, CLI_OPERANDS_ANY leaves them to the command)
@@ -166,12 +162,15 @@ struct cli_option {
     }
 
 struct cli_syntax {
-    const char *command; /* "search": named in every message */
-    const char *help;    /* what -h and --help print */
-    const struct cli_option *options;
-    cli_usage_error_fn *usage_error; /* NULL: cli_usage_error() */
+    const char *command;             /* "search": named in every message */
+    const char *help;                /* what -h and --help print */
     int operands;                    /* at most this many (0: none), or CLI_OPERANDS_ANY */
+    cli_usage_error_fn *usage_error; /* NULL: cli_usage_error() */
+    const struct cli_option *options;
 };
+
+/* The options of a cli_syntax, CLI_OPTION_END added. */
+#define CLI_OPTIONS(...) ((const struct cli_option[]){__VA_ARGS__, CLI_OPTION_END})
 
 /* The command checks its operands itself. */
 #define CLI_OPERANDS_ANY (-1)

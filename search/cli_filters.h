@@ -6,7 +6,7 @@
  * SYNOPSIS
  *	A command declares them in its option table (search/cli.h):
  *	struct cli_filters f = CLI_FILTERS_INIT;
- *	const struct cli_option options[] = {CLI_OPTION_FILTERS(&f, NULL), ...};
+ *	const struct cli_syntax syntax = {..., CLI_OPTIONS(CLI_OPTION_FILTERS(&f, NULL), ...)};
  *	cli_parse_options(&syntax, argc, argv, &operand);
  *
  *	or, with its own getopt_long loop:

@@ -171,16 +171,12 @@ int cli_db(struct cli_context *ctx, int argc, char **argv)
     struct strlist targets = STRLIST_INIT;
     const char *action = NULL, *conninfo = NULL;
     int operand, target = schema_admin_current(), status;
-    const struct cli_option options[] = {
-        CLI_OPTION_STRING("conninfo", &conninfo),
-        CLI_OPTION_VALUE("version", cli_db_option_version, &target),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"db", cli_db_help, options, cli_db_usage_error,
-                                      CLI_OPERANDS_ANY};
+    const struct cli_syntax syntax = {
+        "db", cli_db_help, CLI_OPERANDS_ANY, cli_db_usage_error,
+        CLI_OPTIONS(CLI_OPTION_STRING("conninfo", &conninfo),
+                    CLI_OPTION_VALUE("version", cli_db_option_version, &target))};
 
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_FOUND;
     if (operand >= argc)

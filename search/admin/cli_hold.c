@@ -239,7 +239,7 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
         CLI_OPTION_FLAG("json", &json),
         CLI_OPTION_END,
     };
-    const struct cli_syntax syntax = {"hold", cli_hold_help, options, NULL, CLI_OPERANDS_ANY};
+    const struct cli_syntax syntax = {"hold", cli_hold_help, CLI_OPERANDS_ANY, NULL, options};
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(cli_hold_help, stdout);
@@ -257,8 +257,7 @@ int cli_hold(struct cli_context *ctx, int argc, char **argv)
     /* The subcommand stands where the command name would. */
     argc--;
     argv++;
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED) {
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED) {
         cli_filters_free(&f);
         return status;
     }
@@ -563,15 +562,11 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
     time_t now = time(NULL);
     long expired = 0, kept = 0, altered = 0;
     int operand, dry_run = 0, json = 0, status;
-    const struct cli_option options[] = {
-        CLI_OPTION_FLAG("dry-run", &dry_run),
-        CLI_OPTION_FLAG("json", &json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"expire", cli_expire_help, options, NULL, 0};
+    const struct cli_syntax syntax = {
+        "expire", cli_expire_help, 0, NULL,
+        CLI_OPTIONS(CLI_OPTION_FLAG("dry-run", &dry_run), CLI_OPTION_FLAG("json", &json))};
 
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_FOUND;
     /* Without a chain nothing could vouch for a retain-until. */

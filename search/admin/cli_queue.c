@@ -285,16 +285,12 @@ int cli_queue(struct cli_context *ctx, int argc, char **argv)
     const char *error;
     const char *action, *id = NULL;
     int all = 0, force = 0, operand, rc;
-    const struct cli_option options[] = {
-        CLI_OPTION_FLAG("all", &all),
-        CLI_OPTION_FLAG("force", &force),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"queue", cli_queue_help, options, NULL, 2};
+    const struct cli_syntax syntax = {
+        "queue", cli_queue_help, 2, NULL,
+        CLI_OPTIONS(CLI_OPTION_FLAG("all", &all), CLI_OPTION_FLAG("force", &force))};
 
     /* Options may follow the action and the id: "delete ID --force". */
-    rc = cli_parse_options(&syntax, argc, argv, &operand);
-    if (rc != CLI_OPTIONS_PARSED)
+    if ((rc = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return rc;
     if (operand >= argc)
         return cli_usage_error("queue", "%s", "missing action: list, show, retry or delete");

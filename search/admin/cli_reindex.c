@@ -246,14 +246,10 @@ int cli_reindex(struct cli_context *ctx, int argc, char **argv)
     struct catalog *cat;
     const char *error = NULL;
     int operand, degraded = 0, status;
-    const struct cli_option options[] = {
-        CLI_OPTION_FLAG("degraded", &degraded),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"reindex", cli_reindex_help, options, NULL, CLI_OPERANDS_ANY};
+    const struct cli_syntax syntax = {"reindex", cli_reindex_help, CLI_OPERANDS_ANY, NULL,
+                                      CLI_OPTIONS(CLI_OPTION_FLAG("degraded", &degraded))};
 
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_FOUND;
     if (degraded == (operand < argc))

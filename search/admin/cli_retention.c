@@ -274,16 +274,12 @@ int cli_retention(struct cli_context *ctx, int argc, char **argv)
     const char *error;
     const char *action;
     int json = 0, dry_run = 0, replace = 0, operand, rc;
-    const struct cli_option options[] = {
-        CLI_OPTION_FLAG("json", &json),
-        CLI_OPTION_FLAG("dry-run", &dry_run),
-        CLI_OPTION_FLAG("replace", &replace),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"retention", cli_retention_help, options, NULL, 1};
+    const struct cli_syntax syntax = {"retention", cli_retention_help, 1, NULL,
+                                      CLI_OPTIONS(CLI_OPTION_FLAG("json", &json),
+                                                  CLI_OPTION_FLAG("dry-run", &dry_run),
+                                                  CLI_OPTION_FLAG("replace", &replace))};
 
-    rc = cli_parse_options(&syntax, argc, argv, &operand);
-    if (rc != CLI_OPTIONS_PARSED)
+    if ((rc = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return rc;
     if (operand >= argc)
         return cli_usage_error("retention", "%s", "missing action: show or apply");

@@ -140,18 +140,15 @@ int cli_doctor(struct cli_context *ctx, int argc, char **argv)
     const struct config_source *opts = ctx->opts != NULL ? ctx->opts : &no_opts;
     struct doctor d;
     int operand, status;
-    const struct cli_option options[] = {
-        CLI_OPTION_STRING("postconf-dir", &d.postconf_dir),
-        CLI_OPTION_STRING("postconf-file", &d.postconf_file),
-        CLI_OPTION_STRING("master-file", &d.master_file),
-        CLI_OPTION_FLAG("json", &d.json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"doctor", cli_doctor_help, options, NULL, 0};
+    const struct cli_syntax syntax = {
+        "doctor", cli_doctor_help, 0, NULL,
+        CLI_OPTIONS(CLI_OPTION_STRING("postconf-dir", &d.postconf_dir),
+                    CLI_OPTION_STRING("postconf-file", &d.postconf_file),
+                    CLI_OPTION_STRING("master-file", &d.master_file),
+                    CLI_OPTION_FLAG("json", &d.json))};
 
     memset(&d, 0, sizeof(d));
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_USAGE;
     if (d.postconf_dir != NULL && d.postconf_file != NULL)

@@ -1034,19 +1034,18 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
     char *detail;
     int status, audited, original = 0, wrapped = 0, operand;
     time_t now;
-    const struct cli_option options[] = {
-        CLI_OPTION_FILTERS(&filters, NULL),   CLI_OPTION_STRING("format", &format),
-        CLI_OPTION_STRING("output", &output), CLI_OPTION_FLAG("original", &original),
-        CLI_OPTION_FLAG("wrapped", &wrapped), CLI_OPTION_VALUE("id", export_option_id, &ids),
-        CLI_OPTION_FLAG("json", &run.json),   CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"export", cli_export_help, options, NULL, 0};
+    const struct cli_syntax syntax = {
+        "export", cli_export_help, 0, NULL,
+        CLI_OPTIONS(CLI_OPTION_FILTERS(&filters, NULL), CLI_OPTION_STRING("format", &format),
+                    CLI_OPTION_STRING("output", &output), CLI_OPTION_FLAG("original", &original),
+                    CLI_OPTION_FLAG("wrapped", &wrapped),
+                    CLI_OPTION_VALUE("id", export_option_id, &ids),
+                    CLI_OPTION_FLAG("json", &run.json))};
 
     memset(&run, 0, sizeof(run));
     run.fd = -1;
     run.sink.fd = -1;
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         goto out;
     if (original && wrapped) {
         status = cli_usage_error("export", "%s", "--original and --wrapped exclude each other");

@@ -816,17 +816,13 @@ int cli_verify_export(struct cli_context *ctx, int argc, char **argv)
     char *text = NULL, *path = NULL;
     size_t len = 0;
     int is_dir, parsed, status, operand;
-    const struct cli_option options[] = {
-        CLI_OPTION_STRING("manifest", &manifest),
-        CLI_OPTION_FLAG("json", &v.json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"verify-export", cli_verify_export_help, options, NULL, 1};
+    const struct cli_syntax syntax = {
+        "verify-export", cli_verify_export_help, 1, NULL,
+        CLI_OPTIONS(CLI_OPTION_STRING("manifest", &manifest), CLI_OPTION_FLAG("json", &v.json))};
 
     (void)ctx; /* offline: no configuration, catalog or store */
     memset(&v, 0, sizeof(v));
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     if (operand >= argc)
         return cli_usage_error("verify-export", "%s", "the export's PATH is missing");

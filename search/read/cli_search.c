@@ -278,19 +278,15 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
 {
     struct cli_filters f = CLI_FILTERS_INIT;
     struct cli_search_state state = {NULL, 0, 0};
-    const struct cli_option options[] = {
-        CLI_OPTION_FILTERS(&f, NULL),
-        CLI_OPTION_FLAG("json", &state.json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"search", cli_search_help, options, NULL, 0};
+    const struct cli_syntax syntax = {
+        "search", cli_search_help, 0, NULL,
+        CLI_OPTIONS(CLI_OPTION_FILTERS(&f, NULL), CLI_OPTION_FLAG("json", &state.json))};
     struct catalog *cat;
     const char *error;
     enum tab_result r;
     int operand, status;
 
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         goto out;
 
     cat = ctx->catalog(ctx);

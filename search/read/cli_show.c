@@ -114,14 +114,10 @@ int cli_show(struct cli_context *ctx, int argc, char **argv)
     const char *id, *error;
     enum tab_result r;
     int operand, original = 0, status;
-    const struct cli_option options[] = {
-        CLI_OPTION_FLAG("original", &original),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"show", cli_show_help, options, NULL, 1};
+    const struct cli_syntax syntax = {"show", cli_show_help, 1, NULL,
+                                      CLI_OPTIONS(CLI_OPTION_FLAG("original", &original))};
 
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     if (operand >= argc)
         return cli_usage_error("show", "%s", "archive id missing");

@@ -266,14 +266,10 @@ int cli_stats(struct cli_context *ctx, int argc, char **argv)
     struct catalog *cat;
     const char *error;
     int operand, json = 0, status;
-    const struct cli_option options[] = {
-        CLI_OPTION_FLAG("json", &json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"stats", cli_stats_help, options, NULL, 0};
+    const struct cli_syntax syntax = {"stats", cli_stats_help, 0, NULL,
+                                      CLI_OPTIONS(CLI_OPTION_FLAG("json", &json))};
 
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_FOUND;
     cat = cli_catalog_that(ctx, "stats", CATALOG_CAN_STATS, "has no statistics");
@@ -332,15 +328,12 @@ int cli_audit(struct cli_context *ctx, int argc, char **argv)
     const char *error;
     time_t since = 0;
     int operand, json = 0, status;
-    const struct cli_option options[] = {
-        CLI_OPTION_VALUE("since", cli_option_since, &since),
-        CLI_OPTION_FLAG("json", &json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"audit", cli_audit_help, options, NULL, 0};
+    const struct cli_syntax syntax = {
+        "audit", cli_audit_help, 0, NULL,
+        CLI_OPTIONS(CLI_OPTION_VALUE("since", cli_option_since, &since),
+                    CLI_OPTION_FLAG("json", &json))};
 
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     cat = cli_catalog_that(ctx, "audit", CATALOG_CAN_AUDIT, "keeps no audit log");
     if (cat == NULL)

@@ -654,18 +654,14 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
     const char *against = NULL, *error;
     long total;
     int operand, status;
-    const struct cli_option options[] = {
-        CLI_OPTION_VALUE("since", cli_option_since, &vs.since),
-        CLI_OPTION_VALUE("sample", verify_option_sample, &vs.sample),
-        CLI_OPTION_STRING("against", &against),
-        CLI_OPTION_FLAG("json", &vs.json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"verify", cli_verify_help, options, NULL, 0};
+    const struct cli_syntax syntax = {
+        "verify", cli_verify_help, 0, NULL,
+        CLI_OPTIONS(CLI_OPTION_VALUE("since", cli_option_since, &vs.since),
+                    CLI_OPTION_VALUE("sample", verify_option_sample, &vs.sample),
+                    CLI_OPTION_STRING("against", &against), CLI_OPTION_FLAG("json", &vs.json))};
 
     memset(&vs, 0, sizeof(vs));
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
 
     cat = cli_catalog_that(ctx, "verify", CATALOG_CAN_CHAIN_WALK, "keeps no chain");
@@ -733,14 +729,10 @@ int cli_seal(struct cli_context *ctx, int argc, char **argv)
     const char *error;
     char when[21];
     int operand, status, json = 0;
-    const struct cli_option options[] = {
-        CLI_OPTION_FLAG("json", &json),
-        CLI_OPTION_END,
-    };
-    const struct cli_syntax syntax = {"seal", cli_seal_help, options, NULL, 0};
+    const struct cli_syntax syntax = {"seal", cli_seal_help, 0, NULL,
+                                      CLI_OPTIONS(CLI_OPTION_FLAG("json", &json))};
 
-    status = cli_parse_options(&syntax, argc, argv, &operand);
-    if (status != CLI_OPTIONS_PARSED)
+    if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     cat = cli_catalog_that(ctx, "seal", CATALOG_CAN_SEAL, "keeps no chain");
     if (cat == NULL)

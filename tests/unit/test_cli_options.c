@@ -115,7 +115,7 @@ int main(void)
         CLI_OPTION_VALUE("after", cli_option_since, &since),
         CLI_OPTION_END,
     };
-    struct cli_syntax syn = {"try", "HELP TEXT\n", options, NULL, 2};
+    struct cli_syntax syn = {"try", "HELP TEXT\n", 2, NULL, options};
 
     /* Values stored in order, operands permuted behind the options. */
     {
@@ -216,7 +216,7 @@ int main(void)
     /* A table without filters: a filter name is an unknown option. */
     {
         const struct cli_option plain[] = {CLI_OPTION_FLAG("json", &json), CLI_OPTION_END};
-        const struct cli_syntax psyn = {"plain", "P\n", plain, NULL, 0};
+        const struct cli_syntax psyn = {"plain", "P\n", 0, NULL, plain};
         char *argv[] = {"plain", "--from", "x", NULL};
         status = parse(&psyn, argv, &operand);
         CHECK(status == CLI_EXIT_USAGE);
