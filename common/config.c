@@ -759,3 +759,14 @@ fail:
     config_free(cfg);
     return -1;
 }
+
+int config_source_option(struct config_source *src, int opt, const char *arg)
+{
+    if (opt == 'c')
+        src->config_path = arg;
+    else if (opt == 'o')
+        strlist_add(&src->overrides, arg);
+    else
+        return 0;
+    return 1;
+}

@@ -97,6 +97,10 @@ struct config_source {
     struct strlist overrides; /* -o name=value */
 };
 
+/* -c FILE and -o name=value, which both programs take: 1 when opt was
+ * one of them (and is now in src), else 0. */
+int config_source_option(struct config_source *src, int opt, const char *arg);
+
 /* The one loader every program uses: defaults, the file, the overrides,
  * config_finish(). 0 ok; -1 with *error_r and cfg freed.
  * Every error text here is config.c's, valid until its next failure. */

@@ -66,13 +66,9 @@ int main(int argc, char **argv)
 
     memset(&opts, 0, sizeof(opts));
     while ((c = getopt(argc, argv, "c:o:fvSndVh")) != -1) {
+        if (config_source_option(&opts.src, c, optarg))
+            continue;
         switch (c) {
-        case 'c':
-            opts.src.config_path = optarg;
-            break;
-        case 'o':
-            strlist_add(&opts.src.overrides, optarg);
-            break;
         case 'f':
             opts.foreground = 1;
             break;

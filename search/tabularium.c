@@ -264,13 +264,9 @@ int main(int argc, char **argv)
     opterr = 0;
     /* "+": stop at the command name, its options are its own. */
     while ((c = getopt_long(argc, argv, "+:c:o:hV", longopts, NULL)) != -1) {
+        if (config_source_option(&ts.opts, c, optarg))
+            continue;
         switch (c) {
-        case 'c':
-            ts.opts.config_path = optarg;
-            break;
-        case 'o':
-            strlist_add(&ts.opts.overrides, optarg);
-            break;
         case 'h':
             tabularium_help(stdout);
             status = CLI_EXIT_FOUND;
