@@ -26,6 +26,7 @@
 #include "backends/record.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,29 +50,43 @@ static void record_addrs_free(struct record_addrs *a)
     a->n = 0;
 }
 
+#define TEXT(field) offsetof(struct archive_record, field)
+const size_t record_text_fields[] = {
+    /* the envelope and where the copy is */
+    TEXT(queue_id), TEXT(envelope_from), TEXT(mail_params), TEXT(xforward), TEXT(store),
+    TEXT(location), TEXT(index_note),
+    /* RECORD_N_CONTENT_TEXT from the original */
+    TEXT(date), TEXT(date_raw), TEXT(subject), TEXT(subject_raw), TEXT(message_id),
+    TEXT(received_id), TEXT(received_by), TEXT(loop_archive_id), TEXT(body_text)};
+#undef TEXT
+_Static_assert(sizeof(record_text_fields) / sizeof(record_text_fields[0]) == RECORD_N_TEXT,
+               "RECORD_N_TEXT counts record_text_fields");
+
+char **record_text_field(struct archive_record *rec, size_t i)
+{
+    return (char **)((char *)rec + record_text_fields[i]);
+}
+
+static void record_text_free(struct archive_record *rec, size_t from)
+{
+    for (size_t i = from; i < RECORD_N_TEXT; i++) {
+        free(*record_text_field(rec, i));
+        *record_text_field(rec, i) = NULL;
+    }
+}
+
 /* What parsing the original gave: the header index fields and the text. */
 static void record_content_free(struct archive_record *rec)
 {
     record_addrs_free(&rec->hdr_from);
     record_addrs_free(&rec->hdr_to);
     record_addrs_free(&rec->hdr_cc);
-    free(rec->date);
-    free(rec->date_raw);
-    free(rec->subject);
-    free(rec->subject_raw);
-    free(rec->message_id);
-    free(rec->received_id);
-    free(rec->received_by);
-    free(rec->loop_archive_id);
-    free(rec->body_text);
+    record_text_free(rec, RECORD_N_TEXT - RECORD_N_CONTENT_TEXT);
     for (size_t i = 0; i < rec->n_attachments; i++) {
         free(rec->attachments[i].filename);
         free(rec->attachments[i].content_type);
     }
     free(rec->attachments);
-    rec->date = rec->date_raw = rec->subject = rec->subject_raw = NULL;
-    rec->message_id = rec->received_id = rec->received_by = rec->loop_archive_id = NULL;
-    rec->body_text = NULL;
     rec->attachments = NULL;
     rec->n_attachments = 0;
     rec->index_later = 0;
@@ -79,9 +94,6 @@ static void record_content_free(struct archive_record *rec)
 
 void record_free(struct archive_record *rec)
 {
-    free(rec->queue_id);
-    free(rec->envelope_from);
-    free(rec->index_note);
     for (size_t i = 0; i < rec->n_rcpts; i++) {
         free(rec->rcpts[i].address);
         free(rec->rcpts[i].archive_rcpt);
@@ -89,11 +101,8 @@ void record_free(struct archive_record *rec)
         free(rec->rcpts[i].notify);
     }
     free(rec->rcpts);
-    free(rec->mail_params);
-    free(rec->xforward);
     record_content_free(rec);
-    free(rec->store);
-    free(rec->location);
+    record_text_free(rec, 0);
     memset(rec, 0, sizeof(*rec));
 }
 

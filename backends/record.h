@@ -105,6 +105,15 @@ struct archive_record {
     char *location; /* where the store put the archive message (driver-specific) */
 };
 
+/* The record's text fields (each a heap char * or NULL), by offset: the
+ * envelope's first, then RECORD_N_CONTENT_TEXT that parsing the original
+ * gave. record_free() and the wire format (record_wire.h) walk this one
+ * list, so a new text field is added here and nowhere else. */
+extern const size_t record_text_fields[];
+#define RECORD_N_TEXT 16
+#define RECORD_N_CONTENT_TEXT 9
+char **record_text_field(struct archive_record *rec, size_t i);
+
 void record_free(struct archive_record *rec);
 /* Drop everything that parsing the original gave (header index fields,
  * text, attachments) and flag the record INDEX_DEGRADED with note (cut at

@@ -239,9 +239,10 @@ void record_wire_encode(struct buf *b, const struct archive_record *rec)
 {
     wire_put_u8(b, RECORD_WIRE_VERSION);
     wire_put_str(b, rec->archive_id);
-    wire_put_str(b, rec->queue_id);
-    wire_put_str(b, rec->envelope_from);
     wire_put_str(b, rec->envelope_status);
+    wire_put_str(b, rec->index_status);
+    for (size_t i = 0; i < RECORD_N_TEXT; i++)
+        wire_put_str(b, *record_text_field((struct archive_record *)rec, i));
     wire_put_count(b, rec->n_rcpts);
     for (size_t i = 0; i < rec->n_rcpts; i++) {
         wire_put_str(b, rec->rcpts[i].address);
@@ -249,19 +250,9 @@ void record_wire_encode(struct buf *b, const struct archive_record *rec)
         wire_put_str(b, rec->rcpts[i].orcpt);
         wire_put_str(b, rec->rcpts[i].notify);
     }
-    wire_put_str(b, rec->mail_params);
-    wire_put_str(b, rec->xforward);
     wire_put_addrs(b, &rec->hdr_from);
     wire_put_addrs(b, &rec->hdr_to);
     wire_put_addrs(b, &rec->hdr_cc);
-    wire_put_str(b, rec->date);
-    wire_put_str(b, rec->date_raw);
-    wire_put_str(b, rec->subject);
-    wire_put_str(b, rec->subject_raw);
-    wire_put_str(b, rec->message_id);
-    wire_put_str(b, rec->received_id);
-    wire_put_str(b, rec->loop_archive_id);
-    wire_put_str(b, rec->body_text);
     wire_put_u8(b, rec->index_later ? 1 : 0);
     wire_put_count(b, rec->n_attachments);
     for (size_t i = 0; i < rec->n_attachments; i++) {
@@ -274,10 +265,6 @@ void record_wire_encode(struct buf *b, const struct archive_record *rec)
     wire_put_str(b, rec->sha256);
     wire_put_u64(b, rec->wrapped_size);
     wire_put_str(b, rec->wrapped_sha256);
-    wire_put_str(b, rec->store);
-    wire_put_str(b, rec->location);
-    wire_put_str(b, rec->index_status);
-    wire_put_str(b, rec->index_note);
 }
 
 /* The arrays are attached to the record (zeroed) before they are filled,
@@ -326,9 +313,10 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
     if (wire_get_u8(r) != RECORD_WIRE_VERSION)
         r->bad = 1;
     wire_get_fixed(r, rec->archive_id, sizeof(rec->archive_id), archive_id_valid);
-    rec->queue_id = wire_get_str(r, NULL);
-    rec->envelope_from = wire_get_str(r, NULL);
     rec->envelope_status = wire_get_choice(r, ENVELOPE_COMPLETE, ENVELOPE_INCOMPLETE);
+    rec->index_status = wire_get_choice(r, INDEX_FULL, INDEX_DEGRADED);
+    for (size_t i = 0; i < RECORD_N_TEXT; i++)
+        *record_text_field(rec, i) = wire_get_str(r, NULL);
 
     rec->rcpts = wire_get_array(r, WIRE_RCPT_MIN, sizeof(*rec->rcpts), &rec->n_rcpts);
     for (size_t i = 0; i < rec->n_rcpts; i++) {
@@ -337,19 +325,9 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
         rec->rcpts[i].orcpt = wire_get_str(r, NULL);
         rec->rcpts[i].notify = wire_get_str(r, NULL);
     }
-    rec->mail_params = wire_get_str(r, NULL);
-    rec->xforward = wire_get_str(r, NULL);
     wire_get_addrs(r, &rec->hdr_from);
     wire_get_addrs(r, &rec->hdr_to);
     wire_get_addrs(r, &rec->hdr_cc);
-    rec->date = wire_get_str(r, NULL);
-    rec->date_raw = wire_get_str(r, NULL);
-    rec->subject = wire_get_str(r, NULL);
-    rec->subject_raw = wire_get_str(r, NULL);
-    rec->message_id = wire_get_str(r, NULL);
-    rec->received_id = wire_get_str(r, NULL);
-    rec->loop_archive_id = wire_get_str(r, NULL);
-    rec->body_text = wire_get_str(r, NULL);
     rec->index_later = wire_get_u8(r) != 0;
 
     rec->attachments =
@@ -364,10 +342,6 @@ int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
     wire_get_fixed(r, rec->sha256, sizeof(rec->sha256), wire_sha256_valid);
     rec->wrapped_size = wire_get_u64(r);
     wire_get_fixed(r, rec->wrapped_sha256, sizeof(rec->wrapped_sha256), wire_sha256_valid);
-    rec->store = wire_get_str(r, NULL);
-    rec->location = wire_get_str(r, NULL);
-    rec->index_status = wire_get_choice(r, INDEX_FULL, INDEX_DEGRADED);
-    rec->index_note = wire_get_str(r, NULL);
 
     if (r->bad) {
         record_free(rec);

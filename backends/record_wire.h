@@ -17,15 +17,17 @@
  *	A record, in this order:
  *	  u8   RECORD_WIRE_VERSION
  *	  str  archive_id (never NULL; archive_id_valid())
- *	  str  queue_id, envelope_from
  *	  str  envelope_status ("complete", "incomplete" or NULL)
+ *	  str  index_status ("full", "degraded" or NULL)
+ *	  str  the RECORD_N_TEXT text fields, in the order of
+ *	       record_text_fields[] (record.h): queue_id, envelope_from,
+ *	       mail_params, xforward, store, location, index_note, date,
+ *	       date_raw, subject, subject_raw, message_id, received_id,
+ *	       received_by, loop_archive_id, body_text
  *	  u32  n_rcpts, then per recipient:
  *	       str address, archive_rcpt, orcpt, notify
- *	  str  mail_params, xforward
  *	  hdr_from, hdr_to, hdr_cc, each: u32 n, then per address:
  *	       str name, address
- *	  str  date, date_raw, subject, subject_raw, message_id,
- *	       received_id, loop_archive_id, body_text
  *	  u8   index_later (0 or 1)
  *	  u32  n_attachments, then per attachment:
  *	       str filename, content_type
@@ -34,8 +36,6 @@
  *	  str  sha256 ("" or 64 lower-case hex digits, never NULL)
  *	  u64  wrapped_size
  *	  str  wrapped_sha256 (as sha256)
- *	  str  store, location
- *	  str  index_status ("full", "degraded" or NULL), index_note
  *
  *	The encoder writes whatever the record holds; the decoder is the
  *	gate: it treats its input as hostile (a confused or compromised
@@ -57,7 +57,7 @@
 
 #include "backends/record.h"
 
-#define RECORD_WIRE_VERSION 3
+#define RECORD_WIRE_VERSION 4
 /* Longest string the decoder accepts. */
 #define WIRE_STR_MAX (64u * 1024 * 1024)
 /* Most recipients, header addresses (per header) or attachments. */

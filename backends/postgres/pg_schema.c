@@ -51,6 +51,19 @@
 /* pg_advisory_xact_lock key of migrations ("TABU" in ASCII). */
 #define PG_SCHEMA_LOCK_KEY "1413563989"
 
+/* The start of message_overview's SELECT as version 1 wrote it; versions
+ * 2 and 6 re-create the view with columns added after these. */
+#define PG_OVERVIEW_SELECT                                                                         \
+    " SELECT m.id, m.archive_id, m.queue_id,"                                                      \
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"                                            \
+    "  m.envelope_from,"                                                                           \
+    "  (SELECT string_agg(COALESCE(h.address, h.name), ', ' ORDER BY h.position)"                  \
+    "    FROM header_addresses h WHERE h.message = m.id AND h.field = 'from') AS header_from,"     \
+    "  (SELECT string_agg(r.address, ', ' ORDER BY r.id) FROM recipients r"                        \
+    "    WHERE r.message = m.id) AS recipients,"                                                   \
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"                       \
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+
 static const char pg_schema_v1[] =
     "CREATE TABLE schema_version ("
     " version integer PRIMARY KEY,"
@@ -125,16 +138,7 @@ static const char pg_schema_v1[] =
     " data bytea NOT NULL,"
     " PRIMARY KEY (object, seq));"
 
-    "CREATE VIEW message_overview AS"
-    " SELECT m.id, m.archive_id, m.queue_id,"
-    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
-    "  m.envelope_from,"
-    "  (SELECT string_agg(COALESCE(h.address, h.name), ', ' ORDER BY h.position)"
-    "    FROM header_addresses h WHERE h.message = m.id AND h.field = 'from') AS header_from,"
-    "  (SELECT string_agg(r.address, ', ' ORDER BY r.id) FROM recipients r"
-    "    WHERE r.message = m.id) AS recipients,"
-    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
-    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "CREATE VIEW message_overview AS" PG_OVERVIEW_SELECT
     "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies"
     " FROM messages m;"
 
@@ -177,16 +181,7 @@ static const char pg_schema_v2[] =
     " filename text,"
     " content_type text);"
     "CREATE INDEX attachments_message ON attachments (message, position);"
-    "CREATE OR REPLACE VIEW message_overview AS"
-    " SELECT m.id, m.archive_id, m.queue_id,"
-    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
-    "  m.envelope_from,"
-    "  (SELECT string_agg(COALESCE(h.address, h.name), ', ' ORDER BY h.position)"
-    "    FROM header_addresses h WHERE h.message = m.id AND h.field = 'from') AS header_from,"
-    "  (SELECT string_agg(r.address, ', ' ORDER BY r.id) FROM recipients r"
-    "    WHERE r.message = m.id) AS recipients,"
-    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
-    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "CREATE OR REPLACE VIEW message_overview AS" PG_OVERVIEW_SELECT
     "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,"
     "  (SELECT count(*) FROM attachments a WHERE a.message = m.id) AS attachments"
     " FROM messages m;";
@@ -295,16 +290,7 @@ static const char pg_schema_v6[] =
     "CREATE INDEX recipients_address ON recipients (md5(lower(address)));"
     "DROP INDEX header_addresses_address;"
     "CREATE INDEX header_addresses_address ON header_addresses (md5(lower(address)));"
-    "CREATE OR REPLACE VIEW message_overview AS"
-    " SELECT m.id, m.archive_id, m.queue_id,"
-    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
-    "  m.envelope_from,"
-    "  (SELECT string_agg(COALESCE(h.address, h.name), ', ' ORDER BY h.position)"
-    "    FROM header_addresses h WHERE h.message = m.id AND h.field = 'from') AS header_from,"
-    "  (SELECT string_agg(r.address, ', ' ORDER BY r.id) FROM recipients r"
-    "    WHERE r.message = m.id) AS recipients,"
-    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
-    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "CREATE OR REPLACE VIEW message_overview AS" PG_OVERVIEW_SELECT
     "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,"
     "  (SELECT count(*) FROM attachments a WHERE a.message = m.id) AS attachments,"
     "  m.index_status"
@@ -315,6 +301,8 @@ static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
 };
 
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);
+static int pg_schema_query_params(PGconn *pg, const char *sql, int n, const char *const *values,
+                                  const char *what, char **value_r, const char **error_r);
 
 /* The last message, what *error_r points at: no connection owns it. */
 static char *pg_schema_error_text;
@@ -417,7 +405,7 @@ static int pg_schema_chain_existing(PGconn *pg, const char **error_r)
     PGresult *rows = PQexec(pg, rows_sql), *res;
     char prev[SHA256_HEX_SIZE] = CHAIN_GENESIS;
     long long seq = 0;
-    int ret = -1;
+    int ret = 0;
 
     if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
         pg_schema_set(error_r, pg_schema_error(pg, rows, "chain existing copies"));
@@ -432,7 +420,7 @@ static int pg_schema_chain_existing(PGconn *pg, const char **error_r)
         return -1;
     }
     pg_chain_rcpts_load(&rcpts, res);
-    for (int i = 0; i < PQntuples(rows); i++) {
+    for (int i = 0; i < PQntuples(rows) && ret == 0; i++) {
         struct chain_link link;
         char seq_text[32];
         const char *values[4];
@@ -447,33 +435,21 @@ static int pg_schema_chain_existing(PGconn *pg, const char **error_r)
         values[1] = link.prev_hash;
         values[2] = link.hash;
         values[3] = PQgetvalue(rows, i, 17);
-        res = PQexecParams(pg,
-                           "UPDATE copies SET seq = $1::bigint, prev_hash = $2, hash = $3"
-                           " WHERE id = $4::bigint",
-                           4, NULL, values, NULL, NULL, 0);
+        ret = pg_schema_query_params(pg,
+                                     "UPDATE copies SET seq = $1::bigint, prev_hash = $2,"
+                                     " hash = $3 WHERE id = $4::bigint",
+                                     4, values, "chain existing copies", NULL, error_r);
         catalog_chain_link_free(&link);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            pg_schema_set(error_r, pg_schema_error(pg, res, "chain existing copies"));
-            PQclear(res);
-            goto out;
-        }
-        PQclear(res);
     }
-    {
+    if (ret == 0) {
         char seq_text[32];
         const char *values[2] = {seq_text, prev};
         snprintf(seq_text, sizeof(seq_text), "%lld", seq);
-        res = PQexecParams(pg, "UPDATE chain_head SET seq = $1::bigint, hash = $2 WHERE id = 1", 2,
-                           NULL, values, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            pg_schema_set(error_r, pg_schema_error(pg, res, "chain existing copies"));
-            PQclear(res);
-            goto out;
-        }
-        PQclear(res);
+        ret = pg_schema_query_params(pg,
+                                     "UPDATE chain_head SET seq = $1::bigint, hash = $2"
+                                     " WHERE id = 1",
+                                     2, values, "chain existing copies", NULL, error_r);
     }
-    ret = 0;
-out:
     pg_chain_rcpts_free(&rcpts);
     PQclear(rows);
     return ret;
@@ -497,11 +473,13 @@ static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what)
     return out;
 }
 
-/* Run a statement without parameters that returns at most one value. */
-static int pg_schema_query(PGconn *pg, const char *sql, const char *what, char **value_r,
-                           const char **error_r)
+/* Run a statement that returns at most one value: sql may hold several
+ * statements when it has no parameters (values NULL). */
+static int pg_schema_query_params(PGconn *pg, const char *sql, int n, const char *const *values,
+                                  const char *what, char **value_r, const char **error_r)
 {
-    PGresult *res = PQexec(pg, sql);
+    PGresult *res =
+        values == NULL ? PQexec(pg, sql) : PQexecParams(pg, sql, n, NULL, values, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
 
     if (value_r != NULL)
@@ -515,6 +493,12 @@ static int pg_schema_query(PGconn *pg, const char *sql, const char *what, char *
         *value_r = xstrdup(PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
+}
+
+static int pg_schema_query(PGconn *pg, const char *sql, const char *what, char **value_r,
+                           const char **error_r)
+{
+    return pg_schema_query_params(pg, sql, 0, NULL, what, value_r, error_r);
 }
 
 int pg_schema_version(PGconn *pg, int *version_r, const char **error_r)
@@ -579,18 +563,11 @@ static int pg_schema_record(PGconn *pg, int version, const char **error_r)
 {
     char v[16];
     const char *values[2] = {v, TAB_VERSION};
-    PGresult *res;
 
     snprintf(v, sizeof(v), "%d", version);
-    res = PQexecParams(pg, "INSERT INTO schema_version (version, tabularium) VALUES ($1, $2)", 2,
-                       NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pg_schema_set(error_r, pg_schema_error(pg, res, "record schema version"));
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    return 0;
+    return pg_schema_query_params(
+        pg, "INSERT INTO schema_version (version, tabularium) VALUES ($1, $2)", 2, values,
+        "record schema version", NULL, error_r);
 }
 
 int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r,

@@ -10,8 +10,7 @@
  * DESCRIPTION
  *	Owns the schema of the catalog file: its versions (PRAGMA
  *	user_version, documented in docs/schema.md as a public interface
- *	that operators query with sqlite3; backends/sqlite/schema.sql is a
- *	reference copy of the result) and the steps from each to the next,
+ *	that operators query with sqlite3) and the steps from each to the next,
  *	run at open. Step 4 chains the copies a catalog had before the
  *	tamper-evident chain existed.
  *
@@ -36,9 +35,21 @@
  * Schema steps: sqlite_schema_steps[v] upgrades version v to v + 1. The
  * step and the new user_version commit in one transaction, so a crash
  * leaves either the old or the new schema. The versions are documented in
- * docs/schema.md; backends/sqlite/schema.sql is a reference copy of the
- * result.
+ * docs/schema.md.
  */
+/* The start of message_overview's SELECT as version 1 wrote it; version 7
+ * re-creates the view with index_status added. */
+#define SQLITE_OVERVIEW_SELECT                                                                     \
+    " SELECT m.id, m.archive_id, m.queue_id,"                                                      \
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"                                            \
+    "  m.envelope_from,"                                                                           \
+    "  (SELECT group_concat(COALESCE(h.address, h.name), ', ') FROM header_addresses h"            \
+    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"                             \
+    "  (SELECT group_concat(r.address, ', ') FROM recipients r"                                    \
+    "    WHERE r.message = m.id) AS recipients,"                                                   \
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"                       \
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+
 static const char sqlite_schema_v1[] =
     "CREATE TABLE messages ("
     " id INTEGER PRIMARY KEY,"
@@ -87,16 +98,7 @@ static const char sqlite_schema_v1[] =
     " name TEXT,"
     " address TEXT);"
     "CREATE INDEX header_addresses_message ON header_addresses (message, field, position);"
-    "CREATE VIEW message_overview AS"
-    " SELECT m.id, m.archive_id, m.queue_id,"
-    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
-    "  m.envelope_from,"
-    "  (SELECT group_concat(COALESCE(h.address, h.name), ', ') FROM header_addresses h"
-    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"
-    "  (SELECT group_concat(r.address, ', ') FROM recipients r"
-    "    WHERE r.message = m.id) AS recipients,"
-    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
-    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "CREATE VIEW message_overview AS" SQLITE_OVERVIEW_SELECT
     "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies"
     " FROM messages m;";
 
@@ -248,16 +250,7 @@ static const char sqlite_schema_v7[] =
     "CREATE INDEX recipients_address ON recipients"
     " (substr(address, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE);"
     "CREATE INDEX recipients_copy ON recipients (copy);"
-    "CREATE VIEW message_overview AS"
-    " SELECT m.id, m.archive_id, m.queue_id,"
-    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"
-    "  m.envelope_from,"
-    "  (SELECT group_concat(COALESCE(h.address, h.name), ', ') FROM header_addresses h"
-    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"
-    "  (SELECT group_concat(r.address, ', ') FROM recipients r"
-    "    WHERE r.message = m.id) AS recipients,"
-    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
-    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "CREATE VIEW message_overview AS" SQLITE_OVERVIEW_SELECT
     "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,"
     "  m.index_status"
     " FROM messages m;";
