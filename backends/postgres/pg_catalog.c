@@ -46,6 +46,12 @@
     "SELECT store, location, wrapped_sha256, wrapped_size,"                                        \
     " extract(epoch FROM retain_until)::bigint FROM copies"
 
+#define PG_FIND_SQL                                                                                \
+    "SELECT m.id, m.archive_id, COALESCE(c.id::text, '') FROM messages m"                          \
+    " LEFT JOIN copies c ON c.archive_id = $1 AND m.archive_id <> $1"                              \
+    " WHERE m.id = (SELECT id FROM messages WHERE archive_id = $1"                                 \
+    " UNION ALL SELECT message FROM copies WHERE archive_id = $1 LIMIT 1)"
+
 static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
     [PC_FORWARD_STATUS] = {"tab_cat_forward_status", "forward status",
                            "INSERT INTO forwards (archive_id, status, detail, updated)"
@@ -140,10 +146,10 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
                           " mail_params, xforward, index_status, index_note"
                           " FROM messages WHERE id = $1::bigint",
                           1, 0},
-    [PC_MESSAGE_BY_ARCHIVE_ID] = {"tab_cat_message_by_archive_id", "get",
-                                  "SELECT id FROM messages WHERE archive_id = $1", 1, 0},
-    [PC_COPY_BY_ARCHIVE_ID] = {"tab_cat_copy_by_archive_id", "get",
-                               "SELECT id, message FROM copies WHERE archive_id = $1", 1, 0},
+    /* The copy's id only when $1 is not the message's own archive id. */
+    [PC_FIND] = {"tab_cat_find", "find", PG_FIND_SQL, 1, 0},
+    [PC_FIND_SHARE] = {"tab_cat_find_share", "find", PG_FIND_SQL " FOR SHARE OF m", 1, 0},
+    [PC_FIND_UPDATE] = {"tab_cat_find_update", "find", PG_FIND_SQL " FOR UPDATE OF m", 1, 0},
     [PC_FIRST_COPY] = {"tab_cat_first_copy", "read copy",
                        PC_COPY_SELECT " WHERE message = $1::bigint ORDER BY id LIMIT 1", 1, 0},
     [PC_COPY_BY_ID] = {"tab_cat_copy_by_id", "read copy", PC_COPY_SELECT " WHERE id = $1::bigint",
@@ -238,6 +244,28 @@ enum tab_result pg_catalog_do(struct pg_catalog *pc, const char *what, const cha
     PGresult *res = NULL;
     enum tab_result r = pg_catalog_run(pc, what, sql, n, values, &res, error_r);
 
+    PQclear(res);
+    return r;
+}
+
+enum tab_result pg_catalog_find(struct pg_catalog *pc, const char *archive_id,
+                                enum pg_find_lock lock, const char *what, struct strlist *arena,
+                                struct pg_found *found_r, const char **error_r)
+{
+    static const enum pg_catalog_stmt stmt[] = {PC_FIND, PC_FIND_SHARE, PC_FIND_UPDATE};
+    const char *values[1] = {pg_catalog_text(arena, archive_id, 0)};
+    PGresult *res = NULL;
+    enum tab_result r = pg_catalog_exec(pc, stmt[lock], values, &res, error_r);
+
+    memset(found_r, 0, sizeof(*found_r));
+    if (r == TAB_OK && PQntuples(res) == 0)
+        r = pg_conn_fail(pc->conn, TAB_PERM, error_r, "%s%sarchive id %s not found",
+                         what != NULL ? what : "", what != NULL ? ": " : "", archive_id);
+    if (r == TAB_OK) {
+        found_r->message = pg_catalog_printf(arena, "%s", PQgetvalue(res, 0, 0));
+        found_r->archive_id = pg_catalog_printf(arena, "%s", PQgetvalue(res, 0, 1));
+        found_r->copy = pg_catalog_printf(arena, "%s", PQgetvalue(res, 0, 2));
+    }
     PQclear(res);
     return r;
 }

@@ -460,32 +460,18 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
     const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
-    const char *id = pg_catalog_text(&arena, rec->archive_id, 0);
-    const char *values[1] = {id};
-    const char *mid = NULL, *subject, *body;
-    PGresult *res = NULL;
+    const char *mid, *subject, *body;
+    struct pg_found found;
     enum tab_result r;
     char *note;
 
     r = pg_conn_begin(pc->conn, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_find(pc, rec->archive_id, PG_FIND_UPDATE, "reindex", &arena, &found,
+                            error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_catalog_run(pc, "reindex",
-                       "SELECT id FROM messages WHERE id = (SELECT id FROM messages"
-                       " WHERE archive_id = $1 UNION ALL SELECT message FROM copies"
-                       " WHERE archive_id = $1 LIMIT 1) FOR UPDATE",
-                       1, values, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    if (PQntuples(res) > 0)
-        mid = pg_catalog_printf(&arena, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    res = NULL;
-    if (mid == NULL) {
-        r = pg_conn_fail(pc->conn, TAB_PERM, error_r, "reindex: archive id %s not found",
-                         rec->archive_id);
-        goto out;
-    }
+    mid = found.message;
     pg_catalog_fts_texts(&arena, rec, &subject, &body);
     note = catalog_index_note(rec);
     {
@@ -530,7 +516,6 @@ out:
         r = TAB_PERM;
     if (r != TAB_OK)
         pg_conn_rollback(pc->conn);
-    PQclear(res);
     strlist_free(&arena);
     return r;
 }

@@ -65,8 +65,9 @@ enum pg_catalog_stmt {
     PC_KNOWN_RCPTS,
     PC_KNOWN_RCPTS_BY_MSGID,
     PC_MESSAGE_BY_ID,
-    PC_MESSAGE_BY_ARCHIVE_ID,
-    PC_COPY_BY_ARCHIVE_ID,
+    PC_FIND,
+    PC_FIND_SHARE,
+    PC_FIND_UPDATE,
     PC_FIRST_COPY,
     PC_COPY_BY_ID,
     PC_RCPTS,
@@ -92,6 +93,20 @@ enum tab_result pg_catalog_run(struct pg_catalog *pc, const char *what, const ch
                                const char *const *values, PGresult **res_r, const char **error_r);
 enum tab_result pg_catalog_do(struct pg_catalog *pc, const char *what, const char *sql, int n,
                               const char *const *values, const char **error_r);
+
+/* The message an archive id names, the message's own or one of its
+ * copies': ids as text in arena; copy is "" for the message's own id. */
+struct pg_found {
+    const char *message;    /* messages.id */
+    const char *archive_id; /* the message's archive id */
+    const char *copy;       /* copies.id, or "" */
+};
+enum pg_find_lock { PG_FIND_READ, PG_FIND_SHARE, PG_FIND_UPDATE };
+/* TAB_PERM "[WHAT: ]archive id X not found" when it names nothing; a lock
+ * (FOR SHARE or FOR UPDATE on the message row) wants a transaction. */
+enum tab_result pg_catalog_find(struct pg_catalog *pc, const char *archive_id,
+                                enum pg_find_lock lock, const char *what, struct strlist *arena,
+                                struct pg_found *found_r, const char **error_r);
 
 /* pg_catalog_ingest.c */
 enum tab_result pg_catalog_known_recipients(struct catalog *cat, const char *queue_id,

@@ -31,49 +31,21 @@ enum tab_result pg_catalog_hold(struct catalog *cat, const char *archive_id, con
 {
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
-    const char *id = pg_catalog_text(&arena, archive_id, 0);
-    const char *values[1] = {id};
-    char *message = NULL, *mid = NULL;
+    const char *message, *mid;
+    struct pg_found found;
     PGresult *res = NULL;
     enum tab_result r;
 
     *changed_r = *holds_r = 0;
     r = pg_conn_begin(pc->conn, error_r);
+    /* FOR SHARE conflicts with expire's FOR UPDATE: a hold and an expiry
+     * of one message never overlap. */
+    if (r == TAB_OK)
+        r = pg_catalog_find(pc, archive_id, PG_FIND_SHARE, NULL, &arena, &found, error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_catalog_run(pc, "hold",
-                       "SELECT id, archive_id FROM messages WHERE archive_id = $1"
-                       " UNION ALL SELECT m.id, m.archive_id FROM copies c"
-                       " JOIN messages m ON m.id = c.message WHERE c.archive_id = $1"
-                       " LIMIT 1",
-                       1, values, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    if (PQntuples(res) > 0) {
-        mid = xstrdup(PQgetvalue(res, 0, 0));
-        message = xstrdup(PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    res = NULL;
-    if (mid != NULL) {
-        /* Conflicts with expire's FOR UPDATE: a hold and an expiry of
-         * one message never overlap. */
-        const char *lv[1] = {mid};
-        r = pg_catalog_run(pc, "hold", "SELECT 1 FROM messages WHERE id = $1::bigint FOR SHARE", 1,
-                           lv, &res, error_r);
-        if (r != TAB_OK)
-            goto out;
-        if (PQntuples(res) == 0) {
-            free(mid);
-            mid = NULL;
-        }
-        PQclear(res);
-        res = NULL;
-    }
-    if (mid == NULL) {
-        r = pg_conn_fail(pc->conn, TAB_PERM, error_r, "archive id %s not found", archive_id);
-        goto out;
-    }
+    mid = found.message;
+    message = found.archive_id;
     {
         const char *hv[3] = {message, pg_catalog_text(&arena, case_name, 0),
                              pg_catalog_text(&arena, user, 0)};
@@ -109,8 +81,6 @@ out:
     if (r != TAB_OK)
         pg_conn_rollback(pc->conn);
     PQclear(res);
-    free(message);
-    free(mid);
     strlist_free(&arena);
     return r;
 }

@@ -285,35 +285,13 @@ enum tab_result pg_catalog_get(struct catalog *cat, const char *archive_id,
 {
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
-    const char *values[1] = {pg_catalog_text(&arena, archive_id, 0)};
-    char *mid = NULL, *copy_id = NULL;
-    PGresult *res;
+    struct pg_found found;
     enum tab_result r;
 
     memset(rec_r, 0, sizeof(*rec_r));
-    r = pg_catalog_exec(pc, PC_MESSAGE_BY_ARCHIVE_ID, values, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    if (PQntuples(res) > 0)
-        mid = xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (mid == NULL) {
-        r = pg_catalog_exec(pc, PC_COPY_BY_ARCHIVE_ID, values, &res, error_r);
-        if (r != TAB_OK)
-            goto out;
-        if (PQntuples(res) > 0) {
-            copy_id = xstrdup(PQgetvalue(res, 0, 0));
-            mid = xstrdup(PQgetvalue(res, 0, 1));
-        }
-        PQclear(res);
-    }
-    if (mid == NULL)
-        r = pg_conn_fail(pc->conn, TAB_PERM, error_r, "archive id %s not found", archive_id);
-    else
-        r = pg_catalog_load(pc, mid, copy_id != NULL ? copy_id : "", rec_r, error_r);
-out:
-    free(mid);
-    free(copy_id);
+    r = pg_catalog_find(pc, archive_id, PG_FIND_READ, NULL, &arena, &found, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_load(pc, found.message, found.copy, rec_r, error_r);
     strlist_free(&arena);
     return r;
 }
