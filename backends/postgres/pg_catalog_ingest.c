@@ -510,12 +510,10 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
     r = pg_catalog_insert_header(pc, mid, rec, &arena, error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_conn_commit(pc->conn, error_r);
 out:
+    r = pg_conn_end(pc->conn, r, error_r);
     if (r == TAB_RETRY && pg_conn_content_error(pc->conn))
         r = TAB_PERM;
-    if (r != TAB_OK)
-        pg_conn_rollback(pc->conn);
     strlist_free(&arena);
     return r;
 }

@@ -76,10 +76,8 @@ enum tab_result pg_catalog_hold(struct catalog *cat, const char *archive_id, con
         PQclear(res);
         res = NULL;
     }
-    r = pg_conn_commit(pc->conn, error_r);
 out:
-    if (r != TAB_OK)
-        pg_conn_rollback(pc->conn);
+    r = pg_conn_end(pc->conn, r, error_r);
     PQclear(res);
     strlist_free(&arena);
     return r;
@@ -189,10 +187,8 @@ enum tab_result pg_catalog_expire_remove(struct catalog *cat, const char *archiv
         if (r != TAB_OK)
             goto out;
     }
-    r = pg_conn_commit(pc->conn, error_r);
 out:
-    if (r != TAB_OK)
-        pg_conn_rollback(pc->conn);
+    r = pg_conn_end(pc->conn, r, error_r);
     PQclear(res);
     strlist_free(&arena);
     return r;

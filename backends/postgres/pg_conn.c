@@ -562,6 +562,14 @@ enum tab_result pg_conn_commit(struct pg_conn *c, const char **error_r)
     return r;
 }
 
+enum tab_result pg_conn_end(struct pg_conn *c, enum tab_result r, const char **error_r)
+{
+    if (r == TAB_OK)
+        return pg_conn_commit(c, error_r);
+    pg_conn_rollback(c);
+    return r;
+}
+
 void pg_conn_rollback(struct pg_conn *c)
 {
     c->txn = 0;

@@ -77,6 +77,9 @@ enum tab_result pg_conn_begin_read(struct pg_conn *c, int *began_r, const char *
 enum tab_result pg_conn_commit(struct pg_conn *c, const char **error_r);
 /* ROLLBACK if a transaction is open; failures are only logged. */
 void pg_conn_rollback(struct pg_conn *c);
+/* Ends the transaction of pg_conn_begin(): commits when r is TAB_OK,
+ * else rolls back and returns r. */
+enum tab_result pg_conn_end(struct pg_conn *c, enum tab_result r, const char **error_r);
 /* The store leaves its transaction open for the catalog's add(). */
 void pg_conn_hand_over(struct pg_conn *c, const char *location);
 /* 1 when the open transaction is the store's for location (the caller
