@@ -429,6 +429,25 @@ static int make_file(const char *dir, const char *name, size_t n, char **path_r)
     return fd;
 }
 
+/* Puts a file of size bytes as rec's copy in st (the store's own
+ * transaction, left open for the catalog's add()): rec's store and
+ * location are the store's afterwards. The file's path in path_r. */
+static void put_file(struct store *st, const char *dir, const char *name, size_t size,
+                     struct archive_record *rec, char **path_r)
+{
+    const char *error = NULL;
+    int fd = make_file(dir, name, size, path_r);
+
+    CHECK(fd >= 0);
+    rec->wrapped_size = size;
+    free(rec->store);
+    free(rec->location);
+    rec->location = NULL;
+    CHECK(st->put(st, rec, fd, *path_r, &rec->location, &error) == TAB_OK);
+    close(fd);
+    rec->store = xstrdup("pgsql");
+}
+
 static int same_files(const char *a, const char *b)
 {
     size_t la, lb;
@@ -457,21 +476,12 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     CHECK_STR(st->name, "pgsql");
 
     /* success: bytes and rows commit together */
-    fd = make_file(dir, "copy1", size, &path);
-    CHECK(fd >= 0);
     fill(&rec, "QSTORE1", CONF_SHA_C, NULL, "stored", "stored body");
-    rec.wrapped_size = size;
-    free(rec.store);
-    free(rec.location);
-    rec.store = NULL;
-    rec.location = NULL;
-    CHECK(st->put(st, &rec, fd, path, &location, &error) == TAB_OK);
-    close(fd);
+    put_file(st, dir, "copy1", size, &rec, &path);
+    location = rec.location;
     CHECK(location != NULL && strncmp(location, "pgsql:", 6) == 0);
     /* not visible to others before the catalog commits */
     CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
-    rec.store = xstrdup("pgsql");
-    rec.location = location;
     CHECK(add(cat, &rec) == TAB_OK);
     CHECK(sql_is("SELECT count(*) || ' ' || sum(length(data)) FROM store_chunks c"
                  " JOIN store_objects o ON o.id = c.object WHERE o.archive_id = $1",
@@ -494,16 +504,9 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
      * constraint) is TAB_PERM and keeps the store's transaction open for a
      * second add() of the same copy, degraded: bytes and rows then commit
      * together */
-    fd = make_file(dir, "copy2", 1000, &path);
     fill(&rec, "QSTORE2", CONF_SHA_C, NULL, "rolled back", NULL);
+    put_file(st, dir, "copy2", 1000, &rec, &path);
     rec.envelope_status = "bogus";
-    rec.wrapped_size = 1000;
-    free(rec.store);
-    free(rec.location);
-    rec.location = NULL;
-    CHECK(st->put(st, &rec, fd, path, &rec.location, &error) == TAB_OK);
-    close(fd);
-    rec.store = xstrdup("pgsql");
     CHECK(catalog_add(cat, &rec, &error) == TAB_PERM);
     CHECK(error != NULL && strstr(error, "messages_envelope_status_check") != NULL);
     CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
@@ -520,15 +523,8 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     record_free(&rec);
 
     /* the session is killed between put and add: nothing is cataloged */
-    fd = make_file(dir, "copy3", 1000, &path);
     fill(&rec, "QSTORE3", CONF_SHA_C, NULL, "killed", NULL);
-    rec.wrapped_size = 1000;
-    free(rec.store);
-    free(rec.location);
-    rec.location = NULL;
-    CHECK(st->put(st, &rec, fd, path, &rec.location, &error) == TAB_OK);
-    close(fd);
-    rec.store = xstrdup("pgsql");
+    put_file(st, dir, "copy3", 1000, &rec, &path);
     pid = sql_value("SELECT pid FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
                     " AND datname = current_database()");
     CHECK(pid != NULL);
