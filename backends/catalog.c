@@ -60,33 +60,14 @@ static const struct catalog_type {
 /* Errors found before any driver exists; valid until the next open. */
 static char catalog_open_error[1024];
 
-static const struct spec_table catalog_table = SPEC_TABLE(catalog_types);
+static const struct spec_table catalog_table =
+    SPEC_TABLE(catalog_types, "catalog", "archive_catalog");
 
 /* The driver for spec's type; NULL and a message for a bad spec. */
 static const struct catalog_type *catalog_lookup(const char *spec, const char **rest_r,
                                                  const char **error_r)
 {
-    char known[256];
-    const struct catalog_type *t;
-
-    *error_r = catalog_open_error;
-    spec_type_known(&catalog_table, known, sizeof(known));
-    if (spec == NULL || *spec == '\0') {
-        snprintf(catalog_open_error, sizeof(catalog_open_error),
-                 "no catalog configured (archive_catalog = type:spec; known types: %s)", known);
-        return NULL;
-    }
-    t = spec_type_find(&catalog_table, spec, rest_r);
-    if (t != NULL)
-        return t;
-    if (*rest_r == NULL)
-        snprintf(catalog_open_error, sizeof(catalog_open_error),
-                 "catalog \"%s\": expected type:spec (known types: %s)", spec, known);
-    else
-        snprintf(catalog_open_error, sizeof(catalog_open_error),
-                 "catalog \"%s\": unknown type \"%.*s\" (known types: %s)", spec,
-                 (int)(*rest_r - 1 - spec), spec, known);
-    return NULL;
+    return spec_type_lookup(&catalog_table, spec, rest_r, error_r);
 }
 
 int catalog_spec_check(const char *spec, const char **error_r)
@@ -422,14 +403,10 @@ static void catalog_failing_close(struct catalog *cat)
 }
 
 static const struct catalog_vfuncs catalog_failing_vfuncs = {
-    .abi_version = CATALOG_ABI_VERSION,
-    .known_recipients = catalog_failing_known_recipients,
-    .add = catalog_failing_add,
+    CATALOG_VFUNCS_MANDATORY(catalog_failing),
     .search = catalog_failing_search,
-    .get = catalog_failing_get,
     .reindex = catalog_failing_reindex,
     .forward_status = catalog_failing_forward_status,
-    .close = catalog_failing_close,
 };
 
 struct catalog *catalog_open_or_failing(const char *spec, const struct tab_config *cfg)

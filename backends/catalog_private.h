@@ -7,8 +7,9 @@
  *	#include "backends/catalog_private.h"
  *
  *	static const struct catalog_vfuncs sqlite_vfuncs = {
- *	    .abi_version = CATALOG_ABI_VERSION,
- *	    .known_recipients = sqlite_known_recipients,
+ *	    CATALOG_VFUNCS_MANDATORY(sqlite),
+ *	    CATALOG_VFUNCS_RECORDS(sqlite),
+ *	    .add_batch = sqlite_add_batch,
  *	    ...
  *	};
  *	sc->cat.v = &sqlite_vfuncs;
@@ -22,7 +23,11 @@
  *	first in its own state and points v at one static const vtable.
  *
  *	known_recipients, add and close are mandatory; every other method
- *	may be NULL, and catalog_can() tells a caller which exist.
+ *	may be NULL, and catalog_can() tells a caller which exist. A driver
+ *	names its methods PREFIX_method and fills its table with the macros
+ *	below: CATALOG_VFUNCS_MANDATORY (with get and the ABI version) and,
+ *	for a catalog of record that operators search, verify, hold and
+ *	expire, CATALOG_VFUNCS_RECORDS, which gives all of those or none.
  *
  *	Only backends/ (the drivers and the registry) and the catalog
  *	writer's client (catalog_writer/catalog_writer.c, a driver over a
@@ -98,6 +103,21 @@ struct catalog {
     const struct catalog_vfuncs *v;
     const char *name; /* driver name: "sqlite", what catalog_name() gives */
 };
+
+/* The methods every driver has, and its ABI version. */
+#define CATALOG_VFUNCS_MANDATORY(prefix)                                                           \
+    .abi_version = CATALOG_ABI_VERSION, .known_recipients = prefix##_known_recipients,             \
+    .add = prefix##_add, .get = prefix##_get, .close = prefix##_close
+
+/* A catalog of record: search, reindex, forwarding state, the audit
+ * trail, the chain and seals, holds, expiry and statistics. */
+#define CATALOG_VFUNCS_RECORDS(prefix)                                                             \
+    .search = prefix##_search, .reindex = prefix##_reindex,                                        \
+    .forward_status = prefix##_forward_status, .audit = prefix##_audit,                            \
+    .audit_list = prefix##_audit_list, .chain_walk = prefix##_chain_walk,                          \
+    .chain_head = prefix##_chain_head, .seal = prefix##_seal, .hold = prefix##_hold,               \
+    .hold_list = prefix##_hold_list, .expire_candidates = prefix##_expire_candidates,              \
+    .expire_remove = prefix##_expire_remove, .stats = prefix##_stats
 
 /* The drivers' constructors, for the table in catalog.c: callers name a
  * driver only through "type:spec" (catalog_open()). */

@@ -27,7 +27,8 @@ static const char *spec_type_name(const struct spec_table *t, size_t i)
     return name;
 }
 
-void spec_type_known(const struct spec_table *t, char *buf, size_t size)
+/* "a, b, c": the types of t, into buf. */
+static void spec_type_known(const struct spec_table *t, char *buf, size_t size)
 {
     size_t used = 0;
 
@@ -40,20 +41,33 @@ void spec_type_known(const struct spec_table *t, char *buf, size_t size)
     }
 }
 
-const void *spec_type_find(const struct spec_table *t, const char *spec, const char **rest_r)
+const void *spec_type_lookup(const struct spec_table *t, const char *spec, const char **rest_r,
+                             const char **error_r)
 {
-    const char *colon = strchr(spec, ':');
-    size_t type_len;
+    static char error[1024];
+    const char *colon = spec != NULL ? strchr(spec, ':') : NULL;
+    char known[256];
 
     *rest_r = NULL;
-    if (colon == NULL)
-        return NULL;
-    *rest_r = colon + 1;
-    type_len = (size_t)(colon - spec);
-    for (size_t i = 0; i < t->n; i++) {
-        const char *type = spec_type_name(t, i);
-        if (strlen(type) == type_len && strncmp(type, spec, type_len) == 0)
-            return (const char *)t->rows + i * t->row_size;
+    *error_r = error;
+    if (colon != NULL) {
+        size_t type_len = (size_t)(colon - spec);
+        *rest_r = colon + 1;
+        for (size_t i = 0; i < t->n; i++) {
+            const char *type = spec_type_name(t, i);
+            if (strlen(type) == type_len && strncmp(type, spec, type_len) == 0)
+                return (const char *)t->rows + i * t->row_size;
+        }
     }
+    spec_type_known(t, known, sizeof(known));
+    if (spec == NULL || *spec == '\0')
+        snprintf(error, sizeof(error), "no %s configured (%s = type:spec; known types: %s)",
+                 t->what, t->setting, known);
+    else if (colon == NULL)
+        snprintf(error, sizeof(error), "%s \"%s\": expected type:spec (known types: %s)", t->what,
+                 spec, known);
+    else
+        snprintf(error, sizeof(error), "%s \"%s\": unknown type \"%.*s\" (known types: %s)",
+                 t->what, spec, (int)(colon - spec), spec, known);
     return NULL;
 }

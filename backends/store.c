@@ -54,33 +54,13 @@ static const struct store_type {
     {"s3", store_s3_open, 0, 0, 1}, /* a GET per message, billed and remote */
 };
 
-/* store_open() has no store yet to own its message. */
-static char store_error[1024];
-
-static const struct spec_table store_types = SPEC_TABLE(store_table);
+static const struct spec_table store_types = SPEC_TABLE(store_table, "store", "archive_store");
 
 /* The driver for spec's type; NULL and a message for a bad spec. */
 static const struct store_type *store_lookup(const char *spec, const char **rest_r,
                                              const char **error_r)
 {
-    char known[256];
-    const struct store_type *t;
-
-    spec_type_known(&store_types, known, sizeof(known));
-    if (spec == NULL)
-        spec = "";
-    t = spec_type_find(&store_types, spec, rest_r);
-    if (t != NULL)
-        return t;
-    if (*rest_r == NULL)
-        snprintf(store_error, sizeof(store_error),
-                 "store \"%s\" has no type: expected type:spec; known: %s", spec, known);
-    else
-        snprintf(store_error, sizeof(store_error),
-                 "unknown store type \"%.*s\" in \"%s\"; known: %s", (int)(*rest_r - 1 - spec),
-                 spec, spec, known);
-    *error_r = store_error;
-    return NULL;
+    return spec_type_lookup(&store_types, spec, rest_r, error_r);
 }
 
 int store_spec_check(const char *spec, const char **error_r)

@@ -334,11 +334,7 @@ static void client_close(struct catalog *cat)
 }
 
 static const struct catalog_vfuncs client_vfuncs = {
-    .abi_version = CATALOG_ABI_VERSION,
-    .known_recipients = client_known_recipients,
-    .get = client_get,
-    .add = client_add,
-    .close = client_close,
+    CATALOG_VFUNCS_MANDATORY(client),
 };
 
 struct catalog *catalog_writer_client_open(const struct tab_config *cfg)

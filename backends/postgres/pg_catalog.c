@@ -279,24 +279,8 @@ static void pg_catalog_close(struct catalog *cat)
 }
 
 static const struct catalog_vfuncs pg_catalog_vfuncs = {
-    .abi_version = CATALOG_ABI_VERSION,
-    .known_recipients = pg_catalog_known_recipients,
-    .add = pg_catalog_add,
-    .search = pg_catalog_search,
-    .get = pg_catalog_get,
-    .reindex = pg_catalog_reindex,
-    .forward_status = pg_catalog_forward_status,
-    .audit = pg_catalog_audit,
-    .audit_list = pg_catalog_audit_list,
-    .chain_walk = pg_catalog_chain_walk,
-    .chain_head = pg_catalog_chain_head,
-    .seal = pg_catalog_seal,
-    .hold = pg_catalog_hold,
-    .hold_list = pg_catalog_hold_list,
-    .expire_candidates = pg_catalog_expire_candidates,
-    .expire_remove = pg_catalog_expire_remove,
-    .stats = pg_catalog_stats,
-    .close = pg_catalog_close,
+    CATALOG_VFUNCS_MANDATORY(pg_catalog),
+    CATALOG_VFUNCS_RECORDS(pg_catalog),
 };
 
 struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,

@@ -531,29 +531,13 @@ static int sqlite_make_parent(const char *path)
 }
 
 static const struct catalog_vfuncs sqlite_vfuncs = {
-    .abi_version = CATALOG_ABI_VERSION,
-    .known_recipients = sqlite_known_recipients,
-    .add = sqlite_add,
+    CATALOG_VFUNCS_MANDATORY(sqlite),
+    CATALOG_VFUNCS_RECORDS(sqlite),
     .add_batch = sqlite_add_batch,
     .wait_limit = sqlite_wait_limit,
     .set_text_source = sqlite_set_text_source,
     .changed = sqlite_changed,
-    .search = sqlite_search,
-    .get = sqlite_get,
-    .reindex = sqlite_reindex,
-    .forward_status = sqlite_forward_status,
-    .audit = sqlite_audit,
-    .audit_list = sqlite_audit_list,
-    .chain_walk = sqlite_chain_walk,
-    .chain_head = sqlite_chain_head,
-    .seal = sqlite_seal,
-    .hold = sqlite_hold,
-    .hold_list = sqlite_hold_list,
-    .expire_candidates = sqlite_expire_candidates,
-    .expire_remove = sqlite_expire_remove,
-    .stats = sqlite_stats,
     .index_pending = sqlite_index_pending,
-    .close = sqlite_close,
 };
 
 struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,

@@ -480,10 +480,12 @@ static void test_open_errors(const char *dir)
     struct stat sb;
 
     open_refused("nosuch:x",
-                 "unknown store type \"nosuch\" in \"nosuch:x\"; known: maildir, pgsql, s3");
+                 "store \"nosuch:x\": unknown type \"nosuch\" (known types: maildir, pgsql, s3)");
     open_refused("maildir",
-                 "store \"maildir\" has no type: expected type:spec; known: maildir, pgsql, s3");
-    open_refused(":/x", "unknown store type \"\" in \":/x\"; known: maildir, pgsql, s3");
+                 "store \"maildir\": expected type:spec (known types: maildir, pgsql, s3)");
+    open_refused(":/x", "store \":/x\": unknown type \"\" (known types: maildir, pgsql, s3)");
+    open_refused("", "no store configured (archive_store = type:spec;"
+                     " known types: maildir, pgsql, s3)");
     open_refused("maildir:relative/path", "maildir path \"relative/path\" is not absolute");
     open_refused("maildir:", NULL);
 
