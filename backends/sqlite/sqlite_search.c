@@ -29,7 +29,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backends/fts.h"
 #include "backends/sqlite/sqlite_private.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/strlist.h"
@@ -166,209 +168,310 @@ out:
 }
 
 /*
- * The WHERE clause is built from the constant fragments below, chosen by
+ * The statement is built from the constant fragments below, chosen by
  * which fields of q are set; user text only ever reaches SQLite through
- * the named parameters.
+ * the named parameters, and the FTS5 query (":fts") holds only folded
+ * words in double-quoted strings (backends/fts.h).
+ *
+ * Exact addresses go through the prefix indexes of schema version 7/8:
+ * the substr() term selects the index entries (COLLATE NOCASE: ASCII
+ * case ignored), the "+" term compares the whole value (see
+ * sqlite_schema_v7). Domains go through the reversed-domain indexes: the
+ * range [key, key + '/') holds the domain and its subdomains ("key.")
+ * but also "key-x" ('-' sorts before '.'), which the second term drops.
  */
-static const char sqlite_search_from[] =
-    " AND (m.envelope_from LIKE :from ESCAPE '\\'"
-    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
-    " AND (h.address LIKE :from ESCAPE '\\' OR h.name LIKE :from ESCAPE '\\')))";
-static const char sqlite_search_to[] =
-    " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
-    " AND r.address LIKE :to ESCAPE '\\')"
-    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
-    " AND h.field IN ('to', 'cc')"
-    " AND (h.address LIKE :to ESCAPE '\\' OR h.name LIKE :to ESCAPE '\\')))";
-static const char sqlite_search_subject[] = " AND m.subject LIKE :subject ESCAPE '\\'";
+#define SQLITE_SEARCH_EXACT(col, param)                                                            \
+    "substr(" col ", 1, " SQLITE_KEY_PREFIX ") = substr(" param ", 1, " SQLITE_KEY_PREFIX          \
+    ") COLLATE NOCASE AND +" col " = " param " COLLATE NOCASE"
+#define SQLITE_SEARCH_DOMAIN(col, param)                                                           \
+    col " >= " param " AND " col " < " param " || '/' AND (" col " = " param " OR substr(" col     \
+        ", length(" param ") + 1, 1) = '.')"
+
+static const char sqlite_search_from_exact[] =
+    " AND m.id IN (SELECT id FROM messages WHERE " SQLITE_SEARCH_EXACT(
+        "envelope_from", ":from") " UNION ALL SELECT message FROM header_addresses WHERE field = "
+                                  "'from' AND " SQLITE_SEARCH_EXACT("address", ":from") ")";
+static const char sqlite_search_from_domain[] =
+    " AND m.id IN (SELECT id FROM messages WHERE " SQLITE_SEARCH_DOMAIN(
+        "sender_rdomain", ":from") " UNION ALL SELECT message FROM header_addresses WHERE field = "
+                                   "'from' AND " SQLITE_SEARCH_DOMAIN("rdomain", ":from") ")";
+static const char sqlite_search_from_glob[] =
+    " AND m.id IN (SELECT id FROM messages WHERE lower(envelope_from) GLOB :from"
+    " UNION ALL SELECT message FROM header_addresses WHERE field = 'from'"
+    " AND lower(address) GLOB :from)";
+static const char sqlite_search_to_exact[] =
+    " AND m.id IN (SELECT message FROM recipients WHERE " SQLITE_SEARCH_EXACT(
+        "address", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', "
+                          "'cc') AND " SQLITE_SEARCH_EXACT("address", ":to") ")";
+static const char sqlite_search_to_domain[] =
+    " AND m.id IN (SELECT message FROM recipients WHERE " SQLITE_SEARCH_DOMAIN(
+        "rdomain", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', "
+                          "'cc') AND " SQLITE_SEARCH_DOMAIN("rdomain", ":to") ")";
+static const char sqlite_search_to_glob[] =
+    " AND m.id IN (SELECT message FROM recipients WHERE lower(address) GLOB :to"
+    " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc')"
+    " AND lower(address) GLOB :to)";
 static const char sqlite_search_message_id[] =
     " AND substr(m.message_id, 1, " SQLITE_KEY_PREFIX
     ") = substr(:message_id, 1, " SQLITE_KEY_PREFIX ") AND +m.message_id = :message_id";
 static const char sqlite_search_degraded[] = " AND m.index_status = 'degraded'";
 static const char sqlite_search_since[] = " AND COALESCE(m.date, m.arrival) >= :since";
 static const char sqlite_search_until[] = " AND COALESCE(m.date, m.arrival) < :until";
-
-/* Full text: q->text after sqlite_fts_query() (":text" needs at least one
- * word that is not negated; ":text_not" holds only negated words). */
-static const char sqlite_search_text[] =
-    " AND m.id IN (SELECT rowid FROM message_text WHERE message_text MATCH :text)";
-static const char sqlite_search_text_not[] =
-    " AND m.id NOT IN (SELECT rowid FROM message_text WHERE message_text MATCH :text_not)";
-static const char sqlite_search_text_empty[] = " AND 0";
 static const char sqlite_search_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id"
     " AND a.filename LIKE :attachment ESCAPE '\\')";
 static const char sqlite_search_has_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id)";
+static const char sqlite_search_nothing[] = " AND 0";
 
-/* Append s to *buf as an FTS5 string: in double quotes, quotes doubled.
- * Inside a string every character is text to the tokenizer: no column
- * filter, NEAR, prefix "*", "^" or operator can come from user input. */
-static void sqlite_fts_append_string(struct strlist *out, const char *s, size_t len)
+/* Full text driven from the FTS5 side, newest (highest rowid) first, so a
+ * common word stops after the first page; stale documents never match. */
+static const char sqlite_search_fts_from[] =
+    " FROM message_fts f CROSS JOIN messages m ON m.id = f.rowid"
+    " WHERE message_fts MATCH :fts AND f.rowid NOT IN (SELECT message FROM fts_stale)";
+static const char sqlite_search_fts_order[] = " ORDER BY f.rowid DESC";
+/* Everything but what the negated terms match ("-word" alone). */
+static const char sqlite_search_fts_not[] =
+    " AND m.id NOT IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :fts_not)";
+static const char sqlite_search_plain_from[] = " FROM messages m WHERE 1";
+static const char sqlite_search_plain_order[] = " ORDER BY m.id DESC";
+
+/* Append phrase to out as an FTS5 string: in double quotes, quotes
+ * doubled (folded words hold none; the quoting is for safety only). */
+static void sqlite_fts_string(struct buf *out, const char *phrase)
 {
-    char *q = xmalloc(2 * len + 3), *w = q;
-
-    *w++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"')
-            *w++ = '"';
-        *w++ = s[i];
+    buf_add(out, "\"", 1);
+    for (const char *p = phrase; *p != '\0'; p++) {
+        if (*p == '"')
+            buf_add(out, "\"", 1);
+        buf_add(out, p, 1);
     }
-    *w++ = '"';
-    *w = '\0';
-    strlist_add(out, q);
-    free(q);
+    buf_add(out, "\"", 1);
 }
 
-/* A term the tokenizer splits into nothing ("*", "--", "...") would turn
- * the whole query into "match nothing"; such terms are dropped. */
-static int sqlite_fts_has_token(const char *s, size_t len)
+/* A clause: (p1 AND p2 ...) NOT (n1 OR n2 ...); negated terms only when
+ * neg_only (the caller then uses NOT IN). */
+static void sqlite_fts_clause(struct buf *out, const struct fts_clause *c, int neg_only)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-            return 1;
+    int first = 1;
+
+    buf_add(out, "(", 1);
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->terms[i].negated != neg_only)
+            continue;
+        if (!first)
+            buf_add_str(out, neg_only ? " OR " : " AND ");
+        sqlite_fts_string(out, c->terms[i].phrase);
+        first = 0;
     }
-    return 0;
+    buf_add(out, ")", 1);
+    if (neg_only || c->positive == c->n)
+        return;
+    buf_add_str(out, " NOT (");
+    first = 1;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!c->terms[i].negated)
+            continue;
+        if (!first)
+            buf_add_str(out, " OR ");
+        sqlite_fts_string(out, c->terms[i].phrase);
+        first = 0;
+    }
+    buf_add(out, ")", 1);
 }
 
-static void sqlite_strlist_take(struct strlist *l, char *s)
+/* One part of the FTS5 query, restricted to columns (e.g. "{subject body}"),
+ * ANDed to what out holds. */
+static void sqlite_fts_part(struct buf *out, const char *columns, const struct fts_query *q)
 {
-    strlist_add(l, s);
-    free(s);
+    if (out->len > 0)
+        buf_add_str(out, " AND ");
+    buf_add_str(out, columns);
+    buf_add_str(out, " : (");
+    for (size_t i = 0; i < q->n; i++) {
+        if (i > 0)
+            buf_add_str(out, " OR ");
+        sqlite_fts_clause(out, &q->clauses[i], 0);
+    }
+    buf_add(out, ")", 1);
 }
 
-/* l's strings joined by sep, in parentheses when paren and more than one. */
-static char *sqlite_join(const struct strlist *l, const char *sep, int paren)
+/* A --from/--to value as SQL: the fragment for its form and the value to
+ * bind (heap), or the FTS5 part for words. */
+static const char *sqlite_address_sql(const struct address_match *m, const char *exact,
+                                      const char *domain, const char *glob, char **bind_r)
 {
-    char *joined = strlist_join(l, sep);
-
-    if (!paren || l->n < 2)
-        return joined;
-    char *out = xasprintf("(%s)", joined);
-    free(joined);
-    return out;
+    *bind_r = NULL;
+    switch (m->kind) {
+    case ADDRESS_EXACT:
+        *bind_r = xstrdup(m->key);
+        return exact;
+    case ADDRESS_DOMAIN:
+        *bind_r = xstrdup(m->key);
+        return domain;
+    case ADDRESS_WILDCARD: {
+        /* Only '*' is special: '[' and '?' match themselves. */
+        struct buf b = BUF_INIT;
+        for (const char *p = m->key; *p != '\0'; p++) {
+            if (*p == '[')
+                buf_add_str(&b, "[[]");
+            else if (*p == '?')
+                buf_add_str(&b, "[?]");
+            else
+                buf_add(&b, p, 1);
+        }
+        *bind_r = b.data != NULL ? b.data : xstrdup("");
+        return glob;
+    }
+    case ADDRESS_WORDS:
+        break;
+    }
+    return "";
 }
 
-/*
- * Translate websearch syntax (as PostgreSQL's websearch_to_tsquery) into
- * an FTS5 query: words and "quoted phrases" must all match; "a OR b"
- * matches either; -word and -"a phrase" must not match. Every word and
- * phrase becomes an FTS5 string, so no input is an FTS5 syntax error.
- * *pos_r: the positive part, or NULL when there is none; *neg_r: the
- * negated terms joined with OR, or NULL.
- */
-/* Whether a word or phrase other than "or" follows (for the OR operator). */
-/* Query separators: white space, and '<' '>' which the PostgreSQL catalog
- * reads as spaces too (its parser would take "<word>" for a tag). */
-#define SQLITE_FTS_SPACE " \t\r\n\f\v<>"
-
-static int sqlite_fts_is_or(const char *p, size_t len)
-{
-    return len == 2 && strncasecmp(p, "OR", 2) == 0;
-}
-
-/* Whether a word or phrase follows (an "or" after "or" is the word). */
-static int sqlite_fts_next_is_term(const char *p)
-{
-    while (*p != '\0' && strchr(SQLITE_FTS_SPACE, *p) != NULL)
-        p++;
-    return *p != '\0';
-}
-
-/* One OR-separated clause: all of pos, none of neg. */
-struct sqlite_fts_clause {
-    struct strlist pos, neg;
+/* A search_query as one SELECT and what it binds. */
+struct sqlite_query {
+    char *sql;
+    char *from, *to, *message_id, *attachment, *fts, *fts_not;
+    char since[21], until[21];
+    int uses_fts; /* any part reads message_fts: index pending text first */
 };
 
-/* Close the current clause into clauses (FTS5 text) or, when it has no
- * positive term, keep its negations apart in *only_neg (usable only when it
- * is the whole query: FTS5 cannot express "everything except"). */
-static void sqlite_fts_close(struct sqlite_fts_clause *c, struct strlist *clauses,
-                             struct strlist *only_neg, int *neg_clauses)
+static void sqlite_query_free(struct sqlite_query *sq)
 {
-    if (c->pos.n > 0) {
-        char *and = sqlite_join(&c->pos, " AND ", 1);
-        if (c->neg.n > 0) {
-            char * or = sqlite_join(&c->neg, " OR ", 0);
-            sqlite_strlist_take(clauses, xasprintf("(%s NOT (%s))", and, or));
-            free(or);
-            free(and);
-        } else {
-            sqlite_strlist_take(clauses, and);
-        }
-    } else if (c->neg.n > 0) {
-        (*neg_clauses)++;
-        for (size_t i = 0; i < c->neg.n; i++)
-            strlist_add(only_neg, c->neg.v[i]);
-    }
-    strlist_free(&c->pos);
-    strlist_free(&c->neg);
+    free(sq->sql);
+    free(sq->from);
+    free(sq->to);
+    free(sq->message_id);
+    free(sq->attachment);
+    free(sq->fts);
+    free(sq->fts_not);
 }
 
-/*
- * websearch_to_tsquery semantics, as the PostgreSQL catalog has them: terms
- * are ANDed, "or" (any case) between two terms separates clauses and binds
- * looser than AND ("a b or c" is (a AND b) OR c), "-term" and "- term"
- * exclude within their clause, a leading, trailing or second "or" is the
- * word "or". Known difference: a clause of exclusions only ("a or -b") can
- * stand alone ("-b": everything without b) but is dropped next to others.
- */
-static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
+/* The statement for q: its rows (count 0: ids, newest first, paged) or
+ * their number (count 1). */
+static void sqlite_query_build(const struct search_query *q, int count, struct sqlite_query *sq)
 {
-    struct strlist clauses = STRLIST_INIT, only_neg = STRLIST_INIT;
-    struct sqlite_fts_clause c = {STRLIST_INIT, STRLIST_INIT};
-    const char *p = text;
-    int pending_or = 0, neg_clauses = 0;
+    struct buf fts = BUF_INIT, fts_not = BUF_INIT;
+    struct fts_query text = {NULL, 0}, subject = {NULL, 0};
+    struct address_match from, to;
+    const char *from_sql = "", *to_sql = "", *nothing = "", *not_sql = "";
+    const char *head, *order;
 
-    while (*p != '\0') {
-        const char *start;
-        size_t len;
-        int negated = 0;
-
-        if (strchr(SQLITE_FTS_SPACE, *p) != NULL) {
-            p++;
-            continue;
-        }
-        if (*p == '-') { /* "-word" and "- word" both exclude the word */
-            negated = 1;
-            p++;
-            while (*p != '\0' && strchr(SQLITE_FTS_SPACE, *p) != NULL)
-                p++;
-            if (*p == '\0')
-                break;
-        }
-        if (*p == '"') {
-            start = ++p;
-            while (*p != '\0' && *p != '"')
-                p++;
-            len = (size_t)(p - start);
-            if (*p == '"')
-                p++;
-        } else {
-            start = p;
-            while (*p != '\0' && *p != '"' && strchr(SQLITE_FTS_SPACE, *p) == NULL)
-                p++;
-            len = (size_t)(p - start);
-            if (!negated && !pending_or && sqlite_fts_is_or(start, len) && c.pos.n + c.neg.n > 0 &&
-                sqlite_fts_next_is_term(p)) {
-                pending_or = 1;
-                continue;
-            }
-        }
-        if (!sqlite_fts_has_token(start, len))
-            continue;
-        if (pending_or) {
-            sqlite_fts_close(&c, &clauses, &only_neg, &neg_clauses);
-            pending_or = 0;
-        }
-        sqlite_fts_append_string(negated ? &c.neg : &c.pos, start, len);
+    memset(sq, 0, sizeof(*sq));
+    memset(&from, 0, sizeof(from));
+    memset(&to, 0, sizeof(to));
+    if (q->text != NULL) {
+        if (fts_query_parse(q->text, &text) < 0)
+            nothing = sqlite_search_nothing;
+        else if (text.n == 1 && text.clauses[0].positive == 0) {
+            sqlite_fts_clause(&fts_not, &text.clauses[0], 1);
+            not_sql = sqlite_search_fts_not;
+        } else
+            sqlite_fts_part(&fts, "{subject body}", &text);
     }
-    sqlite_fts_close(&c, &clauses, &only_neg, &neg_clauses);
-    *pos_r = clauses.n > 0 ? sqlite_join(&clauses, " OR ", 0) : NULL;
-    *neg_r = clauses.n == 0 && neg_clauses == 1 ? sqlite_join(&only_neg, " OR ", 0) : NULL;
-    strlist_free(&clauses);
-    strlist_free(&only_neg);
+    if (q->subject != NULL) {
+        if (fts_query_phrase(q->subject, &subject) < 0)
+            nothing = sqlite_search_nothing;
+        else
+            sqlite_fts_part(&fts, "{subject}", &subject);
+    }
+    if (q->from != NULL) {
+        if (address_match_parse(q->from, &from) < 0)
+            nothing = sqlite_search_nothing;
+        else if (from.kind == ADDRESS_WORDS)
+            sqlite_fts_part(&fts, "{sender}", &from.words);
+        else
+            from_sql =
+                sqlite_address_sql(&from, sqlite_search_from_exact, sqlite_search_from_domain,
+                                   sqlite_search_from_glob, &sq->from);
+    }
+    if (q->to != NULL) {
+        if (address_match_parse(q->to, &to) < 0)
+            nothing = sqlite_search_nothing;
+        else if (to.kind == ADDRESS_WORDS)
+            sqlite_fts_part(&fts, "{recipients}", &to.words);
+        else
+            to_sql = sqlite_address_sql(&to, sqlite_search_to_exact, sqlite_search_to_domain,
+                                        sqlite_search_to_glob, &sq->to);
+    }
+    if (fts.len > 0) {
+        sq->fts = fts.data;
+        head = sqlite_search_fts_from;
+        order = sqlite_search_fts_order;
+    } else {
+        buf_free(&fts);
+        head = sqlite_search_plain_from;
+        order = sqlite_search_plain_order;
+    }
+    if (fts_not.len > 0) {
+        sq->fts_not = fts_not.data;
+    } else {
+        buf_free(&fts_not);
+    }
+    sq->uses_fts = sq->fts != NULL || sq->fts_not != NULL;
+    if (q->message_id != NULL)
+        sq->message_id = catalog_message_id_bare(q->message_id);
+    if (q->attachment != NULL)
+        sq->attachment = catalog_like_substring(q->attachment);
+    if (q->since != 0)
+        record_format_time(q->since, sq->since);
+    if (q->until != 0)
+        record_format_time(q->until, sq->until);
+    sq->sql =
+        xasprintf("%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", count ? "SELECT count(*)" : "SELECT m.id",
+                  head, nothing, from_sql, to_sql, q->message_id ? sqlite_search_message_id : "",
+                  q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "", not_sql,
+                  q->attachment ? sqlite_search_attachment : "",
+                  q->has_attachment ? sqlite_search_has_attachment : "",
+                  q->degraded ? sqlite_search_degraded : "", count ? "" : order,
+                  !count && (q->limit > 0 || q->offset > 0) ? " LIMIT :limit" : "",
+                  !count && q->offset > 0 ? " OFFSET :offset" : "", "");
+    fts_query_free(&text);
+    fts_query_free(&subject);
+    address_match_free(&from);
+    address_match_free(&to);
+}
+
+static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
+{
+    int i;
+
+    if (value == NULL || *value == '\0')
+        return SQLITE_OK; /* not in this statement */
+    i = sqlite3_bind_parameter_index(st, name);
+    if (i == 0)
+        return SQLITE_RANGE;
+    return sqlite3_bind_text(st, i, value, -1, SQLITE_STATIC);
+}
+
+/* Prepare sq's statement and bind its values (q: limit and offset). */
+static int sqlite_query_prepare(struct sqlite_catalog *sc, const struct search_query *q,
+                                const struct sqlite_query *sq, int count, sqlite3_stmt **st_r)
+{
+    sqlite3_stmt *st;
+
+    *st_r = NULL;
+    if (sqlite3_prepare_v2(sc->db, sq->sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    *st_r = st;
+    if (sqlite_bind_named(st, ":from", sq->from) != SQLITE_OK ||
+        sqlite_bind_named(st, ":to", sq->to) != SQLITE_OK ||
+        sqlite_bind_named(st, ":message_id", sq->message_id) != SQLITE_OK ||
+        sqlite_bind_named(st, ":since", sq->since) != SQLITE_OK ||
+        sqlite_bind_named(st, ":until", sq->until) != SQLITE_OK ||
+        sqlite_bind_named(st, ":fts", sq->fts) != SQLITE_OK ||
+        sqlite_bind_named(st, ":fts_not", sq->fts_not) != SQLITE_OK ||
+        sqlite_bind_named(st, ":attachment", sq->attachment) != SQLITE_OK)
+        return -1;
+    if (!count && (q->limit > 0 || q->offset > 0) &&
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
+                           q->limit > 0 ? q->limit : -1) != SQLITE_OK)
+        return -1;
+    if (!count && q->offset > 0 &&
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), q->offset) != SQLITE_OK)
+        return -1;
+    return 0;
 }
 
 /*
@@ -377,7 +480,7 @@ static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
  * export, hold). In batches, so deliveries get the write lock between
  * them, and for at most SQLITE_SEARCH_INDEX_MS. A read-only connection
  * or a failure leaves the rest to the indexer; the caller can count it
- * with index_pending(cat, 0, ...).
+ * with index_health().
  */
 static void sqlite_index_before_search(struct sqlite_catalog *sc)
 {
@@ -396,96 +499,20 @@ static void sqlite_index_before_search(struct sqlite_catalog *sc)
     } while (done > 0 && clock_monotonic_ms() < deadline);
 }
 
-static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
-{
-    int i = sqlite3_bind_parameter_index(st, name);
-    if (i == 0)
-        return SQLITE_RANGE;
-    return sqlite3_bind_text(st, i, value, -1, SQLITE_STATIC);
-}
-
-/* Bind name to the LIKE pattern that finds value inside a column
- * (*like_r: the pattern, for the caller to free), unless value is NULL. */
-static int sqlite_bind_like(sqlite3_stmt *st, const char *name, const char *value, char **like_r)
-{
-    if (value == NULL)
-        return SQLITE_OK;
-    *like_r = catalog_like_substring(value);
-    return sqlite_bind_named(st, name, *like_r);
-}
-
-/* Bind name to t as stored (formatted into buf), unless t is 0. */
-static int sqlite_bind_time(sqlite3_stmt *st, const char *name, time_t t, char buf[21])
-{
-    if (t == 0)
-        return SQLITE_OK;
-    record_format_time(t, buf);
-    return sqlite_bind_named(st, name, buf);
-}
-
 enum tab_result sqlite_search(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
                               void *ctx, const char **error_r)
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
-    char *like_from = NULL, *like_to = NULL, *like_subject = NULL, *message_id = NULL;
-    char *like_attachment = NULL, *fts_pos = NULL, *fts_neg = NULL, *fts_match = NULL;
-    const char *text_sql = "", *text_not_sql = "";
-    char since[21], until[21];
+    struct sqlite_query sq;
     sqlite3_stmt *st = NULL;
     enum tab_result r = TAB_OK;
-    char *sql;
     int rc;
 
+    sqlite_query_build(q, 0, &sq);
     /* Attachments of from_store messages are found by the indexer too. */
-    if (q->text != NULL || q->attachment != NULL || q->has_attachment)
+    if (sq.uses_fts || q->attachment != NULL || q->has_attachment)
         sqlite_index_before_search(sc);
-    if (q->text != NULL) {
-        sqlite_fts_query(q->text, &fts_pos, &fts_neg);
-        if (fts_pos != NULL && fts_neg != NULL) {
-            fts_match = xasprintf("%s NOT (%s)", fts_pos, fts_neg);
-            text_sql = sqlite_search_text;
-        } else if (fts_pos != NULL) {
-            fts_match = xstrdup(fts_pos);
-            text_sql = sqlite_search_text;
-        } else if (fts_neg != NULL) {
-            text_not_sql = sqlite_search_text_not;
-        } else {
-            text_sql = sqlite_search_text_empty; /* nothing to look for */
-        }
-    }
-    sql = xasprintf("SELECT m.id FROM messages m WHERE 1%s%s%s%s%s%s%s%s%s%s%s"
-                    " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC%s",
-                    q->from ? sqlite_search_from : "", q->to ? sqlite_search_to : "",
-                    q->subject ? sqlite_search_subject : "",
-                    q->message_id ? sqlite_search_message_id : "",
-                    q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "",
-                    text_sql, text_not_sql, q->attachment ? sqlite_search_attachment : "",
-                    q->has_attachment ? sqlite_search_has_attachment : "",
-                    q->degraded ? sqlite_search_degraded : "", q->limit > 0 ? " LIMIT :limit" : "");
-    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto db_error;
-
-    if (sqlite_bind_like(st, ":from", q->from, &like_from) != SQLITE_OK ||
-        sqlite_bind_like(st, ":to", q->to, &like_to) != SQLITE_OK ||
-        sqlite_bind_like(st, ":subject", q->subject, &like_subject) != SQLITE_OK)
-        goto db_error;
-    if (q->message_id) {
-        message_id = catalog_message_id_bare(q->message_id);
-        if (sqlite_bind_named(st, ":message_id", message_id) != SQLITE_OK)
-            goto db_error;
-    }
-    if (sqlite_bind_time(st, ":since", q->since, since) != SQLITE_OK ||
-        sqlite_bind_time(st, ":until", q->until, until) != SQLITE_OK)
-        goto db_error;
-    if (fts_match != NULL && sqlite_bind_named(st, ":text", fts_match) != SQLITE_OK)
-        goto db_error;
-    if (fts_pos == NULL && fts_neg != NULL &&
-        sqlite_bind_named(st, ":text_not", fts_neg) != SQLITE_OK)
-        goto db_error;
-    if (sqlite_bind_like(st, ":attachment", q->attachment, &like_attachment) != SQLITE_OK)
-        goto db_error;
-    if (q->limit > 0 &&
-        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), q->limit) != SQLITE_OK)
+    if (sqlite_query_prepare(sc, q, &sq, 0, &st) < 0)
         goto db_error;
 
     /* While st is active the connection holds one read transaction, so
@@ -509,15 +536,28 @@ db_error:
     r = sqlite_fail_db(sc, error_r, "search");
 out:
     (void)sqlite3_finalize(st);
-    free(sql);
-    free(like_from);
-    free(like_to);
-    free(like_subject);
-    free(message_id);
-    free(like_attachment);
-    free(fts_pos);
-    free(fts_neg);
-    free(fts_match);
+    sqlite_query_free(&sq);
+    return r;
+}
+
+enum tab_result sqlite_count_matches(struct catalog *cat, const struct search_query *q,
+                                     long long *n_r, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    struct sqlite_query sq;
+    sqlite3_stmt *st = NULL;
+    enum tab_result r = TAB_OK;
+
+    *n_r = 0;
+    sqlite_query_build(q, 1, &sq);
+    if (sq.uses_fts || q->attachment != NULL || q->has_attachment)
+        sqlite_index_before_search(sc);
+    if (sqlite_query_prepare(sc, q, &sq, 1, &st) < 0 || sqlite3_step(st) != SQLITE_ROW)
+        r = sqlite_fail_db(sc, error_r, "count");
+    else
+        *n_r = sqlite3_column_int64(st, 0);
+    (void)sqlite3_finalize(st);
+    sqlite_query_free(&sq);
     return r;
 }
 

@@ -24,7 +24,7 @@
  *	SQLite shows around it: a --text word with punctuation inside is a
  *	phrase, text that is not UTF-8 is stored as given, text pending until the
  *	first search, no index over raw header text, the lookups' query
- *	plans, text_pending and message_text of degraded and reindexed
+ *	plans, text_pending and message_fts of degraded and reindexed
  *	records. A copy id taken by another message is TAB_PERM, in
  *	add_batch() for that copy alone.
  * DIAGNOSTICS
@@ -130,7 +130,7 @@ static char *sqlite_rows(const char *query, const char *param)
     } while (0)
 
 /* struct conformance's at hook: what only SQLite has (a fresh file per
- * suite, text_pending and the FTS5 table message_text). */
+ * suite, text_pending and the FTS5 table message_fts). */
 static void sqlite_at(const char *point, const char *archive_id)
 {
     if (strcmp(point, "hostile merged") == 0) {
@@ -148,15 +148,17 @@ static void sqlite_at(const char *point, const char *archive_id)
                        archive_id, "1|later");
     } else if (strcmp(point, "text added") == 0) {
         /* pending until the first full-text search, which indexes them first */
-        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM message_text", "0");
+        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL", "0");
         CHECK_SQL_AT(conf_path, "SELECT count(*) FROM text_pending", "5");
     } else if (strcmp(point, "text searched") == 0) {
-        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM message_text", "5");
+        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL", "5");
         CHECK_SQL_AT(conf_path, "SELECT count(*) FROM text_pending", "0");
     } else if (strcmp(point, "degraded again") == 0) {
-        CHECK_CONF_SQL("SELECT count(*) FROM message_text WHERE rowid ="
-                       " (SELECT id FROM messages WHERE archive_id = $1)",
-                       archive_id, "0");
+        /* its old document deleted exactly (the text source serves the
+         * text it was indexed with), nothing stale */
+        CHECK_CONF_SQL("SELECT fts_hash IS NULL, (SELECT count(*) FROM fts_stale)"
+                       " FROM messages WHERE archive_id = $1",
+                       archive_id, "1|0");
     }
 }
 
@@ -177,7 +179,9 @@ static struct catalog *sqlite_conformance(const char *dir, const char *name,
         fprintf(stderr, "open %s: %s\n", conf_path, error);
     conf->sql = sqlite_rows;
     conf->at = sqlite_at;
-    conf->text_word_is_phrase = 1;
+    /* a text source that serves what the suite stored: old documents
+     * are then rebuilt and deleted exactly (sqlite_fts.c) */
+    catalog_set_text_source(conf->cat, conf_text_source, NULL);
     conf->keeps_invalid_utf8 = 1;
     return conf->cat;
 }
@@ -204,8 +208,8 @@ static void test_add_and_rows(void)
      * it into the full-text index (indexer/indexer.c calls it). */
     CHECK_SQL("SELECT message, subject, body FROM text_pending",
               "1|Quarterly Report|Revenue grew in all regions.");
-    CHECK_SQL("SELECT count(*) FROM message_text", "0");
-    CHECK_SQL("SELECT count(*) FROM message_text WHERE message_text MATCH 'regions'", "0");
+    CHECK_SQL("SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL", "0");
+    CHECK_SQL("SELECT count(*) FROM message_fts WHERE message_fts MATCH 'regions'", "0");
     {
         struct catalog_stats st;
         int64_t left = -1;
@@ -227,7 +231,7 @@ static void test_add_and_rows(void)
     CHECK(cat == NULL);
 
     /* What an operator sees with sqlite3, through another connection. */
-    CHECK_SQL("PRAGMA user_version", "7");
+    CHECK_SQL("PRAGMA user_version", "8");
     CHECK_SQL("PRAGMA journal_mode", "wal");
     CHECK_SQL("SELECT id, archive_id, queue_id, sha256, message_id, envelope_from,"
               " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
@@ -264,12 +268,22 @@ static void test_add_and_rows(void)
               " subject, copies FROM message_overview",
               "00000000000000000001|2024-03-01T10:00:00Z|alice@example.org|alice@example.org|"
               "bob@example.com, carol@example.com, dave@secret.example|3|Quarterly Report|1");
-    CHECK_SQL("SELECT rowid, subject, body FROM message_text",
-              "1|Quarterly Report|Revenue grew in all regions.");
+    /* contentless: the words only, no second copy of the text */
+    CHECK_SQL("SELECT id, fts_hash IS NOT NULL, fts_rcpts FROM messages", "1|1|3");
+    CHECK_SQL("SELECT rowid FROM message_fts WHERE message_fts MATCH"
+              " 'subject : quarterly AND body : revenue AND sender : liddell"
+              " AND recipients : (dave AND secret AND undisclosed)'",
+              "1");
+    CHECK_SQL("SELECT sender_rdomain FROM messages", "gro.elpmaxe");
+    CHECK_SQL("SELECT group_concat(rdomain) FROM (SELECT rdomain FROM recipients ORDER BY rowid)",
+              "moc.elpmaxe,moc.elpmaxe,elpmaxe.terces");
+    CHECK_SQL("SELECT group_concat(COALESCE(rdomain, 'NULL')) FROM (SELECT rdomain"
+              " FROM header_addresses ORDER BY field, position)",
+              "moc.elpmaxe,NULL,gro.elpmaxe,moc.elpmaxe");
     CHECK_SQL("SELECT message, position, filename, content_type FROM attachments"
               " ORDER BY position",
               "1|0|Q1 numbers.xlsx|application/vnd.ms-excel\n1|1|NULL|image/png");
-    CHECK_SQL("SELECT rowid FROM message_text WHERE message_text MATCH 'regions'", "1");
+    CHECK_SQL("SELECT rowid FROM message_fts WHERE message_fts MATCH 'regions'", "1");
 }
 
 static void add_or_die(struct catalog *cat, struct archive_record *rec)
@@ -307,7 +321,7 @@ static void test_merge(void)
 
     CHECK_SQL("SELECT count(*) FROM messages WHERE queue_id = '4XyZ1'", "1");
     /* text and attachments were recorded with the message, not again */
-    CHECK_SQL("SELECT (SELECT count(*) FROM message_text WHERE rowid = 1)"
+    CHECK_SQL("SELECT (SELECT count(*) FROM messages WHERE id = 1 AND fts_hash IS NOT NULL)"
               " + (SELECT count(*) FROM text_pending WHERE message = 1)",
               "1");
     CHECK_SQL("SELECT count(*) FROM attachments WHERE message = 1", "2");
@@ -361,7 +375,7 @@ static void test_merge(void)
 
     /* search finds the merged recipient; the record is the message's */
     memset(&q, 0, sizeof(q));
-    q.to = "erin";
+    q.to = "ERIN@example.com";
     CHECK_STR(conf_search_nums(cat, &q), "1");
 
     /* get: by the message's archive id (first copy) or by a copy's */
@@ -584,7 +598,7 @@ static void test_concurrent_create(const char *dir, int round)
     }
     CHECK_SQL_AT(path, "SELECT count(*), min(archive_id), max(archive_id) FROM messages",
                  "8|0000000000000000012C|00000000000000000133");
-    CHECK_SQL_AT(path, "PRAGMA user_version", "7");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
 }
 
 static void test_open_errors(const char *dir)
@@ -762,7 +776,7 @@ static void test_upgrade_v1(const char *dir)
         fprintf(stderr, "open v1: %s\n", error);
         return;
     }
-    CHECK_SQL_AT(path, "PRAGMA user_version", "7");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
     CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
     /* the copies from before the upgrade are chained, in id order */
     CHECK_SQL_AT(path,
@@ -772,8 +786,8 @@ static void test_upgrade_v1(const char *dir)
     CHECK(conf_chain_links(cat) == 2);
     CHECK_SQL_AT(path, "SELECT id, archive_id, subject FROM messages ORDER BY id",
                  "1|000000000000000000A1|Archived long ago\n2|000000000000000000A2|NULL");
-    CHECK_SQL_AT(path, "SELECT rowid, subject, body FROM message_text ORDER BY rowid",
-                 "1|Archived long ago|NULL\n2|NULL|NULL");
+    CHECK_SQL_AT(path, "SELECT id, fts_hash IS NOT NULL FROM messages ORDER BY id", "1|1\n2|1");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM sqlite_master WHERE name = 'message_text'", "0");
     CHECK_SQL_AT(path, "SELECT count(*) FROM attachments", "0");
     CHECK_SQL_AT(path, "SELECT archive_id, nrcpt, copies FROM message_overview ORDER BY id",
                  "000000000000000000A1|1|1\n000000000000000000A2|0|1");
@@ -804,8 +818,102 @@ static void test_upgrade_v1(const char *dir)
     cat = catalog_open(spec, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
+    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL", "3");
+}
+
+/*
+ * A catalog of schema version 7 (its full-text table message_text keeps
+ * a copy of the text; made here from a new one by SQL) is upgraded in
+ * place: message_fts indexes what message_text held, from its body text
+ * and the rows, message_text goes, the address keys are filled, pending
+ * text stays pending, and searches find the same messages.
+ */
+static void test_upgrade_v7(const char *dir)
+{
+    static const char to_v7[] =
+        "BEGIN;"
+        "DROP TABLE message_fts; DROP TABLE fts_stale;"
+        "DROP INDEX messages_sender; DROP INDEX messages_sender_rdomain;"
+        "DROP INDEX recipients_rdomain; DROP INDEX header_addresses_address;"
+        "DROP INDEX header_addresses_rdomain;"
+        "ALTER TABLE messages DROP COLUMN fts_hash; ALTER TABLE messages DROP COLUMN fts_rcpts;"
+        "ALTER TABLE messages DROP COLUMN sender_rdomain;"
+        "ALTER TABLE recipients DROP COLUMN rdomain;"
+        "ALTER TABLE header_addresses DROP COLUMN rdomain;"
+        "CREATE VIRTUAL TABLE message_text USING fts5(subject, body,"
+        " tokenize = 'unicode61 remove_diacritics 2');"
+        "INSERT INTO message_text (rowid, subject, body) VALUES"
+        " (1, 'Quarterly Report', 'Revenue grew in all regions.'),"
+        " (2, 'Zweite Nachricht', 'Gr\xc3\xbc\xc3\x9f"
+        "e aus der Stra\xc3\x9f"
+        "e');"
+        "PRAGMA user_version = 7;"
+        "COMMIT;";
+    struct archive_record rec;
+    struct search_query q;
+    struct catalog *cat;
+    const char *error = NULL;
+    char path[4300], spec[4400];
+    sqlite3 *db;
+    int done = 0;
+
+    snprintf(path, sizeof(path), "%s/v7/catalog.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL)
+        return;
+    conf_make_record1(&rec);
+    add_or_die(cat, &rec);
+    conf_make_record(&rec, 2, "V7B", CONF_SHA_B, "Zoe@Muller.example", "Zweite Nachricht",
+                     "2024-03-02T00:00:00Z", "2024-03-02T00:00:00Z");
+    rec.body_text = xstrdup("Gr\xc3\xbc\xc3\x9f"
+                            "e aus der Stra\xc3\x9f"
+                            "e");
+    record_add_rcpt(&rec, "ops@eu.corp.example", NULL, NULL, NULL);
+    record_addrs_add(&rec.hdr_from, "Zoe MULLER", "zoe@muller.example");
+    add_or_die(cat, &rec);
+    CHECK(catalog_index_pending(cat, 50, &done, NULL, &error) == TAB_OK && done == 2);
+    conf_make_record(&rec, 3, "V7C", CONF_SHA_C, "late@example.org", "Pending",
+                     "2024-03-03T00:00:00Z", "2024-03-03T00:00:00Z");
+    rec.body_text = xstrdup("still pending words");
+    add_or_die(cat, &rec);
+    catalog_close(&cat);
+
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, to_v7, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
     CHECK_SQL_AT(path, "PRAGMA user_version", "7");
-    CHECK_SQL_AT(path, "SELECT count(*) FROM message_text", "3");
+
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL) {
+        fprintf(stderr, "open v7: %s\n", error);
+        return;
+    }
+    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM sqlite_master WHERE name = 'message_text'", "0");
+    CHECK_SQL_AT(path, "SELECT id, fts_hash IS NOT NULL, sender_rdomain FROM messages ORDER BY id",
+                 "1|1|gro.elpmaxe\n2|1|elpmaxe.rellum\n3|0|gro.elpmaxe");
+    CHECK_SQL_AT(path, "SELECT message FROM text_pending", "3");
+    CHECK_SQL_AT(path, "SELECT rdomain FROM recipients WHERE message = 2", "elpmaxe.proc.ue");
+    CHECK_STR(text_ids(cat, "regions"), "1");
+    CHECK_STR(text_ids(cat, "strasse"), "2");
+    CHECK_STR(text_ids(cat, "GRUSSE"), "2");
+    CHECK_STR(text_ids(cat, "pending"), "3");
+    memset(&q, 0, sizeof(q));
+    q.to = "@corp.example";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.to = "@secret.example";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    q.to = NULL;
+    q.from = "Zo\xc3\xab M\xc3\xbcller";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.from = NULL;
+    q.subject = "quarterly";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+    catalog_close(&cat);
 }
 
 /* index_pending() of n rows at most; checks the outcome, returns done. */
@@ -853,8 +961,9 @@ static void test_index_pending(const char *dir)
     CHECK_STR(index_batch(cat, 0, 60) == 0 ? "counted" : "moved", "counted");
     CHECK(index_batch(cat, 50, 10) == 50);
     CHECK_SQL_AT(path, "SELECT count(*), min(message) FROM text_pending", "10|51");
-    CHECK_SQL_AT(path, "SELECT count(*), min(rowid), max(rowid) FROM message_text", "50|1|50");
-    CHECK_SQL_AT(path, "SELECT rowid FROM message_text WHERE message_text MATCH 'w42'", "42");
+    CHECK_SQL_AT(path, "SELECT count(*), min(id), max(id) FROM messages WHERE fts_hash IS NOT NULL",
+                 "50|1|50");
+    CHECK_SQL_AT(path, "SELECT rowid FROM message_fts WHERE message_fts MATCH 'w42'", "42");
 
     /* three messages of 1 MiB of text: a batch stops at 2 MiB */
     big = xmalloc(1024 * 1024 + 1);
@@ -873,7 +982,7 @@ static void test_index_pending(const char *dir)
     CHECK_SQL_AT(path, "SELECT message, length(body) FROM text_pending", "63|1048576");
     /* not indexed yet, but a --text search indexes it first */
     CHECK_SQL_AT(path,
-                 "SELECT group_concat(rowid) FROM message_text WHERE message_text"
+                 "SELECT group_concat(rowid) FROM message_fts WHERE message_fts"
                  " MATCH 'bigword'",
                  "61,62");
     CHECK_STR(text_ids(cat, "bigword"), "63,62,61");
@@ -960,7 +1069,7 @@ static void test_index_from_store(const char *dir)
     CHECK(index_batch(cat, 50, 2) == 2);
     CHECK(fake_text_calls == 3);
     CHECK_SQL_AT(path, "SELECT group_concat(message) FROM text_pending", "3,4");
-    CHECK_SQL_AT(path, "SELECT rowid FROM message_text WHERE message_text MATCH 'storeword'", "1");
+    CHECK_SQL_AT(path, "SELECT rowid FROM message_fts WHERE message_fts MATCH 'storeword'", "1");
     CHECK_SQL_AT(path, "SELECT message, filename FROM attachments", "1|from-store.pdf");
     /* c still fails: nothing moves, and the caller gets the store's error */
     CHECK(catalog_index_pending(cat, 50, &done, NULL, &error) == TAB_RETRY);
@@ -1095,6 +1204,7 @@ int main(void)
     test_open_errors(dir);
     test_fulltext(dir);
     test_upgrade_v1(dir);
+    test_upgrade_v7(dir);
     test_index_pending(dir);
     test_index_from_store(dir);
     test_conformance(dir);
