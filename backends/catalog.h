@@ -315,6 +315,12 @@ enum tab_result catalog_expire_candidates(struct catalog *cat, time_t now, catal
  * Refuses (TAB_PERM) a message that is held or not past retention. */
 enum tab_result catalog_expire_remove(struct catalog *cat, const char *archive_id, time_t now,
                                       const char *user, const char **error_r);
+/* Before expire removes the stored copies of archive_id's message: take
+ * it out of the full-text index while its copy can still be read (a
+ * driver that must be given the indexed text to delete it: SQLite), and
+ * queue it to be indexed again, in case it stays. Does nothing (TAB_OK)
+ * in a driver without the method. */
+enum tab_result catalog_unindex(struct catalog *cat, const char *archive_id, const char **error_r);
 /* Overview for tabularium stats. */
 enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
                               catalog_stats_row_fn *fn, void *ctx, const char **error_r);

@@ -254,3 +254,10 @@ enum tab_result catalog_index_health(struct catalog *cat, int64_t *pending_r, in
     return CATALOG_OPTIONAL(cat, index_health, "the catalog driver cannot tell its index health",
                             error_r, pending_r, stale_r, error_r);
 }
+
+enum tab_result catalog_unindex(struct catalog *cat, const char *archive_id, const char **error_r)
+{
+    if (cat->v->unindex == NULL)
+        return TAB_OK;
+    return cat->v->unindex(cat, archive_id, error_r);
+}

@@ -545,6 +545,7 @@ static const struct catalog_vfuncs sqlite_vfuncs = {
     .index_pending = sqlite_index_pending,
     .count = sqlite_count_matches,
     .index_health = sqlite_index_health,
+    .unindex = sqlite_unindex,
 };
 
 struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,

@@ -419,3 +419,52 @@ enum tab_result sqlite_index_health(struct catalog *cat, int64_t *pending_r, int
         return sqlite_fail_db(sc, error_r, "index health");
     return TAB_OK;
 }
+
+/*
+ * expire removes the stored copies first and the rows after: take the
+ * document out now, while the copy can be read, and queue the message
+ * to be indexed again (from the store), which expire_remove() undoes
+ * when the expiry goes through. An indexer that indexes it again in
+ * between makes it stale at expiry, never corrupt.
+ */
+enum tab_result sqlite_unindex(struct catalog *cat, const char *archive_id, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    sqlite3_stmt *st = NULL;
+    sqlite3_int64 id = 0;
+    int rc, indexed = 0;
+
+    if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
+        return sqlite_write_fail(sc, "unindex", error_r);
+    if (sqlite_prepare_text(sc,
+                            "SELECT id, fts_hash IS NOT NULL FROM messages WHERE archive_id = ?1"
+                            " UNION ALL SELECT m.id, m.fts_hash IS NOT NULL FROM copies c"
+                            " JOIN messages m ON m.id = c.message WHERE c.archive_id = ?1 LIMIT 1",
+                            archive_id, &st) < 0)
+        return sqlite_write_fail(sc, "unindex", error_r);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        indexed = sqlite3_column_int(st, 1);
+    }
+    (void)sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_write_fail(sc, "unindex", error_r);
+    if (!indexed) { /* unknown, pending or stale: nothing to take out */
+        sqlite_rollback(sc);
+        return TAB_OK;
+    }
+    if (sqlite_fts_remove(sc->fts, id, sc->text_fn, sc->text_ctx) < 0)
+        return sqlite_write_fail(sc, "unindex", error_r);
+    if (sqlite3_prepare_v2(sc->db,
+                           "INSERT OR IGNORE INTO text_pending (message, subject, body, from_store)"
+                           " SELECT ?1, NULL, NULL, 1 WHERE NOT EXISTS"
+                           " (SELECT 1 FROM fts_stale WHERE message = ?1)",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 1, id) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        (void)sqlite3_finalize(st);
+        return sqlite_write_fail(sc, "unindex", error_r);
+    }
+    (void)sqlite3_finalize(st);
+    return sqlite_commit(sc, "unindex", error_r);
+}

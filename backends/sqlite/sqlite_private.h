@@ -161,6 +161,7 @@ int sqlite_fts_remove(struct sqlite_fts *f, sqlite3_int64 id, catalog_text_fn *t
 int sqlite_fts_upgrade(sqlite3 *db);
 enum tab_result sqlite_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
                                     const char **error_r);
+enum tab_result sqlite_unindex(struct catalog *cat, const char *archive_id, const char **error_r);
 
 /* sqlite_ingest.c */
 int sqlite_insert_attachments(struct sqlite_catalog *sc, sqlite3_int64 message_id,

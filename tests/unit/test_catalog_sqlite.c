@@ -916,6 +916,94 @@ static void test_upgrade_v7(const char *dir)
     catalog_close(&cat);
 }
 
+/*
+ * message_fts is contentless: a document is deleted only when it can be
+ * rebuilt exactly (the rows and the text its stored copy gives), else the
+ * message is marked stale, excluded from full-text matches and reported,
+ * and its id is never given again. expire takes the document out first
+ * (catalog_unindex(), while the copy can be read).
+ */
+static void test_fts_exact_delete(const char *dir)
+{
+    struct archive_record rec;
+    struct search_query q;
+    struct catalog *cat;
+    const char *error = NULL;
+    char path[4300], spec[4400];
+    int64_t pending = -1, stale = -1;
+    time_t now = time(NULL);
+    int done;
+
+    snprintf(path, sizeof(path), "%s/exact/catalog.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL && catalog_can(cat, CATALOG_CAN_INDEX_HEALTH));
+    if (cat == NULL)
+        return;
+    catalog_set_text_source(cat, conf_text_source, NULL);
+    for (unsigned long i = 1; i <= 3; i++) {
+        char qid[16];
+        snprintf(qid, sizeof(qid), "EX%lu", i);
+        conf_make_record(&rec, 0xE00 + i, qid, CONF_SHA_A, "s@example.org", "exact", NULL,
+                         "2020-01-01T00:00:00Z");
+        rec.body_text = xasprintf("common body%lu", i);
+        rec.retain_until = conf_parse_time("2021-01-01T00:00:00Z");
+        conf_store_text(rec.location, rec.body_text);
+        add_or_die(cat, &rec);
+    }
+    CHECK(catalog_index_pending(cat, 50, &done, NULL, &error) == TAB_OK && done == 3);
+    CHECK_STR(text_ids(cat, "common"), "3587,3586,3585");
+
+    /* expire as the CLI does it: unindex, the copies go, then the rows */
+    CHECK(catalog_unindex(cat, "00000000000000000E01", &error) == TAB_OK);
+    CHECK_SQL_AT(path, "SELECT fts_hash IS NULL FROM messages WHERE id = 1", "1");
+    CHECK_SQL_AT(path, "SELECT message, from_store FROM text_pending", "1|1");
+    conf_store_text("cur/3585.eml", NULL); /* the copy is removed */
+    CHECK(catalog_expire_remove(cat, "00000000000000000E01", now, "test", &error) == TAB_OK);
+    CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM fts_stale", "0");
+    CHECK_STR(text_ids(cat, "common"), "3587,3586");
+
+    /* without unindex and without a readable copy: stale, but the message
+     * is gone, so nothing to warn about */
+    catalog_set_text_source(cat, NULL, NULL);
+    CHECK(catalog_expire_remove(cat, "00000000000000000E02", now, "test", &error) == TAB_OK);
+    CHECK_SQL_AT(path, "SELECT message, reason FROM fts_stale",
+                 "2|no text source to read its stored copy");
+    CHECK(catalog_index_health(cat, &pending, &stale, &error) == TAB_OK);
+    CHECK(pending == 0 && stale == 0);
+    CHECK_STR(text_ids(cat, "common"), "3587");
+
+    /* reindexed while its text cannot be read again: stale, excluded,
+     * reported; the new text is not indexed over the old words */
+    memset(&rec, 0, sizeof(rec));
+    conf_make_id(rec.archive_id, 0xE03);
+    rec.subject = xstrdup("exact again");
+    rec.body_text = xstrdup("fresh words");
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CHECK(catalog_index_pending(cat, 50, &done, NULL, &error) == TAB_OK);
+    CHECK(catalog_index_health(cat, &pending, &stale, &error) == TAB_OK);
+    CHECK(pending == 0 && stale == 1);
+    CHECK_STR(text_ids(cat, "common"), "");
+    CHECK_STR(text_ids(cat, "fresh"), "");
+    memset(&q, 0, sizeof(q));
+    q.subject = "again";
+    CHECK_STR(conf_search_nums(cat, &q), "");
+    q.subject = NULL;
+    q.from = "s@example.org"; /* found by everything but words */
+    CHECK_STR(conf_search_nums(cat, &q), "3587");
+
+    /* a new message never takes the id of a stale document */
+    conf_make_record(&rec, 0xE04, "EX4", CONF_SHA_B, "s@example.org", "new", NULL,
+                     "2024-01-01T00:00:00Z");
+    rec.body_text = xstrdup("newest body2");
+    add_or_die(cat, &rec);
+    CHECK_SQL_AT(path, "SELECT id FROM messages WHERE archive_id = '00000000000000000E04'", "4");
+    CHECK_STR(text_ids(cat, "body2"), "3588"); /* not message 2's old words */
+    catalog_close(&cat);
+}
+
 /* index_pending() of n rows at most; checks the outcome, returns done. */
 static int index_batch(struct catalog *cat, int max_rows, int64_t want_left)
 {
@@ -1207,6 +1295,7 @@ int main(void)
     test_upgrade_v7(dir);
     test_index_pending(dir);
     test_index_from_store(dir);
+    test_fts_exact_delete(dir);
     test_conformance(dir);
     test_hostile_values(dir);
     test_batch_content_error(dir);
