@@ -696,6 +696,7 @@ static void conformance_search(struct conformance *conf)
                      "2024-04-01T00:00:00Z", "2024-04-01T00:00:09Z");
     rec.message_id = xstrdup("m2@example.net");
     record_add_rcpt(&rec, "frank@example.net", NULL, NULL, NULL);
+    record_add_rcpt(&rec, "j\xc3\xb6rg@mail.\xe4\xbe\x8b\xe3\x81\x88.test", NULL, NULL, NULL);
     record_addrs_add(&rec.hdr_from, "Eve", "eve@evil.example");
     conf_add(conf, &rec);
     record_free(&rec);
@@ -769,6 +770,10 @@ static void conformance_search(struct conformance *conf)
     CHECK_STR(conf_search_nums(cat, &q), "3");
     q.to = "*example.net";
     CHECK_STR(conf_search_nums(cat, &q), "3,2");
+    q.to = "@\xe4\xbe\x8b\xe3\x81\x88.TEST"; /* an internationalised domain */
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.to = "J\xc3\xb6rg@Mail.\xe4\xbe\x8b\xe3\x81\x88.test";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
     q.to = "undisclosed"; /* a header Cc name */
     CHECK_STR(conf_search_nums(cat, &q), "1");
     q.to = "eve"; /* a sender is not a recipient */
