@@ -12,9 +12,8 @@
  *	methods that implements struct catalog. The methods live by concern
  *	(backends/sqlite/sqlite_private.h): the schema in sqlite_schema.c,
  *	deliveries in sqlite_ingest.c, search in sqlite_search.c, the
- *	full-text backlog in sqlite_indexer.c, the chain, seals, audit and
- *	stats in sqlite_integrity.c, holds and expiry in
- *	sqlite_retention.c.
+ *	full-text index in sqlite_fts.c, its backlog in sqlite_indexer.c, the chain, seals, audit
+ *and stats in sqlite_integrity.c, holds and expiry in sqlite_retention.c.
  *
  *	Several worker processes write the same file at once. WAL lets
  *	readers and the single writer proceed together; busy_timeout makes a

@@ -14,8 +14,9 @@
  *	the subject and body text in text_pending (plain rows, durable with
  *	the rest of the transaction) -- or, for a record with index_later
  *	(the daemon's workers), only the subject and from_store = 1 --, and
- *	the indexer moves them into the FTS5 table later
- *	(sqlite_indexer.c).
+ *	the indexer moves them into the FTS5 table message_fts later
+ *	(sqlite_indexer.c, sqlite_fts.c). Every row gets its address keys
+ *	(the reversed domain, tab_rdomain()).
  *
  *	add_batch() is add() for several copies in one transaction (each in
  *	a savepoint, one COMMIT and one WAL sync): the daemon's catalog

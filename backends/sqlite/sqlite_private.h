@@ -44,6 +44,9 @@
 #define SQLITE_INDEX_BATCH_BYTES (2 * 1024 * 1024)
 /* How long search() indexes pending text before a full-text query. */
 #define SQLITE_SEARCH_INDEX_MS 30000
+/* A --from/--to value in at least this many messages is tested message
+ * by message, newest first, instead of listed whole (sqlite_search.c). */
+#define SQLITE_SEARCH_DENSE 5000
 /* Indexes over header and envelope text cover this many characters
  * (schema version 7, sqlite_schema.c). */
 #define SQLITE_KEY_PREFIX "200"

@@ -10,7 +10,9 @@
  *	A message may go when every copy is past its retain-until and no
  *	case holds it; expire_remove() re-checks both inside its write
  *	transaction and records each removed link in the expired table, so
- *	the chain still verifies.
+ *	the chain still verifies. Its full-text document goes first, exactly
+ *	or into fts_stale (sqlite_fts.c; expire calls unindex() before it
+ *	removes the stored copies, so it is usually gone already).
  * DIAGNOSTICS
  *	hold() of an unknown archive id is TAB_PERM, as is expire_remove()
  *	of a message that is held, unknown or not past its retention. Every

@@ -6,16 +6,22 @@
  * SYNOPSIS
  *	#include "backends/sqlite/sqlite_private.h"
  * DESCRIPTION
- *	Owns search() and get(), and reading a message's rows back into an
- *	archive record. search() assembles its WHERE clause from constant
- *	fragments only, escapes LIKE metacharacters in user text, and
- *	translates websearch syntax into an FTS5 query in which every word
- *	and phrase is a string, so no input is an FTS5 syntax error.
+ *	Owns search(), count() and get(), and reading a message's rows back
+ *	into an archive record, with the semantics of backends/fts.h
+ *	(docs/search.md). A query is one SELECT assembled from constant
+ *	fragments only: exact addresses through the prefix indexes (the
+ *	two-step compare below), domains through the reversed-domain
+ *	indexes, wildcards as GLOB with only '*' special, and every word
+ *	query (--text, --subject, the words form of --from/--to) as one
+ *	FTS5 query over message_fts whose phrases are double-quoted strings
+ *	of folded words, so no input is an FTS5 syntax error. A word query
+ *	runs from the FTS5 side, newest rowid first, and stops when the page
+ *	(limit, offset) is full; stale documents (sqlite_fts.c) never match.
+ *	Newest first is archive order (messages.id DESC).
  *
- *	search() with a text or attachment query first indexes whatever is
- *	still pending (sqlite_indexer.c), when the connection can write, so
- *	no caller misses a message; index_pending(cat, 0, ...) counts what
- *	it could not.
+ *	A word or attachment query first indexes whatever is still pending
+ *	(sqlite_indexer.c), when the connection can write, so no caller
+ *	misses a message; index_health() counts what it could not.
  *
  *	Must never put user text into SQL: user text reaches SQLite only
  *	through named parameters.
@@ -187,30 +193,68 @@ out:
     col " >= " param " AND " col " < " param " || '/' AND (" col " = " param " OR substr(" col     \
         ", length(" param ") + 1, 1) = '.')"
 
-static const char sqlite_search_from_exact[] =
-    " AND m.id IN (SELECT id FROM messages WHERE " SQLITE_SEARCH_EXACT(
-        "envelope_from", ":from") " UNION ALL SELECT message FROM header_addresses WHERE field = "
-                                  "'from' AND " SQLITE_SEARCH_EXACT("address", ":from") ")";
-static const char sqlite_search_from_domain[] =
-    " AND m.id IN (SELECT id FROM messages WHERE " SQLITE_SEARCH_DOMAIN(
-        "sender_rdomain", ":from") " UNION ALL SELECT message FROM header_addresses WHERE field = "
-                                   "'from' AND " SQLITE_SEARCH_DOMAIN("rdomain", ":from") ")";
-static const char sqlite_search_from_glob[] =
-    " AND m.id IN (SELECT id FROM messages WHERE lower(envelope_from) GLOB :from"
-    " UNION ALL SELECT message FROM header_addresses WHERE field = 'from'"
-    " AND lower(address) GLOB :from)";
-static const char sqlite_search_to_exact[] =
-    " AND m.id IN (SELECT message FROM recipients WHERE " SQLITE_SEARCH_EXACT(
-        "address", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', "
-                          "'cc') AND " SQLITE_SEARCH_EXACT("address", ":to") ")";
-static const char sqlite_search_to_domain[] =
-    " AND m.id IN (SELECT message FROM recipients WHERE " SQLITE_SEARCH_DOMAIN(
-        "rdomain", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', "
-                          "'cc') AND " SQLITE_SEARCH_DOMAIN("rdomain", ":to") ")";
-static const char sqlite_search_to_glob[] =
-    " AND m.id IN (SELECT message FROM recipients WHERE lower(address) GLOB :to"
-    " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc')"
-    " AND lower(address) GLOB :to)";
+/*
+ * The --from/--to forms: the ids of the messages a form matches (an IN
+ * list, built whole: cheap for an address in few messages), and the same
+ * as a test of one message (EXISTS, through the per-message indexes:
+ * cheap when the address is in many messages, because a newest-first
+ * scan then fills its page after a few rows; "+" and whole-value
+ * compares keep SQLite off the address indexes there). A probe of the
+ * IN query chooses (SQLITE_SEARCH_DENSE).
+ */
+struct sqlite_address_form {
+    const char *ids, *exists;
+};
+
+#define SQLITE_FROM_HEADER(cond)                                                                   \
+    " EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from' "       \
+    "AND " cond ")"
+#define SQLITE_TO_ROWS(cond_r, cond_h)                                                             \
+    "(EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id AND " cond_r ") OR EXISTS"         \
+    " (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field IN ('to', 'cc') "       \
+    "AND " cond_h "))"
+#define SQLITE_DOMAIN_TEST(col, param)                                                             \
+    "(+" col " = " param " OR (+" col " > " param " AND +" col " < " param                         \
+    " || '/' AND substr(" col ", length(" param ") + 1, 1) = '.'))"
+
+static const struct sqlite_address_form sqlite_address_forms[2][3] = {
+    {
+        /* --from: the envelope sender or a header From address */
+        {"SELECT id FROM messages WHERE " SQLITE_SEARCH_EXACT(
+             "envelope_from", ":from") " UNION ALL SELECT message FROM header_addresses WHERE "
+                                       "field = 'from' AND " SQLITE_SEARCH_EXACT("address",
+                                                                                 ":from"),
+         "(+m.envelope_from = :from COLLATE NOCASE OR" SQLITE_FROM_HEADER(
+             "h.address = :from COLLATE NOCASE") ")"},
+        {"SELECT id FROM messages WHERE " SQLITE_SEARCH_DOMAIN(
+             "sender_rdomain", ":from") " UNION ALL SELECT message FROM header_addresses WHERE "
+                                        "field = 'from' AND " SQLITE_SEARCH_DOMAIN("rdomain",
+                                                                                   ":from"),
+         "(" SQLITE_DOMAIN_TEST("m.sender_rdomain", ":from") " OR" SQLITE_FROM_HEADER(
+             SQLITE_DOMAIN_TEST("h.rdomain", ":from")) ")"},
+        {"SELECT id FROM messages WHERE lower(envelope_from) GLOB :from"
+         " UNION ALL SELECT message FROM header_addresses WHERE field = 'from'"
+         " AND lower(address) GLOB :from",
+         "(lower(m.envelope_from) GLOB :from OR" SQLITE_FROM_HEADER(
+             "lower(h.address) GLOB :from") ")"},
+    },
+    {
+        /* --to: an envelope recipient or a header To/Cc address */
+        {"SELECT message FROM recipients WHERE " SQLITE_SEARCH_EXACT(
+             "address", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN "
+                               "('to', 'cc') AND " SQLITE_SEARCH_EXACT("address", ":to"),
+         SQLITE_TO_ROWS("r.address = :to", "h.address = :to COLLATE NOCASE")},
+        {"SELECT message FROM recipients WHERE " SQLITE_SEARCH_DOMAIN(
+             "rdomain", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN "
+                               "('to', 'cc') AND " SQLITE_SEARCH_DOMAIN("rdomain", ":to"),
+         SQLITE_TO_ROWS(SQLITE_DOMAIN_TEST("r.rdomain", ":to"),
+                        SQLITE_DOMAIN_TEST("h.rdomain", ":to"))},
+        {"SELECT message FROM recipients WHERE lower(address) GLOB :to"
+         " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc')"
+         " AND lower(address) GLOB :to",
+         SQLITE_TO_ROWS("lower(r.address) GLOB :to", "lower(h.address) GLOB :to")},
+    },
+};
 static const char sqlite_search_message_id[] =
     " AND substr(m.message_id, 1, " SQLITE_KEY_PREFIX
     ") = substr(:message_id, 1, " SQLITE_KEY_PREFIX ") AND +m.message_id = :message_id";
@@ -230,6 +274,15 @@ static const char sqlite_search_fts_from[] =
     " FROM message_fts f CROSS JOIN messages m ON m.id = f.rowid"
     " WHERE message_fts MATCH :fts AND f.rowid NOT IN (SELECT message FROM fts_stale)";
 static const char sqlite_search_fts_order[] = " ORDER BY f.rowid DESC";
+/* A date range bounds the rowids the FTS5 side reads: a window far back
+ * would otherwise read every newer match first. The messages of the
+ * range lie between the least and the greatest id in it (the date index
+ * finds both by reading the range once). */
+#define SQLITE_SEARCH_IN_RANGE(agg)                                                                \
+    "(SELECT " agg "(id) FROM messages INDEXED BY messages_when"                                   \
+    " WHERE COALESCE(date, arrival) >= :since AND COALESCE(date, arrival) < :until)"
+static const char sqlite_search_fts_dates[] = " AND f.rowid >= " SQLITE_SEARCH_IN_RANGE(
+    "min") " AND f.rowid <= " SQLITE_SEARCH_IN_RANGE("max");
 /* Everything but what the negated terms match ("-word" alone). */
 static const char sqlite_search_fts_not[] =
     " AND m.id NOT IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :fts_not)";
@@ -296,49 +349,43 @@ static void sqlite_fts_part(struct buf *out, const char *columns, const struct f
     buf_add(out, ")", 1);
 }
 
-/* A --from/--to value as SQL: the fragment for its form and the value to
- * bind (heap), or the FTS5 part for words. */
-static const char *sqlite_address_sql(const struct address_match *m, const char *exact,
-                                      const char *domain, const char *glob, char **bind_r)
+/* The value to bind for a --from/--to match that is not words (heap):
+ * the key, or the GLOB pattern in which only '*' is special. */
+static char *sqlite_address_bind(const struct address_match *m)
 {
-    *bind_r = NULL;
-    switch (m->kind) {
-    case ADDRESS_EXACT:
-        *bind_r = xstrdup(m->key);
-        return exact;
-    case ADDRESS_DOMAIN:
-        *bind_r = xstrdup(m->key);
-        return domain;
-    case ADDRESS_WILDCARD: {
-        /* Only '*' is special: '[' and '?' match themselves. */
-        struct buf b = BUF_INIT;
-        for (const char *p = m->key; *p != '\0'; p++) {
-            if (*p == '[')
-                buf_add_str(&b, "[[]");
-            else if (*p == '?')
-                buf_add_str(&b, "[?]");
-            else
-                buf_add(&b, p, 1);
-        }
-        *bind_r = b.data != NULL ? b.data : xstrdup("");
-        return glob;
+    struct buf b = BUF_INIT;
+
+    if (m->kind != ADDRESS_WILDCARD)
+        return xstrdup(m->key);
+    for (const char *p = m->key; *p != '\0'; p++) {
+        if (*p == '[')
+            buf_add_str(&b, "[[]");
+        else if (*p == '?')
+            buf_add_str(&b, "[?]");
+        else
+            buf_add(&b, p, 1);
     }
-    case ADDRESS_WORDS:
-        break;
-    }
-    return "";
+    return b.data != NULL ? b.data : xstrdup("");
+}
+
+static int sqlite_address_form_index(enum address_match_kind kind)
+{
+    return kind == ADDRESS_EXACT ? 0 : kind == ADDRESS_DOMAIN ? 1 : 2;
 }
 
 /* A search_query as one SELECT and what it binds. */
 struct sqlite_query {
     char *sql;
     char *from, *to, *message_id, *attachment, *fts, *fts_not;
+    char *addr_sql[2]; /* the --from, --to fragments, or NULL */
     char since[21], until[21];
     int uses_fts; /* any part reads message_fts: index pending text first */
 };
 
 static void sqlite_query_free(struct sqlite_query *sq)
 {
+    free(sq->addr_sql[0]);
+    free(sq->addr_sql[1]);
     free(sq->sql);
     free(sq->from);
     free(sq->to);
@@ -348,19 +395,45 @@ static void sqlite_query_free(struct sqlite_query *sq)
     free(sq->fts_not);
 }
 
+/* Whether the IN list of form (bound to value as param) would hold at
+ * least SQLITE_SEARCH_DENSE messages: then a newest-first scan with the
+ * EXISTS test fills a page sooner than the list is built. 0 on error
+ * (the query then reports it). */
+static int sqlite_address_dense(struct sqlite_catalog *sc, const char *ids, const char *param,
+                                const char *value)
+{
+    /* Tests run both forms on a small catalog (test_catalog_sqlite.c). */
+    const char *knob = getenv("TABULARIUM_TEST_SQLITE_DENSE");
+    int limit = knob != NULL && atoi(knob) > 0 ? atoi(knob) : SQLITE_SEARCH_DENSE;
+    char *sql = xasprintf("SELECT count(*) FROM (%s LIMIT %d)", ids, limit);
+    sqlite3_stmt *st = NULL;
+    int dense = 0;
+
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, param), value, -1, SQLITE_STATIC) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        dense = sqlite3_column_int(st, 0) >= limit;
+    (void)sqlite3_finalize(st);
+    free(sql);
+    return dense;
+}
+
 /* The statement for q: its rows (count 0: ids, newest first, paged) or
- * their number (count 1). */
-static void sqlite_query_build(const struct search_query *q, int count, struct sqlite_query *sq)
+ * their number (count 1). sc: for the density probes of --from/--to. */
+static void sqlite_query_build(struct sqlite_catalog *sc, const struct search_query *q, int count,
+                               struct sqlite_query *sq)
 {
     struct buf fts = BUF_INIT, fts_not = BUF_INIT;
     struct fts_query text = {NULL, 0}, subject = {NULL, 0};
-    struct address_match from, to;
-    const char *from_sql = "", *to_sql = "", *nothing = "", *not_sql = "";
+    struct address_match addr[2];
+    const char *values[2] = {q->from, q->to}, *params[2] = {":from", ":to"};
+    const char *columns[2] = {"{sender}", "{recipients}"};
+    const char *nothing = "", *not_sql = "";
     const char *head, *order;
 
     memset(sq, 0, sizeof(*sq));
-    memset(&from, 0, sizeof(from));
-    memset(&to, 0, sizeof(to));
+    memset(addr, 0, sizeof(addr));
     if (q->text != NULL) {
         if (fts_query_parse(q->text, &text) < 0)
             nothing = sqlite_search_nothing;
@@ -376,24 +449,27 @@ static void sqlite_query_build(const struct search_query *q, int count, struct s
         else
             sqlite_fts_part(&fts, "{subject}", &subject);
     }
-    if (q->from != NULL) {
-        if (address_match_parse(q->from, &from) < 0)
+    for (int w = 0; w < 2; w++) {
+        const struct sqlite_address_form *form;
+        char **bind = w == 0 ? &sq->from : &sq->to;
+
+        if (values[w] == NULL)
+            continue;
+        if (address_match_parse(values[w], &addr[w]) < 0) {
             nothing = sqlite_search_nothing;
-        else if (from.kind == ADDRESS_WORDS)
-            sqlite_fts_part(&fts, "{sender}", &from.words);
+            continue;
+        }
+        if (addr[w].kind == ADDRESS_WORDS) {
+            sqlite_fts_part(&fts, columns[w], &addr[w].words);
+            continue;
+        }
+        form = &sqlite_address_forms[w][sqlite_address_form_index(addr[w].kind)];
+        *bind = sqlite_address_bind(&addr[w]);
+        /* A count reads every match either way: the list is cheaper. */
+        if (!count && sqlite_address_dense(sc, form->ids, params[w], *bind))
+            sq->addr_sql[w] = xasprintf(" AND %s", form->exists);
         else
-            from_sql =
-                sqlite_address_sql(&from, sqlite_search_from_exact, sqlite_search_from_domain,
-                                   sqlite_search_from_glob, &sq->from);
-    }
-    if (q->to != NULL) {
-        if (address_match_parse(q->to, &to) < 0)
-            nothing = sqlite_search_nothing;
-        else if (to.kind == ADDRESS_WORDS)
-            sqlite_fts_part(&fts, "{recipients}", &to.words);
-        else
-            to_sql = sqlite_address_sql(&to, sqlite_search_to_exact, sqlite_search_to_domain,
-                                        sqlite_search_to_glob, &sq->to);
+            sq->addr_sql[w] = xasprintf(" AND m.id IN (%s)", form->ids);
     }
     if (fts.len > 0) {
         sq->fts = fts.data;
@@ -418,19 +494,21 @@ static void sqlite_query_build(const struct search_query *q, int count, struct s
         record_format_time(q->since, sq->since);
     if (q->until != 0)
         record_format_time(q->until, sq->until);
-    sq->sql =
-        xasprintf("%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", count ? "SELECT count(*)" : "SELECT m.id",
-                  head, nothing, from_sql, to_sql, q->message_id ? sqlite_search_message_id : "",
-                  q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "", not_sql,
-                  q->attachment ? sqlite_search_attachment : "",
-                  q->has_attachment ? sqlite_search_has_attachment : "",
-                  q->degraded ? sqlite_search_degraded : "", count ? "" : order,
-                  !count && (q->limit > 0 || q->offset > 0) ? " LIMIT :limit" : "",
-                  !count && q->offset > 0 ? " OFFSET :offset" : "", "");
+    sq->sql = xasprintf(
+        "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", count ? "SELECT count(*)" : "SELECT m.id", head,
+        nothing, sq->addr_sql[0] ? sq->addr_sql[0] : "", sq->addr_sql[1] ? sq->addr_sql[1] : "",
+        q->message_id ? sqlite_search_message_id : "", q->since ? sqlite_search_since : "",
+        q->until ? sqlite_search_until : "",
+        sq->fts != NULL && q->since && q->until ? sqlite_search_fts_dates : "", not_sql,
+        q->attachment ? sqlite_search_attachment : "",
+        q->has_attachment ? sqlite_search_has_attachment : "",
+        q->degraded ? sqlite_search_degraded : "", count ? "" : order,
+        !count && (q->limit > 0 || q->offset > 0) ? " LIMIT :limit" : "",
+        !count && q->offset > 0 ? " OFFSET :offset" : "", "");
     fts_query_free(&text);
     fts_query_free(&subject);
-    address_match_free(&from);
-    address_match_free(&to);
+    address_match_free(&addr[0]);
+    address_match_free(&addr[1]);
 }
 
 static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
@@ -508,7 +586,7 @@ enum tab_result sqlite_search(struct catalog *cat, const struct search_query *q,
     enum tab_result r = TAB_OK;
     int rc;
 
-    sqlite_query_build(q, 0, &sq);
+    sqlite_query_build(sc, q, 0, &sq);
     /* Attachments of from_store messages are found by the indexer too. */
     if (sq.uses_fts || q->attachment != NULL || q->has_attachment)
         sqlite_index_before_search(sc);
@@ -549,7 +627,7 @@ enum tab_result sqlite_count_matches(struct catalog *cat, const struct search_qu
     enum tab_result r = TAB_OK;
 
     *n_r = 0;
-    sqlite_query_build(q, 1, &sq);
+    sqlite_query_build(sc, q, 1, &sq);
     if (sq.uses_fts || q->attachment != NULL || q->has_attachment)
         sqlite_index_before_search(sc);
     if (sqlite_query_prepare(sc, q, &sq, 1, &st) < 0 || sqlite3_step(st) != SQLITE_ROW)

@@ -1235,6 +1235,19 @@ static void test_conformance(const char *dir)
         parts[i].run(&conf);
         catalog_close(&conf.cat);
     }
+    /* again, with every --from/--to value taken as one in many messages:
+     * the EXISTS form of the search finds the same (sqlite_search.c) */
+    setenv("TABULARIUM_TEST_SQLITE_DENSE", "1", 1);
+    if (sqlite_conformance(dir, "search-dense.db", &conf) != NULL) {
+        conformance_search(&conf);
+        catalog_close(&conf.cat);
+    }
+    if (sqlite_conformance(dir, "merge-dense.db", &conf) != NULL) {
+        conformance_merge_get(&conf);
+        conformance_text_filters(&conf);
+        catalog_close(&conf.cat);
+    }
+    unsetenv("TABULARIUM_TEST_SQLITE_DENSE");
 }
 
 /* add_batch(): a copy refused for its content (a duplicate archive id:
