@@ -259,7 +259,11 @@ measure_lag() {
         t=$(now)
         samples+=",[$(awk -v a="$t" -v b="$t_end" 'BEGIN{printf "%.1f", a-b}'),\"$n\"]"
     done
-    [ "$n" != 0 ] || caught=$(awk -v a="$t" -v b="$t_end" 'BEGIN{printf "%.1f", a-b}')
+    if [ "$first" = 0 ]; then
+        caught=0
+    elif [ "$n" = 0 ]; then
+        caught=$(awk -v a="$t" -v b="$t_end" 'BEGIN{printf "%.1f", a-b}')
+    fi
     printf '{"backlog": "%s", "catch_up_s": %s, "samples": [%s]}\n' "$first" "$caught" "$samples" >"$out"
     say "$cat: full-text backlog at the end of the step: $first; caught up after ${caught} s"
 }
@@ -278,7 +282,7 @@ run_verify() {
             [ -n "$jobs" ] || { json+=", \"jobs2\": {\"status\": \"n/a (not in this build)\"}"; continue; }
             args=(--jobs 2)
         fi
-        say "$1: verify ${args[*]} at $n messages"
+        say "$1: verify${args[*]:+ ${args[*]}} at $n messages"
         t0=$(now)
         rc=0
         timeout --foreground "$VERIFY_TIMEOUT" "$TABCLI" -c "$d/tabularium.conf" verify "${args[@]}" \

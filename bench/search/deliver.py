@@ -19,7 +19,8 @@
 #	Prints one JSON object on stdout: messages delivered, seconds from
 #	the moment every session had its greeting to the last reply, msgs/s,
 #	the original bytes delivered, deferred (4xx, retried) and failed
-#	(5xx or given up) recipients with the first error. Progress lines
+#	(5xx or given up) recipients with the first error, and the CPU
+#	seconds this client used (all its processes). Progress lines
 #	go to stderr every 10 s.
 # DIAGNOSTICS
 #	A 4xx reply is retried (the recipients that got it, up to 5 times,
@@ -32,6 +33,7 @@ import json
 import mmap
 import multiprocessing as mp
 import os
+import resource
 import socket
 import sys
 import time
@@ -233,6 +235,8 @@ def main():
         print("deliver: no session could connect: %s" % errors[0], file=sys.stderr)
         sys.exit(2)
     t1 = max(s["end"] for s in stats)
+    ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(r.ru_utime + r.ru_stime for r in ru)
     n = sum(s["n"] for s in stats)
     res = {
         "messages": n, "seconds": round(t1 - t0, 3),
@@ -242,6 +246,8 @@ def main():
         "failed": sum(s["failed"] for s in stats),
         "error": errors[0] if errors else None,
         "sessions": a.sessions,
+        # this client's own CPU (all sessions): it must not be the bottleneck
+        "client_cpu_s": round(cpu, 2),
     }
     print(json.dumps(res))
     sys.exit(1 if res["failed"] or n != a.end - a.first else 0)

@@ -167,6 +167,8 @@ def main():
                 rate_s += " (**%d recipients failed**: %s)" % (ing["failed"], ing.get("error"))
             elif ing.get("deferred"):
                 rate_s += " (%d deferred, retried)" % ing["deferred"]
+            if rate and ing.get("client_cpu_s") is not None and ing.get("seconds"):
+                rate_s += " (client: %.0f %% of a CPU)" % (100.0 * ing["client_cpu_s"] / ing["seconds"])
             cu = lag.get("catch_up_s")
             cu_s = "%.1f" % cu if cu is not None else ("**not caught up**" if lag else "-")
 
@@ -175,6 +177,8 @@ def main():
                     return "-"
                 if "skipped" in v:
                     return "skipped (> VERIFY_MAX)"
+                if x.get("status", "").startswith("n/a"):
+                    return x["status"]
                 if x.get("status") != "ok":
                     return "**%s**%s" % (x.get("status"), (" (%.0f s)" % x["seconds"]) if "seconds" in x else "")
                 return "%.0f (%.0f s)" % (x["rate"], x["seconds"])
