@@ -179,6 +179,8 @@ def main():
                     return "skipped (> VERIFY_MAX)"
                 if x.get("status", "").startswith("n/a"):
                     return x["status"]
+                if x.get("status", "").startswith("timed out"):
+                    return "**< %.0f** (timed out after %.0f s)" % (x["rate"], x["seconds"])
                 if x.get("status") != "ok":
                     return "**%s**%s" % (x.get("status"), (" (%.0f s)" % x["seconds"]) if "seconds" in x else "")
                 return "%.0f (%.0f s)" % (x["rate"], x["seconds"])
