@@ -384,7 +384,7 @@ cat >"$W/res/run.json" <<EOF
     IFS=,
     echo "${SIZE_LIST[*]}"
 )], "catalogs": "$CATALOGS", "sessions": $SESSIONS, "reps": $REPS, "limit": $LIMIT, "seed": $SEED,
- "tab_procs": $TAB_PROCS, "pg_extra": "$(echo "$PG_EXTRA" | tr '\n"\\' "; '")",
+ "tab_procs": $TAB_PROCS, "pg_extra": "$(printf '%s' "$PG_EXTRA" | tr '\n"\\' "; '")",
  "pg_version": "$([ -x "$PG_BIN/postgres" ] && "$PG_BIN/postgres" -V | awk '{print $3}')",
  "commit": "$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$SRC" diff --quiet HEAD 2>/dev/null || echo "+dirty")",
  "workdir": "$W", "disk": "$(findmnt -no SOURCE,FSTYPE -T "$W" | tr -s ' ' | tr '"' "'")",

@@ -203,7 +203,8 @@ def main():
                 if q is None or q["status"] != "ok":
                     row += " - |"
                 else:
-                    row += " %s%s |" % (q["hits"], " (%d of %d runs: no match)" % (
+                    h = q["hits"]
+                    row += " %s%s |" % (int(h) if h == int(h) else h, " (%d of %d runs: no match)" % (
                         q["nomatch"], len(q["times"])) if q["nomatch"] else "")
             p(row)
         if failures:
