@@ -25,7 +25,8 @@
 # DIAGNOSTICS
 #	A 4xx reply is retried (the recipients that got it, up to 5 times,
 #	0.5 s apart); a lost connection is reopened and the message sent
-#	again. Exit 1 when any message was not delivered to every
+#	again (a session that cannot reopen its connection in 3 tries
+#	stops, its messages left undelivered). Exit 1 when any message was not delivered to every
 #	recipient, 2 on bad arguments or when no session could connect.
 
 import argparse
@@ -148,7 +149,8 @@ def worker(a, counter, lock, ready, out):
         out.put(st)
         return
     ready.wait()
-    while True:
+    dead = False
+    while not dead:
         with lock:
             lo = counter.value
             counter.value = lo + a.batch
@@ -161,17 +163,23 @@ def worker(a, counter, lock, ready, out):
                 try:
                     res = s.send(env_from, todo, payload)
                 except OSError as e:
+                    # reopen the session: 3 tries 0.5 s apart, else the
+                    # server is gone and this session stops
+                    st["error"] = st["error"] or "message %d: %s" % (i, e)
+                    s.s.close()
+                    for _ in range(3):
+                        time.sleep(0.5)
+                        try:
+                            s.open()
+                            break
+                        except OSError:
+                            pass
+                    else:
+                        dead = True
                     reconnects += 1
-                    if reconnects > 3:
+                    if dead or reconnects > 3:
                         st["failed"] += len(todo)
-                        st["error"] = st["error"] or "message %d: %s" % (i, e)
                         break
-                    time.sleep(0.5)
-                    try:
-                        s.s.close()
-                        s.open()
-                    except OSError:
-                        pass
                     continue
                 again = [r for r, c, _ in res if 400 <= c < 500]
                 bad = [(r, c, t) for r, c, t in res if c >= 500 or (c != 250 and c < 400)]
@@ -190,8 +198,11 @@ def worker(a, counter, lock, ready, out):
                 todo = again
             st["n"] += 1
             st["bytes"] += olen
+            if dead:
+                break
     st["end"] = time.time()
-    s.close()
+    if not dead:
+        s.close()
     out.put(st)
 
 

@@ -235,7 +235,7 @@ def main():
 
         def verdict(v, limit, miss):
             if v is None:
-                return "-"
+                return "not measured: %s" % ", ".join(miss) if miss else "-"
             s = "%s ms: %s" % (ms(v), "met" if v <= limit else "**not met**")
             return s + (" (not measured: %s)" % ", ".join(miss) if miss else "")
         rows = [("fielded queries (address, domain, Message-ID): worst p95 ≤ 50 ms",
