@@ -285,7 +285,8 @@ static const char sqlite_search_fts_dates[] = " AND f.rowid >= " SQLITE_SEARCH_I
     "min") " AND f.rowid <= " SQLITE_SEARCH_IN_RANGE("max");
 /* Everything but what the negated terms match ("-word" alone). */
 static const char sqlite_search_fts_not[] =
-    " AND m.id NOT IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :fts_not)";
+    " AND m.id NOT IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :fts_not)"
+    " AND m.id NOT IN (SELECT message FROM fts_stale)";
 static const char sqlite_search_plain_from[] = " FROM messages m WHERE 1";
 static const char sqlite_search_plain_order[] = " ORDER BY m.id DESC";
 
