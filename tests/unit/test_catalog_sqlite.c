@@ -1208,6 +1208,41 @@ static void test_hostile_values(const char *dir)
                              " 's' AND queue_id = '' ORDER BY id LIMIT 1");
     CHECK(strstr(plan, "SEARCH messages USING INDEX messages_message_id (<expr>=?)") != NULL);
     free(plan);
+    /* the shapes of search (sqlite_search.c): an exact address and a
+     * domain through their indexes, newest first without a sort; a word
+     * query from the FTS5 side in rowid order, stopping at the page */
+    plan = sql_at(conf_path,
+                  "EXPLAIN QUERY PLAN SELECT m.id FROM messages m WHERE 1 AND m.id IN"
+                  " (SELECT message FROM recipients WHERE substr(address, 1, 200) ="
+                  " substr('a@b', 1, 200) COLLATE NOCASE AND +address = 'a@b' COLLATE NOCASE"
+                  " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc')"
+                  " AND substr(address, 1, 200) = substr('a@b', 1, 200) COLLATE NOCASE"
+                  " AND +address = 'a@b' COLLATE NOCASE) ORDER BY m.id DESC LIMIT 50");
+    CHECK(strstr(plan, "SEARCH recipients USING INDEX recipients_address (<expr>=?)") != NULL);
+    CHECK(strstr(plan, "header_addresses USING INDEX header_addresses_address") != NULL);
+    CHECK(strstr(plan, "TEMP B-TREE") == NULL);
+    free(plan);
+    plan = sql_at(conf_path,
+                  "EXPLAIN QUERY PLAN SELECT m.id FROM messages m WHERE 1 AND m.id IN"
+                  " (SELECT message FROM recipients WHERE rdomain >= 'k' AND rdomain < 'k' || '/'"
+                  " AND (rdomain = 'k' OR substr(rdomain, 2, 1) = '.')) ORDER BY m.id DESC");
+    CHECK(strstr(plan, "USING INDEX recipients_rdomain (rdomain>? AND rdomain<?)") != NULL);
+    free(plan);
+    plan = sql_at(conf_path,
+                  "EXPLAIN QUERY PLAN SELECT m.id FROM messages m WHERE (EXISTS (SELECT 1"
+                  " FROM recipients r WHERE r.message = m.id AND r.address = 'a@b') OR EXISTS"
+                  " (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field IN"
+                  " ('to', 'cc') AND h.address = 'a@b' COLLATE NOCASE)) ORDER BY m.id DESC"
+                  " LIMIT 50");
+    CHECK(strstr(plan, "SCAN m") != NULL && strstr(plan, "TEMP B-TREE") == NULL);
+    CHECK(strstr(plan, "USING INDEX recipients_message (message=?)") != NULL);
+    free(plan);
+    plan = sql_at(conf_path,
+                  "EXPLAIN QUERY PLAN SELECT m.id FROM message_fts f CROSS JOIN messages m"
+                  " ON m.id = f.rowid WHERE message_fts MATCH 'x' AND f.rowid NOT IN"
+                  " (SELECT message FROM fts_stale) ORDER BY f.rowid DESC LIMIT 50 OFFSET 50");
+    CHECK(strstr(plan, "SCAN f VIRTUAL TABLE") != NULL && strstr(plan, "TEMP B-TREE") == NULL);
+    free(plan);
     catalog_close(&conf.cat);
 }
 
