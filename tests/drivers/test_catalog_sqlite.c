@@ -49,7 +49,7 @@
 #include "common/log.h"
 #include "common/strlist.h"
 
-#include "tests/unit/catalog_conformance.h"
+#include "tests/drivers/catalog_conformance.h"
 
 static char db_path[4200];
 static char db_spec[4300];
