@@ -53,6 +53,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,10 +104,10 @@ static const struct {
     const char *ext;
     enum attach_format fmt;
 } attach_extensions[] = {
-    {".pdf", ATTACH_FORMAT_PDF},   {".docx", ATTACH_FORMAT_OOXML}, {".docm", ATTACH_FORMAT_OOXML},
+    {".pdf", ATTACH_FORMAT_PDF},    {".docx", ATTACH_FORMAT_OOXML}, {".docm", ATTACH_FORMAT_OOXML},
     {".xlsx", ATTACH_FORMAT_OOXML}, {".xlsm", ATTACH_FORMAT_OOXML}, {".pptx", ATTACH_FORMAT_OOXML},
-    {".odt", ATTACH_FORMAT_ODF},   {".ods", ATTACH_FORMAT_ODF},    {".odp", ATTACH_FORMAT_ODF},
-    {".htm", ATTACH_FORMAT_HTML},  {".html", ATTACH_FORMAT_HTML},  {".rtf", ATTACH_FORMAT_RTF},
+    {".odt", ATTACH_FORMAT_ODF},    {".ods", ATTACH_FORMAT_ODF},    {".odp", ATTACH_FORMAT_ODF},
+    {".htm", ATTACH_FORMAT_HTML},   {".html", ATTACH_FORMAT_HTML},  {".rtf", ATTACH_FORMAT_RTF},
 };
 
 static const struct {
@@ -128,8 +129,8 @@ static const struct {
 
 /* Types that say nothing about the content: the bytes decide. */
 static const char *const attach_vague_types[] = {
-    "application/octet-stream", "application/binary", "application/x-download",
-    "application/force-download", "application/unknown", "application/zip",
+    "application/octet-stream",     "application/binary",   "application/x-download",
+    "application/force-download",   "application/unknown",  "application/zip",
     "application/x-zip-compressed", "application/download",
 };
 
@@ -159,7 +160,7 @@ static enum attach_format format_of_type(const char *ctype)
     for (size_t i = 0; i < sizeof(attach_types) / sizeof(attach_types[0]); i++) {
         size_t n = strlen(attach_types[i].type);
         if (attach_types[i].type[n - 1] == '.' ? strncasecmp(ctype, attach_types[i].type, n) == 0
-                                                : strcasecmp(ctype, attach_types[i].type) == 0)
+                                               : strcasecmp(ctype, attach_types[i].type) == 0)
             return attach_types[i].fmt;
     }
     return ATTACH_FORMAT_NONE;
@@ -179,7 +180,8 @@ static enum attach_format format_of_name(const char *filename)
 
 int attach_text_candidate(const char *ctype, const char *filename)
 {
-    if (format_of_type(ctype) != ATTACH_FORMAT_NONE || format_of_name(filename) != ATTACH_FORMAT_NONE)
+    if (format_of_type(ctype) != ATTACH_FORMAT_NONE ||
+        format_of_name(filename) != ATTACH_FORMAT_NONE)
         return 1;
     if (ctype == NULL)
         return 0;
@@ -225,7 +227,8 @@ enum attach_format attach_text_detect(const char *ctype, const char *filename,
         return ATTACH_FORMAT_HTML;
     /* No magic: a format without one (HTML) by its label; a label that
      * promises a format with magic (PDF, zip, RTF) is not believed. */
-    if (declared == ATTACH_FORMAT_HTML || (declared == ATTACH_FORMAT_NONE && named == ATTACH_FORMAT_HTML))
+    if (declared == ATTACH_FORMAT_HTML ||
+        (declared == ATTACH_FORMAT_NONE && named == ATTACH_FORMAT_HTML))
         return ATTACH_FORMAT_HTML;
     return ATTACH_FORMAT_NONE;
 }
@@ -328,13 +331,13 @@ void attach_text_part_begin(struct attach_text *at, const char *ctype, const cha
         return;
     }
     if (at->fd < 0 && (at->fd = attach_spool_open(at->tmpdir)) < 0) {
-        log_warn("%s: attachment text not indexed: cannot create a temporary file: %s",
-                 at->log_id, strerror(errno));
+        log_warn("%s: attachment text not indexed: cannot create a temporary file: %s", at->log_id,
+                 strerror(errno));
         return;
     }
     if (ftruncate(at->fd, 0) < 0 || lseek(at->fd, 0, SEEK_SET) < 0) {
-        log_warn("%s: attachment text not indexed: cannot empty the temporary file: %s",
-                 at->log_id, strerror(errno));
+        log_warn("%s: attachment text not indexed: cannot empty the temporary file: %s", at->log_id,
+                 strerror(errno));
         return;
     }
     at->decoding =
@@ -377,8 +380,7 @@ static double attach_elapsed(const struct timespec *since)
 }
 
 /* The child's whole life: limits, the reader, the text to the pipe. */
-static void attach_child(struct attach_text *at, enum attach_format fmt, const char *data,
-                         size_t max, int out)
+static void attach_child(attach_reader_fn *reader, void *ctx, size_t max, int out)
 {
     struct rlimit rl;
     struct buf text = BUF_INIT;
@@ -410,9 +412,9 @@ static void attach_child(struct attach_text *at, enum attach_format fmt, const c
     if (pages == 0 || setrlimit(RLIMIT_AS, &rl) < 0)
         _exit(ATTACH_CHILD_FAILED);
 
-    rc = attach_text_extract(fmt, data, at->size, at->charset, &text, max, &error) < 0
-             ? ATTACH_CHILD_UNREADABLE
-             : ATTACH_CHILD_OK;
+    rc = reader(ctx, &text, max, &error) < 0 ? ATTACH_CHILD_UNREADABLE : ATTACH_CHILD_OK;
+    if (text.len > max)
+        text.len = max;
     for (size_t off = 0; off < text.len;) {
         ssize_t n = write(out, text.data + off, text.len - off);
         if (n < 0 && errno == EINTR)
@@ -422,41 +424,27 @@ static void attach_child(struct attach_text *at, enum attach_format fmt, const c
         off += (size_t)n;
     }
     /* The reason, after a NUL, for the parent's log line. */
-    if (rc != ATTACH_CHILD_OK && error != NULL) {
+    if (rc != ATTACH_CHILD_OK) {
+        if (error == NULL)
+            error = "?";
         (void)!write(out, "", 1);
-        (void)!write(out, error, strlen(error));
+        (void)!write(out, error, strnlen(error, 200));
     }
     _exit(rc);
 }
 
-/*
- * Run the reader of fmt over the spooled part in a child; the text it
- * gives goes to at->text. Returns NULL, or the reason there is no text
- * (static or in reason_buf).
- */
-static const char *attach_run_child(struct attach_text *at, enum attach_format fmt,
-                                    char *reason_buf, size_t reason_size)
+const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, size_t max, double wall,
+                                struct buf *text, char *reason_buf, size_t reason_size)
 {
-    size_t room = INDEX_FIELDS_TEXT_MAX - at->text.out.len;
-    double left = (double)at->budget_s - attach_elapsed(&at->message_start);
-    double wall = left < ATTACH_TEXT_WALL_S ? left : ATTACH_TEXT_WALL_S;
     struct timespec start;
     struct buf got = BUF_INIT;
     const char *reason = NULL;
-    char *data;
     int pipefd[2], status = 0, timed_out = 0;
+    size_t text_len;
     pid_t pid;
 
-    if (wall <= 0)
-        return "the message's time for attachments is used up";
-    data = mmap(NULL, at->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, at->fd, 0);
-    if (data == MAP_FAILED) {
-        snprintf(reason_buf, reason_size, "cannot map the spool file: %s", strerror(errno));
-        return reason_buf;
-    }
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         snprintf(reason_buf, reason_size, "pipe: %s", strerror(errno));
-        (void)munmap(data, at->size);
         return reason_buf;
     }
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -465,12 +453,11 @@ static const char *attach_run_child(struct attach_text *at, enum attach_format f
         snprintf(reason_buf, reason_size, "fork: %s", strerror(errno));
         (void)close(pipefd[0]);
         (void)close(pipefd[1]);
-        (void)munmap(data, at->size);
         return reason_buf;
     }
     if (pid == 0) {
         (void)close(pipefd[0]);
-        attach_child(at, fmt, data, room, pipefd[1]);
+        attach_child(reader, ctx, max, pipefd[1]);
     }
     (void)close(pipefd[1]);
     for (;;) {
@@ -496,8 +483,8 @@ static const char *attach_run_child(struct attach_text *at, enum attach_format f
             continue;
         if (n <= 0)
             break;
-        /* The text is at most room bytes, the reason after it short. */
-        if (got.len < room + 1024)
+        /* The text is at most max bytes, the reason after it short. */
+        if (got.len < max + 1024)
             buf_add(&got, chunk, (size_t)n);
     }
     if (timed_out)
@@ -505,9 +492,10 @@ static const char *attach_run_child(struct attach_text *at, enum attach_format f
     (void)close(pipefd[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    (void)munmap(data, at->size);
 
-    size_t text_len = got.data != NULL ? strnlen(got.data, got.len) : 0;
+    text_len = got.data != NULL ? strnlen(got.data, got.len) : 0;
+    if (text_len > max)
+        text_len = max;
     if (timed_out) {
         snprintf(reason_buf, reason_size, "killed after %.0f s of wall clock", wall);
         reason = reason_buf;
@@ -529,10 +517,58 @@ static const char *attach_run_child(struct attach_text *at, enum attach_format f
     }
     /* What an unreadable document gave before its error counts (a PDF
      * damaged on page 9 has 8 good pages); a killed child's does not. */
-    if ((reason == NULL || WIFEXITED(status)) && !timed_out && text_len > 0) {
+    if ((reason == NULL || (WIFEXITED(status) && WEXITSTATUS(status) == ATTACH_CHILD_UNREADABLE)) &&
+        !timed_out && text_len > 0)
+        buf_add(text, got.data, text_len);
+    buf_free(&got);
+    return reason;
+}
+
+struct attach_job {
+    enum attach_format fmt;
+    const char *data;
+    size_t len;
+    const char *charset;
+};
+
+static int attach_job_read(void *ctx, struct buf *out, size_t max, const char **error_r)
+{
+    const struct attach_job *job = ctx;
+
+    return attach_text_extract(job->fmt, job->data, job->len, job->charset, out, max, error_r);
+}
+
+/*
+ * Run the reader of fmt over the spooled part in a child; the text it
+ * gives goes to at->text. Returns NULL, or the reason there is no text
+ * (static or in reason_buf).
+ */
+static const char *attach_run_child(struct attach_text *at, enum attach_format fmt,
+                                    char *reason_buf, size_t reason_size)
+{
+    size_t room = INDEX_FIELDS_TEXT_MAX - at->text.out.len;
+    double left = (double)at->budget_s - attach_elapsed(&at->message_start);
+    double wall = left < ATTACH_TEXT_WALL_S ? left : ATTACH_TEXT_WALL_S;
+    struct buf got = BUF_INIT;
+    struct attach_job job;
+    const char *reason;
+
+    if (wall <= 0)
+        return "the message's time for attachments is used up";
+    job.fmt = fmt;
+    job.len = at->size;
+    job.charset = at->charset;
+    job.data = mmap(NULL, at->size, PROT_READ, MAP_PRIVATE, at->fd, 0);
+    if (job.data == MAP_FAILED) {
+        snprintf(reason_buf, reason_size, "cannot map the spool file: %s", strerror(errno));
+        return reason_buf;
+    }
+    reason = attach_text_bounded(attach_job_read, &job, room, wall, &got, reason_buf, reason_size);
+    (void)munmap((void *)(uintptr_t)job.data, at->size);
+    if (got.len > 0) {
         struct index_text *tx = &at->text;
         index_text_begin(tx, 0, "utf-8", NULL);
-        index_text_feed(tx, got.data, text_len > room ? room : text_len);
+        index_text_feed(tx, got.data, got.len);
         index_text_end(tx);
     }
     buf_free(&got);

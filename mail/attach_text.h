@@ -81,6 +81,19 @@ enum attach_format attach_text_detect(const char *ctype, const char *filename,
 int attach_text_extract(enum attach_format fmt, const char *data, size_t len, const char *charset,
                         struct buf *out, size_t max, const char **error_r);
 
+/*
+ * attach_text.c: run reader(ctx, out, max, error_r) (the signature of
+ * attach_text_extract() with its document in ctx) in a child process
+ * with the limits above and wall seconds of wall clock; the text it
+ * wrote (at most max bytes) is appended to text. NULL when the child
+ * ended well, else the reason (in reason_buf): killed (time, CPU),
+ * crashed or out of memory (text stays empty), or "unreadable: ..."
+ * (the reader's error; the text it read before stays).
+ */
+typedef int attach_reader_fn(void *ctx, struct buf *out, size_t max, const char **error_r);
+const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, size_t max, double wall,
+                                struct buf *text, char *reason_buf, size_t reason_size);
+
 /* The collector of one process: one spool file, reused. */
 struct attach_text;
 

@@ -186,8 +186,8 @@ static void xml_quiet_structured(void *ctx, xmlErrorPtr error)
 static int xml_separates(const char *name)
 {
     static const char *const names[] = {
-        "p",  "h",   "tab",       "br",         "cr",  "s",     "line-break", "si",
-        "tc", "row", "table-cell", "list-item", "txbxContent", "sp",
+        "p",  "h",  "tab", "br",         "cr",        "s",           "line-break",
+        "si", "tc", "row", "table-cell", "list-item", "txbxContent", "sp",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i]) == 0)
@@ -271,8 +271,8 @@ static int zip_member_text(zip_t *z, zip_uint64_t index, int all_text, size_t *b
 static int zip_member_wanted(enum attach_format fmt, const char *name)
 {
     static const char *const ooxml[] = {
-        "word/document.xml", "word/header*.xml",      "word/footer*.xml",
-        "word/footnotes.xml", "word/endnotes.xml",    "xl/sharedStrings.xml",
+        "word/document.xml",        "word/header*.xml",      "word/footer*.xml",
+        "word/footnotes.xml",       "word/endnotes.xml",     "xl/sharedStrings.xml",
         "xl/worksheets/sheet*.xml", "ppt/slides/slide*.xml",
     };
     if (fmt == ATTACH_FORMAT_ODF)
@@ -361,11 +361,11 @@ struct rtf {
     long depth;
     long skip_depth; /* skipping while depth >= skip_depth; 0: not skipping */
     int uc[RTF_UC_DEPTH];
-    int fallback;     /* characters still to skip after a \uN */
-    int group_start;  /* the next control word opens a group: a destination? */
-    int codepage;     /* \ansicpgN */
-    unsigned hi;      /* a pending high surrogate */
-    char bytes[64];   /* \'hh bytes not yet converted */
+    int fallback;    /* characters still to skip after a \uN */
+    int group_start; /* the next control word opens a group: a destination? */
+    int codepage;    /* \ansicpgN */
+    unsigned hi;     /* a pending high surrogate */
+    char bytes[64];  /* \'hh bytes not yet converted */
     size_t n_bytes;
 };
 
@@ -444,11 +444,33 @@ static int rtf_uc(const struct rtf *r)
 static int rtf_skipped_destination(const char *w)
 {
     static const char *const names[] = {
-        "fonttbl",    "colortbl",   "stylesheet", "info",       "pict",     "object",
-        "themedata",  "datastore",  "latentstyles", "listtable", "listoverridetable",
-        "rsidtbl",    "generator",  "xmlnstbl",   "filetbl",    "revtbl",   "pgdsctbl",
-        "fldinst",    "colorschememapping", "bkmkstart", "bkmkend",
-        "mmathPr",    "private",    "objdata",    "blipuid",    "shppict",  "nonshppict",
+        "fonttbl",
+        "colortbl",
+        "stylesheet",
+        "info",
+        "pict",
+        "object",
+        "themedata",
+        "datastore",
+        "latentstyles",
+        "listtable",
+        "listoverridetable",
+        "rsidtbl",
+        "generator",
+        "xmlnstbl",
+        "filetbl",
+        "revtbl",
+        "pgdsctbl",
+        "fldinst",
+        "colorschememapping",
+        "bkmkstart",
+        "bkmkend",
+        "mmathPr",
+        "private",
+        "objdata",
+        "blipuid",
+        "shppict",
+        "nonshppict",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(w, names[i]) == 0)

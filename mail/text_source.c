@@ -48,8 +48,8 @@
 
 struct text_source {
     const struct tab_config *cfg;
-    struct store *store; /* cfg->archive_store, opened on first use */
-    int fd;              /* the unnamed scratch file, reused, or -1 */
+    struct store *store;        /* cfg->archive_store, opened on first use */
+    int fd;                     /* the unnamed scratch file, reused, or -1 */
     struct attach_text *attach; /* the text inside attachments */
     char error[1024];
 };
@@ -143,8 +143,8 @@ struct text_source *text_source_attach(struct catalog *cat, const struct tab_con
     /* Half of index_time_limit for all attachments of one message, so
      * that the master's watch (mail/poison.c) never takes a message with
      * slow attachments for one that hangs the parser. */
-    ts->attach = attach_text_new(cfg->queue_directory,
-                                 cfg->index_time_limit > 1 ? (unsigned)cfg->index_time_limit / 2 : 1);
+    ts->attach = attach_text_new(
+        cfg->queue_directory, cfg->index_time_limit > 1 ? (unsigned)cfg->index_time_limit / 2 : 1);
     catalog_set_text_source(cat, text_source_get, ts);
     return ts;
 }
