@@ -43,9 +43,13 @@
  *	Never in the delivery path: only mail/text_source.c creates a
  *	collector (grep attach_text_new).
  * DIAGNOSTICS
- *	None returned: an attachment that gives no text is logged (warning
- *	for a child that was killed or crashed, info for an unreadable or
- *	oversized document, debug for an unknown format) and skipped.
+ *	None returned: an attachment that gives no text is logged and
+ *	skipped: a warning for a child that was killed (wall clock, CPU) or
+ *	died (a crash, memory), or for a spool file that cannot be written;
+ *	debug level (-v) for a document that is unreadable (damaged,
+ *	encrypted, a zip bomb), too large or of no known format, which is
+ *	the document's own business and would otherwise fill the log and
+ *	the CLI's stderr.
  */
 #include "mail/attach_text.h"
 
@@ -301,7 +305,7 @@ static void attach_spool_flush(struct attach_text *at)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            log_info("%s: attachment=\"%s\" text=none reason=\"cannot spool it: %s\"", at->log_id,
+            log_warn("%s: attachment=\"%s\" text=none reason=\"cannot spool it: %s\"", at->log_id,
                      at->filename ? at->filename : "", strerror(n < 0 ? errno : ENOSPC));
             at->spool_error = 1;
             break;
@@ -326,7 +330,7 @@ void attach_text_part_begin(struct attach_text *at, const char *ctype, const cha
     buf_reset(&at->pending);
     if (at->parts >= ATTACH_TEXT_PARTS_MAX || at->text.text_full) {
         if (at->parts++ == ATTACH_TEXT_PARTS_MAX)
-            log_info("%s: more than %d attachments: the text of the rest is not indexed",
+            log_debug("%s: more than %d attachments: the text of the rest is not indexed",
                      at->log_id, ATTACH_TEXT_PARTS_MAX);
         return;
     }
@@ -590,7 +594,7 @@ void attach_text_part_end(struct attach_text *at)
     if (at->spool_error)
         return;
     if (at->too_big) {
-        log_info("%s: attachment=\"%s\" type=%s text=none reason=\"larger than %d bytes\"",
+        log_debug("%s: attachment=\"%s\" type=%s text=none reason=\"larger than %d bytes\"",
                  at->log_id, at->filename ? at->filename : "", at->ctype, ATTACH_TEXT_INPUT_MAX);
         return;
     }
@@ -607,7 +611,7 @@ void attach_text_part_end(struct attach_text *at)
     }
     reason = attach_run_child(at, fmt, reason_buf, sizeof(reason_buf));
     if (reason != NULL)
-        log_msg(strncmp(reason, "unreadable", 10) == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+        log_msg(strncmp(reason, "unreadable", 10) == 0 ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
                 "%s: attachment=\"%s\" type=%s format=%s size=%zu text=%s reason=\"%s\"",
                 at->log_id, at->filename ? at->filename : "", at->ctype, attach_format_name(fmt),
                 at->size, strncmp(reason, "unreadable", 10) == 0 ? "partial" : "none", reason);
