@@ -331,7 +331,7 @@ void attach_text_part_begin(struct attach_text *at, const char *ctype, const cha
     if (at->parts >= ATTACH_TEXT_PARTS_MAX || at->text.text_full) {
         if (at->parts++ == ATTACH_TEXT_PARTS_MAX)
             log_debug("%s: more than %d attachments: the text of the rest is not indexed",
-                     at->log_id, ATTACH_TEXT_PARTS_MAX);
+                      at->log_id, ATTACH_TEXT_PARTS_MAX);
         return;
     }
     if (at->fd < 0 && (at->fd = attach_spool_open(at->tmpdir)) < 0) {
@@ -595,7 +595,7 @@ void attach_text_part_end(struct attach_text *at)
         return;
     if (at->too_big) {
         log_debug("%s: attachment=\"%s\" type=%s text=none reason=\"larger than %d bytes\"",
-                 at->log_id, at->filename ? at->filename : "", at->ctype, ATTACH_TEXT_INPUT_MAX);
+                  at->log_id, at->filename ? at->filename : "", at->ctype, ATTACH_TEXT_INPUT_MAX);
         return;
     }
     if (at->size == 0)
