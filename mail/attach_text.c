@@ -24,10 +24,11 @@
  *
  *	The child is the bound: the readers are libraries (poppler, libzip,
  *	libxml2) fed by the sender, so whatever they do must end. The child
- *	gets RLIMIT_AS of ATTACH_TEXT_MEMORY more than its parent's address
- *	space (relative, so that a parent with a large mapping, or an
- *	AddressSanitizer build, still has room), RLIMIT_CPU of
- *	ATTACH_TEXT_CPU_S, no core file, its stderr on /dev/null (poppler
+ *	runs as mail_owner (the indexer already does; a CLI run as root that
+ *	indexes what is pending drops to it in the child, and reads no
+ *	attachment when it cannot), gets RLIMIT_AS of ATTACH_TEXT_MEMORY more than its parent's
+ *address space (relative, so that a parent with a large mapping, or an AddressSanitizer build,
+ *still has room), RLIMIT_CPU of ATTACH_TEXT_CPU_S, no core file, its stderr on /dev/null (poppler
  *	complains there about damaged files) and SIGKILL when its parent
  *	dies; the parent kills it after ATTACH_TEXT_WALL_S of wall clock, or
  *	sooner when the message's budget (attach_text_new()) runs out. A
@@ -72,6 +73,7 @@
 #include <gmime/gmime.h>
 
 #include "common/log.h"
+#include "common/privs.h"
 #include "common/strlist.h"
 #include "mail/index_fields.h"
 #include "mail/index_fields_private.h"
@@ -85,6 +87,9 @@ enum attach_child_exit {
 
 struct attach_text {
     char *tmpdir;
+    struct privs privs; /* what the children become */
+    int privs_ok;
+    char *privs_error; /* why not, until said once */
     unsigned budget_s;
     int fd; /* the unnamed spool file, or -1 */
     char log_id[256];
@@ -250,13 +255,23 @@ static int attach_spool_open(const char *tmpdir)
     return fd;
 }
 
-struct attach_text *attach_text_new(const char *tmpdir, unsigned budget_s)
+struct attach_text *attach_text_new(const char *tmpdir, unsigned budget_s, const char *mail_owner)
 {
     struct attach_text *at = xcalloc(1, sizeof(*at));
+    const char *error = NULL;
 
     at->tmpdir = tmpdir != NULL ? xstrdup(tmpdir) : NULL;
     at->budget_s = budget_s > 0 ? budget_s : 1;
     at->fd = -1;
+    /* Root (a CLI search that indexes what is pending) never reads an
+     * attachment: its children become mail_owner, or read nothing. */
+    if (mail_owner == NULL) {
+        at->privs_ok = geteuid() != 0;
+    } else if (privs_init(mail_owner, &at->privs, &error) < 0) {
+        at->privs_error = xstrdup(error); /* said at the first attachment */
+    } else {
+        at->privs_ok = 1;
+    }
     attach_text_message(at, "-");
     return at;
 }
@@ -281,6 +296,7 @@ void attach_text_free(struct attach_text **at)
     if ((*at)->fd >= 0)
         (void)close((*at)->fd); /* unnamed scratch file: nothing to lose */
     free((*at)->tmpdir);
+    free((*at)->privs_error);
     free(*at);
     *at = NULL;
 }
@@ -384,7 +400,8 @@ static double attach_elapsed(const struct timespec *since)
 }
 
 /* The child's whole life: limits, the reader, the text to the pipe. */
-static void attach_child(attach_reader_fn *reader, void *ctx, size_t max, int out)
+static void attach_child(attach_reader_fn *reader, void *ctx, const struct privs *privs, size_t max,
+                         int out)
 {
     struct rlimit rl;
     struct buf text = BUF_INIT;
@@ -393,7 +410,9 @@ static void attach_child(attach_reader_fn *reader, void *ctx, size_t max, int ou
     FILE *statm;
     int devnull, rc;
 
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (privs != NULL && privs_drop(privs, &error) < 0)
+        _exit(ATTACH_CHILD_FAILED);
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* after the drop, which clears it */
     signal(SIGALRM, SIG_DFL);
     alarm(ATTACH_TEXT_WALL_S + 1); /* the parent kills sooner; this is the backstop */
     if ((devnull = open("/dev/null", O_WRONLY)) >= 0) {
@@ -437,8 +456,9 @@ static void attach_child(attach_reader_fn *reader, void *ctx, size_t max, int ou
     _exit(rc);
 }
 
-const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, size_t max, double wall,
-                                struct buf *text, char *reason_buf, size_t reason_size)
+const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, const struct privs *privs,
+                                size_t max, double wall, struct buf *text, char *reason_buf,
+                                size_t reason_size)
 {
     struct timespec start;
     struct buf got = BUF_INIT;
@@ -461,7 +481,7 @@ const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, size_t max,
     }
     if (pid == 0) {
         (void)close(pipefd[0]);
-        attach_child(reader, ctx, max, pipefd[1]);
+        attach_child(reader, ctx, privs, max, pipefd[1]);
     }
     (void)close(pipefd[1]);
     for (;;) {
@@ -515,8 +535,13 @@ const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, size_t max,
         snprintf(reason_buf, reason_size, "unreadable: %.200s",
                  text_len + 1 < got.len ? got.data + text_len + 1 : "?");
         reason = reason_buf;
+    } else if (WEXITSTATUS(status) == ATTACH_CHILD_FAILED) {
+        snprintf(reason_buf, reason_size, "the child could not set its limits or privileges");
+        reason = reason_buf;
     } else if (WEXITSTATUS(status) != ATTACH_CHILD_OK) {
-        snprintf(reason_buf, reason_size, "the child failed (exit %d)", WEXITSTATUS(status));
+        /* exit() inside a library, or a sanitizer's report */
+        snprintf(reason_buf, reason_size, "the reader crashed, or ran out of memory (exit %d)",
+                 WEXITSTATUS(status));
         reason = reason_buf;
     }
     /* What an unreadable document gave before its error counts (a PDF
@@ -567,7 +592,8 @@ static const char *attach_run_child(struct attach_text *at, enum attach_format f
         snprintf(reason_buf, reason_size, "cannot map the spool file: %s", strerror(errno));
         return reason_buf;
     }
-    reason = attach_text_bounded(attach_job_read, &job, room, wall, &got, reason_buf, reason_size);
+    reason = attach_text_bounded(attach_job_read, &job, &at->privs, room, wall, &got, reason_buf,
+                                 reason_size);
     (void)munmap((void *)(uintptr_t)job.data, at->size);
     if (got.len > 0) {
         struct index_text *tx = &at->text;
@@ -591,6 +617,18 @@ void attach_text_part_end(struct attach_text *at)
         return;
     at->active = 0;
     attach_spool_flush(at);
+    if (!at->privs_ok) {
+        if (at->privs_error != NULL || geteuid() == 0)
+            log_warn("the text inside attachments is not indexed: %s",
+                     at->privs_error != NULL ? at->privs_error
+                                             : "running as root, and no mail_owner to become");
+        free(at->privs_error);
+        at->privs_error = NULL;
+        at->privs_ok = -1; /* said */
+        return;
+    }
+    if (at->privs_ok < 0)
+        return;
     if (at->spool_error)
         return;
     if (at->too_big) {

@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/privs.h"
 
 /* Decoded bytes of one attachment that are read; a larger one is skipped. */
 #define ATTACH_TEXT_INPUT_MAX (64 * 1024 * 1024)
@@ -84,23 +85,26 @@ int attach_text_extract(enum attach_format fmt, const char *data, size_t len, co
 /*
  * attach_text.c: run reader(ctx, out, max, error_r) (the signature of
  * attach_text_extract() with its document in ctx) in a child process
- * with the limits above and wall seconds of wall clock; the text it
+ * with the limits above and wall seconds of wall clock, as privs (NULL:
+ * as this process; privs_init(), common/privs.h); the text it
  * wrote (at most max bytes) is appended to text. NULL when the child
  * ended well, else the reason (in reason_buf): killed (time, CPU),
  * crashed or out of memory (text stays empty), or "unreadable: ..."
  * (the reader's error; the text it read before stays).
  */
 typedef int attach_reader_fn(void *ctx, struct buf *out, size_t max, const char **error_r);
-const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, size_t max, double wall,
-                                struct buf *text, char *reason_buf, size_t reason_size);
+const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, const struct privs *privs,
+                                size_t max, double wall, struct buf *text, char *reason_buf,
+                                size_t reason_size);
 
 /* The collector of one process: one spool file, reused. */
 struct attach_text;
 
 /* tmpdir: where the unnamed spool file goes (else TMPDIR or /tmp);
  * budget_s: wall-clock seconds all attachments of one message may take
- * together (at least 1). */
-struct attach_text *attach_text_new(const char *tmpdir, unsigned budget_s);
+ * together (at least 1); mail_owner: the account the children become
+ * when this process is root (NULL: root reads no attachment). */
+struct attach_text *attach_text_new(const char *tmpdir, unsigned budget_s, const char *mail_owner);
 void attach_text_free(struct attach_text **at);
 
 /* A message starts; log_id names it in log lines (its archive id). */

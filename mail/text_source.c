@@ -144,7 +144,8 @@ struct text_source *text_source_attach(struct catalog *cat, const struct tab_con
      * that the master's watch (mail/poison.c) never takes a message with
      * slow attachments for one that hangs the parser. */
     ts->attach = attach_text_new(
-        cfg->queue_directory, cfg->index_time_limit > 1 ? (unsigned)cfg->index_time_limit / 2 : 1);
+        cfg->queue_directory, cfg->index_time_limit > 1 ? (unsigned)cfg->index_time_limit / 2 : 1,
+        cfg->mail_owner);
     catalog_set_text_source(cat, text_source_get, ts);
     return ts;
 }
