@@ -6,7 +6,7 @@
  * SYNOPSIS
  *	#include "mail/attach_text.h"
  *
- *	at = attach_text_new(cfg->queue_directory, budget_s);
+ *	at = attach_text_new(cfg->queue_directory, budget_s, cfg->mail_owner);
  *	attach_text_message(at, rec->archive_id);
  *	index_fields_extract_body_attachments(fd, rec, at, &error);
  *	attach_text_free(&at);

@@ -376,11 +376,23 @@ static zip_int64_t bomb_source(void *ud, void *data, zip_uint64_t len, zip_sourc
         b->pos = 0;
         return 0;
     case ZIP_SOURCE_READ: {
-        zip_uint64_t n = len < b->size - b->pos ? len : b->size - b->pos;
-        for (zip_uint64_t i = 0; i < n; i++) {
-            zip_uint64_t at = b->pos + i;
-            ((char *)data)[i] =
-                at < sizeof(head) - 1 ? head[at] : "<w:b/>"[(at - sizeof(head) + 1) % 6];
+        /* the head, then "<w:b/>" over and over, copied in runs (an
+         * instrumented byte loop over 1 GiB is slow under ASan) */
+        static char run[6 * 4096];
+        zip_uint64_t n = len < b->size - b->pos ? len : b->size - b->pos, done = 0;
+        if (run[0] == '\0')
+            for (size_t i = 0; i < sizeof(run); i += 6)
+                memcpy(run + i, "<w:b/>", 6);
+        while (done < n) {
+            zip_uint64_t at = b->pos + done, k;
+            if (at < sizeof(head) - 1) {
+                ((char *)data)[done++] = head[at];
+                continue;
+            }
+            k = (at - (sizeof(head) - 1)) % 6;
+            zip_uint64_t m = sizeof(run) - k < n - done ? sizeof(run) - k : n - done;
+            memcpy((char *)data + done, run + k, m);
+            done += m;
         }
         b->pos += n;
         return (zip_int64_t)n;
