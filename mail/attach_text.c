@@ -340,6 +340,11 @@ void attach_text_part_begin(struct attach_text *at, const char *ctype, const cha
     attach_part_clear(at);
     at->ctype = xstrdup(ctype != NULL ? ctype : "application/octet-stream");
     at->filename = filename != NULL ? xstrdup(filename) : NULL;
+    /* The sender chose the name: no line break, quote or control
+     * character of it reaches a log line (the extension is kept). */
+    for (char *p = at->filename; p != NULL && *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+            *p = '?';
     at->charset = charset != NULL ? xstrdup(charset) : NULL;
     at->size = 0;
     at->too_big = at->spool_error = 0;
