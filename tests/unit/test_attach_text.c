@@ -10,8 +10,9 @@
  *	token, directly and through the indexer's path (a MIME message with
  *	base64 attachments, index_fields_extract_body_attachments()).
  *	Format detection by magic over a wrong label. Hostile documents: a
- *	truncated PDF, a zip bomb (one member of 1 GiB of blanks), an RTF of
- *	100 000 nested groups; and the child's bounds themselves with
+ *	truncated PDF, PDFs whose page tree or xref chain loops, a zip bomb
+ *	(one member of 1 GiB of empty XML elements), an RTF of 100 000
+ *	nested groups; and the child's bounds themselves with
  *	readers that hang, eat memory or crash: each gives no text and a
  *	reason, and the message keeps its body and its other attachments.
  */
@@ -453,6 +454,18 @@ static void make_bomb(struct buf *zip)
     free(data);
 }
 
+struct pdf_job {
+    const char *data;
+    size_t len;
+};
+
+static int pdf_job_read(void *ctx, struct buf *out, size_t max, const char **error_r)
+{
+    const struct pdf_job *job = ctx;
+
+    return attach_text_extract(ATTACH_FORMAT_PDF, job->data, job->len, NULL, out, max, error_r);
+}
+
 static void test_hostile_documents(void)
 {
     struct buf pdf = BUF_INIT, bomb = BUF_INIT, rtf = BUF_INIT;
@@ -468,6 +481,52 @@ static void test_hostile_documents(void)
     t = extract_direct(ATTACH_FORMAT_PDF, "%PDF-1.7\n", 9, &rc);
     CHECK(rc < 0);
     free(t);
+
+    /* A page tree that contains itself, and an xref chain that loops
+     * (/Prev pointing at itself): in the bounded child, as the indexer
+     * reads them; whatever poppler does, the child ends and the text of
+     * the real page may come through. */
+    {
+        struct pdf_job job;
+        struct buf text = BUF_INIT, loop = BUF_INIT;
+        char reason[256], *p;
+        const char *r;
+
+        make_pdf(&loop, "Invoice LOOP-1 due");
+        p = strstr(loop.data, "/Kids [3 0 R] /Count 1");
+        CHECK(p != NULL);
+        if (p != NULL)
+            memcpy(p, "/Kids [2 0 R 3 0 R]/C 1", 23); /* same length */
+        job.data = loop.data;
+        job.len = loop.len;
+        r = attach_text_bounded(pdf_job_read, &job, NULL, 1000, 10, &text, reason, sizeof(reason));
+        CHECK(r == NULL || contains(r, "unreadable") || contains(r, "killed"));
+        buf_reset(&text);
+
+        buf_reset(&loop);
+        make_pdf(&loop, "Invoice LOOP-1 due");
+        p = strstr(loop.data, "/Root 1 0 R >>");
+        CHECK(p != NULL);
+        if (p != NULL) {
+            size_t xref = (size_t)(strstr(loop.data, "xref\n") - loop.data);
+            char prev[64];
+            int n = snprintf(prev, sizeof(prev), "/Prev %zu>>", xref);
+            /* "/Root 1 0 R >>\nstartxref" becomes "/Root 1 0 R/Prev N>>..." */
+            loop.len = (size_t)(p - loop.data) + strlen("/Root 1 0 R");
+            buf_add(&loop, prev, (size_t)n);
+            char tail[64];
+            n = snprintf(tail, sizeof(tail), "\nstartxref\n%zu\n%%%%EOF\n", xref);
+            buf_add(&loop, tail, (size_t)n);
+        }
+        job.data = loop.data;
+        job.len = loop.len;
+        r = attach_text_bounded(pdf_job_read, &job, NULL, 1000, 10, &text, reason, sizeof(reason));
+        CHECK(r == NULL || contains(r, "unreadable") || contains(r, "killed"));
+        if (r == NULL)
+            CHECK(contains(text.data, "LOOP-1"));
+        buf_free(&text);
+        buf_free(&loop);
+    }
 
     make_bomb(&bomb);
     CHECK(bomb.len < 16 * 1024 * 1024);
