@@ -7,6 +7,7 @@
  *	#include "mail/index_fields.h"
  *
  *	if (index_fields_extract_body(orig_fd, &rec, &error) < 0) ...
+ *	if (index_fields_extract_body_attachments(orig_fd, &rec, at, &error) < 0) ...
  * DESCRIPTION
  *	index_fields_extract_body() reads the whole original once, line by
  *	line, and walks its MIME structure (multiparts, message/rfc822
@@ -19,6 +20,12 @@
  *	type are recorded, up to INDEX_FIELDS_ATTACHMENTS_MAX of them. A
  *	part's Content-Type and Content-Disposition are parsed by
  *	index_mime_params.c.
+ *
+ *	index_fields_extract_body_attachments() (the indexer's text source
+ *	only) also hands the content of each attachment that
+ *	attach_text_candidate() accepts, line by line, to the collector of
+ *	mail/attach_text.c, and appends the text it gives after the body
+ *	text, within INDEX_FIELDS_TEXT_MAX bytes in all.
  *
  *	Bound: one line at a time, at most INDEX_FIELDS_MIME_DEPTH levels (a
  *	fixed array), per line at most that many boundary compares; a part's
