@@ -202,7 +202,7 @@ static int zip_member_text(zip_t *z, zip_uint64_t index, int all_text, size_t *b
 {
     struct zip_xml_input in = {0};
     xmlTextReaderPtr r;
-    int in_t = 0, rc;
+    int in_t = 0, rc = 1;
 
     in.zf = zip_fopen_index(z, index, 0);
     in.budget = budget;
