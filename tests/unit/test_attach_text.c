@@ -629,6 +629,24 @@ static void test_message(void)
     CHECK(rec.n_attachments == 8);
     record_free(&rec);
 
+    /* A forwarded message's attachment is read like the message's own. */
+    memset(&rec, 0, sizeof(rec));
+    attach_text_message(at, "TESTID-FWD");
+    buf_reset(&msg);
+    buf_add_str(&msg, "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=\"O\"\r\n\r\n"
+                      "--O\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+                      "--O\r\nContent-Type: message/rfc822\r\n\r\n"
+                      "Subject: inner\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+                      "--B\r\nContent-Type: text/plain\r\n\r\ninner body\r\n");
+    add_part(&msg, "application/rtf", "inner.rtf", rtf_doc, strlen(rtf_doc));
+    buf_add_str(&msg, "--B--\r\n--O--\r\n");
+    CHECK(ftruncate(fd, 0) == 0);
+    CHECK(pwrite(fd, msg.data, msg.len, 0) == (ssize_t)msg.len);
+    CHECK(index_fields_extract_body_attachments(fd, &rec, at, &error) == 0);
+    CHECK(contains(rec.body_text, "inner body"));
+    CHECK(contains(rec.body_text, "RTF-31337"));
+    record_free(&rec);
+
     /* The next message through the same collector starts empty. */
     memset(&rec, 0, sizeof(rec));
     attach_text_message(at, "TESTID2");
