@@ -443,6 +443,11 @@ static void attach_child(attach_reader_fn *reader, void *ctx, const struct privs
     rc = reader(ctx, &text, max, &error) < 0 ? ATTACH_CHILD_UNREADABLE : ATTACH_CHILD_OK;
     if (text.len > max)
         text.len = max;
+    /* A NUL would end the text early for the parent (the reason follows
+     * the first one): no reader's text may contain one. */
+    for (char *p = text.data;
+         p != NULL && (p = memchr(p, '\0', text.len - (size_t)(p - text.data))) != NULL;)
+        *p++ = ' ';
     for (size_t off = 0; off < text.len;) {
         ssize_t n = write(out, text.data + off, text.len - off);
         if (n < 0 && errno == EINTR)

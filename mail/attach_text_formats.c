@@ -406,6 +406,8 @@ static void rtf_byte(struct rtf *r, unsigned char c)
         return;
     }
     rtf_flush(r);
+    if (c < 0x20 || c == 0x7f)
+        c = ' '; /* control characters, NUL above all, are no text */
     if (c == ' ' && r->out->len > 0 && r->out->data[r->out->len - 1] == ' ')
         return;
     (void)out_add(r->out, r->max, (const char *)&c, 1);

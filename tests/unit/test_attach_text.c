@@ -298,6 +298,15 @@ static int reader_fine(void *ctx, struct buf *out, size_t max, const char **erro
     return 0;
 }
 
+static int reader_nul(void *ctx, struct buf *out, size_t max, const char **error_r)
+{
+    (void)ctx;
+    (void)max;
+    (void)error_r;
+    buf_add(out, "before\0after", 12);
+    return 0;
+}
+
 static int reader_uid(void *ctx, struct buf *out, size_t max, const char **error_r)
 {
     char tmp[32];
@@ -326,6 +335,12 @@ static void test_bounds(void)
     r = attach_text_bounded(reader_fine, "0123456789", NULL, 4, 5, &text, reason, sizeof(reason));
     CHECK(r == NULL);
     CHECK(text.len == 4 && memcmp(text.data, "0123", 4) == 0); /* max holds */
+    buf_reset(&text);
+
+    /* A NUL in a reader's text does not cut it. */
+    r = attach_text_bounded(reader_nul, NULL, NULL, 1000, 5, &text, reason, sizeof(reason));
+    CHECK(r == NULL);
+    CHECK(text.len == 12 && memcmp(text.data, "before after", 12) == 0);
     buf_reset(&text);
 
     t0 = time(NULL);
