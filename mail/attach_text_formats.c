@@ -376,7 +376,12 @@ static void rtf_flush(struct rtf *r)
 
     if (r->n_bytes == 0)
         return;
-    snprintf(cp, sizeof(cp), "WINDOWS-%d", r->codepage > 0 ? r->codepage : 1252);
+    /* iconv knows the Windows code pages as CPnnn (1250-1258, 932, 936,
+     * 949, 950, ...); 65001 is UTF-8. */
+    if (r->codepage == 65001)
+        snprintf(cp, sizeof(cp), "UTF-8");
+    else
+        snprintf(cp, sizeof(cp), "CP%d", r->codepage > 0 ? r->codepage : 1252);
     u = g_convert(r->bytes, (gssize)r->n_bytes, "UTF-8", cp, NULL, NULL, NULL);
     if (u == NULL) /* an unknown code page: Latin-1 */
         u = g_convert(r->bytes, (gssize)r->n_bytes, "UTF-8", "ISO-8859-1", NULL, NULL, NULL);

@@ -224,6 +224,16 @@ static void test_formats(void)
           !contains(t, "PICTDATA"));
     free(t);
 
+    /* \'hh in the document's code page: Windows-1251 (Cyrillic), 932 (Japanese) */
+    t = extract_direct(ATTACH_FORMAT_RTF, "{\\rtf1\\ansi\\ansicpg1251 \\'d1\\'f7\\'e5\\'f2 42}",
+                       strlen("{\\rtf1\\ansi\\ansicpg1251 \\'d1\\'f7\\'e5\\'f2 42}"), &rc);
+    CHECK(contains(t, "Счет 42"));
+    free(t);
+    t = extract_direct(ATTACH_FORMAT_RTF, "{\\rtf1\\ansi\\ansicpg932 \\'90\\'bf\\'8b\\'81}",
+                       strlen("{\\rtf1\\ansi\\ansicpg932 \\'90\\'bf\\'8b\\'81}"), &rc);
+    CHECK(contains(t, "請求"));
+    free(t);
+
     t = extract_direct(ATTACH_FORMAT_HTML, html_doc, strlen(html_doc), &rc);
     CHECK(rc == 0);
     CHECK(contains(t, "Invoice HTML-5150 & more"));
