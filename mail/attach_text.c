@@ -404,6 +404,23 @@ static double attach_elapsed(const struct timespec *since)
     return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
+/* Lower a limit to cur (soft) and max (hard), never above a hard limit
+ * that is already lower (a service manager's LimitAS=, LimitCPU=). */
+static int attach_limit(int resource, rlim_t cur, rlim_t max)
+{
+    struct rlimit rl;
+
+    if (getrlimit(resource, &rl) < 0)
+        return -1;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < max)
+        max = rl.rlim_max;
+    if (cur > max)
+        cur = max;
+    rl.rlim_cur = cur;
+    rl.rlim_max = max;
+    return setrlimit(resource, &rl);
+}
+
 /* The child's whole life: limits, the reader, the text to the pipe. */
 static void attach_child(attach_reader_fn *reader, void *ctx, const struct privs *privs, size_t max,
                          int out)
@@ -412,6 +429,8 @@ static void attach_child(attach_reader_fn *reader, void *ctx, const struct privs
     struct buf text = BUF_INIT;
     const char *error = NULL;
     unsigned long pages = 0;
+    sigset_t none;
+    rlim_t as;
     FILE *statm;
     int devnull, rc;
 
@@ -419,25 +438,26 @@ static void attach_child(attach_reader_fn *reader, void *ctx, const struct privs
         _exit(ATTACH_CHILD_FAILED);
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* after the drop, which clears it */
     signal(SIGALRM, SIG_DFL);
-    alarm(ATTACH_TEXT_WALL_S + 1); /* the parent kills sooner; this is the backstop */
+    signal(SIGXCPU, SIG_DFL);
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL); /* the indexer blocks some */
+    alarm(ATTACH_TEXT_WALL_S + 1);               /* the parent kills sooner; this is the backstop */
     if ((devnull = open("/dev/null", O_WRONLY)) >= 0) {
         (void)dup2(devnull, STDERR_FILENO);
         (void)close(devnull);
     }
     rl.rlim_cur = rl.rlim_max = 0;
     (void)setrlimit(RLIMIT_CORE, &rl);
-    rl.rlim_cur = ATTACH_TEXT_CPU_S;
-    rl.rlim_max = ATTACH_TEXT_CPU_S + 1; /* SIGXCPU first, then SIGKILL */
-    if (setrlimit(RLIMIT_CPU, &rl) < 0)
+    /* SIGXCPU at the soft limit, SIGKILL a second later */
+    if (attach_limit(RLIMIT_CPU, ATTACH_TEXT_CPU_S, ATTACH_TEXT_CPU_S + 1) < 0)
         _exit(ATTACH_CHILD_FAILED);
     if ((statm = fopen("/proc/self/statm", "r")) != NULL) {
         if (fscanf(statm, "%lu", &pages) != 1)
             pages = 0;
         fclose(statm);
     }
-    rl.rlim_cur = rl.rlim_max =
-        (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)ATTACH_TEXT_MEMORY;
-    if (pages == 0 || setrlimit(RLIMIT_AS, &rl) < 0)
+    as = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)ATTACH_TEXT_MEMORY;
+    if (pages == 0 || attach_limit(RLIMIT_AS, as, as) < 0)
         _exit(ATTACH_CHILD_FAILED);
 
     rc = reader(ctx, &text, max, &error) < 0 ? ATTACH_CHILD_UNREADABLE : ATTACH_CHILD_OK;
