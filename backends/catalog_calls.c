@@ -72,6 +72,8 @@ int catalog_can(const struct catalog *cat, enum catalog_capability cap)
         return v->stats != NULL;
     case CATALOG_CAN_INDEX_PENDING:
         return v->index_pending != NULL;
+    case CATALOG_CAN_COUNT:
+        return v->count != NULL;
     }
     return 0;
 }
@@ -129,6 +131,14 @@ enum tab_result catalog_search(struct catalog *cat, const struct search_query *q
                                catalog_row_fn *fn, void *ctx, const char **error_r)
 {
     return CATALOG_OPTIONAL(cat, search, "the catalog driver cannot search", error_r, q, fn, ctx,
+                            error_r);
+}
+
+enum tab_result catalog_count(struct catalog *cat, const struct search_query *q, long long *n_r,
+                              const char **error_r)
+{
+    *n_r = 0;
+    return CATALOG_OPTIONAL(cat, count, "the catalog driver cannot count matches", error_r, q, n_r,
                             error_r);
 }
 
