@@ -242,6 +242,30 @@ enum attach_format attach_text_detect(const char *ctype, const char *filename,
     return ATTACH_FORMAT_NONE;
 }
 
+int attach_text_worth_reading(enum attach_format fmt, int fd, size_t size)
+{
+    /* A PDF's first object follows its header; a zip file ends with its
+     * end of central directory record (22 bytes and a comment of at most
+     * 65535). Bytes that merely start like one (mail generators, damaged
+     * copies) are not worth a process. */
+    size_t want = ATTACH_TEXT_PROBE < size ? ATTACH_TEXT_PROBE : size;
+    off_t from = fmt == ATTACH_FORMAT_PDF ? 0 : (off_t)(size - want);
+    unsigned char *buf;
+    ssize_t n;
+    int worth = 1;
+
+    if (fmt != ATTACH_FORMAT_PDF && fmt != ATTACH_FORMAT_OOXML && fmt != ATTACH_FORMAT_ODF)
+        return 1;
+    buf = xmalloc(want > 0 ? want : 1);
+    while ((n = pread(fd, buf, want, from)) < 0 && errno == EINTR)
+        ;
+    if (n >= 0)
+        worth = memmem(buf, (size_t)n, fmt == ATTACH_FORMAT_PDF ? "obj" : "PK\005\006",
+                       fmt == ATTACH_FORMAT_PDF ? 3 : 4) != NULL;
+    free(buf);
+    return worth;
+}
+
 /* An unnamed file: in tmpdir, else in TMPDIR or /tmp. */
 static int attach_spool_open(const char *tmpdir)
 {
@@ -675,6 +699,13 @@ void attach_text_part_end(struct attach_text *at)
     if (fmt == ATTACH_FORMAT_NONE) {
         log_debug("%s: attachment=\"%s\" type=%s: no format whose text is indexed", at->log_id,
                   at->filename ? at->filename : "", at->ctype);
+        return;
+    }
+    if (!attach_text_worth_reading(fmt, at->fd, at->size)) {
+        log_debug("%s: attachment=\"%s\" type=%s format=%s text=none reason=\"not a %s document"
+                  " inside\"",
+                  at->log_id, at->filename ? at->filename : "", at->ctype, attach_format_name(fmt),
+                  attach_format_name(fmt));
         return;
     }
     reason = attach_run_child(at, fmt, reason_buf, sizeof(reason_buf));

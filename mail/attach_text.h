@@ -70,6 +70,14 @@ int attach_text_candidate(const char *ctype, const char *filename);
 enum attach_format attach_text_detect(const char *ctype, const char *filename,
                                       const unsigned char *head, size_t n);
 
+/* Bytes looked at by attach_text_worth_reading(). */
+#define ATTACH_TEXT_PROBE (64 * 1024 + 64)
+
+/* Is the attachment in fd (size bytes) of format fmt worth a child: a
+ * PDF with an object in its first ATTACH_TEXT_PROBE bytes, a zip file
+ * with its end of central directory in its last ones? 1 for the others. */
+int attach_text_worth_reading(enum attach_format fmt, int fd, size_t size);
+
 /*
  * attach_text_formats.c: the text of data[0..len) in format fmt, appended
  * to out (UTF-8 for all but HTML, which index_text.c turns into collapsed

@@ -253,6 +253,22 @@ static void test_formats(void)
           ATTACH_FORMAT_NONE); /* a label alone is not believed */
     CHECK(attach_text_detect("text/html", NULL, (const unsigned char *)"<p>x", 4) ==
           ATTACH_FORMAT_HTML);
+    /* Worth a child: a real PDF and zip, not bytes that only start like one. */
+    {
+        char path[4200];
+        int fd;
+        snprintf(path, sizeof(path), "%s/probe", tmpdir);
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        CHECK(fd >= 0 && write(fd, pdf.data, pdf.len) == (ssize_t)pdf.len);
+        CHECK(attach_text_worth_reading(ATTACH_FORMAT_PDF, fd, pdf.len));
+        CHECK(ftruncate(fd, 0) == 0 && pwrite(fd, docx.data, docx.len, 0) == (ssize_t)docx.len);
+        CHECK(attach_text_worth_reading(ATTACH_FORMAT_OOXML, fd, docx.len));
+        CHECK(ftruncate(fd, 0) == 0 &&
+              pwrite(fd, "%PDF-1.4\n\x8f\x01 random %%EOF\n", 26, 0) == 26);
+        CHECK(!attach_text_worth_reading(ATTACH_FORMAT_PDF, fd, 26));
+        CHECK(!attach_text_worth_reading(ATTACH_FORMAT_OOXML, fd, 26));
+        close(fd);
+    }
     CHECK(attach_text_candidate("application/octet-stream", NULL));
     CHECK(attach_text_candidate("application/x-anything", "Rechnung.PDF"));
     CHECK(!attach_text_candidate("image/jpeg", "photo.jpg"));
