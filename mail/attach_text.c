@@ -100,10 +100,7 @@ struct attach_text {
     /* the part being read */
     int active;
     char *ctype, *filename, *charset;
-    GMimeEncoding decoder;
-    int decoding;
-    char *decoded;
-    size_t decoded_cap;
+    struct index_decoder decoder;
     size_t size; /* decoded bytes */
     int too_big, spool_error;
     struct buf pending; /* decoded bytes not yet written */
@@ -145,21 +142,13 @@ static const char *const attach_vague_types[] = {
 
 const char *attach_format_name(enum attach_format fmt)
 {
-    switch (fmt) {
-    case ATTACH_FORMAT_PDF:
-        return "pdf";
-    case ATTACH_FORMAT_OOXML:
-        return "ooxml";
-    case ATTACH_FORMAT_ODF:
-        return "odf";
-    case ATTACH_FORMAT_HTML:
-        return "html";
-    case ATTACH_FORMAT_RTF:
-        return "rtf";
-    case ATTACH_FORMAT_NONE:
-        break;
-    }
-    return "none";
+    static const char *const names[] = {
+        [ATTACH_FORMAT_NONE] = "none",   [ATTACH_FORMAT_PDF] = "pdf",
+        [ATTACH_FORMAT_OOXML] = "ooxml", [ATTACH_FORMAT_ODF] = "odf",
+        [ATTACH_FORMAT_HTML] = "html",   [ATTACH_FORMAT_RTF] = "rtf",
+    };
+
+    return (size_t)fmt < sizeof(names) / sizeof(names[0]) ? names[fmt] : "none";
 }
 
 static enum attach_format format_of_type(const char *ctype)
@@ -315,7 +304,7 @@ void attach_text_free(struct attach_text **at)
         return;
     attach_part_clear(*at);
     free(index_text_release(&(*at)->text));
-    free((*at)->decoded);
+    index_decoder_free(&(*at)->decoder);
     buf_free(&(*at)->pending);
     if ((*at)->fd >= 0)
         (void)close((*at)->fd); /* unnamed scratch file: nothing to lose */
@@ -358,9 +347,6 @@ static void attach_spool_flush(struct attach_text *at)
 void attach_text_part_begin(struct attach_text *at, const char *ctype, const char *filename,
                             const char *charset, const char *encoding)
 {
-    GMimeContentEncoding enc =
-        encoding ? g_mime_content_encoding_from_string(encoding) : GMIME_CONTENT_ENCODING_DEFAULT;
-
     attach_part_clear(at);
     at->ctype = xstrdup(ctype != NULL ? ctype : "application/octet-stream");
     at->filename = filename != NULL ? xstrdup(filename) : NULL;
@@ -389,10 +375,7 @@ void attach_text_part_begin(struct attach_text *at, const char *ctype, const cha
                  strerror(errno));
         return;
     }
-    at->decoding =
-        enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
-    if (at->decoding)
-        g_mime_encoding_init_decode(&at->decoder, enc);
+    index_decoder_begin(&at->decoder, encoding);
     at->active = 1;
     at->parts++;
 }
@@ -401,15 +384,7 @@ void attach_text_part_feed(struct attach_text *at, const char *data, size_t len)
 {
     if (!at->active || at->too_big || at->spool_error)
         return;
-    if (at->decoding) {
-        size_t need = g_mime_encoding_outlen(&at->decoder, len);
-        if (need > at->decoded_cap) {
-            at->decoded = xrealloc(at->decoded, need);
-            at->decoded_cap = need;
-        }
-        len = g_mime_encoding_step(&at->decoder, data, len, at->decoded);
-        data = at->decoded;
-    }
+    len = index_decoder_step(&at->decoder, data, len, &data);
     if (at->size + len > ATTACH_TEXT_INPUT_MAX) {
         at->too_big = 1;
         return;

@@ -182,63 +182,53 @@ static int contains(const char *hay, const char *needle)
     return hay != NULL && strstr(hay, needle) != NULL;
 }
 
+/* The text of a document of format fmt: read without error, holding every
+ * string of want and none of absent (NULL-terminated lists). */
+static void check_extract(enum attach_format fmt, const char *data, size_t len,
+                          const char *const *want, const char *const *absent)
+{
+    int rc;
+    char *t = extract_direct(fmt, data, len, &rc);
+
+    CHECK(rc == 0);
+    for (; want != NULL && *want != NULL; want++)
+        if (!contains(t, *want)) {
+            CHECK(contains(t, *want));
+            fprintf(stderr, "  %s text lacks \"%s\": %s\n", attach_format_name(fmt), *want, t);
+        }
+    for (; absent != NULL && *absent != NULL; absent++)
+        CHECK(!contains(t, *absent));
+    free(t);
+}
+
+#define STRINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 static void test_formats(void)
 {
     struct buf pdf = BUF_INIT, docx = BUF_INIT, xlsx = BUF_INIT, odt = BUF_INIT;
-    char *t;
-    int rc;
+    static const char cp1251[] = "{\\rtf1\\ansi\\ansicpg1251 \\'d1\\'f7\\'e5\\'f2 42}";
+    static const char cp932[] = "{\\rtf1\\ansi\\ansicpg932 \\'90\\'bf\\'8b\\'81}";
 
     make_pdf(&pdf, "Invoice INV-2026-004711 due");
-    t = extract_direct(ATTACH_FORMAT_PDF, pdf.data, pdf.len, &rc);
-    CHECK(rc == 0);
-    CHECK(contains(t, "INV-2026-004711"));
-    free(t);
-
+    check_extract(ATTACH_FORMAT_PDF, pdf.data, pdf.len, STRINGS("INV-2026-004711"), NULL);
     make_zip(&docx, docx_members);
-    t = extract_direct(ATTACH_FORMAT_OOXML, docx.data, docx.len, &rc);
-    CHECK(rc == 0);
-    CHECK(contains(t, "DOCX-2026-0815"));
-    CHECK(contains(t, "Rechnung DOCX")); /* paragraphs apart */
-    CHECK(contains(t, "Straße & Co"));   /* entities decoded */
-    CHECK(contains(t, "0815 Straße"));   /* a tab separates */
-    free(t);
-
+    check_extract(ATTACH_FORMAT_OOXML, docx.data, docx.len,
+                  STRINGS("DOCX-2026-0815", "Rechnung DOCX" /* paragraphs apart */,
+                          "Straße & Co" /* entities decoded */, "0815 Straße" /* a tab */),
+                  NULL);
     make_zip(&xlsx, xlsx_members);
-    t = extract_direct(ATTACH_FORMAT_OOXML, xlsx.data, xlsx.len, &rc);
-    CHECK(rc == 0);
-    CHECK(contains(t, "Betrag XLSX-4242"));
-    free(t);
-
+    check_extract(ATTACH_FORMAT_OOXML, xlsx.data, xlsx.len, STRINGS("Betrag XLSX-4242"), NULL);
     make_zip(&odt, odt_members);
-    t = extract_direct(ATTACH_FORMAT_ODF, odt.data, odt.len, &rc);
-    CHECK(rc == 0);
-    CHECK(contains(t, "Auftrag ODT-7777"));
-    free(t);
-
-    t = extract_direct(ATTACH_FORMAT_RTF, rtf_doc, strlen(rtf_doc), &rc);
-    CHECK(rc == 0);
-    CHECK(contains(t, "Café RTF-31337"));
-    CHECK(contains(t, "Euro€sign")); /* \u8364 and its fallback "?" skipped */
-    CHECK(contains(t, "{braces}"));
-    CHECK(!contains(t, "FONTNAME") && !contains(t, "GENERATOR") && !contains(t, "TITLE") &&
-          !contains(t, "PICTDATA"));
-    free(t);
-
+    check_extract(ATTACH_FORMAT_ODF, odt.data, odt.len, STRINGS("Auftrag ODT-7777"), NULL);
+    /* \u8364 and its fallback "?" skipped; tables, info and pictures not text */
+    check_extract(ATTACH_FORMAT_RTF, rtf_doc, strlen(rtf_doc),
+                  STRINGS("Café RTF-31337", "Euro€sign", "{braces}"),
+                  STRINGS("FONTNAME", "GENERATOR", "TITLE", "PICTDATA"));
     /* \'hh in the document's code page: Windows-1251 (Cyrillic), 932 (Japanese) */
-    t = extract_direct(ATTACH_FORMAT_RTF, "{\\rtf1\\ansi\\ansicpg1251 \\'d1\\'f7\\'e5\\'f2 42}",
-                       strlen("{\\rtf1\\ansi\\ansicpg1251 \\'d1\\'f7\\'e5\\'f2 42}"), &rc);
-    CHECK(contains(t, "Счет 42"));
-    free(t);
-    t = extract_direct(ATTACH_FORMAT_RTF, "{\\rtf1\\ansi\\ansicpg932 \\'90\\'bf\\'8b\\'81}",
-                       strlen("{\\rtf1\\ansi\\ansicpg932 \\'90\\'bf\\'8b\\'81}"), &rc);
-    CHECK(contains(t, "請求"));
-    free(t);
-
-    t = extract_direct(ATTACH_FORMAT_HTML, html_doc, strlen(html_doc), &rc);
-    CHECK(rc == 0);
-    CHECK(contains(t, "Invoice HTML-5150 & more"));
-    CHECK(!contains(t, "SCRIPTTEXT") && !contains(t, "STYLETEXT"));
-    free(t);
+    check_extract(ATTACH_FORMAT_RTF, cp1251, strlen(cp1251), STRINGS("Счет 42"), NULL);
+    check_extract(ATTACH_FORMAT_RTF, cp932, strlen(cp932), STRINGS("請求"), NULL);
+    check_extract(ATTACH_FORMAT_HTML, html_doc, strlen(html_doc),
+                  STRINGS("Invoice HTML-5150 & more"), STRINGS("SCRIPTTEXT", "STYLETEXT"));
 
     /* Detection: magic numbers over the label. */
     CHECK(attach_text_detect("application/octet-stream", "scan.bin",
