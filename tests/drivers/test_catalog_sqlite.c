@@ -714,6 +714,30 @@ static void test_fulltext(const char *dir)
  * version 1, this exact SQL) is upgraded in place when opened: rows
  * kept, subjects searchable, new messages fully indexed.
  */
+/* The catalog at path after sql (which leaves schema version from) ran on
+ * it, opened: upgraded to the current version. NULL when that failed. */
+static struct catalog *upgraded(const char *path, const char *sql, const char *from)
+{
+    char spec[4400];
+    const char *error = NULL;
+    struct catalog *cat;
+    sqlite3 *db;
+
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_SQL_AT(path, "PRAGMA user_version", from);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL) {
+        fprintf(stderr, "open %s (version %s): %s\n", path, from, error);
+        return NULL;
+    }
+    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
+    return cat;
+}
+
 static void test_upgrade_v1(const char *dir)
 {
     static const char v1[] =
@@ -768,22 +792,12 @@ static void test_upgrade_v1(const char *dir)
     struct catalog *cat;
     const char *error = NULL;
     char path[4300], spec[4400];
-    sqlite3 *db;
 
     snprintf(path, sizeof(path), "%s/v1.db", dir);
-    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
-    CHECK_SQL_AT(path, "PRAGMA user_version", "1");
-
     snprintf(spec, sizeof(spec), "sqlite:%s", path);
-    cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL);
-    if (cat == NULL) {
-        fprintf(stderr, "open v1: %s\n", error);
+    cat = upgraded(path, v1, "1");
+    if (cat == NULL)
         return;
-    }
-    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
     CHECK_SQL_AT(path, "SELECT count(*) FROM text_pending", "0");
     /* the copies from before the upgrade are chained, in id order */
     CHECK_SQL_AT(path,
@@ -862,7 +876,6 @@ static void test_upgrade_v7(const char *dir)
     struct catalog *cat;
     const char *error = NULL;
     char path[4300], spec[4400];
-    sqlite3 *db;
     int done = 0;
 
     snprintf(path, sizeof(path), "%s/v7/catalog.db", dir);
@@ -888,18 +901,9 @@ static void test_upgrade_v7(const char *dir)
     add_or_die(cat, &rec);
     catalog_close(&cat);
 
-    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, to_v7, NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
-    CHECK_SQL_AT(path, "PRAGMA user_version", "7");
-
-    cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL);
-    if (cat == NULL) {
-        fprintf(stderr, "open v7: %s\n", error);
+    cat = upgraded(path, to_v7, "7");
+    if (cat == NULL)
         return;
-    }
-    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
     CHECK_SQL_AT(path, "SELECT count(*) FROM sqlite_master WHERE name = 'message_text'", "0");
     CHECK_SQL_AT(path, "SELECT id, fts_hash IS NOT NULL, sender_rdomain FROM messages ORDER BY id",
                  "1|1|gro.elpmaxe\n2|1|elpmaxe.rellum\n3|0|gro.elpmaxe");
