@@ -99,19 +99,9 @@ static char *sql(const char *query)
     return sql_at(db_path, query);
 }
 
-#define CHECK_SQL_AT(path, query, expected)                                                        \
-    do {                                                                                           \
-        char *got_ = sql_at(path, query);                                                          \
-        CHECK_STR(got_, expected);                                                                 \
-        free(got_);                                                                                \
-    } while (0)
+#define CHECK_SQL_AT(path, query, expected) CHECK_STR_FREE(sql_at(path, query), expected)
 
-#define CHECK_SQL(query, expected)                                                                 \
-    do {                                                                                           \
-        char *got_ = sql(query);                                                                   \
-        CHECK_STR(got_, expected);                                                                 \
-        free(got_);                                                                                \
-    } while (0)
+#define CHECK_SQL(query, expected) CHECK_STR_FREE(sql(query), expected)
 
 /* The database file the conformance suite runs on (sqlite_rows, sqlite_at). */
 static char conf_path[4300];
@@ -122,43 +112,49 @@ static char *sqlite_rows(const char *query, const char *param)
     return sql_param_at(conf_path, query, param);
 }
 
-#define CHECK_CONF_SQL(query, param, expected)                                                     \
-    do {                                                                                           \
-        char *got_ = sqlite_rows(query, param);                                                    \
-        CHECK_STR(got_, expected);                                                                 \
-        free(got_);                                                                                \
-    } while (0)
+#define CHECK_CONF_SQL(query, param, expected) CHECK_STR_FREE(sqlite_rows(query, param), expected)
+
+#define PENDING_ROW(col)                                                                           \
+    "SELECT t.from_store, " col " FROM text_pending t JOIN messages m ON m.id = t.message"         \
+    " WHERE m.archive_id = $1"
+#define INDEXED "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL"
+#define PENDING "SELECT count(*) FROM text_pending"
 
 /* struct conformance's at hook: what only SQLite has (a fresh file per
- * suite, text_pending and the FTS5 table message_fts). */
+ * suite, text_pending and the FTS5 table message_fts), point by point:
+ * the rows of sql, with $1 the archive id where by_id. */
+static const struct {
+    const char *point, *sql, *expected;
+    int by_id;
+} sqlite_points[] = {
+    /* nothing but the one message's rows in the file */
+    {"hostile merged", "SELECT count(*), count(DISTINCT message) FROM recipients", "2|1", 0},
+    {"hostile merged", "SELECT count(*) FROM copies", "2", 0},
+    /* pending, but not to be read from the store, and no text */
+    {"degraded stored", PENDING_ROW("t.body"), "0|NULL", 1},
+    {"reindexed later", PENDING_ROW("t.subject"), "1|later", 1},
+    /* pending until the first full-text search, which indexes them first */
+    {"text added", INDEXED, "0", 0},
+    {"text added", PENDING, "5", 0},
+    {"text searched", INDEXED, "5", 0},
+    {"text searched", PENDING, "0", 0},
+    /* its old document deleted exactly (the text source serves the text it
+     * was indexed with), nothing stale */
+    {"degraded again",
+     "SELECT fts_hash IS NULL, (SELECT count(*) FROM fts_stale) FROM messages"
+     " WHERE archive_id = $1",
+     "1|0", 1},
+};
+
 static void sqlite_at(const char *point, const char *archive_id)
 {
-    if (strcmp(point, "hostile merged") == 0) {
-        /* nothing but the one message's rows in the file */
-        CHECK_SQL_AT(conf_path, "SELECT count(*), count(DISTINCT message) FROM recipients", "2|1");
-        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM copies", "2");
-    } else if (strcmp(point, "degraded stored") == 0) {
-        /* pending, but not to be read from the store, and no text */
-        CHECK_CONF_SQL("SELECT t.from_store, t.body FROM text_pending t"
-                       " JOIN messages m ON m.id = t.message WHERE m.archive_id = $1",
-                       archive_id, "0|NULL");
-    } else if (strcmp(point, "reindexed later") == 0) {
-        CHECK_CONF_SQL("SELECT t.from_store, t.subject FROM text_pending t"
-                       " JOIN messages m ON m.id = t.message WHERE m.archive_id = $1",
-                       archive_id, "1|later");
-    } else if (strcmp(point, "text added") == 0) {
-        /* pending until the first full-text search, which indexes them first */
-        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL", "0");
-        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM text_pending", "5");
-    } else if (strcmp(point, "text searched") == 0) {
-        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL", "5");
-        CHECK_SQL_AT(conf_path, "SELECT count(*) FROM text_pending", "0");
-    } else if (strcmp(point, "degraded again") == 0) {
-        /* its old document deleted exactly (the text source serves the
-         * text it was indexed with), nothing stale */
-        CHECK_CONF_SQL("SELECT fts_hash IS NULL, (SELECT count(*) FROM fts_stale)"
-                       " FROM messages WHERE archive_id = $1",
-                       archive_id, "1|0");
+    for (size_t i = 0; i < sizeof(sqlite_points) / sizeof(sqlite_points[0]); i++) {
+        if (strcmp(point, sqlite_points[i].point) != 0)
+            continue;
+        if (sqlite_points[i].by_id)
+            CHECK_CONF_SQL(sqlite_points[i].sql, archive_id, sqlite_points[i].expected);
+        else
+            CHECK_SQL_AT(conf_path, sqlite_points[i].sql, sqlite_points[i].expected);
     }
 }
 
