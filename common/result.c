@@ -15,6 +15,8 @@ const char *tab_result_name(enum tab_result r)
         return "retry";
     case TAB_PERM:
         return "perm";
+    case TAB_STOPPED:
+        return "stopped";
     }
     return "unknown";
 }

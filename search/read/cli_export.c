@@ -535,11 +535,6 @@ static int export_stream(struct export_run *run, struct store *st, const struct 
     char why[1024];
     archive_emit_fn *fn = run->format == EXPORT_MBOX ? export_emit_mbox : export_emit_plain;
 
-    /* archive_read() forks the store's child: it must not inherit
-     * unwritten manifest bytes that an exit handler could write again
-     * (valgrind's does). A write error stays in the stream for
-     * export_manifest_close(). */
-    (void)fflush(run->mf);
     if (archive_read(st, rec, run->original ? ARCHIVE_EMIT_ORIGINAL : ARCHIVE_EMIT_WRAPPED, fn,
                      &run->sink, &res) < 0) {
         switch (res.status) {
@@ -555,10 +550,6 @@ static int export_stream(struct export_run *run, struct store *st, const struct 
                 return 2;
             fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, what,
                     strerror(res.error_errno));
-            return -1;
-        case ARCHIVE_READ_SYSTEM:
-            fprintf(stderr, "tabularium export: %s: cannot read from the store: %s\n",
-                    rec->archive_id, strerror(res.error_errno));
             return -1;
         default:
             fprintf(stderr, "tabularium export: %s: reading %s:%s from the store failed: %s\n",
