@@ -56,6 +56,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,13 +313,21 @@ static void verify_keep_link(struct chain_link **v, size_t *n, size_t *cap,
     verify_copy_link(&(*v)[(*n)++], link);
 }
 
-/* An unnamed scratch file in TMPDIR (or /tmp), gone when closed. */
+/* An unnamed scratch file in TMPDIR (or /tmp), gone when closed; a
+ * named one, unlinked at once, where the file system has no O_TMPFILE. */
 static FILE *verify_tmpfile(void)
 {
     const char *tmp = getenv("TMPDIR");
-    int fd = open(tmp != NULL && *tmp == '/' ? tmp : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    const char *dir = tmp != NULL && *tmp == '/' ? tmp : "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     FILE *f;
 
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+        char *path = xasprintf("%s/tabularium-verify.XXXXXX", dir);
+        if ((fd = mkostemp(path, O_CLOEXEC)) >= 0)
+            (void)unlink(path);
+        free(path);
+    }
     if (fd < 0)
         return NULL;
     if ((f = fdopen(fd, "w+")) == NULL)
@@ -1034,11 +1043,15 @@ static int verify_objects_workers(struct verify_state *vs, struct verify_workers
     uint64_t count = vs->n_objects;
     char detail[VERIFY_DETAIL_MAX + 1];
 
+    /* A worker that is gone is EPIPE here, not the end of verify. */
+    void (*old_handler)(int) = signal(SIGPIPE, SIG_IGN);
     for (int i = 0; i < w->n; i++)
         if (safe_write_all(w->cmd_fd[i], &count, sizeof(count)) < 0) {
             fprintf(stderr, "tabularium verify: a reader process is gone: %s\n", strerror(errno));
+            (void)signal(SIGPIPE, old_handler);
             return -1;
         }
+    (void)signal(SIGPIPE, old_handler);
     for (uint64_t k = 0; k < count; k++) {
         struct verify_answer a;
         int fd = w->ans_fd[k % (uint64_t)w->n];
