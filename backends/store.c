@@ -51,7 +51,7 @@ typedef struct store *(*store_open_fn)(const char *spec, const struct tab_config
 static const struct store_type {
     const char *type;
     store_open_fn open;
-    int local_reads;  /* get() reads local files or a local database: cheap */
+    int local_reads;  /* read() reads local files or a local database: cheap */
     int local_dir;    /* the rest of the spec is a directory on this host */
     int bucket_rules; /* the store itself keeps retention rules (store_retention.h) */
 } store_table[] = {

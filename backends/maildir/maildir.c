@@ -111,7 +111,7 @@ struct maildir_store {
     char *dir;                 /* PATH, as configured */
     char *new_dir;             /* PATH/new, fsync'd after every put */
     int new_fd;                /* open on new_dir, or -1 */
-    int root_fd;               /* open on dir (get, remove), or -1 */
+    int root_fd;               /* open on dir (read, remove), or -1 */
     struct maildir_sync *sync; /* mapped PATH/.tabularium-sync, or NULL */
     int sync_fd;               /* its descriptor (flock), or -1 */
     int sync_tried;

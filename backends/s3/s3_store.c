@@ -33,7 +33,7 @@
  *
  *	The location is the key, plus the version id when the bucket
  *	answers with one (versioned buckets; Object Lock buckets always
- *	are), so get, remove and legal_hold act on exactly the version that
+ *	are), so read, remove and legal_hold act on exactly the version that
  *	was stored, never on a newer one with the same key.
  *
  *	When a lock mode is configured, opening checks the bucket's Object
