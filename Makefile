@@ -6,6 +6,8 @@
 #   make test    install what the tests need, build normally and with
 #                ASan+UBSan, run the whole ctest suite (real Postfix included)
 #   make bench   throughput/memory benchmark against Dovecot LMTP and smtp-sink
+#   make bench-search  search, full-text lag, catalog size and verify at 100k-1M
+#                messages on both catalogs (bench/README.md, "Search benchmark")
 #   make fuzz    run the libFuzzer targets for FUZZ_SECONDS each
 #   make faults  the long fault suite (tests/faults, docs/faults.md)
 #   make format  clang-format the sources;  make check-format  verify it
@@ -14,8 +16,8 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-RUN_PKGS  = cmake make gcc pkg-config libgmime-3.0-dev libsqlite3-dev libssl-dev libpq-dev \
-            libcurl4-openssl-dev swaks
+RUN_PKGS  = cmake make gcc pkg-config libgmime-3.0-dev libsqlite3-dev libssl-dev libpq-dev libunistring-dev \
+            libcurl4-openssl-dev libpoppler-glib-dev libzip-dev libxml2-dev swaks
 TEST_PKGS = $(RUN_PKGS) postfix postfix-pcre sqlite3 python3 clang-format valgrind \
             clang libclang-rt-14-dev postgresql ceph-mon ceph-osd radosgw ceph-common curl
 BENCH_PKGS = $(TEST_PKGS) dovecot-core dovecot-lmtpd
@@ -25,8 +27,8 @@ SOURCES = $(wildcard common/*.[ch] backends/*.[ch] backends/*/*.[ch] mail/*.[ch]
                      master/*.[ch] search/*.[ch] search/*/*.[ch] tests/unit/*.[ch] tests/drivers/*.[ch] \
                      tests/fuzz/*.[ch])
 
-.PHONY: account all build asan run test test-unit faults bench fuzz format check-format deps-run deps-test \
-        deps-bench clean
+.PHONY: account all build asan run test test-unit faults bench bench-search fuzz format check-format \
+        deps-run deps-test deps-bench clean
 
 all: build
 
@@ -101,6 +103,10 @@ faults: deps-test build
 
 bench: deps-bench build
 	TABULARIUMD=$(BUILD)/tabulariumd bash bench/bench.sh
+
+# BENCH_SEARCH_SIZES etc. come from the environment (bench/README.md)
+bench-search: deps-bench account build
+	TABULARIUMD=$(BUILD)/tabulariumd TABULARIUM=$(BUILD)/tabularium bash bench/search/bench_search.sh
 
 # libFuzzer targets, each for FUZZ_SECONDS (tests/fuzz/README.md)
 FUZZ_SECONDS ?= 60

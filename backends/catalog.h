@@ -61,16 +61,21 @@
 #include "common/result.h"
 #include "common/strlist.h"
 
+/* What to look for (docs/search.md; backends/fts.h reads the values the
+ * same way for both drivers). Every field set must hold (AND). */
 struct search_query {
-    const char *from;       /* substring of envelope sender or header From */
-    const char *to;         /* substring of any envelope recipient, header To or Cc */
-    const char *subject;    /* substring of the decoded subject */
+    const char *from;       /* envelope sender or header From: an address (exact, any case),
+                               "@domain" (and its subdomains), a "*" wildcard, or words of
+                               the names and addresses (address_match_parse()) */
+    const char *to;         /* the same over envelope recipients (Bcc too) and To/Cc */
+    const char *subject;    /* words of the decoded subject, in this order (a phrase) */
     const char *message_id; /* exact Message-ID (angle brackets optional) */
     time_t since;           /* 0: unbounded; compared with Date (arrival if none) */
     time_t until;           /* 0: unbounded; exclusive */
     long limit;             /* 0: no limit */
-    const char *text;       /* full-text query over subject and body text, websearch syntax:
-                               words (AND), "a phrase", OR, -word (NOT) */
+    long offset;            /* matches skipped first (newest first), for paging */
+    const char *text;       /* full-text query over subject, body and attachment text,
+                               websearch syntax: words (AND), "a phrase", OR, -word (NOT) */
     const char *attachment; /* substring of an attachment's file name */
     int has_attachment;     /* 1: only messages with at least one attachment */
     int degraded;           /* 1: only messages with a degraded index (INDEX_DEGRADED) */
@@ -177,6 +182,8 @@ enum catalog_capability {
                                    and catalog_chain_walk() */
     CATALOG_CAN_STATS,          /* catalog_stats() */
     CATALOG_CAN_INDEX_PENDING,  /* catalog_index_pending(): the driver indexes text later */
+    CATALOG_CAN_COUNT,          /* catalog_count() */
+    CATALOG_CAN_INDEX_HEALTH,   /* catalog_index_health() */
 };
 
 /* 1 when cat has what cap names, else 0. */
@@ -232,6 +239,10 @@ void catalog_set_text_source(struct catalog *cat, catalog_text_fn *fn, void *ctx
 int catalog_changed(struct catalog *cat);
 enum tab_result catalog_search(struct catalog *cat, const struct search_query *q,
                                catalog_row_fn *fn, void *ctx, const char **error_r);
+/* How many messages q matches (its limit and offset ignored), without
+ * reading them. Optional: CATALOG_CAN_COUNT. */
+enum tab_result catalog_count(struct catalog *cat, const struct search_query *q, long long *n_r,
+                              const char **error_r);
 /* Fill rec for one archive id (of the message or of any of its copies).
  * TAB_PERM with "not found" when unknown. */
 enum tab_result catalog_get(struct catalog *cat, const char *archive_id,
@@ -304,6 +315,12 @@ enum tab_result catalog_expire_candidates(struct catalog *cat, time_t now, catal
  * Refuses (TAB_PERM) a message that is held or not past retention. */
 enum tab_result catalog_expire_remove(struct catalog *cat, const char *archive_id, time_t now,
                                       const char *user, const char **error_r);
+/* Before expire removes the stored copies of archive_id's message: take
+ * it out of the full-text index while its copy can still be read (a
+ * driver that must be given the indexed text to delete it: SQLite), and
+ * queue it to be indexed again, in case it stays. Does nothing (TAB_OK)
+ * in a driver without the method. */
+enum tab_result catalog_unindex(struct catalog *cat, const char *archive_id, const char **error_r);
 /* Overview for tabularium stats. */
 enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
                               catalog_stats_row_fn *fn, void *ctx, const char **error_r);
@@ -319,6 +336,14 @@ enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r
  * that indexes inside add (PostgreSQL) has none. */
 enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *done_r,
                                       int64_t *left_r, const char **error_r);
+
+/* What a full-text search cannot see (search warns about it, distinct
+ * from "no match"): *pending_r messages not indexed yet, *stale_r
+ * messages whose index entry could not be removed exactly and that
+ * full-text matches exclude until the index is rebuilt. Optional
+ * (CATALOG_CAN_INDEX_HEALTH): without it both are 0 and TAB_PERM. */
+enum tab_result catalog_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
+                                     const char **error_r);
 
 /* Helpers for drivers, so that every catalog reads a query the same way. */
 /* LIKE/ILIKE pattern matching s as a literal substring with ESCAPE '\\':

@@ -72,6 +72,10 @@ int catalog_can(const struct catalog *cat, enum catalog_capability cap)
         return v->stats != NULL;
     case CATALOG_CAN_INDEX_PENDING:
         return v->index_pending != NULL;
+    case CATALOG_CAN_COUNT:
+        return v->count != NULL;
+    case CATALOG_CAN_INDEX_HEALTH:
+        return v->index_health != NULL;
     }
     return 0;
 }
@@ -129,6 +133,14 @@ enum tab_result catalog_search(struct catalog *cat, const struct search_query *q
                                catalog_row_fn *fn, void *ctx, const char **error_r)
 {
     return CATALOG_OPTIONAL(cat, search, "the catalog driver cannot search", error_r, q, fn, ctx,
+                            error_r);
+}
+
+enum tab_result catalog_count(struct catalog *cat, const struct search_query *q, long long *n_r,
+                              const char **error_r)
+{
+    *n_r = 0;
+    return CATALOG_OPTIONAL(cat, count, "the catalog driver cannot count matches", error_r, q, n_r,
                             error_r);
 }
 
@@ -233,4 +245,19 @@ enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *do
         return catalog_missing("the catalog driver has no index_pending", error_r);
     }
     return cat->v->index_pending(cat, max_rows, done_r, left_r, error_r);
+}
+
+enum tab_result catalog_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
+                                     const char **error_r)
+{
+    *pending_r = *stale_r = 0;
+    return CATALOG_OPTIONAL(cat, index_health, "the catalog driver cannot tell its index health",
+                            error_r, pending_r, stale_r, error_r);
+}
+
+enum tab_result catalog_unindex(struct catalog *cat, const char *archive_id, const char **error_r)
+{
+    if (cat->v->unindex == NULL)
+        return TAB_OK;
+    return cat->v->unindex(cat, archive_id, error_r);
 }

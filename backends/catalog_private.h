@@ -42,7 +42,7 @@
 
 #include "backends/catalog.h"
 
-#define CATALOG_ABI_VERSION 1
+#define CATALOG_ABI_VERSION 2
 
 struct catalog_vfuncs {
     unsigned int abi_version; /* CATALOG_ABI_VERSION */
@@ -65,6 +65,8 @@ struct catalog_vfuncs {
                               void *ctx, const char **error_r);
     enum tab_result (*get)(struct catalog *cat, const char *archive_id,
                            struct archive_record *rec_r, const char **error_r);
+    enum tab_result (*count)(struct catalog *cat, const struct search_query *q, long long *n_r,
+                             const char **error_r);
     enum tab_result (*reindex)(struct catalog *cat, const struct archive_record *rec,
                                const char **error_r);
     enum tab_result (*forward_status)(struct catalog *cat, const char *archive_id,
@@ -95,6 +97,9 @@ struct catalog_vfuncs {
     /* Full-text indexing off the delivery path (indexer/indexer.c). */
     enum tab_result (*index_pending)(struct catalog *cat, int max_rows, int *done_r,
                                      int64_t *left_r, const char **error_r);
+    enum tab_result (*index_health)(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
+                                    const char **error_r);
+    enum tab_result (*unindex)(struct catalog *cat, const char *archive_id, const char **error_r);
 
     void (*close)(struct catalog *cat);
 };

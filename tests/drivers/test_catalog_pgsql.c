@@ -220,7 +220,6 @@ static struct conformance pg_conformance(struct catalog *cat)
     conf.cat = cat;
     conf.sql = pg_rows;
     conf.at = pg_at;
-    conf.text_word_is_phrase = 0;
     conf.keeps_invalid_utf8 = 0;
     return conf;
 }
