@@ -8,6 +8,7 @@
  *
  *	struct store *st = store_open_or_failing(cfg->archive_store, cfg);
  *	r = st->put(st, rec, fd, path, &location, &error);
+ *	r = store_get(st, location, out_fd, &error);
  *	store_close(&st);
  * DESCRIPTION
  *	The one table that maps a store type ("maildir", later "s3" and
@@ -21,6 +22,9 @@
  *	The failing store answers every call with TAB_RETRY and the open
  *	error, so the trouble shows in every 451 reply and log line.
  *
+ *	store_get() is the one way to read a copy into a descriptor, for
+ *	every driver: their read() with a callback that writes each chunk.
+ *
  *	This module never stores anything itself and never decides what a
  *	result means for the LMTP client.
  * DIAGNOSTICS
@@ -31,12 +35,14 @@
  */
 #include "backends/store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backends/spec_type.h"
 #include "common/log.h"
+#include "common/safe_file.h"
 #include "common/strlist.h"
 
 typedef struct store *(*store_open_fn)(const char *spec, const struct tab_config *cfg,
@@ -45,7 +51,7 @@ typedef struct store *(*store_open_fn)(const char *spec, const struct tab_config
 static const struct store_type {
     const char *type;
     store_open_fn open;
-    int local_reads;  /* get() reads local files or a local database: cheap */
+    int local_reads;  /* read() reads local files or a local database: cheap */
     int local_dir;    /* the rest of the spec is a directory on this host */
     int bucket_rules; /* the store itself keeps retention rules (store_retention.h) */
 } store_table[] = {
@@ -101,6 +107,37 @@ struct store *store_open(const char *spec, const struct tab_config *cfg, const c
     return t != NULL ? t->open(rest, cfg, error_r) : NULL;
 }
 
+/* store_get()'s descriptor and the errno of a failed write. */
+struct store_get_sink {
+    int fd;
+    int write_errno;
+};
+
+static int store_get_write(void *ctx, const char *data, size_t len)
+{
+    struct store_get_sink *sink = ctx;
+
+    if (safe_write_all(sink->fd, data, len) == 0)
+        return 0;
+    sink->write_errno = errno;
+    return -1;
+}
+
+enum tab_result store_get(struct store *st, const char *location, int out_fd, const char **error_r)
+{
+    static char *error;
+    struct store_get_sink sink = {out_fd, 0};
+    enum tab_result r = st->read(st, location, store_get_write, &sink, error_r);
+
+    if (r != TAB_STOPPED)
+        return r;
+    xsetf(&error, "%s %s: cannot write the copy: %s", st->name, location,
+          strerror(sink.write_errno));
+    *error_r = error;
+    errno = sink.write_errno;
+    return TAB_RETRY;
+}
+
 /* The stand-in for a store that could not be opened. */
 struct store_failing {
     struct store st; /* first: the driver calls receive &st */
@@ -120,13 +157,14 @@ static enum tab_result store_failing_put(struct store *st, const struct archive_
     return TAB_RETRY;
 }
 
-static enum tab_result store_failing_get(struct store *st, const char *location, int out_fd,
-                                         const char **error_r)
+static enum tab_result store_failing_read(struct store *st, const char *location,
+                                          store_chunk_fn *fn, void *ctx, const char **error_r)
 {
     struct store_failing *f = (struct store_failing *)st;
 
     (void)location;
-    (void)out_fd;
+    (void)fn;
+    (void)ctx;
     *error_r = f->error;
     return TAB_RETRY;
 }
@@ -134,7 +172,7 @@ static enum tab_result store_failing_get(struct store *st, const char *location,
 static enum tab_result store_failing_remove(struct store *st, const char *location,
                                             const char **error_r)
 {
-    return store_failing_get(st, location, -1, error_r);
+    return store_failing_read(st, location, NULL, NULL, error_r);
 }
 
 static void store_failing_close(struct store *st)
@@ -160,7 +198,7 @@ struct store *store_open_or_failing(const char *spec, const struct tab_config *c
     f = xcalloc(1, sizeof(*f));
     f->st.name = "failing";
     f->st.put = store_failing_put;
-    f->st.get = store_failing_get;
+    f->st.read = store_failing_read;
     f->st.remove = store_failing_remove;
     f->st.close = store_failing_close;
     f->error = xstrdup(error);

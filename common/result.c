@@ -11,7 +11,7 @@
 const char *tab_result_name(enum tab_result r)
 {
     static const char *const names[] = {
-        [TAB_OK] = "ok", [TAB_RETRY] = "retry", [TAB_PERM] = "perm"};
+        [TAB_OK] = "ok", [TAB_RETRY] = "retry", [TAB_PERM] = "perm", [TAB_STOPPED] = "stopped"};
 
     return (size_t)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }

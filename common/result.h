@@ -8,6 +8,9 @@
  *	must try again later (LMTP 4xx). TAB_PERM: the request itself is
  *	wrong and will never succeed; lmtpd/delivery.c alone decides whether
  *	that may become a 5xx (for archive copies it normally may not).
+ *	TAB_STOPPED: not a failure but the caller's own request to stop,
+ *	returned only by calls that take a callback (a store's read() whose
+ *	callback returned non-zero); the caller knows why.
  */
 #ifndef TAB_RESULT_H
 #define TAB_RESULT_H
@@ -16,6 +19,7 @@ enum tab_result {
     TAB_OK = 0,
     TAB_RETRY = 1,
     TAB_PERM = 2,
+    TAB_STOPPED = 3,
 };
 
 const char *tab_result_name(enum tab_result r);

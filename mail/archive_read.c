@@ -2,37 +2,26 @@
  * NAME
  *	archive_read 3
  * SUMMARY
- *	stream a stored copy through a pipe, hash it, find the original
+ *	stream a stored copy from its store, hash it, find the original
  * DESCRIPTION
- *	The store's get() runs in a child process writing into a pipe (a
- *	store only knows how to write to a descriptor); its error message
- *	comes back through a second pipe. The parent walks the archive
- *	message's MIME layout byte by byte only through its few hundred
- *	header bytes, then hashes the original in whole chunks.
+ *	The store's read() hands the copy over in chunks, in this process
+ *	(no child, no pipe: a verify of a million copies costs no fork); each
+ *	chunk is hashed, walked through the archive message's MIME layout
+ *	byte by byte only through its few hundred header bytes, and the
+ *	original inside hashed in whole chunks.
  */
 #include "mail/archive_read.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "common/safe_file.h"
-#include "common/strlist.h"
 
-#define ARCHIVE_READ_CHUNK 65536
 /* Enough of a part header line to recognise Content-Type: message/rfc822. */
 #define ARCHIVE_READ_LINE_KEEP 128
-
-/* Child exit codes: how the store's get() ended. */
-#define ARCHIVE_CHILD_OK 0
-#define ARCHIVE_CHILD_PERM 1
-#define ARCHIVE_CHILD_RETRY 2
 
 enum archive_layout {
     LAYOUT_HEADER,      /* the archive message's own header */
@@ -163,46 +152,23 @@ static int archive_chunk(struct archive_stream *s, const char *buf, size_t len)
     return 0;
 }
 
-/* The child: the store writes the copy into the pipe, its error (if any)
- * into the other, then _exit (no atexit handlers, no stdio flush: the
- * parent owns those). */
-static void archive_child(struct store *st, const char *location, int fd, int err_fd)
+/* The store's chunk callback: a failed emit stops the read. */
+static int archive_read_chunk(void *ctx, const char *data, size_t len)
 {
-    const char *error = NULL;
-    enum tab_result r;
+    struct archive_stream *s = ctx;
 
-    (void)signal(SIGPIPE, SIG_DFL); /* the parent stopped reading: just end */
-    r = st->get(st, location, fd, &error);
-    if (r != TAB_OK && error != NULL)
-        (void)safe_write_all(err_fd, error, strlen(error));
-    if (close(fd) < 0 && r == TAB_OK)
-        r = TAB_RETRY;
-    _exit(r == TAB_OK     ? ARCHIVE_CHILD_OK
-          : r == TAB_PERM ? ARCHIVE_CHILD_PERM
-                          : ARCHIVE_CHILD_RETRY);
-}
-
-/* What the child said through err_fd (it has exited: the pipe is at EOF). */
-static void archive_child_error(int err_fd, struct archive_read_result *res)
-{
-    size_t got = 0;
-    ssize_t n;
-
-    while (got < sizeof(res->error) - 1 &&
-           ((n = read(err_fd, res->error + got, sizeof(res->error) - 1 - got)) > 0 ||
-            (n < 0 && errno == EINTR)))
-        if (n > 0)
-            got += (size_t)n;
-    res->error[got] = '\0';
+    if (archive_chunk(s, data, len) == 0)
+        return 0;
+    s->res->error_errno = errno;
+    return -1;
 }
 
 int archive_read(struct store *st, const struct archive_record *rec, enum archive_emit emit,
                  archive_emit_fn *fn, void *ctx, struct archive_read_result *res)
 {
     struct archive_stream s;
-    char *buf;
-    int pipefd[2] = {-1, -1}, errfd[2] = {-1, -1}, wstatus = 0;
-    pid_t pid;
+    const char *error = NULL;
+    enum tab_result r;
 
     memset(res, 0, sizeof(*res));
     memset(&s, 0, sizeof(s));
@@ -211,79 +177,30 @@ int archive_read(struct store *st, const struct archive_record *rec, enum archiv
     s.ctx = ctx;
     s.res = res;
     s.original_left = rec->size;
-    if (pipe(pipefd) < 0 || pipe(errfd) < 0) {
-        res->status = ARCHIVE_READ_SYSTEM;
-        res->error_errno = errno;
-        if (pipefd[0] >= 0) {
-            (void)close(pipefd[0]); /* pipes: nothing to flush */
-            (void)close(pipefd[1]);
-        }
-        return -1;
-    }
-    (void)fflush(stdout); /* so the child cannot repeat buffered output */
-    (void)fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        res->status = ARCHIVE_READ_SYSTEM;
-        res->error_errno = errno;
-        for (int i = 0; i < 2; i++) {
-            (void)close(pipefd[i]);
-            (void)close(errfd[i]);
-        }
-        return -1;
-    }
-    if (pid == 0) {
-        (void)close(pipefd[0]);
-        (void)close(errfd[0]);
-        archive_child(st, rec->location, pipefd[1], errfd[1]);
-    }
-    (void)close(pipefd[1]); /* read ends only: EOF when the child is done */
-    (void)close(errfd[1]);
-
     s.wrapped_hash = sha256_new();
     s.original_hash = sha256_new();
-    buf = xmalloc(ARCHIVE_READ_CHUNK);
-    for (;;) {
-        ssize_t n = read(pipefd[0], buf, ARCHIVE_READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            res->status = ARCHIVE_READ_SYSTEM;
-            res->error_errno = errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        if (archive_chunk(&s, buf, (size_t)n) < 0) {
-            res->status = ARCHIVE_READ_EMIT_FAIL;
-            res->error_errno = errno;
-            break;
-        }
-    }
-    (void)close(pipefd[0]); /* a child still writing gets SIGPIPE */
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
-        ;
-    archive_child_error(errfd[0], res);
-    (void)close(errfd[0]);
-    free(buf);
+    r = st->read(st, rec->location, archive_read_chunk, &s, &error);
     sha256_final_hex(s.wrapped_hash, res->wrapped_sha256);
     sha256_final_hex(s.original_hash, res->original_sha256);
     res->original_missing = s.state == LAYOUT_TRAILER ? 0 : s.original_left;
-    if (res->status == ARCHIVE_READ_OK && s.state < LAYOUT_ORIGINAL && res->layout_error == NULL)
-        res->layout_error = "the stored copy ends before the attached original";
-    if (res->status != ARCHIVE_READ_OK)
+    switch (r) {
+    case TAB_OK:
+        if (s.state < LAYOUT_ORIGINAL && res->layout_error == NULL)
+            res->layout_error = "the stored copy ends before the attached original";
+        return 0;
+    case TAB_STOPPED:
+        res->status = ARCHIVE_READ_EMIT_FAIL;
         return -1;
-    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == ARCHIVE_CHILD_PERM) {
+    case TAB_PERM:
         res->status = ARCHIVE_READ_MISSING;
-        return -1;
-    }
-    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != ARCHIVE_CHILD_OK) {
+        break;
+    default:
         res->status = ARCHIVE_READ_STORE_FAIL;
-        if (res->error[0] == '\0')
-            snprintf(res->error, sizeof(res->error), "the store's reader ended abnormally");
-        return -1;
+        break;
     }
-    return 0;
+    snprintf(res->error, sizeof(res->error), "%s",
+             error != NULL ? error : "the store failed without a message");
+    return -1;
 }
 
 int archive_read_verdict(const struct archive_record *rec, const struct archive_read_result *res,

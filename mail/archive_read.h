@@ -8,13 +8,14 @@
  *	archive_read(st, rec, ARCHIVE_EMIT_ORIGINAL, write_fn, ctx, &res);
  *	if (archive_read_verdict(rec, &res, 1, why, sizeof(why)) != 0) ...
  * DESCRIPTION
- *	The one place that streams a stored copy back (show, verify, export):
- *	the store's get() writes into a pipe from a child process, this
- *	process reads it in 64 KiB chunks, hashes every byte (the wrapped
- *	copy's SHA-256 and size) and finds the attached original (after the
- *	blank line that ends the header of the first MIME part, which must
- *	be message/rfc822; exactly rec->size bytes, see mail/archive_write.h), whose
- *	SHA-256 it computes too. Nothing is held in memory or in a file.
+ *	The one place that streams a stored copy back (show, verify, export,
+ *	reindex): the store's read() (backends/store.h) hands the copy over
+ *	in chunks in this process, with no child process or pipe; every
+ *	byte is hashed (the wrapped copy's SHA-256 and size) and the
+ *	attached original found (after the blank line that ends the header
+ *	of the first MIME part, which must be message/rfc822; exactly
+ *	rec->size bytes, see mail/archive_write.h), whose SHA-256 it
+ *	computes too. Nothing is held in memory or in a file.
  *
  *	The emit callback receives the wrapped copy, the original only, or
  *	nothing (verify), chunk by chunk as it arrives; a failed check is
@@ -24,8 +25,10 @@
  *	gives a verdict, not a crash.
  * DIAGNOSTICS
  *	archive_read() returns 0 when the copy was read to the end (check the
- *	verdict), -1 otherwise with res->status saying why and, for a store
- *	failure, the store's own message in res->error.
+ *	verdict), -1 otherwise with res->status saying why: the store's own
+ *	message in res->error for MISSING and STORE_FAIL, the emit
+ *	callback's errno in res->error_errno for EMIT_FAIL (the read stopped
+ *	there).
  */
 #ifndef TAB_ARCHIVE_READ_H
 #define TAB_ARCHIVE_READ_H
@@ -48,7 +51,6 @@ enum archive_read_status {
     ARCHIVE_READ_MISSING,    /* the store has no such copy or cannot read it (TAB_PERM) */
     ARCHIVE_READ_STORE_FAIL, /* the store failed (TAB_RETRY): try again later */
     ARCHIVE_READ_EMIT_FAIL,  /* the callback failed (errno in error_errno) */
-    ARCHIVE_READ_SYSTEM,     /* pipe/fork/read failed (errno in error_errno) */
 };
 
 struct archive_read_result {

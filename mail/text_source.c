@@ -113,7 +113,7 @@ static enum tab_result text_source_get(void *ctx, const char *store, const char 
         snprintf(ts->error, sizeof(ts->error), "parsing it killed a parser before (%s)", note);
         return TAB_PERM;
     }
-    r = ts->store->get(ts->store, location, fd, &err);
+    r = store_get(ts->store, location, fd, &err);
     if (r != TAB_OK) {
         snprintf(ts->error, sizeof(ts->error), "%s", err);
         return r;

@@ -67,7 +67,7 @@ int cli_db(struct cli_context *ctx, int argc, char **argv);
 /* tabularium retention show [--json] | apply [--dry-run] [--replace] */
 int cli_retention(struct cli_context *ctx, int argc, char **argv);
 
-/* tabularium verify [--since DATE] [--sample N] [--against FILE] [--json] */
+/* tabularium verify [--since DATE] [--sample N] [--against FILE] [--jobs N] [--json] */
 int cli_verify(struct cli_context *ctx, int argc, char **argv);
 /* tabularium seal [--json] */
 int cli_seal(struct cli_context *ctx, int argc, char **argv);

@@ -8,7 +8,7 @@
  *
  *	struct store *st = store_open("maildir:/var/lib/tabularium/Maildir", cfg, &err);
  *	r = st->put(st, rec, fd, spool_path, &location, &err);	location: "new/<name>"
- *	r = st->get(st, location, out_fd, &err);
+ *	r = st->read(st, location, chunk_fn, ctx, &err);
  * DESCRIPTION
  *	Stores each wrapped copy as PATH/new/<arrival>.<archive id>.<host>,
  *	so any Maildir reader (Dovecot, mutt, an IMAP server for auditors)
@@ -40,13 +40,15 @@
  *	more than the rare repeat is worth. Such a repeat may reuse the base
  *	name in new/, but rename never replaces a file in cur/.)
  *
- *	get() and remove() accept only "new/<name>" or "cur/<name>" with a
+ *	read() hands the file to the caller in 128 KiB chunks.
+ *
+ *	read() and remove() accept only "new/<name>" or "cur/<name>" with a
  *	plain file name, never a path that leaves the Maildir. A message
  *	that a Maildir reader moved from new/ to cur/ (possibly adding
  *	":2,<flags>") is still found.
  *
  *	Locations come from the catalog, and root runs tabularium show and
- *	expire: get() and remove() resolve them beneath the Maildir's own
+ *	expire: read() and remove() resolve them beneath the Maildir's own
  *	directory without following any symbolic link (common/beneath.h:
  *	openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or a component walk
  *	with O_NOFOLLOW on older kernels), so a new/ or cur/ replaced by a
@@ -62,7 +64,7 @@
  *	TAB_RETRY with a message naming the path and the system error for
  *	every I/O failure, including a full disk or quota; the tmp/ file is
  *	removed first. TAB_PERM for an archive id that is unsafe in a file
- *	name and for a location get() does not accept or cannot find; a
+ *	name and for a location read() does not accept or cannot find; a
  *	location refused because of a symbolic link or a non-directory on
  *	the way says "location \"...\" refused" and names it.
  *	store_maildir_open() fails for a relative path or when the
@@ -109,12 +111,13 @@ struct maildir_store {
     char *dir;                 /* PATH, as configured */
     char *new_dir;             /* PATH/new, fsync'd after every put */
     int new_fd;                /* open on new_dir, or -1 */
-    int root_fd;               /* open on dir (get, remove), or -1 */
+    int root_fd;               /* open on dir (read, remove), or -1 */
     struct maildir_sync *sync; /* mapped PATH/.tabularium-sync, or NULL */
     int sync_fd;               /* its descriptor (flock), or -1 */
     int sync_tried;
     char *sync_path; /* data_directory/.maildir-sync-DEV-INO, or NULL: no group commit */
     char *host;      /* host name with '/' and ':' escaped for Maildir names */
+    char *read_buf;  /* MAILDIR_READ_CHUNK bytes for read(), allocated on first use */
     char error[PATH_MAX + 512];
 };
 
@@ -423,7 +426,7 @@ static int maildir_root(struct maildir_store *md)
     return md->root_fd;
 }
 
-/* Before get() or remove() acts on location: refuse one that is not a
+/* Before read() or remove() acts on location: refuse one that is not a
  * Maildir location (TAB_PERM), and open the root. */
 static enum tab_result maildir_location_open(struct maildir_store *md, const char *location,
                                              const char **error_r)
@@ -499,8 +502,11 @@ static int maildir_find_moved(struct maildir_store *md, const char *name, int *c
     return 0;
 }
 
-static enum tab_result maildir_get(struct store *st, const char *location, int out_fd,
-                                   const char **error_r)
+/* Bytes per read() chunk: a few system calls per message, little memory. */
+#define MAILDIR_READ_CHUNK (128 * 1024)
+
+static enum tab_result maildir_read(struct store *st, const char *location, store_chunk_fn *fn,
+                                    void *ctx, const char **error_r)
 {
     struct maildir_store *md = (struct maildir_store *)st;
     char *found = NULL;
@@ -531,10 +537,23 @@ static enum tab_result maildir_get(struct store *st, const char *location, int o
                          location);
         goto out;
     }
-    if (safe_copy_fd(in, out_fd, -1) < 0) {
-        r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot copy %s/%s: %s", md->dir,
-                         location, strerror(errno));
-        goto out;
+    if (md->read_buf == NULL)
+        md->read_buf = xmalloc(MAILDIR_READ_CHUNK);
+    for (;;) {
+        ssize_t n = read(in, md->read_buf, MAILDIR_READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = maildir_fail(md, TAB_RETRY, error_r, "maildir: cannot read %s/%s: %s", md->dir,
+                             location, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (fn(ctx, md->read_buf, (size_t)n) != 0) {
+            r = TAB_STOPPED;
+            goto out;
+        }
     }
     r = TAB_OK;
 out:
@@ -626,6 +645,7 @@ static void maildir_close(struct store *st)
     free(md->dir);
     free(md->new_dir);
     free(md->host);
+    free(md->read_buf);
     free(md);
 }
 
@@ -729,7 +749,7 @@ struct store *store_maildir_open(const char *spec, const struct tab_config *cfg,
     md = xcalloc(1, sizeof(*md));
     md->st.name = "maildir";
     md->st.put = maildir_put;
-    md->st.get = maildir_get;
+    md->st.read = maildir_read;
     md->st.remove = maildir_remove;
     md->st.close = maildir_close;
     md->dir = dir;

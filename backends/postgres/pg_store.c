@@ -7,7 +7,7 @@
  *	archive_store = pgsql:postgresql:///tabularium?host=/run/postgresql
  *
  *	r = st->put(st, rec, fd, path, &location, &err);	location: "pgsql:<id>"
- *	r = st->get(st, location, out_fd, &err);
+ *	r = st->read(st, location, chunk_fn, ctx, &err);
  * DESCRIPTION
  *	Stores each wrapped copy as one store_objects row (archive id, size,
  *	SHA-256) and its bytes as store_chunks rows of PG_STORE_CHUNK bytes,
@@ -23,8 +23,9 @@
  *	cataloged or neither. Alone, put() commits itself; the session's
  *	synchronous_commit = on makes COMMIT durable before it returns.
  *
- *	get() streams the chunks in order to the descriptor, one chunk in
- *	memory at a time, and checks the total against the object's size.
+ *	read() hands the chunks in order to the caller's callback, one row
+ *	in memory at a time, and checks the total against the object's
+ *	size.
  *	remove() deletes the object and its chunks (retention expiry); it
  *	has no legal hold of its own (the catalog's holds protect it).
  *
@@ -32,7 +33,7 @@
  *	into SQL.
  * DIAGNOSTICS
  *	TAB_RETRY for every database and read error (after ROLLBACK), with
- *	"pgsql NAME: WHAT: MESSAGE". TAB_PERM from get() for a location that
+ *	"pgsql NAME: WHAT: MESSAGE". TAB_PERM from read() for a location that
  *	is not "pgsql:<id>", an unknown id, or an object whose chunks do not
  *	add up to its size.
  */
@@ -199,8 +200,8 @@ static enum tab_result pg_store_object(struct pg_store *ps, const char *location
     return TAB_OK;
 }
 
-static enum tab_result pg_store_get(struct store *st, const char *location, int out_fd,
-                                    const char **error_r)
+static enum tab_result pg_store_read(struct store *st, const char *location, store_chunk_fn *fn,
+                                     void *ctx, const char **error_r)
 {
     struct pg_store *ps = pg_store_of(st);
     char object[32], seq[16];
@@ -223,7 +224,8 @@ static enum tab_result pg_store_get(struct store *st, const char *location, int 
     size = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
 
-    /* Objects never change once committed: no snapshot needed across chunks. */
+    /* Objects never change once committed: no snapshot needed across
+     * chunks. One row in memory at a time, handed over as it is. */
     for (int i = 0;; i++) {
         snprintf(seq, sizeof(seq), "%d", i);
         const char *values[2] = {object, seq};
@@ -235,13 +237,10 @@ static enum tab_result pg_store_get(struct store *st, const char *location, int 
             break;
         }
         size_t n = (size_t)PQgetlength(res, 0, 0);
-        if (safe_write_all(out_fd, PQgetvalue(res, 0, 0), n) < 0) {
-            int e = errno;
-            PQclear(res);
-            return pg_conn_fail(ps->conn, TAB_RETRY, error_r, "%s: write: %s", location,
-                                strerror(e));
-        }
+        int stop = n > 0 && fn(ctx, PQgetvalue(res, 0, 0), n) != 0;
         PQclear(res);
+        if (stop)
+            return TAB_STOPPED;
         total += n;
     }
     if (total != size)
@@ -292,7 +291,7 @@ struct store *store_pgsql_open(const char *spec, const struct tab_config *cfg, c
     ps->conn = conn;
     ps->st.name = "pgsql";
     ps->st.put = pg_store_put;
-    ps->st.get = pg_store_get;
+    ps->st.read = pg_store_read;
     ps->st.remove = pg_store_remove;
     ps->st.close = pg_store_close;
     return &ps->st;

@@ -126,7 +126,10 @@ struct s3_request {
     off_t body_offset;
     uint64_t body_fd_len;
     const char *payload_sha256; /* hex of the body; NULL: computed (memory) */
-    int out_fd;                 /* >= 0: a 2xx body goes there, else it is kept */
+    /* Set: a 2xx body goes to out_fn as it arrives (non-zero stops the
+     * transfer: rs->out_stopped); NULL: the body is kept. */
+    store_chunk_fn *out_fn;
+    void *out_ctx;
 };
 
 struct s3_response {
@@ -140,7 +143,7 @@ struct s3_response {
     char version_id[256];
     char etag[128];
     char request_id[128];
-    int out_errno; /* writing to out_fd failed */
+    int out_stopped; /* out_fn asked to stop: transport_ok is 0, no message */
 };
 
 /* NULL and a message of this module (valid until the next call) when the

@@ -7,7 +7,7 @@
  *	#include "backends/s3/s3.h"
  *
  *	c = s3_client_new(&target, cfg, &error);
- *	struct s3_request rq = {.method = "GET", .key = key, .body_fd = -1, .out_fd = fd};
+ *	struct s3_request rq = {.method = "GET", .key = key, .body_fd = -1, .out_fn = fn};
  *	if (s3_client_perform(c, &rq, &rs) == 0 && rs.status == 200) ...
  *	s3_response_clear(&rs);
  *	s3_client_free(&c);
@@ -23,9 +23,10 @@
  *	A body streamed from a descriptor is read with pread() in the pieces
  *	libcurl asks for, so memory does not grow with its size, and a
  *	rewind (libcurl may resend after a redirect or a dropped reused
- *	connection) is a change of offset. A 2xx response body is written
- *	to out_fd as it arrives; any other body is kept (at most 1 MiB) and
- *	its S3 <Code> and <Message> extracted.
+ *	connection) is a change of offset. A 2xx response body goes to the
+ *	caller's out_fn as it arrives (the store's read() callback); any
+ *	other body is kept (at most 1 MiB) and its S3 <Code> and <Message>
+ *	extracted.
  *
  *	The easy handle is reset, not recreated, before each request:
  *	curl_easy_reset() keeps the connection cache, so a worker delivering
@@ -300,9 +301,9 @@ static size_t s3_write_cb(char *data, size_t size, size_t nmemb, void *arg)
     long status = 0;
 
     curl_easy_getinfo(tr->c->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (tr->rq->out_fd >= 0 && status >= 200 && status < 300) {
-        if (safe_write_all(tr->rq->out_fd, data, len) < 0) {
-            rs->out_errno = errno;
+    if (tr->rq->out_fn != NULL && status >= 200 && status < 300) {
+        if (len > 0 && tr->rq->out_fn(tr->rq->out_ctx, data, len) != 0) {
+            rs->out_stopped = 1;
             return 0; /* abort the transfer */
         }
         return len;
@@ -452,9 +453,8 @@ int s3_client_perform(struct s3_client *c, const struct s3_request *rq, struct s
         snprintf(rs->transport_error, sizeof(rs->transport_error),
                  "cannot read the body at offset %llu: %s",
                  (unsigned long long)(rq->body_offset + (off_t)tr.sent), strerror(tr.read_errno));
-    } else if (rs->out_errno != 0) {
-        snprintf(rs->transport_error, sizeof(rs->transport_error), "cannot write the object: %s",
-                 strerror(rs->out_errno));
+    } else if (rs->out_stopped) {
+        snprintf(rs->transport_error, sizeof(rs->transport_error), "stopped by the reader");
     } else if (cc != CURLE_OK || rs->status == 0) {
         snprintf(rs->transport_error, sizeof(rs->transport_error), "connection: %.240s",
                  c->curl_error[0] != '\0' ? c->curl_error : curl_easy_strerror(cc));

@@ -9,7 +9,7 @@
  *	st = store_open("s3:https://host/bucket/prefix", cfg, &err);
  *	r = st->put(st, rec, fd, path, &location, &err);
  *		location: "mail/2026/11/25/<id>.eml?versionId=<v>"
- *	r = st->get(st, location, out_fd, &err);
+ *	r = st->read(st, location, chunk_fn, ctx, &err);
  *	r = st->remove(st, location, &err);
  *	r = st->legal_hold(st, location, 1, &err);
  * DESCRIPTION
@@ -33,7 +33,7 @@
  *
  *	The location is the key, plus the version id when the bucket
  *	answers with one (versioned buckets; Object Lock buckets always
- *	are), so get, remove and legal_hold act on exactly the version that
+ *	are), so read, remove and legal_hold act on exactly the version that
  *	was stored, never on a newer one with the same key.
  *
  *	When a lock mode is configured, opening checks the bucket's Object
@@ -52,7 +52,7 @@
  *	"...: connection: ...". put() returns only TAB_OK or TAB_RETRY: an
  *	archive copy is never refused for good because of the store. A 403
  *	(bad key, bad secret, missing permission) is also logged with
- *	log_error() as a configuration problem. get() returns TAB_PERM for a
+ *	log_error() as a configuration problem. read() returns TAB_PERM for a
  *	missing object or version and for a malformed location; remove()
  *	returns TAB_OK for a missing one and TAB_PERM when the server refuses
  *	(Object Lock retention or a legal hold: HTTP 403 AccessDenied).
@@ -135,7 +135,7 @@ static enum tab_result s3_outcome(struct s3_store *s, enum s3_op op, const char 
  * -1: could not tell now. */
 static int s3_check_lock(struct s3_store *s, const char **error_r)
 {
-    struct s3_request rq = {.method = "GET", .query = "object-lock=", .body_fd = -1, .out_fd = -1};
+    struct s3_request rq = {.method = "GET", .query = "object-lock=", .body_fd = -1};
     struct s3_response rs;
     char desc[512];
     int ret = -1;
@@ -176,7 +176,7 @@ static int s3_check_lock(struct s3_store *s, const char **error_r)
  * rather than with the first delivery. Never fails the open. */
 static void s3_probe(struct s3_store *s)
 {
-    struct s3_request rq = {.method = "GET", .query = "object-lock=", .body_fd = -1, .out_fd = -1};
+    struct s3_request rq = {.method = "GET", .query = "object-lock=", .body_fd = -1};
     struct s3_response rs;
     const char *why = NULL;
 
@@ -250,7 +250,7 @@ static enum tab_result s3_put_single(struct s3_store *s, const char *key,
                                      const struct archive_record *rec, int fd, struct strlist *hdrs,
                                      struct s3_response *rs, const char **error_r)
 {
-    struct s3_request rq = {.method = "PUT", .key = key, .body_fd = fd, .out_fd = -1};
+    struct s3_request rq = {.method = "PUT", .key = key, .body_fd = fd};
     char sha[SHA256_HEX_SIZE], md5[32];
 
     if (s->lock_mode != NULL) {
@@ -279,8 +279,7 @@ static void s3_abort_upload(struct s3_store *s, const char *key, const char *upl
 {
     const char *pairs[] = {"uploadId", upload_id};
     char *q = s3_query(pairs, 1);
-    struct s3_request rq = {
-        .method = "DELETE", .key = key, .query = q, .body_fd = -1, .out_fd = -1};
+    struct s3_request rq = {.method = "DELETE", .key = key, .query = q, .body_fd = -1};
     struct s3_response rs;
     char desc[512];
 
@@ -305,8 +304,7 @@ static void s3_perform_xml(struct s3_store *s, const char *method, const char *k
                             .headers = hdrs,
                             .body = body,
                             .body_len = strlen(body),
-                            .body_fd = -1,
-                            .out_fd = -1};
+                            .body_fd = -1};
 
     s3_client_perform(s->c, &rq, rs);
 }
@@ -332,12 +330,8 @@ static enum tab_result s3_put_multipart(struct s3_store *s, const char *key,
     /* CreateMultipartUpload: the object's headers go here. */
     {
         const char **v = s3_headers_v(hdrs);
-        struct s3_request rq = {.method = "POST",
-                                .key = key,
-                                .query = "uploads=",
-                                .headers = v,
-                                .body_fd = -1,
-                                .out_fd = -1};
+        struct s3_request rq = {
+            .method = "POST", .key = key, .query = "uploads=", .headers = v, .body_fd = -1};
         s3_client_perform(s->c, &rq, &rs);
         free(v);
         r = s3_outcome(s, S3_OP_PUT, "POST ?uploads", key, &rs, error_r);
@@ -375,8 +369,7 @@ static enum tab_result s3_put_multipart(struct s3_store *s, const char *key,
                                 .body_fd = fd,
                                 .body_offset = off,
                                 .body_fd_len = len,
-                                .payload_sha256 = sha,
-                                .out_fd = -1};
+                                .payload_sha256 = sha};
         s3_client_perform(s->c, &rq, &rs);
         free(q);
         free(h);
@@ -510,12 +503,12 @@ static enum tab_result s3_location(struct s3_store *s, const char *location, cha
     return TAB_OK;
 }
 
-/* method (GET into out_fd, DELETE) on the object at location, and the
+/* method (GET into out_fn, DELETE) on the object at location, and the
  * outcome. rs is for the caller to read and clear; it stays zeroed (no
  * transport_ok) when location is bad. */
 static enum tab_result s3_object_call(struct s3_store *s, const char *method, enum s3_op op,
-                                      const char *location, int out_fd, struct s3_response *rs,
-                                      const char **error_r)
+                                      const char *location, store_chunk_fn *out_fn, void *out_ctx,
+                                      struct s3_response *rs, const char **error_r)
 {
     char *key, *query;
     enum tab_result r;
@@ -524,8 +517,12 @@ static enum tab_result s3_object_call(struct s3_store *s, const char *method, en
     r = s3_location(s, location, &key, &query, error_r);
     if (r != TAB_OK)
         return r;
-    struct s3_request rq = {
-        .method = method, .key = key, .query = query, .body_fd = -1, .out_fd = out_fd};
+    struct s3_request rq = {.method = method,
+                            .key = key,
+                            .query = query,
+                            .body_fd = -1,
+                            .out_fn = out_fn,
+                            .out_ctx = out_ctx};
     s3_client_perform(s->c, &rq, rs);
     r = s3_outcome(s, op, method, location, rs, error_r);
     free(key);
@@ -533,14 +530,16 @@ static enum tab_result s3_object_call(struct s3_store *s, const char *method, en
     return r;
 }
 
-static enum tab_result s3_get(struct store *st, const char *location, int out_fd,
-                              const char **error_r)
+static enum tab_result s3_read(struct store *st, const char *location, store_chunk_fn *fn,
+                               void *ctx, const char **error_r)
 {
     struct s3_store *s = (struct s3_store *)st;
     struct s3_response rs;
-    enum tab_result r = s3_object_call(s, "GET", S3_OP_GET, location, out_fd, &rs, error_r);
+    enum tab_result r = s3_object_call(s, "GET", S3_OP_GET, location, fn, ctx, &rs, error_r);
 
-    if (r == TAB_PERM && rs.status == 404)
+    if (rs.out_stopped)
+        r = TAB_STOPPED;
+    else if (r == TAB_PERM && rs.status == 404)
         s3_fail(s, TAB_PERM, error_r, "s3 %s: %s: not found (%s)", s->t.bucket, location,
                 rs.code[0] != '\0' ? rs.code : "HTTP 404");
     s3_response_clear(&rs);
@@ -551,7 +550,8 @@ static enum tab_result s3_remove(struct store *st, const char *location, const c
 {
     struct s3_store *s = (struct s3_store *)st;
     struct s3_response rs;
-    enum tab_result r = s3_object_call(s, "DELETE", S3_OP_REMOVE, location, -1, &rs, error_r);
+    enum tab_result r =
+        s3_object_call(s, "DELETE", S3_OP_REMOVE, location, NULL, NULL, &rs, error_r);
 
     /* A refusal by the server, not a bad location (transport failures retry). */
     if (r == TAB_PERM && rs.transport_ok)
@@ -606,7 +606,7 @@ static enum tab_result s3_bucket_get(struct s3_store *s, const char *name, char 
 {
     char *query = xasprintf("%s=", name);
     char *what = xasprintf("GET ?%s", name);
-    struct s3_request rq = {.method = "GET", .query = query, .body_fd = -1, .out_fd = -1};
+    struct s3_request rq = {.method = "GET", .query = query, .body_fd = -1};
     struct s3_response rs;
     enum tab_result r;
 
@@ -679,7 +679,7 @@ struct store *store_s3_open(const char *spec, const struct tab_config *cfg, cons
     }
     s->st.name = "s3";
     s->st.put = s3_put;
-    s->st.get = s3_get;
+    s->st.read = s3_read;
     s->st.remove = s3_remove;
     s->st.legal_hold = s3_legal_hold;
     s->st.close = s3_close;

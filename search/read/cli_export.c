@@ -37,6 +37,9 @@
  *	and verified, so PATH is either a complete export or absent. An
  *	existing PATH is only replaced when it is empty.
  *
+ *	When stderr is a terminal, a progress line (common/progress.h) counts
+ *	the messages, erased before any message of its own and at the end.
+ *
  *	Never holds a message in memory; never trusts a string from the
  *	catalog (JSON-escaped; the "From " line's sender has white space and
  *	control characters replaced by "_").
@@ -66,6 +69,7 @@
 #include "backends/record.h"
 #include "common/archive_id.h"
 #include "common/config.h"
+#include "common/progress.h"
 #include "common/safe_file.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
@@ -312,7 +316,8 @@ struct export_run {
     struct export_file *files;
     size_t n_files;
     size_t exported;
-    struct strlist failed; /* archive ids that failed the check */
+    struct strlist failed;     /* archive ids that failed the check */
+    struct progress *progress; /* on stderr, when it is a terminal */
     char export_sha256[SHA256_HEX_SIZE];
     uint64_t export_size;
     char manifest_sha256[SHA256_HEX_SIZE];
@@ -535,15 +540,11 @@ static int export_stream(struct export_run *run, struct store *st, const struct 
     char why[1024];
     archive_emit_fn *fn = run->format == EXPORT_MBOX ? export_emit_mbox : export_emit_plain;
 
-    /* archive_read() forks the store's child: it must not inherit
-     * unwritten manifest bytes that an exit handler could write again
-     * (valgrind's does). A write error stays in the stream for
-     * export_manifest_close(). */
-    (void)fflush(run->mf);
     if (archive_read(st, rec, run->original ? ARCHIVE_EMIT_ORIGINAL : ARCHIVE_EMIT_WRAPPED, fn,
                      &run->sink, &res) < 0) {
         switch (res.status) {
         case ARCHIVE_READ_MISSING:
+            progress_clear(run->progress);
             fprintf(stderr,
                     "tabularium export: %s: integrity check failed: the stored copy %s:%s cannot"
                     " be read: %s\n",
@@ -553,20 +554,19 @@ static int export_stream(struct export_run *run, struct store *st, const struct 
         case ARCHIVE_READ_EMIT_FAIL:
             if (run->sink.restart)
                 return 2;
+            progress_clear(run->progress);
             fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, what,
                     strerror(res.error_errno));
             return -1;
-        case ARCHIVE_READ_SYSTEM:
-            fprintf(stderr, "tabularium export: %s: cannot read from the store: %s\n",
-                    rec->archive_id, strerror(res.error_errno));
-            return -1;
         default:
+            progress_clear(run->progress);
             fprintf(stderr, "tabularium export: %s: reading %s:%s from the store failed: %s\n",
                     rec->archive_id, rec->store, rec->location, res.error);
             return -1;
         }
     }
     if (archive_read_verdict(rec, &res, 1, why, sizeof(why)) < 0) {
+        progress_clear(run->progress);
         fprintf(stderr, "tabularium export: %s: integrity check failed: %s\n", rec->archive_id,
                 why);
         strlist_add(&run->failed, rec->archive_id);
@@ -587,6 +587,7 @@ static int export_one_mbox(struct export_run *run, struct store *st,
     export_sink_begin(s, EXPORT_ENDS_UNDECIDED);
     for (;;) {
         if (export_mbox_from_line(s, rec) < 0) {
+            progress_clear(run->progress);
             fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id,
                     run->tmp, strerror(errno));
             r = -1;
@@ -598,6 +599,7 @@ static int export_one_mbox(struct export_run *run, struct store *st,
         /* CRLF, then a bare LF: the message once more, as stored. */
         sha256_final_hex(s->hash, sha);
         if (export_sink_rewind(s, offset) < 0) {
+            progress_clear(run->progress);
             fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id,
                     run->tmp, strerror(errno));
             s->hash = NULL;
@@ -610,6 +612,7 @@ static int export_one_mbox(struct export_run *run, struct store *st,
         goto out;
     /* What was held back, a line end when there was none, the blank line. */
     if (export_mbox_finish(s) < 0) {
+        progress_clear(run->progress);
         fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, run->tmp,
                 strerror(errno));
         r = -1;
@@ -647,6 +650,7 @@ static int export_one_file(struct export_run *run, struct store *st,
     s->fd = open(tmp_path != NULL ? tmp_path : path,
                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (s->fd < 0) {
+        progress_clear(run->progress);
         fprintf(stderr, "tabularium export: %s: cannot create %s: %s\n", rec->archive_id,
                 tmp_path != NULL ? tmp_path : path, strerror(errno));
         free(rel);
@@ -657,12 +661,14 @@ static int export_one_file(struct export_run *run, struct store *st,
     export_sink_begin(s, EXPORT_ENDS_AS_STORED);
     r = export_stream(run, st, rec, path);
     if (r == 0 && (export_sink_flush(s) < 0 || fsync(s->fd) < 0)) {
+        progress_clear(run->progress);
         fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, path,
                 strerror(errno));
         r = -1;
     }
     s->buf_len = 0;
     if (close(s->fd) < 0 && r == 0) {
+        progress_clear(run->progress);
         fprintf(stderr, "tabularium export: %s: cannot write %s: %s\n", rec->archive_id, path,
                 strerror(errno));
         r = -1;
@@ -670,6 +676,7 @@ static int export_one_file(struct export_run *run, struct store *st,
     s->fd = -1;
     /* Maildir delivery: complete in tmp/, then into new/. */
     if (r == 0 && tmp_path != NULL && rename(tmp_path, path) < 0) {
+        progress_clear(run->progress);
         fprintf(stderr, "tabularium export: %s: cannot rename %s to %s: %s\n", rec->archive_id,
                 tmp_path, path, strerror(errno));
         r = -1;
@@ -963,13 +970,16 @@ static int export_messages(struct export_run *run, struct catalog *cat, struct s
     for (size_t i = 0; i < run->n_items; i++) {
         const char *id = run->items[i].id;
 
+        progress_update(run->progress, i);
         r = catalog_get(cat, id, &rec, &error);
         if (r != TAB_OK) {
+            progress_clear(run->progress);
             fprintf(stderr, "tabularium export: %s: %s\n", id,
                     r == TAB_PERM ? "no longer in the catalog" : error);
             return CLI_EXIT_USAGE;
         }
         if (rec.store == NULL || rec.location == NULL) {
+            progress_clear(run->progress);
             fprintf(stderr,
                     "tabularium export: %s: integrity check failed: no stored copy recorded\n", id);
             strlist_add(&run->failed, id);
@@ -977,6 +987,7 @@ static int export_messages(struct export_run *run, struct catalog *cat, struct s
             continue;
         }
         if (strcmp(st->name, rec.store) != 0) {
+            progress_clear(run->progress);
             fprintf(stderr,
                     "tabularium export: %s is in a %s store, but archive_store is a %s store\n", id,
                     rec.store, st->name);
@@ -1126,7 +1137,9 @@ int cli_export(struct cli_context *ctx, int argc, char **argv)
         run.sink.fd = run.fd;
     }
     export_manifest_head(&run, cfg, &filters, &ids, &op, now);
+    run.progress = progress_new("export", "messages", run.n_items);
     status = export_messages(&run, cat, st);
+    progress_end(&run.progress);
     if (status == CLI_EXIT_INTEGRITY)
         fprintf(stderr,
                 "tabularium export: %zu of %zu messages failed the integrity check:"

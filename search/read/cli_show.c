@@ -89,10 +89,6 @@ static int cli_show_stream(struct store *st, const struct archive_record *rec, i
             fprintf(stderr, "tabularium show: %s: cannot write to stdout: %s\n", rec->archive_id,
                     strerror(res.error_errno));
             return CLI_EXIT_USAGE;
-        case ARCHIVE_READ_SYSTEM:
-            fprintf(stderr, "tabularium show: %s: cannot read from the store: %s\n",
-                    rec->archive_id, strerror(res.error_errno));
-            return CLI_EXIT_USAGE;
         default:
             fprintf(stderr, "tabularium show: %s: reading %s:%s from the store failed: %s\n",
                     rec->archive_id, rec->store, rec->location, res.error);

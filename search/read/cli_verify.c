@@ -4,7 +4,7 @@
  * SUMMARY
  *	tabularium verify and seal: prove that nothing was altered or removed
  * SYNOPSIS
- *	tabularium verify [--since DATE] [--sample N] [--against FILE] [--json]
+ *	tabularium verify [--since DATE] [--sample N] [--against FILE] [--jobs N] [--json]
  *	tabularium seal [--json]
  * DESCRIPTION
  *	verify walks the catalog's tamper-evident chain (backends/catalog.h,
@@ -27,9 +27,20 @@
  *
  *	The chain is always checked whole (it is only catalog rows); --since
  *	and --sample restrict which stored copies are re-read. The walk
- *	reads the catalog in one snapshot and holds the links to re-read in
- *	memory (a few hundred bytes each); the stored copies are read after
- *	the walk, outside the catalog's transaction.
+ *	reads the catalog in one snapshot and writes what it keeps of each
+ *	link (about 200 bytes) and each copy to re-read (about 250) to two
+ *	unnamed scratch files in TMPDIR, not to the heap: the links file is
+ *	mapped for the chain checks, the copies file read back one record at
+ *	a time, so memory stays bounded whatever the archive's size (a
+ *	--sample holds its N picks; a chain with failing links sorts an
+ *	index of 8 bytes a link). The stored copies are read after the walk,
+ *	outside the catalog's transaction, in this process with --jobs 1 or
+ *	else by N worker processes forked before the catalog is opened (a
+ *	worker must not share the parent's database connection), each with
+ *	a store of its own; worker i takes copies i, i + N, ... and the
+ *	parent reads their answers in copy order, so the findings and the
+ *	summary are those of one process. A progress line (common/
+ *	progress.h) shows on stderr when it is a terminal.
  *
  *	seal reads the chain head (its seq = the number of links ever
  *	written, and its hash) and stores it in the catalog's seals table;
@@ -43,16 +54,22 @@
  *	JSON object per line), followed by a summary.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backends/catalog.h"
 #include "backends/record.h"
+#include "common/progress.h"
+#include "common/safe_file.h"
 #include "common/strlist.h"
 #include "mail/archive_read.h"
 #include "search/cli.h"
@@ -63,7 +80,8 @@ const char cli_verify_help[] =
     "    tabularium verify - prove that no archived message was altered or removed\n"
     "\n"
     "SYNOPSIS\n"
-    "    tabularium verify [--since DATE] [--sample N] [--against FILE] [--json]\n"
+    "    tabularium verify [--since DATE] [--sample N] [--against FILE] [--jobs N]\n"
+    "                      [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Every stored copy is one link of a hash chain in the catalog: its\n"
@@ -85,12 +103,21 @@ const char cli_verify_help[] =
     "    Messages removed by tabularium expire are recorded in the chain and\n"
     "    are not missing.\n"
     "\n"
+    "    Memory stays small whatever the archive's size: what verify keeps of\n"
+    "    each link goes to unnamed scratch files in TMPDIR (or /tmp), about\n"
+    "    450 bytes per stored copy. When stderr is a terminal, a progress\n"
+    "    line shows the count, the rate and the time left; it is erased at\n"
+    "    the end, and nothing is drawn when stderr is a file or a pipe.\n"
+    "\n"
     "OPTIONS\n"
     "    --since DATE    re-read only copies that arrived at or after DATE\n"
     "                    (YYYY-MM-DD or ISO 8601); the chain is always checked\n"
     "    --sample N      re-read only N copies chosen at random\n"
     "    --against FILE  also check the chain against earlier seals: FILE\n"
     "                    holds lines printed by tabularium seal (text or --json)\n"
+    "    --jobs N        re-read the stored copies in N processes (1 to 64;\n"
+    "                    default: the online CPUs, at most 16); findings come\n"
+    "                    in the same order whatever N\n"
     "    --json          one JSON object per finding (keys finding, archive_id,\n"
     "                    seq, detail), then a summary object (key summary)\n"
     "    -h, --help      this text\n"
@@ -98,6 +125,7 @@ const char cli_verify_help[] =
     "EXAMPLES\n"
     "    tabularium verify\n"
     "    tabularium verify --since 2026-11-01 --sample 500\n"
+    "    tabularium verify --jobs 4 --json > verify.json\n"
     "    tabularium seal >> /root/seals.txt; tabularium verify --against /root/seals.txt\n"
     "\n"
     "EXIT STATUS\n"
@@ -135,7 +163,7 @@ const char cli_seal_help[] =
     "EXIT STATUS\n"
     "    0 sealed, 2 usage, configuration or catalog error.\n";
 
-/* What verify keeps of each link. */
+/* What verify keeps of each link (in the links file, not the heap). */
 struct verify_entry {
     enum chain_link_kind kind;
     int64_t seq;
@@ -148,20 +176,75 @@ struct verify_entry {
     char message_archive_id[ARCHIVE_ID_SIZE];
 };
 
+/* A link whose stored copy is re-read, as written to the copies file:
+ * this header, then store_len bytes of the store's name and
+ * location_len bytes of the location. */
+struct verify_object {
+    int64_t seq;
+    uint64_t size, wrapped_size;
+    uint32_t store_len, location_len;
+    char archive_id[ARCHIVE_ID_SIZE];
+    char sha256[SHA256_HEX_SIZE];
+    char wrapped_sha256[SHA256_HEX_SIZE];
+};
+
+/* A --sample pick, held until the walk ends. */
+struct verify_pick {
+    struct verify_object o;
+    char *store, *location;
+};
+
+/* What re-reading one copy found; the worker's answer to the parent
+ * (this header, then len bytes of detail). */
+enum verify_outcome {
+    VO_OK,          /* matches the catalog */
+    VO_ALTERED,     /* differs: a finding */
+    VO_MISSING,     /* the store has no such copy: a finding */
+    VO_ERROR,       /* could not be read now: an error on stderr */
+    VO_OTHER_STORE, /* in another kind of store: not re-read, an error */
+    VO_NO_STORE,    /* (worker) the store did not open: it said why */
+};
+
+struct verify_answer {
+    int32_t outcome;
+    uint32_t len;
+    int64_t seq;
+    char archive_id[ARCHIVE_ID_SIZE];
+};
+
+/* The longest detail a copy's outcome carries (the store's message is
+ * at most 512 bytes, a location at most a few hundred). */
+#define VERIFY_DETAIL_MAX 4096
+/* Copy records longer than this are not ours: the file is damaged. */
+#define VERIFY_FIELD_MAX (1024 * 1024)
+/* --jobs: the default is the online CPUs, at most this many. */
+#define VERIFY_JOBS_DEFAULT_MAX 16
+#define VERIFY_JOBS_MAX 64 /* as the usage message says */
+
 struct verify_state {
+    /* The links, in walk order: written to links_file during the walk,
+     * then mapped (v, n) for the chain checks; memory does not grow with
+     * the archive. */
+    FILE *links_file;
     struct verify_entry *v;
-    size_t n, cap;
-    /* Links whose stored copy is re-read (all, --since, or a --sample). */
-    struct chain_link *objects;
-    size_t n_objects, cap_objects;
+    size_t n, mapped;
+    /* Links whose stored copy is re-read (all, --since, or a --sample),
+     * in copies_file; --sample picks are held until the walk ends. */
+    FILE *copies_file;
+    size_t n_objects;
+    struct verify_pick *picks;
+    size_t cap_picks;
     size_t eligible; /* links that could be re-read (for the sample) */
     time_t since;
     long sample;
+    int jobs;
     /* Recomputing at another seq needs the fields: kept for failing links. */
     struct chain_link *failed;
     size_t n_failed, cap_failed;
+    int write_errno; /* writing a spill file failed */
 
     struct cli_output *out;
+    struct progress *progress;
     int json;
     long findings[4];
     long errors;
@@ -185,6 +268,7 @@ static void verify_report(struct verify_state *vs, enum verify_kind kind, const 
     detail = xvasprintf(fmt, ap);
     va_end(ap);
     vs->findings[kind]++;
+    progress_clear(vs->progress);
     if (vs->json) {
         o->begin_map(o);
         cli_output_key_string(o, "finding", verify_kind_names[kind]);
@@ -229,50 +313,145 @@ static void verify_keep_link(struct chain_link **v, size_t *n, size_t *cap,
     verify_copy_link(&(*v)[(*n)++], link);
 }
 
+/* An unnamed scratch file in TMPDIR (or /tmp), gone when closed; a
+ * named one, unlinked at once, where the file system has no O_TMPFILE. */
+static FILE *verify_tmpfile(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    const char *dir = tmp != NULL && *tmp == '/' ? tmp : "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    FILE *f;
+
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+        char *path = xasprintf("%s/tabularium-verify.XXXXXX", dir);
+        if ((fd = mkostemp(path, O_CLOEXEC)) >= 0)
+            (void)unlink(path);
+        free(path);
+    }
+    if (fd < 0)
+        return NULL;
+    if ((f = fdopen(fd, "w+")) == NULL)
+        (void)close(fd); /* empty and unnamed: nothing to lose */
+    return f;
+}
+
+static void verify_spill(struct verify_state *vs, FILE *f, const void *data, size_t len)
+{
+    if (len > 0 && fwrite(data, 1, len, f) != len && vs->write_errno == 0)
+        vs->write_errno = errno != 0 ? errno : EIO;
+}
+
+static void verify_object_of(struct verify_object *o, const struct chain_link *link)
+{
+    memset(o, 0, sizeof(*o));
+    o->seq = link->seq;
+    o->size = link->size;
+    o->wrapped_size = link->wrapped_size;
+    o->store_len = (uint32_t)strlen(link->store);
+    o->location_len = (uint32_t)strlen(link->location);
+    memcpy(o->archive_id, link->archive_id, sizeof(o->archive_id));
+    memcpy(o->sha256, link->sha256, sizeof(o->sha256));
+    memcpy(o->wrapped_sha256, link->wrapped_sha256, sizeof(o->wrapped_sha256));
+}
+
+static void verify_spill_object(struct verify_state *vs, const struct verify_object *o,
+                                const char *store, const char *location)
+{
+    verify_spill(vs, vs->copies_file, o, sizeof(*o));
+    verify_spill(vs, vs->copies_file, store, o->store_len);
+    verify_spill(vs, vs->copies_file, location, o->location_len);
+    vs->n_objects++;
+}
+
 static int verify_walk_fn(const struct chain_link *link, void *ctx)
 {
     struct verify_state *vs = ctx;
-    struct verify_entry *e;
+    struct verify_entry e;
 
-    if (vs->n == vs->cap) {
-        vs->cap = vs->cap ? vs->cap * 2 : 1024;
-        vs->v = xrealloc(vs->v, vs->cap * sizeof(*vs->v));
-    }
-    e = &vs->v[vs->n++];
-    memset(e, 0, sizeof(*e));
-    e->kind = link->kind;
-    e->seq = link->seq;
-    e->message_missing = link->message_missing;
-    memcpy(e->hash, link->hash, sizeof(e->hash));
-    memcpy(e->prev_hash, link->prev_hash, sizeof(e->prev_hash));
-    memcpy(e->archive_id, link->archive_id, sizeof(e->archive_id));
-    memcpy(e->message_archive_id, link->message_archive_id, sizeof(e->message_archive_id));
-    if (link->kind != CHAIN_COPY)
-        return 0;
-    if (!link->message_missing) {
+    memset(&e, 0, sizeof(e));
+    e.kind = link->kind;
+    e.seq = link->seq;
+    e.message_missing = link->message_missing;
+    memcpy(e.hash, link->hash, sizeof(e.hash));
+    memcpy(e.prev_hash, link->prev_hash, sizeof(e.prev_hash));
+    memcpy(e.archive_id, link->archive_id, sizeof(e.archive_id));
+    memcpy(e.message_archive_id, link->message_archive_id, sizeof(e.message_archive_id));
+    if (link->kind == CHAIN_COPY && !link->message_missing) {
         char hash[SHA256_HEX_SIZE];
         catalog_chain_hash(link, hash);
-        e->hash_ok = strcmp(hash, link->hash) == 0;
-        if (!e->hash_ok && link->seq > 0)
+        e.hash_ok = strcmp(hash, link->hash) == 0;
+        if (!e.hash_ok && link->seq > 0)
             verify_keep_link(&vs->failed, &vs->n_failed, &vs->cap_failed, link);
     }
+    verify_spill(vs, vs->links_file, &e, sizeof(e));
+    vs->n++;
+    progress_update(vs->progress, vs->n);
+    if (link->kind != CHAIN_COPY)
+        return 0;
     /* A row outside the chain is reported as extra; its "copy" is not ours. */
     if (link->seq == 0 || link->message_missing || link->store == NULL || link->location == NULL)
         return 0;
     if (vs->since != 0 && link->arrival < vs->since)
         return 0;
-    /* Reservoir sampling: each eligible link is kept with probability
-     * sample / eligible. */
+    if (strlen(link->store) > VERIFY_FIELD_MAX || strlen(link->location) > VERIFY_FIELD_MAX)
+        return 0; /* not a location any store wrote: re-reading it cannot pass */
     vs->eligible++;
-    if (vs->sample > 0 && vs->n_objects >= (size_t)vs->sample) {
-        size_t j = (size_t)(drand48() * (double)vs->eligible);
-        if (j < (size_t)vs->sample) {
-            catalog_chain_link_free(&vs->objects[j]);
-            verify_copy_link(&vs->objects[j], link);
-        }
+    if (vs->sample <= 0) {
+        struct verify_object o;
+        verify_object_of(&o, link);
+        verify_spill_object(vs, &o, link->store, link->location);
         return 0;
     }
-    verify_keep_link(&vs->objects, &vs->n_objects, &vs->cap_objects, link);
+    /* Reservoir sampling: each eligible link is kept with probability
+     * sample / eligible. */
+    size_t slot = vs->eligible - 1;
+    if (slot >= vs->cap_picks && slot < (size_t)vs->sample) {
+        vs->cap_picks = vs->cap_picks ? vs->cap_picks * 2 : 256;
+        if (vs->cap_picks > (size_t)vs->sample)
+            vs->cap_picks = (size_t)vs->sample;
+        vs->picks = xrealloc(vs->picks, vs->cap_picks * sizeof(*vs->picks));
+    }
+    if (slot >= (size_t)vs->sample) {
+        slot = (size_t)(drand48() * (double)vs->eligible);
+        if (slot >= (size_t)vs->sample)
+            return 0;
+        free(vs->picks[slot].store);
+        free(vs->picks[slot].location);
+    }
+    verify_object_of(&vs->picks[slot].o, link);
+    vs->picks[slot].store = xstrdup(link->store);
+    vs->picks[slot].location = xstrdup(link->location);
+    return 0;
+}
+
+/* After the walk: the picks into the copies file, the links file mapped.
+ * -1 when a scratch file failed (printed). */
+static int verify_walk_done(struct verify_state *vs)
+{
+    size_t picked = vs->sample > 0 && vs->eligible < (size_t)vs->sample ? vs->eligible
+                    : vs->sample > 0                                    ? (size_t)vs->sample
+                                                                        : 0;
+
+    for (size_t i = 0; i < picked; i++)
+        verify_spill_object(vs, &vs->picks[i].o, vs->picks[i].store, vs->picks[i].location);
+    if ((fflush(vs->links_file) != 0 || fflush(vs->copies_file) != 0) && vs->write_errno == 0)
+        vs->write_errno = errno;
+    if (vs->write_errno != 0) {
+        fprintf(stderr, "tabularium verify: cannot write a scratch file in %s: %s\n",
+                getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp", strerror(vs->write_errno));
+        return -1;
+    }
+    if (vs->n == 0)
+        return 0;
+    vs->v = mmap(NULL, vs->n * sizeof(*vs->v), PROT_READ | PROT_WRITE, MAP_SHARED,
+                 fileno(vs->links_file), 0);
+    if (vs->v == MAP_FAILED) {
+        vs->v = NULL;
+        fprintf(stderr, "tabularium verify: cannot map the scratch file of links: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    vs->mapped = vs->n * sizeof(*vs->v);
     return 0;
 }
 
@@ -297,27 +476,33 @@ static int verify_index_cmp(const void *a, const void *b)
                   verify_key(verify_sort_vs, *(const size_t *)b, verify_sort_by_prev));
 }
 
+/* The index is sorted on first use: a chain without a failing link
+ * never needs one. */
 static void verify_index_build(struct verify_index *ix, const struct verify_state *vs, int by_prev)
 {
     ix->vs = vs;
     ix->by_prev = by_prev;
-    ix->idx = xmalloc((vs->n ? vs->n : 1) * sizeof(*ix->idx));
-    for (size_t i = 0; i < vs->n; i++)
-        ix->idx[i] = i;
-    verify_sort_vs = vs;
-    verify_sort_by_prev = by_prev;
-    qsort(ix->idx, vs->n, sizeof(*ix->idx), verify_index_cmp);
+    ix->idx = NULL;
 }
 
-static long verify_index_find(const struct verify_index *ix, const char *h)
+static long verify_index_find(struct verify_index *ix, const char *h)
 {
-    size_t lo = 0, hi = ix->vs->n;
+    const struct verify_state *vs = ix->vs;
+    size_t lo = 0, hi = vs->n;
 
     if (*h == '\0')
         return -1;
+    if (ix->idx == NULL) {
+        ix->idx = xmalloc((vs->n ? vs->n : 1) * sizeof(*ix->idx));
+        for (size_t i = 0; i < vs->n; i++)
+            ix->idx[i] = i;
+        verify_sort_vs = vs;
+        verify_sort_by_prev = ix->by_prev;
+        qsort(ix->idx, vs->n, sizeof(*ix->idx), verify_index_cmp);
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(verify_key(ix->vs, ix->idx[mid], ix->by_prev), h);
+        int c = strcmp(verify_key(vs, ix->idx[mid], ix->by_prev), h);
         if (c == 0)
             return (long)ix->idx[mid];
         if (c < 0)
@@ -572,63 +757,360 @@ static int verify_against(struct verify_state *vs, const char *path)
     return 0;
 }
 
-static void verify_objects(struct verify_state *vs, struct store *st)
-{
-    for (size_t i = 0; i < vs->n_objects; i++) {
-        struct chain_link *l = &vs->objects[i];
-        struct archive_record rec;
-        struct archive_read_result res;
-        char why[1024];
+/* Reads the copies file back, one record at a time. */
+struct verify_reader {
+    FILE *f;
+    struct verify_object o;
+    char *store, *location;
+    size_t cap_store, cap_location;
+};
 
-        if (strcmp(l->store, st->name) != 0) {
-            fprintf(stderr,
-                    "tabularium verify: %s: stored in a %s store, but archive_store is a %s"
-                    " store: not re-read\n",
-                    l->archive_id, l->store, st->name);
-            vs->errors++;
-            continue;
-        }
-        memset(&rec, 0, sizeof(rec));
-        memcpy(rec.archive_id, l->archive_id, sizeof(rec.archive_id));
-        rec.queue_id = l->queue_id;
-        rec.envelope_from = l->envelope_from;
-        rec.size = l->size;
-        memcpy(rec.sha256, l->sha256, sizeof(rec.sha256));
-        rec.wrapped_size = l->wrapped_size;
-        memcpy(rec.wrapped_sha256, l->wrapped_sha256, sizeof(rec.wrapped_sha256));
-        rec.store = l->store;
-        rec.location = l->location;
-        rec.retain_until = l->retain_until;
-        vs->objects_read++;
-        if (archive_read(st, &rec, ARCHIVE_EMIT_NONE, NULL, NULL, &res) < 0) {
-            if (res.status == ARCHIVE_READ_MISSING)
-                verify_report(vs, V_MISSING, l->archive_id, l->seq,
-                              "the stored copy %s:%s cannot be read: %s", l->store, l->location,
-                              res.error);
-            else {
-                fprintf(stderr, "tabularium verify: %s: reading %s:%s failed: %s\n", l->archive_id,
-                        l->store, l->location,
-                        res.status == ARCHIVE_READ_STORE_FAIL ? res.error
-                                                              : strerror(res.error_errno));
-                vs->errors++;
-            }
-            continue;
-        }
-        if (archive_read_verdict(&rec, &res, 1, why, sizeof(why)) < 0)
-            verify_report(vs, V_ALTERED, l->archive_id, l->seq, "the stored copy differs: %s", why);
+static int verify_read_field(FILE *f, char **buf, size_t *cap, uint32_t len)
+{
+    if (len > VERIFY_FIELD_MAX)
+        return -1;
+    if (*cap < (size_t)len + 1) {
+        *cap = (size_t)len + 1;
+        *buf = xrealloc(*buf, *cap);
     }
+    if (len > 0 && fread(*buf, 1, len, f) != len)
+        return -1;
+    (*buf)[len] = '\0';
+    return 0;
+}
+
+/* The next record: 0, or -1 at the end of the file (or a damaged one). */
+static int verify_next_object(struct verify_reader *r)
+{
+    if (fread(&r->o, sizeof(r->o), 1, r->f) != 1)
+        return -1;
+    if (verify_read_field(r->f, &r->store, &r->cap_store, r->o.store_len) < 0 ||
+        verify_read_field(r->f, &r->location, &r->cap_location, r->o.location_len) < 0)
+        return -1;
+    r->o.archive_id[sizeof(r->o.archive_id) - 1] = '\0';
+    r->o.sha256[sizeof(r->o.sha256) - 1] = '\0';
+    r->o.wrapped_sha256[sizeof(r->o.wrapped_sha256) - 1] = '\0';
+    return 0;
+}
+
+static void verify_reader_free(struct verify_reader *r)
+{
+    free(r->store);
+    free(r->location);
+}
+
+/* Re-read the copy r holds through st and compare it with the catalog:
+ * the outcome, and what to say about it in detail. */
+static enum verify_outcome verify_check_copy(struct store *st, const struct verify_reader *r,
+                                             char *detail, size_t size)
+{
+    const struct verify_object *o = &r->o;
+    struct archive_record rec;
+    struct archive_read_result res;
+    char why[1024];
+
+    detail[0] = '\0';
+    if (strcmp(r->store, st->name) != 0) {
+        snprintf(detail, size, "stored in a %s store, but archive_store is a %s store: not re-read",
+                 r->store, st->name);
+        return VO_OTHER_STORE;
+    }
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.archive_id, o->archive_id, sizeof(rec.archive_id));
+    rec.size = o->size;
+    memcpy(rec.sha256, o->sha256, sizeof(rec.sha256));
+    rec.wrapped_size = o->wrapped_size;
+    memcpy(rec.wrapped_sha256, o->wrapped_sha256, sizeof(rec.wrapped_sha256));
+    rec.store = r->store;
+    rec.location = r->location;
+    if (archive_read(st, &rec, ARCHIVE_EMIT_NONE, NULL, NULL, &res) < 0) {
+        if (res.status == ARCHIVE_READ_MISSING) {
+            snprintf(detail, size, "the stored copy %s:%s cannot be read: %s", r->store,
+                     r->location, res.error);
+            return VO_MISSING;
+        }
+        snprintf(detail, size, "reading %s:%s failed: %s", r->store, r->location,
+                 res.status == ARCHIVE_READ_STORE_FAIL ? res.error : strerror(res.error_errno));
+        return VO_ERROR;
+    }
+    if (archive_read_verdict(&rec, &res, 1, why, sizeof(why)) < 0) {
+        snprintf(detail, size, "the stored copy differs: %s", why);
+        return VO_ALTERED;
+    }
+    return VO_OK;
+}
+
+/* Count and print what re-reading one copy found, in copy order. */
+static void verify_apply(struct verify_state *vs, enum verify_outcome outcome,
+                         const char *archive_id, int64_t seq, const char *detail)
+{
+    if (outcome != VO_OTHER_STORE)
+        vs->objects_read++;
+    switch (outcome) {
+    case VO_ALTERED:
+        verify_report(vs, V_ALTERED, archive_id, seq, "%s", detail);
+        break;
+    case VO_MISSING:
+        verify_report(vs, V_MISSING, archive_id, seq, "%s", detail);
+        break;
+    case VO_ERROR:
+    case VO_OTHER_STORE:
+        progress_clear(vs->progress);
+        fprintf(stderr, "tabularium verify: %s: %s\n", archive_id, detail);
+        vs->errors++;
+        break;
+    default:
+        break;
+    }
+}
+
+/* --jobs 1: every copy in this process. */
+static int verify_objects_here(struct verify_state *vs, struct store *st)
+{
+    struct verify_reader r = {.f = vs->copies_file};
+    char detail[VERIFY_DETAIL_MAX];
+    int ret = 0;
+
+    rewind(vs->copies_file);
+    for (size_t k = 0; k < vs->n_objects; k++) {
+        if (verify_next_object(&r) < 0) {
+            fprintf(stderr, "tabularium verify: the scratch file of copies is damaged\n");
+            ret = -1;
+            break;
+        }
+        enum verify_outcome outcome = verify_check_copy(st, &r, detail, sizeof(detail));
+        verify_apply(vs, outcome, r.o.archive_id, r.o.seq, detail);
+        progress_update(vs->progress, k + 1);
+    }
+    verify_reader_free(&r);
+    return ret;
+}
+
+/* --jobs N > 1: worker processes, forked before the catalog is opened
+ * (a child must not share the parent's catalog connection, and a
+ * PostgreSQL store shares the catalog's when their conninfo is the
+ * same). Worker i re-reads copies i, i + N, i + 2N, ... with a store of
+ * its own and answers in that order on its pipe; the parent reads the
+ * answers round robin, so the findings come in copy order, as with one
+ * process. */
+struct verify_workers {
+    int n;
+    pid_t pid[VERIFY_JOBS_MAX];
+    int cmd_fd[VERIFY_JOBS_MAX]; /* parent -> worker: the number of copies */
+    int ans_fd[VERIFY_JOBS_MAX]; /* worker -> parent: struct verify_answer + detail */
+};
+
+static int verify_read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int verify_answer(int fd, enum verify_outcome outcome, const struct verify_object *o,
+                         const char *detail)
+{
+    struct verify_answer a;
+    char buf[sizeof(a) + VERIFY_DETAIL_MAX];
+
+    memset(&a, 0, sizeof(a));
+    a.outcome = (int32_t)outcome;
+    a.len = (uint32_t)strlen(detail);
+    if (o != NULL) {
+        a.seq = o->seq;
+        memcpy(a.archive_id, o->archive_id, sizeof(a.archive_id));
+    }
+    memcpy(buf, &a, sizeof(a));
+    memcpy(buf + sizeof(a), detail, a.len);
+    return safe_write_all(fd, buf, sizeof(a) + a.len);
+}
+
+/* The worker process: never returns. */
+static void verify_worker(struct cli_context *ctx, int index, int jobs, int cmd_fd, int ans_fd,
+                          int copies_fd)
+{
+    struct verify_reader r;
+    char detail[VERIFY_DETAIL_MAX], path[64];
+    struct store *st;
+    uint64_t count;
+    int fd, saved = -1;
+
+    if (verify_read_full(cmd_fd, &count, sizeof(count)) < 0 || count <= (uint64_t)index)
+        _exit(0);
+    /* Only the first worker says why the store does not open. */
+    if (index > 0 && (saved = dup(STDERR_FILENO)) >= 0 &&
+        (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0) {
+        (void)dup2(fd, STDERR_FILENO);
+        (void)close(fd); /* /dev/null */
+    }
+    st = ctx->store(ctx);
+    if (saved >= 0) {
+        (void)dup2(saved, STDERR_FILENO);
+        (void)close(saved); /* a duplicate of stderr */
+    }
+    if (st == NULL) {
+        (void)verify_answer(ans_fd, VO_NO_STORE, NULL, "");
+        _exit(0);
+    }
+    /* A file description of its own: the parent's offset is not ours. */
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", copies_fd);
+    memset(&r, 0, sizeof(r));
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || (r.f = fdopen(fd, "r")) == NULL)
+        _exit(1);
+    for (uint64_t k = 0; k < count; k++) {
+        if (verify_next_object(&r) < 0)
+            _exit(1);
+        if (k % (uint64_t)jobs != (uint64_t)index)
+            continue;
+        enum verify_outcome outcome = verify_check_copy(st, &r, detail, sizeof(detail));
+        if (verify_answer(ans_fd, outcome, &r.o, detail) < 0)
+            _exit(1); /* the parent is gone */
+    }
+    _exit(0);
+}
+
+/* Fork up to jobs workers (fewer when fork fails: at least none, and
+ * then the parent reads the copies itself). */
+static void verify_workers_start(struct verify_workers *w, int jobs, struct cli_context *ctx,
+                                 FILE *copies)
+{
+    w->n = 0;
+    (void)fflush(stdout); /* a child must not write what the parent buffered */
+    (void)fflush(stderr);
+    for (int i = 0; i < jobs; i++) {
+        int cmd[2], ans[2];
+        pid_t pid;
+
+        if (pipe2(cmd, O_CLOEXEC) < 0)
+            break;
+        if (pipe2(ans, O_CLOEXEC) < 0) {
+            (void)close(cmd[0]); /* pipes: nothing to flush */
+            (void)close(cmd[1]);
+            break;
+        }
+        pid = fork();
+        if (pid == 0) {
+            /* The other workers' ends: a worker holding them would keep
+             * its siblings from seeing the parent go. */
+            for (int j = 0; j < w->n; j++) {
+                (void)close(w->cmd_fd[j]);
+                (void)close(w->ans_fd[j]);
+            }
+            (void)close(cmd[1]);
+            (void)close(ans[0]);
+            verify_worker(ctx, i, jobs, cmd[0], ans[1], fileno(copies));
+        }
+        (void)close(cmd[0]);
+        (void)close(ans[1]);
+        if (pid < 0) {
+            (void)close(cmd[1]);
+            (void)close(ans[0]);
+            break;
+        }
+        w->pid[w->n] = pid;
+        w->cmd_fd[w->n] = cmd[1];
+        w->ans_fd[w->n] = ans[0];
+        w->n++;
+    }
+}
+
+/* Close the pipes (an idle worker exits, a busy one gets EPIPE) and
+ * reap the workers. */
+static void verify_workers_stop(struct verify_workers *w)
+{
+    for (int i = 0; i < w->n; i++) {
+        (void)close(w->cmd_fd[i]);
+        (void)close(w->ans_fd[i]);
+    }
+    for (int i = 0; i < w->n; i++)
+        while (waitpid(w->pid[i], NULL, 0) < 0 && errno == EINTR)
+            ;
+    w->n = 0;
+}
+
+/* 0 done, -1 failed (printed): exit 2. */
+static int verify_objects_workers(struct verify_state *vs, struct verify_workers *w)
+{
+    uint64_t count = vs->n_objects;
+    char detail[VERIFY_DETAIL_MAX + 1];
+
+    /* A worker that is gone is EPIPE here, not the end of verify. */
+    void (*old_handler)(int) = signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < w->n; i++)
+        if (safe_write_all(w->cmd_fd[i], &count, sizeof(count)) < 0) {
+            fprintf(stderr, "tabularium verify: a reader process is gone: %s\n", strerror(errno));
+            (void)signal(SIGPIPE, old_handler);
+            return -1;
+        }
+    (void)signal(SIGPIPE, old_handler);
+    for (uint64_t k = 0; k < count; k++) {
+        struct verify_answer a;
+        int fd = w->ans_fd[k % (uint64_t)w->n];
+
+        if (verify_read_full(fd, &a, sizeof(a)) < 0 || a.len > VERIFY_DETAIL_MAX ||
+            verify_read_full(fd, detail, a.len) < 0) {
+            progress_clear(vs->progress);
+            fprintf(stderr,
+                    "tabularium verify: a reader process ended before its copies were read\n");
+            return -1;
+        }
+        if (a.outcome == VO_NO_STORE)
+            return -1; /* the worker said why */
+        detail[a.len] = '\0';
+        a.archive_id[sizeof(a.archive_id) - 1] = '\0';
+        verify_apply(vs, (enum verify_outcome)a.outcome, a.archive_id, a.seq, detail);
+        progress_update(vs->progress, k + 1);
+    }
+    return 0;
 }
 
 static void verify_state_free(struct verify_state *vs)
 {
-    for (size_t i = 0; i < vs->n_objects; i++)
-        catalog_chain_link_free(&vs->objects[i]);
+    size_t picked = vs->sample > 0 && vs->eligible < (size_t)vs->sample ? vs->eligible
+                    : vs->sample > 0                                    ? (size_t)vs->sample
+                                                                        : 0;
+
+    for (size_t i = 0; i < picked && i < vs->cap_picks; i++) {
+        free(vs->picks[i].store);
+        free(vs->picks[i].location);
+    }
+    free(vs->picks);
     for (size_t i = 0; i < vs->n_failed; i++)
         catalog_chain_link_free(&vs->failed[i]);
-    free(vs->objects);
     free(vs->failed);
-    free(vs->v);
+    if (vs->v != NULL)
+        (void)munmap(vs->v, vs->mapped);
+    if (vs->links_file != NULL)
+        (void)fclose(vs->links_file); /* unnamed scratch file */
+    if (vs->copies_file != NULL)
+        (void)fclose(vs->copies_file);
+    progress_end(&vs->progress);
     cli_output_free(&vs->out);
+}
+
+/* --jobs N: 1 to VERIFY_JOBS_MAX into the int dest. */
+static int verify_option_jobs(const char *cmd, const char *word, const char *value, void *dest)
+{
+    int *jobs = dest;
+    char *end;
+    long n;
+
+    (void)word;
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || errno != 0 || n < 1 || n > VERIFY_JOBS_MAX)
+        return cli_usage_error(cmd, "--jobs \"%s\": expected a number from 1 to 64", value);
+    *jobs = (int)n;
+    return 0;
 }
 
 /* --sample N: a positive number into the long dest. */
@@ -648,45 +1130,69 @@ static int verify_option_sample(const char *cmd, const char *word, const char *v
 int cli_verify(struct cli_context *ctx, int argc, char **argv)
 {
     struct verify_state vs;
+    struct verify_workers workers;
     struct chain_seal head;
     struct catalog *cat;
     struct store *st = NULL;
     const char *against = NULL, *error;
-    long total;
+    long total, cpus;
     int operand, status;
     const struct cli_syntax syntax = {
         "verify", cli_verify_help, 0, NULL,
         CLI_OPTIONS(CLI_OPTION_VALUE("since", cli_option_since, &vs.since),
                     CLI_OPTION_VALUE("sample", verify_option_sample, &vs.sample),
+                    CLI_OPTION_VALUE("jobs", verify_option_jobs, &vs.jobs),
                     CLI_OPTION_STRING("against", &against), CLI_OPTION_FLAG("json", &vs.json))};
 
     memset(&vs, 0, sizeof(vs));
+    workers.n = 0;
     if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
+    if (vs.jobs == 0) {
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        vs.jobs = cpus < 1                         ? 1
+                  : cpus > VERIFY_JOBS_DEFAULT_MAX ? VERIFY_JOBS_DEFAULT_MAX
+                                                   : (int)cpus;
+    }
+    vs.out = vs.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
+    if ((vs.links_file = verify_tmpfile()) == NULL || (vs.copies_file = verify_tmpfile()) == NULL) {
+        fprintf(stderr, "tabularium verify: cannot create a scratch file in %s: %s\n",
+                getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp", strerror(errno));
+        verify_state_free(&vs);
+        return CLI_EXIT_USAGE;
+    }
+    if (vs.jobs > 1)
+        verify_workers_start(&workers, vs.jobs, ctx, vs.copies_file);
 
+    status = CLI_EXIT_USAGE;
     cat = cli_catalog_that(ctx, "verify", CATALOG_CAN_CHAIN_WALK, "keeps no chain");
     if (cat == NULL)
-        return CLI_EXIT_USAGE;
+        goto out;
     srand48((long)time(NULL) ^ (long)getpid());
-    vs.out = vs.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
+    vs.progress = progress_new("verify", "links", 0);
     /* The head is read in the walk's snapshot. */
     if (catalog_chain_walk(cat, &head, verify_walk_fn, &vs, &error) != TAB_OK) {
+        progress_end(&vs.progress);
         fprintf(stderr, "tabularium verify: %s\n", error);
-        verify_state_free(&vs);
-        return CLI_EXIT_USAGE;
+        goto out;
     }
+    progress_end(&vs.progress);
+    if (verify_walk_done(&vs) < 0)
+        goto out;
     verify_chain(&vs, &head);
-    if (against != NULL && verify_against(&vs, against) < 0) {
-        verify_state_free(&vs);
-        return CLI_EXIT_USAGE;
-    }
+    if (against != NULL && verify_against(&vs, against) < 0)
+        goto out;
     if (vs.n_objects > 0) {
-        st = ctx->store(ctx);
-        if (st == NULL) {
-            verify_state_free(&vs);
-            return CLI_EXIT_USAGE;
+        vs.progress = progress_new("verify", "copies", vs.n_objects);
+        if (workers.n > 0) {
+            if (verify_objects_workers(&vs, &workers) < 0)
+                goto out;
+        } else {
+            st = ctx->store(ctx);
+            if (st == NULL || verify_objects_here(&vs, st) < 0)
+                goto out;
         }
-        verify_objects(&vs, st);
+        progress_end(&vs.progress);
     }
 
     total = vs.findings[0] + vs.findings[1] + vs.findings[2] + vs.findings[3];
@@ -718,6 +1224,8 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
         fprintf(stderr, "tabularium verify: cannot write to stdout: %s\n", strerror(errno));
         status = status == CLI_EXIT_FOUND ? CLI_EXIT_USAGE : status;
     }
+out:
+    verify_workers_stop(&workers);
     verify_state_free(&vs);
     return status;
 }

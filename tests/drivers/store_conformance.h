@@ -21,23 +21,29 @@
  *	  LF, 8-bit bytes) in an order no chunk or part boundary lines up
  *	  with, a tiny one ("\r\n\0") and the tiny one again: TAB_OK and a
  *	  location, the two tiny copies at distinct locations;
- *	- get() of each gives back exactly the file's bytes;
- *	- get() of the unknown location and of hostile ones ("../../etc/
+ *	- read() of each hands over exactly the file's bytes, in chunks of
+ *	  1 to STORE_CHUNK_MAX bytes, and store_get() (read() into a
+ *	  descriptor) writes exactly them;
+ *	- a read() whose callback stops at the first chunk returns
+ *	  TAB_STOPPED without another call, and the store reads the next
+ *	  copy as usual; store_get() into a descriptor that cannot be
+ *	  written is TAB_RETRY naming the location;
+ *	- store_get() of the unknown location and of hostile ones ("../../etc/
  *	  passwd", "/etc/passwd", "x; DROP TABLE y", the empty string,
  *	  NULL, 8,192 characters, the absolute and "../"-relative path of a
  *	  file outside the store) is TAB_PERM, with a message that names the
  *	  location (unknown) or says "location" (hostile), and writes
- *	  nothing; remove() of the hostile ones is TAB_PERM too and the file
- *	  outside the store keeps its bytes;
- *	- remove() of a stored copy is TAB_OK, get() afterwards TAB_PERM,
+ *	  nothing; read() of them is TAB_PERM and never calls back; remove() of the hostile ones is
+ *TAB_PERM too and the file outside the store keeps its bytes;
+ *	- remove() of a stored copy is TAB_OK, read() afterwards TAB_PERM,
  *	  naming the location, remove() again and remove() of the unknown
  *	  location TAB_OK; the other copies are still readable;
  *	- legal_hold(): NULL when the driver says it has none; otherwise on
  *	  -> remove() refused with TAB_PERM and a message, the copy still
- *	  readable -> off -> remove() TAB_OK, get() TAB_PERM.
+ *	  readable -> off -> remove() TAB_OK, read() TAB_PERM.
  *
- *	Every result that is not TAB_OK comes with a non-NULL, non-empty
- *	message. The suite removes what it stored.
+ *	Every failure (TAB_RETRY, TAB_PERM) comes with a non-NULL,
+ *	non-empty message. The suite removes what it stored.
  * DIAGNOSTICS
  *	Failures are CHECK failures of check.h, with this file and line;
  *	a failing location or message is printed beside it.
@@ -45,7 +51,9 @@
 #ifndef TAB_STORE_CONFORMANCE_H
 #define TAB_STORE_CONFORMANCE_H
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,8 +156,8 @@ static char *store_conf_put(const struct store_conformance *conf, const char *pa
     return location;
 }
 
-/* get() of location into a fresh file beside the sources: the result;
- * *bytes_r the number of bytes get() wrote. */
+/* store_get() of location into a fresh file beside the sources: the result;
+ * *bytes_r the number of bytes it wrote. */
 static enum tab_result store_conf_get(const struct store_conformance *conf, const char *location,
                                       off_t *bytes_r, const char **error_r)
 {
@@ -160,7 +168,7 @@ static enum tab_result store_conf_get(const struct store_conformance *conf, cons
 
     *error_r = NULL;
     CHECK(fd >= 0);
-    r = conf->st->get(conf->st, location, fd, error_r);
+    r = store_get(conf->st, location, fd, error_r);
     CHECK(fstat(fd, &sb) == 0);
     *bytes_r = sb.st_size;
     CHECK(close(fd) == 0);
@@ -168,7 +176,98 @@ static enum tab_result store_conf_get(const struct store_conformance *conf, cons
     return r;
 }
 
-/* get() of location gives back exactly the bytes of the file at path. */
+/* What a read() callback saw. */
+struct store_conf_reader {
+    char *data;
+    size_t len, cap;
+    size_t calls, bad_sizes;
+    size_t stop_after; /* stop at this call (1: the first); 0: never */
+};
+
+static int store_conf_chunk(void *ctx, const char *data, size_t len)
+{
+    struct store_conf_reader *rd = ctx;
+
+    rd->calls++;
+    if (len == 0 || len > STORE_CHUNK_MAX)
+        rd->bad_sizes++;
+    if (rd->len + len > rd->cap) {
+        rd->cap = (rd->len + len) * 2;
+        rd->data = xrealloc(rd->data, rd->cap);
+    }
+    memcpy(rd->data + rd->len, data, len);
+    rd->len += len;
+    return rd->stop_after != 0 && rd->calls >= rd->stop_after;
+}
+
+/* read() of location hands over exactly the bytes of the file at path,
+ * in chunks of an allowed size. */
+static void store_conf_check_read(const struct store_conformance *conf, const char *location,
+                                  const char *path)
+{
+    struct store_conf_reader rd;
+    const char *err = NULL;
+    size_t want_len;
+    char *want = check_slurp(path, &want_len);
+    enum tab_result r;
+
+    memset(&rd, 0, sizeof(rd));
+    r = conf->st->read(conf->st, location, store_conf_chunk, &rd, &err);
+    CHECK(r == TAB_OK);
+    if (r != TAB_OK)
+        fprintf(stderr, "  read %s: %s\n", location, err != NULL ? err : "(no message)");
+    CHECK(want != NULL && rd.len == want_len && memcmp(rd.data, want, want_len) == 0);
+    CHECK(rd.bad_sizes == 0);
+    free(want);
+    free(rd.data);
+}
+
+/* read() of location is TAB_PERM with a message and never calls back. */
+static void store_conf_read_refused(const struct store_conformance *conf, const char *location)
+{
+    struct store_conf_reader rd;
+    const char *err = NULL;
+    enum tab_result r;
+
+    memset(&rd, 0, sizeof(rd));
+    r = conf->st->read(conf->st, location, store_conf_chunk, &rd, &err);
+    CHECK(r == TAB_PERM && rd.calls == 0 && err != NULL && *err != '\0');
+    if (r != TAB_PERM || rd.calls != 0)
+        fprintf(stderr, "  read \"%.80s\": result %d, %zu calls\n",
+                location != NULL ? location : "(null)", (int)r, rd.calls);
+    free(rd.data);
+}
+
+/* A reader that stops at the first chunk: TAB_STOPPED, no second call;
+ * then the store still reads other copies whole. A descriptor that
+ * cannot be written makes store_get() TAB_RETRY, naming the location. */
+static void store_conf_stop(const struct store_conformance *conf, const char *location,
+                            const char *path, const char *other, const char *other_path)
+{
+    struct store_conf_reader rd;
+    const char *err = NULL;
+    int p[2];
+
+    memset(&rd, 0, sizeof(rd));
+    rd.stop_after = 1;
+    CHECK(conf->st->read(conf->st, location, store_conf_chunk, &rd, &err) == TAB_STOPPED);
+    CHECK(rd.calls == 1);
+    free(rd.data);
+    store_conf_check_read(conf, other, other_path);
+    store_conf_check_read(conf, location, path);
+
+    /* a pipe whose reader is gone: EPIPE (SIGPIPE ignored meanwhile) */
+    CHECK(pipe(p) == 0);
+    CHECK(close(p[0]) == 0);
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    err = NULL;
+    CHECK(store_get(conf->st, location, p[1], &err) == TAB_RETRY);
+    CHECK(err != NULL && strstr(err, location) != NULL && strstr(err, strerror(EPIPE)) != NULL);
+    signal(SIGPIPE, old);
+    CHECK(close(p[1]) == 0);
+}
+
+/* store_get() of location gives back exactly the bytes of the file at path. */
 static void store_conf_check_bytes(const struct store_conformance *conf, const char *location,
                                    const char *path)
 {
@@ -188,7 +287,7 @@ static void store_conf_check_bytes(const struct store_conformance *conf, const c
     free(out);
 }
 
-/* get() of location is TAB_PERM, writes nothing, and says want in its
+/* store_get() of location is TAB_PERM, writes nothing, and says want in its
  * message. */
 static void store_conf_get_refused(const struct store_conformance *conf, const char *location,
                                    const char *want)
@@ -205,7 +304,7 @@ static void store_conf_get_refused(const struct store_conformance *conf, const c
                 err != NULL ? err : "(null)", want);
 }
 
-/* The hostile locations: refused by get() and remove() alike; the file
+/* The hostile locations: refused by read(), store_get() and remove() alike; the file
  * outside the store (victim, an absolute path) stays. */
 static void store_conf_hostile(const struct store_conformance *conf)
 {
@@ -224,6 +323,7 @@ static void store_conf_hostile(const struct store_conformance *conf)
         enum tab_result r;
 
         store_conf_get_refused(conf, bad[i], "location");
+        store_conf_read_refused(conf, bad[i]);
         /* remove() of what must never name a stored copy: the hostile
          * ones only when they cannot name anything of the system's */
         if (bad[i] == NULL || strstr(bad[i], "/etc/") == NULL) {
@@ -278,22 +378,30 @@ static void store_conformance(const struct store_conformance *conf)
     char *loc_tiny2 = store_conf_put(conf, tiny);
 
     CHECK(loc_tiny == NULL || loc_tiny2 == NULL || strcmp(loc_tiny, loc_tiny2) != 0);
-    if (loc_big != NULL)
+    if (loc_big != NULL) {
+        store_conf_check_read(conf, loc_big, big);
         store_conf_check_bytes(conf, loc_big, big);
-    if (loc_tiny != NULL)
+    }
+    if (loc_tiny != NULL) {
+        store_conf_check_read(conf, loc_tiny, tiny);
         store_conf_check_bytes(conf, loc_tiny, tiny);
+    }
     if (loc_tiny2 != NULL)
         store_conf_check_bytes(conf, loc_tiny2, tiny);
+    if (loc_big != NULL && loc_tiny2 != NULL)
+        store_conf_stop(conf, loc_big, big, loc_tiny2, tiny);
 
     /* unknown: named in the message; hostile: refused as locations */
     store_conf_get_refused(conf, conf->unknown_location, conf->unknown_location);
+    store_conf_read_refused(conf, conf->unknown_location);
     CHECK(st->remove(st, conf->unknown_location, &err) == TAB_OK);
     store_conf_hostile(conf);
 
-    /* remove: gone for get(), gone again is no error, the others stay */
+    /* remove: gone for read(), gone again is no error, the others stay */
     if (loc_tiny != NULL) {
         CHECK(st->remove(st, loc_tiny, &err) == TAB_OK);
         store_conf_get_refused(conf, loc_tiny, loc_tiny);
+        store_conf_read_refused(conf, loc_tiny);
         CHECK(st->remove(st, loc_tiny, &err) == TAB_OK);
     }
     if (loc_tiny2 != NULL)

@@ -500,12 +500,12 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     CHECK(sql_is("SELECT location FROM copies WHERE archive_id = $1", rec.archive_id, location));
     out_path = xasprintf("%s/copy1.out", dir);
     out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    CHECK(st->get(st, location, out, &error) == TAB_OK);
+    CHECK(store_get(st, location, out, &error) == TAB_OK);
     close(out);
     CHECK(same_files(path, out_path));
-    CHECK(st->get(st, "pgsql:999999", out, &error) == TAB_PERM);
-    CHECK(st->get(st, "pgsql:1; DROP TABLE x", out, &error) == TAB_PERM);
-    CHECK(st->get(st, "new/x", out, &error) == TAB_PERM);
+    CHECK(store_get(st, "pgsql:999999", out, &error) == TAB_PERM);
+    CHECK(store_get(st, "pgsql:1; DROP TABLE x", out, &error) == TAB_PERM);
+    CHECK(store_get(st, "new/x", out, &error) == TAB_PERM);
     unlink(path);
     free(path);
     free(out_path);

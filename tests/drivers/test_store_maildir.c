@@ -132,7 +132,7 @@ static void test_put_link_and_get(struct store *st)
     char out_path[4400];
     snprintf(out_path, sizeof(out_path), "%s/../get.out", maildir);
     int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    CHECK(st->get(st, loc, out, &err) == TAB_OK);
+    CHECK(store_get(st, loc, out, &err) == TAB_OK);
     CHECK(close(out) == 0);
     CHECK(file_equals(out_path, spool_data, spool_len));
 
@@ -150,7 +150,7 @@ static void test_put_link_and_get(struct store *st)
         _exit(off == spool_len && memcmp(buf, spool_data, spool_len) == 0 ? 0 : 1);
     }
     close(p[0]);
-    CHECK(st->get(st, loc2, p[1], &err) == TAB_OK);
+    CHECK(store_get(st, loc2, p[1], &err) == TAB_OK);
     close(p[1]);
     int status = -1;
     CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -161,7 +161,7 @@ static void test_put_link_and_get(struct store *st)
     snprintf(moved, sizeof(moved), "%s/cur/%s:2,S", maildir, loc + 4);
     CHECK(rename(path, moved) == 0);
     out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    CHECK(st->get(st, loc, out, &err) == TAB_OK);
+    CHECK(store_get(st, loc, out, &err) == TAB_OK);
     CHECK(close(out) == 0);
     CHECK(file_equals(out_path, spool_data, spool_len));
     /* a third put never overwrites either earlier copy */
@@ -333,7 +333,7 @@ static void test_get_refused(struct store *st)
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err = "unset";
-        enum tab_result r = st->get(st, bad[i], fd, &err);
+        enum tab_result r = store_get(st, bad[i], fd, &err);
         if (r != TAB_PERM || strstr(err, "bad location") == NULL) {
             fprintf(stderr, "location \"%s\": result %d, error %s\n", bad[i], (int)r, err);
             CHECK(0);
@@ -341,16 +341,16 @@ static void test_get_refused(struct store *st)
             CHECK(1);
         }
     }
-    CHECK(st->get(st, NULL, fd, &err) == TAB_PERM);
+    CHECK(store_get(st, NULL, fd, &err) == TAB_PERM);
     /* well-formed but absent */
-    CHECK(st->get(st, "new/1.NOSUCH.host", fd, &err) == TAB_PERM);
+    CHECK(store_get(st, "new/1.NOSUCH.host", fd, &err) == TAB_PERM);
     CHECK(strstr(err, "new/1.NOSUCH.host") != NULL && strstr(err, strerror(ENOENT)) != NULL);
-    CHECK(st->get(st, "cur/1.NOSUCH.host", fd, &err) == TAB_PERM);
+    CHECK(store_get(st, "cur/1.NOSUCH.host", fd, &err) == TAB_PERM);
     /* a symbolic link planted in new/ is not followed */
     char link_path[4400];
     snprintf(link_path, sizeof(link_path), "%s/new/evil", maildir);
     CHECK(symlink("/etc/passwd", link_path) == 0);
-    CHECK(st->get(st, "new/evil", fd, &err) == TAB_PERM);
+    CHECK(store_get(st, "new/evil", fd, &err) == TAB_PERM);
     CHECK(unlink(link_path) == 0);
     close(fd);
 }
@@ -398,7 +398,7 @@ static void check_refused(struct store *st, const char *location, int null_fd,
 {
     const char *err = "unset";
 
-    CHECK(st->get(st, location, null_fd, &err) == TAB_PERM);
+    CHECK(store_get(st, location, null_fd, &err) == TAB_PERM);
     CHECK(strstr(err, want_error) != NULL);
     err = "unset";
     CHECK(st->remove(st, location, &err) == TAB_PERM);
@@ -513,7 +513,7 @@ static void test_open_errors(const char *dir)
     CHECK(loc == NULL);
     CHECK_STR(err, open_error);
     err = NULL;
-    CHECK(st->get(st, "new/x", fd, &err) == TAB_RETRY);
+    CHECK(store_get(st, "new/x", fd, &err) == TAB_RETRY);
     CHECK_STR(err, open_error);
     close(fd);
     store_close(&st);

@@ -304,7 +304,7 @@ static void check_archived(const char *id, const char *sha, size_t size)
     DELIVERY_CHECK(rec.size == size);
     DELIVERY_CHECK(rec.location != NULL);
     fuzz_fd_set(copy_fd, "", 0);
-    DELIVERY_CHECK(ctx.store->get(ctx.store, rec.location, copy_fd, &error) == TAB_OK);
+    DELIVERY_CHECK(store_get(ctx.store, rec.location, copy_fd, &error) == TAB_OK);
     copy = fuzz_fd_slurp(copy_fd, &copy_len);
     DELIVERY_CHECK(copy_len == rec.wrapped_size);
     fuzz_sha256_hex(copy, copy_len, got);
@@ -537,7 +537,7 @@ static char *stored_copy(const char *id, size_t *len_r)
     memset(&rec, 0, sizeof(rec));
     DELIVERY_CHECK(catalog_get(ctx.catalog, id, &rec, &error) == TAB_OK);
     fuzz_fd_set(copy_fd, "", 0);
-    DELIVERY_CHECK(ctx.store->get(ctx.store, rec.location, copy_fd, &error) == TAB_OK);
+    DELIVERY_CHECK(store_get(ctx.store, rec.location, copy_fd, &error) == TAB_OK);
     copy = fuzz_fd_slurp(copy_fd, len_r);
     record_free(&rec);
     return copy;
