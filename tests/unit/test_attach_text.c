@@ -269,69 +269,38 @@ static void test_formats(void)
     buf_free(&odt);
 }
 
-/* Readers for the child's bounds. */
-static int reader_hangs(void *ctx, struct buf *out, size_t max, const char **error_r)
+/* Readers for the child's bounds: each writes some text first, then
+ * does what its name says (ctx, a string). */
+static int reader(void *ctx, struct buf *out, size_t max, const char **error_r)
 {
-    (void)ctx;
-    (void)max;
-    (void)error_r;
-    buf_add(out, "HANGTEXT", 8);
-    for (;;)
-        pause();
-    return 0;
-}
-
-static int reader_eats_memory(void *ctx, struct buf *out, size_t max, const char **error_r)
-{
-    (void)ctx;
-    (void)max;
-    (void)error_r;
-    buf_add(out, "MEMTEXT", 7);
-    for (size_t total = 0; total < (size_t)64 << 30; total += 16 << 20) {
-        char *p = malloc(16 << 20);
-        if (p == NULL)
-            abort(); /* what a library does when malloc fails */
-        memset(p, 1, 16 << 20);
-    }
-    return 0;
-}
-
-static int reader_crashes(void *ctx, struct buf *out, size_t max, const char **error_r)
-{
-    (void)ctx;
-    (void)max;
-    (void)error_r;
-    buf_add(out, "CRASHTEXT", 9);
-    raise(SIGSEGV);
-    return 0;
-}
-
-static int reader_fine(void *ctx, struct buf *out, size_t max, const char **error_r)
-{
-    (void)error_r;
-    buf_add(out, ctx, strlen(ctx));
-    (void)max;
-    return 0;
-}
-
-static int reader_nul(void *ctx, struct buf *out, size_t max, const char **error_r)
-{
-    (void)ctx;
-    (void)max;
-    (void)error_r;
-    buf_add(out, "before\0after", 12);
-    return 0;
-}
-
-static int reader_uid(void *ctx, struct buf *out, size_t max, const char **error_r)
-{
+    const char *what = ctx;
     char tmp[32];
 
-    (void)ctx;
     (void)max;
     (void)error_r;
-    snprintf(tmp, sizeof(tmp), "%ld", (long)getuid());
-    buf_add_str(out, tmp);
+    if (strcmp(what, "hangs") == 0) {
+        buf_add_str(out, "HANGTEXT");
+        for (;;)
+            pause();
+    } else if (strcmp(what, "eats memory") == 0) {
+        buf_add_str(out, "MEMTEXT");
+        for (size_t total = 0; total < (size_t)64 << 30; total += 16 << 20) {
+            char *p = malloc(16 << 20);
+            if (p == NULL)
+                abort(); /* what a library does when malloc fails */
+            memset(p, 1, 16 << 20);
+        }
+    } else if (strcmp(what, "crashes") == 0) {
+        buf_add_str(out, "CRASHTEXT");
+        raise(SIGSEGV);
+    } else if (strcmp(what, "nul") == 0) {
+        buf_add(out, "before\0after", 12);
+    } else if (strcmp(what, "uid") == 0) {
+        snprintf(tmp, sizeof(tmp), "%ld", (long)getuid());
+        buf_add_str(out, tmp);
+    } else { /* fine: the text is what */
+        buf_add_str(out, what);
+    }
     return 0;
 }
 
@@ -348,29 +317,28 @@ static void test_bounds(void)
     const char *r;
     time_t t0;
 
-    r = attach_text_bounded(reader_fine, "0123456789", NULL, 4, 5, &text, reason, sizeof(reason));
+    r = attach_text_bounded(reader, "0123456789", NULL, 4, 5, &text, reason, sizeof(reason));
     CHECK(r == NULL);
     CHECK(text.len == 4 && memcmp(text.data, "0123", 4) == 0); /* max holds */
     buf_reset(&text);
 
     /* A NUL in a reader's text does not cut it. */
-    r = attach_text_bounded(reader_nul, NULL, NULL, 1000, 5, &text, reason, sizeof(reason));
+    r = attach_text_bounded(reader, "nul", NULL, 1000, 5, &text, reason, sizeof(reason));
     CHECK(r == NULL);
     CHECK(text.len == 12 && memcmp(text.data, "before after", 12) == 0);
     buf_reset(&text);
 
     t0 = time(NULL);
-    r = attach_text_bounded(reader_hangs, NULL, NULL, 1000, 1, &text, reason, sizeof(reason));
+    r = attach_text_bounded(reader, "hangs", NULL, 1000, 1, &text, reason, sizeof(reason));
     CHECK(contains(r, "killed after"));
     CHECK(text.len == 0);
     CHECK(time(NULL) - t0 < ATTACH_TEXT_WALL_S); /* the wall clock, not the backstop */
 
-    r = attach_text_bounded(reader_eats_memory, NULL, NULL, 1000, 30, &text, reason,
-                            sizeof(reason));
+    r = attach_text_bounded(reader, "eats memory", NULL, 1000, 30, &text, reason, sizeof(reason));
     CHECK(contains(r, "crashed, or ran out of memory"));
     CHECK(text.len == 0);
 
-    r = attach_text_bounded(reader_crashes, NULL, NULL, 1000, 5, &text, reason, sizeof(reason));
+    r = attach_text_bounded(reader, "crashes", NULL, 1000, 5, &text, reason, sizeof(reason));
     CHECK(contains(r, "crashed"));
     CHECK(text.len == 0);
 
@@ -381,7 +349,7 @@ static void test_bounds(void)
         char want[32];
         CHECK(privs_init(mail_owner(), &pv, &error) == 0);
         snprintf(want, sizeof(want), "%ld", (long)getpwnam(mail_owner())->pw_uid);
-        r = attach_text_bounded(reader_uid, NULL, &pv, 1000, 5, &text, reason, sizeof(reason));
+        r = attach_text_bounded(reader, "uid", &pv, 1000, 5, &text, reason, sizeof(reason));
         CHECK(r == NULL);
         CHECK_STR(text.data, want);
         buf_reset(&text);
