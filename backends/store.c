@@ -144,29 +144,24 @@ struct store_failing {
     char *error;     /* why the real store did not open */
 };
 
-static enum tab_result store_failing_put(struct store *st, const struct archive_record *rec, int fd,
-                                         const char *path, char **location_r, const char **error_r)
-{
-    struct store_failing *f = (struct store_failing *)st;
-
-    (void)rec;
-    (void)fd;
-    (void)path;
-    *location_r = NULL;
-    *error_r = f->error;
-    return TAB_RETRY;
-}
-
+/* Every call of the failing store: TAB_RETRY with the open error. */
 static enum tab_result store_failing_read(struct store *st, const char *location,
                                           store_chunk_fn *fn, void *ctx, const char **error_r)
 {
-    struct store_failing *f = (struct store_failing *)st;
-
     (void)location;
     (void)fn;
     (void)ctx;
-    *error_r = f->error;
+    *error_r = ((struct store_failing *)st)->error;
     return TAB_RETRY;
+}
+
+static enum tab_result store_failing_put(struct store *st, const struct archive_record *rec, int fd,
+                                         const char *path, char **location_r, const char **error_r)
+{
+    (void)rec;
+    (void)fd;
+    *location_r = NULL;
+    return store_failing_read(st, path, NULL, NULL, error_r);
 }
 
 static enum tab_result store_failing_remove(struct store *st, const char *location,
