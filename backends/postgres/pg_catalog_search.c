@@ -23,12 +23,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends/fts.h"
 #include "backends/postgres/pg_catalog_private.h"
+#include "backends/postgres/pg_fts.h"
+#include "common/buf.h"
 #include "common/strlist.h"
 
 /* Fill rec from message mid and copy copy_id ("" : the first copy). */
-static enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const char *copy_id,
-                                       struct archive_record *rec, const char **error_r)
+enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const char *copy_id,
+                                struct archive_record *rec, const char **error_r)
 {
     const char *values[1] = {mid};
     const char *status;
@@ -149,17 +152,43 @@ static void pg_catalog_append(char **sql, const char *fragment, int n)
 }
 
 /* The WHERE clause fragments; "$@" is the fragment's parameter. */
-static const char pg_catalog_search_from[] =
-    " AND (m.envelope_from ILIKE $@ ESCAPE '\\'"
+
+/* --from: the envelope sender or a From address (fts.h's four forms).
+ * Exact: the md5() indexes; domain: the reversed-domain indexes, the
+ * domain itself or a subdomain ("." sorts just before "/" in bytes). */
+static const char pg_search_from_exact[] =
+    " AND m.id IN (SELECT id FROM messages WHERE md5(lower(envelope_from)) = md5(lower($@))"
+    " AND lower(envelope_from) = lower($@)"
+    " UNION ALL SELECT message FROM header_addresses WHERE md5(lower(address)) = md5(lower($@))"
+    " AND lower(address) = lower($@) AND field = 'from')";
+static const char pg_search_from_domain[] =
+    " AND m.id IN (SELECT id FROM messages WHERE envelope_from_rdomain = $@"
+    " OR (envelope_from_rdomain >= $@ || '.' AND envelope_from_rdomain < $@ || '/')"
+    " UNION ALL SELECT message FROM header_addresses WHERE (rdomain = $@"
+    " OR (rdomain >= $@ || '.' AND rdomain < $@ || '/')) AND field = 'from')";
+static const char pg_search_from_wildcard[] =
+    " AND (lower(m.envelope_from) LIKE lower($@) ESCAPE '\\'"
     " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
-    " AND (h.address ILIKE $@ ESCAPE '\\' OR h.name ILIKE $@ ESCAPE '\\')))";
-static const char pg_catalog_search_to[] =
+    " AND lower(h.address) LIKE lower($@) ESCAPE '\\'))";
+/* --to: an envelope recipient (Bcc too) or a To/Cc address. */
+static const char pg_search_to_exact[] =
+    " AND m.id IN (SELECT message FROM recipients WHERE md5(lower(address)) = md5(lower($@))"
+    " AND lower(address) = lower($@)"
+    " UNION ALL SELECT message FROM header_addresses WHERE md5(lower(address)) = md5(lower($@))"
+    " AND lower(address) = lower($@) AND field IN ('to', 'cc'))";
+static const char pg_search_to_domain[] =
+    " AND m.id IN (SELECT message FROM recipients WHERE rdomain = $@"
+    " OR (rdomain >= $@ || '.' AND rdomain < $@ || '/')"
+    " UNION ALL SELECT message FROM header_addresses WHERE (rdomain = $@"
+    " OR (rdomain >= $@ || '.' AND rdomain < $@ || '/')) AND field IN ('to', 'cc'))";
+static const char pg_search_to_wildcard[] =
     " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
-    " AND r.address ILIKE $@ ESCAPE '\\')"
+    " AND lower(r.address) LIKE lower($@) ESCAPE '\\')"
     " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
-    " AND h.field IN ('to', 'cc')"
-    " AND (h.address ILIKE $@ ESCAPE '\\' OR h.name ILIKE $@ ESCAPE '\\')))";
-static const char pg_catalog_search_subject[] = " AND m.subject ILIKE $@ ESCAPE '\\'";
+    " AND h.field IN ('to', 'cc') AND lower(h.address) LIKE lower($@) ESCAPE '\\'))";
+/* Words: tsquery text of folded words only (pg_fts.h), one parameter. */
+static const char pg_search_words[] = " AND m.fts @@ $@::tsquery";
+static const char pg_search_addr_words[] = " AND m.addr_fts @@ $@::tsquery";
 static const char pg_catalog_search_message_id[] =
     " AND md5(m.message_id) = md5($@) AND m.message_id = $@";
 static const char pg_catalog_search_degraded[] = " AND m.index_status = 'degraded'";
@@ -167,14 +196,11 @@ static const char pg_catalog_search_since[] =
     " AND COALESCE(m.date, m.arrival) >= to_timestamp($@::double precision)";
 static const char pg_catalog_search_until[] =
     " AND COALESCE(m.date, m.arrival) < to_timestamp($@::double precision)";
-static const char pg_catalog_search_text[] =
-    " AND m.fts @@ websearch_to_tsquery('tabularium'::regconfig, translate($@, '<>', '  '))";
 static const char pg_catalog_search_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id"
     " AND a.filename ILIKE $@ ESCAPE '\\')";
 static const char pg_catalog_search_has_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id)";
-static const char pg_catalog_search_limit[] = " LIMIT $@::bigint";
 
 /* Add a condition with one parameter (value already in arena). */
 static void pg_catalog_where(char **sql, const char *fragment, const char **values, int *n,
@@ -194,52 +220,168 @@ static const char *pg_catalog_like(struct strlist *arena, const char *s)
     return clean;
 }
 
+/* A wildcard key (fts.h: '*' any run, nothing else special) as a LIKE
+ * pattern with '\' as its escape, in arena. */
+static const char *pg_catalog_glob(struct strlist *arena, const char *key)
+{
+    struct buf b = BUF_INIT;
+    const char *out;
+
+    buf_add(&b, "", 0);
+    for (const char *p = key; *p != '\0'; p++) {
+        if (*p == '*') {
+            buf_add(&b, "%", 1);
+            continue;
+        }
+        if (*p == '%' || *p == '_' || *p == '\\')
+            buf_add(&b, "\\", 1);
+        buf_add(&b, p, 1);
+    }
+    out = pg_catalog_text(arena, b.data, 0);
+    buf_free(&b);
+    return out;
+}
+
+/* A query's tsquery text in arena, with weights (NULL: any). */
+static const char *pg_catalog_tsquery(struct strlist *arena, const struct fts_query *fq,
+                                      const char *weights)
+{
+    char *text = pg_fts_tsquery(fq, weights);
+    const char *kept = pg_catalog_printf(arena, "%s", text);
+
+    free(text);
+    return kept;
+}
+
+/* The condition of --from (to = 0) or --to (to = 1) value; -1 when the
+ * value has nothing to look for. */
+static int pg_catalog_address(char **sql, struct strlist *arena, const char **values, int *n,
+                              const char *value, int to)
+{
+    struct address_match m;
+
+    if (address_match_parse(value, &m) < 0) {
+        address_match_free(&m);
+        return -1;
+    }
+    switch (m.kind) {
+    case ADDRESS_EXACT:
+        pg_catalog_where(sql, to ? pg_search_to_exact : pg_search_from_exact, values, n,
+                         pg_catalog_text(arena, m.key, 0));
+        break;
+    case ADDRESS_DOMAIN: {
+        char *key = pg_fts_rdomain(m.key, 1);
+        /* longer than any stored one: "" matches no row's domain */
+        pg_catalog_where(sql, to ? pg_search_to_domain : pg_search_from_domain, values, n,
+                         pg_catalog_printf(arena, "%s", key != NULL ? key : "\x7f"));
+        free(key);
+        break;
+    }
+    case ADDRESS_WILDCARD:
+        pg_catalog_where(sql, to ? pg_search_to_wildcard : pg_search_from_wildcard, values, n,
+                         pg_catalog_glob(arena, m.key));
+        break;
+    case ADDRESS_WORDS:
+        pg_catalog_where(sql, pg_search_addr_words, values, n,
+                         pg_catalog_tsquery(arena, &m.words, to ? "B" : "A"));
+        break;
+    }
+    address_match_free(&m);
+    return 0;
+}
+
+/* The parameters of a search: at most one per field and two for paging. */
+#define PG_SEARCH_PARAMS 16
+
+/* "SELECT what FROM messages m WHERE ..." for q into *sql_r, its
+ * parameters in values (kept in arena); TAB_PERM when a field has
+ * nothing to look for (an empty --text: a usage error, not "no match"). */
+static enum tab_result pg_catalog_query(struct pg_catalog *pc, const struct search_query *q,
+                                        const char *what, struct strlist *arena,
+                                        const char **values, int *n_r, char **sql_r,
+                                        const char **error_r)
+{
+    char *sql = xasprintf("SELECT %s FROM messages m WHERE true", what);
+    struct fts_query fq;
+    int n = 0;
+
+    *sql_r = NULL;
+    if (q->from && pg_catalog_address(&sql, arena, values, &n, q->from, 0) < 0) {
+        free(sql);
+        return pg_conn_fail(pc->conn, TAB_PERM, error_r,
+                            "--from %s: no address, domain or word to look for", q->from);
+    }
+    if (q->to && pg_catalog_address(&sql, arena, values, &n, q->to, 1) < 0) {
+        free(sql);
+        return pg_conn_fail(pc->conn, TAB_PERM, error_r,
+                            "--to %s: no address, domain or word to look for", q->to);
+    }
+    if (q->subject) {
+        if (fts_query_phrase(q->subject, &fq) < 0) {
+            free(sql);
+            return pg_conn_fail(pc->conn, TAB_PERM, error_r, "--subject %s: no word to look for",
+                                q->subject);
+        }
+        pg_catalog_where(&sql, pg_search_words, values, &n, pg_catalog_tsquery(arena, &fq, "A"));
+        fts_query_free(&fq);
+    }
+    if (q->message_id) {
+        char *bare = catalog_message_id_bare(q->message_id);
+        pg_catalog_where(&sql, pg_catalog_search_message_id, values, &n,
+                         pg_catalog_text(arena, bare, 0));
+        free(bare);
+    }
+    if (q->since)
+        pg_catalog_where(&sql, pg_catalog_search_since, values, &n,
+                         pg_catalog_printf(arena, "%lld", (long long)q->since));
+    if (q->until)
+        pg_catalog_where(&sql, pg_catalog_search_until, values, &n,
+                         pg_catalog_printf(arena, "%lld", (long long)q->until));
+    if (q->text) {
+        if (fts_query_parse(q->text, &fq) < 0) {
+            free(sql);
+            return pg_conn_fail(pc->conn, TAB_PERM, error_r, "--text \"%s\": no word to look for",
+                                q->text);
+        }
+        /* subject and body, whatever the weight: GIN answers it alone */
+        pg_catalog_where(&sql, pg_search_words, values, &n, pg_catalog_tsquery(arena, &fq, NULL));
+        fts_query_free(&fq);
+    }
+    if (q->attachment)
+        pg_catalog_where(&sql, pg_catalog_search_attachment, values, &n,
+                         pg_catalog_like(arena, q->attachment));
+    if (q->has_attachment)
+        pg_catalog_append(&sql, pg_catalog_search_has_attachment, 0);
+    if (q->degraded)
+        pg_catalog_append(&sql, pg_catalog_search_degraded, 0);
+    *n_r = n;
+    *sql_r = sql;
+    return TAB_OK;
+}
+
 enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query *q,
                                   catalog_row_fn *fn, void *ctx, const char **error_r)
 {
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT, ids = STRLIST_INIT;
-    const char *values[16];
+    const char *values[PG_SEARCH_PARAMS];
     struct pg_stmt st = {NULL, "search", NULL, 0, 0};
-    char *sql = xstrdup("SELECT m.id FROM messages m WHERE true");
+    char *sql = NULL;
     PGresult *res = NULL;
     enum tab_result r;
-    int n = 0, began;
+    int n = 0, began = 0;
 
-    if (q->from)
-        pg_catalog_where(&sql, pg_catalog_search_from, values, &n,
-                         pg_catalog_like(&arena, q->from));
-    if (q->to)
-        pg_catalog_where(&sql, pg_catalog_search_to, values, &n, pg_catalog_like(&arena, q->to));
-    if (q->subject)
-        pg_catalog_where(&sql, pg_catalog_search_subject, values, &n,
-                         pg_catalog_like(&arena, q->subject));
-    if (q->message_id) {
-        char *bare = catalog_message_id_bare(q->message_id);
-        pg_catalog_where(&sql, pg_catalog_search_message_id, values, &n,
-                         pg_catalog_text(&arena, bare, 0));
-        free(bare);
-    }
-    if (q->since)
-        pg_catalog_where(&sql, pg_catalog_search_since, values, &n,
-                         pg_catalog_printf(&arena, "%lld", (long long)q->since));
-    if (q->until)
-        pg_catalog_where(&sql, pg_catalog_search_until, values, &n,
-                         pg_catalog_printf(&arena, "%lld", (long long)q->until));
-    if (q->text)
-        pg_catalog_where(&sql, pg_catalog_search_text, values, &n,
-                         pg_catalog_text(&arena, q->text, 0));
-    if (q->attachment)
-        pg_catalog_where(&sql, pg_catalog_search_attachment, values, &n,
-                         pg_catalog_like(&arena, q->attachment));
-    if (q->has_attachment)
-        pg_catalog_append(&sql, pg_catalog_search_has_attachment, 0);
-    if (q->degraded)
-        pg_catalog_append(&sql, pg_catalog_search_degraded, 0);
-    pg_catalog_append(&sql, " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC", 0);
+    r = pg_catalog_query(pc, q, "m.id", &arena, values, &n, &sql, error_r);
+    if (r != TAB_OK)
+        goto out;
+    /* newest first: the archive's order */
+    pg_catalog_append(&sql, " ORDER BY m.id DESC", 0);
     if (q->limit > 0)
-        pg_catalog_where(&sql, pg_catalog_search_limit, values, &n,
+        pg_catalog_where(&sql, " LIMIT $@::bigint", values, &n,
                          pg_catalog_printf(&arena, "%ld", q->limit));
+    if (q->offset > 0)
+        pg_catalog_where(&sql, " OFFSET $@::bigint", values, &n,
+                         pg_catalog_printf(&arena, "%ld", q->offset));
     st.sql = sql;
     st.nparams = n;
 
@@ -276,6 +418,33 @@ out:
     PQclear(res);
     free(sql);
     strlist_free(&ids);
+    strlist_free(&arena);
+    return r;
+}
+
+enum tab_result pg_catalog_count(struct catalog *cat, const struct search_query *q, long long *n_r,
+                                 const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *values[PG_SEARCH_PARAMS];
+    struct pg_stmt st = {NULL, "count", NULL, 0, 0};
+    char *sql = NULL;
+    PGresult *res = NULL;
+    enum tab_result r;
+    int n = 0;
+
+    *n_r = 0;
+    r = pg_catalog_query(pc, q, "count(*)", &arena, values, &n, &sql, error_r);
+    if (r == TAB_OK) {
+        st.sql = sql;
+        st.nparams = n;
+        r = pg_conn_exec(pc->conn, &st, values, NULL, NULL, &res, error_r);
+    }
+    if (r == TAB_OK)
+        *n_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    free(sql);
     strlist_free(&arena);
     return r;
 }
