@@ -29,12 +29,84 @@
 #include "common/buf.h"
 #include "common/strlist.h"
 
+/* The message columns of PC_MESSAGE_BY_ID, from column c of row. */
+static void pg_catalog_fill_message(struct archive_record *rec, const PGresult *res, int row, int c)
+{
+    const char *status;
+
+    pg_catalog_copy(res, row, c + 0, rec->archive_id, sizeof(rec->archive_id));
+    rec->queue_id = pg_catalog_dup(res, row, c + 1);
+    pg_catalog_copy(res, row, c + 2, rec->sha256, sizeof(rec->sha256));
+    rec->message_id = pg_catalog_dup(res, row, c + 3);
+    rec->envelope_from = pg_catalog_dup(res, row, c + 4);
+    status = PQgetvalue(res, row, c + 5);
+    rec->envelope_status =
+        strcmp(status, ENVELOPE_COMPLETE) == 0 ? ENVELOPE_COMPLETE : ENVELOPE_INCOMPLETE;
+    if (!PQgetisnull(res, row, c + 6)) {
+        char date[21];
+        record_format_time((time_t)strtoll(PQgetvalue(res, row, c + 6), NULL, 10), date);
+        rec->date = xstrdup(date);
+    }
+    rec->date_raw = pg_catalog_dup(res, row, c + 7);
+    rec->subject = pg_catalog_dup(res, row, c + 8);
+    rec->subject_raw = pg_catalog_dup(res, row, c + 9);
+    rec->arrival = (time_t)strtoll(PQgetvalue(res, row, c + 10), NULL, 10);
+    rec->size = strtoull(PQgetvalue(res, row, c + 11), NULL, 10);
+    rec->mail_params = pg_catalog_dup(res, row, c + 12);
+    rec->xforward = pg_catalog_dup(res, row, c + 13);
+    rec->index_status =
+        strcmp(PQgetvalue(res, row, c + 14), INDEX_DEGRADED) == 0 ? INDEX_DEGRADED : INDEX_FULL;
+    rec->index_note = pg_catalog_dup(res, row, c + 15);
+    if (rec->queue_id == NULL)
+        rec->queue_id = xstrdup("");
+    if (rec->envelope_from == NULL)
+        rec->envelope_from = xstrdup("");
+}
+
+/* The copy columns of PC_COPY_SELECT, from column c of row. */
+static void pg_catalog_fill_copy(struct archive_record *rec, const PGresult *res, int row, int c)
+{
+    rec->store = pg_catalog_dup(res, row, c + 0);
+    rec->location = pg_catalog_dup(res, row, c + 1);
+    pg_catalog_copy(res, row, c + 2, rec->wrapped_sha256, sizeof(rec->wrapped_sha256));
+    rec->wrapped_size = strtoull(PQgetvalue(res, row, c + 3), NULL, 10);
+    if (!PQgetisnull(res, row, c + 4))
+        rec->retain_until = (time_t)strtoll(PQgetvalue(res, row, c + 4), NULL, 10);
+}
+
+/* Rows first .. end-1 of res are the message's: recipients (c: address,
+ * archive_rcpt, orcpt, notify), header addresses (field, name, address)
+ * or attachments (filename, content_type). */
+static void pg_catalog_fill_rcpts(struct archive_record *rec, const PGresult *res, int first,
+                                  int end, int c)
+{
+    for (int i = first; i < end; i++)
+        record_add_rcpt(rec, PQgetvalue(res, i, c), pg_catalog_value(res, i, c + 1),
+                        pg_catalog_value(res, i, c + 2), pg_catalog_value(res, i, c + 3));
+}
+
+static void pg_catalog_fill_addrs(struct archive_record *rec, const PGresult *res, int first,
+                                  int end, int c)
+{
+    for (int i = first; i < end; i++) {
+        struct record_addrs *a = record_addrs_field(rec, PQgetvalue(res, i, c));
+        if (a != NULL) /* the CHECK constraint allows no other field */
+            record_addrs_add(a, pg_catalog_value(res, i, c + 1), pg_catalog_value(res, i, c + 2));
+    }
+}
+
+static void pg_catalog_fill_attachments(struct archive_record *rec, const PGresult *res, int first,
+                                        int end, int c)
+{
+    for (int i = first; i < end; i++)
+        record_add_attachment(rec, pg_catalog_value(res, i, c), pg_catalog_value(res, i, c + 1));
+}
+
 /* Fill rec from message mid and copy copy_id ("" : the first copy). */
 enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const char *copy_id,
                                 struct archive_record *rec, const char **error_r)
 {
     const char *values[1] = {mid};
-    const char *status;
     PGresult *res = NULL;
     enum tab_result r;
 
@@ -47,33 +119,7 @@ enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const ch
         r = pg_conn_fail(pc->conn, TAB_RETRY, error_r, "message row %s disappeared", mid);
         goto out;
     }
-    pg_catalog_copy(res, 0, 0, rec->archive_id, sizeof(rec->archive_id));
-    rec->queue_id = pg_catalog_dup(res, 0, 1);
-    pg_catalog_copy(res, 0, 2, rec->sha256, sizeof(rec->sha256));
-    rec->message_id = pg_catalog_dup(res, 0, 3);
-    rec->envelope_from = pg_catalog_dup(res, 0, 4);
-    status = PQgetvalue(res, 0, 5);
-    rec->envelope_status =
-        strcmp(status, ENVELOPE_COMPLETE) == 0 ? ENVELOPE_COMPLETE : ENVELOPE_INCOMPLETE;
-    if (!PQgetisnull(res, 0, 6)) {
-        char date[21];
-        record_format_time((time_t)strtoll(PQgetvalue(res, 0, 6), NULL, 10), date);
-        rec->date = xstrdup(date);
-    }
-    rec->date_raw = pg_catalog_dup(res, 0, 7);
-    rec->subject = pg_catalog_dup(res, 0, 8);
-    rec->subject_raw = pg_catalog_dup(res, 0, 9);
-    rec->arrival = (time_t)strtoll(PQgetvalue(res, 0, 10), NULL, 10);
-    rec->size = strtoull(PQgetvalue(res, 0, 11), NULL, 10);
-    rec->mail_params = pg_catalog_dup(res, 0, 12);
-    rec->xforward = pg_catalog_dup(res, 0, 13);
-    rec->index_status =
-        strcmp(PQgetvalue(res, 0, 14), INDEX_DEGRADED) == 0 ? INDEX_DEGRADED : INDEX_FULL;
-    rec->index_note = pg_catalog_dup(res, 0, 15);
-    if (rec->queue_id == NULL)
-        rec->queue_id = xstrdup("");
-    if (rec->envelope_from == NULL)
-        rec->envelope_from = xstrdup("");
+    pg_catalog_fill_message(rec, res, 0, 0);
     PQclear(res);
     res = NULL;
 
@@ -85,47 +131,126 @@ enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const ch
     }
     if (r != TAB_OK)
         goto out;
-    if (PQntuples(res) > 0) {
-        rec->store = pg_catalog_dup(res, 0, 0);
-        rec->location = pg_catalog_dup(res, 0, 1);
-        pg_catalog_copy(res, 0, 2, rec->wrapped_sha256, sizeof(rec->wrapped_sha256));
-        rec->wrapped_size = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
-        if (!PQgetisnull(res, 0, 4))
-            rec->retain_until = (time_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-    }
+    if (PQntuples(res) > 0)
+        pg_catalog_fill_copy(rec, res, 0, 0);
     PQclear(res);
     res = NULL;
 
     r = pg_catalog_exec(pc, PC_RCPTS, values, &res, error_r);
     if (r != TAB_OK)
         goto out;
-    for (int i = 0; i < PQntuples(res); i++)
-        record_add_rcpt(rec, PQgetvalue(res, i, 0), pg_catalog_value(res, i, 1),
-                        pg_catalog_value(res, i, 2), pg_catalog_value(res, i, 3));
+    pg_catalog_fill_rcpts(rec, res, 0, PQntuples(res), 0);
     PQclear(res);
     res = NULL;
 
     r = pg_catalog_exec(pc, PC_ADDRS, values, &res, error_r);
     if (r != TAB_OK)
         goto out;
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct record_addrs *a = record_addrs_field(rec, PQgetvalue(res, i, 0));
-        if (a != NULL) /* the CHECK constraint allows no other field */
-            record_addrs_add(a, pg_catalog_value(res, i, 1), pg_catalog_value(res, i, 2));
-    }
+    pg_catalog_fill_addrs(rec, res, 0, PQntuples(res), 0);
     PQclear(res);
     res = NULL;
 
     r = pg_catalog_exec(pc, PC_ATTACHMENTS, values, &res, error_r);
     if (r != TAB_OK)
         goto out;
-    for (int i = 0; i < PQntuples(res); i++)
-        record_add_attachment(rec, pg_catalog_value(res, i, 0), pg_catalog_value(res, i, 1));
+    pg_catalog_fill_attachments(rec, res, 0, PQntuples(res), 0);
 
 out:
     PQclear(res);
     if (r != TAB_OK)
         record_free(rec);
+    return r;
+}
+
+/* The rows of res (ordered by column 0, a message id, ascending) that
+ * belong to message mid: [*first, *end). */
+static void pg_catalog_rows_of(const PGresult *res, long long mid, int *first, int *end)
+{
+    int lo = 0, hi = PQntuples(res);
+
+    while (lo < hi) {
+        int m = lo + (hi - lo) / 2;
+        if (strtoll(PQgetvalue(res, m, 0), NULL, 10) < mid)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    *first = lo;
+    for (hi = lo; hi < PQntuples(res) && strtoll(PQgetvalue(res, hi, 0), NULL, 10) == mid; hi++)
+        ;
+    *end = hi;
+}
+
+/* What a page of results reads: one statement per table for all of its
+ * messages ($1: an array of ids), each row led by its message's id. */
+static const char *const pg_catalog_page_sql[5] = {
+    "SELECT id, archive_id, queue_id, sha256, message_id, envelope_from, envelope_status,"
+    " extract(epoch FROM date)::bigint, date_raw, subject, subject_raw,"
+    " extract(epoch FROM arrival)::bigint, size, mail_params, xforward, index_status, index_note"
+    " FROM messages WHERE id = ANY ($1::bigint[]) ORDER BY id",
+    "SELECT DISTINCT ON (message) message, store, location, wrapped_sha256, wrapped_size,"
+    " extract(epoch FROM retain_until)::bigint FROM copies WHERE message = ANY ($1::bigint[])"
+    " ORDER BY message, id",
+    "SELECT message, address, archive_rcpt, orcpt, notify FROM recipients"
+    " WHERE message = ANY ($1::bigint[]) ORDER BY message, id",
+    "SELECT message, field, name, address FROM header_addresses"
+    " WHERE message = ANY ($1::bigint[]) ORDER BY message, position, id",
+    "SELECT message, filename, content_type FROM attachments"
+    " WHERE message = ANY ($1::bigint[]) ORDER BY message, position, id",
+};
+
+/* Hand the messages ids (in this order) to fn as complete records, read
+ * with five statements whatever their number. *stop_r when fn said so. */
+static enum tab_result pg_catalog_load_page(struct pg_catalog *pc, const struct strlist *ids,
+                                            catalog_row_fn *fn, void *ctx, const char **error_r)
+{
+    PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL};
+    struct buf array = BUF_INIT;
+    enum tab_result r = TAB_OK;
+    const char *values[1];
+
+    if (ids->n == 0)
+        return TAB_OK;
+    buf_add(&array, "{", 1);
+    for (size_t i = 0; i < ids->n; i++) {
+        if (i > 0)
+            buf_add(&array, ",", 1);
+        buf_add_str(&array, ids->v[i]); /* numbers from the server */
+    }
+    buf_add(&array, "}", 1);
+    values[0] = array.data;
+    for (int t = 0; t < 5 && r == TAB_OK; t++)
+        r = pg_catalog_run(pc, "read results", pg_catalog_page_sql[t], 1, values, &res[t], error_r);
+    for (size_t i = 0; i < ids->n && r == TAB_OK; i++) {
+        long long mid = strtoll(ids->v[i], NULL, 10);
+        struct archive_record rec;
+        int first, end, stop;
+
+        memset(&rec, 0, sizeof(rec));
+        pg_catalog_rows_of(res[0], mid, &first, &end);
+        if (first == end) {
+            /* Removed between search and load (tabularium expire). */
+            r = pg_conn_fail(pc->conn, TAB_RETRY, error_r, "message row %s disappeared", ids->v[i]);
+            break;
+        }
+        pg_catalog_fill_message(&rec, res[0], first, 1);
+        pg_catalog_rows_of(res[1], mid, &first, &end);
+        if (first < end)
+            pg_catalog_fill_copy(&rec, res[1], first, 1);
+        pg_catalog_rows_of(res[2], mid, &first, &end);
+        pg_catalog_fill_rcpts(&rec, res[2], first, end, 1);
+        pg_catalog_rows_of(res[3], mid, &first, &end);
+        pg_catalog_fill_addrs(&rec, res[3], first, end, 1);
+        pg_catalog_rows_of(res[4], mid, &first, &end);
+        pg_catalog_fill_attachments(&rec, res[4], first, end, 1);
+        stop = fn(&rec, ctx);
+        record_free(&rec);
+        if (stop)
+            break;
+    }
+    for (int t = 0; t < 5; t++)
+        PQclear(res[t]);
+    buf_free(&array);
     return r;
 }
 
@@ -359,6 +484,24 @@ static enum tab_result pg_catalog_query(struct pg_catalog *pc, const struct sear
     return TAB_OK;
 }
 
+/* Messages read per round of pg_catalog_load_page(). */
+#define PG_SEARCH_PAGE 200
+
+/* fn, remembering that it asked to stop. */
+struct pg_page_ctx {
+    catalog_row_fn *fn;
+    void *ctx;
+    int stopped;
+};
+
+static int pg_page_row(const struct archive_record *rec, void *ctx)
+{
+    struct pg_page_ctx *p = ctx;
+
+    p->stopped = p->fn(rec, p->ctx);
+    return p->stopped;
+}
+
 enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query *q,
                                   catalog_row_fn *fn, void *ctx, const char **error_r)
 {
@@ -369,7 +512,7 @@ enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query
     char *sql = NULL;
     PGresult *res = NULL;
     enum tab_result r;
-    int n = 0, began = 0;
+    int n = 0, began = 0, stopped = 0;
 
     r = pg_catalog_query(pc, q, "m.id", &arena, values, &n, &sql, error_r);
     if (r != TAB_OK)
@@ -396,18 +539,19 @@ enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query
         strlist_add(&ids, PQgetvalue(res, i, 0));
     PQclear(res);
     res = NULL;
-    for (size_t i = 0; i < ids.n; i++) {
-        struct archive_record rec;
-        int stop;
+    /* a page at a time: a few statements, not five per message */
+    for (size_t first = 0; first < ids.n && r == TAB_OK && !stopped; first += PG_SEARCH_PAGE) {
+        struct strlist page = STRLIST_INIT;
+        struct pg_page_ctx pctx = {fn, ctx, 0};
 
-        r = pg_catalog_load(pc, ids.v[i], "", &rec, error_r);
-        if (r != TAB_OK)
-            goto out;
-        stop = fn(&rec, ctx);
-        record_free(&rec);
-        if (stop)
-            break;
+        for (size_t i = first; i < ids.n && i < first + PG_SEARCH_PAGE; i++)
+            strlist_add(&page, ids.v[i]);
+        r = pg_catalog_load_page(pc, &page, pg_page_row, &pctx, error_r);
+        stopped = pctx.stopped;
+        strlist_free(&page);
     }
+    if (r != TAB_OK)
+        goto out;
     if (began) {
         r = pg_conn_commit(pc->conn, error_r);
         began = 0;
