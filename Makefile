@@ -6,6 +6,8 @@
 #   make test    install what the tests need, build normally and with
 #                ASan+UBSan, run the whole ctest suite (real Postfix included)
 #   make bench   throughput/memory benchmark against Dovecot LMTP and smtp-sink
+#   make bench-search  search, full-text lag, catalog size and verify at 100k-1M
+#                messages on both catalogs (bench/README.md, "Search benchmark")
 #   make fuzz    run the libFuzzer targets for FUZZ_SECONDS each
 #   make faults  the long fault suite (tests/faults, docs/faults.md)
 #   make format  clang-format the sources;  make check-format  verify it
@@ -25,8 +27,8 @@ SOURCES = $(wildcard common/*.[ch] backends/*.[ch] backends/*/*.[ch] mail/*.[ch]
                      master/*.[ch] search/*.[ch] search/*/*.[ch] tests/unit/*.[ch] \
                      tests/fuzz/*.[ch])
 
-.PHONY: account all build asan run test test-unit faults bench fuzz format check-format deps-run deps-test \
-        deps-bench clean
+.PHONY: account all build asan run test test-unit faults bench bench-search fuzz format check-format \
+        deps-run deps-test deps-bench clean
 
 all: build
 
@@ -101,6 +103,10 @@ faults: deps-test build
 
 bench: deps-bench build
 	TABULARIUMD=$(BUILD)/tabulariumd bash bench/bench.sh
+
+# BENCH_SEARCH_SIZES etc. come from the environment (bench/README.md)
+bench-search: deps-bench account build
+	TABULARIUMD=$(BUILD)/tabulariumd TABULARIUM=$(BUILD)/tabularium bash bench/search/bench_search.sh
 
 # libFuzzer targets, each for FUZZ_SECONDS (tests/fuzz/README.md)
 FUZZ_SECONDS ?= 60

@@ -183,6 +183,7 @@ enum catalog_capability {
     CATALOG_CAN_STATS,          /* catalog_stats() */
     CATALOG_CAN_INDEX_PENDING,  /* catalog_index_pending(): the driver indexes text later */
     CATALOG_CAN_COUNT,          /* catalog_count() */
+    CATALOG_CAN_INDEX_HEALTH,   /* catalog_index_health() */
 };
 
 /* 1 when cat has what cap names, else 0. */
@@ -314,6 +315,12 @@ enum tab_result catalog_expire_candidates(struct catalog *cat, time_t now, catal
  * Refuses (TAB_PERM) a message that is held or not past retention. */
 enum tab_result catalog_expire_remove(struct catalog *cat, const char *archive_id, time_t now,
                                       const char *user, const char **error_r);
+/* Before expire removes the stored copies of archive_id's message: take
+ * it out of the full-text index while its copy can still be read (a
+ * driver that must be given the indexed text to delete it: SQLite), and
+ * queue it to be indexed again, in case it stays. Does nothing (TAB_OK)
+ * in a driver without the method. */
+enum tab_result catalog_unindex(struct catalog *cat, const char *archive_id, const char **error_r);
 /* Overview for tabularium stats. */
 enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
                               catalog_stats_row_fn *fn, void *ctx, const char **error_r);
@@ -329,6 +336,14 @@ enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r
  * that indexes inside add (PostgreSQL) has none. */
 enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *done_r,
                                       int64_t *left_r, const char **error_r);
+
+/* What a full-text search cannot see (search warns about it, distinct
+ * from "no match"): *pending_r messages not indexed yet, *stale_r
+ * messages whose index entry could not be removed exactly and that
+ * full-text matches exclude until the index is rebuilt. Optional
+ * (CATALOG_CAN_INDEX_HEALTH): without it both are 0 and TAB_PERM. */
+enum tab_result catalog_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
+                                     const char **error_r);
 
 /* Helpers for drivers, so that every catalog reads a query the same way. */
 /* LIKE/ILIKE pattern matching s as a literal substring with ESCAPE '\\':

@@ -74,6 +74,8 @@ int catalog_can(const struct catalog *cat, enum catalog_capability cap)
         return v->index_pending != NULL;
     case CATALOG_CAN_COUNT:
         return v->count != NULL;
+    case CATALOG_CAN_INDEX_HEALTH:
+        return v->index_health != NULL;
     }
     return 0;
 }
@@ -243,4 +245,19 @@ enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *do
         return catalog_missing("the catalog driver has no index_pending", error_r);
     }
     return cat->v->index_pending(cat, max_rows, done_r, left_r, error_r);
+}
+
+enum tab_result catalog_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
+                                     const char **error_r)
+{
+    *pending_r = *stale_r = 0;
+    return CATALOG_OPTIONAL(cat, index_health, "the catalog driver cannot tell its index health",
+                            error_r, pending_r, stale_r, error_r);
+}
+
+enum tab_result catalog_unindex(struct catalog *cat, const char *archive_id, const char **error_r)
+{
+    if (cat->v->unindex == NULL)
+        return TAB_OK;
+    return cat->v->unindex(cat, archive_id, error_r);
 }

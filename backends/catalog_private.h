@@ -97,6 +97,9 @@ struct catalog_vfuncs {
     /* Full-text indexing off the delivery path (indexer/indexer.c). */
     enum tab_result (*index_pending)(struct catalog *cat, int max_rows, int *done_r,
                                      int64_t *left_r, const char **error_r);
+    enum tab_result (*index_health)(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
+                                    const char **error_r);
+    enum tab_result (*unindex)(struct catalog *cat, const char *archive_id, const char **error_r);
 
     void (*close)(struct catalog *cat);
 };

@@ -228,7 +228,18 @@ static char *fts_ascii_lower(const char *s, size_t n)
     return out;
 }
 
-/* The lower-case domain d (n bytes) reversed, without one trailing dot. */
+static void fts_reverse(char *s, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        char t = s[i];
+        s[i] = s[n - 1 - i];
+        s[n - 1 - i] = t;
+    }
+}
+
+/* The lower-case domain d (n bytes) reversed by characters (a UTF-8
+ * sequence stays in order: an internationalised domain stays valid
+ * UTF-8, which PostgreSQL requires), without one trailing dot. */
 static char *fts_rdomain(const char *d, size_t n)
 {
     char *r;
@@ -238,10 +249,18 @@ static char *fts_rdomain(const char *d, size_t n)
     if (n == 0)
         return NULL;
     r = fts_ascii_lower(d, n);
-    for (size_t i = 0; i < n / 2; i++) {
-        char t = r[i];
-        r[i] = r[n - 1 - i];
-        r[n - 1 - i] = t;
+    fts_reverse(r, n);
+    /* each sequence now reads continuation bytes first, lead byte last */
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && ((unsigned char)r[j] & 0xC0) == 0x80)
+            j++;
+        if (j > i && j < n && ((unsigned char)r[j] & 0xC0) == 0xC0) {
+            fts_reverse(r + i, j - i + 1);
+            i = j + 1;
+        } else {
+            i = j > i ? j : i + 1;
+        }
     }
     return r;
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/fts.h"
 #include "backends/record.h"
 
 const struct option cli_filter_options[CLI_FILTER_NOPTIONS] = {
@@ -100,6 +101,49 @@ static int cli_filters_parse_limit(const char *cmd, const char *arg, long *limit
     return 0;
 }
 
+static const char *cli_filters_name(int c);
+
+/*
+ * A value that leaves nothing to look for once folded (docs/search.md:
+ * "", blanks, punctuation only) is a usage error, not "no match": the
+ * catalog would match nothing, and the user would believe the archive
+ * holds no such message. 0 fine, -1 printed.
+ */
+static int cli_filters_check_words(const char *cmd, int c, const char *arg)
+{
+    struct address_match m;
+    struct fts_query q;
+    const char *what = NULL;
+    int r;
+
+    switch (c) {
+    case CLI_FILTER_TEXT:
+        r = fts_query_parse(arg, &q);
+        fts_query_free(&q);
+        what = "no word to search for (words are letters and digits; \"a phrase\", OR and"
+               " -word combine them)";
+        break;
+    case CLI_FILTER_SUBJECT:
+        r = fts_query_phrase(arg, &q);
+        fts_query_free(&q);
+        what = "no word to search for (words are letters and digits)";
+        break;
+    case CLI_FILTER_FROM:
+    case CLI_FILTER_TO:
+        r = address_match_parse(arg, &m);
+        address_match_free(&m);
+        what = "expected an address (bob@corp.example), a domain (@corp.example), a"
+               " wildcard (*@corp.*) or words of a name";
+        break;
+    default:
+        return 0;
+    }
+    if (r == 0)
+        return 0;
+    fprintf(stderr, "tabularium %s: --%s \"%s\": %s\n", cmd, cli_filters_name(c), arg, what);
+    return -1;
+}
+
 static const char *cli_filters_name(int c)
 {
     for (size_t i = 0; i < CLI_FILTER_NOPTIONS; i++)
@@ -138,6 +182,8 @@ int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char
             i++;
         if (i == CLI_FILTER_NSTRINGS)
             return 0;
+        if (cli_filters_check_words(cmd, c, arg) < 0)
+            return -1;
         *(const char **)((char *)q + cli_filter_strings[i].offset) = arg;
     }
     }
@@ -150,21 +196,57 @@ int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char
     return 1;
 }
 
+/* Whether q reads the full-text index (words of --text, --subject, or
+ * the words form of --from/--to). */
+static int cli_filters_uses_index(const struct search_query *q)
+{
+    struct address_match m;
+    int words = 0;
+
+    if (q->text != NULL || q->subject != NULL)
+        return 1;
+    for (int i = 0; i < 2 && !words; i++) {
+        const char *v = i == 0 ? q->from : q->to;
+        if (v != NULL && address_match_parse(v, &m) == 0 && m.kind == ADDRESS_WORDS)
+            words = 1;
+        if (v != NULL)
+            address_match_free(&m);
+    }
+    return words;
+}
+
 void cli_filters_note_unindexed(const struct cli_filters *f, struct catalog *cat, const char *cmd)
 {
     const char *error;
-    int64_t left = 0;
+    int64_t left = 0, stale = 0;
     int done;
 
-    if (f->q.text == NULL || !catalog_can(cat, CATALOG_CAN_INDEX_PENDING))
+    if (!cli_filters_uses_index(&f->q))
         return;
-    if (catalog_index_pending(cat, 0, &done, &left, &error) != TAB_OK)
-        fprintf(stderr, "tabularium %s: note: cannot count the messages not indexed yet: %s\n", cmd,
-                error);
-    else if (left > 0)
+    if (catalog_can(cat, CATALOG_CAN_INDEX_HEALTH)) {
+        if (catalog_index_health(cat, &left, &stale, &error) != TAB_OK) {
+            fprintf(stderr,
+                    "tabularium %s: warning: cannot tell whether the full-text index is"
+                    " complete: %s\n",
+                    cmd, error);
+            return;
+        }
+    } else if (catalog_can(cat, CATALOG_CAN_INDEX_PENDING)) {
+        if (catalog_index_pending(cat, 0, &done, &left, &error) != TAB_OK) {
+            fprintf(stderr, "tabularium %s: note: cannot count the messages not indexed yet: %s\n",
+                    cmd, error);
+            return;
+        }
+    }
+    if (left > 0)
         fprintf(stderr,
                 "tabularium %s: note: %" PRId64 " %s not indexed for full-text search yet\n", cmd,
                 left, left == 1 ? "message is" : "messages are");
+    if (stale > 0)
+        fprintf(stderr,
+                "tabularium %s: warning: the full-text index is damaged: %" PRId64
+                " %s stale entries and cannot be found by words until the index is rebuilt\n",
+                cmd, stale, stale == 1 ? "message has" : "messages have");
 }
 
 int cli_filters_any(const struct cli_filters *f)

@@ -28,6 +28,10 @@
  *	The getopt values of the filter options are CLI_FILTER_FROM and up
  *	(256 and above): a command's own options use single characters.
  *	The strings in q point into argv (optarg), which outlives the command.
+ *
+ *	A --text, --subject, --from or --to value that leaves no word once
+ *	folded (docs/search.md: "", blanks, punctuation) is a bad value: the
+ *	catalog would match nothing, which reads as "no such message".
  * DIAGNOSTICS
  *	cli_filters_option() prints "tabularium CMD: --until \"x\": ..." on
  *	stderr for a bad value and returns -1: exit CLI_EXIT_USAGE.
@@ -72,11 +76,13 @@ struct cli_filters {
 /* c and arg as getopt_long returned them: 1 when c is a filter option
  * (now in f), 0 when it is not one, -1 for a bad value (printed). */
 int cli_filters_option(struct cli_filters *f, const char *cmd, int c, const char *arg);
-/* After catalog_search() with f: when f has --text and cat indexes full
- * text after delivery, say on stderr "tabularium CMD: note: N messages
- * are not indexed for full-text search yet" if any are (the search
- * could not find them: the user cannot write to the catalog, or it
- * stopped indexing them after 30 s). */
+/* After catalog_search() with f: when f reads the full-text index
+ * (--text, --subject, words of --from/--to), say on stderr "tabularium
+ * CMD: note: N messages are not indexed for full-text search yet" if any
+ * are (the search could not find them: the user cannot write to the
+ * catalog, or it stopped indexing them after 30 s), and warn when
+ * messages have stale index entries (catalog_index_health()): both are
+ * distinct from "no match". */
 void cli_filters_note_unindexed(const struct cli_filters *f, struct catalog *cat, const char *cmd);
 /* 1 when at least one filter was given. */
 int cli_filters_any(const struct cli_filters *f);

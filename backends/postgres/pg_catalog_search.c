@@ -378,6 +378,10 @@ static const char *pg_catalog_tsquery(struct strlist *arena, const struct fts_qu
     return kept;
 }
 
+/* A field with nothing to look for ("%", "", "*"): no message matches
+ * (the CLI refuses such a value before it gets here). */
+static const char pg_search_nothing[] = " AND false";
+
 /* The condition of --from (to = 0) or --to (to = 1) value; -1 when the
  * value has nothing to look for. */
 static int pg_catalog_address(char **sql, struct strlist *arena, const char **values, int *n,
@@ -419,8 +423,8 @@ static int pg_catalog_address(char **sql, struct strlist *arena, const char **va
 #define PG_SEARCH_PARAMS 16
 
 /* "SELECT what FROM messages m WHERE ..." for q into *sql_r, its
- * parameters in values (kept in arena); TAB_PERM when a field has
- * nothing to look for (an empty --text: a usage error, not "no match"). */
+ * parameters in values (kept in arena). A field with nothing to look for
+ * (an empty --text, a --subject of punctuation) matches nothing. */
 static enum tab_result pg_catalog_query(struct pg_catalog *pc, const struct search_query *q,
                                         const char *what, struct strlist *arena,
                                         const char **values, int *n_r, char **sql_r,
@@ -430,25 +434,21 @@ static enum tab_result pg_catalog_query(struct pg_catalog *pc, const struct sear
     struct fts_query fq;
     int n = 0;
 
+    (void)pc;
+    (void)error_r;
     *sql_r = NULL;
-    if (q->from && pg_catalog_address(&sql, arena, values, &n, q->from, 0) < 0) {
-        free(sql);
-        return pg_conn_fail(pc->conn, TAB_PERM, error_r,
-                            "--from %s: no address, domain or word to look for", q->from);
-    }
-    if (q->to && pg_catalog_address(&sql, arena, values, &n, q->to, 1) < 0) {
-        free(sql);
-        return pg_conn_fail(pc->conn, TAB_PERM, error_r,
-                            "--to %s: no address, domain or word to look for", q->to);
-    }
+    if (q->from && pg_catalog_address(&sql, arena, values, &n, q->from, 0) < 0)
+        pg_catalog_append(&sql, pg_search_nothing, 0);
+    if (q->to && pg_catalog_address(&sql, arena, values, &n, q->to, 1) < 0)
+        pg_catalog_append(&sql, pg_search_nothing, 0);
     if (q->subject) {
         if (fts_query_phrase(q->subject, &fq) < 0) {
-            free(sql);
-            return pg_conn_fail(pc->conn, TAB_PERM, error_r, "--subject %s: no word to look for",
-                                q->subject);
+            pg_catalog_append(&sql, pg_search_nothing, 0);
+        } else {
+            pg_catalog_where(&sql, pg_search_words, values, &n,
+                             pg_catalog_tsquery(arena, &fq, "A"));
+            fts_query_free(&fq);
         }
-        pg_catalog_where(&sql, pg_search_words, values, &n, pg_catalog_tsquery(arena, &fq, "A"));
-        fts_query_free(&fq);
     }
     if (q->message_id) {
         char *bare = catalog_message_id_bare(q->message_id);
@@ -464,13 +464,13 @@ static enum tab_result pg_catalog_query(struct pg_catalog *pc, const struct sear
                          pg_catalog_printf(arena, "%lld", (long long)q->until));
     if (q->text) {
         if (fts_query_parse(q->text, &fq) < 0) {
-            free(sql);
-            return pg_conn_fail(pc->conn, TAB_PERM, error_r, "--text \"%s\": no word to look for",
-                                q->text);
+            pg_catalog_append(&sql, pg_search_nothing, 0);
+        } else {
+            /* subject and body, whatever the weight: GIN answers it alone */
+            pg_catalog_where(&sql, pg_search_words, values, &n,
+                             pg_catalog_tsquery(arena, &fq, NULL));
+            fts_query_free(&fq);
         }
-        /* subject and body, whatever the weight: GIN answers it alone */
-        pg_catalog_where(&sql, pg_search_words, values, &n, pg_catalog_tsquery(arena, &fq, NULL));
-        fts_query_free(&fq);
     }
     if (q->attachment)
         pg_catalog_where(&sql, pg_catalog_search_attachment, values, &n,

@@ -43,6 +43,7 @@ struct pg_vector {
     size_t slots;
     size_t bytes; /* the tsvector's data so far, as PostgreSQL lays it out */
     int full;
+    int wrapped; /* positions went round (see pg_fts.h) */
 };
 
 static size_t pg_fts_hash(const char *w, size_t len)
@@ -107,8 +108,11 @@ static void pg_vector_add(struct pg_vector *v, const char *w, size_t len, unsign
         v->slot[h] = ++v->n;
     } else {
         l = &v->lex[v->slot[h] - 1];
-        if (l->n >= PG_FTS_NPOS_MAX || (l->pos[l->n - 1] & 0x3FFF) == pos)
-            return; /* PostgreSQL keeps no more, or the same clamped position */
+        if (l->n >= PG_FTS_NPOS_MAX)
+            return; /* PostgreSQL keeps no more */
+        for (size_t i = v->wrapped ? 0 : l->n - 1; i < l->n; i++)
+            if ((l->pos[i] & 0x3FFF) == pos)
+                return; /* the same position, a round of 16,383 words before */
         if (v->bytes + 2 > PG_FTS_VECTOR_MAX) {
             v->full = 1;
             return;
@@ -138,15 +142,14 @@ static void pg_vector_column(struct pg_vector *v, const char *words, unsigned we
         if (len > 0) {
             pg_vector_add(v, p, len, pos, weight);
             any = 1;
-            if (pos < PG_FTS_POS_MAX)
-                pos++;
+            pos = pos < PG_FTS_POS_MAX ? pos + 1 : (v->wrapped = 1);
         }
         p += len;
         if (*p == ' ')
             p++;
     }
-    if (any && pos < PG_FTS_POS_MAX)
-        pos++; /* the free position between two columns */
+    if (any)
+        pos = pos < PG_FTS_POS_MAX ? pos + 1 : (v->wrapped = 1); /* one free position */
     *next = pos;
 }
 

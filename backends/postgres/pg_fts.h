@@ -27,11 +27,13 @@
  *	free between two columns, so a phrase never runs from one into the
  *	next (as in FTS5).
  *
- *	PostgreSQL's limits on a tsvector hold: positions above 16383 are
- *	16383 (so a phrase deeper into a body than that is not found), a word
- *	keeps its first 256 positions, and the vector stops taking new words
- *	before its 1 MB limit (PG_FTS_VECTOR_MAX): the rest of a huge body is
- *	not indexed, and the row is never refused for it.
+ *	PostgreSQL's limits on a tsvector hold: a position is at most 16383,
+ *	so positions go round again from 1 after that many words (a phrase
+ *	deep into a long body is still found; two of its words from different
+ *	rounds may make a phrase that is not there: more hits, never fewer), a
+ *	word keeps its first 256 positions, and the vector stops taking new
+ *	words before its 1 MB limit (PG_FTS_VECTOR_MAX): the rest of a huge
+ *	body is not indexed, and the row is never refused for it.
  *
  *	A query is rendered from struct fts_query only: folded words (letters
  *	and digits), each quoted, with <-> & | ! and a weight suffix; the

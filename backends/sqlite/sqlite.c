@@ -12,9 +12,8 @@
  *	methods that implements struct catalog. The methods live by concern
  *	(backends/sqlite/sqlite_private.h): the schema in sqlite_schema.c,
  *	deliveries in sqlite_ingest.c, search in sqlite_search.c, the
- *	full-text backlog in sqlite_indexer.c, the chain, seals, audit and
- *	stats in sqlite_integrity.c, holds and expiry in
- *	sqlite_retention.c.
+ *	full-text index in sqlite_fts.c, its backlog in sqlite_indexer.c, the chain, seals, audit
+ *and stats in sqlite_integrity.c, holds and expiry in sqlite_retention.c.
  *
  *	Several worker processes write the same file at once. WAL lets
  *	readers and the single writer proceed together; busy_timeout makes a
@@ -84,23 +83,28 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
     [ST_FIND_MESSAGE_BY_MSGID] = "SELECT id, envelope_from, size FROM messages"
                                  " WHERE " SQLITE_KEY(message_id, ?1) " AND sha256 = ?2"
                                  " AND queue_id = '' ORDER BY id LIMIT 1",
+    /* The id is never one of a stale full-text document (sqlite_fts.c),
+     * whose words would count for the new message. */
     [ST_INSERT_MESSAGE] =
-        "INSERT INTO messages (archive_id, queue_id, sha256, message_id, envelope_from,"
+        "INSERT INTO messages (id, archive_id, queue_id, sha256, message_id, envelope_from,"
         " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
-        " mail_params, xforward, index_status, index_note)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        " mail_params, xforward, index_status, index_note, sender_rdomain)"
+        " VALUES (max(COALESCE((SELECT max(id) FROM messages), 0),"
+        " COALESCE((SELECT max(message) FROM fts_stale), 0)) + 1,"
+        " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+        " tab_rdomain(?5))",
     [ST_INSERT_COPY] = "INSERT INTO copies (message, archive_id, store, location,"
                        " wrapped_sha256, wrapped_size, stored, arrival, retain_until)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     /* Once per message, whatever the case (NOCASE column): a later
      * transaction of the message adds only its new recipients. */
-    [ST_INSERT_RCPT] = "INSERT INTO recipients (message, address, archive_rcpt, orcpt, notify, copy)"
-                       " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM recipients"
+    [ST_INSERT_RCPT] = "INSERT INTO recipients (message, address, archive_rcpt, orcpt, notify, copy,"
+                       " rdomain) SELECT ?1, ?2, ?3, ?4, ?5, ?6, tab_rdomain(?2) WHERE NOT EXISTS (SELECT 1 FROM recipients"
                        " WHERE message = ?1 AND substr(address, 1, " SQLITE_KEY_PREFIX
                        ") = substr(?2, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE"
                        " AND +address = ?2)",
-    [ST_INSERT_ADDR] = "INSERT INTO header_addresses (message, field, position, name, address)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_INSERT_ADDR] = "INSERT INTO header_addresses (message, field, position, name, address,"
+                       " rdomain) VALUES (?1, ?2, ?3, ?4, ?5, tab_rdomain(?5))",
     [ST_KNOWN_RCPTS] = "SELECT r.address FROM recipients r JOIN messages m ON m.id = r.message"
                        " WHERE m.sha256 = ?2 AND " SQLITE_KEY(m.queue_id, ?1) " AND m.queue_id <> ''"
                        " ORDER BY r.rowid",
@@ -127,7 +131,6 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
                         " FROM text_pending t LEFT JOIN copies c ON c.id ="
                         " (SELECT min(id) FROM copies WHERE message = t.message)"
                         " WHERE t.message > ?1 ORDER BY t.message LIMIT 1",
-    [ST_INDEX_TEXT] = "INSERT INTO message_text (rowid, subject, body) VALUES (?1, ?2, ?3)",
     [ST_PENDING_DELETE] = "DELETE FROM text_pending WHERE message = ?1",
     [ST_INSERT_ATTACHMENT] = "INSERT INTO attachments (message, position, filename, content_type)"
                              " VALUES (?1, ?2, ?3, ?4)",
@@ -433,6 +436,7 @@ static void sqlite_close(struct catalog *cat)
 
     for (int i = 0; i < ST_COUNT; i++)
         (void)sqlite3_finalize(sc->st[i]);
+    sqlite_fts_close(sc->fts);
     /* All statements are finalized, so close cannot fail with BUSY; any
      * other failure leaves nothing uncommitted (add() commits or rolls back). */
     if (sc->db != NULL && sqlite3_close(sc->db) != SQLITE_OK)
@@ -538,6 +542,9 @@ static const struct catalog_vfuncs sqlite_vfuncs = {
     .set_text_source = sqlite_set_text_source,
     .changed = sqlite_changed,
     .index_pending = sqlite_index_pending,
+    .count = sqlite_count_matches,
+    .index_health = sqlite_index_health,
+    .unindex = sqlite_unindex,
 };
 
 struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,
@@ -580,6 +587,9 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
         if (sqlite3_exec(db, pragmas[i], NULL, NULL, NULL) != SQLITE_OK)
             goto db_error;
     }
+    what = "functions";
+    if (sqlite_register_functions(db) < 0)
+        goto db_error;
     if (sqlite_schema_upgrade(db, spec) < 0)
         goto fail;
 
@@ -594,6 +604,9 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
             goto db_error;
         }
     }
+    what = "prepare";
+    if ((sc->fts = sqlite_fts_open(db)) == NULL)
+        goto db_error;
     sc->path = xstrdup(spec);
     sc->cat.v = &sqlite_vfuncs;
     sc->cat.name = "sqlite";
@@ -606,6 +619,8 @@ fail:
     if (sc != NULL) {
         for (int i = 0; i < ST_COUNT; i++)
             (void)sqlite3_finalize(sc->st[i]);
+        sqlite_fts_close(sc->fts);
+        free(sc->wal_path);
         free(sc);
     }
     (void)sqlite3_close(db);

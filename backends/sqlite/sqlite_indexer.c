@@ -8,8 +8,10 @@
  * DESCRIPTION
  *	Owns index_pending(), called by the daemon's indexer
  *	(indexer/indexer.c) and before a full-text search: it moves what
- *	add() left in text_pending into the FTS5 table message_text in
- *	short transactions (the FTS5 tokenizer was most of add()'s work),
+ *	add() left in text_pending into the FTS5 table message_fts in
+ *	short transactions (the FTS5 tokenizer was most of add()'s work;
+ *	sqlite_fts.c builds each document from the message's rows and its
+ *	body text),
  *	reading the text and attachments of from_store rows through the
  *	text source the caller set (set_text_source: the stored copy),
  *	outside the write lock.
@@ -92,7 +94,7 @@ static int sqlite_pending_read(struct sqlite_catalog *sc, int max_rows, struct s
 }
 
 /*
- * Move up to max_rows messages from text_pending into message_text (and
+ * Move up to max_rows messages from text_pending into message_fts (and
  * the attachments of from_store rows into attachments), oldest first. The
  * text is read first, outside the write lock (a from_store row reads its
  * stored copy); then one write transaction deletes each row from
@@ -107,7 +109,7 @@ enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, int *don
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
     struct sqlite_pending rows[SQLITE_INDEX_BATCH_ROWS];
-    sqlite3_stmt *ins = sc->st[ST_INDEX_TEXT], *del = sc->st[ST_PENDING_DELETE];
+    sqlite3_stmt *del = sc->st[ST_PENDING_DELETE];
     const char *what = "read pending text", *stopped = NULL;
     enum tab_result r = TAB_OK;
     int n = 0, done = 0;
@@ -136,10 +138,7 @@ enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, int *don
             if (sqlite3_changes(sc->db) == 0)
                 continue; /* indexed by someone else meanwhile */
             what = "index text";
-            if (sqlite3_bind_int64(ins, 1, rows[i].message) != SQLITE_OK ||
-                sqlite_bind_text(ins, 2, rows[i].text.subject) != SQLITE_OK ||
-                sqlite_bind_text(ins, 3, rows[i].text.body_text) != SQLITE_OK ||
-                sqlite_exec_stmt(ins) < 0)
+            if (sqlite_fts_index(sc->fts, rows[i].message, rows[i].text.body_text) < 0)
                 goto db_error;
             what = "insert attachment";
             if (rows[i].from_store &&

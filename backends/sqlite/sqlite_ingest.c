@@ -14,8 +14,9 @@
  *	the subject and body text in text_pending (plain rows, durable with
  *	the rest of the transaction) -- or, for a record with index_later
  *	(the daemon's workers), only the subject and from_store = 1 --, and
- *	the indexer moves them into the FTS5 table later
- *	(sqlite_indexer.c).
+ *	the indexer moves them into the FTS5 table message_fts later
+ *	(sqlite_indexer.c, sqlite_fts.c). Every row gets its address keys
+ *	(the reversed domain, tab_rdomain()).
  *
  *	add_batch() is add() for several copies in one transaction (each in
  *	a savepoint, one COMMIT and one WAL sync): the daemon's catalog
@@ -480,7 +481,8 @@ static int sqlite_exec_id(struct sqlite_catalog *sc, const char *sql, sqlite3_in
  * of this (catalog_chain_encode: envelope, recipients, hashes, sizes,
  * store, location, retention), so every link stays valid. The text goes
  * through text_pending as in add(): the FTS5 row of the old text is
- * deleted here, and the indexer (or the next --text search) indexes the
+ * deleted here (exactly, or the message is marked stale: sqlite_fts.c),
+ * and the indexer (or the next --text search) indexes the
  * new one; with index_later, it also reads the attachments from the
  * stored copy.
  */
@@ -517,6 +519,10 @@ enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record 
         return sqlite_fail(sc, TAB_PERM, error_r, "reindex: archive id %s not found",
                            rec->archive_id);
     }
+    /* Before the rows change: the old document is rebuilt from them. */
+    what = "remove the full-text entry";
+    if (sqlite_fts_remove(sc->fts, message_id, sc->text_fn, sc->text_ctx) < 0)
+        goto db_error;
     what = "update message";
     {
         const char *values[7] = {
@@ -533,7 +539,6 @@ enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record 
     if (sqlite_exec_id(sc, "DELETE FROM header_addresses WHERE message = ?1", message_id, 0, NULL) <
             0 ||
         sqlite_exec_id(sc, "DELETE FROM attachments WHERE message = ?1", message_id, 0, NULL) < 0 ||
-        sqlite_exec_id(sc, "DELETE FROM message_text WHERE rowid = ?1", message_id, 0, NULL) < 0 ||
         sqlite_exec_id(sc, "DELETE FROM text_pending WHERE message = ?1", message_id, 0, NULL) < 0)
         goto db_error;
     what = "insert header address";

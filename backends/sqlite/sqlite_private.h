@@ -35,7 +35,7 @@
 
 #include "backends/catalog_private.h"
 
-#define SQLITE_SCHEMA_VERSION 7
+#define SQLITE_SCHEMA_VERSION 8
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 /* One index_pending() transaction holds the write lock that deliveries
  * wait for: it moves at most this many rows, and stops adding rows once
@@ -44,6 +44,9 @@
 #define SQLITE_INDEX_BATCH_BYTES (2 * 1024 * 1024)
 /* How long search() indexes pending text before a full-text query. */
 #define SQLITE_SEARCH_INDEX_MS 30000
+/* A --from/--to value in at least this many messages is tested message
+ * by message, newest first, instead of listed whole (sqlite_search.c). */
+#define SQLITE_SEARCH_DENSE 5000
 /* Indexes over header and envelope text cover this many characters
  * (schema version 7, sqlite_schema.c). */
 #define SQLITE_KEY_PREFIX "200"
@@ -70,7 +73,6 @@ enum sqlite_stmt {
     ST_ADDRS,
     ST_INSERT_TEXT,
     ST_PENDING_NEXT,
-    ST_INDEX_TEXT,
     ST_PENDING_DELETE,
     ST_INSERT_ATTACHMENT,
     ST_ATTACHMENTS,
@@ -96,6 +98,7 @@ struct sqlite_catalog {
     void *text_ctx;
     int wal_pending; /* a commit's durability is unconfirmed (its sync failed) */
     sqlite3_stmt *st[ST_COUNT];
+    struct sqlite_fts *fts; /* sqlite_fts.c: its statements, prepared at open */
 };
 
 static inline struct sqlite_catalog *sqlite_catalog_of(struct catalog *cat)
@@ -141,6 +144,27 @@ enum tab_result sqlite_write_fail(struct sqlite_catalog *sc, const char *what,
 
 /* sqlite_schema.c */
 int sqlite_schema_upgrade(sqlite3 *db, const char *path);
+int sqlite_register_functions(sqlite3 *db);
+
+/* sqlite_fts.c: the full-text index message_fts (schema version 8). */
+struct sqlite_fts;
+struct sqlite_fts *sqlite_fts_open(sqlite3 *db);
+void sqlite_fts_close(struct sqlite_fts *f);
+/* Index message id with body (NULL: none): its document is built from its
+ * rows as they are now (fts_doc_build()). Inside a write transaction. */
+int sqlite_fts_index(struct sqlite_fts *f, sqlite3_int64 id, const char *body);
+/* Take message id out of the index before its rows change or go: rebuild
+ * the document it was indexed with and delete exactly that, or, when it
+ * cannot be rebuilt (the copy is gone, its text differs), record the
+ * message in fts_stale. text_fn may be NULL. Inside a write transaction.
+ * -1: see sqlite3_errmsg. */
+int sqlite_fts_remove(struct sqlite_fts *f, sqlite3_int64 id, catalog_text_fn *text_fn,
+                      void *text_ctx);
+/* The upgrade from schema version 7: message_fts from message_text. */
+int sqlite_fts_upgrade(sqlite3 *db);
+enum tab_result sqlite_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
+                                    const char **error_r);
+enum tab_result sqlite_unindex(struct catalog *cat, const char *archive_id, const char **error_r);
 
 /* sqlite_ingest.c */
 int sqlite_insert_attachments(struct sqlite_catalog *sc, sqlite3_int64 message_id,
@@ -161,6 +185,8 @@ enum tab_result sqlite_forward_status(struct catalog *cat, const char *archive_i
 /* sqlite_search.c */
 enum tab_result sqlite_search(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
                               void *ctx, const char **error_r);
+enum tab_result sqlite_count_matches(struct catalog *cat, const struct search_query *q,
+                                     long long *n_r, const char **error_r);
 enum tab_result sqlite_get(struct catalog *cat, const char *archive_id,
                            struct archive_record *rec_r, const char **error_r);
 

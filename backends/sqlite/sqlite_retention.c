@@ -10,7 +10,9 @@
  *	A message may go when every copy is past its retain-until and no
  *	case holds it; expire_remove() re-checks both inside its write
  *	transaction and records each removed link in the expired table, so
- *	the chain still verifies.
+ *	the chain still verifies. Its full-text document goes first, exactly
+ *	or into fts_stale (sqlite_fts.c; expire calls unindex() before it
+ *	removes the stored copies, so it is usually gone already).
  * DIAGNOSTICS
  *	hold() of an unknown archive id is TAB_PERM, as is expire_remove()
  *	of a message that is held, unknown or not past its retention. Every
@@ -158,7 +160,6 @@ enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id
         "DELETE FROM recipients WHERE message = ?1",
         "DELETE FROM header_addresses WHERE message = ?1",
         "DELETE FROM attachments WHERE message = ?1",
-        "DELETE FROM message_text WHERE rowid = ?1",
         "DELETE FROM text_pending WHERE message = ?1",
         "DELETE FROM copies WHERE message = ?1",
         "DELETE FROM messages WHERE id = ?1",
@@ -166,6 +167,7 @@ enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
     char when[21], mid_text[32];
     sqlite3_stmt *st = NULL;
+    sqlite3_int64 mid = 0;
     int rc;
 
     record_format_time(now, when);
@@ -182,8 +184,10 @@ enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id
         return sqlite_write_fail(sc, "expire", error_r);
     }
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(mid_text, sizeof(mid_text), "%lld", (long long)sqlite3_column_int64(st, 0));
+    if (rc == SQLITE_ROW) {
+        mid = sqlite3_column_int64(st, 0);
+        snprintf(mid_text, sizeof(mid_text), "%lld", (long long)mid);
+    }
     (void)sqlite3_finalize(st);
     if (rc == SQLITE_DONE) {
         sqlite_rollback(sc);
@@ -204,6 +208,9 @@ enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id
                                3, values) < 0)
             return sqlite_write_fail(sc, "expire", error_r);
     }
+    /* Before its rows go: the document is rebuilt from them (sqlite_fts.c). */
+    if (sqlite_fts_remove(sc->fts, mid, sc->text_fn, sc->text_ctx) < 0)
+        return sqlite_write_fail(sc, "expire", error_r);
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
         const char *values[1] = {mid_text};
         if (sqlite_exec_params(sc, deletes[i], 1, values) < 0)

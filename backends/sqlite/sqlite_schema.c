@@ -18,6 +18,9 @@
  *	such a column whole (schema version 7: substr(x, 1, 200)), and
  *	every lookup compares the prefix and then the exact value.
  *
+ *	Version 8 replaces the full-text table by a contentless one
+ *	(sqlite_fts.c) and adds the reversed-domain address keys.
+ *
  *	Must never open a database whose schema is newer than this code.
  * DIAGNOSTICS
  *	sqlite_schema_upgrade() returns -1 with the message in
@@ -26,8 +29,10 @@
  *	keeps its old schema).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "backends/fts.h"
 #include "backends/sqlite/sqlite_private.h"
 #include "common/log.h"
 
@@ -255,10 +260,73 @@ static const char sqlite_schema_v7[] =
     "  m.index_status"
     " FROM messages m;";
 
+/*
+ * Version 8: search that stays fast at archive scale (docs/search.md).
+ * message_text, which kept a second copy of every body text, becomes
+ * message_fts: a contentless FTS5 table (no text stored, rowid =
+ * messages.id) over the folded document of backends/fts.h (subject,
+ * body, sender, recipients; the tokenizer only splits: the text is
+ * folded already). messages.fts_hash and fts_rcpts say what each
+ * message was indexed with, so that it can be deleted exactly, and
+ * fts_stale lists the messages whose document could not be rebuilt
+ * (sqlite_fts.c). sqlite_fts_upgrade() then indexes the messages of
+ * message_text from its body text and the rows, and drops it. Address
+ * keys: the reversed domain of every address (address_rdomain(), the
+ * connection's tab_rdomain() function) and indexes for exact addresses
+ * (prefix, case ignored, as in version 7) and domains.
+ */
+static const char sqlite_schema_v8[] =
+    "CREATE VIRTUAL TABLE message_fts USING fts5(subject, body, sender, recipients,"
+    " content = '', columnsize = 0, tokenize = 'unicode61 remove_diacritics 0');"
+    "ALTER TABLE messages ADD COLUMN fts_hash INTEGER;"
+    "ALTER TABLE messages ADD COLUMN fts_rcpts INTEGER;"
+    "ALTER TABLE messages ADD COLUMN sender_rdomain TEXT;"
+    "ALTER TABLE recipients ADD COLUMN rdomain TEXT;"
+    "ALTER TABLE header_addresses ADD COLUMN rdomain TEXT;"
+    "UPDATE messages SET sender_rdomain = tab_rdomain(envelope_from);"
+    "UPDATE recipients SET rdomain = tab_rdomain(address);"
+    "UPDATE header_addresses SET rdomain = tab_rdomain(address);"
+    "CREATE INDEX messages_sender ON messages"
+    " (substr(envelope_from, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE);"
+    "CREATE INDEX messages_sender_rdomain ON messages (sender_rdomain);"
+    "CREATE INDEX recipients_rdomain ON recipients (rdomain);"
+    "CREATE INDEX header_addresses_address ON header_addresses"
+    " (field, substr(address, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE);"
+    "CREATE INDEX header_addresses_rdomain ON header_addresses (field, rdomain);"
+    "CREATE TABLE fts_stale ("
+    " message INTEGER PRIMARY KEY,"
+    " noted TEXT NOT NULL,"
+    " reason TEXT NOT NULL);";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
     sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4,
-    sqlite_schema_v5, sqlite_schema_v6, sqlite_schema_v7,
+    sqlite_schema_v5, sqlite_schema_v6, sqlite_schema_v7, sqlite_schema_v8,
 };
+
+/* tab_rdomain(address): address_rdomain() (backends/fts.h), or NULL. */
+static void sqlite_rdomain_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const unsigned char *a = sqlite3_value_text(argv[0]);
+    char *r;
+
+    (void)argc;
+    r = a != NULL ? address_rdomain((const char *)a) : NULL;
+    if (r == NULL)
+        sqlite3_result_null(ctx);
+    else
+        sqlite3_result_text(ctx, r, -1, free);
+}
+
+/* The connection's own SQL functions: used by statements and schema
+ * steps, never by a schema object (sqlite3 must still read the file). */
+int sqlite_register_functions(sqlite3 *db)
+{
+    return sqlite3_create_function(db, "tab_rdomain", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                   sqlite_rdomain_fn, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
 
 /*
  * Schema step 4 on a catalog that has copies already: chain them in id
@@ -385,6 +453,9 @@ int sqlite_schema_upgrade(sqlite3 *db, const char *path)
             goto db_error;
         what = "chain existing copies";
         if (version + 1 == 4 && sqlite_chain_existing(db) < 0)
+            goto db_error;
+        what = "index the text of message_text in message_fts";
+        if (version + 1 == 8 && sqlite_fts_upgrade(db) < 0)
             goto db_error;
         /* PRAGMA takes no parameters; the value is our own integer. */
         snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);

@@ -6,16 +6,22 @@
  * SYNOPSIS
  *	#include "backends/sqlite/sqlite_private.h"
  * DESCRIPTION
- *	Owns search() and get(), and reading a message's rows back into an
- *	archive record. search() assembles its WHERE clause from constant
- *	fragments only, escapes LIKE metacharacters in user text, and
- *	translates websearch syntax into an FTS5 query in which every word
- *	and phrase is a string, so no input is an FTS5 syntax error.
+ *	Owns search(), count() and get(), and reading a message's rows back
+ *	into an archive record, with the semantics of backends/fts.h
+ *	(docs/search.md). A query is one SELECT assembled from constant
+ *	fragments only: exact addresses through the prefix indexes (the
+ *	two-step compare below), domains through the reversed-domain
+ *	indexes, wildcards as GLOB with only '*' special, and every word
+ *	query (--text, --subject, the words form of --from/--to) as one
+ *	FTS5 query over message_fts whose phrases are double-quoted strings
+ *	of folded words, so no input is an FTS5 syntax error. A word query
+ *	runs from the FTS5 side, newest rowid first, and stops when the page
+ *	(limit, offset) is full; stale documents (sqlite_fts.c) never match.
+ *	Newest first is archive order (messages.id DESC).
  *
- *	search() with a text or attachment query first indexes whatever is
- *	still pending (sqlite_indexer.c), when the connection can write, so
- *	no caller misses a message; index_pending(cat, 0, ...) counts what
- *	it could not.
+ *	A word or attachment query first indexes whatever is still pending
+ *	(sqlite_indexer.c), when the connection can write, so no caller
+ *	misses a message; index_health() counts what it could not.
  *
  *	Must never put user text into SQL: user text reaches SQLite only
  *	through named parameters.
@@ -29,7 +35,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backends/fts.h"
 #include "backends/sqlite/sqlite_private.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/strlist.h"
@@ -166,209 +174,383 @@ out:
 }
 
 /*
- * The WHERE clause is built from the constant fragments below, chosen by
+ * The statement is built from the constant fragments below, chosen by
  * which fields of q are set; user text only ever reaches SQLite through
- * the named parameters.
+ * the named parameters, and the FTS5 query (":fts") holds only folded
+ * words in double-quoted strings (backends/fts.h).
+ *
+ * Exact addresses go through the prefix indexes of schema version 7/8:
+ * the substr() term selects the index entries (COLLATE NOCASE: ASCII
+ * case ignored), the "+" term compares the whole value (see
+ * sqlite_schema_v7). Domains go through the reversed-domain indexes: the
+ * range [key, key + '/') holds the domain and its subdomains ("key.")
+ * but also "key-x" ('-' sorts before '.'), which the second term drops.
  */
-static const char sqlite_search_from[] =
-    " AND (m.envelope_from LIKE :from ESCAPE '\\'"
-    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
-    " AND (h.address LIKE :from ESCAPE '\\' OR h.name LIKE :from ESCAPE '\\')))";
-static const char sqlite_search_to[] =
-    " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
-    " AND r.address LIKE :to ESCAPE '\\')"
-    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
-    " AND h.field IN ('to', 'cc')"
-    " AND (h.address LIKE :to ESCAPE '\\' OR h.name LIKE :to ESCAPE '\\')))";
-static const char sqlite_search_subject[] = " AND m.subject LIKE :subject ESCAPE '\\'";
+#define SQLITE_SEARCH_EXACT(col, param)                                                            \
+    "substr(" col ", 1, " SQLITE_KEY_PREFIX ") = substr(" param ", 1, " SQLITE_KEY_PREFIX          \
+    ") COLLATE NOCASE AND +" col " = " param " COLLATE NOCASE"
+#define SQLITE_SEARCH_DOMAIN(col, param)                                                           \
+    col " >= " param " AND " col " < " param " || '/' AND (" col " = " param " OR substr(" col     \
+        ", length(" param ") + 1, 1) = '.')"
+
+/*
+ * The --from/--to forms: the ids of the messages a form matches (an IN
+ * list, built whole: cheap for an address in few messages), and the same
+ * as a test of one message (EXISTS, through the per-message indexes:
+ * cheap when the address is in many messages, because a newest-first
+ * scan then fills its page after a few rows; "+" and whole-value
+ * compares keep SQLite off the address indexes there). A probe of the
+ * IN query chooses (SQLITE_SEARCH_DENSE).
+ */
+struct sqlite_address_form {
+    const char *ids, *exists;
+};
+
+#define SQLITE_FROM_HEADER(cond)                                                                   \
+    " EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from' "       \
+    "AND " cond ")"
+#define SQLITE_TO_ROWS(cond_r, cond_h)                                                             \
+    "(EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id AND " cond_r ") OR EXISTS"         \
+    " (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field IN ('to', 'cc') "       \
+    "AND " cond_h "))"
+#define SQLITE_DOMAIN_TEST(col, param)                                                             \
+    "(+" col " = " param " OR (+" col " > " param " AND +" col " < " param                         \
+    " || '/' AND substr(" col ", length(" param ") + 1, 1) = '.'))"
+
+static const struct sqlite_address_form sqlite_address_forms[2][3] = {
+    {
+        /* --from: the envelope sender or a header From address */
+        {"SELECT id FROM messages WHERE " SQLITE_SEARCH_EXACT(
+             "envelope_from", ":from") " UNION ALL SELECT message FROM header_addresses WHERE "
+                                       "field = 'from' AND " SQLITE_SEARCH_EXACT("address",
+                                                                                 ":from"),
+         "(+m.envelope_from = :from COLLATE NOCASE OR" SQLITE_FROM_HEADER(
+             "h.address = :from COLLATE NOCASE") ")"},
+        {"SELECT id FROM messages WHERE " SQLITE_SEARCH_DOMAIN(
+             "sender_rdomain", ":from") " UNION ALL SELECT message FROM header_addresses WHERE "
+                                        "field = 'from' AND " SQLITE_SEARCH_DOMAIN("rdomain",
+                                                                                   ":from"),
+         "(" SQLITE_DOMAIN_TEST("m.sender_rdomain", ":from") " OR" SQLITE_FROM_HEADER(
+             SQLITE_DOMAIN_TEST("h.rdomain", ":from")) ")"},
+        {"SELECT id FROM messages WHERE lower(envelope_from) GLOB :from"
+         " UNION ALL SELECT message FROM header_addresses WHERE field = 'from'"
+         " AND lower(address) GLOB :from",
+         "(lower(m.envelope_from) GLOB :from OR" SQLITE_FROM_HEADER(
+             "lower(h.address) GLOB :from") ")"},
+    },
+    {
+        /* --to: an envelope recipient or a header To/Cc address */
+        {"SELECT message FROM recipients WHERE " SQLITE_SEARCH_EXACT(
+             "address", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN "
+                               "('to', 'cc') AND " SQLITE_SEARCH_EXACT("address", ":to"),
+         SQLITE_TO_ROWS("r.address = :to", "h.address = :to COLLATE NOCASE")},
+        {"SELECT message FROM recipients WHERE " SQLITE_SEARCH_DOMAIN(
+             "rdomain", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN "
+                               "('to', 'cc') AND " SQLITE_SEARCH_DOMAIN("rdomain", ":to"),
+         SQLITE_TO_ROWS(SQLITE_DOMAIN_TEST("r.rdomain", ":to"),
+                        SQLITE_DOMAIN_TEST("h.rdomain", ":to"))},
+        {"SELECT message FROM recipients WHERE lower(address) GLOB :to"
+         " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc')"
+         " AND lower(address) GLOB :to",
+         SQLITE_TO_ROWS("lower(r.address) GLOB :to", "lower(h.address) GLOB :to")},
+    },
+};
 static const char sqlite_search_message_id[] =
     " AND substr(m.message_id, 1, " SQLITE_KEY_PREFIX
     ") = substr(:message_id, 1, " SQLITE_KEY_PREFIX ") AND +m.message_id = :message_id";
 static const char sqlite_search_degraded[] = " AND m.index_status = 'degraded'";
 static const char sqlite_search_since[] = " AND COALESCE(m.date, m.arrival) >= :since";
 static const char sqlite_search_until[] = " AND COALESCE(m.date, m.arrival) < :until";
-
-/* Full text: q->text after sqlite_fts_query() (":text" needs at least one
- * word that is not negated; ":text_not" holds only negated words). */
-static const char sqlite_search_text[] =
-    " AND m.id IN (SELECT rowid FROM message_text WHERE message_text MATCH :text)";
-static const char sqlite_search_text_not[] =
-    " AND m.id NOT IN (SELECT rowid FROM message_text WHERE message_text MATCH :text_not)";
-static const char sqlite_search_text_empty[] = " AND 0";
 static const char sqlite_search_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id"
     " AND a.filename LIKE :attachment ESCAPE '\\')";
 static const char sqlite_search_has_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id)";
+static const char sqlite_search_nothing[] = " AND 0";
 
-/* Append s to *buf as an FTS5 string: in double quotes, quotes doubled.
- * Inside a string every character is text to the tokenizer: no column
- * filter, NEAR, prefix "*", "^" or operator can come from user input. */
-static void sqlite_fts_append_string(struct strlist *out, const char *s, size_t len)
+/* Full text driven from the FTS5 side, newest (highest rowid) first, so a
+ * common word stops after the first page; stale documents never match. */
+static const char sqlite_search_fts_from[] =
+    " FROM message_fts f CROSS JOIN messages m ON m.id = f.rowid"
+    " WHERE message_fts MATCH :fts AND f.rowid NOT IN (SELECT message FROM fts_stale)";
+static const char sqlite_search_fts_order[] = " ORDER BY f.rowid DESC";
+/* A date range bounds the rowids the FTS5 side reads: a window far back
+ * would otherwise read every newer match first. The messages of the
+ * range lie between the least and the greatest id in it (the date index
+ * finds both by reading the range once). */
+#define SQLITE_SEARCH_IN_RANGE(agg)                                                                \
+    "(SELECT " agg "(id) FROM messages INDEXED BY messages_when"                                   \
+    " WHERE COALESCE(date, arrival) >= :since AND COALESCE(date, arrival) < :until)"
+static const char sqlite_search_fts_dates[] = " AND f.rowid >= " SQLITE_SEARCH_IN_RANGE(
+    "min") " AND f.rowid <= " SQLITE_SEARCH_IN_RANGE("max");
+/* Everything but what the negated terms match ("-word" alone). */
+static const char sqlite_search_fts_not[] =
+    " AND m.id NOT IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :fts_not)"
+    " AND m.id NOT IN (SELECT message FROM fts_stale)";
+static const char sqlite_search_plain_from[] = " FROM messages m WHERE 1";
+static const char sqlite_search_plain_order[] = " ORDER BY m.id DESC";
+
+/* Append phrase to out as an FTS5 string: in double quotes, quotes
+ * doubled (folded words hold none; the quoting is for safety only). */
+static void sqlite_fts_string(struct buf *out, const char *phrase)
 {
-    char *q = xmalloc(2 * len + 3), *w = q;
-
-    *w++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"')
-            *w++ = '"';
-        *w++ = s[i];
+    buf_add(out, "\"", 1);
+    for (const char *p = phrase; *p != '\0'; p++) {
+        if (*p == '"')
+            buf_add(out, "\"", 1);
+        buf_add(out, p, 1);
     }
-    *w++ = '"';
-    *w = '\0';
-    strlist_add(out, q);
-    free(q);
+    buf_add(out, "\"", 1);
 }
 
-/* A term the tokenizer splits into nothing ("*", "--", "...") would turn
- * the whole query into "match nothing"; such terms are dropped. */
-static int sqlite_fts_has_token(const char *s, size_t len)
+/* A clause: (p1 AND p2 ...) NOT (n1 OR n2 ...); negated terms only when
+ * neg_only (the caller then uses NOT IN). */
+static void sqlite_fts_clause(struct buf *out, const struct fts_clause *c, int neg_only)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-            return 1;
+    int first = 1;
+
+    buf_add(out, "(", 1);
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->terms[i].negated != neg_only)
+            continue;
+        if (!first)
+            buf_add_str(out, neg_only ? " OR " : " AND ");
+        sqlite_fts_string(out, c->terms[i].phrase);
+        first = 0;
     }
-    return 0;
+    buf_add(out, ")", 1);
+    if (neg_only || c->positive == c->n)
+        return;
+    buf_add_str(out, " NOT (");
+    first = 1;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!c->terms[i].negated)
+            continue;
+        if (!first)
+            buf_add_str(out, " OR ");
+        sqlite_fts_string(out, c->terms[i].phrase);
+        first = 0;
+    }
+    buf_add(out, ")", 1);
 }
 
-static void sqlite_strlist_take(struct strlist *l, char *s)
+/* One part of the FTS5 query, restricted to columns (e.g. "{subject body}"),
+ * ANDed to what out holds. */
+static void sqlite_fts_part(struct buf *out, const char *columns, const struct fts_query *q)
 {
-    strlist_add(l, s);
-    free(s);
+    if (out->len > 0)
+        buf_add_str(out, " AND ");
+    buf_add_str(out, columns);
+    buf_add_str(out, " : (");
+    for (size_t i = 0; i < q->n; i++) {
+        if (i > 0)
+            buf_add_str(out, " OR ");
+        sqlite_fts_clause(out, &q->clauses[i], 0);
+    }
+    buf_add(out, ")", 1);
 }
 
-/* l's strings joined by sep, in parentheses when paren and more than one. */
-static char *sqlite_join(const struct strlist *l, const char *sep, int paren)
+/* The value to bind for a --from/--to match that is not words (heap):
+ * the key, or the GLOB pattern in which only '*' is special. */
+static char *sqlite_address_bind(const struct address_match *m)
 {
-    char *joined = strlist_join(l, sep);
+    struct buf b = BUF_INIT;
 
-    if (!paren || l->n < 2)
-        return joined;
-    char *out = xasprintf("(%s)", joined);
-    free(joined);
-    return out;
+    if (m->kind != ADDRESS_WILDCARD)
+        return xstrdup(m->key);
+    for (const char *p = m->key; *p != '\0'; p++) {
+        if (*p == '[')
+            buf_add_str(&b, "[[]");
+        else if (*p == '?')
+            buf_add_str(&b, "[?]");
+        else
+            buf_add(&b, p, 1);
+    }
+    return b.data != NULL ? b.data : xstrdup("");
 }
 
-/*
- * Translate websearch syntax (as PostgreSQL's websearch_to_tsquery) into
- * an FTS5 query: words and "quoted phrases" must all match; "a OR b"
- * matches either; -word and -"a phrase" must not match. Every word and
- * phrase becomes an FTS5 string, so no input is an FTS5 syntax error.
- * *pos_r: the positive part, or NULL when there is none; *neg_r: the
- * negated terms joined with OR, or NULL.
- */
-/* Whether a word or phrase other than "or" follows (for the OR operator). */
-/* Query separators: white space, and '<' '>' which the PostgreSQL catalog
- * reads as spaces too (its parser would take "<word>" for a tag). */
-#define SQLITE_FTS_SPACE " \t\r\n\f\v<>"
-
-static int sqlite_fts_is_or(const char *p, size_t len)
+static int sqlite_address_form_index(enum address_match_kind kind)
 {
-    return len == 2 && strncasecmp(p, "OR", 2) == 0;
+    return kind == ADDRESS_EXACT ? 0 : kind == ADDRESS_DOMAIN ? 1 : 2;
 }
 
-/* Whether a word or phrase follows (an "or" after "or" is the word). */
-static int sqlite_fts_next_is_term(const char *p)
-{
-    while (*p != '\0' && strchr(SQLITE_FTS_SPACE, *p) != NULL)
-        p++;
-    return *p != '\0';
-}
-
-/* One OR-separated clause: all of pos, none of neg. */
-struct sqlite_fts_clause {
-    struct strlist pos, neg;
+/* A search_query as one SELECT and what it binds. */
+struct sqlite_query {
+    char *sql;
+    char *from, *to, *message_id, *attachment, *fts, *fts_not;
+    char *addr_sql[2]; /* the --from, --to fragments, or NULL */
+    char since[21], until[21];
+    int uses_fts; /* any part reads message_fts: index pending text first */
 };
 
-/* Close the current clause into clauses (FTS5 text) or, when it has no
- * positive term, keep its negations apart in *only_neg (usable only when it
- * is the whole query: FTS5 cannot express "everything except"). */
-static void sqlite_fts_close(struct sqlite_fts_clause *c, struct strlist *clauses,
-                             struct strlist *only_neg, int *neg_clauses)
+static void sqlite_query_free(struct sqlite_query *sq)
 {
-    if (c->pos.n > 0) {
-        char *and = sqlite_join(&c->pos, " AND ", 1);
-        if (c->neg.n > 0) {
-            char * or = sqlite_join(&c->neg, " OR ", 0);
-            sqlite_strlist_take(clauses, xasprintf("(%s NOT (%s))", and, or));
-            free(or);
-            free(and);
-        } else {
-            sqlite_strlist_take(clauses, and);
-        }
-    } else if (c->neg.n > 0) {
-        (*neg_clauses)++;
-        for (size_t i = 0; i < c->neg.n; i++)
-            strlist_add(only_neg, c->neg.v[i]);
-    }
-    strlist_free(&c->pos);
-    strlist_free(&c->neg);
+    free(sq->addr_sql[0]);
+    free(sq->addr_sql[1]);
+    free(sq->sql);
+    free(sq->from);
+    free(sq->to);
+    free(sq->message_id);
+    free(sq->attachment);
+    free(sq->fts);
+    free(sq->fts_not);
 }
 
-/*
- * websearch_to_tsquery semantics, as the PostgreSQL catalog has them: terms
- * are ANDed, "or" (any case) between two terms separates clauses and binds
- * looser than AND ("a b or c" is (a AND b) OR c), "-term" and "- term"
- * exclude within their clause, a leading, trailing or second "or" is the
- * word "or". Known difference: a clause of exclusions only ("a or -b") can
- * stand alone ("-b": everything without b) but is dropped next to others.
- */
-static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
+/* Whether the IN list of form (bound to value as param) would hold at
+ * least SQLITE_SEARCH_DENSE messages: then a newest-first scan with the
+ * EXISTS test fills a page sooner than the list is built. 0 on error
+ * (the query then reports it). */
+static int sqlite_address_dense(struct sqlite_catalog *sc, const char *ids, const char *param,
+                                const char *value)
 {
-    struct strlist clauses = STRLIST_INIT, only_neg = STRLIST_INIT;
-    struct sqlite_fts_clause c = {STRLIST_INIT, STRLIST_INIT};
-    const char *p = text;
-    int pending_or = 0, neg_clauses = 0;
+    /* Tests run both forms on a small catalog (test_catalog_sqlite.c). */
+    const char *knob = getenv("TABULARIUM_TEST_SQLITE_DENSE");
+    int limit = knob != NULL && atoi(knob) > 0 ? atoi(knob) : SQLITE_SEARCH_DENSE;
+    char *sql = xasprintf("SELECT count(*) FROM (%s LIMIT %d)", ids, limit);
+    sqlite3_stmt *st = NULL;
+    int dense = 0;
 
-    while (*p != '\0') {
-        const char *start;
-        size_t len;
-        int negated = 0;
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, param), value, -1, SQLITE_STATIC) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        dense = sqlite3_column_int(st, 0) >= limit;
+    (void)sqlite3_finalize(st);
+    free(sql);
+    return dense;
+}
 
-        if (strchr(SQLITE_FTS_SPACE, *p) != NULL) {
-            p++;
-            continue;
-        }
-        if (*p == '-') { /* "-word" and "- word" both exclude the word */
-            negated = 1;
-            p++;
-            while (*p != '\0' && strchr(SQLITE_FTS_SPACE, *p) != NULL)
-                p++;
-            if (*p == '\0')
-                break;
-        }
-        if (*p == '"') {
-            start = ++p;
-            while (*p != '\0' && *p != '"')
-                p++;
-            len = (size_t)(p - start);
-            if (*p == '"')
-                p++;
-        } else {
-            start = p;
-            while (*p != '\0' && *p != '"' && strchr(SQLITE_FTS_SPACE, *p) == NULL)
-                p++;
-            len = (size_t)(p - start);
-            if (!negated && !pending_or && sqlite_fts_is_or(start, len) && c.pos.n + c.neg.n > 0 &&
-                sqlite_fts_next_is_term(p)) {
-                pending_or = 1;
-                continue;
-            }
-        }
-        if (!sqlite_fts_has_token(start, len))
-            continue;
-        if (pending_or) {
-            sqlite_fts_close(&c, &clauses, &only_neg, &neg_clauses);
-            pending_or = 0;
-        }
-        sqlite_fts_append_string(negated ? &c.neg : &c.pos, start, len);
+/* The statement for q: its rows (count 0: ids, newest first, paged) or
+ * their number (count 1). sc: for the density probes of --from/--to. */
+static void sqlite_query_build(struct sqlite_catalog *sc, const struct search_query *q, int count,
+                               struct sqlite_query *sq)
+{
+    struct buf fts = BUF_INIT, fts_not = BUF_INIT;
+    struct fts_query text = {NULL, 0}, subject = {NULL, 0};
+    struct address_match addr[2];
+    const char *values[2] = {q->from, q->to}, *params[2] = {":from", ":to"};
+    const char *columns[2] = {"{sender}", "{recipients}"};
+    const char *nothing = "", *not_sql = "";
+    const char *head, *order;
+
+    memset(sq, 0, sizeof(*sq));
+    memset(addr, 0, sizeof(addr));
+    if (q->text != NULL) {
+        if (fts_query_parse(q->text, &text) < 0)
+            nothing = sqlite_search_nothing;
+        else if (text.n == 1 && text.clauses[0].positive == 0) {
+            sqlite_fts_clause(&fts_not, &text.clauses[0], 1);
+            not_sql = sqlite_search_fts_not;
+        } else
+            sqlite_fts_part(&fts, "{subject body}", &text);
     }
-    sqlite_fts_close(&c, &clauses, &only_neg, &neg_clauses);
-    *pos_r = clauses.n > 0 ? sqlite_join(&clauses, " OR ", 0) : NULL;
-    *neg_r = clauses.n == 0 && neg_clauses == 1 ? sqlite_join(&only_neg, " OR ", 0) : NULL;
-    strlist_free(&clauses);
-    strlist_free(&only_neg);
+    if (q->subject != NULL) {
+        if (fts_query_phrase(q->subject, &subject) < 0)
+            nothing = sqlite_search_nothing;
+        else
+            sqlite_fts_part(&fts, "{subject}", &subject);
+    }
+    for (int w = 0; w < 2; w++) {
+        const struct sqlite_address_form *form;
+        char **bind = w == 0 ? &sq->from : &sq->to;
+
+        if (values[w] == NULL)
+            continue;
+        if (address_match_parse(values[w], &addr[w]) < 0) {
+            nothing = sqlite_search_nothing;
+            continue;
+        }
+        if (addr[w].kind == ADDRESS_WORDS) {
+            sqlite_fts_part(&fts, columns[w], &addr[w].words);
+            continue;
+        }
+        form = &sqlite_address_forms[w][sqlite_address_form_index(addr[w].kind)];
+        *bind = sqlite_address_bind(&addr[w]);
+        /* A count reads every match either way: the list is cheaper. */
+        if (!count && sqlite_address_dense(sc, form->ids, params[w], *bind))
+            sq->addr_sql[w] = xasprintf(" AND %s", form->exists);
+        else
+            sq->addr_sql[w] = xasprintf(" AND m.id IN (%s)", form->ids);
+    }
+    if (fts.len > 0) {
+        sq->fts = fts.data;
+        head = sqlite_search_fts_from;
+        order = sqlite_search_fts_order;
+    } else {
+        buf_free(&fts);
+        head = sqlite_search_plain_from;
+        order = sqlite_search_plain_order;
+    }
+    if (fts_not.len > 0) {
+        sq->fts_not = fts_not.data;
+    } else {
+        buf_free(&fts_not);
+    }
+    sq->uses_fts = sq->fts != NULL || sq->fts_not != NULL;
+    if (q->message_id != NULL)
+        sq->message_id = catalog_message_id_bare(q->message_id);
+    if (q->attachment != NULL)
+        sq->attachment = catalog_like_substring(q->attachment);
+    if (q->since != 0)
+        record_format_time(q->since, sq->since);
+    if (q->until != 0)
+        record_format_time(q->until, sq->until);
+    sq->sql = xasprintf(
+        "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", count ? "SELECT count(*)" : "SELECT m.id", head,
+        nothing, sq->addr_sql[0] ? sq->addr_sql[0] : "", sq->addr_sql[1] ? sq->addr_sql[1] : "",
+        q->message_id ? sqlite_search_message_id : "", q->since ? sqlite_search_since : "",
+        q->until ? sqlite_search_until : "",
+        sq->fts != NULL && q->since && q->until ? sqlite_search_fts_dates : "", not_sql,
+        q->attachment ? sqlite_search_attachment : "",
+        q->has_attachment ? sqlite_search_has_attachment : "",
+        q->degraded ? sqlite_search_degraded : "", count ? "" : order,
+        !count && (q->limit > 0 || q->offset > 0) ? " LIMIT :limit" : "",
+        !count && q->offset > 0 ? " OFFSET :offset" : "", "");
+    fts_query_free(&text);
+    fts_query_free(&subject);
+    address_match_free(&addr[0]);
+    address_match_free(&addr[1]);
+}
+
+static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
+{
+    int i;
+
+    if (value == NULL || *value == '\0')
+        return SQLITE_OK; /* not in this statement */
+    i = sqlite3_bind_parameter_index(st, name);
+    if (i == 0)
+        return SQLITE_RANGE;
+    return sqlite3_bind_text(st, i, value, -1, SQLITE_STATIC);
+}
+
+/* Prepare sq's statement and bind its values (q: limit and offset). */
+static int sqlite_query_prepare(struct sqlite_catalog *sc, const struct search_query *q,
+                                const struct sqlite_query *sq, int count, sqlite3_stmt **st_r)
+{
+    sqlite3_stmt *st;
+
+    *st_r = NULL;
+    if (sqlite3_prepare_v2(sc->db, sq->sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    *st_r = st;
+    if (sqlite_bind_named(st, ":from", sq->from) != SQLITE_OK ||
+        sqlite_bind_named(st, ":to", sq->to) != SQLITE_OK ||
+        sqlite_bind_named(st, ":message_id", sq->message_id) != SQLITE_OK ||
+        sqlite_bind_named(st, ":since", sq->since) != SQLITE_OK ||
+        sqlite_bind_named(st, ":until", sq->until) != SQLITE_OK ||
+        sqlite_bind_named(st, ":fts", sq->fts) != SQLITE_OK ||
+        sqlite_bind_named(st, ":fts_not", sq->fts_not) != SQLITE_OK ||
+        sqlite_bind_named(st, ":attachment", sq->attachment) != SQLITE_OK)
+        return -1;
+    if (!count && (q->limit > 0 || q->offset > 0) &&
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
+                           q->limit > 0 ? q->limit : -1) != SQLITE_OK)
+        return -1;
+    if (!count && q->offset > 0 &&
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), q->offset) != SQLITE_OK)
+        return -1;
+    return 0;
 }
 
 /*
@@ -377,7 +559,7 @@ static void sqlite_fts_query(const char *text, char **pos_r, char **neg_r)
  * export, hold). In batches, so deliveries get the write lock between
  * them, and for at most SQLITE_SEARCH_INDEX_MS. A read-only connection
  * or a failure leaves the rest to the indexer; the caller can count it
- * with index_pending(cat, 0, ...).
+ * with index_health().
  */
 static void sqlite_index_before_search(struct sqlite_catalog *sc)
 {
@@ -396,96 +578,20 @@ static void sqlite_index_before_search(struct sqlite_catalog *sc)
     } while (done > 0 && clock_monotonic_ms() < deadline);
 }
 
-static int sqlite_bind_named(sqlite3_stmt *st, const char *name, const char *value)
-{
-    int i = sqlite3_bind_parameter_index(st, name);
-    if (i == 0)
-        return SQLITE_RANGE;
-    return sqlite3_bind_text(st, i, value, -1, SQLITE_STATIC);
-}
-
-/* Bind name to the LIKE pattern that finds value inside a column
- * (*like_r: the pattern, for the caller to free), unless value is NULL. */
-static int sqlite_bind_like(sqlite3_stmt *st, const char *name, const char *value, char **like_r)
-{
-    if (value == NULL)
-        return SQLITE_OK;
-    *like_r = catalog_like_substring(value);
-    return sqlite_bind_named(st, name, *like_r);
-}
-
-/* Bind name to t as stored (formatted into buf), unless t is 0. */
-static int sqlite_bind_time(sqlite3_stmt *st, const char *name, time_t t, char buf[21])
-{
-    if (t == 0)
-        return SQLITE_OK;
-    record_format_time(t, buf);
-    return sqlite_bind_named(st, name, buf);
-}
-
 enum tab_result sqlite_search(struct catalog *cat, const struct search_query *q, catalog_row_fn *fn,
                               void *ctx, const char **error_r)
 {
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
-    char *like_from = NULL, *like_to = NULL, *like_subject = NULL, *message_id = NULL;
-    char *like_attachment = NULL, *fts_pos = NULL, *fts_neg = NULL, *fts_match = NULL;
-    const char *text_sql = "", *text_not_sql = "";
-    char since[21], until[21];
+    struct sqlite_query sq;
     sqlite3_stmt *st = NULL;
     enum tab_result r = TAB_OK;
-    char *sql;
     int rc;
 
+    sqlite_query_build(sc, q, 0, &sq);
     /* Attachments of from_store messages are found by the indexer too. */
-    if (q->text != NULL || q->attachment != NULL || q->has_attachment)
+    if (sq.uses_fts || q->attachment != NULL || q->has_attachment)
         sqlite_index_before_search(sc);
-    if (q->text != NULL) {
-        sqlite_fts_query(q->text, &fts_pos, &fts_neg);
-        if (fts_pos != NULL && fts_neg != NULL) {
-            fts_match = xasprintf("%s NOT (%s)", fts_pos, fts_neg);
-            text_sql = sqlite_search_text;
-        } else if (fts_pos != NULL) {
-            fts_match = xstrdup(fts_pos);
-            text_sql = sqlite_search_text;
-        } else if (fts_neg != NULL) {
-            text_not_sql = sqlite_search_text_not;
-        } else {
-            text_sql = sqlite_search_text_empty; /* nothing to look for */
-        }
-    }
-    sql = xasprintf("SELECT m.id FROM messages m WHERE 1%s%s%s%s%s%s%s%s%s%s%s"
-                    " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC%s",
-                    q->from ? sqlite_search_from : "", q->to ? sqlite_search_to : "",
-                    q->subject ? sqlite_search_subject : "",
-                    q->message_id ? sqlite_search_message_id : "",
-                    q->since ? sqlite_search_since : "", q->until ? sqlite_search_until : "",
-                    text_sql, text_not_sql, q->attachment ? sqlite_search_attachment : "",
-                    q->has_attachment ? sqlite_search_has_attachment : "",
-                    q->degraded ? sqlite_search_degraded : "", q->limit > 0 ? " LIMIT :limit" : "");
-    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto db_error;
-
-    if (sqlite_bind_like(st, ":from", q->from, &like_from) != SQLITE_OK ||
-        sqlite_bind_like(st, ":to", q->to, &like_to) != SQLITE_OK ||
-        sqlite_bind_like(st, ":subject", q->subject, &like_subject) != SQLITE_OK)
-        goto db_error;
-    if (q->message_id) {
-        message_id = catalog_message_id_bare(q->message_id);
-        if (sqlite_bind_named(st, ":message_id", message_id) != SQLITE_OK)
-            goto db_error;
-    }
-    if (sqlite_bind_time(st, ":since", q->since, since) != SQLITE_OK ||
-        sqlite_bind_time(st, ":until", q->until, until) != SQLITE_OK)
-        goto db_error;
-    if (fts_match != NULL && sqlite_bind_named(st, ":text", fts_match) != SQLITE_OK)
-        goto db_error;
-    if (fts_pos == NULL && fts_neg != NULL &&
-        sqlite_bind_named(st, ":text_not", fts_neg) != SQLITE_OK)
-        goto db_error;
-    if (sqlite_bind_like(st, ":attachment", q->attachment, &like_attachment) != SQLITE_OK)
-        goto db_error;
-    if (q->limit > 0 &&
-        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), q->limit) != SQLITE_OK)
+    if (sqlite_query_prepare(sc, q, &sq, 0, &st) < 0)
         goto db_error;
 
     /* While st is active the connection holds one read transaction, so
@@ -509,15 +615,28 @@ db_error:
     r = sqlite_fail_db(sc, error_r, "search");
 out:
     (void)sqlite3_finalize(st);
-    free(sql);
-    free(like_from);
-    free(like_to);
-    free(like_subject);
-    free(message_id);
-    free(like_attachment);
-    free(fts_pos);
-    free(fts_neg);
-    free(fts_match);
+    sqlite_query_free(&sq);
+    return r;
+}
+
+enum tab_result sqlite_count_matches(struct catalog *cat, const struct search_query *q,
+                                     long long *n_r, const char **error_r)
+{
+    struct sqlite_catalog *sc = sqlite_catalog_of(cat);
+    struct sqlite_query sq;
+    sqlite3_stmt *st = NULL;
+    enum tab_result r = TAB_OK;
+
+    *n_r = 0;
+    sqlite_query_build(sc, q, 1, &sq);
+    if (sq.uses_fts || q->attachment != NULL || q->has_attachment)
+        sqlite_index_before_search(sc);
+    if (sqlite_query_prepare(sc, q, &sq, 1, &st) < 0 || sqlite3_step(st) != SQLITE_ROW)
+        r = sqlite_fail_db(sc, error_r, "count");
+    else
+        *n_r = sqlite3_column_int64(st, 0);
+    (void)sqlite3_finalize(st);
+    sqlite_query_free(&sq);
     return r;
 }
 

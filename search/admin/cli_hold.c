@@ -644,6 +644,10 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
             break;
         }
         free(audit);
+        /* while its copies can still be read: the full-text index must
+         * be given the words to delete (SQLite) */
+        if (catalog_unindex(cat, id, &error) != TAB_OK)
+            why = error;
         for (size_t k = i; k < j && why == NULL; k++) {
             if (s.v[k].link.store == NULL || strcmp(s.v[k].link.store, st->name) != 0)
                 why = "stored in another store than archive_store";

@@ -7,7 +7,7 @@
  *	tabularium search [--from ADDR] [--to ADDR] [--subject TEXT]
  *		[--since DATE] [--until DATE] [--message-id ID] [--text WORDS]
  *		[--attachment NAME] [--has-attachment] [--degraded] [--limit N]
- *		[--json]
+ *		[--offset N] [--count] [--json]
  * DESCRIPTION
  *	Turns the command line into a struct search_query, runs it on the
  *	catalog and prints one line per message, newest first: a readable
@@ -18,7 +18,10 @@
  *	whole day (UTC), --until TIMESTAMP includes that second. Both compare
  *	with the message's Date: header, or its arrival time when it has none.
  *	The filter options themselves are parsed by search/cli_filters.c,
- *	which export shares.
+ *	which export shares; what the values mean (exact addresses, domains,
+ *	wildcards, words, folding) is docs/search.md. --limit and --offset
+ *	page through the matches, newest (last archived) first; --count
+ *	prints only their number (catalog_count()).
  *
  *	Owns the meaning of the options and the two output layouts; the
  *	matching itself belongs to the catalog driver. Must never print a
@@ -30,6 +33,7 @@
  *	on stdout.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,39 +52,55 @@ const char cli_search_help[] =
     "    tabularium search - list archived messages that match\n"
     "\n"
     "SYNOPSIS\n"
-    "    tabularium search [--from ADDR] [--to ADDR] [--subject TEXT]\n"
+    "    tabularium search [--from ADDR] [--to ADDR] [--subject WORDS]\n"
     "                      [--since DATE] [--until DATE] [--message-id ID]\n"
     "                      [--text WORDS] [--attachment NAME] [--has-attachment]\n"
-    "                      [--degraded] [--limit N] [--json]\n"
+    "                      [--degraded] [--limit N] [--offset N] [--count] [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Prints the archived messages that match every option given (all of\n"
     "    them when none is), newest first, one line each:\n"
     "        ARCHIVE-ID  DATE  <SENDER>  -> RCPT, RCPT (+N)  SUBJECT\n"
-    "    DATE is the Date: header in UTC, or the arrival time when the\n"
-    "    message has none. Control characters are shown as \"?\".\n"
+    "    Newest first is the order of archiving (the last archived first), not\n"
+    "    the Date: header, which the sender chooses. DATE is the Date: header\n"
+    "    in UTC, or the arrival time when the message has none. Control\n"
+    "    characters are shown as \"?\".\n"
     "    A message archived with a degraded index (its content could not be\n"
     "    indexed: only the envelope, hashes and sizes are in the catalog, the\n"
     "    stored copy is complete) ends its line with \"[index degraded: WHY]\".\n"
     "\n"
+    "    Words are compared folded: without case, accents or other marks\n"
+    "    (\"RÉUNION\" finds \"Réunion\", \"strasse\" finds \"Straße\", \"Zoë\"\n"
+    "    finds \"Zoe\"); a word is letters and digits, anything else separates\n"
+    "    words (\"INV-2026-004711\" is three words in a row); Chinese, Japanese\n"
+    "    and Korean text is found inside sentences without spaces.\n"
+    "\n"
     "OPTIONS\n"
-    "    --from ADDR       ADDR occurs (case-insensitively) in the envelope\n"
-    "                      sender or a From: header address or name\n"
-    "    --to ADDR         ADDR occurs in any envelope recipient (Bcc\n"
-    "                      recipients included) or a To:/Cc: address or name\n"
-    "    --subject TEXT    TEXT occurs in the decoded Subject: (ASCII letters\n"
-    "                      compare case-insensitively)\n"
+    "    --from ADDR       the envelope sender or a From: header address, by\n"
+    "                      the form of ADDR:\n"
+    "                        bob@corp.example  exactly this address (any case)\n"
+    "                        @corp.example     this domain and its subdomains\n"
+    "                                          (mail.corp.example, not\n"
+    "                                          othercorp.example)\n"
+    "                        *@corp.*          a wildcard: * is any text, nothing\n"
+    "                                          else is special (slower: it reads\n"
+    "                                          every address)\n"
+    "                        Zoë Müller        words of the names and addresses,\n"
+    "                                          in this order\n"
+    "    --to ADDR         the same over the envelope recipients (Bcc\n"
+    "                      recipients included) and the To:/Cc: addresses\n"
+    "                      and names\n"
+    "    --subject WORDS   these words, in this order, in the decoded Subject:\n"
     "    --since DATE      dated at or after DATE\n"
     "    --until DATE      dated at or before DATE: YYYY-MM-DD includes that\n"
     "                      whole day (UTC), a timestamp includes that second\n"
     "    --message-id ID   exactly this Message-ID (angle brackets optional)\n"
     "    --text WORDS      full-text search in the subject and the body text\n"
-    "                      (text and HTML parts; attachments are not read):\n"
-    "                      every word must occur, in any case and with or\n"
-    "                      without accents; \"a phrase\" must occur as is;\n"
-    "                      a OR b needs either (OR binds looser than the\n"
-    "                      implied AND: a b OR c is (a b) OR c); -word\n"
-    "                      must not occur.\n"
+    "                      (text and HTML parts, and the text of attachments\n"
+    "                      where it was extracted): every word must occur;\n"
+    "                      \"a phrase\" must occur as is; a OR b needs either\n"
+    "                      (OR binds looser than the implied AND: a b OR c is\n"
+    "                      (a b) OR c); -word must not occur.\n"
     "                      Nothing else is syntax: * : ^ ( ) are just text\n"
     "    --attachment NAME\n"
     "                      NAME occurs in the file name of an attachment\n"
@@ -91,6 +111,10 @@ const char cli_search_help[] =
     "                      header fields or text in the catalog; tabularium\n"
     "                      reindex fills them in from the stored copy)\n"
     "    --limit N         print at most N messages (the newest)\n"
+    "    --offset N        skip the N newest matches first: --limit 50\n"
+    "                      --offset 50 is the second page of 50\n"
+    "    --count           print only the number of matching messages\n"
+    "                      (--limit and --offset do not change it)\n"
     "    --json            one JSON object per line with the keys archive_id,\n"
     "                      queue_id, message_id, envelope_from, envelope_to,\n"
     "                      envelope_status, header_from, header_to, header_cc,\n"
@@ -104,17 +128,20 @@ const char cli_search_help[] =
     "    DATE is YYYY-MM-DD (UTC) or an ISO 8601 timestamp such as\n"
     "    2026-11-25T16:40:10Z or 2026-11-25T17:40+01:00 (no zone: UTC).\n"
     "\n"
+    "    A --text, --subject, --from or --to value with no word in it (\"\",\n"
+    "    blanks, punctuation only) is a usage error, not \"no match\".\n"
     "    Only the first MiB of a message's text (after decoding) is\n"
-    "    searchable, and messages archived before full-text search was\n"
-    "    added are found by --text through their subject only.\n"
-    "    With the sqlite catalog, the daemon's indexer adds a message to the\n"
-    "    full-text index within seconds of its delivery; --text first\n"
-    "    indexes whatever is still waiting, or, when the catalog is not\n"
-    "    writable for you, says on stderr how many messages it could not see.\n"
+    "    searchable. With the sqlite catalog, the daemon's indexer adds a\n"
+    "    message to the full-text index within seconds of its delivery;\n"
+    "    a search by words first indexes whatever is still waiting, or, when\n"
+    "    the catalog is not writable for you, says on stderr how many\n"
+    "    messages it could not see. It also warns when messages have stale\n"
+    "    index entries (they cannot be found by words until the index is\n"
+    "    rebuilt). See docs/search.md.\n"
     "\n"
     "EXIT STATUS\n"
-    "    0 at least one message matched, 1 none did, 2 usage or\n"
-    "    configuration error.\n";
+    "    0 at least one message matched, 1 none did (--count: also prints\n"
+    "    0), 2 usage or configuration error.\n";
 
 struct cli_search_state {
     struct cli_output *out;
@@ -274,13 +301,53 @@ static int cli_search_row(const struct archive_record *rec, void *ctx)
     return ferror(stdout) ? 1 : 0;
 }
 
+/* --offset N: N >= 0. */
+static int cli_search_offset(const char *cmd, const char *word, const char *value, void *dest)
+{
+    char *end;
+    long n;
+
+    (void)word;
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || n < 0) {
+        fprintf(stderr, "tabularium %s: --offset \"%s\": expected a number from 0 to %ld\n", cmd,
+                value, LONG_MAX);
+        return CLI_EXIT_USAGE;
+    }
+    *(long *)dest = n;
+    return 0;
+}
+
+/* --count: the number only. */
+static int cli_search_count(struct catalog *cat, struct cli_filters *f)
+{
+    const char *error;
+    long long n = 0;
+
+    if (catalog_count(cat, &f->q, &n, &error) != TAB_OK) {
+        fprintf(stderr, "tabularium search: %s\n", error);
+        return CLI_EXIT_USAGE;
+    }
+    printf("%lld\n", n);
+    cli_filters_note_unindexed(f, cat, "search");
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "tabularium search: cannot write to stdout: %s\n", strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    return n > 0 ? CLI_EXIT_FOUND : CLI_EXIT_NOT_FOUND;
+}
+
 int cli_search(struct cli_context *ctx, int argc, char **argv)
 {
     struct cli_filters f = CLI_FILTERS_INIT;
     struct cli_search_state state = {NULL, 0, 0};
+    int count = 0;
     const struct cli_syntax syntax = {
         "search", cli_search_help, 0, NULL,
-        CLI_OPTIONS(CLI_OPTION_FILTERS(&f, NULL), CLI_OPTION_FLAG("json", &state.json))};
+        CLI_OPTIONS(CLI_OPTION_FILTERS(&f, NULL),
+                    CLI_OPTION_VALUE("offset", cli_search_offset, &f.q.offset),
+                    CLI_OPTION_FLAG("count", &count), CLI_OPTION_FLAG("json", &state.json))};
     struct catalog *cat;
     const char *error;
     enum tab_result r;
@@ -292,6 +359,10 @@ int cli_search(struct cli_context *ctx, int argc, char **argv)
     cat = ctx->catalog(ctx);
     if (cat == NULL) {
         status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if (count) {
+        status = cli_search_count(cat, &f);
         goto out;
     }
     state.out = state.json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);

@@ -226,7 +226,6 @@ static struct conformance pg_conformance(struct catalog *cat)
     conf.cat = cat;
     conf.sql = pg_rows;
     conf.at = pg_at;
-    conf.text_word_is_phrase = 1;
     conf.keeps_invalid_utf8 = 0;
     return conf;
 }
@@ -864,8 +863,8 @@ static void sem_run(struct conformance *conf)
     CHECK_STR(found_by(cat, "text", "zoe"), ""); /* --text: subject and body */
     CHECK_STR(found_by(cat, "text", "reunion -budget"), "misc");
     CHECK_STR(found_by(cat, "text", "lunch OR tokyo OR 東京"), "Lunch,Réunion budget");
-    CHECK_STR(found_by(cat, "text", "'"), "(error)");
-    CHECK_STR(found_by(cat, "text", ""), "(error)");
+    CHECK_STR(found_by(cat, "text", "'"), "");
+    CHECK_STR(found_by(cat, "text", ""), "");
 
     /* addresses */
     CHECK_STR(found_by(cat, "from", "ZOE@corp.EXAMPLE"), "Réunion budget");
@@ -890,7 +889,7 @@ static void sem_run(struct conformance *conf)
     CHECK_STR(found_by(cat, "from", "bob"), "");
     CHECK_STR(found_by(cat, "to", "bob"), "Réunion budget");
     CHECK_STR(found_by(cat, "to", "dave cc"), "Lunch");
-    CHECK_STR(found_by(cat, "to", " "), "(error)");
+    CHECK_STR(found_by(cat, "to", " "), "");
 
     /* newest first, paging, count */
     memset(&q, 0, sizeof(q));

@@ -167,6 +167,13 @@ int main(void)
         r = address_rdomain("a@b@c.d"); /* the last '@' */
         CHECK_STR(r, "d.c");
         free(r);
+        /* by characters: an internationalised domain stays UTF-8 */
+        r = address_rdomain("j\xc3\xb6rg@\xe4\xbe\x8b\xe3\x81\x88.TEST");
+        CHECK_STR(r, "tset.\xe3\x81\x88\xe4\xbe\x8b");
+        free(r);
+        r = address_rdomain("x@\xc3\xa9t\xc3\xa9.example.");
+        CHECK_STR(r, "elpmaxe.\xc3\xa9t\xc3\xa9");
+        free(r);
     }
     return check_done();
 }
