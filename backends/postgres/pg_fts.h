@@ -55,10 +55,10 @@
 #define PG_RDOMAIN_MAX 255
 
 /* address_rdomain(address) as the catalog stores and looks it up
- * (heap): UTF-8-clean (the reversal turns a multi-byte character into
- * bytes that are not UTF-8), NULL when none or longer than
- * PG_RDOMAIN_MAX bytes. key: an address, or with is_key a reversed
- * domain already (address_match_parse()). */
+ * (heap): UTF-8-clean (a header address may hold bytes that are not
+ * UTF-8, cleaned as every text column), NULL when none or longer than
+ * PG_RDOMAIN_MAX bytes. s: an address, or with is_key a reversed domain
+ * already (address_match_parse()). */
 char *pg_fts_rdomain(const char *s, int is_key);
 
 /* messages.fts: subject (A) and body (B), as tsvector text (heap). */
