@@ -33,11 +33,13 @@
  *	throughput with connection reuse (bench/README.md). Needs
  *	PostgreSQL 11 or later (sha256()).
  *
- *	The subject and body text are cut so that their tsvector stays below
- *	its 1 MB limit (PG_CATALOG_FTS_MAX). messages.index_status marks a
- *	message archived with its envelope only (degraded); reindex()
- *	replaces its header fields, text and attachments in one
- *	transaction, never touching what the chain covers.
+ *	The message row carries its search words (fts, addr_fts: pg_fts.h,
+ *	folded here from the record, no copy of the body text) and every
+ *	address its reversed domain; a later copy that adds recipients
+ *	rewrites addr_fts. messages.index_status marks a message archived
+ *	with its envelope only (degraded); reindex() replaces its header
+ *	fields, words and attachments in one transaction, never touching
+ *	what the chain covers.
  * DIAGNOSTICS
  *	TAB_RETRY after ROLLBACK, except in add() and reindex() when the
  *	server refused the record's values (pg_conn_content_error: SQLSTATE
@@ -527,8 +529,8 @@ enum tab_result pg_catalog_forward_status(struct catalog *cat, const char *archi
  * message and its index status, in one transaction (docs/schema-pgsql.md).
  * FOR UPDATE on the message row: an expire of the same message waits, and
  * so does a second reindex. The chain covers none of these columns.
- * PostgreSQL indexes the text in the row itself (the generated fts
- * column), so rec->index_later means nothing here: the caller passes the
+ * PostgreSQL indexes the text in the row itself (fts, written here from
+ * the record), so rec->index_later means nothing here: the caller passes the
  * body text and attachments.
  */
 enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_record *given,

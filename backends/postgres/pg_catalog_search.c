@@ -2,14 +2,20 @@
  * NAME
  *	pg_catalog_search 3
  * SUMMARY
- *	PostgreSQL catalog driver: search and get
+ *	PostgreSQL catalog driver: search, count and get
  * SYNOPSIS
  *	#include "backends/postgres/pg_catalog_private.h"
  * DESCRIPTION
- *	Owns search() and get(), and reading a message's rows back into an
- *	archive record, in one snapshot. Full-text search uses the
- *	'simple' configuration (no stemming, any language) and
- *	websearch_to_tsquery(), which accepts any input.
+ *	Owns search(), count() and get(), and reading a message's rows back
+ *	into an archive record, in one snapshot. A query is read by
+ *	backends/fts.h as on SQLite (docs/search.md): words become tsquery
+ *	text over the tsvectors that tabularium wrote (pg_fts.h), one bind
+ *	parameter cast with ::tsquery; an address is exact (md5() indexes),
+ *	a domain (a range over the reversed domain), a wildcard (LIKE, a
+ *	scan) or words (addr_fts). Results are newest first (id DESC) with
+ *	LIMIT and OFFSET, and a page of them is read with five statements.
+ *	Each search sets the planner for its own transaction
+ *	(pg_catalog_plan()); docs/schema-pgsql.md has the measured reasons.
  *
  *	Must never put user text into SQL: search() assembles its WHERE
  *	clause from constant fragments and numbers its parameters itself,

@@ -28,7 +28,11 @@
  *	written before it (in id order) in the same transaction. Version 6
  *	replaces every B-tree over raw header or envelope text by one over
  *	md5() of it, and adds messages.index_status and index_note (the
- *	degraded index of docs/schema-pgsql.md).
+ *	degraded index of docs/schema-pgsql.md). Version 7 replaces the body
+ *	text and its generated tsvector by tsvectors of folded words that
+ *	tabularium writes, and adds reversed-domain keys; its data step
+ *	(pg_schema_fts_existing()) computes them in C for the messages
+ *	already there, in batches, reporting progress (pg_schema_set_progress()).
  *
  *	Only tabularium db runs migrations; the drivers only check the
  *	version, and refuse an older schema (it lacks what they write) and a
