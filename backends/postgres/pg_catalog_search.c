@@ -286,7 +286,9 @@ static void pg_catalog_append(char **sql, const char *fragment, int n)
 
 /* --from: the envelope sender or a From address (fts.h's four forms).
  * Exact: the md5() indexes; domain: the reversed-domain indexes, the
- * domain itself or a subdomain ("." sorts just before "/" in bytes). */
+ * domain itself or a subdomain ("." sorts just before "/" in bytes), each
+ * a branch of its own so that every branch is an index-only scan (the
+ * indexes INCLUDE the message id) with the planner's estimate of it. */
 static const char pg_search_from_exact[] =
     " AND m.id IN (SELECT id FROM messages WHERE md5(lower(envelope_from)) = md5(lower($@))"
     " AND lower(envelope_from) = lower($@)"
@@ -294,9 +296,11 @@ static const char pg_search_from_exact[] =
     " AND lower(address) = lower($@) AND field = 'from')";
 static const char pg_search_from_domain[] =
     " AND m.id IN (SELECT id FROM messages WHERE envelope_from_rdomain = $@"
-    " OR (envelope_from_rdomain >= $@ || '.' AND envelope_from_rdomain < $@ || '/')"
-    " UNION ALL SELECT message FROM header_addresses WHERE (rdomain = $@"
-    " OR (rdomain >= $@ || '.' AND rdomain < $@ || '/')) AND field = 'from')";
+    " UNION ALL SELECT id FROM messages WHERE envelope_from_rdomain >= $@ || '.'"
+    " AND envelope_from_rdomain < $@ || '/'"
+    " UNION ALL SELECT message FROM header_addresses WHERE field = 'from' AND rdomain = $@"
+    " UNION ALL SELECT message FROM header_addresses WHERE field = 'from'"
+    " AND rdomain >= $@ || '.' AND rdomain < $@ || '/')";
 static const char pg_search_from_wildcard[] =
     " AND (lower(m.envelope_from) LIKE lower($@) ESCAPE '\\'"
     " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
@@ -309,14 +313,42 @@ static const char pg_search_to_exact[] =
     " AND lower(address) = lower($@) AND field IN ('to', 'cc'))";
 static const char pg_search_to_domain[] =
     " AND m.id IN (SELECT message FROM recipients WHERE rdomain = $@"
-    " OR (rdomain >= $@ || '.' AND rdomain < $@ || '/')"
-    " UNION ALL SELECT message FROM header_addresses WHERE (rdomain = $@"
-    " OR (rdomain >= $@ || '.' AND rdomain < $@ || '/')) AND field IN ('to', 'cc'))";
+    " UNION ALL SELECT message FROM recipients WHERE rdomain >= $@ || '.' AND rdomain < $@ || '/'"
+    " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc') AND rdomain = $@"
+    " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc')"
+    " AND rdomain >= $@ || '.' AND rdomain < $@ || '/')";
 static const char pg_search_to_wildcard[] =
     " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
     " AND lower(r.address) LIKE lower($@) ESCAPE '\\')"
     " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
     " AND h.field IN ('to', 'cc') AND lower(h.address) LIKE lower($@) ESCAPE '\\'))";
+/* The same tests message by message, newest first: for an address or a
+ * domain in many messages (the company's own), whose list of messages
+ * would be read whole before the first page (0.8 s for a million). */
+static const char pg_search_from_exact_dense[] =
+    " AND ((md5(lower(m.envelope_from)) = md5(lower($@)) AND lower(m.envelope_from) = lower($@))"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
+    " AND lower(h.address) = lower($@)))";
+static const char pg_search_from_domain_dense[] =
+    " AND (m.envelope_from_rdomain = $@"
+    " OR (m.envelope_from_rdomain >= $@ || '.' AND m.envelope_from_rdomain < $@ || '/')"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
+    " AND (h.rdomain = $@ OR (h.rdomain >= $@ || '.' AND h.rdomain < $@ || '/'))))";
+static const char pg_search_to_exact_dense[] =
+    " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
+    " AND md5(lower(r.address)) = md5(lower($@)) AND lower(r.address) = lower($@))"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
+    " AND h.field IN ('to', 'cc') AND lower(h.address) = lower($@)))";
+static const char pg_search_to_domain_dense[] =
+    " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
+    " AND (r.rdomain = $@ OR (r.rdomain >= $@ || '.' AND r.rdomain < $@ || '/')))"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
+    " AND h.field IN ('to', 'cc')"
+    " AND (h.rdomain = $@ OR (h.rdomain >= $@ || '.' AND h.rdomain < $@ || '/'))))";
+
+/* Matches from which an address or domain counts as dense. */
+#define PG_ADDRESS_DENSE 50000
+
 /* Words: tsquery text of folded words only (pg_fts.h), one parameter. */
 static const char pg_search_words[] = " AND m.fts @@ $@::tsquery";
 static const char pg_search_addr_words[] = " AND m.addr_fts @@ $@::tsquery";
@@ -388,12 +420,46 @@ static const char *pg_catalog_tsquery(struct strlist *arena, const struct fts_qu
  * (the CLI refuses such a value before it gets here). */
 static const char pg_search_nothing[] = " AND false";
 
-/* The condition of --from (to = 0) or --to (to = 1) value; -1 when the
- * value has nothing to look for. */
-static int pg_catalog_address(char **sql, struct strlist *arena, const char **values, int *n,
-                              const char *value, int to)
+/*
+ * Whether the messages of an address or domain condition (an IN
+ * fragment, its one parameter key) reach PG_ADDRESS_DENSE: counted
+ * through the indexes, and stopped there. -1 on failure (*error_r).
+ */
+static int pg_catalog_dense(struct pg_catalog *pc, const char *fragment, const char *key,
+                            const char **error_r)
+{
+    static const char in[] = " AND m.id IN (";
+    const char *values[1] = {key};
+    char *inner = xstrndup(fragment + strlen(in), strlen(fragment) - strlen(in) - 1), *sql;
+    PGresult *res = NULL;
+    int dense;
+
+    /* the fragment's subquery, counted up to the threshold, its "$@" $1 */
+    sql = xasprintf("SELECT count(*) FROM (SELECT 1 FROM (%s) s LIMIT %d) t", inner,
+                    PG_ADDRESS_DENSE);
+    free(inner);
+    inner = xstrdup("");
+    pg_catalog_append(&inner, sql, 1);
+    if (pg_catalog_run(pc, "search: count an address's messages", inner, 1, values, &res,
+                       error_r) != TAB_OK)
+        dense = -1;
+    else
+        dense = strtol(PQgetvalue(res, 0, 0), NULL, 10) >= PG_ADDRESS_DENSE;
+    PQclear(res);
+    free(inner);
+    free(sql);
+    return dense;
+}
+
+/* The condition of --from (to = 0) or --to (to = 1) value: 0, -1 when
+ * the value has nothing to look for, -2 when the server failed. */
+static int pg_catalog_address(struct pg_catalog *pc, char **sql, struct strlist *arena,
+                              const char **values, int *n, const char *value, int to,
+                              const char **error_r)
 {
     struct address_match m;
+    const char *fragment = NULL, *dense_fragment = NULL, *key = NULL;
+    int ret = 0;
 
     if (address_match_parse(value, &m) < 0) {
         address_match_free(&m);
@@ -401,15 +467,17 @@ static int pg_catalog_address(char **sql, struct strlist *arena, const char **va
     }
     switch (m.kind) {
     case ADDRESS_EXACT:
-        pg_catalog_where(sql, to ? pg_search_to_exact : pg_search_from_exact, values, n,
-                         pg_catalog_text(arena, m.key, 0));
+        fragment = to ? pg_search_to_exact : pg_search_from_exact;
+        dense_fragment = to ? pg_search_to_exact_dense : pg_search_from_exact_dense;
+        key = pg_catalog_text(arena, m.key, 0);
         break;
     case ADDRESS_DOMAIN: {
-        char *key = pg_fts_rdomain(m.key, 1);
-        /* longer than any stored one: "" matches no row's domain */
-        pg_catalog_where(sql, to ? pg_search_to_domain : pg_search_from_domain, values, n,
-                         pg_catalog_printf(arena, "%s", key != NULL ? key : "\x7f"));
-        free(key);
+        char *rd = pg_fts_rdomain(m.key, 1);
+        /* longer than any stored one: a key no row has */
+        fragment = to ? pg_search_to_domain : pg_search_from_domain;
+        dense_fragment = to ? pg_search_to_domain_dense : pg_search_from_domain_dense;
+        key = pg_catalog_printf(arena, "%s", rd != NULL ? rd : "\x7f");
+        free(rd);
         break;
     }
     case ADDRESS_WILDCARD:
@@ -421,8 +489,15 @@ static int pg_catalog_address(char **sql, struct strlist *arena, const char **va
                          pg_catalog_tsquery(arena, &m.words, to ? "B" : "A"));
         break;
     }
+    if (fragment != NULL) {
+        int dense = pg_catalog_dense(pc, fragment, key, error_r);
+        if (dense < 0)
+            ret = -2;
+        else
+            pg_catalog_where(sql, dense ? dense_fragment : fragment, values, n, key);
+    }
     address_match_free(&m);
-    return 0;
+    return ret;
 }
 
 /* The parameters of a search: at most one per field and two for paging. */
@@ -440,13 +515,18 @@ static enum tab_result pg_catalog_query(struct pg_catalog *pc, const struct sear
     struct fts_query fq;
     int n = 0;
 
-    (void)pc;
-    (void)error_r;
     *sql_r = NULL;
-    if (q->from && pg_catalog_address(&sql, arena, values, &n, q->from, 0) < 0)
-        pg_catalog_append(&sql, pg_search_nothing, 0);
-    if (q->to && pg_catalog_address(&sql, arena, values, &n, q->to, 1) < 0)
-        pg_catalog_append(&sql, pg_search_nothing, 0);
+    for (int to = 0; to < 2; to++) {
+        const char *value = to ? q->to : q->from;
+        int ret =
+            value != NULL ? pg_catalog_address(pc, &sql, arena, values, &n, value, to, error_r) : 0;
+        if (ret == -2) {
+            free(sql);
+            return TAB_RETRY;
+        }
+        if (ret == -1)
+            pg_catalog_append(&sql, pg_search_nothing, 0);
+    }
     if (q->subject) {
         if (fts_query_phrase(q->subject, &fq) < 0) {
             pg_catalog_append(&sql, pg_search_nothing, 0);
@@ -546,7 +626,12 @@ enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query
     enum tab_result r;
     int n = 0, began = 0, stopped = 0;
 
-    r = pg_catalog_query(pc, q, "m.id", &arena, values, &n, &sql, error_r);
+    /* One snapshot for the search and the rows it loads. */
+    r = pg_conn_begin_read(pc->conn, &began, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_plan(pc, q, 0, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_query(pc, q, "m.id", &arena, values, &n, &sql, error_r);
     if (r != TAB_OK)
         goto out;
     /* newest first: the archive's order */
@@ -560,13 +645,7 @@ enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query
     st.sql = sql;
     st.nparams = n;
 
-    /* One snapshot for the search and the rows it loads. */
-    r = pg_conn_begin_read(pc->conn, &began, error_r);
-    if (r != TAB_OK)
-        goto out;
-    r = pg_catalog_plan(pc, q, 0, error_r);
-    if (r == TAB_OK)
-        r = pg_conn_exec(pc->conn, &st, values, NULL, NULL, &res, error_r);
+    r = pg_conn_exec(pc->conn, &st, values, NULL, NULL, &res, error_r);
     if (r != TAB_OK)
         goto out;
     for (int i = 0; i < PQntuples(res); i++)
@@ -613,11 +692,11 @@ enum tab_result pg_catalog_count(struct catalog *cat, const struct search_query 
     int n = 0, began = 0;
 
     *n_r = 0;
-    r = pg_catalog_query(pc, q, "count(*)", &arena, values, &n, &sql, error_r);
-    if (r == TAB_OK)
-        r = pg_conn_begin_read(pc->conn, &began, error_r);
+    r = pg_conn_begin_read(pc->conn, &began, error_r);
     if (r == TAB_OK)
         r = pg_catalog_plan(pc, q, 1, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_query(pc, q, "count(*)", &arena, values, &n, &sql, error_r);
     if (r == TAB_OK) {
         st.sql = sql;
         st.nparams = n;

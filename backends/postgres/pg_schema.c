@@ -330,9 +330,10 @@ static const char pg_schema_v7[] =
     "DROP TEXT SEARCH CONFIGURATION IF EXISTS tabularium;"
     "CREATE INDEX messages_fts ON messages USING gin (fts);"
     "CREATE INDEX messages_addr_fts ON messages USING gin (addr_fts);"
-    "CREATE INDEX messages_envelope_from_rdomain ON messages (envelope_from_rdomain);"
-    "CREATE INDEX recipients_rdomain ON recipients (rdomain);"
-    "CREATE INDEX header_addresses_rdomain ON header_addresses (field, rdomain);"
+    "CREATE INDEX messages_envelope_from_rdomain ON messages (envelope_from_rdomain)"
+    " INCLUDE (id);"
+    "CREATE INDEX recipients_rdomain ON recipients (rdomain) INCLUDE (message);"
+    "CREATE INDEX header_addresses_rdomain ON header_addresses (field, rdomain) INCLUDE (message);"
     /* words beyond the 10,000 most common are estimated rare, as they are
      * (the default 1,000 leaves every word under ~1 % "0.5 %"), so the
      * planner looks for them through GIN */
