@@ -909,6 +909,27 @@ static void sem_run(struct conformance *conf)
     q.limit = 1;
     CHECK(catalog_count(cat, &q, &n, &error) == TAB_OK && n == 2);
 
+    /* words in a date range: a full page from the range's newest
+     * messages, or else the search proper; the same answers */
+    memset(&q, 0, sizeof(q));
+    q.text = "reunion";
+    q.since = 1704067200; /* 2024-01-01 */
+    q.limit = 1;
+    CHECK_STR(found(cat, &q), "misc");
+    q.offset = 1;
+    CHECK_STR(found(cat, &q), "Réunion budget");
+    q.offset = 0;
+    q.limit = 5;
+    CHECK_STR(found(cat, &q), "misc,Réunion budget");
+    q.until = 1704067200 + 86400;
+    q.limit = 1;
+    CHECK_STR(found(cat, &q), "");
+    q.since = 1705312800; /* the Date: itself */
+    q.until = 0;
+    q.text = NULL;
+    q.to = "@corp.example";
+    CHECK_STR(found(cat, &q), "Lunch");
+
     /* a later copy of message 1 adds a recipient: its words and domain */
     fill(&rec, "QSEM1", CONF_SHA_A, NULL, "Réunion budget", NULL);
     record_add_rcpt(&rec, "Frank.Late@LATE.example", NULL, NULL, NULL);
