@@ -25,7 +25,7 @@
 # SEE ALSO
 #	docs/ARCHITECTURE.md, section "Layers".
 
-set(TAB_GUARDED_SYSTEM_HEADERS "sqlite3.h;libpq-fe.h;gmime/;curl/;openssl/;microhttpd.h;ldap.h;unicase.h;unictype.h;uninorm.h;unistr.h"
+set(TAB_GUARDED_SYSTEM_HEADERS "sqlite3.h;libpq-fe.h;gmime/;curl/;openssl/;microhttpd.h;ldap.h;unicase.h;unictype.h;uninorm.h;unistr.h;poppler;zip.h;libxml/"
   CACHE INTERNAL "outside headers only the layers that declare them may include")
 set_property(GLOBAL PROPERTY TAB_LAYERS "")
 

@@ -6,15 +6,12 @@
  */
 #include "common/result.h"
 
+#include <stddef.h>
+
 const char *tab_result_name(enum tab_result r)
 {
-    switch (r) {
-    case TAB_OK:
-        return "ok";
-    case TAB_RETRY:
-        return "retry";
-    case TAB_PERM:
-        return "perm";
-    }
-    return "unknown";
+    static const char *const names[] = {
+        [TAB_OK] = "ok", [TAB_RETRY] = "retry", [TAB_PERM] = "perm"};
+
+    return (size_t)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }

@@ -13,8 +13,11 @@
  *	largest part of the rest at 100 KiB; nothing about it has to happen
  *	before the 250. This process reads body text and attachments from
  *	the stored copy (the text source below: the store's get() into an
- *	unnamed file, then index_fields_extract_body(), which finds the
- *	original as the archive message's message/rfc822 part). This process does it afterwards, as
+ *	unnamed file, then index_fields_extract_body_attachments(), which
+ *	finds the original as the archive message's message/rfc822 part and
+ *	appends the text inside its PDF, office, HTML and RTF attachments,
+ *	each read in a child process of this one with memory, CPU and
+ *	wall-clock limits: mail/attach_text.c). This process does it afterwards, as
  *Dovecot's indexer-worker does: it calls catalog_index_pending() for INDEXER_BATCH_ROWS
  *	messages at a time (one short write transaction each, so deliveries
  *	get the lock in between) for as long as there is work, and sleeps

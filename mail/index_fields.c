@@ -115,6 +115,12 @@
  *	                     two nested calls, O(n), fixed-size tag and entity
  *	                     buffers
  *	  body text          index_text.c: stops at INDEX_FIELDS_TEXT_MAX bytes
+ *	  attachment text    attach_text.c, attach_text_formats.c (the indexer
+ *	                     only, index_fields_extract_body_attachments()):
+ *	                     each attachment in a child process with memory,
+ *	                     CPU and wall-clock limits; the RTF reader one
+ *	                     pass with counters, O(n); zip documents at most
+ *	                     ATTACH_TEXT_ZIP_MAX bytes decompressed
  *	GMime's own address list, date and parameter parsers are not used:
  *	the first recursed once per nested group (45 000 nested groups in a
  *	90 kB Cc: overflowed the stack), the second returned midnight UTC

@@ -25,6 +25,12 @@
  *	at most INDEX_FIELDS_TEXT_MAX bytes; NULL when there is none) and
  *	rec->attachments (at most INDEX_FIELDS_ATTACHMENTS_MAX). Broken MIME
  *	is not an error: what can be read is indexed.
+ *
+ *	index_fields_extract_body_attachments() does the same and, through
+ *	the collector at (mail/attach_text.h), appends the text inside the
+ *	message's attachments (PDF, OOXML, ODF, HTML, RTF) to rec->body_text,
+ *	within the same INDEX_FIELDS_TEXT_MAX bytes. It forks a bounded child
+ *	per attachment: the indexer's text source calls it, never a worker.
  * DIAGNOSTICS
  *	-1 only when the file cannot be read.
  */
@@ -53,5 +59,10 @@ int index_fields_extract(int fd, struct archive_record *rec, const char **error_
 /* fd: the original, read with pread from offset 0 to EOF. Replaces
  * rec->body_text and appends to rec->attachments. */
 int index_fields_extract_body(int fd, struct archive_record *rec, const char **error_r);
+/* The same, with the text of the attachments appended (at: the
+ * collector of mail/attach_text.h; NULL is index_fields_extract_body()). */
+struct attach_text;
+int index_fields_extract_body_attachments(int fd, struct archive_record *rec,
+                                          struct attach_text *at, const char **error_r);
 
 #endif

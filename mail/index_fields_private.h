@@ -86,18 +86,31 @@ enum html_state {
     HTML_ENTITY, /* after "&" */
 };
 
+/* A part's Content-Transfer-Encoding undone chunk by chunk: base64 and
+ * quoted-printable; anything else (x-uuencode needs its "begin" line
+ * found first) passes as is. */
+struct index_decoder {
+    GMimeEncoding state;
+    int active;
+    char *out;
+    size_t cap;
+};
+void index_decoder_begin(struct index_decoder *d, const char *encoding);
+/* The decoded bytes of data (len of them) in *data_r (the decoder's
+ * buffer, valid until the next step); returns their length. */
+size_t index_decoder_step(struct index_decoder *d, const char *data, size_t len,
+                          const char **data_r);
+void index_decoder_free(struct index_decoder *d);
+
 struct index_text {
     /* the text part being decoded */
     int html;
-    GMimeEncoding decoder;
-    int decoding;
+    struct index_decoder decoder;
     GMimeFilter *charset;
     int latin1;          /* undeclared charset: bytes that are not UTF-8 are Latin-1 */
     unsigned char u8[4]; /* an incomplete UTF-8 sequence */
     int u8_have, u8_need;
     int produced;
-    char *decoded;
-    size_t decoded_cap;
 
     /* HTML stripping */
     enum html_state hs;

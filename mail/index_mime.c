@@ -7,6 +7,7 @@
  *	#include "mail/index_fields.h"
  *
  *	if (index_fields_extract_body(orig_fd, &rec, &error) < 0) ...
+ *	if (index_fields_extract_body_attachments(orig_fd, &rec, at, &error) < 0) ...
  * DESCRIPTION
  *	index_fields_extract_body() reads the whole original once, line by
  *	line, and walks its MIME structure (multiparts, message/rfc822
@@ -19,6 +20,12 @@
  *	type are recorded, up to INDEX_FIELDS_ATTACHMENTS_MAX of them. A
  *	part's Content-Type and Content-Disposition are parsed by
  *	index_mime_params.c.
+ *
+ *	index_fields_extract_body_attachments() (the indexer's text source
+ *	only) also hands the content of each attachment that
+ *	attach_text_candidate() accepts, line by line, to the collector of
+ *	mail/attach_text.c, and appends the text it gives after the body
+ *	text, within INDEX_FIELDS_TEXT_MAX bytes in all.
  *
  *	Bound: one line at a time, at most INDEX_FIELDS_MIME_DEPTH levels (a
  *	fixed array), per line at most that many boundary compares; a part's
@@ -36,6 +43,7 @@
 
 #include "common/log.h"
 #include "common/strlist.h"
+#include "mail/attach_text.h"
 #include "mail/index_fields.h"
 #include "mail/index_fields_private.h"
 
@@ -127,6 +135,7 @@ enum mime_field {
 enum mime_state {
     MIME_HEADER, /* in a part's (or message's) header */
     MIME_TEXT,   /* in an indexed text part's content */
+    MIME_ATTACH, /* in an attachment whose text the collector reads */
     MIME_SKIP,   /* anything else: preamble, epilogue, attachments */
 };
 
@@ -146,6 +155,7 @@ struct mime_scan {
     /* the text of the indexed text parts */
     struct index_text text;
     int dropped_attachments;
+    struct attach_text *attach; /* the indexer's collector, or NULL */
 };
 
 /* The text part (if one is being read) has ended. */
@@ -157,6 +167,15 @@ static void mime_text_end(struct mime_scan *sc)
         for (int i = 0; i < sc->n_levels; i++)
             if (sc->levels[i].alternative)
                 sc->levels[i].alternative_done = 1;
+    sc->state = MIME_SKIP;
+}
+
+/* The attachment being read for its text (if one is) has ended. */
+static void mime_attach_end(struct mime_scan *sc)
+{
+    if (sc->state != MIME_ATTACH)
+        return;
+    attach_text_part_end(sc->attach);
     sc->state = MIME_SKIP;
 }
 
@@ -301,12 +320,21 @@ static void mime_part_begin(struct mime_scan *sc)
     } else {
         int text = strcmp(type, "text") == 0 &&
                    (strcmp(subtype, "plain") == 0 || strcmp(subtype, "html") == 0);
-        if (attachment || filename != NULL || strcmp(type, "text") != 0)
+        int recorded = attachment || filename != NULL || strcmp(type, "text") != 0;
+        if (recorded)
             attachment_add(sc, filename, type, subtype);
         if (text && !attachment && !sc->quiet && !sc->text.text_full) {
             sc->state = MIME_TEXT;
             index_text_begin(&sc->text, strcmp(subtype, "html") == 0,
                              parsed ? ct.param[MIME_CHARSET] : NULL, encoding);
+        } else if (recorded && sc->attach != NULL) {
+            char *ctype = mime_type_string(type, subtype);
+            if (attach_text_candidate(ctype, filename)) {
+                sc->state = MIME_ATTACH;
+                attach_text_part_begin(sc->attach, ctype, filename,
+                                       parsed ? ct.param[MIME_CHARSET] : NULL, encoding);
+            }
+            free(ctype);
         }
     }
     index_mime_params_free(&ct);
@@ -409,6 +437,7 @@ static void mime_delimiter_found(struct mime_scan *sc, int k, int close)
     if (sc->state == MIME_HEADER)
         mime_part_begin(sc); /* a part without body, or without the empty line */
     mime_text_end(sc);
+    mime_attach_end(sc);
     while (sc->n_levels > k + 1)
         mime_pop(sc);
     if (close) {
@@ -425,7 +454,46 @@ static void mime_delimiter_found(struct mime_scan *sc, int k, int close)
     mime_header_reset(sc);
 }
 
+/* The text of the message's attachments (at) after its body text, in
+ * one text of at most INDEX_FIELDS_TEXT_MAX bytes. */
+static char *mime_join_text(char *body, char *attached)
+{
+    size_t blen, alen, room;
+    char *joined;
+
+    if (attached == NULL)
+        return body;
+    if (body == NULL)
+        return attached;
+    blen = strlen(body);
+    alen = strlen(attached);
+    if (blen + 1 >= INDEX_FIELDS_TEXT_MAX) {
+        free(attached);
+        return body;
+    }
+    room = INDEX_FIELDS_TEXT_MAX - blen - 1;
+    if (alen > room) {
+        alen = room; /* cut on a character boundary */
+        while (alen > 0 && ((unsigned char)attached[alen] & 0xc0) == 0x80)
+            alen--;
+    }
+    joined = xmalloc(blen + 1 + alen + 1);
+    memcpy(joined, body, blen);
+    joined[blen] = ' ';
+    memcpy(joined + blen + 1, attached, alen);
+    joined[blen + 1 + alen] = '\0';
+    free(body);
+    free(attached);
+    return joined;
+}
+
 int index_fields_extract_body(int fd, struct archive_record *rec, const char **error_r)
+{
+    return index_fields_extract_body_attachments(fd, rec, NULL, error_r);
+}
+
+int index_fields_extract_body_attachments(int fd, struct archive_record *rec,
+                                          struct attach_text *attach, const char **error_r)
 {
     /* Not calloc: the 64 KiB buffer needs no zeroing (it cost more than
      * parsing a 4 KiB message). */
@@ -437,6 +505,7 @@ int index_fields_extract_body(int fd, struct archive_record *rec, const char **e
 
     memset(&sc, 0, sizeof(sc));
     sc.rec = rec;
+    sc.attach = attach;
     memset(r, 0, offsetof(struct body_reader, buf));
     r->fd = fd;
     mime_header_reset(&sc);
@@ -450,6 +519,8 @@ int index_fields_extract_body(int fd, struct archive_record *rec, const char **e
             mime_header_line(&sc, line, len, first);
         else if (sc.state == MIME_TEXT && !sc.text.text_full)
             index_text_feed(&sc.text, line, len);
+        else if (sc.state == MIME_ATTACH)
+            attach_text_part_feed(sc.attach, line, len);
     }
     if (rc < 0) {
         *error_r = "cannot read the original's body";
@@ -458,6 +529,7 @@ int index_fields_extract_body(int fd, struct archive_record *rec, const char **e
         if (sc.state == MIME_HEADER)
             mime_part_begin(&sc); /* a message that is all header */
         mime_text_end(&sc);
+        mime_attach_end(&sc);
         if (sc.n_levels > 0)
             log_debug("index_fields: %d multipart(s) not closed at the end of the message",
                       sc.n_levels);
@@ -467,6 +539,8 @@ int index_fields_extract_body(int fd, struct archive_record *rec, const char **e
     for (int f = 0; f < MIME_FIELDS; f++)
         free(sc.field[f]);
     text = index_text_release(&sc.text);
+    if (attach != NULL)
+        text = mime_join_text(text, attach_text_take(attach));
     free(rec->body_text);
     rec->body_text = NULL;
     if (ret == 0)

@@ -450,17 +450,48 @@ static void utf8_feed(struct index_text *tx, const unsigned char *p, size_t n)
     }
 }
 
+void index_decoder_begin(struct index_decoder *d, const char *encoding)
+{
+    GMimeContentEncoding enc =
+        encoding ? g_mime_content_encoding_from_string(encoding) : GMIME_CONTENT_ENCODING_DEFAULT;
+
+    d->active =
+        enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    if (d->active)
+        g_mime_encoding_init_decode(&d->state, enc);
+}
+
+size_t index_decoder_step(struct index_decoder *d, const char *data, size_t len,
+                          const char **data_r)
+{
+    size_t need;
+
+    *data_r = data;
+    if (!d->active)
+        return len;
+    need = g_mime_encoding_outlen(&d->state, len);
+    if (need > d->cap) {
+        d->out = xrealloc(d->out, need);
+        d->cap = need;
+    }
+    *data_r = d->out;
+    return g_mime_encoding_step(&d->state, data, len, d->out);
+}
+
+void index_decoder_free(struct index_decoder *d)
+{
+    free(d->out);
+    d->out = NULL;
+    d->cap = 0;
+    d->active = 0;
+}
+
 void index_text_feed(struct index_text *tx, char *data, size_t len)
 {
-    if (tx->decoding) {
-        size_t need = g_mime_encoding_outlen(&tx->decoder, len);
-        if (need > tx->decoded_cap) {
-            tx->decoded = xrealloc(tx->decoded, need);
-            tx->decoded_cap = need;
-        }
-        len = g_mime_encoding_step(&tx->decoder, data, len, tx->decoded);
-        data = tx->decoded;
-    }
+    const char *decoded;
+
+    len = index_decoder_step(&tx->decoder, data, len, &decoded);
+    data = (char *)decoded;
     if (tx->charset != NULL) {
         char *out;
         size_t outlen, outprespace;
@@ -485,18 +516,11 @@ static int charset_is_undeclared(const char *cs)
 
 void index_text_begin(struct index_text *tx, int html, const char *charset, const char *encoding)
 {
-    GMimeContentEncoding enc =
-        encoding ? g_mime_content_encoding_from_string(encoding) : GMIME_CONTENT_ENCODING_DEFAULT;
-
     tx->html = html;
     tx->hs = HTML_TEXT;
     tx->u8_have = 0;
     tx->produced = 0;
-    /* x-uuencode needs its "begin" line found first; it is read as is. */
-    tx->decoding =
-        enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
-    if (tx->decoding)
-        g_mime_encoding_init_decode(&tx->decoder, enc);
+    index_decoder_begin(&tx->decoder, encoding);
     tx->latin1 = charset_is_undeclared(charset);
     tx->charset = NULL;
     if (!tx->latin1 && !charset_is_utf8(charset)) {
@@ -534,8 +558,7 @@ char *index_text_release(struct index_text *tx)
     if (tx->charset != NULL) /* a read error in the middle of a text part */
         g_object_unref(tx->charset);
     tx->charset = NULL;
-    free(tx->decoded);
-    tx->decoded = NULL;
+    index_decoder_free(&tx->decoder);
     if (tx->out.len > 0) {
         tx->out.data[tx->out.len] = '\0';
         text = tx->out.data;

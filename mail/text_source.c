@@ -12,7 +12,12 @@
  *	store (record.index_later): reads the stored copy through cfg's
  *	archive_store (opened on first use) into one unnamed scratch file,
  *	reused, and extracts them as a delivery would (index_fields_extract_body():
- *	the original is the archive message's message/rfc822 part). The
+ *	the original is the archive message's message/rfc822 part), with
+ *	the text inside its attachments appended to the body text
+ *	(index_fields_extract_body_attachments(), mail/attach_text.c: each
+ *	attachment in a child with memory, CPU and wall-clock limits; all of
+ *	a message's attachments together within half of index_time_limit).
+ *	The
  *	indexer (indexer/indexer.c) and the CLI (whose searches index what is
  *	pending first) attach one.
  *
@@ -37,13 +42,15 @@
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
+#include "mail/attach_text.h"
 #include "mail/index_fields.h"
 #include "mail/poison.h"
 
 struct text_source {
     const struct tab_config *cfg;
-    struct store *store; /* cfg->archive_store, opened on first use */
-    int fd;              /* the unnamed scratch file, reused, or -1 */
+    struct store *store;        /* cfg->archive_store, opened on first use */
+    int fd;                     /* the unnamed scratch file, reused, or -1 */
+    struct attach_text *attach; /* the text inside attachments */
     char error[1024];
 };
 
@@ -112,7 +119,10 @@ static enum tab_result text_source_get(void *ctx, const char *store, const char 
         return r;
     }
     poison_enter(key, "text");
-    if (index_fields_extract_body(fd, rec, &err) < 0) {
+    /* The catalog may hand a record without its archive id: the location
+     * names the copy then (a Maildir or S3 name holds the archive id). */
+    attach_text_message(ts->attach, rec->archive_id[0] != '\0' ? rec->archive_id : location);
+    if (index_fields_extract_body_attachments(fd, rec, ts->attach, &err) < 0) {
         snprintf(ts->error, sizeof(ts->error), "%s", err);
         r = TAB_RETRY;
     }
@@ -130,6 +140,12 @@ struct text_source *text_source_attach(struct catalog *cat, const struct tab_con
     ts = xcalloc(1, sizeof(*ts));
     ts->cfg = cfg;
     ts->fd = -1;
+    /* Half of index_time_limit for all attachments of one message, so
+     * that the master's watch (mail/poison.c) never takes a message with
+     * slow attachments for one that hangs the parser. */
+    ts->attach = attach_text_new(
+        cfg->queue_directory, cfg->index_time_limit > 1 ? (unsigned)cfg->index_time_limit / 2 : 1,
+        cfg->mail_owner);
     catalog_set_text_source(cat, text_source_get, ts);
     return ts;
 }
@@ -139,6 +155,7 @@ void text_source_free(struct text_source **ts)
     if (*ts == NULL)
         return;
     store_close(&(*ts)->store);
+    attach_text_free(&(*ts)->attach);
     if ((*ts)->fd >= 0)
         (void)close((*ts)->fd); /* unnamed scratch file: nothing to lose */
     free(*ts);

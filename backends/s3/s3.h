@@ -75,9 +75,12 @@ int s3_format_time(time_t t, char buf[32]);
 /* Catalog location: the object key, plus "?versionId=V" (V encoded) when
  * the bucket is versioned. Heap. */
 char *s3_location_format(const char *key, const char *version_id);
+/* The longest object key S3 accepts, in bytes. */
+#define S3_KEY_MAX 1024
 /* Split a location; 0 ok, -1 when it is not one s3_location_format()
- * could have written (the key contains what a key never does). Heap
- * strings; *version_r NULL when there is none. */
+ * could have written (the key contains what a key never does, or is
+ * longer than S3_KEY_MAX). Heap strings; *version_r NULL when there is
+ * none. */
 int s3_location_parse(const char *location, char **key_r, char **version_r);
 
 /* The text of the first <tag>...</tag> (or <tag/>) in xml, the five

@@ -333,7 +333,9 @@ int s3_location_parse(const char *location, char **key_r, char **version_r)
     if (location == NULL)
         return -1;
     key_len = sep != NULL ? (size_t)(sep - location) : strlen(location);
-    if (!s3_key_ok(location, key_len))
+    /* S3 keys are at most 1024 bytes: a longer one was never stored, and
+     * is refused here rather than sent. */
+    if (key_len > S3_KEY_MAX || !s3_key_ok(location, key_len))
         return -1;
     if (sep != NULL) {
         const char *v = sep + strlen(S3_VERSION_SEP);

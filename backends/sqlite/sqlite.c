@@ -132,6 +132,12 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
                         " (SELECT min(id) FROM copies WHERE message = t.message)"
                         " WHERE t.message > ?1 ORDER BY t.message LIMIT 1",
     [ST_PENDING_DELETE] = "DELETE FROM text_pending WHERE message = ?1",
+    /* An indexed message to index again (a later copy added recipients);
+     * a degraded one keeps its empty body. */
+    [ST_REFRESH_TEXT] = "INSERT OR IGNORE INTO text_pending (message, subject, body, from_store)"
+                        " SELECT id, NULL, CASE WHEN index_status = 'degraded' THEN NULL ELSE ?2"
+                        " END, CASE WHEN index_status = 'degraded' THEN 0 ELSE ?3 END"
+                        " FROM messages WHERE id = ?1 AND fts_hash IS NOT NULL",
     [ST_INSERT_ATTACHMENT] = "INSERT INTO attachments (message, position, filename, content_type)"
                              " VALUES (?1, ?2, ?3, ?4)",
     [ST_ATTACHMENTS] = "SELECT filename, content_type FROM attachments"

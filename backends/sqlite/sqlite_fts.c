@@ -7,7 +7,7 @@
  *	#include "backends/sqlite/sqlite_private.h"
  *
  *	sqlite_fts_index(sc->fts, id, body);
- *	sqlite_fts_remove(sc->fts, id, sc->text_fn, sc->text_ctx);
+ *	sqlite_fts_remove(sc->fts, id, NULL, sc->text_fn, sc->text_ctx);
  * DESCRIPTION
  *	Owns message_fts (schema version 8): a contentless FTS5 table
  *	(content='', so no second copy of any text) whose rowid is
@@ -317,8 +317,8 @@ static int sqlite_fts_delete_if(struct sqlite_fts *f, sqlite3_int64 id, struct a
     return ret;
 }
 
-int sqlite_fts_remove(struct sqlite_fts *f, sqlite3_int64 id, catalog_text_fn *text_fn,
-                      void *text_ctx)
+int sqlite_fts_remove(struct sqlite_fts *f, sqlite3_int64 id, const char *body_hint,
+                      catalog_text_fn *text_fn, void *text_ctx)
 {
     struct archive_record rec;
     sqlite3_int64 hash = 0, rcpts = 0;
@@ -334,6 +334,8 @@ int sqlite_fts_remove(struct sqlite_fts *f, sqlite3_int64 id, catalog_text_fn *t
         return 0;
     }
     deleted = sqlite_fts_delete_if(f, id, &rec, NULL, hash);
+    if (deleted == 0 && body_hint != NULL)
+        deleted = sqlite_fts_delete_if(f, id, &rec, body_hint, hash);
     if (deleted == 0) {
         body = sqlite_fts_body(f, id, text_fn, text_ctx, &why, &db_error);
         if (db_error)
@@ -454,7 +456,7 @@ enum tab_result sqlite_unindex(struct catalog *cat, const char *archive_id, cons
         sqlite_rollback(sc);
         return TAB_OK;
     }
-    if (sqlite_fts_remove(sc->fts, id, sc->text_fn, sc->text_ctx) < 0)
+    if (sqlite_fts_remove(sc->fts, id, NULL, sc->text_fn, sc->text_ctx) < 0)
         return sqlite_write_fail(sc, "unindex", error_r);
     if (sqlite3_prepare_v2(sc->db,
                            "INSERT OR IGNORE INTO text_pending (message, subject, body, from_store)"

@@ -137,6 +137,12 @@ enum tab_result sqlite_index_pending(struct catalog *cat, int max_rows, int *don
                 goto db_error;
             if (sqlite3_changes(sc->db) == 0)
                 continue; /* indexed by someone else meanwhile */
+            /* indexed already: a later copy added recipients (add());
+             * its document goes first, rebuilt with the text just read */
+            what = "remove the old document";
+            if (sqlite_fts_remove(sc->fts, rows[i].message, rows[i].text.body_text, sc->text_fn,
+                                  sc->text_ctx) < 0)
+                goto db_error;
             what = "index text";
             if (sqlite_fts_index(sc->fts, rows[i].message, rows[i].text.body_text) < 0)
                 goto db_error;

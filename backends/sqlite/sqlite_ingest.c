@@ -302,6 +302,19 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc,
             strlist_add(&link.rcpts, rcpt->address ? rcpt->address : "");
     }
 
+    /* New recipients of an indexed message: index it again, so that the
+     * words of its recipients column cover them (from the stored copy,
+     * or this record's text: the same bytes). */
+    what = "queue for the full-text index";
+    if (!created && link.rcpts.n > 0) {
+        st = sc->st[ST_REFRESH_TEXT];
+        int from_store = rec->index_later || rec->body_text == NULL;
+        if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+            sqlite_bind_text(st, 2, from_store ? NULL : rec->body_text) != SQLITE_OK ||
+            sqlite3_bind_int(st, 3, from_store) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+            goto db_error;
+    }
+
     /* The first transaction's header is the message's header: a retried
      * transaction carries the same bytes (same SHA-256). */
     if (created) {
@@ -521,7 +534,7 @@ enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record 
     }
     /* Before the rows change: the old document is rebuilt from them. */
     what = "remove the full-text entry";
-    if (sqlite_fts_remove(sc->fts, message_id, sc->text_fn, sc->text_ctx) < 0)
+    if (sqlite_fts_remove(sc->fts, message_id, NULL, sc->text_fn, sc->text_ctx) < 0)
         goto db_error;
     what = "update message";
     {

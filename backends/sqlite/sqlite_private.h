@@ -74,6 +74,7 @@ enum sqlite_stmt {
     ST_INSERT_TEXT,
     ST_PENDING_NEXT,
     ST_PENDING_DELETE,
+    ST_REFRESH_TEXT,
     ST_INSERT_ATTACHMENT,
     ST_ATTACHMENTS,
     ST_FORWARD_STATUS,
@@ -154,12 +155,14 @@ void sqlite_fts_close(struct sqlite_fts *f);
  * rows as they are now (fts_doc_build()). Inside a write transaction. */
 int sqlite_fts_index(struct sqlite_fts *f, sqlite3_int64 id, const char *body);
 /* Take message id out of the index before its rows change or go: rebuild
- * the document it was indexed with and delete exactly that, or, when it
- * cannot be rebuilt (the copy is gone, its text differs), record the
- * message in fts_stale. text_fn may be NULL. Inside a write transaction.
+ * the document it was indexed with (body: empty, body_hint when not NULL,
+ * then what text_fn reads from the stored copy) and delete exactly that,
+ * or, when it cannot be rebuilt (the copy is gone, its text differs),
+ * record the message in fts_stale. text_fn may be NULL. Inside a write
+ * transaction.
  * -1: see sqlite3_errmsg. */
-int sqlite_fts_remove(struct sqlite_fts *f, sqlite3_int64 id, catalog_text_fn *text_fn,
-                      void *text_ctx);
+int sqlite_fts_remove(struct sqlite_fts *f, sqlite3_int64 id, const char *body_hint,
+                      catalog_text_fn *text_fn, void *text_ctx);
 /* The upgrade from schema version 7: message_fts from message_text. */
 int sqlite_fts_upgrade(sqlite3 *db);
 enum tab_result sqlite_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,

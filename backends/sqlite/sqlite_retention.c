@@ -209,7 +209,7 @@ enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id
             return sqlite_write_fail(sc, "expire", error_r);
     }
     /* Before its rows go: the document is rebuilt from them (sqlite_fts.c). */
-    if (sqlite_fts_remove(sc->fts, mid, sc->text_fn, sc->text_ctx) < 0)
+    if (sqlite_fts_remove(sc->fts, mid, NULL, sc->text_fn, sc->text_ctx) < 0)
         return sqlite_write_fail(sc, "expire", error_r);
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
         const char *values[1] = {mid_text};

@@ -13,7 +13,9 @@
  *	With TAB_S3_ENDPOINT (http://host:port), TAB_S3_ACCESS_KEY and
  *	TAB_S3_SECRET_KEY set (tests/integration/s3.test starts a Ceph
  *	radosgw and runs this program), the driver through the store API
- *	(backends/store.h), as `tabularium hold` and `expire` call it:
+ *	(backends/store.h), as `tabularium hold` and `expire` call it: the
+ *	store conformance suite (store_conformance.h) on a bucket with
+ *	Object Lock, legal hold included; then what only S3 shows:
  *	COMPLIANCE and GOVERNANCE objects whose version delete is refused
  *	(TAB_PERM) and that stay readable; a legal hold that refuses the
  *	delete until it is released, then remove() works and get() says
@@ -46,6 +48,7 @@
 #include "common/sha256.h"
 #include "common/strlist.h"
 
+#include "tests/drivers/store_conformance.h"
 #include "tests/unit/check.h"
 
 static void test_target(void)
@@ -217,6 +220,17 @@ static void test_time_and_location(void)
         free(ver);
     }
     CHECK(s3_location_parse(NULL, &key, &ver) == -1);
+    /* S3's longest key passes, one byte more is refused */
+    char *longest = xmalloc(S3_KEY_MAX + 2);
+    memset(longest, 'k', S3_KEY_MAX + 1);
+    longest[S3_KEY_MAX] = '\0';
+    CHECK(s3_location_parse(longest, &key, &ver) == 0);
+    free(key);
+    free(ver);
+    longest[S3_KEY_MAX] = 'k';
+    longest[S3_KEY_MAX + 1] = '\0';
+    CHECK(s3_location_parse(longest, &key, &ver) == -1);
+    free(longest);
 }
 
 static void test_xml(void)
@@ -542,6 +556,22 @@ static void test_server(void)
         free(loc);
         CHECK(get_to_null(st, "pre/fix/2020/01/01/00000000000000000000.eml", &err) == TAB_PERM);
         CHECK(get_to_null(st, "../../x", &err) == TAB_PERM);
+        store_close(&st);
+    }
+    config_free(&cfg);
+
+    /* the store conformance suite, legal hold included: a bucket with
+     * Object Lock, objects without retention; 5 MiB parts, so the big
+     * file goes up in two */
+    st = open_store(lock_bucket, "none", "", &cfg, &err);
+    CHECK(st != NULL);
+    if (st != NULL) {
+        struct store_conformance conf = {.st = st,
+                                         .dir = tmp,
+                                         .unknown_location =
+                                             "pre/fix/2020/01/01/00000000000000000000.eml",
+                                         .legal_hold = 1};
+        store_conformance(&conf);
         store_close(&st);
     }
     config_free(&cfg);

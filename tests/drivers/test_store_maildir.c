@@ -1,9 +1,11 @@
 /*
  * NAME
- *	test_maildir
+ *	test_store_maildir 1
  * SUMMARY
  *	unit test for backends/store.c and backends/maildir/maildir.c
  * DESCRIPTION
+ *	Runs the store conformance suite (store_conformance.h) on a Maildir
+ *	of its own; around it what only the Maildir driver shows:
  *	Stores a binary spool file through the link path and the copy
  *	fallback and compares the bytes in new/ with the spool; checks the
  *	location, an empty tmp/, unique names for a record stored twice,
@@ -26,7 +28,8 @@
 #include <sys/wait.h>
 #include <dirent.h>
 
-#include "check.h"
+#include "tests/drivers/store_conformance.h"
+#include "tests/unit/check.h"
 
 static char maildir[4200];
 static char spool_path[4300];
@@ -551,9 +554,25 @@ static void test_tmp_cleanup(const char *spec, struct tab_config *cfg)
     CHECK(unlink(fresh_path) == 0);
 }
 
+/* The suite on a fresh Maildir beside the other tests' one. */
+static void test_conformance(struct tab_config *cfg, const char *dir)
+{
+    char *spec = xasprintf("maildir:%s/SuiteMaildir", dir);
+    const char *err = NULL;
+    struct store_conformance conf = {
+        .dir = dir, .unknown_location = "new/1700000000.NOSUCH.host", .legal_hold = 0};
+
+    conf.st = store_open(spec, cfg, &err);
+    CHECK(conf.st != NULL);
+    if (conf.st != NULL)
+        store_conformance(&conf);
+    store_close(&conf.st);
+    free(spec);
+}
+
 int main(void)
 {
-    const char *dir = check_tmpdir("test_maildir");
+    const char *dir = check_tmpdir("test_store_maildir");
     char spec[4500];
     const char *err = NULL;
     struct tab_config cfg;
@@ -582,6 +601,7 @@ int main(void)
     test_remove(st);
     test_symlinks(st, spec, &cfg, dir);
     store_close(&st);
+    test_conformance(&cfg, dir);
     CHECK(st == NULL);
     test_tmp_cleanup(spec, &cfg);
     test_open_errors(dir);

@@ -18,26 +18,32 @@
  *	and case folding, phrases, OR, -NOT, hostile query text, LIKE
  *	metacharacters, attachments, invalid UTF-8 in a record), the
  *	forwarder's status rows, content errors, hostile header values,
- *	degraded records and reindex() on the database the other tests fill;
- *	search filters and full-text search each on a database of their own.
- *	PostgreSQL's answers to the suite's two questions: a --text word with
- *	punctuation inside is a phrase (backends/fts.h), text that is not
- *	UTF-8 is stored cleaned. Around it what only PostgreSQL shows: the
- *	recipients' order and Bcc flags, the words of a huge body bounded to
- *	one tsvector and no copy of the body text, no index key over raw
- *	header text, the lookups' plans, the UTF-8 cleaning of a degraded
- *	note; the search semantics of backends/fts.h on the tsvector columns
- *	(folding, CJK, columns, addresses, domains, wildcards, paging, count,
- *	a later copy's recipients, reindex()) and the upgrade from schema
- *	version 6 (the words of the messages there, body_text dropped); the
- *	store's chunked bytes (NUL bytes, several chunks) streamed back by
- *	get(); one transaction for store and catalog (a catalog insert
- *	refused for its content keeps the stored bytes for a second, degraded
- *	add() of the copy; a connection killed between put and add stores
- *	nothing; a session ended by the server during COMMIT is resolved as
- *	rolled back); the store alone commits itself; reconnection after the
- *	server ended the session; schema version refusals (none, older,
- *	newer); conninfo redaction and the UTF-8 cleaner.
+ *	degraded records and reindex() on the database the other tests
+ *	fill; search filters and full-text search each on a database of
+ *	their own. PostgreSQL's answers to the suite's two questions: a
+ *	--text word with punctuation inside is a phrase (backends/fts.h),
+ *	text that is not UTF-8 is stored cleaned.
+ *
+ *	The store conformance suite (store_conformance.h) on a store no
+ *	catalog shares, which leaves no object or chunk behind.
+ *
+ *	Around them what only PostgreSQL shows: the recipients' order and
+ *	Bcc flags, the words of a huge body bounded to one tsvector and no
+ *	copy of the body text, no index key over raw header text, the
+ *	lookups' plans, the UTF-8 cleaning of a degraded note; the search
+ *	semantics of backends/fts.h on the tsvector columns (folding, CJK,
+ *	columns, addresses, domains, wildcards, dense addresses, date ranges,
+ *	paging, count, a later copy's recipients, reindex()) and the upgrade
+ *	from schema version 6 (the words of the messages there, body_text
+ *	dropped); the store's chunked bytes (NUL bytes, several chunks)
+ *	streamed back by get(); one transaction for store and catalog (a
+ *	catalog insert refused for its content keeps the stored bytes for a
+ *	second, degraded add() of the copy; a connection killed between put
+ *	and add stores nothing; a session ended by the server during COMMIT
+ *	is resolved as rolled back); the store alone commits itself;
+ *	reconnection after the server ended the session; schema version
+ *	refusals (none, older, newer); conninfo redaction and the UTF-8
+ *	cleaner.
  * DIAGNOSTICS
  *	Exit 0 when every check passed; failures name file and line.
  */
@@ -61,7 +67,8 @@
 #include "common/log.h"
 #include "common/strlist.h"
 
-#include "tests/unit/catalog_conformance.h"
+#include "tests/drivers/catalog_conformance.h"
+#include "tests/drivers/store_conformance.h"
 
 #define PG_VERSION_TEXT2(v) #v
 #define PG_VERSION_TEXT1(v) PG_VERSION_TEXT2(v)
@@ -604,6 +611,35 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     unlink(path);
     free(path);
     store_close(&st);
+}
+
+/* The store conformance suite, on a store no catalog shares (put()
+ * commits by itself, as a store alone does). */
+static void test_store_conformance(const char *dir)
+{
+    char suite_spec[4300], *before;
+    const char *error = NULL;
+    struct store_conformance conf = {
+        .dir = dir, .unknown_location = "pgsql:999999999", .legal_hold = 0};
+
+    snprintf(suite_spec, sizeof(suite_spec), "%s%sapplication_name=store_conformance", spec,
+             strchr(spec, '?') ? "&" : (strncmp(spec, "pgsql:postgres", 14) == 0 ? "?" : " "));
+    conf.st = store_open(suite_spec, NULL, &error);
+    CHECK(conf.st != NULL);
+    if (conf.st == NULL) {
+        fprintf(stderr, "store_open: %s\n", error);
+        return;
+    }
+    CHECK_STR(conf.st->name, "pgsql");
+    before = sql_value("SELECT count(*) || ' ' || (SELECT count(*) FROM store_chunks)"
+                       " FROM store_objects");
+    store_conformance(&conf);
+    /* what the suite removed went with its chunks */
+    CHECK(before != NULL && sql_is("SELECT count(*) || ' ' || (SELECT count(*) FROM store_chunks)"
+                                   " FROM store_objects",
+                                   NULL, before));
+    free(before);
+    store_close(&conf.st);
 }
 
 /* EXPLAIN sql on the admin connection, with sequential scans off (the
@@ -1159,6 +1195,7 @@ int main(void)
         test_fts_and_filters(cat);
         test_commit_lost(cat);
         test_store_and_transaction(cat, dir);
+        test_store_conformance(dir);
         test_hostile_values(cat);
         test_content_errors(cat);
         test_degraded_reindex(cat);
