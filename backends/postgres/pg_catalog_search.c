@@ -609,10 +609,13 @@ static enum tab_result pg_catalog_query(struct pg_catalog *pc, const struct sear
  * answers (a common word: 7 s against under 1).
  */
 static enum tab_result pg_catalog_plan(struct pg_catalog *pc, const struct search_query *q,
-                                       int counting, const char **error_r)
+                                       int counting, int began, const char **error_r)
 {
-    enum tab_result r =
-        pg_catalog_do(pc, "plan", "SET LOCAL random_page_cost = 1.1", 0, NULL, error_r);
+    enum tab_result r;
+
+    if (!began)
+        return TAB_OK; /* in someone else's transaction: leave its settings alone */
+    r = pg_catalog_do(pc, "plan", "SET LOCAL random_page_cost = 1.1", 0, NULL, error_r);
 
     if (r == TAB_OK && (q->since || q->until))
         r = pg_catalog_do(pc, "plan", "SET LOCAL enable_indexscan = off", 0, NULL, error_r);
@@ -657,7 +660,7 @@ enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query
     /* One snapshot for the search and the rows it loads. */
     r = pg_conn_begin_read(pc->conn, &began, error_r);
     if (r == TAB_OK)
-        r = pg_catalog_plan(pc, q, 0, error_r);
+        r = pg_catalog_plan(pc, q, 0, began, error_r);
     if (r == TAB_OK)
         r = pg_catalog_query(pc, q, "m.id", &arena, values, &n, &sql, date_first ? &date_sql : NULL,
                              error_r);
@@ -742,7 +745,7 @@ enum tab_result pg_catalog_count(struct catalog *cat, const struct search_query 
     *n_r = 0;
     r = pg_conn_begin_read(pc->conn, &began, error_r);
     if (r == TAB_OK)
-        r = pg_catalog_plan(pc, q, 1, error_r);
+        r = pg_catalog_plan(pc, q, 1, began, error_r);
     if (r == TAB_OK)
         r = pg_catalog_query(pc, q, "count(*)", &arena, values, &n, &sql, NULL, error_r);
     if (r == TAB_OK) {
