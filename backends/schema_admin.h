@@ -34,6 +34,10 @@ int schema_admin_version(struct schema_admin *a, int *version_r, const char **er
 /* To target (0: the current version); create: may start from nothing. */
 int schema_admin_migrate(struct schema_admin *a, int target, int create, int *from_r, int *to_r,
                          const char **error_r);
+/* Called during a migration's data step (PostgreSQL version 7: the words
+ * of the messages already there), done of total rows; NULL: none. */
+typedef void schema_admin_progress_fn(void *ctx, long long done, long long total);
+void schema_admin_set_progress(struct schema_admin *a, schema_admin_progress_fn *fn, void *ctx);
 void schema_admin_close(struct schema_admin **a);
 
 #endif

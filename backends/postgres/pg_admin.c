@@ -62,6 +62,12 @@ int schema_admin_migrate(struct schema_admin *a, int target, int create, int *fr
     return pg_schema_migrate(a->pg, target, create, from_r, to_r, error_r);
 }
 
+void schema_admin_set_progress(struct schema_admin *a, schema_admin_progress_fn *fn, void *ctx)
+{
+    (void)a; /* one migration runs at a time in a process */
+    pg_schema_set_progress(fn, ctx);
+}
+
 void schema_admin_close(struct schema_admin **a)
 {
     if (*a == NULL)

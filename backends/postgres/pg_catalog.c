@@ -98,11 +98,13 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
         {"tab_cat_insert_message", "insert message",
          "INSERT INTO messages (archive_id, queue_id, sha256, message_id, envelope_from,"
          " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
-         " mail_params, xforward, body_text, index_status, index_note)"
+         " mail_params, xforward, fts, index_status, index_note, addr_fts,"
+         " envelope_from_rdomain)"
          " VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::double precision), $8, $9, $10,"
-         " to_timestamp($11::double precision), $12::bigint, $13, $14, $15, $16, $17)"
+         " to_timestamp($11::double precision), $12::bigint, $13, $14, $15::tsvector, $16, $17,"
+         " $18::tsvector, $19)"
          " RETURNING id",
-         17, 0},
+         19, 0},
     [PC_INSERT_COPY] = {"tab_cat_insert_copy", "insert copy",
                         "INSERT INTO copies (message, archive_id, store, location,"
                         " wrapped_sha256, wrapped_size, arrival, retain_until)"
@@ -114,15 +116,15 @@ static const struct pg_stmt pg_catalog_stmts[PC_COUNT] = {
      * message wait for each other on the advisory lock of its key. */
     [PC_INSERT_RCPT] = {"tab_cat_insert_rcpt", "insert recipient",
                         "INSERT INTO recipients (message, address, archive_rcpt, orcpt, notify,"
-                        " copy) SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text,"
-                        " $6::bigint WHERE NOT EXISTS (SELECT 1 FROM recipients"
+                        " copy, rdomain) SELECT $1::bigint, $2::text, $3::text, $4::text,"
+                        " $5::text, $6::bigint, $7::text WHERE NOT EXISTS (SELECT 1 FROM recipients"
                         " WHERE message = $1::bigint AND md5(lower(address)) = md5(lower($2::text))"
                         " AND lower(address) = lower($2::text))",
-                        6, 0},
+                        7, 0},
     [PC_INSERT_ADDR] = {"tab_cat_insert_addr", "insert header address",
-                        "INSERT INTO header_addresses (message, field, position, name, address)"
-                        " VALUES ($1::bigint, $2, $3::integer, $4, $5)",
-                        5, 0},
+                        "INSERT INTO header_addresses (message, field, position, name, address,"
+                        " rdomain) VALUES ($1::bigint, $2, $3::integer, $4, $5, $6)",
+                        6, 0},
     [PC_INSERT_ATTACHMENT] = {"tab_cat_insert_attachment", "insert attachment",
                               "INSERT INTO attachments (message, position, filename,"
                               " content_type) VALUES ($1::bigint, $2::integer, $3, $4)",
@@ -281,6 +283,7 @@ static void pg_catalog_close(struct catalog *cat)
 static const struct catalog_vfuncs pg_catalog_vfuncs = {
     CATALOG_VFUNCS_MANDATORY(pg_catalog),
     CATALOG_VFUNCS_RECORDS(pg_catalog),
+    .count = pg_catalog_count,
 };
 
 struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,

@@ -33,11 +33,13 @@
  *	throughput with connection reuse (bench/README.md). Needs
  *	PostgreSQL 11 or later (sha256()).
  *
- *	The subject and body text are cut so that their tsvector stays below
- *	its 1 MB limit (PG_CATALOG_FTS_MAX). messages.index_status marks a
- *	message archived with its envelope only (degraded); reindex()
- *	replaces its header fields, text and attachments in one
- *	transaction, never touching what the chain covers.
+ *	The message row carries its search words (fts, addr_fts: pg_fts.h,
+ *	folded here from the record, no copy of the body text) and every
+ *	address its reversed domain; a later copy that adds recipients
+ *	rewrites addr_fts. messages.index_status marks a message archived
+ *	with its envelope only (degraded); reindex() replaces its header
+ *	fields, words and attachments in one transaction, never touching
+ *	what the chain covers.
  * DIAGNOSTICS
  *	TAB_RETRY after ROLLBACK, except in add() and reindex() when the
  *	server refused the record's values (pg_conn_content_error: SQLSTATE
@@ -54,17 +56,82 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends/fts.h"
 #include "backends/postgres/pg_catalog_private.h"
+#include "backends/postgres/pg_fts.h"
 #include "common/strlist.h"
 
-/* The subject and body text as the full-text column may hold them (see
- * PG_CATALOG_FTS_MAX), UTF-8-clean, in arena. */
-static void pg_catalog_fts_texts(struct strlist *arena, const struct archive_record *rec,
-                                 const char **subject_r, const char **body_r)
+/* The reversed domain of address as stored (pg_fts_rdomain()), in arena. */
+static const char *pg_catalog_rdomain(struct strlist *arena, const char *address)
 {
-    *subject_r = pg_catalog_text(arena, rec->subject, PG_CATALOG_SUBJECT_MAX);
-    *body_r = pg_catalog_text(arena, rec->body_text,
-                              PG_CATALOG_FTS_MAX - (*subject_r ? strlen(*subject_r) : 0));
+    char *rd = pg_fts_rdomain(address, 0);
+    const char *kept;
+
+    if (rd == NULL)
+        return NULL;
+    kept = pg_catalog_printf(arena, "%s", rd);
+    free(rd);
+    return kept;
+}
+
+/* messages.fts and addr_fts of rec (pg_fts.h), as tsvector text in arena. */
+static void pg_catalog_vectors(struct strlist *arena, const struct archive_record *rec,
+                               const char **fts_r, const char **addr_r)
+{
+    struct fts_doc doc;
+    char *v;
+
+    fts_doc_build(&doc, rec);
+    v = pg_fts_text_vector(&doc);
+    strlist_add(arena, v);
+    free(v);
+    *fts_r = arena->v[arena->n - 1];
+    v = pg_fts_addr_vector(&doc);
+    strlist_add(arena, v);
+    free(v);
+    *addr_r = arena->v[arena->n - 1];
+    fts_doc_free(&doc);
+}
+
+/*
+ * Write fts and addr_fts of message mid from the rows it has and, when
+ * given, the header fields, subject and body text of hdr (reindex());
+ * without hdr only addr_fts changes (a later copy added recipients).
+ */
+static enum tab_result pg_catalog_refresh_vectors(struct pg_catalog *pc, const char *mid,
+                                                  const struct archive_record *hdr,
+                                                  struct strlist *arena, const char **error_r)
+{
+    struct archive_record stored, doc_rec;
+    const char *fts, *addr;
+    enum tab_result r = pg_catalog_load(pc, mid, "", &stored, error_r);
+
+    if (r != TAB_OK)
+        return r;
+    /* the envelope from the rows (the chain's), the rest from hdr */
+    doc_rec = stored;
+    if (hdr != NULL) {
+        doc_rec.subject = hdr->subject;
+        doc_rec.body_text = hdr->body_text;
+        doc_rec.hdr_from = hdr->hdr_from;
+        doc_rec.hdr_to = hdr->hdr_to;
+        doc_rec.hdr_cc = hdr->hdr_cc;
+    }
+    pg_catalog_vectors(arena, &doc_rec, &fts, &addr);
+    if (hdr != NULL) {
+        const char *values[3] = {mid, fts, addr};
+        r = pg_catalog_do(pc, "reindex: update words",
+                          "UPDATE messages SET fts = $2::tsvector, addr_fts = $3::tsvector"
+                          " WHERE id = $1::bigint",
+                          3, values, error_r);
+    } else {
+        const char *values[2] = {mid, addr};
+        r = pg_catalog_do(pc, "add: update recipient words",
+                          "UPDATE messages SET addr_fts = $2::tsvector WHERE id = $1::bigint", 2,
+                          values, error_r);
+    }
+    record_free(&stored);
+    return r;
 }
 
 enum tab_result pg_catalog_known_recipients(struct catalog *cat, const char *queue_id,
@@ -101,9 +168,12 @@ static enum tab_result pg_catalog_insert_addrs(struct pg_catalog *pc, const char
                                                struct strlist *arena, const char **error_r)
 {
     for (size_t i = 0; i < a->n; i++) {
-        const char *values[5] = {mid, field, pg_catalog_printf(arena, "%zu", i),
+        const char *values[6] = {mid,
+                                 field,
+                                 pg_catalog_printf(arena, "%zu", i),
                                  pg_catalog_text(arena, a->v[i].name, 0),
-                                 pg_catalog_text(arena, a->v[i].address, 0)};
+                                 pg_catalog_text(arena, a->v[i].address, 0),
+                                 pg_catalog_rdomain(arena, a->v[i].address)};
         enum tab_result r = pg_catalog_exec_do(pc, PC_INSERT_ADDR, values, error_r);
         if (r != TAB_OK)
             return r;
@@ -163,7 +233,7 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
     const char *queue_id = pg_catalog_text(arena, rec->queue_id ? rec->queue_id : "", 0);
     const char *message_id = pg_catalog_text(arena, rec->message_id, 0);
     const char *sha256 = pg_catalog_text(arena, rec->sha256, 0);
-    const char *subject, *body;
+    const char *fts, *addr;
     PGresult *res;
     enum tab_result r;
     char *note;
@@ -196,9 +266,9 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
         PQclear(res);
     }
 
-    pg_catalog_fts_texts(arena, rec, &subject, &body);
+    pg_catalog_vectors(arena, rec, &fts, &addr);
     note = catalog_index_note(rec);
-    const char *values[17] = {
+    const char *values[19] = {
         rec->archive_id,
         queue_id,
         sha256,
@@ -207,15 +277,17 @@ static enum tab_result pg_catalog_message(struct pg_catalog *pc, const struct ar
         rec->envelope_status ? rec->envelope_status : ENVELOPE_INCOMPLETE,
         pg_catalog_date(arena, rec),
         pg_catalog_text(arena, rec->date_raw, 0),
-        subject,
+        pg_catalog_text(arena, rec->subject, PG_CATALOG_SUBJECT_MAX),
         pg_catalog_text(arena, rec->subject_raw, 0),
         pg_catalog_printf(arena, "%lld", (long long)rec->arrival),
         pg_catalog_printf(arena, "%" PRIu64, rec->size),
         pg_catalog_text(arena, rec->mail_params, 0),
         pg_catalog_text(arena, rec->xforward, 0),
-        body,
+        fts,
         catalog_index_status(rec),
         pg_catalog_text(arena, note, INDEX_NOTE_MAX),
+        addr,
+        pg_catalog_rdomain(arena, rec->envelope_from),
     };
     free(note);
     r = pg_catalog_exec(pc, PC_INSERT_MESSAGE, values, &res, error_r);
@@ -294,7 +366,7 @@ enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record 
     PGresult *res = NULL;
     const char *ignored;
     enum tab_result r;
-    int created, store_txn = 0;
+    int created, store_txn = 0, new_rcpts = 0;
 
     memset(&link, 0, sizeof(link));
 
@@ -371,20 +443,23 @@ enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record 
 
     for (size_t i = 0; i < rec->n_rcpts; i++) {
         const struct record_rcpt *rcpt = &rec->rcpts[i];
-        const char *values[6] = {
+        const char *values[7] = {
             mid,
             pg_catalog_text(&arena, rcpt->address ? rcpt->address : "", 0),
             pg_catalog_text(&arena, rcpt->archive_rcpt, 0),
             pg_catalog_text(&arena, rcpt->orcpt, 0),
             pg_catalog_text(&arena, rcpt->notify, 0),
             copy_id,
+            pg_catalog_rdomain(&arena, rcpt->address),
         };
         r = pg_catalog_exec(pc, PC_INSERT_RCPT, values, &res, error_r);
         if (r != TAB_OK)
             goto fail;
         /* The rows this copy added are the ones its link covers. */
-        if (strcmp(PQcmdTuples(res), "1") == 0)
+        if (strcmp(PQcmdTuples(res), "1") == 0) {
             strlist_add(&link.rcpts, values[1]);
+            new_rcpts = 1;
+        }
         PQclear(res);
         res = NULL;
     }
@@ -393,6 +468,11 @@ enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record 
      * retried transaction carries the same bytes (same SHA-256). */
     if (created) {
         r = pg_catalog_insert_header(pc, mid, rec, &arena, error_r);
+        if (r != TAB_OK)
+            goto fail;
+    } else if (new_rcpts) {
+        /* the recipients' words now include this copy's */
+        r = pg_catalog_refresh_vectors(pc, mid, NULL, &arena, error_r);
         if (r != TAB_OK)
             goto fail;
     }
@@ -449,8 +529,8 @@ enum tab_result pg_catalog_forward_status(struct catalog *cat, const char *archi
  * message and its index status, in one transaction (docs/schema-pgsql.md).
  * FOR UPDATE on the message row: an expire of the same message waits, and
  * so does a second reindex. The chain covers none of these columns.
- * PostgreSQL indexes the text in the row itself (the generated fts
- * column), so rec->index_later means nothing here: the caller passes the
+ * PostgreSQL indexes the text in the row itself (fts, written here from
+ * the record), so rec->index_later means nothing here: the caller passes the
  * body text and attachments.
  */
 enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_record *given,
@@ -460,7 +540,7 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
     const struct archive_record *rec = catalog_record_as_stored(given, &envelope_only);
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT;
-    const char *mid, *subject, *body;
+    const char *mid;
     struct pg_found found;
     enum tab_result r;
     char *note;
@@ -472,17 +552,15 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
     if (r != TAB_OK)
         goto out;
     mid = found.message;
-    pg_catalog_fts_texts(&arena, rec, &subject, &body);
     note = catalog_index_note(rec);
     {
-        const char *uv[9] = {
+        const char *uv[8] = {
             mid,
             pg_catalog_text(&arena, rec->message_id, 0),
             pg_catalog_date(&arena, rec),
             pg_catalog_text(&arena, rec->date_raw, 0),
-            subject,
+            pg_catalog_text(&arena, rec->subject, PG_CATALOG_SUBJECT_MAX),
             pg_catalog_text(&arena, rec->subject_raw, 0),
-            body,
             catalog_index_status(rec),
             pg_catalog_text(&arena, note, INDEX_NOTE_MAX),
         };
@@ -490,9 +568,9 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
         r = pg_catalog_do(pc, "reindex: update message",
                           "UPDATE messages SET message_id = $2,"
                           " date = to_timestamp($3::double precision), date_raw = $4,"
-                          " subject = $5, subject_raw = $6, body_text = $7, index_status = $8,"
-                          " index_note = $9 WHERE id = $1::bigint",
-                          9, uv, error_r);
+                          " subject = $5, subject_raw = $6, index_status = $7,"
+                          " index_note = $8 WHERE id = $1::bigint",
+                          8, uv, error_r);
         if (r != TAB_OK)
             goto out;
     }
@@ -510,6 +588,8 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
     r = pg_catalog_insert_header(pc, mid, rec, &arena, error_r);
     if (r != TAB_OK)
         goto out;
+    /* the words from this record, the envelope's from the rows */
+    r = pg_catalog_refresh_vectors(pc, mid, rec, &arena, error_r);
 out:
     r = pg_conn_end(pc->conn, r, error_r);
     if (r == TAB_RETRY && pg_conn_content_error(pc->conn))

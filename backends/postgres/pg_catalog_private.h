@@ -32,14 +32,10 @@
 #include "backends/postgres/pg_conn.h"
 
 /*
- * The full-text column is to_tsvector(subject || body_text), and a tsvector
- * refuses more than 1 MB of lexemes and positions ("string is too long
- * for tsvector", SQLSTATE 54000): about twice its input for crafted text
- * (distinct words of three characters; measured). The subject is cut at
- * PG_CATALOG_SUBJECT_MAX bytes and the body text at PG_CATALOG_FTS_MAX
- * minus the subject's length, so no text makes the row fail.
+ * The subject column is cut at PG_CATALOG_SUBJECT_MAX bytes (a subject
+ * that long is no one's; the row stays small). The words of a message
+ * are bounded by pg_fts.h.
  */
-#define PG_CATALOG_FTS_MAX (384 * 1024)
 #define PG_CATALOG_SUBJECT_MAX (128 * 1024)
 
 struct pg_catalog {
@@ -120,11 +116,16 @@ enum tab_result pg_catalog_forward_status(struct catalog *cat, const char *archi
                                           const char *status, const char *detail,
                                           const char **error_r);
 
-/* pg_catalog_search.c */
+/* pg_catalog_search.c; pg_catalog_load(): rec from message mid (messages.id)
+ * and copy copy_id ("": its first copy). */
+enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const char *copy_id,
+                                struct archive_record *rec, const char **error_r);
 enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query *q,
                                   catalog_row_fn *fn, void *ctx, const char **error_r);
 enum tab_result pg_catalog_get(struct catalog *cat, const char *archive_id,
                                struct archive_record *rec_r, const char **error_r);
+enum tab_result pg_catalog_count(struct catalog *cat, const struct search_query *q, long long *n_r,
+                                 const char **error_r);
 
 /* pg_catalog_integrity.c */
 enum tab_result pg_catalog_chain_links(struct pg_catalog *pc, const char *what, const char *sql,

@@ -2,14 +2,20 @@
  * NAME
  *	pg_catalog_search 3
  * SUMMARY
- *	PostgreSQL catalog driver: search and get
+ *	PostgreSQL catalog driver: search, count and get
  * SYNOPSIS
  *	#include "backends/postgres/pg_catalog_private.h"
  * DESCRIPTION
- *	Owns search() and get(), and reading a message's rows back into an
- *	archive record, in one snapshot. Full-text search uses the
- *	'simple' configuration (no stemming, any language) and
- *	websearch_to_tsquery(), which accepts any input.
+ *	Owns search(), count() and get(), and reading a message's rows back
+ *	into an archive record, in one snapshot. A query is read by
+ *	backends/fts.h as on SQLite (docs/search.md): words become tsquery
+ *	text over the tsvectors that tabularium wrote (pg_fts.h), one bind
+ *	parameter cast with ::tsquery; an address is exact (md5() indexes),
+ *	a domain (a range over the reversed domain), a wildcard (LIKE, a
+ *	scan) or words (addr_fts). Results are newest first (id DESC) with
+ *	LIMIT and OFFSET, and a page of them is read with five statements.
+ *	Each search sets the planner for its own transaction
+ *	(pg_catalog_plan()); docs/schema-pgsql.md has the measured reasons.
  *
  *	Must never put user text into SQL: search() assembles its WHERE
  *	clause from constant fragments and numbers its parameters itself,
@@ -23,15 +29,90 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends/fts.h"
 #include "backends/postgres/pg_catalog_private.h"
+#include "backends/postgres/pg_fts.h"
+#include "common/buf.h"
 #include "common/strlist.h"
 
+/* The message columns of PC_MESSAGE_BY_ID, from column c of row. */
+static void pg_catalog_fill_message(struct archive_record *rec, const PGresult *res, int row, int c)
+{
+    const char *status;
+
+    pg_catalog_copy(res, row, c + 0, rec->archive_id, sizeof(rec->archive_id));
+    rec->queue_id = pg_catalog_dup(res, row, c + 1);
+    pg_catalog_copy(res, row, c + 2, rec->sha256, sizeof(rec->sha256));
+    rec->message_id = pg_catalog_dup(res, row, c + 3);
+    rec->envelope_from = pg_catalog_dup(res, row, c + 4);
+    status = PQgetvalue(res, row, c + 5);
+    rec->envelope_status =
+        strcmp(status, ENVELOPE_COMPLETE) == 0 ? ENVELOPE_COMPLETE : ENVELOPE_INCOMPLETE;
+    if (!PQgetisnull(res, row, c + 6)) {
+        char date[21];
+        record_format_time((time_t)strtoll(PQgetvalue(res, row, c + 6), NULL, 10), date);
+        rec->date = xstrdup(date);
+    }
+    rec->date_raw = pg_catalog_dup(res, row, c + 7);
+    rec->subject = pg_catalog_dup(res, row, c + 8);
+    rec->subject_raw = pg_catalog_dup(res, row, c + 9);
+    rec->arrival = (time_t)strtoll(PQgetvalue(res, row, c + 10), NULL, 10);
+    rec->size = strtoull(PQgetvalue(res, row, c + 11), NULL, 10);
+    rec->mail_params = pg_catalog_dup(res, row, c + 12);
+    rec->xforward = pg_catalog_dup(res, row, c + 13);
+    rec->index_status =
+        strcmp(PQgetvalue(res, row, c + 14), INDEX_DEGRADED) == 0 ? INDEX_DEGRADED : INDEX_FULL;
+    rec->index_note = pg_catalog_dup(res, row, c + 15);
+    if (rec->queue_id == NULL)
+        rec->queue_id = xstrdup("");
+    if (rec->envelope_from == NULL)
+        rec->envelope_from = xstrdup("");
+}
+
+/* The copy columns of PC_COPY_SELECT, from column c of row. */
+static void pg_catalog_fill_copy(struct archive_record *rec, const PGresult *res, int row, int c)
+{
+    rec->store = pg_catalog_dup(res, row, c + 0);
+    rec->location = pg_catalog_dup(res, row, c + 1);
+    pg_catalog_copy(res, row, c + 2, rec->wrapped_sha256, sizeof(rec->wrapped_sha256));
+    rec->wrapped_size = strtoull(PQgetvalue(res, row, c + 3), NULL, 10);
+    if (!PQgetisnull(res, row, c + 4))
+        rec->retain_until = (time_t)strtoll(PQgetvalue(res, row, c + 4), NULL, 10);
+}
+
+/* Rows first .. end-1 of res are the message's: recipients (c: address,
+ * archive_rcpt, orcpt, notify), header addresses (field, name, address)
+ * or attachments (filename, content_type). */
+static void pg_catalog_fill_rcpts(struct archive_record *rec, const PGresult *res, int first,
+                                  int end, int c)
+{
+    for (int i = first; i < end; i++)
+        record_add_rcpt(rec, PQgetvalue(res, i, c), pg_catalog_value(res, i, c + 1),
+                        pg_catalog_value(res, i, c + 2), pg_catalog_value(res, i, c + 3));
+}
+
+static void pg_catalog_fill_addrs(struct archive_record *rec, const PGresult *res, int first,
+                                  int end, int c)
+{
+    for (int i = first; i < end; i++) {
+        struct record_addrs *a = record_addrs_field(rec, PQgetvalue(res, i, c));
+        if (a != NULL) /* the CHECK constraint allows no other field */
+            record_addrs_add(a, pg_catalog_value(res, i, c + 1), pg_catalog_value(res, i, c + 2));
+    }
+}
+
+static void pg_catalog_fill_attachments(struct archive_record *rec, const PGresult *res, int first,
+                                        int end, int c)
+{
+    for (int i = first; i < end; i++)
+        record_add_attachment(rec, pg_catalog_value(res, i, c), pg_catalog_value(res, i, c + 1));
+}
+
 /* Fill rec from message mid and copy copy_id ("" : the first copy). */
-static enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const char *copy_id,
-                                       struct archive_record *rec, const char **error_r)
+enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const char *copy_id,
+                                struct archive_record *rec, const char **error_r)
 {
     const char *values[1] = {mid};
-    const char *status;
     PGresult *res = NULL;
     enum tab_result r;
 
@@ -44,33 +125,7 @@ static enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, c
         r = pg_conn_fail(pc->conn, TAB_RETRY, error_r, "message row %s disappeared", mid);
         goto out;
     }
-    pg_catalog_copy(res, 0, 0, rec->archive_id, sizeof(rec->archive_id));
-    rec->queue_id = pg_catalog_dup(res, 0, 1);
-    pg_catalog_copy(res, 0, 2, rec->sha256, sizeof(rec->sha256));
-    rec->message_id = pg_catalog_dup(res, 0, 3);
-    rec->envelope_from = pg_catalog_dup(res, 0, 4);
-    status = PQgetvalue(res, 0, 5);
-    rec->envelope_status =
-        strcmp(status, ENVELOPE_COMPLETE) == 0 ? ENVELOPE_COMPLETE : ENVELOPE_INCOMPLETE;
-    if (!PQgetisnull(res, 0, 6)) {
-        char date[21];
-        record_format_time((time_t)strtoll(PQgetvalue(res, 0, 6), NULL, 10), date);
-        rec->date = xstrdup(date);
-    }
-    rec->date_raw = pg_catalog_dup(res, 0, 7);
-    rec->subject = pg_catalog_dup(res, 0, 8);
-    rec->subject_raw = pg_catalog_dup(res, 0, 9);
-    rec->arrival = (time_t)strtoll(PQgetvalue(res, 0, 10), NULL, 10);
-    rec->size = strtoull(PQgetvalue(res, 0, 11), NULL, 10);
-    rec->mail_params = pg_catalog_dup(res, 0, 12);
-    rec->xforward = pg_catalog_dup(res, 0, 13);
-    rec->index_status =
-        strcmp(PQgetvalue(res, 0, 14), INDEX_DEGRADED) == 0 ? INDEX_DEGRADED : INDEX_FULL;
-    rec->index_note = pg_catalog_dup(res, 0, 15);
-    if (rec->queue_id == NULL)
-        rec->queue_id = xstrdup("");
-    if (rec->envelope_from == NULL)
-        rec->envelope_from = xstrdup("");
+    pg_catalog_fill_message(rec, res, 0, 0);
     PQclear(res);
     res = NULL;
 
@@ -82,47 +137,126 @@ static enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, c
     }
     if (r != TAB_OK)
         goto out;
-    if (PQntuples(res) > 0) {
-        rec->store = pg_catalog_dup(res, 0, 0);
-        rec->location = pg_catalog_dup(res, 0, 1);
-        pg_catalog_copy(res, 0, 2, rec->wrapped_sha256, sizeof(rec->wrapped_sha256));
-        rec->wrapped_size = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
-        if (!PQgetisnull(res, 0, 4))
-            rec->retain_until = (time_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-    }
+    if (PQntuples(res) > 0)
+        pg_catalog_fill_copy(rec, res, 0, 0);
     PQclear(res);
     res = NULL;
 
     r = pg_catalog_exec(pc, PC_RCPTS, values, &res, error_r);
     if (r != TAB_OK)
         goto out;
-    for (int i = 0; i < PQntuples(res); i++)
-        record_add_rcpt(rec, PQgetvalue(res, i, 0), pg_catalog_value(res, i, 1),
-                        pg_catalog_value(res, i, 2), pg_catalog_value(res, i, 3));
+    pg_catalog_fill_rcpts(rec, res, 0, PQntuples(res), 0);
     PQclear(res);
     res = NULL;
 
     r = pg_catalog_exec(pc, PC_ADDRS, values, &res, error_r);
     if (r != TAB_OK)
         goto out;
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct record_addrs *a = record_addrs_field(rec, PQgetvalue(res, i, 0));
-        if (a != NULL) /* the CHECK constraint allows no other field */
-            record_addrs_add(a, pg_catalog_value(res, i, 1), pg_catalog_value(res, i, 2));
-    }
+    pg_catalog_fill_addrs(rec, res, 0, PQntuples(res), 0);
     PQclear(res);
     res = NULL;
 
     r = pg_catalog_exec(pc, PC_ATTACHMENTS, values, &res, error_r);
     if (r != TAB_OK)
         goto out;
-    for (int i = 0; i < PQntuples(res); i++)
-        record_add_attachment(rec, pg_catalog_value(res, i, 0), pg_catalog_value(res, i, 1));
+    pg_catalog_fill_attachments(rec, res, 0, PQntuples(res), 0);
 
 out:
     PQclear(res);
     if (r != TAB_OK)
         record_free(rec);
+    return r;
+}
+
+/* The rows of res (ordered by column 0, a message id, ascending) that
+ * belong to message mid: [*first, *end). */
+static void pg_catalog_rows_of(const PGresult *res, long long mid, int *first, int *end)
+{
+    int lo = 0, hi = PQntuples(res);
+
+    while (lo < hi) {
+        int m = lo + (hi - lo) / 2;
+        if (strtoll(PQgetvalue(res, m, 0), NULL, 10) < mid)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    *first = lo;
+    for (hi = lo; hi < PQntuples(res) && strtoll(PQgetvalue(res, hi, 0), NULL, 10) == mid; hi++)
+        ;
+    *end = hi;
+}
+
+/* What a page of results reads: one statement per table for all of its
+ * messages ($1: an array of ids), each row led by its message's id. */
+static const char *const pg_catalog_page_sql[5] = {
+    "SELECT id, archive_id, queue_id, sha256, message_id, envelope_from, envelope_status,"
+    " extract(epoch FROM date)::bigint, date_raw, subject, subject_raw,"
+    " extract(epoch FROM arrival)::bigint, size, mail_params, xforward, index_status, index_note"
+    " FROM messages WHERE id = ANY ($1::bigint[]) ORDER BY id",
+    "SELECT DISTINCT ON (message) message, store, location, wrapped_sha256, wrapped_size,"
+    " extract(epoch FROM retain_until)::bigint FROM copies WHERE message = ANY ($1::bigint[])"
+    " ORDER BY message, id",
+    "SELECT message, address, archive_rcpt, orcpt, notify FROM recipients"
+    " WHERE message = ANY ($1::bigint[]) ORDER BY message, id",
+    "SELECT message, field, name, address FROM header_addresses"
+    " WHERE message = ANY ($1::bigint[]) ORDER BY message, position, id",
+    "SELECT message, filename, content_type FROM attachments"
+    " WHERE message = ANY ($1::bigint[]) ORDER BY message, position, id",
+};
+
+/* Hand the messages ids (in this order) to fn as complete records, read
+ * with five statements whatever their number. *stop_r when fn said so. */
+static enum tab_result pg_catalog_load_page(struct pg_catalog *pc, const struct strlist *ids,
+                                            catalog_row_fn *fn, void *ctx, const char **error_r)
+{
+    PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL};
+    struct buf array = BUF_INIT;
+    enum tab_result r = TAB_OK;
+    const char *values[1];
+
+    if (ids->n == 0)
+        return TAB_OK;
+    buf_add(&array, "{", 1);
+    for (size_t i = 0; i < ids->n; i++) {
+        if (i > 0)
+            buf_add(&array, ",", 1);
+        buf_add_str(&array, ids->v[i]); /* numbers from the server */
+    }
+    buf_add(&array, "}", 1);
+    values[0] = array.data;
+    for (int t = 0; t < 5 && r == TAB_OK; t++)
+        r = pg_catalog_run(pc, "read results", pg_catalog_page_sql[t], 1, values, &res[t], error_r);
+    for (size_t i = 0; i < ids->n && r == TAB_OK; i++) {
+        long long mid = strtoll(ids->v[i], NULL, 10);
+        struct archive_record rec;
+        int first, end, stop;
+
+        memset(&rec, 0, sizeof(rec));
+        pg_catalog_rows_of(res[0], mid, &first, &end);
+        if (first == end) {
+            /* Removed between search and load (tabularium expire). */
+            r = pg_conn_fail(pc->conn, TAB_RETRY, error_r, "message row %s disappeared", ids->v[i]);
+            break;
+        }
+        pg_catalog_fill_message(&rec, res[0], first, 1);
+        pg_catalog_rows_of(res[1], mid, &first, &end);
+        if (first < end)
+            pg_catalog_fill_copy(&rec, res[1], first, 1);
+        pg_catalog_rows_of(res[2], mid, &first, &end);
+        pg_catalog_fill_rcpts(&rec, res[2], first, end, 1);
+        pg_catalog_rows_of(res[3], mid, &first, &end);
+        pg_catalog_fill_addrs(&rec, res[3], first, end, 1);
+        pg_catalog_rows_of(res[4], mid, &first, &end);
+        pg_catalog_fill_attachments(&rec, res[4], first, end, 1);
+        stop = fn(&rec, ctx);
+        record_free(&rec);
+        if (stop)
+            break;
+    }
+    for (int t = 0; t < 5; t++)
+        PQclear(res[t]);
+    buf_free(&array);
     return r;
 }
 
@@ -149,17 +283,75 @@ static void pg_catalog_append(char **sql, const char *fragment, int n)
 }
 
 /* The WHERE clause fragments; "$@" is the fragment's parameter. */
-static const char pg_catalog_search_from[] =
-    " AND (m.envelope_from ILIKE $@ ESCAPE '\\'"
+
+/* --from: the envelope sender or a From address (fts.h's four forms).
+ * Exact: the md5() indexes; domain: the reversed-domain indexes, the
+ * domain itself or a subdomain ("." sorts just before "/" in bytes), each
+ * a branch of its own so that every branch is an index-only scan (the
+ * indexes INCLUDE the message id) with the planner's estimate of it. */
+static const char pg_search_from_exact[] =
+    " AND m.id IN (SELECT id FROM messages WHERE md5(lower(envelope_from)) = md5(lower($@))"
+    " AND lower(envelope_from) = lower($@)"
+    " UNION ALL SELECT message FROM header_addresses WHERE md5(lower(address)) = md5(lower($@))"
+    " AND lower(address) = lower($@) AND field = 'from')";
+static const char pg_search_from_domain[] =
+    " AND m.id IN (SELECT id FROM messages WHERE envelope_from_rdomain = $@"
+    " UNION ALL SELECT id FROM messages WHERE envelope_from_rdomain >= $@ || '.'"
+    " AND envelope_from_rdomain < $@ || '/'"
+    " UNION ALL SELECT message FROM header_addresses WHERE field = 'from' AND rdomain = $@"
+    " UNION ALL SELECT message FROM header_addresses WHERE field = 'from'"
+    " AND rdomain >= $@ || '.' AND rdomain < $@ || '/')";
+static const char pg_search_from_wildcard[] =
+    " AND (lower(m.envelope_from) LIKE lower($@) ESCAPE '\\'"
     " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
-    " AND (h.address ILIKE $@ ESCAPE '\\' OR h.name ILIKE $@ ESCAPE '\\')))";
-static const char pg_catalog_search_to[] =
+    " AND lower(h.address) LIKE lower($@) ESCAPE '\\'))";
+/* --to: an envelope recipient (Bcc too) or a To/Cc address. */
+static const char pg_search_to_exact[] =
+    " AND m.id IN (SELECT message FROM recipients WHERE md5(lower(address)) = md5(lower($@))"
+    " AND lower(address) = lower($@)"
+    " UNION ALL SELECT message FROM header_addresses WHERE md5(lower(address)) = md5(lower($@))"
+    " AND lower(address) = lower($@) AND field IN ('to', 'cc'))";
+static const char pg_search_to_domain[] =
+    " AND m.id IN (SELECT message FROM recipients WHERE rdomain = $@"
+    " UNION ALL SELECT message FROM recipients WHERE rdomain >= $@ || '.' AND rdomain < $@ || '/'"
+    " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc') AND rdomain = $@"
+    " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc')"
+    " AND rdomain >= $@ || '.' AND rdomain < $@ || '/')";
+static const char pg_search_to_wildcard[] =
     " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
-    " AND r.address ILIKE $@ ESCAPE '\\')"
+    " AND lower(r.address) LIKE lower($@) ESCAPE '\\')"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
+    " AND h.field IN ('to', 'cc') AND lower(h.address) LIKE lower($@) ESCAPE '\\'))";
+/* The same tests message by message, newest first: for an address or a
+ * domain in many messages (the company's own), whose list of messages
+ * would be read whole before the first page (0.8 s for a million). */
+static const char pg_search_from_exact_dense[] =
+    " AND ((md5(lower(m.envelope_from)) = md5(lower($@)) AND lower(m.envelope_from) = lower($@))"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
+    " AND lower(h.address) = lower($@)))";
+static const char pg_search_from_domain_dense[] =
+    " AND (m.envelope_from_rdomain = $@"
+    " OR (m.envelope_from_rdomain >= $@ || '.' AND m.envelope_from_rdomain < $@ || '/')"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from'"
+    " AND (h.rdomain = $@ OR (h.rdomain >= $@ || '.' AND h.rdomain < $@ || '/'))))";
+static const char pg_search_to_exact_dense[] =
+    " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
+    " AND md5(lower(r.address)) = md5(lower($@)) AND lower(r.address) = lower($@))"
+    " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
+    " AND h.field IN ('to', 'cc') AND lower(h.address) = lower($@)))";
+static const char pg_search_to_domain_dense[] =
+    " AND (EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
+    " AND (r.rdomain = $@ OR (r.rdomain >= $@ || '.' AND r.rdomain < $@ || '/')))"
     " OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id"
     " AND h.field IN ('to', 'cc')"
-    " AND (h.address ILIKE $@ ESCAPE '\\' OR h.name ILIKE $@ ESCAPE '\\')))";
-static const char pg_catalog_search_subject[] = " AND m.subject ILIKE $@ ESCAPE '\\'";
+    " AND (h.rdomain = $@ OR (h.rdomain >= $@ || '.' AND h.rdomain < $@ || '/'))))";
+
+/* Matches from which an address or domain counts as dense. */
+#define PG_ADDRESS_DENSE 50000
+
+/* Words: tsquery text of folded words only (pg_fts.h), one parameter. */
+static const char pg_search_words[] = " AND m.fts @@ $@::tsquery";
+static const char pg_search_addr_words[] = " AND m.addr_fts @@ $@::tsquery";
 static const char pg_catalog_search_message_id[] =
     " AND md5(m.message_id) = md5($@) AND m.message_id = $@";
 static const char pg_catalog_search_degraded[] = " AND m.index_status = 'degraded'";
@@ -167,14 +359,11 @@ static const char pg_catalog_search_since[] =
     " AND COALESCE(m.date, m.arrival) >= to_timestamp($@::double precision)";
 static const char pg_catalog_search_until[] =
     " AND COALESCE(m.date, m.arrival) < to_timestamp($@::double precision)";
-static const char pg_catalog_search_text[] =
-    " AND m.fts @@ websearch_to_tsquery('tabularium'::regconfig, translate($@, '<>', '  '))";
 static const char pg_catalog_search_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id"
     " AND a.filename ILIKE $@ ESCAPE '\\')";
 static const char pg_catalog_search_has_attachment[] =
     " AND EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id)";
-static const char pg_catalog_search_limit[] = " LIMIT $@::bigint";
 
 /* Add a condition with one parameter (value already in arena). */
 static void pg_catalog_where(char **sql, const char *fragment, const char **values, int *n,
@@ -194,78 +383,338 @@ static const char *pg_catalog_like(struct strlist *arena, const char *s)
     return clean;
 }
 
+/* A wildcard key (fts.h: '*' any run, nothing else special) as a LIKE
+ * pattern with '\' as its escape, in arena. */
+static const char *pg_catalog_glob(struct strlist *arena, const char *key)
+{
+    struct buf b = BUF_INIT;
+    const char *out;
+
+    buf_add(&b, "", 0);
+    for (const char *p = key; *p != '\0'; p++) {
+        if (*p == '*') {
+            buf_add(&b, "%", 1);
+            continue;
+        }
+        if (*p == '%' || *p == '_' || *p == '\\')
+            buf_add(&b, "\\", 1);
+        buf_add(&b, p, 1);
+    }
+    out = pg_catalog_text(arena, b.data, 0);
+    buf_free(&b);
+    return out;
+}
+
+/* A query's tsquery text in arena, with weights (NULL: any). */
+static const char *pg_catalog_tsquery(struct strlist *arena, const struct fts_query *fq,
+                                      const char *weights)
+{
+    char *text = pg_fts_tsquery(fq, weights);
+    const char *kept = pg_catalog_printf(arena, "%s", text);
+
+    free(text);
+    return kept;
+}
+
+/* A field with nothing to look for ("%", "", "*"): no message matches
+ * (the CLI refuses such a value before it gets here). */
+static const char pg_search_nothing[] = " AND false";
+
+/*
+ * Whether the messages of an address or domain condition (an IN
+ * fragment, its one parameter key) reach PG_ADDRESS_DENSE: counted
+ * through the indexes, and stopped there. -1 on failure (*error_r).
+ */
+static int pg_catalog_dense(struct pg_catalog *pc, const char *fragment, const char *key,
+                            const char **error_r)
+{
+    static const char in[] = " AND m.id IN (";
+    const char *values[1] = {key};
+    char *inner = xstrndup(fragment + strlen(in), strlen(fragment) - strlen(in) - 1), *sql;
+    PGresult *res = NULL;
+    int dense;
+
+    /* the fragment's subquery, counted up to the threshold, its "$@" $1 */
+    sql = xasprintf("SELECT count(*) FROM (SELECT 1 FROM (%s) s LIMIT %d) t", inner,
+                    PG_ADDRESS_DENSE);
+    free(inner);
+    inner = xstrdup("");
+    pg_catalog_append(&inner, sql, 1);
+    if (pg_catalog_run(pc, "search: count an address's messages", inner, 1, values, &res,
+                       error_r) != TAB_OK)
+        dense = -1;
+    else
+        dense = strtol(PQgetvalue(res, 0, 0), NULL, 10) >= PG_ADDRESS_DENSE;
+    PQclear(res);
+    free(inner);
+    free(sql);
+    return dense;
+}
+
+/* The condition of --from (to = 0) or --to (to = 1) value: 0, -1 when
+ * the value has nothing to look for, -2 when the server failed. */
+static int pg_catalog_address(struct pg_catalog *pc, char **sql, struct strlist *arena,
+                              const char **values, int *n, const char *value, int to,
+                              const char **error_r)
+{
+    struct address_match m;
+    const char *fragment = NULL, *dense_fragment = NULL, *key = NULL;
+    int ret = 0;
+
+    if (address_match_parse(value, &m) < 0) {
+        address_match_free(&m);
+        return -1;
+    }
+    switch (m.kind) {
+    case ADDRESS_EXACT:
+        fragment = to ? pg_search_to_exact : pg_search_from_exact;
+        dense_fragment = to ? pg_search_to_exact_dense : pg_search_from_exact_dense;
+        key = pg_catalog_text(arena, m.key, 0);
+        break;
+    case ADDRESS_DOMAIN: {
+        char *rd = pg_fts_rdomain(m.key, 1);
+        /* longer than any stored one: a key no row has */
+        fragment = to ? pg_search_to_domain : pg_search_from_domain;
+        dense_fragment = to ? pg_search_to_domain_dense : pg_search_from_domain_dense;
+        key = pg_catalog_printf(arena, "%s", rd != NULL ? rd : "\x7f");
+        free(rd);
+        break;
+    }
+    case ADDRESS_WILDCARD:
+        pg_catalog_where(sql, to ? pg_search_to_wildcard : pg_search_from_wildcard, values, n,
+                         pg_catalog_glob(arena, m.key));
+        break;
+    case ADDRESS_WORDS:
+        pg_catalog_where(sql, pg_search_addr_words, values, n,
+                         pg_catalog_tsquery(arena, &m.words, to ? "B" : "A"));
+        break;
+    }
+    if (fragment != NULL) {
+        int dense = pg_catalog_dense(pc, fragment, key, error_r);
+        if (dense < 0)
+            ret = -2;
+        else
+            pg_catalog_where(sql, dense ? dense_fragment : fragment, values, n, key);
+    }
+    address_match_free(&m);
+    return ret;
+}
+
+/* How many of a date range's newest messages a search of words in that
+ * range tries first: a word in one message of ten fills a page of 50
+ * there (the first page of a common word in 15 ms instead of 150-300:
+ * with a date range every row of the range would have its words read);
+ * a rarer word costs these few hundred rows, then GIN. */
+#define PG_DATE_FIRST 500
+#define PG_SEARCH_STR2(x) #x
+#define PG_SEARCH_STR(x) PG_SEARCH_STR2(x)
+
+/* The parameters of a search: at most one per field and two for paging. */
+#define PG_SEARCH_PARAMS 16
+
+/* "SELECT what FROM messages m WHERE ..." for q into *sql_r, its
+ * parameters in values (kept in arena). A field with nothing to look for
+ * (an empty --text, a --subject of punctuation) matches nothing. */
+static enum tab_result pg_catalog_query(struct pg_catalog *pc, const struct search_query *q,
+                                        const char *what, struct strlist *arena,
+                                        const char **values, int *n_r, char **sql_r, char **date_r,
+                                        const char **error_r)
+{
+    char *sql = xasprintf("SELECT %s FROM messages m WHERE true", what);
+    struct fts_query fq;
+    int n = 0;
+
+    *sql_r = NULL;
+    for (int to = 0; to < 2; to++) {
+        const char *value = to ? q->to : q->from;
+        int ret =
+            value != NULL ? pg_catalog_address(pc, &sql, arena, values, &n, value, to, error_r) : 0;
+        if (ret == -2) {
+            free(sql);
+            return TAB_RETRY;
+        }
+        if (ret == -1)
+            pg_catalog_append(&sql, pg_search_nothing, 0);
+    }
+    if (q->subject) {
+        if (fts_query_phrase(q->subject, &fq) < 0) {
+            pg_catalog_append(&sql, pg_search_nothing, 0);
+        } else {
+            pg_catalog_where(&sql, pg_search_words, values, &n,
+                             pg_catalog_tsquery(arena, &fq, "A"));
+            fts_query_free(&fq);
+        }
+    }
+    if (q->message_id) {
+        char *bare = catalog_message_id_bare(q->message_id);
+        pg_catalog_where(&sql, pg_catalog_search_message_id, values, &n,
+                         pg_catalog_text(arena, bare, 0));
+        free(bare);
+    }
+    if (q->since)
+        pg_catalog_where(&sql, pg_catalog_search_since, values, &n,
+                         pg_catalog_printf(arena, "%lld", (long long)q->since));
+    if (q->until)
+        pg_catalog_where(&sql, pg_catalog_search_until, values, &n,
+                         pg_catalog_printf(arena, "%lld", (long long)q->until));
+    if (date_r != NULL) {
+        /* the newest candidates of the date range (pg_catalog_search()) */
+        int k = n - (q->until ? 1 : 0) - (q->since ? 1 : 0);
+        *date_r = xstrdup(" (SELECT id FROM messages WHERE true");
+        if (q->since)
+            pg_catalog_append(date_r,
+                              " AND COALESCE(date, arrival) >="
+                              " to_timestamp($@::double precision)",
+                              ++k);
+        if (q->until)
+            pg_catalog_append(date_r,
+                              " AND COALESCE(date, arrival) <"
+                              " to_timestamp($@::double precision)",
+                              ++k);
+        pg_catalog_append(date_r, " ORDER BY id DESC LIMIT " PG_SEARCH_STR(PG_DATE_FIRST) ") c", 0);
+    }
+    if (q->text) {
+        if (fts_query_parse(q->text, &fq) < 0) {
+            pg_catalog_append(&sql, pg_search_nothing, 0);
+        } else {
+            /* subject and body, whatever the weight: GIN answers it alone */
+            pg_catalog_where(&sql, pg_search_words, values, &n,
+                             pg_catalog_tsquery(arena, &fq, NULL));
+            fts_query_free(&fq);
+        }
+    }
+    if (q->attachment)
+        pg_catalog_where(&sql, pg_catalog_search_attachment, values, &n,
+                         pg_catalog_like(arena, q->attachment));
+    if (q->has_attachment)
+        pg_catalog_append(&sql, pg_catalog_search_has_attachment, 0);
+    if (q->degraded)
+        pg_catalog_append(&sql, pg_catalog_search_degraded, 0);
+    *n_r = n;
+    *sql_r = sql;
+    return TAB_OK;
+}
+
+/*
+ * The planner's settings for one search, in its read transaction (SET
+ * LOCAL: they end with it). A catalog's working set is in memory or on
+ * SSD, where a random page costs about what a sequential one does; with
+ * the default of 4 a rare word is looked for by walking the whole id
+ * index backwards, reading every row's words, instead of through GIN
+ * (600 ms instead of 20 at a million messages). A date range makes that
+ * walk a trap of its own (the planner does not know that ids and dates
+ * grow together: it expects the range's rows all along the walk), so
+ * with since/until the rows come from bitmaps (the date index, GIN).
+ * count() never reads every row's words in a sequential scan when GIN
+ * answers (a common word: 7 s against under 1).
+ */
+static enum tab_result pg_catalog_plan(struct pg_catalog *pc, const struct search_query *q,
+                                       int counting, int began, const char **error_r)
+{
+    enum tab_result r;
+
+    if (!began)
+        return TAB_OK; /* in someone else's transaction: leave its settings alone */
+    r = pg_catalog_do(pc, "plan", "SET LOCAL random_page_cost = 1.1", 0, NULL, error_r);
+
+    if (r == TAB_OK && (q->since || q->until))
+        r = pg_catalog_do(pc, "plan", "SET LOCAL enable_indexscan = off", 0, NULL, error_r);
+    if (r == TAB_OK && counting && (q->text || q->subject || q->from || q->to))
+        r = pg_catalog_do(pc, "plan", "SET LOCAL enable_seqscan = off", 0, NULL, error_r);
+    return r;
+}
+
+/* Messages read per round of pg_catalog_load_page(). */
+#define PG_SEARCH_PAGE 200
+
+/* fn, remembering that it asked to stop. */
+struct pg_page_ctx {
+    catalog_row_fn *fn;
+    void *ctx;
+    int stopped;
+};
+
+static int pg_page_row(const struct archive_record *rec, void *ctx)
+{
+    struct pg_page_ctx *p = ctx;
+
+    p->stopped = p->fn(rec, p->ctx);
+    return p->stopped;
+}
+
 enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query *q,
                                   catalog_row_fn *fn, void *ctx, const char **error_r)
 {
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct strlist arena = STRLIST_INIT, ids = STRLIST_INIT;
-    const char *values[16];
+    const char *values[PG_SEARCH_PARAMS];
     struct pg_stmt st = {NULL, "search", NULL, 0, 0};
-    char *sql = xstrdup("SELECT m.id FROM messages m WHERE true");
+    char *sql = NULL, *date_sql = NULL;
     PGresult *res = NULL;
     enum tab_result r;
-    int n = 0, began;
-
-    if (q->from)
-        pg_catalog_where(&sql, pg_catalog_search_from, values, &n,
-                         pg_catalog_like(&arena, q->from));
-    if (q->to)
-        pg_catalog_where(&sql, pg_catalog_search_to, values, &n, pg_catalog_like(&arena, q->to));
-    if (q->subject)
-        pg_catalog_where(&sql, pg_catalog_search_subject, values, &n,
-                         pg_catalog_like(&arena, q->subject));
-    if (q->message_id) {
-        char *bare = catalog_message_id_bare(q->message_id);
-        pg_catalog_where(&sql, pg_catalog_search_message_id, values, &n,
-                         pg_catalog_text(&arena, bare, 0));
-        free(bare);
-    }
-    if (q->since)
-        pg_catalog_where(&sql, pg_catalog_search_since, values, &n,
-                         pg_catalog_printf(&arena, "%lld", (long long)q->since));
-    if (q->until)
-        pg_catalog_where(&sql, pg_catalog_search_until, values, &n,
-                         pg_catalog_printf(&arena, "%lld", (long long)q->until));
-    if (q->text)
-        pg_catalog_where(&sql, pg_catalog_search_text, values, &n,
-                         pg_catalog_text(&arena, q->text, 0));
-    if (q->attachment)
-        pg_catalog_where(&sql, pg_catalog_search_attachment, values, &n,
-                         pg_catalog_like(&arena, q->attachment));
-    if (q->has_attachment)
-        pg_catalog_append(&sql, pg_catalog_search_has_attachment, 0);
-    if (q->degraded)
-        pg_catalog_append(&sql, pg_catalog_search_degraded, 0);
-    pg_catalog_append(&sql, " ORDER BY COALESCE(m.date, m.arrival) DESC, m.id DESC", 0);
-    if (q->limit > 0)
-        pg_catalog_where(&sql, pg_catalog_search_limit, values, &n,
-                         pg_catalog_printf(&arena, "%ld", q->limit));
-    st.sql = sql;
-    st.nparams = n;
+    int n = 0, began = 0, stopped = 0;
+    /* a page of words in a date range: first among its newest messages */
+    int date_first =
+        (q->since || q->until) && q->limit > 0 && (q->text || q->subject || q->from || q->to);
 
     /* One snapshot for the search and the rows it loads. */
     r = pg_conn_begin_read(pc->conn, &began, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_plan(pc, q, 0, began, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_query(pc, q, "m.id", &arena, values, &n, &sql, date_first ? &date_sql : NULL,
+                             error_r);
     if (r != TAB_OK)
         goto out;
-    r = pg_conn_exec(pc->conn, &st, values, NULL, NULL, &res, error_r);
+    /* newest first: the archive's order */
+    pg_catalog_append(&sql, " ORDER BY m.id DESC", 0);
+    if (q->limit > 0)
+        pg_catalog_where(&sql, " LIMIT $@::bigint", values, &n,
+                         pg_catalog_printf(&arena, "%ld", q->limit));
+    if (q->offset > 0)
+        pg_catalog_where(&sql, " OFFSET $@::bigint", values, &n,
+                         pg_catalog_printf(&arena, "%ld", q->offset));
+    st.nparams = n;
+    if (date_first) {
+        /* The same conditions over the range's newest messages only: when
+         * they hold a full page, it is the page (every other match is
+         * older); else the search proper. */
+        static const char from[] = "FROM messages m WHERE true";
+        char *at = strstr(sql, from);
+        char *first = xasprintf("%.*sFROM%s JOIN messages m ON m.id = c.id WHERE true%s",
+                                (int)(at - sql), sql, date_sql, at + strlen(from));
+        st.sql = first;
+        r = pg_conn_exec(pc->conn, &st, values, NULL, NULL, &res, error_r);
+        free(first);
+        if (r != TAB_OK)
+            goto out;
+        if (PQntuples(res) < q->limit) {
+            PQclear(res);
+            res = NULL;
+        }
+    }
+    st.sql = sql;
+    if (res == NULL)
+        r = pg_conn_exec(pc->conn, &st, values, NULL, NULL, &res, error_r);
     if (r != TAB_OK)
         goto out;
     for (int i = 0; i < PQntuples(res); i++)
         strlist_add(&ids, PQgetvalue(res, i, 0));
     PQclear(res);
     res = NULL;
-    for (size_t i = 0; i < ids.n; i++) {
-        struct archive_record rec;
-        int stop;
+    /* a page at a time: a few statements, not five per message */
+    for (size_t first = 0; first < ids.n && r == TAB_OK && !stopped; first += PG_SEARCH_PAGE) {
+        struct strlist page = STRLIST_INIT;
+        struct pg_page_ctx pctx = {fn, ctx, 0};
 
-        r = pg_catalog_load(pc, ids.v[i], "", &rec, error_r);
-        if (r != TAB_OK)
-            goto out;
-        stop = fn(&rec, ctx);
-        record_free(&rec);
-        if (stop)
-            break;
+        for (size_t i = first; i < ids.n && i < first + PG_SEARCH_PAGE; i++)
+            strlist_add(&page, ids.v[i]);
+        r = pg_catalog_load_page(pc, &page, pg_page_row, &pctx, error_r);
+        stopped = pctx.stopped;
+        strlist_free(&page);
     }
+    if (r != TAB_OK)
+        goto out;
     if (began) {
         r = pg_conn_commit(pc->conn, error_r);
         began = 0;
@@ -275,7 +724,43 @@ out:
         pg_conn_rollback(pc->conn);
     PQclear(res);
     free(sql);
+    free(date_sql);
     strlist_free(&ids);
+    strlist_free(&arena);
+    return r;
+}
+
+enum tab_result pg_catalog_count(struct catalog *cat, const struct search_query *q, long long *n_r,
+                                 const char **error_r)
+{
+    struct pg_catalog *pc = pg_catalog_of(cat);
+    struct strlist arena = STRLIST_INIT;
+    const char *values[PG_SEARCH_PARAMS];
+    struct pg_stmt st = {NULL, "count", NULL, 0, 0};
+    char *sql = NULL;
+    PGresult *res = NULL;
+    enum tab_result r;
+    int n = 0, began = 0;
+
+    *n_r = 0;
+    r = pg_conn_begin_read(pc->conn, &began, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_plan(pc, q, 1, began, error_r);
+    if (r == TAB_OK)
+        r = pg_catalog_query(pc, q, "count(*)", &arena, values, &n, &sql, NULL, error_r);
+    if (r == TAB_OK) {
+        st.sql = sql;
+        st.nparams = n;
+        r = pg_conn_exec(pc->conn, &st, values, NULL, NULL, &res, error_r);
+    }
+    if (r == TAB_OK)
+        *n_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (began && r == TAB_OK)
+        r = pg_conn_commit(pc->conn, error_r);
+    else if (began)
+        pg_conn_rollback(pc->conn);
+    PQclear(res);
+    free(sql);
     strlist_free(&arena);
     return r;
 }

@@ -28,7 +28,11 @@
  *	written before it (in id order) in the same transaction. Version 6
  *	replaces every B-tree over raw header or envelope text by one over
  *	md5() of it, and adds messages.index_status and index_note (the
- *	degraded index of docs/schema-pgsql.md).
+ *	degraded index of docs/schema-pgsql.md). Version 7 replaces the body
+ *	text and its generated tsvector by tsvectors of folded words that
+ *	tabularium writes, and adds reversed-domain keys; its data step
+ *	(pg_schema_fts_existing()) computes them in C for the messages
+ *	already there, in batches, reporting progress (pg_schema_set_progress()).
  *
  *	Only tabularium db runs migrations; the drivers only check the
  *	version, and refuse an older schema (it lacks what they write) and a
@@ -46,7 +50,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/fts.h"
+#include "backends/postgres/pg_fts.h"
+#include "common/buf.h"
 #include "common/strlist.h"
+
+#define PG_SCHEMA_STR2(x) #x
+#define PG_SCHEMA_STR(x) PG_SCHEMA_STR2(x)
 
 /* pg_advisory_xact_lock key of migrations ("TABU" in ASCII). */
 #define PG_SCHEMA_LOCK_KEY "1413563989"
@@ -296,13 +306,50 @@ static const char pg_schema_v6[] =
     "  m.index_status"
     " FROM messages m;";
 
+/*
+ * Search at archive scale with the words both catalogs index (issue 15,
+ * backends/fts.h, docs/search.md), in two parts around a data step in C
+ * (pg_schema_fts_existing()), because SQL cannot fold words as
+ * common/fold.h does. No second copy of the body text: fts is a tsvector
+ * that tabularium writes (pg_fts.h), no longer generated from body_text,
+ * which goes. addr_fts holds the words of the sender and the recipients.
+ * The reversed domain of each address (address_rdomain()) has a B-tree in
+ * byte order (COLLATE "C"), for "@domain and its subdomains" as a range;
+ * it is at most PG_RDOMAIN_MAX bytes (a longer one is NULL), so it never
+ * meets the B-tree's row limit.
+ */
+static const char pg_schema_v7_columns[] =
+    "ALTER TABLE messages DROP COLUMN fts;"
+    "ALTER TABLE messages ADD COLUMN fts tsvector NOT NULL DEFAULT '';"
+    "ALTER TABLE messages ADD COLUMN addr_fts tsvector NOT NULL DEFAULT '';"
+    "ALTER TABLE messages ADD COLUMN envelope_from_rdomain text COLLATE \"C\";"
+    "ALTER TABLE recipients ADD COLUMN rdomain text COLLATE \"C\";"
+    "ALTER TABLE header_addresses ADD COLUMN rdomain text COLLATE \"C\";";
+static const char pg_schema_v7[] =
+    "ALTER TABLE messages DROP COLUMN body_text;"
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS tabularium;"
+    "CREATE INDEX messages_fts ON messages USING gin (fts);"
+    "CREATE INDEX messages_addr_fts ON messages USING gin (addr_fts);"
+    "CREATE INDEX messages_envelope_from_rdomain ON messages (envelope_from_rdomain)"
+    " INCLUDE (id);"
+    "CREATE INDEX recipients_rdomain ON recipients (rdomain) INCLUDE (message);"
+    "CREATE INDEX header_addresses_rdomain ON header_addresses (field, rdomain) INCLUDE (message);"
+    /* words beyond the 10,000 most common are estimated rare, as they are
+     * (the default 1,000 leaves every word under ~1 % "0.5 %"), so the
+     * planner looks for them through GIN */
+    "ALTER TABLE messages ALTER COLUMN fts SET STATISTICS 1000;"
+    "ANALYZE messages, recipients, header_addresses;";
+
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
-    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4, pg_schema_v5, pg_schema_v6,
+    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4,
+    pg_schema_v5, pg_schema_v6, pg_schema_v7,
 };
 
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);
 static int pg_schema_query_params(PGconn *pg, const char *sql, int n, const char *const *values,
                                   const char *what, char **value_r, const char **error_r);
+static int pg_schema_query(PGconn *pg, const char *sql, const char *what, char **value_r,
+                           const char **error_r);
 
 /* The last message, what *error_r points at: no connection owns it. */
 static char *pg_schema_error_text;
@@ -453,6 +500,215 @@ static int pg_schema_chain_existing(PGconn *pg, const char **error_r)
     pg_chain_rcpts_free(&rcpts);
     PQclear(rows);
     return ret;
+}
+
+static pg_schema_progress_fn *pg_schema_progress;
+static void *pg_schema_progress_ctx;
+
+void pg_schema_set_progress(pg_schema_progress_fn *fn, void *ctx)
+{
+    pg_schema_progress = fn;
+    pg_schema_progress_ctx = ctx;
+}
+
+/* Messages per batch of the version 7 data step; rows per UPDATE. */
+#define PG_SCHEMA_FTS_BATCH 500
+#define PG_SCHEMA_ROWS_MAX 5000
+
+/* UPDATE table from a VALUES list of rows (ncols text values each, the
+ * first the row's id) in vals: sql_head "UPDATE t SET ... FROM (VALUES",
+ * sql_tail ") v(...) WHERE ...". */
+static int pg_schema_update_rows(PGconn *pg, const char *sql_head, const char *sql_tail,
+                                 const char *const *casts, int ncols, struct strlist *vals,
+                                 const char **error_r)
+{
+    size_t rows = vals->n / (size_t)ncols;
+
+    for (size_t first = 0; first < rows; first += PG_SCHEMA_ROWS_MAX) {
+        size_t n = rows - first < PG_SCHEMA_ROWS_MAX ? rows - first : PG_SCHEMA_ROWS_MAX;
+        struct buf sql = BUF_INIT;
+        int ret;
+
+        buf_add_str(&sql, sql_head);
+        for (size_t i = 0; i < n; i++) {
+            buf_add_str(&sql, i ? ",(" : " (");
+            for (int c = 0; c < ncols; c++) {
+                char p[48];
+                snprintf(p, sizeof(p), "%s$%zu%s", c ? "," : "", i * (size_t)ncols + (size_t)c + 1,
+                         casts[c]);
+                buf_add_str(&sql, p);
+            }
+            buf_add_str(&sql, ")");
+        }
+        buf_add_str(&sql, sql_tail);
+        ret = pg_schema_query_params(pg, sql.data, (int)(n * (size_t)ncols),
+                                     (const char *const *)vals->v + first * (size_t)ncols,
+                                     "migrate to schema version 7: index existing messages", NULL,
+                                     error_r);
+        buf_free(&sql);
+        if (ret < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Append id and the stored reversed domain of address to vals, when it has one. */
+static void pg_schema_rdomain_row(struct strlist *vals, const char *id, const char *address)
+{
+    char *rd = pg_fts_rdomain(address, 0);
+
+    if (rd == NULL)
+        return;
+    strlist_add(vals, id);
+    strlist_add(vals, rd);
+    free(rd);
+}
+
+/* One batch of messages (res: id, subject, body_text, envelope_from),
+ * their header addresses (message, field, name, address, id) and
+ * recipients (message, address, id), both in message order. */
+static int pg_schema_fts_batch(PGconn *pg, PGresult *res, PGresult *addrs, PGresult *rcpts,
+                               const char **error_r)
+{
+    static const char *const msg_casts[] = {"::bigint", "::tsvector", "::tsvector", ""};
+    static const char *const row_casts[] = {"::bigint", ""};
+    struct strlist mv = STRLIST_INIT, av = STRLIST_INIT, rv = STRLIST_INIT;
+    int ai = 0, ri = 0, na = PQntuples(addrs), nr = PQntuples(rcpts), ret;
+
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *id = PQgetvalue(res, i, 0);
+        long long mid = strtoll(id, NULL, 10);
+        struct archive_record rec;
+        struct fts_doc doc;
+        char *v, *rd;
+
+        memset(&rec, 0, sizeof(rec));
+        rec.subject = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1);
+        rec.body_text = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
+        rec.envelope_from = PQgetvalue(res, i, 3);
+        for (; ai < na && strtoll(PQgetvalue(addrs, ai, 0), NULL, 10) < mid; ai++)
+            ;
+        for (; ai < na && strtoll(PQgetvalue(addrs, ai, 0), NULL, 10) == mid; ai++) {
+            const char *addr = PQgetisnull(addrs, ai, 3) ? NULL : PQgetvalue(addrs, ai, 3);
+            struct record_addrs *a = record_addrs_field(&rec, PQgetvalue(addrs, ai, 1));
+            if (a != NULL)
+                record_addrs_add(a, PQgetisnull(addrs, ai, 2) ? NULL : PQgetvalue(addrs, ai, 2),
+                                 addr);
+            pg_schema_rdomain_row(&av, PQgetvalue(addrs, ai, 4), addr);
+        }
+        for (; ri < nr && strtoll(PQgetvalue(rcpts, ri, 0), NULL, 10) < mid; ri++)
+            ;
+        for (; ri < nr && strtoll(PQgetvalue(rcpts, ri, 0), NULL, 10) == mid; ri++) {
+            record_add_rcpt(&rec, PQgetvalue(rcpts, ri, 1), NULL, NULL, NULL);
+            pg_schema_rdomain_row(&rv, PQgetvalue(rcpts, ri, 2), PQgetvalue(rcpts, ri, 1));
+        }
+        fts_doc_build(&doc, &rec);
+        strlist_add(&mv, id);
+        v = pg_fts_text_vector(&doc);
+        strlist_add(&mv, v);
+        free(v);
+        v = pg_fts_addr_vector(&doc);
+        strlist_add(&mv, v);
+        free(v);
+        rd = pg_fts_rdomain(rec.envelope_from, 0);
+        strlist_add(&mv, rd != NULL ? rd : "");
+        free(rd);
+        fts_doc_free(&doc);
+        /* the strings are the result's: only the lists are the record's */
+        rec.subject = rec.body_text = rec.envelope_from = NULL;
+        record_free(&rec);
+    }
+    ret = pg_schema_update_rows(pg,
+                                "UPDATE messages m SET fts = v.f, addr_fts = v.a,"
+                                " envelope_from_rdomain = NULLIF(v.r, ''), body_text = NULL"
+                                " FROM (VALUES",
+                                ") v(id, f, a, r) WHERE m.id = v.id", msg_casts, 4, &mv, error_r);
+    if (ret == 0)
+        ret = pg_schema_update_rows(pg, "UPDATE header_addresses h SET rdomain = v.r FROM (VALUES",
+                                    ") v(id, r) WHERE h.id = v.id", row_casts, 2, &av, error_r);
+    if (ret == 0)
+        ret = pg_schema_update_rows(pg, "UPDATE recipients r SET rdomain = v.r FROM (VALUES",
+                                    ") v(id, r) WHERE r.id = v.id", row_casts, 2, &rv, error_r);
+    strlist_free(&mv);
+    strlist_free(&av);
+    strlist_free(&rv);
+    return ret;
+}
+
+/* Version 7 on a database with messages: compute what SQL cannot (the
+ * folded words, the reversed domains) for every message, in batches, in
+ * the migration's transaction; the body text goes with it. */
+static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
+{
+    static const char what[] = "migrate to schema version 7: index existing messages";
+    char *value = NULL, last[32] = "0";
+    long long total, done = 0;
+
+    if (pg_schema_query(pg, "SELECT count(*) FROM messages", what, &value, error_r) < 0)
+        return -1;
+    total = value != NULL ? strtoll(value, NULL, 10) : 0;
+    free(value);
+    while (done < total) {
+        const char *v1[1] = {last};
+        const char *v2[2];
+        PGresult *res, *addrs = NULL, *rcpts = NULL;
+        int n, ret = -1;
+
+        res = PQexecParams(
+            pg,
+            "SELECT id, subject, body_text, envelope_from FROM messages"
+            " WHERE id > $1::bigint ORDER BY id LIMIT " PG_SCHEMA_STR(PG_SCHEMA_FTS_BATCH),
+            1, NULL, v1, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            goto batch_fail;
+        n = PQntuples(res);
+        if (n == 0) {
+            PQclear(res);
+            break;
+        }
+        v2[0] = PQgetvalue(res, 0, 0);
+        v2[1] = PQgetvalue(res, n - 1, 0);
+        addrs = PQexecParams(pg,
+                             "SELECT message, field, name, address, id FROM header_addresses"
+                             " WHERE message BETWEEN $1::bigint AND $2::bigint"
+                             " ORDER BY message, position, id",
+                             2, NULL, v2, NULL, NULL, 0);
+        if (PQresultStatus(addrs) != PGRES_TUPLES_OK) {
+            PQclear(res);
+            res = addrs;
+            addrs = NULL;
+            goto batch_fail;
+        }
+        rcpts = PQexecParams(pg,
+                             "SELECT message, address, id FROM recipients"
+                             " WHERE message BETWEEN $1::bigint AND $2::bigint"
+                             " ORDER BY message, id",
+                             2, NULL, v2, NULL, NULL, 0);
+        if (PQresultStatus(rcpts) != PGRES_TUPLES_OK) {
+            PQclear(res);
+            res = rcpts;
+            rcpts = NULL;
+            goto batch_fail;
+        }
+        snprintf(last, sizeof(last), "%s", v2[1]);
+        ret = pg_schema_fts_batch(pg, res, addrs, rcpts, error_r);
+        PQclear(res);
+        PQclear(addrs);
+        PQclear(rcpts);
+        if (ret < 0)
+            return -1;
+        done += n;
+        if (pg_schema_progress != NULL)
+            pg_schema_progress(pg_schema_progress_ctx, done, total);
+        continue;
+    batch_fail:
+        pg_schema_set(error_r, pg_schema_error(pg, res, what));
+        PQclear(res);
+        PQclear(addrs);
+        PQclear(rcpts);
+        return -1;
+    }
+    return 0;
 }
 
 /* The server's message on one line, as a heap string with a prefix. */
@@ -630,6 +886,13 @@ int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r
     }
     for (; version < target; version++) {
         what = xasprintf("migrate to schema version %d", version + 1);
+        /* Version 7: the columns, the words computed here, then the rest. */
+        if (version + 1 == 7 &&
+            (pg_schema_query(pg, pg_schema_v7_columns, what, NULL, error_r) < 0 ||
+             pg_schema_fts_existing(pg, error_r) < 0)) {
+            free(what);
+            goto fail;
+        }
         if (pg_schema_query(pg, pg_schema_steps[version], what, NULL, error_r) < 0) {
             free(what);
             goto fail;

@@ -21,7 +21,7 @@
 #include "backends/catalog.h"
 
 /* The version this tabularium reads and writes. */
-#define PG_SCHEMA_VERSION 6
+#define PG_SCHEMA_VERSION 7
 
 /* The schema's version: 0 when the database has no schema_version table. */
 int pg_schema_version(PGconn *pg, int *version_r, const char **error_r);
@@ -37,6 +37,12 @@ int pg_schema_check(PGconn *pg, const char *name, const char **error_r);
  */
 int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r,
                       const char **error_r);
+
+/* Called after each batch of a migration's data step (version 7: the
+ * words of the messages already there): done of total messages. */
+typedef void pg_schema_progress_fn(void *ctx, long long done, long long total);
+/* For the migrations that follow (NULL: none). */
+void pg_schema_set_progress(pg_schema_progress_fn *fn, void *ctx);
 
 /*
  * The chain (docs/integrity.md) as the catalog reads it, shared with

@@ -16,6 +16,9 @@
  *	when it is there already; upgrade brings an existing schema to the
  *	version this tabularium needs (or --version N, for staged upgrades);
  *	status prints the version. All three may be run any number of times.
+ *	A migration with a data step (version 7: the search words of the
+ *	messages already there) shows its progress on stderr when that is a
+ *	terminal (count, rate, ETA), and nothing otherwise.
  *
  *	Opens its own connection (no driver: a driver refuses a schema of
  *	the wrong version). Never prints a password (conninfo is redacted).
@@ -27,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backends/schema_admin.h"
 #include "common/config.h"
@@ -50,7 +55,10 @@ const char cli_db_help[] =
     "    init       create the schema in a database without one; a database\n"
     "               that has it already is left alone\n"
     "    upgrade    apply the migrations from the schema's version to the one\n"
-    "               this tabularium needs, in one transaction\n"
+    "               this tabularium needs, in one transaction; version 7\n"
+    "               computes the search words of every message already there\n"
+    "               (progress on a terminal) and drops the copy of the body\n"
+    "               text: VACUUM FULL messages afterwards returns its space\n"
     "    status     print the schema version\n"
     "\n"
     "OPTIONS\n"
@@ -101,6 +109,38 @@ static int cli_db_targets(struct cli_context *ctx, struct strlist *targets)
     return 0;
 }
 
+/* Progress of a long upgrade on a terminal (stderr): count, rate, ETA. */
+struct cli_db_progress {
+    struct timespec start, last;
+    int shown;
+};
+
+static double cli_db_seconds(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void cli_db_progress(void *ctx, long long done, long long total)
+{
+    struct cli_db_progress *p = ctx;
+    struct timespec now;
+    double secs, rate;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (done < total && p->shown && cli_db_seconds(&p->last, &now) < 0.5)
+        return;
+    p->last = now;
+    p->shown = 1;
+    secs = cli_db_seconds(&p->start, &now);
+    rate = secs > 0 ? (double)done / secs : 0;
+    fprintf(stderr,
+            "\rtabularium db: indexing existing messages: %lld of %lld, %.0f/s, ETA %.0f s ", done,
+            total, rate, rate > 0 ? (double)(total - done) / rate : 0.0);
+    if (done >= total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
 /* One database; the exit status for it. */
 static int cli_db_run(const char *action, const char *conninfo, int target)
 {
@@ -108,6 +148,7 @@ static int cli_db_run(const char *action, const char *conninfo, int target)
     const char *error = NULL;
     int status = CLI_EXIT_FOUND, version, from, to, current = schema_admin_current();
     struct schema_admin *pg;
+    struct cli_db_progress progress = {{0, 0}, {0, 0}, 0};
 
     pg = schema_admin_connect(conninfo, &error);
     if (pg == NULL) {
@@ -136,6 +177,10 @@ static int cli_db_run(const char *action, const char *conninfo, int target)
             printf("pgsql %s: schema version %d (current)\n", name, version);
         }
         goto out;
+    }
+    if (isatty(STDERR_FILENO)) {
+        clock_gettime(CLOCK_MONOTONIC, &progress.start);
+        schema_admin_set_progress(pg, cli_db_progress, &progress);
     }
     if (schema_admin_migrate(pg, target, strcmp(action, "init") == 0, &from, &to, &error) < 0) {
         fprintf(stderr, "tabularium db: pgsql %s: %s\n", name, error);
