@@ -108,6 +108,17 @@ static void pg_catalog_fill_attachments(struct archive_record *rec, const PGresu
         record_add_attachment(rec, pg_catalog_value(res, i, c), pg_catalog_value(res, i, c + 1));
 }
 
+/* A message's lists: the statement that reads them by message id, and
+ * what fills them into the record. */
+static const struct {
+    enum pg_catalog_stmt stmt;
+    void (*fill)(struct archive_record *rec, const PGresult *res, int first, int end, int c);
+} pg_catalog_lists[] = {
+    {PC_RCPTS, pg_catalog_fill_rcpts},
+    {PC_ADDRS, pg_catalog_fill_addrs},
+    {PC_ATTACHMENTS, pg_catalog_fill_attachments},
+};
+
 /* Fill rec from message mid and copy copy_id ("" : the first copy). */
 enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const char *copy_id,
                                 struct archive_record *rec, const char **error_r)
@@ -142,24 +153,14 @@ enum tab_result pg_catalog_load(struct pg_catalog *pc, const char *mid, const ch
     PQclear(res);
     res = NULL;
 
-    r = pg_catalog_exec(pc, PC_RCPTS, values, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    pg_catalog_fill_rcpts(rec, res, 0, PQntuples(res), 0);
-    PQclear(res);
-    res = NULL;
-
-    r = pg_catalog_exec(pc, PC_ADDRS, values, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    pg_catalog_fill_addrs(rec, res, 0, PQntuples(res), 0);
-    PQclear(res);
-    res = NULL;
-
-    r = pg_catalog_exec(pc, PC_ATTACHMENTS, values, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    pg_catalog_fill_attachments(rec, res, 0, PQntuples(res), 0);
+    for (size_t i = 0; i < sizeof(pg_catalog_lists) / sizeof(pg_catalog_lists[0]); i++) {
+        r = pg_catalog_exec(pc, pg_catalog_lists[i].stmt, values, &res, error_r);
+        if (r != TAB_OK)
+            goto out;
+        pg_catalog_lists[i].fill(rec, res, 0, PQntuples(res), 0);
+        PQclear(res);
+        res = NULL;
+    }
 
 out:
     PQclear(res);

@@ -638,6 +638,19 @@ static int pg_schema_fts_batch(PGconn *pg, PGresult *res, PGresult *addrs, PGres
 /* Version 7 on a database with messages: compute what SQL cannot (the
  * folded words, the reversed domains) for every message, in batches, in
  * the migration's transaction; the body text goes with it. */
+/* The rows of sql (n text parameters); NULL with the error set when it fails. */
+static PGresult *pg_schema_rows(PGconn *pg, const char *sql, int n, const char *const *values,
+                                const char *what, const char **error_r)
+{
+    PGresult *res = PQexecParams(pg, sql, n, NULL, values, NULL, NULL, 0);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    pg_schema_set(error_r, pg_schema_error(pg, res, what));
+    PQclear(res);
+    return NULL;
+}
+
 static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
 {
     static const char what[] = "migrate to schema version 7: index existing messages";
@@ -654,13 +667,13 @@ static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
         PGresult *res, *addrs = NULL, *rcpts = NULL;
         int n, ret = -1;
 
-        res = PQexecParams(
-            pg,
-            "SELECT id, subject, body_text, envelope_from FROM messages"
-            " WHERE id > $1::bigint ORDER BY id LIMIT " PG_SCHEMA_STR(PG_SCHEMA_FTS_BATCH),
-            1, NULL, v1, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK)
-            goto batch_fail;
+        res = pg_schema_rows(pg,
+                             "SELECT id, subject, body_text, envelope_from FROM messages"
+                             " WHERE id > $1::bigint ORDER BY id"
+                             " LIMIT " PG_SCHEMA_STR(PG_SCHEMA_FTS_BATCH),
+                             1, v1, what, error_r);
+        if (res == NULL)
+            return -1;
         n = PQntuples(res);
         if (n == 0) {
             PQclear(res);
@@ -668,30 +681,21 @@ static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
         }
         v2[0] = PQgetvalue(res, 0, 0);
         v2[1] = PQgetvalue(res, n - 1, 0);
-        addrs = PQexecParams(pg,
-                             "SELECT message, field, name, address, id FROM header_addresses"
-                             " WHERE message BETWEEN $1::bigint AND $2::bigint"
-                             " ORDER BY message, position, id",
-                             2, NULL, v2, NULL, NULL, 0);
-        if (PQresultStatus(addrs) != PGRES_TUPLES_OK) {
-            PQclear(res);
-            res = addrs;
-            addrs = NULL;
-            goto batch_fail;
+        addrs = pg_schema_rows(pg,
+                               "SELECT message, field, name, address, id FROM header_addresses"
+                               " WHERE message BETWEEN $1::bigint AND $2::bigint"
+                               " ORDER BY message, position, id",
+                               2, v2, what, error_r);
+        if (addrs != NULL)
+            rcpts = pg_schema_rows(pg,
+                                   "SELECT message, address, id FROM recipients"
+                                   " WHERE message BETWEEN $1::bigint AND $2::bigint"
+                                   " ORDER BY message, id",
+                                   2, v2, what, error_r);
+        if (rcpts != NULL) {
+            snprintf(last, sizeof(last), "%s", v2[1]);
+            ret = pg_schema_fts_batch(pg, res, addrs, rcpts, error_r);
         }
-        rcpts = PQexecParams(pg,
-                             "SELECT message, address, id FROM recipients"
-                             " WHERE message BETWEEN $1::bigint AND $2::bigint"
-                             " ORDER BY message, id",
-                             2, NULL, v2, NULL, NULL, 0);
-        if (PQresultStatus(rcpts) != PGRES_TUPLES_OK) {
-            PQclear(res);
-            res = rcpts;
-            rcpts = NULL;
-            goto batch_fail;
-        }
-        snprintf(last, sizeof(last), "%s", v2[1]);
-        ret = pg_schema_fts_batch(pg, res, addrs, rcpts, error_r);
         PQclear(res);
         PQclear(addrs);
         PQclear(rcpts);
@@ -700,13 +704,6 @@ static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
         done += n;
         if (pg_schema_progress != NULL)
             pg_schema_progress(pg_schema_progress_ctx, done, total);
-        continue;
-    batch_fail:
-        pg_schema_set(error_r, pg_schema_error(pg, res, what));
-        PQclear(res);
-        PQclear(addrs);
-        PQclear(rcpts);
-        return -1;
     }
     return 0;
 }
