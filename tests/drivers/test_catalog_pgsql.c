@@ -249,12 +249,8 @@ static void test_redact_and_utf8(void)
     CHECK(strstr(s, "secret") == NULL);
     CHECK(strstr(s, "user='u'") != NULL);
     free(s);
-    s = pg_conn_redact("postgresql:///tab?host=/tmp");
-    CHECK_STR(s, "postgresql:///tab?host=/tmp");
-    free(s);
-    s = pg_conn_redact("tabularium");
-    CHECK_STR(s, "tabularium");
-    free(s);
+    CHECK_STR_FREE(pg_conn_redact("postgresql:///tab?host=/tmp"), "postgresql:///tab?host=/tmp");
+    CHECK_STR_FREE(pg_conn_redact("tabularium"), "tabularium");
 
     s = pg_conn_utf8("caf\xe9 Z\xc3\xbcrich \xed\xa0\x80!", 0); /* Latin-1, valid, surrogate */
     CHECK_STR(s, "caf\xef\xbf\xbd Z\xc3\xbcrich \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!");

@@ -158,22 +158,13 @@ int main(void)
     check_address("", -1, ADDRESS_WORDS, NULL);
     check_address("  ", -1, ADDRESS_WORDS, NULL);
     check_address("%", -1, ADDRESS_WORDS, NULL);
-    {
-        char *r = address_rdomain("Alice@Mail.Corp.Example");
-        CHECK_STR(r, "elpmaxe.proc.liam");
-        free(r);
-        CHECK(address_rdomain("no-at-sign") == NULL);
-        CHECK(address_rdomain("empty@") == NULL);
-        r = address_rdomain("a@b@c.d"); /* the last '@' */
-        CHECK_STR(r, "d.c");
-        free(r);
-        /* by characters: an internationalised domain stays UTF-8 */
-        r = address_rdomain("j\xc3\xb6rg@\xe4\xbe\x8b\xe3\x81\x88.TEST");
-        CHECK_STR(r, "tset.\xe3\x81\x88\xe4\xbe\x8b");
-        free(r);
-        r = address_rdomain("x@\xc3\xa9t\xc3\xa9.example.");
-        CHECK_STR(r, "elpmaxe.\xc3\xa9t\xc3\xa9");
-        free(r);
-    }
+    CHECK_STR_FREE(address_rdomain("Alice@Mail.Corp.Example"), "elpmaxe.proc.liam");
+    CHECK(address_rdomain("no-at-sign") == NULL);
+    CHECK(address_rdomain("empty@") == NULL);
+    CHECK_STR_FREE(address_rdomain("a@b@c.d"), "d.c"); /* the last '@' */
+    /* by characters: an internationalised domain stays UTF-8 */
+    CHECK_STR_FREE(address_rdomain("j\xc3\xb6rg@\xe4\xbe\x8b\xe3\x81\x88.TEST"),
+                   "tset.\xe3\x81\x88\xe4\xbe\x8b");
+    CHECK_STR_FREE(address_rdomain("x@\xc3\xa9t\xc3\xa9.example."), "elpmaxe.\xc3\xa9t\xc3\xa9");
     return check_done();
 }
