@@ -191,11 +191,11 @@ struct store *store_open_or_failing(const char *spec, const struct tab_config *c
               error);
     free(shown);
     f = xcalloc(1, sizeof(*f));
-    f->st.name = "failing";
-    f->st.put = store_failing_put;
-    f->st.read = store_failing_read;
-    f->st.remove = store_failing_remove;
-    f->st.close = store_failing_close;
+    f->st = (struct store){.name = "failing",
+                           .put = store_failing_put,
+                           .read = store_failing_read,
+                           .remove = store_failing_remove,
+                           .close = store_failing_close};
     f->error = xstrdup(error);
     return &f->st;
 }
