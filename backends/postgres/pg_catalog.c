@@ -289,16 +289,13 @@ static const struct catalog_vfuncs pg_catalog_vfuncs = {
 struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,
                                    const char **error_r)
 {
+    struct pg_conn *conn = pg_conn_acquire(spec, PG_CONN_CATALOG, error_r);
     struct pg_catalog *pc;
-    struct pg_conn *conn;
 
     (void)cfg;
-    conn = pg_conn_acquire(spec, PG_CONN_CATALOG, error_r);
     if (conn == NULL)
         return NULL;
-    pc = xcalloc(1, sizeof(*pc));
-    pc->conn = conn;
-    pc->cat.v = &pg_catalog_vfuncs;
-    pc->cat.name = "pgsql";
+    pc = xmalloc(sizeof(*pc));
+    *pc = (struct pg_catalog){.cat = {.v = &pg_catalog_vfuncs, .name = "pgsql"}, .conn = conn};
     return &pc->cat;
 }

@@ -280,19 +280,18 @@ static void pg_store_close(struct store *st)
 
 struct store *store_pgsql_open(const char *spec, const struct tab_config *cfg, const char **error_r)
 {
+    struct pg_conn *conn = pg_conn_acquire(spec, PG_CONN_STORE, error_r);
     struct pg_store *ps;
-    struct pg_conn *conn;
 
     (void)cfg;
-    conn = pg_conn_acquire(spec, PG_CONN_STORE, error_r);
     if (conn == NULL)
         return NULL;
-    ps = xcalloc(1, sizeof(*ps));
-    ps->conn = conn;
-    ps->st.name = "pgsql";
-    ps->st.put = pg_store_put;
-    ps->st.read = pg_store_read;
-    ps->st.remove = pg_store_remove;
-    ps->st.close = pg_store_close;
+    ps = xmalloc(sizeof(*ps));
+    *ps = (struct pg_store){.st = {.name = "pgsql",
+                                   .put = pg_store_put,
+                                   .read = pg_store_read,
+                                   .remove = pg_store_remove,
+                                   .close = pg_store_close},
+                            .conn = conn};
     return &ps->st;
 }
