@@ -80,11 +80,8 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
-export TAB_SRC=$SRC
-# shellcheck source=../tests/lib/common.sh
-. "$SRC/tests/lib/common.sh"
-# shellcheck source=../tests/lib/pg.sh
-. "$SRC/tests/lib/pg.sh"
+# shellcheck source=lib.sh
+. "$SRC/bench/lib.sh"
 
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 1 ] && q=1 || q=0

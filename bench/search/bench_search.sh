@@ -58,11 +58,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
-export TAB_SRC=$SRC
-# shellcheck source=../../tests/lib/common.sh
-. "$SRC/tests/lib/common.sh"
-# shellcheck source=../../tests/lib/pg.sh
-. "$SRC/tests/lib/pg.sh"
+# shellcheck source=../lib.sh
+. "$SRC/bench/lib.sh"
 
 SIZES=${BENCH_SEARCH_SIZES:-100000 300000 1000000}
 CATALOGS=${BENCH_SEARCH_CATALOGS:-sqlite pgsql}
