@@ -109,6 +109,15 @@ struct catalog {
     const char *name; /* driver name: "sqlite", what catalog_name() gives */
 };
 
+/* The one rule of what expire may remove, as SQL both catalog drivers
+ * share: a message whose every copy has a retain-until not after
+ * `limit` (the driver's parameter for the time now) and that no case
+ * holds (docs/integrity.md). */
+#define CATALOG_EXPIRABLE(limit)                                                                   \
+    " NOT EXISTS (SELECT 1 FROM copies c2 WHERE c2.message = m.id"                                 \
+    "  AND (c2.retain_until IS NULL OR c2.retain_until > " limit "))"                              \
+    " AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.archive_id = m.archive_id)"
+
 /* The methods every driver has, and its ABI version. */
 #define CATALOG_VFUNCS_MANDATORY(prefix)                                                           \
     .abi_version = CATALOG_ABI_VERSION, .known_recipients = prefix##_known_recipients,             \

@@ -111,12 +111,7 @@ enum tab_result pg_catalog_hold_list(struct catalog *cat, const char *case_name,
     return TAB_OK;
 }
 
-/* A message may go when every copy has a retain-until not after $1 and
- * no case holds it. */
-#define PG_EXPIRABLE                                                                               \
-    " NOT EXISTS (SELECT 1 FROM copies c2 WHERE c2.message = m.id"                                 \
-    "  AND (c2.retain_until IS NULL OR c2.retain_until > to_timestamp($1::double precision)))"     \
-    " AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.archive_id = m.archive_id)"
+#define PG_EXPIRABLE CATALOG_EXPIRABLE("to_timestamp($1::double precision)")
 
 enum tab_result pg_catalog_expire_candidates(struct catalog *cat, time_t now, catalog_chain_fn *fn,
                                              void *ctx, const char **error_r)

@@ -125,12 +125,7 @@ enum tab_result sqlite_hold_list(struct catalog *cat, const char *case_name, cat
     return sqlite_rows_end(sc, st, rc, "hold list", error_r);
 }
 
-/* A message may go when every copy has a retain-until not after ?1 and
- * no case holds it. */
-#define SQLITE_EXPIRABLE                                                                           \
-    " NOT EXISTS (SELECT 1 FROM copies c2 WHERE c2.message = m.id"                                 \
-    "  AND (c2.retain_until IS NULL OR c2.retain_until > ?1))"                                     \
-    " AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.archive_id = m.archive_id)"
+#define SQLITE_EXPIRABLE CATALOG_EXPIRABLE("?1")
 
 enum tab_result sqlite_expire_candidates(struct catalog *cat, time_t now, catalog_chain_fn *fn,
                                          void *ctx, const char **error_r)
