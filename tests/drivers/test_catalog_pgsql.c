@@ -841,6 +841,8 @@ static void sem_add(struct catalog *cat, const char *queue_id, const char *subje
     fill(&rec, queue_id, CONF_SHA_A, NULL, subject, body);
     free(rec.envelope_from);
     rec.envelope_from = xstrdup(env);
+    free(rec.hdr_from.v[0].name); /* fill()'s one From, replaced */
+    free(rec.hdr_from.v[0].address);
     rec.hdr_from.n = 0;
     record_addrs_add(&rec.hdr_from, from_name, from);
     record_add_rcpt(&rec, rcpt, NULL, NULL, NULL);
@@ -1036,6 +1038,7 @@ static void test_upgrade_from_6(void)
     const char *error = NULL, *err = NULL;
     char *ci, *sp;
     PGconn *pg;
+    PGresult *res;
     int from, to;
 
     CHECK(sql_exec("DROP DATABASE IF EXISTS tab_unit_v6"));
@@ -1049,19 +1052,20 @@ static void test_upgrade_from_6(void)
     PQclear(PQexec(pg, "SET client_min_messages = warning"));
     CHECK(pg_schema_migrate(pg, 6, 1, &from, &to, &err) == 0 && to == 6);
     /* 1200 messages: more than one batch */
-    CHECK(PQresultStatus(PQexec(
-              pg, "INSERT INTO messages (archive_id, queue_id, sha256, envelope_from,"
-                  " envelope_status, arrival, size, subject, body_text)"
-                  " SELECT 'V6' || lpad(i::text, 18, '0'), 'Q' || i, 'aa', 'Sender' || i ||"
-                  " '@Old.Example', 'complete', to_timestamp(1700000000 + i), 10,"
-                  " CASE WHEN i = 7 THEN 'Grüße aus Köln' ELSE 'subject ' || i END,"
-                  " CASE WHEN i = 7 THEN 'Die Straße 東京都' ELSE 'body' END"
-                  " FROM generate_series(1, 1200) i;"
-                  "INSERT INTO recipients (message, address) SELECT id, 'rcpt@Sub.Dest.Example'"
-                  " FROM messages;"
-                  "INSERT INTO header_addresses (message, field, position, name, address)"
-                  " SELECT id, 'from', 0, 'Hélène Old', 'helene@old.example' FROM messages"
-                  " WHERE queue_id = 'Q7'")) == PGRES_COMMAND_OK);
+    res = PQexec(pg, "INSERT INTO messages (archive_id, queue_id, sha256, envelope_from,"
+                     " envelope_status, arrival, size, subject, body_text)"
+                     " SELECT 'V6' || lpad(i::text, 18, '0'), 'Q' || i, 'aa', 'Sender' || i ||"
+                     " '@Old.Example', 'complete', to_timestamp(1700000000 + i), 10,"
+                     " CASE WHEN i = 7 THEN 'Grüße aus Köln' ELSE 'subject ' || i END,"
+                     " CASE WHEN i = 7 THEN 'Die Straße 東京都' ELSE 'body' END"
+                     " FROM generate_series(1, 1200) i;"
+                     "INSERT INTO recipients (message, address) SELECT id, 'rcpt@Sub.Dest.Example'"
+                     " FROM messages;"
+                     "INSERT INTO header_addresses (message, field, position, name, address)"
+                     " SELECT id, 'from', 0, 'Hélène Old', 'helene@old.example' FROM messages"
+                     " WHERE queue_id = 'Q7'");
+    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 6 &&
           to == PG_SCHEMA_VERSION);
     if (err != NULL)
