@@ -143,10 +143,29 @@ static void fold_word(struct fold_out *o, const uint8_t *w, size_t n)
         free(f);
 }
 
+/* A word of ASCII letters and digits folds to its lower case: the same
+ * answer as libunistring's, without the call (most words of most mail). */
+static void fold_ascii_word(struct fold_out *o, const uint8_t *w, size_t n)
+{
+    uint8_t lower[FOLD_WORD_MAX];
+
+    if (n > FOLD_WORD_MAX)
+        return;
+    for (size_t i = 0; i < n; i++)
+        lower[i] = w[i] >= 'A' && w[i] <= 'Z' ? (uint8_t)(w[i] - 'A' + 'a') : w[i];
+    fold_emit(o, lower, n);
+}
+
+static int fold_is_ascii_word_char(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 size_t fold_words(const char *s, size_t len, struct buf *out)
 {
     const uint8_t *p = (const uint8_t *)s, *end, *word = NULL;
     struct fold_out o = {out, 0};
+    int ascii = 1; /* the word so far is ASCII only */
 
     if (len == (size_t)-1)
         len = strlen(s);
@@ -154,19 +173,28 @@ size_t fold_words(const char *s, size_t len, struct buf *out)
     buf_reserve(out, 0); /* NUL-terminated even when nothing is added */
     out->data[out->len] = '\0';
     while (p < end) {
-        ucs4_t c;
-        int n = u8_mbtouc(&c, p, (size_t)(end - p)); /* U+FFFD for a bad byte: a separator */
+        ucs4_t c = *p;
+        int n = 1, is_word;
 
-        if (fold_is_word_char(c)) {
-            if (word == NULL)
+        if (c < 0x80) {
+            is_word = fold_is_ascii_word_char(*p);
+        } else {
+            n = u8_mbtouc(&c, p, (size_t)(end - p)); /* U+FFFD for a bad byte: a separator */
+            is_word = fold_is_word_char(c);
+        }
+        if (is_word) {
+            if (word == NULL) {
                 word = p;
+                ascii = 1;
+            }
+            ascii &= c < 0x80;
         } else if (word != NULL) {
-            fold_word(&o, word, (size_t)(p - word));
+            (ascii ? fold_ascii_word : fold_word)(&o, word, (size_t)(p - word));
             word = NULL;
         }
         p += n;
     }
     if (word != NULL)
-        fold_word(&o, word, (size_t)(end - word));
+        (ascii ? fold_ascii_word : fold_word)(&o, word, (size_t)(end - word));
     return o.words;
 }
