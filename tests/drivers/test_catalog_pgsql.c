@@ -481,12 +481,37 @@ static int same_files(const char *a, const char *b)
     return same;
 }
 
+/* Ends the server session whose pid pid_sql selects, and waits (at most
+ * 10 s) until the server has let it go: pg_terminate_backend() only
+ * signals, and a loaded machine may take a while. */
+static void kill_backend(const char *pid_sql)
+{
+    char *pid = sql_value(pid_sql), *sql;
+
+    CHECK(pid != NULL);
+    sql = xasprintf("SELECT pg_terminate_backend(%s)", pid ? pid : "0");
+    CHECK(sql_exec(sql));
+    free(sql);
+    sql = xasprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", pid ? pid : "0");
+    for (int i = 0; i < 200; i++) {
+        char *n = sql_value(sql);
+        int gone = n != NULL && strcmp(n, "0") == 0;
+
+        free(n);
+        if (gone)
+            break;
+        usleep(50 * 1000);
+    }
+    free(sql);
+    free(pid);
+}
+
 static void test_store_and_transaction(struct catalog *cat, const char *dir)
 {
     struct archive_record rec;
     struct store *st, *alone;
     const char *error = NULL;
-    char *path, *out_path, *location = NULL, *pid, *sql;
+    char *path, *out_path, *location = NULL;
     char alone_spec[4300];
     int fd, out;
     size_t size = 2 * 1024 * 1024 + 12345; /* three chunks */
@@ -547,14 +572,8 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     /* the session is killed between put and add: nothing is cataloged */
     fill(&rec, "QSTORE3", CONF_SHA_C, NULL, "killed", NULL);
     put_file(st, dir, "copy3", 1000, &rec, &path);
-    pid = sql_value("SELECT pid FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
-                    " AND datname = current_database()");
-    CHECK(pid != NULL);
-    sql = xasprintf("SELECT pg_terminate_backend(%s)", pid ? pid : "0");
-    CHECK(sql_exec(sql));
-    free(sql);
-    free(pid);
-    usleep(200 * 1000);
+    kill_backend("SELECT pid FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
+                 " AND datname = current_database()");
     CHECK(catalog_add(cat, &rec, &error) == TAB_RETRY);
     CHECK(sql_is("SELECT count(*) FROM messages WHERE queue_id = $1", "QSTORE3", "0"));
     CHECK(sql_is("SELECT count(*) FROM store_objects WHERE archive_id = $1", rec.archive_id, "0"));
@@ -570,15 +589,9 @@ static void test_store_and_transaction(struct catalog *cat, const char *dir)
     record_free(&rec);
 
     /* an idle session ended by the server: the next call reconnects */
-    pid = sql_value("SELECT pid FROM pg_stat_activity WHERE application_name ="
-                    " 'test_catalog_pgsql' AND datname = current_database()"
-                    " AND pid <> pg_backend_pid()");
-    CHECK(pid != NULL);
-    sql = xasprintf("SELECT pg_terminate_backend(%s)", pid ? pid : "0");
-    CHECK(sql_exec(sql));
-    free(sql);
-    free(pid);
-    usleep(200 * 1000);
+    kill_backend("SELECT pid FROM pg_stat_activity WHERE application_name ="
+                 " 'test_catalog_pgsql' AND datname = current_database()"
+                 " AND pid <> pg_backend_pid()");
     {
         struct strlist known = STRLIST_INIT;
         CHECK(catalog_known_recipients(cat, "QMERGE1", CONF_SHA_A, NULL, &known, &error) == TAB_OK);
