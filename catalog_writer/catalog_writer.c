@@ -45,11 +45,12 @@
  * DIAGNOSTICS
  *	Worker side: every failure (no writer, a lost connection, a timeout)
  *	is TAB_RETRY with "catalog writer PATH: ...", which the delivery
- *	turns into 451. Writer side: "catalog writer started|stopped"; a
- *	catalog that cannot be opened is logged and retried every
- *	WRITER_RETRY_S seconds, and requests meanwhile get TAB_RETRY with
- *	the reason; a malformed request or a peer with another uid is logged
- *	and its connection closed.
+ *	turns into 451. A read-only request whose connection a replaced
+ *	writer closed is sent again once on a new one. Writer side:
+ *	"catalog writer started|stopped"; a catalog that cannot be opened
+ *	is logged and retried after 0.1 s, doubling to WRITER_RETRY_S
+ *	seconds, and requests meanwhile get TAB_RETRY with the reason; a malformed request or a peer
+ *with another uid is logged and its connection closed.
  */
 #include "catalog_writer/catalog_writer.h"
 #include "master/child.h"
@@ -87,6 +88,7 @@
 /* Most add() requests in one transaction. */
 #define WRITER_BATCH_MAX 64
 #define WRITER_RETRY_S 5
+#define WRITER_FIRST_RETRY_MS 100
 /* A request waits at most this long for a catalog that another process
  * has locked (as long as a worker waited when it wrote the catalog itself,
  * SQLite's busy timeout), counted from its arrival, not from the start of
@@ -100,8 +102,9 @@
 /* The client waits this long for a reply: the writer may itself wait up
  * to the SQLite busy timeout (30 s) for a CLI transaction. */
 #define CLIENT_TIMEOUT_S 120
-/* A writer being (re)started by the master: retry connecting this long. */
-#define CLIENT_CONNECT_MS 5000
+/* A writer being (re)started by the master: retry connecting this long
+ * (a loaded machine may take seconds to schedule the new process). */
+#define CLIENT_CONNECT_MS 15000
 
 enum { OP_KNOWN = 'K', OP_GET = 'G', OP_ADD = 'A' };
 
@@ -213,25 +216,52 @@ static int client_connect(struct writer_client *wc, int *err_r)
     }
 }
 
+/* A connection that a previous writer closed (reload, restart) fails
+ * like this; a timeout (EAGAIN) does not count. */
+static int client_conn_lost(ssize_t n, int err)
+{
+    return n >= 0 || err == EPIPE || err == ECONNRESET;
+}
+
 /* Send wc->req (a complete frame) and read the reply into wc->reply;
- * *r_r reads it after the result and error, which are taken here. */
+ * *r_r reads it after the result and error, which are taken here. A
+ * request that only reads (retry_lost) is sent once more on a new
+ * connection when the one it had was lost: a worker may still hold a
+ * connection to the writer a reload replaced. An add never is: the lost
+ * reply may follow a commit, and the 451 then lets Postfix decide. */
 static enum tab_result client_call(struct writer_client *wc, struct wire_reader *r_r,
-                                   const char **error_r)
+                                   int retry_lost, const char **error_r)
 {
     unsigned char hdr[4];
     uint32_t len;
     int err = 0;
     enum tab_result result;
+    ssize_t n;
 
     writer_put_frame_len(&wc->req);
-    if (wc->fd < 0 && client_connect(wc, &err) < 0)
-        return client_fail(wc, error_r, "cannot connect", err);
-    if (safe_write_all(wc->fd, wc->req.data, wc->req.len) < 0)
-        return client_fail(wc, error_r, "cannot send the request", errno);
-    ssize_t n = safe_read_full(wc->fd, hdr, sizeof(hdr));
-    if (n != (ssize_t)sizeof(hdr))
+    for (;;) {
+        int reused = wc->fd >= 0;
+        if (wc->fd < 0 && client_connect(wc, &err) < 0)
+            return client_fail(wc, error_r, "cannot connect", err);
+        if (safe_write_all(wc->fd, wc->req.data, wc->req.len) < 0) {
+            err = errno;
+            if (reused && retry_lost-- > 0 && client_conn_lost(-1, err)) {
+                (void)client_fail(wc, error_r, "cannot send the request", err);
+                continue;
+            }
+            return client_fail(wc, error_r, "cannot send the request", err);
+        }
+        n = safe_read_full(wc->fd, hdr, sizeof(hdr));
+        if (n == (ssize_t)sizeof(hdr))
+            break;
+        err = n < 0 ? errno : 0;
+        if (reused && retry_lost-- > 0 && client_conn_lost(n, err)) {
+            (void)client_fail(wc, error_r, "the writer closed the connection", err);
+            continue;
+        }
         return client_fail(wc, error_r, n < 0 ? "no reply" : "the writer closed the connection",
-                           n < 0 ? errno : 0);
+                           err);
+    }
     len = writer_frame_len(hdr);
     if (len > WRITER_FRAME_MAX)
         return client_fail(wc, error_r, "reply too long", 0);
@@ -274,7 +304,7 @@ static enum tab_result client_known_recipients(struct catalog *cat, const char *
     wire_put_str(&wc->req, queue_id);
     wire_put_str(&wc->req, sha256);
     wire_put_str(&wc->req, message_id);
-    if ((result = client_call(wc, &r, error_r)) != TAB_OK)
+    if ((result = client_call(wc, &r, 1, error_r)) != TAB_OK)
         return result;
     uint32_t n = wire_get_u32(&r);
     for (uint32_t i = 0; i < n && !r.bad; i++) {
@@ -298,7 +328,7 @@ static enum tab_result client_get(struct catalog *cat, const char *archive_id,
     writer_frame_start(&wc->req);
     wire_put_u8(&wc->req, OP_GET);
     wire_put_str(&wc->req, archive_id);
-    if ((result = client_call(wc, &r, error_r)) != TAB_OK)
+    if ((result = client_call(wc, &r, 1, error_r)) != TAB_OK)
         return result;
     record_free(rec);
     memset(rec, 0, sizeof(*rec));
@@ -316,7 +346,7 @@ static enum tab_result client_add(struct catalog *cat, const struct archive_reco
     writer_frame_start(&wc->req);
     wire_put_u8(&wc->req, OP_ADD);
     record_wire_encode(&wc->req, rec);
-    return client_call(wc, &r, error_r);
+    return client_call(wc, &r, 0, error_r);
 }
 
 static void client_close(struct catalog *cat)
@@ -372,8 +402,9 @@ struct writer_add {
 struct writer {
     const struct tab_config *cfg;
     struct catalog *cat;
-    char *open_error; /* why cat is NULL */
-    time_t next_open;
+    char *open_error;       /* why cat is NULL */
+    long long next_open;    /* CLOCK_MONOTONIC ms */
+    long long open_backoff; /* ms */
     struct writer_conn **conns;
     size_t nconns;
     struct buf out;
@@ -383,6 +414,8 @@ struct writer {
     int locked; /* the last batch waited for another process's lock in vain */
     time_t socket_checked;
     int socket_lost;
+    dev_t sock_dev; /* the socket file we bound (writer_note_socket) */
+    ino_t sock_ino;
 };
 
 static volatile sig_atomic_t writer_stop;
@@ -397,7 +430,7 @@ static void writer_open_catalog(struct writer *w)
 {
     const char *err = NULL;
 
-    if (w->cat != NULL || time(NULL) < w->next_open)
+    if (w->cat != NULL || clock_monotonic_ms() < w->next_open)
         return;
     w->cat = catalog_open(w->cfg->archive_catalog, w->cfg, &err);
     if (w->cat != NULL) {
@@ -405,13 +438,17 @@ static void writer_open_catalog(struct writer *w)
             log_info("catalog writer: the catalog works again");
         free(w->open_error);
         w->open_error = NULL;
+        w->open_backoff = 0;
         return;
     }
     if (w->open_error == NULL || strcmp(w->open_error, err) != 0)
-        log_error("catalog writer: %s; retrying every %d s", err, WRITER_RETRY_S);
+        log_error("catalog writer: %s; retrying, at most %d s apart", err, WRITER_RETRY_S);
     free(w->open_error);
     w->open_error = xasprintf("catalog unavailable: %s", err);
-    w->next_open = time(NULL) + WRITER_RETRY_S;
+    w->open_backoff = w->open_backoff == 0 ? WRITER_FIRST_RETRY_MS : w->open_backoff * 2;
+    if (w->open_backoff > WRITER_RETRY_S * 1000LL)
+        w->open_backoff = WRITER_RETRY_S * 1000LL;
+    w->next_open = clock_monotonic_ms() + w->open_backoff;
 }
 
 static void writer_drop(struct writer *w, size_t i)
@@ -620,23 +657,35 @@ static int writer_read(struct writer_conn *c)
     return n < 0 && (errno == EINTR || errno == EAGAIN) ? 0 : -1;
 }
 
+/*
+ * Listen on path. The socket is bound under a temporary name and renamed
+ * over path: a worker never finds the path missing (ENOENT) while a new
+ * writer starts, and the previous writer, which makes its socket again
+ * when the path vanishes (writer_check_socket), never sees it missing
+ * either and cannot take the name from under its successor.
+ */
 static int writer_listen(const char *path)
 {
     struct sockaddr_un sun;
+    char tmp[sizeof(sun.sun_path)];
     int fd;
 
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    if (snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        snprintf(tmp, sizeof(tmp), "%s", path); /* no room: bind in place */
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", tmp);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
-    /* A socket left by the previous writer (reload, crash). */
-    if ((unlink(path) < 0 && errno != ENOENT) ||
-        bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0600) < 0 ||
-        listen(fd, 256) < 0) {
+    /* A socket left by a writer that died before its rename, or in place. */
+    if ((unlink(tmp) < 0 && errno != ENOENT) ||
+        bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(tmp, 0600) < 0 ||
+        listen(fd, 256) < 0 || (strcmp(tmp, path) != 0 && rename(tmp, path) < 0)) {
         int saved = errno;
         (void)close(fd);
+        if (strcmp(tmp, path) != 0)
+            (void)unlink(tmp);
         errno = saved;
         return -1;
     }
@@ -666,28 +715,50 @@ static void writer_accept(struct writer *w, int listen_fd)
     }
 }
 
-/* Once a second: a socket file that vanished (queue_directory removed
- * and made again by hand) is bound again, so new workers find us. */
+/* The identity of the socket file we bound, to know it again. */
+static void writer_note_socket(struct writer *w, const char *path)
+{
+    struct stat st;
+
+    w->sock_dev = 0;
+    w->sock_ino = 0;
+    if (lstat(path, &st) == 0) {
+        w->sock_dev = st.st_dev;
+        w->sock_ino = st.st_ino;
+    }
+}
+
+/* Once a second: a socket file that vanished (queue_directory removed and
+ * made again by hand) or that is no longer ours (a stale socket left at
+ * the path: connecting to it is refused) is bound again, so that new
+ * workers find us. Not while a SIGTERM waits to be handled: the master
+ * sends it before it starts our successor, whose socket must stay. */
 static void writer_check_socket(struct writer *w, const char *path, int *listen_fd)
 {
     struct stat st;
+    sigset_t pending;
     time_t now = time(NULL);
-    int fd;
+    int gone, fd;
 
     if (*listen_fd < 0 || now == w->socket_checked)
         return;
     w->socket_checked = now;
-    if (lstat(path, &st) == 0 || errno != ENOENT)
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGTERM))
+        return;
+    gone = lstat(path, &st) < 0;
+    if (gone ? errno != ENOENT : st.st_dev == w->sock_dev && st.st_ino == w->sock_ino)
         return;
     if ((fd = writer_listen(path)) < 0) {
         if (!w->socket_lost)
-            log_error("catalog writer: %s is gone and cannot be made again: %s", path,
-                      strerror(errno));
+            log_error("catalog writer: %s is %s and cannot be made again: %s", path,
+                      gone ? "gone" : "not our socket", strerror(errno));
         w->socket_lost = 1;
         return;
     }
-    log_info("catalog writer: %s was gone; listening again", path);
+    log_info("catalog writer: %s was %s; listening again", path,
+             gone ? "gone" : "replaced by another file");
     w->socket_lost = 0;
+    writer_note_socket(w, path);
     (void)close(*listen_fd); /* a socket: nothing to lose */
     *listen_fd = fd;
 }
@@ -714,6 +785,7 @@ int catalog_writer_main(const struct tab_config *cfg, const struct privs *privs,
         free(path);
         return 1;
     }
+    writer_note_socket(&w, path);
     writer_open_catalog(&w);
     log_info("catalog writer started -- %s, batches of up to %d", path, WRITER_BATCH_MAX);
 
@@ -753,6 +825,7 @@ int catalog_writer_main(const struct tab_config *cfg, const struct privs *privs,
             if ((pfds[base + i].revents & (POLLIN | POLLHUP | POLLERR)) &&
                 writer_read(w.conns[i]) < 0)
                 writer_drop(&w, i);
+        writer_open_catalog(&w); /* if it failed, once its backoff has passed */
         for (size_t i = w.nconns; i-- > 0;) {
             if (w.nadds == WRITER_BATCH_MAX)
                 break;
