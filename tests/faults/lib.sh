@@ -238,15 +238,8 @@ faults_log_has() {
     grep -qE -- "$1" "$TAB_DAEMON_LOGFILE"
 }
 
-# faults_wait SECONDS CMD...: poll CMD every 50 ms; 0 when it succeeded.
-faults_wait() {
-    local end=$(($(date +%s%N) / 1000000 + $1 * 1000))
-    shift
-    while ! "$@"; do
-        [ $(($(date +%s%N) / 1000000)) -ge "$end" ] && return 1
-        sleep 0.05
-    done
-}
+# faults_wait SECONDS CMD...: tab_wait (tests/lib/common.sh).
+faults_wait() { tab_wait "$@"; }
 
 # faults_sanitizer_clean: no ASan/UBSan report in the daemon logs under $W.
 faults_sanitizer_clean() {

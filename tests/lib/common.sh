@@ -5,6 +5,7 @@
 #	. "$TAB_SRC/tests/lib/common.sh"
 #	W=$(tab_tmpdir NAME)                 fresh empty directory
 #	wait_for_socket unix:PATH|PATH|inet:HOST:PORT|HOST:PORT [SECONDS]
+#	tab_wait SECONDS CMD...               poll CMD every 50 ms until it succeeds
 #	ok MSG | fail MSG | check_eq MSG EXPECTED ACTUAL | finish
 #	die MSG                              abort the test (exit 2)
 #	sha256_of FILE                       hex SHA-256 on stdout
@@ -120,6 +121,16 @@ s.connect(sys.argv[1])' "$1" 2>/dev/null
 _tab_connect_inet() {
     local host=${1%:*} port=${1##*:}
     (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
+# tab_wait SECONDS CMD...: poll CMD every 50 ms; 0 when it succeeded.
+tab_wait() {
+    local end=$(($(date +%s%N) / 1000000 + $1 * 1000))
+    shift
+    while ! "$@"; do
+        [ $(($(date +%s%N) / 1000000)) -ge "$end" ] && return 1
+        sleep 0.05
+    done
 }
 
 # wait_for_socket ENDPOINT [SECONDS]: wait until ENDPOINT accepts a connection.
