@@ -349,13 +349,13 @@ enum tab_result catalog_index_health(struct catalog *cat, int64_t *pending_r, in
 
 /* What catalog_index_check() found (tabularium index check). */
 struct catalog_index_report {
-    int64_t messages;  /* messages in the catalog */
-    int64_t indexed;   /* of them, with an entry in the full-text index */
-    int64_t pending;   /* not indexed yet: the indexer's backlog, not damage */
-    int64_t stale;     /* entry not removable exactly: excluded from matches */
-    int64_t unindexed; /* neither indexed, pending nor stale: text search misses them */
-    int64_t damaged;   /* indexed, but their entry lacks their subject's words */
-    int64_t documents; /* entries the full-text index holds; -1 when it cannot tell */
+    int64_t messages;           /* messages in the catalog */
+    int64_t indexed;            /* of them, with an entry in the full-text index */
+    int64_t pending;            /* not indexed yet: the indexer's backlog, not damage */
+    int64_t stale;              /* entry not removable exactly: excluded from matches */
+    int64_t unindexed;          /* neither indexed, pending nor stale: text search misses them */
+    int64_t damaged;            /* indexed, but their entry lacks their subject's words */
+    int64_t documents;          /* entries the full-text index holds; -1 when it cannot tell */
     int64_t documents_expected; /* what the catalog's rows say it should hold */
     char integrity[256];        /* the index's own check: "ok", what it found, or "" */
     /* An unfinished catalog_index_rebuild() (resumed by the next one). */
@@ -377,8 +377,7 @@ typedef int catalog_index_problem_fn(const char *archive_id, enum catalog_index_
  * are the caller's to check (catalog_chain_walk()). Optional:
  * CATALOG_CAN_INDEX_REBUILD. */
 enum tab_result catalog_index_check(struct catalog *cat, struct catalog_index_report *r,
-                                    catalog_index_problem_fn *fn, void *ctx,
-                                    const char **error_r);
+                                    catalog_index_problem_fn *fn, void *ctx, const char **error_r);
 
 /* The state of a catalog_index_rebuild(), kept in the catalog between
  * calls and between runs (an interrupted rebuild resumes). */

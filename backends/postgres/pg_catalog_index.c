@@ -258,8 +258,7 @@ enum tab_result pg_catalog_index_rebuild(struct catalog *cat, struct catalog_ind
         if (!left) {
             rb->finished = 1;
             log_info("pgsql: index rebuild%s finished: %lld messages, %lld without their copy",
-                     rb->since != 0 ? " --since" : "", (long long)rb->done,
-                     (long long)rb->missing);
+                     rb->since != 0 ? " --since" : "", (long long)rb->done, (long long)rb->missing);
         }
     }
 out:

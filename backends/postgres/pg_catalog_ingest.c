@@ -100,8 +100,8 @@ static void pg_catalog_vectors(struct strlist *arena, const struct archive_recor
  * recipients).
  */
 enum tab_result pg_catalog_refresh_vectors(struct pg_catalog *pc, const char *mid,
-                                           const struct archive_record *hdr,
-                                           struct strlist *arena, const char **error_r)
+                                           const struct archive_record *hdr, struct strlist *arena,
+                                           const char **error_r)
 {
     struct archive_record stored, doc_rec;
     const char *fts, *addr;

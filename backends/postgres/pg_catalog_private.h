@@ -123,8 +123,8 @@ enum tab_result pg_catalog_forward_status(struct catalog *cat, const char *archi
  * the header fields, subject and body text of hdr; without hdr only
  * addr_fts. Inside the caller's transaction. */
 enum tab_result pg_catalog_refresh_vectors(struct pg_catalog *pc, const char *mid,
-                                           const struct archive_record *hdr,
-                                           struct strlist *arena, const char **error_r);
+                                           const struct archive_record *hdr, struct strlist *arena,
+                                           const char **error_r);
 
 /* pg_catalog_index.c: tabularium index check and rebuild. */
 void pg_catalog_set_text_source(struct catalog *cat, catalog_text_fn *fn, void *ctx);

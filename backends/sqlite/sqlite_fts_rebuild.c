@@ -58,20 +58,19 @@
 #define SQLITE_PROBE_WORDS 12
 
 /* Messages a rebuild --since covers; ?1 the time as arrival is written. */
-#define SQLITE_REBUILD_SINCE " AND (?1 IS NULL OR arrival >= ?1)"
+#define SQLITE_REBUILD_SINCE " AND (?1 IS NULL OR m.arrival >= ?1)"
 
-static const char sqlite_rebuild_tables[] =
-    "DROP TABLE IF EXISTS message_fts_rebuild;"
-    "DROP TABLE IF EXISTS fts_rebuild;"
-    "DROP TABLE IF EXISTS index_rebuild;"
-    "CREATE TABLE index_rebuild ("
-    " id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " since INTEGER NOT NULL,"
-    " started TEXT NOT NULL,"
-    " next INTEGER NOT NULL,"
-    " done INTEGER NOT NULL,"
-    " total INTEGER NOT NULL,"
-    " missing INTEGER NOT NULL);";
+static const char sqlite_rebuild_tables[] = "DROP TABLE IF EXISTS message_fts_rebuild;"
+                                            "DROP TABLE IF EXISTS fts_rebuild;"
+                                            "DROP TABLE IF EXISTS index_rebuild;"
+                                            "CREATE TABLE index_rebuild ("
+                                            " id INTEGER PRIMARY KEY CHECK (id = 1),"
+                                            " since INTEGER NOT NULL,"
+                                            " started TEXT NOT NULL,"
+                                            " next INTEGER NOT NULL,"
+                                            " done INTEGER NOT NULL,"
+                                            " total INTEGER NOT NULL,"
+                                            " missing INTEGER NOT NULL);";
 
 static const char sqlite_rebuild_full_tables[] =
     "CREATE TABLE fts_rebuild ("
@@ -145,8 +144,7 @@ static int sqlite_bind_since(sqlite3_stmt *st, time_t since)
 
 /* Start a rebuild of rb->since over whatever state there was. */
 static enum tab_result sqlite_rebuild_start(struct sqlite_catalog *sc,
-                                            struct catalog_index_rebuild *rb,
-                                            const char **error_r)
+                                            struct catalog_index_rebuild *rb, const char **error_r)
 {
     sqlite3_stmt *st = NULL;
     char now[21];
@@ -158,7 +156,7 @@ static enum tab_result sqlite_rebuild_start(struct sqlite_catalog *sc,
         (rb->since == 0 &&
          sqlite3_exec(sc->db, sqlite_rebuild_full_tables, NULL, NULL, NULL) != SQLITE_OK))
         return sqlite_write_fail(sc, "index rebuild: create its work tables", error_r);
-    if (sqlite3_prepare_v2(sc->db, "SELECT count(*) FROM messages WHERE 1" SQLITE_REBUILD_SINCE,
+    if (sqlite3_prepare_v2(sc->db, "SELECT count(*) FROM messages m WHERE 1" SQLITE_REBUILD_SINCE,
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite_bind_since(st, rb->since) != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW) {
         (void)sqlite3_finalize(st);
@@ -221,8 +219,7 @@ static int sqlite_rebuild_read(struct sqlite_catalog *sc, time_t since, sqlite3_
         rows[n].id = sqlite3_column_int64(st, 0);
         rows[n].body = NULL;
         if (!sqlite3_column_int(st, 1)) {
-            r = store == NULL ? TAB_PERM
-                              : sc->text_fn(sc->text_ctx, store, location, &text, &err);
+            r = store == NULL ? TAB_PERM : sc->text_fn(sc->text_ctx, store, location, &text, &err);
             if (r == TAB_RETRY) {
                 *why_r = err;
                 record_free(&text);
@@ -246,8 +243,8 @@ static int sqlite_rebuild_read(struct sqlite_catalog *sc, time_t since, sqlite3_
 }
 
 /* Message id into the new table (full rebuild): 0, -1. */
-static int sqlite_rebuild_full_one(struct sqlite_catalog *sc, sqlite3_stmt *ins,
-                                   sqlite3_stmt *keep, sqlite3_int64 id, const char *body)
+static int sqlite_rebuild_full_one(struct sqlite_catalog *sc, sqlite3_stmt *ins, sqlite3_stmt *keep,
+                                   sqlite3_int64 id, const char *body)
 {
     struct fts_doc doc;
     sqlite3_int64 hash, rcpts;
@@ -280,7 +277,7 @@ static int sqlite_rebuild_left(struct sqlite_catalog *sc, time_t since, sqlite3_
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if (sqlite3_prepare_v2(sc->db, "SELECT 1 FROM messages WHERE id > ?2" SQLITE_REBUILD_SINCE,
+    if (sqlite3_prepare_v2(sc->db, "SELECT 1 FROM messages m WHERE m.id > ?2" SQLITE_REBUILD_SINCE,
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite_bind_since(st, since) != SQLITE_OK || sqlite3_bind_int64(st, 2, last) != SQLITE_OK) {
         (void)sqlite3_finalize(st);
@@ -378,8 +375,8 @@ enum tab_result sqlite_index_rebuild(struct catalog *cat, struct catalog_index_r
         if (rb->since == 0) {
             if (sqlite_rebuild_full_one(sc, ins, keep, rows[i].id, rows[i].body) < 0)
                 goto db_error;
-        } else if (sqlite_fts_remove(sc->fts, rows[i].id, rows[i].body, sc->text_fn,
-                                     sc->text_ctx) < 0 ||
+        } else if (sqlite_fts_remove(sc->fts, rows[i].id, rows[i].body, sc->text_fn, sc->text_ctx) <
+                       0 ||
                    sqlite_fts_index(sc->fts, rows[i].id, rows[i].body) < 0) {
             goto db_error;
         }
@@ -561,8 +558,8 @@ enum tab_result sqlite_index_check(struct catalog *cat, struct catalog_index_rep
         return sqlite_fail_db(sc, error_r, "index check: begin");
     memset(&rb, 0, sizeof(rb));
     if (sqlite_count(sc, "SELECT count(*) FROM messages", &r->messages) < 0 ||
-        sqlite_count(sc, "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL",
-                     &r->indexed) < 0 ||
+        sqlite_count(sc, "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL", &r->indexed) <
+            0 ||
         sqlite_count(sc, "SELECT count(*) FROM text_pending", &r->pending) < 0 ||
         sqlite_count(sc, "SELECT count(*) FROM fts_stale", &stale_rows) < 0 ||
         sqlite_count(sc,

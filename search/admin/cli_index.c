@@ -157,8 +157,8 @@ static int cli_index_copy(const struct chain_link *link, void *ctx)
     if (r == TAB_PERM) {
         ic->missing++;
         if (ic->verbose || ic->listed_missing < CLI_INDEX_LIST) {
-            char *line = xasprintf("missing-copy: %s %s:%s", link->archive_id, link->store,
-                                   link->location);
+            char *line =
+                xasprintf("missing-copy: %s %s:%s", link->archive_id, link->store, link->location);
             strlist_add(&ic->lines, line);
             free(line);
         }
