@@ -13,7 +13,8 @@
  *	schema and its upgrade), sqlite_ingest.c (known_recipients, add,
  *	add_batch, reindex, forward_status), sqlite_search.c (search, get,
  *	the full-text query), sqlite_indexer.c (index_pending: the text
- *	backlog), sqlite_integrity.c (chain walk and head, seals, audit,
+ *	backlog), sqlite_fts.c and sqlite_fts_rebuild.c (the full-text
+ *	index; index check and rebuild), sqlite_integrity.c (chain walk and head, seals, audit,
  *	stats) and sqlite_retention.c (holds and expiry).
  *
  *	Private to backends/sqlite/: no other folder may include it.
