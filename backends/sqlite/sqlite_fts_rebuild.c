@@ -30,7 +30,10 @@
  *	same transaction swaps the new table in, gives every message its
  *	new hash and empties fts_stale: stale words are gone with the old
  *	table. A message expired during the rebuild leaves its words in the
- *	new table: it becomes stale, as expire would have made it.
+ *	new table: it becomes stale, as expire would have made it. A message
+ *	that a later copy gave more recipients after its batch (and that
+ *	the indexer re-indexed in the old table) is indexed again in the
+ *	swap's transaction, as the indexer does it.
  *
  *	A rebuild --since (messages archived since then) re-indexes them in
  *	place, as the indexer does: the exact removal of sqlite_fts.c, then
@@ -186,9 +189,46 @@ struct sqlite_rebuild_row {
     char *body; /* NULL: none (degraded, or its copy cannot be read) */
 };
 
+/* The body text of message id for its document: NULL for a degraded
+ * message (it has none) and, logged and counted in *missing_r, for one
+ * whose copy is gone (TAB_PERM). TAB_RETRY (*why_r): not now. */
+static enum tab_result sqlite_rebuild_text(struct sqlite_catalog *sc, sqlite3_int64 id,
+                                           int degraded, const char *store, const char *location,
+                                           char **body_r, int64_t *missing_r, const char **why_r)
+{
+    struct archive_record text;
+    const char *err = NULL;
+    enum tab_result r;
+
+    *body_r = NULL;
+    if (degraded)
+        return TAB_OK;
+    memset(&text, 0, sizeof(text));
+    r = store == NULL ? TAB_PERM : sc->text_fn(sc->text_ctx, store, location, &text, &err);
+    if (r == TAB_RETRY) {
+        *why_r = err;
+    } else if (r == TAB_PERM) {
+        log_warn("sqlite %s: message %lld: indexed without its body text: %s", sc->path,
+                 (long long)id, err ? err : "it has no stored copy");
+        (*missing_r)++;
+        r = TAB_OK;
+    } else {
+        *body_r = text.body_text != NULL ? text.body_text : xstrdup("");
+        text.body_text = NULL;
+    }
+    record_free(&text);
+    return r;
+}
+
+/* The message, its degradation and its first copy, for sqlite_rebuild_text(). */
+#define SQLITE_REBUILD_COPY                                                                        \
+    " m.id, m.index_status = 'degraded', c.store, c.location"                                      \
+    " FROM messages m LEFT JOIN copies c ON c.id ="                                                \
+    " (SELECT min(id) FROM copies WHERE message = m.id)"
+
 /* Up to max_rows messages after next with their body text from the
- * store. *n_r read; *more_r 1 when the read stopped early (a copy that
- * cannot be read now: *why_r). -1 database error. */
+ * store. *n_r read; *why_r set when the read stopped early (a copy that
+ * cannot be read now). -1 database error. */
 static int sqlite_rebuild_read(struct sqlite_catalog *sc, time_t since, sqlite3_int64 next,
                                int max_rows, struct sqlite_rebuild_row *rows, int *n_r,
                                int64_t *missing_r, const char **why_r)
@@ -198,10 +238,8 @@ static int sqlite_rebuild_read(struct sqlite_catalog *sc, time_t since, sqlite3_
 
     *n_r = 0;
     if (sqlite3_prepare_v2(sc->db,
-                           "SELECT m.id, m.index_status = 'degraded', c.store, c.location"
-                           " FROM messages m LEFT JOIN copies c ON c.id ="
-                           " (SELECT min(id) FROM copies WHERE message = m.id)"
-                           " WHERE m.id > ?2" SQLITE_REBUILD_SINCE " ORDER BY m.id LIMIT ?3",
+                           "SELECT" SQLITE_REBUILD_COPY " WHERE m.id > ?2" SQLITE_REBUILD_SINCE
+                           " ORDER BY m.id LIMIT ?3",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite_bind_since(st, since) != SQLITE_OK || sqlite3_bind_int64(st, 2, next) != SQLITE_OK ||
         sqlite3_bind_int(st, 3, max_rows) != SQLITE_OK) {
@@ -209,32 +247,12 @@ static int sqlite_rebuild_read(struct sqlite_catalog *sc, time_t since, sqlite3_
         return -1;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *store = (const char *)sqlite3_column_text(st, 2);
-        const char *location = (const char *)sqlite3_column_text(st, 3);
-        struct archive_record text;
-        const char *err = NULL;
-        enum tab_result r = TAB_OK;
-
-        memset(&text, 0, sizeof(text));
         rows[n].id = sqlite3_column_int64(st, 0);
-        rows[n].body = NULL;
-        if (!sqlite3_column_int(st, 1)) {
-            r = store == NULL ? TAB_PERM : sc->text_fn(sc->text_ctx, store, location, &text, &err);
-            if (r == TAB_RETRY) {
-                *why_r = err;
-                record_free(&text);
-                break;
-            }
-            if (r == TAB_PERM) {
-                log_warn("sqlite %s: message %lld: indexed without its body text: %s", sc->path,
-                         (long long)rows[n].id, err ? err : "it has no stored copy");
-                (*missing_r)++;
-            } else {
-                rows[n].body = text.body_text != NULL ? text.body_text : xstrdup("");
-                text.body_text = NULL;
-            }
-        }
-        record_free(&text);
+        if (sqlite_rebuild_text(sc, rows[n].id, sqlite3_column_int(st, 1),
+                                (const char *)sqlite3_column_text(st, 2),
+                                (const char *)sqlite3_column_text(st, 3), &rows[n].body, missing_r,
+                                why_r) != TAB_OK)
+            break;
         n++;
     }
     (void)sqlite3_finalize(st);
@@ -288,8 +306,47 @@ static int sqlite_rebuild_left(struct sqlite_catalog *sc, time_t since, sqlite3_
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The end of a full rebuild: the swap, and the words of messages that
- * were expired meanwhile marked stale. */
+/* After the swap: a message that a later copy gave more recipients
+ * after it was rebuilt (the indexer took that change into the old
+ * index) is indexed again now, as the indexer would: its rebuilt
+ * document removed exactly, the new one added. Rare, and inside the
+ * write lock: its copy is read here. -1. */
+static int sqlite_rebuild_catch_up(struct sqlite_catalog *sc)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t missing = 0; /* counted in its batch already */
+    int rc;
+
+    if (sqlite3_prepare_v2(sc->db,
+                           "SELECT" SQLITE_REBUILD_COPY " JOIN fts_rebuild r ON r.message = m.id"
+                           " WHERE (SELECT max(rowid) FROM recipients WHERE message = m.id)"
+                           " > r.rcpts",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(st, 0);
+        const char *why = NULL;
+        char *body = NULL;
+
+        /* a copy that cannot be read now: the removal below makes it
+         * stale rather than guess */
+        (void)sqlite_rebuild_text(sc, id, sqlite3_column_int(st, 1),
+                                  (const char *)sqlite3_column_text(st, 2),
+                                  (const char *)sqlite3_column_text(st, 3), &body, &missing, &why);
+        if (sqlite_fts_remove(sc->fts, id, body, sc->text_fn, sc->text_ctx) < 0 ||
+            sqlite_fts_index(sc->fts, id, body) < 0) {
+            free(body);
+            rc = SQLITE_ERROR;
+            break;
+        }
+        free(body);
+    }
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The end of a full rebuild: the swap, the words of messages that were
+ * expired meanwhile marked stale, the messages that changed caught up. */
 static int sqlite_rebuild_finish_full(struct sqlite_catalog *sc)
 {
     sqlite3_stmt *st = NULL;
@@ -310,7 +367,9 @@ static int sqlite_rebuild_finish_full(struct sqlite_catalog *sc)
     }
     rc = sqlite3_step(st);
     (void)sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    if (rc != SQLITE_DONE)
+        return -1;
+    return sqlite_rebuild_catch_up(sc);
 }
 
 enum tab_result sqlite_index_rebuild(struct catalog *cat, struct catalog_index_rebuild *rb,
