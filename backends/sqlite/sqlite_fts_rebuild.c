@@ -90,8 +90,11 @@ static const char sqlite_rebuild_swap[] =
     "DELETE FROM fts_stale;"
     "UPDATE messages SET fts_hash = NULL, fts_rcpts = NULL"
     " WHERE fts_hash IS NOT NULL AND id NOT IN (SELECT message FROM fts_rebuild);"
+    /* most documents read from the store as they were indexed: their
+     * rows are not written again (the swap holds the write lock) */
     "UPDATE messages SET fts_hash = r.hash, fts_rcpts = r.rcpts FROM fts_rebuild r"
-    " WHERE r.message = messages.id;";
+    " WHERE r.message = messages.id"
+    " AND (messages.fts_hash IS NOT r.hash OR messages.fts_rcpts IS NOT r.rcpts);";
 
 static const char sqlite_rebuild_drop[] = "DROP TABLE IF EXISTS message_fts_rebuild;"
                                           "DROP TABLE IF EXISTS fts_rebuild;"

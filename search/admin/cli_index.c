@@ -271,6 +271,7 @@ static int cli_index_run_rebuild(struct cli_context *ctx, struct catalog *cat, t
     rb.since = since;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = cli_index_on_signal;
+    sa.sa_flags = SA_RESTART; /* the batch under way ends as it would */
     sigemptyset(&sa.sa_mask);
     (void)sigaction(SIGINT, &sa, &old_int);
     (void)sigaction(SIGTERM, &sa, &old_term);
