@@ -357,7 +357,6 @@ struct catalog_index_report {
     int64_t damaged;            /* indexed, but their entry lacks their subject's words */
     int64_t documents;          /* entries the full-text index holds; -1 when it cannot tell */
     int64_t documents_expected; /* what the catalog's rows say it should hold */
-    char integrity[256];        /* the index's own check: "ok", what it found, or "" */
     /* An unfinished catalog_index_rebuild() (resumed by the next one). */
     int rebuild_unfinished;
     int64_t rebuild_done, rebuild_total;

@@ -224,6 +224,18 @@ enum tab_result pg_catalog_index_rebuild(struct catalog *cat, struct catalog_ind
     }
 
     r = pg_conn_begin(pc->conn, error_r);
+    if (r == TAB_OK) { /* a second rebuild at the same time waits, then finds it moved */
+        r = pg_catalog_run(pc, "index rebuild: lock its state",
+                           "SELECT since, next FROM index_rebuild FOR UPDATE", 0, NULL, &res,
+                           error_r);
+        if (r == TAB_OK && (PQntuples(res) != 1 || pg_index_int(res, 0, 0) != rb->since ||
+                            pg_index_int(res, 0, 1) != next))
+            r = pg_conn_fail(pc->conn, TAB_RETRY, error_r,
+                             "index rebuild: its state changed meanwhile (is another index"
+                             " rebuild running?)");
+        PQclear(res);
+        res = NULL;
+    }
     for (int i = 0; i < n && r == TAB_OK; i++) {
         struct archive_record stored;
 

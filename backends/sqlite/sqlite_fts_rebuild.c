@@ -20,7 +20,9 @@
  *	text source) and the rows, in batches: the copies of a batch are
  *	read outside the write lock, then one short write transaction
  *	indexes them and moves the state (table index_rebuild, one row) on,
- *	so a killed rebuild resumes after its last committed batch.
+ *	so a killed rebuild resumes after its last committed batch. A batch
+ *	whose state moved since it was read (a second rebuild at the same
+ *	time) is refused rather than indexed twice.
  *
  *	A full rebuild (since 0) fills a new table, message_fts_rebuild,
  *	with the document of every message and keeps each hash in
@@ -382,7 +384,7 @@ enum tab_result sqlite_index_rebuild(struct catalog *cat, struct catalog_index_r
     struct catalog_index_rebuild was;
     struct sqlite_rebuild_row *rows = NULL;
     sqlite3_stmt *ins = NULL, *keep = NULL, *st = NULL;
-    sqlite3_int64 next = 0;
+    sqlite3_int64 next = 0, now_next = 0;
     const char *what = "read its state", *why = NULL;
     int64_t missing = 0;
     int n = 0, state, left;
@@ -422,6 +424,21 @@ enum tab_result sqlite_index_rebuild(struct catalog *cat, struct catalog_index_r
     what = "begin";
     if (sqlite_exec_stmt(sc->st[ST_BEGIN]) < 0)
         goto db_error;
+    /* Another rebuild that committed a batch since the state was read
+     * would have these messages in the new table already: twice under
+     * one rowid corrupts it. */
+    what = "read its state";
+    memset(&was, 0, sizeof(was));
+    state = sqlite_rebuild_state(sc, &was, &now_next);
+    if (state < 0)
+        goto db_error;
+    if (state == 0 || was.since != rb->since || now_next != next) {
+        sqlite_rollback(sc);
+        r = sqlite_fail(sc, TAB_RETRY, error_r,
+                        "index rebuild: its state changed meanwhile (is another index rebuild"
+                        " running?)");
+        goto out;
+    }
     what = "index";
     if (rb->since == 0 &&
         (sqlite3_prepare_v2(sc->db,
