@@ -32,7 +32,9 @@
  *	same transaction swaps the new table in, gives every message its
  *	new hash and empties fts_stale: stale words are gone with the old
  *	table. A message expired during the rebuild leaves its words in the
- *	new table: it becomes stale, as expire would have made it. A message
+ *	new table: it becomes stale, as expire would have made it (also when
+ *	its id names a new message by then: fts_rebuild keeps each archive
+ *	id). A message
  *	that a later copy gave more recipients after its batch (and that
  *	the indexer re-indexed in the old table) is indexed again in the
  *	swap's transaction, as the indexer does it.
@@ -80,22 +82,31 @@ static const char sqlite_rebuild_tables[] = "DROP TABLE IF EXISTS message_fts_re
 static const char sqlite_rebuild_full_tables[] =
     "CREATE TABLE fts_rebuild ("
     " message INTEGER PRIMARY KEY,"
+    " archive_id TEXT NOT NULL," /* an id expire freed may be given again */
     " hash INTEGER NOT NULL,"
     " rcpts INTEGER NOT NULL);"
     "CREATE VIRTUAL TABLE message_fts_rebuild USING " SQLITE_FTS_TABLE_ARGS ";";
 
+/* The rebuilt documents whose message is gone (expired meanwhile; its
+ * id may even name a new message now): their words stay in the new
+ * table under that rowid. */
+#define SQLITE_REBUILD_GONE                                                                        \
+    " FROM fts_rebuild r WHERE NOT EXISTS (SELECT 1 FROM messages m"                               \
+    " WHERE m.id = r.message AND m.archive_id = r.archive_id)"
+
 /* The rebuilt index in place of the old one (inside the last batch's
- * transaction; ?1 the time now). */
+ * transaction). */
 static const char sqlite_rebuild_swap[] =
     "DROP TABLE message_fts;"
     "ALTER TABLE message_fts_rebuild RENAME TO message_fts;"
     "DELETE FROM fts_stale;"
     "UPDATE messages SET fts_hash = NULL, fts_rcpts = NULL"
-    " WHERE fts_hash IS NOT NULL AND id NOT IN (SELECT message FROM fts_rebuild);"
+    " WHERE fts_hash IS NOT NULL AND id NOT IN (SELECT r.message FROM fts_rebuild r"
+    " WHERE r.archive_id = messages.archive_id);"
     /* most documents read from the store as they were indexed: their
      * rows are not written again (the swap holds the write lock) */
     "UPDATE messages SET fts_hash = r.hash, fts_rcpts = r.rcpts FROM fts_rebuild r"
-    " WHERE r.message = messages.id"
+    " WHERE r.message = messages.id AND r.archive_id = messages.archive_id"
     " AND (messages.fts_hash IS NOT r.hash OR messages.fts_rcpts IS NOT r.rcpts);";
 
 static const char sqlite_rebuild_drop[] = "DROP TABLE IF EXISTS message_fts_rebuild;"
@@ -324,6 +335,7 @@ static int sqlite_rebuild_catch_up(struct sqlite_catalog *sc)
 
     if (sqlite3_prepare_v2(sc->db,
                            "SELECT" SQLITE_REBUILD_COPY " JOIN fts_rebuild r ON r.message = m.id"
+                           " AND r.archive_id = m.archive_id"
                            " WHERE (SELECT max(rowid) FROM recipients WHERE message = m.id)"
                            " > r.rcpts",
                            -1, &st, NULL) != SQLITE_OK)
@@ -362,9 +374,8 @@ static int sqlite_rebuild_finish_full(struct sqlite_catalog *sc)
         return -1;
     record_format_time(time(NULL), now);
     if (sqlite3_prepare_v2(sc->db,
-                           "INSERT INTO fts_stale (message, noted, reason) SELECT message, ?1,"
-                           " 'expired during an index rebuild' FROM fts_rebuild"
-                           " WHERE message NOT IN (SELECT id FROM messages)",
+                           "INSERT INTO fts_stale (message, noted, reason) SELECT r.message, ?1,"
+                           " 'expired during an index rebuild'" SQLITE_REBUILD_GONE,
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
         (void)sqlite3_finalize(st);
@@ -446,8 +457,8 @@ enum tab_result sqlite_index_rebuild(struct catalog *cat, struct catalog_index_r
                             " recipients) VALUES (?1, ?2, ?3, ?4, ?5)",
                             -1, &ins, NULL) != SQLITE_OK ||
          sqlite3_prepare_v2(sc->db,
-                            "INSERT OR REPLACE INTO fts_rebuild (message, hash, rcpts)"
-                            " VALUES (?1, ?2, ?3)",
+                            "INSERT OR REPLACE INTO fts_rebuild (message, archive_id, hash,"
+                            " rcpts) SELECT id, archive_id, ?2, ?3 FROM messages WHERE id = ?1",
                             -1, &keep, NULL) != SQLITE_OK))
         goto db_error;
     for (int i = 0; i < n; i++) {
