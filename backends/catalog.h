@@ -184,6 +184,7 @@ enum catalog_capability {
     CATALOG_CAN_INDEX_PENDING,  /* catalog_index_pending(): the driver indexes text later */
     CATALOG_CAN_COUNT,          /* catalog_count() */
     CATALOG_CAN_INDEX_HEALTH,   /* catalog_index_health() */
+    CATALOG_CAN_INDEX_REBUILD,  /* catalog_index_check() and catalog_index_rebuild() */
 };
 
 /* 1 when cat has what cap names, else 0. */
@@ -230,8 +231,9 @@ enum tab_result catalog_add_batch(struct catalog *cat, const struct archive_reco
  * timeout; 0 restores that. Does nothing without CATALOG_CAN_WAIT_LIMIT. */
 void catalog_wait_limit(struct catalog *cat, long long until_ms);
 /* Where catalog_index_pending() gets the text of copies added with
- * index_later: without a source such messages stay pending. Does
- * nothing in a driver that indexes at add (no CATALOG_CAN_TEXT_SOURCE). */
+ * index_later (without a source such messages stay pending), and
+ * catalog_index_rebuild() the text of every copy. Does nothing in a
+ * driver without CATALOG_CAN_TEXT_SOURCE. */
 void catalog_set_text_source(struct catalog *cat, catalog_text_fn *fn, void *ctx);
 /* 1 when another connection committed since the last call (0 the first
  * time, on errors, and in a driver that cannot tell): the indexer keeps
@@ -344,6 +346,64 @@ enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *do
  * (CATALOG_CAN_INDEX_HEALTH): without it both are 0 and TAB_PERM. */
 enum tab_result catalog_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
                                      const char **error_r);
+
+/* What catalog_index_check() found (tabularium index check). */
+struct catalog_index_report {
+    int64_t messages;           /* messages in the catalog */
+    int64_t indexed;            /* of them, with an entry in the full-text index */
+    int64_t pending;            /* not indexed yet: the indexer's backlog, not damage */
+    int64_t stale;              /* entry not removable exactly: excluded from matches */
+    int64_t unindexed;          /* neither indexed, pending nor stale: text search misses them */
+    int64_t damaged;            /* indexed, but their entry lacks their subject's words */
+    int64_t documents;          /* entries the full-text index holds; -1 when it cannot tell */
+    int64_t documents_expected; /* what the catalog's rows say it should hold */
+    /* An unfinished catalog_index_rebuild() (resumed by the next one). */
+    int rebuild_unfinished;
+    int64_t rebuild_done, rebuild_total;
+    time_t rebuild_since;
+};
+enum catalog_index_problem {
+    CATALOG_INDEX_STALE,
+    CATALOG_INDEX_UNINDEXED,
+    CATALOG_INDEX_DAMAGED,
+};
+/* One message with a problem; non-zero to stop listing (the counts go on). */
+typedef int catalog_index_problem_fn(const char *archive_id, enum catalog_index_problem what,
+                                     void *ctx);
+/* Compare the catalog's rows with its full-text index: counts in *r, one
+ * fn call per problem message (stale, unindexed, damaged: a probe of
+ * each indexed message's subject words). Reads only; the stored copies
+ * are the caller's to check (catalog_chain_walk()). Optional:
+ * CATALOG_CAN_INDEX_REBUILD. */
+enum tab_result catalog_index_check(struct catalog *cat, struct catalog_index_report *r,
+                                    catalog_index_problem_fn *fn, void *ctx, const char **error_r);
+
+/* The state of a catalog_index_rebuild(), kept in the catalog between
+ * calls and between runs (an interrupted rebuild resumes). */
+struct catalog_index_rebuild {
+    time_t since;    /* in: 0 the whole index, else messages archived since */
+    int restarted;   /* out: an unfinished rebuild of another since was dropped */
+    int64_t resumed; /* out: messages an earlier run had rebuilt already */
+    int64_t done;    /* out: messages rebuilt so far, earlier runs included */
+    int64_t total;   /* out: messages the rebuild covers (known when it started) */
+    int64_t missing; /* out: copies that could not be read: indexed from the rows only */
+    int finished;    /* out: 1 when the rebuilt index is in place and the state gone */
+};
+/* Re-derive the full-text index of rb->since's messages from their
+ * stored copies (read through the text source, catalog_set_text_source())
+ * and their rows: one call rebuilds up to max_rows more messages in one
+ * committed batch, so the caller shows progress and a kill loses at
+ * most one batch. Call until rb->finished. A rebuild whose state is in
+ * the catalog with the same since continues where it stopped; with
+ * another since it starts over (rb->restarted). The index stays
+ * searchable throughout: it is the old one until the rebuilt one takes
+ * its place (SQLite), or each message's words are replaced in place
+ * (PostgreSQL). A copy that cannot be read for good (TAB_PERM from the
+ * source) is indexed from the rows alone and counted in rb->missing;
+ * TAB_RETRY from the source stops the batch (nothing of it committed).
+ * Optional: CATALOG_CAN_INDEX_REBUILD. */
+enum tab_result catalog_index_rebuild(struct catalog *cat, struct catalog_index_rebuild *rb,
+                                      int max_rows, const char **error_r);
 
 /* Helpers for drivers, so that every catalog reads a query the same way. */
 /* LIKE/ILIKE pattern matching s as a literal substring with ESCAPE '\\':

@@ -26,6 +26,7 @@
  *	returns 0.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "backends/catalog.h"
 #include "backends/catalog_private.h"
@@ -76,6 +77,8 @@ int catalog_can(const struct catalog *cat, enum catalog_capability cap)
         return v->count != NULL;
     case CATALOG_CAN_INDEX_HEALTH:
         return v->index_health != NULL;
+    case CATALOG_CAN_INDEX_REBUILD:
+        return v->index_check != NULL && v->index_rebuild != NULL;
     }
     return 0;
 }
@@ -260,4 +263,19 @@ enum tab_result catalog_unindex(struct catalog *cat, const char *archive_id, con
     if (cat->v->unindex == NULL)
         return TAB_OK;
     return cat->v->unindex(cat, archive_id, error_r);
+}
+
+enum tab_result catalog_index_check(struct catalog *cat, struct catalog_index_report *r,
+                                    catalog_index_problem_fn *fn, void *ctx, const char **error_r)
+{
+    memset(r, 0, sizeof(*r));
+    return CATALOG_OPTIONAL(cat, index_check, "the catalog driver cannot check its index", error_r,
+                            r, fn, ctx, error_r);
+}
+
+enum tab_result catalog_index_rebuild(struct catalog *cat, struct catalog_index_rebuild *rb,
+                                      int max_rows, const char **error_r)
+{
+    return CATALOG_OPTIONAL(cat, index_rebuild, "the catalog driver cannot rebuild its index",
+                            error_r, rb, max_rows, error_r);
 }

@@ -42,7 +42,7 @@
 
 #include "backends/catalog.h"
 
-#define CATALOG_ABI_VERSION 2
+#define CATALOG_ABI_VERSION 3
 
 struct catalog_vfuncs {
     unsigned int abi_version; /* CATALOG_ABI_VERSION */
@@ -100,6 +100,11 @@ struct catalog_vfuncs {
     enum tab_result (*index_health)(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
                                     const char **error_r);
     enum tab_result (*unindex)(struct catalog *cat, const char *archive_id, const char **error_r);
+    /* Index health and rebuild (tabularium index). */
+    enum tab_result (*index_check)(struct catalog *cat, struct catalog_index_report *r,
+                                   catalog_index_problem_fn *fn, void *ctx, const char **error_r);
+    enum tab_result (*index_rebuild)(struct catalog *cat, struct catalog_index_rebuild *rb,
+                                     int max_rows, const char **error_r);
 
     void (*close)(struct catalog *cat);
 };

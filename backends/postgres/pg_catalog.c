@@ -284,6 +284,9 @@ static const struct catalog_vfuncs pg_catalog_vfuncs = {
     CATALOG_VFUNCS_MANDATORY(pg_catalog),
     CATALOG_VFUNCS_RECORDS(pg_catalog),
     .count = pg_catalog_count,
+    .set_text_source = pg_catalog_set_text_source,
+    .index_check = pg_catalog_index_check,
+    .index_rebuild = pg_catalog_index_rebuild,
 };
 
 struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,

@@ -95,12 +95,13 @@ static void pg_catalog_vectors(struct strlist *arena, const struct archive_recor
 
 /*
  * Write fts and addr_fts of message mid from the rows it has and, when
- * given, the header fields, subject and body text of hdr (reindex());
- * without hdr only addr_fts changes (a later copy added recipients).
+ * given, the header fields, subject and body text of hdr (reindex(),
+ * index rebuild); without hdr only addr_fts changes (a later copy added
+ * recipients).
  */
-static enum tab_result pg_catalog_refresh_vectors(struct pg_catalog *pc, const char *mid,
-                                                  const struct archive_record *hdr,
-                                                  struct strlist *arena, const char **error_r)
+enum tab_result pg_catalog_refresh_vectors(struct pg_catalog *pc, const char *mid,
+                                           const struct archive_record *hdr, struct strlist *arena,
+                                           const char **error_r)
 {
     struct archive_record stored, doc_rec;
     const char *fts, *addr;

@@ -12,8 +12,9 @@
  *	prepared statements and the helpers below), pg_catalog_ingest.c
  *	(known_recipients, add, reindex, forward_status),
  *	pg_catalog_search.c (search, get), pg_catalog_integrity.c (chain
- *	walk and head, seals, audit, stats) and pg_catalog_retention.c
- *	(holds and expiry).
+ *	walk and head, seals, audit, stats), pg_catalog_retention.c
+ *	(holds and expiry) and pg_catalog_index.c (index check and
+ *	rebuild).
  *
  *	Private to backends/postgres/: no other folder may include it.
  *	Text values are kept in an arena (a struct strlist) until the call
@@ -41,6 +42,8 @@
 struct pg_catalog {
     struct catalog cat; /* first: handed out as struct catalog */
     struct pg_conn *conn;
+    catalog_text_fn *text_fn; /* index_rebuild(): the body text of a stored copy */
+    void *text_ctx;
 };
 
 static inline struct pg_catalog *pg_catalog_of(struct catalog *cat)
@@ -115,6 +118,21 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
 enum tab_result pg_catalog_forward_status(struct catalog *cat, const char *archive_id,
                                           const char *status, const char *detail,
                                           const char **error_r);
+
+/* Write fts and addr_fts of message mid from its rows and, when given,
+ * the header fields, subject and body text of hdr; without hdr only
+ * addr_fts. Inside the caller's transaction. */
+enum tab_result pg_catalog_refresh_vectors(struct pg_catalog *pc, const char *mid,
+                                           const struct archive_record *hdr, struct strlist *arena,
+                                           const char **error_r);
+
+/* pg_catalog_index.c: tabularium index check and rebuild. */
+void pg_catalog_set_text_source(struct catalog *cat, catalog_text_fn *fn, void *ctx);
+enum tab_result pg_catalog_index_check(struct catalog *cat, struct catalog_index_report *r,
+                                       catalog_index_problem_fn *fn, void *ctx,
+                                       const char **error_r);
+enum tab_result pg_catalog_index_rebuild(struct catalog *cat, struct catalog_index_rebuild *rb,
+                                         int max_rows, const char **error_r);
 
 /* pg_catalog_search.c; pg_catalog_load(): rec from message mid (messages.id)
  * and copy copy_id ("": its first copy). */

@@ -551,6 +551,8 @@ static const struct catalog_vfuncs sqlite_vfuncs = {
     .count = sqlite_count_matches,
     .index_health = sqlite_index_health,
     .unindex = sqlite_unindex,
+    .index_check = sqlite_index_check,
+    .index_rebuild = sqlite_index_rebuild,
 };
 
 struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *cfg,

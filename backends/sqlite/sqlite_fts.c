@@ -297,6 +297,26 @@ static char *sqlite_fts_body(struct sqlite_fts *f, sqlite3_int64 id, catalog_tex
     return body;
 }
 
+int sqlite_fts_document(struct sqlite_fts *f, sqlite3_int64 id, const char *body,
+                        struct fts_doc *doc_r, sqlite3_int64 *hash_r, sqlite3_int64 *rcpts_r)
+{
+    struct archive_record rec;
+    sqlite3_int64 hash;
+    int indexed, found;
+
+    found = sqlite_fts_rows(f, id, -1, &rec, &hash, rcpts_r, &indexed);
+    if (found <= 0) {
+        if (found < 0)
+            sqlite_fts_reset(f);
+        return found;
+    }
+    rec.body_text = body != NULL ? xstrdup(body) : NULL;
+    fts_doc_build(doc_r, &rec);
+    *hash_r = sqlite_fts_hash(doc_r);
+    record_free(&rec);
+    return 1;
+}
+
 /* Delete doc of message id when its hash is hash: 1 deleted, 0 not this one. */
 static int sqlite_fts_delete_if(struct sqlite_fts *f, sqlite3_int64 id, struct archive_record *rec,
                                 const char *body, sqlite3_int64 hash)

@@ -13,7 +13,8 @@
  *	schema and its upgrade), sqlite_ingest.c (known_recipients, add,
  *	add_batch, reindex, forward_status), sqlite_search.c (search, get,
  *	the full-text query), sqlite_indexer.c (index_pending: the text
- *	backlog), sqlite_integrity.c (chain walk and head, seals, audit,
+ *	backlog), sqlite_fts.c and sqlite_fts_rebuild.c (the full-text
+ *	index; index check and rebuild), sqlite_integrity.c (chain walk and head, seals, audit,
  *	stats) and sqlite_retention.c (holds and expiry).
  *
  *	Private to backends/sqlite/: no other folder may include it.
@@ -50,6 +51,12 @@
 /* Indexes over header and envelope text cover this many characters
  * (schema version 7, sqlite_schema.c). */
 #define SQLITE_KEY_PREFIX "200"
+
+/* The columns and options of the full-text table (schema version 8):
+ * message_fts, and message_fts_rebuild while an index rebuild runs. */
+#define SQLITE_FTS_TABLE_ARGS                                                                      \
+    "fts5(subject, body, sender, recipients,"                                                      \
+    " content = '', columnsize = 0, tokenize = 'unicode61 remove_diacritics 0')"
 
 /* Statements prepared once at open (their SQL: sqlite.c). */
 enum sqlite_stmt {
@@ -163,11 +170,24 @@ int sqlite_fts_index(struct sqlite_fts *f, sqlite3_int64 id, const char *body);
  * -1: see sqlite3_errmsg. */
 int sqlite_fts_remove(struct sqlite_fts *f, sqlite3_int64 id, const char *body_hint,
                       catalog_text_fn *text_fn, void *text_ctx);
+/* The document of message id as sqlite_fts_index() would index it now
+ * (every recipient), its hash and the last recipients row it covers.
+ * 1, 0 when there is no such message, -1 (see sqlite3_errmsg). Free
+ * doc_r with fts_doc_free() after 1. */
+struct fts_doc;
+int sqlite_fts_document(struct sqlite_fts *f, sqlite3_int64 id, const char *body,
+                        struct fts_doc *doc_r, sqlite3_int64 *hash_r, sqlite3_int64 *rcpts_r);
 /* The upgrade from schema version 7: message_fts from message_text. */
 int sqlite_fts_upgrade(sqlite3 *db);
 enum tab_result sqlite_index_health(struct catalog *cat, int64_t *pending_r, int64_t *stale_r,
                                     const char **error_r);
 enum tab_result sqlite_unindex(struct catalog *cat, const char *archive_id, const char **error_r);
+
+/* sqlite_fts_rebuild.c: tabularium index check and rebuild. */
+enum tab_result sqlite_index_check(struct catalog *cat, struct catalog_index_report *r,
+                                   catalog_index_problem_fn *fn, void *ctx, const char **error_r);
+enum tab_result sqlite_index_rebuild(struct catalog *cat, struct catalog_index_rebuild *rb,
+                                     int max_rows, const char **error_r);
 
 /* sqlite_ingest.c */
 int sqlite_insert_attachments(struct sqlite_catalog *sc, sqlite3_int64 message_id,

@@ -276,8 +276,7 @@ static const char sqlite_schema_v7[] =
  * (prefix, case ignored, as in version 7) and domains.
  */
 static const char sqlite_schema_v8[] =
-    "CREATE VIRTUAL TABLE message_fts USING fts5(subject, body, sender, recipients,"
-    " content = '', columnsize = 0, tokenize = 'unicode61 remove_diacritics 0');"
+    "CREATE VIRTUAL TABLE message_fts USING " SQLITE_FTS_TABLE_ARGS ";"
     "ALTER TABLE messages ADD COLUMN fts_hash INTEGER;"
     "ALTER TABLE messages ADD COLUMN fts_rcpts INTEGER;"
     "ALTER TABLE messages ADD COLUMN sender_rdomain TEXT;"

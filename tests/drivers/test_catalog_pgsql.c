@@ -1215,6 +1215,7 @@ int main(void)
         catalog_close(&cat);
         pg_fresh("tab_unit_search", conformance_search);
         pg_fresh("tab_unit_fts", conformance_fulltext);
+        pg_fresh("tab_unit_rebuild", conformance_index_rebuild);
         pg_fresh("tab_unit_semantics", sem_run);
         test_upgrade_from_6();
     }

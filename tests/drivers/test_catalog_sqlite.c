@@ -1281,6 +1281,7 @@ static void test_conformance(const char *dir)
         {"forward.db", conformance_forward_status},
         {"content.db", conformance_content_errors},
         {"degraded.db", conformance_degraded_reindex},
+        {"rebuild.db", conformance_index_rebuild},
     };
     struct conformance conf;
 
