@@ -25,15 +25,26 @@
 #include "backends/sqlite/sqlite_private.h"
 #include "common/strlist.h"
 
-/* The last column orders links without a seq after the others. */
-static const char sqlite_chain_copies[] =
-    "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL, COALESCE(c.seq, 9223372036854775807)"
+/*
+ * The chain in seq order, read in three parts so that no part is sorted
+ * in memory: the copies along their UNIQUE index copies_seq, the expired
+ * links along their INTEGER PRIMARY KEY (the two merged in C), then the
+ * copies without a seq (legacy or forged rows: few) in id order. A seq
+ * of 2^63 - 1 goes with the last part, as when one query ordered by
+ * COALESCE(seq, 2^63 - 1), id.
+ */
+#define SQLITE_SEQ_LAST "9223372036854775807"
+static const char sqlite_chain_copies[] = "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL"
+                                          " FROM copies c LEFT JOIN messages m ON m.id = c.message"
+                                          " WHERE c.seq < " SQLITE_SEQ_LAST " ORDER BY c.seq";
+static const char sqlite_chain_expired[] =
+    "SELECT 1, e.seq, e.prev_hash, e.hash, e.archive_id, e.message_archive_id, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.retain_until, 0, 0, e.expired, e.operator"
+    " FROM expired e ORDER BY e.seq";
+static const char sqlite_chain_unsequenced[] =
+    "SELECT 0," SQLITE_CHAIN_COLUMNS ", NULL, NULL"
     " FROM copies c LEFT JOIN messages m ON m.id = c.message"
-    " UNION ALL"
-    " SELECT 1, e.seq, e.prev_hash, e.hash, e.archive_id, e.message_archive_id, NULL, NULL,"
-    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.retain_until, 0, 0, e.expired, e.operator,"
-    " e.seq FROM expired e"
-    " ORDER BY 21, 18";
+    " WHERE c.seq IS NULL OR c.seq = " SQLITE_SEQ_LAST " ORDER BY c.id";
 
 const char sqlite_chain_rcpts[] =
     "SELECT address FROM recipients WHERE copy = ?1 ORDER BY address COLLATE BINARY";
@@ -131,6 +142,53 @@ out:
     return r;
 }
 
+/*
+ * The copies and the expired links that carry a seq, to fn in seq order
+ * (an expired link first at a seq both hold, as the one query that sorted
+ * them did): a merge of two index walks, so memory stays flat whatever
+ * the chain's length. Inside the caller's read transaction.
+ */
+static enum tab_result sqlite_chain_merge(struct sqlite_catalog *sc, catalog_chain_fn *fn,
+                                          void *ctx, int *stop_r, const char **error_r)
+{
+    sqlite3_stmt *copies = NULL, *expired = NULL, *rcpts = NULL;
+    struct chain_link link;
+    enum tab_result r = TAB_OK;
+    int rc_c, rc_e;
+
+    memset(&link, 0, sizeof(link));
+    if (sqlite3_prepare_v2(sc->db, sqlite_chain_copies, -1, &copies, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sc->db, sqlite_chain_expired, -1, &expired, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sc->db, sqlite_chain_rcpts, -1, &rcpts, NULL) != SQLITE_OK)
+        goto db_error;
+    rc_c = sqlite3_step(copies);
+    rc_e = sqlite3_step(expired);
+    while (!*stop_r && (rc_c == SQLITE_ROW || rc_e == SQLITE_ROW)) {
+        int from_expired = rc_c != SQLITE_ROW ||
+                           (rc_e == SQLITE_ROW &&
+                            sqlite3_column_int64(expired, 1) <= sqlite3_column_int64(copies, 1));
+
+        if (sqlite_chain_fill(from_expired ? expired : copies, rcpts, &link) < 0)
+            goto db_error;
+        *stop_r = fn(&link, ctx);
+        catalog_chain_link_free(&link);
+        if (from_expired)
+            rc_e = sqlite3_step(expired);
+        else
+            rc_c = sqlite3_step(copies);
+    }
+    if (*stop_r || (rc_c == SQLITE_DONE && rc_e == SQLITE_DONE))
+        goto out;
+db_error:
+    r = sqlite_fail_db(sc, error_r, "chain");
+out:
+    catalog_chain_link_free(&link);
+    (void)sqlite3_finalize(copies);
+    (void)sqlite3_finalize(expired);
+    (void)sqlite3_finalize(rcpts);
+    return r;
+}
+
 enum tab_result sqlite_chain_walk(struct catalog *cat, struct chain_seal *head_r,
                                   catalog_chain_fn *fn, void *ctx, const char **error_r)
 {
@@ -145,7 +203,10 @@ enum tab_result sqlite_chain_walk(struct catalog *cat, struct chain_seal *head_r
     head_r->at = time(NULL);
     if (sqlite_begin_read(sc) < 0 || sqlite_read_head(sc, head_r) < 0)
         goto db_error;
-    r = sqlite_chain_links(sc, sqlite_chain_copies, NULL, fn, ctx, &stop, "chain", error_r);
+    r = sqlite_chain_merge(sc, fn, ctx, &stop, error_r);
+    if (r == TAB_OK && !stop)
+        r = sqlite_chain_links(sc, sqlite_chain_unsequenced, NULL, fn, ctx, &stop, "chain",
+                               error_r);
     if (r != TAB_OK || stop)
         goto out;
     if (sqlite3_prepare_v2(sc->db,
