@@ -60,8 +60,9 @@ for bin in "$@"; do
         # shellcheck disable=SC2086
         /usr/bin/time -v "$bin" -c "$W/tabularium.conf" $cmd >"$W/out" 2>"$W/time" &
         tpid=$!
-        sleep 0.01
-        anon=$(peak_anon "$(pgrep -P "$tpid" | head -1)")
+        cpid=
+        while [ -z "$cpid" ] && kill -0 "$tpid" 2>/dev/null; do cpid=$(pgrep -P "$tpid" | head -1); done
+        anon=$(peak_anon "${cpid:-0}")
         wait "$tpid" || true
         printf '%s | %s | %s messages | %s s | %s KB max RSS | %s KB peak RssAnon | %s\n' \
             "$bin" "$cmd" "$N" \
