@@ -4,6 +4,7 @@
 #	verify/stats/expire measurements (bench/README.md)
 # SYNOPSIS
 #	clone_chain.py CATALOG.db N [--days D] [--retain-until T] [--link-files MAILDIR]
+#	clone_chain.py --pg-stage TEMPLATE N [--days D] [--retain-until T]
 # DESCRIPTION
 #	Takes the first message of CATALOG.db (delivered by tabulariumd, so
 #	its stored copy exists) and appends clones of it until the catalog
@@ -16,6 +17,12 @@
 #	own (so that expire can remove them one by one). --retain-until T
 #	(YYYY-MM-DDTHH:MM:SSZ) sets the clones' retain-until (default none:
 #	forever). Only for benchmarks: it writes the catalog directly.
+#
+#	--pg-stage reads the template from the file TEMPLATE (psql -At -F'|'
+#	output of: chain head seq and hash, envelope_from, sha256, size,
+#	store, location, wrapped_sha256, wrapped_size, the recipient) and
+#	prints N - 1 rows "archive_id|arrival|seq|prev_hash|hash" for
+#	verify_memory_pg.sh to load with COPY.
 # DIAGNOSTICS
 #	Exit 1 with a message when the catalog has no message to clone.
 
@@ -23,6 +30,7 @@ import argparse
 import hashlib
 import os
 import sqlite3
+import sys
 import time
 
 
@@ -102,4 +110,33 @@ def main():
     print("clone_chain: %d messages, chain head %d" % (a.n, seq))
 
 
-main()
+def pg_stage(a):
+    with open(a.catalog) as f:
+        seq, prev, env_from, sha, size, store, location, wsha, wsize, rcpt = \
+            f.read().rstrip("\n").split("|")
+    seq = int(seq)
+    now = int(time.time())
+    span = a.days * 86400
+    todo = a.n - 1
+    for i in range(todo):
+        t = now - span + (span * i) // max(todo, 1)
+        arrival = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        aid = "%020X" % (0xC10E0000000000000000 + i)
+        seq += 1
+        h = link_hash(seq, prev, aid, arrival, "", env_from, [rcpt], sha, size, wsha, wsize,
+                      store, location, a.retain_until)
+        print("%s|%s|%d|%s|%s" % (aid, arrival, seq, prev, h))
+        prev = h
+
+
+if __name__ == "__main__":
+    if "--pg-stage" in sys.argv:
+        sys.argv.remove("--pg-stage")
+        ap = argparse.ArgumentParser()
+        ap.add_argument("catalog")
+        ap.add_argument("n", type=int)
+        ap.add_argument("--days", type=int, default=365)
+        ap.add_argument("--retain-until")
+        pg_stage(ap.parse_args())
+    else:
+        main()
