@@ -10,7 +10,9 @@
  *	driver has them: chain_walk(), chain_head(), seal(), audit(),
  *	audit_list() and stats(), and the walk over chain rows that
  *	expire_candidates() shares. Not on the delivery path: unnamed
- *	statements; a walk reads one snapshot (REPEATABLE READ).
+ *	statements; a walk reads one snapshot (REPEATABLE READ) through a
+ *	cursor, PG_CHAIN_BATCH rows and their recipients at a time, so that
+ *	the client's memory does not grow with the chain.
  * DIAGNOSTICS
  *	Every database failure is TAB_RETRY with "pgsql NAME: WHAT: SERVER
  *	MESSAGE", after ROLLBACK.

@@ -11,7 +11,9 @@
  *	reading of chain rows (also used by the schema upgrade that chains
  *	existing copies and by expire_candidates()). They are not on the
  *	delivery path and prepare their statements per call; a walk reads
- *	one snapshot (one read transaction).
+ *	one snapshot (one read transaction) along the indexes, sorting
+ *	nothing in memory, and stats reads messages once: both keep memory
+ *	flat whatever the catalog's size (bench/README.md).
  * DIAGNOSTICS
  *	TAB_RETRY with "sqlite PATH: WHAT: SQLITE MESSAGE"; a failed seal
  *	is rolled back.

@@ -35,6 +35,9 @@
  *	expired as usual. The check is in this file, over the driver's
  *	catalog_chain_walk(), so both catalogs behave the same.
  *
+ *	On a terminal, a progress line (common/progress.h) follows the three
+ *	steps: candidates read, chain links checked, messages removed.
+ *
  *	Every change is appended to the audit table (search/read/cli_stats.c).
  *	Must never remove a held message: the catalog checks the holds
  *	again inside the transaction that removes the rows.
@@ -128,6 +131,10 @@ const char cli_expire_help[] =
     "\n"
     "    One line per message: expired (or would-expire, kept, altered),\n"
     "    its archive id, its arrival, retain-until and number of copies.\n"
+    "    When stderr is a terminal, a progress line counts the candidates\n"
+    "    read, the chain links checked, then the messages removed (or, with\n"
+    "    --dry-run, listed) with the rate and the time left; it is erased\n"
+    "    at the end, and nothing is drawn when stderr is a file or a pipe.\n"
     "\n"
     "OPTIONS\n"
     "    --dry-run     only list what would be removed\n"
