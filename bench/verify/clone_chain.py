@@ -22,7 +22,7 @@
 #	output of: chain head seq and hash, envelope_from, sha256, size,
 #	store, location, wrapped_sha256, wrapped_size, the recipient) and
 #	prints N - 1 rows "archive_id|arrival|seq|prev_hash|hash" for
-#	verify_memory_pg.sh to load with COPY.
+#	verify_memory.sh (BENCH_CATALOG=pgsql) to load with COPY.
 # DIAGNOSTICS
 #	Exit 1 with a message when the catalog has no message to clone.
 
