@@ -35,7 +35,8 @@ struct progress {
     const char *what, *unit;
     uint64_t total;
     int64_t start_ns, drawn_ns;
-    int shown; /* a line is on the terminal */
+    int shown;   /* a line is on the terminal */
+    int cleared; /* ... was, until progress_clear(): draw it again at once */
 };
 
 static int64_t progress_now(void)
@@ -127,23 +128,28 @@ void progress_update(struct progress *p, uint64_t done)
     if (p == NULL)
         return;
     now = progress_now();
-    if (now - p->drawn_ns < PROGRESS_INTERVAL_NS && !(p->total > 0 && done == p->total))
+    if (now - p->drawn_ns < PROGRESS_INTERVAL_NS && !(p->total > 0 && done == p->total) &&
+        !p->cleared)
         return;
     p->drawn_ns = now;
     memcpy(line, PROGRESS_ERASE, strlen(PROGRESS_ERASE));
     len = strlen(PROGRESS_ERASE);
     len += progress_format(line + len, sizeof(line) - len, p->what, p->unit, done, p->total,
                            (double)(now - p->start_ns) / 1e9);
-    if (write(STDERR_FILENO, line, len) > 0)
+    if (write(STDERR_FILENO, line, len) > 0) {
         p->shown = 1;
+        p->cleared = 0;
+    }
 }
 
 void progress_clear(struct progress *p)
 {
     if (p == NULL || !p->shown)
         return;
-    if (write(STDERR_FILENO, PROGRESS_ERASE, strlen(PROGRESS_ERASE)) > 0)
+    if (write(STDERR_FILENO, PROGRESS_ERASE, strlen(PROGRESS_ERASE)) > 0) {
         p->shown = 0;
+        p->cleared = 1;
+    }
 }
 
 void progress_end(struct progress **p)

@@ -14,7 +14,8 @@
  *	pipe or a test sees nothing at all. progress_end() erases the line,
  *	so what the command prints itself is left as it would be without;
  *	progress_clear() erases it for a moment (the next update draws it
- *	again), for a command that prints a line of its own meanwhile.
+ *	again at once, whatever the interval), for a command that prints a line of its own
+ *meanwhile.
  *
  *	progress_format() is the line itself, apart from any clock or
  *	terminal: "verify: 12,345 of 300,000 copies (4.1%), 5,120/s, 0:56

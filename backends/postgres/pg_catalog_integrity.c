@@ -10,7 +10,9 @@
  *	driver has them: chain_walk(), chain_head(), seal(), audit(),
  *	audit_list() and stats(), and the walk over chain rows that
  *	expire_candidates() shares. Not on the delivery path: unnamed
- *	statements; a walk reads one snapshot (REPEATABLE READ).
+ *	statements; a walk reads one snapshot (REPEATABLE READ) through a
+ *	cursor, PG_CHAIN_BATCH rows and their recipients at a time, so that
+ *	the client's memory does not grow with the chain.
  * DIAGNOSTICS
  *	Every database failure is TAB_RETRY with "pgsql NAME: WHAT: SERVER
  *	MESSAGE", after ROLLBACK.
@@ -32,23 +34,6 @@ static const char pg_catalog_chain_sql[] =
     " NULL, NULL, NULL, NULL, NULL, NULL, NULL, extract(epoch FROM e.retain_until)::bigint, 0, 0,"
     " extract(epoch FROM e.expired)::bigint, e.operator FROM expired e"
     " ORDER BY 2 NULLS LAST, 18";
-
-/* Call fn for every link of rows (with rcpts); stops when fn says so. */
-static int pg_catalog_chain_rows(PGresult *rows, const struct pg_chain_rcpts *rcpts,
-                                 catalog_chain_fn *fn, void *ctx)
-{
-    for (int i = 0; i < PQntuples(rows); i++) {
-        struct chain_link link;
-        int stop;
-
-        pg_chain_fill(rows, i, rcpts, &link);
-        stop = fn(&link, ctx);
-        catalog_chain_link_free(&link);
-        if (stop)
-            return 1;
-    }
-    return 0;
-}
 
 /* seq and hash from column col on of the one row of res; 0 when res has
  * no row (seal unchanged). */
@@ -76,68 +61,144 @@ static enum tab_result pg_catalog_read_head(struct pg_catalog *pc, struct chain_
     return TAB_OK;
 }
 
+/* Rows fetched at a time from a walk's cursor: all the client holds. */
+#define PG_CHAIN_BATCH 1000
+#define PG_CHAIN_BATCH_TEXT "1000"
+
+/* The recipients of the copies of one batch, in the order pg_chain_fill()
+ * looks them up in (recipients_copy index). */
+static const char pg_catalog_batch_rcpts[] =
+    "SELECT copy, address FROM recipients WHERE copy = ANY($1::bigint[])"
+    " ORDER BY copy, address COLLATE \"C\"";
+
+/* The copy ids (column 17) of the copy rows of rows, as an array
+ * literal "{1,2,3}" (heap); NULL when there are none. */
+static char *pg_catalog_batch_copies(const PGresult *rows)
+{
+    size_t size = (size_t)PQntuples(rows) * 22 + 3, len = 0;
+    char *ids = xmalloc(size);
+
+    ids[len++] = '{';
+    for (int i = 0; i < PQntuples(rows); i++) {
+        if (strcmp(PQgetvalue(rows, i, 0), "0") != 0 || PQgetisnull(rows, i, 17))
+            continue;
+        len += (size_t)snprintf(ids + len, size - len, "%s%lld", len > 1 ? "," : "",
+                                strtoll(PQgetvalue(rows, i, 17), NULL, 10));
+    }
+    if (len == 1) {
+        free(ids);
+        return NULL;
+    }
+    snprintf(ids + len, size - len, "}");
+    return ids;
+}
+
+/* One batch of chain rows (orphans: messages without a copy, their
+ * archive id only) to fn with its copies' recipients; *stop_r when fn
+ * asks to stop. */
+static enum tab_result pg_catalog_chain_batch(struct pg_catalog *pc, const PGresult *rows,
+                                              int orphans, const char *what_rcpts,
+                                              catalog_chain_fn *fn, void *ctx, int *stop_r,
+                                              const char **error_r)
+{
+    struct pg_chain_rcpts rcpts = {NULL, NULL, 0};
+    char *ids = orphans ? NULL : pg_catalog_batch_copies(rows);
+
+    if (ids != NULL) {
+        const char *values[1] = {ids};
+        PGresult *res;
+        enum tab_result r =
+            pg_catalog_run(pc, what_rcpts, pg_catalog_batch_rcpts, 1, values, &res, error_r);
+
+        free(ids);
+        if (r != TAB_OK)
+            return r;
+        pg_chain_rcpts_load(&rcpts, res);
+    }
+    for (int i = 0; !*stop_r && i < PQntuples(rows); i++) {
+        struct chain_link link;
+
+        if (orphans) {
+            memset(&link, 0, sizeof(link));
+            link.kind = CHAIN_MESSAGE_NO_COPY;
+            snprintf(link.message_archive_id, sizeof(link.message_archive_id), "%s",
+                     PQgetvalue(rows, i, 0));
+            memcpy(link.archive_id, link.message_archive_id, sizeof(link.archive_id));
+        } else {
+            pg_chain_fill(rows, i, &rcpts, &link);
+        }
+        *stop_r = fn(&link, ctx);
+        catalog_chain_link_free(&link);
+    }
+    pg_chain_rcpts_free(&rcpts);
+    return TAB_OK;
+}
+
+/* The rows of sql (n text parameters) through a cursor, PG_CHAIN_BATCH
+ * at a time, to pg_catalog_chain_batch(); inside the caller's
+ * transaction, which the cursor lives in. */
+static enum tab_result pg_catalog_chain_cursor(struct pg_catalog *pc, const char *what,
+                                               const char *sql, int n, const char *const *values,
+                                               int orphans, const char *what_rcpts,
+                                               catalog_chain_fn *fn, void *ctx, int *stop_r,
+                                               const char **error_r)
+{
+    char *declare = xasprintf("DECLARE tab_chain NO SCROLL CURSOR FOR %s", sql);
+    enum tab_result r = pg_catalog_do(pc, what, declare, n, values, error_r);
+
+    free(declare);
+    while (r == TAB_OK && !*stop_r) {
+        PGresult *rows;
+        int got;
+
+        r = pg_catalog_run(pc, what, "FETCH " PG_CHAIN_BATCH_TEXT " FROM tab_chain", 0, NULL, &rows,
+                           error_r);
+        if (r != TAB_OK)
+            break;
+        got = PQntuples(rows);
+        r = pg_catalog_chain_batch(pc, rows, orphans, what_rcpts, fn, ctx, stop_r, error_r);
+        PQclear(rows);
+        if (got < PG_CHAIN_BATCH)
+            break;
+    }
+    if (r == TAB_OK)
+        r = pg_catalog_do(pc, what, "CLOSE tab_chain", 0, NULL, error_r);
+    return r;
+}
+
 /*
- * In one snapshot: the chain head into head_r (unless NULL), the links of
- * sql (a chain query with n text parameters) with every copy's
- * recipients, and with orphans the messages that have no copy left; then,
- * after the snapshot ends, each of them to fn until it asks to stop.
+ * In one snapshot: the chain head into head_r (unless NULL), then each
+ * link of sql (a chain query with n text parameters) with its copy's
+ * recipients, and with orphans each message that has no copy left, to
+ * fn until it asks to stop. The rows come through a cursor a batch at a
+ * time, so the client's memory does not grow with the chain; fn runs
+ * inside the read-only transaction and must not use this catalog.
  */
 enum tab_result pg_catalog_chain_links(struct pg_catalog *pc, const char *what, const char *sql,
                                        int n, const char *const *values, const char *what_rcpts,
                                        struct chain_seal *head_r, int orphans, catalog_chain_fn *fn,
                                        void *ctx, const char **error_r)
 {
-    struct pg_chain_rcpts rcpts = {NULL, NULL, 0};
-    PGresult *rows = NULL, *res = NULL;
     enum tab_result r;
-    int began, stop;
+    int began, stop = 0;
 
     r = pg_conn_begin_read(pc->conn, &began, error_r);
     if (r != TAB_OK)
         return r;
-    if (head_r != NULL) {
+    if (head_r != NULL)
         r = pg_catalog_read_head(pc, head_r, error_r);
-        if (r != TAB_OK)
-            goto out;
-    }
-    r = pg_catalog_run(pc, what, sql, n, values, &rows, error_r);
-    if (r != TAB_OK)
-        goto out;
-    r = pg_catalog_run(pc, what_rcpts, PG_CHAIN_RCPTS, 0, NULL, &res, error_r);
-    if (r != TAB_OK)
-        goto out;
-    pg_chain_rcpts_load(&rcpts, res);
-    res = NULL;
-    if (orphans) {
-        r = pg_catalog_run(pc, what,
-                           "SELECT archive_id FROM messages m WHERE NOT EXISTS"
-                           " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
-                           0, NULL, &res, error_r);
-        if (r != TAB_OK)
-            goto out;
-    }
-    if (began) {
-        r = pg_conn_commit(pc->conn, error_r);
-        began = 0;
-        if (r != TAB_OK)
-            goto out;
-    }
-    stop = pg_catalog_chain_rows(rows, &rcpts, fn, ctx);
-    for (int i = 0; !stop && res != NULL && i < PQntuples(res); i++) {
-        struct chain_link link;
-        memset(&link, 0, sizeof(link));
-        link.kind = CHAIN_MESSAGE_NO_COPY;
-        snprintf(link.message_archive_id, sizeof(link.message_archive_id), "%s",
-                 PQgetvalue(res, i, 0));
-        memcpy(link.archive_id, link.message_archive_id, sizeof(link.archive_id));
-        stop = fn(&link, ctx);
-    }
-out:
+    if (r == TAB_OK)
+        r = pg_catalog_chain_cursor(pc, what, sql, n, values, 0, what_rcpts, fn, ctx, &stop,
+                                    error_r);
+    if (r == TAB_OK && !stop && orphans)
+        r = pg_catalog_chain_cursor(pc, what,
+                                    "SELECT archive_id FROM messages m WHERE NOT EXISTS"
+                                    " (SELECT 1 FROM copies c WHERE c.message = m.id) ORDER BY id",
+                                    0, NULL, 1, what_rcpts, fn, ctx, &stop, error_r);
+    if (began && r == TAB_OK)
+        return pg_conn_commit(pc->conn, error_r);
     if (began)
         pg_conn_rollback(pc->conn);
-    pg_chain_rcpts_free(&rcpts);
-    PQclear(rows);
-    PQclear(res);
     return r;
 }
 
@@ -231,28 +292,29 @@ enum tab_result pg_catalog_audit_list(struct catalog *cat, time_t since, catalog
 enum tab_result pg_catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
                                  catalog_stats_row_fn *fn, void *ctx, const char **error_r)
 {
+    /* messages is read once for its totals and once for the periods
+     * (the months summed from the days), not once per figure: at a
+     * million messages each scan is a second or more. */
     static const char totals[] =
-        "SELECT (SELECT count(*) FROM messages), (SELECT COALESCE(sum(size), 0) FROM messages),"
-        " (SELECT count(*) FROM copies), (SELECT COALESCE(sum(wrapped_size), 0) FROM copies),"
-        " (SELECT count(*) FROM messages WHERE envelope_status = 'incomplete'),"
+        "SELECT m.n, m.bytes, (SELECT count(*) FROM copies),"
+        " (SELECT COALESCE(sum(wrapped_size), 0) FROM copies), m.incomplete,"
         " (SELECT count(DISTINCT archive_id) FROM holds), (SELECT count(*) FROM expired),"
         " (SELECT count(*) FROM forwards WHERE status = 'deferred'),"
         " (SELECT count(*) FROM forwards WHERE status = 'sent'),"
         " (SELECT count(*) FROM forwards WHERE status = 'held'),"
         " (SELECT count(*) FROM forwards WHERE status = 'queued'),"
-        " (SELECT count(*) FROM forwards WHERE status = 'deleted'),"
-        " (SELECT COALESCE(extract(epoch FROM min(arrival))::bigint, 0) FROM messages),"
-        " (SELECT COALESCE(extract(epoch FROM max(arrival))::bigint, 0) FROM messages),"
-        " (SELECT count(*) FROM messages WHERE index_status = 'degraded')";
-    static const struct {
-        const char *period;
-        const char *sql;
-    } periods[] = {
-        {"day", "SELECT to_char(arrival AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(*), sum(size)"
-                " FROM messages GROUP BY 1 ORDER BY 1"},
-        {"month", "SELECT to_char(arrival AT TIME ZONE 'UTC', 'YYYY-MM'), count(*), sum(size)"
-                  " FROM messages GROUP BY 1 ORDER BY 1"},
-    };
+        " (SELECT count(*) FROM forwards WHERE status = 'deleted'), m.oldest, m.newest, m.degraded"
+        " FROM (SELECT count(*) AS n, COALESCE(sum(size), 0) AS bytes,"
+        " count(*) FILTER (WHERE envelope_status = 'incomplete') AS incomplete,"
+        " COALESCE(extract(epoch FROM min(arrival))::bigint, 0) AS oldest,"
+        " COALESCE(extract(epoch FROM max(arrival))::bigint, 0) AS newest,"
+        " count(*) FILTER (WHERE index_status = 'degraded') AS degraded FROM messages) m";
+    static const char periods[] =
+        "WITH d AS (SELECT to_char(arrival AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS k, count(*) AS n,"
+        " sum(size) AS bytes FROM messages GROUP BY 1)"
+        " SELECT 'day', k, n, bytes FROM d"
+        " UNION ALL SELECT 'month', substr(k, 1, 7), sum(n), sum(bytes) FROM d GROUP BY 2"
+        " ORDER BY 1, 2";
     struct pg_catalog *pc = pg_catalog_of(cat);
     struct catalog_stats *s = stats_r;
     PGresult *res = NULL;
@@ -276,15 +338,20 @@ enum tab_result pg_catalog_stats(struct catalog *cat, struct catalog_stats *stat
     s->degraded = strtoll(PQgetvalue(res, 0, 14), NULL, 10);
     PQclear(res);
     res = NULL;
-    for (size_t p = 0; fn != NULL && p < sizeof(periods) / sizeof(periods[0]); p++) {
+    if (fn != NULL) {
         int stop = 0;
-        r = pg_catalog_run(pc, "stats", periods[p].sql, 0, NULL, &res, error_r);
+        r = pg_catalog_run(pc, "stats", periods, 0, NULL, &res, error_r);
         if (r != TAB_OK)
             goto out;
-        for (int i = 0; !stop && i < PQntuples(res); i++)
-            stop = fn(periods[p].period, PQgetvalue(res, i, 0),
-                      strtoll(PQgetvalue(res, i, 1), NULL, 10),
-                      strtoll(PQgetvalue(res, i, 2), NULL, 10), ctx);
+        /* fn may stop a period early: "day" rows come first, then "month". */
+        for (int i = 0; i < PQntuples(res); i++) {
+            if (i > 0 && strcmp(PQgetvalue(res, i, 0), PQgetvalue(res, i - 1, 0)) != 0)
+                stop = 0;
+            if (!stop)
+                stop = fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                          strtoll(PQgetvalue(res, i, 2), NULL, 10),
+                          strtoll(PQgetvalue(res, i, 3), NULL, 10), ctx);
+        }
         PQclear(res);
         res = NULL;
     }

@@ -35,6 +35,9 @@
  *	expired as usual. The check is in this file, over the driver's
  *	catalog_chain_walk(), so both catalogs behave the same.
  *
+ *	On a terminal, a progress line (common/progress.h) follows the three
+ *	steps: candidates read, chain links checked, messages removed.
+ *
  *	Every change is appended to the audit table (search/read/cli_stats.c).
  *	Must never remove a held message: the catalog checks the holds
  *	again inside the transaction that removes the rows.
@@ -51,9 +54,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backends/catalog.h"
 #include "common/archive_id.h"
+#include "common/progress.h"
 #include "common/strlist.h"
 #include "search/cli.h"
 #include "search/cli_filters.h"
@@ -126,6 +131,10 @@ const char cli_expire_help[] =
     "\n"
     "    One line per message: expired (or would-expire, kept, altered),\n"
     "    its archive id, its arrival, retain-until and number of copies.\n"
+    "    When stderr is a terminal, a progress line counts the candidates\n"
+    "    read, the chain links checked, then the messages removed (or, with\n"
+    "    --dry-run, listed) with the rate and the time left; it is erased\n"
+    "    at the end, and nothing is drawn when stderr is a file or a pipe.\n"
     "\n"
     "OPTIONS\n"
     "    --dry-run     only list what would be removed\n"
@@ -397,7 +406,9 @@ struct expire_copy {
 struct expire_state {
     struct expire_copy *v;
     size_t n, cap;
-    size_t *by_seq; /* indexes into v ordered by seq, for the walk */
+    size_t *by_seq;            /* indexes into v ordered by seq, for the walk */
+    struct progress *progress; /* on stderr, when it is a terminal */
+    uint64_t walked;           /* links read, for the progress line */
 };
 
 static int expire_collect(const struct chain_link *link, void *ctx)
@@ -425,6 +436,7 @@ static int expire_collect(const struct chain_link *link, void *ctx)
     c->retain_until = link->retain_until;
     c->store = link->store ? xstrdup(link->store) : NULL;
     c->location = link->location ? xstrdup(link->location) : NULL;
+    progress_update(s->progress, s->n);
     return 0;
 }
 
@@ -458,6 +470,7 @@ static int expire_walk_fn(const struct chain_link *link, void *ctx)
 {
     struct expire_state *s = ctx;
 
+    progress_update(s->progress, ++s->walked);
     if (link->kind == CHAIN_MESSAGE_NO_COPY || link->seq <= 0)
         return 0;
     for (size_t k = expire_seq_lower(s, link->seq - 1); k < s->n; k++) {
@@ -512,17 +525,40 @@ static int expire_check_chain(struct catalog *cat, struct expire_state *s,
                               struct chain_seal *head_r)
 {
     const char *error;
+    int r = 0;
 
+    /* The head's seq is the number of links the walk reads (give or
+     * take a forged row): the total for the progress line. */
+    if (catalog_chain_head(cat, head_r, &error) != TAB_OK) {
+        fprintf(stderr, "tabularium expire: reading the chain head: %s\n", error);
+        return -1;
+    }
+    s->progress = progress_new("expire: checking the chain", "links",
+                               head_r->seq > 0 ? (uint64_t)head_r->seq : 0);
     s->by_seq = xmalloc((s->n ? s->n : 1) * sizeof(*s->by_seq));
     for (size_t i = 0; i < s->n; i++)
         s->by_seq[i] = i;
     expire_sort_state = s;
     qsort(s->by_seq, s->n, sizeof(*s->by_seq), expire_seq_cmp);
     if (catalog_chain_walk(cat, head_r, expire_walk_fn, s, &error) != TAB_OK) {
+        progress_clear(s->progress);
         fprintf(stderr, "tabularium expire: reading the chain: %s\n", error);
-        return -1;
+        r = -1;
     }
-    return 0;
+    progress_end(&s->progress);
+    return r;
+}
+
+/* How many messages the copies of s (grouped by message) belong to. */
+static size_t expire_messages(const struct expire_state *s)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n; i++)
+        if (i == 0 ||
+            strcmp(s->v[i].link.message_archive_id, s->v[i - 1].link.message_archive_id) != 0)
+            n++;
+    return n;
 }
 
 static void expire_print(struct cli_output *o, int json, const char *id, time_t arrival,
@@ -552,7 +588,10 @@ static void expire_print(struct cli_output *o, int json, const char *id, time_t 
 
 int cli_expire(struct cli_context *ctx, int argc, char **argv)
 {
-    struct expire_state s = {NULL, 0, 0, NULL};
+    struct expire_state s = {NULL, 0, 0, NULL, NULL, 0};
+    struct progress *progress = NULL;
+    size_t done = 0;
+    int stdout_tty = isatty(STDOUT_FILENO);
     struct cli_output *o = NULL;
     struct chain_seal head = {0, 0, CHAIN_GENESIS};
     struct catalog *cat;
@@ -573,10 +612,13 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
     cat = cli_catalog_that(ctx, "expire", CATALOG_CAN_EXPIRE, "cannot expire messages");
     if (cat == NULL)
         return CLI_EXIT_USAGE;
+    s.progress = progress_new("expire: reading candidates", "copies", 0);
     if (catalog_expire_candidates(cat, now, expire_collect, &s, &error) != TAB_OK) {
+        progress_end(&s.progress);
         fprintf(stderr, "tabularium expire: %s\n", error);
         return CLI_EXIT_USAGE;
     }
+    progress_end(&s.progress);
     o = json ? cli_output_json_new(stdout) : cli_output_text_new(stdout);
     if (s.n > 0 && expire_check_chain(cat, &s, &head) < 0) {
         status = CLI_EXIT_USAGE;
@@ -595,7 +637,10 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         }
         user = cli_audit_user();
     }
-    for (size_t i = 0; i < s.n;) {
+    if (s.n > 0)
+        progress = progress_new(dry_run ? "expire --dry-run" : "expire", "messages",
+                                (uint64_t)expire_messages(&s));
+    for (size_t i = 0; i < s.n; progress_update(progress, ++done)) {
         size_t j = i, copies;
         const char *id = s.v[i].link.message_archive_id, *why = NULL, *problem = NULL;
         const struct chain_link *bad = NULL;
@@ -610,6 +655,9 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
             j++;
         }
         copies = j - i;
+        /* A line on stdout or stderr would run into the progress line. */
+        if (problem != NULL || stdout_tty)
+            progress_clear(progress); /* the next update draws it again */
         if (problem != NULL) {
             /* Someone changed the catalog behind the chain's back: the
              * message stays, and the operator hears about it. */
@@ -639,6 +687,7 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         }
         audit = xasprintf("%s copies=%zu retain_until=%lld", id, copies, (long long)retain);
         if (cli_audit_record(ctx, "expire", audit) < 0) {
+            progress_clear(progress);
             free(audit);
             status = status > CLI_EXIT_USAGE ? status : CLI_EXIT_USAGE;
             break;
@@ -660,6 +709,7 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
             expire_print(o, json, id, s.v[i].link.arrival, retain, copies, "expired", NULL);
             expired++;
         } else {
+            progress_clear(progress);
             expire_print(o, json, id, s.v[i].link.arrival, retain, copies, "kept", why);
             fprintf(stderr, "tabularium expire: %s kept: %s\n", id, why);
             kept++;
@@ -667,6 +717,7 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         }
         i = j;
     }
+    progress_end(&progress);
     if (json) {
         o->begin_map(o);
         cli_output_key_string(o, "summary", dry_run ? "dry-run" : "expired");
@@ -684,6 +735,7 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv)
         printf("\n");
     }
 out:
+    progress_end(&progress);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "tabularium expire: cannot write to stdout: %s\n", strerror(errno));
         status = CLI_EXIT_USAGE;
