@@ -632,8 +632,8 @@ static void verify_chain(struct verify_state *vs, const struct chain_seal *head)
                           "the first link does not start the chain");
             e->reported = 1;
         }
-        if (e->seq >= expected)
-            expected = e->seq + 1;
+        if (e->seq >= expected) /* a forged seq of INT64_MAX must not overflow */
+            expected = e->seq < INT64_MAX ? e->seq + 1 : INT64_MAX;
         last = e;
     }
     if (expected - 1 < head->seq) {
@@ -1169,7 +1169,12 @@ int cli_verify(struct cli_context *ctx, int argc, char **argv)
     if (cat == NULL)
         goto out;
     srand48((long)time(NULL) ^ (long)getpid());
-    vs.progress = progress_new("verify", "links", 0);
+    /* The head before the walk gives the progress line its total (the
+     * walk reads its own head in its snapshot; a few more may come). */
+    struct chain_seal before;
+    if (catalog_chain_head(cat, &before, &error) != TAB_OK || before.seq < 0)
+        before.seq = 0;
+    vs.progress = progress_new("verify", "links", (uint64_t)before.seq);
     /* The head is read in the walk's snapshot. */
     if (catalog_chain_walk(cat, &head, verify_walk_fn, &vs, &error) != TAB_OK) {
         progress_end(&vs.progress);
