@@ -138,6 +138,25 @@ struct pg_rebuild_row {
     char *body; /* NULL: none (degraded, or its copy cannot be read) */
 };
 
+/* The next batch: up to max_rows messages after id next (archived since
+ * since), each with its first copy's store and location. */
+static enum tab_result pg_rebuild_batch(struct pg_catalog *pc, struct strlist *arena, int64_t since,
+                                        int64_t next, int max_rows, PGresult **res_r,
+                                        const char **error_r)
+{
+    const char *values[3] = {pg_catalog_printf(arena, "%lld", (long long)since),
+                             pg_catalog_printf(arena, "%lld", (long long)next),
+                             pg_catalog_printf(arena, "%d", max_rows)};
+
+    return pg_catalog_run(pc, "index rebuild: read the messages",
+                          "SELECT m.id, m.index_status = 'degraded', c.store, c.location"
+                          " FROM messages m LEFT JOIN LATERAL (SELECT store, location FROM copies"
+                          " WHERE message = m.id ORDER BY id LIMIT 1) c ON true"
+                          " WHERE m.id > $2::bigint" PG_REBUILD_SINCE
+                          " ORDER BY m.id LIMIT $3::integer",
+                          3, values, res_r, error_r);
+}
+
 enum tab_result pg_catalog_index_rebuild(struct catalog *cat, struct catalog_index_rebuild *rb,
                                          int max_rows, const char **error_r)
 {
@@ -172,20 +191,8 @@ enum tab_result pg_catalog_index_rebuild(struct catalog *cat, struct catalog_ind
         rb->missing = was.missing;
     }
 
-    {
-        const char *values[3] = {pg_catalog_printf(&arena, "%lld", (long long)rb->since),
-                                 pg_catalog_printf(&arena, "%lld", (long long)next),
-                                 pg_catalog_printf(&arena, "%d", max_rows)};
-        r = pg_catalog_run(pc, "index rebuild: read the messages",
-                           "SELECT m.id, m.index_status = 'degraded', c.store, c.location"
-                           " FROM messages m LEFT JOIN LATERAL (SELECT store, location FROM copies"
-                           " WHERE message = m.id ORDER BY id LIMIT 1) c ON true"
-                           " WHERE m.id > $2::bigint" PG_REBUILD_SINCE
-                           " ORDER BY m.id LIMIT $3::integer",
-                           3, values, &res, error_r);
-        if (r != TAB_OK)
-            goto out;
-    }
+    if ((r = pg_rebuild_batch(pc, &arena, rb->since, next, max_rows, &res, error_r)) != TAB_OK)
+        goto out;
     rows = xcalloc((size_t)max_rows, sizeof(*rows));
     for (int i = 0; i < PQntuples(res) && i < max_rows; i++) {
         const char *store = pg_catalog_value(res, i, 2), *location = pg_catalog_value(res, i, 3);
@@ -353,6 +360,20 @@ static enum tab_result pg_index_probe(struct pg_catalog *pc, PGresult *res,
     return tr;
 }
 
+/* The next PG_PROBE_BATCH indexed messages with a subject after id last. */
+static enum tab_result pg_index_subjects(struct pg_catalog *pc, struct strlist *arena, int64_t last,
+                                         PGresult **res_r, const char **error_r)
+{
+    const char *values[2] = {pg_catalog_printf(arena, "%lld", (long long)last),
+                             pg_catalog_printf(arena, "%d", PG_PROBE_BATCH)};
+
+    return pg_catalog_run(pc, "index check: subjects",
+                          "SELECT id, archive_id, left(subject, 4096) FROM messages"
+                          " WHERE id > $1::bigint AND fts IS NOT NULL AND subject IS NOT NULL"
+                          " ORDER BY id LIMIT $2::integer",
+                          2, values, res_r, error_r);
+}
+
 enum tab_result pg_catalog_index_check(struct catalog *cat, struct catalog_index_report *r,
                                        catalog_index_problem_fn *fn, void *ctx,
                                        const char **error_r)
@@ -365,38 +386,31 @@ enum tab_result pg_catalog_index_check(struct catalog *cat, struct catalog_index
     int stop = 0, found = 0;
     enum tab_result tr;
 
-    tr = pg_catalog_run(pc, "index check: count",
-                        "SELECT count(*), count(*) FILTER (WHERE fts IS NOT NULL"
-                        " AND addr_fts IS NOT NULL) FROM messages",
-                        0, NULL, &res, error_r);
-    if (tr != TAB_OK)
+    /* The counts and the messages without vectors in one round trip: one
+     * row with a NULL archive id when every message has them. */
+    if ((tr = pg_catalog_run(pc, "index check: counts",
+                             "WITH n AS (SELECT count(*) AS messages, count(*) FILTER"
+                             " (WHERE fts IS NOT NULL AND addr_fts IS NOT NULL) AS indexed"
+                             " FROM messages)"
+                             " SELECT n.messages, n.indexed, m.archive_id FROM n"
+                             " LEFT JOIN messages m ON m.fts IS NULL OR m.addr_fts IS NULL"
+                             " ORDER BY m.id",
+                             0, NULL, &res, error_r)) != TAB_OK)
         goto out;
     r->messages = pg_index_int(res, 0, 0);
     r->indexed = pg_index_int(res, 0, 1);
     r->documents = r->documents_expected = -1;
-    PQclear(res);
-    tr = pg_catalog_run(pc, "index check: unindexed",
-                        "SELECT archive_id FROM messages WHERE fts IS NULL OR addr_fts IS NULL"
-                        " ORDER BY id",
-                        0, NULL, &res, error_r);
-    if (tr != TAB_OK)
-        goto out;
-    r->unindexed = PQntuples(res);
-    for (int i = 0; i < PQntuples(res) && !stop && fn != NULL; i++)
-        stop = fn(PQgetvalue(res, i, 0), CATALOG_INDEX_UNINDEXED, ctx);
+    for (int i = 0; i < PQntuples(res) && !PQgetisnull(res, i, 2); i++) {
+        r->unindexed++;
+        if (!stop && fn != NULL)
+            stop = fn(PQgetvalue(res, i, 2), CATALOG_INDEX_UNINDEXED, ctx);
+    }
     PQclear(res);
     res = NULL;
     for (;;) {
-        const char *values[2] = {pg_catalog_printf(&arena, "%lld", (long long)last),
-                                 pg_catalog_printf(&arena, "%d", PG_PROBE_BATCH)};
         int rows;
 
-        tr = pg_catalog_run(pc, "index check: subjects",
-                            "SELECT id, archive_id, left(subject, 4096) FROM messages"
-                            " WHERE id > $1::bigint AND fts IS NOT NULL AND subject IS NOT NULL"
-                            " ORDER BY id LIMIT $2::integer",
-                            2, values, &res, error_r);
-        if (tr != TAB_OK)
+        if ((tr = pg_index_subjects(pc, &arena, last, &res, error_r)) != TAB_OK)
             goto out;
         rows = PQntuples(res);
         if (rows == 0)

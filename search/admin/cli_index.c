@@ -323,7 +323,7 @@ int cli_index(struct cli_context *ctx, int argc, char **argv)
     time_t since = 0;
     long limit = 0;
     const char *limit_text = NULL;
-    int verbose = 0, operand, rc;
+    int verbose = 0, check, operand, rc;
     const struct cli_syntax syntax = {
         "index", cli_index_help, 1, NULL,
         CLI_OPTIONS(CLI_OPTION_FLAG("verbose", &verbose),
@@ -342,19 +342,16 @@ int cli_index(struct cli_context *ctx, int argc, char **argv)
             return cli_usage_error("index", "--limit \"%s\": expected a positive number",
                                    limit_text);
     }
-    if (strcmp(action, "check") == 0) {
-        if (since != 0 || limit_text != NULL)
-            return cli_usage_error("index", "%s", "check takes only --verbose");
-    } else if (strcmp(action, "rebuild") == 0) {
-        if (verbose)
-            return cli_usage_error("index", "%s", "rebuild takes --since and --limit");
-    } else {
+    check = strcmp(action, "check") == 0;
+    if (!check && strcmp(action, "rebuild") != 0)
         return cli_usage_error("index", "unknown action \"%s\" (check, rebuild)", action);
-    }
-    cat = cli_catalog_that(ctx, "index", CATALOG_CAN_INDEX_REBUILD, "cannot check its index");
-    if (cat == NULL)
+    if (check && (since != 0 || limit_text != NULL))
+        return cli_usage_error("index", "%s", "check takes only --verbose");
+    if (!check && verbose)
+        return cli_usage_error("index", "%s", "rebuild takes --since and --limit");
+    if ((cat = cli_catalog_that(ctx, "index", CATALOG_CAN_INDEX_REBUILD,
+                                "cannot check its index")) == NULL)
         return CLI_EXIT_USAGE;
-    if (strcmp(action, "check") == 0)
-        return cli_index_run_check(ctx, cat, verbose);
-    return cli_index_run_rebuild(ctx, cat, since, limit);
+    return check ? cli_index_run_check(ctx, cat, verbose)
+                 : cli_index_run_rebuild(ctx, cat, since, limit);
 }

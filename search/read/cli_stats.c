@@ -272,8 +272,7 @@ int cli_stats(struct cli_context *ctx, int argc, char **argv)
     if ((status = cli_parse_options(&syntax, argc, argv, &operand)) != CLI_OPTIONS_PARSED)
         return status;
     status = CLI_EXIT_FOUND;
-    cat = cli_catalog_that(ctx, "stats", CATALOG_CAN_STATS, "has no statistics");
-    if (cat == NULL)
+    if ((cat = cli_catalog_that(ctx, "stats", CATALOG_CAN_STATS, "has no statistics")) == NULL)
         return CLI_EXIT_USAGE;
     memset(&rows, 0, sizeof(rows));
     if (catalog_stats(cat, &s, stats_row, &rows, &error) != TAB_OK) {

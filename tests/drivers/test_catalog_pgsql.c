@@ -68,6 +68,7 @@
 #include "common/strlist.h"
 
 #include "tests/drivers/catalog_conformance.h"
+#include "tests/drivers/catalog_conformance_index.h"
 #include "tests/drivers/store_conformance.h"
 
 #define PG_VERSION_TEXT2(v) #v

@@ -50,6 +50,7 @@
 #include "common/strlist.h"
 
 #include "tests/drivers/catalog_conformance.h"
+#include "tests/drivers/catalog_conformance_index.h"
 
 static char db_path[4200];
 static char db_spec[4300];
