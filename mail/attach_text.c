@@ -78,15 +78,9 @@
 #include "mail/index_fields.h"
 #include "mail/index_fields_private.h"
 
-/* Exit codes of the child. */
-enum attach_child_exit {
-    ATTACH_CHILD_OK = 0,
-    ATTACH_CHILD_UNREADABLE = 3, /* the reader gave up; what it read is sent */
-    ATTACH_CHILD_FAILED = 4,     /* the child could not start its work */
-};
-
 struct attach_text {
     char *tmpdir;
+    char *program;      /* tab-attach-text's path (attach_text_program()) */
     struct privs privs; /* what the children become */
     int privs_ok;
     char *privs_error; /* why not, until said once */
@@ -149,6 +143,14 @@ const char *attach_format_name(enum attach_format fmt)
     };
 
     return (size_t)fmt < sizeof(names) / sizeof(names[0]) ? names[fmt] : "none";
+}
+
+enum attach_format attach_format_parse(const char *name)
+{
+    for (enum attach_format f = ATTACH_FORMAT_PDF; f <= ATTACH_FORMAT_RTF; f++)
+        if (strcmp(name, attach_format_name(f)) == 0)
+            return f;
+    return ATTACH_FORMAT_NONE;
 }
 
 static enum attach_format format_of_type(const char *ctype)
@@ -274,6 +276,7 @@ struct attach_text *attach_text_new(const char *tmpdir, unsigned budget_s, const
     const char *error = NULL;
 
     at->tmpdir = tmpdir != NULL ? xstrdup(tmpdir) : NULL;
+    at->program = attach_text_program();
     at->budget_s = budget_s > 0 ? budget_s : 1;
     at->fd = -1;
     /* Root (a CLI search that indexes what is pending) never reads an
@@ -309,6 +312,7 @@ void attach_text_free(struct attach_text **at)
     if ((*at)->fd >= 0)
         (void)close((*at)->fd); /* unnamed scratch file: nothing to lose */
     free((*at)->tmpdir);
+    free((*at)->program);
     free((*at)->privs_error);
     free(*at);
     *at = NULL;
@@ -420,7 +424,59 @@ static int attach_limit(int resource, rlim_t cur, rlim_t max)
     return setrlimit(resource, &rl);
 }
 
-/* The child's whole life: limits, the reader, the text to the pipe. */
+char *attach_text_program(void)
+{
+    char self[4096], *path, *slash;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (n > 0) {
+        self[n] = '\0';
+        if ((slash = strrchr(self, '/')) != NULL) {
+            path = xasprintf("%.*s/%s", (int)(slash - self), self, ATTACH_TEXT_PROGRAM);
+            if (access(path, X_OK) == 0)
+                return path;
+            free(path);
+        }
+    }
+    return xstrdup(TAB_HELPER_DIR "/" ATTACH_TEXT_PROGRAM);
+}
+
+int attach_text_send(int fd, struct buf *text, size_t max, int rc, const char *error)
+{
+    if (text->len > max)
+        text->len = max;
+    /* A NUL would end the text early for the parent (the reason follows
+     * the first one): no reader's text may contain one. */
+    for (char *p = text->data;
+         p != NULL && (p = memchr(p, '\0', text->len - (size_t)(p - text->data))) != NULL;)
+        *p++ = ' ';
+    for (size_t off = 0; off < text->len;) {
+        ssize_t n = write(fd, text->data + off, text->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return ATTACH_CHILD_FAILED;
+        off += (size_t)n;
+    }
+    /* The reason, after a NUL, for the parent's log line. */
+    if (rc != ATTACH_CHILD_OK) {
+        if (error == NULL)
+            error = "?";
+        (void)!write(fd, "", 1);
+        (void)!write(fd, error, strnlen(error, 200));
+    }
+    return rc;
+}
+
+/* What the child of attach_text_bounded() runs instead of a reader in
+ * this process: a program, its document on its standard input. */
+struct attach_exec {
+    const char *const *argv; /* argv[0]: the program's path */
+    int in;
+};
+
+/* The child's whole life: limits, the reader (or a program: reader
+ * NULL, ctx a struct attach_exec), the text to the pipe. */
 static void attach_child(attach_reader_fn *reader, void *ctx, const struct privs *privs, size_t max,
                          int out)
 {
@@ -459,30 +515,22 @@ static void attach_child(attach_reader_fn *reader, void *ctx, const struct privs
     if (pages == 0 || attach_limit(RLIMIT_AS, as, as) < 0)
         _exit(ATTACH_CHILD_FAILED);
 
-    rc = reader(ctx, &text, max, &error) < 0 ? ATTACH_CHILD_UNREADABLE : ATTACH_CHILD_OK;
-    if (text.len > max)
-        text.len = max;
-    /* A NUL would end the text early for the parent (the reason follows
-     * the first one): no reader's text may contain one. */
-    for (char *p = text.data;
-         p != NULL && (p = memchr(p, '\0', text.len - (size_t)(p - text.data))) != NULL;)
-        *p++ = ' ';
-    for (size_t off = 0; off < text.len;) {
-        ssize_t n = write(out, text.data + off, text.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
+    if (reader == NULL) {
+        const struct attach_exec *ex = ctx;
+        /* the document on 0, the pipe on 1, nothing else of this process */
+        if (dup2(ex->in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0)
             _exit(ATTACH_CHILD_FAILED);
-        off += (size_t)n;
+        (void)close_range(STDERR_FILENO + 1, ~0U, 0);
+        execv(ex->argv[0], (char *const *)(uintptr_t)ex->argv);
+        error = strerror(errno);
+        (void)!write(STDOUT_FILENO, "", 1);
+        (void)!write(STDOUT_FILENO, ex->argv[0], strnlen(ex->argv[0], 150));
+        (void)!write(STDOUT_FILENO, ": ", 2);
+        (void)!write(STDOUT_FILENO, error, strnlen(error, 40));
+        _exit(ATTACH_CHILD_NOEXEC);
     }
-    /* The reason, after a NUL, for the parent's log line. */
-    if (rc != ATTACH_CHILD_OK) {
-        if (error == NULL)
-            error = "?";
-        (void)!write(out, "", 1);
-        (void)!write(out, error, strnlen(error, 200));
-    }
-    _exit(rc);
+    rc = reader(ctx, &text, max, &error) < 0 ? ATTACH_CHILD_UNREADABLE : ATTACH_CHILD_OK;
+    _exit(attach_text_send(out, &text, max, rc, error));
 }
 
 const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, const struct privs *privs,
@@ -567,6 +615,10 @@ const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, const struc
     } else if (WEXITSTATUS(status) == ATTACH_CHILD_FAILED) {
         snprintf(reason_buf, reason_size, "the child could not set its limits or privileges");
         reason = reason_buf;
+    } else if (WEXITSTATUS(status) == ATTACH_CHILD_NOEXEC) {
+        snprintf(reason_buf, reason_size, "cannot run %.200s",
+                 text_len + 1 < got.len ? got.data + text_len + 1 : "the reader program");
+        reason = reason_buf;
     } else if (WEXITSTATUS(status) != ATTACH_CHILD_OK) {
         /* exit() inside a library, or a sanitizer's report */
         snprintf(reason_buf, reason_size, "the reader crashed, or ran out of memory (exit %d)",
@@ -597,9 +649,10 @@ static int attach_job_read(void *ctx, struct buf *out, size_t max, const char **
 }
 
 /*
- * Run the reader of fmt over the spooled part in a child; the text it
- * gives goes to at->text. Returns NULL, or the reason there is no text
- * (static or in reason_buf).
+ * Run the reader of fmt over the spooled part in a child: HTML and RTF
+ * in the child itself, the others in the tab-attach-text program it
+ * becomes. The text it gives goes to at->text. Returns NULL, or the
+ * reason there is no text (static or in reason_buf).
  */
 static const char *attach_run_child(struct attach_text *at, enum attach_format fmt,
                                     char *reason_buf, size_t reason_size)
@@ -608,22 +661,29 @@ static const char *attach_run_child(struct attach_text *at, enum attach_format f
     double left = (double)at->budget_s - attach_elapsed(&at->message_start);
     double wall = left < ATTACH_TEXT_WALL_S ? left : ATTACH_TEXT_WALL_S;
     struct buf got = BUF_INIT;
-    struct attach_job job;
     const char *reason;
 
     if (wall <= 0)
         return "the message's time for attachments is used up";
-    job.fmt = fmt;
-    job.len = at->size;
-    job.charset = at->charset;
-    job.data = mmap(NULL, at->size, PROT_READ, MAP_PRIVATE, at->fd, 0);
-    if (job.data == MAP_FAILED) {
-        snprintf(reason_buf, reason_size, "cannot map the spool file: %s", strerror(errno));
-        return reason_buf;
+    if (fmt == ATTACH_FORMAT_HTML || fmt == ATTACH_FORMAT_RTF) {
+        struct attach_job job = {fmt, NULL, at->size, at->charset};
+        job.data = mmap(NULL, at->size, PROT_READ, MAP_PRIVATE, at->fd, 0);
+        if (job.data == MAP_FAILED) {
+            snprintf(reason_buf, reason_size, "cannot map the spool file: %s", strerror(errno));
+            return reason_buf;
+        }
+        reason = attach_text_bounded(attach_job_read, &job, &at->privs, room, wall, &got,
+                                     reason_buf, reason_size);
+        (void)munmap((void *)(uintptr_t)job.data, at->size);
+    } else {
+        char len[24], max[24];
+        const char *argv[] = {at->program, attach_format_name(fmt), len, max, NULL};
+        struct attach_exec ex = {argv, at->fd};
+        snprintf(len, sizeof(len), "%zu", at->size);
+        snprintf(max, sizeof(max), "%zu", room);
+        reason =
+            attach_text_bounded(NULL, &ex, &at->privs, room, wall, &got, reason_buf, reason_size);
     }
-    reason = attach_text_bounded(attach_job_read, &job, &at->privs, room, wall, &got, reason_buf,
-                                 reason_size);
-    (void)munmap((void *)(uintptr_t)job.data, at->size);
     if (got.len > 0) {
         struct index_text *tx = &at->text;
         index_text_begin(tx, 0, "utf-8", NULL);

@@ -8,7 +8,9 @@
  *	attach_text.c owns the collector the MIME walker feeds an
  *	attachment's content to (index_fields_extract_body_attachments()),
  *	the format detection and the child process each extraction runs in;
- *	attach_text_formats.c owns the readers of each format.
+ *	attach_text_formats.c owns the readers of HTML and RTF, and the
+ *	tab-attach-text program (attach_reader/) those of PDF, OOXML and ODF,
+ *	so that no other program links poppler, libzip or libxml2.
  *
  *	Never in the delivery path: only the text source (mail/text_source.c,
  *	used by the indexer and by the CLI's searches) creates a collector.
@@ -55,8 +57,35 @@ enum attach_format {
     ATTACH_FORMAT_RTF,
 };
 
-/* The name of a format, for log lines ("pdf", "ooxml", ...). */
+/* The name of a format, for log lines ("pdf", "ooxml", ...), and back
+ * (ATTACH_FORMAT_NONE for any other name). */
 const char *attach_format_name(enum attach_format fmt);
+enum attach_format attach_format_parse(const char *name);
+
+/* The program that reads PDF, OOXML and ODF documents (attach_reader/),
+ * its exit codes, and where it is: beside the running program (the build
+ * tree, or an installation that keeps them together), else in
+ * TAB_HELPER_DIR (CMakeLists.txt: LIBEXECDIR/tabularium). Returns a new
+ * string. */
+#define ATTACH_TEXT_PROGRAM "tab-attach-text"
+enum attach_child_exit {
+    ATTACH_CHILD_OK = 0,
+    ATTACH_CHILD_UNREADABLE = 3, /* the reader gave up; what it read is sent */
+    ATTACH_CHILD_FAILED = 4,     /* the child could not start its work */
+    ATTACH_CHILD_NOEXEC = 5,     /* the program could not be run; why is sent */
+};
+char *attach_text_program(void);
+
+/* The reader's side of the pipe: at most max bytes of text (a NUL in it
+ * becomes a space), then, unless rc is ATTACH_CHILD_OK, a NUL and error.
+ * Returns rc, or ATTACH_CHILD_FAILED when the pipe failed. */
+int attach_text_send(int fd, struct buf *text, size_t max, int rc, const char *error);
+
+/* Append n bytes of UTF-8 text to out, cut on a character boundary at
+ * max bytes: 1 when all went in. _space: one blank unless out ends in
+ * one. For the readers of each format. */
+int attach_text_out_add(struct buf *out, size_t max, const char *s, size_t n);
+void attach_text_out_space(struct buf *out, size_t max);
 
 /* Might a part of this type ("type/subtype", lower case) and file name
  * (or NULL) hold text of a known format? Decided before its content is
@@ -79,8 +108,9 @@ enum attach_format attach_text_detect(const char *ctype, const char *filename,
 int attach_text_worth_reading(enum attach_format fmt, int fd, size_t size);
 
 /*
- * attach_text_formats.c: the text of data[0..len) in format fmt, appended
- * to out (UTF-8 for all but HTML, which index_text.c turns into collapsed
+ * attach_text_formats.c: the text of data[0..len) in format fmt (HTML or
+ * RTF; the others are refused: attach_reader/attach_docs.h), appended
+ * to out (UTF-8 for RTF; HTML is what index_text.c turns into collapsed
  * UTF-8; charset: the HTML's declared charset or NULL), at most max bytes.
  * In-process and bounded only by the format's own limits above: the
  * indexer calls it in a child (attach_text_part_end()), tests directly.
@@ -98,7 +128,9 @@ int attach_text_extract(enum attach_format fmt, const char *data, size_t len, co
  * wrote (at most max bytes) is appended to text. NULL when the child
  * ended well, else the reason (in reason_buf): killed (time, CPU),
  * crashed or out of memory (text stays empty), or "unreadable: ..."
- * (the reader's error; the text it read before stays).
+ * (the reader's error; the text it read before stays), "cannot run
+ * PROGRAM: ..." (attach_text.c's own use: reader NULL, the child then
+ * runs the program its ctx names).
  */
 typedef int attach_reader_fn(void *ctx, struct buf *out, size_t max, const char **error_r);
 const char *attach_text_bounded(attach_reader_fn *reader, void *ctx, const struct privs *privs,

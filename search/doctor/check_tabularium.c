@@ -7,8 +7,9 @@
  *	7. message_size_limit against Postfix's (a copy tabulariumd refuses
  *	with 552 is lost silently), the unix socket's permissions,
  *	mail_owner (must exist and must not be root), the data and queue
- *	directories, and the catalog; a configuration that does not load is
- *	itself the finding.
+ *	directories, the catalog, and the tab-attach-text program (without
+ *	it the text inside PDF, OOXML and ODF attachments is not indexed); a
+ *	configuration that does not load is itself the finding.
  *
  *	The directories are checked as mail_owner, in a child that drops to
  *	it as the workers do (common/privs.c): as root, access() would pass
@@ -32,6 +33,7 @@
 #include "common/config.h"
 #include "common/privs.h"
 #include "common/strlist.h"
+#include "mail/attach_text.h"
 #include "search/doctor/doctor.h"
 
 /* ---- 7. the Tabularium side ---------------------------------------------- */
@@ -311,6 +313,23 @@ static void doctor_check_catalog(struct doctor *d)
                       errno == ENOENT ? "no catalog yet" : strerror(errno));
 }
 
+/* Looked for as the indexer looks for it (attach_text_program()). */
+static void doctor_check_attach_reader(struct doctor *d)
+{
+    char *path = attach_text_program();
+
+    if (access(path, X_OK) == 0)
+        doctor_report(d, DOCTOR_OK, "attachments", NULL,
+                      "%s reads the text inside PDF, OOXML and ODF attachments", path);
+    else
+        doctor_report(
+            d, DOCTOR_WARNING, "attachments",
+            xasprintf("install it beside tabulariumd or in %s (cmake --install)", TAB_HELPER_DIR),
+            "%s: %s: the text inside PDF, OOXML and ODF attachments is not indexed", path,
+            strerror(errno));
+    free(path);
+}
+
 void doctor_check_tabularium(struct doctor *d)
 {
     if (!d->have_cfg) {
@@ -329,4 +348,5 @@ void doctor_check_tabularium(struct doctor *d)
     doctor_check_directory(d, "data_directory", d->cfg.data_directory);
     doctor_check_directory(d, "queue_directory", d->cfg.queue_directory);
     doctor_check_catalog(d);
+    doctor_check_attach_reader(d);
 }

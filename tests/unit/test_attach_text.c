@@ -28,6 +28,7 @@
 
 #include "backends/record.h"
 #include "common/buf.h"
+#include "attach_reader/attach_docs.h"
 #include "mail/attach_text.h"
 #include "mail/index_fields.h"
 
@@ -171,7 +172,7 @@ static char *extract_direct(enum attach_format fmt, const char *data, size_t len
     const char *error = NULL;
 
     direct_error = NULL;
-    *rc_r = attach_text_extract(fmt, data, len, NULL, &out, INDEX_FIELDS_TEXT_MAX, &error);
+    *rc_r = attach_docs_extract(fmt, data, len, NULL, &out, INDEX_FIELDS_TEXT_MAX, &error);
     buf_add(&out, "", 0);
     direct_error = error;
     return out.data;
@@ -462,7 +463,7 @@ static int pdf_job_read(void *ctx, struct buf *out, size_t max, const char **err
 {
     const struct pdf_job *job = ctx;
 
-    return attach_text_extract(ATTACH_FORMAT_PDF, job->data, job->len, NULL, out, max, error_r);
+    return attach_docs_extract(ATTACH_FORMAT_PDF, job->data, job->len, NULL, out, max, error_r);
 }
 
 static void test_hostile_documents(void)
