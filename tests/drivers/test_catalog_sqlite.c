@@ -51,6 +51,7 @@
 
 #include "tests/drivers/catalog_conformance.h"
 #include "tests/drivers/catalog_conformance_index.h"
+#include "tests/drivers/catalog_conformance_pages.h"
 
 static char db_path[4200];
 static char db_spec[4300];
@@ -1277,6 +1278,7 @@ static void test_conformance(const char *dir)
         void (*run)(struct conformance *conf);
     } parts[] = {
         {"search.db", conformance_search},
+        {"pages.db", conformance_address_pages},
         {"merge.db", conformance_merge_get},
         {"merge.db", conformance_text_filters}, /* on what merge left */
         {"forward.db", conformance_forward_status},
@@ -1297,6 +1299,10 @@ static void test_conformance(const char *dir)
     setenv("TABULARIUM_TEST_SQLITE_DENSE", "1", 1);
     if (sqlite_conformance(dir, "search-dense.db", &conf) != NULL) {
         conformance_search(&conf);
+        catalog_close(&conf.cat);
+    }
+    if (sqlite_conformance(dir, "pages-dense.db", &conf) != NULL) {
+        conformance_address_pages(&conf);
         catalog_close(&conf.cat);
     }
     if (sqlite_conformance(dir, "merge-dense.db", &conf) != NULL) {

@@ -328,3 +328,10 @@ tab_later() {
     TAB_TEST_TIME_SHIFT=$shift LD_PRELOAD=$TAB_TIME_SHIM \
         ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "$@"
 }
+
+# code_version DIR MACRO: the value of "#define MACRO N" under DIR of the
+# source tree (run from TAB_SRC or with a path under it), e.g. the schema
+# versions a test expects.
+code_version() {
+    grep -rhoE "^#define $2 [0-9]+" "$1" | awk '{ print $3 }' | sort -u
+}
