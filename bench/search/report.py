@@ -10,8 +10,11 @@
 #	date, messages and their mean size), then per catalog the query
 #	table (p50/p95/p99 in ms at each size, growth of p50 and p95 from the
 #	smallest to the largest size), the ingest/lag/bytes/verify table, the
-#	lines each query printed (median), failures with their stderr, and a
-#	check of issue 15's targets at the largest size.
+#	lines each query printed (median), failures with their stderr, the
+#	sustained burst (CAT-burst-{ingest,lag}.json: target and reached rate,
+#	largest backlog and oldest pending message sampled during it, backlog
+#	at its end, catch-up seconds), and a check of issue 15's targets at
+#	the largest size.
 # DIAGNOSTICS
 #	A missing result file shows as "-" in its cell.
 
@@ -59,6 +62,38 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "?"
+
+
+def burst_table(p, run, ing, lag):
+    """The sustained burst: was the full-text index behind by more than a few seconds?"""
+    p("")
+    p("Sustained burst after the last step (deliver.py --rate; the backlog sampled once a second "
+      "during it, SQLite only):")
+    p("")
+    p("| target msgs/s × s | reached msgs/s | messages | largest backlog seen | oldest pending seen (s) | "
+      "backlog at the end | catch-up s |")
+    p("|---:|---:|---:|---:|---:|---:|---:|")
+    rate = ing.get("rate")
+    rate_s = "%.0f" % rate if rate else "-"
+    if ing.get("failed"):
+        rate_s += " (**%d recipients failed**: %s)" % (ing["failed"], ing.get("error"))
+    elif ing.get("deferred"):
+        rate_s += " (%d deferred, retried)" % ing["deferred"]
+    if rate and ing.get("client_cpu_s") is not None and ing.get("seconds"):
+        rate_s += " (client: %.0f %% of a CPU)" % (100.0 * ing["client_cpu_s"] / ing["seconds"])
+    counts, ages = [], []
+    for _, line in ing.get("samples", []):
+        f = (line or "").split()
+        if len(f) == 2 and f[0].isdigit():
+            counts.append(int(f[0]))
+            if f[1].isdigit():
+                ages.append(int(f[1]))
+    cu = lag.get("catch_up_s")
+    cu_s = "%.1f" % cu if cu is not None else ("**not caught up**" if lag else "-")
+    p("| %s × %s | %s | %s | %s | %s | %s | %s |" % (
+        fmt_int(ing.get("target_rate", run.get("burst_rate"))), run.get("burst_seconds", "?"), rate_s,
+        fmt_int(ing.get("messages")), fmt_int(max(counts)) if counts else "-",
+        max(ages) if ages else ("0" if counts else "-"), lag.get("backlog", "-"), cu_s))
 
 
 def main():
@@ -213,9 +248,12 @@ def main():
             p("")
             for n, q in failures:
                 p("- %s @ %s: `%s`" % (q["label"], fmt_int(n), (q["error"] or "").replace("`", "'")))
+        bi, bl = load(d, "%s-burst-ingest.json" % cat), load(d, "%s-burst-lag.json" % cat)
+        if bi or bl:
+            burst_table(p, run, bi or {}, bl or {})
         big = sizes[-1]
         summary[cat] = (Q.get(big), load(d, "%s-%d-bytes.json" % (cat, big)),
-                        load(d, "%s-%d-lag.json" % (cat, big)), mail)
+                        bl if bl else load(d, "%s-%d-lag.json" % (cat, big)), mail, bool(bl))
     # Issue 15's targets, at the largest size measured.
     if summary and sizes:
         big = sizes[-1]
@@ -249,15 +287,22 @@ def main():
                  lambda c: ("%.2f: %s" % (summary[c][1]["catalog"] / summary[c][3],
                                           "met" if summary[c][1]["catalog"] / summary[c][3] <= 0.6 else "**not met**"))
                  if summary[c][1] and summary[c][3] else "-"),
-                ("full-text lag ≤ 10 s after the burst",
+                ("full-text lag ≤ 10 s after the burst" + (
+                    " (the sustained burst's catch-up)" if any(v[4] for v in summary.values()) else
+                    " (the last step's catch-up: no sustained burst)"),
                  lambda c: ("%s s: %s" % (summary[c][2]["catch_up_s"], "met" if summary[c][2]["catch_up_s"] <= 10
                                           else "**not met**")) if summary[c][2] and
                  summary[c][2].get("catch_up_s") is not None else "**not caught up**" if summary[c][2] else "-")]
         for label, f in rows:
             p("| %s | %s |" % (label, " | ".join(f(c) for c in summary)))
         p("")
-        p("The lag target is for a sustained five-minute burst at 1 500 msgs/s; here the burst is the "
-          "last step's delivery at whatever rate it reached.")
+        if any(v[4] for v in summary.values()):
+            p("The lag target is for a sustained five-minute burst at 1 500 msgs/s; this run's burst: "
+              "%s msgs/s asked for %s s (the rate reached is in each catalog's burst table)." % (
+                  fmt_int(run.get("burst_rate")), run.get("burst_seconds", "?")))
+        else:
+            p("The lag target is for a sustained five-minute burst at 1 500 msgs/s; here the burst is "
+              "the last step's delivery at whatever rate it reached (BENCH_SEARCH_BURST_SECONDS=0).")
     print("\n".join(out))
 
 
