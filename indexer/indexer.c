@@ -174,12 +174,16 @@ struct indexer_lag {
  * raise the hard limit; without it catching up stays at INDEXER_NICE. */
 static int indexer_allow_renice(void)
 {
+    const rlim_t want = (rlim_t)(20 - INDEXER_CATCHUP_NICE);
     struct rlimit rl;
 
-    if (getrlimit(RLIMIT_NICE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        rl.rlim_cur >= (rlim_t)(20 - INDEXER_CATCHUP_NICE))
-        return 1;
-    rl.rlim_cur = rl.rlim_max = (rlim_t)(20 - INDEXER_CATCHUP_NICE);
+    if (getrlimit(RLIMIT_NICE, &rl) < 0)
+        return 0;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return 1; /* e.g. systemd's LimitNICE=+0 */
+    rl.rlim_cur = want;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+        rl.rlim_max = want; /* only root can raise it */
     return setrlimit(RLIMIT_NICE, &rl) == 0;
 }
 
