@@ -253,10 +253,10 @@ EOF
     echo "${n:-?}"
 }
 
-# measure_lag CAT DIR T_END OUT.json: sample pending() right away and then
-# every second until 0 (or LAG_MAX seconds).
+# measure_lag CAT DIR T_END OUT.json [WHAT]: sample pending() right away and
+# then every second until 0 (or LAG_MAX seconds); WHAT ended at T_END.
 measure_lag() {
-    local cat=$1 d=$2 t_end=$3 out=$4 n t first samples='' caught=null
+    local cat=$1 d=$2 t_end=$3 out=$4 what=${5:-step} n t first samples='' caught=null
     first=$(pending "$cat" "$d")
     t=$(now)
     samples="[$(awk -v a="$t" -v b="$t_end" 'BEGIN{printf "%.1f", a-b}'),\"$first\"]"
@@ -278,7 +278,7 @@ measure_lag() {
         caught=$(awk -v a="$t" -v b="$t_end" 'BEGIN{printf "%.1f", a-b}')
     fi
     printf '{"backlog": "%s", "catch_up_s": %s, "samples": [%s]}\n' "$first" "$caught" "$samples" >"$out"
-    say "$cat: full-text backlog at the end of the step: $first; caught up after ${caught} s"
+    say "$cat: full-text backlog at the end of the $what: $first; caught up after ${caught} s"
 }
 
 # run_verify CAT DIR SIZE OUT.json: verify, and verify --jobs 2 when supported
@@ -327,7 +327,7 @@ run_burst() {
     [ $rc = 0 ] || { say "$cat: burst delivery had failures"; STATUS=1; }
     say "$cat: burst: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("samples",None); print(json.dumps(d))' \
         "$W/res/$cat-burst-ingest.json" 2>/dev/null)"
-    measure_lag "$cat" "$d" "$t_end" "$W/res/$cat-burst-lag.json"
+    measure_lag "$cat" "$d" "$t_end" "$W/res/$cat-burst-lag.json" burst
 }
 
 # run_catalog CAT: one daemon, all steps; results in $W/res/CAT-SIZE-*.json
