@@ -28,7 +28,16 @@
 #	             as whole processes; p50/p95/p99
 #	    verify   "tabularium verify" (and "verify --jobs 2" when this
 #	             build has it), msgs/s; skipped above BENCH_SEARCH_VERIFY_MAX
-#	and writes a markdown report (report.py) to stdout and BENCH_SEARCH_OUT.
+#	After the last step, the sustained burst (issue 15: "the full-text
+#	index keeps up with a sustained 1,500 msgs/s: lag <= 10 s at the end
+#	of a five-minute burst"): deliveries paced at BENCH_SEARCH_BURST_RATE
+#	msgs/s (deliver.py --rate; sessions that fall behind send as fast as
+#	the daemon takes them) for BENCH_SEARCH_BURST_SECONDS (--seconds; the spool holds
+#	RATE x SECONDS more messages than the largest step); every second backlog.py samples the SQLite catalog's backlog and the
+#	age of its oldest message; then the step's lag measurement (backlog
+#	right after the last 250, seconds to empty). Off when
+#	BENCH_SEARCH_BURST_SECONDS=0.
+#	It writes a markdown report (report.py) to stdout and BENCH_SEARCH_OUT.
 #	Nothing is deleted while measuring (bench/README.md, "File system:
 #	freed inodes"): each catalog's run keeps its own directory until the
 #	end; before the first delivery the script has synced and waited
@@ -42,6 +51,7 @@
 #	BENCH_SEARCH_VERIFY_MAX=1000000  BENCH_SEARCH_VERIFY_TIMEOUT=1800 (per verify run;
 #	a verify that runs longer is reported as "< N/1800 msgs/s")
 #	BENCH_SEARCH_LAG_MAX=3600 (seconds to wait for the full-text index)
+#	BENCH_SEARCH_BURST_RATE=1500 (msgs/s)  BENCH_SEARCH_BURST_SECONDS=300 (0: no burst)
 #	BENCH_SEARCH_TAB_PROCS=20 (process_limit)  BENCH_SEARCH_SETTLE=65
 #	BENCH_SEARCH_PG_CONF= (extra postgresql.conf lines, e.g. "shared_buffers = 1GB")
 #	BENCH_SEARCH_OUT=bench/results-search-latest.md
@@ -74,6 +84,8 @@ LAG_MAX=${BENCH_SEARCH_LAG_MAX:-3600}
 TAB_PROCS=${BENCH_SEARCH_TAB_PROCS:-20}
 SETTLE=${BENCH_SEARCH_SETTLE:-65}
 PG_EXTRA=${BENCH_SEARCH_PG_CONF:-}
+BURST_RATE=${BENCH_SEARCH_BURST_RATE:-1500}
+BURST_S=${BENCH_SEARCH_BURST_SECONDS:-300}
 OUT=${BENCH_SEARCH_OUT:-$SRC/bench/results-search-latest.md}
 TABCLI=${TABULARIUM:-$(dirname "$TABULARIUMD")/tabularium}
 
@@ -98,9 +110,12 @@ read -r -a CAT_LIST <<<"$CATALOGS"
 for c in "${CAT_LIST[@]}"; do
     case $c in sqlite | pgsql) ;; *) die2 "BENCH_SEARCH_CATALOGS: unknown catalog '$c' (sqlite, pgsql)" ;; esac
 done
-for v in SESSIONS REPS LIMIT SEED VERIFY_MAX VERIFY_TIMEOUT LAG_MAX TAB_PROCS SETTLE; do
+for v in SESSIONS REPS LIMIT SEED VERIFY_MAX VERIFY_TIMEOUT LAG_MAX TAB_PROCS SETTLE BURST_RATE BURST_S; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die2 "BENCH_SEARCH_$v must be a number (got '${!v}')"
 done
+# the burst's messages follow the steps' in the spool
+BURST_N=$((BURST_RATE * BURST_S))
+TOTAL=$((MAX + BURST_N))
 command -v python3 >/dev/null || die2 "python3 missing"
 [ -x "$TABULARIUMD" ] || die2 "no tabulariumd at $TABULARIUMD (make build, or set TABULARIUMD)"
 [ -x "$TABCLI" ] || die2 "no tabularium CLI at $TABCLI (make build, or set TABULARIUM)"
@@ -145,14 +160,14 @@ SPOOL_PER_MSG=2600
 check_space() {
     local need avail ifree ineed spare=2000000000 mb=1000000 reuse=0
     [ -n "$SPOOL" ] && [ -f "$SPOOL/DONE" ] && reuse=1
-    need=$((MAX * PER_MSG * ${#CAT_LIST[@]}))
-    [ $reuse = 1 ] || need=$((need + MAX * SPOOL_PER_MSG))
+    need=$((TOTAL * PER_MSG * ${#CAT_LIST[@]}))
+    [ $reuse = 1 ] || need=$((need + TOTAL * SPOOL_PER_MSG))
     avail=$(df -P -k "$W" | awk 'NR == 2 {print $4}')
     avail=$((${avail:-0} * 1024))
     ifree=$(df -P -i "$W" | awk 'NR == 2 {print $4}')
-    ineed=$((MAX * ${#CAT_LIST[@]} + 100000))
+    ineed=$((TOTAL * ${#CAT_LIST[@]} + 100000))
     if [ $((need + spare)) -gt "$avail" ]; then
-        say "not enough free space in $W for $MAX messages on ${#CAT_LIST[@]} catalog(s):" \
+        say "not enough free space in $W for $TOTAL messages on ${#CAT_LIST[@]} catalog(s):" \
             "about $((need / mb)) MB (${PER_MSG} B per message and catalog$([ $reuse = 1 ] ||
                 echo ", ${SPOOL_PER_MSG} B per generated message")) plus $((spare / mb)) MB to spare," \
             "but only $((avail / mb)) MB are free (lower BENCH_SEARCH_SIZES, or set BENCH_TMP" \
@@ -238,10 +253,10 @@ EOF
     echo "${n:-?}"
 }
 
-# measure_lag CAT DIR T_END OUT.json: sample pending() right away and then
-# every second until 0 (or LAG_MAX seconds).
+# measure_lag CAT DIR T_END OUT.json [WHAT]: sample pending() right away and
+# then every second until 0 (or LAG_MAX seconds); WHAT ended at T_END.
 measure_lag() {
-    local cat=$1 d=$2 t_end=$3 out=$4 n t first samples='' caught=null
+    local cat=$1 d=$2 t_end=$3 out=$4 what=${5:-step} n t first samples='' caught=null
     first=$(pending "$cat" "$d")
     t=$(now)
     samples="[$(awk -v a="$t" -v b="$t_end" 'BEGIN{printf "%.1f", a-b}'),\"$first\"]"
@@ -263,7 +278,7 @@ measure_lag() {
         caught=$(awk -v a="$t" -v b="$t_end" 'BEGIN{printf "%.1f", a-b}')
     fi
     printf '{"backlog": "%s", "catch_up_s": %s, "samples": [%s]}\n' "$first" "$caught" "$samples" >"$out"
-    say "$cat: full-text backlog at the end of the step: $first; caught up after ${caught} s"
+    say "$cat: full-text backlog at the end of the $what: $first; caught up after ${caught} s"
 }
 
 # run_verify CAT DIR SIZE OUT.json: verify, and verify --jobs 2 when supported
@@ -298,6 +313,21 @@ run_verify() {
             'BEGIN{printf "%.2f", b-a}'), \"rate\": $(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN{printf "%.1f", n/(b-a)}')}"
     done
     echo "{$json}" >"$out"
+}
+
+# run_burst CAT DIR PORT: the sustained burst after the last step, paced
+# at BURST_RATE; results in $W/res/CAT-burst-{ingest,lag}.json
+run_burst() {
+    local cat=$1 d=$2 rc=0 t_end sample=()
+    [ "$cat" != sqlite ] || sample=(--sample "python3 $HERE/backlog.py $d/data/catalog.db")
+    say "$cat: sustained burst: messages $MAX..$((TOTAL - 1)) at $BURST_RATE msgs/s for $BURST_S s ($SESSIONS sessions)"
+    python3 "$HERE/deliver.py" --spool "$SPOOL" --port "$3" --first "$MAX" --end "$TOTAL" \
+        --sessions "$SESSIONS" --rate "$BURST_RATE" --seconds "$BURST_S" "${sample[@]}" >"$W/res/$cat-burst-ingest.json" || rc=$?
+    t_end=$(now)
+    [ $rc = 0 ] || { say "$cat: burst delivery had failures"; STATUS=1; }
+    say "$cat: burst: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("samples",None); print(json.dumps(d))' \
+        "$W/res/$cat-burst-ingest.json" 2>/dev/null)"
+    measure_lag "$cat" "$d" "$t_end" "$W/res/$cat-burst-lag.json" burst
 }
 
 # run_catalog CAT: one daemon, all steps; results in $W/res/CAT-SIZE-*.json
@@ -340,6 +370,7 @@ run_catalog() {
         run_verify "$cat" "$d" "$n" "$W/res/$cat-$n-verify.json"
         prev=$n
     done
+    [ "$BURST_N" = 0 ] || run_burst "$cat" "$d" "$port"
     stop_tabulariumd >/dev/null 2>&1 || say "$cat: tabulariumd needed SIGKILL to stop"
 }
 
@@ -352,16 +383,19 @@ sync
 T_SYNC=$SECONDS
 
 if [ -n "$SPOOL" ] && [ -f "$SPOOL/DONE" ] &&
-    grep -q "seed=$SEED count=$MAX " "$SPOOL/DONE"; then
+    grep -q "seed=$SEED count=$TOTAL " "$SPOOL/DONE"; then
     say "reusing the generated mail in $SPOOL ($(cat "$SPOOL/DONE"))"
 else
     if [ -n "$SPOOL" ] && [ -e "$SPOOL" ] && [ -n "$(ls -A "$SPOOL")" ]; then
-        die2 "BENCH_SEARCH_SPOOL=$SPOOL is not empty and holds no complete spool for seed $SEED and $MAX messages"
+        die2 "BENCH_SEARCH_SPOOL=$SPOOL is not empty and holds no complete spool for seed $SEED and $TOTAL messages"
     fi
     SPOOL=${SPOOL:-$W/spool}
-    say "generating $MAX messages into $SPOOL"
+    say "generating $TOTAL messages into $SPOOL"
     t0=$SECONDS
-    python3 "$HERE/gen_mail.py" --count "$MAX" --seed "$SEED" --out "$SPOOL" 2>"$W/gen.log" ||
+    # the steps' messages get the dates of a run without the burst (5
+    # years over MAX messages); the burst's follow them
+    python3 "$HERE/gen_mail.py" --count "$TOTAL" --seed "$SEED" --out "$SPOOL" \
+        --years "$(awk -v t="$TOTAL" -v m="$MAX" 'BEGIN{printf "%.6f", 5 * t / m}')" 2>"$W/gen.log" ||
         { tail -20 "$W/gen.log" >&2; die2 "gen_mail.py failed"; }
     echo "{\"seconds\": $((SECONDS - t0))}" >"$W/res/gen.json"
     say "generated in $((SECONDS - t0)) s"
@@ -377,7 +411,7 @@ for c in "${CAT_LIST[@]}"; do
 done
 
 cat >"$W/res/run.json" <<EOF
-{"seconds": $((SECONDS - T_START)), "sizes": [$(
+{"seconds": $((SECONDS - T_START)), "burst_rate": $BURST_RATE, "burst_seconds": $BURST_S, "sizes": [$(
     IFS=,
     echo "${SIZE_LIST[*]}"
 )], "catalogs": "$CATALOGS", "sessions": $SESSIONS, "reps": $REPS, "limit": $LIMIT, "seed": $SEED,

@@ -3,7 +3,8 @@
 #	deliver.py - send gen_mail.py's spool over LMTP in parallel sessions
 # SYNOPSIS
 #	deliver.py --spool DIR --port PORT [--host 127.0.0.1] --first A --end B
-#	           [--sessions 8] [--batch 25]
+#	           [--sessions 8] [--batch 25] [--rate MSGS_PER_S] [--seconds S]
+#	           [--sample CMD]
 # DESCRIPTION
 #	Delivers messages A .. B-1 of the spool to an LMTP server with
 #	--sessions processes, each one connection for all its transactions
@@ -16,11 +17,22 @@
 #	sent as generated (already dot-stuffed), so the client only copies
 #	bytes.
 #
+#	--rate paces the delivery: message A+k is not sent before k/RATE
+#	seconds after the start, across all sessions (the batch is then 1
+#	unless --batch says otherwise); a session that falls behind sends
+#	without waiting, so the rate reached is what the server allowed.
+#	--seconds S stops sending new transactions S seconds after the start
+#	(the messages left are neither delivered nor counted as failed).
+#	--sample CMD runs the shell command CMD once a second while
+#	delivering and keeps its output lines (with the seconds since the
+#	start) in "samples": bench_search.sh samples the full-text backlog.
+#
 #	Prints one JSON object on stdout: messages delivered, seconds from
 #	the moment every session had its greeting to the last reply, msgs/s,
 #	the original bytes delivered, deferred (4xx, retried) and failed
 #	(5xx or given up) recipients with the first error, and the CPU
-#	seconds this client used (all its processes). Progress lines
+#	seconds this client used (all its processes); with --rate also the
+#	target rate. Progress lines
 #	go to stderr every 10 s.
 # DIAGNOSTICS
 #	A 4xx reply is retried (the recipients that got it, up to 5 times,
@@ -36,6 +48,7 @@ import multiprocessing as mp
 import os
 import resource
 import socket
+import subprocess
 import sys
 import time
 from array import array
@@ -149,6 +162,7 @@ def worker(a, counter, lock, ready, out):
         out.put(st)
         return
     ready.wait()
+    t0 = time.time()
     dead = False
     while not dead:
         with lock:
@@ -157,7 +171,17 @@ def worker(a, counter, lock, ready, out):
         if lo >= a.end:
             break
         for i in range(lo, min(a.end, lo + a.batch)):
+            if a.seconds and time.time() >= t0 + a.seconds:
+                dead = True  # out of time: stop, but not as a failure
+                break
             env_from, rcpts, olen, payload = sp.get(i)
+            if a.rate:
+                wait = t0 + (i - a.first) / a.rate - time.time()
+                if a.seconds and time.time() + wait >= t0 + a.seconds:
+                    dead = True
+                    break
+                if wait > 0:
+                    time.sleep(wait)
             todo, tries, reconnects = rcpts, 0, 0
             while todo:
                 try:
@@ -201,8 +225,10 @@ def worker(a, counter, lock, ready, out):
             if dead:
                 break
     st["end"] = time.time()
-    if not dead:
+    try:
         s.close()
+    except OSError:
+        pass
     out.put(st)
 
 
@@ -214,10 +240,18 @@ def main():
     ap.add_argument("--first", type=int, required=True)
     ap.add_argument("--end", type=int, required=True)
     ap.add_argument("--sessions", type=int, default=8)
-    ap.add_argument("--batch", type=int, default=25)
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--rate", type=float, default=0,
+                    help="messages per second across all sessions (0: as fast as possible)")
+    ap.add_argument("--seconds", type=float, default=0,
+                    help="stop sending new messages after this many seconds (0: never)")
+    ap.add_argument("--sample", default=None,
+                    help="shell command run once a second while delivering; its output is kept")
     a = ap.parse_args()
-    if a.first < 0 or a.end <= a.first or a.sessions < 1 or a.batch < 1:
-        ap.error("need 0 <= --first < --end, positive --sessions and --batch")
+    if a.batch is None:
+        a.batch = 1 if a.rate else 25
+    if a.first < 0 or a.end <= a.first or a.sessions < 1 or a.batch < 1 or a.rate < 0:
+        ap.error("need 0 <= --first < --end, positive --sessions and --batch, --rate >= 0")
     counter = mp.Value("q", a.first, lock=False)
     lock = mp.Lock()
     ready = mp.Barrier(a.sessions + 1)
@@ -227,13 +261,24 @@ def main():
         p.start()
     ready.wait()
     t0 = time.time()
-    stats, last = [], t0
+    stats, last, samples, next_sample, sampler_cpu = [], t0, [], t0, 0.0
     while len(stats) < len(procs):
         try:
-            stats.append(out.get(timeout=1))
+            stats.append(out.get(timeout=max(0.05, min(1, next_sample - time.time()))
+                                 if a.sample else 1))
         except Exception:
             pass
         now = time.time()
+        if a.sample and now >= next_sample and len(stats) < len(procs):
+            next_sample += 1
+            # the sampler's CPU is not the client's (the sessions are reaped
+            # only at the end, so the difference is the sampler's)
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            r = subprocess.run(a.sample, shell=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            sampler_cpu += c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+            samples.append([round(now - t0, 1), r.stdout.strip()])
         if now - last >= 10:
             last = now
             done = min(counter.value, a.end) - a.first
@@ -247,7 +292,7 @@ def main():
         sys.exit(2)
     t1 = max(s["end"] for s in stats)
     ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    cpu = sum(r.ru_utime + r.ru_stime for r in ru)
+    cpu = sum(r.ru_utime + r.ru_stime for r in ru) - sampler_cpu
     n = sum(s["n"] for s in stats)
     res = {
         "messages": n, "seconds": round(t1 - t0, 3),
@@ -260,8 +305,14 @@ def main():
         # this client's own CPU (all sessions): it must not be the bottleneck
         "client_cpu_s": round(cpu, 2),
     }
+    if a.rate:
+        res["target_rate"] = a.rate
+    if a.sample:
+        res["samples"] = samples
     print(json.dumps(res))
-    sys.exit(1 if res["failed"] or n != a.end - a.first else 0)
+    if a.seconds:
+        res["target_seconds"] = a.seconds
+    sys.exit(1 if res["failed"] or (n != a.end - a.first and not a.seconds) else 0)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@
 #	date, messages and their mean size), then per catalog the query
 #	table (p50/p95/p99 in ms at each size, growth of p50 and p95 from the
 #	smallest to the largest size), the ingest/lag/bytes/verify table, the
-#	lines each query printed (median), failures with their stderr, and a
-#	check of issue 15's targets at the largest size.
+#	lines each query printed (median), failures with their stderr, the
+#	sustained burst (CAT-burst-{ingest,lag}.json: target and reached rate,
+#	largest backlog and oldest pending message sampled during it, backlog
+#	at its end, catch-up seconds), and a check of issue 15's targets at
+#	the largest size.
 # DIAGNOSTICS
 #	A missing result file shows as "-" in its cell.
 
@@ -61,6 +64,47 @@ def cpu_model():
     return platform.processor() or "?"
 
 
+def burst_rate_note(ing):
+    """The lag target is for the asked rate: say so when the burst fell short of it."""
+    if not ing or not ing.get("rate") or not ing.get("target_rate"):
+        return ""
+    if ing["rate"] >= 0.95 * ing["target_rate"]:
+        return ""
+    return " (at %s msgs/s reached, not the %s asked)" % (fmt_int(ing["rate"]), fmt_int(ing["target_rate"]))
+
+
+def burst_table(p, run, ing, lag):
+    """The sustained burst: was the full-text index behind by more than a few seconds?"""
+    p("")
+    p("Sustained burst after the last step (deliver.py --rate; the backlog sampled once a second "
+      "during it, SQLite only):")
+    p("")
+    p("| target msgs/s × s | reached msgs/s | messages | largest backlog seen | oldest pending seen (s) | "
+      "backlog at the end | catch-up s |")
+    p("|---:|---:|---:|---:|---:|---:|---:|")
+    rate = ing.get("rate")
+    rate_s = "%.0f" % rate if rate else "-"
+    if ing.get("failed"):
+        rate_s += " (**%d recipients failed**: %s)" % (ing["failed"], ing.get("error"))
+    elif ing.get("deferred"):
+        rate_s += " (%d deferred, retried)" % ing["deferred"]
+    if rate and ing.get("client_cpu_s") is not None and ing.get("seconds"):
+        rate_s += " (client: %.0f %% of a CPU)" % (100.0 * ing["client_cpu_s"] / ing["seconds"])
+    counts, ages = [], []
+    for _, line in ing.get("samples", []):
+        f = (line or "").split()
+        if len(f) == 2 and f[0].isdigit():
+            counts.append(int(f[0]))
+            if f[1].isdigit():
+                ages.append(int(f[1]))
+    cu = lag.get("catch_up_s")
+    cu_s = "%.1f" % cu if cu is not None else ("**not caught up**" if lag else "-")
+    p("| %s × %s | %s | %s | %s | %s | %s | %s |" % (
+        fmt_int(ing.get("target_rate", run.get("burst_rate"))), run.get("burst_seconds", "?"), rate_s,
+        fmt_int(ing.get("messages")), fmt_int(max(counts)) if counts else "-",
+        max(ages) if ages else ("0" if counts else "-"), lag.get("backlog", "-"), cu_s))
+
+
 def main():
     d, facts_path = sys.argv[1], sys.argv[2]
     run = load(d, "run.json") or {}
@@ -87,7 +131,9 @@ def main():
     p("- mail: %s messages generated (gen_mail.py, seed %s), mean %s bytes; %s without attachment, "
       "mean %s bytes; %.1f %% with an attachment; dates over %g years" % (
           fmt_int(total), facts["seed"], fmt_int(nbytes / total), fmt_int(tn), fmt_int(tb / max(1, tn)),
-          100.0 * (total - tn) / total, facts["years"]))
+          100.0 * (total - tn) / total, facts["years"]) + (
+              " (the steps' messages over %g: the sustained burst's follow them)" % (
+                  facts["years"] * sizes[-1] / total) if sizes and total > sizes[-1] else ""))
     p("- delivery: deliver.py, %s LMTP sessions; queries: %s runs each through `tabularium -c CONF "
       "search ...` (whole process timed), listing queries with --limit %s unless shown otherwise; "
       "nearest-rank percentiles, ms" % (run.get("sessions", "?"), run.get("reps", "?"),
@@ -213,9 +259,12 @@ def main():
             p("")
             for n, q in failures:
                 p("- %s @ %s: `%s`" % (q["label"], fmt_int(n), (q["error"] or "").replace("`", "'")))
+        bi, bl = load(d, "%s-burst-ingest.json" % cat), load(d, "%s-burst-lag.json" % cat)
+        if bi or bl:
+            burst_table(p, run, bi or {}, bl or {})
         big = sizes[-1]
         summary[cat] = (Q.get(big), load(d, "%s-%d-bytes.json" % (cat, big)),
-                        load(d, "%s-%d-lag.json" % (cat, big)), mail)
+                        bl if bl else load(d, "%s-%d-lag.json" % (cat, big)), mail, bool(bl), bi)
     # Issue 15's targets, at the largest size measured.
     if summary and sizes:
         big = sizes[-1]
@@ -249,15 +298,23 @@ def main():
                  lambda c: ("%.2f: %s" % (summary[c][1]["catalog"] / summary[c][3],
                                           "met" if summary[c][1]["catalog"] / summary[c][3] <= 0.6 else "**not met**"))
                  if summary[c][1] and summary[c][3] else "-"),
-                ("full-text lag ≤ 10 s after the burst",
-                 lambda c: ("%s s: %s" % (summary[c][2]["catch_up_s"], "met" if summary[c][2]["catch_up_s"] <= 10
-                                          else "**not met**")) if summary[c][2] and
+                ("full-text lag ≤ 10 s after the burst" + (
+                    " (the sustained burst's catch-up)" if any(v[4] for v in summary.values()) else
+                    " (the last step's catch-up: no sustained burst)"),
+                 lambda c: ("%s s: %s%s" % (summary[c][2]["catch_up_s"], "met" if summary[c][2]["catch_up_s"] <= 10
+                                            else "**not met**", burst_rate_note(summary[c][5])))
+                 if summary[c][2] and
                  summary[c][2].get("catch_up_s") is not None else "**not caught up**" if summary[c][2] else "-")]
         for label, f in rows:
             p("| %s | %s |" % (label, " | ".join(f(c) for c in summary)))
         p("")
-        p("The lag target is for a sustained five-minute burst at 1 500 msgs/s; here the burst is the "
-          "last step's delivery at whatever rate it reached.")
+        if any(v[4] for v in summary.values()):
+            p("The lag target is for a sustained five-minute burst at 1 500 msgs/s; this run's burst: "
+              "%s msgs/s asked for %s s (the rate reached is in each catalog's burst table)." % (
+                  fmt_int(run.get("burst_rate")), run.get("burst_seconds", "?")))
+        else:
+            p("The lag target is for a sustained five-minute burst at 1 500 msgs/s; here the burst is "
+              "the last step's delivery at whatever rate it reached (BENCH_SEARCH_BURST_SECONDS=0).")
     print("\n".join(out))
 
 
