@@ -50,11 +50,13 @@ static const struct catalog_type {
     const char *type;
     catalog_open_fn *open;
     int indexes_later; /* has index_pending: indexer/indexer.c is needed */
+    int body_later;    /* the workers leave body text and attachments to the indexer */
     int batches;       /* one writer process commits for all (catalog_writer/catalog_writer.c) */
     int local_file;    /* the rest of the spec is a file on this host */
 } catalog_types[] = {
-    {"sqlite", catalog_sqlite_open, 1, 1, 1},
-    {"pgsql", catalog_pgsql_open, 0, 0, 0},
+    {"sqlite", catalog_sqlite_open, 1, 1, 1, 1},
+    /* body text at delivery, the text inside attachments by the indexer */
+    {"pgsql", catalog_pgsql_open, 1, 0, 0, 0},
 };
 
 /* Errors found before any driver exists; valid until the next open. */
@@ -82,6 +84,14 @@ int catalog_spec_indexes_later(const char *spec)
     const struct catalog_type *t = catalog_lookup(spec, &rest, &error);
 
     return t != NULL && t->indexes_later;
+}
+
+int catalog_spec_body_later(const char *spec)
+{
+    const char *rest, *error;
+    const struct catalog_type *t = catalog_lookup(spec, &rest, &error);
+
+    return t != NULL && t->body_later;
 }
 
 int catalog_spec_batches(const char *spec)

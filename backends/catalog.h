@@ -334,8 +334,9 @@ enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r
  * this moves up to max_rows pending messages into the full-text index
  * in one short transaction. *done_r: how many it moved (0: nothing was
  * pending). max_rows 0 only counts. left_r (may be NULL): how many are
- * still pending afterwards (a count(*): not for every batch). A driver
- * that indexes inside add (PostgreSQL) has none. */
+ * still pending afterwards (a count(*): not for every batch).
+ * PostgreSQL indexes subject and body text inside add and only the text
+ * inside attachments here; its searches do not wait for it. */
 enum tab_result catalog_index_pending(struct catalog *cat, int max_rows, int *done_r,
                                       int64_t *left_r, const char **error_r);
 
@@ -443,6 +444,10 @@ int catalog_spec_check(const char *spec, const char **error_r);
 /* 1 when spec's driver has index_pending (CATALOG_CAN_INDEX_PENDING; the master then runs the
  * indexer), without opening it. */
 int catalog_spec_indexes_later(const char *spec);
+/* 1 when spec's driver wants the workers to leave body text and
+ * attachments to its indexer (record.index_later: SQLite); PostgreSQL
+ * takes them at delivery. Without opening it. */
+int catalog_spec_body_later(const char *spec);
 /* 1 when spec's driver has add_batch and wants one writing process
  * (catalog_writer/catalog_writer.c), without opening it. */
 int catalog_spec_batches(const char *spec);

@@ -236,12 +236,12 @@ static enum tab_result delivery_is_loop(struct delivery_ctx *ctx, struct deliver
     return TAB_OK;
 }
 
-/* A catalog that indexes later (SQLite) reads body text and attachments
- * from the stored copy, off the reply path, when reading it back is cheap
- * (not S3: a GET per message). */
+/* A catalog that indexes body text later (SQLite) reads body text and
+ * attachments from the stored copy, off the reply path, when reading it
+ * back is cheap (not S3: a GET per message). */
 int delivery_index_later(const struct tab_config *cfg)
 {
-    return catalog_spec_indexes_later(cfg->archive_catalog) &&
+    return catalog_spec_body_later(cfg->archive_catalog) &&
            store_spec_local_reads(cfg->archive_store);
 }
 

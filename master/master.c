@@ -14,7 +14,8 @@
  *	the workers' SQLite catalog rows in batches (catalog_writer = yes),
  *	one forwarder (forwarder/forwarder.c) when forward_recipient is set, and
  *	one indexer (indexer/indexer.c) when the catalog driver indexes full
- *	text after the delivery (SQLite); each is restarted when it dies,
+ *	text after the delivery (SQLite; PostgreSQL: the text inside
+ *	attachments); each is restarted when it dies,
  *	after a pause of a second when it died right after start. Idle
  *	workers wait for connections with EPOLLEXCLUSIVE, so one connection
  *	wakes one worker.

@@ -14,7 +14,9 @@
  *	(backends/postgres/pg_catalog_private.h); the methods live by
  *	concern: pg_catalog_ingest.c (add, reindex, forward status),
  *	pg_catalog_search.c (search, get), pg_catalog_integrity.c (chain,
- *	seals, audit, stats), pg_catalog_retention.c (holds, expiry).
+ *	seals, audit, stats), pg_catalog_retention.c (holds, expiry),
+ *	pg_catalog_index.c (index check and rebuild), pg_attach_text.c (the
+ *	text inside attachments, read by the daemon's indexer).
  *
  *	Text goes to the server as UTF-8: invalid bytes in a field become
  *	U+FFFD (the stored copy keeps the original bytes; NUL cannot occur
@@ -287,6 +289,7 @@ static const struct catalog_vfuncs pg_catalog_vfuncs = {
     .set_text_source = pg_catalog_set_text_source,
     .index_check = pg_catalog_index_check,
     .index_rebuild = pg_catalog_index_rebuild,
+    .index_pending = pg_catalog_index_pending,
 };
 
 struct catalog *catalog_pgsql_open(const char *spec, const struct tab_config *cfg,

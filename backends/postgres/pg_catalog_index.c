@@ -7,16 +7,21 @@
  *	#include "backends/postgres/pg_catalog_private.h"
  * DESCRIPTION
  *	The words of a message are its row's fts and addr_fts (pg_fts.h),
- *	written at delivery. index_check() counts the messages whose
+ *	written at delivery; the text inside its attachments is added to fts
+ *	by the indexer (pg_attach_text.c) while the message waits in
+ *	attachment_text_pending. index_check() counts the messages whose
  *	vectors are missing (unindexed: a text search misses them) and
- *	probes each indexed message with a subject: the first words of its
- *	subject, as a phrase of weight A, must match its fts (damaged
- *	otherwise). It compares nothing else: there is no pending text and
- *	no stale entry on PostgreSQL.
+ *	those that wait for their attachments' text (pending: the indexer's
+ *	backlog, not damage), and probes each indexed message with a
+ *	subject: the first words of its subject, as a phrase of weight A,
+ *	must match its fts (damaged otherwise). It compares nothing else:
+ *	there is no stale entry on PostgreSQL.
  *
  *	index_rebuild() recomputes both vectors of each message from its
- *	rows and the body text of its first stored copy (read through the
- *	text source, set_text_source(), outside any transaction), in
+ *	rows and the body text of its first stored copy with the text inside
+ *	its attachments (read through the text source, set_text_source(),
+ *	outside any transaction; the messages leave the attachment text
+ *	queue in the same transaction), in
  *	batches by id, each committed with the state: a one-row work table
  *	index_rebuild, created when a rebuild starts and dropped when it
  *	ends, so that a rebuild run from any host resumes after its last
@@ -260,6 +265,21 @@ enum tab_result pg_catalog_index_rebuild(struct catalog *cat, struct catalog_ind
         record_free(&stored);
     }
     if (r == TAB_OK && n > 0) {
+        /* their words now hold their attachments' text: off the queue */
+        struct buf ids = BUF_INIT;
+        buf_add_str(&ids, "{");
+        for (int i = 0; i < n; i++) {
+            buf_add_str(&ids, i > 0 ? "," : "");
+            buf_add_str(&ids, rows[i].mid);
+        }
+        buf_add_str(&ids, "}");
+        const char *values[1] = {ids.data};
+        r = pg_catalog_do(pc, "index rebuild: take them off the attachment text queue",
+                          "DELETE FROM attachment_text_pending WHERE message = ANY($1::bigint[])",
+                          1, values, error_r);
+        buf_free(&ids);
+    }
+    if (r == TAB_OK && n > 0) {
         const char *values[3] = {rows[n - 1].mid, pg_catalog_printf(&arena, "%d", n),
                                  pg_catalog_printf(&arena, "%lld", (long long)missing)};
         r = pg_catalog_do(pc, "index rebuild: save its state",
@@ -392,13 +412,15 @@ enum tab_result pg_catalog_index_check(struct catalog *cat, struct catalog_index
                              "WITH n AS (SELECT count(*) AS messages, count(*) FILTER"
                              " (WHERE fts IS NOT NULL AND addr_fts IS NOT NULL) AS indexed"
                              " FROM messages)"
-                             " SELECT n.messages, n.indexed, m.archive_id FROM n"
+                             " SELECT n.messages, n.indexed, m.archive_id,"
+                             " (SELECT count(*) FROM attachment_text_pending) FROM n"
                              " LEFT JOIN messages m ON m.fts IS NULL OR m.addr_fts IS NULL"
                              " ORDER BY m.id",
                              0, NULL, &res, error_r)) != TAB_OK)
         goto out;
     r->messages = pg_index_int(res, 0, 0);
     r->indexed = pg_index_int(res, 0, 1);
+    r->pending = pg_index_int(res, 0, 3);
     r->documents = r->documents_expected = -1;
     for (int i = 0; i < PQntuples(res) && !PQgetisnull(res, i, 2); i++) {
         r->unindexed++;

@@ -36,7 +36,9 @@
  *	The message row carries its search words (fts, addr_fts: pg_fts.h,
  *	folded here from the record, no copy of the body text) and every
  *	address its reversed domain; a later copy that adds recipients
- *	rewrites addr_fts. messages.index_status marks a message archived
+ *	rewrites addr_fts. A message with an attachment that may hold text
+ *	is queued in attachment_text_pending in the same transaction, for
+ *	the indexer (pg_attach_text.c). messages.index_status marks a message archived
  *	with its envelope only (degraded); reindex() replaces its header
  *	fields, words and attachments in one transaction, never touching
  *	what the chain covers.
@@ -469,6 +471,8 @@ enum tab_result pg_catalog_add(struct catalog *cat, const struct archive_record 
      * retried transaction carries the same bytes (same SHA-256). */
     if (created) {
         r = pg_catalog_insert_header(pc, mid, rec, &arena, error_r);
+        if (r == TAB_OK) /* the indexer reads its attachments' text later */
+            r = pg_attach_text_queue(pc, mid, rec, 0, error_r);
         if (r != TAB_OK)
             goto fail;
     } else if (new_rcpts) {
@@ -532,7 +536,8 @@ enum tab_result pg_catalog_forward_status(struct catalog *cat, const char *archi
  * so does a second reindex. The chain covers none of these columns.
  * PostgreSQL indexes the text in the row itself (fts, written here from
  * the record), so rec->index_later means nothing here: the caller passes the
- * body text and attachments.
+ * body text and attachments; the text inside the attachments is queued
+ * again for the indexer.
  */
 enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_record *given,
                                    const char **error_r)
@@ -587,6 +592,8 @@ enum tab_result pg_catalog_reindex(struct catalog *cat, const struct archive_rec
             goto out;
     }
     r = pg_catalog_insert_header(pc, mid, rec, &arena, error_r);
+    if (r == TAB_OK) /* the body text given has no attachments' text */
+        r = pg_attach_text_queue(pc, mid, rec, 1, error_r);
     if (r != TAB_OK)
         goto out;
     /* the words from this record, the envelope's from the rows */

@@ -303,7 +303,8 @@ enum tab_result pg_catalog_stats(struct catalog *cat, struct catalog_stats *stat
         " (SELECT count(*) FROM forwards WHERE status = 'sent'),"
         " (SELECT count(*) FROM forwards WHERE status = 'held'),"
         " (SELECT count(*) FROM forwards WHERE status = 'queued'),"
-        " (SELECT count(*) FROM forwards WHERE status = 'deleted'), m.oldest, m.newest, m.degraded"
+        " (SELECT count(*) FROM forwards WHERE status = 'deleted'), m.oldest, m.newest, m.degraded,"
+        " (SELECT count(*) FROM attachment_text_pending)"
         " FROM (SELECT count(*) AS n, COALESCE(sum(size), 0) AS bytes,"
         " count(*) FILTER (WHERE envelope_status = 'incomplete') AS incomplete,"
         " COALESCE(extract(epoch FROM min(arrival))::bigint, 0) AS oldest,"
@@ -336,6 +337,8 @@ enum tab_result pg_catalog_stats(struct catalog *cat, struct catalog_stats *stat
     s->oldest = (time_t)strtoll(PQgetvalue(res, 0, 12), NULL, 10);
     s->newest = (time_t)strtoll(PQgetvalue(res, 0, 13), NULL, 10);
     s->degraded = strtoll(PQgetvalue(res, 0, 14), NULL, 10);
+    /* the attachments whose text the indexer has not read yet */
+    s->text_pending = strtoll(PQgetvalue(res, 0, 15), NULL, 10);
     PQclear(res);
     res = NULL;
     if (fn != NULL) {

@@ -13,8 +13,9 @@
  *	(known_recipients, add, reindex, forward_status),
  *	pg_catalog_search.c (search, get), pg_catalog_integrity.c (chain
  *	walk and head, seals, audit, stats), pg_catalog_retention.c
- *	(holds and expiry) and pg_catalog_index.c (index check and
- *	rebuild).
+ *	(holds and expiry), pg_catalog_index.c (index check and
+ *	rebuild) and pg_attach_text.c (the text inside attachments,
+ *	index_pending).
  *
  *	Private to backends/postgres/: no other folder may include it.
  *	Text values are kept in an arena (a struct strlist) until the call
@@ -42,7 +43,7 @@
 struct pg_catalog {
     struct catalog cat; /* first: handed out as struct catalog */
     struct pg_conn *conn;
-    catalog_text_fn *text_fn; /* index_rebuild(): the body text of a stored copy */
+    catalog_text_fn *text_fn; /* index_rebuild(), index_pending(): a stored copy's text */
     void *text_ctx;
 };
 
@@ -133,6 +134,15 @@ enum tab_result pg_catalog_index_check(struct catalog *cat, struct catalog_index
                                        const char **error_r);
 enum tab_result pg_catalog_index_rebuild(struct catalog *cat, struct catalog_index_rebuild *rb,
                                          int max_rows, const char **error_r);
+
+/* pg_attach_text.c. Queue message mid when one of rec's attachments may
+ * hold text (not degraded); with replace, take it off the queue
+ * otherwise (reindex()). Inside the caller's transaction. */
+enum tab_result pg_attach_text_queue(struct pg_catalog *pc, const char *mid,
+                                     const struct archive_record *rec, int replace,
+                                     const char **error_r);
+enum tab_result pg_catalog_index_pending(struct catalog *cat, int max_rows, int *done_r,
+                                         int64_t *left_r, const char **error_r);
 
 /* pg_catalog_search.c; pg_catalog_load(): rec from message mid (messages.id)
  * and copy copy_id ("": its first copy). */

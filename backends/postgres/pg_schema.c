@@ -33,6 +33,11 @@
  *	tabularium writes, and adds reversed-domain keys; its data step
  *	(pg_schema_fts_existing()) computes them in C for the messages
  *	already there, in batches, reporting progress (pg_schema_set_progress()).
+ *	Version 8 ends each address and reversed-domain index in the
+ *	message id (a page of an address's newest messages). Version 9 adds
+ *	the queue of messages whose attachments' text the indexer has not
+ *	read yet, and queues the messages already there that have an
+ *	attachment which may hold text (pg_schema_queue_existing()).
  *
  *	Only tabularium db runs migrations; the drivers only check the
  *	version, and refuse an older schema (it lacks what they write) and a
@@ -51,6 +56,7 @@
 #include <string.h>
 
 #include "backends/fts.h"
+#include "backends/postgres/pg_attach_text.h"
 #include "backends/postgres/pg_fts.h"
 #include "common/buf.h"
 #include "common/strlist.h"
@@ -375,9 +381,22 @@ static const char pg_schema_v8[] =
     "ALTER INDEX messages_addr_fts SET (gin_pending_list_limit = 256);"
     "ANALYZE messages, recipients, header_addresses;";
 
+/*
+ * The text inside attachments (issue 15): the messages whose attachments'
+ * text the indexer has not read yet (backends/postgres/pg_attach_text.c).
+ * add() queues a message with an attachment that may hold text; the
+ * indexer adds that text to its fts and deletes the row. The upgrade
+ * queues the messages already there that have such an attachment
+ * (pg_schema_queue_existing()), so the running daemon's indexer reads
+ * them after it.
+ */
+static const char pg_schema_v9[] =
+    "CREATE TABLE attachment_text_pending ("
+    " message bigint PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE);";
+
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
     pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4,
-    pg_schema_v5, pg_schema_v6, pg_schema_v7, pg_schema_v8,
+    pg_schema_v5, pg_schema_v6, pg_schema_v7, pg_schema_v8, pg_schema_v9,
 };
 
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);
@@ -743,6 +762,67 @@ static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
     return 0;
 }
 
+/* Attachment rows per batch of the version 9 data step. */
+#define PG_SCHEMA_ATTACH_BATCH 5000
+
+/* Version 9 on a database with attachments: queue every message with one
+ * that may hold text (pg_attach_text_candidate(), a rule SQL does not
+ * have), in batches of attachment rows, in the migration's transaction. */
+static int pg_schema_queue_existing(PGconn *pg, const char **error_r)
+{
+    static const char what[] = "migrate to schema version 9: queue attachments' text";
+    char *value = NULL, last[32] = "0";
+    long long total, done = 0;
+    int ret = 0;
+
+    if (pg_schema_query(pg, "SELECT count(*) FROM attachments", what, &value, error_r) < 0)
+        return -1;
+    total = value != NULL ? strtoll(value, NULL, 10) : 0;
+    free(value);
+    while (done < total && ret == 0) {
+        const char *v1[1] = {last};
+        struct buf ids = BUF_INIT;
+        PGresult *res;
+        int n;
+
+        res = pg_schema_rows(pg,
+                             "SELECT id, message, content_type, filename FROM attachments"
+                             " WHERE id > $1::bigint ORDER BY id"
+                             " LIMIT " PG_SCHEMA_STR(PG_SCHEMA_ATTACH_BATCH),
+                             1, v1, what, error_r);
+        if (res == NULL)
+            return -1;
+        n = PQntuples(res);
+        if (n == 0) {
+            PQclear(res);
+            break;
+        }
+        buf_add_str(&ids, "{");
+        for (int i = 0; i < n; i++)
+            if (pg_attach_text_candidate(PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+                                         PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3))) {
+                buf_add_str(&ids, ids.len > 1 ? "," : "");
+                buf_add_str(&ids, PQgetvalue(res, i, 1));
+            }
+        buf_add_str(&ids, "}");
+        snprintf(last, sizeof(last), "%s", PQgetvalue(res, n - 1, 0));
+        PQclear(res);
+        if (ids.len > 2) {
+            const char *v2[1] = {ids.data};
+            ret = pg_schema_query_params(pg,
+                                         "INSERT INTO attachment_text_pending (message)"
+                                         " SELECT DISTINCT m.id FROM messages m"
+                                         " WHERE m.id = ANY($1::bigint[])"
+                                         " AND m.index_status <> 'degraded'"
+                                         " ON CONFLICT DO NOTHING",
+                                         1, v2, what, NULL, error_r);
+        }
+        buf_free(&ids);
+        done += n; /* no progress line: a rule in C per row, no words to fold */
+    }
+    return ret;
+}
+
 /* The server's message on one line, as a heap string with a prefix. */
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what)
 {
@@ -931,6 +1011,8 @@ int pg_schema_migrate(PGconn *pg, int target, int create, int *from_r, int *to_r
         }
         free(what);
         if (version + 1 == 5 && pg_schema_chain_existing(pg, error_r) < 0)
+            goto fail;
+        if (version + 1 == 9 && pg_schema_queue_existing(pg, error_r) < 0)
             goto fail;
         if (pg_schema_record(pg, version + 1, error_r) < 0)
             goto fail;

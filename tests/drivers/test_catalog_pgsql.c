@@ -33,9 +33,12 @@
  *	lookups' plans, the UTF-8 cleaning of a degraded note; the search
  *	semantics of backends/fts.h on the tsvector columns (folding, CJK,
  *	columns, addresses, domains, wildcards, dense addresses, date ranges,
- *	paging, count, a later copy's recipients, reindex()) and the upgrade
- *	from schema version 6 (the words of the messages there, body_text
- *	dropped); the store's chunked bytes (NUL bytes, several chunks)
+ *	paging, count, a later copy's recipients, reindex()); the text
+ *	inside attachments (the queue add() and reindex() fill, index_pending()
+ *	with a fake text source, the driver's candidate rule against
+ *	mail/attach_text.h's); the upgrade from schema version 6 (the words of
+ *	the messages there, body_text dropped, the attachments that may hold
+ *	text queued); the store's chunked bytes (NUL bytes, several chunks)
  *	streamed back by get(); one transaction for store and catalog (a
  *	catalog insert refused for its content keeps the stored bytes for a
  *	second, degraded add() of the copy; a connection killed between put
@@ -60,12 +63,14 @@
 #include <libpq-fe.h>
 
 #include "backends/catalog.h"
+#include "backends/postgres/pg_attach_text.h"
 #include "backends/postgres/pg_conn.h"
 #include "backends/postgres/pg_schema.h"
 #include "backends/record.h"
 #include "backends/store.h"
 #include "common/log.h"
 #include "common/strlist.h"
+#include "mail/attach_text.h"
 
 #include "tests/drivers/catalog_conformance.h"
 #include "tests/drivers/catalog_conformance_index.h"
@@ -233,6 +238,9 @@ static struct conformance pg_conformance(struct catalog *cat)
 
     memset(&conf, 0, sizeof(conf));
     conf.cat = cat;
+    /* what the indexer reads: the text of the copies the suite stored */
+    if (cat != NULL)
+        catalog_set_text_source(cat, conf_text_source, NULL);
     conf.sql = pg_rows;
     conf.at = pg_at;
     conf.keeps_invalid_utf8 = 0;
@@ -1042,6 +1050,207 @@ static void sem_run(struct conformance *conf)
         "QSEM1", "elpmaxe.proc.liam elpmaxe.proc.bus elpmaxe.etal"));
 }
 
+/* The driver's rule for queueing a message answers as the indexer's
+ * (mail/attach_text.h), for every type and name either knows. */
+static void test_attach_candidate_agrees(void)
+{
+    static const char *const types[] = {
+        NULL,
+        "application/pdf",
+        "APPLICATION/PDF",
+        "application/x-pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.",
+        "application/vnd.openxmlformats",
+        "application/vnd.ms-word.document.macroenabled.12",
+        "application/vnd.ms-excel.sheet.macroenabled.12",
+        "application/vnd.ms-excel",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument",
+        "text/html",
+        "application/xhtml+xml",
+        "text/rtf",
+        "application/rtf",
+        "text/richtext",
+        "text/plain",
+        "application/octet-stream",
+        "application/binary",
+        "application/x-download",
+        "application/force-download",
+        "application/unknown",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/download",
+        "application/msword",
+        "image/jpeg",
+        "image/png",
+        "message/rfc822",
+        "",
+        "application/pdfx"};
+    static const char *const names[] = {
+        NULL,        "",          "invoice.pdf", "INVOICE.PDF", "a.docx",    "a.docm", "a.xlsx",
+        "a.xlsm",    "a.pptx",    "a.odt",       "a.ods",       "a.odp",     "a.htm",  "a.html",
+        "a.rtf",     "a.doc",     "a.xls",       "a.txt",       "photo.jpg", "pdf",    ".pdf",
+        "a.pdf.exe", "a.exe.pdf", "a.tar.gz",    "noext",       "a."};
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
+        for (size_t j = 0; j < sizeof(names) / sizeof(*names); j++)
+            if (pg_attach_text_candidate(types[i], names[j]) !=
+                attach_text_candidate(types[i], names[j])) {
+                fprintf(stderr, "candidate %s %s: %d here, %d in mail/attach_text.c\n",
+                        types[i] ? types[i] : "NULL", names[j] ? names[j] : "NULL",
+                        pg_attach_text_candidate(types[i], names[j]),
+                        attach_text_candidate(types[i], names[j]));
+                CHECK(!"the driver's candidate rule agrees with attach_text_candidate()");
+            }
+}
+
+/* A text source whose store is down. */
+static enum tab_result store_down(void *ctx, const char *store, const char *location,
+                                  struct archive_record *rec, const char **error_r)
+{
+    (void)ctx;
+    (void)store;
+    (void)location;
+    (void)rec;
+    *error_r = "the store is down";
+    return TAB_RETRY;
+}
+
+/* A message with one attachment (type, name), its stored copy's text as
+ * the indexer reads it (NULL: the store never had it); its archive id. */
+static void attach_add(struct conformance *conf, const char *queue_id, const char *subject,
+                       const char *body, const char *type, const char *name, const char *copy_text,
+                       char id[ARCHIVE_ID_SIZE])
+{
+    struct archive_record rec;
+
+    conf_record(&rec, queue_id, CONF_SHA_A, "alice@example.org");
+    rec.subject = xstrdup(subject);
+    rec.body_text = xstrdup(body);
+    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
+    record_add_attachment(&rec, name, type);
+    memcpy(id, rec.archive_id, ARCHIVE_ID_SIZE);
+    conf_add(conf, &rec);
+    for (size_t i = 0; i < conf_store_locations.n; i++)
+        if (strcmp(conf_store_locations.v[i], rec.location) == 0) {
+            free(conf_store_bodies.v[i]);
+            conf_store_bodies.v[i] = xstrdup(copy_text != NULL ? copy_text : "");
+            if (copy_text == NULL) /* gone: the text source answers TAB_PERM */
+                conf_store_locations.v[i][0] = '-';
+        }
+    record_free(&rec);
+}
+
+#define PENDING                                                                                    \
+    "SELECT string_agg(m.archive_id, ',' ORDER BY m.id) FROM attachment_text_pending p"            \
+    " JOIN messages m ON m.id = p.message"
+
+/*
+ * The text inside attachments (schema version 9): add() queues a message
+ * with an attachment that may hold text, and only such a message; until
+ * index_pending() it is found by its subject and body, not by what the
+ * attachment says; then by both, --subject still only by its subject;
+ * the queue empties, a second run does nothing; a copy the store cannot
+ * read now keeps its row, one that is gone for good loses it; a later
+ * copy keeps the words, reindex() queues again; stats and index check
+ * count the queue.
+ */
+static void test_attachment_text(struct conformance *conf)
+{
+    struct catalog *cat = conf->cat;
+    struct catalog_index_report rep;
+    struct catalog_stats st;
+    struct archive_record rec;
+    char pdf[ARCHIVE_ID_SIZE], jpg[ARCHIVE_ID_SIZE], gone[ARCHIVE_ID_SIZE];
+    const char *error = NULL;
+    char *want;
+    int64_t left = -1;
+    int done = -1;
+
+    CHECK(catalog_can(cat, CATALOG_CAN_INDEX_PENDING));
+    attach_add(conf, "4Att1", "invoice attached", "please pay", "application/pdf", "inv.pdf",
+               "please pay Invoice INV-2026-777 kumquat", pdf);
+    attach_add(conf, "4Att2", "holiday photo", "see the photo", "image/jpeg", "beach.jpg",
+               "see the photo", jpg);
+    attach_add(conf, "4Att3", "lost scan", "a scan", "application/octet-stream", "scan.bin", NULL,
+               gone);
+    want = xasprintf("%s,%s", pdf, gone);
+    CONF_CHECK_SQL(conf, PENDING, NULL, want);
+    free(want);
+    CHECK_STR(conf_only(cat, "text", "pay"), pdf);
+    CHECK_STR(conf_only(cat, "text", "kumquat"), "");
+
+    /* counting only; then a store that is down keeps every row */
+    CHECK(catalog_index_pending(cat, 0, &done, &left, &error) == TAB_OK && done == 0 && left == 2);
+    CHECK(catalog_stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.text_pending == 2);
+    memset(&rep, 0, sizeof(rep));
+    CHECK(catalog_index_check(cat, &rep, NULL, NULL, &error) == TAB_OK);
+    CHECK(rep.pending == 2 && rep.damaged == 0 && rep.unindexed == 0 && rep.messages == 3);
+    catalog_set_text_source(cat, store_down, NULL);
+    CHECK(catalog_index_pending(cat, 50, &done, &left, &error) == TAB_RETRY);
+    CHECK(error != NULL && strstr(error, "the store is down") != NULL);
+    catalog_set_text_source(cat, NULL, NULL);
+    CHECK(catalog_index_pending(cat, 50, &done, &left, &error) == TAB_RETRY);
+    CHECK(catalog_stats(cat, &st, NULL, NULL, &error) == TAB_OK && st.text_pending == 2);
+
+    /* the indexer's run: the PDF's words, the lost copy dropped */
+    catalog_set_text_source(cat, conf_text_source, NULL);
+    CHECK(catalog_index_pending(cat, 50, &done, &left, &error) == TAB_OK && done == 2 && left == 0);
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM attachment_text_pending", NULL, "0");
+    CHECK_STR(conf_only(cat, "text", "kumquat"), pdf);
+    CHECK_STR(conf_only(cat, "text", "INV-2026-777"), pdf);
+    CHECK_STR(conf_only(cat, "text", "\"invoice attached\""), pdf);
+    CHECK_STR(conf_only(cat, "subject", "kumquat"), "");
+    CHECK_STR(conf_only(cat, "subject", "invoice attached"), pdf);
+    CHECK_STR(conf_only(cat, "text", "scan"), gone); /* its delivery's words */
+    CHECK(catalog_index_pending(cat, 50, &done, &left, &error) == TAB_OK && done == 0 && left == 0);
+    memset(&rep, 0, sizeof(rep));
+    CHECK(catalog_index_check(cat, &rep, NULL, NULL, &error) == TAB_OK);
+    CHECK(rep.pending == 0 && rep.damaged == 0 && rep.unindexed == 0);
+
+    /* a later copy with a new recipient keeps the words */
+    conf_record(&rec, "4Att1", CONF_SHA_A, "alice@example.org");
+    record_add_rcpt(&rec, "carol@example.com", NULL, NULL, NULL);
+    record_add_attachment(&rec, "inv.pdf", "application/pdf");
+    conf_add(conf, &rec);
+    record_free(&rec);
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM attachment_text_pending", NULL, "0");
+    CHECK_STR(conf_only(cat, "text", "kumquat"), pdf);
+    CHECK_STR(conf_only(cat, "to", "carol@example.com"), pdf);
+
+    /* reindex(): the words of the record given, queued again */
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.archive_id, pdf, sizeof(pdf));
+    rec.subject = xstrdup("invoice attached");
+    rec.body_text = xstrdup("please pay");
+    record_add_attachment(&rec, "inv.pdf", "application/pdf");
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CONF_CHECK_SQL(conf, PENDING, NULL, pdf);
+    CHECK_STR(conf_only(cat, "text", "kumquat"), "");
+    CHECK(catalog_index_pending(cat, 50, &done, &left, &error) == TAB_OK && done == 1 && left == 0);
+    CHECK_STR(conf_only(cat, "text", "kumquat"), pdf);
+
+    /* reindexed as degraded: off the queue, no words from its copy */
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.archive_id, pdf, sizeof(pdf));
+    rec.subject = xstrdup("invoice attached");
+    record_add_attachment(&rec, "inv.pdf", "application/pdf");
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CONF_CHECK_SQL(conf, PENDING, NULL, pdf);
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.archive_id, pdf, sizeof(pdf));
+    rec.index_status = INDEX_DEGRADED;
+    rec.index_note = xstrdup("test");
+    CHECK(catalog_reindex(cat, &rec, &error) == TAB_OK);
+    record_free(&rec);
+    CONF_CHECK_SQL(conf, "SELECT count(*) FROM attachment_text_pending", NULL, "0");
+    CHECK_STR(conf_only(cat, "text", "kumquat"), "");
+    (void)jpg;
+}
+
 /*
  * tabularium db upgrade from version 6: the words of the messages already
  * there come from their subject, body_text and address rows, the reversed
@@ -1078,7 +1287,17 @@ static void test_upgrade_from_6(void)
                      " FROM messages;"
                      "INSERT INTO header_addresses (message, field, position, name, address)"
                      " SELECT id, 'from', 0, 'Hélène Old', 'helene@old.example' FROM messages"
-                     " WHERE queue_id = 'Q7'");
+                     " WHERE queue_id = 'Q7';"
+                     /* 6,000 images (more than one batch), then what may hold text */
+                     "INSERT INTO attachments (message, position, filename, content_type)"
+                     " SELECT id, g, 'img' || g || '.png', 'image/png' FROM messages,"
+                     " generate_series(1, 5) g;"
+                     "INSERT INTO attachments (message, position, filename, content_type)"
+                     " SELECT id, 9, 'scan.PDF', 'application/octet-stream' FROM messages"
+                     " WHERE queue_id = 'Q7';"
+                     "INSERT INTO attachments (message, position, filename, content_type)"
+                     " SELECT id, g, 'a.docx', NULL FROM messages, generate_series(10, 11) g"
+                     " WHERE queue_id = 'Q1199'");
     CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
     PQclear(res);
     CHECK(pg_schema_migrate(pg, PG_SCHEMA_VERSION, 0, &from, &to, &err) == 0 && from == 6 &&
@@ -1107,6 +1326,10 @@ static void test_upgrade_from_6(void)
         q.to = NULL;
         q.text = "body";
         CHECK(catalog_count(cat, &q, &n, &error) == TAB_OK && n == 1199);
+        /* version 9: the messages with an attachment that may hold text */
+        CHECK(sql_is("SELECT string_agg(m.queue_id, ',' ORDER BY m.id) FROM"
+                     " attachment_text_pending p JOIN messages m ON m.id = p.message",
+                     NULL, "Q7,Q1199"));
         CHECK(sql_is("SELECT count(*) FROM information_schema.columns WHERE table_name ="
                      " 'messages' AND column_name = 'body_text'",
                      NULL, "0"));
@@ -1199,6 +1422,7 @@ int main(void)
 
     test_redact_and_utf8();
     test_schema_refusals();
+    test_attach_candidate_agrees();
     cat = catalog_open(spec, NULL, &error);
     CHECK(cat != NULL);
     if (cat == NULL) {
@@ -1220,6 +1444,7 @@ int main(void)
         pg_fresh("tab_unit_fts", conformance_fulltext);
         pg_fresh("tab_unit_rebuild", conformance_index_rebuild);
         pg_fresh("tab_unit_semantics", sem_run);
+        pg_fresh("tab_unit_attach", test_attachment_text);
         test_upgrade_from_6();
     }
     PQfinish(admin);
