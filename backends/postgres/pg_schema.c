@@ -395,8 +395,8 @@ static const char pg_schema_v9[] =
     " message bigint PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE);";
 
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
-    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4,
-    pg_schema_v5, pg_schema_v6, pg_schema_v7, pg_schema_v8, pg_schema_v9,
+    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4, pg_schema_v5,
+    pg_schema_v6, pg_schema_v7, pg_schema_v8, pg_schema_v9,
 };
 
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);
