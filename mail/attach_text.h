@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 
+#include "common/attach_kind.h"
 #include "common/buf.h"
 #include "common/privs.h"
 
@@ -47,20 +48,6 @@
 #define ATTACH_TEXT_ZIP_MEMBERS 200
 /* PDF pages read. */
 #define ATTACH_TEXT_PDF_PAGES 2000
-
-enum attach_format {
-    ATTACH_FORMAT_NONE,
-    ATTACH_FORMAT_PDF,
-    ATTACH_FORMAT_OOXML, /* DOCX, XLSX, PPTX */
-    ATTACH_FORMAT_ODF,   /* ODT, ODS, ODP */
-    ATTACH_FORMAT_HTML,
-    ATTACH_FORMAT_RTF,
-};
-
-/* The name of a format, for log lines ("pdf", "ooxml", ...), and back
- * (ATTACH_FORMAT_NONE for any other name). */
-const char *attach_format_name(enum attach_format fmt);
-enum attach_format attach_format_parse(const char *name);
 
 /* The program that reads PDF, OOXML and ODF documents (attach_reader/),
  * its exit codes, and where it is: beside the running program (the build
@@ -86,12 +73,6 @@ int attach_text_send(int fd, struct buf *text, size_t max, int rc, const char *e
  * one. For the readers of each format. */
 int attach_text_out_add(struct buf *out, size_t max, const char *s, size_t n);
 void attach_text_out_space(struct buf *out, size_t max);
-
-/* Might a part of this type ("type/subtype", lower case) and file name
- * (or NULL) hold text of a known format? Decided before its content is
- * read: by type, by extension, or because the type says nothing
- * (application/octet-stream and the like). */
-int attach_text_candidate(const char *ctype, const char *filename);
 
 /* The format of an attachment from its first bytes (head, n of them:
  * magic numbers first, since mail clients mislabel), then its type and

@@ -12,7 +12,7 @@
  *	which the daemon's indexer (indexer/indexer.c) calls to work it off.
  *
  *	add() and reindex() queue a message, in their transaction, when one
- *	of its attachments may hold text (pg_attach_text_candidate()); mail
+ *	of its attachments may hold text (attach_text_candidate(), common/attach_kind.h); mail
  *	without such an attachment costs nothing more. The delivery has
  *	indexed the subject and body text already: until the indexer has
  *	run, a search finds the message by those, not by what its
@@ -51,6 +51,7 @@
 #include "backends/fts.h"
 #include "backends/postgres/pg_catalog_private.h"
 #include "backends/postgres/pg_fts.h"
+#include "common/attach_kind.h"
 #include "common/log.h"
 #include "common/strlist.h"
 
@@ -60,59 +61,10 @@
 #define PG_ATTACH_BATCH_ROWS 16
 #define PG_ATTACH_BATCH_BYTES (8 * 1024 * 1024)
 
-/* The rule of attach_text_candidate() (mail/attach_text.c): a type that
- * names a known format (a prefix when it ends in '.'), an extension that
- * does, or a type that says nothing about the content. */
-static const char *const pg_attach_types[] = {
-    "application/pdf",
-    "application/x-pdf",
-    "application/vnd.openxmlformats-officedocument.",
-    "application/vnd.ms-word.document.macroenabled.12",
-    "application/vnd.ms-excel.sheet.macroenabled.12",
-    "application/vnd.oasis.opendocument.",
-    "text/html",
-    "application/xhtml+xml",
-    "text/rtf",
-    "application/rtf",
-    "text/richtext",
-    /* vague: the bytes decide */
-    "application/octet-stream",
-    "application/binary",
-    "application/x-download",
-    "application/force-download",
-    "application/unknown",
-    "application/zip",
-    "application/x-zip-compressed",
-    "application/download",
-};
-static const char *const pg_attach_extensions[] = {
-    ".pdf", ".docx", ".docm", ".xlsx", ".xlsm", ".pptx",
-    ".odt", ".ods",  ".odp",  ".htm",  ".html", ".rtf",
-};
-
-int pg_attach_text_candidate(const char *ctype, const char *filename)
-{
-    const char *dot = filename != NULL ? strrchr(filename, '.') : NULL;
-
-    for (size_t i = 0; ctype != NULL && i < sizeof(pg_attach_types) / sizeof(*pg_attach_types);
-         i++) {
-        const char *t = pg_attach_types[i];
-        size_t n = strlen(t);
-        if (t[n - 1] == '.' ? strncasecmp(ctype, t, n) == 0 : strcasecmp(ctype, t) == 0)
-            return 1;
-    }
-    for (size_t i = 0;
-         dot != NULL && i < sizeof(pg_attach_extensions) / sizeof(*pg_attach_extensions); i++)
-        if (strcasecmp(dot, pg_attach_extensions[i]) == 0)
-            return 1;
-    return 0;
-}
-
 int pg_attach_text_wanted(const struct archive_record *rec)
 {
     for (size_t i = 0; i < rec->n_attachments; i++)
-        if (pg_attach_text_candidate(rec->attachments[i].content_type,
-                                     rec->attachments[i].filename))
+        if (attach_text_candidate(rec->attachments[i].content_type, rec->attachments[i].filename))
             return 1;
     return 0;
 }

@@ -56,8 +56,8 @@
 #include <string.h>
 
 #include "backends/fts.h"
-#include "backends/postgres/pg_attach_text.h"
 #include "backends/postgres/pg_fts.h"
+#include "common/attach_kind.h"
 #include "common/buf.h"
 #include "common/strlist.h"
 
@@ -766,7 +766,7 @@ static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
 #define PG_SCHEMA_ATTACH_BATCH 5000
 
 /* Version 9 on a database with attachments: queue every message with one
- * that may hold text (pg_attach_text_candidate(), a rule SQL does not
+ * that may hold text (attach_text_candidate(), a rule SQL does not
  * have), in batches of attachment rows, in the migration's transaction. */
 static int pg_schema_queue_existing(PGconn *pg, const char **error_r)
 {
@@ -799,8 +799,8 @@ static int pg_schema_queue_existing(PGconn *pg, const char **error_r)
         }
         buf_add_str(&ids, "{");
         for (int i = 0; i < n; i++)
-            if (pg_attach_text_candidate(PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
-                                         PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3))) {
+            if (attach_text_candidate(PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+                                      PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3))) {
                 buf_add_str(&ids, ids.len > 1 ? "," : "");
                 buf_add_str(&ids, PQgetvalue(res, i, 1));
             }

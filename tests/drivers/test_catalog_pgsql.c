@@ -35,8 +35,7 @@
  *	columns, addresses, domains, wildcards, dense addresses, date ranges,
  *	paging, count, a later copy's recipients, reindex()); the text
  *	inside attachments (the queue add() and reindex() fill, index_pending()
- *	with a fake text source, the driver's candidate rule against
- *	mail/attach_text.h's); the upgrade from schema version 6 (the words of
+ *	with a fake text source); the upgrade from schema version 6 (the words of
  *	the messages there, body_text dropped, the attachments that may hold
  *	text queued); the store's chunked bytes (NUL bytes, several chunks)
  *	streamed back by get(); one transaction for store and catalog (a
@@ -70,7 +69,6 @@
 #include "backends/store.h"
 #include "common/log.h"
 #include "common/strlist.h"
-#include "mail/attach_text.h"
 
 #include "tests/drivers/catalog_conformance.h"
 #include "tests/drivers/catalog_conformance_index.h"
@@ -1050,61 +1048,6 @@ static void sem_run(struct conformance *conf)
         "QSEM1", "elpmaxe.proc.liam elpmaxe.proc.bus elpmaxe.etal"));
 }
 
-/* The driver's rule for queueing a message answers as the indexer's
- * (mail/attach_text.h), for every type and name either knows. */
-static void test_attach_candidate_agrees(void)
-{
-    static const char *const types[] = {
-        NULL,
-        "application/pdf",
-        "APPLICATION/PDF",
-        "application/x-pdf",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.",
-        "application/vnd.openxmlformats",
-        "application/vnd.ms-word.document.macroenabled.12",
-        "application/vnd.ms-excel.sheet.macroenabled.12",
-        "application/vnd.ms-excel",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument",
-        "text/html",
-        "application/xhtml+xml",
-        "text/rtf",
-        "application/rtf",
-        "text/richtext",
-        "text/plain",
-        "application/octet-stream",
-        "application/binary",
-        "application/x-download",
-        "application/force-download",
-        "application/unknown",
-        "application/zip",
-        "application/x-zip-compressed",
-        "application/download",
-        "application/msword",
-        "image/jpeg",
-        "image/png",
-        "message/rfc822",
-        "",
-        "application/pdfx"};
-    static const char *const names[] = {
-        NULL,        "",          "invoice.pdf", "INVOICE.PDF", "a.docx",    "a.docm", "a.xlsx",
-        "a.xlsm",    "a.pptx",    "a.odt",       "a.ods",       "a.odp",     "a.htm",  "a.html",
-        "a.rtf",     "a.doc",     "a.xls",       "a.txt",       "photo.jpg", "pdf",    ".pdf",
-        "a.pdf.exe", "a.exe.pdf", "a.tar.gz",    "noext",       "a."};
-
-    for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
-        for (size_t j = 0; j < sizeof(names) / sizeof(*names); j++)
-            if (pg_attach_text_candidate(types[i], names[j]) !=
-                attach_text_candidate(types[i], names[j])) {
-                fprintf(stderr, "candidate %s %s: %d here, %d in mail/attach_text.c\n",
-                        types[i] ? types[i] : "NULL", names[j] ? names[j] : "NULL",
-                        pg_attach_text_candidate(types[i], names[j]),
-                        attach_text_candidate(types[i], names[j]));
-                CHECK(!"the driver's candidate rule agrees with attach_text_candidate()");
-            }
-}
-
 /* A text source whose store is down. */
 static enum tab_result store_down(void *ctx, const char *store, const char *location,
                                   struct archive_record *rec, const char **error_r)
@@ -1422,7 +1365,6 @@ int main(void)
 
     test_redact_and_utf8();
     test_schema_refusals();
-    test_attach_candidate_agrees();
     cat = catalog_open(spec, NULL, &error);
     CHECK(cat != NULL);
     if (cat == NULL) {
