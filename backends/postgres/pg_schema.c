@@ -705,6 +705,25 @@ static PGresult *pg_schema_rows(PGconn *pg, const char *sql, int n, const char *
     return NULL;
 }
 
+/* The next rows of a data step's batch query (its $1: the last id done):
+ * their number in *res_r, 0 at the end (nothing kept), -1 on failure. */
+static int pg_schema_next_batch(PGconn *pg, const char *sql, const char *last, const char *what,
+                                PGresult **res_r, const char **error_r)
+{
+    const char *values[1] = {last};
+    PGresult *res = pg_schema_rows(pg, sql, 1, values, what, error_r);
+    int n;
+
+    if (res == NULL)
+        return -1;
+    n = PQntuples(res);
+    if (n == 0)
+        PQclear(res);
+    else
+        *res_r = res;
+    return n;
+}
+
 static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
 {
     static const char what[] = "migrate to schema version 7: index existing messages";
@@ -716,23 +735,19 @@ static int pg_schema_fts_existing(PGconn *pg, const char **error_r)
     total = value != NULL ? strtoll(value, NULL, 10) : 0;
     free(value);
     while (done < total) {
-        const char *v1[1] = {last};
         const char *v2[2];
         PGresult *res, *addrs = NULL, *rcpts = NULL;
         int n, ret = -1;
 
-        res = pg_schema_rows(pg,
-                             "SELECT id, subject, body_text, envelope_from FROM messages"
-                             " WHERE id > $1::bigint ORDER BY id"
-                             " LIMIT " PG_SCHEMA_STR(PG_SCHEMA_FTS_BATCH),
-                             1, v1, what, error_r);
-        if (res == NULL)
+        n = pg_schema_next_batch(pg,
+                                 "SELECT id, subject, body_text, envelope_from FROM messages"
+                                 " WHERE id > $1::bigint ORDER BY id"
+                                 " LIMIT " PG_SCHEMA_STR(PG_SCHEMA_FTS_BATCH),
+                                 last, what, &res, error_r);
+        if (n < 0)
             return -1;
-        n = PQntuples(res);
-        if (n == 0) {
-            PQclear(res);
+        if (n == 0)
             break;
-        }
         v2[0] = PQgetvalue(res, 0, 0);
         v2[1] = PQgetvalue(res, n - 1, 0);
         addrs = pg_schema_rows(pg,
@@ -780,23 +795,19 @@ static int pg_schema_queue_existing(PGconn *pg, const char **error_r)
     total = value != NULL ? strtoll(value, NULL, 10) : 0;
     free(value);
     while (done < total && ret == 0) {
-        const char *v1[1] = {last};
         struct buf ids = BUF_INIT;
         PGresult *res;
         int n;
 
-        res = pg_schema_rows(pg,
-                             "SELECT id, message, content_type, filename FROM attachments"
-                             " WHERE id > $1::bigint ORDER BY id"
-                             " LIMIT " PG_SCHEMA_STR(PG_SCHEMA_ATTACH_BATCH),
-                             1, v1, what, error_r);
-        if (res == NULL)
+        n = pg_schema_next_batch(pg,
+                                 "SELECT id, message, content_type, filename FROM attachments"
+                                 " WHERE id > $1::bigint ORDER BY id"
+                                 " LIMIT " PG_SCHEMA_STR(PG_SCHEMA_ATTACH_BATCH),
+                                 last, what, &res, error_r);
+        if (n < 0)
             return -1;
-        n = PQntuples(res);
-        if (n == 0) {
-            PQclear(res);
+        if (n == 0)
             break;
-        }
         buf_add_str(&ids, "{");
         for (int i = 0; i < n; i++)
             if (attach_text_candidate(PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),

@@ -64,6 +64,19 @@ def cpu_model():
     return platform.processor() or "?"
 
 
+def rate_text(ing):
+    """An ingest's msgs/s, with its failures, retries and the client's CPU."""
+    rate = ing.get("rate")
+    text = "%.0f" % rate if rate else "-"
+    if ing.get("failed"):
+        text += " (**%d recipients failed**: %s)" % (ing["failed"], ing.get("error"))
+    elif ing.get("deferred"):
+        text += " (%d deferred, retried)" % ing["deferred"]
+    if rate and ing.get("client_cpu_s") is not None and ing.get("seconds"):
+        text += " (client: %.0f %% of a CPU)" % (100.0 * ing["client_cpu_s"] / ing["seconds"])
+    return text
+
+
 def burst_rate_note(ing):
     """The lag target is for the asked rate: say so when the burst fell short of it."""
     if not ing or not ing.get("rate") or not ing.get("target_rate"):
@@ -82,14 +95,7 @@ def burst_table(p, run, ing, lag):
     p("| target msgs/s × s | reached msgs/s | messages | largest backlog seen | oldest pending seen (s) | "
       "backlog at the end | catch-up s |")
     p("|---:|---:|---:|---:|---:|---:|---:|")
-    rate = ing.get("rate")
-    rate_s = "%.0f" % rate if rate else "-"
-    if ing.get("failed"):
-        rate_s += " (**%d recipients failed**: %s)" % (ing["failed"], ing.get("error"))
-    elif ing.get("deferred"):
-        rate_s += " (%d deferred, retried)" % ing["deferred"]
-    if rate and ing.get("client_cpu_s") is not None and ing.get("seconds"):
-        rate_s += " (client: %.0f %% of a CPU)" % (100.0 * ing["client_cpu_s"] / ing["seconds"])
+    rate_s = rate_text(ing)
     counts, ages = [], []
     for _, line in ing.get("samples", []):
         f = (line or "").split()
@@ -207,14 +213,7 @@ def main():
             b = load(d, "%s-%d-bytes.json" % (cat, n)) or {}
             v = load(d, "%s-%d-verify.json" % (cat, n)) or {}
             mail += ing.get("bytes", 0)
-            rate = ing.get("rate")
-            rate_s = "%.0f" % rate if rate else "-"
-            if ing.get("failed"):
-                rate_s += " (**%d recipients failed**: %s)" % (ing["failed"], ing.get("error"))
-            elif ing.get("deferred"):
-                rate_s += " (%d deferred, retried)" % ing["deferred"]
-            if rate and ing.get("client_cpu_s") is not None and ing.get("seconds"):
-                rate_s += " (client: %.0f %% of a CPU)" % (100.0 * ing["client_cpu_s"] / ing["seconds"])
+            rate_s = rate_text(ing)
             cu = lag.get("catch_up_s")
             cu_s = "%.1f" % cu if cu is not None else ("**not caught up**" if lag else "-")
 
