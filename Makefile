@@ -24,7 +24,8 @@ BENCH_PKGS = $(TEST_PKGS) dovecot-core dovecot-lmtpd
 
 SOURCES = $(wildcard common/*.[ch] backends/*.[ch] backends/*/*.[ch] mail/*.[ch] \
                      lmtpd/*.[ch] forwarder/*.[ch] indexer/*.[ch] catalog_writer/*.[ch] \
-                     master/*.[ch] search/*.[ch] search/*/*.[ch] tests/unit/*.[ch] tests/drivers/*.[ch] \
+                     master/*.[ch] search/*.[ch] search/*/*.[ch] attach_reader/*.[ch] \
+                     tests/unit/*.[ch] tests/drivers/*.[ch] \
                      tests/fuzz/*.[ch])
 
 .PHONY: account all build asan run test test-unit faults bench bench-search fuzz format check-format \

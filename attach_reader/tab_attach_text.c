@@ -72,8 +72,8 @@ int main(int argc, char **argv)
                          "cannot map the document on standard input");
         return ATTACH_CHILD_FAILED;
     }
-    rc = attach_docs_extract(fmt, data, (size_t)len, argc == 5 ? argv[4] : NULL, &text,
-                             (size_t)max, &error) < 0
+    rc = attach_docs_extract(fmt, data, (size_t)len, argc == 5 ? argv[4] : NULL, &text, (size_t)max,
+                             &error) < 0
              ? ATTACH_CHILD_UNREADABLE
              : ATTACH_CHILD_OK;
     rc = attach_text_send(STDOUT_FILENO, &text, (size_t)max, rc, error);
