@@ -14,11 +14,18 @@
 #	on 127.0.0.1:TLSPORT, with a certificate for "localhost" signed by a
 #	CA made here: $DIR/ca.crt (point SSL_CERT_FILE at it).
 #
+#	With ARCHIVE_DATA set, it serves a Tabularium archive instead, through
+#	the project's own config/dovecot-archive.conf and .acl (the read-only
+#	view of docs/imap-view.md), with /var/lib/tabularium replaced by
+#	ARCHIVE_DATA and the account by ARCHIVE_OWNER; "archivist" signs in
+#	the same way and sees the archive as INBOX.
+#
 #	Own config, base_dir, state_dir and log under $DIR: it never touches
 #	/etc/dovecot or a system Dovecot. Needs root. "start" is idempotent.
 # ENVIRONMENT (defaults)
 #	DIR=${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot-imap
 #	MAILROOT=$DIR/mail  MAIL_USER=vmail
+#	ARCHIVE_DATA= (a data_directory)  ARCHIVE_OWNER=tabularium
 # DIAGNOSTICS
 #	Exit 1 with a message (and the tail of $DIR/dovecot.log) when Dovecot
 #	or dovecot-imapd is missing or does not come up.
@@ -27,6 +34,8 @@ set -euo pipefail
 DIR=${DIR:-${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot-imap}
 MAILROOT=${MAILROOT:-$DIR/mail}
 MAIL_USER=${MAIL_USER:-vmail}
+ARCHIVE_DATA=${ARCHIVE_DATA:-}
+ARCHIVE_OWNER=${ARCHIVE_OWNER:-tabularium}
 CMD=${1:-}
 CONF=$DIR/dovecot.conf
 ME=$(basename "$0")
@@ -112,7 +121,6 @@ cat >"$CONF" <<EOF
 instance_name = tabularium-imap-$PORT
 base_dir = $DIR/run
 state_dir = $DIR/state
-protocols = imap
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <$DIR/server.crt
@@ -120,19 +128,10 @@ ssl_key = <$DIR/server.key
 disable_plaintext_auth = no
 log_path = $DIR/dovecot.log
 info_log_path = $DIR/dovecot.log
-mail_location = maildir:$MAILROOT/%n/Maildir
-first_valid_uid = $MUID
-last_valid_uid = $MUID
-mail_uid = $MUID
-mail_gid = $MGID
 auth_mechanisms = plain login
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%n $DIR/passwd
-}
-userdb {
-  driver = static
-  args = uid=$MUID gid=$MGID home=$MAILROOT/%n
 }
 service imap-login {
   inet_listener imap {
@@ -146,6 +145,29 @@ service imap-login {
   }
 }
 EOF
+if [ -n "$ARCHIVE_DATA" ]; then
+    # The documented read-only view, with this archive's paths and owner.
+    SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    sed "s#/var/lib/tabularium#$ARCHIVE_DATA#g; s#/etc/tabularium/dovecot-archive.acl#$DIR/archive.acl#
+         s#uid=tabularium gid=tabularium#uid=$ARCHIVE_OWNER gid=$(id -gn "$ARCHIVE_OWNER")#" \
+        "$SRC/config/dovecot-archive.conf" >>"$CONF"
+    cp "$SRC/config/dovecot-archive.acl" "$DIR/archive.acl"
+    mkdir -p "$ARCHIVE_DATA/imap-view"
+    chown "$ARCHIVE_OWNER:" "$ARCHIVE_DATA/imap-view"
+else
+    cat >>"$CONF" <<EOF
+protocols = imap
+mail_location = maildir:$MAILROOT/%n/Maildir
+first_valid_uid = $MUID
+last_valid_uid = $MUID
+mail_uid = $MUID
+mail_gid = $MGID
+userdb {
+  driver = static
+  args = uid=$MUID gid=$MGID home=$MAILROOT/%n
+}
+EOF
+fi
 doveconf -c "$CONF" -n >/dev/null
 dovecot -c "$CONF"
 for _ in $(seq 100); do port_open "$PORT" && port_open "$TLSPORT" && break; sleep 0.1; done
