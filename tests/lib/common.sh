@@ -9,6 +9,8 @@
 #	ok MSG | fail MSG | check_eq MSG EXPECTED ACTUAL | finish
 #	die MSG                              abort the test (exit 2)
 #	sha256_of FILE                       hex SHA-256 on stdout
+#	tab_test_certs DIR                   DIR/ca.crt and DIR/server.{crt,key} for
+#	                                     localhost and 127.0.0.1 (made once)
 #	tab_conf_get CONF NAME               a parameter's value, $names expanded
 #	start_tabulariumd CONF [ARGS...]     "$TABULARIUMD -f -c CONF ARGS" in the background
 #	stop_tabulariumd                     SIGTERM, wait 10 s, then SIGKILL (and say so)
@@ -334,4 +336,21 @@ tab_later() {
 # versions a test expects.
 code_version() {
     grep -rhoE "^#define $2 [0-9]+" "$1" | awk '{ print $3 }' | sort -u
+}
+
+# tab_test_certs DIR: a CA made for the tests (DIR/ca.crt, DIR/ca.key) and a
+# server certificate it signed for "localhost" and 127.0.0.1
+# (DIR/server.crt, DIR/server.key); kept when they exist.
+tab_test_certs() {
+    local d=$1
+    [ -s "$d/server.crt" ] && return 0
+    mkdir -p "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Tabularium test CA" \
+        -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null &&
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$d/server.key" \
+            -out "$d/server.csr" 2>/dev/null &&
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/san.ext" &&
+        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+            -CAcreateserial -days 30 -extfile "$d/san.ext" -out "$d/server.crt" 2>/dev/null &&
+        chmod 0600 "$d/ca.key" "$d/server.key"
 }

@@ -30,7 +30,7 @@
 #	Exit 1 with a message (and the tail of $DIR/dovecot.log) when Dovecot
 #	or dovecot-imapd is missing or does not come up.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/common.sh" # tab_reap
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh" # tab_reap, tab_test_certs
 DIR=${DIR:-${TAB_TEST_TMP:-${TMPDIR:-/tmp}}/tabularium-dovecot-imap}
 MAILROOT=${MAILROOT:-$DIR/mail}
 MAIL_USER=${MAIL_USER:-vmail}
@@ -101,18 +101,10 @@ for p in "$PORT" "$TLSPORT"; do
 done
 mkdir -p "$DIR/run" "$DIR/state" "$MAILROOT/archivist/Maildir"/{cur,new,tmp}
 chown -R "$MAIL_USER:" "$MAILROOT"
-if [ ! -s "$DIR/server.crt" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Tabularium test CA" \
-        -keyout "$DIR/ca.key" -out "$DIR/ca.crt" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$DIR/server.key" \
-        -out "$DIR/server.csr" 2>/dev/null
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$DIR/san.ext"
-    openssl x509 -req -in "$DIR/server.csr" -CA "$DIR/ca.crt" -CAkey "$DIR/ca.key" \
-        -CAcreateserial -days 30 -extfile "$DIR/san.ext" -out "$DIR/server.crt" 2>/dev/null
-fi
+tab_test_certs "$DIR" || { echo "$ME: cannot make the test certificates" >&2; exit 1; }
 [ -s "$DIR/password" ] || head -c 12 /dev/urandom | base64 | tr -d '/+=' >"$DIR/password"
 printf 'archivist:{PLAIN}%s::::::\n' "$(cat "$DIR/password")" >"$DIR/passwd"
-chmod 0600 "$DIR/password" "$DIR/ca.key" "$DIR/server.key"
+chmod 0600 "$DIR/password"
 # read by Dovecot's auth process, which runs as the dovecot user
 chgrp dovecot "$DIR/passwd"
 chmod 0640 "$DIR/passwd"
