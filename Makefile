@@ -17,7 +17,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 RUN_PKGS  = cmake make gcc pkg-config libgmime-3.0-dev libsqlite3-dev libssl-dev libpq-dev libunistring-dev \
-            libcurl4-openssl-dev libpoppler-glib-dev libzip-dev libxml2-dev libldap-dev swaks
+            libcurl4-openssl-dev libpoppler-glib-dev libzip-dev libxml2-dev libldap-dev libcrypt-dev swaks
 TEST_PKGS = $(RUN_PKGS) postfix postfix-pcre sqlite3 python3 clang-format valgrind \
             clang libclang-rt-14-dev postgresql ceph-mon ceph-osd radosgw ceph-common curl \
             dovecot-core dovecot-lmtpd dovecot-imapd slapd ldap-utils
