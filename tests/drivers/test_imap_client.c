@@ -34,7 +34,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/buf.h"
 #include "common/sha256.h"
 #include "common/strlist.h"
 #include "import/imap_client.h"
@@ -98,21 +97,6 @@ static void test_dates(void)
 }
 
 /* ---- against Dovecot ------------------------------------------------------ */
-
-static char *read_file_text(const char *path)
-{
-    struct buf b = BUF_INIT;
-    int fd = open(path, O_RDONLY);
-
-    if (fd < 0)
-        return NULL;
-    (void)buf_read_fd(&b, fd);
-    close(fd);
-    buf_add(&b, "", 0);
-    while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-        b.data[--b.len] = '\0';
-    return b.data;
-}
 
 static void sha_of_fd(int fd, char hex[SHA256_HEX_SIZE])
 {
@@ -326,7 +310,7 @@ int main(void)
     test_urls();
     test_dates();
     if (url != NULL && pwfile != NULL && maildir != NULL) {
-        char *password = read_file_text(pwfile);
+        char *password = check_slurp_line(pwfile);
         CHECK(password != NULL);
         if (password != NULL)
             test_server(url, getenv("TAB_IMAPS_URL"), password, maildir, getenv("TAB_IMAP_RESTART"),

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/buf.h"
 #include "common/strlist.h"
 #include "web/ldap_auth.h"
 #include "../unit/check.h"
@@ -55,21 +54,6 @@ static void test_pure(void)
     cfg.filter = "(uid=%d)";
     CHECK(ldap_auth_login(&cfg, "alice", "pw", &dn, &a, &err) == TAB_PERM);
     CHECK(dn == NULL && a.n == 0);
-}
-
-static char *read_text(const char *path)
-{
-    struct buf b = BUF_INIT;
-    int fd = open(path, O_RDONLY);
-
-    if (fd < 0)
-        return NULL;
-    (void)buf_read_fd(&b, fd);
-    close(fd);
-    buf_add(&b, "", 0);
-    while (b.len > 0 && b.data[b.len - 1] == '\n')
-        b.data[--b.len] = '\0';
-    return b.data;
 }
 
 /* Sign in and check the outcome; on TAB_OK the DN and the addresses
@@ -157,7 +141,7 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_pure();
     if (uri != NULL && pwfile != NULL) {
-        char *pw = read_text(pwfile);
+        char *pw = check_slurp_line(pwfile);
         CHECK(pw != NULL);
         if (pw != NULL)
             test_server(uri, pw, getenv("TAB_LDAP_CA"));

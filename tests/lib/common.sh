@@ -9,6 +9,7 @@
 #	ok MSG | fail MSG | check_eq MSG EXPECTED ACTUAL | finish
 #	die MSG                              abort the test (exit 2)
 #	sha256_of FILE                       hex SHA-256 on stdout
+#	tab_dovecot_stop DIR                 stop the private Dovecot whose base_dir is DIR/run
 #	tab_test_certs DIR                   DIR/ca.crt and DIR/server.{crt,key} for
 #	                                     localhost and 127.0.0.1 (made once)
 #	tab_conf_get CONF NAME               a parameter's value, $names expanded
@@ -353,4 +354,20 @@ tab_test_certs() {
         openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
             -CAcreateserial -days 30 -extfile "$d/san.ext" -out "$d/server.crt" 2>/dev/null &&
         chmod 0600 "$d/ca.key" "$d/server.key"
+}
+
+# tab_dovecot_stop DIR: stop a private Dovecot (base_dir DIR/run) and its
+# children; 0 with "stopped" or "not running" said.
+tab_dovecot_stop() {
+    local pid kids
+    pid=$(cat "$1/run/master.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
+        kill "$pid" # the master terminates its children
+        # shellcheck disable=SC2086 # one pid a word
+        tab_reap "$pid" 100 "dovecot master" $kids
+        echo "dovecot (master pid $pid) stopped"
+    else
+        echo "dovecot not running"
+    fi
 }

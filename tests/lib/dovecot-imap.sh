@@ -44,18 +44,7 @@ master_pid() { cat "$DIR/run/master.pid" 2>/dev/null || true; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-do_stop() {
-    local pid kids
-    pid=$(master_pid)
-    if alive "$pid"; then
-        kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
-        kill "$pid"
-        # shellcheck disable=SC2086 # one pid a word
-        tab_reap "$pid" 100 "dovecot master" $kids
-        echo "dovecot IMAP (master pid $pid) stopped"
-    fi
-    return 0
-}
+do_stop() { tab_dovecot_stop "$DIR"; }
 
 case "$CMD" in
 stop)

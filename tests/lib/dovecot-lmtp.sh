@@ -42,19 +42,8 @@ alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/$LISTEN/$1") 2>/dev/null; }
 
 do_stop() {
-    local pid kids
-    pid=$(master_pid)
-    if alive "$pid"; then
-        kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
-        kill "$pid" # the master terminates its children
-        # shellcheck disable=SC2086 # one pid a word
-        tab_reap "$pid" 100 "dovecot master" $kids
-        echo "dovecot (master pid $pid) stopped"
-    else
-        echo "dovecot not running"
-    fi
+    tab_dovecot_stop "$DIR"
     rm -f "$DIR/instance"
-    return 0
 }
 
 case "$CMD" in

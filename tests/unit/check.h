@@ -98,4 +98,15 @@ static inline char *check_slurp(const char *path, size_t *len_r)
     return buf;
 }
 
+/* The file's text without its trailing newlines (a password file), or NULL. */
+static inline char *check_slurp_line(const char *path)
+{
+    size_t n;
+    char *s = check_slurp(path, &n);
+
+    while (s != NULL && n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
 #endif
