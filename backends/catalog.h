@@ -141,6 +141,22 @@ struct catalog_hold_row {
 };
 typedef int catalog_hold_fn(const struct catalog_hold_row *row, void *ctx);
 
+/* An account of the web interface (docs/web.md, "Accounts"): roles is a
+ * comma-separated set of "user", "auditor", "officer", "admin" in that
+ * order; auth "local" (password_hash: yescrypt, web/password.h) or "ldap"
+ * (no hash: the directory checks the password). totp_secret: base32, or
+ * NULL when one-time codes are off. addresses: the mail addresses a
+ * "user" sees the mail of. */
+struct catalog_user {
+    char *name, *roles, *auth, *password_hash, *totp_secret;
+    struct strlist addresses;
+    time_t created;
+    int disabled;
+};
+/* Free what a catalog_user_get() or a caller filled in (not u itself). */
+void catalog_user_free(struct catalog_user *u);
+typedef int catalog_user_fn(const struct catalog_user *u, void *ctx);
+
 struct catalog_stats {
     int64_t messages, copies, bytes, wrapped_bytes, incomplete, held, expired;
     int64_t text_pending;  /* messages not yet in the full-text index (catalog_index_pending) */
@@ -185,6 +201,7 @@ enum catalog_capability {
     CATALOG_CAN_COUNT,          /* catalog_count() */
     CATALOG_CAN_INDEX_HEALTH,   /* catalog_index_health() */
     CATALOG_CAN_INDEX_REBUILD,  /* catalog_index_check() and catalog_index_rebuild() */
+    CATALOG_CAN_USERS,          /* catalog_user_*() and catalog_token_*() */
 };
 
 /* 1 when cat has what cap names, else 0. */
@@ -326,6 +343,32 @@ enum tab_result catalog_unindex(struct catalog *cat, const char *archive_id, con
 /* Overview for tabularium stats. */
 enum tab_result catalog_stats(struct catalog *cat, struct catalog_stats *stats_r,
                               catalog_stats_row_fn *fn, void *ctx, const char **error_r);
+
+/* --- Accounts of the web interface (docs/web.md). Optional:
+ * CATALOG_CAN_USERS. Names are compared exactly; each call commits. --- */
+
+/* Create (create = 1: TAB_PERM "already exists" when the name is taken)
+ * or replace (create = 0: TAB_PERM "no such account") an account, its
+ * addresses included; created is set by the catalog on creation. */
+enum tab_result catalog_user_put(struct catalog *cat, const struct catalog_user *u, int create,
+                                 const char **error_r);
+/* One account; TAB_PERM "no such account". Free with catalog_user_free(). */
+enum tab_result catalog_user_get(struct catalog *cat, const char *name, struct catalog_user *u_r,
+                                 const char **error_r);
+/* Every account, by name. */
+enum tab_result catalog_user_list(struct catalog *cat, catalog_user_fn *fn, void *ctx,
+                                  const char **error_r);
+/* Remove an account with its addresses and API tokens; TAB_PERM "no such
+ * account". */
+enum tab_result catalog_user_delete(struct catalog *cat, const char *name, const char **error_r);
+/* Record an API token of an account by its SHA-256 (the token itself is
+ * never stored); TAB_PERM "no such account". */
+enum tab_result catalog_token_add(struct catalog *cat, const char *name, const char *token_sha256,
+                                  const char **error_r);
+/* The account a token's SHA-256 belongs to (*name_r: free()); TAB_PERM
+ * "unknown token". Notes the time it was used. */
+enum tab_result catalog_token_user(struct catalog *cat, const char *token_sha256, char **name_r,
+                                   const char **error_r);
 
 /* Full-text indexing off the delivery path (indexer/indexer.c). A driver
  * that has it (CATALOG_CAN_INDEX_PENDING) makes catalog_add() store the

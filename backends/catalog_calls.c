@@ -26,6 +26,7 @@
  *	returns 0.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backends/catalog.h"
@@ -55,6 +56,9 @@ int catalog_can(const struct catalog *cat, enum catalog_capability cap)
         return v->wait_limit != NULL;
     case CATALOG_CAN_TEXT_SOURCE:
         return v->set_text_source != NULL;
+    case CATALOG_CAN_USERS:
+        return v->user_put != NULL && v->user_get != NULL && v->user_list != NULL &&
+               v->user_delete != NULL && v->token_add != NULL && v->token_user != NULL;
     case CATALOG_CAN_REINDEX:
         return v->reindex != NULL;
     case CATALOG_CAN_FORWARD_STATUS:
@@ -278,4 +282,53 @@ enum tab_result catalog_index_rebuild(struct catalog *cat, struct catalog_index_
 {
     return CATALOG_OPTIONAL(cat, index_rebuild, "the catalog driver cannot rebuild its index",
                             error_r, rb, max_rows, error_r);
+}
+
+#define CATALOG_NO_USERS "the catalog driver keeps no accounts"
+
+void catalog_user_free(struct catalog_user *u)
+{
+    free(u->name);
+    free(u->roles);
+    free(u->auth);
+    free(u->password_hash);
+    free(u->totp_secret);
+    strlist_free(&u->addresses);
+    memset(u, 0, sizeof(*u));
+}
+
+enum tab_result catalog_user_put(struct catalog *cat, const struct catalog_user *u, int create,
+                                 const char **error_r)
+{
+    return CATALOG_OPTIONAL(cat, user_put, CATALOG_NO_USERS, error_r, u, create, error_r);
+}
+
+enum tab_result catalog_user_get(struct catalog *cat, const char *name, struct catalog_user *u_r,
+                                 const char **error_r)
+{
+    return CATALOG_OPTIONAL(cat, user_get, CATALOG_NO_USERS, error_r, name, u_r, error_r);
+}
+
+enum tab_result catalog_user_list(struct catalog *cat, catalog_user_fn *fn, void *ctx,
+                                  const char **error_r)
+{
+    return CATALOG_OPTIONAL(cat, user_list, CATALOG_NO_USERS, error_r, fn, ctx, error_r);
+}
+
+enum tab_result catalog_user_delete(struct catalog *cat, const char *name, const char **error_r)
+{
+    return CATALOG_OPTIONAL(cat, user_delete, CATALOG_NO_USERS, error_r, name, error_r);
+}
+
+enum tab_result catalog_token_add(struct catalog *cat, const char *name, const char *token_sha256,
+                                  const char **error_r)
+{
+    return CATALOG_OPTIONAL(cat, token_add, CATALOG_NO_USERS, error_r, name, token_sha256, error_r);
+}
+
+enum tab_result catalog_token_user(struct catalog *cat, const char *token_sha256, char **name_r,
+                                   const char **error_r)
+{
+    return CATALOG_OPTIONAL(cat, token_user, CATALOG_NO_USERS, error_r, token_sha256, name_r,
+                            error_r);
 }

@@ -42,7 +42,7 @@
 
 #include "backends/catalog.h"
 
-#define CATALOG_ABI_VERSION 3
+#define CATALOG_ABI_VERSION 4
 
 struct catalog_vfuncs {
     unsigned int abi_version; /* CATALOG_ABI_VERSION */
@@ -106,6 +106,19 @@ struct catalog_vfuncs {
     enum tab_result (*index_rebuild)(struct catalog *cat, struct catalog_index_rebuild *rb,
                                      int max_rows, const char **error_r);
 
+    /* Accounts of the web interface (docs/web.md). */
+    enum tab_result (*user_put)(struct catalog *cat, const struct catalog_user *u, int create,
+                                const char **error_r);
+    enum tab_result (*user_get)(struct catalog *cat, const char *name, struct catalog_user *u_r,
+                                const char **error_r);
+    enum tab_result (*user_list)(struct catalog *cat, catalog_user_fn *fn, void *ctx,
+                                 const char **error_r);
+    enum tab_result (*user_delete)(struct catalog *cat, const char *name, const char **error_r);
+    enum tab_result (*token_add)(struct catalog *cat, const char *name, const char *token_sha256,
+                                 const char **error_r);
+    enum tab_result (*token_user)(struct catalog *cat, const char *token_sha256, char **name_r,
+                                  const char **error_r);
+
     void (*close)(struct catalog *cat);
 };
 
@@ -122,6 +135,12 @@ struct catalog {
     " NOT EXISTS (SELECT 1 FROM copies c2 WHERE c2.message = m.id"                                 \
     "  AND (c2.retain_until IS NULL OR c2.retain_until > " limit "))"                              \
     " AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.archive_id = m.archive_id)"
+
+/* The accounts of the web interface, all together. */
+#define CATALOG_VFUNCS_USERS(prefix)                                                               \
+    .user_put = prefix##_user_put, .user_get = prefix##_user_get, .user_list = prefix##_user_list, \
+    .user_delete = prefix##_user_delete, .token_add = prefix##_token_add,                          \
+    .token_user = prefix##_token_user
 
 /* The methods every driver has, and its ABI version. */
 #define CATALOG_VFUNCS_MANDATORY(prefix)                                                           \

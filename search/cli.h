@@ -81,6 +81,8 @@ int cli_expire(struct cli_context *ctx, int argc, char **argv);
 int cli_stats(struct cli_context *ctx, int argc, char **argv);
 /* tabularium audit [--since DATE] [--json] */
 int cli_audit(struct cli_context *ctx, int argc, char **argv);
+/* tabularium user add|list|passwd|disable|enable|delete|token|totp ... */
+int cli_user(struct cli_context *ctx, int argc, char **argv);
 
 /* Append one row to the catalog's audit table (search/read/cli_stats.c): call
  * it BEFORE an action that reads message content or changes data, and
@@ -213,6 +215,7 @@ extern const char cli_hold_help[];
 extern const char cli_expire_help[];
 extern const char cli_stats_help[];
 extern const char cli_audit_help[];
+extern const char cli_user_help[];
 extern const char cli_retention_help[];
 
 #endif

@@ -60,6 +60,7 @@ static const struct cli_command cli_commands[] = {
     {"hold", cli_hold, "put messages on legal hold for a case, or release them", cli_hold_help},
     {"expire", cli_expire, "remove messages past their retention and not on hold", cli_expire_help},
     {"audit", cli_audit, "who read or changed what in the archive", cli_audit_help},
+    {"user", cli_user, "accounts of the web interface, API tokens, one-time codes", cli_user_help},
     {"stats", cli_stats, "messages and bytes per day and month, queue state", cli_stats_help},
     {"retention", cli_retention, "the S3 bucket's lifecycle rule and Object Lock",
      cli_retention_help},

@@ -285,6 +285,7 @@ static void pg_catalog_close(struct catalog *cat)
 static const struct catalog_vfuncs pg_catalog_vfuncs = {
     CATALOG_VFUNCS_MANDATORY(pg_catalog),
     CATALOG_VFUNCS_RECORDS(pg_catalog),
+    CATALOG_VFUNCS_USERS(pg_catalog),
     .count = pg_catalog_count,
     .set_text_source = pg_catalog_set_text_source,
     .index_check = pg_catalog_index_check,

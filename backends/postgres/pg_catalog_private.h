@@ -174,6 +174,18 @@ enum tab_result pg_catalog_stats(struct catalog *cat, struct catalog_stats *stat
                                  catalog_stats_row_fn *fn, void *ctx, const char **error_r);
 
 /* pg_catalog_retention.c */
+/* pg_users.c: the web interface's accounts (schema version 10). */
+enum tab_result pg_catalog_user_put(struct catalog *cat, const struct catalog_user *u, int create,
+                                    const char **error_r);
+enum tab_result pg_catalog_user_get(struct catalog *cat, const char *name, struct catalog_user *u_r,
+                                    const char **error_r);
+enum tab_result pg_catalog_user_list(struct catalog *cat, catalog_user_fn *fn, void *ctx,
+                                     const char **error_r);
+enum tab_result pg_catalog_user_delete(struct catalog *cat, const char *name, const char **error_r);
+enum tab_result pg_catalog_token_add(struct catalog *cat, const char *name,
+                                     const char *token_sha256, const char **error_r);
+enum tab_result pg_catalog_token_user(struct catalog *cat, const char *token_sha256, char **name_r,
+                                      const char **error_r);
 enum tab_result pg_catalog_hold(struct catalog *cat, const char *archive_id, const char *case_name,
                                 int on, const char *user, int *changed_r, int *holds_r,
                                 struct strlist *locations_r, const char **error_r);

@@ -394,9 +394,34 @@ static const char pg_schema_v9[] =
     "CREATE TABLE attachment_text_pending ("
     " message bigint PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE);";
 
+/*
+ * The accounts of the web interface (docs/web.md, "Accounts";
+ * pg_users.c), as in the SQLite catalog: who may sign in, with which
+ * roles and addresses, and the SHA-256 of their API tokens.
+ */
+static const char pg_schema_v10[] =
+    "CREATE TABLE web_users ("
+    " name text PRIMARY KEY,"
+    " roles text NOT NULL,"
+    " auth text NOT NULL CHECK (auth IN ('local', 'ldap')),"
+    " password_hash text,"
+    " totp_secret text,"
+    " created timestamptz NOT NULL DEFAULT now(),"
+    " disabled boolean NOT NULL DEFAULT false);"
+    "CREATE TABLE web_user_addresses ("
+    " name text NOT NULL REFERENCES web_users (name) ON DELETE CASCADE,"
+    " address text NOT NULL);"
+    "CREATE UNIQUE INDEX web_user_addresses_key ON web_user_addresses (name, lower(address));"
+    "CREATE TABLE web_tokens ("
+    " sha256 text PRIMARY KEY,"
+    " name text NOT NULL REFERENCES web_users (name) ON DELETE CASCADE,"
+    " created timestamptz NOT NULL DEFAULT now(),"
+    " last_used timestamptz);"
+    "CREATE INDEX web_tokens_name ON web_tokens (name);";
+
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
     pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4, pg_schema_v5,
-    pg_schema_v6, pg_schema_v7, pg_schema_v8, pg_schema_v9,
+    pg_schema_v6, pg_schema_v7, pg_schema_v8, pg_schema_v9, pg_schema_v10,
 };
 
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);

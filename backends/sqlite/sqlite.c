@@ -543,6 +543,7 @@ static int sqlite_make_parent(const char *path)
 static const struct catalog_vfuncs sqlite_vfuncs = {
     CATALOG_VFUNCS_MANDATORY(sqlite),
     CATALOG_VFUNCS_RECORDS(sqlite),
+    CATALOG_VFUNCS_USERS(sqlite),
     .add_batch = sqlite_add_batch,
     .wait_limit = sqlite_wait_limit,
     .set_text_source = sqlite_set_text_source,

@@ -36,7 +36,7 @@
 
 #include "backends/catalog_private.h"
 
-#define SQLITE_SCHEMA_VERSION 8
+#define SQLITE_SCHEMA_VERSION 9
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 /* One index_pending() transaction holds the write lock that deliveries
  * wait for: it moves at most this many rows, and stops adding rows once
@@ -148,6 +148,19 @@ int sqlite_begin_read(struct sqlite_catalog *sc);
 void sqlite_end(struct sqlite_catalog *sc);
 enum tab_result sqlite_commit(struct sqlite_catalog *sc, const char *what, const char **error_r);
 enum tab_result sqlite_write_fail(struct sqlite_catalog *sc, const char *what,
+                                  const char **error_r);
+
+/* sqlite_users.c: the web interface's accounts (schema version 9). */
+enum tab_result sqlite_user_put(struct catalog *cat, const struct catalog_user *u, int create,
+                                const char **error_r);
+enum tab_result sqlite_user_get(struct catalog *cat, const char *name, struct catalog_user *u_r,
+                                const char **error_r);
+enum tab_result sqlite_user_list(struct catalog *cat, catalog_user_fn *fn, void *ctx,
+                                 const char **error_r);
+enum tab_result sqlite_user_delete(struct catalog *cat, const char *name, const char **error_r);
+enum tab_result sqlite_token_add(struct catalog *cat, const char *name, const char *token_sha256,
+                                 const char **error_r);
+enum tab_result sqlite_token_user(struct catalog *cat, const char *token_sha256, char **name_r,
                                   const char **error_r);
 
 /* sqlite_schema.c */

@@ -19,7 +19,8 @@
  *	every lookup compares the prefix and then the exact value.
  *
  *	Version 8 replaces the full-text table by a contentless one
- *	(sqlite_fts.c) and adds the reversed-domain address keys.
+ *	(sqlite_fts.c) and adds the reversed-domain address keys; version 9
+ *	adds the web interface's accounts (sqlite_users.c).
  *
  *	Must never open a database whose schema is newer than this code.
  * DIAGNOSTICS
@@ -297,9 +298,35 @@ static const char sqlite_schema_v8[] =
     " noted TEXT NOT NULL,"
     " reason TEXT NOT NULL);";
 
+/*
+ * Version 9: the accounts of the web interface (docs/web.md, "Accounts";
+ * sqlite_users.c): who may sign in, with which roles and addresses, and
+ * the SHA-256 of their API tokens (never a token itself). Removing an
+ * account removes its addresses and tokens (foreign keys are on).
+ */
+static const char sqlite_schema_v9[] =
+    "CREATE TABLE web_users ("
+    " name TEXT PRIMARY KEY,"
+    " roles TEXT NOT NULL,"
+    " auth TEXT NOT NULL CHECK (auth IN ('local', 'ldap')),"
+    " password_hash TEXT,"
+    " totp_secret TEXT,"
+    " created TEXT NOT NULL,"
+    " disabled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE web_user_addresses ("
+    " name TEXT NOT NULL REFERENCES web_users (name) ON DELETE CASCADE,"
+    " address TEXT NOT NULL COLLATE NOCASE,"
+    " PRIMARY KEY (name, address));"
+    "CREATE TABLE web_tokens ("
+    " sha256 TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL REFERENCES web_users (name) ON DELETE CASCADE,"
+    " created TEXT NOT NULL,"
+    " last_used TEXT);"
+    "CREATE INDEX web_tokens_name ON web_tokens (name);";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
-    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4,
-    sqlite_schema_v5, sqlite_schema_v6, sqlite_schema_v7, sqlite_schema_v8,
+    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4, sqlite_schema_v5,
+    sqlite_schema_v6, sqlite_schema_v7, sqlite_schema_v8, sqlite_schema_v9,
 };
 
 /* tab_rdomain(address): address_rdomain() (backends/fts.h), or NULL. */

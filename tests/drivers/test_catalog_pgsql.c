@@ -73,6 +73,7 @@
 #include "tests/drivers/catalog_conformance.h"
 #include "tests/drivers/catalog_conformance_index.h"
 #include "tests/drivers/catalog_conformance_pages.h"
+#include "tests/drivers/catalog_conformance_users.h"
 #include "tests/drivers/store_conformance.h"
 
 #define PG_VERSION_TEXT2(v) #v
@@ -1383,6 +1384,7 @@ int main(void)
         catalog_close(&cat);
         pg_fresh("tab_unit_search", conformance_search);
         pg_fresh("tab_unit_pages", conformance_address_pages);
+        pg_fresh("tab_unit_users", conformance_users);
         pg_fresh("tab_unit_fts", conformance_fulltext);
         pg_fresh("tab_unit_rebuild", conformance_index_rebuild);
         pg_fresh("tab_unit_semantics", sem_run);
