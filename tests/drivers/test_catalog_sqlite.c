@@ -229,7 +229,7 @@ static void test_add_and_rows(void)
     CHECK(cat == NULL);
 
     /* What an operator sees with sqlite3, through another connection. */
-    CHECK_SQL("PRAGMA user_version", "8");
+    CHECK_SQL("PRAGMA user_version", "9");
     CHECK_SQL("PRAGMA journal_mode", "wal");
     CHECK_SQL("SELECT id, archive_id, queue_id, sha256, message_id, envelope_from,"
               " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
@@ -603,7 +603,7 @@ static void test_concurrent_create(const char *dir, int round)
     }
     CHECK_SQL_AT(path, "SELECT count(*), min(archive_id), max(archive_id) FROM messages",
                  "8|0000000000000000012C|00000000000000000133");
-    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "9");
 }
 
 static void test_open_errors(const char *dir)
