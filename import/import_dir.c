@@ -40,9 +40,9 @@
 #include "import/import_source_private.h"
 
 struct dir_entry {
-    char *rel;          /* path below the top folder */
-    size_t folder;      /* index in folders */
-    const char *skip;   /* not a message: why */
+    char *rel;        /* path below the top folder */
+    size_t folder;    /* index in folders */
+    const char *skip; /* not a message: why */
     uint64_t size;
 };
 
@@ -197,8 +197,7 @@ static int dir_next(struct import_source *src, struct import_msg *msg, const cha
     return import_writer_end(&d->w, error_r) < 0 ? -1 : 1;
 }
 
-static int dir_seek(struct import_source *src, uint64_t seq, uint64_t resume,
-                    const char **error_r)
+static int dir_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char **error_r)
 {
     struct dir_source *d = (struct dir_source *)src;
 

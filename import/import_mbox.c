@@ -301,15 +301,14 @@ static int mbox_next(struct import_source *src, struct import_msg *msg, const ch
             }
         }
         if (mbox_blank(p, n) && newline) {
-            if (pending > 0 && import_writer_add(&m->w, pending == 2 ? "\r\n" : "\n", pending,
-                                                 error_r) < 0)
+            if (pending > 0 &&
+                import_writer_add(&m->w, pending == 2 ? "\r\n" : "\n", pending, error_r) < 0)
                 return -1;
             pending = n;
             m->pos += n;
             continue;
         }
-        if ((pending > 0 || msg->reject != NULL) && newline &&
-            mbox_is_from_line(p, n, NULL, NULL))
+        if ((pending > 0 || msg->reject != NULL) && newline && mbox_is_from_line(p, n, NULL, NULL))
             break; /* the next message; the empty line before it was the separator */
         if (pending > 0) {
             if (import_writer_add(&m->w, pending == 2 ? "\r\n" : "\n", pending, error_r) < 0)
@@ -344,8 +343,7 @@ done:
     return import_writer_end(&m->w, error_r) < 0 ? -1 : 1;
 }
 
-static int mbox_seek(struct import_source *src, uint64_t seq, uint64_t resume,
-                     const char **error_r)
+static int mbox_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char **error_r)
 {
     struct mbox_source *m = (struct mbox_source *)src;
 

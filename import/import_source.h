@@ -47,15 +47,15 @@ struct import_msg {
     uint64_t size, max_line;
     int has_8bit, has_nul, has_bare_cr_lf, ends_with_newline;
     char sha256[SHA256_HEX_SIZE];
-    uint64_t seq;            /* 1 for the first message of the source */
-    uint64_t resume;         /* import_source_seek() value just after it */
-    char position[512];      /* where it is, for people: "byte 1234", "cur/x:2,S" */
-    const char *folder;      /* Maildir folder ("" the top, ".Sent", "Sent/2019"), or NULL */
-    char *from_line_sender;  /* mbox From_ line's address, or NULL (heap) */
-    time_t from_line_time;   /* mbox From_ line's date, or 0 */
-    time_t mtime;            /* the file's mtime (Maildir, .eml), or 0 */
-    const char *reject;      /* non-NULL: not read whole, why */
-    const char *skip;        /* non-NULL: not a message, why */
+    uint64_t seq;           /* 1 for the first message of the source */
+    uint64_t resume;        /* import_source_seek() value just after it */
+    char position[512];     /* where it is, for people: "byte 1234", "cur/x:2,S" */
+    const char *folder;     /* Maildir folder ("" the top, ".Sent", "Sent/2019"), or NULL */
+    char *from_line_sender; /* mbox From_ line's address, or NULL (heap) */
+    time_t from_line_time;  /* mbox From_ line's date, or 0 */
+    time_t mtime;           /* the file's mtime (Maildir, .eml), or 0 */
+    const char *reject;     /* non-NULL: not read whole, why */
+    const char *skip;       /* non-NULL: not a message, why */
 };
 
 /* spool_dir: where the spool file goes (queue_directory). */

@@ -27,8 +27,7 @@
 
 void archive_ingest_record(const struct tab_config *cfg, struct archive_record *rec,
                            const char *archive_id, const char *sender, const char *status,
-                           time_t arrival, const struct original_info *info,
-                           const char *sha256_hex)
+                           time_t arrival, const struct original_info *info, const char *sha256_hex)
 {
     memcpy(rec->archive_id, archive_id, sizeof(rec->archive_id));
     free(rec->envelope_from);
@@ -41,9 +40,9 @@ void archive_ingest_record(const struct tab_config *cfg, struct archive_record *
 }
 
 int archive_ingest_store(const struct tab_config *cfg, struct store *store,
-                         struct archive_record *rec, const struct original_info *info,
-                         int orig_fd, int wrap_fd, const char *wrap_path, char **location_r,
-                         const char **step_r, const char **error_r)
+                         struct archive_record *rec, const struct original_info *info, int orig_fd,
+                         int wrap_fd, const char *wrap_path, char **location_r, const char **step_r,
+                         const char **error_r)
 {
     enum tab_result r;
 

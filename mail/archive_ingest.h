@@ -43,9 +43,9 @@ void archive_ingest_record(const struct tab_config *cfg, struct archive_record *
  * store. On success rec->store and rec->location are set and *location_r
  * is a heap copy of the location. */
 int archive_ingest_store(const struct tab_config *cfg, struct store *store,
-                         struct archive_record *rec, const struct original_info *info,
-                         int orig_fd, int wrap_fd, const char *wrap_path, char **location_r,
-                         const char **step_r, const char **error_r);
+                         struct archive_record *rec, const struct original_info *info, int orig_fd,
+                         int wrap_fd, const char *wrap_path, char **location_r, const char **step_r,
+                         const char **error_r);
 
 /* catalog_add(), and when the catalog refuses what the message says
  * (TAB_PERM on a full record) the same record again from the envelope
