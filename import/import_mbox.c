@@ -7,8 +7,9 @@
  *	A message starts with a From_ line ("From SENDER DATE") at the start
  *	of the file or after an empty line; the empty line before the next
  *	From_ line (or the end of the file) is the separator, not part of the
- *	message. A "From " line that does not look like a From_ line (no
- *	year in it) or that follows a line of text is the body's.
+ *	message. A "From " line that does not look like a From_ line (a
+ *	sender, then a time of day and a year: "From a@b Mon Jan  6
+ *	10:00:00 2020") or that follows a line of text is the body's.
  *
  *	Variants: a message whose header has a Content-Length that ends
  *	exactly before the next From_ line (or the end of the file) is read
@@ -118,7 +119,7 @@ static int mbox_peek(struct mbox_source *m, const char **p_r, size_t *n_r, int *
     return avail > 0;
 }
 
-/* "From SENDER DATE": a sender and a year in what follows. */
+/* "From SENDER DATE": a sender, then a time of day (H:MM) and a year. */
 static int mbox_is_from_line(const char *p, size_t n, char **sender_r, time_t *time_r)
 {
     char line[MBOX_PEEK + 1], *sp, *rest;
@@ -139,7 +140,12 @@ static int mbox_is_from_line(const char *p, size_t n, char **sender_r, time_t *t
             isdigit((unsigned char)q[2]) && isdigit((unsigned char)q[3]) &&
             !isdigit((unsigned char)q[4]) && (q == rest || !isdigit((unsigned char)q[-1])))
             year = 1;
-    if (!year)
+    int clock = 0; /* "HH:MM" */
+    for (const char *q = rest; *q != '\0' && q[1] != '\0'; q++)
+        if (isdigit((unsigned char)q[0]) && q[1] == ':' && isdigit((unsigned char)q[2]) &&
+            isdigit((unsigned char)q[3]))
+            clock = 1;
+    if (!year || !clock)
         return 0;
     if (sender_r != NULL) {
         *sender_r = xstrndup(sp, (size_t)(rest - sp));
