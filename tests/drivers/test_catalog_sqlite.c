@@ -732,7 +732,7 @@ static struct catalog *upgraded(const char *path, const char *sql, const char *f
         fprintf(stderr, "open %s (version %s): %s\n", path, from, error);
         return NULL;
     }
-    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "9");
     return cat;
 }
 
@@ -837,7 +837,7 @@ static void test_upgrade_v1(const char *dir)
     cat = catalog_open(spec, NULL, &error);
     CHECK(cat != NULL);
     catalog_close(&cat);
-    CHECK_SQL_AT(path, "PRAGMA user_version", "8");
+    CHECK_SQL_AT(path, "PRAGMA user_version", "9");
     CHECK_SQL_AT(path, "SELECT count(*) FROM messages WHERE fts_hash IS NOT NULL", "3");
 }
 
