@@ -5,7 +5,7 @@
  *	opens the file source a path names and calls its driver
  * DESCRIPTION
  *	See import_source.h: the format detection and the public calls over
- *	the drivers of import_mbox.c and import_dir.c. An IMAP source
+ *	the drivers of import_mbox.c, import_dir.c and import_zip.c. An IMAP source
  *	(import/imap_client.c) and a PST one will be drivers here too.
  * DIAGNOSTICS
  *	-1 or NULL with *error_r (static text, or the driver's).
@@ -75,8 +75,10 @@ struct import_source *import_source_open(const char *path, const char *format,
     if (format == NULL) {
         if (S_ISDIR(st.st_mode))
             format = import_has_maildir(path, 0) ? "maildir" : "eml";
+        else if (import_is_mbox_file(path))
+            format = "mbox";
         else
-            format = import_is_mbox_file(path) ? "mbox" : "eml";
+            format = import_zip_is_zip(path) ? "zip" : "eml";
     }
     if (strncmp(format, "mbox", 4) == 0 && S_ISDIR(st.st_mode)) {
         snprintf(error, sizeof(error), "%s: an mbox is a file, this is a folder", path);
@@ -95,11 +97,13 @@ struct import_source *import_source_open(const char *path, const char *format,
         src = import_mbox_open(path, format, spool_fd, error_r);
     else if (strcmp(format, "maildir") == 0)
         src = import_dir_open(path, 1, spool_fd, error_r);
+    else if (strcmp(format, "zip") == 0)
+        src = import_zip_open(path, spool_fd, error_r);
     else if (strcmp(format, "eml") == 0)
         src = S_ISDIR(st.st_mode) ? import_dir_open(path, 0, spool_fd, error_r)
                                   : import_file_open(path, spool_fd, error_r);
     else
-        *error_r = "unknown format (mbox, mboxrd, mboxo, mboxcl2, maildir, eml)";
+        *error_r = "unknown format (mbox, mboxrd, mboxo, mboxcl2, maildir, eml, zip)";
     if (src == NULL)
         close(spool_fd);
     return src;

@@ -8,8 +8,9 @@
  * DESCRIPTION
  *	A source is a small driver: open, next message, position, close.
  *	import_source_open() detects the format of path when format is NULL
- *	("mbox", "mboxrd", "mboxo", "mboxcl2", "maildir", "eml"): a file that
- *	starts with "From " is an mbox, any other file one .eml message; a
+ *	("mbox", "mboxrd", "mboxo", "mboxcl2", "maildir", "eml", "zip"): a file
+ *	that starts with "From " is an mbox, a zip archive a zip of .eml
+ *	files, any other file one .eml message; a
  *	folder with cur/ or new/ (at its top or below) is a Maildir tree,
  *	any other folder a tree of .eml files.
  *
@@ -61,7 +62,7 @@ struct import_msg {
 /* spool_dir: where the spool file goes (queue_directory). */
 struct import_source *import_source_open(const char *path, const char *format,
                                          const char *spool_dir, const char **error_r);
-/* The format opened ("mboxrd", "mboxo", "mboxcl2", "maildir", "eml"). */
+/* The format opened ("mboxrd", "mboxo", "mboxcl2", "maildir", "eml", "zip"). */
 const char *import_source_format(const struct import_source *src);
 /* Bytes of the source read so far, and in all (0 unknown): for progress. */
 uint64_t import_source_bytes(const struct import_source *src, uint64_t *total_r);

@@ -56,5 +56,8 @@ struct import_source *import_mbox_open(const char *path, const char *variant, in
 struct import_source *import_dir_open(const char *path, int maildir, int spool_fd,
                                       const char **error_r);
 struct import_source *import_file_open(const char *path, int spool_fd, const char **error_r);
+/* A zip of .eml files (import_zip.c); import_zip_is_zip(): 1 when path is one. */
+struct import_source *import_zip_open(const char *path, int spool_fd, const char **error_r);
+int import_zip_is_zip(const char *path);
 
 #endif

@@ -80,7 +80,7 @@ const char cli_import_help[] =
     "    Archives every message of each SOURCE as the daemon archives a\n"
     "    delivered one: wrapped, stored, catalogued and chained. A SOURCE is\n"
     "    an mbox file, a Maildir (with its Dovecot or Courier folders), a\n"
-    "    folder of .eml files or one .eml file; the format is detected when\n"
+    "    folder or a zip of .eml files, or one .eml file; the format is detected when\n"
     "    --format is not given. Messages are streamed: memory does not grow\n"
     "    with the size of a file or of a message.\n"
     "\n"
@@ -107,7 +107,8 @@ const char cli_import_help[] =
     "\n"
     "OPTIONS\n"
     "    --format FORMAT       mbox (mboxrd, mboxo and mboxcl2 detected per\n"
-    "                          message), mboxrd, mboxo, mboxcl2, maildir, eml\n"
+    "                          message), mboxrd, mboxo, mboxcl2, maildir, eml,\n"
+    "                          zip (a zip of .eml files)\n"
     "    --mailbox-owner ADDR  add ADDR as a recipient of every message (the\n"
     "                          owner of the mailbox imported: the Bcc copies\n"
     "                          they received are then found under ADDR)\n"
@@ -470,7 +471,8 @@ out:
 
 static int import_usage_format(const char *f)
 {
-    static const char *const formats[] = {"mbox", "mboxrd", "mboxo", "mboxcl2", "maildir", "eml"};
+    static const char *const formats[] = {"mbox",    "mboxrd", "mboxo", "mboxcl2",
+                                          "maildir", "eml",    "zip"};
 
     for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
         if (strcmp(f, formats[i]) == 0)
@@ -498,7 +500,8 @@ int cli_import(struct cli_context *ctx, int argc, char **argv)
         return cli_usage_error("import", "%s", "no SOURCE given");
     if (format != NULL && !import_usage_format(format))
         return cli_usage_error(
-            "import", "unknown --format %s (mbox, mboxrd, mboxo, mboxcl2, maildir, eml)", format);
+            "import", "unknown --format %s (mbox, mboxrd, mboxo, mboxcl2, maildir, eml, zip)",
+            format);
     memset(&run, 0, sizeof(run));
     run.ctx = ctx;
     run.format = format;
