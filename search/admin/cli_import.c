@@ -531,9 +531,14 @@ int cli_import(struct cli_context *ctx, int argc, char **argv)
         run.journal_dir = xasprintf("%s/import", run.cfg->queue_directory);
         run.report_path = xasprintf("%s/report-%s-%ld.txt", run.journal_dir, stamp, (long)getpid());
     }
-    if (safe_mkdir_p(run.journal_dir, 0700) < 0) {
-        fprintf(stderr, "tabularium import: cannot create %s: %s\n", run.journal_dir,
-                strerror(errno));
+    /* The spool files of the sources and the wraps go in queue_directory,
+     * which only the daemon has made so far when it ran here. */
+    const char *mkdir_failed = safe_mkdir_p(run.cfg->queue_directory, 0700) < 0
+                                   ? run.cfg->queue_directory
+                               : safe_mkdir_p(run.journal_dir, 0700) < 0 ? run.journal_dir
+                                                                         : NULL;
+    if (mkdir_failed != NULL) {
+        fprintf(stderr, "tabularium import: cannot create %s: %s\n", mkdir_failed, strerror(errno));
         status = CLI_EXIT_USAGE;
         goto out;
     }
