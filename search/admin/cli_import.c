@@ -142,6 +142,9 @@ struct import_run {
     FILE *report;
     struct import_counts total;
     struct progress *progress;
+    /* The progress line's "what": the messages read so far, rewritten
+     * before each update (progress.c keeps the pointer). */
+    char progress_what[64];
     uint64_t bytes_before; /* of the sources done */
     int index_later;
 };
@@ -452,6 +455,8 @@ static int import_source_run(struct import_run *run, const char *source)
             fprintf(stderr, "tabularium import: cannot write the journal %s: %s\n", j.path, error);
             goto out;
         }
+        snprintf(run->progress_what, sizeof(run->progress_what), "import: %" PRIu64 " messages",
+                 run->total.read + j.c.read);
         progress_update(run->progress, run->bytes_before + import_source_bytes(src, &total));
     }
     uint64_t total;
@@ -555,7 +560,8 @@ int cli_import(struct cli_context *ctx, int argc, char **argv)
             total_bytes += (uint64_t)st.st_size;
     }
     index_fields_init();
-    run.progress = progress_new("import", "bytes", total_bytes);
+    snprintf(run.progress_what, sizeof(run.progress_what), "import: 0 messages");
+    run.progress = progress_new(run.progress_what, "bytes", total_bytes);
     for (int i = operand; i < argc && !failed; i++)
         failed = import_source_run(&run, argv[i]) < 0;
     progress_end(&run.progress);
