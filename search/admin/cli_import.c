@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -203,6 +204,14 @@ static int import_journal_open(struct import_run *run, const char *source, struc
     j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (j->fd < 0) {
         snprintf(error, sizeof(error), "cannot open the journal %s: %s", j->path, strerror(errno));
+        *error_r = error;
+        return -1;
+    }
+    /* One import of a source at a time: a second would write the same
+     * journal. The lock goes with the descriptor (and with a killed run). */
+    if (flock(j->fd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(error, sizeof(error), "%s is being imported by another run (journal %s is locked)",
+                 source, j->path);
         *error_r = error;
         return -1;
     }
