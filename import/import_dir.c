@@ -197,13 +197,22 @@ static int dir_next(struct import_source *src, struct import_msg *msg, const cha
     return import_writer_end(&d->w, error_r) < 0 ? -1 : 1;
 }
 
-static int dir_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char **error_r)
+static int dir_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char *last,
+                    const char **error_r)
 {
     struct dir_source *d = (struct dir_source *)src;
+    char pos[sizeof(((struct import_msg *)0)->position)];
 
     if (resume > d->n) {
-        *error_r = "the journal counts more files than the folder holds (it changed?)";
-        return -1;
+        *error_r = "it holds fewer files than the journal counted";
+        return 1;
+    }
+    if (resume > 0) {
+        snprintf(pos, sizeof(pos), "%s", d->v[resume - 1].rel);
+        if (strcmp(pos, last) != 0) {
+            *error_r = "the file where it stopped is not where it was";
+            return 1;
+        }
     }
     d->next = (size_t)resume;
     for (size_t i = 0; i < d->next; i++)

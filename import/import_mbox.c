@@ -349,12 +349,27 @@ done:
     return import_writer_end(&m->w, error_r) < 0 ? -1 : 1;
 }
 
-static int mbox_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char **error_r)
+static int mbox_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char *last,
+                     const char **error_r)
 {
     struct mbox_source *m = (struct mbox_source *)src;
+    char b[MBOX_PEEK];
+    ssize_t n;
 
-    if (resume > m->size || lseek(m->fd, (off_t)resume, SEEK_SET) < 0) {
-        *error_r = "the journal's position is past the end of the mbox (the file changed?)";
+    (void)last; /* "message N at byte X": the offset below says more */
+    if (resume > m->size) {
+        *error_r = "it is shorter than where the import stopped";
+        return 1;
+    }
+    if (resume < m->size) {
+        n = pread(m->fd, b, sizeof(b), (off_t)resume);
+        if (n <= 0 || !mbox_is_from_line(b, (size_t)n, NULL, NULL)) {
+            *error_r = "no From_ line where the import stopped";
+            return 1;
+        }
+    }
+    if (lseek(m->fd, (off_t)resume, SEEK_SET) < 0) {
+        *error_r = mbox_fail(m, "lseek");
         return -1;
     }
     m->pos = m->len = 0;

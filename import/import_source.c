@@ -125,10 +125,10 @@ int import_source_next(struct import_source *src, struct import_msg *msg, const 
     return src->v->next(src, msg, error_r);
 }
 
-int import_source_seek(struct import_source *src, uint64_t seq, uint64_t resume,
+int import_source_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char *last,
                        const char **error_r)
 {
-    return src->v->seek(src, seq, resume, error_r);
+    return src->v->seek(src, seq, resume, last, error_r);
 }
 
 void import_source_close(struct import_source **_src)

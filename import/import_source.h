@@ -67,8 +67,10 @@ const char *import_source_format(const struct import_source *src);
 /* Bytes of the source read so far, and in all (0 unknown): for progress. */
 uint64_t import_source_bytes(const struct import_source *src, uint64_t *total_r);
 int import_source_next(struct import_source *src, struct import_msg *msg, const char **error_r);
-/* Go to where msg->resume of message number seq said; 0 or -1. */
-int import_source_seek(struct import_source *src, uint64_t seq, uint64_t resume,
+/* Go to where msg->resume of message number seq said, last being that
+ * message's msg->position. 0 done; 1 the source is not what it was (files
+ * moved, an mbox rewritten: *error_r says how), nothing moved; -1 error. */
+int import_source_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char *last,
                        const char **error_r);
 void import_source_close(struct import_source **src);
 

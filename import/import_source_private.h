@@ -38,7 +38,8 @@ int import_spool_open(const char *spool_dir, const char **error_r);
 struct import_source_vfuncs {
     const char *format;
     int (*next)(struct import_source *src, struct import_msg *msg, const char **error_r);
-    int (*seek)(struct import_source *src, uint64_t seq, uint64_t resume, const char **error_r);
+    int (*seek)(struct import_source *src, uint64_t seq, uint64_t resume, const char *last,
+                const char **error_r);
     uint64_t (*bytes)(const struct import_source *src, uint64_t *total_r);
     void (*close)(struct import_source *src);
 };

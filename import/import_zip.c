@@ -95,13 +95,25 @@ static int zip_next(struct import_source *src, struct import_msg *msg, const cha
     }
 }
 
-static int zip_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char **error_r)
+static int zip_seek(struct import_source *src, uint64_t seq, uint64_t resume, const char *last,
+                    const char **error_r)
 {
     struct zip_source_state *z = (struct zip_source_state *)src;
+    char pos[sizeof(((struct import_msg *)0)->position)];
+    zip_stat_t st;
 
     if (resume > (uint64_t)z->n) {
-        *error_r = "the journal counts more entries than the zip holds (it changed?)";
-        return -1;
+        *error_r = "it holds fewer entries than the journal counted";
+        return 1;
+    }
+    if (resume > 0) {
+        if (zip_stat_index(z->zip, resume - 1, 0, &st) < 0 || st.name == NULL)
+            st.name = "";
+        snprintf(pos, sizeof(pos), "%s", st.name);
+        if (strcmp(pos, last) != 0) {
+            *error_r = "the entry where it stopped is not where it was";
+            return 1;
+        }
     }
     z->next = (zip_int64_t)resume;
     src->seq = seq;

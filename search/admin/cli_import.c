@@ -156,7 +156,35 @@ struct import_journal {
     int fd;
     uint64_t seq, resume;
     struct import_counts c;
+    /* msg->position of message seq, in hex (any byte a file name holds),
+     * so that a resumed run sees whether the source changed. */
+    char last_hex[2 * sizeof(((struct import_msg *)0)->position) + 1];
 };
+
+static void import_hex(const char *s, char *out, size_t size)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (; *s != '\0' && o + 2 < size; s++) {
+        out[o++] = digits[(unsigned char)*s >> 4];
+        out[o++] = digits[(unsigned char)*s & 15];
+    }
+    out[o] = '\0';
+}
+
+static void import_unhex(const char *hex, char *out, size_t size)
+{
+    size_t o = 0;
+
+    for (; hex[0] != '\0' && hex[1] != '\0' && o + 1 < size; hex += 2) {
+        unsigned v = 0;
+        if (sscanf(hex, "%2x", &v) != 1)
+            break;
+        out[o++] = (char)v;
+    }
+    out[o] = '\0';
+}
 
 static int import_journal_write(struct import_journal *j, const char *source, const char **error_r)
 {
@@ -166,9 +194,9 @@ static int import_journal_write(struct import_journal *j, const char *source, co
     memset(rec, ' ', sizeof(rec));
     n = snprintf(rec, sizeof(rec),
                  IMPORT_JOURNAL_MAGIC "\n%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-                                      " %" PRIu64 " %" PRIu64 "\n%.3000s\n",
+                                      " %" PRIu64 " %" PRIu64 " x%s\n%.2000s\n",
                  j->seq, j->resume, j->c.read, j->c.archived, j->c.duplicates, j->c.rejected,
-                 j->c.skipped, source);
+                 j->c.skipped, j->last_hex, source);
     if (n < 0 || (size_t)n >= sizeof(rec)) {
         *error_r = "journal record too long";
         return -1;
@@ -221,9 +249,10 @@ static int import_journal_open(struct import_run *run, const char *source, struc
     rec[n] = '\0';
     if (strncmp(rec, IMPORT_JOURNAL_MAGIC "\n", sizeof(IMPORT_JOURNAL_MAGIC)) != 0 ||
         sscanf(rec + sizeof(IMPORT_JOURNAL_MAGIC),
-               "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
+               "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+               " x%1024[0-9a-f]",
                &j->seq, &j->resume, &j->c.read, &j->c.archived, &j->c.duplicates, &j->c.rejected,
-               &j->c.skipped) != 7) {
+               &j->c.skipped, j->last_hex) < 7) {
         snprintf(error, sizeof(error), "the journal %s is not one this tabularium wrote", j->path);
         *error_r = error;
         return -1;
@@ -409,13 +438,30 @@ static int import_source_run(struct import_run *run, const char *source)
         goto out;
     }
     if (resumed > 0) {
-        if (import_source_seek(src, j.seq, j.resume, &error) < 0) {
+        char last[sizeof(msg.position)];
+        import_unhex(j.last_hex, last, sizeof(last));
+        int r = import_source_seek(src, j.seq, j.resume, last, &error);
+        if (r < 0) {
             fprintf(stderr, "tabularium import: %s: cannot resume at message %" PRIu64 ": %s\n",
                     source, j.seq, error);
             goto out;
         }
-        fprintf(stderr, "tabularium import: %s: resuming after message %" PRIu64 " (journal %s)\n",
-                source, j.seq, j.path);
+        if (r > 0) {
+            /* Files moved or the mbox was rewritten since: the position
+             * means nothing now. Read it all again; the catalog finds what
+             * is there already, and the counts start from zero. */
+            fprintf(stderr,
+                    "tabularium import: %s: changed since the interrupted run (%s): reading it "
+                    "again from the start\n",
+                    source, error);
+            memset(&j.c, 0, sizeof(j.c));
+            j.seq = j.resume = 0;
+            j.last_hex[0] = '\0';
+        } else {
+            fprintf(stderr,
+                    "tabularium import: %s: resuming after message %" PRIu64 " (journal %s)\n",
+                    source, j.seq, j.path);
+        }
     }
     for (;;) {
         uint64_t total;
@@ -460,6 +506,7 @@ static int import_source_run(struct import_run *run, const char *source)
          * moves past it. */
         j.seq = msg.seq;
         j.resume = msg.resume;
+        import_hex(msg.position, j.last_hex, sizeof(j.last_hex));
         if (import_journal_write(&j, source, &error) < 0) {
             fprintf(stderr, "tabularium import: cannot write the journal %s: %s\n", j.path, error);
             goto out;

@@ -139,10 +139,11 @@ static void test_rd_and_o(void)
     CHECK(resume1 == (uint64_t)(strstr(rd, "From bob") - rd));
     CHECK(import_source_next(src, &m, &error) == 1 && m.seq == 2 && m.resume == strlen(rd));
     CHECK(import_source_next(src, &m, &error) == 0);
-    CHECK(import_source_seek(src, 1, resume1, &error) == 0);
+    CHECK(import_source_seek(src, 1, resume1, "", &error) == 0);
     CHECK(import_source_next(src, &m, &error) == 1 && m.seq == 2);
     CHECK_STR(m.from_line_sender, "bob@example.com");
-    CHECK(import_source_seek(src, 1, strlen(rd) + 1, &error) < 0);
+    CHECK(import_source_seek(src, 1, strlen(rd) + 1, "", &error) == 1); /* past the end */
+    CHECK(import_source_seek(src, 1, resume1 + 1, "", &error) == 1);    /* no From_ there */
     free(m.from_line_sender);
     import_source_close(&src);
     free(path);
