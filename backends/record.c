@@ -273,3 +273,14 @@ int record_parse_time(const char *s, time_t *t_r)
     *t_r = t - (time_t)off_sign * ((time_t)off_h * 3600 + (time_t)off_m * 60);
     return 0;
 }
+
+const char *envelope_status_of(const char *s)
+{
+    static const char *const statuses[] = {ENVELOPE_COMPLETE, ENVELOPE_INCOMPLETE,
+                                           ENVELOPE_IMPORTED};
+
+    for (size_t i = 0; s != NULL && i < sizeof(statuses) / sizeof(statuses[0]); i++)
+        if (strcmp(s, statuses[i]) == 0)
+            return statuses[i];
+    return NULL;
+}

@@ -23,6 +23,11 @@
 
 #define ENVELOPE_COMPLETE "complete"
 #define ENVELOPE_INCOMPLETE "incomplete"
+/* Brought in by tabularium import: the recipients were reconstructed from
+ * the header (To, Cc, Bcc, Delivered-To, X-Original-To, Envelope-To). */
+#define ENVELOPE_IMPORTED "imported"
+/* The ENVELOPE_* constant equal to s, or NULL (s NULL or another value). */
+const char *envelope_status_of(const char *s);
 
 /* How completely the catalog indexes a message (index_status). A degraded
  * record carries only what needs no parsing of the message: the envelope,
@@ -64,7 +69,7 @@ struct archive_record {
     char archive_id[ARCHIVE_ID_SIZE];
     char *queue_id;              /* Postfix queue id (XFORWARD IDENT), "" unknown */
     char *envelope_from;         /* "" for the null sender */
-    const char *envelope_status; /* ENVELOPE_COMPLETE | ENVELOPE_INCOMPLETE (static) */
+    const char *envelope_status; /* ENVELOPE_COMPLETE | _INCOMPLETE | _IMPORTED (static) */
     const char *index_status;    /* INDEX_FULL | INDEX_DEGRADED (static); NULL: full */
     char *index_note;            /* degraded: why (free text, at most INDEX_NOTE_MAX
                                     bytes stored); NULL when full */

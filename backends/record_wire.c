@@ -308,12 +308,25 @@ static const char *wire_get_choice(struct wire_reader *r, const char *a, const c
     return choice;
 }
 
+/* ENVELOPE_COMPLETE, ENVELOPE_INCOMPLETE or ENVELOPE_IMPORTED. */
+static const char *wire_get_envelope_status(struct wire_reader *r)
+{
+    int is_null;
+    char *s = wire_get_str(r, &is_null);
+    const char *choice = envelope_status_of(s);
+
+    if ((s == NULL && !is_null) || (s != NULL && choice == NULL))
+        r->bad = 1;
+    free(s);
+    return choice;
+}
+
 int record_wire_decode(struct wire_reader *r, struct archive_record *rec)
 {
     if (wire_get_u8(r) != RECORD_WIRE_VERSION)
         r->bad = 1;
     wire_get_fixed(r, rec->archive_id, sizeof(rec->archive_id), archive_id_valid);
-    rec->envelope_status = wire_get_choice(r, ENVELOPE_COMPLETE, ENVELOPE_INCOMPLETE);
+    rec->envelope_status = wire_get_envelope_status(r);
     rec->index_status = wire_get_choice(r, INDEX_FULL, INDEX_DEGRADED);
     for (size_t i = 0; i < RECORD_N_TEXT; i++)
         *record_text_field(rec, i) = wire_get_str(r, NULL);

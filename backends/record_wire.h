@@ -17,7 +17,7 @@
  *	A record, in this order:
  *	  u8   RECORD_WIRE_VERSION
  *	  str  archive_id (never NULL; archive_id_valid())
- *	  str  envelope_status ("complete", "incomplete" or NULL)
+ *	  str  envelope_status ("complete", "incomplete", "imported" or NULL)
  *	  str  index_status ("full", "degraded" or NULL)
  *	  str  the RECORD_N_TEXT text fields, in the order of
  *	       record_text_fields[] (record.h): queue_id, envelope_from,

@@ -11,7 +11,9 @@
  *	fields (GMime: header fields; body text and attachments in bounded memory,
  *	unless the catalog's indexer takes them from the stored copy later), the wrapped copy
  *in a second spool file, store_put, the forward queue (forwarder/queue.h, when
- *	forward_recipient is set), catalog_add. Only then 250.
+ *	forward_recipient is set), catalog_add. Only then 250. The wrap, the
+ *	store put and catalog_add with its degraded retry are
+ *	mail/archive_ingest.c, which tabularium import uses too.
  *
  *	A later transaction of a message already in the catalog stores a
  *	further wrapped copy that lists only the recipients not yet archived,
@@ -43,6 +45,7 @@
 #include "forwarder/queue.h"
 #include "mail/index_fields.h"
 #include "mail/poison.h"
+#include "mail/archive_ingest.h"
 #include "mail/archive_write.h"
 
 /* Longest envelope sender a log line shows whole (syslog daemons cut
@@ -91,15 +94,10 @@ static size_t delivery_envelope(struct delivery_ctx *ctx, struct delivery_txn *t
 {
     size_t fresh = 0;
 
-    memcpy(rec->archive_id, txn->archive_id, sizeof(rec->archive_id));
-    rec->envelope_from = xstrdup(txn->sender);
-    rec->envelope_status = ENVELOPE_COMPLETE;
+    archive_ingest_record(ctx->cfg, rec, txn->archive_id, txn->sender, ENVELOPE_COMPLETE,
+                          txn->arrival, &txn->info, txn->sha256);
     rec->mail_params = xstrdup(txn->mail_params);
     rec->xforward = xstrdup(txn->xforward);
-    rec->arrival = txn->arrival;
-    rec->retain_until = retention_until_spec(ctx->cfg->retention_period, txn->arrival);
-    rec->size = txn->info.size;
-    memcpy(rec->sha256, txn->sha256, sizeof(rec->sha256));
     for (size_t i = 0; i < txn->n_rcpts; i++) {
         struct delivery_rcpt *r = &txn->rcpts[i];
         char *decoded = envelope_decode_recipient(r->addr, ctx->cfg->recipient_encoding_prefix);
@@ -286,33 +284,15 @@ static int delivery_store(struct delivery_ctx *ctx, struct delivery_txn *txn,
                           struct archive_record *rec, struct delivery_copy *c, const char **step_r,
                           const char **error_r)
 {
-    enum tab_result r;
-
     c->wrap_fd = spool_create_unnamed(ctx->cfg->queue_directory, txn->archive_id, "wrap",
                                       &c->wrap_path, &c->wrap_named, error_r);
     if (c->wrap_fd < 0) {
         *step_r = "spool";
         return -1;
     }
-    if (archive_write(rec, &txn->info, txn->orig_fd, c->wrap_fd, ctx->cfg->myhostname, error_r) <
-        0) {
-        *step_r = "wrap";
+    if (archive_ingest_store(ctx->cfg, ctx->store, rec, &txn->info, txn->orig_fd, c->wrap_fd,
+                             c->wrap_path, &c->location, step_r, error_r) < 0)
         return -1;
-    }
-    if (lseek(c->wrap_fd, 0, SEEK_SET) < 0) {
-        *error_r = strerror(errno);
-        *step_r = "wrap";
-        return -1;
-    }
-    r = ctx->store->put(ctx->store, rec, c->wrap_fd, c->wrap_path, &c->location, error_r);
-    if (r != TAB_OK) {
-        *step_r = "store";
-        return -1;
-    }
-    free(rec->store);
-    free(rec->location);
-    rec->store = xstrdup(ctx->store->name);
-    rec->location = xstrdup(c->location);
     /* Forwarding: the copy is in the forward queue (durable, and locked
      * through wrap_fd until it is closed) before the catalog commit, so a
      * 250 implies it will be forwarded. A crash between the two leaves a
@@ -414,21 +394,7 @@ void delivery_run(struct delivery_ctx *ctx, struct delivery_txn *txn, char **rep
     }
     if (delivery_store(ctx, txn, &rec, &copy, &step, &error) < 0)
         goto fail;
-    r = catalog_add(ctx->catalog, &rec, &error);
-    if (r == TAB_PERM && !record_is_degraded(&rec)) {
-        /* Refused for what the message says (a field too large for an
-         * index, a byte the column cannot hold): the same stored copy,
-         * catalogued from the envelope alone. The driver keeps a store
-         * transaction it shares open for this second add(). */
-        char *why =
-            xasprintf("the catalog refused the index fields: %s", error ? error : "unknown error");
-        log_warn("%s: queue_id=%s, sha256=%s: %s; catalogued with the envelope alone "
-                 "(index=degraded)",
-                 txn->archive_id, rec.queue_id, txn->sha256, why);
-        record_degrade(&rec, why);
-        free(why);
-        r = catalog_add(ctx->catalog, &rec, &error);
-    }
+    r = archive_ingest_catalog(ctx->catalog, &rec, &error);
     if (r != TAB_OK) {
         /* The stored copy stays: an orphan is harmless, a lost message is not.
          * Postfix retries and the retry stores and catalogs again. */

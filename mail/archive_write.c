@@ -379,7 +379,10 @@ static void build_header(const struct archive_record *rec, const char *myhostnam
     buf_add_str(t, "X-Tabularium-Original-SHA256: ");
     buf_add_str(t, sha);
     buf_add_str(t, "\r\nX-Tabularium-Envelope: ");
-    buf_add_str(t, incomplete ? "incomplete (recipients from To/Cc headers)" : "complete");
+    if (rec->envelope_status != NULL && strcmp(rec->envelope_status, ENVELOPE_IMPORTED) == 0)
+        buf_add_str(t, "imported (recipients from the header fields, by tabularium import)");
+    else
+        buf_add_str(t, incomplete ? "incomplete (recipients from To/Cc headers)" : "complete");
     buf_add_str(t, "\r\n");
     free(sha);
     /* Written without parsing the original (safe mode, mail/poison.c):

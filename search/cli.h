@@ -57,6 +57,8 @@ int cli_search(struct cli_context *ctx, int argc, char **argv);
 int cli_show(struct cli_context *ctx, int argc, char **argv);
 /* tabularium reindex ARCHIVE-ID... | reindex --degraded */
 int cli_reindex(struct cli_context *ctx, int argc, char **argv);
+/* search/admin/cli_import.c */
+int cli_import(struct cli_context *ctx, int argc, char **argv);
 /* tabularium index check [--verbose] | index rebuild [--since DATE] [--limit N] */
 int cli_index(struct cli_context *ctx, int argc, char **argv);
 /* tabularium doctor [--postconf-dir DIR | --postconf-file FILE [--master-file FILE]] [--json] */
@@ -203,6 +205,7 @@ int cli_option_since(const char *cmd, const char *word, const char *value, void 
 extern const char cli_search_help[];
 extern const char cli_show_help[];
 extern const char cli_reindex_help[];
+extern const char cli_import_help[];
 extern const char cli_index_help[];
 extern const char cli_doctor_help[];
 extern const char cli_queue_help[];

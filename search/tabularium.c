@@ -50,6 +50,7 @@ static const struct cli_command cli_commands[] = {
     {"show", cli_show, "print an archived message, verified", cli_show_help},
     {"reindex", cli_reindex, "index again messages archived with a degraded index",
      cli_reindex_help},
+    {"import", cli_import, "bring past mail in from mbox, Maildir and .eml files", cli_import_help},
     {"index", cli_index, "check the full-text index, or rebuild it from the store", cli_index_help},
     {"doctor", cli_doctor, "check the Postfix and Tabularium settings", cli_doctor_help},
     {"queue", cli_queue, "list, retry or delete copies waiting to be forwarded", cli_queue_help},

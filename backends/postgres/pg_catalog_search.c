@@ -49,7 +49,7 @@ static void pg_catalog_fill_message(struct archive_record *rec, const PGresult *
     rec->envelope_from = pg_catalog_dup(res, row, c + 4);
     status = PQgetvalue(res, row, c + 5);
     rec->envelope_status =
-        strcmp(status, ENVELOPE_COMPLETE) == 0 ? ENVELOPE_COMPLETE : ENVELOPE_INCOMPLETE;
+        envelope_status_of(status) != NULL ? envelope_status_of(status) : ENVELOPE_INCOMPLETE;
     if (!PQgetisnull(res, row, c + 6)) {
         char date[21];
         record_format_time((time_t)strtoll(PQgetvalue(res, row, c + 6), NULL, 10), date);

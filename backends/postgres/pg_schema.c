@@ -419,9 +419,16 @@ static const char pg_schema_v10[] =
     " last_used timestamptz);"
     "CREATE INDEX web_tokens_name ON web_tokens (name);";
 
+/* envelope_status 'imported' (tabularium import: recipients reconstructed
+ * from the header). The constraint widens: no row can fail it. */
+static const char pg_schema_v11[] =
+    "ALTER TABLE messages DROP CONSTRAINT messages_envelope_status_check;"
+    "ALTER TABLE messages ADD CONSTRAINT messages_envelope_status_check"
+    " CHECK (envelope_status IN ('complete', 'incomplete', 'imported'));";
+
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
-    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4, pg_schema_v5,
-    pg_schema_v6, pg_schema_v7, pg_schema_v8, pg_schema_v9, pg_schema_v10,
+    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4,  pg_schema_v5,  pg_schema_v6,
+    pg_schema_v7, pg_schema_v8, pg_schema_v9, pg_schema_v10, pg_schema_v11,
 };
 
 static char *pg_schema_error(PGconn *pg, const PGresult *res, const char *what);

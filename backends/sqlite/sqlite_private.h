@@ -36,7 +36,7 @@
 
 #include "backends/catalog_private.h"
 
-#define SQLITE_SCHEMA_VERSION 9
+#define SQLITE_SCHEMA_VERSION 10
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 /* One index_pending() transaction holds the write lock that deliveries
  * wait for: it moves at most this many rows, and stops adding rows once

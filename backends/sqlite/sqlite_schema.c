@@ -20,7 +20,8 @@
  *
  *	Version 8 replaces the full-text table by a contentless one
  *	(sqlite_fts.c) and adds the reversed-domain address keys; version 9
- *	adds the web interface's accounts (sqlite_users.c).
+ *	adds the web interface's accounts (sqlite_users.c); version 10 lets
+ *	envelope_status be 'imported' (tabularium import).
  *
  *	Must never open a database whose schema is newer than this code.
  * DIAGNOSTICS
@@ -324,10 +325,53 @@ static const char sqlite_schema_v9[] =
     " last_used TEXT);"
     "CREATE INDEX web_tokens_name ON web_tokens (name);";
 
+/*
+ * Version 10: envelope_status 'imported' (tabularium import: recipients
+ * reconstructed from the header). SQLite cannot ALTER a CHECK, and
+ * rebuilding messages would rewrite every row and its dependants; the
+ * constraint only widens, so every row already satisfies it, which is the
+ * case the SQLite manual allows editing sqlite_schema for ("ALTER TABLE",
+ * section 7: removing CHECK constraints). sqlite_schema_widen_check()
+ * then bumps schema_version so that every connection reads it again.
+ */
+static const char sqlite_schema_v10[] =
+    "PRAGMA writable_schema = ON;"
+    "UPDATE sqlite_master SET sql = replace(sql,"
+    " 'envelope_status IN (''complete'', ''incomplete'')',"
+    " 'envelope_status IN (''complete'', ''incomplete'', ''imported'')')"
+    " WHERE type = 'table' AND name = 'messages';"
+    "PRAGMA writable_schema = OFF;";
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
     sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4, sqlite_schema_v5,
-    sqlite_schema_v6, sqlite_schema_v7, sqlite_schema_v8, sqlite_schema_v9,
+    sqlite_schema_v6, sqlite_schema_v7, sqlite_schema_v8, sqlite_schema_v9, sqlite_schema_v10,
 };
+
+/* After sqlite_schema_v10: schema_version + 1, so that the edited CHECK is
+ * parsed again (this connection and every other one); -1 on error. */
+static int sqlite_schema_widen_check(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    char sql[64];
+    int v = -1;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (v < 0)
+        return -1;
+    /* PRAGMA takes no parameters; the value is our own integer. */
+    snprintf(sql, sizeof(sql), "PRAGMA schema_version = %d", v + 1);
+    if (sqlite3_exec(db, "PRAGMA writable_schema = ON", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    v = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (sqlite3_exec(db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL) != SQLITE_OK ||
+        v != SQLITE_OK)
+        return -1;
+    return 0;
+}
 
 /* tab_rdomain(address): address_rdomain() (backends/fts.h), or NULL. */
 static void sqlite_rdomain_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -482,6 +526,9 @@ int sqlite_schema_upgrade(sqlite3 *db, const char *path)
             goto db_error;
         what = "index the text of message_text in message_fts";
         if (version + 1 == 8 && sqlite_fts_upgrade(db) < 0)
+            goto db_error;
+        what = "widen the envelope_status check";
+        if (version + 1 == 10 && sqlite_schema_widen_check(db) < 0)
             goto db_error;
         /* PRAGMA takes no parameters; the value is our own integer. */
         snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);

@@ -120,9 +120,8 @@ static enum tab_result sqlite_load(struct sqlite_catalog *sc, sqlite3_int64 mess
     rec->message_id = sqlite_column_dup(st, 3);
     rec->envelope_from = sqlite_column_dup(st, 4);
     status = (const char *)sqlite3_column_text(st, 5);
-    rec->envelope_status = status != NULL && strcmp(status, ENVELOPE_COMPLETE) == 0
-                               ? ENVELOPE_COMPLETE
-                               : ENVELOPE_INCOMPLETE;
+    rec->envelope_status =
+        envelope_status_of(status) != NULL ? envelope_status_of(status) : ENVELOPE_INCOMPLETE;
     rec->date = sqlite_column_dup(st, 6);
     rec->date_raw = sqlite_column_dup(st, 7);
     rec->subject = sqlite_column_dup(st, 8);

@@ -56,7 +56,7 @@
 
 /* The schema version this code writes (SQLITE_SCHEMA_VERSION of the
  * driver's private header), as PRAGMA user_version prints it. */
-#define SCHEMA_NOW "9"
+#define SCHEMA_NOW "10"
 
 static char db_path[4200];
 static char db_spec[4300];
