@@ -396,6 +396,9 @@ static const char pg_stream_tail[] =
 /* Words: tsquery text of folded words only (pg_fts.h), one parameter. */
 static const char pg_search_words[] = " AND m.fts @@ $@::tsquery";
 static const char pg_search_addr_words[] = " AND m.addr_fts @@ $@::tsquery";
+/* Words of the subject: weight A of fts, the expression of the index
+ * messages_fts_subject; the same as fts @@ the query at weight A. */
+static const char pg_search_subject[] = " AND ts_filter(m.fts, '{a}') @@ $@::tsquery";
 static const char pg_catalog_search_message_id[] =
     " AND md5(m.message_id) = md5($@) AND m.message_id = $@";
 static const char pg_catalog_search_degraded[] = " AND m.index_status = 'degraded'";
@@ -565,8 +568,10 @@ static enum tab_result pg_catalog_query(const struct search_query *q, const char
         if (fts_query_phrase(q->subject, &fq) < 0) {
             pg_catalog_append(&sql, pg_search_nothing, 0);
         } else {
-            pg_catalog_where(&sql, pg_search_words, values, &n,
-                             pg_catalog_tsquery(arena, &fq, "A"));
+            /* the subject's words alone (schema version 10): GIN
+             * answers a word without reading the row */
+            pg_catalog_where(&sql, pg_search_subject, values, &n,
+                             pg_catalog_tsquery(arena, &fq, NULL));
             fts_query_free(&fq);
         }
     }
