@@ -537,6 +537,13 @@ static int pg_catalog_address(char **sql, struct strlist *arena, const char **va
 /* The parameters of a search: at most one per field and two for paging. */
 #define PG_SEARCH_PARAMS 16
 
+/* What pg_catalog_query() builds: a page (an address as a stream only
+ * without words), a count, or a page with its first address as a stream
+ * whatever else it has. */
+#define PG_QUERY_PAGE 0
+#define PG_QUERY_COUNT 1
+#define PG_QUERY_STREAM 2
+
 /* "SELECT what FROM messages m WHERE ..." for q into *sql_r, its
  * parameters in values (kept in arena); counting: every match is read.
  * A search for addresses alone (no words, no dates) reads its first
@@ -545,14 +552,17 @@ static int pg_catalog_address(char **sql, struct strlist *arena, const char **va
  * matches nothing. */
 static enum tab_result pg_catalog_query(const struct search_query *q, const char *what,
                                         int counting, struct strlist *arena, const char **values,
-                                        int *n_r, char **sql_r, char **date_r, int *words_r)
+                                        int *n_r, char **sql_r, char **date_r, int *words_r,
+                                        char **stream_r)
 {
     char *sql = xstrdup(""), *stream = NULL;
     struct fts_query fq;
     int n = 0;
-    enum pg_address_use use = counting                                        ? PG_ADDRESS_IN
-                              : q->text || q->subject || q->since || q->until ? PG_ADDRESS_ROW
-                                                                              : PG_ADDRESS_STREAM;
+    enum pg_address_use use = counting == PG_QUERY_COUNT ? PG_ADDRESS_IN
+                              : q->since || q->until     ? PG_ADDRESS_ROW
+                              : counting == PG_QUERY_STREAM || !(q->text || q->subject)
+                                  ? PG_ADDRESS_STREAM
+                                  : PG_ADDRESS_ROW;
 
     *sql_r = NULL;
     for (int to = 0; to < 2; to++) {
@@ -626,6 +636,8 @@ static enum tab_result pg_catalog_query(const struct search_query *q, const char
                            pg_stream_tail, sql);
     else
         *sql_r = xasprintf("SELECT %s FROM messages m WHERE true%s", what, sql);
+    if (stream_r != NULL)
+        *stream_r = stream != NULL ? xstrdup(stream) : NULL;
     free(stream);
     free(sql);
     return TAB_OK;
@@ -688,6 +700,69 @@ static int pg_page_row(const struct archive_record *rec, void *ctx)
 
     p->stopped = p->fn(rec, p->ctx);
     return p->stopped;
+}
+
+/*
+ * Words and an address (--text W --from ADDR): an address in at most
+ * PG_FEW_ADDRESS messages is read as a stream (newest first, merged
+ * index ranges) and each of its messages' words tested until the page
+ * is full: at most that many rows, whatever the words. Otherwise (an
+ * address in many messages, a wildcard, words of a name) GIN finds the
+ * words' candidates in id ranges (pg_catalog_walk()) and each is
+ * tested for the address. Measured at 100,000 messages: an address in
+ * 111 messages and a word in 1 % of them, 5 ms instead of 20.
+ * How many the address has is counted up to PG_FEW_ADDRESS + 1 in the
+ * stream's indexes (index-only, under 1 ms). On *few_r, *sql_r and
+ * values are the stream's query.
+ */
+#define PG_FEW_ADDRESS 2000
+
+static enum tab_result pg_catalog_address_few(struct pg_catalog *pc, const struct search_query *q,
+                                              int began, struct strlist *arena, const char **values,
+                                              int *n_r, char **sql_r, int *few_r,
+                                              const char **error_r)
+{
+    const char *svalues[PG_SEARCH_PARAMS];
+    struct pg_stmt st = {NULL, "search", NULL, 0, 0};
+    char *ssql = NULL, *stream = NULL, *count;
+    PGresult *res = NULL;
+    enum tab_result r;
+    int sn = 0;
+
+    *few_r = 0;
+    r = pg_catalog_query(q, "m.id", PG_QUERY_STREAM, arena, svalues, &sn, &ssql, NULL, NULL,
+                         &stream);
+    if (r != TAB_OK || stream == NULL)
+        goto out; /* no exact address or domain */
+    count = xasprintf("SELECT count(*) FROM (SELECT 1 FROM (%s) u LIMIT %d) c WHERE true", stream,
+                      PG_FEW_ADDRESS + 1);
+    for (int i = 1; i <= sn; i++) { /* every parameter used */
+        char *more = xasprintf("%s AND $%d::text IS NOT NULL", count, i);
+        free(count);
+        count = more;
+    }
+    st.sql = count;
+    st.nparams = sn;
+    r = pg_conn_exec(pc->conn, &st, svalues, NULL, NULL, &res, error_r);
+    free(count);
+    if (r != TAB_OK || strtoll(PQgetvalue(res, 0, 0), NULL, 10) > PG_FEW_ADDRESS)
+        goto out;
+    /* the stream is read in order only if grouped in order */
+    if (began)
+        r = pg_catalog_do(pc, "plan", "SET LOCAL enable_hashagg = off", 0, NULL, error_r);
+    if (r != TAB_OK)
+        goto out;
+    *few_r = 1;
+    free(*sql_r);
+    *sql_r = ssql;
+    ssql = NULL;
+    memcpy(values, svalues, sizeof(svalues[0]) * (size_t)sn);
+    *n_r = sn;
+out:
+    PQclear(res);
+    free(ssql);
+    free(stream);
+    return r;
 }
 
 /*
@@ -790,10 +865,19 @@ enum tab_result pg_catalog_search(struct catalog *cat, const struct search_query
     if (r == TAB_OK)
         r = pg_catalog_plan(pc, q, 0, began, error_r);
     if (r == TAB_OK)
-        r = pg_catalog_query(q, "m.id", 0, &arena, values, &n, &sql, date_first ? &date_sql : NULL,
-                             &words);
+        r = pg_catalog_query(q, "m.id", PG_QUERY_PAGE, &arena, values, &n, &sql,
+                             date_first ? &date_sql : NULL, &words, NULL);
     if (r != TAB_OK)
         goto out;
+    if (words && !date_first && q->limit > 0 && (q->text || q->subject) && (q->from || q->to)) {
+        /* words and an address in few messages: the address's stream,
+         * its words checked message by message */
+        int few = 0;
+        r = pg_catalog_address_few(pc, q, began, &arena, values, &n, &sql, &few, error_r);
+        if (r != TAB_OK)
+            goto out;
+        words = !few;
+    }
     if (words && !date_first && q->limit > 0) {
         /* a page of words: newest first in id ranges */
         r = pg_catalog_walk(pc, q, sql, values, n, began, &ids, error_r);
@@ -883,7 +967,8 @@ enum tab_result pg_catalog_count(struct catalog *cat, const struct search_query 
     if (r == TAB_OK)
         r = pg_catalog_plan(pc, q, 1, began, error_r);
     if (r == TAB_OK)
-        r = pg_catalog_query(q, "count(*)", 1, &arena, values, &n, &sql, NULL, NULL);
+        r = pg_catalog_query(q, "count(*)", PG_QUERY_COUNT, &arena, values, &n, &sql, NULL, NULL,
+                             NULL);
     if (r == TAB_OK) {
         st.sql = sql;
         st.nparams = n;
