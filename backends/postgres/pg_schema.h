@@ -21,7 +21,7 @@
 #include "backends/catalog.h"
 
 /* The version this tabularium reads and writes. */
-#define PG_SCHEMA_VERSION 11
+#define PG_SCHEMA_VERSION 12
 
 /* The schema's version: 0 when the database has no schema_version table. */
 int pg_schema_version(PGconn *pg, int *version_r, const char **error_r);

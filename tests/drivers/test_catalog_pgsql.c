@@ -1385,6 +1385,7 @@ int main(void)
         pg_fresh("tab_unit_search", conformance_search);
         pg_fresh("tab_unit_pages", conformance_address_pages);
         pg_fresh("tab_unit_users", conformance_users);
+        pg_fresh("tab_unit_words", conformance_word_pages);
         pg_fresh("tab_unit_fts", conformance_fulltext);
         pg_fresh("tab_unit_rebuild", conformance_index_rebuild);
         pg_fresh("tab_unit_semantics", sem_run);

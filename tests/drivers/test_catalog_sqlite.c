@@ -1288,6 +1288,7 @@ static void test_conformance(const char *dir)
     } parts[] = {
         {"search.db", conformance_search},
         {"pages.db", conformance_address_pages},
+        {"words.db", conformance_word_pages},
         {"merge.db", conformance_merge_get},
         {"merge.db", conformance_text_filters}, /* on what merge left */
         {"forward.db", conformance_forward_status},
