@@ -792,6 +792,14 @@ static size_t writer_expected(struct writer *w, long long now)
     return n;
 }
 
+static long long writer_clock_us(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * Group commit window. Every worker waits for its reply, so the adds of a
  * batch come from different workers; each WAL page a commit writes (the
@@ -804,14 +812,6 @@ static size_t writer_expected(struct writer *w, long long now)
  * fails here is only marked; the main loop drops it (its add, if any, is
  * answered first).
  */
-static long long writer_clock_us(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void writer_gather(struct writer *w)
 {
     struct pollfd **pfds_r = &w->gather_pfds;
