@@ -20,6 +20,9 @@
  *	and it commits whatever add() requests have arrived together, each in
  *	its own savepoint, with one COMMIT and one WAL sync for all of them
  *	(catalog_add_batch(): group commit). Its page cache stays warm.
+ *	Once a batch has an add(), the writer waits up to WRITER_GATHER_US
+ *	for the adds of the other workers that were active in the last
+ *	second (writer_gather()); a lone delivery is committed at once.
  *
  *	Durability is unchanged: a worker gets the writer's reply to add()
  *	only after that COMMIT and the sync, and answers 250 only then. A
@@ -87,6 +90,11 @@
 #define WRITER_KEEP_BUFFER (256u * 1024)
 /* Most add() requests in one transaction. */
 #define WRITER_BATCH_MAX 64
+/* Group commit window (writer_gather()): once a batch has an add(), wait
+ * up to this long (microseconds) for the adds of the other workers that
+ * sent one in the last WRITER_ACTIVE_MS and are not yet in the batch. */
+#define WRITER_GATHER_US 1500
+#define WRITER_ACTIVE_MS 1000
 #define WRITER_RETRY_S 5
 #define WRITER_FIRST_RETRY_MS 100
 /* A request waits at most this long for a catalog that another process
@@ -388,7 +396,10 @@ struct catalog *catalog_writer_client_open(const struct tab_config *cfg)
 
 struct writer_conn {
     int fd;
-    long long arrived; /* when its first unanswered bytes came (CLOCK_MONOTONIC ms) */
+    long long arrived;  /* when its first unanswered bytes came (CLOCK_MONOTONIC ms) */
+    long long last_add; /* when it last sent an add() (CLOCK_MONOTONIC ms) */
+    int in_batch;       /* its add() is in the batch being gathered */
+    int failed;         /* a read failed while gathering: dropped by the main loop */
     unsigned char *buf;
     size_t len, size;
 };
@@ -409,6 +420,7 @@ struct writer {
     size_t nconns;
     struct buf out;
     struct writer_add adds[WRITER_BATCH_MAX];
+    struct pollfd *gather_pfds; /* writer_gather()'s */
     size_t nadds;
     uint64_t committed, batches;
     int locked; /* the last batch waited for another process's lock in vain */
@@ -575,6 +587,7 @@ static void writer_commit(struct writer *w)
     w->batches++;
     for (size_t i = 0; i < w->nadds; i++) {
         struct writer_conn *c = w->adds[i].conn;
+        c->in_batch = 0;
         w->committed += results[i] == TAB_OK;
         writer_reply_start(w, results[i], errors[i]);
         /* A worker gone meanwhile: its connection is dropped at the next read. */
@@ -616,6 +629,8 @@ static int writer_take(struct writer *w, struct writer_conn *c)
         }
         a->conn = c;
         a->arrived = c->arrived;
+        c->last_add = clock_monotonic_ms();
+        c->in_batch = 1;
         w->nadds++;
     } else if (op == OP_KNOWN || op == OP_GET) {
         if (op == OP_KNOWN)
@@ -763,6 +778,70 @@ static void writer_check_socket(struct writer *w, const char *path, int *listen_
     *listen_fd = fd;
 }
 
+/* Workers that sent an add() lately and have none in the batch: their
+ * next add() may be on its way. */
+static size_t writer_expected(struct writer *w, long long now)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < w->nconns; i++) {
+        struct writer_conn *c = w->conns[i];
+        n +=
+            !c->in_batch && !c->failed && c->last_add != 0 && now - c->last_add <= WRITER_ACTIVE_MS;
+    }
+    return n;
+}
+
+static long long writer_clock_us(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Group commit window. Every worker waits for its reply, so the adds of a
+ * batch come from different workers; each WAL page a commit writes (the
+ * B-trees' interior pages, the leaves of the tables and indexes that grow
+ * at the end: messages, copies, recipients, ...) is written once for the
+ * whole batch, so the more adds share a commit, the fewer pages each
+ * costs. While other workers that recently sent an add() have none in the
+ * batch, wait for theirs, at most WRITER_GATHER_US: a lone delivery (no
+ * other worker active) is committed at once. A connection whose read
+ * fails here is only marked; the main loop drops it (its add, if any, is
+ * answered first).
+ */
+static void writer_gather(struct writer *w)
+{
+    struct pollfd **pfds_r = &w->gather_pfds;
+    long long start = writer_clock_us(), left;
+
+    while (w->nadds > 0 && w->nadds < WRITER_BATCH_MAX &&
+           (left = start + WRITER_GATHER_US - writer_clock_us()) > 0 &&
+           writer_expected(w, start / 1000) > 0) {
+        struct timespec ts = {0, (long)left * 1000};
+        size_t npfd = 0;
+        sigset_t none;
+
+        sigemptyset(&none);
+        *pfds_r = xrealloc(*pfds_r, (w->nconns + 1) * sizeof(**pfds_r));
+        for (size_t i = 0; i < w->nconns; i++)
+            (*pfds_r)[npfd++] = (struct pollfd){
+                .fd = w->conns[i]->in_batch || w->conns[i]->failed ? -1 : w->conns[i]->fd,
+                .events = POLLIN};
+        if (ppoll(*pfds_r, npfd, &ts, &none) <= 0)
+            continue; /* the time is up (or a signal: the loop's test says) */
+        for (size_t i = 0; i < w->nconns && w->nadds < WRITER_BATCH_MAX; i++) {
+            struct writer_conn *c = w->conns[i];
+            if (!((*pfds_r)[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (writer_read(c) < 0 || writer_take(w, c) < 0)
+                c->failed = 1;
+        }
+    }
+}
+
 int catalog_writer_main(const struct tab_config *cfg, const struct privs *privs, pid_t master)
 {
     struct writer w;
@@ -834,6 +913,8 @@ int catalog_writer_main(const struct tab_config *cfg, const struct privs *privs,
                 writer_drop(&w, i);
             }
         }
+        if (!writer_stop)
+            writer_gather(&w);
         writer_commit(&w);
         if (listen_fd >= 0 && (pfds[0].revents & POLLIN))
             writer_accept(&w, listen_fd);
@@ -842,6 +923,7 @@ int catalog_writer_main(const struct tab_config *cfg, const struct privs *privs,
         writer_drop(&w, w.nconns - 1);
     free(w.conns);
     free(pfds);
+    free(w.gather_pfds);
     if (listen_fd >= 0)
         (void)close(listen_fd);
     catalog_close(&w.cat);

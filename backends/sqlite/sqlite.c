@@ -32,7 +32,8 @@
  *	Statements for the per-message path are prepared once at open.
  *	wait_limit() lets the catalog writer bound a lock wait by a
  *	request's age. Temporary files (statement and savepoint journals)
- *	are kept in memory.
+ *	are kept in memory. Each connection may cache SQLITE_CACHE_KB of
+ *	pages and checkpoints every SQLITE_CHECKPOINT_PAGES WAL frames.
  *
  *	Must never put user text into SQL: every value is a bound
  *	parameter.
@@ -57,6 +58,13 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/safe_file.h"
+
+/* Each connection's page cache (KiB) and WAL frames between automatic
+ * checkpoints (catalog_sqlite_open()). */
+#define SQLITE_CACHE_KB 131072
+#define SQLITE_CHECKPOINT_PAGES 8192
+#define SQLITE_STR_(x) #x
+#define SQLITE_STR(x) SQLITE_STR_(x)
 
 /* The lookup of an exact value through an index over its prefix: the
  * prefix term for the index, the whole value for the match ("+": see
@@ -565,6 +573,16 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
         /* Statement and savepoint journals in memory: as files in /var/tmp
          * they cost an inode created and freed per transaction. */
         "PRAGMA temp_store = MEMORY",
+        /* SQLITE_CACHE_KB of page cache instead of SQLite's 2 MB: the
+         * catalog writer inserts into some twenty B-trees per message at
+         * random keys; with 2 MB it re-read their pages from the OS for
+         * every batch (34 pread64 a message at 100,000 messages). Memory
+         * is taken as pages are read, so a short CLI run uses little. */
+        "PRAGMA cache_size = -" SQLITE_STR(SQLITE_CACHE_KB),
+        /* Checkpoint every SQLITE_CHECKPOINT_PAGES WAL frames rather than
+         * 1000: a leaf page that several batches change in the meantime
+         * is copied into the database once, not once per checkpoint. */
+        "PRAGMA wal_autocheckpoint = " SQLITE_STR(SQLITE_CHECKPOINT_PAGES),
     };
     struct sqlite_catalog *sc = NULL;
     sqlite3 *db = NULL;
