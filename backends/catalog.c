@@ -110,6 +110,18 @@ const char *catalog_spec_local_file(const char *spec)
     return t != NULL && t->local_file ? rest : NULL;
 }
 
+static int catalog_daemon_tuning;
+
+void catalog_open_for_daemon(void)
+{
+    catalog_daemon_tuning = 1;
+}
+
+int catalog_opened_for_daemon(void)
+{
+    return catalog_daemon_tuning;
+}
+
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r)
 {
     const char *rest;

@@ -482,6 +482,14 @@ void catalog_chain_link_free(struct chain_link *link);
 #define CHAIN_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct catalog *catalog_open(const char *spec, const struct tab_config *cfg, const char **error_r);
+/* For the rest of this process, catalogs opened afterwards may trade
+ * memory for write speed (SQLite: a 128 MiB page cache per connection
+ * instead of 2 MB). The daemon's long-lived writers call it (the catalog
+ * writer, the indexer); commands do not, so a verify or an export of a
+ * million messages stays small. */
+void catalog_open_for_daemon(void);
+/* 1 after catalog_open_for_daemon(): for drivers. */
+int catalog_opened_for_daemon(void);
 /* 0 when spec names a known driver type (a configuration check). */
 int catalog_spec_check(const char *spec, const char **error_r);
 /* 1 when spec's driver has index_pending (CATALOG_CAN_INDEX_PENDING; the master then runs the

@@ -444,6 +444,7 @@ static void writer_open_catalog(struct writer *w)
 
     if (w->cat != NULL || clock_monotonic_ms() < w->next_open)
         return;
+    catalog_open_for_daemon(); /* a large page cache: this process writes */
     w->cat = catalog_open(w->cfg->archive_catalog, w->cfg, &err);
     if (w->cat != NULL) {
         if (w->open_error != NULL)

@@ -278,6 +278,7 @@ int indexer_main(const struct tab_config *cfg, const struct privs *privs, pid_t 
         long long now_ms;
 
         if (cat == NULL) {
+            catalog_open_for_daemon(); /* a large page cache: this process writes */
             cat = catalog_open(cfg->archive_catalog, cfg, &err);
             if (cat == NULL || !catalog_can(cat, CATALOG_CAN_INDEX_PENDING)) {
                 /* Said once per distinct reason, not every few seconds. */

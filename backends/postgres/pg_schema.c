@@ -442,7 +442,7 @@ static const char pg_schema_v12[] =
     "ANALYZE messages;";
 
 static const char *const pg_schema_steps[PG_SCHEMA_VERSION] = {
-    pg_schema_v1, pg_schema_v2, pg_schema_v3,  pg_schema_v4,  pg_schema_v5,  pg_schema_v6,
+    pg_schema_v1, pg_schema_v2, pg_schema_v3, pg_schema_v4,  pg_schema_v5,  pg_schema_v6,
     pg_schema_v7, pg_schema_v8, pg_schema_v9, pg_schema_v10, pg_schema_v11, pg_schema_v12,
 };
 

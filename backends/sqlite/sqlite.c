@@ -32,8 +32,9 @@
  *	Statements for the per-message path are prepared once at open.
  *	wait_limit() lets the catalog writer bound a lock wait by a
  *	request's age. Temporary files (statement and savepoint journals)
- *	are kept in memory. Each connection may cache SQLITE_CACHE_KB of
- *	pages and checkpoints every SQLITE_CHECKPOINT_PAGES WAL frames.
+ *	are kept in memory. The daemon's connections may cache
+ *	SQLITE_CACHE_KB of pages (catalog_open_for_daemon()); every
+ *	connection checkpoints every SQLITE_CHECKPOINT_PAGES WAL frames.
  *
  *	Must never put user text into SQL: every value is a bound
  *	parameter.
@@ -573,12 +574,6 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
         /* Statement and savepoint journals in memory: as files in /var/tmp
          * they cost an inode created and freed per transaction. */
         "PRAGMA temp_store = MEMORY",
-        /* SQLITE_CACHE_KB of page cache instead of SQLite's 2 MB: the
-         * catalog writer inserts into some twenty B-trees per message at
-         * random keys; with 2 MB it re-read their pages from the OS for
-         * every batch (34 pread64 a message at 100,000 messages). Memory
-         * is taken as pages are read, so a short CLI run uses little. */
-        "PRAGMA cache_size = -" SQLITE_STR(SQLITE_CACHE_KB),
         /* Checkpoint every SQLITE_CHECKPOINT_PAGES WAL frames rather than
          * 1000: a leaf page that several batches change in the meantime
          * is copied into the database once, not once per checkpoint. */
@@ -608,6 +603,17 @@ struct catalog *catalog_sqlite_open(const char *spec, const struct tab_config *c
         goto db_error;
     what = "journal_mode";
     if (sqlite_set_wal(db, spec) < 0)
+        goto db_error;
+    /* The daemon's writers (catalog_open_for_daemon()): SQLITE_CACHE_KB
+     * of page cache instead of SQLite's 2 MB. The catalog writer inserts
+     * into some twenty B-trees per message at random keys; with 2 MB it
+     * re-read their pages from the OS for every batch (34 pread64 a
+     * message at 100,000 messages). Commands keep SQLite's default, so a
+     * walk of a million-message chain stays small. */
+    what = "PRAGMA cache_size";
+    if (catalog_opened_for_daemon() &&
+        sqlite3_exec(db, "PRAGMA cache_size = -" SQLITE_STR(SQLITE_CACHE_KB), NULL, NULL, NULL) !=
+            SQLITE_OK)
         goto db_error;
     for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
         what = pragmas[i];
