@@ -115,7 +115,7 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
                                  " AND a.address = ?2)",
     [ST_INSERT_ADDR] = "INSERT INTO header_address_rows (message, field, position, name, address_id)"
                        " VALUES (?1, ?2, ?3, ?4, " SQLITE_ADDRESS_ID("?5") ")",
-    /* Before a statement that refers to the address ?1 (schema version 9). */
+    /* Before a statement that refers to the address ?1 (schema version 11). */
     [ST_INSERT_ADDRESS] = "INSERT INTO addresses (address, rdomain) SELECT ?1, tab_rdomain(?1)"
                           " WHERE ?1 IS NOT NULL AND " SQLITE_ADDRESS_ID("?1") " IS NULL",
     [ST_KNOWN_RCPTS] = "SELECT r.address FROM recipients r JOIN messages m ON m.id = r.message"

@@ -17,7 +17,7 @@
  *	the indexer moves them into the FTS5 table message_fts later
  *	(sqlite_indexer.c, sqlite_fts.c). Every address is stored once, in
  *	addresses with its reversed domain (tab_rdomain()), and the rows
- *	refer to it by id (schema version 9).
+ *	refer to it by id (schema version 11).
  *
  *	add_batch() is add() for several copies in one transaction (each in
  *	a savepoint, one COMMIT and one WAL sync): the daemon's catalog
@@ -92,7 +92,7 @@ out:
 }
 
 /* The row of address in addresses, added unless it is there (schema
- * version 9: the statements that refer to an address look its id up).
+ * version 11: the statements that refer to an address look its id up).
  * NULL: nothing to do. -1: see sqlite3_errmsg. */
 static int sqlite_insert_address(struct sqlite_catalog *sc, const char *address)
 {

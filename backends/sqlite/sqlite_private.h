@@ -51,7 +51,7 @@
 /* Indexes over header and envelope text cover this many characters
  * (schema version 7, sqlite_schema.c). */
 #define SQLITE_KEY_PREFIX "200"
-/* The id of the address param in addresses (schema version 9): the
+/* The id of the address param in addresses (schema version 11): the
  * NOCASE prefix index selects the entries, "+" compares the exact bytes
  * (one row per spelling); NULL when there is none. */
 #define SQLITE_ADDRESS_ID(param)                                                                   \

@@ -152,7 +152,7 @@ enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id
                                      const char *user, const char **error_r)
 {
     static const char *const deletes[] = {
-        /* The addresses of the message's rows (schema version 9): after
+        /* The addresses of the message's rows (schema version 11): after
          * the rows, those no other row refers to go too, so that no
          * address outlives its last mail. */
         "INSERT OR IGNORE INTO temp.expire_addresses (id)"

@@ -359,7 +359,7 @@ static const char sqlite_schema_v10[] =
  * (the recipients' order). SQLite refuses to drop a table that a view
  * names: message_overview goes first and comes back over the tables.
  */
-#define SQLITE_OVERVIEW_V11                                                                         \
+#define SQLITE_OVERVIEW_V11                                                                        \
     "CREATE VIEW message_overview AS"                                                              \
     " SELECT m.id, m.archive_id, m.queue_id,"                                                      \
     "  COALESCE(m.date, m.arrival) AS date_or_arrival,"                                            \
@@ -445,9 +445,9 @@ static const char sqlite_schema_v11[] =
     " FROM header_address_rows h LEFT JOIN addresses a ON a.id = h.address_id;" SQLITE_OVERVIEW_V11;
 
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
-    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4,  sqlite_schema_v5,
-    sqlite_schema_v6, sqlite_schema_v7, sqlite_schema_v8, sqlite_schema_v9,  sqlite_schema_v10,
-    sqlite_schema_v11,
+    sqlite_schema_v1, sqlite_schema_v2,  sqlite_schema_v3,  sqlite_schema_v4,
+    sqlite_schema_v5, sqlite_schema_v6,  sqlite_schema_v7,  sqlite_schema_v8,
+    sqlite_schema_v9, sqlite_schema_v10, sqlite_schema_v11,
 };
 
 /* After sqlite_schema_v10: schema_version + 1, so that the edited CHECK is

@@ -179,7 +179,7 @@ out:
  * words in double-quoted strings (backends/fts.h).
  *
  * Exact addresses go through the prefix index of addresses (schema
- * version 9): the substr() term selects the index entries (COLLATE
+ * version 11): the substr() term selects the index entries (COLLATE
  * NOCASE: ASCII case ignored), the "+" term compares the whole value (see
  * sqlite_schema_v7). Domains go through the reversed-domain index: the
  * range [key, key + '/') holds the domain and its subdomains ("key.")
@@ -193,7 +193,7 @@ out:
         ", length(" param ") + 1, 1) = '.')"
 
 /*
- * The --from/--to forms (schema version 9: every address once, in
+ * The --from/--to forms (schema version 11: every address once, in
  * addresses; the rows refer to it by id): the ids of the messages a form
  * matches (an IN list over the (address, message) indexes, built whole:
  * cheap for an address in few messages), and the same as a test of one

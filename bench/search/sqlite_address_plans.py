@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # Query plans and latencies of the --from/--to forms of SQLite schema 8
-# (the statements of sqlite_search.c before version 9) against schema 9
+# (the statements of sqlite_search.c before version 11) against schema 11
 # (each address once), back to back on a schema 8 catalog and its
 # upgraded copy (cp v8.db v9.db; tabularium -o archive_catalog=sqlite:v9.db
 # stats). Terms: the benchmark's 100,000 messages (bench/search, seed 1).
@@ -22,7 +22,7 @@ V8 = {
  "from_ids": f"SELECT id FROM messages WHERE {EX8('envelope_from', ':a')} UNION ALL SELECT message FROM header_addresses WHERE field = 'from' AND {EX8('address', ':a')}",
  "from_exists": "(+m.envelope_from = :a COLLATE NOCASE OR EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from' AND h.address = :a COLLATE NOCASE))",
 }
-# schema 9: the statements of sqlite_search.c (sqlite_address_forms)
+# schema 11: the statements of sqlite_search.c (sqlite_address_forms)
 FROM_IDS = lambda A: f"SELECT id FROM messages WHERE sender_id IN ({A}) UNION ALL SELECT message FROM header_address_rows WHERE address_id IN ({A}) AND field = 'from'"
 TO_IDS = lambda A: f"SELECT message FROM recipient_rows WHERE address_id IN ({A}) UNION ALL SELECT message FROM header_address_rows WHERE address_id IN ({A}) AND field IN ('to', 'cc')"
 FROM_EX = lambda c: f"(EXISTS (SELECT 1 FROM addresses a WHERE a.id = m.sender_id AND {c}) OR EXISTS (SELECT 1 FROM header_address_rows h JOIN addresses a ON a.id = h.address_id WHERE h.message = m.id AND h.field = 'from' AND {c}))"

@@ -277,7 +277,7 @@ static void test_add_and_rows(void)
               " 'subject : quarterly AND body : revenue AND sender : liddell"
               " AND recipients : (dave AND secret AND undisclosed)'",
               "1");
-    /* every address once (schema version 9), the rows by id */
+    /* every address once (schema version 11), the rows by id */
     CHECK_SQL("SELECT a.rdomain FROM messages m JOIN addresses a ON a.id = m.sender_id",
               "gro.elpmaxe");
     CHECK_SQL("SELECT count(*), count(DISTINCT address COLLATE BINARY) FROM addresses", "7|7");
@@ -798,7 +798,7 @@ static const char sqlite_to_v8[] =
     "COMMIT;";
 
 /* What a catalog's address rows read as (the same through the version 8
- * tables and the version 9 views). */
+ * tables and the version 11 views). */
 #define ADDRESS_ROWS_SQL                                                                           \
     "SELECT group_concat(x, ';') FROM (SELECT rowid || ',' || message || ',' || address || ','"    \
     " || COALESCE(archive_rcpt, '-') || ',' || COALESCE(orcpt, '-') || ',' || copy || ','"         \
@@ -1380,7 +1380,7 @@ static const struct {
      " AND +message_id = 'm' AND sha256 = 's' AND queue_id = '' ORDER BY id LIMIT 1",
      {"SEARCH messages USING INDEX messages_message_id (<expr>=?)", NULL},
      0},
-    /* --to, exact (schema version 9): the address's id, then its rows */
+    /* --to, exact (schema version 11): the address's id, then its rows */
     {"SELECT m.id FROM messages m WHERE 1 AND m.id IN (SELECT message FROM recipient_rows"
      " WHERE address_id IN (SELECT id FROM addresses WHERE substr(address, 1, 200) ="
      " substr('a@b', 1, 200) COLLATE NOCASE AND +address = 'a@b' COLLATE NOCASE) UNION ALL"
