@@ -97,23 +97,27 @@ static const char *const sqlite_stmt_sql[ST_COUNT] = {
     [ST_INSERT_MESSAGE] =
         "INSERT INTO messages (id, archive_id, queue_id, sha256, message_id, envelope_from,"
         " envelope_status, date, date_raw, subject, subject_raw, arrival, size,"
-        " mail_params, xforward, index_status, index_note, sender_rdomain)"
+        " mail_params, xforward, index_status, index_note, sender_id)"
         " VALUES (max(COALESCE((SELECT max(id) FROM messages), 0),"
         " COALESCE((SELECT max(message) FROM fts_stale), 0)) + 1,"
-        " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-        " tab_rdomain(?5))",
+        " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+        SQLITE_ADDRESS_ID("?5") ")",
     [ST_INSERT_COPY] = "INSERT INTO copies (message, archive_id, store, location,"
                        " wrapped_sha256, wrapped_size, stored, arrival, retain_until)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     /* Once per message, whatever the case (NOCASE column): a later
-     * transaction of the message adds only its new recipients. */
-    [ST_INSERT_RCPT] = "INSERT INTO recipients (message, address, archive_rcpt, orcpt, notify, copy,"
-                       " rdomain) SELECT ?1, ?2, ?3, ?4, ?5, ?6, tab_rdomain(?2) WHERE NOT EXISTS (SELECT 1 FROM recipients"
-                       " WHERE message = ?1 AND substr(address, 1, " SQLITE_KEY_PREFIX
-                       ") = substr(?2, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE"
-                       " AND +address = ?2)",
-    [ST_INSERT_ADDR] = "INSERT INTO header_addresses (message, field, position, name, address,"
-                       " rdomain) VALUES (?1, ?2, ?3, ?4, ?5, tab_rdomain(?5))",
+     * transaction of the message adds only its new recipients. The
+     * addresses exist already (ST_INSERT_ADDRESS). */
+    [ST_INSERT_RCPT] = "INSERT INTO recipient_rows (message, address_id, archive_rcpt_id, orcpt, notify,"
+                       " copy) SELECT ?1, " SQLITE_ADDRESS_ID("?2") ", " SQLITE_ADDRESS_ID(
+                           "?3") ", ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM recipient_rows r"
+                                 " JOIN addresses a ON a.id = r.address_id WHERE r.message = ?1"
+                                 " AND a.address = ?2)",
+    [ST_INSERT_ADDR] = "INSERT INTO header_address_rows (message, field, position, name, address_id)"
+                       " VALUES (?1, ?2, ?3, ?4, " SQLITE_ADDRESS_ID("?5") ")",
+    /* Before a statement that refers to the address ?1 (schema version 11). */
+    [ST_INSERT_ADDRESS] = "INSERT INTO addresses (address, rdomain) SELECT ?1, tab_rdomain(?1)"
+                          " WHERE ?1 IS NOT NULL AND " SQLITE_ADDRESS_ID("?1") " IS NULL",
     [ST_KNOWN_RCPTS] = "SELECT r.address FROM recipients r JOIN messages m ON m.id = r.message"
                        " WHERE m.sha256 = ?2 AND " SQLITE_KEY(m.queue_id, ?1) " AND m.queue_id <> ''"
                        " ORDER BY r.rowid",

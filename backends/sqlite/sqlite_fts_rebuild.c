@@ -336,7 +336,7 @@ static int sqlite_rebuild_catch_up(struct sqlite_catalog *sc)
     if (sqlite3_prepare_v2(sc->db,
                            "SELECT" SQLITE_REBUILD_COPY " JOIN fts_rebuild r ON r.message = m.id"
                            " AND r.archive_id = m.archive_id"
-                           " WHERE (SELECT max(rowid) FROM recipients WHERE message = m.id)"
+                           " WHERE (SELECT max(rowid) FROM recipient_rows WHERE message = m.id)"
                            " > r.rcpts",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;

@@ -15,8 +15,9 @@
  *	the rest of the transaction) -- or, for a record with index_later
  *	(the daemon's workers), only the subject and from_store = 1 --, and
  *	the indexer moves them into the FTS5 table message_fts later
- *	(sqlite_indexer.c, sqlite_fts.c). Every row gets its address keys
- *	(the reversed domain, tab_rdomain()).
+ *	(sqlite_indexer.c, sqlite_fts.c). Every address is stored once, in
+ *	addresses with its reversed domain (tab_rdomain()), and the rows
+ *	refer to it by id (schema version 11).
  *
  *	add_batch() is add() for several copies in one transaction (each in
  *	a savepoint, one COMMIT and one WAL sync): the daemon's catalog
@@ -90,13 +91,28 @@ out:
     return r;
 }
 
+/* The row of address in addresses, added unless it is there (schema
+ * version 11: the statements that refer to an address look its id up).
+ * NULL: nothing to do. -1: see sqlite3_errmsg. */
+static int sqlite_insert_address(struct sqlite_catalog *sc, const char *address)
+{
+    sqlite3_stmt *st = sc->st[ST_INSERT_ADDRESS];
+
+    if (address == NULL)
+        return 0;
+    if (sqlite_bind_text(st, 1, address) != SQLITE_OK || sqlite_exec_stmt(st) < 0)
+        return -1;
+    return 0;
+}
+
 static int sqlite_insert_addrs(struct sqlite_catalog *sc, sqlite3_int64 message_id,
                                const char *field, const struct record_addrs *a)
 {
     sqlite3_stmt *st = sc->st[ST_INSERT_ADDR];
 
     for (size_t i = 0; i < a->n; i++) {
-        if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+        if (sqlite_insert_address(sc, a->v[i].address) < 0 ||
+            sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
             sqlite_bind_text(st, 2, field) != SQLITE_OK ||
             sqlite3_bind_int64(st, 3, (sqlite3_int64)i) != SQLITE_OK ||
             sqlite_bind_text(st, 4, a->v[i].name) != SQLITE_OK ||
@@ -247,7 +263,8 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc,
     if (message_id == 0) {
         what = "insert message";
         st = sc->st[ST_INSERT_MESSAGE];
-        if (sqlite_bind_text(st, 1, rec->archive_id) != SQLITE_OK ||
+        if (sqlite_insert_address(sc, rec->envelope_from ? rec->envelope_from : "") < 0 ||
+            sqlite_bind_text(st, 1, rec->archive_id) != SQLITE_OK ||
             sqlite_bind_text(st, 2, queue_id) != SQLITE_OK ||
             sqlite_bind_text(st, 3, rec->sha256) != SQLITE_OK ||
             sqlite_bind_text(st, 4, rec->message_id) != SQLITE_OK ||
@@ -290,7 +307,9 @@ static enum tab_result sqlite_add_rows(struct sqlite_catalog *sc,
     st = sc->st[ST_INSERT_RCPT];
     for (size_t i = 0; i < rec->n_rcpts; i++) {
         const struct record_rcpt *rcpt = &rec->rcpts[i];
-        if (sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
+        if (sqlite_insert_address(sc, rcpt->address ? rcpt->address : "") < 0 ||
+            sqlite_insert_address(sc, rcpt->archive_rcpt) < 0 ||
+            sqlite3_bind_int64(st, 1, message_id) != SQLITE_OK ||
             sqlite_bind_text(st, 2, rcpt->address ? rcpt->address : "") != SQLITE_OK ||
             sqlite_bind_text(st, 3, rcpt->archive_rcpt) != SQLITE_OK ||
             sqlite_bind_text(st, 4, rcpt->orcpt) != SQLITE_OK ||
@@ -549,8 +568,8 @@ enum tab_result sqlite_reindex(struct catalog *cat, const struct archive_record 
             goto db_error;
     }
     what = "delete old index rows";
-    if (sqlite_exec_id(sc, "DELETE FROM header_addresses WHERE message = ?1", message_id, 0, NULL) <
-            0 ||
+    if (sqlite_exec_id(sc, "DELETE FROM header_address_rows WHERE message = ?1", message_id, 0,
+                       NULL) < 0 ||
         sqlite_exec_id(sc, "DELETE FROM attachments WHERE message = ?1", message_id, 0, NULL) < 0 ||
         sqlite_exec_id(sc, "DELETE FROM text_pending WHERE message = ?1", message_id, 0, NULL) < 0)
         goto db_error;

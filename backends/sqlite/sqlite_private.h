@@ -36,7 +36,7 @@
 
 #include "backends/catalog_private.h"
 
-#define SQLITE_SCHEMA_VERSION 10
+#define SQLITE_SCHEMA_VERSION 11
 #define SQLITE_BUSY_TIMEOUT_MS 30000
 /* One index_pending() transaction holds the write lock that deliveries
  * wait for: it moves at most this many rows, and stops adding rows once
@@ -51,6 +51,12 @@
 /* Indexes over header and envelope text cover this many characters
  * (schema version 7, sqlite_schema.c). */
 #define SQLITE_KEY_PREFIX "200"
+/* The id of the address param in addresses (schema version 11): the
+ * NOCASE prefix index selects the entries, "+" compares the exact bytes
+ * (one row per spelling); NULL when there is none. */
+#define SQLITE_ADDRESS_ID(param)                                                                   \
+    "(SELECT id FROM addresses WHERE substr(address, 1, " SQLITE_KEY_PREFIX ") = substr(" param    \
+    ", 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE AND +address = " param " COLLATE BINARY)"
 
 /* The columns and options of the full-text table (schema version 8):
  * message_fts, and message_fts_rebuild while an index rebuild runs. */
@@ -69,6 +75,7 @@ enum sqlite_stmt {
     ST_INSERT_COPY,
     ST_INSERT_RCPT,
     ST_INSERT_ADDR,
+    ST_INSERT_ADDRESS,
     ST_KNOWN_RCPTS,
     ST_KNOWN_RCPTS_BY_MSGID,
     ST_MESSAGE_BY_ID,

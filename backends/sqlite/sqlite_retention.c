@@ -152,12 +152,29 @@ enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id
                                      const char *user, const char **error_r)
 {
     static const char *const deletes[] = {
-        "DELETE FROM recipients WHERE message = ?1",
-        "DELETE FROM header_addresses WHERE message = ?1",
+        /* The addresses of the message's rows (schema version 11): after
+         * the rows, those no other row refers to go too, so that no
+         * address outlives its last mail. */
+        "INSERT OR IGNORE INTO temp.expire_addresses (id)"
+        " SELECT address_id FROM recipient_rows WHERE message = ?1"
+        " UNION SELECT archive_rcpt_id FROM recipient_rows WHERE message = ?1"
+        "  AND archive_rcpt_id IS NOT NULL"
+        " UNION SELECT address_id FROM header_address_rows WHERE message = ?1"
+        "  AND address_id IS NOT NULL"
+        " UNION SELECT sender_id FROM messages WHERE id = ?1 AND sender_id IS NOT NULL",
+        "DELETE FROM recipient_rows WHERE message = ?1",
+        "DELETE FROM header_address_rows WHERE message = ?1",
         "DELETE FROM attachments WHERE message = ?1",
         "DELETE FROM text_pending WHERE message = ?1",
         "DELETE FROM copies WHERE message = ?1",
         "DELETE FROM messages WHERE id = ?1",
+        "DELETE FROM addresses WHERE id IN (SELECT id FROM temp.expire_addresses)"
+        " AND NOT EXISTS (SELECT 1 FROM recipient_rows r WHERE r.address_id = addresses.id)"
+        " AND NOT EXISTS (SELECT 1 FROM recipient_rows r WHERE r.archive_rcpt_id = addresses.id)"
+        " AND NOT EXISTS (SELECT 1 FROM header_address_rows h WHERE h.address_id = addresses.id)"
+        " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.sender_id = addresses.id)"
+        " AND ?1 IS NOT NULL",
+        "DELETE FROM temp.expire_addresses WHERE ?1 IS NOT NULL",
     };
     struct sqlite_catalog *sc = sqlite_catalog_of(cat);
     char when[21], mid_text[32];
@@ -203,6 +220,11 @@ enum tab_result sqlite_expire_remove(struct catalog *cat, const char *archive_id
                                3, values) < 0)
             return sqlite_write_fail(sc, "expire", error_r);
     }
+    if (sqlite3_exec(sc->db,
+                     "CREATE TEMP TABLE IF NOT EXISTS expire_addresses"
+                     " (id INTEGER PRIMARY KEY)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return sqlite_write_fail(sc, "expire", error_r);
     /* Before its rows go: the document is rebuilt from them (sqlite_fts.c). */
     if (sqlite_fts_remove(sc->fts, mid, NULL, sc->text_fn, sc->text_ctx) < 0)
         return sqlite_write_fail(sc, "expire", error_r);

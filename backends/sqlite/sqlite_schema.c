@@ -21,7 +21,9 @@
  *	Version 8 replaces the full-text table by a contentless one
  *	(sqlite_fts.c) and adds the reversed-domain address keys; version 9
  *	adds the web interface's accounts (sqlite_users.c); version 10 lets
- *	envelope_status be 'imported' (tabularium import).
+ *	envelope_status be 'imported' (tabularium import); version 11
+ *	stores every distinct address once (addresses) and keeps the old
+ *	recipients and header_addresses as views.
  *
  *	Must never open a database whose schema is newer than this code.
  * DIAGNOSTICS
@@ -342,9 +344,110 @@ static const char sqlite_schema_v10[] =
     " WHERE type = 'table' AND name = 'messages';"
     "PRAGMA writable_schema = OFF;";
 
+/*
+ * Version 11: every distinct address stored once (docs/schema.md,
+ * "Addresses"). addresses holds each address as received (bytes kept:
+ * the chain hashes and the full-text documents use them; two spellings
+ * of one address are two rows, which a search finds both of through the
+ * NOCASE prefix index) and its reversed domain. recipient_rows,
+ * header_address_rows and messages.sender_id refer to it by id, and the
+ * indexes that serve --from/--to hold small integers: (address,
+ * message) for the IN form, the per-message indexes for the EXISTS
+ * form. recipients and header_addresses become read-only views with
+ * their version 8 columns (rowid included), so that what operators and
+ * the read statements query keeps working. The rows keep their rowids
+ * (the recipients' order). SQLite refuses to drop a table that a view
+ * names: message_overview goes first and comes back over the tables.
+ */
+#define SQLITE_OVERVIEW_V11                                                                        \
+    "CREATE VIEW message_overview AS"                                                              \
+    " SELECT m.id, m.archive_id, m.queue_id,"                                                      \
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival,"                                            \
+    "  m.envelope_from,"                                                                           \
+    "  (SELECT group_concat(COALESCE(a.address, h.name), ', ') FROM header_address_rows h"         \
+    "    LEFT JOIN addresses a ON a.id = h.address_id"                                             \
+    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"                             \
+    "  (SELECT group_concat(a.address, ', ') FROM recipient_rows r"                                \
+    "    JOIN addresses a ON a.id = r.address_id WHERE r.message = m.id) AS recipients,"           \
+    "  (SELECT count(*) FROM recipient_rows r WHERE r.message = m.id) AS nrcpt,"                   \
+    "  m.subject, m.message_id, m.size, m.envelope_status,"                                        \
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies,"                          \
+    "  m.index_status"                                                                             \
+    " FROM messages m;"
+
+static const char sqlite_schema_v11[] =
+    "CREATE TABLE addresses ("
+    " id INTEGER PRIMARY KEY,"
+    " address TEXT NOT NULL COLLATE NOCASE,"
+    " rdomain TEXT);"
+    "CREATE INDEX addresses_address ON addresses"
+    " (substr(address, 1, " SQLITE_KEY_PREFIX ") COLLATE NOCASE);"
+    "CREATE INDEX addresses_rdomain ON addresses (rdomain) WHERE rdomain IS NOT NULL;"
+    /* every address of the version 8 rows, once, in the order first seen */
+    "CREATE TEMP TABLE upgrade_addresses (address TEXT PRIMARY KEY, o INTEGER) WITHOUT ROWID;"
+    "INSERT INTO temp.upgrade_addresses (address, o)"
+    " SELECT address, min(o) FROM ("
+    "  SELECT address, rowid * 4 AS o FROM recipients"
+    "  UNION ALL SELECT archive_rcpt, rowid * 4 + 1 FROM recipients WHERE archive_rcpt IS NOT NULL"
+    "  UNION ALL SELECT address, rowid * 4 + 2 FROM header_addresses WHERE address IS NOT NULL"
+    "  UNION ALL SELECT envelope_from, id * 4 + 3 FROM messages)"
+    " GROUP BY address COLLATE BINARY;"
+    "INSERT INTO addresses (address, rdomain)"
+    " SELECT address, tab_rdomain(address) FROM temp.upgrade_addresses ORDER BY o;"
+    "DELETE FROM temp.upgrade_addresses;"
+    "INSERT INTO temp.upgrade_addresses (address, o) SELECT address, id FROM addresses;"
+    "CREATE TABLE recipient_rows ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " address_id INTEGER NOT NULL REFERENCES addresses (id),"
+    " archive_rcpt_id INTEGER REFERENCES addresses (id),"
+    " orcpt TEXT,"
+    " notify TEXT,"
+    " copy INTEGER REFERENCES copies (id));"
+    "INSERT INTO recipient_rows (rowid, message, address_id, archive_rcpt_id, orcpt, notify, copy)"
+    " SELECT r.rowid, r.message, a.o, b.o, r.orcpt, r.notify, r.copy FROM recipients r"
+    " JOIN temp.upgrade_addresses a ON a.address = r.address COLLATE BINARY"
+    " LEFT JOIN temp.upgrade_addresses b ON b.address = r.archive_rcpt ORDER BY r.rowid;"
+    "CREATE INDEX recipient_rows_message ON recipient_rows (message);"
+    "CREATE INDEX recipient_rows_address ON recipient_rows (address_id, message);"
+    "CREATE INDEX recipient_rows_archive_rcpt ON recipient_rows (archive_rcpt_id)"
+    " WHERE archive_rcpt_id IS NOT NULL;"
+    "CREATE INDEX recipient_rows_copy ON recipient_rows (copy);"
+    "CREATE TABLE header_address_rows ("
+    " message INTEGER NOT NULL REFERENCES messages (id),"
+    " field TEXT NOT NULL CHECK (field IN ('from', 'to', 'cc')),"
+    " position INTEGER NOT NULL,"
+    " name TEXT,"
+    " address_id INTEGER REFERENCES addresses (id));"
+    "INSERT INTO header_address_rows (rowid, message, field, position, name, address_id)"
+    " SELECT h.rowid, h.message, h.field, h.position, h.name, a.o FROM header_addresses h"
+    " LEFT JOIN temp.upgrade_addresses a ON a.address = h.address ORDER BY h.rowid;"
+    "CREATE INDEX header_address_rows_message ON header_address_rows (message, field, position);"
+    "CREATE INDEX header_address_rows_address ON header_address_rows (address_id, field, message)"
+    " WHERE address_id IS NOT NULL;"
+    "ALTER TABLE messages ADD COLUMN sender_id INTEGER;"
+    "UPDATE messages SET sender_id ="
+    " (SELECT o FROM temp.upgrade_addresses a WHERE a.address = messages.envelope_from);"
+    "DROP INDEX messages_sender;"
+    "DROP INDEX messages_sender_rdomain;"
+    "ALTER TABLE messages DROP COLUMN sender_rdomain;"
+    "CREATE INDEX messages_sender ON messages (sender_id);"
+    "DROP TABLE temp.upgrade_addresses;"
+    "DROP VIEW message_overview;"
+    "DROP TABLE recipients;"
+    "DROP TABLE header_addresses;"
+    "CREATE VIEW recipients AS"
+    " SELECT r.rowid AS rowid, r.message, a.address, b.address AS archive_rcpt, r.orcpt,"
+    "  r.notify, r.copy, a.rdomain"
+    " FROM recipient_rows r JOIN addresses a ON a.id = r.address_id"
+    " LEFT JOIN addresses b ON b.id = r.archive_rcpt_id;"
+    "CREATE VIEW header_addresses AS"
+    " SELECT h.rowid AS rowid, h.message, h.field, h.position, h.name, a.address, a.rdomain"
+    " FROM header_address_rows h LEFT JOIN addresses a ON a.id = h.address_id;" SQLITE_OVERVIEW_V11;
+
 static const char *const sqlite_schema_steps[SQLITE_SCHEMA_VERSION] = {
-    sqlite_schema_v1, sqlite_schema_v2, sqlite_schema_v3, sqlite_schema_v4, sqlite_schema_v5,
-    sqlite_schema_v6, sqlite_schema_v7, sqlite_schema_v8, sqlite_schema_v9, sqlite_schema_v10,
+    sqlite_schema_v1, sqlite_schema_v2,  sqlite_schema_v3,  sqlite_schema_v4,
+    sqlite_schema_v5, sqlite_schema_v6,  sqlite_schema_v7,  sqlite_schema_v8,
+    sqlite_schema_v9, sqlite_schema_v10, sqlite_schema_v11,
 };
 
 /* After sqlite_schema_v10: schema_version + 1, so that the edited CHECK is

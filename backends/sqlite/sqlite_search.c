@@ -178,10 +178,10 @@ out:
  * the named parameters, and the FTS5 query (":fts") holds only folded
  * words in double-quoted strings (backends/fts.h).
  *
- * Exact addresses go through the prefix indexes of schema version 7/8:
- * the substr() term selects the index entries (COLLATE NOCASE: ASCII
- * case ignored), the "+" term compares the whole value (see
- * sqlite_schema_v7). Domains go through the reversed-domain indexes: the
+ * Exact addresses go through the prefix index of addresses (schema
+ * version 11): the substr() term selects the index entries (COLLATE
+ * NOCASE: ASCII case ignored), the "+" term compares the whole value (see
+ * sqlite_schema_v7). Domains go through the reversed-domain index: the
  * range [key, key + '/') holds the domain and its subdomains ("key.")
  * but also "key-x" ('-' sorts before '.'), which the second term drops.
  */
@@ -193,25 +193,46 @@ out:
         ", length(" param ") + 1, 1) = '.')"
 
 /*
- * The --from/--to forms: the ids of the messages a form matches (an IN
- * list, built whole: cheap for an address in few messages), and the same
- * as a test of one message (EXISTS, through the per-message indexes:
- * cheap when the address is in many messages, because a newest-first
- * scan then fills its page after a few rows; "+" and whole-value
- * compares keep SQLite off the address indexes there). A probe of the
- * IN query chooses (SQLITE_SEARCH_DENSE).
+ * The --from/--to forms (schema version 11: every address once, in
+ * addresses; the rows refer to it by id): the ids of the messages a form
+ * matches (an IN list over the (address, message) indexes, built whole:
+ * cheap for an address in few messages), and the same as a test of one
+ * message (EXISTS, through the per-message indexes and the address's
+ * primary key: cheap when the address is in many messages, because a
+ * newest-first scan then fills its page after a few rows; "+" keeps
+ * SQLite off the address indexes there). A probe of the IN query
+ * chooses (SQLITE_SEARCH_DENSE).
  */
 struct sqlite_address_form {
     const char *ids, *exists;
 };
 
-#define SQLITE_FROM_HEADER(cond)                                                                   \
-    " EXISTS (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field = 'from' "       \
-    "AND " cond ")"
-#define SQLITE_TO_ROWS(cond_r, cond_h)                                                             \
-    "(EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id AND " cond_r ") OR EXISTS"         \
-    " (SELECT 1 FROM header_addresses h WHERE h.message = m.id AND h.field IN ('to', 'cc') "       \
-    "AND " cond_h "))"
+#define SQLITE_ADDRESSES(cond) "SELECT id FROM addresses WHERE " cond
+#define SQLITE_FROM_IDS(addresses)                                                                 \
+    "SELECT id FROM messages WHERE sender_id IN (" addresses ") UNION ALL SELECT message FROM"     \
+    " header_address_rows WHERE address_id IN (" addresses ") AND field = 'from'"
+#define SQLITE_TO_IDS(addresses)                                                                   \
+    "SELECT message FROM recipient_rows WHERE address_id IN (" addresses ") UNION ALL SELECT"      \
+    " message FROM header_address_rows WHERE address_id IN (" addresses                            \
+    ") AND field IN ('to', 'cc')"
+#define SQLITE_FROM_EXISTS(cond)                                                                   \
+    "(EXISTS (SELECT 1 FROM addresses a WHERE a.id = m.sender_id AND " cond                        \
+    ") OR EXISTS (SELECT 1"                                                                        \
+    " FROM header_address_rows h JOIN addresses a ON a.id = h.address_id WHERE h.message = m.id"   \
+    " AND h.field = 'from' AND " cond "))"
+#define SQLITE_TO_EXISTS(cond)                                                                     \
+    "(EXISTS (SELECT 1 FROM recipient_rows r JOIN addresses a ON a.id = r.address_id"              \
+    " WHERE r.message = m.id AND " cond ") OR EXISTS (SELECT 1 FROM header_address_rows h"         \
+    " JOIN addresses a ON a.id = h.address_id WHERE h.message = m.id AND h.field IN ('to', 'cc')"  \
+    " AND " cond "))"
+/* An exact address has one id per spelling: the list is built once. */
+#define SQLITE_FROM_HAS(addresses)                                                                 \
+    "(+m.sender_id IN (" addresses ") OR EXISTS (SELECT 1 FROM header_address_rows h"              \
+    " WHERE h.message = m.id AND h.field = 'from' AND +h.address_id IN (" addresses ")))"
+#define SQLITE_TO_HAS(addresses)                                                                   \
+    "(EXISTS (SELECT 1 FROM recipient_rows r WHERE r.message = m.id AND +r.address_id IN "         \
+    "(" addresses ")) OR EXISTS (SELECT 1 FROM header_address_rows h WHERE h.message = m.id"       \
+    " AND h.field IN ('to', 'cc') AND +h.address_id IN (" addresses ")))"
 #define SQLITE_DOMAIN_TEST(col, param)                                                             \
     "(+" col " = " param " OR (+" col " > " param " AND +" col " < " param                         \
     " || '/' AND substr(" col ", length(" param ") + 1, 1) = '.'))"
@@ -219,39 +240,21 @@ struct sqlite_address_form {
 static const struct sqlite_address_form sqlite_address_forms[2][3] = {
     {
         /* --from: the envelope sender or a header From address */
-        {"SELECT id FROM messages WHERE " SQLITE_SEARCH_EXACT(
-             "envelope_from", ":from") " UNION ALL SELECT message FROM header_addresses WHERE "
-                                       "field = 'from' AND " SQLITE_SEARCH_EXACT("address",
-                                                                                 ":from"),
-         "(+m.envelope_from = :from COLLATE NOCASE OR" SQLITE_FROM_HEADER(
-             "h.address = :from COLLATE NOCASE") ")"},
-        {"SELECT id FROM messages WHERE " SQLITE_SEARCH_DOMAIN(
-             "sender_rdomain", ":from") " UNION ALL SELECT message FROM header_addresses WHERE "
-                                        "field = 'from' AND " SQLITE_SEARCH_DOMAIN("rdomain",
-                                                                                   ":from"),
-         "(" SQLITE_DOMAIN_TEST("m.sender_rdomain", ":from") " OR" SQLITE_FROM_HEADER(
-             SQLITE_DOMAIN_TEST("h.rdomain", ":from")) ")"},
-        {"SELECT id FROM messages WHERE lower(envelope_from) GLOB :from"
-         " UNION ALL SELECT message FROM header_addresses WHERE field = 'from'"
-         " AND lower(address) GLOB :from",
-         "(lower(m.envelope_from) GLOB :from OR" SQLITE_FROM_HEADER(
-             "lower(h.address) GLOB :from") ")"},
+        {SQLITE_FROM_IDS(SQLITE_ADDRESSES(SQLITE_SEARCH_EXACT("address", ":from"))),
+         SQLITE_FROM_HAS(SQLITE_ADDRESSES(SQLITE_SEARCH_EXACT("address", ":from")))},
+        {SQLITE_FROM_IDS(SQLITE_ADDRESSES(SQLITE_SEARCH_DOMAIN("rdomain", ":from"))),
+         SQLITE_FROM_EXISTS(SQLITE_DOMAIN_TEST("a.rdomain", ":from"))},
+        {SQLITE_FROM_IDS(SQLITE_ADDRESSES("lower(address) GLOB :from")),
+         SQLITE_FROM_EXISTS("lower(a.address) GLOB :from")},
     },
     {
         /* --to: an envelope recipient or a header To/Cc address */
-        {"SELECT message FROM recipients WHERE " SQLITE_SEARCH_EXACT(
-             "address", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN "
-                               "('to', 'cc') AND " SQLITE_SEARCH_EXACT("address", ":to"),
-         SQLITE_TO_ROWS("r.address = :to", "h.address = :to COLLATE NOCASE")},
-        {"SELECT message FROM recipients WHERE " SQLITE_SEARCH_DOMAIN(
-             "rdomain", ":to") " UNION ALL SELECT message FROM header_addresses WHERE field IN "
-                               "('to', 'cc') AND " SQLITE_SEARCH_DOMAIN("rdomain", ":to"),
-         SQLITE_TO_ROWS(SQLITE_DOMAIN_TEST("r.rdomain", ":to"),
-                        SQLITE_DOMAIN_TEST("h.rdomain", ":to"))},
-        {"SELECT message FROM recipients WHERE lower(address) GLOB :to"
-         " UNION ALL SELECT message FROM header_addresses WHERE field IN ('to', 'cc')"
-         " AND lower(address) GLOB :to",
-         SQLITE_TO_ROWS("lower(r.address) GLOB :to", "lower(h.address) GLOB :to")},
+        {SQLITE_TO_IDS(SQLITE_ADDRESSES(SQLITE_SEARCH_EXACT("address", ":to"))),
+         SQLITE_TO_HAS(SQLITE_ADDRESSES(SQLITE_SEARCH_EXACT("address", ":to")))},
+        {SQLITE_TO_IDS(SQLITE_ADDRESSES(SQLITE_SEARCH_DOMAIN("rdomain", ":to"))),
+         SQLITE_TO_EXISTS(SQLITE_DOMAIN_TEST("a.rdomain", ":to"))},
+        {SQLITE_TO_IDS(SQLITE_ADDRESSES("lower(address) GLOB :to")),
+         SQLITE_TO_EXISTS("lower(a.address) GLOB :to")},
     },
 };
 static const char sqlite_search_message_id[] =

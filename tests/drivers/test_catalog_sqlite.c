@@ -56,7 +56,7 @@
 
 /* The schema version this code writes (SQLITE_SCHEMA_VERSION of the
  * driver's private header), as PRAGMA user_version prints it. */
-#define SCHEMA_NOW "10"
+#define SCHEMA_NOW "11"
 
 static char db_path[4200];
 static char db_spec[4300];
@@ -277,7 +277,13 @@ static void test_add_and_rows(void)
               " 'subject : quarterly AND body : revenue AND sender : liddell"
               " AND recipients : (dave AND secret AND undisclosed)'",
               "1");
-    CHECK_SQL("SELECT sender_rdomain FROM messages", "gro.elpmaxe");
+    /* every address once (schema version 11), the rows by id */
+    CHECK_SQL("SELECT a.rdomain FROM messages m JOIN addresses a ON a.id = m.sender_id",
+              "gro.elpmaxe");
+    CHECK_SQL("SELECT count(*), count(DISTINCT address COLLATE BINARY) FROM addresses", "7|7");
+    CHECK_SQL("SELECT count(*) FROM recipient_rows r JOIN addresses a ON a.id = r.address_id"
+              " JOIN addresses b ON b.id = r.archive_rcpt_id",
+              "3");
     CHECK_SQL("SELECT group_concat(rdomain) FROM (SELECT rdomain FROM recipients ORDER BY rowid)",
               "moc.elpmaxe,moc.elpmaxe,elpmaxe.terces");
     CHECK_SQL("SELECT group_concat(COALESCE(rdomain, 'NULL')) FROM (SELECT rdomain"
@@ -741,6 +747,165 @@ static struct catalog *upgraded(const char *path, const char *sql, const char *f
     return cat;
 }
 
+/* A current catalog made version 8 again by SQL (the tables of version
+ * 8, rows and rowids kept; the web accounts of version 9 go; version
+ * 10's wider CHECK stays, which the step leaves as it is), for the
+ * upgrade tests. */
+static const char sqlite_to_v8[] =
+    "BEGIN;"
+    "DROP TABLE web_tokens; DROP TABLE web_user_addresses; DROP TABLE web_users;"
+    "DROP VIEW message_overview;"
+    "CREATE TABLE r8 (message INTEGER NOT NULL REFERENCES messages (id),"
+    " address TEXT NOT NULL COLLATE NOCASE, archive_rcpt TEXT, orcpt TEXT, notify TEXT,"
+    " copy INTEGER REFERENCES copies (id), rdomain TEXT);"
+    "INSERT INTO r8 (rowid, message, address, archive_rcpt, orcpt, notify, copy, rdomain)"
+    " SELECT rowid, message, address, archive_rcpt, orcpt, notify, copy, rdomain FROM recipients;"
+    "CREATE TABLE h8 (message INTEGER NOT NULL REFERENCES messages (id),"
+    " field TEXT NOT NULL CHECK (field IN ('from', 'to', 'cc')), position INTEGER NOT NULL,"
+    " name TEXT, address TEXT, rdomain TEXT);"
+    "INSERT INTO h8 (rowid, message, field, position, name, address, rdomain)"
+    " SELECT rowid, message, field, position, name, address, rdomain FROM header_addresses;"
+    "ALTER TABLE messages ADD COLUMN sender_rdomain TEXT;"
+    "UPDATE messages SET sender_rdomain = (SELECT rdomain FROM addresses a"
+    " WHERE a.id = messages.sender_id);"
+    "DROP INDEX messages_sender;"
+    "ALTER TABLE messages DROP COLUMN sender_id;"
+    "DROP VIEW recipients; DROP VIEW header_addresses;"
+    "DROP TABLE recipient_rows; DROP TABLE header_address_rows; DROP TABLE addresses;"
+    "ALTER TABLE r8 RENAME TO recipients; ALTER TABLE h8 RENAME TO header_addresses;"
+    "CREATE INDEX recipients_message ON recipients"
+    " (message, substr(address, 1, 200) COLLATE NOCASE);"
+    "CREATE INDEX recipients_address ON recipients (substr(address, 1, 200) COLLATE NOCASE);"
+    "CREATE INDEX recipients_copy ON recipients (copy);"
+    "CREATE INDEX header_addresses_message ON header_addresses (message, field, position);"
+    "CREATE INDEX messages_sender ON messages (substr(envelope_from, 1, 200) COLLATE NOCASE);"
+    "CREATE INDEX messages_sender_rdomain ON messages (sender_rdomain);"
+    "CREATE INDEX recipients_rdomain ON recipients (rdomain);"
+    "CREATE INDEX header_addresses_address ON header_addresses"
+    " (field, substr(address, 1, 200) COLLATE NOCASE);"
+    "CREATE INDEX header_addresses_rdomain ON header_addresses (field, rdomain);"
+    "CREATE VIEW message_overview AS SELECT m.id, m.archive_id, m.queue_id,"
+    "  COALESCE(m.date, m.arrival) AS date_or_arrival, m.envelope_from,"
+    "  (SELECT group_concat(COALESCE(h.address, h.name), ', ') FROM header_addresses h"
+    "    WHERE h.message = m.id AND h.field = 'from') AS header_from,"
+    "  (SELECT group_concat(r.address, ', ') FROM recipients r"
+    "    WHERE r.message = m.id) AS recipients,"
+    "  (SELECT count(*) FROM recipients r WHERE r.message = m.id) AS nrcpt,"
+    "  m.subject, m.message_id, m.size, m.envelope_status,"
+    "  (SELECT count(*) FROM copies c WHERE c.message = m.id) AS copies, m.index_status"
+    " FROM messages m;"
+    "PRAGMA user_version = 8;"
+    "COMMIT;";
+
+/* What a catalog's address rows read as (the same through the version 8
+ * tables and the version 11 views). */
+#define ADDRESS_ROWS_SQL                                                                           \
+    "SELECT group_concat(x, ';') FROM (SELECT rowid || ',' || message || ',' || address || ','"    \
+    " || COALESCE(archive_rcpt, '-') || ',' || COALESCE(orcpt, '-') || ',' || copy || ','"         \
+    " || COALESCE(rdomain, '-') AS x FROM recipients ORDER BY rowid) UNION ALL SELECT"             \
+    " group_concat(y, ';') FROM (SELECT rowid || ',' || message || ',' || field || ',' ||"         \
+    " position || ',' || COALESCE(name, '-') || ',' || COALESCE(address, '-') || ',' ||"           \
+    " COALESCE(rdomain, '-') AS y FROM header_addresses ORDER BY rowid) UNION ALL SELECT"          \
+    " group_concat(z, ';') FROM (SELECT header_from || ',' || recipients || ',' || nrcpt AS z"     \
+    " FROM message_overview ORDER BY id)"
+
+/*
+ * A catalog of schema version 8 with data (made here from a new one by
+ * SQL) is upgraded in place to version 11 (the address step): every address once, in the
+ * spelling received (two spellings, two rows), the version 8 columns
+ * readable through the views with the same rows in the same order,
+ * searches and the chain unchanged, new deliveries find the addresses
+ * there, and expire removes the addresses only its message had.
+ */
+static void test_upgrade_v8(const char *dir)
+{
+    struct archive_record rec;
+    struct search_query q;
+    struct catalog *cat;
+    const char *error = NULL;
+    char path[4300], spec[4400], *before, *after;
+
+    snprintf(path, sizeof(path), "%s/v8/catalog.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL)
+        return;
+    conf_make_record1(&rec);
+    add_or_die(cat, &rec);
+    conf_make_record(&rec, 2, "V8B", CONF_SHA_B, "Zoe@Muller.example", "Second",
+                     "2024-03-02T00:00:00Z", "2024-03-02T00:00:00Z");
+    record_add_rcpt(&rec, "BOB@example.com", NULL, NULL, NULL);
+    record_add_rcpt(&rec, "ops@eu.corp.example", "archive+ops@archive.test", NULL, NULL);
+    record_addrs_add(&rec.hdr_from, "Zoe", "zoe@muller.example");
+    record_addrs_add(&rec.hdr_to, "Bob", "bob@example.com");
+    add_or_die(cat, &rec);
+    CHECK(conf_chain_links(cat) == 2);
+    catalog_close(&cat);
+    before = sql_at(path, ADDRESS_ROWS_SQL);
+
+    cat = upgraded(path, sqlite_to_v8, "8");
+    if (cat == NULL) {
+        free(before);
+        return;
+    }
+    after = sql_at(path, ADDRESS_ROWS_SQL);
+    CHECK_STR(after, before);
+    free(before);
+    free(after);
+    CHECK_SQL_AT(path,
+                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                 " AND name IN ('recipients', 'header_addresses')",
+                 "0");
+    /* once per spelling: Zoe@Muller.example and zoe@muller.example,
+     * bob@ and BOB@example.com */
+    CHECK_SQL_AT(path,
+                 "SELECT count(*) FROM addresses WHERE lower(address) IN ('zoe@muller.example',"
+                 " 'bob@example.com', 'alice@example.org')",
+                 "5");
+    CHECK_SQL_AT(path, "SELECT count(*) - count(DISTINCT address COLLATE BINARY) FROM addresses",
+                 "0");
+    CHECK_SQL_AT(path,
+                 "SELECT m.id, a.address, a.rdomain FROM messages m"
+                 " JOIN addresses a ON a.id = m.sender_id ORDER BY m.id",
+                 "1|alice@example.org|gro.elpmaxe\n2|Zoe@Muller.example|elpmaxe.rellum");
+    CHECK(conf_chain_links(cat) == 2);
+    memset(&q, 0, sizeof(q));
+    q.to = "bob@EXAMPLE.com";
+    CHECK_STR(conf_search_nums(cat, &q), "2,1");
+    q.to = "@corp.example";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.to = NULL;
+    q.from = "ZOE@muller.example";
+    CHECK_STR(conf_search_nums(cat, &q), "2");
+    q.from = "@example.org";
+    CHECK_STR(conf_search_nums(cat, &q), "1");
+
+    /* a new delivery refers to the addresses there */
+    conf_make_record(&rec, 3, "V8C", CONF_SHA_C, "alice@example.org", "Third",
+                     "2024-03-03T00:00:00Z", "2024-03-03T00:00:00Z");
+    record_add_rcpt(&rec, "bob@example.com", NULL, NULL, NULL);
+    record_add_rcpt(&rec, "new@fresh.example", NULL, NULL, NULL);
+    rec.retain_until = conf_parse_time("2021-01-01T00:00:00Z");
+    add_or_die(cat, &rec);
+    CHECK_SQL_AT(path, "SELECT count(*) FROM addresses WHERE address = 'new@fresh.example'", "1");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM addresses", "13"); /* 12 before */
+    memset(&q, 0, sizeof(q));
+    q.to = "bob@example.com";
+    CHECK_STR(conf_search_nums(cat, &q), "3,2,1");
+    CHECK(conf_chain_links(cat) == 3);
+
+    /* expire: the address only message 3 had goes with it */
+    if (catalog_expire_remove(cat, "00000000000000000003", time(NULL), "test", &error) != TAB_OK) {
+        CHECK(0);
+        fprintf(stderr, "expire: %s\n", error ? error : "?");
+    }
+    CHECK_SQL_AT(path, "SELECT count(*) FROM addresses", "12");
+    CHECK_SQL_AT(path, "SELECT count(*) FROM addresses WHERE address = 'new@fresh.example'", "0");
+    CHECK_STR(conf_search_nums(cat, &q), "2,1");
+    catalog_close(&cat);
+}
+
 static void test_upgrade_v1(const char *dir)
 {
     static const char v1[] =
@@ -857,7 +1022,8 @@ static void test_upgrade_v7(const char *dir)
 {
     static const char to_v7[] =
         "BEGIN;"
-        "DROP TABLE web_tokens; DROP TABLE web_user_addresses; DROP TABLE web_users;"
+        "DROP TABLE IF EXISTS web_tokens; DROP TABLE IF EXISTS web_user_addresses;"
+        "DROP TABLE IF EXISTS web_users;"
         "DROP TABLE message_fts; DROP TABLE fts_stale;"
         "DROP INDEX messages_sender; DROP INDEX messages_sender_rdomain;"
         "DROP INDEX recipients_rdomain; DROP INDEX header_addresses_address;"
@@ -905,11 +1071,18 @@ static void test_upgrade_v7(const char *dir)
     add_or_die(cat, &rec);
     catalog_close(&cat);
 
-    cat = upgraded(path, to_v7, "7");
+    {
+        char *to_v87 = xasprintf("%s%s", sqlite_to_v8, to_v7);
+
+        cat = upgraded(path, to_v87, "7");
+        free(to_v87);
+    }
     if (cat == NULL)
         return;
     CHECK_SQL_AT(path, "SELECT count(*) FROM sqlite_master WHERE name = 'message_text'", "0");
-    CHECK_SQL_AT(path, "SELECT id, fts_hash IS NOT NULL, sender_rdomain FROM messages ORDER BY id",
+    CHECK_SQL_AT(path,
+                 "SELECT m.id, m.fts_hash IS NOT NULL, a.rdomain FROM messages m"
+                 " JOIN addresses a ON a.id = m.sender_id ORDER BY m.id",
                  "1|1|gro.elpmaxe\n2|1|elpmaxe.rellum\n3|0|gro.elpmaxe");
     CHECK_SQL_AT(path, "SELECT message FROM text_pending", "3");
     CHECK_SQL_AT(path, "SELECT rdomain FROM recipients WHERE message = 2", "elpmaxe.proc.ue");
@@ -1201,30 +1374,36 @@ static const struct {
      " AND substr(m.queue_id, 1, 200) = substr('q', 1, 200) AND +m.queue_id = 'q'"
      " AND m.queue_id <> '' ORDER BY r.rowid",
      {"SEARCH m USING INDEX messages_queue_sha (sha256=? AND <expr>=?)",
-      "SEARCH r USING INDEX recipients_message (message=?)"},
+      "SEARCH r USING INDEX recipient_rows_message (message=?)"},
      0},
     {"SELECT id FROM messages WHERE substr(message_id, 1, 200) = substr('m', 1, 200)"
      " AND +message_id = 'm' AND sha256 = 's' AND queue_id = '' ORDER BY id LIMIT 1",
      {"SEARCH messages USING INDEX messages_message_id (<expr>=?)", NULL},
      0},
-    {"SELECT m.id FROM messages m WHERE 1 AND m.id IN (SELECT message FROM recipients"
+    /* --to, exact (schema version 11): the address's id, then its rows */
+    {"SELECT m.id FROM messages m WHERE 1 AND m.id IN (SELECT message FROM recipient_rows"
+     " WHERE address_id IN (SELECT id FROM addresses WHERE substr(address, 1, 200) ="
+     " substr('a@b', 1, 200) COLLATE NOCASE AND +address = 'a@b' COLLATE NOCASE) UNION ALL"
+     " SELECT message FROM header_address_rows WHERE address_id IN (SELECT id FROM addresses"
      " WHERE substr(address, 1, 200) = substr('a@b', 1, 200) COLLATE NOCASE"
-     " AND +address = 'a@b' COLLATE NOCASE UNION ALL SELECT message FROM header_addresses"
-     " WHERE field IN ('to', 'cc') AND substr(address, 1, 200) = substr('a@b', 1, 200)"
-     " COLLATE NOCASE AND +address = 'a@b' COLLATE NOCASE) ORDER BY m.id DESC LIMIT 50",
-     {"SEARCH recipients USING INDEX recipients_address (<expr>=?)",
-      "header_addresses USING INDEX header_addresses_address"},
+     " AND +address = 'a@b' COLLATE NOCASE) AND field IN ('to', 'cc'))"
+     " ORDER BY m.id DESC LIMIT 50",
+     {"SEARCH addresses USING INDEX addresses_address (<expr>=?)",
+      "recipient_rows USING COVERING INDEX recipient_rows_address (address_id=?)"},
      1},
-    {"SELECT m.id FROM messages m WHERE 1 AND m.id IN (SELECT message FROM recipients"
-     " WHERE rdomain >= 'k' AND rdomain < 'k' || '/' AND (rdomain = 'k'"
-     " OR substr(rdomain, 2, 1) = '.')) ORDER BY m.id DESC",
-     {"USING INDEX recipients_rdomain (rdomain>? AND rdomain<?)", NULL},
+    {"SELECT m.id FROM messages m WHERE 1 AND m.id IN (SELECT message FROM recipient_rows"
+     " WHERE address_id IN (SELECT id FROM addresses WHERE rdomain >= 'k' AND rdomain < 'k' || '/'"
+     " AND (rdomain = 'k' OR substr(rdomain, 2, 1) = '.'))) ORDER BY m.id DESC",
+     {"USING COVERING INDEX addresses_rdomain (rdomain>? AND rdomain<?)",
+      "recipient_rows USING COVERING INDEX recipient_rows_address (address_id=?)"},
      0},
-    {"SELECT m.id FROM messages m WHERE (EXISTS (SELECT 1 FROM recipients r"
-     " WHERE r.message = m.id AND r.address = 'a@b') OR EXISTS (SELECT 1 FROM header_addresses h"
-     " WHERE h.message = m.id AND h.field IN ('to', 'cc') AND h.address = 'a@b'"
-     " COLLATE NOCASE)) ORDER BY m.id DESC LIMIT 50",
-     {"SCAN m", "USING INDEX recipients_message (message=?)"},
+    {"SELECT m.id FROM messages m WHERE (EXISTS (SELECT 1 FROM recipient_rows r"
+     " JOIN addresses a ON a.id = r.address_id WHERE r.message = m.id"
+     " AND +a.address = 'a@b' COLLATE NOCASE) OR EXISTS (SELECT 1 FROM header_address_rows h"
+     " JOIN addresses a ON a.id = h.address_id WHERE h.message = m.id"
+     " AND h.field IN ('to', 'cc') AND +a.address = 'a@b' COLLATE NOCASE))"
+     " ORDER BY m.id DESC LIMIT 50",
+     {"SCAN m", "USING INDEX recipient_rows_message (message=?)"},
      1},
     {"SELECT m.id FROM message_fts f CROSS JOIN messages m ON m.id = f.rowid"
      " WHERE message_fts MATCH 'x' AND f.rowid NOT IN (SELECT message FROM fts_stale)"
@@ -1380,6 +1559,7 @@ int main(void)
     test_fulltext(dir);
     test_upgrade_v1(dir);
     test_upgrade_v7(dir);
+    test_upgrade_v8(dir);
     test_index_pending(dir);
     test_index_from_store(dir);
     test_fts_exact_delete(dir);
