@@ -817,6 +817,28 @@ static const char sqlite_to_v8[] =
  * searches and the chain unchanged, new deliveries find the addresses
  * there, and expire removes the addresses only its message had.
  */
+/* A new catalog at DIR/SUB/catalog.db (its path into path) holding the
+ * conformance suite's first record: what the upgrade tests start from
+ * before they take the file back to an older version. NULL if it does
+ * not open. */
+static struct catalog *upgrade_fixture(const char *dir, const char *sub, char *path, size_t size)
+{
+    char spec[4400];
+    const char *error = NULL;
+    struct archive_record rec;
+    struct catalog *cat;
+
+    snprintf(path, size, "%s/%s/catalog.db", dir, sub);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    cat = catalog_open(spec, NULL, &error);
+    CHECK(cat != NULL);
+    if (cat == NULL)
+        return NULL;
+    conf_make_record1(&rec);
+    add_or_die(cat, &rec);
+    return cat;
+}
+
 static void test_upgrade_v8(const char *dir)
 {
     struct archive_record rec;
@@ -825,14 +847,9 @@ static void test_upgrade_v8(const char *dir)
     const char *error = NULL;
     char path[4300], spec[4400], *before, *after;
 
-    snprintf(path, sizeof(path), "%s/v8/catalog.db", dir);
-    snprintf(spec, sizeof(spec), "sqlite:%s", path);
-    cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL);
-    if (cat == NULL)
+    if ((cat = upgrade_fixture(dir, "v8", path, sizeof(path))) == NULL)
         return;
-    conf_make_record1(&rec);
-    add_or_die(cat, &rec);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
     conf_make_record(&rec, 2, "V8B", CONF_SHA_B, "Zoe@Muller.example", "Second",
                      "2024-03-02T00:00:00Z", "2024-03-02T00:00:00Z");
     record_add_rcpt(&rec, "BOB@example.com", NULL, NULL, NULL);
@@ -1048,14 +1065,9 @@ static void test_upgrade_v7(const char *dir)
     char path[4300], spec[4400];
     int done = 0;
 
-    snprintf(path, sizeof(path), "%s/v7/catalog.db", dir);
-    snprintf(spec, sizeof(spec), "sqlite:%s", path);
-    cat = catalog_open(spec, NULL, &error);
-    CHECK(cat != NULL);
-    if (cat == NULL)
+    if ((cat = upgrade_fixture(dir, "v7", path, sizeof(path))) == NULL)
         return;
-    conf_make_record1(&rec);
-    add_or_die(cat, &rec);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
     conf_make_record(&rec, 2, "V7B", CONF_SHA_B, "Zoe@Muller.example", "Zweite Nachricht",
                      "2024-03-02T00:00:00Z", "2024-03-02T00:00:00Z");
     rec.body_text = xstrdup("Gr\xc3\xbc\xc3\x9f"
